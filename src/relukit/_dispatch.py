@@ -1,0 +1,290 @@
+"""Input routing and validation: Python scalars, sequences, NumPy, Array API arrays.
+
+One function, :func:`apply`, serves every activation and every kind of evaluation
+(``"value"``, ``"derivative"``, ``"both"``). The order of the checks is the order of
+their cost: Python ``float``/``int`` first (pure Python, no NumPy import), then NumPy,
+then lists/tuples, then any array that speaks the Array API standard (PyTorch, JAX,
+CuPy, Dask), through ``array-api-compat``.
+
+NumPy is imported lazily, so ``import relukit`` stays light.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from relukit.catalogue import Activation
+
+_np: Any = None
+
+
+def numpy() -> Any:
+    """Import NumPy on first use (keeps ``import relukit`` light)."""
+    global _np
+    if _np is None:
+        import numpy
+
+        _np = numpy
+    return _np
+
+
+ACCEPTED = (
+    "a real number (int or float), a list/tuple of them, a NumPy array of an integer "
+    "or floating dtype, or an Array API array (PyTorch, JAX, CuPy, Dask)"
+)
+
+
+def _describe(x: Any) -> str:
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and hasattr(x, "shape"):
+        return f"{type(x).__module__.split('.')[0]}.{type(x).__name__} of dtype {dtype}"
+    text = repr(x)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{text} ({type(x).__name__})"
+
+
+def _bad_input(act: Activation, x: Any) -> TypeError:
+    return TypeError(f"{act.name}: x must be {ACCEPTED}; got {_describe(x)}")
+
+
+def check_at_kink(act: Activation, at_kink: Any) -> float | None:
+    """Validate ``at_kink``: ``None`` or a real number (NaN and ±inf allowed)."""
+    if at_kink is None:
+        return None
+    if isinstance(at_kink, bool) or not isinstance(at_kink, numbers.Real):
+        raise TypeError(
+            f"{act.name}.derivative: at_kink must be None (the PyTorch convention) or a real "
+            f"number such as 0, 1, 0.5 or nan; got {at_kink!r} ({type(at_kink).__name__})"
+        )
+    return float(at_kink)
+
+
+# ---------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------
+
+
+def apply(
+    act: Activation,
+    kind: str,
+    x: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    out: Any,
+    at_kink: Any,
+) -> Any:
+    """Evaluate ``act`` on ``x``: ``kind`` is ``"value"``, ``"derivative"`` or ``"both"``."""
+    params = act.bind(args, kwargs)
+    at_kink = check_at_kink(act, at_kink)
+    tx = type(x)
+    if (tx is float or tx is int) and out is None:
+        return _scalar(act, kind, x, params, at_kink)
+    np = numpy()
+    if isinstance(x, (np.ndarray, np.generic)):
+        return _numpy(act, kind, x, params, out, at_kink)
+    if isinstance(x, (list, tuple)):
+        return _numpy(act, kind, _from_sequence(act, x), params, out, at_kink)
+    if isinstance(x, (bool, complex, str, bytes)) or x is None:
+        raise _bad_input(act, x)
+    if isinstance(x, numbers.Real):  # float/int with out=, Fraction, other real scalars
+        if out is None:
+            return _scalar(act, kind, x, params, at_kink)
+        return _numpy(act, kind, np.asarray(x), params, out, at_kink)
+    return _array_api(act, kind, x, params, out, at_kink)
+
+
+# ---------------------------------------------------------------------------
+# Python scalars: never touch NumPy
+# ---------------------------------------------------------------------------
+
+
+def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | None) -> Any:
+    try:
+        xf = float(x)
+    except OverflowError:
+        raise ValueError(f"{act.name}: x = {x!r} is too large to convert to a float") from None
+    if kind != "derivative":
+        v = act.scalar_value_fn(x if type(x) is int and act.integer_preserving else xf, **params)
+        if kind == "value":
+            return v
+    d = act.scalar_derivative_fn(xf, **params)
+    if at_kink is not None:
+        for k in act.kinks:
+            if xf == k.location(params):
+                d = at_kink
+    return d if kind == "derivative" else (v, d)
+
+
+# ---------------------------------------------------------------------------
+# NumPy
+# ---------------------------------------------------------------------------
+
+
+def _from_sequence(act: Activation, x: Any) -> Any:
+    np = numpy()
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(
+            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} that NumPy "
+            f"cannot turn into a numeric array ({exc})"
+        ) from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} whose items "
+            f"make a NumPy array of dtype {arr.dtype} (only int and float items are accepted)"
+        )
+    return arr
+
+
+def _work_dtype(act: Activation, kind: str, x: Any) -> Any:
+    """The dtype to compute in; raises for dtypes that are not real numbers."""
+    np = numpy()
+    k = x.dtype.kind
+    if k == "f":
+        return x.dtype.newbyteorder("=")
+    if k in "iu":
+        if kind == "value" and act.integer_preserving:
+            return x.dtype.newbyteorder("=")
+        return np.dtype(np.float64)
+    raise TypeError(
+        f"{act.name}: x must be {ACCEPTED}; got {_describe(x)} "
+        "(bool, complex, object, string and datetime dtypes are not accepted)"
+    )
+
+
+def _check_out(act: Activation, out: Any, shape: tuple, dtype: Any, what: str = "out") -> None:
+    np = numpy()
+    if not isinstance(out, np.ndarray):
+        raise TypeError(
+            f"{act.name}: {what} must be a NumPy array of shape {shape} and dtype {dtype}, "
+            f"got {_describe(out)}"
+        )
+    if out.shape != shape:
+        raise ValueError(
+            f"{act.name}: {what} has shape {out.shape}, but the result has shape {shape}"
+        )
+    if out.dtype != dtype:
+        raise ValueError(
+            f"{act.name}: {what} has dtype {out.dtype}, but the result has dtype {dtype} "
+            "(relukit does not cast on output)"
+        )
+    if not out.flags.writeable:
+        raise ValueError(f"{act.name}: {what} is read-only")
+
+
+def _restore_kind(x: Any, res: Any) -> Any:
+    """NumPy scalar in -> NumPy scalar out; array (0-d included) in -> array out."""
+    np = numpy()
+    if isinstance(x, np.generic):
+        return res[()] if isinstance(res, np.ndarray) else res
+    return res if isinstance(res, np.ndarray) else np.asarray(res)
+
+
+def _apply_at_kink(act: Activation, xp: Any, x: Any, d: Any, params: dict, at_kink: float) -> Any:
+    for k in act.kinks:
+        d = xp.where(x == k.location(params), at_kink, d)
+    return d
+
+
+def _numpy(
+    act: Activation, kind: str, x: Any, params: dict, out: Any, at_kink: float | None
+) -> Any:
+    np = numpy()
+    vdtype = _work_dtype(act, "value", x)
+    ddtype = _work_dtype(act, "derivative", x)
+    if out is not None:
+        if kind == "both":
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError(
+                    f"{act.name}.value_and_derivative: out must be a pair (value_out, "
+                    f"derivative_out) of NumPy arrays, got {_describe(out)}"
+                )
+            _check_out(act, out[0], x.shape, vdtype, "out[0]")
+            _check_out(act, out[1], x.shape, ddtype, "out[1]")
+            if np.shares_memory(out[0], out[1]):
+                raise ValueError(f"{act.name}: out[0] and out[1] must not overlap")
+        else:
+            _check_out(act, out, x.shape, vdtype if kind == "value" else ddtype)
+
+    from relukit import _kernels
+
+    fast = _kernels.lookup(act, kind, x, params, at_kink, out)
+    if fast is not None:
+        return fast()
+
+    with np.errstate(all="ignore"):  # overflow to ±inf is the intended limit, not an error
+        results = _numpy_compute(act, kind, x, params, at_kink, vdtype, ddtype)
+    if out is not None:
+        outs = out if kind == "both" else (out,)
+        for o, r in zip(outs, results, strict=True):
+            np.copyto(o, r)
+        return out
+    results = [_restore_kind(x, r) for r in results]
+    return tuple(results) if kind == "both" else results[0]
+
+
+def _numpy_compute(
+    act: Activation,
+    kind: str,
+    x: Any,
+    params: dict,
+    at_kink: float | None,
+    vdtype: Any,
+    ddtype: Any,
+) -> list[Any]:
+    np = numpy()
+    results = []
+    if kind in ("value", "both"):
+        xv = x.astype(vdtype, copy=False)
+        results.append(act.value_fn(np, xv, **params))
+    if kind in ("derivative", "both"):
+        xd = x.astype(ddtype, copy=False)
+        d = act.derivative_fn(np, xd, **params)
+        if at_kink is not None:
+            d = _apply_at_kink(act, np, xd, d, params, at_kink)
+        results.append(d)
+    return results
+
+
+# ---------------------------------------------------------------------------
+# Array API (PyTorch, JAX, CuPy, Dask, ...)
+# ---------------------------------------------------------------------------
+
+
+def _array_api(
+    act: Activation, kind: str, x: Any, params: dict, out: Any, at_kink: float | None
+) -> Any:
+    try:
+        import array_api_compat
+    except ImportError:  # pragma: no cover - array-api-compat is a dependency
+        raise _bad_input(act, x) from None
+    if not array_api_compat.is_array_api_obj(x):
+        raise _bad_input(act, x)
+    if out is not None:
+        raise TypeError(
+            f"{act.name}: out= is supported for NumPy arrays only; for "
+            f"{type(x).__module__.split('.')[0]} arrays use the returned array"
+        )
+    xp = array_api_compat.array_namespace(x)
+    if xp.isdtype(x.dtype, "real floating"):
+        vx = dx = x
+    elif xp.isdtype(x.dtype, "integral"):
+        info = xp.__array_namespace_info__()
+        fdt = info.default_dtypes(device=array_api_compat.device(x))["real floating"]
+        dx = xp.astype(x, fdt)
+        vx = x if act.integer_preserving else dx
+    else:
+        raise _bad_input(act, x)
+    results = []
+    if kind in ("value", "both"):
+        results.append(act.value_fn(xp, vx, **params))
+    if kind in ("derivative", "both"):
+        d = act.derivative_fn(xp, dx, **params)
+        if at_kink is not None:
+            d = _apply_at_kink(act, xp, dx, d, params, at_kink)
+        results.append(d)
+    return tuple(results) if kind == "both" else results[0]

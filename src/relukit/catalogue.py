@@ -1,0 +1,445 @@
+"""The catalogue: the :class:`Activation` type, its parameters and kinks, and the registry.
+
+Every activation is defined **once**, as an :class:`Activation` registered here by
+:mod:`relukit.activations`. The value and derivative are written against an array
+namespace ``xp`` (NumPy, or any Array API namespace); a pure-Python scalar form of the
+same formula serves Python ``int``/``float`` inputs without touching NumPy, and the
+tests check that both agree. Every other front end (the array dispatcher, the numba
+kernels, torch autograd, plots, the command line, the generated docs) reads this
+catalogue, so adding an activation is one new block in :mod:`relukit.activations`.
+
+Examples
+--------
+>>> import relukit as rk
+>>> rk.get("LeakyReLU") is rk.leaky_relu
+True
+>>> [a.name for a in rk.catalogue()][:2]
+['relu', 'leaky_relu']
+>>> rk.relu.kinks[0].at
+'0'
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import numbers
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = [
+    "Activation",
+    "Kink",
+    "Param",
+    "UnknownActivationError",
+    "catalogue",
+    "get",
+    "register",
+]
+
+
+class UnknownActivationError(LookupError, ValueError):
+    """Raised by :func:`get` for a name that is neither an activation nor an alias."""
+
+
+# ---------------------------------------------------------------------------
+# parameters
+# ---------------------------------------------------------------------------
+
+
+def _is_real(value: Any) -> bool:
+    """True for int/float/NumPy real scalars, False for bool, complex, str, arrays."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return False
+    return isinstance(value, numbers.Real)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of an activation.
+
+    Parameters
+    ----------
+    name
+        The keyword, spelled as in PyTorch/JAX (``negative_slope``, ``alpha``, ...).
+    default
+        The default value (PyTorch's default).
+    doc
+        One line for the docs and ``relukit list``.
+    kind
+        ``"real"`` (a real number), ``"choice"`` (one of ``choices``) or ``"weight"``
+        (a real number or an array of them, e.g. PReLU's per-channel weight).
+    finite
+        For ``"real"``: reject NaN and ±inf.
+    low, high
+        For ``"real"``: the open or closed bounds (see ``low_inclusive``/``high_inclusive``).
+    choices
+        For ``"choice"``: the accepted values.
+    """
+
+    name: str
+    default: Any
+    doc: str = ""
+    kind: str = "real"
+    finite: bool = True
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    choices: tuple[Any, ...] = ()
+
+    def accepted(self) -> str:
+        """Describe the accepted values, for error messages and docs."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "weight":
+            return "a real number or an array of real numbers"
+        text = "a finite real number" if self.finite else "a real number"
+        if self.low is not None:
+            text += f" {'>=' if self.low_inclusive else '>'} {self.low:g}"
+        if self.high is not None:
+            text += (" and" if self.low is not None else "") + (
+                f" {'<=' if self.high_inclusive else '<'} {self.high:g}"
+            )
+        return text
+
+    def validate(self, value: Any, owner: str) -> Any:
+        """Return ``value`` normalised (a Python float for reals) or raise.
+
+        Raises
+        ------
+        TypeError
+            For a value of the wrong type (bool, str, None, complex, ...).
+        ValueError
+            For a value of the right type outside the accepted range.
+        """
+        if self.kind == "choice":
+            if isinstance(value, str) and value in self.choices:
+                return value
+            raise ValueError(f"{owner}: {self.name} must be {self.accepted()}, got {value!r}")
+        if self.kind == "weight" and not _is_real(value):
+            # arrays are validated by the activation's own code (shape, dtype)
+            if hasattr(value, "shape") and hasattr(value, "dtype"):
+                return value
+            if isinstance(value, (list, tuple)):
+                return value
+        if not _is_real(value):
+            raise TypeError(
+                f"{owner}: {self.name} must be {self.accepted()}, "
+                f"got {value!r} ({type(value).__name__})"
+            )
+        value = float(value)
+        bad = (self.finite and not math.isfinite(value)) or math.isnan(value)
+        if self.low is not None:
+            bad |= value < self.low if self.low_inclusive else value <= self.low
+        if self.high is not None:
+            bad |= value > self.high if self.high_inclusive else value >= self.high
+        if bad:
+            raise ValueError(f"{owner}: {self.name} must be {self.accepted()}, got {value!r}")
+        return value
+
+
+# ---------------------------------------------------------------------------
+# kinks
+# ---------------------------------------------------------------------------
+
+ParamFn = Callable[[Mapping[str, Any]], float]
+
+
+def _const(v: float) -> ParamFn:
+    return lambda p: v
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A point where the derivative jumps, and the convention relukit uses there.
+
+    Parameters
+    ----------
+    at
+        The location as text (``"0"``, ``"6"``, ``"min_val"``), for docs and tables.
+    location
+        The location as a function of the bound parameters.
+    left, right
+        The one-sided limits of the derivative, as functions of the parameters.
+    default
+        The derivative relukit returns AT the kink when ``at_kink`` is not given
+        (PyTorch autograd's value), as a function of the parameters.
+    note
+        Why this default, and what JAX / TF do (for the docs).
+    """
+
+    at: str
+    location: ParamFn
+    left: ParamFn
+    right: ParamFn
+    default: ParamFn
+    note: str = ""
+
+    @staticmethod
+    def fixed(
+        at: float,
+        left: float | ParamFn,
+        right: float | ParamFn,
+        default: float | ParamFn,
+        note: str = "",
+    ) -> Kink:
+        """Build a kink at a fixed location with constant or parameter-dependent limits."""
+        wrap = lambda v: v if callable(v) else _const(float(v))  # noqa: E731
+        return Kink(f"{at:g}", _const(float(at)), wrap(left), wrap(right), wrap(default), note)
+
+    def resolve(self, params: Mapping[str, Any]) -> tuple[float, float, float, float]:
+        """Return ``(location, left, right, default)`` as numbers for these parameters."""
+        return (
+            float(self.location(params)),
+            float(self.left(params)),
+            float(self.right(params)),
+            float(self.default(params)),
+        )
+
+
+# ---------------------------------------------------------------------------
+# the activation object
+# ---------------------------------------------------------------------------
+
+ArrayFn = Callable[..., Any]
+ScalarFn = Callable[..., float]
+
+
+@dataclass(eq=False)
+class Activation:
+    """One activation function: value, derivative and metadata, defined once.
+
+    Call it like a function: ``act(x, *params, out=None)``. See :mod:`relukit` for
+    the input semantics (Python numbers, lists, NumPy, Array API arrays).
+
+    Attributes
+    ----------
+    name : str
+        Canonical name (``"leaky_relu"``).
+    aliases : tuple of str
+        Other accepted names (``"leaky-relu"``, ``"LeakyReLU"`` are matched anyway).
+    formula, derivative_formula : str
+        Plain-text formulas.
+    latex, derivative_latex : str
+        The same in LaTeX.
+    params : Mapping[str, Param]
+        The parameters in positional order, with defaults and accepted ranges.
+    kinks : tuple of Kink
+        The points where the derivative jumps, with the convention used there.
+    integer_preserving : bool
+        Integer inputs give integer outputs (relu, relu6); otherwise the default float.
+    """
+
+    name: str
+    formula: str
+    derivative_formula: str
+    latex: str
+    derivative_latex: str
+    value_fn: ArrayFn
+    derivative_fn: ArrayFn
+    scalar_value_fn: ScalarFn
+    scalar_derivative_fn: ScalarFn
+    summary: str = ""
+    params_list: tuple[Param, ...] = ()
+    kinks: tuple[Kink, ...] = ()
+    aliases: tuple[str, ...] = ()
+    integer_preserving: bool = False
+    title: str = ""
+    torch_name: str | None = None
+    jax_name: str | None = None
+    differences: str = ""
+    examples: str = ""
+    value_and_derivative_fn: ArrayFn | None = None
+    #: optional ``f(xp, y, **params)``: the derivative written from the OUTPUT ``y``
+    #: (NNlib style), valid for every input; lets autograd save only the output.
+    derivative_from_output_fn: ArrayFn | None = None
+    params: Mapping[str, Param] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.params = MappingProxyType({p.name: p for p in self.params_list})
+        if not self.title:
+            self.title = self.name.replace("_", " ").title()
+        self._defaults = {p.name: p.default for p in self.params_list}
+        self._scalar0 = (
+            self.scalar_value_fn
+            if not self.params_list
+            else functools.partial(self.scalar_value_fn, **self._defaults)
+        )
+        self.__doc__ = self._make_doc()
+
+    # -- parameters ---------------------------------------------------------
+    def bind(self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None) -> dict:
+        """Map positional and keyword parameters to a validated ``{name: value}`` dict.
+
+        >>> import relukit as rk
+        >>> rk.leaky_relu.bind((0.2,))
+        {'negative_slope': 0.2}
+        """
+        if not args and not kwargs:
+            return dict(self._defaults)
+        plist = self.params_list
+        if len(args) > len(plist):
+            raise TypeError(
+                f"{self.name}() takes {len(plist)} parameter(s) after x "
+                f"({', '.join(p.name for p in plist) or 'none'}), got {len(args)}"
+            )
+        bound = dict(self._defaults)
+        for p, v in zip(plist, args, strict=False):
+            bound[p.name] = v
+        given = set(p.name for p in plist[: len(args)])
+        for k, v in (kwargs or {}).items():
+            if k not in bound:
+                accepted = ", ".join(p.name for p in plist) or "no parameters"
+                raise TypeError(
+                    f"{self.name}() got an unexpected parameter {k!r}; it accepts {accepted}"
+                )
+            if k in given:
+                raise TypeError(f"{self.name}() got multiple values for parameter {k!r}")
+            bound[k] = v
+        for p in plist:
+            bound[p.name] = p.validate(bound[p.name], self.name)
+        return bound
+
+    def kink_points(self, *args: Any, **kwargs: Any) -> list[tuple[float, float, float, float]]:
+        """The kinks as ``(x, left derivative, right derivative, derivative used at x)``.
+
+        >>> import relukit as rk
+        >>> rk.leaky_relu.kink_points(negative_slope=0.1)
+        [(0.0, 0.1, 1.0, 0.1)]
+        """
+        params = self.bind(args, kwargs)
+        return [k.resolve(params) for k in self.kinks]
+
+    # -- evaluation -----------------------------------------------------------
+    def __call__(self, x: Any, *args: Any, out: Any = None, **kwargs: Any) -> Any:
+        """Evaluate the activation (see the class docstring)."""
+        if out is None and not args and not kwargs:
+            tx = type(x)
+            if tx is float or tx is int:  # the scalar fast path: no NumPy
+                return self._scalar0(x)
+        from relukit import _dispatch
+
+        return _dispatch.apply(self, "value", x, args, kwargs, out, None)
+
+    def derivative(
+        self, x: Any, *args: Any, at_kink: float | None = None, out: Any = None, **kwargs: Any
+    ) -> Any:
+        """Evaluate the derivative; ``at_kink`` sets the value used exactly at a kink.
+
+        ``at_kink=None`` (the default) uses the convention of PyTorch autograd (see
+        :attr:`kinks`); any real number (``1.0``, ``0.5``, ``float('nan')``) replaces it.
+        """
+        from relukit import _dispatch
+
+        return _dispatch.apply(self, "derivative", x, args, kwargs, out, at_kink)
+
+    def value_and_derivative(
+        self, x: Any, *args: Any, at_kink: float | None = None, out: Any = None, **kwargs: Any
+    ) -> tuple[Any, Any]:
+        """Return ``(value, derivative)`` in one pass; ``out`` is a pair of arrays."""
+        from relukit import _dispatch
+
+        return _dispatch.apply(self, "both", x, args, kwargs, out, at_kink)
+
+    # -- text -----------------------------------------------------------------
+    def signature(self) -> str:
+        """``leaky_relu(x, negative_slope=0.01)``."""
+        ps = "".join(f", {p.name}={p.default!r}" for p in self.params_list)
+        return f"{self.name}(x{ps})"
+
+    def __repr__(self) -> str:
+        return f"<relukit activation {self.signature()}>"
+
+    def _make_doc(self) -> str:
+        lines = [self.summary or self.title, "", f"    {self.formula}", ""]
+        if self.params_list:
+            lines += ["Parameters", "----------"]
+            for p in self.params_list:
+                lines += [f"{p.name} : default {p.default!r}", f"    {p.doc} ({p.accepted()})."]
+        if self.kinks:
+            lines += ["", "Kinks (derivative used at the kink by default):"]
+            for k in self.kinks:
+                lines.append(f"    x = {k.at}: {k.note}")
+        if self.differences:
+            lines += ["", "Differences from other libraries:", f"    {self.differences}"]
+        if self.examples:
+            lines += ["", "Examples", "--------", *self.examples.strip("\n").splitlines()]
+        return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# registry
+# ---------------------------------------------------------------------------
+
+_REGISTRY: dict[str, Activation] = {}
+_LOOKUP: dict[str, Activation] = {}
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def register(act: Activation) -> Activation:
+    """Add an activation to the catalogue (its name and aliases become look-up keys)."""
+    if act.name in _REGISTRY:
+        raise ValueError(f"activation {act.name!r} is already registered")
+    for key in {_key(act.name), *(_key(a) for a in act.aliases)}:
+        if key in _LOOKUP:
+            raise ValueError(
+                f"name {key!r} of {act.name!r} is already used by {_LOOKUP[key].name!r}"
+            )
+        _LOOKUP[key] = act
+    _REGISTRY[act.name] = act
+    return act
+
+
+def get(name: str | Activation) -> Activation:
+    """Look an activation up by name or alias (case, ``-``, ``_`` and spaces ignored).
+
+    Parameters
+    ----------
+    name
+        ``"relu"``, ``"leaky-relu"``, ``"LeakyReLU"``, ... or an :class:`Activation`.
+
+    Raises
+    ------
+    UnknownActivationError
+        (a ``LookupError`` and ``ValueError``) naming the closest known names.
+
+    Examples
+    --------
+    >>> import relukit as rk
+    >>> rk.get("Leaky ReLU").name
+    'leaky_relu'
+    """
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(
+            f"activation must be a name (str) or a relukit Activation, got {name!r} "
+            f"({type(name).__name__})"
+        )
+    act = _LOOKUP.get(_key(name))
+    if act is None:
+        names = sorted(_REGISTRY)
+        close = difflib.get_close_matches(name.lower(), names, n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownActivationError(
+            f"unknown activation {name!r}{hint} (known: {', '.join(names)})"
+        )
+    return act
+
+
+def catalogue() -> list[Activation]:
+    """All registered activations, in catalogue order.
+
+    >>> import relukit as rk
+    >>> all(isinstance(a, rk.Activation) for a in rk.catalogue())
+    True
+    """
+    return list(_REGISTRY.values())

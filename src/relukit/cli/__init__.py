@@ -1,0 +1,87 @@
+"""The ``relukit`` command line (also ``python -m relukit``).
+
+Sub-commands live in one module each (``relukit.cli.<name>``) and register themselves
+through ``register(subparsers)``; each sets ``func`` to a callable ``(args) -> int``.
+Errors (bad arguments, unknown activation, bad values) print one line on stderr and
+exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+#: sub-command modules, in the order shown by ``relukit --help``
+COMMANDS = ("evaluate", "listing", "plot", "bench", "experiment", "demo")
+
+
+class CLIError(Exception):
+    """An error to report as one line on stderr with exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> Parser:
+    from relukit import __version__
+
+    parser = Parser(
+        prog="relukit",
+        description="The ReLU family of activation functions: values, derivatives, "
+        "plots, benchmarks and dying-ReLU experiments.",
+    )
+    parser.add_argument("--version", action="version", version=f"relukit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"relukit.cli.{name}").register(sub)
+    return parser
+
+
+def _protect_negative_numbers(argv: Sequence[str]) -> list[str]:
+    """Let ``-10``, ``-inf`` and ``-1e3`` be plain positional numbers.
+
+    argparse takes any token starting with ``-`` that does not look like ``-10`` or
+    ``-1.5`` for an option. A leading space keeps a number a number (``float`` ignores it).
+    """
+    fixed = []
+    for tok in argv:
+        if tok.startswith("-") and not tok.startswith("--"):
+            try:
+                float(tok)
+            except ValueError:
+                pass
+            else:
+                tok = " " + tok
+        fixed.append(tok)
+    return fixed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(_protect_negative_numbers(args_in))
+    try:
+        return int(args.func(args) or 0)
+    except (CLIError, TypeError, ValueError, LookupError) as exc:
+        sys.stderr.write(f"relukit {args.command}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("relukit: interrupted\n")
+        return 130
+    except BrokenPipeError:  # e.g. `relukit list | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

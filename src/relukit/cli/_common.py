@@ -1,0 +1,60 @@
+"""Helpers shared by the sub-commands: catalogue parameters as options, number output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+from relukit.catalogue import Activation, catalogue
+
+
+def add_param_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--<param-name>`` for every parameter of every catalogue entry."""
+    seen: dict[str, Any] = {}
+    for act in catalogue():
+        for p in act.params_list:
+            if p.name in seen:
+                continue
+            seen[p.name] = p
+            flag = "--" + p.name.replace("_", "-")
+            users = [a.name for a in catalogue() if p.name in a.params]
+            help_ = f"{p.doc} (for {', '.join(users)}; default {p.default!r})"
+            if p.kind == "choice":
+                parser.add_argument(flag, dest=p.name, choices=p.choices, default=None, help=help_)
+            else:
+                parser.add_argument(flag, dest=p.name, type=float, default=None, help=help_)
+
+
+def params_from_args(act: Activation, args: argparse.Namespace) -> dict[str, Any]:
+    """The parameter options the user gave, checked against ``act``'s parameters."""
+    given = {}
+    for act2 in catalogue():
+        for p in act2.params_list:
+            v = getattr(args, p.name, None)
+            if v is not None:
+                given[p.name] = v
+    for name in given:
+        if name not in act.params:
+            accepted = ", ".join("--" + n.replace("_", "-") for n in act.params) or "none"
+            raise ValueError(f"{act.name} has no parameter {name!r} (its parameters: {accepted})")
+    act.bind((), given)  # validate now, for a clean one-line error
+    return given
+
+
+def fmt(v: float, precision: int) -> str:
+    """``%.{precision}f``, the tutorials' format (nan, inf, -inf spelled out)."""
+    return f"{v:.{precision}f}"
+
+
+def json_number(v: float) -> float | str:
+    """JSON has no NaN/inf: spell non-finite numbers as "nan", "inf", "-inf"."""
+    v = float(v)
+    if math.isfinite(v):
+        return v
+    return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+def dump_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, allow_nan=False)

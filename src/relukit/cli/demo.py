@@ -1,0 +1,101 @@
+"""``relukit demo``: the main job (``make demo``).
+
+Prints the tutorials' tables for relu and leaky relu and their derivatives, the
+convention table measured live against PyTorch and JAX, and writes the figures and the
+dying-ReLU report into ``--out`` (each section is provided by its own module).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+TUTORIAL_INPUTS = (1.0, -10.0, 0.0, 15.0, -20.0)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the tour: tables, conventions, figures, experiment",
+        description="Print the tutorials' tables and the convention table, "
+        "and write the figures and the dying-ReLU report to --out.",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("relukit-demo"),
+        metavar="DIR",
+        help="folder for figures and reports (default: ./relukit-demo)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="skip the slow parts (the training experiment)"
+    )
+    p.set_defaults(func=run)
+
+
+def tables(console: Console) -> None:
+    import relukit as rk
+
+    for act, kw in ((rk.relu, {}), (rk.leaky_relu, {})):
+        console.rule(f"[bold]{act.title}[/]: {act.formula}")
+        for x in TUTORIAL_INPUTS:
+            console.print(
+                f"Applying {act.title} on ({x:.1f}) gives {act(x, **kw):.1f}", highlight=False
+            )
+        console.print()
+        for x in (-3.0, 0.0, 2.0):
+            d = act.derivative(x)
+            d1 = act.derivative(x, at_kink=1.0)
+            console.print(
+                f"The derivative of {act.title} at ({x:.1f}) is {d:g}   (with at_kink=1: {d1:g})",
+                highlight=False,
+            )
+
+
+def conventions(console: Console) -> None:
+    from rich.table import Table
+
+    from relukit.conventions import measure
+
+    rows = measure()
+    table = Table(title="Conventions, measured now (tutorials = max(0.0, x) and friends)")
+    for col in rows[0]:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*r.values())
+    console.print(table)
+
+
+def _section(module: str, func: str, out: Path, console: Console, **kw: Any) -> None:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        console.print(f"[yellow]{module} is not available ({exc.name} missing); skipped[/]")
+        return
+    if hasattr(mod, func):
+        getattr(mod, func)(out, console, **kw)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(width=max(100, Console().width))
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    tables(console)
+    conventions(console)
+    for module, func in (("relukit.plot", "demo_figures"), ("relukit.experiments", "demo")):
+        if args.quick and module == "relukit.experiments":
+            continue
+        if _exists(module):
+            _section(module, func, out, console)
+    console.print(f"\nOutputs are in [bold]{out.resolve()}[/]")
+    return 0
+
+
+def _exists(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

@@ -1,0 +1,114 @@
+"""``relukit eval`` and ``relukit derivative``: the tutorials' printed tables."""
+
+from __future__ import annotations
+
+import argparse
+
+from relukit.catalogue import get
+from relukit.cli._common import add_param_options, dump_json, fmt, json_number, params_from_args
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()!r} is not a number (write e.g. 1, -10, 0.5, 1e3, inf, nan)"
+        ) from None
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("activation", help="name or alias, e.g. relu, leaky_relu, LeakyReLU")
+    p.add_argument("x", nargs="+", type=_number, help="input numbers (negative ones need no --)")
+    p.add_argument(
+        "--precision",
+        type=int,
+        default=1,
+        metavar="N",
+        help="digits after the decimal point (default 1, as the tutorials print)",
+    )
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON instead")
+    add_param_options(p)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="apply an activation to numbers",
+        description="Apply an activation to numbers and print one line each: "
+        "'Applying Relu on (1.0) gives 1.0'.",
+    )
+    _common(p)
+    p.set_defaults(func=run_eval)
+    d = sub.add_parser(
+        "derivative",
+        help="the derivative at numbers",
+        description="Print the derivative at each number; --at-kink sets the "
+        "value used exactly at a kink (default: the PyTorch convention).",
+    )
+    _common(d)
+    d.add_argument(
+        "--at-kink",
+        type=_number,
+        default=None,
+        metavar="V",
+        help="derivative used at a kink, e.g. 1 (many tutorials) or nan",
+    )
+    d.set_defaults(func=run_derivative)
+
+
+def _check_precision(n: int) -> None:
+    if not 0 <= n <= 17:
+        raise ValueError(f"--precision must be between 0 and 17, got {n}")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    act = get(args.activation)
+    params = params_from_args(act, args)
+    _check_precision(args.precision)
+    values = [act(x, **params) for x in args.x]
+    if args.json:
+        print(
+            dump_json(
+                {
+                    "activation": act.name,
+                    "params": act.bind((), params),
+                    "results": [
+                        {"x": json_number(x), "value": json_number(v)}
+                        for x, v in zip(args.x, values, strict=True)
+                    ],
+                }
+            )
+        )
+        return 0
+    for x, v in zip(args.x, values, strict=True):
+        print(f"Applying {act.title} on ({fmt(x, args.precision)}) gives {fmt(v, args.precision)}")
+    return 0
+
+
+def run_derivative(args: argparse.Namespace) -> int:
+    act = get(args.activation)
+    params = params_from_args(act, args)
+    _check_precision(args.precision)
+    values = [act.derivative(x, at_kink=args.at_kink, **params) for x in args.x]
+    if args.json:
+        print(
+            dump_json(
+                {
+                    "activation": act.name,
+                    "params": act.bind((), params),
+                    "at_kink": None if args.at_kink is None else json_number(args.at_kink),
+                    "results": [
+                        {"x": json_number(x), "derivative": json_number(v)}
+                        for x, v in zip(args.x, values, strict=True)
+                    ],
+                }
+            )
+        )
+        return 0
+    for x, v in zip(args.x, values, strict=True):
+        print(
+            f"The derivative of {act.title} at ({fmt(x, args.precision)}) is "
+            f"{fmt(v, args.precision)}"
+        )
+    return 0

@@ -1,0 +1,9 @@
+"""``relukit experiment`` (see the dead-units issue)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    return None
