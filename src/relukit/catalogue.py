@@ -320,8 +320,10 @@ class Activation:
         """Evaluate the activation (see the class docstring)."""
         if out is None and not args and not kwargs:
             tx = type(x)
-            if tx is float or tx is int:  # the scalar fast path: no NumPy
+            if tx is float:  # the scalar fast path: no NumPy
                 return self._scalar0(x)
+            if tx is int:
+                return self._scalar0(x if self.integer_preserving else float(x))
         from relukit import _dispatch
 
         return _dispatch.apply(self, "value", x, args, kwargs, out, None)

@@ -1,0 +1,457 @@
+"""relu and leaky_relu on every Python input: the rows of DESIGN §3, one test (or more) each.
+
+The oracles here are written independently of relukit: plain Python comparisons in
+float64, PyTorch's functions and autograd, and central finite differences.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import relukit as rk
+
+FLOAT_DTYPES = [np.float16, np.float32, np.float64, np.longdouble]
+INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+EDGES = [0.0, -0.0, 1.0, -1.0, math.inf, -math.inf, math.nan, 5e-324, -5e-324, 1e308, -1e308]
+
+
+def signbit(v: float) -> bool:
+    return math.copysign(1.0, float(v)) < 0
+
+
+def oracle_relu(x: float) -> float:
+    if math.isnan(x):
+        return math.nan
+    return x if x > 0 else 0.0
+
+
+def oracle_leaky(x: float, s: float) -> float:
+    if math.isnan(x):
+        return math.nan
+    if x > 0:
+        return x
+    if math.isinf(x):
+        return -math.inf * math.copysign(1, s) if s != 0 else -0.0
+    return s * x
+
+
+def same(a: float, b: float) -> bool:
+    """Equal as floats, NaN == NaN, and the same sign of zero."""
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == b and signbit(a) == signbit(b)
+
+
+# ---------------------------------------------------------------------------
+# the tutorials' examples
+# ---------------------------------------------------------------------------
+
+
+def test_tutorial_scalars() -> None:
+    assert rk.relu(2) == 2 and type(rk.relu(2)) is int
+    assert rk.relu(-3.0) == 0.0 and type(rk.relu(-3.0)) is float
+    assert rk.relu(-3) == 0 and type(rk.relu(-3)) is int
+
+
+def test_tutorial_arange() -> None:
+    y = rk.relu(np.arange(-3, 5))
+    np.testing.assert_array_equal(y, [0, 0, 0, 0, 1, 2, 3, 4])
+    assert y.dtype == np.arange(-3, 5).dtype
+
+
+@pytest.mark.parametrize(
+    ("act", "expected"),
+    [
+        ("relu", [1.0, 0.0, 0.0, 15.0, 0.0]),
+        ("leaky_relu", [1.0, -0.1, 0.0, 15.0, -0.2]),
+    ],
+)
+def test_tutorial_five_value_tables(act: str, expected: list[float]) -> None:
+    xs = [1.0, -10.0, 0.0, 15.0, -20.0]
+    f = rk.get(act)
+    got = [f(x) for x in xs]
+    assert got == pytest.approx(expected, abs=1e-15)
+    np.testing.assert_allclose(f(np.array(xs)), expected, atol=1e-15)
+
+
+def test_derivative_at_zero_both_conventions() -> None:
+    assert rk.relu.derivative(0.0) == 0.0  # PyTorch, JAX, TF
+    assert rk.relu.derivative(0.0, at_kink=1.0) == 1.0  # many tutorials
+    assert rk.relu.derivative(0) == 0.0
+    assert math.isnan(rk.relu.derivative(0.0, at_kink=math.nan))  # "undefined"
+    assert rk.leaky_relu.derivative(0.0) == 0.01
+    assert rk.leaky_relu.derivative(0.0, at_kink=1.0) == 1.0
+    np.testing.assert_array_equal(rk.relu.derivative(np.array([-1.0, 0.0, 1.0])), [0, 0, 1])
+    np.testing.assert_array_equal(
+        rk.relu.derivative(np.array([-1.0, 0.0, 1.0]), at_kink=0.5), [0, 0.5, 1]
+    )
+    # at_kink replaces the value only exactly at the kink
+    assert rk.relu.derivative(1e-300, at_kink=0.5) == 1.0
+    assert rk.relu.derivative(-1e-300, at_kink=0.5) == 0.0
+
+
+# ---------------------------------------------------------------------------
+# values against an independent oracle, every float dtype
+# ---------------------------------------------------------------------------
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_relu_scalar_matches_oracle(x: float) -> None:
+    assert same(rk.relu(x), oracle_relu(x))
+    assert type(rk.relu(x)) is float
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-10, 10, allow_nan=False) | st.sampled_from([0.0, 0.01, -0.5, 1.0]),
+)
+def test_leaky_scalar_matches_oracle(x: float, s: float) -> None:
+    got = rk.leaky_relu(x, s)
+    want = oracle_leaky(x, s)
+    if s * x != 0 or x > 0 or math.isnan(x) or math.isinf(x):
+        assert same(got, want) or math.isclose(got, want, rel_tol=0, abs_tol=0)
+    else:  # both zero: the sign follows IEEE multiplication s * x
+        assert got == 0
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@given(data=st.data())
+def test_array_values_every_float_dtype(dtype: type, data: st.DataObject) -> None:
+    # hypothesis' default elements include ±0.0, ±inf, NaN and subnormals
+    x = data.draw(hnp.arrays(dtype, hnp.array_shapes(max_dims=3, max_side=5)))
+    y = rk.relu(x)
+    assert y.dtype == x.dtype and y.shape == x.shape
+    for xi, yi in zip(x.ravel().tolist(), y.ravel().tolist(), strict=True):
+        assert same(yi, oracle_relu(xi))
+    z = rk.leaky_relu(x)
+    assert z.dtype == x.dtype
+    want = np.array([oracle_leaky(v, 0.01) for v in x.astype(np.float64).ravel()], np.float64)
+    got = z.ravel()
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    # slope * x is rounded once in the input's dtype (0.01 itself rounded to it): <= 1 ulp
+    # (and a product below the dtype's smallest subnormal underflows to zero)
+    fi = np.finfo(dtype)
+    np.testing.assert_allclose(
+        got[~nan].astype(np.float64),
+        want[~nan].astype(dtype).astype(np.float64),
+        rtol=float(fi.eps),
+        atol=float(fi.smallest_subnormal),
+    )
+
+
+@pytest.mark.parametrize("x", EDGES)
+def test_edge_values_scalar_equals_array(x: float) -> None:
+    for act in (rk.relu, rk.leaky_relu):
+        s = act(x)
+        a = act(np.array([x]))[0]
+        assert same(s, a), (act.name, x, s, a)
+        ds = act.derivative(x)
+        da = act.derivative(np.array([x]))[0]
+        assert same(ds, da), (act.name, x, ds, da)
+
+
+# ---------------------------------------------------------------------------
+# NaN, inf, -0.0
+# ---------------------------------------------------------------------------
+
+
+def test_nan_in_nan_out() -> None:
+    nan = math.nan
+    assert math.isnan(rk.relu(nan)) and max(0.0, nan) == 0.0  # the bug relukit fixes
+    assert math.isnan(rk.leaky_relu(nan))
+    assert math.isnan(rk.relu.derivative(nan)) and math.isnan(rk.leaky_relu.derivative(nan))
+    for dt in FLOAT_DTYPES:
+        x = np.array([nan, 1, -1], dtype=dt)
+        assert np.isnan(rk.relu(x)[0]) and np.isnan(rk.leaky_relu(x)[0])
+        assert np.isnan(rk.relu.derivative(x)[0]) and np.isnan(rk.leaky_relu.derivative(x)[0])
+        v, d = rk.relu.value_and_derivative(x)
+        assert np.isnan(v[0]) and np.isnan(d[0])
+
+
+def test_infinities_give_limits_never_nan() -> None:
+    inf = math.inf
+    assert rk.relu(inf) == inf and rk.relu(-inf) == 0.0
+    assert rk.relu.derivative(inf) == 1.0 and rk.relu.derivative(-inf) == 0.0
+    assert rk.leaky_relu(-inf) == -inf and rk.leaky_relu(inf) == inf
+    assert rk.leaky_relu(-inf, -0.5) == inf
+    # PyTorch gives NaN here; the limit of 0 * x is 0
+    r = rk.leaky_relu(-inf, 0.0)
+    assert r == 0.0 and not math.isnan(r)
+    for dt in FLOAT_DTYPES:
+        x = np.array([-inf, inf], dtype=dt)
+        y = rk.leaky_relu(x, negative_slope=0.0)
+        assert not np.isnan(y).any()
+        np.testing.assert_array_equal(y, [0.0, inf])
+        np.testing.assert_array_equal(rk.leaky_relu.derivative(x, 0.0), [0.0, 1.0])
+
+
+def test_negative_zero() -> None:
+    assert not signbit(rk.relu(-0.0))
+    assert signbit(rk.leaky_relu(-0.0))
+    for dt in FLOAT_DTYPES:
+        y = rk.relu(np.array([-0.0, 0.0], dtype=dt))
+        assert not np.signbit(y).any()
+        z = rk.leaky_relu(np.array([-0.0], dtype=dt))
+        assert np.signbit(z).all()
+
+
+# ---------------------------------------------------------------------------
+# input kinds: Python, NumPy scalar, 0-d, n-d, empty, strided, big-endian, lists
+# ---------------------------------------------------------------------------
+
+
+def test_python_number_in_python_number_out() -> None:
+    assert type(rk.relu(3)) is int and type(rk.relu(3.5)) is float
+    assert type(rk.leaky_relu(3)) is float and rk.leaky_relu(3) == 3.0
+    assert type(rk.relu.derivative(3)) is float
+    v, d = rk.relu.value_and_derivative(2)
+    assert (v, d) == (2, 1.0) and type(v) is int
+    assert rk.relu(10**30) == 10**30  # big Python ints stay exact
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES + INT_DTYPES)
+def test_numpy_scalar_and_0d_keep_kind(dtype: type) -> None:
+    s = dtype(3)
+    y = rk.relu(s)
+    assert isinstance(y, np.generic) and y.dtype == np.dtype(dtype)
+    a = np.array(3, dtype=dtype)
+    y0 = rk.relu(a)
+    assert isinstance(y0, np.ndarray) and y0.shape == () and y0.dtype == a.dtype
+    d0 = rk.relu.derivative(a)
+    assert isinstance(d0, np.ndarray) and d0.shape == ()
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_integer_dtypes(dtype: type) -> None:
+    info = np.iinfo(dtype)
+    x = np.array([info.min, 0, 1, info.max], dtype=dtype)
+    y = rk.relu(x)
+    assert y.dtype == x.dtype  # relu keeps integers
+    np.testing.assert_array_equal(y, [max(int(info.min), 0), 0, 1, int(info.max)])
+    z = rk.leaky_relu(x)
+    assert z.dtype == np.float64  # fractions need a float: the default float
+    np.testing.assert_allclose(z, [oracle_leaky(float(v), 0.01) for v in x.tolist()])
+    assert rk.relu.derivative(x).dtype == np.float64
+
+
+def test_empty_strided_bigendian_lists() -> None:
+    for dt in (np.float32, np.int64):
+        e = np.empty((0, 3), dtype=dt)
+        assert rk.relu(e).shape == (0, 3) and rk.relu(e).dtype == dt
+    base = np.linspace(-2, 2, 20).reshape(4, 5)
+    view = base[::2, ::-2]
+    assert not view.flags.c_contiguous
+    np.testing.assert_array_equal(rk.relu(view), np.where(view > 0, view, 0.0))
+    be = np.array([-1.5, 2.5, -0.0], dtype=">f8")
+    y = rk.relu(be)
+    np.testing.assert_array_equal(y, [0.0, 2.5, 0.0])
+    assert y.dtype.kind == "f" and y.dtype.itemsize == 8
+    bei = np.array([-3, 4], dtype=">i4")
+    np.testing.assert_array_equal(rk.relu(bei), [0, 4])
+    for seq in ([-1, 2], (-1.0, 2.0), [[1, -2], [-3, 4]]):
+        y = rk.relu(seq)
+        assert isinstance(y, np.ndarray)
+        np.testing.assert_array_equal(y, np.where(np.asarray(seq) > 0, seq, 0))
+    assert rk.relu([]).shape == (0,)
+
+
+# ---------------------------------------------------------------------------
+# out= and in-place
+# ---------------------------------------------------------------------------
+
+
+def test_out_and_inplace() -> None:
+    x = np.array([-2.0, -0.0, 0.0, 3.0, np.nan], dtype=np.float32)
+    out = np.empty_like(x)
+    r = rk.relu(x, out=out)
+    assert r is out
+    np.testing.assert_array_equal(out, [0, 0, 0, 3, np.nan])
+    assert not np.signbit(out).any()
+    y = x.copy()
+    assert rk.leaky_relu(y, 0.5, out=y) is y
+    np.testing.assert_array_equal(y, [-1.0, -0.0, 0.0, 3.0, np.nan])
+    d = np.empty_like(x)
+    assert rk.relu.derivative(x, out=d, at_kink=1.0) is d
+    np.testing.assert_array_equal(d, [0, 1, 1, 1, np.nan])
+    v, dd = np.empty_like(x), np.empty_like(x)
+    r2 = rk.relu.value_and_derivative(x, out=(v, dd))
+    assert r2[0] is v and r2[1] is dd
+    np.testing.assert_array_equal(v, rk.relu(x))
+    np.testing.assert_array_equal(dd, rk.relu.derivative(x))
+    i = np.array([-3, 5])
+    assert rk.relu(i, out=i) is i and i.tolist() == [0, 5]
+
+
+def test_value_and_derivative_equals_separate() -> None:
+    x = np.array([-1.0, 0.0, 2.0, np.inf, -np.inf, np.nan])
+    for act in (rk.relu, rk.leaky_relu):
+        v, d = act.value_and_derivative(x, at_kink=0.25)
+        np.testing.assert_array_equal(v, act(x))
+        np.testing.assert_array_equal(d, act.derivative(x, at_kink=0.25))
+
+
+# ---------------------------------------------------------------------------
+# derivative: finite differences away from the kink
+# ---------------------------------------------------------------------------
+
+
+@given(st.floats(-1e3, 1e3).filter(lambda v: abs(v) > 1e-3), st.floats(-2, 2))
+def test_derivative_matches_central_differences(x: float, s: float) -> None:
+    h = 1e-6 * max(1.0, abs(x))
+    for f, kw in ((rk.relu, {}), (rk.leaky_relu, {"negative_slope": s})):
+        fd = (f(x + h, **kw) - f(x - h, **kw)) / (2 * h)
+        assert f.derivative(x, **kw) == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# PyTorch as an oracle (values and autograd)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("slope", [0.01, 0.2, 1.5, -0.3])
+def test_torch_oracle_values_and_gradients(slope: float) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(0)
+    xs = np.concatenate([rng.normal(size=200) * 10, [0.0, -0.0, 1e-30, -1e-30, 3.0]])
+    t = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    F.relu(t).sum().backward()
+    np.testing.assert_array_equal(rk.relu(xs), F.relu(t).detach().numpy() + 0.0)
+    np.testing.assert_array_equal(rk.relu.derivative(xs), t.grad.numpy())
+    t.grad = None
+    F.leaky_relu(t, slope).sum().backward()
+    np.testing.assert_array_equal(rk.leaky_relu(xs, slope), F.leaky_relu(t, slope).detach())
+    np.testing.assert_array_equal(rk.leaky_relu.derivative(xs, slope), t.grad.numpy())
+
+
+@pytest.mark.torch
+def test_torch_tensor_in_torch_tensor_out_with_autograd() -> None:
+    import torch
+
+    t = torch.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    y = rk.leaky_relu(t, 0.1)
+    assert isinstance(y, torch.Tensor) and y.dtype == torch.float32
+    y.sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), rk.leaky_relu.derivative([-2.0, 0.0, 3.0], 0.1))
+    t2 = torch.tensor([0.0], requires_grad=True)
+    rk.relu(t2).sum().backward()
+    assert t2.grad.item() == 0.0  # not 0.5, as maximum(x, 0) would give
+
+
+# ---------------------------------------------------------------------------
+# bad input: clear errors, inputs untouched
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [
+        (True, "got True (bool)"),
+        ("1.0", "got '1.0' (str)"),
+        (None, "got None (NoneType)"),
+        (1 + 2j, "(complex)"),
+        (np.array([True, False]), "dtype bool"),
+        (np.array([1 + 1j]), "dtype complex128"),
+        (np.array([1, "a"], dtype=object), "dtype object"),
+        (["a", "b"], "dtype <U1"),
+        ([1, None], "dtype object"),
+        ([[1, 2], [3]], "cannot turn into a numeric array"),
+        (np.array(["2020-01-01"], dtype="datetime64[D]"), "datetime64"),
+        ({1, 2}, "(set)"),
+    ],
+)
+def test_bad_x_raises_typeerror_naming_it(bad: object, fragment: str) -> None:
+    for call in (rk.relu, rk.leaky_relu, rk.relu.derivative, rk.leaky_relu.value_and_derivative):
+        with pytest.raises(TypeError) as info:
+            call(bad)
+        msg = str(info.value)
+        assert "x must be" in msg and fragment in msg, msg
+
+
+@pytest.mark.parametrize(
+    ("value", "exc", "fragment"),
+    [
+        ("0.1", TypeError, "got '0.1' (str)"),
+        (True, TypeError, "got True (bool)"),
+        (None, TypeError, "got None"),
+        (1j, TypeError, "complex"),
+        (math.nan, ValueError, "finite real number, got nan"),
+        (math.inf, ValueError, "got inf"),
+        ([0.1], TypeError, "got [0.1] (list)"),
+    ],
+)
+def test_bad_parameter(value: object, exc: type, fragment: str) -> None:
+    x = np.array([-1.0, 1.0])
+    before = x.copy()
+    with pytest.raises(exc) as info:
+        rk.leaky_relu(x, negative_slope=value)
+    assert "negative_slope" in str(info.value) and fragment in str(info.value)
+    with pytest.raises(exc):
+        rk.leaky_relu.derivative(-1.0, value)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_bad_parameter_names_and_counts() -> None:
+    with pytest.raises(TypeError, match="unexpected parameter 'alpha'; it accepts negative_slope"):
+        rk.leaky_relu(1.0, alpha=0.1)
+    with pytest.raises(TypeError, match="accepts no parameters"):
+        rk.relu(1.0, negative_slope=0.1)
+    with pytest.raises(TypeError, match="takes 0 parameter"):
+        rk.relu(1.0, 0.1)
+    with pytest.raises(TypeError, match="multiple values"):
+        rk.leaky_relu(1.0, 0.1, negative_slope=0.2)
+
+
+@pytest.mark.parametrize("bad", ["1", True, [1.0], 1j])
+def test_bad_at_kink(bad: object) -> None:
+    with pytest.raises(TypeError, match="at_kink must be None"):
+        rk.relu.derivative(0.0, at_kink=bad)
+
+
+def test_bad_out_writes_nothing() -> None:
+    x = np.array([-1.0, 2.0])
+    cases = [
+        (np.zeros(3), ValueError, "shape"),
+        (np.zeros(2, dtype=np.float32), ValueError, "dtype float32"),
+        (np.zeros((2, 1)), ValueError, "shape"),
+        ([0.0, 0.0], TypeError, "out must be a NumPy array"),
+    ]
+    for out, exc, frag in cases:
+        keep = out.copy() if isinstance(out, np.ndarray) else list(out)
+        with pytest.raises(exc, match=frag):
+            rk.relu(x, out=out)
+        if isinstance(out, np.ndarray):
+            np.testing.assert_array_equal(out, keep)
+    ro = np.full(2, 7.0)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        rk.relu(x, out=ro)
+    np.testing.assert_array_equal(ro, [7.0, 7.0])
+    i = np.zeros(2, dtype=np.int64)
+    with pytest.raises(ValueError, match="dtype"):
+        rk.leaky_relu(np.array([1, -1]), out=i)  # result is float64
+    with pytest.raises(TypeError, match="pair"):
+        rk.relu.value_and_derivative(x, out=np.zeros(2))
+    o = np.zeros(2)
+    with pytest.raises(ValueError, match="overlap"):
+        rk.relu.value_and_derivative(x, out=(o, o))
+    np.testing.assert_array_equal(x, [-1.0, 2.0])
+
+
+def test_errors_do_not_modify_input() -> None:
+    x = np.array([-1.0, 2.0])
+    with pytest.raises(TypeError):
+        rk.leaky_relu(x, "bad")
+    with pytest.raises(ValueError):
+        rk.relu(x, out=np.zeros(5))
+    np.testing.assert_array_equal(x, [-1.0, 2.0])

@@ -1,0 +1,66 @@
+"""`import relukit` stays light, and the catalogue look-up behaves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import relukit as rk
+
+HEAVY = ("numpy", "torch", "matplotlib", "numba", "jax", "dask", "scipy", "sklearn", "rich")
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, relukit; relukit.relu(-3.0); relukit.leaky_relu.derivative(2);"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]", res.stdout
+
+
+def test_scalar_path_never_imports_numpy() -> None:
+    code = (
+        "import sys, relukit as rk; rk.relu(2); rk.relu(-3.0); rk.relu.derivative(0.0, at_kink=1);"
+        "rk.leaky_relu(-2.0, 0.1); rk.relu.value_and_derivative(1.5);"
+        "print('numpy' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "leaky-relu", "LeakyReLU", "Leaky ReLU", "lrelu"])
+def test_get_accepts_names_and_aliases(name: str) -> None:
+    assert rk.get(name) is rk.leaky_relu
+
+
+def test_get_errors() -> None:
+    with pytest.raises(rk.UnknownActivationError, match="did you mean 'relu'") as info:
+        rk.get("relux")
+    assert isinstance(info.value, LookupError) and isinstance(info.value, ValueError)
+    with pytest.raises(TypeError, match="must be a name"):
+        rk.get(3)  # type: ignore[arg-type]
+    assert rk.get(rk.relu) is rk.relu
+
+
+def test_catalogue_and_metadata() -> None:
+    names = [a.name for a in rk.catalogue()]
+    assert names[:2] == ["relu", "leaky_relu"] and len(set(names)) == len(names)
+    assert rk.leaky_relu.params["negative_slope"].default == 0.01
+    assert rk.relu.kinks[0].at == "0" and rk.relu.formula.startswith("relu(x)")
+    assert rk.leaky_relu.kink_points(negative_slope=0.3) == [(0.0, 0.3, 1.0, 0.3)]
+    assert repr(rk.leaky_relu) == "<relukit activation leaky_relu(x, negative_slope=0.01)>"
+    for act in rk.catalogue():
+        assert act.__doc__ and act.formula and act.derivative_formula and act.latex
+        for k in act.kinks:
+            loc, left, right, default = k.resolve(act.bind())
+            assert act.derivative(loc) == default  # the declared convention is what we return
+
+
+def test_register_rejects_duplicates() -> None:
+    from relukit.catalogue import register
+
+    with pytest.raises(ValueError, match="already registered"):
+        register(rk.relu)
