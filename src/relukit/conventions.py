@@ -8,7 +8,7 @@ The "tutorials" column runs the code the tutorials print: ``max(0.0, x)`` for re
 
 >>> rows = measure(libraries=("relukit", "tutorials"))
 >>> rows[0]["question"], rows[0]["relukit"], rows[0]["tutorials"]
-("relu'(0)", '0', '1 or 0')
+("relu'(0)", '0.0', '1 or 0')
 """
 
 from __future__ import annotations
@@ -29,12 +29,7 @@ def _show(v: Any) -> str:
         return f"{[_show(float(e)) if 'float' in str(v.dtype) else int(e) for e in v]} {v.dtype}"
     if isinstance(v, int) and not isinstance(v, bool):
         return str(v)
-    v = float(v)
-    if math.isnan(v):
-        return "nan"
-    if v == 0:
-        return "-0.0" if math.copysign(1, v) < 0 else "0"
-    return f"{v:g}"
+    return repr(float(v))  # 0.0, -0.0, 1.0, 0.01, nan, inf
 
 
 def _relukit() -> dict[str, Callable[[], Any]]:
