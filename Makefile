@@ -19,16 +19,16 @@ demo: $(STAMP)
 	$(VENV)/bin/relukit demo --out relukit-demo
 
 test: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks docs
-	$(PY) -m ruff format --check src tests benchmarks docs
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks docs
+	$(PY) -m ruff check .
 
 format: $(STAMP)
-	$(PY) -m ruff format src tests benchmarks docs
-	$(PY) -m ruff check --fix src tests benchmarks docs
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
 
 docs: $(STAMP)
 	$(PY) docs/build.py
