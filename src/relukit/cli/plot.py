@@ -1,9 +1,195 @@
-"""``relukit plot`` (see the Plots issue)."""
+"""``relukit plot``: activations and their derivatives as PNG, SVG or PDF.
+
+Examples (shell)::
+
+    relukit plot relu leaky_relu --derivative --negative-slope 0.1 --range -10 10 -o relu.png
+    relukit plot leaky_relu --negative-slope 0.01 0.1 0.3 -o sweep.svg   # a sweep
+    relukit plot --all --derivative -o gallery.png                       # the catalogue
+    relukit plot relu --derivative-only --at-kink 1 --style dark -o d.pdf
+
+The format comes from the extension of ``-o`` (.png, .svg, .pdf); ``--show`` opens a
+window instead of (or as well as) writing a file. matplotlib is imported only here,
+when the command runs, never when the parser is built.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from relukit.catalogue import catalogue
+
+FORMATS = (".png", ".svg", ".pdf")
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()!r} is not a number (write e.g. 1, -10, 0.5, 1e3, nan)"
+        ) from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text.strip()!r} is not an integer") from None
+
+
+def _param_options(p: argparse.ArgumentParser) -> list[str]:
+    """``--<param>`` for every parameter in the catalogue; several values make a sweep."""
+    names: list[str] = []
+    for act in catalogue():
+        for prm in act.params_list:
+            if prm.name in names:
+                continue
+            users = [a.name for a in catalogue() if prm.name in a.params]
+            help_ = (
+                f"{prm.doc} (for {', '.join(users)}; default {prm.default!r}); "
+                "several values draw one curve each"
+            )
+            flag = "--" + prm.name.replace("_", "-")
+            kw: dict[str, Any] = {"dest": "param_" + prm.name, "nargs": "+", "default": None}
+            if prm.kind == "choice":
+                kw["choices"] = prm.choices
+            else:
+                kw["type"] = _number
+                kw["metavar"] = "V"
+            try:
+                p.add_argument(flag, help=help_, **kw)
+            except argparse.ArgumentError:  # a parameter named like a plot option
+                continue
+            names.append(prm.name)
+    return names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    return None
+    p = sub.add_parser(
+        "plot",
+        help="plot activations and their derivatives (PNG, SVG, PDF)",
+        description="Plot activations and, with --derivative, their derivatives, drawn "
+        "honestly: the derivative is broken at each kink, open circles mark the one-sided "
+        "limits and a filled dot the value relukit uses there. Writes the file given by -o "
+        "(format from the extension: .png, .svg, .pdf) and/or opens a window (--show).",
+    )
+    p.add_argument(
+        "activations",
+        nargs="*",
+        metavar="ACTIVATION",
+        help="names or aliases, e.g. relu leaky_relu (or --all)",
+    )
+    p.add_argument("--all", action="store_true", help="the whole catalogue, one panel each")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("-d", "--derivative", action="store_true", help="draw the derivatives too")
+    what.add_argument("--derivative-only", action="store_true", help="draw the derivatives only")
+    p.add_argument(
+        "--range",
+        nargs=2,
+        type=_number,
+        default=(-6.0, 6.0),
+        metavar=("LOW", "HIGH"),
+        help="x range (default: -6 6)",
+    )
+    p.add_argument(
+        "--at-kink",
+        type=_number,
+        default=None,
+        metavar="V",
+        help="derivative shown AT a kink (the filled dot), e.g. 1 or 0.5; "
+        "default: relukit's convention (PyTorch's)",
+    )
+    p.add_argument(
+        "--layout",
+        choices=("overlay", "grid"),
+        default=None,
+        help="overlay: all in the same panel(s) (default); grid: one panel per activation "
+        "(default with --all)",
+    )
+    p.add_argument(
+        "--style",
+        default=None,
+        metavar="STYLE",
+        help="dark (for dark backgrounds), light, or any matplotlib style name",
+    )
+    p.add_argument("--title", default=None, help="figure title ('' for none)")
+    p.add_argument(
+        "--num", type=_int, default=1001, metavar="N", help="points per curve (default 1001)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the figure here; the format comes from the extension (.png, .svg, .pdf)",
+    )
+    p.add_argument("--dpi", type=_number, default=150.0, help="resolution of a PNG (default 150)")
+    p.add_argument("--show", action="store_true", help="open a window (needs a display)")
+    p.set_defaults(func=run, _plot_params=_param_options(p))
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.all and args.activations:
+        raise ValueError("give activation names or --all, not both")
+    if not args.all and not args.activations:
+        raise ValueError("give one or more activation names (e.g. relu leaky_relu) or --all")
+    if args.output is None and not args.show:
+        raise ValueError("give -o FILE (.png, .svg or .pdf) or --show")
+    if args.output is not None and args.output.suffix.lower() not in FORMATS:
+        raise ValueError(
+            f"-o {args.output}: the format comes from the extension, which must be "
+            f".png, .svg or .pdf (got {args.output.suffix or 'none'!r})"
+        )
+    if args.output is not None and not args.output.parent.is_dir():
+        raise ValueError(f"-o {args.output}: folder {str(args.output.parent)!r} does not exist")
+    lo, hi = args.range
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"--range must be two finite numbers LOW < HIGH, got {lo:g} {hi:g}")
+    if not args.dpi > 0:
+        raise ValueError(f"--dpi must be a positive number, got {args.dpi:g}")
+
+    import importlib
+
+    # the module (``from relukit import plot`` may give the function of the same name)
+    _plot = importlib.import_module("relukit.plot")  # imports matplotlib
+
+    if args.show and not _plot.backend_is_interactive():
+        import matplotlib
+
+        raise ValueError(
+            f"--show needs a window, but matplotlib's backend is "
+            f"{matplotlib.get_backend()!r} (no display?); write a file with -o instead"
+        )
+    params: dict[str, Any] = {}
+    for name in args._plot_params:
+        values = getattr(args, "param_" + name)
+        if values is not None:
+            params[name] = values[0] if len(values) == 1 else list(values)
+    acts = catalogue() if args.all else args.activations
+    layout = args.layout or ("grid" if args.all else "overlay")
+    derivative: bool | str = "only" if args.derivative_only else bool(args.derivative)
+    fig = _plot.plot(
+        *acts,
+        derivative=derivative,
+        xlim=tuple(args.range),
+        layout=layout,
+        style=args.style,
+        at_kink=args.at_kink,
+        num=args.num,
+        title=args.title,
+        **params,
+    )
+    plt = _plot._pyplot()
+    try:
+        if args.output is not None:
+            path = _plot.save(fig, args.output, dpi=args.dpi)
+            print(f"wrote {path}")
+        if args.show:
+            plt.show()
+    finally:
+        plt.close(fig)
+    return 0
