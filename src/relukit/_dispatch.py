@@ -191,8 +191,15 @@ def _apply_at_kink(act: Activation, xp: Any, x: Any, d: Any, params: dict, at_ki
 
 
 def _numpy(
-    act: Activation, kind: str, x: Any, params: dict, out: Any, at_kink: float | None
+    act: Activation,
+    kind: str,
+    x: Any,
+    params: dict,
+    out: Any,
+    at_kink: float | None,
+    kernels: bool = True,
 ) -> Any:
+    """The NumPy path; ``kernels=False`` skips the numba fast path (see ``_kernels``)."""
     np = numpy()
     vdtype = _work_dtype(act, "value", x)
     ddtype = _work_dtype(act, "derivative", x)
@@ -210,11 +217,12 @@ def _numpy(
         else:
             _check_out(act, out, x.shape, vdtype if kind == "value" else ddtype)
 
-    from relukit import _kernels
+    if kernels:
+        from relukit import _kernels
 
-    fast = _kernels.lookup(act, kind, x, params, at_kink, out)
-    if fast is not None:
-        return fast()
+        fast = _kernels.lookup(act, kind, x, params, at_kink, out)
+        if fast is not None:
+            return fast()
 
     with np.errstate(all="ignore"):  # overflow to ±inf is the intended limit, not an error
         results = _numpy_compute(act, kind, x, params, at_kink, vdtype, ddtype)

@@ -1,16 +1,345 @@
-"""Fast paths for large contiguous float arrays (numba); see issue "Speed".
+"""Fast paths for large contiguous float arrays (numba), and :func:`backward`.
 
+An activation on a large array is memory-bound: the best possible time is the time to
+read the input and write the output once (what ``np.copyto(y, x)`` takes). NumPy's
+``where``/``maximum`` reach a fraction of that (one thread, temporaries); the kernels
+here are parallel numba loops that read ``x`` once and write each result once, so
+``rk.relu(x, out=y)`` runs at close to the copy bandwidth (``relukit bench speed``).
+
+How it fits
+-----------
 :func:`lookup` is called by the NumPy path of :mod:`relukit._dispatch` for every array
-evaluation. It returns a zero-argument callable that computes the result (writing into
-``out`` when given) or ``None`` when the NumPy path should be used. Results must be
-bit-for-bit identical to the NumPy path. numba is imported only when a kernel is needed.
+evaluation, after ``out`` has been validated. It returns a zero-argument callable that
+computes the result (writing into ``out`` when given), or ``None`` when the NumPy path
+should run. A kernel is used when all of these hold:
+
+* kernels are enabled (``RELUKIT_DISABLE_KERNELS`` unset or ``0``) and numba works;
+* the activation is the registered catalogue entry of a name in :data:`KERNELS` (with
+  a scalar parameter for ``prelu``);
+* ``x`` is a plain ``numpy.ndarray`` of float32 or float64, native byte order,
+  C-contiguous and aligned, with at least :data:`MIN_SIZE` elements;
+* every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
+  or does not overlap ``x``.
+
+Everything else (small arrays, integer and float16 inputs, strided views, per-channel
+PReLU weights, smooth activations) takes the NumPy path, whose results the kernels
+reproduce bit for bit, NaN payloads, ``-0.0`` and ``±inf`` included (tested).
+
+numba is imported when a kernel is first needed, never by ``import relukit``; each
+kernel is compiled on its first call for a dtype and cached on disk (``cache=True``).
+If numba is missing or a kernel fails to compile, relukit warns once
+(``RuntimeWarning``) and uses the NumPy path from then on; it never raises.
+
+Settings
+--------
+``RELUKIT_KERNEL_MIN_SIZE``
+    Environment variable read at import: the smallest array (in elements) given to a
+    kernel. The default, :data:`DEFAULT_MIN_SIZE`, is where the parallel kernel starts
+    to beat the NumPy path on a 2-core machine (``relukit bench speed`` measures it).
+    Tests set :data:`MIN_SIZE` to 1 to force the kernel path.
+``RELUKIT_DISABLE_KERNELS=1``
+    Never use a kernel (sets :data:`ENABLED` to False).
+
+Examples
+--------
+>>> import numpy as np
+>>> import relukit as rk
+>>> from relukit import _kernels
+>>> x = np.linspace(-1, 1, 5, dtype=np.float32)
+>>> g = np.ones_like(x)
+>>> _kernels.backward(rk.relu, x, g)
+array([0., 0., 0., 1., 1.], dtype=float32)
+>>> _kernels.backward("leaky_relu", x, g, {"negative_slope": 0.5})
+array([0.5, 0.5, 0.5, 1. , 1. ], dtype=float32)
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
+
+__all__ = ["DEFAULT_MIN_SIZE", "ENABLED", "KERNELS", "MIN_SIZE", "backward", "lookup"]
+
+#: The default size threshold (elements). Measured with ``relukit bench speed
+#: --threshold`` on the 2-core development machine: below about 2**16 elements the
+#: parallel launch costs more than it saves and NumPy's single-threaded loop wins.
+DEFAULT_MIN_SIZE = 1 << 16
+
+
+def _env_min_size() -> int:
+    raw = os.environ.get("RELUKIT_KERNEL_MIN_SIZE", "")
+    try:
+        return max(1, int(raw)) if raw.strip() else DEFAULT_MIN_SIZE
+    except ValueError:
+        warnings.warn(
+            f"RELUKIT_KERNEL_MIN_SIZE={raw!r} is not an integer; using {DEFAULT_MIN_SIZE}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return DEFAULT_MIN_SIZE
+
+
+#: Smallest array size (elements) sent to a kernel; monkeypatch it to force kernels.
+MIN_SIZE: int = _env_min_size()
+
+#: False when ``RELUKIT_DISABLE_KERNELS`` is set to anything but ``""``/``0``/``false``.
+ENABLED: bool = os.environ.get("RELUKIT_DISABLE_KERNELS", "").strip().lower() in (
+    "",
+    "0",
+    "false",
+    "no",
+)
+
+# The numba module once loaded (None: not tried yet; False: unavailable, warned).
+_impl: Any = None
+# numba's default threading layer (workqueue) must not be entered by two threads at
+# once; a second concurrent caller takes the NumPy path instead of waiting.
+_lock = threading.Lock()
+
+
+def _broken(exc: BaseException) -> None:
+    """Switch the kernels off for this process, with one RuntimeWarning."""
+    global _impl
+    if _impl is False:
+        return
+    _impl = False
+    warnings.warn(
+        f"relukit: the numba kernels are unavailable ({type(exc).__name__}: {exc}); "
+        "using the NumPy path, which gives the same results more slowly "
+        "(set RELUKIT_DISABLE_KERNELS=1 to skip the kernels and this warning)",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+def _load() -> Any:
+    """The kernel module, importing numba on first use; ``None`` when unavailable."""
+    global _impl
+    if _impl is None:
+        try:
+            from relukit import _kernels_numba
+        except Exception as exc:  # ImportError, or numba failing to initialise
+            _broken(exc)
+            return None
+        _impl = _kernels_numba
+    return _impl or None
+
+
+# ---------------------------------------------------------------------------
+# which activations have kernels, and how their parameters are packed
+# ---------------------------------------------------------------------------
+
+
+def _no_params(params: Mapping[str, Any]) -> tuple[float, float, float] | None:
+    return (0.0, 0.0, 0.0)
+
+
+def _leaky_params(params: Mapping[str, Any]) -> tuple[float, float, float] | None:
+    s = params["negative_slope"]
+    # value: x * slope, or (x or -0.0 at ±inf) * 0 when slope == 0 (see activations._leaky)
+    return (0.0 if s == 0 else s, s, 1.0 if s == 0 else 0.0)
+
+
+#: activation name -> (kernel prefix in ``_kernels_numba``, parameter packer). A packer
+#: returns ``(p0, p1, p2)`` for the kernel, or ``None`` for parameters it does not cover.
+KERNELS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "relu": ("relu", _no_params),
+    "leaky_relu": ("leaky_relu", _leaky_params),
+}
+
+
+def _pack(np: Any, dtype: Any, p: tuple, at_kink: float | None, kinks: list[float]) -> Any:
+    """The scalar block ``P`` of ``_kernels_numba``, cast to ``dtype`` as NumPy would.
+
+    Python floats meet a float32 array as "weak" scalars (NEP 50): they are rounded to
+    float32 first, and so they are here (``±inf`` when out of range, as in NumPy).
+    """
+    k0 = kinks[0] if kinks else 0.0
+    k1 = kinks[-1] if kinks else 0.0
+    kv = 0.0 if at_kink is None else at_kink
+    with np.errstate(all="ignore"):
+        return np.array([p[0], p[1], p[2], kv, k0, k1, 1.0, 0.0], dtype=dtype)
+
+
+def _plain(np: Any, a: Any, dtype: Any) -> bool:
+    return (
+        type(a) is np.ndarray
+        and a.dtype == dtype
+        and a.flags.c_contiguous
+        and a.flags.aligned
+        and a.dtype.isnative
+    )
+
+
+def _plan(
+    act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None, outs: tuple
+) -> tuple[Any, Any, Any] | None:
+    """``(kernel, P, kk)`` when a kernel applies to this call, else ``None``."""
+    if not ENABLED or _impl is False or x.size < MIN_SIZE:
+        return None
+    entry = KERNELS.get(act.name)
+    if entry is None:
+        return None
+    from relukit import _dispatch
+    from relukit.catalogue import _REGISTRY
+
+    if _REGISTRY.get(act.name) is not act:  # an unregistered look-alike: its own formula
+        return None
+    np = _dispatch.numpy()
+    dtype = x.dtype
+    if dtype.char not in "fd" or not _plain(np, x, dtype):
+        return None
+    for o in outs:
+        if o is None:
+            continue
+        if not _plain(np, o, dtype):
+            return None
+        same = o.ctypes.data == x.ctypes.data  # same start, shape and layout: in place
+        if not same and np.may_share_memory(o, x):
+            return None
+    prefix, packer = entry
+    p = packer(params)
+    kinks = [k.location(params) for k in act.kinks]
+    if p is None or len(kinks) > 2:
+        return None
+    impl = _load()
+    if impl is None:
+        return None
+    kernel = getattr(impl, f"{prefix}_{kind}", None)
+    if kernel is None:
+        return None
+    kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
+    return kernel, _pack(np, dtype, p, at_kink, kinks), kk
+
+
+def _run(kernel: Any, *args: Any) -> bool:
+    """Run a kernel; False (after one warning) when numba fails, or when busy."""
+    if not _lock.acquire(blocking=False):
+        return False
+    try:
+        kernel(*args)
+    except Exception as exc:  # a compilation or threading-layer failure
+        _broken(exc)
+        return False
+    finally:
+        _lock.release()
+    return True
 
 
 def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out: Any) -> Any:
-    """Return a callable computing ``kind`` of ``act`` on ``x`` with a kernel, or ``None``."""
-    return None
+    """Return a callable computing ``kind`` of ``act`` on ``x`` with a kernel, or ``None``.
+
+    ``kind`` is ``"value"``, ``"derivative"`` or ``"both"``; ``out`` has already been
+    validated by the dispatcher (shape, dtype, writeable, pair for ``"both"``).
+    """
+    if not ENABLED or x.size < MIN_SIZE:  # the common small-array case, first and cheap
+        return None
+    outs = out if kind == "both" and out is not None else (out,)
+    plan = _plan(act, kind, x, params, at_kink, outs)
+    if plan is None:
+        return None
+    kernel, P, kk = plan
+
+    def run() -> Any:
+        from relukit import _dispatch
+
+        np = _dispatch.numpy()
+        news = [np.empty(x.shape, x.dtype) if o is None else o for o in outs]
+        if kind == "both" and out is None:
+            news.append(np.empty(x.shape, x.dtype))
+        flat = [a.reshape(-1) for a in (x, *news)]  # views: all are C-contiguous
+        args = (*flat, P) if kind == "value" else (*flat, P, kk)
+        if not _run(kernel, *args):  # numba failed (warned) or busy: the NumPy path
+            return _dispatch._numpy(act, kind, x, params, out, at_kink, kernels=False)
+        return tuple(news) if kind == "both" else news[0]
+
+    return run
+
+
+# ---------------------------------------------------------------------------
+# backward: grad_out * derivative(x), the product autograd needs
+# ---------------------------------------------------------------------------
+
+
+def backward(
+    act: Any,
+    x: Any,
+    grad_out: Any,
+    params: Mapping[str, Any] | None = None,
+    at_kink: float | None = None,
+    out: Any = None,
+) -> Any:
+    """Return ``grad_out * act.derivative(x)``: the gradient with respect to ``x``.
+
+    One pass over ``x`` and ``grad_out`` (a kernel on large float32/float64 arrays);
+    bit-for-bit equal to ``grad_out * act.derivative(x, **params, at_kink=at_kink)``
+    computed with NumPy, so IEEE rules apply: an infinite or NaN ``grad_out`` where the
+    derivative is 0 gives NaN (PyTorch's ``threshold_backward`` would give 0 there).
+
+    Parameters
+    ----------
+    act
+        An :class:`~relukit.Activation` or its name.
+    x, grad_out
+        NumPy arrays of the same shape and the same floating dtype (CPU torch tensors
+        can be passed as ``t.numpy()`` views).
+    params
+        The activation's parameters by name (``{"negative_slope": 0.1}``); defaults
+        for the missing ones.
+    at_kink
+        The derivative used exactly at a kink (``None``: the PyTorch convention).
+    out
+        Optional array (same shape and dtype) to write into; it may be ``grad_out``
+        or ``x`` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out`` when given, else a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relukit as rk
+    >>> from relukit._kernels import backward
+    >>> backward("relu", np.array([-1.0, 0.0, 2.0]), np.array([5.0, 5.0, 5.0]))
+    array([0., 0., 5.])
+    >>> backward("relu", np.array([0.0]), np.array([5.0]), at_kink=1.0)
+    array([5.])
+    """
+    from relukit import _dispatch
+    from relukit.catalogue import get
+
+    act = get(act)
+    np = _dispatch.numpy()
+    bound = act.bind((), dict(params or {}))
+    at_kink = _dispatch.check_at_kink(act, at_kink)
+    for name, a in (("x", x), ("grad_out", grad_out)):
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            raise TypeError(
+                f"{act.name} backward: {name} must be a NumPy array of a floating dtype, "
+                f"got {_dispatch._describe(a)}"
+            )
+    if grad_out.shape != x.shape or grad_out.dtype != x.dtype:
+        raise ValueError(
+            f"{act.name} backward: grad_out must have the shape and dtype of x "
+            f"({x.shape}, {x.dtype}), got ({grad_out.shape}, {grad_out.dtype})"
+        )
+    dtype = x.dtype.newbyteorder("=")
+    if out is not None:
+        _dispatch._check_out(act, out, x.shape, dtype)
+    if ENABLED and x.size >= MIN_SIZE and _plain(np, grad_out, x.dtype):
+        same_g = out is None or out.ctypes.data == grad_out.ctypes.data
+        if same_g or not np.may_share_memory(out, grad_out):
+            plan = _plan(act, "backward", x, bound, at_kink, (out,))
+            if plan is not None:
+                kernel, P, kk = plan
+                res = np.empty(x.shape, dtype) if out is None else out
+                if _run(kernel, x.reshape(-1), grad_out.reshape(-1), res.reshape(-1), P, kk):
+                    return res
+    d = _dispatch._numpy(act, "derivative", x, bound, None, at_kink, kernels=False)
+    with np.errstate(all="ignore"):
+        return np.multiply(grad_out, d, out=out)
