@@ -160,4 +160,4 @@ def test_demo_tables(capsys: pytest.CaptureFixture[str], tmp_path: object) -> No
     text = console.export_text()
     assert "Applying Relu on (-10.0) gives 0.0" in text
     assert "Applying Leaky Relu on (-10.0) gives -0.1" in text
-    assert "The derivative of Relu at (0.0) is 0   (with at_kink=1: 1)" in text
+    assert "The derivative of Relu at (0.0) is 0.0   (with at_kink=1: 1.0)" in text

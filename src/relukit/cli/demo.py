@@ -51,7 +51,7 @@ def tables(console: Console) -> None:
             d = act.derivative(x)
             d1 = act.derivative(x, at_kink=1.0)
             console.print(
-                f"The derivative of {act.title} at ({x:.1f}) is {d:g}   (with at_kink=1: {d1:g})",
+                f"The derivative of {act.title} at ({x:.1f}) is {d!r}   (with at_kink=1: {d1!r})",
                 highlight=False,
             )
 
