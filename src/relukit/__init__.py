@@ -22,7 +22,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from relukit.activations import leaky_relu, relu
+from relukit.activations import (
+    celu,
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    mish,
+    prelu,
+    relu,
+    relu6,
+    selu,
+    silu,
+    softplus,
+    swish,
+)
 from relukit.catalogue import Activation, Kink, Param, UnknownActivationError, catalogue, get
 
 __version__ = "0.1.0"
@@ -34,9 +50,22 @@ __all__ = [
     "UnknownActivationError",
     "__version__",
     "catalogue",
+    "celu",
+    "elu",
+    "gelu",
     "get",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "leaky_relu",
+    "mish",
+    "prelu",
     "relu",
+    "relu6",
+    "selu",
+    "silu",
+    "softplus",
+    "swish",
 ]
 
 # Names provided by optional, heavier submodules, imported on first access (PEP 562).

@@ -258,6 +258,9 @@ class Activation:
     #: optional ``f(xp, y, **params)``: the derivative written from the OUTPUT ``y``
     #: (NNlib style), valid for every input; lets autograd save only the output.
     derivative_from_output_fn: ArrayFn | None = None
+    #: optional ``f(params)`` run by :meth:`bind` after each parameter is validated, for
+    #: checks across parameters (hardtanh's ``max_val >= min_val``); raises ValueError.
+    check_params: Callable[[dict], None] | None = None
     params: Mapping[str, Param] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -303,6 +306,8 @@ class Activation:
             bound[k] = v
         for p in plist:
             bound[p.name] = p.validate(bound[p.name], self.name)
+        if self.check_params is not None:
+            self.check_params(bound)
         return bound
 
     def kink_points(self, *args: Any, **kwargs: Any) -> list[tuple[float, float, float, float]]:
