@@ -254,6 +254,8 @@ def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out
         args = (*flat, P) if kind == "value" else (*flat, P, kk)
         if not _run(kernel, *args):  # numba failed (warned) or busy: the NumPy path
             return _dispatch._numpy(act, kind, x, params, out, at_kink, kernels=False)
+        if out is not None:
+            return out  # the caller's object itself (the pair for "both"), as the NumPy path
         return tuple(news) if kind == "both" else news[0]
 
     return run

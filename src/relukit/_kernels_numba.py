@@ -24,12 +24,10 @@ in :mod:`relukit.activations`, so that results are identical bit for bit: NaN fa
 every comparison and takes the same branch, products are rounded once in the array's
 dtype, no fused multiply-add (``fastmath=False``), and a value passed through is
 copied, not converted. The loops (value, derivative, fused value-and-derivative, and
-backward ``g * derivative``) are generated per activation by :func:`_loops` and only
-differ in what they read and write.
+backward ``g * derivative``) are written out per activation (not generated at run
+time, so that numba can cache them) and only differ in what they read and write.
 """
 
-# `v == k0 or v == k1` is kept explicit (two IEEE comparisons, as in the NumPy path)
-# ruff: noqa: SIM109
 from __future__ import annotations
 
 import math
@@ -38,6 +36,17 @@ from numba import njit, prange
 
 _ELEM = {"cache": True, "fastmath": False, "nogil": True}
 _LOOP = {"cache": True, "fastmath": False, "nogil": True, "parallel": True}
+
+
+@njit(**_ELEM)
+def _kink(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
+    # where(x == k0, at_kink, d), then where(x == k1, at_kink, d), when at_kink is given
+    if kk != 0:
+        if v == k0:
+            return kv
+        if v == k1:
+            return kv
+    return r
 
 
 # ---------------------------------------------------------------------------
@@ -85,7 +94,7 @@ def _leaky_d(v, p0, p1, p2, one, zero):  # pragma: no cover - compiled
 
 
 # ---------------------------------------------------------------------------
-# loops (written out, not generated at run time, so that numba can cache them)
+# loops
 # ---------------------------------------------------------------------------
 
 
@@ -99,40 +108,29 @@ def relu_value(x, y, P):  # pragma: no cover - compiled
 @njit(**_LOOP)
 def relu_derivative(x, d, P, kk):  # pragma: no cover - compiled
     p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
-    if kk == 0:
-        for i in prange(x.shape[0]):
-            d[i] = _relu_d(x[i], p0, p1, p2, one, zero)
-    else:
-        for i in prange(x.shape[0]):
-            v = x[i]
-            d[i] = kv if v == k0 or v == k1 else _relu_d(v, p0, p1, p2, one, zero)
+    for i in prange(x.shape[0]):
+        v = x[i]
+        r = _relu_d(v, p0, p1, p2, one, zero)
+        d[i] = _kink(v, r, kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
 def relu_both(x, y, d, P, kk):  # pragma: no cover - compiled
     p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
-    if kk == 0:
-        for i in prange(x.shape[0]):
-            v = x[i]
-            y[i] = _relu_v(v, p0, p1, p2, one, zero)
-            d[i] = _relu_d(v, p0, p1, p2, one, zero)
-    else:
-        for i in prange(x.shape[0]):
-            v = x[i]
-            y[i] = _relu_v(v, p0, p1, p2, one, zero)
-            d[i] = kv if v == k0 or v == k1 else _relu_d(v, p0, p1, p2, one, zero)
+    for i in prange(x.shape[0]):
+        v = x[i]
+        y[i] = _relu_v(v, p0, p1, p2, one, zero)
+        r = _relu_d(v, p0, p1, p2, one, zero)
+        d[i] = _kink(v, r, kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
 def relu_backward(x, g, o, P, kk):  # pragma: no cover - compiled
     p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
-    if kk == 0:
-        for i in prange(x.shape[0]):
-            o[i] = g[i] * _relu_d(x[i], p0, p1, p2, one, zero)
-    else:
-        for i in prange(x.shape[0]):
-            v = x[i]
-            o[i] = g[i] * (kv if v == k0 or v == k1 else _relu_d(v, p0, p1, p2, one, zero))
+    for i in prange(x.shape[0]):
+        v = x[i]
+        r = _relu_d(v, p0, p1, p2, one, zero)
+        o[i] = g[i] * _kink(v, r, kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -145,37 +143,26 @@ def leaky_relu_value(x, y, P):  # pragma: no cover - compiled
 @njit(**_LOOP)
 def leaky_relu_derivative(x, d, P, kk):  # pragma: no cover - compiled
     p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
-    if kk == 0:
-        for i in prange(x.shape[0]):
-            d[i] = _leaky_d(x[i], p0, p1, p2, one, zero)
-    else:
-        for i in prange(x.shape[0]):
-            v = x[i]
-            d[i] = kv if v == k0 or v == k1 else _leaky_d(v, p0, p1, p2, one, zero)
+    for i in prange(x.shape[0]):
+        v = x[i]
+        r = _leaky_d(v, p0, p1, p2, one, zero)
+        d[i] = _kink(v, r, kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
 def leaky_relu_both(x, y, d, P, kk):  # pragma: no cover - compiled
     p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
-    if kk == 0:
-        for i in prange(x.shape[0]):
-            v = x[i]
-            y[i] = _leaky_v(v, p0, p1, p2, one, zero)
-            d[i] = _leaky_d(v, p0, p1, p2, one, zero)
-    else:
-        for i in prange(x.shape[0]):
-            v = x[i]
-            y[i] = _leaky_v(v, p0, p1, p2, one, zero)
-            d[i] = kv if v == k0 or v == k1 else _leaky_d(v, p0, p1, p2, one, zero)
+    for i in prange(x.shape[0]):
+        v = x[i]
+        y[i] = _leaky_v(v, p0, p1, p2, one, zero)
+        r = _leaky_d(v, p0, p1, p2, one, zero)
+        d[i] = _kink(v, r, kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
 def leaky_relu_backward(x, g, o, P, kk):  # pragma: no cover - compiled
     p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
-    if kk == 0:
-        for i in prange(x.shape[0]):
-            o[i] = g[i] * _leaky_d(x[i], p0, p1, p2, one, zero)
-    else:
-        for i in prange(x.shape[0]):
-            v = x[i]
-            o[i] = g[i] * (kv if v == k0 or v == k1 else _leaky_d(v, p0, p1, p2, one, zero))
+    for i in prange(x.shape[0]):
+        v = x[i]
+        r = _leaky_d(v, p0, p1, p2, one, zero)
+        o[i] = g[i] * _kink(v, r, kk, kv, k0, k1)

@@ -1,0 +1,481 @@
+"""The numba kernels (relukit._kernels): bit-for-bit equal to the NumPy path, everywhere.
+
+Every kernel-covered catalogue entry is evaluated twice on arrays holding every edge
+value (±0.0, ±inf, NaN of both signs, a signalling NaN, subnormals, the extremes, the
+kink locations and their neighbours): once with the kernel forced (``MIN_SIZE = 1``)
+and once with the kernels disabled, and the two results are compared as raw bits.
+Independent oracles (a per-element Python definition, PyTorch autograd) pin what both
+paths compute. No test times anything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tracemalloc
+import types
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import relukit as rk
+from relukit import _kernels
+from relukit.catalogue import _REGISTRY
+
+DTYPES = [np.float32, np.float64]
+UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
+
+
+def covered() -> list:
+    """The catalogue entries that have kernels (entries added later are picked up)."""
+    return [_REGISTRY[n] for n in _kernels.KERNELS if n in _REGISTRY]
+
+
+def param_sets(act) -> list[dict]:
+    """Defaults, then each real parameter set in turn to awkward (valid) values."""
+    sets = [{}]
+    awkward = [0.0, -0.0, 0.3, -2.0, 6.0, 1e-50, 1e300, 0.1]
+    for p in act.params_list:
+        if p.kind not in ("real", "weight"):
+            continue
+        for v in awkward:
+            try:
+                p.validate(v, act.name)
+                act.bind((), {p.name: v})
+            except (TypeError, ValueError):
+                continue
+            sets.append({p.name: v})
+    return sets
+
+
+def edge_array(dtype, act=None, params=None, n_random: int = 300) -> np.ndarray:
+    fi = np.finfo(dtype)
+    snan = np.array([0x7F800001 if dtype == np.float32 else 0x7FF0000000000001]).astype(
+        UINT[np.dtype(dtype)]
+    )
+    vals = [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1.0, -1.0, 0.5, -0.5, 6.0, -6.0]
+    vals += [fi.tiny, -fi.tiny, fi.smallest_subnormal, -fi.smallest_subnormal, fi.max, -fi.max]
+    if act is not None:
+        for loc, *_ in act.kink_points(**(params or {})):
+            vals += [loc, np.nextafter(dtype(loc), dtype(np.inf)), np.nextafter(dtype(loc), -1)]
+    with np.errstate(over="ignore"):
+        edge = np.array(vals, dtype=dtype)
+    rng = np.random.default_rng(0)
+    rand = (rng.standard_normal(n_random) * 4).astype(dtype)
+    return np.concatenate([edge, snan.view(dtype), rand, edge[::-1]])
+
+
+def bits_equal(a, b) -> bool:
+    return (
+        type(a) is type(b)
+        and a.dtype == b.dtype
+        and a.shape == b.shape
+        and np.array_equal(a.view(UINT[a.dtype]), b.view(UINT[b.dtype]))
+    )
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Force kernels for any size and count the kernel launches."""
+    calls = []
+    real = _kernels._run
+
+    def run(kernel, *args):
+        calls.append(kernel.__name__)
+        return real(kernel, *args)
+
+    monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
+    monkeypatch.setattr(_kernels, "ENABLED", True)
+    monkeypatch.setattr(_kernels, "_run", run)
+    return calls
+
+
+def numpy_path(fn, *args, **kwargs):
+    """The same call with the kernels switched off."""
+    old = _kernels.ENABLED
+    _kernels.ENABLED = False
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _kernels.ENABLED = old
+
+
+def test_numba_not_imported_by_relukit_or_small_arrays():
+    code = (
+        "import sys, numpy as np, relukit as rk; import relukit._kernels; "
+        "rk.relu(np.ones(10)); rk.leaky_relu.derivative(np.ones(10, np.float32)); "
+        "print('numba' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"RELUKIT_DISABLE_KERNELS": "1"}, "False 65536"),
+    ({"RELUKIT_DISABLE_KERNELS": "0", "RELUKIT_KERNEL_MIN_SIZE": "5"}, "True 5"),
+])  # fmt: skip
+def test_environment_settings(env, expected, monkeypatch):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    code = "from relukit import _kernels as k; print(k.ENABLED, k.MIN_SIZE)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == expected.replace("65536", str(_kernels.DEFAULT_MIN_SIZE))
+
+
+def test_bad_min_size_environment_warns_and_uses_default(monkeypatch):
+    monkeypatch.setenv("RELUKIT_KERNEL_MIN_SIZE", "lots")
+    code = (
+        "import warnings; warnings.simplefilter('always')\n"
+        "from relukit import _kernels as k; print(k.MIN_SIZE == k.DEFAULT_MIN_SIZE)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "True"
+    assert "RELUKIT_KERNEL_MIN_SIZE='lots' is not an integer" in res.stderr
+
+
+# ---------------------------------------------------------------------------
+# kernel == NumPy path, bit for bit
+# ---------------------------------------------------------------------------
+
+
+def _cases():
+    for act in covered():
+        for params in param_sets(act):
+            yield pytest.param(act, params, id=f"{act.name}-{params}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("act,params", list(_cases()))
+def test_kernel_equals_numpy_path(act, params, dtype, spy):
+    x = edge_array(dtype, act, params)
+    x_before = x.copy()
+    for at_kink in (None, 1.0, 0.5, float("nan"), -0.0, 1e300):
+        calls = {
+            "value": lambda x: act(x, **params),
+            "derivative": lambda x, k=at_kink: act.derivative(x, at_kink=k, **params),
+            "both": lambda x, k=at_kink: act.value_and_derivative(x, at_kink=k, **params),
+        }
+        for kind, call in calls.items():
+            if kind == "value" and at_kink is not None:
+                continue
+            n_before = len(spy)
+            got = call(x)
+            assert len(spy) == n_before + 1, f"{kind}: the kernel did not run"
+            want = numpy_path(call, x)
+            gots = got if kind == "both" else (got,)
+            wants = want if kind == "both" else (want,)
+            for g, w in zip(gots, wants, strict=True):
+                assert bits_equal(g, w), (kind, at_kink)
+    assert bits_equal(x, x_before)  # the input is never modified
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("act", covered(), ids=lambda a: a.name)
+def test_out_and_in_place_equal_numpy_path(act, dtype, spy):
+    x = edge_array(dtype, act)
+    x = x[: x.size // 2 * 2].reshape(-1, 2)  # 2-D C-contiguous: same kernels, flat views
+    want_v = numpy_path(act, x)
+    want_d = numpy_path(act.derivative, x, at_kink=0.5)
+
+    y = np.full_like(x, 7.0)
+    assert act(x, out=y) is y and bits_equal(y, want_v)
+    d = np.full_like(x, 7.0)
+    assert act.derivative(x, at_kink=0.5, out=d) is d and bits_equal(d, want_d)
+    pair = (np.full_like(x, 7.0), np.full_like(x, 7.0))
+    res = act.value_and_derivative(x, at_kink=0.5, out=pair)
+    assert res is pair and bits_equal(pair[0], want_v) and bits_equal(pair[1], want_d)
+    assert len(spy) == 3
+
+    xi = x.copy()
+    assert act(xi, out=xi) is xi and bits_equal(xi, want_v)  # in place
+    xi = x.copy()
+    assert act.derivative(xi, at_kink=0.5, out=xi) is xi and bits_equal(xi, want_d)
+    assert len(spy) == 5
+
+
+def test_threshold_decides_the_path(monkeypatch):
+    calls = []
+    real = _kernels._run
+    monkeypatch.setattr(_kernels, "_run", lambda k, *a: calls.append(1) or real(k, *a))
+    monkeypatch.setattr(_kernels, "ENABLED", True)
+    monkeypatch.setattr(_kernels, "MIN_SIZE", 1000)
+    below = np.linspace(-1, 1, 999)
+    above = np.linspace(-1, 1, 1000)
+    assert bits_equal(rk.relu(below), np.where(below > 0, below, 0.0))
+    assert calls == []
+    assert bits_equal(rk.relu(above), np.where(above > 0, above, 0.0))
+    assert calls == [1]
+    monkeypatch.setattr(_kernels, "ENABLED", False)
+    rk.relu(above)
+    assert calls == [1]
+
+
+class _Sub(np.ndarray):
+    pass
+
+
+def _layouts(dtype):
+    base = edge_array(dtype, n_random=100)
+    big_endian = base.astype(np.dtype(dtype).newbyteorder(">"))
+    unaligned = np.frombuffer(b"\0" + base.tobytes(), dtype=dtype, offset=1, count=base.size)
+    return {
+        "strided": base[::2],
+        "fortran": np.asfortranarray(base[:120].reshape(12, 10)),
+        "byteswapped": big_endian,
+        "unaligned": unaligned,
+        "float16": np.clip(base, -1e4, 1e4).astype(np.float16),
+        "int": np.arange(-50, 50, dtype=np.int64),
+        "scalar": dtype(-2.0),
+        "subclass": base.view(_Sub),
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("layout", list(_layouts(np.float32)))
+def test_other_layouts_take_the_numpy_path(layout, dtype, spy):
+    x = _layouts(dtype)[layout]
+    for act in covered():
+        for call in (act, act.derivative):
+            got = call(x)
+            want = numpy_path(call, x)
+            assert type(got) is type(want) and got.dtype == want.dtype
+            assert np.array_equal(np.asarray(got), np.asarray(want), equal_nan=True)
+    assert spy == []
+
+
+def test_overlapping_out_takes_the_numpy_path(spy):
+    buf = edge_array(np.float64, n_random=100)
+    x = buf[:-1]
+    want = numpy_path(rk.relu, x.copy())
+    shifted = buf[1:]  # overlaps x, shifted by one element: a kernel would corrupt it
+    rk.relu(x, out=shifted)
+    assert spy == []
+    assert bits_equal(shifted, want)
+
+
+def test_unregistered_look_alike_is_not_given_the_relu_kernel(spy):
+    import dataclasses
+
+    fake = dataclasses.replace(rk.relu, value_fn=lambda xp, x: x * 2)
+    x = np.array([-1.0, 2.0])
+    assert np.array_equal(fake(x), [-2.0, 4.0])
+    assert spy == []
+
+
+# ---------------------------------------------------------------------------
+# independent oracles
+# ---------------------------------------------------------------------------
+
+
+def _ref(name, v, slope=0.01):
+    """relu and leaky_relu per element, from the definition (DESIGN.md §3)."""
+    if v != v:
+        return v, v
+    if name == "relu":
+        return (v if v > 0 else 0.0), (1.0 if v > 0 else 0.0)
+    neg = -0.0 if (slope == 0 and v == -np.inf) else v * slope
+    return (v if v > 0 else neg), (1.0 if v > 0 else slope)
+
+
+@given(
+    x=hnp.arrays(np.float64, st.integers(1, 64), elements=st.floats(allow_subnormal=True)),
+    slope=st.sampled_from([0.0, 0.01, 0.2, 1.0, -0.5]),
+)
+def test_kernels_match_the_definition(x, slope):
+    old_min, old_on = _kernels.MIN_SIZE, _kernels.ENABLED
+    _kernels.MIN_SIZE, _kernels.ENABLED = 1, True
+    try:
+        v, d = rk.relu.value_and_derivative(x)
+        lv, ld = rk.leaky_relu.value_and_derivative(x, negative_slope=slope)
+    finally:
+        _kernels.MIN_SIZE, _kernels.ENABLED = old_min, old_on
+    for name, (gv, gd), kw in (("relu", (v, d), {}), ("leaky", (lv, ld), {"slope": slope})):
+        want = [_ref(name, float(e), **kw) for e in x]
+        wv = np.array([w[0] for w in want])
+        wd = np.array([w[1] for w in want])
+        assert np.array_equal(gv, wv, equal_nan=True)
+        assert np.array_equal(np.signbit(gv), np.signbit(wv))
+        assert np.array_equal(gd, wd, equal_nan=True)
+
+
+# ---------------------------------------------------------------------------
+# backward
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("act", covered(), ids=lambda a: a.name)
+def test_backward_is_grad_times_derivative(act, dtype, spy):
+    x = edge_array(dtype, act)
+    g = np.random.default_rng(1).standard_normal(x.size).astype(dtype)
+    g[:4] = [np.inf, np.nan, -0.0, 0.0]
+    for params in param_sets(act)[:4]:
+        for at_kink in (None, 1.0):
+            got = _kernels.backward(act, x, g, params, at_kink=at_kink)
+            with np.errstate(all="ignore"):
+                want = g * numpy_path(act.derivative, x, at_kink=at_kink, **params)
+            assert bits_equal(got, want)
+            out = np.empty_like(x)
+            assert _kernels.backward(act.name, x, g, params, at_kink, out=out) is out
+            assert bits_equal(out, want)
+            gi = g.copy()
+            _kernels.backward(act, x, gi, params, at_kink, out=gi)  # in place on grad_out
+            assert bits_equal(gi, want)
+            assert bits_equal(numpy_path(_kernels.backward, act, x, g, params, at_kink), want)
+    assert spy and set(spy) == {f"{_kernels.KERNELS[act.name][0]}_backward"}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_backward_matches_torch_autograd(dtype, spy):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(2).standard_normal(500).astype(dtype)
+    x[:3] = [0.0, -0.0, 1e-30]
+    g = np.random.default_rng(3).standard_normal(500).astype(dtype)
+    for name, fn, params in (
+        ("relu", torch.relu, {}),
+        ("leaky_relu", lambda t: torch.nn.functional.leaky_relu(t, 0.2), {"negative_slope": 0.2}),
+    ):
+        t = torch.from_numpy(x.copy()).requires_grad_(True)
+        fn(t).backward(torch.from_numpy(g))
+        got = _kernels.backward(name, x, g, params)
+        assert np.array_equal(got, t.grad.numpy())
+
+
+def test_backward_rejects_bad_input_and_leaves_inputs_alone():
+    x = np.array([-1.0, 2.0])
+    g = np.ones(2)
+    with pytest.raises(TypeError, match=r"x must be a NumPy array of a floating dtype.*list"):
+        _kernels.backward("relu", [-1.0, 2.0], g)
+    with pytest.raises(TypeError, match=r"grad_out must be a NumPy array.*int64"):
+        _kernels.backward("relu", x, np.ones(2, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"grad_out must have the shape and dtype of x"):
+        _kernels.backward("relu", x, np.ones(3))
+    with pytest.raises(ValueError, match=r"grad_out must have the shape and dtype of x"):
+        _kernels.backward("relu", x, np.ones(2, np.float32))
+    with pytest.raises(ValueError, match=r"out has shape \(3,\)"):
+        _kernels.backward("relu", x, g, out=np.empty(3))
+    with pytest.raises(TypeError, match=r"unexpected parameter 'slope'"):
+        _kernels.backward("leaky_relu", x, g, {"slope": 0.1})
+    with pytest.raises(TypeError, match=r"at_kink must be None"):
+        _kernels.backward("relu", x, g, at_kink="one")
+    with pytest.raises(LookupError, match=r"unknown activation 'rleu'"):
+        _kernels.backward("rleu", x, g)
+    assert np.array_equal(x, [-1.0, 2.0]) and np.array_equal(g, [1.0, 1.0])
+
+
+# ---------------------------------------------------------------------------
+# no hidden copies
+# ---------------------------------------------------------------------------
+
+
+def _peak(fn) -> int:
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        fn()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_peak_memory_is_the_output_only(dtype, monkeypatch):
+    monkeypatch.setattr(_kernels, "ENABLED", True)
+    n = max(_kernels.MIN_SIZE, 1 << 20)
+    x = np.linspace(-1, 1, n, dtype=dtype)
+    y, d = np.empty_like(x), np.empty_like(x)
+    slack = 64 * 1024  # Python objects; far below the nbytes / 8 of a boolean temporary
+    for act in covered():
+        act(x, out=y)  # compile / load the kernels before measuring
+        act.value_and_derivative(x, out=(y, d))
+        assert _peak(lambda a=act: a(x)) <= x.nbytes + slack
+        assert _peak(lambda a=act: a.derivative(x)) <= x.nbytes + slack
+        assert _peak(lambda a=act: a.value_and_derivative(x)) <= 2 * x.nbytes + slack
+        assert _peak(lambda a=act: a(x, out=y)) <= slack
+        assert _peak(lambda a=act: a.derivative(x, out=y)) <= slack
+        assert _peak(lambda a=act: a.value_and_derivative(x, out=(y, d))) <= slack
+    # the measurement does see NumPy's temporaries: the NumPy path allocates more
+    monkeypatch.setattr(_kernels, "ENABLED", False)
+    assert _peak(lambda: rk.relu(x, out=y)) >= x.nbytes // 8
+
+
+# ---------------------------------------------------------------------------
+# numba missing or failing: one warning, the NumPy path, never an error
+# ---------------------------------------------------------------------------
+
+
+def test_missing_numba_warns_once_and_falls_back(monkeypatch):
+    import relukit
+
+    monkeypatch.setattr(_kernels, "_impl", None)
+    monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
+    monkeypatch.setattr(_kernels, "ENABLED", True)
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
+    monkeypatch.delitem(sys.modules, "relukit._kernels_numba", raising=False)
+    monkeypatch.delattr(relukit, "_kernels_numba", raising=False)
+    x = edge_array(np.float32, n_random=50)
+    want = numpy_path(rk.relu, x)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        got = [rk.relu(x), rk.relu(x), rk.leaky_relu.derivative(x)]
+    assert len(rec) == 1  # one warning for three calls
+    assert str(rec[0].message).startswith("relukit: the numba kernels are unavailable")
+    assert rec[0].category is RuntimeWarning
+    assert "(ModuleNotFoundError: import of numba halted" in str(rec[0].message)
+    assert bits_equal(got[0], want) and bits_equal(got[1], want)
+    assert _kernels._impl is False
+
+
+def test_failing_kernel_warns_once_and_falls_back(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("compilation failed")
+
+    fake = types.SimpleNamespace(**{f"{p}_{k}": broken for p, _ in _kernels.KERNELS.values()
+                                    for k in ("value", "derivative", "both", "backward")})  # fmt: skip
+    monkeypatch.setattr(_kernels, "_impl", fake)
+    monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
+    monkeypatch.setattr(_kernels, "ENABLED", True)
+    x = edge_array(np.float64, n_random=50)
+    y = np.empty_like(x)
+    g = np.ones_like(x)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        v = rk.relu(x, out=y)
+        d = rk.leaky_relu.derivative(x)
+        b = _kernels.backward("relu", x, g)
+    assert len(rec) == 1 and rec[0].category is RuntimeWarning
+    assert "RuntimeError: compilation failed" in str(rec[0].message)
+    assert v is y and bits_equal(y, numpy_path(rk.relu, x))
+    assert bits_equal(d, numpy_path(rk.leaky_relu.derivative, x))
+    with np.errstate(invalid="ignore"):  # the signalling NaN
+        assert bits_equal(b, g * numpy_path(rk.relu.derivative, x))
+
+
+# ---------------------------------------------------------------------------
+# threads
+# ---------------------------------------------------------------------------
+
+
+def test_concurrent_calls_from_threads(spy):
+    xs = [edge_array(np.float32, n_random=20000) for i in range(8)]
+    for i, x in enumerate(xs):
+        x[-20000:] += i
+    wants = [numpy_path(rk.relu, x) for x in xs]
+    with ThreadPoolExecutor(4) as pool:
+        gots = list(pool.map(rk.relu, xs * 4))
+    assert all(bits_equal(g, w) for g, w in zip(gots, wants * 4, strict=True))
+
+
+def test_busy_kernel_lock_means_numpy_path(spy):
+    x = edge_array(np.float64, n_random=50)
+    with _kernels._lock:  # held by "another caller"
+        got = rk.relu(x)
+    assert bits_equal(got, numpy_path(rk.relu, x))
+    assert spy == ["relu_value"]  # attempted, found busy, NumPy path used
