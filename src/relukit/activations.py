@@ -207,10 +207,11 @@ array([0.01, 0.01, 1.  ])
 # ---------------------------------------------------------------------------
 #
 # * ``_widen``: float16/bfloat16 are computed in float32 and rounded back (PyTorch does
-#   the same); on NumPy and Dask (CPU) float32 is computed in float64 too, which makes
-#   the result correctly rounded in practice at a cost the NumPy path can afford. On
-#   torch/JAX/CuPy float32 stays float32 (GPU float64 can be 1/64 speed); the formulas
-#   below are the stable ones, so the error there is a few ulp.
+#   the same); on the CPU (NumPy, Dask, torch CPU tensors) float32 is computed in float64
+#   too, which makes the result correctly rounded in practice at a cost the CPU can
+#   afford. On GPUs (torch CUDA, CuPy) and in JAX float32 stays float32 (GPU float64 can
+#   be 1/64 speed; JAX has no float64 unless x64 is enabled); the formulas below are the
+#   stable ones, so the error there is a few ulp (more next to a zero of a derivative).
 # * ``_MATH``: a tiny namespace over ``math`` so the pure-Python scalar forms are the
 #   SAME formulas as the array forms (no NumPy), and cannot drift from them.
 # * ``where`` twice ("double where"): the branch not taken is fed a harmless input, so
@@ -295,7 +296,8 @@ def _widen(xp: Any, x: Any) -> tuple[Any, Any]:
     dt = x.dtype
     if dt == xp.float64:
         return x, None
-    if _ns(xp) in ("numpy", "dask"):
+    kind = _ns(xp)
+    if kind in ("numpy", "dask") or (kind == "torch" and x.device.type == "cpu"):
         return _astype(xp, x, xp.float64), dt
     if dt == xp.float32:
         return x, None
@@ -349,6 +351,20 @@ def _erfc(xp: Any, z: Any) -> Any:
         return cupyx.scipy.special.erfc(z)
     if kind in ("numpy", "dask"):
         np_erfc = _numpy_erfc()
+        if kind == "numpy" and z.dtype.itemsize == 8:
+            # SciPy's erfc rounds z^2 inside exp(-z^2) (hundreds of ulp in the tail) and
+            # flushes to 0 once exp(-z^2) < exp(-709) although erfc(z) is subnormal up to
+            # z = 27.2: there, erfc(z) = exp(-z^2) erfcx(z) with z^2 formed exactly.
+            try:
+                from scipy.special import erfcx
+            except ImportError:  # pragma: no cover
+                return np_erfc(z)
+            zt = xp.where(z > _ERFCX_FROM, z, _ERFCX_FROM)
+            p = zt * zt
+            e = _two_square_err(xp, zt, p, 134217729.0)
+            g = xp.exp(-p)
+            g = g - g * e
+            return xp.where(z > _ERFCX_FROM, g * erfcx(zt), np_erfc(z))
         if kind == "dask":
             return z.map_blocks(np_erfc, dtype=z.dtype)
         return np_erfc(z)
@@ -359,6 +375,9 @@ def _erfc(xp: Any, z: Any) -> Any:
         "does not provide (erfc is not part of the Array API standard); use "
         "approximate='tanh' or convert to NumPy/PyTorch/JAX"
     )
+
+
+_ERFCX_FROM = 2.0
 
 
 def _numpy_erfc() -> Any:
@@ -872,17 +891,32 @@ gelu = register(
 # ---------------------------------------------------------------------------
 
 
+def _tail(xp: Any, x: Any) -> float:
+    """Where exp(x) starts to lose bits to underflow (subnormal): -700 or -80 (float32)."""
+    return -700.0 if _precision(xp, x) == "float64" else -80.0
+
+
 @_widened
 def _silu(xp: Any, x: Any) -> Any:
-    s, _ = _sigmoid2(xp, x)
-    return _lim(xp, x, x * s, -0.0)
+    # x / (1 + e^-x): 3 roundings. Far left, e^-x overflows and e^x is subnormal (few
+    # bits): there x e^x = (x h) h with h = e^(x/2) normal, one rounding into the result.
+    lo = _tail(xp, x)
+    xt = xp.where(x < lo, x, lo)
+    h = xp.exp(0.5 * xt)
+    far = (xt * h) * h / (1 + h * h)
+    xn = xp.where(x < lo, 0, x)
+    return _lim(xp, x, xp.where(x < lo, far, xn / (1 + xp.exp(-xn))), -0.0)
 
 
 @_widened
 def _silu_d(xp: Any, x: Any) -> Any:
     # sigmoid(x) (1 + x (1 - sigmoid(x))) with 1 - sigmoid(x) = sigmoid(-x) formed directly
     s, t = _sigmoid2(xp, x)
-    return _lim(xp, x, s * (1 + x * t), -0.0, 1.0)
+    lo = _tail(xp, x)
+    xt = xp.where(x < lo, x, lo)
+    h = xp.exp(0.5 * xt)
+    far = (h * (1 + xt * t)) * h / (1 + h * h)  # e^x (1 + x t) / (1 + e^x), no early underflow
+    return _lim(xp, x, xp.where(x < lo, far, s * (1 + x * t)), -0.0, 1.0)
 
 
 silu = register(
@@ -927,8 +961,10 @@ def _mish_parts(xp: Any, x: Any) -> tuple[Any, Any, Any]:
     xc = _clip(xp, x, _MISH_LO, _MISH_HI)
     e = xp.exp(xc)
     n = e * (e + 2)
-    # x > 0: 1 - 2/(n+2) (no cancellation: 2/(n+2) < 2/3); x <= 0: n/(n+2).
-    t = xp.where(xc > 0, 1 - 2 / (n + 2), n / (n + 2))
+    # x > 0: 1 - 2/(n+2) (no cancellation: 2/(n+2) < 2/3); x <= 0: n/(n+2) written as
+    # e (1 - q), q = (e/2)(1 + e)/(1 + e + e^2/2) <= 0.2, so q's rounding hardly counts.
+    q = (0.5 * e) * (1 + e) / (1 + e + 0.5 * (e * e))
+    t = xp.where(xc > 0, 1 - 2 / (n + 2), e - e * q)
     return xc, t, e
 
 
