@@ -1,0 +1,47 @@
+"""Dead-unit diagnostics for PyTorch models (needs the ``torch`` extra).
+
+* :func:`diagnose` finds dead and τ-dormant units of every ReLU-family activation site
+  (modules and functional calls) and returns a :class:`DeadUnitReport`;
+* :class:`DeadUnitMonitor` records dead/dormant fractions during training, cheaply;
+* :func:`recycle` re-initialises dormant units of Linear/Conv layers (ReDo).
+
+Definitions (see ``CONVENTIONS.md``): a unit is *dead* when its pre-activation is <= 0
+for every input of the data set; it is *τ-dormant* when its ReDo score
+``mean|h_i| / mean_k mean|h_k|`` is <= τ.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from relukit.diagnose._diagnose import diagnose
+from relukit.diagnose._monitor import DeadUnitMonitor
+from relukit.diagnose._recycle import RecycleResult, recycle
+from relukit.diagnose._report import DeadUnitReport, SiteReport
+
+__all__ = [
+    "DeadUnitMonitor",
+    "DeadUnitReport",
+    "RecycleResult",
+    "SiteReport",
+    "diagnose",
+    "recycle",
+]
+
+
+class _CallableModule(types.ModuleType):
+    """``relukit.diagnose`` is both this package and the function ``rk.diagnose``.
+
+    Importing the package (``import relukit.diagnose``, or touching
+    ``rk.DeadUnitMonitor`` first) makes Python bind the *package* to the attribute
+    ``relukit.diagnose``; calling the package forwards to :func:`diagnose`, so
+    ``rk.diagnose(model, data)`` works whatever was imported first.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> DeadUnitReport:
+        return diagnose(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

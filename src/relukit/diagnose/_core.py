@@ -1,0 +1,715 @@
+"""Activation sites, running per-unit counts, and the hook/trace session behind
+:func:`relukit.diagnose`, :class:`relukit.DeadUnitMonitor` and :func:`relukit.recycle`.
+
+An *activation site* is one place in a model's forward pass where a ReLU-family
+activation is applied:
+
+* a module: every ``torch.nn`` activation in :data:`MODULE_KINDS`, and every module whose
+  type has a ``relukit_activation`` class attribute (the modules of ``relukit.torch``);
+* a functional call made inside some module's ``forward`` (``F.relu``, ``torch.relu``,
+  ``x.relu()``, ``F.leaky_relu``, ... see :data:`FUNCTION_KINDS`), seen through a
+  :class:`torch.overrides.TorchFunctionMode`. ``torch.clamp(x, min=0)``,
+  ``torch.maximum(x, 0)`` and ``x * (x > 0)`` are *not* recognised: they have many
+  uses besides being an activation.
+
+Site names: a module site is named by its qualified name (``"features.2"``); a
+functional site by the qualified name of the module whose ``forward`` made the call,
+the function's name and a counter, ``"block.relu[0]"`` (the root module's calls are
+``"relu[0]"``). When one module or one forward is called several times within one
+forward pass of the model (``self.act`` reused after every layer), each call is its own
+site: the second call of ``"act"`` is ``"act[1]"``, because its units are different
+units.
+
+Units: for a 2-D pre-activation ``(N, F)`` a unit is one of the ``F`` features; for
+``(N, C, *spatial)`` conv outputs (4-D and 5-D, and 3-D when the tensor came from a
+convolution, normalisation or pooling module) a unit is a channel, and its counts run
+over the batch and all spatial positions; a 3-D tensor from anything else is taken as a
+sequence ``(N, T, F)`` whose units are the ``F`` features (the layout of
+``nn.Linear`` applied to sequences). ``unit_dim=`` overrides the rule.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+__all__ = ["FUNCTION_KINDS", "MODULE_KINDS", "SiteAccumulator", "TraceInfo", "module_kind"]
+
+#: torch.nn activation module types recognised as sites, and their kind
+MODULE_KINDS: dict[type, str] = {
+    nn.ReLU: "relu",
+    nn.LeakyReLU: "leaky_relu",
+    nn.ReLU6: "relu6",
+    nn.ELU: "elu",
+    nn.SELU: "selu",
+    nn.CELU: "celu",
+    nn.GELU: "gelu",
+    nn.SiLU: "silu",
+    nn.Mish: "mish",
+    nn.Softplus: "softplus",
+    nn.Hardswish: "hardswish",
+    nn.Hardsigmoid: "hardsigmoid",
+    nn.Hardtanh: "hardtanh",
+    nn.PReLU: "prelu",
+    nn.RReLU: "rrelu",
+}
+
+#: ``__name__`` of the torch functions recognised as functional activation sites
+FUNCTION_KINDS: dict[str, str] = {
+    "relu": "relu",
+    "relu_": "relu",
+    "leaky_relu": "leaky_relu",
+    "leaky_relu_": "leaky_relu",
+    "relu6": "relu6",
+    "elu": "elu",
+    "elu_": "elu",
+    "selu": "selu",
+    "selu_": "selu",
+    "celu": "celu",
+    "celu_": "celu",
+    "gelu": "gelu",
+    "silu": "silu",
+    "mish": "mish",
+    "softplus": "softplus",
+    "hardswish": "hardswish",
+    "hardsigmoid": "hardsigmoid",
+    "hardtanh": "hardtanh",
+    "hardtanh_": "hardtanh",
+    "prelu": "prelu",
+    "rrelu": "rrelu",
+    "rrelu_": "rrelu",
+}
+
+#: kinds whose gradient is exactly 0 for a pre-activation <= 0: a dead unit of these
+#: kinds never learns again. Other kinds (leaky_relu, elu, gelu, ...) still pass a
+#: gradient there, so "dead" only says the unit sits on the negative side everywhere.
+ZERO_GRADIENT_KINDS = frozenset({"relu", "relu6"})
+
+_NONNEGATIVE_KINDS = frozenset({"relu", "relu6", "softplus", "hardsigmoid"})
+
+# modules that keep the unit (feature/channel) identity of their input: data flowing
+# through them still belongs to the same units (used to follow site -> consumer)
+_PASSTHROUGH_MODULES: tuple[type, ...] = (
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveAvgPool3d,
+    nn.AdaptiveMaxPool1d,
+    nn.AdaptiveMaxPool2d,
+    nn.AdaptiveMaxPool3d,
+    nn.modules.batchnorm._BatchNorm,
+)
+_PASSTHROUGH_FUNCTIONS = frozenset(
+    {
+        "dropout",
+        "dropout1d",
+        "dropout2d",
+        "dropout3d",
+        "alpha_dropout",
+        "feature_alpha_dropout",
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "_max_pool1d",
+        "_max_pool2d",
+        "_max_pool3d",
+        "max_pool1d_with_indices",
+        "max_pool2d_with_indices",
+        "max_pool3d_with_indices",
+        "avg_pool1d",
+        "avg_pool2d",
+        "avg_pool3d",
+        "adaptive_avg_pool1d",
+        "adaptive_avg_pool2d",
+        "adaptive_avg_pool3d",
+        "adaptive_max_pool1d",
+        "adaptive_max_pool2d",
+        "adaptive_max_pool3d",
+        "_adaptive_max_pool1d",
+        "_adaptive_max_pool2d",
+        "_adaptive_max_pool3d",
+        "contiguous",
+        "clone",
+        "detach",
+    }
+)
+_FLATTEN_FUNCTIONS = frozenset({"flatten", "view", "reshape"})
+# producers after which a 3-D tensor is (N, C, L) rather than (N, T, F)
+_CHANNEL_FIRST_MODULES: tuple[type, ...] = (
+    nn.modules.conv._ConvNd,
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.GroupNorm,
+    nn.MaxPool1d,
+    nn.AvgPool1d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveMaxPool1d,
+)
+
+
+def module_kind(module: nn.Module) -> str | None:
+    """The activation kind of ``module`` if it is an activation site, else None."""
+    kind = getattr(type(module), "relukit_activation", None)
+    if kind is not None:
+        return str(getattr(kind, "name", kind))
+    for t in type(module).__mro__:
+        if t in MODULE_KINDS:
+            return MODULE_KINDS[t]
+    return None
+
+
+# ---------------------------------------------------------------------------
+# running counts
+# ---------------------------------------------------------------------------
+
+
+class SiteAccumulator:
+    """Running per-unit counts of one site: positives of the pre-activation, sum of |post|.
+
+    Memory is O(units), whatever the number of samples.
+    """
+
+    __slots__ = (
+        "_ebuf",
+        "abs_sum",
+        "kind",
+        "light",
+        "n_units",
+        "n_values",
+        "name",
+        "pos_count",
+        "pre_max",
+        "source",
+        "unit_dim",
+    )
+
+    def __init__(
+        self, name: str, kind: str, source: str, unit_dim: int, n_units: int, light: bool = False
+    ) -> None:
+        self.light = light  # light: running max instead of positive counts (monitor)
+        self.pre_max: torch.Tensor | None = None
+        self._ebuf: tuple[torch.Tensor | None, torch.Tensor] | None = None
+        self.name = name
+        self.kind = kind
+        self.source = source
+        self.unit_dim = unit_dim  # 1 (channel) or -1 (last-dim feature)
+        self.n_units = n_units
+        self.n_values = 0  # values seen per unit
+        self.pos_count: torch.Tensor | None = None  # int64, on the model's device
+        self.abs_sum: torch.Tensor | None = None  # float64
+
+    def add_light(self, pre: torch.Tensor, post: torch.Tensor) -> None:
+        """Fast path for the monitor: running max of ``pre`` and sum of ``|post|``.
+
+        While batches keep the same shape, the running values are kept element-wise
+        (one in-place op per step, no reduction); :meth:`fold` reduces them.
+        """
+        pre = pre.detach()
+        post = post.detach()
+        if pre.ndim < 2 or pre.shape[self.unit_dim] != self.n_units:
+            self.add_pre(pre)
+            self.add_post(post)
+            return
+        self.n_values += pre.numel() // self.n_units
+        zero_below = self.kind in ZERO_GRADIENT_KINDS
+        eb = self._ebuf
+        if eb is not None and eb[1].shape == post.shape:
+            if zero_below:
+                # relu, relu6: h >= 0 and h > 0 exactly where z > 0, so the sum of h
+                # alone tells alive (> 0) from dead, and gives the ReDo score
+                eb[1].add_(post)
+            else:
+                torch.maximum(eb[0], pre, out=eb[0])
+                eb[1].add_(post.abs())
+            return
+        self.fold()
+        self._ebuf = (
+            None if zero_below else pre.clone(),
+            post.clone() if zero_below else post.abs(),
+        )
+
+    def fold(self) -> None:
+        """Reduce the element-wise running values into the per-unit ones."""
+        eb = self._ebuf
+        if eb is None:
+            return
+        self._ebuf = None
+        d = self._dims(eb[1])
+        a = eb[1].sum(d)
+        self.abs_sum = a if self.abs_sum is None else self.abs_sum + a
+        if eb[0] is not None:
+            m = eb[0].amax(d)
+            self.pre_max = m if self.pre_max is None else torch.maximum(self.pre_max, m)
+
+    def alive_mask(self) -> torch.Tensor | None:
+        """Light mode: per unit, was the pre-activation ever > 0 (None if nothing seen)."""
+        self.fold()
+        if self.kind in ZERO_GRADIENT_KINDS:  # sum of h >= 0 is > 0 iff some z > 0
+            return None if self.abs_sum is None else self.abs_sum > 0
+        return None if self.pre_max is None else self.pre_max > 0
+
+    def _dims(self, t: torch.Tensor) -> tuple[int, ...]:
+        ud = self.unit_dim % t.ndim
+        return tuple(d for d in range(t.ndim) if d != ud)
+
+    def _check(self, t: torch.Tensor) -> None:
+        if t.shape[self.unit_dim] != self.n_units:
+            raise ValueError(
+                f"activation site {self.name!r} had {self.n_units} units, then a tensor of "
+                f"shape {tuple(t.shape)} ({t.shape[self.unit_dim]} units along dim "
+                f"{self.unit_dim}); a site's unit count must not change between batches"
+            )
+
+    def add_pre(self, pre: torch.Tensor) -> None:
+        pre = _as2d(pre)
+        self._check(pre)
+        if self.light:  # max is ~5x cheaper than counting (pre > 0) on CPU
+            m = pre.amax(dim=self._dims(pre))
+            self.pre_max = m if self.pre_max is None else torch.maximum(self.pre_max, m)
+            self.n_values += pre.numel() // self.n_units
+            return
+        c = (pre > 0).sum(dim=self._dims(pre))
+        self.pos_count = c if self.pos_count is None else self.pos_count + c
+        self.n_values += pre.numel() // self.n_units
+
+    def add_post(self, post: torch.Tensor) -> None:
+        post = _as2d(post)
+        self._check(post)
+        if self.light:
+            a = post if self.kind in _NONNEGATIVE_KINDS else post.abs()
+            s = a.sum(dim=self._dims(post))
+        else:
+            s = post.abs().sum(dim=self._dims(post), dtype=torch.float64)
+        self.abs_sum = s if self.abs_sum is None else self.abs_sum + s
+
+    def reset(self) -> None:
+        self._ebuf = None
+        self.n_values = 0
+        self.pre_max = None
+        self.pos_count = None
+        self.abs_sum = None
+
+
+def _as2d(t: torch.Tensor) -> torch.Tensor:
+    t = t.detach()
+    if t.ndim < 2:  # a single sample: all of its values are units
+        t = t.reshape(1, -1)
+    return t
+
+
+def _has_tensor(out: Any) -> bool:
+    if isinstance(out, torch.Tensor):
+        return True
+    return isinstance(out, (tuple, list)) and any(isinstance(e, torch.Tensor) for e in out)
+
+
+def auto_unit_dim(t: torch.Tensor, producer: nn.Module | None) -> int:
+    """1 (channel) for (N, C, ...) conv-like tensors, -1 (feature) otherwise."""
+    if t.ndim >= 4:
+        return 1
+    if t.ndim == 3 and isinstance(producer, _CHANNEL_FIRST_MODULES):
+        return 1
+    return -1
+
+
+# ---------------------------------------------------------------------------
+# tracing (which layer feeds a site, which layers read its output)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class TraceInfo:
+    """How a site is wired, as seen in the first traced forward pass.
+
+    ``producer``: qualified name of the module whose output is the pre-activation
+    (None if it was not a module's output). ``consumers``: ``(module name, spatial)``
+    for every module reading the site's output, possibly through pass-through layers
+    (dropout, pooling, batch norm) and a flatten; ``spatial`` is the number of flattened
+    positions per unit (None when not flattened). ``escapes``: other uses of the output
+    (functional ops such as residual additions, the model output) that :func:`recycle`
+    cannot follow.
+    """
+
+    producer: str | None = None
+    consumers: list[tuple[str, int | None]] = field(default_factory=list)
+    escapes: list[str] = field(default_factory=list)
+
+
+class _Origin:
+    __slots__ = ("flat", "ref", "site")
+
+    def __init__(self, t: torch.Tensor, site: str, flat: int | None) -> None:
+        self.ref = weakref.ref(t)
+        self.site = site
+        self.flat = flat
+
+
+# ---------------------------------------------------------------------------
+# the session: hooks on the model, optionally a TorchFunctionMode
+# ---------------------------------------------------------------------------
+
+
+class _Mode(TorchFunctionMode):
+    def __init__(self, sess: _Session) -> None:
+        super().__init__()
+        self.sess = sess
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        kwargs = kwargs or {}
+        sess = self.sess
+        if sess.internal:
+            return func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        kind = FUNCTION_KINDS.get(name)
+        top = sess.stack[-1] if sess.stack else None
+        in_site_module = top is not None and top[1] is not None
+        if kind is None or in_site_module or not args or not isinstance(args[0], torch.Tensor):
+            out = func(*args, **kwargs)
+            if sess.tracing and not in_site_module and (top is None or not top[2]):
+                sess.trace_function(name, args, kwargs, out)
+            return out
+        parent = top[0] if top is not None else ""
+        return sess.functional_site(parent, name, kind, func, args, kwargs)
+
+
+class _Session:
+    """Hooks recording every activation site of ``model``.
+
+    ``record`` decides per forward pass whether to count (the monitor counts training
+    passes only); ``trace`` follows producers/consumers in the next forward pass.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        functional: bool | None = True,
+        trace: bool = False,
+        unit_dim: int | None = None,
+        record: Callable[[], bool] = lambda: True,
+        light: bool = False,
+    ) -> None:
+        if unit_dim not in (None, 1, -1):
+            raise ValueError(
+                f"unit_dim must be None (auto), 1 (channel) or -1 (feature), got {unit_dim!r}"
+            )
+        self.model = model
+        # None (auto): watch functional calls in the first (traced) pass, keep doing so
+        # only if some were found
+        self.auto_functional = functional is None
+        self.functional = True if functional is None else bool(functional)
+        self.unit_dim = unit_dim
+        self.record = record
+        self.sites: dict[str, SiteAccumulator] = {}
+        self.trace: dict[str, TraceInfo] = {}
+        self.tracing = trace
+        self.internal = False
+        self.stack: list[tuple[str, str | None, bool]] = []  # (name, site kind, is leaf)
+        self.calls: dict[str, int] = {}  # per forward pass: module calls, functional calls
+        self.origins: dict[int, _Origin] = {}
+        self.recording = True
+        self.light = light
+        self.handles: list[Any] = []
+        self.stack_handles: list[Any] = []
+        self.names = {m: n for n, m in model.named_modules()}
+        self.mode: _Mode | None = None
+        self._mode_entered = False
+        self._install()
+
+    # -- hooks ------------------------------------------------------------
+    def _install(self) -> None:
+        for name, m in self.model.named_modules():
+            kind = module_kind(m)
+            leaf = next(iter(m.children()), None) is None
+            root = m is self.model
+            if root or self.functional or self.tracing:
+                hs = self.handles if root else self.stack_handles
+                hs.append(m.register_forward_pre_hook(self._push(name, kind, leaf, root)))
+            if kind is not None:
+                if getattr(m, "inplace", False):  # the input is overwritten: read it before
+                    self.handles.append(m.register_forward_pre_hook(self._site_pre(name, kind)))
+                    self.handles.append(
+                        m.register_forward_hook(self._site_post(name), always_call=True)
+                    )
+                else:  # one hook sees both the pre-activation and the output
+                    self.handles.append(
+                        m.register_forward_hook(self._site_both(name, kind), always_call=True)
+                    )
+            if root or self.functional or self.tracing:
+                hs = self.handles if root else self.stack_handles
+                hs.append(m.register_forward_hook(self._pop(root), always_call=True))
+
+    def close(self) -> None:
+        for h in self.handles + self.stack_handles:
+            h.remove()
+        self.handles.clear()
+        self.stack_handles.clear()
+        self._exit_mode()
+        self.stack.clear()
+        self.origins.clear()
+
+    def _enter_mode(self) -> None:
+        if self.functional and not self._mode_entered:
+            self.mode = _Mode(self)
+            self.mode.__enter__()
+            self._mode_entered = True
+
+    def _exit_mode(self) -> None:
+        if self._mode_entered and self.mode is not None:
+            self._mode_entered = False
+            self.mode.__exit__(None, None, None)
+            self.mode = None
+
+    def _push(self, name: str, kind: str | None, leaf: bool, root: bool):
+        def hook(module: nn.Module, args: tuple) -> None:
+            if root and not self.stack:
+                self.calls = {}
+                self.recording = bool(self.record())
+                self._enter_mode()
+            self.stack.append((name, kind, leaf))
+
+        return hook
+
+    def _pop(self, root: bool):
+        def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            if self.stack:
+                self.stack.pop()
+            if self.tracing:
+                self._trace_module(module, args, output)
+                if root and not self.stack:
+                    self._trace_output(output)
+            if root and not self.stack:
+                self._exit_mode()
+                if self.tracing:
+                    self.tracing = False
+                    self.origins.clear()
+                    if self.auto_functional and not any(
+                        a.source == "functional" for a in self.sites.values()
+                    ):
+                        self.functional = False
+                    if not self.functional:  # the module stack is only needed for tracing
+                        for h in self.stack_handles:
+                            h.remove()
+                        self.stack_handles.clear()
+
+        return hook
+
+    def _call_name(self, base: str) -> str:
+        k = self.calls.get(base, 0)
+        self.calls[base] = k + 1
+        return base if k == 0 else f"{base}[{k}]"
+
+    def _site_both(self, name: str, kind: str):
+        def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            if not args or not isinstance(args[0], torch.Tensor):
+                return
+            site = self._call_name(name)
+            if not self.recording or not isinstance(output, torch.Tensor):
+                return
+            self.internal = True
+            try:
+                acc = self.sites.get(site)
+                if acc is not None and acc.light and not self.tracing:
+                    acc.add_light(args[0], output)  # the monitor's hot path
+                    return
+                with torch.no_grad():
+                    acc = self._acc(site, kind, "module", args[0])
+                    acc.add_pre(args[0])
+                    acc.add_post(output)
+                if self.tracing:
+                    self._trace_pre(site, args[0])
+                    self.origins[id(output)] = _Origin(output, site, None)
+            finally:
+                self.internal = False
+
+        return hook
+
+    def _site_pre(self, name: str, kind: str):
+        def hook(module: nn.Module, args: tuple) -> None:
+            if not args or not isinstance(args[0], torch.Tensor):
+                return
+            site = self._call_name(name)
+            self._pending_site = site
+            if not self.recording:
+                return
+            self.internal = True
+            try:
+                with torch.no_grad():
+                    acc = self._acc(site, kind, "module", args[0])
+                    acc.add_pre(args[0])
+                if self.tracing:
+                    self._trace_pre(site, args[0])
+            finally:
+                self.internal = False
+
+        return hook
+
+    def _site_post(self, name: str):
+        def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            site = getattr(self, "_pending_site", None)
+            self._pending_site = None
+            if site is None or not self.recording or not isinstance(output, torch.Tensor):
+                return
+            self.internal = True
+            try:
+                with torch.no_grad():
+                    self.sites[site].add_post(output)
+                if self.tracing:
+                    self.origins[id(output)] = _Origin(output, site, None)
+            finally:
+                self.internal = False
+
+        return hook
+
+    def functional_site(self, parent: str, fname: str, kind: str, func, args, kwargs):
+        base = f"{parent}.{fname}" if parent else fname
+        k = self.calls.get("\0" + parent, 0)
+        self.calls["\0" + parent] = k + 1
+        site = f"{base}[{k}]"
+        pre = args[0]
+        if self.recording:
+            self.internal = True
+            try:
+                with torch.no_grad():
+                    self._acc(site, kind, "functional", pre).add_pre(pre)
+                if self.tracing:
+                    self._trace_pre(site, pre)
+            finally:
+                self.internal = False
+        out = func(*args, **kwargs)
+        if self.recording and isinstance(out, torch.Tensor):
+            self.internal = True
+            try:
+                with torch.no_grad():
+                    self.sites[site].add_post(out)
+                if self.tracing:
+                    self.origins[id(out)] = _Origin(out, site, None)
+            finally:
+                self.internal = False
+        return out
+
+    def _acc(self, site: str, kind: str, source: str, pre: torch.Tensor) -> SiteAccumulator:
+        acc = self.sites.get(site)
+        if acc is None:
+            t = _as2d(pre)
+            ud = self.unit_dim
+            if ud is None:
+                ud = auto_unit_dim(t, self._producer_module(pre))
+            acc = SiteAccumulator(site, kind, source, ud, int(t.shape[ud]), light=self.light)
+            self.sites[site] = acc
+        return acc
+
+    # -- tracing ----------------------------------------------------------
+    def _lookup(self, t: Any) -> _Origin | None:
+        if not isinstance(t, torch.Tensor):
+            return None
+        o = self.origins.get(id(t))
+        if o is not None and o.ref() is t:
+            return o
+        return None
+
+    def _producer_module(self, pre: torch.Tensor) -> nn.Module | None:
+        o = self._lookup(pre)
+        if o is not None and o.site.startswith("\0module:"):
+            return self.model.get_submodule(o.site[len("\0module:") :])
+        return None
+
+    def _trace_pre(self, site: str, pre: torch.Tensor) -> None:
+        info = self.trace.setdefault(site, TraceInfo())
+        o = self._lookup(pre)
+        if o is not None and o.site.startswith("\0module:"):
+            info.producer = o.site[len("\0module:") :]
+
+    def _trace_module(self, module: nn.Module, args: tuple, output: Any) -> None:
+        if module_kind(module) is not None or not isinstance(output, torch.Tensor):
+            return
+        if next(iter(module.children()), None) is not None:
+            return  # containers: their leaves were traced
+        name = self.names.get(module, "?")
+        self.internal = True
+        try:
+            o = self._lookup(args[0]) if args else None
+            if o is not None and not o.site.startswith("\0module:"):
+                site = o.site
+                if isinstance(module, _PASSTHROUGH_MODULES):
+                    self.origins[id(output)] = _Origin(output, site, o.flat)
+                    return
+                if isinstance(module, nn.Flatten) and o.flat is None:
+                    x = args[0]
+                    if module.start_dim in (1, -x.ndim + 1) and module.end_dim == -1:
+                        spatial = math.prod(x.shape[2:]) if x.ndim > 2 else None
+                        self.origins[id(output)] = _Origin(output, site, spatial or 1)
+                        return
+                if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
+                    self.trace[site].consumers.append((name, o.flat))
+                else:
+                    self.trace[site].escapes.append(f"read by {type(module).__name__} {name!r}")
+            for a in args[1:]:
+                o2 = self._lookup(a)
+                if o2 is not None and not o2.site.startswith("\0module:"):
+                    self.trace[o2.site].escapes.append(f"extra argument of {name!r}")
+            self.origins[id(output)] = _Origin(output, "\0module:" + name, None)
+        finally:
+            self.internal = False
+
+    def trace_function(self, fname: str, args: tuple, kwargs: dict, out: Any) -> None:
+        self.internal = True
+        try:
+            found = [
+                (i, o)
+                for i, a in enumerate(list(args) + list(kwargs.values()))
+                if (o := self._lookup(a)) is not None and not o.site.startswith("\0module:")
+            ]
+            if not found or not _has_tensor(out):
+                return  # metadata queries (x.size(0), x.shape) are harmless
+            (i, o), rest = found[0], found[1:]
+            x = args[0] if args else None
+            ok = False
+            if i == 0 and not rest and isinstance(out, torch.Tensor) and x is not None:
+                if fname in _PASSTHROUGH_FUNCTIONS and out.shape[:2] == x.shape[:2]:
+                    self.origins[id(out)] = _Origin(out, o.site, o.flat)
+                    ok = True
+                elif fname in _FLATTEN_FUNCTIONS:
+                    if out.shape == x.shape:
+                        self.origins[id(out)] = _Origin(out, o.site, o.flat)
+                        ok = True
+                    elif (
+                        o.flat is None
+                        and x.ndim > 2
+                        and out.ndim == 2
+                        and out.shape[0] == x.shape[0]
+                        and out.shape[1] == math.prod(x.shape[1:])
+                    ):
+                        self.origins[id(out)] = _Origin(out, o.site, math.prod(x.shape[2:]))
+                        ok = True
+            if not ok:
+                for _, o3 in found:
+                    self.trace[o3.site].escapes.append(f"used by torch function {fname!r}")
+        finally:
+            self.internal = False
+
+    def _trace_output(self, output: Any) -> None:
+        outs = output if isinstance(output, (tuple, list)) else (output,)
+        for t in outs:
+            o = self._lookup(t)
+            if o is not None and not o.site.startswith("\0module:"):
+                self.trace[o.site].escapes.append("is (part of) the model's output")

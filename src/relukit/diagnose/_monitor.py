@@ -1,0 +1,200 @@
+"""``relukit.DeadUnitMonitor``: dead and dormant fractions per site during training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from relukit.diagnose._core import _Session
+from relukit.diagnose._report import _check_tau
+
+__all__ = ["DeadUnitMonitor"]
+
+
+class DeadUnitMonitor:
+    """Record the dead and τ-dormant fraction of every activation site while training.
+
+    The monitor hooks the model's activation sites (the same sites as
+    :func:`relukit.diagnose`) and counts, from the training batches themselves, which
+    units fired. A *step* is one forward pass of the model in training mode
+    (``model.training``; eval-mode passes, e.g. for validation, are not counted unless
+    ``train_only=False``). After every ``every`` steps one record is appended to
+    :attr:`records`: per site, the fraction of units whose pre-activation was <= 0 for
+    every value of those ``every`` batches (dead over the window) and the fraction with
+    ReDo score <= ``tau`` over the window. Counts stay on the model's device and are
+    read once per window, so the cost is a few reductions per site and step.
+
+    Use it as a context manager (hooks are removed on exit, also on error) or call
+    :meth:`attach` / :meth:`detach`. A window cut short by ``detach`` is recorded too,
+    with its own ``steps`` count.
+
+    Parameters
+    ----------
+    model
+        The ``torch.nn.Module`` being trained.
+    every
+        Window length in steps.
+    tau
+        Dormancy threshold.
+    functional
+        Watch functional calls (``F.relu`` in ``forward``) through a
+        ``TorchFunctionMode`` active during the model's forward only. None (default):
+        watch them in the first forward pass and keep watching only if the model makes
+        such calls; module-only models then pay only for their module hooks (measured
+        +7% per training step for a 3-hidden-layer MLP, against +21% with the mode on).
+    train_only
+        Count only forward passes made in training mode.
+    unit_dim
+        None (auto), 1 (channels) or -1 (last-dim features); see :func:`relukit.diagnose`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import relukit as rk
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    >>> with rk.DeadUnitMonitor(model, every=5) as mon:
+    ...     for step in range(10):
+    ...         loss = model(torch.randn(16, 4)).pow(2).mean()
+    ...         opt.zero_grad()
+    ...         loss.backward()
+    ...         opt.step()
+    >>> [r["step"] for r in mon.records]
+    [5, 10]
+    >>> sorted(mon.history())
+    ['1']
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        every: int = 100,
+        *,
+        tau: float = 0.1,
+        functional: bool | None = None,
+        train_only: bool = True,
+        unit_dim: int | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        self.model = model
+        self.every = every
+        self.tau = _check_tau(tau)
+        self.functional = functional
+        self.train_only = train_only
+        self.unit_dim = unit_dim
+        self.records: list[dict[str, Any]] = []
+        self.step_count = 0
+        self._window = 0
+        self._sess: _Session | None = None
+        self._handle: Any = None
+
+    # -- life cycle -------------------------------------------------------
+    def attach(self) -> DeadUnitMonitor:
+        if self._sess is not None:
+            raise RuntimeError("this DeadUnitMonitor is already attached")
+        model = self.model
+        self._sess = _Session(
+            model,
+            functional=self.functional,
+            trace=True,
+            unit_dim=self.unit_dim,
+            record=lambda: model.training or not self.train_only,
+            light=True,
+        )
+        self._handle = model.register_forward_hook(self._after_forward, always_call=True)
+        return self
+
+    def detach(self) -> None:
+        if self._sess is None:
+            return
+        try:
+            if self._window:
+                self._flush()
+        finally:
+            self._sess.close()
+            self._handle.remove()
+            self._sess = None
+            self._handle = None
+
+    def __enter__(self) -> DeadUnitMonitor:
+        return self.attach()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.detach()
+
+    # -- counting ---------------------------------------------------------
+    def _after_forward(self, module: nn.Module, args: Any, output: Any) -> None:
+        sess = self._sess
+        if sess is None or sess.stack or not sess.recording:
+            return
+        self.step_count += 1
+        self._window += 1
+        if self._window >= self.every:
+            self._flush()
+
+    def _flush(self) -> None:
+        sess = self._sess
+        assert sess is not None
+        sites: dict[str, dict[str, float]] = {}
+        for name, acc in sess.sites.items():
+            alive_t = acc.alive_mask()
+            if alive_t is None or acc.abs_sum is None:
+                continue
+            alive = alive_t.cpu().numpy()
+            absm = acc.abs_sum.cpu().numpy() / max(acc.n_values, 1)
+            layer = float(absm.mean())
+            score = absm / layer if layer > 0 else np.zeros_like(absm)
+            sites[name] = {
+                "dead_fraction": float(1.0 - alive.mean()),
+                "dormant_fraction": float((score <= self.tau).mean()),
+                "n_units": acc.n_units,
+            }
+            acc.reset()
+        self.records.append({"step": self.step_count, "steps": self._window, "sites": sites})
+        self._window = 0
+
+    # -- results ----------------------------------------------------------
+    def history(self) -> dict[str, dict[str, list[float]]]:
+        """``{site: {"step": [...], "dead_fraction": [...], "dormant_fraction": [...]}}``."""
+        out: dict[str, dict[str, list[float]]] = {}
+        for r in self.records:
+            for name, v in r["sites"].items():
+                h = out.setdefault(name, {"step": [], "dead_fraction": [], "dormant_fraction": []})
+                h["step"].append(r["step"])
+                h["dead_fraction"].append(v["dead_fraction"])
+                h["dormant_fraction"].append(v["dormant_fraction"])
+        return out
+
+    def plot(self, *, dormant: bool = True) -> Any:
+        """Dead (and dormant) fraction per site over steps; returns a matplotlib Figure."""
+        import matplotlib.pyplot as plt
+
+        hist = self.history()
+        ncols = 2 if dormant else 1
+        fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 3.5), squeeze=False)
+        plt.close(fig)
+        keys = ["dead_fraction", "dormant_fraction"][:ncols]
+        for ax, key in zip(axes[0], keys, strict=True):
+            for name, h in hist.items():
+                ax.plot(h["step"], [100 * v for v in h[key]], marker=".", label=name)
+            ax.set_xlabel("training step")
+            ax.set_ylabel("units (%)")
+            label = "dead" if key == "dead_fraction" else f"dormant (τ={self.tau:g})"
+            ax.set_title(f"{label}, per window of {self.every} steps")
+            ax.set_ylim(-2, 102)
+            if hist:
+                ax.legend(fontsize="small")
+        fig.tight_layout()
+        return fig
+
+    def __repr__(self) -> str:
+        state = "attached" if self._sess is not None else "detached"
+        return (
+            f"DeadUnitMonitor(every={self.every}, tau={self.tau:g}, {state}, "
+            f"{self.step_count} steps, {len(self.records)} records)"
+        )

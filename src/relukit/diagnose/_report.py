@@ -1,0 +1,244 @@
+"""The result of :func:`relukit.diagnose`: per-site dead and dormant units."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DeadUnitReport", "SiteReport"]
+
+
+def _check_tau(tau: Any) -> float:
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not (tau >= 0):
+        raise ValueError(f"tau must be a real number >= 0, got {tau!r}")
+    return float(tau)
+
+
+@dataclass
+class SiteReport:
+    """Counts for one activation site.
+
+    Attributes
+    ----------
+    name, kind, source
+        Site name, activation kind (``"relu"``, ``"leaky_relu"``, ...) and ``"module"``
+        or ``"functional"``.
+    unit
+        ``"feature"`` (last dim) or ``"channel"`` (dim 1).
+    n_units, n_values
+        Number of units; number of values seen per unit (samples × positions).
+    positive_count
+        Per unit: how many of its pre-activations were > 0.
+    abs_mean
+        Per unit: mean of ``|h|`` over its post-activations ``h``.
+    producer, consumers, escapes
+        How the site is wired (see :class:`relukit.diagnose._core.TraceInfo`).
+    """
+
+    name: str
+    kind: str
+    source: str
+    unit: str
+    n_units: int
+    n_values: int
+    positive_count: np.ndarray
+    abs_mean: np.ndarray
+    tau: float = 0.1
+    producer: str | None = None
+    consumers: list[tuple[str, int | None]] = field(default_factory=list)
+    escapes: list[str] = field(default_factory=list)
+
+    @property
+    def zero_gradient_when_dead(self) -> bool:
+        """True for relu and relu6: a dead unit gets no gradient and cannot recover."""
+        from relukit.diagnose._core import ZERO_GRADIENT_KINDS
+
+        return self.kind in ZERO_GRADIENT_KINDS
+
+    @property
+    def activation_rate(self) -> np.ndarray:
+        """Per unit: fraction of its pre-activations that were > 0."""
+        return self.positive_count / max(self.n_values, 1)
+
+    @property
+    def dead(self) -> np.ndarray:
+        """Per unit: pre-activation <= 0 for every value seen (NaN counts as not > 0)."""
+        return self.positive_count == 0
+
+    @property
+    def dead_units(self) -> list[int]:
+        return [int(i) for i in np.flatnonzero(self.dead)]
+
+    @property
+    def dead_fraction(self) -> float:
+        return float(self.dead.mean()) if self.n_units else 0.0
+
+    @property
+    def score(self) -> np.ndarray:
+        """ReDo score ``s_i = mean|h_i| / mean_k mean|h_k|`` (0 for all if the layer is silent)."""
+        layer = float(self.abs_mean.mean()) if self.n_units else 0.0
+        if not layer > 0:
+            return np.zeros_like(self.abs_mean)
+        return self.abs_mean / layer
+
+    def dormant(self, tau: float | None = None) -> np.ndarray:
+        """Per unit: ReDo score <= ``tau`` (default: the report's tau)."""
+        return self.score <= _check_tau(self.tau if tau is None else tau)
+
+    def dormant_units(self, tau: float | None = None) -> list[int]:
+        return [int(i) for i in np.flatnonzero(self.dormant(tau))]
+
+    def dormant_fraction(self, tau: float | None = None) -> float:
+        return float(self.dormant(tau).mean()) if self.n_units else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "unit": self.unit,
+            "n_units": self.n_units,
+            "n_values": self.n_values,
+            "zero_gradient_when_dead": self.zero_gradient_when_dead,
+            "dead_fraction": self.dead_fraction,
+            "dormant_fraction": self.dormant_fraction(),
+            "dead_units": self.dead_units,
+            "dormant_units": self.dormant_units(),
+            "activation_rate": [float(v) for v in self.activation_rate],
+            "score": [float(v) for v in self.score],
+            "producer": self.producer,
+            "consumers": [list(c) for c in self.consumers],
+            "escapes": list(self.escapes),
+        }
+
+
+class DeadUnitReport:
+    """Dead and dormant units of every activation site of a model, from :func:`relukit.diagnose`.
+
+    A unit is **dead** when its pre-activation was <= 0 for every value seen (every
+    sample, and for conv channels every position); for relu and relu6 such a unit
+    outputs 0 and gets gradient 0 everywhere. For activations with a gradient on the
+    negative side (leaky_relu, elu, gelu, ...) the same test is reported, but the unit
+    can still learn: see ``SiteReport.zero_gradient_when_dead``. A unit is
+    **τ-dormant** when its ReDo score ``mean|h_i| / mean_k mean|h_k|`` is <= τ.
+
+    Index with a site name (``report["fc1.relu"]``) for a :class:`SiteReport`.
+    """
+
+    def __init__(self, sites: list[SiteReport], *, tau: float, n_samples: int, n_batches: int):
+        self.tau = _check_tau(tau)
+        self.sites: dict[str, SiteReport] = {s.name: s for s in sites}
+        self.n_samples = n_samples
+        self.n_batches = n_batches
+
+    def __getitem__(self, name: str) -> SiteReport:
+        try:
+            return self.sites[name]
+        except KeyError:
+            raise KeyError(
+                f"no activation site {name!r}; sites: {', '.join(self.sites) or 'none'}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sites)
+
+    def __len__(self) -> int:
+        return len(self.sites)
+
+    def dead_units(self) -> dict[str, list[int]]:
+        """``{site: [indices of dead units]}`` for every site (empty lists included)."""
+        return {n: s.dead_units for n, s in self.sites.items()}
+
+    def dormant_units(self, tau: float | None = None) -> dict[str, list[int]]:
+        """``{site: [indices of τ-dormant units]}``; ``tau`` defaults to the report's."""
+        return {n: s.dormant_units(tau) for n, s in self.sites.items()}
+
+    def activation_rate(self) -> dict[str, np.ndarray]:
+        """``{site: per-unit fraction of pre-activations > 0}``."""
+        return {n: s.activation_rate for n, s in self.sites.items()}
+
+    def dead_fraction(self) -> dict[str, float]:
+        return {n: s.dead_fraction for n, s in self.sites.items()}
+
+    def dormant_fraction(self, tau: float | None = None) -> dict[str, float]:
+        return {n: s.dormant_fraction(tau) for n, s in self.sites.items()}
+
+    @property
+    def total_dead_fraction(self) -> float:
+        """Dead units over all units of all sites."""
+        n = sum(s.n_units for s in self.sites.values())
+        return sum(len(s.dead_units) for s in self.sites.values()) / n if n else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tau": self.tau,
+            "n_samples": self.n_samples,
+            "n_batches": self.n_batches,
+            "total_dead_fraction": self.total_dead_fraction,
+            "sites": [s.to_dict() for s in self.sites.values()],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        kwargs.setdefault("indent", 2)
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def summary(self, tau: float | None = None) -> Any:
+        """A :class:`rich.table.Table` with one row per site (print it with rich)."""
+        from rich.table import Table
+
+        t = _check_tau(self.tau if tau is None else tau)
+        table = Table(title=f"Dead units ({self.n_samples} samples; dormant = ReDo score <= {t:g})")
+        for col in ("site", "kind", "unit", "units", "dead", "dead %", "dormant", "mean act. rate"):
+            table.add_column(col, justify="left" if col in ("site", "kind", "unit") else "right")
+        for s in self.sites.values():
+            nd = len(s.dead_units)
+            kind = s.kind if s.zero_gradient_when_dead else f"{s.kind}*"
+            table.add_row(
+                s.name,
+                kind,
+                s.unit,
+                str(s.n_units),
+                str(nd),
+                f"{100 * s.dead_fraction:.1f}",
+                str(len(s.dormant_units(t))),
+                f"{float(s.activation_rate.mean()) if s.n_units else 0.0:.3f}",
+            )
+        if any(not s.zero_gradient_when_dead for s in self.sites.values()):
+            table.caption = "* gradient is not 0 on the negative side: 'dead' units can recover"
+        return table
+
+    def __rich__(self) -> Any:
+        return self.summary()
+
+    def plot(self, *, ax: Any = None) -> Any:
+        """Bar chart of dead and dormant fraction per site; returns the Figure."""
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(self.sites) + 2), 3.5))
+            plt.close(fig)
+        else:
+            fig = ax.figure
+        names = list(self.sites)
+        x = np.arange(len(names))
+        dead = [100 * self.sites[n].dead_fraction for n in names]
+        dorm = [100 * self.sites[n].dormant_fraction() for n in names]
+        ax.bar(x - 0.2, dead, width=0.4, label="dead")
+        ax.bar(x + 0.2, dorm, width=0.4, label=f"dormant (τ={self.tau:g})")
+        ax.set_xticks(x, names, rotation=30 if len(names) > 3 else 0, ha="right")
+        ax.set_ylabel("units (%)")
+        ax.set_xlabel("activation site")
+        ax.set_title(f"Dead and dormant units ({self.n_samples} samples)")
+        ax.set_ylim(0, 100)
+        ax.legend()
+        return fig
+
+    def __repr__(self) -> str:
+        parts = ", ".join(
+            f"{n}: {len(s.dead_units)}/{s.n_units} dead" for n, s in self.sites.items()
+        )
+        return f"DeadUnitReport({len(self.sites)} sites, {self.n_samples} samples; {parts})"
