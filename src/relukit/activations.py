@@ -277,7 +277,7 @@ def _scalar(fn: Any) -> Any:
 def _ns(xp: Any) -> str:
     """``"numpy"``, ``"torch"``, ``"jax"``, ``"dask"``, ``"cupy"``, ``"math"`` or ``""``."""
     name = getattr(xp, "__name__", "")
-    for key in ("numpy", "torch", "jax", "dask", "cupy", "math"):
+    for key in ("torch", "jax", "dask", "cupy", "math", "numpy"):  # "jax.numpy" is JAX
         if key in name.split("."):
             return key
     return ""

@@ -1,0 +1,105 @@
+"""JAX front end: every catalogue entry as a ``jax.custom_jvp`` function.
+
+``relukit.jax.<name>(x, *params, at_kink=None)`` computes the value with JAX's own ops
+(the catalogue's formula) and differentiates to exactly ``relukit.<name>.derivative``:
+the JVP rule *is* the catalogue's derivative, so ``jax.grad``, ``jax.jvp``, ``jax.vmap``
+and ``jax.jit`` all see the declared kink convention, and ``at_kink`` changes the
+derivative used at the kinks for autodiff too (``jax.nn.leaky_relu`` gives 1 at 0,
+``relukit.jax.leaky_relu`` gives ``negative_slope``, or what ``at_kink`` says).
+
+Plain ``relukit.relu(jax_array)`` works as well (the Array API path) and differentiates
+through the formula, which is written so that ``jax.grad`` takes the declared branch;
+this module adds ``at_kink`` and exact derivatives (no rounding from the chain rule).
+
+Needs JAX (``pip install 'relukit[jax]'``). Derivatives are with respect to ``x`` only
+(PReLU's ``weight`` is a constant here).
+
+>>> import jax
+>>> import relukit.jax as rkj
+>>> float(jax.grad(rkj.relu)(0.0)), float(jax.grad(lambda x: rkj.relu(x, at_kink=1.0))(0.0))
+(0.0, 1.0)
+>>> float(jax.grad(rkj.leaky_relu)(0.0))
+0.01
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from relukit import _dispatch
+from relukit.catalogue import Activation, catalogue
+
+__all__ = [a.name for a in catalogue()] + ["make", "swish"]
+
+
+def _as_float(act: Activation, x: Any) -> Any:
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return x
+    if jnp.issubdtype(x.dtype, jnp.integer):
+        return x.astype(jnp.result_type(float))
+    raise TypeError(
+        f"relukit.jax.{act.name}: x must be a real (integer or floating) JAX array or "
+        f"number, got dtype {x.dtype}"
+    )
+
+
+def make(act: Activation | str) -> Callable[..., Any]:
+    """Build ``f(x, *params, at_kink=None, **params)`` for one catalogue entry.
+
+    >>> import jax.numpy as jnp
+    >>> f = make("relu6")
+    >>> f(jnp.asarray([-1.0, 3.0, 9.0])).tolist()
+    [0.0, 3.0, 6.0]
+    """
+    from relukit.catalogue import get
+
+    act = get(act)
+
+    @functools.lru_cache(maxsize=64)
+    def rule(key: tuple) -> Callable[[Any], Any]:
+        params, at_kink = dict(key[0]), key[1]
+
+        @jax.custom_jvp
+        def f(x: Any) -> Any:
+            return act.value_fn(jnp, x, **params)
+
+        @f.defjvp
+        def f_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+            (x,), (t,) = primals, tangents
+            d = act.derivative_fn(jnp, x, **params)
+            if at_kink is not None:
+                for k in act.kinks:
+                    d = jnp.where(x == k.location(params), at_kink, d)
+            return f(x), d.astype(x.dtype) * t
+
+        return f
+
+    def fn(x: Any, *args: Any, at_kink: float | None = None, **kwargs: Any) -> Any:
+        params = act.bind(args, kwargs)
+        at = _dispatch.check_at_kink(act, at_kink)
+        try:
+            key = (tuple(sorted(params.items())), at)
+            hash(key)
+        except TypeError:  # an array parameter (PReLU's weight): no caching
+            return rule.__wrapped__(((tuple(params.items())), at))(_as_float(act, x))
+        return rule(key)(_as_float(act, x))
+
+    fn.__name__ = act.name
+    fn.__qualname__ = act.name
+    fn.__doc__ = (
+        f"{act.summary}\n\n    {act.formula}\n\nJAX version of ``relukit.{act.name}``: "
+        "differentiates to ``relukit.{0}.derivative`` (``at_kink`` is honoured).\n".format(act.name)
+    )
+    return fn
+
+
+for _act in catalogue():
+    globals()[_act.name] = make(_act)
+swish = globals()["silu"]
+del _act
