@@ -16,8 +16,12 @@ FIGURES = Path(__file__).resolve().parent / "figures"
 DPI = 100  # small files: they are committed
 
 
-def build(out: Path = FIGURES, dpi: float = DPI) -> list[Path]:
-    """Write every figure into ``out``; returns the paths written."""
+def build(out: Path = FIGURES, dpi: float = DPI, names: list[str] | None = None) -> list[Path]:
+    """Write the figures into ``out``; returns the paths written.
+
+    ``names`` limits the per-entry figures to those activations (the gallery is always
+    written). PNGs in ``out`` that belong to no catalogue entry are removed.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # a script: never open windows
@@ -30,14 +34,15 @@ def build(out: Path = FIGURES, dpi: float = DPI) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for act in rk.catalogue():
-        fig = rk.plot(act, derivative=True, figsize=(10, 3.6))
+    acts = rk.catalogue() if names is None else [rk.get(n) for n in names]
+    for act in acts:
+        fig = rk.plot(act, derivative=True, figsize=(10, 4.4))
         written.append(save(fig, out / f"{act.name}.png", dpi=dpi, metadata={"Software": None}))
         plt.close(fig)
     fig = gallery_figure()
     written.append(save(fig, out / "gallery.png", dpi=dpi, metadata={"Software": None}))
     plt.close(fig)
-    keep = {p.name for p in written}
+    keep = {f"{a.name}.png" for a in rk.catalogue()} | {"gallery.png"}
     for old in out.glob("*.png"):
         if old.name not in keep:
             old.unlink()

@@ -33,8 +33,8 @@ import itertools
 import math
 import numbers
 import os
-import re
 import sys
+import textwrap
 import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,29 +136,23 @@ class Curve:
     swept: bool  # part of a sweep (several curves for this activation)
 
     def label(self, kind: str, long: bool) -> str:
-        """Legend text: the formula (``long``) or ``name(x)``, with the parameter values.
+        """Legend text: the formula (``long``) or ``name(x)``, then the parameter values.
 
-        In a formula every parameter's name is replaced by the value drawn (``0.1 * x``,
-        defaults included); a parameter the formula does not name, and every given
-        parameter of a short label, is listed after it (``leaky_relu(x), negative_slope=0.1``).
+        A long label lists every parameter (defaults included) after the formula,
+        ``...; negative_slope=0.01``, and is wrapped to lines of at most 64 characters; a
+        short label lists the parameters that were given, ``leaky_relu(x), negative_slope=0.1``.
         """
         if long:
             text = self.act.formula if kind == "value" else self.act.derivative_formula
-        else:
-            text = f"{self.act.name}(x)" if kind == "value" else f"{self.act.name}'(x)"
-        extra = []
-        for k, v in (self.params if long else self.given).items():
-            pattern = rf"(?<![\w']){re.escape(k)}(?![\w'])"
-            lhs, sep, rhs = text.partition(" = ")
-            if long and sep and isinstance(v, (float, str)) and re.search(pattern, rhs):
-                text = lhs + sep + re.sub(pattern, lambda m, v=v: _fmt(v), rhs)
-            elif k in self.given:
-                extra.append(f"{k}={_fmt(v)}")
-        return ", ".join([text, *extra])
+            values = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
+            text = f"{text}; {values}" if values else text
+            return textwrap.fill(text, 64, subsequent_indent="    ", break_on_hyphens=False)
+        text = f"{self.act.name}(x)" if kind == "value" else f"{self.act.name}'(x)"
+        return ", ".join([text, *(f"{k}={_fmt(v)}" for k, v in self.given.items())])
 
 
 def _fmt(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    return f"{v:g}" if isinstance(v, float) else repr(v)
 
 
 def _is_sweep(v: Any) -> bool:
@@ -302,7 +296,13 @@ def _draw_derivative(
     limits, used = kink_markers(curve, *lim, at_kink)
     if not limits:
         return line, False
-    common = dict(linestyle="none", marker="o", markersize=_MARKER_SIZE, label="_nolegend_")
+    common = dict(
+        linestyle="none",
+        marker="o",
+        markersize=_MARKER_SIZE,
+        label="_nolegend_",
+        clip_on=False,  # a kink at the edge of the range shows whole circles
+    )
     (open_,) = ax.plot(
         [p[0] for p in limits],
         [p[1] for p in limits],
@@ -413,7 +413,7 @@ def _default_title(acts: Sequence[Activation], derivative: bool | str) -> str:
 def plot(
     *activations: str | Activation,
     derivative: bool | str = False,
-    xlim: tuple[float, float] = (-6.0, 6.0),
+    xlim: tuple[float, float] | None = None,
     ax: Axes | Sequence[Axes] | None = None,
     layout: str = "overlay",
     style: str | None = None,
@@ -437,7 +437,9 @@ def plot(
         The derivative line is broken at each kink; open circles mark the one-sided
         limits and a filled dot the value relukit uses there.
     xlim
-        The x range ``(low, high)``, finite, ``low < high``.
+        The x range ``(low, high)``, finite, ``low < high``. Default ``(-6, 6)``, widened
+        symmetrically to ``(-L, L)`` with ``L = ceil(|kink|) + 1`` when a kink of the
+        drawn curves lies outside ``(-5, 5)`` (relu6: ``(-7, 7)``), so every kink shows.
     ax
         Draw into this matplotlib ``Axes`` (values solid, derivatives dashed) or into a
         pair of axes ``(values_ax, derivatives_ax)``; the returned figure is
@@ -479,8 +481,13 @@ def plot(
     >>> import relukit as rk
     >>> fig = rk.plot("relu", "leaky_relu", derivative="only", negative_slope=0.1)
     >>> ax = fig.axes[0]
-    >>> [line.get_label() for line in ax.lines if not line.get_label().startswith("_")]
-    ["relu'(x) = 1 if x > 0, 0 if x <= 0", "leaky_relu'(x) = 1 if x > 0, 0.1 if x <= 0"]
+    >>> for text in ax.get_legend().get_texts():
+    ...     print(text.get_text())
+    relu'(x) = 1 if x > 0, 0 if x <= 0
+    leaky_relu'(x) = 1 if x > 0, negative_slope if x <= 0;
+        negative_slope=0.1
+    one-sided limits
+    derivative used at the kink (PyTorch's)
     >>> dot = next(ln for ln in ax.lines if ln.get_gid() == "kink-used:relu")
     >>> dot.get_xydata().tolist()
     [[0.0, 0.0]]
@@ -500,7 +507,6 @@ def plot(
         raise ValueError(f"plot: derivative must be True, False or 'only', got {derivative!r}")
     if layout not in ("overlay", "grid"):
         raise ValueError(f"plot: layout must be 'overlay' or 'grid', got {layout!r}")
-    lim = _check_xlim(xlim)
     if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 2:
         raise ValueError(f"plot: num must be an integer >= 2, got {num!r}")
     if at_kink is not None:
@@ -515,6 +521,7 @@ def plot(
     if ax is not None and layout == "grid":
         raise ValueError("plot: ax= works with layout='overlay' only (a grid makes its own axes)")
     groups = _curves(acts, params)
+    lim = _auto_xlim(groups) if xlim is None else _check_xlim(xlim)
     if title is None:
         title = _default_title(acts, derivative)
         if layout == "grid" and acts == catalogue():
@@ -526,6 +533,16 @@ def plot(
         if layout == "grid":
             return _grid(plt, groups, derivative, lim, int(num), at_kink, title, figsize, acts)
         return _overlay(plt, groups, derivative, lim, int(num), at_kink, title, figsize, ax)
+
+
+def _auto_xlim(groups: list[list[Curve]]) -> tuple[float, float]:
+    """``(-6, 6)``, or ``(-L, L)`` wide enough to show every kink with a margin."""
+    far = max(
+        (abs(k[0]) for g in groups for c in g for k in c.act.kink_points(**c.params)),
+        default=0.0,
+    )
+    half = 6.0 if not far < math.inf or far <= 5.0 else float(math.ceil(far) + 1)
+    return -half, half
 
 
 def _check_xlim(xlim: Any) -> tuple[float, float]:
@@ -555,14 +572,19 @@ def _overlay(
 ) -> Figure:
     long = all(len(g) == 1 for g in groups)  # formulas as labels unless there are sweeps
     curves = [c for g in groups for c in g]
-    legend_kw: dict[str, Any] = {"fontsize": 8, "loc": "best", "framealpha": 0.85}
     pair = None
     created = ax is None
+    # a new figure: the legends go under the axes, where they cannot hide a curve
+    legend_kw: dict[str, Any] = (
+        {"fontsize": 8, "loc": "upper center", "bbox_to_anchor": (0.5, -0.15), "frameon": False}
+        if created
+        else {"fontsize": 8, "loc": "best", "framealpha": 0.85}
+    )
     if created:
         if derivative is True:
-            fig, pair = plt.subplots(1, 2, figsize=figsize or (11.5, 4.4), layout="constrained")
+            fig, pair = plt.subplots(1, 2, figsize=figsize or (11.5, 5.0), layout="constrained")
         else:
-            fig, ax = plt.subplots(figsize=figsize or (6.6, 4.4), layout="constrained")
+            fig, ax = plt.subplots(figsize=figsize or (6.6, 5.0), layout="constrained")
         if title:
             fig.suptitle(title)
     else:
@@ -594,8 +616,8 @@ def _overlay(
         ax_v.legend(handles=handles_v, **legend_kw)
         ax_d.legend(handles=handles_d + (_marker_handles(at_kink) if marked else []), **legend_kw)
         if len(groups) == 1 and not long:  # a sweep of one activation: formulas on top
-            ax_v.set_title(curves[0].act.formula, fontsize=9)
-            ax_d.set_title(curves[0].act.derivative_formula, fontsize=9)
+            ax_v.set_title(textwrap.fill(curves[0].act.formula, 70), fontsize=9)
+            ax_d.set_title(textwrap.fill(curves[0].act.derivative_formula, 70), fontsize=9)
         else:
             ax_v.set_title("value", fontsize=10)
             ax_d.set_title("derivative", fontsize=10)

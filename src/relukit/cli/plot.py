@@ -90,9 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--range",
         nargs=2,
         type=_number,
-        default=(-6.0, 6.0),
+        default=None,
         metavar=("LOW", "HIGH"),
-        help="x range (default: -6 6)",
+        help="x range (default: -6 6, widened to show every kink, e.g. -7 7 for relu6)",
     )
     p.add_argument(
         "--at-kink",
@@ -146,9 +146,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.output is not None and not args.output.parent.is_dir():
         raise ValueError(f"-o {args.output}: folder {str(args.output.parent)!r} does not exist")
-    lo, hi = args.range
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"--range must be two finite numbers LOW < HIGH, got {lo:g} {hi:g}")
+    if args.range is not None:
+        lo, hi = args.range
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"--range must be two finite numbers LOW < HIGH, got {lo:g} {hi:g}")
     if not args.dpi > 0:
         raise ValueError(f"--dpi must be a positive number, got {args.dpi:g}")
 
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     fig = _plot.plot(
         *acts,
         derivative=derivative,
-        xlim=tuple(args.range),
+        xlim=None if args.range is None else tuple(args.range),
         layout=layout,
         style=args.style,
         at_kink=args.at_kink,
