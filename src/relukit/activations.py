@@ -327,8 +327,8 @@ def _sigmoid2(xp: Any, z: Any) -> tuple[Any, Any]:
     """``(sigmoid(z), sigmoid(-z))``, both to full relative accuracy, never overflowing."""
     pos = z >= 0
     e = xp.exp(xp.where(pos, -z, z))  # exp(-|z|) <= 1; `where`, not abs: abs'(0) = 0
-    one = 1 / (1 + e)
-    other = e / (1 + e)
+    other = e / (1 + e)  # sigmoid(-|z|), in (0, 1/2]
+    one = 1 - other  # sigmoid(|z|): closer to correctly rounded than 1 / (1 + e)
     return xp.where(pos, one, other), xp.where(pos, other, one)
 
 
@@ -1056,9 +1056,9 @@ softplus = register(
             Kink(
                 "threshold / beta",
                 location=lambda p: p["threshold"] / p["beta"],
-                left=lambda p: 1 / (1 + math.exp(-p["threshold"])),
+                left=lambda p: _sigmoid2(_MATH, p["threshold"])[0],
                 right=lambda p: 1.0,
-                default=lambda p: 1 / (1 + math.exp(-p["threshold"])),
+                default=lambda p: _sigmoid2(_MATH, p["threshold"])[0],
                 note="PyTorch's cut-over to x: the value jumps by log1p(exp(-threshold))/beta "
                 "(2e-9 for the defaults) and the derivative from sigmoid(threshold) to 1; "
                 "at the point itself sigmoid(threshold), as PyTorch",

@@ -1,0 +1,521 @@
+"""The ReLU family, generated from the catalogue: values and derivatives on NumPy.
+
+Oracles are independent of relukit's formulas: mpmath (50 digits) definitions written
+here, PyTorch's functions and autograd (kink conventions), central finite differences.
+The array-library matrix is in test_array_api.py, autograd in test_autograd.py.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import relukit as rk
+
+ROOT = Path(__file__).resolve().parents[1]
+inf, nan = math.inf, math.nan
+
+# ---------------------------------------------------------------------------
+# oracle: the definitions in mpmath, with parameters
+# ---------------------------------------------------------------------------
+
+LAM = mp.mpf("1.0507009873554804934193349852946")
+ALP = mp.mpf("1.6732632423543772848170429916717")
+
+
+def _sig(x):
+    return 1 / (1 + mp.exp(-x))
+
+
+def _cdf(x):
+    if abs(x) > 1e4:  # mpmath's erfc overflows there; 1 - cdf(|x|) < 1e-10000
+        return mp.mpf(x > 0)
+    return mp.erfc(-x / mp.sqrt(2)) / 2
+
+
+def _phi(x):
+    return mp.exp(-x * x / 2) / mp.sqrt(2 * mp.pi)
+
+
+def _gelu_tanh(x):
+    return x * _sig(2 * mp.sqrt(2 / mp.pi) * (x + mp.mpf(0.044715) * x**3))
+
+
+def _gelu_tanh_d(x):
+    c = mp.sqrt(2 / mp.pi)
+    u = c * (x + mp.mpf(0.044715) * x**3)
+    return _sig(2 * u) + x / 2 * mp.sech(u) ** 2 * c * (1 + 3 * mp.mpf(0.044715) * x**2)
+
+
+def _mish_d(x):
+    t = mp.tanh(mp.log1p(mp.exp(x)))
+    return t + x * _sig(x) * (1 - t * t)
+
+
+def oracle(name: str, x: float, p: dict) -> tuple[mp.mpf, mp.mpf]:
+    """(value, derivative) at x away from kinks (at a kink: either one-sided value)."""
+    x = mp.mpf(x)
+    if name == "relu":
+        return max(x, 0), mp.mpf(x > 0)
+    if name in ("leaky_relu", "prelu"):
+        s = mp.mpf(p.get("negative_slope", p.get("weight")))
+        return (x, 1) if x > 0 else (s * x, s)
+    if name == "relu6":
+        return min(max(x, 0), 6), mp.mpf(0 < x < 6)
+    if name == "hardtanh":
+        lo, hi = mp.mpf(p["min_val"]), mp.mpf(p["max_val"])
+        return min(max(x, lo), hi), mp.mpf(lo < x < hi)
+    if name == "elu":
+        a = mp.mpf(p["alpha"])
+        return (x, 1) if x > 0 else (a * mp.expm1(x), a * mp.exp(x))
+    if name == "selu":
+        return (LAM * x, LAM) if x > 0 else (LAM * ALP * mp.expm1(x), LAM * ALP * mp.exp(x))
+    if name == "celu":
+        a = mp.mpf(p["alpha"])
+        return (x, 1) if x > 0 else (a * mp.expm1(x / a), mp.exp(x / a))
+    if name == "gelu":
+        if p["approximate"] == "tanh":
+            return _gelu_tanh(x), _gelu_tanh_d(x)
+        return x * _cdf(x), _cdf(x) + x * _phi(x)
+    if name == "silu":
+        return x * _sig(x), _sig(x) * (1 + x * (1 - _sig(x)))
+    if name == "mish":
+        return x * mp.tanh(mp.log1p(mp.exp(x))), _mish_d(x)
+    if name == "softplus":
+        b, t = mp.mpf(p["beta"]), mp.mpf(p["threshold"])
+        if b * x > t:
+            return x, mp.mpf(1)
+        return mp.log1p(mp.exp(b * x)) / b, _sig(b * x)
+    if name == "hardswish":
+        if x <= -3:
+            return mp.mpf(0), mp.mpf(0)
+        if x >= 3:
+            return x, mp.mpf(1)
+        return x * (x + 3) / 6, (2 * x + 3) / 6
+    if name == "hardsigmoid":
+        if x <= -3:
+            return mp.mpf(0), mp.mpf(0)
+        if x >= 3:
+            return mp.mpf(1), mp.mpf(0)
+        return (x + 3) / 6, mp.mpf(1) / 6
+    raise KeyError(name)
+
+
+#: parameter sets per entry: the defaults plus non-default values
+PARAMS: dict[str, list[dict]] = {
+    "relu": [{}],
+    "leaky_relu": [{"negative_slope": 0.01}, {"negative_slope": 0.2}, {"negative_slope": 0.0}],
+    "relu6": [{}],
+    "hardtanh": [{"min_val": -1.0, "max_val": 1.0}, {"min_val": -0.5, "max_val": 2.0}],
+    "elu": [{"alpha": 1.0}, {"alpha": 2.0}, {"alpha": 0.5}],
+    "selu": [{}],
+    "celu": [{"alpha": 1.0}, {"alpha": 2.0}],
+    "gelu": [{"approximate": "none"}, {"approximate": "tanh"}],
+    "silu": [{}],
+    "mish": [{}],
+    "softplus": [{"beta": 1.0, "threshold": 20.0}, {"beta": 2.0, "threshold": 10.0}],
+    "hardswish": [{}],
+    "hardsigmoid": [{}],
+    "prelu": [{"weight": 0.25}, {"weight": 0.0}, {"weight": -0.5}],
+}
+CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
+
+#: limits at -inf and +inf (value, derivative), written from the mathematics
+LIMITS: dict[str, tuple[float, float, float, float]] = {
+    # name: (f(-inf), f'(-inf), f(+inf), f'(+inf)) for the default parameters
+    "relu": (0.0, 0.0, inf, 1.0),
+    "leaky_relu": (-inf, 0.01, inf, 1.0),
+    "relu6": (0.0, 0.0, 6.0, 0.0),
+    "hardtanh": (-1.0, 0.0, 1.0, 0.0),
+    "elu": (-1.0, 0.0, inf, 1.0),
+    "selu": (-1.7580993408473766, 0.0, inf, 1.0507009873554805),
+    "celu": (-1.0, 0.0, inf, 1.0),
+    "gelu": (0.0, 0.0, inf, 1.0),
+    "silu": (0.0, 0.0, inf, 1.0),
+    "mish": (0.0, 0.0, inf, 1.0),
+    "softplus": (0.0, 0.0, inf, 1.0),
+    "hardswish": (0.0, 0.0, inf, 1.0),
+    "hardsigmoid": (0.0, 0.0, 1.0, 0.0),
+    "prelu": (-inf, 0.25, inf, 1.0),
+}
+
+
+def test_the_whole_family_is_in_the_catalogue():
+    names = {a.name for a in rk.catalogue()}
+    assert set(PARAMS) <= names
+    assert set(LIMITS) <= names
+    assert rk.get("swish") is rk.silu is rk.swish
+    assert rk.get("Hard-Swish") is rk.hardswish
+    assert rk.get("ReLU6") is rk.relu6
+
+
+@pytest.mark.parametrize("act", rk.catalogue(), ids=lambda a: a.name)
+def test_every_entry_is_complete(act):
+    assert act.summary and act.formula and act.derivative_formula
+    assert act.latex and act.derivative_latex
+    assert act.torch_name and act.torch_name.startswith("torch.nn.functional.")
+    assert act.differences and ">>>" in act.examples
+    assert act.name in PARAMS, "add the entry to the tests' oracle"
+    for p in act.params_list:
+        assert p.doc
+    for k in act.kinks:
+        assert k.note
+
+
+# ---------------------------------------------------------------------------
+# values and derivatives against mpmath
+# ---------------------------------------------------------------------------
+
+
+def _kinks(name: str, p: dict) -> list[float]:
+    return [k[0] for k in rk.get(name).kink_points(**p)]
+
+
+def _ulp(r: float) -> float:
+    return math.ulp(abs(r)) if r != 0 else 5e-324
+
+
+def _close(got: float, ref, ulps: float, atol: float = 0.0) -> bool:
+    r = float(ref)
+    if math.isinf(r):
+        return got == (inf if ref > 0 else -inf)
+    return abs(mp.mpf(got) - ref) <= ulps * _ulp(r) + atol
+
+
+finite = st.floats(-60, 60, allow_nan=False) | st.floats(
+    allow_nan=False, allow_infinity=False, width=64
+)
+
+
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+@settings(max_examples=40, deadline=None)
+@given(x=finite)
+def test_float64_values_and_derivatives_match_mpmath(name, p, x):
+    act = rk.get(name)
+    if any(abs(x - k) < 1e-9 for k in _kinks(name, p)):
+        return  # kinks are tested exactly below
+    with mp.workdps(50):
+        v_ref, d_ref = oracle(name, x, p)
+        xs = np.array([x])
+        v, d = act.value_and_derivative(xs, **p)
+        # value: a few ulp (the tanh-gelu tail loses more, see the accuracy table)
+        tail = name == "gelu" and p["approximate"] == "tanh" and x < -3
+        # subnormal results (gelu for x < -37.5): rounded to the subnormal grid before the
+        # last product, so a few ulp of that grid more (documented in the accuracy table)
+        sub = 40 * 5e-324 if abs(v_ref) < 2.2e-308 else 0.0
+        assert _close(float(v[0]), v_ref, 1e4 if tail else 4, atol=sub), (x, v[0], v_ref)
+        # derivative: a few ulp, plus the absolute rounding of sums that cancel next to a
+        # zero of the derivative (gelu', silu', mish' have one); the tanh-gelu tail.
+        assert _close(float(d[0]), d_ref, 1e4 if tail else 8, atol=4e-16), (x, d[0], d_ref)
+
+
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_limits_nan_and_signed_zero(name, p):
+    act = rk.get(name)
+    x = np.array([-inf, inf, nan, -0.0, 0.0])
+    v, d = act.value_and_derivative(x, **p)
+    assert np.isnan(v[2]) and np.isnan(d[2]), "NaN in gives NaN out"
+    assert not np.isnan(v[[0, 1, 3, 4]]).any() and not np.isnan(d[[0, 1, 3, 4]]).any()
+    if p == act.bind():  # the limits table is for the default parameters
+        lim = LIMITS[name]
+        assert (v[0], d[0], v[1], d[1]) == lim
+    if name in ("relu", "relu6", "hardsigmoid"):
+        assert math.copysign(1, v[3]) == 1.0, "no -0.0 out of a rectifier"
+
+
+def test_limits_with_parameters():
+    assert rk.leaky_relu(-inf, 0.0) == 0.0
+    assert rk.prelu(np.array([-inf]), 0.0)[0] == 0.0
+    assert rk.softplus(-inf, beta=3.0) == 0.0 and rk.softplus.derivative(inf, beta=3.0) == 1.0
+    assert rk.elu(-inf, alpha=2.5) == -2.5 and rk.celu(-inf, alpha=2.5) == -2.5
+    assert rk.hardtanh(-inf, min_val=-3.0, max_val=2.0) == -3.0
+    assert rk.gelu.derivative(-inf, approximate="tanh") == 0.0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_dtype_kept_and_rounded_from_float64(name, p, dtype):
+    act = rk.get(name)
+    x64 = np.linspace(-8, 8, 161).astype(dtype).astype(np.float64)
+    x = x64.astype(dtype)
+    v, d = act.value_and_derivative(x, **p)
+    assert v.dtype == np.dtype(dtype) and d.dtype == np.dtype(dtype)
+    v64, d64 = act.value_and_derivative(x64, **p)
+    # computed in a wider type and rounded once: within one ulp of the rounded float64
+    np.testing.assert_array_max_ulp(v, v64.astype(dtype), maxulp=1)
+    np.testing.assert_array_max_ulp(d, d64.astype(dtype), maxulp=1)
+
+
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_subnormal_inputs(name, p):
+    act = rk.get(name)
+    tiny = np.array([5e-324, -5e-324, 2.2e-308, -2.2e-308])
+    v, d = act.value_and_derivative(tiny, **p)
+    v0, d0 = act.value_and_derivative(np.array([0.0]), **p)
+    if name == "softplus":  # f(0) = log 2 / beta, and the derivative 1/2
+        np.testing.assert_allclose(v, v0[0], rtol=1e-15)
+        np.testing.assert_allclose(d, 0.5, rtol=1e-15)
+        return
+    # f(0) = 0 for every other entry, f'(0±) is the one-sided derivative: f(t) = f'(0±) t
+    left = act.kink_points(**p)[0][1] if 0.0 in _kinks(name, p) else d0[0]
+    right = act.kink_points(**p)[0][2] if 0.0 in _kinks(name, p) else d0[0]
+    if name in ("hardsigmoid",):
+        return
+    expect = np.array([right, left, right, left]) * tiny
+    # one subnormal ulp: e.g. celu(-5e-324, alpha=2) = 2 expm1(-2.5e-324) = 2 expm1(-0.0)
+    np.testing.assert_allclose(v, expect, rtol=1e-15, atol=5e-324)
+    np.testing.assert_allclose(d, [right, left, right, left], rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# kinks: PyTorch's autograd, one-sided limits, at_kink
+# ---------------------------------------------------------------------------
+
+KINK_CASES = [(n, p) for n, p in CASES if rk.get(n).kinks]
+KINK_IDS = [i for i, (n, _) in zip(IDS, CASES, strict=True) if rk.get(n).kinks]
+
+
+def _torch_fn(name: str, p: dict):
+    import torch
+    import torch.nn.functional as F
+
+    if name == "prelu":
+        return lambda t: F.prelu(t, torch.tensor([p["weight"]], dtype=t.dtype))
+    return lambda t: getattr(F, name)(t, **p)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("name", "p"), KINK_CASES, ids=KINK_IDS)
+def test_kink_default_is_pytorch_autograd(name, p):
+    import torch
+
+    fn = _torch_fn(name, p)
+    for loc, _, _, default in rk.get(name).kink_points(**p):
+        t = torch.tensor([loc], dtype=torch.float64, requires_grad=True)
+        (g,) = torch.autograd.grad(fn(t).sum(), t)
+        assert float(g[0]) == default, (name, loc)
+        assert rk.get(name).derivative(loc, **p) == default
+        assert rk.get(name).derivative(np.array([loc]), **p)[0] == default
+
+
+@pytest.mark.parametrize(("name", "p"), KINK_CASES, ids=KINK_IDS)
+def test_kink_one_sided_limits_by_finite_differences(name, p):
+    act = rk.get(name)
+    for loc, left, right, _ in act.kink_points(**p):
+        h = 1e-6 * max(1.0, abs(loc))
+        for side, want in ((-1, left), (1, right)):
+            a = loc + side * 4 * h
+            fd = (act(a + h, **p) - act(a - h, **p)) / (2 * h)
+            # a is 4h from the kink: the one-sided derivative there is want + O(h)
+            assert fd == pytest.approx(want, abs=1e-4), (name, loc, side)
+            assert act.derivative(a, **p) == pytest.approx(want, abs=1e-4)
+
+
+@pytest.mark.parametrize(("name", "p"), KINK_CASES, ids=KINK_IDS)
+@pytest.mark.parametrize("at", [1.0, 0.5, nan])
+def test_at_kink_replaces_only_the_kink(name, p, at):
+    act = rk.get(name)
+    locs = [k[0] for k in act.kink_points(**p)]
+    x = np.array([*locs, *(loc + 0.25 for loc in locs), -7.5])
+    d = act.derivative(x, **p, at_kink=at)
+    base = act.derivative(x, **p)
+    n = len(locs)
+    np.testing.assert_array_equal(d[:n], np.full(n, at))
+    np.testing.assert_array_equal(d[n:], base[n:])
+    for loc in locs:
+        got = act.derivative(loc, **p, at_kink=at)
+        assert got == at or (math.isnan(at) and math.isnan(got))
+
+
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_central_differences_away_from_kinks(name, p):
+    act = rk.get(name)
+    x = np.linspace(-7.3, 7.1, 57)
+    ks = _kinks(name, p)
+    x = x[[all(abs(xi - k) > 1e-3 for k in ks) for xi in x]]
+    h = 1e-6
+    fd = (act(x + h, **p) - act(x - h, **p)) / (2 * h)
+    np.testing.assert_allclose(act.derivative(x, **p), fd, rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------
+# scalar path, integers, derivative from output, value_and_derivative
+# ---------------------------------------------------------------------------
+
+SPECIAL = [-inf, -50.0, -6.0, -3.0, -1.5, -1.0, -1e-300, -0.0, 0.0, 1e-300, 0.5, 3.0, 6.0]
+SPECIAL += [19.9, 20.0, 20.5, 700.0, inf, nan]
+
+
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_scalar_path_equals_array_path(name, p):
+    act = rk.get(name)
+    arr_v, arr_d = act.value_and_derivative(np.array(SPECIAL), **p)
+    for i, x in enumerate(SPECIAL):
+        v = act(x, **p)
+        d = act.derivative(x, **p)
+        assert type(v) is float and type(d) is float
+        for got, want in ((v, arr_v[i]), (d, arr_d[i])):
+            if math.isnan(want):
+                assert math.isnan(got)
+            elif math.isinf(want):
+                assert got == want
+            else:  # libm and NumPy/SciPy may round exp/erfc differently by one ulp,
+                # which sums that cancel (gelu' = Phi + x phi) turn into a few ulp
+                assert abs(got - want) <= 2 * _ulp(want) + 2e-16, (x, got, want)
+
+
+def test_integer_inputs():
+    assert rk.relu6(8) == 6 and type(rk.relu6(8)) is int
+    r = rk.relu6(np.array([-2, 3, 9], dtype=np.int16))
+    assert r.dtype == np.int16 and r.tolist() == [0, 3, 6]
+    for name in ("elu", "gelu", "silu", "mish", "softplus", "hardswish", "selu"):
+        out = rk.get(name)(np.array([-1, 2]))
+        assert out.dtype == np.float64, name
+        np.testing.assert_array_equal(out, rk.get(name)(np.array([-1.0, 2.0])))
+    assert type(rk.gelu(1)) is float
+
+
+@pytest.mark.parametrize(
+    "act", [a for a in rk.catalogue() if a.derivative_from_output_fn], ids=lambda a: a.name
+)
+def test_derivative_from_output_matches(act):
+    for p in PARAMS[act.name]:
+        try:
+            bound = act.bind((), p)
+            act.derivative_from_output_fn(np, np.zeros(1), **bound)
+        except ValueError:
+            continue  # documented as invalid for these parameters (tested below)
+        x = np.array([-inf, -30.0, -2.0, -1.0, -0.0, 0.0, 0.3, 1.0, 5.0, 6.0, 7.0, inf, nan])
+        x = np.concatenate([x, np.array([k[0] for k in act.kink_points(**p)])])
+        y = act(x, **p)
+        d = act.derivative(x, **p)
+        dy = act.derivative_from_output_fn(np, y, **bound)
+        np.testing.assert_allclose(dy, d, rtol=1e-15, atol=2e-16, equal_nan=True)
+
+
+def test_derivative_from_output_refuses_invalid_parameters():
+    with pytest.raises(ValueError, match="negative_slope >= 0"):
+        rk.leaky_relu.derivative_from_output_fn(np, np.zeros(2), negative_slope=-0.1)
+    with pytest.raises(ValueError, match="alpha > 0"):
+        rk.elu.derivative_from_output_fn(np, np.zeros(2), alpha=-1.0)
+    with pytest.raises(ValueError, match="alpha > 0"):
+        rk.celu.derivative_from_output_fn(np, np.zeros(2), alpha=-1.0)
+
+
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_value_and_derivative_is_both(name, p):
+    act = rk.get(name)
+    x = np.linspace(-5, 5, 41)
+    v, d = act.value_and_derivative(x, **p)
+    np.testing.assert_array_equal(v, act(x, **p))
+    np.testing.assert_array_equal(d, act.derivative(x, **p))
+
+
+# ---------------------------------------------------------------------------
+# prelu
+# ---------------------------------------------------------------------------
+
+
+def test_prelu_per_channel_axis_1():
+    x = np.array([[[-1.0, 2.0], [-1.0, -3.0]]])  # shape (1, 2 channels, 2)
+    got = rk.prelu(x, [0.1, 0.5])
+    np.testing.assert_allclose(got, [[[-0.1, 2.0], [-0.5, -1.5]]])
+    d = rk.prelu.derivative(x, np.array([0.1, 0.5]))
+    np.testing.assert_allclose(d, [[[0.1, 1.0], [0.5, 0.5]]])
+    np.testing.assert_allclose(rk.prelu(np.array([-2.0, 1.0]), [0.5]), [-1.0, 1.0])
+    assert rk.prelu(-2.0, [0.5]) == -1.0
+
+
+@pytest.mark.torch
+def test_prelu_matches_torch_per_channel():
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, 5))
+    w = np.array([0.1, -0.2, 0.0, 0.7])
+    t = torch.from_numpy(x).requires_grad_(True)
+    y = F.prelu(t, torch.from_numpy(w))
+    (g,) = torch.autograd.grad(y.sum(), t)
+    np.testing.assert_array_equal(rk.prelu(x, w), y.detach().numpy())
+    np.testing.assert_array_equal(rk.prelu.derivative(x, w), g.numpy())
+
+
+# ---------------------------------------------------------------------------
+# bad parameters and inputs
+# ---------------------------------------------------------------------------
+
+BAD = [
+    ("celu", {"alpha": 0.0}, ValueError, "alpha must be a finite real number other than 0"),
+    ("elu", {"alpha": inf}, ValueError, "alpha must be a finite real number"),
+    ("softplus", {"beta": 0.0}, ValueError, "beta must be a finite real number > 0"),
+    ("softplus", {"beta": -1.0}, ValueError, "beta must be"),
+    ("softplus", {"threshold": nan}, ValueError, "threshold must be a finite"),
+    ("hardtanh", {"min_val": 2.0, "max_val": 1.0}, ValueError, "max_val must be >= min_val"),
+    ("gelu", {"approximate": "erf"}, ValueError, "approximate must be one of 'none', 'tanh'"),
+    ("gelu", {"approximate": True}, ValueError, "approximate must be one of"),
+    ("elu", {"alpha": "1"}, TypeError, "alpha must be a finite real number"),
+    ("selu", {"alpha": 1.0}, TypeError, "unexpected parameter 'alpha'"),
+    ("prelu", {"weight": [0.1, 0.2, 0.3]}, ValueError, "weight has 3 elements but x has 2"),
+    ("prelu", {"weight": [[0.1, 0.2]]}, ValueError, "weight must be a scalar or 1-D"),
+    ("prelu", {"weight": [0.1, nan]}, ValueError, "weight must be finite"),
+    ("prelu", {"weight": ["a", "b"]}, TypeError, "weight must be a real number or a 1-D"),
+]
+
+
+@pytest.mark.parametrize(("name", "p", "exc", "msg"), BAD, ids=[f"{b[0]}-{b[1]}" for b in BAD])
+def test_bad_parameters_are_named(name, p, exc, msg):
+    x = np.array([[-1.0, 2.0], [3.0, -4.0]])
+    before = x.copy()
+    with pytest.raises(exc, match=msg.replace("(", r"\(").replace(")", r"\)")):
+        rk.get(name)(x, **p)
+    with pytest.raises(exc):
+        rk.get(name).derivative(x, **p)
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("act", rk.catalogue(), ids=lambda a: a.name)
+def test_bad_inputs_are_named(act):
+    for bad in ("1.0", None, 1 + 2j, True, np.array(["a"]), np.array([1 + 1j])):
+        with pytest.raises(TypeError, match=f"{act.name}: x must be"):
+            act(bad)
+
+
+def test_out_and_in_place_for_new_entries():
+    x = np.linspace(-4, 4, 9)
+    out = np.empty_like(x)
+    assert rk.gelu(x, out=out) is out
+    np.testing.assert_array_equal(out, rk.gelu(x))
+    d_out = np.empty_like(x)
+    rk.mish.value_and_derivative(x, out=(out, d_out))
+    np.testing.assert_array_equal(d_out, rk.mish.derivative(x))
+    with pytest.raises(ValueError, match="dtype"):
+        rk.silu(x, out=np.empty(9, dtype=np.float32))
+
+
+# ---------------------------------------------------------------------------
+# docs/catalogue.md is generated from the catalogue and must not drift
+# ---------------------------------------------------------------------------
+
+
+def test_docs_catalogue_page_is_up_to_date():
+    script = ROOT / "docs" / "build_catalogue.py"
+    page = ROOT / "docs" / "catalogue.md"
+    res = subprocess.run(
+        [sys.executable, str(script), "--stdout"], capture_output=True, text=True, check=True
+    )
+    assert res.stdout == page.read_text(encoding="utf-8"), (
+        "docs/catalogue.md is stale: run python docs/build_catalogue.py"
+    )
+    for act in rk.catalogue():
+        assert f"## {act.name}" in res.stdout
+        assert act.latex in res.stdout
