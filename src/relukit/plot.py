@@ -242,18 +242,30 @@ def derivative_samples(curve: Curve, lo: float, hi: float, num: int) -> tuple[An
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def _is_jump(left: float, right: float, value: float) -> bool:
+    """Whether a kink is visible: the one-sided limits or the value used differ."""
+
+    def close(a: float, b: float) -> bool:
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+
+    if math.isnan(value):
+        return not close(left, right)
+    return not (close(left, right) and close(value, left) and close(value, right))
+
+
 def kink_markers(
     curve: Curve, lo: float, hi: float, at_kink: float | None
 ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """Open-circle points (one-sided limits) and filled-dot points (value used).
 
-    A kink where both limits and the value used coincide (e.g. elu with ``alpha=1``) is
-    not a jump and gets no marker.
+    A kink where both limits and the value used agree to 1e-6 is no visible jump and gets
+    no marker: elu with ``alpha=1`` at 0, or softplus at ``x = threshold / beta`` where
+    the derivative jumps from ``sigmoid(20)`` to 1 (by 2e-9).
     """
     limits, used = [], []
     for x, left, right, default in _kinks_in(curve, lo, hi):
         value = default if at_kink is None else at_kink
-        if left == right and (value == left or math.isnan(value)):
+        if not _is_jump(left, right, value):
             continue
         limits += [(x, left), (x, right)]
         used.append((x, value))
@@ -521,7 +533,7 @@ def plot(
     if ax is not None and layout == "grid":
         raise ValueError("plot: ax= works with layout='overlay' only (a grid makes its own axes)")
     groups = _curves(acts, params)
-    lim = _auto_xlim(groups) if xlim is None else _check_xlim(xlim)
+    lim = _auto_xlim(groups, at_kink) if xlim is None else _check_xlim(xlim)
     if title is None:
         title = _default_title(acts, derivative)
         if layout == "grid" and acts == catalogue():
@@ -535,10 +547,16 @@ def plot(
         return _overlay(plt, groups, derivative, lim, int(num), at_kink, title, figsize, ax)
 
 
-def _auto_xlim(groups: list[list[Curve]]) -> tuple[float, float]:
-    """``(-6, 6)``, or ``(-L, L)`` wide enough to show every kink with a margin."""
+def _auto_xlim(groups: list[list[Curve]], at_kink: float | None) -> tuple[float, float]:
+    """``(-6, 6)``, or ``(-L, L)`` wide enough to show every marked kink with a margin."""
     far = max(
-        (abs(k[0]) for g in groups for c in g for k in c.act.kink_points(**c.params)),
+        (
+            abs(x)
+            for g in groups
+            for c in g
+            for x, left, right, used in c.act.kink_points(**c.params)
+            if _is_jump(left, right, used if at_kink is None else at_kink)
+        ),
         default=0.0,
     )
     half = 6.0 if not far < math.inf or far <= 5.0 else float(math.ceil(far) + 1)
