@@ -528,10 +528,31 @@ def test_bad_activations_are_clear_errors():
     assert slopes == [0.1, 0.2]  # inputs untouched
 
 
+def _boom(xp, x):
+    raise RuntimeError("boom")
+
+
+BROKEN = Activation(
+    name="broken_for_tests",
+    formula="broken(x)",
+    derivative_formula="broken'(x)",
+    latex="",
+    derivative_latex="",
+    value_fn=_boom,
+    derivative_fn=_boom,
+    scalar_value_fn=lambda x: x,
+    scalar_derivative_fn=lambda x: 1.0,
+)
+
+
 def test_no_figure_is_left_open_by_an_error():
     n = len(plt.get_fignums())
     with pytest.raises(ValueError):
         rk.plot("relu", style="neon")
+    with pytest.raises(RuntimeError, match="boom"):  # fails after the figure was made
+        rk.plot("relu", BROKEN, derivative=True)
+    with pytest.raises(RuntimeError, match="boom"):
+        rk.plot("relu", BROKEN, layout="grid")
     assert len(plt.get_fignums()) == n
 
 

@@ -541,10 +541,16 @@ def plot(
                 ": f(x) solid, f'(x) dashed" if derivative is True else ""
             )
     plt = _pyplot()
-    with _style_context(style):
-        if layout == "grid":
-            return _grid(plt, groups, derivative, lim, int(num), at_kink, title, figsize, acts)
-        return _overlay(plt, groups, derivative, lim, int(num), at_kink, title, figsize, ax)
+    before = set(plt.get_fignums())
+    try:
+        with _style_context(style):
+            if layout == "grid":
+                return _grid(plt, groups, derivative, lim, int(num), at_kink, title, figsize, acts)
+            return _overlay(plt, groups, derivative, lim, int(num), at_kink, title, figsize, ax)
+    except BaseException:
+        for n in set(plt.get_fignums()) - before:  # no half-drawn figure is left open
+            plt.close(n)
+        raise
 
 
 def _auto_xlim(groups: list[list[Curve]], at_kink: float | None) -> tuple[float, float]:
