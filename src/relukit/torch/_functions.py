@@ -62,6 +62,8 @@ __all__ = [
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+#: ATen's hardsigmoid_backward multiplies by 1.0f / 6.0f (a float32 constant) in every dtype
+ONE_SIXTH = 0.1666666716337204
 
 
 # ---------------------------------------------------------------------------
@@ -124,6 +126,21 @@ def _elu_grad(name: str, is_result: bool) -> Callable[..., torch.Tensor]:
     return grad
 
 
+def _silu_grad(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    if torch.is_grad_enabled():  # double backward: torch's differentiable formula
+        sig = x.sigmoid()
+        return g * sig * (1.0 + x * (1.0 - sig))
+    return aten.silu_backward(g, x)
+
+
+def _mish_grad(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    if torch.is_grad_enabled():  # double backward: torch's differentiable formula
+        sig = x.sigmoid()
+        tsp = F.softplus(x).tanh()
+        return g * (tsp + x * sig * (1.0 - tsp * tsp))
+    return aten.mish_backward(g, x)
+
+
 def _thr(g: torch.Tensor, planef: torch.Tensor, p: dict) -> torch.Tensor:
     # planef is 1.0 where the gradient passes, 0.0 elsewhere: ATen's own selection
     return aten.threshold_backward(g, planef, 0)
@@ -161,7 +178,8 @@ SPECS: dict[str, Spec] = {
             (),
             (),
             "mask",
-            lambda x, p, ip: F.hardtanh(x, 0.0, 6.0, inplace=ip),
+            # `+ 0.0`: relu6(-0.0) is +0.0 in relukit (no sign bit on a rectified output)
+            lambda x, p, ip: F.hardtanh(x, 0.0, 6.0, inplace=ip).add_(0.0),
             code=2,
             plane=lambda x, p: ~((x <= 0) | (x >= 6)),
             grad_from_plane=_thr,
@@ -186,7 +204,7 @@ SPECS: dict[str, Spec] = {
             lambda x, p, ip: F.hardsigmoid(x, inplace=ip),
             code=3,
             plane=lambda x, p: (x > -3) & (x < 3),
-            grad_from_plane=lambda g, pf, p: aten.threshold_backward(g * (1.0 / 6.0), pf, 0),
+            grad_from_plane=lambda g, pf, p: aten.threshold_backward(g * ONE_SIXTH, pf, 0),
             kinks=lambda p: (-3.0, 3.0),
         ),
         Spec(
@@ -230,7 +248,7 @@ SPECS: dict[str, Spec] = {
             (),
             "input",
             lambda x, p, ip: F.silu(x, inplace=ip),
-            grad_from_saved=lambda g, x, p: aten.silu_backward(g, x),
+            grad_from_saved=lambda g, x, p: _silu_grad(g, x),
         ),
         Spec(
             "mish",
@@ -238,7 +256,7 @@ SPECS: dict[str, Spec] = {
             (),
             "input",
             lambda x, p, ip: F.mish(x, inplace=ip),
-            grad_from_saved=lambda g, x, p: aten.mish_backward(g, x),
+            grad_from_saved=lambda g, x, p: _mish_grad(g, x),
         ),
         Spec(
             "softplus",
@@ -306,9 +324,14 @@ def bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(bound.get(k, v) for k, v in kw.items())
 
 
-@functools.lru_cache(maxsize=256)
+@torch.compiler.assume_constant_result  # a constant for torch.compile
 def kink_locations(name: str, pvals: tuple[Any, ...]) -> tuple[float, ...]:
     """Where ``at_kink`` applies: the catalogue's kinks (or torch's own when missing)."""
+    return _kink_locations(name, pvals)
+
+
+@functools.lru_cache(maxsize=256)
+def _kink_locations(name: str, pvals: tuple[Any, ...]) -> tuple[float, ...]:
     spec = SPECS[name]
     p = dict(zip(spec.pnames, pvals, strict=True))
     act = catalogue_entry(name)
@@ -328,8 +351,17 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 _SPECIALS = (-math.inf, math.inf, math.nan, -0.0, 0.0)
 
 
-@functools.lru_cache(maxsize=256)
+@torch.compiler.assume_constant_result  # a constant for torch.compile
 def fixups(name: str, pvals: tuple[Any, ...], dtype: torch.dtype) -> tuple[Any, Any]:
+    """Where torch's kernel and relukit's catalogue disagree on special inputs (cached).
+
+    See :func:`_fixups`.
+    """
+    return _fixups(name, pvals, dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _fixups(name: str, pvals: tuple[Any, ...], dtype: torch.dtype) -> tuple[Any, Any]:
     """Where torch's kernel and relukit's catalogue disagree on special inputs.
 
     Returns ``(forward, backward)``: ``forward`` is a tuple of ``(special, value)``
@@ -445,6 +477,8 @@ def _mask_forward(
             y = x if inplace else torch.empty_like(x)
             k.forward(xn, y.detach().numpy().reshape(-1), bits.numpy(), spec.code,
                       _np_scalar(x, a), _np_scalar(x, b))  # fmt: skip
+            if spec.name == "relu6":
+                y.add_(0.0)
             return y, bits
         k.plane(xn, bits.numpy(), spec.code, _np_scalar(x, a), _np_scalar(x, b))
         return spec.value(x, p, inplace), bits
@@ -480,7 +514,7 @@ def _mask_backward(
         if spec.code == 1:
             s = p["negative_slope"]
         elif spec.code == 3:
-            s = 1.0 / 6.0
+            s = ONE_SIXTH
         kernels().backward(g.numpy().reshape(-1), bits.numpy(), out.numpy().reshape(-1),
                            spec.code, _np_scalar(g, s))  # fmt: skip
         return out
@@ -519,12 +553,15 @@ class ActivationFunction(torch.autograd.Function):
         pvals: tuple[Any, ...],
         at_kink: float | None,
         inplace: bool,
+        fix: tuple[Any, Any],
+        locs: tuple[float, ...],
     ) -> torch.Tensor:
+        # fix = fixups(...) and locs = kink_locations(...) are computed by `apply`,
+        # outside the Function, so that torch.compile sees them as constants
         spec = SPECS[name]
         p = dict(zip(spec.pnames, pvals, strict=True))
-        fwd_fix, bwd_fix = fixups(name, pvals, x.dtype)
+        fwd_fix, bwd_fix = fix
         masks = _special_masks(x, fwd_fix) if fwd_fix else []
-        locs = kink_locations(name, pvals) if at_kink is not None else ()
         kbits = _kink_bits(x, locs) if locs else None
         saved: list[torch.Tensor] = []
         save = spec.save
@@ -575,7 +612,23 @@ class ActivationFunction(torch.autograd.Function):
                 gi = torch.where(x == s_, g * d, gi)
         if ctx.at_kink is not None:
             gi = _kink_backward(gi, g, saved[-1], ctx.at_kink)
-        return gi, None, None, None, None
+        return gi, None, None, None, None, None, None
+
+
+def _check_inplace(x: torch.Tensor) -> None:
+    """Raise torch's own errors for in-place use autograd cannot support, BEFORE writing.
+
+    (A custom Function would raise them only after its forward has overwritten ``x``.)
+    """
+    if x.is_leaf:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    base = x._base
+    if base is not None and base.is_leaf and base.requires_grad:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
 
 
 def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any) -> torch.Tensor:
@@ -595,9 +648,17 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
     if not x.is_floating_point():
         # integer tensors: torch's own op decides (relu keeps ints; others raise as torch)
         p = dict(zip(spec.pnames, pvals, strict=True))
+        if name == "relu":
+            return torch.relu_(x) if inplace else torch.relu(x)
+        if name == "relu6":
+            return F.relu6(x, inplace)
         return spec.value(x, p, inplace)
     if torch.is_grad_enabled() and x.requires_grad:
-        return ActivationFunction.apply(x, name, pvals, at_kink, inplace)
+        if inplace:
+            _check_inplace(x)
+        fix = fixups(name, pvals, x.dtype)
+        locs = kink_locations(name, pvals) if at_kink is not None else ()
+        return ActivationFunction.apply(x, name, pvals, at_kink, inplace, fix, locs)
     # no autograd graph: the value only
     p = dict(zip(spec.pnames, pvals, strict=True))
     fwd_fix, _ = fixups(name, pvals, x.dtype)

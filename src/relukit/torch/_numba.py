@@ -35,7 +35,9 @@ def kernels() -> Any:
 
     @jit
     def forward(x: Any, y: Any, bits: Any, code: int, a: Any, b: Any) -> None:
-        # value (ATen's formula) then the bit plane, each loop simple enough to vectorise
+        # the bit plane first (in place, y is x), then the value (ATen's formula); each
+        # loop is simple enough to vectorise
+        plane(x, bits, code, a, b)
         n = x.size
         zero = x.dtype.type(0)
         if code == 0:  # relu: y = 0 where x <= 0 (+0.0, no sign bit), x elsewhere (NaN too)
@@ -50,7 +52,6 @@ def kernels() -> Any:
             for i in range(n):
                 v = x[i]
                 y[i] = a if v < a else (b if v > b else v)
-        plane(x, bits, code, a, b)
 
     @jit
     def plane(x: Any, bits: Any, code: int, a: Any, b: Any) -> None:

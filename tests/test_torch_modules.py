@@ -1,0 +1,575 @@
+"""relukit.torch: drop-in modules with exact, memory-lean backward (oracle: torch.nn itself).
+
+Every module is compared with its torch.nn namesake, bit for bit, on random inputs that
+include the exact kink values, in float32 and float64, on the fused CPU path (contiguous
+tensors) and on the pure-torch path (non-contiguous tensors). Byte counts of what
+autograd saves are taken with ``saved_tensors_hooks`` here, independently of the
+benchmark's own counter.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+rt = pytest.importorskip("relukit.torch")
+nn = torch.nn
+
+pytestmark = pytest.mark.torch
+
+# (name, constructor args, kwargs, kink locations for these args)
+CASES = [
+    ("ReLU", (), {}, (0.0,)),
+    ("LeakyReLU", (), {}, (0.0,)),
+    ("LeakyReLU", (0.2,), {}, (0.0,)),
+    ("LeakyReLU", (-0.5,), {}, (0.0,)),
+    ("LeakyReLU", (0.0,), {}, (0.0,)),
+    ("ReLU6", (), {}, (0.0, 6.0)),
+    ("Hardtanh", (), {}, (-1.0, 1.0)),
+    ("Hardtanh", (-2.0, 0.5), {}, (-2.0, 0.5)),
+    ("Hardsigmoid", (), {}, (-3.0, 3.0)),
+    ("ELU", (), {}, (0.0,)),
+    ("ELU", (0.5,), {}, (0.0,)),
+    ("CELU", (), {}, ()),
+    ("CELU", (2.0,), {}, ()),
+    ("SELU", (), {}, (0.0,)),
+    ("GELU", (), {}, ()),
+    ("GELU", (), {"approximate": "tanh"}, ()),
+    ("SiLU", (), {}, ()),
+    ("Mish", (), {}, ()),
+    ("Softplus", (), {}, ()),
+    ("Softplus", (2.0, 5.0), {}, ()),
+    ("Hardswish", (), {}, (-3.0, 3.0)),
+    ("PReLU", (), {}, (0.0,)),
+    ("PReLU", (3, 0.1), {}, (0.0,)),
+]
+IDS = [f"{n}{a}{k or ''}" for n, a, k, _ in CASES]
+OUTPUT_SAVING = {"ELU", "CELU", "SELU"}
+INPLACE = {"ReLU", "LeakyReLU", "ReLU6", "Hardtanh", "Hardsigmoid", "ELU", "CELU", "SELU",
+           "SiLU", "Mish", "Hardswish"}  # fmt: skip
+
+
+def same(a, b):
+    """Bitwise equality (NaN equal to NaN, -0.0 different from +0.0)."""
+    return bool(
+        (((a == b) & (torch.signbit(a) == torch.signbit(b))) | (a.isnan() & b.isnan())).all()
+    )
+
+
+def inputs(dtype, kinks, shape=(6, 3, 40), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g, dtype=torch.float64) * 4
+    flat = x.view(-1)
+    extra = [0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 6.0, 20.0, 1e-30, -1e-30, *kinks]
+    flat[: len(extra)] = torch.tensor(extra, dtype=torch.float64)
+    return x.to(dtype)
+
+
+def pair(name, args, kwargs, dtype):
+    torch.manual_seed(1)
+    ref = getattr(nn, name)(*args, **kwargs).to(dtype)
+    mine = getattr(rt, name)(*args, **kwargs).to(dtype)
+    mine.load_state_dict(ref.state_dict())
+    return ref, mine
+
+
+def run(module, x, g, inplace_safe=False):
+    xx = x.clone().requires_grad_()
+    inp = xx * 1 if inplace_safe else xx
+    y = module(inp)
+    y.backward(g)
+    grads = [xx.grad] + [p.grad for p in module.parameters()]
+    return y.detach(), grads
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+@pytest.mark.parametrize(("name", "args", "kwargs", "kinks"), CASES, ids=IDS)
+def test_forward_backward_equal_torch_nn(name, args, kwargs, kinks, dtype, layout):
+    ref, mine = pair(name, args, kwargs, dtype)
+    x = inputs(dtype, kinks)
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    if layout == "strided":  # non-contiguous: the pure-torch path
+        x, g = x.transpose(0, 2), g.transpose(0, 2)
+        assert not x.is_contiguous()
+    y_ref, g_ref = run(ref, x, g)
+    y, gr = run(mine, x, g)
+    # values: bit for bit, except relu/relu6 give +0.0 where torch gives -0.0
+    if name in ("ReLU", "ReLU6"):
+        assert torch.equal(y, y_ref) and not torch.signbit(y).any()
+    elif name == "GELU" and dtype == torch.float32:
+        assert torch.equal(y, y_ref)  # relukit: gelu(-0.0) = -0.0, torch float32: +0.0
+    else:
+        assert same(y, y_ref)
+    if name in OUTPUT_SAVING:
+        # the gradient from the output is exactly torch's in-place (output-based) one ...
+        ref_ip, _ = pair(name, args, {**kwargs, "inplace": True}, dtype)
+        _, g_ip = run(ref_ip, x, g, inplace_safe=True)
+        assert same(gr[0], g_ip[0])
+        # ... and within a few ulp of torch's out-of-place one
+        # (y + alpha cancels for very negative x: the error is absolute, ~ulp(alpha) * |g|)
+        eps = torch.finfo(dtype).eps
+        scale = 1.76 if name == "SELU" else max((1.0, *args))
+        assert ((gr[0] - g_ref[0]).abs() <= 4 * eps * (g_ref[0].abs() + scale * g.abs())).all()
+    else:
+        for a, b in zip(gr, g_ref, strict=True):
+            assert same(a, b)
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs", "kinks"), CASES, ids=IDS)
+def test_repr_equals_torch(name, args, kwargs, kinks):
+    assert repr(getattr(rt, name)(*args, **kwargs)) == repr(getattr(nn, name)(*args, **kwargs))
+    assert isinstance(getattr(rt, name)(*args, **kwargs), getattr(nn, name))
+    if name in INPLACE:
+        a = getattr(rt, name)(*args, inplace=True, **kwargs)
+        assert repr(a) == repr(getattr(nn, name)(*args, inplace=True, **kwargs))
+
+
+def test_repr_at_kink_and_catalogue_attribute():
+    import relukit as rk
+
+    assert repr(rt.ReLU(at_kink=1.0)) == "ReLU(at_kink=1.0)"
+    assert repr(rt.LeakyReLU(0.2, True, at_kink=0.5)) == (
+        "LeakyReLU(negative_slope=0.2, inplace=True, at_kink=0.5)"
+    )
+    for name in ("ReLU", "LeakyReLU", "ELU", "GELU", "PReLU", "Hardswish"):
+        act = getattr(rt, name).relukit_activation
+        assert act is rk.get(name)
+
+
+# ---------------------------------------------------------------------------
+# gradcheck, double backward
+# ---------------------------------------------------------------------------
+
+FUNCTIONAL = [  # (name, args, kwargs, kinks)
+    ("relu", (), {}, (0.0,)),
+    ("leaky_relu", (0.1,), {}, (0.0,)),
+    ("relu6", (), {}, (0.0, 6.0)),
+    ("hardtanh", (-2.0, 2.0), {}, (-2.0, 2.0)),
+    ("hardsigmoid", (), {}, (-3.0, 3.0)),
+    ("elu", (0.7,), {}, (0.0,)),
+    ("celu", (1.5,), {}, ()),
+    ("selu", (), {}, (0.0,)),
+    ("gelu", (), {"approximate": "tanh"}, ()),
+    ("silu", (), {}, ()),
+    ("mish", (), {}, ()),
+    ("softplus", (2.0, 3.0), {}, (1.5,)),
+    ("hardswish", (), {}, (-3.0, 3.0)),
+]
+PIECEWISE_LINEAR = {"relu", "leaky_relu", "relu6", "hardtanh", "hardsigmoid"}
+
+
+def away_from(kinks, n=60, seed=3):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, generator=g, dtype=torch.float64) * 16 - 8
+    for k in kinks:  # push points within 0.05 of a kink away from it
+        near = (x - k).abs() < 0.05
+        x = torch.where(near, x + 0.1, x)
+    return x
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs", "kinks"), FUNCTIONAL, ids=[f[0] for f in FUNCTIONAL]
+)
+def test_gradcheck_and_double_backward(name, args, kwargs, kinks):
+    fn = getattr(rt, name)
+    x = away_from(kinks).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: fn(t, *args, **kwargs), (x,))
+    # second order: the same as torch's where torch has it
+    ref = getattr(torch.nn.functional, name)
+    (g1,) = torch.autograd.grad(fn(x, *args, **kwargs).sum(), x, create_graph=True)
+    (g1r,) = torch.autograd.grad(ref(x, *args, **kwargs).sum(), x, create_graph=True)
+    torch.testing.assert_close(g1, g1r, rtol=1e-12, atol=0)
+    try:
+        (h_ref,) = torch.autograd.grad(g1r.sum(), x)
+    except RuntimeError:
+        return  # torch has no double backward here either
+    if name in PIECEWISE_LINEAR:
+        # the first derivative is a constant selection of the incoming gradient: it does
+        # not depend on x at all (torch's does, with a zero derivative)
+        assert not g1.requires_grad and not h_ref.any()
+        return
+    (h,) = torch.autograd.grad(g1.sum(), x)
+    torch.testing.assert_close(h, h_ref, rtol=1e-9, atol=1e-12)
+
+
+def test_gradgradcheck_piecewise_linear_and_prelu():
+    x = away_from((0.0,)).requires_grad_()
+    for fn in (rt.relu, lambda t: rt.leaky_relu(t, 0.3), rt.elu):
+        assert torch.autograd.gradgradcheck(fn, (x,))
+    w = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(rt.prelu, (x, w))
+
+
+def test_prelu_weight_gradient_equals_torch():
+    torch.manual_seed(0)
+    x = torch.randn(5, 3, 4, 4)
+    for num in (1, 3):
+        ref, mine = nn.PReLU(num, 0.2), rt.PReLU(num, 0.2)
+        g = torch.randn_like(x)
+        _, gr = run(ref, x, g)
+        _, gm = run(mine, x, g)
+        assert same(gm[0], gr[0]) and same(gm[1], gr[1])
+
+
+# ---------------------------------------------------------------------------
+# in-place behaviour
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE))
+def test_inplace_like_torch(name):
+    x = inputs(torch.float32, (0.0,), shape=(4, 50))
+    g = torch.randn_like(x)
+    # on a leaf that requires grad: the same error as torch
+    leaf = x.clone().requires_grad_()
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        getattr(nn, name)(inplace=True)(leaf)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        getattr(rt, name)(inplace=True)(leaf)
+    assert torch.equal(leaf.detach(), x)  # untouched
+    # on a non-leaf: the result is the input tensor, the gradient is torch's
+    xr = x.clone().requires_grad_()
+    a = xr * 1
+    y = getattr(rt, name)(inplace=True)(a)
+    assert y is a and y._version > 0
+    y.backward(g)
+    _, g_ref = run(getattr(nn, name)(), x, g)
+    if name in OUTPUT_SAVING:
+        eps = torch.finfo(x.dtype).eps
+        assert ((xr.grad - g_ref[0]).abs() <= 4 * eps * (g_ref[0].abs() + 2 * g.abs())).all()
+    else:
+        assert same(xr.grad, g_ref[0])
+
+
+def test_inplace_on_a_tensor_saved_by_another_op_fails_like_torch():
+    for mod in (nn.ReLU(inplace=True), rt.ReLU(inplace=True), rt.ELU(inplace=True)):
+        x = torch.randn(10, requires_grad=True)
+        s = torch.sigmoid(x)  # sigmoid saves its output
+        mod(s)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            s.sum().backward()
+
+
+def test_inplace_leaky_relu_negative_slope_gives_the_right_gradient():
+    # torch's leaky_relu_ refuses a negative slope in backward (#31938); relukit keeps
+    # the 1-bit mask taken before the overwrite, so the gradient is right.
+    x = inputs(torch.float32, (0.0,), shape=(100,))
+    g = torch.randn_like(x)
+    xr = x.clone().requires_grad_()
+    with pytest.raises(RuntimeError, match="negative slope"):
+        torch.nn.functional.leaky_relu(xr * 1, -0.5, inplace=True).backward(g)
+    xr.grad = None
+    rt.leaky_relu(xr * 1, -0.5, inplace=True).backward(g)
+    _, g_ref = run(nn.LeakyReLU(-0.5), x, g)
+    assert same(xr.grad, g_ref[0])
+
+
+def test_inplace_elu_negative_alpha_keeps_the_input():
+    x = inputs(torch.float64, (0.0,), shape=(50,))
+    g = torch.randn_like(x)
+    xr = x.clone().requires_grad_()
+    rt.elu(xr * 1, -0.5, inplace=True).backward(g)
+    _, g_ref = run(nn.ELU(-0.5), x, g)
+    assert same(xr.grad, g_ref[0])
+
+
+def test_no_inplace_variant_is_a_clear_error():
+    with pytest.raises(ValueError, match="no in-place variant"):
+        rt._functions.apply("gelu", torch.randn(3), ("none",), True, None)
+
+
+# ---------------------------------------------------------------------------
+# at_kink, special values
+# ---------------------------------------------------------------------------
+
+KINKED = [
+    ("ReLU", (), (0.0,)),
+    ("LeakyReLU", (0.1,), (0.0,)),
+    ("ReLU6", (), (0.0, 6.0)),
+    ("Hardtanh", (-2.0, 3.0), (-2.0, 3.0)),
+    ("Hardsigmoid", (), (-3.0, 3.0)),
+    ("ELU", (0.5,), (0.0,)),
+    ("SELU", (), (0.0,)),
+    ("Hardswish", (), (-3.0, 3.0)),
+    ("PReLU", (), (0.0,)),
+]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+@pytest.mark.parametrize("at_kink", [1.0, 0.5, math.nan])
+@pytest.mark.parametrize(("name", "args", "kinks"), KINKED, ids=[k[0] for k in KINKED])
+def test_at_kink(name, args, kinks, at_kink, layout):
+    x = inputs(torch.float32, kinks, shape=(8, 30))
+    g = torch.randn_like(x)
+    if layout == "strided":
+        x, g = x.t(), g.t()
+    _, g_ref = run(getattr(nn, name)(*args), x, g)
+    _, g_k = run(getattr(rt, name)(*args, at_kink=at_kink), x, g)
+    at = torch.zeros_like(x, dtype=torch.bool)
+    for k in kinks:
+        at |= x == k
+    assert at.sum() >= len(kinks)
+    assert same(g_k[0][at], g[at] * at_kink)
+    if name in OUTPUT_SAVING:  # from the output: ulp-close to torch's out-of-place gradient
+        eps = torch.finfo(x.dtype).eps
+        close = (g_k[0] - g_ref[0]).abs() <= 4 * eps * g.abs()
+        assert close[~at].all()
+    else:
+        assert same(g_k[0][~at], g_ref[0][~at])
+
+
+def test_at_kink_validation():
+    with pytest.raises(TypeError, match="at_kink must be None"):
+        rt.ReLU(at_kink="one")
+    with pytest.raises(TypeError, match="at_kink must be None"):
+        rt.relu(torch.randn(3), at_kink=True)
+
+
+INF_LIMITS = {  # (value at -inf, value at +inf): the mathematical limits
+    "relu": (0.0, math.inf),
+    "relu6": (0.0, 6.0),
+    "elu": (-1.0, math.inf),
+    "selu": (-1.0507009873554805 * 1.6732632423543772, math.inf),
+    "gelu": (0.0, math.inf),
+    "silu": (0.0, math.inf),
+    "mish": (0.0, math.inf),
+    "softplus": (0.0, math.inf),
+    "hardswish": (0.0, math.inf),
+    "hardsigmoid": (0.0, 1.0),
+    "hardtanh": (-1.0, 1.0),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", sorted(INF_LIMITS))
+def test_special_values(name, dtype):
+    x = torch.tensor([-math.inf, math.inf, math.nan, 1.0], dtype=dtype, requires_grad=True)
+    y = getattr(rt, name)(x)
+    lo, hi = INF_LIMITS[name]
+    assert y[0].item() == pytest.approx(lo, rel=1e-6) and y[1].item() == hi  # never NaN
+    assert y[2].isnan()
+    y.backward(torch.ones_like(y))
+    assert not x.grad[:2].isnan().any()  # the derivative's limits at ±inf
+    with torch.no_grad():
+        assert same(getattr(rt, name)(x), y.detach())
+
+
+def test_leaky_relu_slope_zero_at_minus_inf_and_relu_minus_zero():
+    y = rt.leaky_relu(torch.tensor([-math.inf, -2.0]), 0.0)
+    assert y.tolist() == [0.0, 0.0] and torch.signbit(y).all()  # -0.0, like 0 * (x < 0)
+    for t in (torch.tensor([-0.0]), torch.tensor([-0.0], requires_grad=True)):
+        assert not torch.signbit(rt.relu(t)).any()
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(width=32, allow_nan=False, allow_infinity=False),
+            st.sampled_from([0.0, -0.0, 1e-45, -1e-45]),
+        ),
+        min_size=1,
+        max_size=70,
+    ),
+    st.sampled_from([0.01, 0.2, -1.0, 0.0]),
+)
+def test_hypothesis_relu_leaky_equal_torch(values, slope):
+    x = torch.tensor(values, dtype=torch.float32)
+    g = torch.linspace(-2, 3, len(values))
+    for rmod, tmod in ((rt.ReLU(), nn.ReLU()), (rt.LeakyReLU(slope), nn.LeakyReLU(slope))):
+        y, gr = run(rmod, x, g)
+        y_ref, g_ref = run(tmod, x, g)
+        assert torch.equal(y, y_ref) and same(gr[0], g_ref[0])
+
+
+# ---------------------------------------------------------------------------
+# errors
+# ---------------------------------------------------------------------------
+
+
+def test_bad_inputs_are_clear_errors_and_leave_inputs_untouched():
+    with pytest.raises(TypeError, match=r"input must be a torch.Tensor, got list"):
+        rt.relu([1.0, -1.0])
+    with pytest.raises(TypeError, match="negative_slope"):
+        rt.LeakyReLU("0.1")
+    with pytest.raises(ValueError, match="negative_slope"):
+        rt.LeakyReLU(math.nan)
+    with pytest.raises(ValueError, match="approximate"):
+        rt.GELU("fast")
+    x = torch.tensor([-1.0, 2.0])
+    with pytest.raises(TypeError, match="inplace must be True or False"):
+        rt.relu(x, inplace="yes")
+    with pytest.raises(TypeError):
+        rt.leaky_relu(x, "a", inplace=True)
+    assert x.tolist() == [-1.0, 2.0]
+
+
+def test_integer_tensors_behave_like_torch():
+    x = torch.tensor([-2, 3])
+    assert torch.equal(rt.relu(x), torch.relu(x))
+    with pytest.raises(NotImplementedError):
+        torch.nn.functional.leaky_relu(x)
+    with pytest.raises(NotImplementedError):
+        rt.leaky_relu(x)
+
+
+# ---------------------------------------------------------------------------
+# convert
+# ---------------------------------------------------------------------------
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 8), nn.ELU())
+        self.conv = nn.Sequential(nn.Conv2d(1, 3, 3), nn.PReLU(3), nn.ReLU6(inplace=True))
+        self.heads = nn.ModuleList([nn.Linear(8, 2), nn.GELU("tanh")])
+        self.act = nn.ReLU()
+
+
+def forward(net, x, img):
+    return net.heads[1](net.heads[0](net.act(net.body(x)))).sum() + net.conv(img).sum()
+
+
+def test_convert_round_trip_with_a_saved_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    net = Net()
+    path = tmp_path / "ckpt.pt"
+    torch.save(net.state_dict(), path)
+    x, img = torch.randn(5, 4), torch.randn(2, 1, 6, 6)
+    ref = forward(net, x, img)
+    ref.backward()
+    ref_grads = {k: p.grad.clone() for k, p in net.named_parameters()}
+
+    converted = rt.convert(Net())
+    assert converted.load_state_dict(torch.load(path)) is not None  # loads as-is
+    assert type(converted.body[1]) is rt.LeakyReLU and converted.body[1].negative_slope == 0.2
+    assert type(converted.conv[1]) is rt.PReLU and type(converted.conv[2]) is rt.ReLU6
+    assert converted.conv[2].inplace and type(converted.act) is rt.ReLU
+    assert type(converted.heads[1]) is rt.GELU and converted.heads[1].approximate == "tanh"
+    out = forward(converted, x, img)
+    out.backward()
+    assert same(out, ref)
+    for k, p in converted.named_parameters():
+        assert same(p.grad, ref_grads[k]), k
+    # and back: the converted model's checkpoint loads into plain torch.nn
+    buf = io.BytesIO()
+    torch.save(converted.state_dict(), buf)
+    buf.seek(0)
+    plain = Net()
+    plain.load_state_dict(torch.load(buf))
+    assert list(plain.state_dict()) == list(net.state_dict())
+    assert same(forward(plain, x, img), ref)
+
+
+def test_convert_keeps_prelu_parameter_and_copy_option():
+    net = nn.Sequential(nn.Linear(2, 2), nn.PReLU())
+    w = net[1].weight
+    copy = rt.convert(net, inplace=False)
+    assert type(net[1]) is nn.PReLU and type(copy[1]) is rt.PReLU
+    same_obj = rt.convert(net)
+    assert same_obj is net and net[1].weight is w
+    assert type(rt.convert(nn.ReLU(inplace=True))) is rt.ReLU
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        rt.convert("model")
+
+
+# ---------------------------------------------------------------------------
+# torch.compile
+# ---------------------------------------------------------------------------
+
+
+def test_torch_compile():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(8, 16),
+        rt.ReLU(),
+        nn.Linear(16, 16),
+        rt.LeakyReLU(0.1),
+        nn.Linear(16, 4),
+        rt.ELU(),
+    )
+    x = torch.randn(5, 8)
+    eager = model(x).sum()
+    eager.backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    out = compiled(x).sum()
+    out.backward()
+    torch.testing.assert_close(out, eager)
+    for p, g in zip(model.parameters(), grads, strict=True):
+        torch.testing.assert_close(p.grad, g)
+
+
+# ---------------------------------------------------------------------------
+# what autograd saves: byte counts (deterministic)
+# ---------------------------------------------------------------------------
+
+
+def saved_bytes(model, x):
+    """Bytes autograd saves for backward: unique storages, parameters excluded."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen = {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        if s.data_ptr() not in params:
+            seen[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x).sum()
+    return sum(seen.values())
+
+
+def mlp(act, dropout=False, width=256, depth=3):
+    layers = [nn.Linear(64, width)]
+    for _ in range(depth):
+        layers += [act(), *([nn.Dropout(0.2)] if dropout else []), nn.Linear(width, width)]
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize(
+    ("torch_act", "mine", "dropout", "target"),
+    [
+        (nn.LeakyReLU, rt.LeakyReLU, False, 0.6),
+        (nn.ELU, rt.ELU, False, 0.6),
+        (nn.ReLU, rt.ReLU, True, 0.8),
+    ],
+)
+def test_saved_bytes_ratio(torch_act, mine, dropout, target):
+    torch.manual_seed(0)
+    x = torch.randn(128, 64)
+    ref = saved_bytes(mlp(torch_act, dropout), x)
+    ours = saved_bytes(mlp(mine, dropout), x)
+    assert ours <= target * ref, (ours, ref)
+
+
+def test_saved_bytes_exact():
+    x = torch.randn(7, 13, requires_grad=True)  # 91 elements -> 12 bytes of mask
+    n = x.numel()
+    for act in (rt.ReLU(), rt.LeakyReLU(), rt.ReLU6(), rt.Hardtanh(), rt.Hardsigmoid()):
+        assert saved_bytes(act, x) == math.ceil(n / 8)
+        assert saved_bytes(type(act)(at_kink=1.0), x) == 2 * math.ceil(n / 8)
+    # ELU saves only its output (4 bytes per element, shared with the next layer)
+    assert saved_bytes(rt.ELU(), x) == 4 * n
+    assert saved_bytes(nn.LeakyReLU(), x) == 4 * n  # torch saves the input
+
+
+# ---------------------------------------------------------------------------
+# light import
+# ---------------------------------------------------------------------------
+
+
+def test_import_relukit_does_not_import_torch():
+    code = "import sys, relukit; assert 'torch' not in sys.modules; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
