@@ -349,25 +349,10 @@ def _erfc(xp: Any, z: Any) -> Any:
         import cupyx.scipy.special
 
         return cupyx.scipy.special.erfc(z)
-    if kind in ("numpy", "dask"):
-        np_erfc = _numpy_erfc()
-        if kind == "numpy" and z.dtype.itemsize == 8:
-            # SciPy's erfc rounds z^2 inside exp(-z^2) (hundreds of ulp in the tail) and
-            # flushes to 0 once exp(-z^2) < exp(-709) although erfc(z) is subnormal up to
-            # z = 27.2: there, erfc(z) = exp(-z^2) erfcx(z) with z^2 formed exactly.
-            try:
-                from scipy.special import erfcx
-            except ImportError:  # pragma: no cover
-                return np_erfc(z)
-            zt = xp.where(z > _ERFCX_FROM, z, _ERFCX_FROM)
-            p = zt * zt
-            e = _two_square_err(xp, zt, p, 134217729.0)
-            g = xp.exp(-p)
-            g = g - g * e
-            return xp.where(z > _ERFCX_FROM, g * erfcx(zt), np_erfc(z))
-        if kind == "dask":
-            return z.map_blocks(np_erfc, dtype=z.dtype)
-        return np_erfc(z)
+    if kind == "numpy":
+        return _numpy_erfc(z)
+    if kind == "dask":
+        return z.map_blocks(_numpy_erfc, dtype=z.dtype)
     if hasattr(xp, "erfc"):
         return xp.erfc(z)
     raise TypeError(
@@ -380,17 +365,28 @@ def _erfc(xp: Any, z: Any) -> Any:
 _ERFCX_FROM = 2.0
 
 
-def _numpy_erfc() -> Any:
-    """SciPy's ``erfc`` when installed, else ``math.erfc`` element by element (slow)."""
+def _numpy_erfc(z: Any) -> Any:
+    """``erfc`` of a NumPy array: SciPy's, else ``math.erfc`` element by element (slow).
+
+    SciPy's erfc rounds z^2 inside exp(-z^2) (hundreds of ulp in the float64 tail) and
+    flushes to 0 once exp(-z^2) < exp(-709) although erfc(z) is subnormal up to z = 27.2:
+    for z > 2 this uses erfc(z) = exp(-z^2) erfcx(z) with z^2 formed exactly instead.
+    """
+    import numpy as np
+
     try:
-        from scipy.special import erfc
-
-        return erfc
+        from scipy.special import erfc, erfcx
     except ImportError:  # pragma: no cover - scipy comes with scikit-learn in CI
-        import numpy as np
-
-        uf = np.frompyfunc(math.erfc, 1, 1)
-        return lambda z: uf(z).astype(z.dtype)
+        return np.frompyfunc(math.erfc, 1, 1)(z).astype(z.dtype)
+    if z.dtype != np.float64:
+        return erfc(z)
+    with np.errstate(all="ignore"):
+        zt = np.where(z > _ERFCX_FROM, z, _ERFCX_FROM)
+        p = zt * zt
+        e = _two_square_err(np, zt, p, 134217729.0)
+        g = np.exp(-p)
+        g = g - g * e
+        return np.where(z > _ERFCX_FROM, g * erfcx(zt), erfc(z))
 
 
 # Constants, with their splits for exact products (Dekker): C = C_HI + C_LO exactly, C_HI
@@ -901,7 +897,7 @@ def _silu(xp: Any, x: Any) -> Any:
     # x / (1 + e^-x): 3 roundings. Far left, e^-x overflows and e^x is subnormal (few
     # bits): there x e^x = (x h) h with h = e^(x/2) normal, one rounding into the result.
     lo = _tail(xp, x)
-    xt = xp.where(x < lo, x, lo)
+    xt = _clip(xp, x, -1500.0, lo)  # -1500: h = 0 already, and no -inf * 0
     h = xp.exp(0.5 * xt)
     far = (xt * h) * h / (1 + h * h)
     xn = xp.where(x < lo, 0, x)
@@ -911,12 +907,14 @@ def _silu(xp: Any, x: Any) -> Any:
 @_widened
 def _silu_d(xp: Any, x: Any) -> Any:
     # sigmoid(x) (1 + x (1 - sigmoid(x))) with 1 - sigmoid(x) = sigmoid(-x) formed directly
-    s, t = _sigmoid2(xp, x)
+    # (x clipped to ±1500, where the result is its limit already: no inf * 0)
+    xc = _clip(xp, x, -1500.0, 1500.0)
+    s, t = _sigmoid2(xp, xc)
     lo = _tail(xp, x)
-    xt = xp.where(x < lo, x, lo)
+    xt = _clip(xp, x, -1500.0, lo)
     h = xp.exp(0.5 * xt)
     far = (h * (1 + xt * t)) * h / (1 + h * h)  # e^x (1 + x t) / (1 + e^x), no early underflow
-    return _lim(xp, x, xp.where(x < lo, far, s * (1 + x * t)), -0.0, 1.0)
+    return _lim(xp, x, xp.where(x < lo, far, s * (1 + xc * t)), -0.0, 1.0)
 
 
 silu = register(
@@ -1090,13 +1088,15 @@ def _hardswish(xp: Any, x: Any) -> Any:
     # x <= -3 -> -0.0 (x * 0 with x < 0, as PyTorch for finite x; the limit at -inf);
     # x >= 3 -> x. At -3 and 3 autograd takes the constant / identity branch: 0 and 1,
     # which is what PyTorch's backward gives there.
-    mid = x * (x + 3) / 6
+    xm = _clip(xp, x, -3.0, 3.0)  # no overflow in the branch not taken
+    mid = xm * (xm + 3) / 6
     return xp.where(x <= -3, -0.0, xp.where(x >= 3, x, mid))
 
 
 @_widened
 def _hardswish_d(xp: Any, x: Any) -> Any:
-    return xp.where(x <= -3, 0, xp.where(x >= 3, 1, (2 * x + 3) / 6))
+    xm = _clip(xp, x, -3.0, 3.0)
+    return xp.where(x <= -3, 0, xp.where(x >= 3, 1, (2 * xm + 3) / 6))
 
 
 hardswish = register(

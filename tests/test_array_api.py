@@ -1,0 +1,238 @@
+"""Every entry on PyTorch, JAX and Dask arrays: the library's own ops, dtype/device kept.
+
+The matrix is generated from the catalogue: entry × library × dtype (float16, float32,
+float64, bfloat16 where the library has it). The oracle is the NumPy float64 result
+(itself checked against mpmath in test_family.py) rounded to the dtype, and each
+library's own activation (torch.nn.functional, jax.nn) away from the points where
+those libraries are documented to differ (±inf, kinks).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import relukit as rk
+
+POINTS = [-np.inf, -40.0, -6.0, -3.0, -2.5, -1.0, -0.3, -0.0, 0.0, 0.3, 1.0, 2.5, 3.0, 6.0]
+POINTS += [7.5, 25.0, np.inf, np.nan]
+ENTRIES = [a.name for a in rk.catalogue()]
+#: tolerance in units of the dtype's epsilon (computed wider and rounded once, or in
+#: float32 on torch GPU/JAX with stable formulas: a few ulp)
+EPS = {"float16": 2**-10, "bfloat16": 2**-7, "float32": 2**-23, "float64": 2**-52}
+
+
+def _check_close(got: np.ndarray, want: np.ndarray, dtype: str, ulps: float = 4) -> None:
+    want = np.asarray(want, dtype=np.float64)
+    same_special = (np.isnan(got) & np.isnan(want)) | (got == want)
+    tol = ulps * EPS[dtype] * np.maximum(np.abs(want), 1e-3)
+    with np.errstate(invalid="ignore"):
+        ok = same_special | (np.abs(got - want) <= tol)
+    assert ok.all(), (got[~ok], want[~ok])
+
+
+def _numpy_ref(name: str, dtype: str, **p):
+    x = np.array(POINTS, dtype=np.float64)
+    if dtype != "bfloat16":
+        x = x.astype(dtype).astype(np.float64)
+    else:
+        import torch
+
+        x = torch.tensor(POINTS, dtype=torch.bfloat16).double().numpy()
+    v, d = rk.get(name).value_and_derivative(x, **p)
+    return x, v, d
+
+
+# ---------------------------------------------------------------------------
+# PyTorch
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("name", ENTRIES)
+def test_torch_tensors(name, dtype):
+    import torch
+
+    x64, v_ref, d_ref = _numpy_ref(name, dtype)
+    t = torch.tensor(x64, dtype=getattr(torch, dtype))
+    before = t.clone()
+    v, d = rk.get(name).value_and_derivative(t)
+    assert isinstance(v, torch.Tensor) and isinstance(d, torch.Tensor)
+    assert v.dtype == t.dtype and d.dtype == t.dtype
+    assert v.device == t.device and v.shape == t.shape
+    torch.testing.assert_close(t, before, equal_nan=True, rtol=0, atol=0)  # untouched
+    _check_close(v.double().numpy(), v_ref, dtype)
+    _check_close(d.double().numpy(), d_ref, dtype)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ENTRIES)
+def test_torch_agrees_with_torch_functional_at_finite_non_kink_points(name):
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.linspace(-7.9, 7.7, 301, dtype=torch.float64)
+    if name == "prelu":
+        want = F.prelu(x, torch.tensor([0.25], dtype=x.dtype))
+    else:
+        want = getattr(F, name)(x)
+    # PyTorch's gelu cancels in its left tail (1 + erf): agreement to 5e-16 absolute there
+    torch.testing.assert_close(getattr(rk, name)(x), want, rtol=4e-15, atol=5e-16)
+
+
+@pytest.mark.torch
+def test_torch_integer_and_parameters():
+    import torch
+
+    r = rk.relu6(torch.tensor([-2, 3, 9], dtype=torch.int32))
+    assert r.dtype == torch.int32 and r.tolist() == [0, 3, 6]
+    g = rk.gelu(torch.tensor([-1, 2]))
+    assert g.dtype == torch.get_default_dtype()
+    w = torch.tensor([0.1, 0.5], dtype=torch.float32)
+    x = torch.tensor([[-1.0, -1.0]], dtype=torch.float32)
+    assert rk.prelu(x, w).tolist() == [[pytest.approx(-0.1), -0.5]]
+    assert rk.softplus(torch.tensor([1.0]), beta=2.0, threshold=1.0).tolist() == [1.0]
+
+
+@pytest.mark.torch
+def test_torch_meta_device_is_kept():
+    import torch
+
+    x = torch.empty(5, device="meta")
+    for name in ("relu", "gelu", "mish", "hardswish"):
+        v = rk.get(name)(x)
+        assert v.device.type == "meta" and v.shape == (5,)
+
+
+# ---------------------------------------------------------------------------
+# JAX
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+@pytest.mark.parametrize("name", ENTRIES)
+def test_jax_arrays(name, dtype):
+    import jax
+    import jax.numpy as jnp
+
+    x64, v_ref, d_ref = _numpy_ref(name, dtype)
+    x = jnp.asarray(x64.astype(np.float32), dtype=getattr(jnp, dtype))
+    v, d = rk.get(name).value_and_derivative(x)
+    assert isinstance(v, jax.Array) and v.dtype == x.dtype and d.dtype == x.dtype
+    assert v.devices() == x.devices()
+    # float32 is computed in float32 in JAX (no x64): a few ulp, more next to a zero of
+    # the derivative (gelu, silu, mish have one): 1e-6 absolute there
+    _check_close(np.asarray(v, dtype=np.float64), v_ref, dtype, ulps=8)
+    dn = np.asarray(d, dtype=np.float64)
+    near_zero = (np.abs(d_ref) < 1e-2) & (dtype == "float32")
+    _check_close(dn[~near_zero], d_ref[~near_zero], dtype, ulps=8)
+    np.testing.assert_allclose(dn[near_zero], d_ref[near_zero], atol=1e-6)
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("name", [n for n in ENTRIES if n not in ("prelu", "hardtanh")])
+def test_jax_agrees_with_jax_nn_at_finite_points(name):
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.linspace(-7.9, 7.7, 301, dtype=jnp.float32)
+    jname = {"hardswish": "hard_swish", "hardsigmoid": "hard_sigmoid"}.get(name, name)
+    fn = getattr(jax.nn, jname)
+    kw = {"approximate": False} if name == "gelu" else {}
+    want = np.asarray(fn(x, **kw), dtype=np.float64)
+    got = np.asarray(getattr(rk, name)(x), dtype=np.float64)
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-7)
+
+
+@pytest.mark.jax
+def test_jax_jit_and_vmap():
+    import jax
+    import jax.numpy as jnp
+
+    f = jax.jit(lambda t: rk.mish(t) + rk.gelu(t, approximate="tanh"))
+    x = jnp.linspace(-3, 3, 7)
+    want = rk.mish(np.asarray(x, dtype=np.float64)) + rk.gelu(
+        np.asarray(x, dtype=np.float64), approximate="tanh"
+    )
+    np.testing.assert_allclose(np.asarray(f(x)), want, rtol=2e-6)
+    assert jax.vmap(rk.relu6)(jnp.asarray([[7.0], [-1.0]])).tolist() == [[6.0], [0.0]]
+
+
+# ---------------------------------------------------------------------------
+# Dask: lazy, chunked, the same numbers
+# ---------------------------------------------------------------------------
+
+
+class _Counter:
+    """Count dask task executions (a Callback): 0 means nothing was computed."""
+
+    def __init__(self) -> None:
+        from dask.callbacks import Callback
+
+        self.n = 0
+        parent = self
+
+        class C(Callback):
+            def _start(self, dsk):
+                parent.n += 1
+
+        self.cb = C()
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("name", ENTRIES)
+def test_dask_arrays_stay_lazy(name, dtype):
+    import dask.array as da
+
+    x64, v_ref, d_ref = _numpy_ref(name, dtype)
+    x = da.from_array(x64.astype(dtype), chunks=5)
+    counter = _Counter()
+    with counter.cb:
+        v, d = rk.get(name).value_and_derivative(x)
+        assert counter.n == 0, "relukit computed the dask graph"
+    assert isinstance(v, da.Array) and isinstance(d, da.Array)
+    assert v.dtype == np.dtype(dtype) and v.chunks == x.chunks
+    with counter.cb:
+        vn, dn = da.compute(v, d)
+    assert counter.n == 1
+    assert vn.dtype == np.dtype(dtype)
+    # the same operations chunk by chunk as the NumPy path: identical numbers
+    v_np, d_np = rk.get(name).value_and_derivative(x64.astype(dtype))
+    np.testing.assert_array_equal(vn, v_np)
+    np.testing.assert_array_equal(dn, d_np)
+
+
+@pytest.mark.dask
+def test_dask_prelu_channels_and_integers():
+    import dask.array as da
+
+    x = da.from_array(np.array([[-1.0, -2.0], [3.0, -4.0]]), chunks=1)
+    got = rk.prelu(x, [0.5, 0.25]).compute()
+    np.testing.assert_array_equal(got, [[-0.5, -0.5], [3.0, -1.0]])
+    r = rk.relu6(da.from_array(np.array([-2, 9], dtype=np.int64)))
+    assert r.dtype == np.int64 and r.compute().tolist() == [0, 6]
+
+
+def test_unknown_array_type_is_refused():
+    class Fake:
+        shape = (2,)
+        dtype = "float32"
+
+    with pytest.raises(TypeError, match="gelu: x must be"):
+        rk.gelu(Fake())
+
+
+def test_missing_erfc_is_explained():
+    from relukit.activations import _erfc
+
+    class NoErfc:
+        __name__ = "somelib"
+
+    with pytest.raises(TypeError, match=r"needs erfc.*approximate=.tanh."):
+        _erfc(NoErfc(), 1.0)
+    assert math.isclose(_erfc(np, np.array(1.0)), math.erfc(1.0), rel_tol=1e-15)
