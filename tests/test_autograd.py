@@ -1,0 +1,203 @@
+"""Autograd through relukit agrees with ``.derivative``, kinks included.
+
+``torch.autograd`` and ``jax.grad`` differentiate the catalogue's formulas (plain
+``rk.<name>(tensor)``); ``relukit.jax`` differentiates with the catalogue's derivative
+itself (a custom JVP), so there the agreement is exact and ``at_kink`` is honoured.
+At a kink the agreement is exact in every case (the value is written so that autograd
+takes the declared branch); between kinks it is to rounding (the chain rule rounds
+differently from the closed form). No NaN gradient at any finite input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import relukit as rk
+
+PARAMS = {
+    "leaky_relu": [{}, {"negative_slope": 0.2}, {"negative_slope": 0.0}],
+    "hardtanh": [{}, {"min_val": -0.5, "max_val": 2.0}],
+    "elu": [{}, {"alpha": 2.0}, {"alpha": -0.5}],
+    "celu": [{}, {"alpha": 2.0}],
+    "gelu": [{}, {"approximate": "tanh"}],
+    "softplus": [{}, {"beta": 2.0, "threshold": 10.0}],
+    "prelu": [{"weight": 0.25}, {"weight": 0.0}],
+}
+CASES = [(a.name, p) for a in rk.catalogue() for p in PARAMS.get(a.name, [{}])]
+IDS = [f"{n}{p or ''}" for n, p in CASES]
+
+#: finite inputs: tails, the overflow range of exp, tiny numbers, ±0
+FINITE = [-1e308, -1e30, -800.0, -710.0, -100.0, -40.0, -20.0, -7.0, -3.5, -1.3, -0.7]
+FINITE += [-1e-300, -5e-324, -0.0, 0.0, 5e-324, 1e-300, 0.4, 1.0, 2.2, 5.5, 19.0, 21.0]
+FINITE += [45.0, 100.0, 800.0, 1e30, 1e308]
+
+
+def _points(name: str, p: dict) -> tuple[np.ndarray, np.ndarray]:
+    kinks = np.array([k[0] for k in rk.get(name).kink_points(**p)], dtype=np.float64)
+    return np.array(FINITE, dtype=np.float64), kinks
+
+
+def _agree(grad: np.ndarray, d: np.ndarray, eps: float) -> None:
+    assert not np.isnan(grad).any(), "NaN gradient at a finite input"
+    # rounding of the chain rule: relative eps, plus absolute eps where terms cancel
+    np.testing.assert_allclose(grad, d, rtol=64 * eps, atol=16 * eps)
+
+
+# ---------------------------------------------------------------------------
+# torch.autograd through rk.<name>(tensor)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_torch_autograd_equals_derivative(name, p, dtype):
+    import torch
+
+    act = rk.get(name)
+    x, kinks = _points(name, p)
+    tdt = getattr(torch, dtype)
+    eps = float(torch.finfo(tdt).eps)
+    lim = float(torch.finfo(tdt).max)
+    t = torch.tensor(np.clip(x, -lim, lim), dtype=tdt, requires_grad=True)  # finite
+    (g,) = torch.autograd.grad(act(t, **p).sum(), t)
+    d = act.derivative(t.detach(), **p)
+    _agree(g.double().numpy(), d.double().numpy(), eps)
+    if len(kinks):
+        tk = torch.tensor(kinks, dtype=tdt, requires_grad=True)
+        (gk,) = torch.autograd.grad(act(tk, **p).sum(), tk)
+        # exactly the declared convention, which is PyTorch's own autograd value
+        np.testing.assert_array_equal(gk.numpy(), act.derivative(tk.detach(), **p).numpy())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_torch_autograd_at_kinks_equals_torch_functional(name, p):
+    import torch
+    import torch.nn.functional as F
+
+    act = rk.get(name)
+    _, kinks = _points(name, p)
+    if not len(kinks):
+        pytest.skip("no kinks")
+    if name == "prelu":
+        fn = lambda t: F.prelu(t, torch.tensor([p["weight"]], dtype=t.dtype))  # noqa: E731
+    else:
+        fn = lambda t: getattr(F, name)(t, **p)  # noqa: E731
+    a = torch.tensor(kinks, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(kinks, dtype=torch.float64, requires_grad=True)
+    (ga,) = torch.autograd.grad(act(a, **p).sum(), a)
+    (gb,) = torch.autograd.grad(fn(b).sum(), b)
+    np.testing.assert_array_equal(ga.numpy(), gb.numpy())
+
+
+@pytest.mark.torch
+def test_torch_plain_maximum_would_be_wrong():
+    """The reason for the `where` formulas: torch.maximum differentiates to 0.5 at 0."""
+    import torch
+
+    t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(torch.maximum(t, torch.zeros_like(t)).sum(), t)
+    assert float(g) == 0.5
+    t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(rk.relu(t).sum(), t)
+    assert float(g) == 0.0
+
+
+@pytest.mark.torch
+def test_torch_second_derivative_through_formula():
+    import torch
+
+    t = torch.tensor([-1.0, 0.5, 2.0], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(rk.silu(t).sum(), t, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), t)
+    s = torch.sigmoid(t.detach())
+    want = s * (1 - s) * (2 + t.detach() * (1 - 2 * s))  # silu'' written independently
+    torch.testing.assert_close(h, want, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------
+# jax.grad through rk.<name>(jax array), and relukit.jax (custom JVP, at_kink)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_jax_grad_through_formula_equals_derivative(name, p):
+    import jax
+    import jax.numpy as jnp
+
+    act = rk.get(name)
+    x, kinks = _points(name, p)
+    x32 = jnp.asarray(np.clip(x, -3e38, 3e38), dtype=jnp.float32)
+    g = jax.vmap(jax.grad(lambda t: act(t, **p)))(x32)
+    d = act.derivative(x32, **p)
+    _agree(np.asarray(g, dtype=np.float64), np.asarray(d, dtype=np.float64), 2.0**-23)
+    if len(kinks):
+        xk = jnp.asarray(kinks, dtype=jnp.float32)
+        gk = jax.vmap(jax.grad(lambda t: act(t, **p)))(xk)
+        np.testing.assert_array_equal(np.asarray(gk), np.asarray(act.derivative(xk, **p)))
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_relukit_jax_is_exact_and_honours_at_kink(name, p):
+    import jax
+    import jax.numpy as jnp
+
+    import relukit.jax as rkj
+
+    act = rk.get(name)
+    f = getattr(rkj, name)
+    x, kinks = _points(name, p)
+    xs = jnp.asarray(np.clip(np.concatenate([x, kinks]), -3e38, 3e38), dtype=jnp.float32)
+    np.testing.assert_array_equal(np.asarray(f(xs, **p)), np.asarray(act(xs, **p)))
+    g = jax.vmap(jax.grad(lambda t: f(t, **p)))(xs)
+    np.testing.assert_array_equal(np.asarray(g), np.asarray(act.derivative(xs, **p)))
+    if len(kinks):
+        for at in (1.0, 0.5, math.nan):
+            xk = jnp.asarray(kinks, dtype=jnp.float32)
+            gk = jax.vmap(jax.grad(lambda t, at=at: f(t, at_kink=at, **p)))(xk)
+            np.testing.assert_array_equal(np.asarray(gk), np.full(len(kinks), at, np.float32))
+        # away from the kinks (in float32: ±1e-300 and ±5e-324 are 0) nothing changes
+        away = ~np.isin(np.asarray(xs), np.asarray(kinks, dtype=np.float32))
+        ga = jax.vmap(jax.grad(lambda t: f(t, at_kink=7.0, **p)))(xs[away])
+        np.testing.assert_array_equal(np.asarray(ga), np.asarray(g)[away])
+
+
+@pytest.mark.jax
+def test_relukit_jax_conventions_vs_jax_nn():
+    import jax
+
+    import relukit.jax as rkj
+
+    assert float(jax.grad(jax.nn.leaky_relu)(0.0)) == 1.0  # JAX's convention
+    assert float(jax.grad(rkj.leaky_relu)(0.0)) == pytest.approx(0.01)  # PyTorch's
+    assert float(jax.grad(rkj.leaky_relu)(0.0, 0.2)) == pytest.approx(0.2)
+    assert float(jax.grad(lambda x: rkj.relu(x, at_kink=1.0))(0.0)) == 1.0
+    assert float(jax.grad(lambda x: rkj.hardswish(x, at_kink=0.5))(3.0)) == 0.5
+    assert float(jax.jit(jax.grad(rkj.relu6))(6.0)) == 0.0
+    assert rkj.swish is rkj.silu
+
+
+@pytest.mark.jax
+def test_relukit_jax_errors_and_integers():
+    import jax.numpy as jnp
+
+    import relukit.jax as rkj
+
+    with pytest.raises(TypeError, match="at_kink must be None"):
+        rkj.relu(1.0, at_kink="1")
+    with pytest.raises(ValueError, match="alpha must be a finite real number other than 0"):
+        rkj.celu(1.0, alpha=0.0)
+    with pytest.raises(TypeError, match="x must be a real"):
+        rkj.relu(jnp.asarray([True]))
+    assert rkj.gelu(jnp.asarray([1, 2])).dtype == jnp.float32
+    np.testing.assert_allclose(
+        np.asarray(rkj.prelu(jnp.asarray([[-1.0, -1.0]]), jnp.asarray([0.1, 0.5]))),
+        [[-0.1, -0.5]],
+        rtol=1e-7,
+    )
