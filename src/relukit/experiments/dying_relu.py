@@ -51,6 +51,8 @@ class DyingReluConfig:
     variants: tuple[str, ...] = VARIANTS
     eval_every: int = 25
     recycle_every: int = 100
+    recycle_which: str = "dormant"
+    recycle_until: float = 1.0
     tau: float = 0.1
     negative_slope: float = 0.01
     test_size: float = 0.25
@@ -86,6 +88,12 @@ class DyingReluConfig:
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if not (self.tau >= 0):
             raise ValueError(f"tau must be >= 0, got {self.tau!r}")
+        if self.recycle_which not in ("dormant", "dead"):
+            raise ValueError(
+                f"recycle_which must be 'dormant' or 'dead', got {self.recycle_which!r}"
+            )
+        if not (0 <= self.recycle_until <= 1):
+            raise ValueError(f"recycle_until must be in [0, 1], got {self.recycle_until!r}")
         if not (0 < self.test_size < 1):
             raise ValueError(f"test_size must be in (0, 1), got {self.test_size!r}")
 
@@ -203,6 +211,7 @@ def _train_one(
 
     step = 0
     n = xtr.shape[0]
+    total_steps = cfg.epochs * math.ceil(n / cfg.batch_size)
     model.train()
     evaluate(0)
     for _ in range(cfg.epochs):
@@ -217,8 +226,13 @@ def _train_one(
             advance()
             if step % cfg.eval_every == 0:
                 evaluate(step)
-            if variant == "relu+recycle" and step % cfg.recycle_every == 0:
-                res = recycle(model, diagnose(model, xtr, batch_size=2048, tau=cfg.tau), opt)
+            if (
+                variant == "relu+recycle"
+                and step % cfg.recycle_every == 0
+                and step <= cfg.recycle_until * total_steps
+            ):
+                report = diagnose(model, xtr, batch_size=2048, tau=cfg.tau)
+                res = recycle(model, report, opt, which=cfg.recycle_which)
                 hist["recycled"].append({"step": step, "units": res.n_recycled})
     if hist["steps"][-1] != step:
         evaluate(step)

@@ -1,0 +1,712 @@
+"""Tests of relukit.diagnose: diagnose, DeadUnitReport, DeadUnitMonitor, recycle.
+
+Oracles are independent of the code under test: pre-activations recomputed in float64
+from the weights (``x @ W.T + b``, ``F.conv2d``), counted with NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.torch
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+F = torch.nn.functional
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def plant_dead(layer: nn.Module, units: list[int], bias: float = -1.0) -> None:
+    """Zero the incoming weights of ``units`` and give them a negative bias."""
+    with torch.no_grad():
+        layer.weight[units] = 0.0
+        layer.bias[units] = bias
+
+
+def snapshot(model: nn.Module) -> dict:
+    return {
+        "params": {n: p.detach().clone() for n, p in model.named_parameters()},
+        "buffers": {n: b.detach().clone() for n, b in model.named_buffers()},
+        "grads": {
+            n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()
+        },
+        "modes": {n: m.training for n, m in model.named_modules()},
+        "requires_grad": {n: p.requires_grad for n, p in model.named_parameters()},
+    }
+
+
+def assert_untouched(model: nn.Module, snap: dict) -> None:
+    for n, p in model.named_parameters():
+        assert torch.equal(p.detach(), snap["params"][n]), n
+        g = snap["grads"][n]
+        assert (p.grad is None) if g is None else torch.equal(p.grad, g), n
+        assert p.requires_grad == snap["requires_grad"][n]
+    for n, b in model.named_buffers():
+        assert torch.equal(b, snap["buffers"][n]), n
+    for n, m in model.named_modules():
+        assert m.training == snap["modes"][n], n
+        assert not m._forward_hooks, n
+        assert not m._forward_pre_hooks, n
+        assert not m._backward_hooks, n
+        assert not getattr(m, "_forward_hooks_always_called", {}), n
+    assert not torch.overrides._get_current_function_mode_stack()
+
+
+def mlp(seed: int = 0, widths=(5, 8, 6, 3), act=nn.ReLU) -> nn.Sequential:
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i in range(len(widths) - 1):
+        layers.append(nn.Linear(widths[i], widths[i + 1]))
+        if i < len(widths) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+def dead_oracle(z: np.ndarray, unit_axis: int) -> list[int]:
+    axes = tuple(a for a in range(z.ndim) if a != unit_axis % z.ndim)
+    return [int(i) for i in np.flatnonzero(np.all(z <= 0, axis=axes))]
+
+
+def lin64(x: np.ndarray, layer: nn.Linear) -> np.ndarray:
+    w = layer.weight.detach().double().numpy()
+    b = layer.bias.detach().double().numpy()
+    return x @ w.T + b
+
+
+# ---------------------------------------------------------------------------
+# diagnose: planted dead units, independent counts
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_linear_planted_dead_units_match_independent_count(seed):
+    import relukit as rk
+
+    model = mlp(seed)
+    plant_dead(model[0], [1, 4, 6])
+    plant_dead(model[2], [0])
+    x = torch.randn(300, 5, generator=torch.Generator().manual_seed(seed))
+    report = rk.diagnose(model, x, batch_size=64)
+
+    z1 = lin64(x.double().numpy(), model[0])
+    z2 = lin64(np.maximum(z1, 0), model[2])
+    expected = {"1": dead_oracle(z1, -1), "3": dead_oracle(z2, -1)}
+    assert {1, 4, 6} <= set(expected["1"]) and 0 in expected["3"]
+    assert report.dead_units() == expected
+    np.testing.assert_allclose(report["1"].activation_rate, (z1 > 0).mean(0))
+    np.testing.assert_allclose(report["3"].activation_rate, (z2 > 0).mean(0))
+    assert report["1"].dead_fraction == len(expected["1"]) / 8
+    # ReDo score: mean |h_i| / mean over the layer
+    h = np.maximum(z1, 0)
+    score = np.abs(h).mean(0) / np.abs(h).mean(0).mean()
+    np.testing.assert_allclose(report["1"].score, score, rtol=1e-5, atol=1e-7)
+    assert report.dormant_units(0.1)["1"] == [int(i) for i in np.flatnonzero(score <= 0.1)]
+    assert report.n_samples == 300 and report.n_batches == 5
+
+
+class Functional(nn.Module):
+    """Every functional spelling, in a nested module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 6)
+        self.b = nn.Linear(6, 5)
+        self.c = nn.Linear(5, 7)
+        self.d = nn.Linear(7, 2)
+
+    def forward(self, x):
+        x = F.relu(self.a(x))
+        x = torch.relu(self.b(x))
+        x = self.c(x).relu()
+        return self.d(F.leaky_relu(x, 0.2))
+
+
+class Outer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = Functional()
+
+    def forward(self, x):
+        return F.relu(self.inner(x))
+
+
+def test_functional_sites_found_named_and_counted():
+    import relukit as rk
+
+    torch.manual_seed(3)
+    model = Outer()
+    plant_dead(model.inner.a, [2, 5])
+    plant_dead(model.inner.c, [0, 6])
+    x = torch.randn(200, 4)
+    report = rk.diagnose(model, x, batch_size=50)
+    assert list(report) == [
+        "inner.relu[0]",
+        "inner.relu[1]",
+        "inner.relu[2]",
+        "inner.leaky_relu[3]",
+        "relu[0]",
+    ]
+    assert [report[s].kind for s in report] == ["relu", "relu", "relu", "leaky_relu", "relu"]
+    assert all(report[s].source == "functional" for s in report)
+
+    m = model.inner
+    z1 = lin64(x.double().numpy(), m.a)
+    z2 = lin64(np.maximum(z1, 0), m.b)
+    z3 = lin64(np.maximum(z2, 0), m.c)
+    h3 = np.maximum(z3, 0)
+    z4 = lin64(np.where(h3 > 0, h3, 0.2 * h3), m.d)  # leaky input = h3 >= 0
+    assert report.dead_units() == {
+        "inner.relu[0]": dead_oracle(z1, -1),
+        "inner.relu[1]": dead_oracle(z2, -1),
+        "inner.relu[2]": dead_oracle(z3, -1),
+        "inner.leaky_relu[3]": dead_oracle(h3, -1),
+        "relu[0]": dead_oracle(z4, -1),
+    }
+    assert report.dead_units()["inner.relu[0]"] == [2, 5]
+    assert {0, 6} <= set(report.dead_units()["inner.relu[2]"])
+    # leaky relu passes a gradient below 0: reported, but flagged
+    assert report["inner.leaky_relu[3]"].zero_gradient_when_dead is False
+    assert report["inner.relu[0]"].zero_gradient_when_dead is True
+    assert report["inner.relu[0]"].producer == "inner.a"
+
+
+def test_functional_false_sees_modules_only():
+    import relukit as rk
+
+    model = nn.Sequential(Outer(), nn.ReLU())
+    report = rk.diagnose(model, torch.randn(10, 4), functional=False)
+    assert list(report) == ["1"]
+
+
+def test_inplace_functional_relu_reads_the_pre_activation():
+    import relukit as rk
+
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(3, 4)
+
+        def forward(self, x):
+            return F.elu(self.lin(x), inplace=True) + torch.relu_(self.lin(x) - 10.0)
+
+    torch.manual_seed(0)
+    model = M()
+    x = torch.randn(64, 3)
+    report = rk.diagnose(model, x)
+    z = lin64(x.double().numpy(), model.lin)
+    assert report.dead_units() == {"elu[0]": dead_oracle(z, -1), "relu_[1]": dead_oracle(z - 10, -1)}
+    # the ELU output of a negative pre-activation is negative: |h| is what ReDo averages
+    h = np.where(z > 0, z, np.expm1(z))
+    np.testing.assert_allclose(report["elu[0]"].abs_mean, np.abs(h).mean(0), rtol=1e-5)
+
+
+class ConvNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 5, 3)
+        self.act1 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(5, 4, 3)
+        self.fc = nn.Linear(4 * 2 * 2, 3)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.act1(self.conv1(x)), 2)
+        x = F.relu(self.conv2(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_conv_channels_planted_dead_match_independent_count():
+    import relukit as rk
+
+    torch.manual_seed(1)
+    model = ConvNet()
+    plant_dead(model.conv1, [0, 3], bias=-0.5)
+    plant_dead(model.conv2, [2], bias=-0.5)
+    x = torch.randn(40, 2, 10, 10)
+    report = rk.diagnose(model, x, batch_size=16)
+    xd = x.double()
+    with torch.no_grad():
+        z1 = F.conv2d(xd, model.conv1.weight.double(), model.conv1.bias.double())
+        w2, b2 = model.conv2.weight.double(), model.conv2.bias.double()
+        z2 = F.conv2d(F.max_pool2d(z1.clamp_min(0), 2), w2, b2)
+    assert report.dead_units() == {
+        "act1": dead_oracle(z1.numpy(), 1),
+        "relu[0]": dead_oracle(z2.numpy(), 1),
+    }
+    assert {0, 3} <= set(report.dead_units()["act1"])
+    assert report["act1"].unit == "channel" and report["act1"].n_units == 5
+    assert report["act1"].n_values == 40 * 8 * 8
+    np.testing.assert_allclose(
+        report["act1"].activation_rate, (z1.numpy() > 0).mean(axis=(0, 2, 3))
+    )
+    # wiring: conv1 -> act1 -> pool -> conv2; conv2 -> relu -> flatten -> fc (4 positions)
+    assert report["act1"].producer == "conv1" and report["act1"].consumers == [("conv2", None)]
+    assert report["relu[0]"].consumers == [("fc", 4)] and not report["relu[0]"].escapes
+
+
+def test_sequence_input_units_are_features_and_conv1d_units_are_channels():
+    import relukit as rk
+
+    torch.manual_seed(0)
+    seq = nn.Sequential(nn.Linear(3, 6), nn.ReLU())
+    r = rk.diagnose(seq, torch.randn(8, 5, 3))  # (N, T, F)
+    assert r["1"].unit == "feature" and r["1"].n_units == 6 and r["1"].n_values == 40
+    conv = nn.Sequential(nn.Conv1d(3, 4, 2), nn.ReLU())
+    r = rk.diagnose(conv, torch.randn(8, 3, 5))  # (N, C, L)
+    assert r["1"].unit == "channel" and r["1"].n_units == 4 and r["1"].n_values == 32
+    r = rk.diagnose(conv, torch.randn(8, 3, 5), unit_dim=-1)
+    assert r["1"].n_units == 4 * 0 + 4 or r["1"].n_units == 4  # last dim is L-1 = 4 here
+    assert r["1"].unit == "feature"
+
+
+def test_shared_activation_module_is_one_site_per_call():
+    import relukit as rk
+
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.l1, self.l2, self.l3 = nn.Linear(3, 4), nn.Linear(4, 5), nn.Linear(5, 2)
+            self.act = nn.ReLU()
+
+        def forward(self, x):
+            return self.l3(self.act(self.l2(self.act(self.l1(x)))))
+
+    r = rk.diagnose(M(), torch.randn(20, 3))
+    assert list(r) == ["act", "act[1]"]
+    assert (r["act"].n_units, r["act[1]"].n_units) == (4, 5)
+
+
+def test_all_torch_activation_modules_and_relukit_attribute_are_sites():
+    import relukit as rk
+    from relukit.diagnose._core import MODULE_KINDS
+
+    class MyReLU(nn.Module):
+        relukit_activation = "relu"  # how relukit.torch modules are recognised
+
+        def forward(self, x):
+            return x.clamp_min(0)
+
+    acts = [t() for t in MODULE_KINDS] + [MyReLU()]
+    layers: list[nn.Module] = []
+    for a in acts:
+        layers += [nn.Linear(4, 4), a]
+    model = nn.Sequential(*layers)
+    r = rk.diagnose(model, torch.randn(16, 4))
+    assert len(r) == len(acts)
+    assert [r[s].kind for s in r] == [*MODULE_KINDS.values(), "relu"]
+    assert all(r[s].source == "module" for s in r)  # inner F.* calls are not double-counted
+
+
+@pytest.mark.parametrize("form", ["tensor", "list", "pairs", "loader", "generator"])
+def test_data_forms_give_the_same_counts(form):
+    import relukit as rk
+
+    model = mlp(4)
+    plant_dead(model[0], [3])
+    x = torch.randn(100, 5)
+    y = torch.zeros(100)
+    ref = rk.diagnose(model, x, batch_size=100)
+    if form == "tensor":
+        data = x
+    elif form == "list":
+        data = list(x.split(7))
+    elif form == "pairs":
+        data = list(zip(x.split(9), y.split(9), strict=True))
+    elif form == "loader":
+        from torch.utils.data import DataLoader, TensorDataset
+
+        data = DataLoader(TensorDataset(x, y), batch_size=13)
+    else:
+        data = (xb for xb in x.split(1))  # 100 batches, streamed
+    r = rk.diagnose(model, data, batch_size=11)
+    assert r.n_samples == 100
+    for s in ref:
+        np.testing.assert_array_equal(r[s].positive_count, ref[s].positive_count)
+        np.testing.assert_allclose(r[s].abs_mean, ref[s].abs_mean, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# the model is left as it was
+# ---------------------------------------------------------------------------
+
+
+def test_model_untouched_modes_grads_hooks():
+    import relukit as rk
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 2)
+    )
+    model.train()
+    model[3].eval()  # mixed modes must come back exactly
+    model[0].weight.grad = torch.randn(6, 4)
+    user_hook_calls = []
+    h = model[2].register_forward_hook(lambda *a: user_hook_calls.append(1))
+    h.remove()
+    snap = snapshot(model)
+    r1 = rk.diagnose(model, torch.randn(50, 4), batch_size=10)
+    assert_untouched(model, snap)
+    # eval mode during diagnosis: dropout off, batch-norm running stats used, so
+    # the result is deterministic
+    r2 = rk.diagnose(model, torch.randn(50, 4, generator=torch.Generator().manual_seed(1)))
+    r3 = rk.diagnose(model, torch.randn(50, 4, generator=torch.Generator().manual_seed(1)))
+    np.testing.assert_array_equal(r2["2"].positive_count, r3["2"].positive_count)
+    assert r1["2"].n_units == 6
+    assert not user_hook_calls
+
+
+def test_model_untouched_when_forward_raises():
+    import relukit as rk
+
+    class Boom(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            x = F.relu(self.lin(x))
+            if self.calls == 2:
+                raise RuntimeError("boom")
+            return x
+
+    model = nn.Sequential(Boom(), nn.ReLU())
+    model.train()
+    snap = snapshot(model)
+    with pytest.raises(RuntimeError, match="boom"):
+        rk.diagnose(model, torch.randn(10, 3), batch_size=4)
+    assert_untouched(model, snap)
+
+
+def test_user_hooks_are_kept():
+    import relukit as rk
+
+    model = mlp(0)
+    calls = []
+    h = model[1].register_forward_hook(lambda *a: calls.append(1))
+    rk.diagnose(model, torch.randn(10, 5), batch_size=5)
+    assert len(model[1]._forward_hooks) == 1 and calls == [1, 1]
+    h.remove()
+
+
+# ---------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------
+
+
+def test_bad_arguments_raise_clear_errors_and_leave_inputs_alone():
+    import relukit as rk
+
+    model = mlp(0)
+    x = torch.randn(10, 5)
+    x0 = x.clone()
+    snap = snapshot(model)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got list"):
+        rk.diagnose([model], x)
+    with pytest.raises(TypeError, match="data must be a tensor.*got str"):
+        rk.diagnose(model, "data")
+    with pytest.raises(TypeError, match="data batch 1 is a int"):
+        rk.diagnose(model, [x, 3])
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+        rk.diagnose(model, x, batch_size=0)
+    with pytest.raises(ValueError, match="tau must be a real number >= 0, got -1"):
+        rk.diagnose(model, x, tau=-1)
+    with pytest.raises(ValueError, match="tau must be a real number >= 0, got nan"):
+        rk.diagnose(model, x, tau=float("nan"))
+    with pytest.raises(ValueError, match="data is empty"):
+        rk.diagnose(model, [])
+    with pytest.raises(ValueError, match="unit_dim must be None"):
+        rk.diagnose(model, x, unit_dim=2)
+    conv = nn.Sequential(nn.Conv2d(1, 2, 1), nn.ReLU())
+    with pytest.raises(ValueError, match=r"site '1' had 3 units.*must not change"):
+        rk.diagnose(conv, [torch.randn(2, 1, 4, 3), torch.randn(2, 1, 4, 5)], unit_dim=-1)
+    assert torch.equal(x, x0)
+    assert_untouched(model, snap)
+    assert_untouched(conv, snapshot(conv))
+    with pytest.raises(KeyError, match="no activation site 'nope'; sites: 1, 3"):
+        rk.diagnose(model, x)["nope"]
+
+
+# ---------------------------------------------------------------------------
+# the report
+# ---------------------------------------------------------------------------
+
+
+def test_report_dict_json_summary_plot_repr():
+    import matplotlib
+    from rich.table import Table
+
+    import relukit as rk
+
+    matplotlib.use("Agg")
+    model = mlp(0)
+    plant_dead(model[0], [2])
+    r = rk.diagnose(model, torch.randn(64, 5), tau=0.025)
+    d = json.loads(r.to_json())
+    assert d == json.loads(json.dumps(r.to_dict()))
+    assert d["tau"] == 0.025 and d["n_samples"] == 64
+    assert [s["name"] for s in d["sites"]] == ["1", "3"]
+    assert d["sites"][0]["dead_units"] == r.dead_units()["1"]
+    assert d["sites"][0]["n_units"] == 8 and len(d["sites"][0]["activation_rate"]) == 8
+    assert r.dormant_units() == r.dormant_units(0.025)
+    # dormant grows with tau, and dead units are dormant for every tau >= 0
+    for s in r:
+        assert set(r.dormant_units(0.0)[s]) <= set(r.dormant_units(0.5)[s])
+        assert set(r.dead_units()[s]) <= set(r.dormant_units(0.0)[s])
+    table = r.summary()
+    assert isinstance(table, Table) and table.row_count == 2
+    assert [c.header for c in table.columns][:5] == ["site", "kind", "unit", "units", "dead"]
+    assert list(table.columns[4].cells) == [str(len(r.dead_units()[s])) for s in r]
+    fig = r.plot()
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3"]
+    bars = [p.get_height() for p in ax.patches]
+    assert bars[:2] == pytest.approx([100 * r["1"].dead_fraction, 100 * r["3"].dead_fraction])
+    assert ax.get_ylabel() == "units (%)"
+    assert "1: 1/8 dead" in repr(r) and "2 sites" in repr(r)
+    assert r.total_dead_fraction == pytest.approx(sum(map(len, r.dead_units().values())) / 14)
+
+
+def test_empty_layer_mean_gives_score_zero():
+    import relukit as rk
+
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    plant_dead(model[0], [0, 1, 2])
+    r = rk.diagnose(model, torch.randn(5, 2))
+    assert r.dead_units() == {"1": [0, 1, 2]}
+    assert r.dormant_units(0.0) == {"1": [0, 1, 2]}
+    np.testing.assert_array_equal(r["1"].score, [0, 0, 0])
+
+
+def test_diagnose_is_callable_whatever_was_imported_first():
+    code = (
+        "import relukit as rk, sys\n"
+        "assert 'torch' not in sys.modules\n"
+        "import relukit.diagnose\n"
+        "import torch\n"
+        "m = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())\n"
+        "print(type(rk.diagnose(m, torch.randn(4, 2))).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "DeadUnitReport"
+
+
+# ---------------------------------------------------------------------------
+# recycle
+# ---------------------------------------------------------------------------
+
+
+def _train_steps(model, opt, x, y, n=3):
+    for _ in range(n):
+        loss = F.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("optim", ["adam", "adamw", "sgd"])
+def test_recycle_revives_planted_units_and_resets_exactly_their_state(optim):
+    import relukit as rk
+
+    model = mlp(5, widths=(5, 8, 3))  # one hidden layer: only the planted units are dead
+    x, y = torch.randn(64, 5), torch.randn(64, 3)
+    if optim == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    elif optim == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    _train_steps(model, opt, x, y)
+    plant_dead(model[0], [1, 6])
+    report = rk.diagnose(model, x)
+    assert report.dead_units()["1"] == [1, 6]
+    before = snapshot(model)
+    state_before = {
+        p: {k: v.clone() if torch.is_tensor(v) else v for k, v in opt.state[p].items()}
+        for p in model.parameters()
+    }
+    res = rk.recycle(model, report, opt, which="dead")
+    assert res.sites["1"]["units"] == [1, 6] and res.n_recycled == 2
+    assert res.sites["1"]["producer"] == "0" and res.sites["1"]["consumers"] == ["2"]
+
+    w0, b0, w2 = model[0].weight.detach(), model[0].bias.detach(), model[2].weight.detach()
+    rows, other = [1, 6], [0, 2, 3, 4, 5, 7]
+    assert torch.all(w0[rows] != 0) and torch.all(b0[rows] == 0)  # re-drawn, bias 0
+    assert torch.equal(w0[other], before["params"]["0.weight"][other])
+    assert torch.equal(b0[other], before["params"]["0.bias"][other])
+    assert torch.all(w2[:, rows] == 0)  # outgoing weights zeroed
+    assert torch.equal(w2[:, other], before["params"]["2.weight"][:, other])
+    # the re-drawn rows follow the layer's own init: kaiming_uniform(a=sqrt(5)) bound 1/sqrt(5)
+    assert torch.all(w0[rows].abs() <= 1 / 5**0.5)
+    # the function did not jump
+    assert torch.allclose(model(x), model(x))
+    keys = {"adam": ["exp_avg", "exp_avg_sq"], "adamw": ["exp_avg", "exp_avg_sq"]}.get(
+        optim, ["momentum_buffer"]
+    )
+    for p, idx_fn in (
+        (model[0].weight, lambda t: (t[rows], t[other])),
+        (model[0].bias, lambda t: (t[rows], t[other])),
+        (model[2].weight, lambda t: (t[:, rows], t[:, other])),
+    ):
+        for k in keys:
+            got_r, got_o = idx_fn(opt.state[p][k])
+            _, want_o = idx_fn(state_before[p][k])
+            assert torch.all(got_r == 0), k
+            assert torch.equal(got_o, want_o), k
+        if "step" in state_before[p]:
+            assert torch.equal(torch.as_tensor(opt.state[p]["step"]), torch.as_tensor(state_before[p]["step"]))
+    # untouched layers and their state
+    for name in ("2.bias",):
+        p = dict(model.named_parameters())[name]
+        assert torch.equal(p.detach(), before["params"][name])
+        for k in keys:
+            assert torch.equal(opt.state[p][k], state_before[p][k])
+    assert rk.diagnose(model, x).dead_units()["1"] == []
+
+
+def test_recycle_conv_flatten_linear_columns():
+    import relukit as rk
+
+    torch.manual_seed(2)
+    model = ConvNet()
+    plant_dead(model.conv2, [1, 3], bias=-5.0)
+    x = torch.randn(16, 2, 10, 10)
+    report = rk.diagnose(model, x)
+    assert report.dead_units()["relu[0]"] == [1, 3]
+    res = rk.recycle(model, report, which="dead", strict=False)
+    assert res.sites["relu[0]"]["consumers"] == ["fc"]
+    w = model.fc.weight.detach()
+    # channel c owns the 4 flattened columns 4c .. 4c+3
+    assert torch.all(w[:, 4:8] == 0) and torch.all(w[:, 12:16] == 0)
+    assert torch.all(w[:, 0:4] != 0) and torch.all(w[:, 8:12] != 0)
+    assert rk.diagnose(model, x).dead_units()["relu[0]"] == []
+
+
+def test_recycle_refuses_what_it_cannot_follow_and_changes_nothing():
+    import relukit as rk
+
+    class Residual(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+            self.act = nn.ReLU()
+
+        def forward(self, x):
+            h = self.act(self.a(x))
+            return self.b(h) + h  # h also flows into the residual sum
+
+    torch.manual_seed(0)
+    model = Residual()
+    plant_dead(model.a, [2])
+    report = rk.diagnose(model, torch.randn(32, 4))
+    assert report["act"].escapes
+    snap = snapshot(model)
+    with pytest.raises(ValueError, match=r"cannot recycle site 'act': its output is also used by"):
+        rk.recycle(model, report, which="dead")
+    assert_untouched(model, snap)
+    res = rk.recycle(model, report, which="dead", strict=False)
+    assert "act" in res.skipped and res.n_recycled == 0
+    assert_untouched(model, snap)
+
+    bn = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1)).eval()
+    with torch.no_grad():
+        bn[1].bias[1] = -100.0
+    rep = rk.diagnose(bn, torch.randn(20, 3))
+    with pytest.raises(ValueError, match="comes from BatchNorm1d '1', not a Linear or Conv"):
+        rk.recycle(bn, rep, which="dead")
+    with pytest.raises(TypeError, match="report must be a DeadUnitReport"):
+        rk.recycle(bn, {"2": [1]})
+    with pytest.raises(ValueError, match="which must be 'dormant' or 'dead'"):
+        rk.recycle(bn, rep, which="all")
+
+
+# ---------------------------------------------------------------------------
+# monitor
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.LeakyReLU, nn.ELU])
+def test_monitor_windows_match_independent_counts(act):
+    import relukit as rk
+
+    model = mlp(7, act=act)
+    plant_dead(model[0], [0, 5])
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # weights fixed: counts are exact
+    gen = torch.Generator().manual_seed(0)
+    batches = [torch.randn(8, 5, generator=gen) for _ in range(7)]
+    with rk.DeadUnitMonitor(model, every=3, tau=0.1) as mon:
+        for xb in batches:
+            loss = model(xb).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        model(torch.randn(4, 5))  # eval passes are not steps
+        model.train()
+    assert [r["step"] for r in mon.records] == [3, 6, 7]
+    assert [r["steps"] for r in mon.records] == [3, 3, 1]
+    assert mon.step_count == 7
+    for rec, window in zip(mon.records, (batches[0:3], batches[3:6], batches[6:7]), strict=True):
+        z = lin64(torch.cat(window).double().numpy(), model[0])
+        dead = np.all(z <= 0, axis=0)
+        assert rec["sites"]["1"]["dead_fraction"] == pytest.approx(dead.mean())
+        h = torch.as_tensor(z)
+        h = act()(h).numpy()
+        s = np.abs(h).mean(0)
+        score = s / s.mean()
+        assert rec["sites"]["1"]["dormant_fraction"] == pytest.approx((score <= 0.1).mean())
+    hist = mon.history()
+    assert hist["1"]["step"] == [3, 6, 7] and len(hist["3"]["dead_fraction"]) == 3
+    for m in model.modules():
+        assert not m._forward_hooks and not m._forward_pre_hooks
+
+
+def test_monitor_functional_sites_and_cleanup_on_error():
+    import matplotlib
+
+    import relukit as rk
+
+    matplotlib.use("Agg")
+    torch.manual_seed(0)
+    model = Outer()
+    with pytest.raises(RuntimeError, match="stop"), rk.DeadUnitMonitor(model, every=2) as mon:
+        for _ in range(4):
+            model(torch.randn(5, 4))
+        raise RuntimeError("stop")
+    assert set(mon.records[0]["sites"]) == {
+        "inner.relu[0]",
+        "inner.relu[1]",
+        "inner.relu[2]",
+        "inner.leaky_relu[3]",
+        "relu[0]",
+    }
+    for m in model.modules():
+        assert not m._forward_hooks and not m._forward_pre_hooks
+    assert not torch.overrides._get_current_function_mode_stack()
+    fig = mon.plot()
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].get_lines()) == 5
+    assert fig.axes[0].get_xlabel() == "training step"
+    assert "detached" in repr(mon)
+
+
+def test_monitor_bad_arguments():
+    import relukit as rk
+
+    with pytest.raises(ValueError, match="every must be an int >= 1, got 0"):
+        rk.DeadUnitMonitor(mlp(), every=0)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        rk.DeadUnitMonitor("model")
+    mon = rk.DeadUnitMonitor(mlp(), every=2).attach()
+    with pytest.raises(RuntimeError, match="already attached"):
+        mon.attach()
+    mon.detach()
