@@ -14,8 +14,8 @@ computes the result (writing into ``out`` when given), or ``None`` when the NumP
 should run. A kernel is used when all of these hold:
 
 * kernels are enabled (``RELUKIT_DISABLE_KERNELS`` unset or ``0``) and numba works;
-* the activation is the registered catalogue entry of a name in :data:`KERNELS` (with
-  a scalar parameter for ``prelu``);
+* the activation is the registered catalogue entry of a name in :data:`KERNELS` (relu,
+  leaky_relu, relu6, hardtanh, and prelu with a Python-number weight);
 * ``x`` is a plain ``numpy.ndarray`` of float32 or float64, native byte order,
   C-contiguous and aligned, with at least :data:`MIN_SIZE` elements;
 * every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
@@ -133,26 +133,46 @@ def _load() -> Any:
 # ---------------------------------------------------------------------------
 
 
-def _no_params(params: Mapping[str, Any]) -> tuple[float, float, float] | None:
+def _no_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
     return (0.0, 0.0, 0.0)
 
 
-def _leaky_params(params: Mapping[str, Any]) -> tuple[float, float, float] | None:
+def _leaky_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
     s = params["negative_slope"]
     # value: x * slope, or (x or -0.0 at ±inf) * 0 when slope == 0 (see activations._leaky)
     return (0.0 if s == 0 else s, s, 1.0 if s == 0 else 0.0)
 
 
+def _relu6_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
+    return (6.0, 0.0, 0.0)
+
+
+def _hardtanh_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
+    return (params["min_val"], params["max_val"], 0.0)
+
+
+def _prelu_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
+    w = params["weight"]
+    if type(w) is not float:  # arrays (per channel, or to validate): the NumPy path
+        return None
+    # p0: 1 when the NumPy path computes in float64 and rounds back (float32)
+    return (1.0 if dtype.itemsize < 8 else 0.0, w, 1.0 if w == 0 else 0.0)
+
+
 #: activation name -> (kernel prefix in ``_kernels_numba``, parameter packer). A packer
-#: returns ``(p0, p1, p2)`` for the kernel, or ``None`` for parameters it does not cover.
-KERNELS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+#: ``(params, dtype)`` returns ``(p0, p1, p2)`` for the kernel, or ``None`` for parameters
+#: it does not cover.
+KERNELS: dict[str, tuple[str, Callable[[Mapping[str, Any], Any], Any]]] = {
     "relu": ("relu", _no_params),
     "leaky_relu": ("leaky_relu", _leaky_params),
+    "relu6": ("relu6", _relu6_params),
+    "hardtanh": ("hardtanh", _hardtanh_params),
+    "prelu": ("prelu", _prelu_params),
 }
 
 
 def _pack(np: Any, dtype: Any, p: tuple, at_kink: float | None, kinks: list[float]) -> Any:
-    """The scalar block ``P`` of ``_kernels_numba``, cast to ``dtype`` as NumPy would.
+    """The scalar blocks ``P`` (cast to ``dtype`` as NumPy would) and ``Q`` (float64).
 
     Python floats meet a float32 array as "weak" scalars (NEP 50): they are rounded to
     float32 first, and so they are here (``±inf`` when out of range, as in NumPy).
@@ -160,8 +180,9 @@ def _pack(np: Any, dtype: Any, p: tuple, at_kink: float | None, kinks: list[floa
     k0 = kinks[0] if kinks else 0.0
     k1 = kinks[-1] if kinks else 0.0
     kv = 0.0 if at_kink is None else at_kink
+    block = [p[0], p[1], p[2], kv, k0, k1, 1.0, 0.0]
     with np.errstate(all="ignore"):
-        return np.array([p[0], p[1], p[2], kv, k0, k1, 1.0, 0.0], dtype=dtype)
+        return np.array(block, dtype=dtype), np.array(block, dtype=np.float64)
 
 
 def _plain(np: Any, a: Any, dtype: Any) -> bool:
@@ -176,8 +197,8 @@ def _plain(np: Any, a: Any, dtype: Any) -> bool:
 
 def _plan(
     act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None, outs: tuple
-) -> tuple[Any, Any, Any] | None:
-    """``(kernel, P, kk)`` when a kernel applies to this call, else ``None``."""
+) -> tuple[Any, Any, Any, Any] | None:
+    """``(kernel, P, Q, kk)`` when a kernel applies to this call, else ``None``."""
     if not ENABLED or _impl is False or x.size < MIN_SIZE:
         return None
     entry = KERNELS.get(act.name)
@@ -201,7 +222,7 @@ def _plan(
         if not same and np.may_share_memory(o, x):
             return None
     prefix, packer = entry
-    p = packer(params)
+    p = packer(params, dtype)
     kinks = [k.location(params) for k in act.kinks]
     if p is None or len(kinks) > 2:
         return None
@@ -212,7 +233,7 @@ def _plan(
     if kernel is None:
         return None
     kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
-    return kernel, _pack(np, dtype, p, at_kink, kinks), kk
+    return kernel, *_pack(np, dtype, p, at_kink, kinks), kk
 
 
 def _run(kernel: Any, *args: Any) -> bool:
@@ -241,7 +262,7 @@ def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out
     plan = _plan(act, kind, x, params, at_kink, outs)
     if plan is None:
         return None
-    kernel, P, kk = plan
+    kernel, P, Q, kk = plan
 
     def run() -> Any:
         from relukit import _dispatch
@@ -251,7 +272,7 @@ def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out
         if kind == "both" and out is None:
             news.append(np.empty(x.shape, x.dtype))
         flat = [a.reshape(-1) for a in (x, *news)]  # views: all are C-contiguous
-        args = (*flat, P) if kind == "value" else (*flat, P, kk)
+        args = (*flat, P, Q) if kind == "value" else (*flat, P, Q, kk)
         if not _run(kernel, *args):  # numba failed (warned) or busy: the NumPy path
             return _dispatch._numpy(act, kind, x, params, out, at_kink, kernels=False)
         if out is not None:
@@ -338,9 +359,10 @@ def backward(
         if same_g or not np.may_share_memory(out, grad_out):
             plan = _plan(act, "backward", x, bound, at_kink, (out,))
             if plan is not None:
-                kernel, P, kk = plan
+                kernel, P, Q, kk = plan
                 res = np.empty(x.shape, dtype) if out is None else out
-                if _run(kernel, x.reshape(-1), grad_out.reshape(-1), res.reshape(-1), P, kk):
+                flat = [a.reshape(-1) for a in (x, grad_out, res)]
+                if _run(kernel, *flat, P, Q, kk):
                     return res
     d = _dispatch._numpy(act, "derivative", x, bound, None, at_kink, kernels=False)
     with np.errstate(all="ignore"):

@@ -55,7 +55,7 @@ def _kink(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
 
 
 @njit(**_ELEM)
-def _relu_v(v, p0, p1, p2, one, zero):  # pragma: no cover - compiled
+def _relu_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
     # where(x <= 0, 0, x): +0.0 for -0.0, NaN passes through
     if v <= 0:
         return zero
@@ -63,7 +63,7 @@ def _relu_v(v, p0, p1, p2, one, zero):  # pragma: no cover - compiled
 
 
 @njit(**_ELEM)
-def _relu_d(v, p0, p1, p2, one, zero):  # pragma: no cover - compiled
+def _relu_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
     # where(x > 0, 1, where(x <= 0, 0, x))
     if v > 0:
         return one
@@ -73,7 +73,7 @@ def _relu_d(v, p0, p1, p2, one, zero):  # pragma: no cover - compiled
 
 
 @njit(**_ELEM)
-def _leaky_v(v, p0, p1, p2, one, zero):  # pragma: no cover - compiled
+def _leaky_relu_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
     # p0 = slope used for the value (+0 when slope == 0), p2 = 1 when slope == 0:
     # where(x > 0, x, where(isinf(x), -0.0, x) * 0) or where(x > 0, x, x * slope)
     if v > 0:
@@ -84,12 +84,78 @@ def _leaky_v(v, p0, p1, p2, one, zero):  # pragma: no cover - compiled
 
 
 @njit(**_ELEM)
-def _leaky_d(v, p0, p1, p2, one, zero):  # pragma: no cover - compiled
+def _leaky_relu_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
     # p1 = slope: where(x > 0, 1, where(x <= 0, slope, x))
     if v > 0:
         return one
     if v <= 0:
         return p1
+    return v
+
+
+@njit(**_ELEM)
+def _relu6_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # p0 = 6: where(x <= 0, 0, where(x >= 6, 6, x))
+    if v <= 0:
+        return zero
+    if v >= p0:
+        return p0
+    return v
+
+
+@njit(**_ELEM)
+def _relu6_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # where((x > 0) & (x < 6), 1, where(x == x, 0, x))
+    if v > 0 and v < p0:
+        return one
+    if v == v:
+        return zero
+    return v
+
+
+@njit(**_ELEM)
+def _hardtanh_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # p0 = min_val, p1 = max_val: where(x <= lo, lo, where(x >= hi, hi, x))
+    if v <= p0:
+        return p0
+    if v >= p1:
+        return p1
+    return v
+
+
+@njit(**_ELEM)
+def _hardtanh_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # where((x > lo) & (x < hi), 1, where(x == x, 0, x))
+    if v > p0 and v < p1:
+        return one
+    if v == v:
+        return zero
+    return v
+
+
+@njit(**_ELEM)
+def _prelu_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # The NumPy path computes prelu in float64 and rounds once to the array's dtype, so
+    # the product uses the float64 weight q1 (the store rounds it); p2 = 1 when weight == 0:
+    # where(x > 0, x, where((w == 0) & (x == -inf), -0.0, x * w))
+    if v > 0:
+        return v
+    if p2 != 0 and v == -math.inf:
+        return -zero
+    return v * q1
+
+
+@njit(**_ELEM)
+def _prelu_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # p1 = weight (rounded to the dtype, as the float64 result is): where(x > 0, 1,
+    # where(x <= 0, w, x)); p0 = 1 for float32, which the NumPy path widens to float64
+    # and back, quieting a signalling NaN (v + 0 quiets it the same way, payload kept)
+    if v > 0:
+        return one
+    if v <= 0:
+        return p1
+    if p0 != 0:
+        return v + zero
     return v
 
 
@@ -99,70 +165,175 @@ def _leaky_d(v, p0, p1, p2, one, zero):  # pragma: no cover - compiled
 
 
 @njit(**_LOOP)
-def relu_value(x, y, P):  # pragma: no cover - compiled
-    p0, p1, p2, one, zero = P[0], P[1], P[2], P[6], P[7]
+def relu_value(x, y, P, Q):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     for i in prange(x.shape[0]):
-        y[i] = _relu_v(x[i], p0, p1, p2, one, zero)
+        y[i] = _relu_v(x[i], p0, p1, p2, q1, one, zero)
 
 
 @njit(**_LOOP)
-def relu_derivative(x, d, P, kk):  # pragma: no cover - compiled
-    p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
+def relu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
     for i in prange(x.shape[0]):
         v = x[i]
-        r = _relu_d(v, p0, p1, p2, one, zero)
-        d[i] = _kink(v, r, kk, kv, k0, k1)
+        d[i] = _kink(v, _relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
-def relu_both(x, y, d, P, kk):  # pragma: no cover - compiled
-    p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
+def relu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
     for i in prange(x.shape[0]):
         v = x[i]
-        y[i] = _relu_v(v, p0, p1, p2, one, zero)
-        r = _relu_d(v, p0, p1, p2, one, zero)
-        d[i] = _kink(v, r, kk, kv, k0, k1)
+        y[i] = _relu_v(v, p0, p1, p2, q1, one, zero)
+        d[i] = _kink(v, _relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
-def relu_backward(x, g, o, P, kk):  # pragma: no cover - compiled
-    p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
+def relu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
     for i in prange(x.shape[0]):
         v = x[i]
-        r = _relu_d(v, p0, p1, p2, one, zero)
-        o[i] = g[i] * _kink(v, r, kk, kv, k0, k1)
+        o[i] = g[i] * _kink(v, _relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
-def leaky_relu_value(x, y, P):  # pragma: no cover - compiled
-    p0, p1, p2, one, zero = P[0], P[1], P[2], P[6], P[7]
+def leaky_relu_value(x, y, P, Q):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     for i in prange(x.shape[0]):
-        y[i] = _leaky_v(x[i], p0, p1, p2, one, zero)
+        y[i] = _leaky_relu_v(x[i], p0, p1, p2, q1, one, zero)
 
 
 @njit(**_LOOP)
-def leaky_relu_derivative(x, d, P, kk):  # pragma: no cover - compiled
-    p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
-    for i in prange(x.shape[0]):
-        v = x[i]
-        r = _leaky_d(v, p0, p1, p2, one, zero)
-        d[i] = _kink(v, r, kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def leaky_relu_both(x, y, d, P, kk):  # pragma: no cover - compiled
-    p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
+def leaky_relu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
     for i in prange(x.shape[0]):
         v = x[i]
-        y[i] = _leaky_v(v, p0, p1, p2, one, zero)
-        r = _leaky_d(v, p0, p1, p2, one, zero)
-        d[i] = _kink(v, r, kk, kv, k0, k1)
+        d[i] = _kink(v, _leaky_relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
-def leaky_relu_backward(x, g, o, P, kk):  # pragma: no cover - compiled
-    p0, p1, p2, kv, k0, k1, one, zero = P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7]
+def leaky_relu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
     for i in prange(x.shape[0]):
         v = x[i]
-        r = _leaky_d(v, p0, p1, p2, one, zero)
-        o[i] = g[i] * _kink(v, r, kk, kv, k0, k1)
+        y[i] = _leaky_relu_v(v, p0, p1, p2, q1, one, zero)
+        d[i] = _kink(v, _leaky_relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def leaky_relu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        o[i] = g[i] * _kink(v, _leaky_relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def relu6_value(x, y, P, Q):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    for i in prange(x.shape[0]):
+        y[i] = _relu6_v(x[i], p0, p1, p2, q1, one, zero)
+
+
+@njit(**_LOOP)
+def relu6_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _relu6_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def relu6_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        y[i] = _relu6_v(v, p0, p1, p2, q1, one, zero)
+        d[i] = _kink(v, _relu6_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def relu6_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        o[i] = g[i] * _kink(v, _relu6_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def hardtanh_value(x, y, P, Q):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    for i in prange(x.shape[0]):
+        y[i] = _hardtanh_v(x[i], p0, p1, p2, q1, one, zero)
+
+
+@njit(**_LOOP)
+def hardtanh_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def hardtanh_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        y[i] = _hardtanh_v(v, p0, p1, p2, q1, one, zero)
+        d[i] = _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def hardtanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        o[i] = g[i] * _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def prelu_value(x, y, P, Q):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    for i in prange(x.shape[0]):
+        y[i] = _prelu_v(x[i], p0, p1, p2, q1, one, zero)
+
+
+@njit(**_LOOP)
+def prelu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def prelu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        y[i] = _prelu_v(v, p0, p1, p2, q1, one, zero)
+        d[i] = _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def prelu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in prange(x.shape[0]):
+        v = x[i]
+        o[i] = g[i] * _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)

@@ -1,0 +1,461 @@
+"""``relukit bench speed``: throughput on large arrays against the memory-copy limit.
+
+An activation on a large array is memory-bound: the best possible time is the time to
+read the input once and write the output once, which ``np.copyto(y, x)`` takes on the
+same machine. This benchmark measures, in one process and on the same arrays:
+
+* relukit: ``rk.relu`` with ``out=`` and allocating, ``rk.relu.derivative``,
+  ``rk.relu.value_and_derivative`` (one read, two writes) against the value and the
+  derivative computed separately, ``rk.leaky_relu``;
+* the memory limit ``np.copyto(y, x)``;
+* what tutorials use: ``np.maximum(x, 0)``, ``np.where(x > 0, x, 0)``,
+  ``np.heaviside(x, 0)`` (the usual derivative);
+* ``torch.relu(t)`` and ``F.leaky_relu(t)`` on a tensor sharing ``x``'s memory, and a
+  jitted ``jax.nn.relu`` (``block_until_ready``), when installed;
+
+each timed as the minimum of ``--repeat`` runs, the cases interleaved so that a change of
+machine load hits them all alike. It prints GB/s (bytes read + written per second) and
+the fraction of the ``np.copyto`` bandwidth, then the issue's targets with PASS/MISS at
+the headline size (float32, 2**26 elements), the scalar cost (``rk.relu(-3.0)`` against
+``max(0.0, -3.0)``), the ``import relukit`` time and the cost of the first kernel call
+(compiling into an empty numba cache, then loading from it), each measured in a fresh
+subprocess. ``--threshold`` measures where the kernels start to beat the NumPy path.
+
+Timings depend on the machine and its load (printed); compare ratios from one run only.
+
+>>> from relukit.bench.speed import parse_size
+>>> parse_size("2^26"), parse_size("1e6"), parse_size("4096")
+(67108864, 1000000, 4096)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DEFAULT_SIZES", "FULL_SIZES", "HEADLINE", "add_arguments", "parse_size", "run"]
+
+#: the size the issue's targets are stated for (float32)
+HEADLINE = 2**26
+#: the quick default (about a minute on 2 cores)
+DEFAULT_SIZES = (10**3, 10**5, 10**6, 2**26)
+#: ``--full``: 10^3 .. 10^8
+FULL_SIZES = (10**3, 10**4, 10**5, 10**6, 10**7, 2**26, 10**8)
+
+
+def parse_size(text: str) -> int:
+    """``"2^26"``, ``"2**26"``, ``"1e6"`` or ``"4096"`` -> a number of elements (>= 1)."""
+    t = str(text).strip().replace("**", "^")
+    try:
+        if "^" in t:
+            base, exp = t.split("^", 1)
+            value = int(base) ** int(exp)
+        else:
+            f = float(t)
+            if not f.is_integer():
+                raise ValueError
+            value = int(f)
+    except (ValueError, OverflowError):
+        raise ValueError(
+            f"--size must be a whole number of elements such as 1000, 1e6 or 2^26, got {text!r}"
+        ) from None
+    if value < 1:
+        raise ValueError(f"--size must be at least 1, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``relukit bench speed`` to ``parser``."""
+    parser.add_argument(
+        "--size",
+        action="append",
+        type=str,
+        metavar="N",
+        help="array size in elements (repeatable; 1e6 and 2^26 accepted); default: "
+        + ", ".join(f"{s:g}" if s % 1000 == 0 else "2^26" for s in DEFAULT_SIZES),
+    )
+    parser.add_argument("--full", action="store_true", help="sizes 1e3, 1e4, ... 1e8 and 2^26")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per case, the minimum is kept")
+    parser.add_argument("--json", metavar="F", help="write all measurements to this JSON file")
+    parser.add_argument("--plot", metavar="F", help="draw GB/s against size to this image file")
+    parser.add_argument(
+        "--no-subprocess",
+        action="store_true",
+        help="skip the import-time and first-call measurements (fresh subprocesses)",
+    )
+    parser.add_argument(
+        "--threshold",
+        action="store_true",
+        help="also time kernel vs NumPy path for 2^10..2^22 elements (the MIN_SIZE choice)",
+    )
+
+
+# ---------------------------------------------------------------------------
+# timing
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One timed call: ``fn()``, moving ``traffic`` times ``x.nbytes`` bytes."""
+
+    name: str
+    fn: Callable[[], Any]
+    traffic: int = 2
+    group: str = "relukit"
+
+
+def _calls_per_timing(fn: Callable[[], Any], budget: float = 0.02) -> int:
+    t0 = time.perf_counter()
+    fn()
+    est = max(time.perf_counter() - t0, 1e-7)
+    return max(1, min(100_000, int(budget / est)))
+
+
+def _time_cases(cases: list[Case], repeat: int) -> dict[str, float]:
+    """Minimum seconds per call of each case; the cases are interleaved round by round."""
+    numbers = {c.name: _calls_per_timing(c.fn) for c in cases}  # also the warm-up
+    best = {c.name: math.inf for c in cases}
+    for _ in range(repeat):
+        for c in cases:
+            n = numbers[c.name]
+            fn = c.fn
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best[c.name] = min(best[c.name], (time.perf_counter() - t0) / n)
+    return best
+
+
+def _cases(np: Any, rk: Any, x: Any, peers: dict[str, Any]) -> list[Case]:
+    y = np.empty_like(x)
+    d = np.empty_like(x)
+
+    def separately() -> None:
+        rk.relu(x)
+        rk.relu.derivative(x)
+
+    def separately_out() -> None:
+        rk.relu(x, out=y)
+        rk.relu.derivative(x, out=d)
+
+    cases = [
+        Case("np.copyto(y, x)  [the limit]", lambda: np.copyto(y, x), 2, "limit"),
+        Case("rk.relu(x, out=y)", lambda: rk.relu(x, out=y)),
+        Case("rk.relu(x)", lambda: rk.relu(x)),
+        Case("rk.leaky_relu(x, out=y)", lambda: rk.leaky_relu(x, out=y)),
+        Case("rk.leaky_relu(x)", lambda: rk.leaky_relu(x)),
+        Case("rk.relu.derivative(x, out=y)", lambda: rk.relu.derivative(x, out=y)),
+        Case("rk.relu.derivative(x)", lambda: rk.relu.derivative(x)),
+        Case("rk.relu.value_and_derivative(x)", lambda: rk.relu.value_and_derivative(x), 3),
+        Case("rk.relu(x); rk.relu.derivative(x)", separately, 3),
+        Case(
+            "rk.relu.value_and_derivative(x, out=(y, d))",
+            lambda: rk.relu.value_and_derivative(x, out=(y, d)),
+            3,
+        ),
+        Case("rk.relu(x, out=y); ...derivative(x, out=d)", separately_out, 3),
+        Case("np.maximum(x, 0, out=y)", lambda: np.maximum(x, 0, out=y), 2, "numpy"),
+        Case("np.maximum(x, 0)", lambda: np.maximum(x, 0), 2, "numpy"),
+        Case("np.where(x > 0, x, 0)", lambda: np.where(x > 0, x, 0), 2, "numpy"),
+        Case("np.heaviside(x, 0)", lambda: np.heaviside(x, 0), 2, "numpy"),
+    ]
+    torch = peers.get("torch")
+    if torch is not None:
+        t = torch.from_numpy(x)  # shares x's memory
+        F = torch.nn.functional
+        cases += [
+            Case("torch.relu(t)", lambda: torch.relu(t), 2, "torch"),
+            Case("F.leaky_relu(t)", lambda: F.leaky_relu(t, 0.01), 2, "torch"),
+        ]
+    jax = peers.get("jax")
+    if jax is not None:
+        xj = jax.device_put(x)
+        f = jax.jit(jax.nn.relu)
+        f(xj).block_until_ready()
+        cases.append(Case("jax.jit(jax.nn.relu)(x)", lambda: f(xj).block_until_ready(), 2, "jax"))
+    return cases
+
+
+# ---------------------------------------------------------------------------
+# subprocess measurements: import time, first call
+# ---------------------------------------------------------------------------
+
+
+def _subprocess(code: str, env: dict[str, str] | None = None) -> str:
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"subprocess failed: {res.stderr.strip()[-500:]}")
+    return res.stdout.strip().splitlines()[-1]
+
+
+def _import_time(runs: int = 5) -> float:
+    code = "import time; t = time.perf_counter(); import relukit; print(time.perf_counter() - t)"
+    return min(float(_subprocess(code)) for _ in range(runs))
+
+
+def _first_call(dtype: str) -> dict[str, float]:
+    """Seconds of the first kernel call in a fresh process: empty cache, then warm cache."""
+    code = (
+        "import time, numpy as np, relukit as rk\n"
+        "from relukit import _kernels\n"
+        f"x = np.linspace(-1, 1, max(_kernels.MIN_SIZE, 1 << 20), dtype='{dtype}')\n"
+        "t = time.perf_counter(); rk.relu(x); t1 = time.perf_counter() - t\n"
+        "t = time.perf_counter(); rk.relu(x); t2 = time.perf_counter() - t\n"
+        "print(t1, t2)"
+    )
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        cold = [float(v) for v in _subprocess(code, env).split()]
+        warm = [float(v) for v in _subprocess(code, env).split()]
+    return {"compile_s": cold[0], "cache_load_s": warm[0], "second_call_s": warm[1]}
+
+
+def _scalar_times(rk: Any, repeat: int) -> dict[str, float]:
+    import timeit
+
+    g = {"rk": rk}
+    out = {}
+    for label, stmt in (("max", "max(0.0, -3.0)"), ("relu", "rk.relu(-3.0)")):
+        t = timeit.Timer(stmt, globals=g)
+        n = 200_000
+        out[label] = min(t.repeat(repeat=max(repeat, 5), number=n)) / n
+    return out
+
+
+def _threshold(np: Any, rk: Any, dtype: str, repeat: int) -> list[dict[str, float]]:
+    from relukit import _kernels
+
+    rows = []
+    old = _kernels.MIN_SIZE, _kernels.ENABLED
+    try:
+        for p in range(10, 23):
+            x = np.linspace(-1, 1, 1 << p, dtype=dtype)
+            y = np.empty_like(x)
+            _kernels.MIN_SIZE = 1
+
+            def kernel(x: Any = x, y: Any = y) -> None:
+                _kernels.ENABLED = True
+                rk.relu(x, out=y)
+
+            def numpy_path(x: Any = x, y: Any = y) -> None:
+                _kernels.ENABLED = False
+                rk.relu(x, out=y)
+
+            t = _time_cases([Case("k", kernel), Case("n", numpy_path)], repeat)
+            rows.append({"size": 1 << p, "kernel_s": t["k"], "numpy_s": t["n"]})
+    finally:
+        _kernels.MIN_SIZE, _kernels.ENABLED = old
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# the report
+# ---------------------------------------------------------------------------
+
+#: (label, how to compute the measured number from the headline row, goal, higher is better)
+_RATIO_TARGETS: list[tuple[str, str, str, float]] = [
+    ("rk.relu(x, out=y): fraction of np.copyto bandwidth", "rk.relu(x, out=y)", "bw", 0.85),
+    ("rk.leaky_relu(x, out=y): fraction of np.copyto", "rk.leaky_relu(x, out=y)", "bw", 0.8),
+    ("rk.relu.derivative(x, out=y): fraction of np.copyto", "rk.relu.derivative(x, out=y)", "bw", 0.8),
+    ("rk.relu(x) speed-up over np.maximum(x, 0)", "rk.relu(x)|np.maximum(x, 0)", "speedup", 1.5),
+    ("rk.relu(x) speed-up over torch.relu(t)", "rk.relu(x)|torch.relu(t)", "speedup", 2.0),
+    ("rk.relu.derivative(x) speed-up over np.heaviside", "rk.relu.derivative(x)|np.heaviside(x, 0)", "speedup", 10.0),
+    ("value_and_derivative speed-up over value + derivative", "rk.relu.value_and_derivative(x)|rk.relu(x); rk.relu.derivative(x)", "speedup", 1.3),
+]  # fmt: skip
+
+
+def _targets(row: dict[str, dict[str, float]], extra: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for label, key, how, goal in _RATIO_TARGETS:
+        if how == "bw":
+            if key not in row:
+                continue
+            value = row[key]["vs_copyto"]
+        else:
+            a, b = key.split("|")
+            if a not in row or b not in row:
+                continue
+            value = row[b]["seconds"] / row[a]["seconds"]
+        out.append(
+            {"target": label, "measured": value, "goal": f">= {goal:g}", "ok": value >= goal}
+        )
+    if "scalar" in extra:
+        r = extra["scalar"]["relu"] / extra["scalar"]["max"]
+        out.append({"target": "rk.relu(-3.0) time / max(0.0, -3.0) time", "measured": r,
+                    "goal": "<= 2", "ok": r <= 2})  # fmt: skip
+    if "import_s" in extra:
+        ms = extra["import_s"] * 1e3
+        out.append({"target": "import relukit (ms)", "measured": ms, "goal": "<= 150",
+                    "ok": ms <= 150})  # fmt: skip
+    return out
+
+
+def _print_size(n: int, dtype: str, nbytes: int, row: dict[str, dict[str, float]]) -> None:
+    print(f"\nsize {n:,} ({dtype}, {nbytes / 2**20:.1f} MiB per array)")
+    print(f"  {'case':46s} {'time':>10s} {'GB/s':>7s} {'x copyto':>9s}")
+    for name, r in row.items():
+        t = r["seconds"]
+        shown = f"{t * 1e3:.2f} ms" if t >= 1e-3 else f"{t * 1e6:.1f} us"
+        print(f"  {name:46s} {shown:>10s} {r['gbps']:7.2f} {r['vs_copyto']:9.3f}")
+
+
+def _plot(path: str, results: dict[int, dict[str, dict[str, float]]], dtype: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(results)
+    names = list(results[sizes[0]])
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    for name in names:
+        ys = [results[s][name]["gbps"] if name in results[s] else math.nan for s in sizes]
+        limit = name.startswith("np.copyto")
+        ax.plot(
+            sizes,
+            ys,
+            "k--" if limit else "-",
+            marker=None if limit else "o",
+            ms=3,
+            lw=2.5 if limit else 1.2,
+            label=name,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel(f"array size (elements, {dtype})")
+    ax.set_ylabel("throughput (GB/s read + written)")
+    ax.set_title("relukit bench speed: throughput against array size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _peers() -> dict[str, Any]:
+    peers: dict[str, Any] = {}
+    try:
+        import torch
+
+        peers["torch"] = torch
+    except ImportError:
+        pass
+    try:
+        import jax
+
+        peers["jax"] = jax
+    except ImportError:
+        pass
+    return peers
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark described by ``args`` (see :func:`add_arguments`)."""
+    if args.repeat < 1:
+        raise ValueError(f"--repeat must be at least 1, got {args.repeat}")
+    sizes = [parse_size(s) for s in args.size] if args.size else []
+    if args.full:
+        sizes += list(FULL_SIZES)
+    sizes = sorted(set(sizes or DEFAULT_SIZES))
+
+    import numpy as np
+
+    import relukit as rk
+    from relukit import _kernels
+
+    peers = _peers()
+    dtype = args.dtype
+    if "jax" in peers and dtype == "float64" and not peers["jax"].config.jax_enable_x64:
+        del peers["jax"]  # JAX would compute in float32
+    load0 = os.getloadavg()
+    print(
+        f"relukit bench speed: {dtype}, min of {args.repeat} runs, {os.cpu_count()} CPUs, "
+        f"load average {load0[0]:.2f}; kernels {'on' if _kernels.ENABLED else 'OFF'} "
+        f"from {_kernels.MIN_SIZE:,} elements; peers: {', '.join(peers) or 'none'}"
+    )
+    results: dict[int, dict[str, dict[str, float]]] = {}
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        x = rng.standard_normal(n, dtype=np.float64).astype(dtype)
+        cases = _cases(np, rk, x, peers)
+        best = _time_cases(cases, args.repeat)
+        copy_bw = 2 * x.nbytes / best[cases[0].name]
+        row = {}
+        for c in cases:
+            bw = c.traffic * x.nbytes / best[c.name]
+            row[c.name] = {"seconds": best[c.name], "gbps": bw / 1e9, "vs_copyto": bw / copy_bw}
+        results[n] = row
+        _print_size(n, dtype, x.nbytes, row)
+        del x, cases
+
+    extra: dict[str, Any] = {"scalar": _scalar_times(rk, args.repeat)}
+    s = extra["scalar"]
+    print(
+        f"\nscalar: rk.relu(-3.0) {s['relu'] * 1e9:.0f} ns, max(0.0, -3.0) "
+        f"{s['max'] * 1e9:.0f} ns (ratio {s['relu'] / s['max']:.2f})"
+    )
+    if not args.no_subprocess:
+        extra["import_s"] = _import_time()
+        extra["first_call"] = _first_call(dtype)
+        fc = extra["first_call"]
+        print(
+            f"import relukit: {extra['import_s'] * 1e3:.0f} ms; first kernel call in a fresh "
+            f"process: {fc['compile_s']:.2f} s (empty numba cache: compile), "
+            f"{fc['cache_load_s']:.2f} s (warm cache: load), then {fc['second_call_s'] * 1e3:.2f} ms"
+        )
+    if args.threshold:
+        extra["threshold"] = _threshold(np, rk, dtype, args.repeat)
+        print("\nthreshold: rk.relu(x, out=y), kernel vs NumPy path")
+        for r in extra["threshold"]:
+            print(
+                f"  2^{int(math.log2(r['size'])):<3d} kernel {r['kernel_s'] * 1e6:9.1f} us   "
+                f"NumPy {r['numpy_s'] * 1e6:9.1f} us   speed-up {r['numpy_s'] / r['kernel_s']:.2f}"
+            )
+
+    head = HEADLINE if HEADLINE in results else max(results)
+    targets = _targets(results[head], extra)
+    print(f"\ntargets (size {head:,}, {dtype}; the issue states them for 2^26 float32)")
+    for t in targets:
+        print(
+            f"  {t['target']:58s} {t['measured']:8.2f}  {t['goal']:>7s}  "
+            f"{'PASS' if t['ok'] else 'MISS'}"
+        )
+    load1 = os.getloadavg()
+    print(f"load average at the end: {load1[0]:.2f} (other processes slow every case alike)")
+
+    if args.json:
+        doc = {
+            "dtype": dtype,
+            "repeat": args.repeat,
+            "cpus": os.cpu_count(),
+            "load_average": [load0[0], load1[0]],
+            "min_size": _kernels.MIN_SIZE,
+            "kernels_enabled": _kernels.ENABLED,
+            "versions": {"numpy": np.__version__, "relukit": rk.__version__}
+            | {k: getattr(v, "__version__", "?") for k, v in peers.items()},
+            "results": {str(n): row for n, row in results.items()},
+            "targets": targets,
+            **extra,
+        }
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2)
+        print(f"wrote {args.json}")
+    if args.plot:
+        _plot(args.plot, results, dtype)
+        print(f"wrote {args.plot}")
+    return 0
