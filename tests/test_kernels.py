@@ -479,3 +479,78 @@ def test_busy_kernel_lock_means_numpy_path(spy):
         got = rk.relu(x)
     assert bits_equal(got, numpy_path(rk.relu, x))
     assert spy == ["relu_value"]  # attempted, found busy, NumPy path used
+
+
+# ---------------------------------------------------------------------------
+# relukit bench speed (run on tiny sizes: the output's structure, not the timings)
+# ---------------------------------------------------------------------------
+
+
+def test_bench_speed_cli_writes_table_json_and_plot(tmp_path, capsys):
+    import json
+
+    from relukit.cli import main
+
+    js, png = tmp_path / "speed.json", tmp_path / "speed.png"
+    argv = ["bench", "speed", "--size", "1e3", "--size", "2^11", "--repeat", "1"]
+    rc = main([*argv, "--no-subprocess", "--json", str(js), "--plot", str(png)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "size 1,000 (float32" in out and "size 2,048 (float32" in out
+    assert "np.copyto(y, x)  [the limit]" in out and "np.heaviside(x, 0)" in out
+    doc = json.loads(js.read_text())
+    assert doc["dtype"] == "float32" and set(doc["results"]) == {"1000", "2048"}
+    row = doc["results"]["2048"]
+    assert row["np.copyto(y, x)  [the limit]"]["vs_copyto"] == 1.0
+    for name in ("rk.relu(x, out=y)", "rk.relu.value_and_derivative(x)", "np.maximum(x, 0)"):
+        r = row[name]
+        assert r["seconds"] > 0 and r["gbps"] > 0
+    # a ratio is the bandwidth of the case over the bandwidth of the copy, both from the row
+    r, c = row["rk.relu.value_and_derivative(x)"], row["np.copyto(y, x)  [the limit]"]
+    assert r["vs_copyto"] == pytest.approx((3 / r["seconds"]) / (2 / c["seconds"]))
+    labels = {t["target"] for t in doc["targets"]}
+    assert "rk.relu(-3.0) time / max(0.0, -3.0) time" in labels
+    assert "rk.relu.derivative(x) speed-up over np.heaviside" in labels
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_speed_figure_content():
+    from relukit.bench.speed import figure
+
+    results = {
+        n: {
+            "np.copyto(y, x)  [the limit]": {"gbps": 10.0, "group": "limit"},
+            "rk.relu(x, out=y)": {"gbps": 8.0 + n / 1e6, "group": "relukit"},
+            "np.maximum(x, 0)": {"gbps": 3.0, "group": "numpy"},
+        }
+        for n in (1000, 10**6)
+    }
+    fig = figure(results, "float64")
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "array size (elements, float64)"
+    assert "GB/s" in ax.get_ylabel()
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert set(lines) == set(results[1000])
+    assert list(lines["rk.relu(x, out=y)"].get_ydata()) == [8.001, 9.0]
+    assert list(lines["rk.relu(x, out=y)"].get_xdata()) == [1000, 10**6]
+    assert lines["np.copyto(y, x)  [the limit]"].get_linestyle() == "--"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == list(results[1000])
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--size", "lots"], "--size must be a whole number of elements"),
+        (["--size", "0"], "--size must be at least 1"),
+        (["--size", "1.5"], "--size must be a whole number"),
+        (["--repeat", "0"], "--repeat must be at least 1, got 0"),
+    ],
+)
+def test_bench_speed_bad_arguments(argv, message, capsys):
+    from relukit.cli import main
+
+    assert main(["bench", "speed", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

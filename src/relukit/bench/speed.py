@@ -42,7 +42,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_SIZES", "FULL_SIZES", "HEADLINE", "add_arguments", "parse_size", "run"]
+__all__ = [
+    "DEFAULT_SIZES",
+    "FULL_SIZES",
+    "HEADLINE",
+    "add_arguments",
+    "figure",
+    "parse_size",
+    "run",
+]
 
 #: the size the issue's targets are stated for (float32)
 HEADLINE = 2**26
@@ -281,7 +289,7 @@ _RATIO_TARGETS: list[tuple[str, str, str, float]] = [
 ]  # fmt: skip
 
 
-def _targets(row: dict[str, dict[str, float]], extra: dict[str, Any]) -> list[dict[str, Any]]:
+def _targets(row: dict[str, dict[str, Any]], extra: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for label, key, how, goal in _RATIO_TARGETS:
         if how == "bw":
@@ -307,7 +315,7 @@ def _targets(row: dict[str, dict[str, float]], extra: dict[str, Any]) -> list[di
     return out
 
 
-def _print_size(n: int, dtype: str, nbytes: int, row: dict[str, dict[str, float]]) -> None:
+def _print_size(n: int, dtype: str, nbytes: int, row: dict[str, dict[str, Any]]) -> None:
     print(f"\nsize {n:,} ({dtype}, {nbytes / 2**20:.1f} MiB per array)")
     print(f"  {'case':46s} {'time':>10s} {'GB/s':>7s} {'x copyto':>9s}")
     for name, r in row.items():
@@ -316,22 +324,26 @@ def _print_size(n: int, dtype: str, nbytes: int, row: dict[str, dict[str, float]
         print(f"  {name:46s} {shown:>10s} {r['gbps']:7.2f} {r['vs_copyto']:9.3f}")
 
 
-def _plot(path: str, results: dict[int, dict[str, dict[str, float]]], dtype: str) -> None:
-    import matplotlib
+_STYLE = {"limit": "--", "relukit": "-", "numpy": "-.", "torch": ":", "jax": ":"}
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+
+def figure(results: dict[int, dict[str, dict[str, Any]]], dtype: str) -> Any:
+    """Throughput (GB/s) against size, one line per case; returns a matplotlib Figure."""
+    from matplotlib.figure import Figure
 
     sizes = sorted(results)
-    names = list(results[sizes[0]])
-    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    names = list(dict.fromkeys(name for s in sizes for name in results[s]))
+    fig = Figure(figsize=(9, 5.5), layout="constrained")
+    ax = fig.add_subplot()
     for name in names:
         ys = [results[s][name]["gbps"] if name in results[s] else math.nan for s in sizes]
-        limit = name.startswith("np.copyto")
+        group = next(results[s][name]["group"] for s in sizes if name in results[s])
+        limit = group == "limit"
         ax.plot(
             sizes,
             ys,
-            "k--" if limit else "-",
+            _STYLE.get(group, "-"),
+            color="k" if limit else None,
             marker=None if limit else "o",
             ms=3,
             lw=2.5 if limit else 1.2,
@@ -343,8 +355,7 @@ def _plot(path: str, results: dict[int, dict[str, dict[str, float]]], dtype: str
     ax.set_title("relukit bench speed: throughput against array size")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def _peers() -> dict[str, Any]:
@@ -388,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
         f"load average {load0[0]:.2f}; kernels {'on' if _kernels.ENABLED else 'OFF'} "
         f"from {_kernels.MIN_SIZE:,} elements; peers: {', '.join(peers) or 'none'}"
     )
-    results: dict[int, dict[str, dict[str, float]]] = {}
+    results: dict[int, dict[str, dict[str, Any]]] = {}
     rng = np.random.default_rng(0)
     for n in sizes:
         x = rng.standard_normal(n, dtype=np.float64).astype(dtype)
@@ -398,7 +409,12 @@ def run(args: argparse.Namespace) -> int:
         row = {}
         for c in cases:
             bw = c.traffic * x.nbytes / best[c.name]
-            row[c.name] = {"seconds": best[c.name], "gbps": bw / 1e9, "vs_copyto": bw / copy_bw}
+            row[c.name] = {
+                "seconds": best[c.name],
+                "gbps": bw / 1e9,
+                "vs_copyto": bw / copy_bw,
+                "group": c.group,
+            }
         results[n] = row
         _print_size(n, dtype, x.nbytes, row)
         del x, cases
@@ -456,6 +472,6 @@ def run(args: argparse.Namespace) -> int:
             json.dump(doc, fh, indent=2)
         print(f"wrote {args.json}")
     if args.plot:
-        _plot(args.plot, results, dtype)
+        figure(results, dtype).savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
     return 0
