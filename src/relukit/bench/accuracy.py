@@ -180,7 +180,15 @@ def grid(dtype: str, points: int = 2000, kinks: tuple[float, ...] = ()) -> Any:
     bits, emin, fmax = DTYPES[dtype]
     tiny = 2.0 ** (emin - bits + 1)
     n_tail = max(points // 4, 8)
-    parts = [
+    with np.errstate(over="ignore"):
+        parts = _parts(np, points, n_tail, tiny, fmax, bits)
+    x = np.concatenate([parts[0], parts[1], -parts[1], parts[2], -parts[2], parts[3], parts[4]])
+    x = np.concatenate([x, -parts[4]])
+    return _finish(np, x, dtype, kinks)
+
+
+def _parts(np: Any, points: int, n_tail: int, tiny: float, fmax: float, bits: int) -> list:
+    return [
         np.linspace(-12.0, 12.0, points),
         np.geomspace(12.0, fmax * (1 - 2.0**-bits), n_tail),
         np.geomspace(tiny, 1.0, n_tail),
@@ -188,8 +196,9 @@ def grid(dtype: str, points: int = 2000, kinks: tuple[float, ...] = ()) -> Any:
         np.linspace(-40.0, -12.0, n_tail),
         np.array([0.0, 1.0, 0.5, 2.0, 3.0, 6.0, 20.0]),
     ]
-    x = np.concatenate([parts[0], parts[1], -parts[1], parts[2], -parts[2], parts[3], parts[4]])
-    x = np.concatenate([x, -parts[4]])
+
+
+def _finish(np: Any, x: Any, dtype: str, kinks: tuple[float, ...]) -> Any:
     x = _round_to(x, dtype)
     near = []
     for k in kinks:
@@ -238,7 +247,8 @@ def ulp_error(y: Any, ref_hi: Any, ref_lo: Any, dtype: str) -> Any:
     y = np.asarray(y, dtype=np.float64)
     with np.errstate(all="ignore"):
         _, e = np.frexp(np.abs(ref_hi))
-        ulp = np.ldexp(1.0, np.maximum(e - 1, emin) - bits + 1)
+        e = np.where(ref_hi == 0, emin, e - 1)  # frexp(0) has exponent 0
+        ulp = np.ldexp(1.0, np.maximum(e, emin) - bits + 1)
         err = np.abs((y - ref_hi) - ref_lo) / ulp
         overflow = np.abs(ref_hi) >= fmax + ulp / 2
         same_inf = np.isinf(y) & (np.sign(y) == np.sign(ref_hi))
