@@ -103,7 +103,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_positive_int,
         default=d.recycle_every,
         metavar="STEPS",
-        help="relu+recycle: recycle dormant units every STEPS steps (default: %(default)s)",
+        help="relu+recycle: recycle every STEPS steps (default: %(default)s)",
+    )
+    dr.add_argument(
+        "--recycle-which",
+        choices=("dead", "dormant"),
+        default=d.recycle_which,
+        help="relu+recycle: which units to recycle (default: %(default)s)",
+    )
+    dr.add_argument(
+        "--recycle-until",
+        type=float,
+        default=d.recycle_until,
+        metavar="FRACTION",
+        help="relu+recycle: recycle only during this fraction of training (default: %(default)s)",
     )
     dr.add_argument(
         "--eval-every",
@@ -168,9 +181,11 @@ def run_dying_relu_cmd(args: argparse.Namespace) -> int:
         variants=tuple(dict.fromkeys(args.activations)),
         eval_every=args.eval_every,
         recycle_every=args.recycle_every,
+        recycle_which=args.recycle_which,
+        recycle_until=args.recycle_until,
         tau=args.tau,
     )
-    console = Console()
+    console = Console(width=max(110, Console().width))
     metrics = run_dying_relu(cfg, args.out, console=console, progress=not args.no_progress)
     console.print(summary_table(metrics))
     for c in metrics["claims"]:
