@@ -455,33 +455,40 @@ def _np_scalar(x: torch.Tensor, v: float) -> Any:
     return (np.float32 if x.dtype == torch.float32 else np.float64)(v)
 
 
+def _mask_params(spec: Spec, p: dict) -> tuple[float, float]:
+    """The two constants of the numba kernels for this activation."""
+    if spec.code == 1:
+        return p["negative_slope"], 0.0
+    if spec.code == 2:
+        return (0.0, 6.0) if spec.name == "relu6" else (p["min_val"], p["max_val"])
+    if spec.code == 3:
+        return -3.0, 3.0
+    return 0.0, 0.0
+
+
 def _mask_forward(
     spec: Spec, x: torch.Tensor, p: dict, inplace: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(y, packed bits) for a mask-saving activation."""
     nbytes = _bits.packed_nbytes(x.numel())
     if _use_numba(x):
-        from relukit.torch._numba import kernels
+        from relukit.torch._numba import kernels, scratch
 
         k = kernels()
-        bits = torch.empty(nbytes, dtype=torch.uint8)
+        c = scratch(x.numel())
         xn = x.detach().numpy().reshape(-1)
-        a = b = 0.0
-        if spec.code == 1:
-            a = p["negative_slope"]
-        elif spec.code == 2:
-            a, b = (0.0, 6.0) if spec.name == "relu6" else (p["min_val"], p["max_val"])
-        elif spec.code == 3:
-            a, b = -3.0, 3.0
+        a, b = (_np_scalar(x, v) for v in _mask_params(spec, p))
+        bits = torch.empty(nbytes, dtype=torch.uint8)
         if spec.code in (0, 1, 2):
             y = x if inplace else torch.empty_like(x)
-            k.forward(xn, y.detach().numpy().reshape(-1), bits.numpy(), spec.code,
-                      _np_scalar(x, a), _np_scalar(x, b))  # fmt: skip
+            k.value_plane(xn, y.detach().numpy().reshape(-1), c, spec.code, a, b)
             if spec.name == "relu6":
                 y.add_(0.0)
-            return y, bits
-        k.plane(xn, bits.numpy(), spec.code, _np_scalar(x, a), _np_scalar(x, b))
-        return spec.value(x, p, inplace), bits
+        else:
+            k.plane(xn, c, spec.code, a, b)
+            y = spec.value(x, p, inplace)
+        k.pack(c, bits.numpy())
+        return y, bits
     bits = _bits.pack(spec.plane(x, p))
     return spec.value(x, p, inplace), bits
 
@@ -490,11 +497,14 @@ def _kink_bits(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
     if _use_numba(x):
         import numpy as np
 
-        from relukit.torch._numba import kernels
+        from relukit.torch._numba import kernels, scratch
 
+        k = kernels()
+        c = scratch(x.numel())
         bits = torch.empty(_bits.packed_nbytes(x.numel()), dtype=torch.uint8)
         dt = np.float32 if x.dtype == torch.float32 else np.float64
-        kernels().kink_plane(x.detach().numpy().reshape(-1), bits.numpy(), np.array(locs, dt))
+        k.kink_plane(x.detach().numpy().reshape(-1), c, np.array(locs, dt))
+        k.pack(c, bits.numpy())
         return bits
     m = torch.zeros_like(x, dtype=torch.bool)
     for loc in locs:
@@ -502,21 +512,39 @@ def _kink_bits(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
     return _bits.pack(m)
 
 
+def _numba_backward(g: torch.Tensor) -> bool:
+    # backward runs with grad mode on only for double backward: then the torch path,
+    # whose ops autograd can differentiate
+    if torch.is_grad_enabled() or g.device.type != "cpu":
+        return False
+    return g.dtype in (torch.float32, torch.float64) and _use_numba_any()
+
+
+def _use_numba_any() -> bool:
+    return not torch.compiler.is_compiling() and _numba_ok()
+
+
+def _unpacked(bits: torch.Tensor, n: int) -> Any:
+    from relukit.torch._numba import kernels, scratch
+
+    c = scratch(n)
+    kernels().expand(bits.numpy(), c)
+    return c
+
+
 def _mask_backward(
     spec: Spec, g: torch.Tensor, bits: torch.Tensor, shape: torch.Size, p: dict
 ) -> torch.Tensor:
-    if _use_numba(g) and not torch.is_grad_enabled():
+    if _numba_backward(g):
         from relukit.torch._numba import kernels
 
         g = g.contiguous()
         out = torch.empty_like(g)
-        s = 0.0
-        if spec.code == 1:
-            s = p["negative_slope"]
-        elif spec.code == 3:
-            s = ONE_SIXTH
-        kernels().backward(g.numpy().reshape(-1), bits.numpy(), out.numpy().reshape(-1),
-                           spec.code, _np_scalar(g, s))  # fmt: skip
+        s = p["negative_slope"] if spec.code == 1 else (ONE_SIXTH if spec.code == 3 else 0.0)
+        c = _unpacked(bits, g.numel())
+        kernels().select(
+            g.numpy().reshape(-1), c, out.numpy().reshape(-1), spec.code, _np_scalar(g, s)
+        )
         return out
     planef = _bits.unpack(bits, shape).to(g.dtype)
     return spec.grad_from_plane(g, planef, p)
@@ -525,13 +553,15 @@ def _mask_backward(
 def _kink_backward(
     gi: torch.Tensor, g: torch.Tensor, kbits: torch.Tensor, at_kink: float
 ) -> torch.Tensor:
-    if _use_numba(g) and not torch.is_grad_enabled():
+    if _numba_backward(g):
         from relukit.torch._numba import kernels
 
         g = g.contiguous()
-        gi = gi.contiguous()
-        kernels().kink_backward(g.numpy().reshape(-1), kbits.numpy(), gi.numpy().reshape(-1),
-                                _np_scalar(g, at_kink))  # fmt: skip
+        gi = gi.contiguous().clone() if gi.data_ptr() == g.data_ptr() else gi.contiguous()
+        c = _unpacked(kbits, g.numel())
+        kernels().kink_apply(
+            g.numpy().reshape(-1), c, gi.detach().numpy().reshape(-1), _np_scalar(g, at_kink)
+        )
         return gi
     km = _bits.unpack(kbits, g.shape)
     return torch.where(km, g * at_kink, gi)
@@ -663,10 +693,7 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
     p = dict(zip(spec.pnames, pvals, strict=True))
     fwd_fix, _ = fixups(name, pvals, x.dtype)
     masks = _special_masks(x, fwd_fix) if fwd_fix else []
-    if spec.save == "mask" and _use_numba(x) and spec.code in (0, 1, 2):
-        y, _ = _mask_forward(spec, x, p, inplace)
-    else:
-        y = spec.value(x, p, inplace)
+    y = spec.value(x, p, inplace)
     if masks:
         y2 = _apply_fixes(y, masks)
         y = y.copy_(y2) if inplace else y2

@@ -3,14 +3,17 @@
 On CPU, PyTorch's comparison ops (``x > 0`` giving a bool tensor) and ``torch.where``
 are several times slower than ``torch.relu`` itself, so building a bit mask from torch
 ops would cost more than the activation. These kernels compute the forward value and
-the packed bits in one call, and the backward selection straight from the packed bits,
-for contiguous float32/float64 CPU tensors. Every other case (CUDA, float16/bfloat16,
-non-contiguous tensors, ``torch.compile`` tracing, double backward) uses the pure-torch
-path, which gives the same bits and the same numbers (tested).
+the 0/1 plane in one vectorisable loop, then pack the plane 8 bytes at a time (one
+64-bit multiply per 8 elements); backward expands the bits the same way and selects in
+one loop. They serve contiguous float32/float64 CPU tensors; every other case (CUDA,
+float16/bfloat16, non-contiguous tensors, ``torch.compile`` tracing, double backward)
+uses the pure-torch path, which gives the same bits and the same numbers (tested).
 
 The arithmetic is ATen's CPU formula in the tensor's own dtype (constants are passed as
 scalars of that dtype), so results are bit-for-bit equal to torch's.
 numba is imported on first use; kernels are compiled once and cached on disk.
+
+Bit ``k`` of byte ``j`` is element ``8 j + k`` (the layout of :mod:`relukit.torch._bits`).
 """
 
 from __future__ import annotations
@@ -32,113 +35,107 @@ def kernels() -> Any:
     import numpy as np
 
     jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    u64 = np.uint64
 
     @jit
-    def forward(x: Any, y: Any, bits: Any, code: int, a: Any, b: Any) -> None:
-        # the bit plane first (in place, y is x), then the value (ATen's formula); each
-        # loop is simple enough to vectorise
-        plane(x, bits, code, a, b)
+    def value_plane(x: Any, y: Any, c: Any, code: int, a: Any, b: Any) -> None:
+        # c[i] = the plane bit (read before y is written: y may be x), y[i] = the value.
+        # The comparisons are those of ATen's backward kernels (NaN behaves the same).
         n = x.size
         zero = x.dtype.type(0)
-        if code == 0:  # relu: y = 0 where x <= 0 (+0.0, no sign bit), x elsewhere (NaN too)
+        if code == 0:  # relu: y = 0 where x <= 0 (+0.0, no sign bit); bit = not (x <= 0)
             for i in range(n):
                 v = x[i]
-                y[i] = zero if v <= zero else v
-        elif code == 1:  # leaky_relu: x > 0 ? x : x * slope
+                t = not (v <= zero)
+                c[i] = t
+                y[i] = v if t else zero
+        elif code == 1:  # leaky_relu: y = x > 0 ? x : x * slope; bit = x > 0
             for i in range(n):
                 v = x[i]
-                y[i] = v if v > zero else v * a
-        elif code == 2:  # hardtanh: clamp to [a, b], NaN passes
+                t = v > zero
+                c[i] = t
+                y[i] = v if t else v * a
+        else:  # hardtanh: y = clamp(x, a, b) (NaN passes); bit = not (x <= a or x >= b)
             for i in range(n):
                 v = x[i]
+                c[i] = not (v <= a or v >= b)
                 y[i] = a if v < a else (b if v > b else v)
 
     @jit
-    def plane(x: Any, bits: Any, code: int, a: Any, b: Any) -> None:
-        # bit = "the gradient passes" (for relu/hardtanh) or "identity piece" (leaky),
-        # with the same comparisons as ATen's backward kernels (so NaN behaves the same)
+    def plane(x: Any, c: Any, code: int, a: Any, b: Any) -> None:
+        # the plane only (hardsigmoid: bit = a < x < b), for forwards computed by torch
         n = x.size
-        zero = x.dtype.type(0)
-        nb = n // 8
-        for j in range(nb + (1 if n % 8 else 0)):
-            acc = np.uint8(0)
-            for k in range(8):
-                i = 8 * j + k
-                if i < n:
-                    v = x[i]
-                    if code == 0:
-                        c = not (v <= zero)
-                    elif code == 1:
-                        c = v > zero
-                    elif code == 2:
-                        c = not (v <= a or v >= b)
-                    else:
-                        c = v > a and v < b
-                    acc |= np.uint8(c) << np.uint8(k)
-            bits[j] = acc
+        for i in range(n):
+            v = x[i]
+            c[i] = v > a and v < b
 
     @jit
-    def kink_plane(x: Any, bits: Any, locs: Any) -> None:
+    def kink_plane(x: Any, c: Any, locs: Any) -> None:
         # bit = x equals one of the kink locations
-        n = x.size
-        for j in range((n + 7) // 8):
-            acc = np.uint8(0)
-            for k in range(8):
-                i = 8 * j + k
-                if i < n:
-                    v = x[i]
-                    for loc in locs:
-                        if v == loc:
-                            acc |= np.uint8(1) << np.uint8(k)
-            bits[j] = acc
+        for i in range(x.size):
+            v = x[i]
+            t = False
+            for loc in locs:
+                t = t or v == loc
+            c[i] = t
 
     @jit
-    def backward(g: Any, bits: Any, out: Any, code: int, s: Any) -> None:
-        # code 0: bit ? g : 0     (threshold_backward / hardtanh_backward)
-        # code 1: bit ? g : g * s (leaky_relu_backward)
-        # code 3: bit ? g * s : 0 (hardsigmoid_backward, s = 1/6)
+    def pack(c: Any, bits: Any) -> None:
+        # 8 bytes of 0/1 -> one byte: the multiply moves byte k's bit to bit 56 + k
+        cw = c.view(u64)
+        for j in range(cw.size):
+            bits[j] = np.uint8((cw[j] * u64(0x0102040810204080)) >> u64(56))
+
+    @jit
+    def expand(bits: Any, c: Any) -> None:
+        # one byte -> 8 bytes of 0/1: replicate, keep bit k in byte k, normalise to 0/1
+        cw = c.view(u64)
+        for j in range(cw.size):
+            w = (u64(bits[j]) * u64(0x0101010101010101)) & u64(0x8040201008040201)
+            cw[j] = ((w + u64(0x7F7F7F7F7F7F7F7F)) >> u64(7)) & u64(0x0101010101010101)
+
+    @jit
+    def select(g: Any, c: Any, out: Any, code: int, s: Any) -> None:
+        # code 0/2: c ? g : 0 (threshold_backward, hardtanh_backward)
+        # code 1:   c ? g : g * s (leaky_relu_backward)
+        # code 3:   c ? g * s : 0 (hardsigmoid_backward, s = 1.0f / 6)
         n = g.size
         zero = g.dtype.type(0)
-        nb = n // 8
-        if code == 0 or code == 2:
-            for j in range(nb):
-                m = bits[j]
-                for k in range(8):
-                    v = g[8 * j + k]
-                    out[8 * j + k] = v if (m >> np.uint8(k)) & np.uint8(1) else zero
-        elif code == 1:
-            for j in range(nb):
-                m = bits[j]
-                for k in range(8):
-                    v = g[8 * j + k]
-                    out[8 * j + k] = v if (m >> np.uint8(k)) & np.uint8(1) else v * s
+        if code == 1:
+            for i in range(n):
+                v = g[i]
+                out[i] = v if c[i] else v * s
+        elif code == 3:
+            for i in range(n):
+                v = g[i]
+                out[i] = v * s if c[i] else zero
         else:
-            for j in range(nb):
-                m = bits[j]
-                for k in range(8):
-                    v = g[8 * j + k]
-                    out[8 * j + k] = v * s if (m >> np.uint8(k)) & np.uint8(1) else zero
-        for i in range(8 * nb, n):
-            v = g[i]
-            on = (bits[i >> 3] >> np.uint8(i & 7)) & np.uint8(1)
-            if code == 0 or code == 2:
-                out[i] = v if on else zero
-            elif code == 1:
-                out[i] = v if on else v * s
-            else:
-                out[i] = v * s if on else zero
+            for i in range(n):
+                v = g[i]
+                out[i] = v if c[i] else zero
 
     @jit
-    def kink_backward(g: Any, bits: Any, out: Any, at_kink: Any) -> None:
-        n = g.size
-        for i in range(n):
-            if (bits[i >> 3] >> np.uint8(i & 7)) & np.uint8(1):
+    def kink_apply(g: Any, c: Any, out: Any, at_kink: Any) -> None:
+        for i in range(g.size):
+            if c[i]:
                 out[i] = g[i] * at_kink
 
     return types.SimpleNamespace(
-        forward=forward,
+        value_plane=value_plane,
         plane=plane,
         kink_plane=kink_plane,
-        backward=backward,
-        kink_backward=kink_backward,
+        pack=pack,
+        expand=expand,
+        select=select,
+        kink_apply=kink_apply,
     )
+
+
+def scratch(n: int) -> Any:
+    """A uint8 NumPy buffer for ``n`` plane bytes, padded to whole words (tail zeroed)."""
+    import numpy as np
+
+    m = (n + 7) // 8 * 8
+    c = np.empty(m, np.uint8)
+    c[n:] = 0
+    return c
