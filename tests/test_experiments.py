@@ -304,3 +304,17 @@ def test_demo_writes_report(tmp_path, monkeypatch):
     assert (tmp_path / "dying-relu" / "report.html").is_file()
     text = console.export_text()
     assert "report.html" in text and "relu+recycle" in text
+
+
+@pytest.mark.torch
+def test_monitor_overhead_cli_runs(capsys):
+    argv = ["experiment", "monitor-overhead", "--width", "4", "--depth", "1", "--repeats", "1"]
+    argv += ["--block", "2"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "DeadUnitMonitor" in text and "monitor + functional" in text
+    from relukit.experiments.monitor_overhead import measure_monitor_overhead
+
+    r = measure_monitor_overhead((4,), repeats=1, block=2)
+    assert set(r) >= {"step_us", "slowdown_modules", "slowdown_functional"}
+    assert r["step_us"] > 0 and r["hidden"] == [4]

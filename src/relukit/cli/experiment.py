@@ -163,6 +163,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     bd.add_argument("--plot", type=Path, metavar="FILE", help="write a figure (PNG, SVG, PDF)")
     bd.set_defaults(func=run_born_dead_cmd)
 
+    mo = esub.add_parser(
+        "monitor-overhead",
+        help="measure what DeadUnitMonitor costs per training step",
+        description="Time training steps of an MLP with and without DeadUnitMonitor "
+        "(paired blocks; median slowdown).",
+    )
+    mo.add_argument("--width", type=_positive_int, nargs="+", default=[32, 128], metavar="N")
+    mo.add_argument("--depth", type=_positive_int, default=4, metavar="H")
+    mo.add_argument("--batch-size", type=_positive_int, default=64)
+    mo.add_argument("--repeats", type=_positive_int, default=20)
+    mo.add_argument("--block", type=_positive_int, default=50, help="steps per timed block")
+    mo.set_defaults(func=run_monitor_overhead_cmd)
+
+
+def run_monitor_overhead_cmd(args: argparse.Namespace) -> int:
+    _require("torch")
+    from rich.console import Console
+    from rich.table import Table
+
+    from relukit.experiments.monitor_overhead import measure_monitor_overhead
+
+    rows = [
+        measure_monitor_overhead(
+            tuple(h), batch_size=args.batch_size, repeats=args.repeats, block=args.block
+        )
+        for h in ([w] * args.depth for w in args.width)
+    ]
+    table = Table(title="DeadUnitMonitor: slowdown of a training step (median of paired blocks)")
+    for col in ("hidden layers", "batch", "step (µs)", "monitor", "monitor + functional"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            " x ".join(map(str, r["hidden"])),
+            str(r["batch_size"]),
+            f"{r['step_us']:.0f}",
+            f"{100 * r['slowdown_modules']:+.1f}%",
+            f"{100 * r['slowdown_functional']:+.1f}%",
+        )
+    Console().print(table)
+    return 0
+
 
 def run_dying_relu_cmd(args: argparse.Namespace) -> int:
     _require("torch", "sklearn", "numpy")
@@ -233,7 +274,7 @@ def run_born_dead_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["register", "run_born_dead_cmd", "run_dying_relu_cmd"]
+__all__ = ["register", "run_born_dead_cmd", "run_dying_relu_cmd", "run_monitor_overhead_cmd"]
 
 
 def _require(*modules: str) -> None:
