@@ -554,3 +554,23 @@ def test_bench_speed_bad_arguments(argv, message, capsys):
     assert main(["bench", "speed", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def _child_relu(x):
+    from relukit import _kernels as k
+
+    k.MIN_SIZE = 1
+    return k._impl is False, rk.relu(x)
+
+
+def test_forked_child_uses_the_numpy_path(spy):
+    import multiprocessing
+
+    x = edge_array(np.float32, n_random=50)
+    rk.relu(x)  # a kernel has run in this process
+    assert spy == ["relu_value"]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        off, got = pool.apply(_child_relu, (x,))
+    assert off  # the child switched the kernels off (libgomp is not fork-safe)
+    assert bits_equal(got, numpy_path(rk.relu, x))

@@ -21,7 +21,8 @@ should run. A kernel is used when all of these hold:
 * every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
   or does not overlap ``x``.
 
-Everything else (small arrays, integer and float16 inputs, strided views, per-channel
+In a process forked after a kernel ran, the NumPy path is used (numba's OpenMP layer
+is not fork-safe). Everything else (small arrays, integer and float16 inputs, strided views, per-channel
 PReLU weights, smooth activations) takes the NumPy path, whose results the kernels
 reproduce bit for bit, NaN payloads, ``-0.0`` and ``±inf`` included (tested).
 
@@ -63,9 +64,10 @@ from typing import Any
 
 __all__ = ["DEFAULT_MIN_SIZE", "ENABLED", "KERNELS", "MIN_SIZE", "backward", "lookup"]
 
-#: The default size threshold (elements). Measured with ``relukit bench speed
-#: --threshold`` on the 2-core development machine: below about 2**16 elements the
-#: parallel launch costs more than it saves and NumPy's single-threaded loop wins.
+#: The default size threshold (elements), measured with ``relukit bench speed
+#: --threshold`` on the 2-core development machine (float32, ``rk.relu(x, out=y)``): the
+#: NumPy path was faster at 2**14 elements, the kernel faster from 2**16 on (about 1.5x
+#: at 2**16, 3.5x at 2**18, 4-5x at 2**20 and beyond), with one thread or two.
 DEFAULT_MIN_SIZE = 1 << 16
 
 
@@ -236,11 +238,27 @@ def _plan(
     return kernel, *_pack(np, dtype, p, at_kink, kinks), kk
 
 
+def _after_fork_in_child() -> None:
+    # numba's OpenMP threading layer (GNU libgomp) hangs in a child forked after a
+    # parallel region ran (DataLoader workers, multiprocessing "fork"): the child
+    # process uses the NumPy path, silently (the results are the same).
+    global _impl
+    if _ran:
+        _impl = False
+
+
+_ran = False
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _run(kernel: Any, *args: Any) -> bool:
     """Run a kernel; False (after one warning) when numba fails, or when busy."""
+    global _ran
     if not _lock.acquire(blocking=False):
         return False
     try:
+        _ran = True
         kernel(*args)
     except Exception as exc:  # a compilation or threading-layer failure
         _broken(exc)
