@@ -10,6 +10,7 @@ paths compute. No test times anything.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tracemalloc
@@ -60,10 +61,10 @@ def edge_array(dtype, act=None, params=None, n_random: int = 300) -> np.ndarray:
     )
     vals = [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1.0, -1.0, 0.5, -0.5, 6.0, -6.0]
     vals += [fi.tiny, -fi.tiny, fi.smallest_subnormal, -fi.smallest_subnormal, fi.max, -fi.max]
-    if act is not None:
-        for loc, *_ in act.kink_points(**(params or {})):
-            vals += [loc, np.nextafter(dtype(loc), dtype(np.inf)), np.nextafter(dtype(loc), -1)]
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # a kink at 1e300 is inf in float32
+        if act is not None:
+            for loc, *_ in act.kink_points(**(params or {})):
+                vals += [loc, np.nextafter(dtype(loc), dtype(np.inf)), np.nextafter(dtype(loc), -1)]
         edge = np.array(vals, dtype=dtype)
     rng = np.random.default_rng(0)
     rand = (rng.standard_normal(n_random) * 4).astype(dtype)
@@ -556,21 +557,27 @@ def test_bench_speed_bad_arguments(argv, message, capsys):
     assert message in err and err.count("\n") == 1
 
 
-def _child_relu(x):
-    from relukit import _kernels as k
+_FORK_SCRIPT = """
+import os, sys, numpy as np, relukit as rk
+from relukit import _kernels
+_kernels.MIN_SIZE = 1
+x = np.linspace(-1, 1, 1001, dtype=np.float32)
+parent = rk.relu(x)
+assert _kernels._ran and _kernels._impl not in (None, False)
+pid = os.fork()
+if pid == 0:
+    ok = _kernels._impl is False and np.array_equal(rk.relu(x), parent)
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
 
-    k.MIN_SIZE = 1
-    return k._impl is False, rk.relu(x)
 
-
-def test_forked_child_uses_the_numpy_path(spy):
-    import multiprocessing
-
-    x = edge_array(np.float32, n_random=50)
-    rk.relu(x)  # a kernel has run in this process
-    assert spy == ["relu_value"]
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(1) as pool:
-        off, got = pool.apply(_child_relu, (x,))
-    assert off  # the child switched the kernels off (libgomp is not fork-safe)
-    assert bits_equal(got, numpy_path(rk.relu, x))
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_uses_the_numpy_path():
+    # in a fresh interpreter: forking this test process (JAX threads) could deadlock
+    res = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "0"  # the child computed with the NumPy path, same result

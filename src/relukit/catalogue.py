@@ -273,6 +273,11 @@ class Activation:
             if not self.params_list
             else functools.partial(self.scalar_value_fn, **self._defaults)
         )
+        self._scalar_d0 = (  # the same for the derivative (Python float, defaults)
+            self.scalar_derivative_fn
+            if not self.params_list
+            else functools.partial(self.scalar_derivative_fn, **self._defaults)
+        )
         self.__doc__ = self._make_doc()
 
     # -- parameters ---------------------------------------------------------
@@ -341,6 +346,8 @@ class Activation:
         ``at_kink=None`` (the default) uses the convention of PyTorch autograd (see
         :attr:`kinks`); any real number (``1.0``, ``0.5``, ``float('nan')``) replaces it.
         """
+        if type(x) is float and at_kink is None and out is None and not args and not kwargs:
+            return self._scalar_d0(x)  # the scalar fast path: no NumPy, no validation needed
         from relukit import _dispatch
 
         return _dispatch.apply(self, "derivative", x, args, kwargs, out, at_kink)
