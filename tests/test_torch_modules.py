@@ -333,33 +333,54 @@ def test_at_kink_validation():
         rt.relu(torch.randn(3), at_kink=True)
 
 
-INF_LIMITS = {  # (value at -inf, value at +inf): the mathematical limits
-    "relu": (0.0, math.inf),
-    "relu6": (0.0, 6.0),
-    "elu": (-1.0, math.inf),
-    "selu": (-1.0507009873554805 * 1.6732632423543772, math.inf),
-    "gelu": (0.0, math.inf),
-    "silu": (0.0, math.inf),
-    "mish": (0.0, math.inf),
-    "softplus": (0.0, math.inf),
-    "hardswish": (0.0, math.inf),
-    "hardsigmoid": (0.0, 1.0),
-    "hardtanh": (-1.0, 1.0),
+LAMBDA = 1.0507009873554805
+INF_LIMITS = {  # value at -inf, value at +inf, derivative at -inf, at +inf: the limits
+    "relu": (0.0, math.inf, 0.0, 1.0),
+    "relu6": (0.0, 6.0, 0.0, 0.0),
+    "elu": (-1.0, math.inf, 0.0, 1.0),
+    "selu": (-LAMBDA * 1.6732632423543772, math.inf, 0.0, LAMBDA),
+    "gelu": (0.0, math.inf, 0.0, 1.0),
+    "silu": (0.0, math.inf, 0.0, 1.0),
+    "mish": (0.0, math.inf, 0.0, 1.0),
+    "softplus": (0.0, math.inf, 0.0, 1.0),
+    "hardswish": (0.0, math.inf, 0.0, 1.0),
+    "hardsigmoid": (0.0, 1.0, 0.0, 0.0),
+    "hardtanh": (-1.0, 1.0, 0.0, 0.0),
 }
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "inplace"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", sorted(INF_LIMITS))
-def test_special_values(name, dtype):
-    x = torch.tensor([-math.inf, math.inf, math.nan, 1.0], dtype=dtype, requires_grad=True)
-    y = getattr(rt, name)(x)
-    lo, hi = INF_LIMITS[name]
+def test_special_values(name, dtype, layout):
+    base = torch.tensor([-math.inf, math.inf, math.nan, 1.0, -2.0], dtype=dtype)
+    leaf = torch.stack([base, base], 1).requires_grad_()
+    x = leaf[:, 0] if layout == "strided" else leaf.detach()[:, 0].contiguous().requires_grad_()
+    fn = getattr(rt, name)
+    if layout == "inplace":
+        if name in ("gelu", "softplus"):
+            pytest.skip("no in-place variant")
+        y = fn(x * 1, inplace=True)
+    else:
+        y = fn(x)
+    lo, hi, dlo, dhi = INF_LIMITS[name]
     assert y[0].item() == pytest.approx(lo, rel=1e-6) and y[1].item() == hi  # never NaN
     assert y[2].isnan()
     y.backward(torch.ones_like(y))
-    assert not x.grad[:2].isnan().any()  # the derivative's limits at ±inf
+    grad = leaf.grad[:, 0] if layout == "strided" else x.grad
+    assert grad[0].item() == pytest.approx(dlo, rel=1e-6)
+    assert grad[1].item() == pytest.approx(dhi, rel=1e-6)
+    # finite entries: torch's own gradient (same layout: torch's kernels differ by layout)
+    rleaf = torch.stack([base, base], 1).requires_grad_()
+    rx = rleaf[:, 0] if layout == "strided" else rleaf.detach()[:, 0].contiguous().requires_grad_()
+    getattr(torch.nn.functional, name)(rx).backward(torch.ones_like(rx))
+    ref = (rleaf.grad[:, 0] if layout == "strided" else rx.grad)[3:]
+    if name in ("elu", "selu"):  # from the output: ulp-close
+        torch.testing.assert_close(grad[3:], ref, rtol=4 * torch.finfo(dtype).eps, atol=0)
+    else:
+        assert same(grad[3:], ref)
     with torch.no_grad():
-        assert same(getattr(rt, name)(x), y.detach())
+        assert same(fn(x), y.detach())
 
 
 def test_leaky_relu_slope_zero_at_minus_inf_and_relu_minus_zero():
@@ -573,3 +594,26 @@ def test_import_relukit_does_not_import_torch():
     code = "import sys, relukit; assert 'torch' not in sys.modules; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+# ---------------------------------------------------------------------------
+# the benchmark's own models meet the saved-bytes targets; its CLI
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+@pytest.mark.parametrize("act", ["LeakyReLU", "ELU", "ReLU+Dropout"])
+def test_benchmark_models_meet_saved_bytes_targets(model, act):
+    from relukit.bench.torch import TARGETS, build
+
+    ref, mine, (x, _) = build(model, act)
+    theirs, ours = saved_bytes(ref, x), saved_bytes(mine, x)
+    assert ours <= TARGETS[act] * theirs, (ours, theirs)
+
+
+def test_bench_torch_cli_errors(capsys):
+    from relukit.cli import main
+
+    assert main(["bench", "torch", "--steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--steps and --rounds must be >= 1" in err

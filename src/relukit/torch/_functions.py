@@ -406,13 +406,22 @@ def _fixups(name: str, pvals: tuple[Any, ...], dtype: torch.dtype) -> tuple[Any,
     return fwd, bwd
 
 
+def _special_kind(s: float) -> int:
+    if math.isnan(s):
+        return 2
+    if s == 0.0:
+        return 3 if math.copysign(1.0, s) < 0 else 4
+    return 0 if s < 0 else 1
+
+
 def _special_masks(x: torch.Tensor, fwd: tuple[Any, ...]) -> list[tuple[torch.Tensor, float]]:
     out = []
     for s, v in fwd:
-        if math.isnan(s):
+        k = _special_kind(s)
+        if k == 2:
             m = x.isnan()
-        elif s == 0.0:
-            m = (x == 0) & (torch.signbit(x) if math.copysign(1.0, s) < 0 else ~torch.signbit(x))
+        elif k in (3, 4):
+            m = (x == 0) & (torch.signbit(x) if k == 3 else ~torch.signbit(x))
         else:
             m = x == s
         out.append((m, v))
@@ -423,6 +432,26 @@ def _apply_fixes(y: torch.Tensor, masks: list[tuple[torch.Tensor, float]]) -> to
     for m, v in masks:
         y = torch.where(m, torch.tensor(v, dtype=y.dtype, device=y.device), y)
     return y
+
+
+def _numba_fix(
+    x: torch.Tensor, out: torch.Tensor, g: torch.Tensor | None, fixes: tuple[Any, ...]
+) -> None:
+    """Set ``out`` (contiguous, in place) at the special inputs of ``x`` (numba path)."""
+    import numpy as np
+
+    from relukit.torch._numba import kernels
+
+    kinds = np.array([_special_kind(s) for s, _ in fixes], np.int64)
+    dt = np.float32 if x.dtype == torch.float32 else np.float64
+    vals = np.array([v for _, v in fixes], dt)
+    xn = x.detach().numpy().reshape(-1)
+    gn = xn if g is None else g.detach().numpy().reshape(-1)
+    kernels().fix_specials(xn, out.detach().numpy().reshape(-1), gn, kinds, vals, g is not None)
+
+
+def _fast_fix(x: torch.Tensor, y: torch.Tensor) -> bool:
+    return _use_numba(x) and y.is_contiguous() and y.dtype == x.dtype
 
 
 # ---------------------------------------------------------------------------
@@ -591,7 +620,10 @@ class ActivationFunction(torch.autograd.Function):
         spec = SPECS[name]
         p = dict(zip(spec.pnames, pvals, strict=True))
         fwd_fix, bwd_fix = fix
-        masks = _special_masks(x, fwd_fix) if fwd_fix else []
+        # the special inputs are located before an in-place op overwrites them
+        copy_x = fwd_fix and inplace and _use_numba(x)
+        x0 = x.detach().clone() if copy_x else x
+        masks = _special_masks(x, fwd_fix) if fwd_fix and not _use_numba(x) else []
         kbits = _kink_bits(x, locs) if locs else None
         saved: list[torch.Tensor] = []
         save = spec.save
@@ -606,10 +638,11 @@ class ActivationFunction(torch.autograd.Function):
             saved.append(xs)
         else:
             y = spec.value(x, p, inplace)
-        if masks:
+        if fwd_fix and not masks:
+            _numba_fix(x0, y, None, fwd_fix)
+        elif masks:
             y2 = _apply_fixes(y, masks)
-            if y2 is not y:
-                y = y.copy_(y2) if inplace else y2
+            y = y.copy_(y2) if inplace else y2
         if save == "output":
             saved.append(y)
         if kbits is not None:
@@ -638,8 +671,11 @@ class ActivationFunction(torch.autograd.Function):
                 if spec.save == "output"
                 else (spec.grad_from_saved(g, x, p))
             )
-            for s_, d in ctx.bwd_fix:
-                gi = torch.where(x == s_, g * d, gi)
+            if ctx.bwd_fix and _numba_backward(g) and _fast_fix(x, gi):
+                _numba_fix(x, gi, g.contiguous(), ctx.bwd_fix)
+            else:
+                for s_, d in ctx.bwd_fix:
+                    gi = torch.where(x == s_, g * d, gi)
         if ctx.at_kink is not None:
             gi = _kink_backward(gi, g, saved[-1], ctx.at_kink)
         return gi, None, None, None, None, None, None
@@ -692,12 +728,17 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
     # no autograd graph: the value only
     p = dict(zip(spec.pnames, pvals, strict=True))
     fwd_fix, _ = fixups(name, pvals, x.dtype)
-    masks = _special_masks(x, fwd_fix) if fwd_fix else []
+    if not fwd_fix:
+        return spec.value(x, p, inplace)
+    if _use_numba(x):
+        x0 = x.clone() if inplace else x
+        y = spec.value(x, p, inplace)
+        _numba_fix(x0, y, None, fwd_fix)
+        return y
+    masks = _special_masks(x, fwd_fix)
     y = spec.value(x, p, inplace)
-    if masks:
-        y2 = _apply_fixes(y, masks)
-        y = y.copy_(y2) if inplace else y2
-    return y
+    y2 = _apply_fixes(y, masks)
+    return y.copy_(y2) if inplace else y2
 
 
 # ---------------------------------------------------------------------------

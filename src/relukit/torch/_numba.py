@@ -120,7 +120,32 @@ def kernels() -> Any:
             if c[i]:
                 out[i] = g[i] * at_kink
 
+    @jit
+    def fix_specials(x: Any, out: Any, g: Any, kinds: Any, vals: Any, mul: bool) -> None:
+        # where x is special (kind 0: -inf, 1: +inf, 2: NaN, 3: -0.0, 4: +0.0), set out
+        # to vals[k] (forward) or to g * vals[k] (backward, mul=True)
+        zero = x.dtype.type(0)
+        inf = x.dtype.type(np.inf)
+        for i in range(x.size):
+            v = x[i]
+            if v == v and v != zero and v != inf and v != -inf:
+                continue  # the common case: finite and nonzero
+            if v != v:
+                kind = 2
+            elif v == inf:
+                kind = 1
+            elif v == -inf:
+                kind = 0
+            elif np.signbit(v):
+                kind = 3
+            else:
+                kind = 4
+            for k in range(kinds.size):
+                if kinds[k] == kind:
+                    out[i] = g[i] * vals[k] if mul else vals[k]
+
     return types.SimpleNamespace(
+        fix_specials=fix_specials,
         value_plane=value_plane,
         plane=plane,
         kink_plane=kink_plane,
