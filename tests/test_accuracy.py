@@ -70,12 +70,11 @@ def _row(table, entry, dtype):
     return r
 
 
-#: documented exceptions (see the accuracy table in docs and the report): derivatives
-#: that cross 0 lose digits next to that zero in float64 (any method without extra
-#: precision does), and the tanh-gelu's float64 tail amplifies the rounding of its
-#: cubic argument.
-F64_DERIVATIVE_LIMIT = {"gelu": 100, "gelu(tanh)": 2000, "silu": 16, "mish": 40}
-F64_VALUE_LIMIT = {"gelu": 8, "gelu(tanh)": 2000}
+#: documented exceptions (see the accuracy table in the docs): derivatives that cross 0
+#: (gelu, silu, mish) keep a few more ulp just outside the Taylor patch around that zero,
+#: and gelu's far-left tail chains erfcx, exp and five products.
+F64_DERIVATIVE_LIMIT = {"gelu": 10, "gelu(tanh)": 8, "silu": 6, "mish": 12}
+F64_VALUE_LIMIT = {"gelu": 8}
 
 
 def test_measured_accuracy_goals(table):

@@ -369,6 +369,57 @@ def _erfc(xp: Any, z: Any) -> Any:
 _ERFCX_FROM = 2.0
 
 
+def _erfcx(xp: Any, z: Any) -> Any:
+    """``erfcx(z) = exp(z^2) erfc(z)`` with the library's own function, or ``None``."""
+    kind = _ns(xp)
+    if kind == "math":
+        return None
+    if kind == "torch":
+        import torch
+
+        return torch.special.erfcx(z)
+    if kind == "cupy":  # pragma: no cover - CuPy is not installed in CI
+        import cupyx.scipy.special
+
+        return cupyx.scipy.special.erfcx(z)
+    if kind in ("numpy", "dask"):
+        try:
+            from scipy.special import erfcx
+        except ImportError:  # pragma: no cover
+            return None
+        return z.map_blocks(erfcx, dtype=z.dtype) if kind == "dask" else erfcx(z)
+    return None  # JAX has no erfcx: the erfc form is used
+
+
+_GELU_FAR = -1.0  # below: erfc(z) = exp(-z^2) erfcx(z), with exp(-z^2) = h * h
+
+
+def _gelu_far(xp: Any, xc: Any, derivative: bool) -> Any:
+    """gelu (or gelu') for x < -1 as ``((A corr) h) h``, or ``None`` without erfcx.
+
+    With z = -x/sqrt 2 (formed exactly as in :func:`_two_cdf`), erfc(z) = exp(-z^2)
+    erfcx(z) and phi(x) = exp(-z^2)/sqrt(2 pi): both share exp(-z^2), formed as h * h with
+    h = exp(-z^2/2) normal (z^2 in double-double, its low part in ``corr``), so the
+    result is rounded once, even when it is subnormal.
+    """
+    prec = _precision(xp, xc)
+    c, rest, split = _SQRT1_2[prec]
+    bits = 26 if prec == "float64" else 12
+    xf = xp.where(xc < _GELU_FAR, xc, _GELU_FAR)
+    p = xf * c
+    err = _two_prod_err(xp, xf, p, c, bits, split) + xf * rest  # x/sqrt2 = p + err
+    z = -p  # the true argument is z - err
+    ex = _erfcx(xp, z)
+    if ex is None:
+        return None
+    pz = z * z
+    ez = _two_square_err(xp, z, pz, split)
+    corr = 1 + (2 * z * err - ez)  # exp(-(z - err)^2) = exp(-pz) corr
+    h = xp.exp(-0.5 * pz)
+    a = (0.5 * ex + xf * _INV_SQRT_2PI) if derivative else (0.5 * xf) * ex
+    return ((a * corr) * h) * h
+
+
 def _numpy_erfc(z: Any) -> Any:
     """``erfc`` of a NumPy array: SciPy's, else ``math.erfc`` element by element (slow).
 
@@ -456,6 +507,133 @@ def _phi(xp: Any, x: Any) -> Any:
     e = _two_square_err(xp, x, p, split)
     g = xp.exp(-0.5 * p)
     return (g - g * (0.5 * e)) * _INV_SQRT_2PI
+
+
+def _two_prod_err2(xp: Any, a: Any, b: Any, p: Any, split: float) -> Any:
+    """The rounding error ``a * b - p`` of ``p = fl(a * b)``, both operands split."""
+    ta = a * split
+    ah = ta - (ta - a)
+    al = a - ah
+    tb = b * split
+    bh = tb - (tb - b)
+    bl = b - bh
+    return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+# Zeros of derivatives (the minimum of silu, mish, gelu): next to one, Phi + x phi and the
+# like cancel, and a float64 sum loses digits whatever the formula. Within 1/4 of the
+# zero r the derivative is its Taylor polynomial at r instead, in u = x - r formed
+# exactly from r = r_hi + r_lo (mpmath, 60 digits; terms below 2^-60 dropped).
+#   name: ((r_hi, r_lo) for float64, (r_hi, r_lo) for float32, coefficients of u^1..u^n)
+_ROOT_WIDTH = 0.25
+_ROOTS: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, ...]]] = {
+    "silu": (
+        (-1.2784645427610737, -1.0946994183093437e-16),
+        (-1.2784645557403564, 1.297928265020314e-08),
+        (
+            0.2178117057198001,
+            0.1466487969969469,
+            0.018874814223782312,
+            -0.015222655223188032,
+            -0.006606589138356696,
+            0.000126627410081122,
+            0.0007985218818397998,
+            0.00018570724361186496,
+            -4.090534237428612e-05,
+            -2.9733542213263917e-05,
+            -2.942631888842464e-06,
+            2.346029682463866e-06,
+            8.599695028268575e-07,
+            -3.051244750055421e-08,
+            -9.266646309267441e-08,
+            -1.8877622907727957e-08,
+            4.619379769031606e-09,
+        ),
+    ),
+    "mish": (
+        (-1.1924312145154952, -4.8484829848031044e-17),
+        (-1.1924312114715576, -3.043937594950088e-09),
+        (
+            0.2669479140495345,
+            0.20473126408010586,
+            0.04190782104360987,
+            -0.020271822716684245,
+            -0.01582112656173338,
+            -0.0033606849270232685,
+            0.0010924055409445854,
+            0.0009898181021289196,
+            0.00025412936386191073,
+            -4.1961496031696126e-05,
+            -5.582891567360688e-05,
+            -1.72992708103044e-05,
+            9.427361327376651e-07,
+            2.9088199364912223e-06,
+            1.071676702702074e-06,
+            2.6879417855557728e-08,
+            -1.4117255919499382e-07,
+            -6.174424363104907e-08,
+        ),
+    ),
+    "gelu": (
+        (-0.7517915246935645, 1.4956759177009883e-17),
+        (-0.7517915368080139, 1.211444945855772e-08),
+        (
+            0.4314939923140469,
+            0.388284982990552,
+            -0.018199676398671087,
+            -0.1140082332972217,
+            -0.014771522148244337,
+            0.019421679838189067,
+            0.004539228379125415,
+            -0.002239538068073497,
+            -0.0007448268386746817,
+            0.00018633974623233514,
+            8.615947861116571e-05,
+            -1.121438018842664e-05,
+            -7.74846130700372e-06,
+            4.3284506257392273e-07,
+            5.702764979242107e-07,
+            -1.6044265494246427e-09,
+            -3.5459866461783865e-08,
+        ),
+    ),
+    "gelu_tanh": (
+        (-0.7524614220710163, 3.4358218314355225e-17),
+        (-0.7524614334106445, 1.133962827076466e-08),
+        (
+            0.4304000910248585,
+            0.38751844613578895,
+            -0.015782853521848023,
+            -0.11394448308095899,
+            -0.016619328343052565,
+            0.019682309459833118,
+            0.005261059254921913,
+            -0.002422731845875097,
+            -0.0009274420230205452,
+            0.0002639276405268104,
+            0.00012425227802639787,
+            -3.495617169443609e-05,
+            -1.595089687164511e-05,
+            5.918611710893999e-06,
+            2.433551634429955e-06,
+            -9.898647747433656e-07,
+            -4.3102482988029016e-07,
+            1.4157556987729457e-07,
+            7.520740909289922e-08,
+        ),
+    ),
+}
+
+
+def _root_patch(xp: Any, x: Any, d: Any, name: str) -> Any:
+    """``d``, with the Taylor polynomial at the derivative's zero used next to it."""
+    r64, r32, coeffs = _ROOTS[name]
+    hi, lo = r64 if _precision(xp, x) == "float64" else r32
+    u = (x - hi) - lo  # x - hi is exact near the zero (Sterbenz)
+    p: Any = coeffs[-1]
+    for c in reversed(coeffs[:-1]):
+        p = p * u + c
+    return xp.where((u < _ROOT_WIDTH) & (u > -_ROOT_WIDTH), p * u, d)
 
 
 def _lim(xp: Any, x: Any, r: Any, at_minus_inf: float, at_plus_inf: float | None = None) -> Any:
@@ -811,12 +989,50 @@ _SQRT_2_OVER_PI = 0.7978845608028654
 _GELU_K = 0.044715
 
 
-def _gelu_tanh_parts(xp: Any, x: Any) -> tuple[Any, Any, Any]:
-    """``(xc, sigmoid(2u), sigmoid(-2u))`` with u = sqrt(2/pi) (x + 0.044715 x^3)."""
+#: per precision: (0.044715 as that precision has it, 2 sqrt(2/pi) rounded, the rest)
+_GELU_TANH_C = {
+    "float64": (0.044715, 1.5957691216057308, -9.96930880911092e-17),
+    "float32": (0.044714998453855515, 1.5957691669464111, -4.534068042105272e-08),
+}
+
+
+def _gelu_tanh_parts(xp: Any, x: Any) -> tuple[Any, ...]:
+    """``(xc, sigmoid(2u), sigmoid(-2u))`` with u = sqrt(2/pi) (x + 0.044715 x^3).
+
+    In the tails sigmoid(2u) ~ exp(2u) multiplies the relative error of 2u by |2u| (up to
+    ~700): 2u is therefore formed in double-double (Dekker products, Knuth's sum) and
+    its low part fed back through sigmoid'(w) = sigmoid(w) sigmoid(-w).
+    """
     xc = _clip(xp, x, -_GELU_LIM, _GELU_LIM)
-    u2 = (2 * _SQRT_2_OVER_PI) * (xc + _GELU_K * (xc * xc * xc))
-    s, t = _sigmoid2(xp, u2)
-    return xc, s, t
+    prec = _precision(xp, x)
+    k, c2, c2_rest = _GELU_TANH_C[prec]
+    split = _SQRT1_2[prec][2]
+    bits = 26 if prec == "float64" else 12
+    p2 = xc * xc
+    e2 = _two_square_err(xp, xc, p2, split)
+    p3 = xc * p2
+    e3 = _two_prod_err2(xp, xc, p2, p3, split) + xc * e2  # x^3 = p3 + e3
+    q = k * p3
+    eq = _two_prod_err(xp, p3, q, k, bits, split) + k * e3  # k x^3 = q + eq
+    v = xc + q
+    bv = v - xc
+    ev = ((xc - (v - bv)) + (q - bv)) + eq  # x + k x^3 = v + ev
+    w = c2 * v
+    ew = _two_prod_err(xp, v, w, c2, bits, split) + (c2 * ev + c2_rest * v)  # 2u = w + ew
+    s, t = _sigmoid2(xp, w)
+    st = (s * t) * ew
+    return xc, s + st, t - st, w, ew
+
+
+def _gelu_tanh_far(xp: Any, w: Any, ew: Any, factor: Any) -> Any:
+    """``factor * sigmoid(w + ew)`` for w < -600 (where sigmoid(w) = e^w to the last bit).
+
+    ``e^w`` alone would be subnormal (few bits) before it meets ``factor``: with
+    ``h = e^(w/2)`` (normal, ``w/2`` exact) the product rounds once, at the end.
+    """
+    wf = xp.where(w < -600, w, -600)
+    h = xp.exp(0.5 * wf)
+    return ((factor * (1 + ew)) * h) * h
 
 
 @_widened
@@ -824,21 +1040,28 @@ def _gelu(xp: Any, x: Any, approximate: str) -> Any:
     xv = xp.where(x < -_GELU_LIM, -_GELU_LIM, x)  # x * 0 below: never -inf * 0
     if approximate == "tanh":
         # 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail.
-        _, s, _ = _gelu_tanh_parts(xp, x)
-        return xv * s
+        _, s, _, w, ew = _gelu_tanh_parts(xp, x)
+        return xp.where(w < -600, _gelu_tanh_far(xp, w, ew, xv), xv * s)
     xc = _clip(xp, x, -_GELU_LIM, _GELU_LIM)
-    return (0.5 * xv) * _two_cdf(xp, xc)
+    v = (0.5 * xv) * _two_cdf(xp, xc)
+    far = _gelu_far(xp, xc, derivative=False)
+    return v if far is None else xp.where(x < _GELU_FAR, far, v)
 
 
 @_widened
 def _gelu_d(xp: Any, x: Any, approximate: str) -> Any:
     if approximate == "tanh":
-        xc, s, t = _gelu_tanh_parts(xp, x)
+        xc, s, t, w, ew = _gelu_tanh_parts(xp, x)
         du = _SQRT_2_OVER_PI * (1 + (3 * _GELU_K) * (xc * xc))
         # d/dx [x sigmoid(2u)] = s + 2 x s (1 - s) u' = s (1 + 2 x t u')
-        return s * (1 + 2 * xc * t * du)
+        f = 1 + 2 * xc * t * du
+        d = xp.where(w < -600, _gelu_tanh_far(xp, w, ew, f), s * f)
+        return _root_patch(xp, x, d, "gelu_tanh")
     xc = _clip(xp, x, -_GELU_LIM, _GELU_LIM)
-    return 0.5 * _two_cdf(xp, xc) + xc * _phi(xp, xc)
+    d = 0.5 * _two_cdf(xp, xc) + xc * _phi(xp, xc)
+    far = _gelu_far(xp, xc, derivative=True)
+    d = d if far is None else xp.where(x < _GELU_FAR, far, d)
+    return _root_patch(xp, x, d, "gelu")
 
 
 gelu = register(
@@ -918,7 +1141,8 @@ def _silu_d(xp: Any, x: Any) -> Any:
     xt = _clip(xp, x, -1500.0, lo)
     h = xp.exp(0.5 * xt)
     far = (h * (1 + xt * t)) * h / (1 + h * h)  # e^x (1 + x t) / (1 + e^x), no early underflow
-    return _lim(xp, x, xp.where(x < lo, far, s * (1 + xc * t)), -0.0, 1.0)
+    d = _root_patch(xp, x, s * (1 + xc * t), "silu")
+    return _lim(xp, x, xp.where(x < lo, far, d), -0.0, 1.0)
 
 
 silu = register(
@@ -981,7 +1205,7 @@ def _mish_d(xp: Any, x: Any) -> Any:
     # mish' = t + x sech^2(sp) sigmoid(x) = t + x * 4 e (e + 1) / (n + 2)^2
     xc, t, e = _mish_parts(xp, x)
     m = e * e + 2 * e + 2
-    return t + xc * ((4 * e) * (e + 1) / (m * m))
+    return _root_patch(xp, x, t + xc * ((4 * e) * (e + 1) / (m * m)), "mish")
 
 
 mish = register(

@@ -144,9 +144,9 @@ def reference(label: str, xs: Any) -> tuple[Any, Any, Any, Any]:
     import mpmath as mp
     import numpy as np
 
-    fns = _mp_functions()[label]
     out = np.empty((4, len(xs)))
     with mp.workdps(60):
+        fns = _mp_functions()[label]  # the constants at 60 digits too
         for i, x in enumerate(xs.tolist()):
             key = (label, x)
             got = _REF_CACHE.get(key)
