@@ -35,8 +35,8 @@ Settings
 --------
 ``RELUKIT_KERNEL_MIN_SIZE``
     Environment variable read at import: the smallest array (in elements) given to a
-    kernel. The default, :data:`DEFAULT_MIN_SIZE`, is where the parallel kernel starts
-    to beat the NumPy path on a 2-core machine (``relukit bench speed`` measures it).
+    kernel. The default, :data:`DEFAULT_MIN_SIZE` (2**18), comes from measuring where
+    the parallel kernel beats the NumPy path (``relukit bench speed --threshold``).
     Tests set :data:`MIN_SIZE` to 1 to force the kernel path.
 ``RELUKIT_DISABLE_KERNELS=1``
     Never use a kernel (sets :data:`ENABLED` to False).
@@ -65,10 +65,13 @@ from typing import Any
 __all__ = ["DEFAULT_MIN_SIZE", "ENABLED", "KERNELS", "MIN_SIZE", "backward", "lookup"]
 
 #: The default size threshold (elements), measured with ``relukit bench speed
-#: --threshold`` on the 2-core development machine (float32, ``rk.relu(x, out=y)``): the
-#: NumPy path was faster at 2**14 elements, the kernel faster from 2**16 on (about 1.5x
-#: at 2**16, 3.5x at 2**18, 4-5x at 2**20 and beyond), with one thread or two.
-DEFAULT_MIN_SIZE = 1 << 16
+#: --threshold`` (float32, ``rk.relu(x, out=y)``) on the 2-core development machine. With
+#: the machine lightly loaded the kernel won from 2**16 elements on (1.5x at 2**16, 3.5x
+#: at 2**18); with the machine overloaded (load average 5 on 2 cores) a parallel launch
+#: waits for a descheduled worker thread and the kernel lost up to 2**18 and won from
+#: 2**19 on (2.5-3x). 2**18 (1 MiB of float32) keeps most of the gain on a quiet machine
+#: and bounds the loss on a busy one.
+DEFAULT_MIN_SIZE = 1 << 18
 
 
 def _env_min_size() -> int:
