@@ -617,3 +617,21 @@ def test_bench_torch_cli_errors(capsys):
     assert main(["bench", "torch", "--steps", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--steps and --rounds must be >= 1" in err
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(("name", "args", "kwargs", "kinks"), CASES, ids=IDS)
+def test_half_precision_like_torch(name, args, kwargs, kinks, dtype):
+    # the pure-torch path (no numba kernel for 16-bit floats)
+    ref, mine = pair(name, args, kwargs, dtype)
+    x = inputs(dtype, kinks, shape=(4, 3, 11))
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(2)).to(dtype)
+    y_ref, g_ref = run(ref, x, g)
+    y, gr = run(mine, x, g)
+    assert torch.equal(y, y_ref)
+    if name in OUTPUT_SAVING:  # y + alpha from the rounded output: ~ulp(alpha) * |g|
+        tol = 2 * torch.finfo(dtype).eps * 1.76 * max((1.0, *args)) * g.float().abs()
+        assert ((gr[0].float() - g_ref[0].float()).abs() <= tol + 1e-6).all()
+    else:
+        for a, b in zip(gr, g_ref, strict=True):
+            assert same(a, b)

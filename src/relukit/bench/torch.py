@@ -17,8 +17,8 @@ with ``ReLU``, ``LeakyReLU``, ``ELU`` and ``ReLU`` followed by ``Dropout(0.1)``,
 * **peak memory**: the peak of the bytes held by torch's CPU allocator during one
   training step (parameters, gradients, activations, temporaries: everything), from
   ``torch.profiler``'s memory timeline (``--no-memory`` skips it);
-* **time per step**: forward, cross-entropy, backward and an SGD step, median over
-  rounds that alternate torch.nn and relukit (``--steps`` steps per round).
+* **time per step**: forward, cross-entropy, backward and an SGD step; the best of
+  ``--rounds`` rounds of ``--steps`` steps, rounds alternating torch.nn and relukit.
 
 Ratios are relukit / torch.nn, checked against the targets of the issue: saved bytes
 ``<= 0.6`` with LeakyReLU or ELU, ``<= 0.8`` with ReLU + Dropout, time per step
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from typing import Any
 
@@ -63,6 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--no-memory", action="store_true", help="skip the peak-memory measurement (profiler)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)"
     )
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
 
@@ -132,7 +134,11 @@ def _step(model: Any, opt: Any, data: tuple[Any, Any]) -> None:
 
 
 def _time(models: list[Any], data: tuple[Any, Any], steps: int, rounds: int) -> list[float]:
-    """Median seconds per step of each model, rounds alternating between the models."""
+    """Seconds per step of each model: the best round (rounds alternate the models).
+
+    The best round, not the mean: on a shared machine the other rounds measure the
+    neighbours; alternating the order keeps drift from favouring either model.
+    """
     import torch
 
     opts = [torch.optim.SGD(m.parameters(), lr=1e-3) for m in models]
@@ -147,7 +153,7 @@ def _time(models: list[Any], data: tuple[Any, Any], steps: int, rounds: int) -> 
             for _ in range(steps):
                 _step(models[i], opts[i], data)
             per[i].append((time.perf_counter() - t0) / steps)
-    return [statistics.median(p) for p in per]
+    return [min(p) for p in per]
 
 
 def peak_memory(model: Any, data: tuple[Any, Any]) -> int | None:
@@ -203,6 +209,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"bench torch: --steps and --rounds must be >= 1, got {args.steps}, {args.rounds}"
         )
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"bench torch: --threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     print(
         f"relukit bench torch: torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{os.cpu_count()} CPUs; {args.rounds} rounds x {args.steps} steps"
