@@ -134,6 +134,24 @@ def test_jax_arrays(name, dtype):
 
 
 @pytest.mark.jax
+@pytest.mark.parametrize("name", ENTRIES)
+def test_jax_float64_with_x64(name):
+    import jax
+    import jax.numpy as jnp
+
+    if not hasattr(jax, "enable_x64"):
+        pytest.skip("this JAX has no jax.enable_x64 context")
+    x64, v_ref, d_ref = _numpy_ref(name, "float64")
+    with jax.enable_x64(True):
+        x = jnp.asarray(x64, dtype=jnp.float64)
+        v, d = rk.get(name).value_and_derivative(x)
+        assert v.dtype == jnp.float64 and d.dtype == jnp.float64
+        # float64 in JAX: the same formulas; erfc from jax.scipy (no erfcx) for gelu
+        _check_close(np.asarray(v), v_ref, "float64", ulps=16)
+        _check_close(np.asarray(d), d_ref, "float64", ulps=16)
+
+
+@pytest.mark.jax
 @pytest.mark.parametrize("name", [n for n in ENTRIES if n not in ("prelu", "hardtanh")])
 def test_jax_agrees_with_jax_nn_at_finite_points(name):
     import jax
