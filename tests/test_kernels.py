@@ -10,6 +10,7 @@ paths compute. No test times anything.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -581,3 +582,54 @@ def test_forked_child_uses_the_numpy_path():
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "0"  # the child computed with the NumPy path, same result
+
+
+# ---------------------------------------------------------------------------
+# prelu with one weight per channel
+# ---------------------------------------------------------------------------
+
+needs_prelu = pytest.mark.skipif("prelu" not in _REGISTRY, reason="no prelu entry")
+
+
+@needs_prelu
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(7, 5), (3, 5, 4, 6), (2, 5, 9)])
+def test_prelu_per_channel_kernel_equals_numpy_path(shape, dtype, spy):
+    act = _REGISTRY["prelu"]
+    n = math.prod(shape)
+    x = np.resize(edge_array(dtype, act), n).reshape(shape)
+    weights = [
+        [0.0, -0.0, 0.25, -2.0, 1e-50],  # one per channel (5)
+        np.array([0.1, 0.2, 0.0, 3.0, -0.5], dtype=np.float32),
+        [0.3],  # one weight as an array: the scalar kernel
+    ]
+    for w in weights:
+        for at_kink in (None, 1.0):
+            got = act.value_and_derivative(x, w, at_kink=at_kink)
+            want = numpy_path(act.value_and_derivative, x, w, at_kink=at_kink)
+            assert bits_equal(got[0], want[0]) and bits_equal(got[1], want[1])
+            y = np.empty_like(x)
+            assert act(x, w, out=y) is y and bits_equal(y, want[0])
+            assert bits_equal(act.derivative(x, w, at_kink=at_kink), want[1])
+            g = np.resize(edge_array(dtype), n).reshape(shape)[::-1].copy()
+            with np.errstate(all="ignore"):
+                want_b = g * want[1]
+            assert bits_equal(_kernels.backward(act, x, g, {"weight": w}, at_kink), want_b)
+    assert "prelu_channel_both" in spy and "prelu_channel_backward" in spy
+    assert "prelu_both" in spy  # the one-element weight
+
+
+@needs_prelu
+def test_prelu_bad_weights_raise_as_on_the_numpy_path(spy):
+    x = np.ones((4, 3))
+    for w, err, match in (
+        ([0.1, 0.2], ValueError, "weight has 2 elements but x has 3 channel"),
+        ([0.1, np.nan, 0.2], ValueError, "weight must be finite"),
+        (np.ones((3, 1)), ValueError, "weight must be a scalar or 1-D"),
+    ):
+        with pytest.raises(err, match=match):
+            rk.get("prelu")(x, w)
+        with pytest.raises(err, match=match):
+            _kernels.backward("prelu", x, x, {"weight": w})
+    assert spy == []
+    assert np.array_equal(x, np.ones((4, 3)))

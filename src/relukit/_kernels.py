@@ -15,16 +15,16 @@ should run. A kernel is used when all of these hold:
 
 * kernels are enabled (``RELUKIT_DISABLE_KERNELS`` unset or ``0``) and numba works;
 * the activation is the registered catalogue entry of a name in :data:`KERNELS` (relu,
-  leaky_relu, relu6, hardtanh, and prelu with a Python-number weight);
+  leaky_relu, relu6, hardtanh, prelu with one weight or one weight per channel);
 * ``x`` is a plain ``numpy.ndarray`` of float32 or float64, native byte order,
   C-contiguous and aligned, with at least :data:`MIN_SIZE` elements;
 * every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
   or does not overlap ``x``.
 
 In a process forked after a kernel ran, the NumPy path is used (numba's OpenMP layer
-is not fork-safe). Everything else (small arrays, integer and float16 inputs, strided views, per-channel
-PReLU weights, smooth activations) takes the NumPy path, whose results the kernels
-reproduce bit for bit, NaN payloads, ``-0.0`` and ``±inf`` included (tested).
+is not fork-safe). Everything else (small arrays, integer and float16 inputs, strided
+views, smooth activations) takes the NumPy path, whose results the kernels reproduce
+bit for bit, NaN payloads, ``-0.0`` and ``±inf`` included (tested).
 
 numba is imported when a kernel is first needed, never by ``import relukit``; each
 kernel is compiled on its first call for a dtype and cached on disk (``cache=True``).
@@ -138,36 +138,58 @@ def _load() -> Any:
 # ---------------------------------------------------------------------------
 
 
-def _no_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
+def _no_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
     return (0.0, 0.0, 0.0)
 
 
-def _leaky_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
+def _leaky_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
     s = params["negative_slope"]
     # value: x * slope, or (x or -0.0 at ±inf) * 0 when slope == 0 (see activations._leaky)
     return (0.0 if s == 0 else s, s, 1.0 if s == 0 else 0.0)
 
 
-def _relu6_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
+def _relu6_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
     return (6.0, 0.0, 0.0)
 
 
-def _hardtanh_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
+def _hardtanh_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
     return (params["min_val"], params["max_val"], 0.0)
 
 
-def _prelu_params(params: Mapping[str, Any], dtype: Any) -> tuple[float, float, float] | None:
+def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
     w = params["weight"]
-    if type(w) is not float:  # arrays (per channel, or to validate): the NumPy path
+    widen = 1.0 if dtype.itemsize < 8 else 0.0  # the NumPy path computes float32 in float64
+    if type(w) is float:
+        return (widen, w, 1.0 if w == 0 else 0.0)
+    from relukit import _dispatch
+
+    np = _dispatch.numpy()
+    if not isinstance(w, (list, tuple, np.ndarray)):
         return None
-    # p0: 1 when the NumPy path computes in float64 and rounds back (float32)
-    return (1.0 if dtype.itemsize < 8 else 0.0, w, 1.0 if w == 0 else 0.0)
+    from relukit import activations
+
+    try:  # the catalogue's own checks and broadcasting, on a zero-copy float64 stand-in
+        with np.errstate(all="ignore"):
+            wa = activations._prelu_weight(np, np.broadcast_to(np.float64(0), x.shape), w)
+    except (TypeError, ValueError):
+        return None  # the NumPy path raises the error
+    wa = np.asarray(wa, dtype=np.float64)
+    if wa.size == 1:
+        s = float(wa.reshape(()))
+        return (widen, s, 1.0 if s == 0 else 0.0)
+    channels = x.shape[1]
+    inner = x.size // (x.shape[0] * channels)
+    weights = np.ascontiguousarray(wa.reshape(-1))
+    with np.errstate(all="ignore"):
+        rounded = weights.astype(dtype)
+    return (widen, 0.0, 0.0, "_channel", (weights, rounded, channels, inner))
 
 
 #: activation name -> (kernel prefix in ``_kernels_numba``, parameter packer). A packer
-#: ``(params, dtype)`` returns ``(p0, p1, p2)`` for the kernel, or ``None`` for parameters
-#: it does not cover.
-KERNELS: dict[str, tuple[str, Callable[[Mapping[str, Any], Any], Any]]] = {
+#: ``(params, dtype, x)`` returns ``(p0, p1, p2)`` for the kernel, ``(p0, p1, p2, suffix,
+#: extra_args)`` for a variant kernel (per-channel prelu), or ``None`` for parameters it
+#: does not cover.
+KERNELS: dict[str, tuple[str, Callable[[Mapping[str, Any], Any, Any], Any]]] = {
     "relu": ("relu", _no_params),
     "leaky_relu": ("leaky_relu", _leaky_params),
     "relu6": ("relu6", _relu6_params),
@@ -202,8 +224,8 @@ def _plain(np: Any, a: Any, dtype: Any) -> bool:
 
 def _plan(
     act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None, outs: tuple
-) -> tuple[Any, Any, Any, Any] | None:
-    """``(kernel, P, Q, kk)`` when a kernel applies to this call, else ``None``."""
+) -> tuple[Any, Any, Any, Any, tuple] | None:
+    """``(kernel, P, Q, kk, extra_args)`` when a kernel applies to this call, else ``None``."""
     if not ENABLED or _impl is False or x.size < MIN_SIZE:
         return None
     entry = KERNELS.get(act.name)
@@ -227,18 +249,19 @@ def _plan(
         if not same and np.may_share_memory(o, x):
             return None
     prefix, packer = entry
-    p = packer(params, dtype)
+    p = packer(params, dtype, x)
     kinks = [k.location(params) for k in act.kinks]
     if p is None or len(kinks) > 2:
         return None
+    suffix, extra = (p[3], p[4]) if len(p) == 5 else ("", ())
     impl = _load()
     if impl is None:
         return None
-    kernel = getattr(impl, f"{prefix}_{kind}", None)
+    kernel = getattr(impl, f"{prefix}{suffix}_{kind}", None)
     if kernel is None:
         return None
     kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
-    return kernel, *_pack(np, dtype, p, at_kink, kinks), kk
+    return kernel, *_pack(np, dtype, p[:3], at_kink, kinks), kk, extra
 
 
 def _after_fork_in_child() -> None:
@@ -283,7 +306,7 @@ def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out
     plan = _plan(act, kind, x, params, at_kink, outs)
     if plan is None:
         return None
-    kernel, P, Q, kk = plan
+    kernel, P, Q, kk, extra = plan
 
     def run() -> Any:
         from relukit import _dispatch
@@ -293,7 +316,7 @@ def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out
         if kind == "both" and out is None:
             news.append(np.empty(x.shape, x.dtype))
         flat = [a.reshape(-1) for a in (x, *news)]  # views: all are C-contiguous
-        args = (*flat, P, Q) if kind == "value" else (*flat, P, Q, kk)
+        args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
         if not _run(kernel, *args):  # numba failed (warned) or busy: the NumPy path
             return _dispatch._numpy(act, kind, x, params, out, at_kink, kernels=False)
         if out is not None:
@@ -380,10 +403,10 @@ def backward(
         if same_g or not np.may_share_memory(out, grad_out):
             plan = _plan(act, "backward", x, bound, at_kink, (out,))
             if plan is not None:
-                kernel, P, Q, kk = plan
+                kernel, P, Q, kk, extra = plan
                 res = np.empty(x.shape, dtype) if out is None else out
                 flat = [a.reshape(-1) for a in (x, grad_out, res)]
-                if _run(kernel, *flat, P, Q, kk):
+                if _run(kernel, *flat, P, Q, kk, *extra):
                     return res
     d = _dispatch._numpy(act, "derivative", x, bound, None, at_kink, kernels=False)
     with np.errstate(all="ignore"):

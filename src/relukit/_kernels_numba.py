@@ -337,3 +337,58 @@ def prelu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in prange(x.shape[0]):
         v = x[i]
         o[i] = g[i] * _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+# ---------------------------------------------------------------------------
+# prelu with one weight per channel: x viewed as (blocks, inner), block b in channel
+# b % C; W (float64) and WD (the dtype) hold the weights, as the scalars above
+# ---------------------------------------------------------------------------
+
+
+@njit(**_LOOP)
+def prelu_channel_value(x, y, P, Q, W, WD, C, inner):  # pragma: no cover - compiled
+    p0, one, zero = P[0], P[6], P[7]
+    for b in prange(x.shape[0] // inner):
+        c = b % C
+        w, wd = W[c], WD[c]
+        flag = one if w == 0 else zero
+        for i in range(b * inner, (b + 1) * inner):
+            y[i] = _prelu_v(x[i], p0, wd, flag, w, one, zero)
+
+
+@njit(**_LOOP)
+def prelu_channel_derivative(x, d, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
+    p0, one, zero = P[0], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for b in prange(x.shape[0] // inner):
+        c = b % C
+        w, wd = W[c], WD[c]
+        for i in range(b * inner, (b + 1) * inner):
+            v = x[i]
+            d[i] = _kink(v, _prelu_d(v, p0, wd, zero, w, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def prelu_channel_both(x, y, d, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
+    p0, one, zero = P[0], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for b in prange(x.shape[0] // inner):
+        c = b % C
+        w, wd = W[c], WD[c]
+        flag = one if w == 0 else zero
+        for i in range(b * inner, (b + 1) * inner):
+            v = x[i]
+            y[i] = _prelu_v(v, p0, wd, flag, w, one, zero)
+            d[i] = _kink(v, _prelu_d(v, p0, wd, flag, w, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def prelu_channel_backward(x, g, o, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
+    p0, one, zero = P[0], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for b in prange(x.shape[0] // inner):
+        c = b % C
+        w, wd = W[c], WD[c]
+        for i in range(b * inner, (b + 1) * inner):
+            v = x[i]
+            o[i] = g[i] * _kink(v, _prelu_d(v, p0, wd, zero, w, one, zero), kk, kv, k0, k1)
