@@ -318,3 +318,26 @@ def test_monitor_overhead_cli_runs(capsys):
     r = measure_monitor_overhead((4,), repeats=1, block=2)
     assert set(r) >= {"step_us", "slowdown_modules", "slowdown_functional"}
     assert r["step_us"] > 0 and r["hidden"] == [4]
+
+
+def test_claims_use_paired_t_intervals():
+    from relukit.experiments.dying_relu import _claims
+
+    def runs(acc_relu, acc_rec):
+        out = []
+        for seed, (a, b) in enumerate(zip(acc_relu, acc_rec, strict=True)):
+            for variant, acc in (("relu", a), ("relu+recycle", b)):
+                final = {"test_accuracy": acc, "dead_fraction": 0.1, "revived_fraction": 0.0}
+                out.append({"variant": variant, "seed": seed, "final": final})
+        return out
+
+    def holds(r):
+        c = {c["claim"]: c for c in _claims(r, ["relu", "relu+recycle"])}
+        return c["recycling recovers accuracy"]["holds"]
+
+    # differences 1, 3: mean 2, standard error 1; t(1 dof) = 12.7 -> not supported
+    assert not holds(runs([0.90, 0.90], [0.91, 0.93]))
+    # the same differences repeated over 10 seeds: standard error 0.33 -> supported
+    assert holds(runs([0.90] * 10, [0.91, 0.93] * 5))
+    assert not holds(runs([0.90], [0.99]))  # one seed never supports a claim
+    assert not holds(runs([0.90] * 4, [0.89] * 4))  # recycling worse

@@ -172,7 +172,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     mo.add_argument("--width", type=_positive_int, nargs="+", default=[32, 128], metavar="N")
     mo.add_argument("--depth", type=_positive_int, default=4, metavar="H")
     mo.add_argument("--batch-size", type=_positive_int, default=64)
-    mo.add_argument("--repeats", type=_positive_int, default=20)
+    mo.add_argument("--repeats", type=_positive_int, default=10)
     mo.add_argument("--block", type=_positive_int, default=50, help="steps per timed block")
     mo.set_defaults(func=run_monitor_overhead_cmd)
 

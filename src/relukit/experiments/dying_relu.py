@@ -11,7 +11,7 @@ same batches, so variants are compared per seed (paired).
 
 The claims of the dead-units issue are checked against the per-seed numbers and
 reported as supported or not (:func:`_claims`): a comparison counts only when the
-paired difference is more than two standard errors from zero.
+95 % confidence interval of the paired difference over seeds excludes zero.
 
 Every ``eval_every`` steps the run records, per hidden layer, the fraction of dead
 units on the whole training set (:func:`relukit.diagnose`: pre-activation <= 0 for
@@ -337,6 +337,18 @@ def _progress(console: Any, enabled: bool, total: int) -> Iterator[Any]:
         yield lambda: prog.advance(task)
 
 
+# two-sided 95 % quantiles of Student's t by degrees of freedom (1.96 beyond the table)
+_T95 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14)
+
+
+def _t95(n: int) -> float:
+    """The t factor for a 95 % interval of a mean of ``n`` paired differences."""
+    df = n - 1
+    if df < 1:
+        return math.inf
+    return _T95[df - 1] if df <= len(_T95) else (2.13 if df < 20 else 2.09 if df < 30 else 1.96)
+
+
 def _paired(runs: list[dict[str, Any]], a: str, b: str, key: str) -> tuple[float, float, int]:
     """Mean and standard error of ``a − b`` over seeds (same seed = same init, same batches)."""
     fa = {r["seed"]: r["final"][key] for r in runs if r["variant"] == a}
@@ -351,8 +363,8 @@ def _paired(runs: list[dict[str, Any]], a: str, b: str, key: str) -> tuple[float
 def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[str, Any]]:
     """The issue's claims, checked against the per-seed numbers.
 
-    A comparison "holds" only when the paired difference over seeds is more than two
-    standard errors from 0 (about a 95 % test); a single seed never supports one.
+    A comparison "holds" only when the 95 % confidence interval of the paired
+    difference over seeds (Student's t) excludes 0; a single seed never supports one.
     """
     out = []
 
@@ -376,7 +388,7 @@ def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[st
         out.append(
             {
                 "claim": "LeakyReLU loses fewer units than ReLU",
-                "holds": bool(m > 2 * se),
+                "holds": bool(m > _t95(n) * se),
                 "evidence": f"dead fraction relu − leaky_relu = {m:+.1%} ± {se:.1%} "
                 f"(paired over {n} seeds, ± 1 standard error)",
             }
@@ -397,7 +409,7 @@ def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[st
         out.append(
             {
                 "claim": "recycling removes dead units",
-                "holds": bool(-m > 2 * se),
+                "holds": bool(-m > _t95(n) * se),
                 "evidence": f"dead fraction relu+recycle − relu = {m:+.1%} ± {se:.1%} "
                 f"(paired over {n} seeds)",
             }
@@ -406,10 +418,11 @@ def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[st
         out.append(
             {
                 "claim": "recycling recovers accuracy",
-                "holds": bool(m > 2 * se),
+                "holds": bool(m > _t95(n) * se),
                 "evidence": f"test accuracy relu+recycle − relu = {100 * m:+.2f} ± "
-                f"{100 * se:.2f} points (paired over {n} seeds; supported only if more "
-                f"than 2 standard errors above 0)",
+                f"{100 * se:.2f} points (paired over {n} seeds, ± 1 standard error; "
+                f"supported only if the 95 % interval, ± {_t95(n):.2f} standard errors, "
+                f"lies above 0)",
             }
         )
     return out

@@ -26,7 +26,7 @@ def measure_monitor_overhead(
     n_out: int = 10,
     batch_size: int = 64,
     block: int = 50,
-    repeats: int = 20,
+    repeats: int = 10,
     every: int = 50,
     seed: int = 0,
 ) -> dict[str, Any]:
@@ -56,20 +56,25 @@ def measure_monitor_overhead(
             opt.step()
         return (time.perf_counter() - t) / block
 
-    for _ in range(2):
-        run_block()  # warm-up
     ratios: dict[str, list[float]] = {"modules": [], "functional": []}
     base: list[float] = []
-    for _ in range(repeats):
-        a = run_block()
-        timed = {}
-        for key, functional in (("modules", None), ("functional", True)):
-            with DeadUnitMonitor(model, every=every, functional=functional):
-                timed[key] = run_block()
-        b = run_block()
-        base += [a, b]
-        for key, t in timed.items():
-            ratios[key].append(2 * t / (a + b))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: steadier timings on a shared machine
+    try:
+        for _ in range(2):
+            run_block()  # warm-up
+        for _ in range(repeats):
+            a = run_block()
+            timed = {}
+            for key, functional in (("modules", None), ("functional", True)):
+                with DeadUnitMonitor(model, every=every, functional=functional):
+                    timed[key] = run_block()
+            b = run_block()
+            base += [a, b]
+            for key, t in timed.items():
+                ratios[key].append(2 * t / (a + b))
+    finally:
+        torch.set_num_threads(threads)
     return {
         "hidden": list(hidden),
         "batch_size": batch_size,
@@ -77,5 +82,5 @@ def measure_monitor_overhead(
         "slowdown_modules": statistics.median(ratios["modules"]) - 1,
         "slowdown_functional": statistics.median(ratios["functional"]) - 1,
         "repeats": repeats,
-        "threads": torch.get_num_threads(),
+        "threads": 1,
     }
