@@ -53,17 +53,25 @@ def pack(mask: torch.Tensor) -> torch.Tensor:
     return w.to(torch.uint8)
 
 
-def unpack(packed: torch.Tensor, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
-    """Inverse of :func:`pack`: a contiguous boolean tensor of ``shape``."""
+def unpack(
+    packed: torch.Tensor, shape: torch.Size | tuple[int, ...], dtype: torch.dtype = torch.bool
+) -> torch.Tensor:
+    """Inverse of :func:`pack`: a contiguous tensor of ``shape`` (0/1 in ``dtype``).
+
+    ``dtype=torch.bool`` is a zero-copy view of the expanded bytes; any other dtype is
+    converted from ``uint8`` (never from ``bool``: inductor's CPU code generation fails
+    on bool-to-float vector conversions in torch 2.13).
+    """
     n = 1
     for s in shape:
         n *= s
     if not _LITTLE:  # pragma: no cover - big-endian machines
         shifts = torch.arange(8, dtype=torch.uint8, device=packed.device)
         bits = (packed.unsqueeze(-1) >> shifts) & 1
-        return bits.reshape(-1)[:n].to(torch.bool).view(shape)
+        return bits.reshape(-1)[:n].to(dtype).view(shape)
     w = packed.to(torch.int64)
     w = (w | (w << 28)) & 0x0000000F0000000F
     w = (w | (w << 14)) & 0x0003000300030003
     w = (w | (w << 7)) & 0x0101010101010101
-    return w.view(torch.uint8).view(torch.bool)[:n].view(shape)
+    u8 = w.view(torch.uint8)[:n].view(shape)
+    return u8.view(torch.bool) if dtype == torch.bool else u8.to(dtype)

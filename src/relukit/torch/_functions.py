@@ -575,7 +575,7 @@ def _mask_backward(
             g.numpy().reshape(-1), c, out.numpy().reshape(-1), spec.code, _np_scalar(g, s)
         )
         return out
-    planef = _bits.unpack(bits, shape).to(g.dtype)
+    planef = _bits.unpack(bits, shape, g.dtype)
     return spec.grad_from_plane(g, planef, p)
 
 
