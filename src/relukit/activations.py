@@ -417,7 +417,8 @@ def _gelu_far(xp: Any, xc: Any, derivative: bool) -> Any:
     corr = 1 + (2 * z * err - ez)  # exp(-(z - err)^2) = exp(-pz) corr
     h = xp.exp(-0.5 * pz)
     a = (0.5 * ex + xf * _INV_SQRT_2PI) if derivative else (0.5 * xf) * ex
-    return ((a * corr) * h) * h
+    # exp(-pz) directly (one rounding less) unless the result would be subnormal
+    return xp.where(pz < 700, (a * corr) * xp.exp(-pz), ((a * corr) * h) * h)
 
 
 def _numpy_erfc(z: Any) -> Any:
@@ -521,11 +522,11 @@ def _two_prod_err2(xp: Any, a: Any, b: Any, p: Any, split: float) -> Any:
 
 
 # Zeros of derivatives (the minimum of silu, mish, gelu): next to one, Phi + x phi and the
-# like cancel, and a float64 sum loses digits whatever the formula. Within 1/4 of the
+# like cancel, and a float64 sum loses digits whatever the formula. Within 0.45 of the
 # zero r the derivative is its Taylor polynomial at r instead, in u = x - r formed
 # exactly from r = r_hi + r_lo (mpmath, 60 digits; terms below 2^-60 dropped).
 #   name: ((r_hi, r_lo) for float64, (r_hi, r_lo) for float32, coefficients of u^1..u^n)
-_ROOT_WIDTH = 0.25
+_ROOT_WIDTH = 0.45
 _ROOTS: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, ...]]] = {
     "silu": (
         (-1.2784645427610737, -1.0946994183093437e-16),
@@ -548,6 +549,12 @@ _ROOTS: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, .
             -9.266646309267441e-08,
             -1.8877622907727957e-08,
             4.619379769031606e-09,
+            2.9177603026903803e-09,
+            2.3648315053103244e-10,
+            -2.251366201881081e-10,
+            -7.50344609385287e-11,
+            3.998547874723996e-12,
+            8.04274075537398e-12,
         ),
     ),
     "mish": (
@@ -572,6 +579,12 @@ _ROOTS: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, .
             2.6879417855557728e-08,
             -1.4117255919499382e-07,
             -6.174424363104907e-08,
+            -5.460186173028381e-09,
+            6.3895954615089855e-09,
+            3.3604012383661332e-09,
+            4.817646300218697e-10,
+            -2.6751871594311224e-10,
+            -1.7442209713382678e-10,
         ),
     ),
     "gelu": (
@@ -595,6 +608,11 @@ _ROOTS: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, .
             5.702764979242107e-07,
             -1.6044265494246427e-09,
             -3.5459866461783865e-08,
+            -1.396942086426202e-09,
+            1.90319840501314e-09,
+            1.4506418938779426e-10,
+            -8.950037692726255e-11,
+            -9.950340824808053e-12,
         ),
     ),
     "gelu_tanh": (
@@ -620,6 +638,12 @@ _ROOTS: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, .
             -4.3102482988029016e-07,
             1.4157556987729457e-07,
             7.520740909289922e-08,
+            -1.6978217459781e-08,
+            -1.196180847972441e-08,
+            1.7637802707907529e-09,
+            1.744987137846621e-09,
+            -1.7088112169517324e-10,
+            -2.4338735578334483e-10,
         ),
     ),
 }
@@ -630,10 +654,20 @@ def _root_patch(xp: Any, x: Any, d: Any, name: str) -> Any:
     r64, r32, coeffs = _ROOTS[name]
     hi, lo = r64 if _precision(xp, x) == "float64" else r32
     u = (x - hi) - lo  # x - hi is exact near the zero (Sterbenz)
+    near = (u < _ROOT_WIDTH) & (u > -_ROOT_WIDTH)
+    if _ns(xp) == "numpy" and getattr(d, "ndim", 0) > 0:
+        # NumPy: the polynomial on the few points that need it (d is our own temporary)
+        d[near] = _horner(u[near], coeffs)
+        return d
+    uc = _clip(xp, u, -_ROOT_WIDTH, _ROOT_WIDTH)  # no overflow where it is not used
+    return xp.where(near, _horner(uc, coeffs), d)
+
+
+def _horner(u: Any, coeffs: tuple[float, ...]) -> Any:
     p: Any = coeffs[-1]
     for c in reversed(coeffs[:-1]):
         p = p * u + c
-    return xp.where((u < _ROOT_WIDTH) & (u > -_ROOT_WIDTH), p * u, d)
+    return p * u
 
 
 def _lim(xp: Any, x: Any, r: Any, at_minus_inf: float, at_plus_inf: float | None = None) -> Any:
