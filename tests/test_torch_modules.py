@@ -208,6 +208,18 @@ def test_gradgradcheck_piecewise_linear_and_prelu():
     assert torch.autograd.gradcheck(rt.prelu, (x, w))
 
 
+def test_prelu_frozen_weight_saves_one_bit_per_element():
+    x = inputs(torch.float32, (0.0,), shape=(3, 4, 5))
+    g = torch.randn_like(x)
+    ref, mine = nn.PReLU(4, 0.1), rt.PReLU(4, 0.1)
+    for m in (ref, mine):
+        m.weight.requires_grad_(False)
+    _, gr = run(ref, x, g)
+    _, gm = run(mine, x, g)
+    assert same(gm[0], gr[0])
+    assert saved_bytes(mine, x.clone().requires_grad_()) == math.ceil(x.numel() / 8)
+
+
 def test_prelu_weight_gradient_equals_torch():
     torch.manual_seed(0)
     x = torch.randn(5, 3, 4, 4)
@@ -349,17 +361,22 @@ INF_LIMITS = {  # value at -inf, value at +inf, derivative at -inf, at +inf: the
 }
 
 
-@pytest.mark.parametrize("layout", ["contiguous", "strided", "inplace"])
+SPECIAL_CASES = [
+    (name, layout)
+    for name in sorted(INF_LIMITS)
+    for layout in ("contiguous", "strided", "inplace")
+    if not (layout == "inplace" and name in ("gelu", "softplus"))  # no in-place variant
+]
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("name", sorted(INF_LIMITS))
+@pytest.mark.parametrize(("name", "layout"), SPECIAL_CASES)
 def test_special_values(name, dtype, layout):
     base = torch.tensor([-math.inf, math.inf, math.nan, 1.0, -2.0], dtype=dtype)
     leaf = torch.stack([base, base], 1).requires_grad_()
     x = leaf[:, 0] if layout == "strided" else leaf.detach()[:, 0].contiguous().requires_grad_()
     fn = getattr(rt, name)
     if layout == "inplace":
-        if name in ("gelu", "softplus"):
-            pytest.skip("no in-place variant")
         y = fn(x * 1, inplace=True)
     else:
         y = fn(x)
