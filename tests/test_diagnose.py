@@ -638,8 +638,17 @@ def test_recycle_refuses_what_it_cannot_follow_and_changes_nothing():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("act", [nn.ReLU, nn.LeakyReLU, nn.ELU])
-def test_monitor_windows_match_independent_counts(act):
+def _inplace_relu():
+    return nn.ReLU(inplace=True)
+
+
+def _inplace_leaky():
+    return nn.LeakyReLU(0.1, inplace=True)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("act", [nn.ReLU, nn.LeakyReLU, nn.ELU, _inplace_relu, _inplace_leaky])
+def test_monitor_windows_match_independent_counts(act, fast):
     import relukit as rk
 
     model = mlp(7, act=act)
@@ -647,12 +656,15 @@ def test_monitor_windows_match_independent_counts(act):
     opt = torch.optim.SGD(model.parameters(), lr=0.0)  # weights fixed: counts are exact
     gen = torch.Generator().manual_seed(0)
     batches = [torch.randn(8, 5, generator=gen) for _ in range(7)]
-    with rk.DeadUnitMonitor(model, every=3, tau=0.1) as mon:
+    with rk.DeadUnitMonitor(model, every=3, tau=0.1, fast=fast) as mon:
         for xb in batches:
             loss = model(xb).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
+        # after the first pass the hooks are swapped for forward wrappers (fast path)
+        assert ("forward" in model[1].__dict__) == fast
+        assert bool(model[1]._forward_hooks) != fast
         model.eval()
         model(torch.randn(4, 5))  # eval passes are not steps
         model.train()
@@ -672,6 +684,7 @@ def test_monitor_windows_match_independent_counts(act):
     assert hist["1"]["step"] == [3, 6, 7] and len(hist["3"]["dead_fraction"]) == 3
     for m in model.modules():
         assert not m._forward_hooks and not m._forward_pre_hooks
+        assert "forward" not in m.__dict__
 
 
 def test_monitor_functional_sites_and_cleanup_on_error():

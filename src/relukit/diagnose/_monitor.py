@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from relukit.diagnose._core import _Session
@@ -48,6 +49,11 @@ class DeadUnitMonitor:
         Count only forward passes made in training mode.
     unit_dim
         None (auto), 1 (channels) or -1 (last-dim features); see :func:`relukit.diagnose`.
+    fast
+        After the first pass, replace the hooks of module-only models with thin
+        ``forward`` wrappers (instance attributes, removed on exit), which cost less
+        than PyTorch's hook dispatch; see :meth:`_try_fast_path`. While attached, such a
+        model cannot be pickled.
 
     Examples
     --------
@@ -76,6 +82,7 @@ class DeadUnitMonitor:
         functional: bool | None = None,
         train_only: bool = True,
         unit_dim: int | None = None,
+        fast: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -90,8 +97,10 @@ class DeadUnitMonitor:
         self.records: list[dict[str, Any]] = []
         self.step_count = 0
         self._window = 0
+        self.fast = fast
         self._sess: _Session | None = None
         self._handle: Any = None
+        self._patched: list[nn.Module] = []
 
     # -- life cycle -------------------------------------------------------
     def attach(self) -> DeadUnitMonitor:
@@ -117,9 +126,91 @@ class DeadUnitMonitor:
                 self._flush()
         finally:
             self._sess.close()
-            self._handle.remove()
+            if self._handle is not None:
+                self._handle.remove()
+            for m in self._patched:
+                if m.__dict__.get("forward") is not None:
+                    del m.__dict__["forward"]
+            self._patched = []
             self._sess = None
             self._handle = None
+
+    # -- the fast path ----------------------------------------------------
+    def _try_fast_path(self) -> None:
+        """Swap the hooks for thin ``forward`` wrappers once the sites are known.
+
+        PyTorch's hook dispatch costs more than the counting itself on small layers.
+        After the first (traced) pass, if every site is an activation *module* (no
+        functional sites), the hooks are removed and each site module, and the model,
+        get an instance attribute ``forward`` that calls the original and updates the
+        counts; :meth:`detach` deletes these attributes again. Not taken when a module
+        already has an instance ``forward`` or an in-place site's kind does not keep
+        the sign of its input (softplus, hardsigmoid).
+        """
+        sess = self._sess
+        if sess is None or sess.functional or sess.tracing or not sess.sites:
+            return
+        modules = dict(self.model.named_modules())
+        plan: dict[str, dict[int, Any]] = {}
+        for site, acc in sess.sites.items():
+            if acc.source != "module":
+                return
+            base, k = site, 0
+            if site.endswith("]") and "[" in site:
+                base, _, idx = site[:-1].rpartition("[")
+                k = int(idx)
+            m = modules.get(base)
+            if m is None or "forward" in m.__dict__:
+                return
+            if getattr(m, "inplace", False) and acc.kind in ("softplus", "hardsigmoid"):
+                return
+            plan.setdefault(base, {})[k] = acc
+        if "forward" in self.model.__dict__:
+            return
+        sess.close()
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+        counts: dict[str, int] = {}
+        state = {"recording": False}
+        for base, accs in plan.items():
+            m = modules[base]
+            m.__dict__["forward"] = self._site_forward(m, base, accs, counts, state)
+            self._patched.append(m)
+        self.model.__dict__["forward"] = self._root_forward(self.model.forward, counts, state)
+        self._patched.append(self.model)
+
+    def _site_forward(
+        self, module: nn.Module, base: str, accs: dict, counts: dict, state: dict
+    ) -> Any:
+        orig = module.forward
+        inplace_sign = bool(getattr(module, "inplace", False))
+
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            out = orig(*args, **kwargs)
+            if state["recording"] and args and isinstance(out, torch.Tensor):
+                k = counts.get(base, 0)
+                counts[base] = k + 1
+                acc = accs.get(k)
+                if acc is not None:
+                    # in place, the input is gone; the output has the same sign
+                    acc.add_light(out if inplace_sign else args[0], out)
+            return out
+
+        return forward
+
+    def _root_forward(self, orig: Any, counts: dict, state: dict):
+        model = self.model
+
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            counts.clear()
+            state["recording"] = rec = model.training or not self.train_only
+            out = orig(*args, **kwargs)
+            if rec:
+                self._count_step()
+            return out
+
+        return forward
 
     def __enter__(self) -> DeadUnitMonitor:
         return self.attach()
@@ -132,6 +223,11 @@ class DeadUnitMonitor:
         sess = self._sess
         if sess is None or sess.stack or not sess.recording:
             return
+        self._count_step()
+        if self.fast:
+            self._try_fast_path()
+
+    def _count_step(self) -> None:
         self.step_count += 1
         self._window += 1
         if self._window >= self.every:
