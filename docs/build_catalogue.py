@@ -22,7 +22,7 @@ PAGE = Path(__file__).resolve().parent / "catalogue.md"
 def _num(v: float) -> str:
     if math.isnan(v):
         return "per channel"
-    return f"{v:.6g}"
+    return f"{v:.12g}"
 
 
 def _cell(text: str) -> str:
