@@ -131,11 +131,17 @@ def _calls_per_timing(fn: Callable[[], Any], budget: float = 0.02) -> int:
 
 
 def _time_cases(cases: list[Case], repeat: int) -> dict[str, float]:
-    """Minimum seconds per call of each case; the cases are interleaved round by round."""
+    """Minimum seconds per call of each case.
+
+    The cases are interleaved round by round, and each round starts one case later, so
+    that no case always runs right after the same other one (on a virtual machine, the
+    first touch of freshly allocated memory can stall for a while after a large free).
+    """
     numbers = {c.name: _calls_per_timing(c.fn) for c in cases}  # also the warm-up
     best = {c.name: math.inf for c in cases}
-    for _ in range(repeat):
-        for c in cases:
+    for r in range(repeat):
+        k = r % len(cases)
+        for c in cases[k:] + cases[:k]:
             n = numbers[c.name]
             fn = c.fn
             t0 = time.perf_counter()
