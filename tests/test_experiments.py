@@ -253,7 +253,7 @@ def test_dying_relu_cli(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--lr", "-1"], "expected a finite number > 0"),
+        (["--lr", "-1"], "expected a finite number > 0, got '-1'"),
         (["--lr", "nan"], "expected a finite number > 0"),
         (["--epochs", "0"], "expected an integer >= 1"),
         (["--seeds", "-2"], "expected an integer >= 0"),

@@ -17,6 +17,7 @@ from relukit.cli._common import dump_json
 
 
 def _positive_int(text: str) -> int:
+    text = text.strip()  # relukit.cli prefixes negative numbers with a space
     try:
         v = int(text)
     except ValueError:
@@ -27,6 +28,7 @@ def _positive_int(text: str) -> int:
 
 
 def _seed(text: str) -> int:
+    text = text.strip()
     try:
         v = int(text)
     except ValueError:
@@ -37,6 +39,7 @@ def _seed(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
+    text = text.strip()
     try:
         v = float(text)
     except ValueError:
