@@ -133,15 +133,18 @@ def _calls_per_timing(fn: Callable[[], Any], budget: float = 0.02) -> int:
 def _time_cases(cases: list[Case], repeat: int) -> dict[str, float]:
     """Minimum seconds per call of each case.
 
-    The cases are interleaved round by round, and each round starts one case later, so
-    that no case always runs right after the same other one (on a virtual machine, the
-    first touch of freshly allocated memory can stall for a while after a large free).
+    The cases are interleaved round by round, in a new (seeded) random order each round,
+    so that no case always runs right after the same other one (on a virtual machine the
+    first touch of freshly allocated memory can stall after another case's large free).
     """
+    import random
+
     numbers = {c.name: _calls_per_timing(c.fn) for c in cases}  # also the warm-up
     best = {c.name: math.inf for c in cases}
+    order = list(cases)
     for r in range(repeat):
-        k = r % len(cases)
-        for c in cases[k:] + cases[:k]:
+        random.Random(r).shuffle(order)
+        for c in order:
             n = numbers[c.name]
             fn = c.fn
             t0 = time.perf_counter()
