@@ -307,6 +307,21 @@ def test_all_torch_activation_modules_and_relukit_attribute_are_sites():
     assert all(r[s].source == "module" for s in r)  # inner F.* calls are not double-counted
 
 
+def test_relukit_torch_modules_are_sites():
+    import relukit as rk
+
+    rt = pytest.importorskip("relukit.torch")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), rt.ReLU(), nn.Linear(4, 5), rt.LeakyReLU(0.1))
+    plant_dead(model[0], [1])
+    x = torch.randn(64, 3)
+    r = rk.diagnose(model, x)
+    assert [r[s].kind for s in r] == ["relu", "leaky_relu"]
+    z1 = lin64(x.double().numpy(), model[0])
+    z2 = lin64(np.maximum(z1, 0), model[2])
+    assert r.dead_units() == {"1": dead_oracle(z1, -1), "3": dead_oracle(z2, -1)}
+
+
 @pytest.mark.parametrize("form", ["tensor", "list", "pairs", "loader", "generator"])
 def test_data_forms_give_the_same_counts(form):
     import relukit as rk

@@ -174,6 +174,8 @@ def module_kind(module: nn.Module) -> str | None:
     for t in type(module).__mro__:
         if t in MODULE_KINDS:
             return MODULE_KINDS[t]
+    if hasattr(type(module), "relukit_activation"):  # a relukit module without an entry
+        return type(module).__name__.lower()
     return None
 
 
