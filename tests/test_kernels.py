@@ -92,6 +92,7 @@ def spy(monkeypatch):
         return real(kernel, *args)
 
     monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)  # all threads, even for tiny x
     monkeypatch.setattr(_kernels, "ENABLED", True)
     monkeypatch.setattr(_kernels, "_run", run)
     return calls
@@ -198,6 +199,22 @@ def test_out_and_in_place_equal_numpy_path(act, dtype, spy):
     xi = x.copy()
     assert act.derivative(xi, at_kink=0.5, out=xi) is xi and bits_equal(xi, want_d)
     assert len(spy) == 5
+
+
+@pytest.mark.parametrize("act", covered(), ids=lambda a: a.name)
+def test_one_thread_below_parallel_min_size(act, spy, monkeypatch):
+    import numba
+
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 10**9)
+    threads = numba.get_num_threads()
+    seen = []
+    real = numba.set_num_threads
+    monkeypatch.setattr(numba, "set_num_threads", lambda n: seen.append(n) or real(n))
+    x = edge_array(np.float64, act)
+    got = act.value_and_derivative(x, at_kink=0.5)
+    want = numpy_path(act.value_and_derivative, x, at_kink=0.5)
+    assert bits_equal(got[0], want[0]) and bits_equal(got[1], want[1])
+    assert seen == [1, threads] and numba.get_num_threads() == threads
 
 
 def test_threshold_decides_the_path(monkeypatch):

@@ -35,8 +35,9 @@ Settings
 --------
 ``RELUKIT_KERNEL_MIN_SIZE``
     Environment variable read at import: the smallest array (in elements) given to a
-    kernel. The default, :data:`DEFAULT_MIN_SIZE` (2**18), comes from measuring where
-    the parallel kernel beats the NumPy path (``relukit bench speed --threshold``).
+    kernel. The default, :data:`DEFAULT_MIN_SIZE` (2**16), comes from measuring where
+    the kernel beats the NumPy path (``relukit bench speed --threshold``). Arrays below
+    :data:`PARALLEL_MIN_SIZE` (2**20) are processed in the calling thread only.
     Tests set :data:`MIN_SIZE` to 1 to force the kernel path.
 ``RELUKIT_DISABLE_KERNELS=1``
     Never use a kernel (sets :data:`ENABLED` to False).
@@ -62,16 +63,28 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_MIN_SIZE", "ENABLED", "KERNELS", "MIN_SIZE", "backward", "lookup"]
+__all__ = [
+    "DEFAULT_MIN_SIZE",
+    "ENABLED",
+    "KERNELS",
+    "MIN_SIZE",
+    "PARALLEL_MIN_SIZE",
+    "backward",
+    "lookup",
+]
 
 #: The default size threshold (elements), measured with ``relukit bench speed
-#: --threshold`` (float32, ``rk.relu(x, out=y)``) on the 2-core development machine. With
-#: the machine lightly loaded the kernel won from 2**16 elements on (1.5x at 2**16, 3.5x
-#: at 2**18); with the machine overloaded (load average 5 on 2 cores) a parallel launch
-#: waits for a descheduled worker thread and the kernel lost up to 2**18 and won from
-#: 2**19 on (2.5-3x). 2**18 (1 MiB of float32) keeps most of the gain on a quiet machine
-#: and bounds the loss on a busy one.
-DEFAULT_MIN_SIZE = 1 << 18
+#: --threshold`` (float32, ``rk.relu(x, out=y)``) on the 2-core development machine: one
+#: pass in one thread beat the NumPy path (``where`` and its temporaries) from 2**16
+#: elements on (1.5x at 2**16, 3.5x at 2**18).
+DEFAULT_MIN_SIZE = 1 << 16
+
+#: From this size on (elements) a kernel runs on all of numba's threads; below it, in the
+#: calling thread only. Measured on the same machine: a parallel launch costs a few
+#: microseconds when the machine is idle, but milliseconds when it is overloaded (load
+#: average 5 on 2 cores: the launch waits for a descheduled worker), which a pass over
+#: 2**20 float32 elements (4 MiB, about 0.5 ms) can afford and a smaller one cannot.
+PARALLEL_MIN_SIZE = 1 << 20
 
 
 def _env_min_size() -> int:
@@ -285,7 +298,17 @@ def _run(kernel: Any, *args: Any) -> bool:
         return False
     try:
         _ran = True
-        kernel(*args)
+        if args[0].size < PARALLEL_MIN_SIZE and _impl is not None:
+            import numba  # already imported with the kernels
+
+            threads = numba.get_num_threads()
+            numba.set_num_threads(1)  # this thread only: no waiting for idle workers
+            try:
+                kernel(*args)
+            finally:
+                numba.set_num_threads(threads)
+        else:
+            kernel(*args)
     except Exception as exc:  # a compilation or threading-layer failure
         _broken(exc)
         return False
