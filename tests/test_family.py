@@ -460,7 +460,7 @@ BAD = [
     ("gelu", {"approximate": "erf"}, ValueError, "approximate must be one of 'none', 'tanh'"),
     ("gelu", {"approximate": True}, ValueError, "approximate must be one of"),
     ("elu", {"alpha": "1"}, TypeError, "alpha must be a finite real number"),
-    ("selu", {"alpha": 1.0}, TypeError, "unexpected parameter 'alpha'"),
+    ("selu", {"alpha": 1.0}, TypeError, "selu() got an unexpected keyword argument 'alpha'"),
     ("prelu", {"weight": [0.1, 0.2, 0.3]}, ValueError, "weight has 3 elements but x has 2"),
     ("prelu", {"weight": [[0.1, 0.2]]}, ValueError, "weight must be a scalar or 1-D"),
     ("prelu", {"weight": [0.1, nan]}, ValueError, "weight must be finite"),

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from relukit import _dispatch
+
 __all__ = [
     "Activation",
     "Kink",
@@ -279,6 +281,8 @@ class Activation:
             else functools.partial(self.scalar_derivative_fn, **self._defaults)
         )
         self.__doc__ = self._make_doc()
+        if type(self) is Activation:
+            self.__class__ = _specialise(self)
 
     # -- parameters ---------------------------------------------------------
     def bind(self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None) -> dict:
@@ -326,16 +330,14 @@ class Activation:
         return [k.resolve(params) for k in self.kinks]
 
     # -- evaluation -----------------------------------------------------------
+    # ``__call__``, ``derivative`` and ``value_and_derivative`` are generated for each
+    # activation by :func:`_specialise` with the activation's own signature, e.g.
+    # ``leaky_relu(x, negative_slope=0.01, *, out=None)``: a Python float with default
+    # parameters then costs one comparison more than ``max(0.0, x)`` (no ``*args``/
+    # ``**kwargs`` packing), and ``help(rk.leaky_relu)`` shows the real parameters.
+    # These generic versions serve subclasses that bypass ``__post_init__``.
     def __call__(self, x: Any, *args: Any, out: Any = None, **kwargs: Any) -> Any:
         """Evaluate the activation (see the class docstring)."""
-        if out is None and not args and not kwargs:
-            tx = type(x)
-            if tx is float:  # the scalar fast path: no NumPy
-                return self._scalar0(x)
-            if tx is int:
-                return self._scalar0(x if self.integer_preserving else float(x))
-        from relukit import _dispatch
-
         return _dispatch.apply(self, "value", x, args, kwargs, out, None)
 
     def derivative(
@@ -346,19 +348,17 @@ class Activation:
         ``at_kink=None`` (the default) uses the convention of PyTorch autograd (see
         :attr:`kinks`); any real number (``1.0``, ``0.5``, ``float('nan')``) replaces it.
         """
-        if type(x) is float and at_kink is None and out is None and not args and not kwargs:
-            return self._scalar_d0(x)  # the scalar fast path: no NumPy, no validation needed
-        from relukit import _dispatch
-
         return _dispatch.apply(self, "derivative", x, args, kwargs, out, at_kink)
 
     def value_and_derivative(
         self, x: Any, *args: Any, at_kink: float | None = None, out: Any = None, **kwargs: Any
     ) -> tuple[Any, Any]:
         """Return ``(value, derivative)`` in one pass; ``out`` is a pair of arrays."""
-        from relukit import _dispatch
-
         return _dispatch.apply(self, "both", x, args, kwargs, out, at_kink)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # activations pickle by name (e.g. inside Dask graphs or torch checkpoints)
+        return (get, (self.name,))
 
     # -- text -----------------------------------------------------------------
     def signature(self) -> str:
@@ -384,6 +384,94 @@ class Activation:
         if self.examples:
             lines += ["", "Examples", "--------", *self.examples.strip("\n").splitlines()]
         return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# per-activation signatures (the scalar fast path)
+# ---------------------------------------------------------------------------
+
+
+class _NotGiven:
+    """Default of every generated parameter: "use the catalogue default"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_NOT_GIVEN = _NotGiven()
+
+_TEMPLATE = """
+def __call__(self, x{params}, *extra, out=None):
+    if {fast}:
+        t = x.__class__
+        if t is float:
+            return _sv(x{defaults})
+        if t is int:
+            return _sv(x if _int_kept else float(x){defaults})
+    return _apply(self, "value", x, extra, _given({given}), out, None)
+
+def derivative(self, x{params}, *extra, at_kink=None, out=None):
+    if {fast} and at_kink is None and x.__class__ is float:
+        return _sd(x{defaults})
+    return _apply(self, "derivative", x, extra, _given({given}), out, at_kink)
+
+def value_and_derivative(self, x{params}, *extra, at_kink=None, out=None):
+    return _apply(self, "both", x, extra, _given({given}), out, at_kink)
+"""
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not _NOT_GIVEN}
+
+
+def _specialise(act: Activation) -> type:
+    """A subclass of :class:`Activation` whose methods have ``act``'s own signature."""
+    import inspect
+
+    names = [p.name for p in act.params_list]
+    src = _TEMPLATE.format(
+        params="".join(f", {n}=_NOT_GIVEN" for n in names),
+        fast=" and ".join(["out is None", "not extra", *(f"{n} is _NOT_GIVEN" for n in names)]),
+        given="{" + ", ".join(f"{n!r}: {n}" for n in names) + "}",
+        defaults="".join(f", {n}=_p{i}" for i, n in enumerate(names)),
+    )
+    namespace: dict[str, Any] = {
+        "_NOT_GIVEN": _NOT_GIVEN,
+        "_given": _given,
+        "_apply": _dispatch.apply,
+        "_sv": act.scalar_value_fn,
+        "_sd": act.scalar_derivative_fn,
+        **{f"_p{i}": p.default for i, p in enumerate(act.params_list)},
+        "_int_kept": act.integer_preserving,
+    }
+    exec(compile(src, f"<relukit.{act.name}>", "exec"), namespace)
+    P = inspect.Parameter
+    params = [P(p.name, P.POSITIONAL_OR_KEYWORD, default=p.default) for p in act.params_list]
+    methods = {}
+    for attr, label, extra in (
+        ("__call__", act.name, ["out"]),
+        ("derivative", f"{act.name}.derivative", ["at_kink", "out"]),
+        ("value_and_derivative", f"{act.name}.value_and_derivative", ["at_kink", "out"]),
+    ):
+        fn = namespace[attr]
+        code = fn.__code__.replace(co_name=label)
+        if hasattr(code, "co_qualname"):
+            code = code.replace(co_qualname=label)
+        fn.__code__ = code
+        fn.__qualname__ = label  # error messages say "leaky_relu() got ..."
+        fn.__doc__ = getattr(Activation, attr).__doc__
+        fn.__signature__ = inspect.Signature(
+            [
+                P("self", P.POSITIONAL_OR_KEYWORD),
+                P("x", P.POSITIONAL_OR_KEYWORD),
+                *params,
+                *(P(k, P.KEYWORD_ONLY, default=None) for k in extra),
+            ]
+        )
+        methods[attr] = fn
+    return type(f"Activation[{act.name}]", (Activation,), {**methods, "__module__": __name__})
 
 
 # ---------------------------------------------------------------------------
