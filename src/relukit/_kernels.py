@@ -37,7 +37,7 @@ Settings
     Environment variable read at import: the smallest array (in elements) given to a
     kernel. The default, :data:`DEFAULT_MIN_SIZE` (2**16), comes from measuring where
     the kernel beats the NumPy path (``relukit bench speed --threshold``). Arrays below
-    :data:`PARALLEL_MIN_SIZE` (2**20) are processed in the calling thread only.
+    :data:`PARALLEL_MIN_SIZE` (2**16) are processed in the calling thread only.
     Tests set :data:`MIN_SIZE` to 1 to force the kernel path.
 ``RELUKIT_DISABLE_KERNELS=1``
     Never use a kernel (sets :data:`ENABLED` to False).
@@ -80,11 +80,12 @@ __all__ = [
 DEFAULT_MIN_SIZE = 1 << 16
 
 #: From this size on (elements) a kernel runs on all of numba's threads; below it, in the
-#: calling thread only. Measured on the same machine: a parallel launch costs a few
-#: microseconds when the machine is idle, but milliseconds when it is overloaded (load
-#: average 5 on 2 cores: the launch waits for a descheduled worker), which a pass over
-#: 2**20 float32 elements (4 MiB, about 0.5 ms) can afford and a smaller one cannot.
-PARALLEL_MIN_SIZE = 1 << 20
+#: calling thread only. On an idle 2-core machine the parallel launch pays off from the
+#: kernel threshold on (2**16 float32: 71 us parallel vs 78 us serial; 2**20: 185 vs
+#: 633 us, `python benchmarks/speed.py --threshold`), so both thresholds are equal by
+#: default. On an overloaded machine (load 5 on 2 cores) a launch can wait milliseconds
+#: for a descheduled worker: raise this (e.g. to 2**20) there.
+PARALLEL_MIN_SIZE = DEFAULT_MIN_SIZE
 
 
 def _env_min_size() -> int:
@@ -220,9 +221,21 @@ def _pack(np: Any, dtype: Any, p: tuple, at_kink: float | None, kinks: list[floa
     k0 = kinks[0] if kinks else 0.0
     k1 = kinks[-1] if kinks else 0.0
     kv = 0.0 if at_kink is None else at_kink
-    block = [p[0], p[1], p[2], kv, k0, k1, 1.0, 0.0]
-    with np.errstate(all="ignore"):
-        return np.array(block, dtype=dtype), np.array(block, dtype=np.float64)
+    block = (float(p[0]), float(p[1]), float(p[2]), kv, k0, k1, 1.0, 0.0)
+    key = (dtype.char, block)
+    cached = _PACKED.get(key)
+    if cached is None:  # read-only, so sharing them between calls is safe
+        with np.errstate(all="ignore"):
+            cached = np.array(block, dtype=dtype), np.array(block, dtype=np.float64)
+        for a in cached:
+            a.flags.writeable = False
+        if len(_PACKED) > 256:
+            _PACKED.clear()
+        _PACKED[key] = cached
+    return cached
+
+
+_PACKED: dict[tuple, tuple[Any, Any]] = {}
 
 
 def _plain(np: Any, a: Any, dtype: Any) -> bool:
@@ -258,7 +271,10 @@ def _plan(
             continue
         if not _plain(np, o, dtype):
             return None
-        same = o.ctypes.data == x.ctypes.data  # same start, shape and layout: in place
+        if o is x:
+            continue
+        # same start, shape and layout: in place (``ctypes.data`` would cost ~10 us)
+        same = o.__array_interface__["data"][0] == x.__array_interface__["data"][0]
         if not same and np.may_share_memory(o, x):
             return None
     prefix, packer = entry
