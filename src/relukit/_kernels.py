@@ -222,7 +222,7 @@ def _pack(np: Any, dtype: Any, p: tuple, at_kink: float | None, kinks: list[floa
     k1 = kinks[-1] if kinks else 0.0
     kv = 0.0 if at_kink is None else at_kink
     block = (float(p[0]), float(p[1]), float(p[2]), kv, k0, k1, 1.0, 0.0)
-    key = (dtype.char, block)
+    key = (dtype.char, *(v.hex() for v in block))  # hex: -0.0 and 0.0 differ, nan == nan
     cached = _PACKED.get(key)
     if cached is None:  # read-only, so sharing them between calls is safe
         with np.errstate(all="ignore"):
