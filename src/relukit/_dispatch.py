@@ -50,13 +50,18 @@ def _bad_input(act: Activation, x: Any) -> TypeError:
     return TypeError(f"{act.name}: x must be {ACCEPTED}; got {_describe(x)}")
 
 
-def check_at_kink(act: Activation, at_kink: Any) -> float | None:
-    """Validate ``at_kink``: ``None`` or a real number (NaN and ±inf allowed)."""
+def check_at_kink(owner: Activation | str, at_kink: Any) -> float | None:
+    """Validate ``at_kink``: ``None`` or a real number (NaN and ±inf allowed).
+
+    ``owner`` names the caller in the message: an activation (``relu.derivative``) or a
+    label (``"plot"``, ``"relukit.torch.relu"``). Every front end uses this one check.
+    """
     if at_kink is None:
         return None
     if isinstance(at_kink, bool) or not isinstance(at_kink, numbers.Real):
+        who = owner if isinstance(owner, str) else f"{owner.name}.derivative"
         raise TypeError(
-            f"{act.name}.derivative: at_kink must be None (the PyTorch convention) or a real "
+            f"{who}: at_kink must be None (the PyTorch convention) or a real "
             f"number such as 0, 1, 0.5 or nan; got {at_kink!r} ({type(at_kink).__name__})"
         )
     return float(at_kink)

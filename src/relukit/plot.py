@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from relukit._dispatch import check_at_kink
 from relukit.catalogue import Activation, catalogue, get
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -521,13 +522,7 @@ def plot(
         raise ValueError(f"plot: layout must be 'overlay' or 'grid', got {layout!r}")
     if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 2:
         raise ValueError(f"plot: num must be an integer >= 2, got {num!r}")
-    if at_kink is not None:
-        if isinstance(at_kink, bool) or not isinstance(at_kink, numbers.Real):
-            raise TypeError(
-                f"plot: at_kink must be None (relukit's convention) or a real number such "
-                f"as 0, 1, 0.5 or nan; got {at_kink!r} ({type(at_kink).__name__})"
-            )
-        at_kink = float(at_kink)
+    at_kink = check_at_kink("plot", at_kink)
     if title is not None and not isinstance(title, str):
         raise TypeError(f"plot: title must be a string or None, got {title!r}")
     if ax is not None and layout == "grid":

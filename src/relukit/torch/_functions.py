@@ -297,16 +297,9 @@ def catalogue_entry(name: str) -> Any:
 
 def _check_at_kink(name: str, at_kink: Any) -> float | None:
     """``None`` or a real number (NaN and ±inf allowed), else a TypeError."""
-    import numbers
+    from relukit._dispatch import check_at_kink
 
-    if at_kink is None:
-        return None
-    if isinstance(at_kink, bool) or not isinstance(at_kink, numbers.Real):
-        raise TypeError(
-            f"relukit.torch.{name}: at_kink must be None (torch's convention) or a real "
-            f"number such as 0, 1, 0.5 or nan; got {at_kink!r} ({type(at_kink).__name__})"
-        )
-    return float(at_kink)
+    return check_at_kink(f"relukit.torch.{name}", at_kink)
 
 
 def bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
