@@ -161,3 +161,32 @@ def test_demo_tables(capsys: pytest.CaptureFixture[str], tmp_path: object) -> No
     assert "Applying Relu on (-10.0) gives 0.0" in text
     assert "Applying Leaky Relu on (-10.0) gives -0.1" in text
     assert "The derivative of Relu at (0.0) is 0.0   (with at_kink=1: 1.0)" in text
+
+
+def test_demo_section_without_an_optional_library_is_skipped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """A missing optional library skips its demo section with an install hint."""
+    import types
+
+    from rich.console import Console
+
+    from relukit.cli import demo
+
+    def needs_torch(out: object, console: object) -> None:
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    def needs_other(out: object, console: object) -> None:
+        raise ModuleNotFoundError(
+            "No module named 'relukit_nonexistent'", name="relukit_nonexistent"
+        )
+
+    fake = types.ModuleType("relukit_fake_section")
+    fake.demo = needs_torch  # type: ignore[attr-defined]
+    fake.broken = needs_other  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "relukit_fake_section", fake)
+    console = Console(width=200, record=True)
+    demo._section("relukit_fake_section", "demo", tmp_path, console)  # type: ignore[arg-type]
+    assert "skipped: it needs torch (pip install 'relukit[torch]')" in console.export_text()
+    with pytest.raises(ModuleNotFoundError):  # a real bug is not hidden as a skip
+        demo._section("relukit_fake_section", "broken", tmp_path, console)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 TUTORIAL_INPUTS = (1.0, -10.0, 0.0, 15.0, -20.0)
 
@@ -70,14 +71,21 @@ def conventions(console: Console) -> None:
     console.print(table)
 
 
+#: optional libraries whose absence skips a demo section instead of failing the demo
+OPTIONAL = {"torch": "torch", "sklearn": "experiments", "matplotlib": "plots"}
+
+
 def _section(module: str, func: str, out: Path, console: Console, **kw: Any) -> None:
     try:
         mod = importlib.import_module(module)
+        if hasattr(mod, func):
+            getattr(mod, func)(out, console, **kw)
     except ModuleNotFoundError as exc:
-        console.print(f"[yellow]{module} is not available ({exc.name} missing); skipped[/]")
-        return
-    if hasattr(mod, func):
-        getattr(mod, func)(out, console, **kw)
+        top = (exc.name or "").split(".")[0]
+        if top not in OPTIONAL:
+            raise
+        hint = escape(f"pip install 'relukit[{OPTIONAL[top]}]'")  # [..] is not markup
+        console.print(f"[yellow]{module}.{func} skipped: it needs {top} ({hint})[/]")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,15 @@ for every input of the data set; it is *τ-dormant* when its ReDo score
 
 from __future__ import annotations
 
+try:
+    import torch as _torch  # noqa: F401
+except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the extra
+    raise ModuleNotFoundError(
+        "relukit.diagnose needs PyTorch, which is not installed: pip install 'relukit[torch]' "
+        "(it pins torch==2.13.0)",
+        name="torch",
+    ) from _exc
+
 import sys
 import types
 from typing import Any

@@ -22,6 +22,15 @@ Needs the ``torch`` extra; ``import relukit`` never imports torch.
 
 from __future__ import annotations
 
+try:
+    import torch as _torch  # noqa: F401
+except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the extra
+    raise ModuleNotFoundError(
+        "relukit.torch needs PyTorch, which is not installed: pip install 'relukit[torch]' "
+        "(it pins torch==2.13.0)",
+        name="torch",
+    ) from _exc
+
 from relukit.torch._functions import (
     celu,
     elu,
