@@ -35,7 +35,6 @@ import numbers
 import os
 import sys
 import textwrap
-import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -759,13 +758,6 @@ def demo_figures(out: Path, console: Console) -> list[Path]:
 # ---------------------------------------------------------------------------
 
 
-class _CallableModule(types.ModuleType):
-    """Importing ``relukit.plot`` makes ``relukit.plot`` the module, shadowing the lazy
-    ``rk.plot`` function (Python sets a package attribute for every imported submodule).
-    Calling the module calls :func:`plot`, so ``rk.plot(...)`` works either way."""
+from relukit._callable import make_callable  # noqa: E402
 
-    def __call__(self, *activations: Any, **kwargs: Any) -> Figure:
-        return plot(*activations, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, plot)

@@ -21,10 +21,8 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the 
         name="torch",
     ) from _exc
 
-import sys
-import types
-from typing import Any
 
+from relukit._callable import make_callable
 from relukit.diagnose._diagnose import diagnose
 from relukit.diagnose._monitor import DeadUnitMonitor
 from relukit.diagnose._recycle import RecycleResult, recycle
@@ -40,17 +38,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    """``relukit.diagnose`` is both this package and the function ``rk.diagnose``.
-
-    Importing the package (``import relukit.diagnose``, or touching
-    ``rk.DeadUnitMonitor`` first) makes Python bind the *package* to the attribute
-    ``relukit.diagnose``; calling the package forwards to :func:`diagnose`, so
-    ``rk.diagnose(model, data)`` works whatever was imported first.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> DeadUnitReport:
-        return diagnose(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, diagnose)
