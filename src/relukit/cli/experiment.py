@@ -11,42 +11,33 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 from pathlib import Path
+from typing import Any
 
 from relukit.cli._common import dump_json
 
 
-def _positive_int(text: str) -> int:
-    text = text.strip()  # relukit.cli prefixes negative numbers with a space
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return v
+def _number(kind: type, low: float, strict: bool, what: str) -> Any:
+    """An argparse type: a ``kind`` (int or float) finite and >= ``low`` (> if ``strict``)."""
+
+    def parse(text: str) -> Any:
+        text = text.strip()  # relukit.cli prefixes negative numbers with a space
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (math.isfinite(v) and (v > low if strict else v >= low)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return v
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
 
 
-def _seed(text: str) -> int:
-    text = text.strip()
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    text = text.strip()
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (v > 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return v
+_positive_int = _number(int, 1, False, "an integer >= 1")
+_seed = _number(int, 0, False, "an integer >= 0")
+_positive_float = _number(float, 0.0, True, "a finite number > 0")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
