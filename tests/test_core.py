@@ -7,6 +7,7 @@ float64, PyTorch's functions and autograd, and central finite differences.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -121,6 +122,26 @@ def test_leaky_scalar_matches_oracle(x: float, s: float) -> None:
         assert got == 0
 
 
+def exact(v: np.floating) -> Fraction:
+    """The exact rational value of a finite float of any width (longdouble included)."""
+    return Fraction(*v.as_integer_ratio())
+
+
+def correctly_rounded(got: np.floating, exact_value: Fraction) -> bool:
+    """``got`` is a nearest float of its dtype to ``exact_value`` (ties either way).
+
+    Exact rational arithmetic, so the oracle is more precise than every dtype it checks
+    (float16 up to longdouble); no tolerance at the checked dtype's epsilon is involved.
+    """
+    dtype = type(got)
+    err = abs(exact(got) - exact_value)
+    for toward in (dtype(np.inf), dtype(-np.inf)):
+        nb = np.nextafter(got, toward)
+        if np.isfinite(nb) and abs(exact(nb) - exact_value) < err:
+            return False
+    return True
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @given(data=st.data())
 def test_array_values_every_float_dtype(dtype: type, data: st.DataObject) -> None:
@@ -128,23 +149,33 @@ def test_array_values_every_float_dtype(dtype: type, data: st.DataObject) -> Non
     x = data.draw(hnp.arrays(dtype, hnp.array_shapes(max_dims=3, max_side=5)))
     y = rk.relu(x)
     assert y.dtype == x.dtype and y.shape == x.shape
-    for xi, yi in zip(x.ravel().tolist(), y.ravel().tolist(), strict=True):
-        assert same(yi, oracle_relu(xi))
+    # the elements stay NumPy scalars of the tested dtype (``tolist`` would round
+    # longdouble to a Python float and weaken the check)
+    for xi, yi in zip(x.ravel(), y.ravel(), strict=True):
+        if np.isnan(xi):
+            assert np.isnan(yi)
+        elif xi > 0:
+            assert yi == xi
+        else:
+            assert yi == 0 and not np.signbit(yi)
     z = rk.leaky_relu(x)
-    assert z.dtype == x.dtype
-    want = np.array([oracle_leaky(v, 0.01) for v in x.astype(np.float64).ravel()], np.float64)
-    got = z.ravel()
-    nan = np.isnan(want)
-    np.testing.assert_array_equal(np.isnan(got), nan)
-    # slope * x is rounded once in the input's dtype (0.01 itself rounded to it): <= 1 ulp
-    # (and a product below the dtype's smallest subnormal underflows to zero)
-    fi = np.finfo(dtype)
-    np.testing.assert_allclose(
-        got[~nan].astype(np.float64),
-        want[~nan].astype(dtype).astype(np.float64),
-        rtol=float(fi.eps),
-        atol=float(fi.smallest_subnormal),
-    )
+    assert z.dtype == x.dtype and z.shape == x.shape
+    # leaky_relu(x) = slope * x for x <= 0, the product rounded once in the working type:
+    # the dtype itself, float32 for float16 (relukit computes float16 in float32 and rounds
+    # the result to float16), with the slope 0.01 rounded to the working type. Checked
+    # against the exact product (fractions.Fraction), never a narrower float computation.
+    work = np.float32 if dtype is np.float16 else dtype
+    s = work(0.01)
+    for xi, zi in zip(x.ravel(), z.ravel(), strict=True):
+        if np.isnan(xi):
+            assert np.isnan(zi)
+        elif xi > 0 or np.isinf(xi):  # x itself, -inf included (slope > 0)
+            assert zi == xi
+        else:
+            assert np.signbit(zi) == np.signbit(xi), (xi, zi)  # -0.0 stays -0.0, 0.0 stays 0.0
+            w = work(xi) * s  # the working-type product, verified exactly below
+            assert correctly_rounded(w, exact(xi) * exact(s)), (xi, w)
+            assert zi == dtype(w) and np.isfinite(zi), (xi, zi, w)
 
 
 @pytest.mark.parametrize("x", EDGES)
