@@ -163,7 +163,10 @@ def test_the_whole_family_is_in_the_catalogue():
 def test_every_entry_is_complete(act):
     assert act.summary and act.formula and act.derivative_formula
     assert act.latex and act.derivative_latex
-    assert act.torch_name and act.torch_name.startswith("torch.nn.functional.")
+    # a peer to compare with: PyTorch's functional form, else JAX's
+    assert (act.torch_name or "").startswith("torch.nn.functional.") or (
+        act.jax_name or ""
+    ).startswith("jax.nn.")
     assert act.differences and ">>>" in act.examples
     assert act.name in PARAMS, "add the entry to the tests' oracle"
     for p in act.params_list:
@@ -405,6 +408,41 @@ def test_derivative_from_output_refuses_invalid_parameters():
         rk.elu.derivative_from_output_fn(np, np.zeros(2), alpha=-1.0)
     with pytest.raises(ValueError, match="alpha > 0"):
         rk.celu.derivative_from_output_fn(np, np.zeros(2), alpha=-1.0)
+
+
+# ---------------------------------------------------------------------------
+# properties the diagnostics read (nonnegative_output, zero_gradient_below)
+# ---------------------------------------------------------------------------
+
+GRID = np.concatenate([np.linspace(-12, 12, 481), [-inf, -1e300, -5e-324, -0.0, 0.0, 5e-324]])
+GRID = np.concatenate([GRID, [1e-300, 1e300, inf]])
+
+
+@pytest.mark.parametrize("act", rk.catalogue(), ids=lambda a: a.name)
+def test_declared_properties_hold_for_every_parameter_set(act):
+    for p in PARAMS[act.name]:
+        v, d = act.value_and_derivative(GRID, **p)
+        if act.nonnegative_output:
+            assert (v >= 0).all(), (p, GRID[v < 0])
+        if act.zero_gradient_below:
+            below = GRID <= 0
+            assert (v[below] == 0).all() and (d[below] == 0).all(), p
+            assert (v[~below] > 0).all(), p
+
+
+@pytest.mark.parametrize("act", rk.catalogue(), ids=lambda a: a.name)
+def test_undeclared_properties_fail_somewhere(act):
+    # a property not declared must really fail for some input and parameter set, so
+    # the declarations are complete (the diagnostics treat undeclared kinds cautiously)
+    results = [(p, *act.value_and_derivative(GRID, **p)) for p in PARAMS[act.name]]
+    if not act.nonnegative_output:
+        assert any((v < 0).any() for _, v, _ in results)
+    if not act.zero_gradient_below:
+        below = GRID <= 0
+        assert any(
+            (v[below] != 0).any() or (d[below] != 0).any() or (v[~below] <= 0).any()
+            for _, v, d in results
+        )
 
 
 @pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)

@@ -57,6 +57,10 @@ class _MathNamespace:
         return math.sqrt(x)
 
     @staticmethod
+    def hypot(x: float, y: float) -> float:
+        return math.hypot(x, y)
+
+    @staticmethod
     def erfc(x: float) -> float:
         return math.erfc(x)
 

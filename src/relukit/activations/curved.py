@@ -492,6 +492,7 @@ softplus = register(
                 "at the point itself sigmoid(threshold), as PyTorch",
             ),
         ),
+        nonnegative_output=True,
         torch_name="torch.nn.functional.softplus",
         jax_name="jax.nn.softplus",
         differences="jax.nn.softplus has no beta/threshold and never switches to x "

@@ -76,6 +76,8 @@ relu = register(
         ),
         aliases=("rectifier", "rectified_linear_unit"),
         integer_preserving=True,
+        nonnegative_output=True,
+        zero_gradient_below=True,
         torch_name="torch.nn.functional.relu",
         jax_name="jax.nn.relu",
         differences="PyTorch and TF return -0.0 for relu(-0.0) and PyTorch's autograd "
@@ -232,6 +234,8 @@ relu6 = register(
         ),
         aliases=("relu_6",),
         integer_preserving=True,
+        nonnegative_output=True,
+        zero_gradient_below=True,
         torch_name="torch.nn.functional.relu6",
         jax_name="jax.nn.relu6",
         differences="JAX turns integer input into float32 (relukit and PyTorch keep int). "
@@ -364,6 +368,7 @@ hardsigmoid = register(
             Kink.fixed(3, left=1 / 6, right=0, default=0, note="hardsigmoid'(3) = 0, as PyTorch"),
         ),
         aliases=("hard_sigmoid",),
+        nonnegative_output=True,
         torch_name="torch.nn.functional.hardsigmoid",
         jax_name="jax.nn.hard_sigmoid",
         differences="Keras' hard_sigmoid used slope 0.2 (x/5 + 1/2) before Keras 3; "
