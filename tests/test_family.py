@@ -107,6 +107,11 @@ def oracle(name: str, x: float, p: dict) -> tuple[mp.mpf, mp.mpf]:
         if x >= 3:
             return mp.mpf(1), mp.mpf(0)
         return (x + 3) / 6, mp.mpf(1) / 6
+    if name == "squareplus":  # jax.nn.squareplus's formula, in mpmath
+        # x + sqrt(x^2 + b) cancels for x < 0: 2 log10|x| more digits keep 50 of them
+        with mp.workdps(mp.mp.dps + 2 * int(mp.log10(abs(x) + 1)) + 10):
+            r = mp.sqrt(x * x + mp.mpf(p["b"]))
+            return +((x + r) / 2), +((1 + x / r) / 2)
     raise KeyError(name)
 
 
@@ -126,6 +131,7 @@ PARAMS: dict[str, list[dict]] = {
     "hardswish": [{}],
     "hardsigmoid": [{}],
     "prelu": [{"weight": 0.25}, {"weight": 0.0}, {"weight": -0.5}],
+    "squareplus": [{"b": 4.0}, {"b": 1.0}, {"b": 1e-6}],
 }
 CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
@@ -147,6 +153,7 @@ LIMITS: dict[str, tuple[float, float, float, float]] = {
     "hardswish": (0.0, 0.0, inf, 1.0),
     "hardsigmoid": (0.0, 0.0, 1.0, 0.0),
     "prelu": (-inf, 0.25, inf, 1.0),
+    "squareplus": (0.0, 0.0, inf, 1.0),
 }
 
 
@@ -260,9 +267,9 @@ def test_subnormal_inputs(name, p):
     tiny = np.array([5e-324, -5e-324, 2.2e-308, -2.2e-308])
     v, d = act.value_and_derivative(tiny, **p)
     v0, d0 = act.value_and_derivative(np.array([0.0]), **p)
-    if name == "softplus":  # f(0) = log 2 / beta, and the derivative 1/2
+    if v0[0] != 0:  # smooth at 0 with f(0) != 0 (softplus, squareplus): f(t) = f(0)
         np.testing.assert_allclose(v, v0[0], rtol=1e-15)
-        np.testing.assert_allclose(d, 0.5, rtol=1e-15)
+        np.testing.assert_allclose(d, d0[0], rtol=1e-15)
         return
     # f(0) = 0 for every other entry, f'(0±) is the one-sided derivative: f(t) = f'(0±) t
     left = act.kink_points(**p)[0][1] if 0.0 in _kinks(name, p) else d0[0]
@@ -489,6 +496,8 @@ def test_prelu_matches_torch_per_channel():
 # ---------------------------------------------------------------------------
 
 BAD = [
+    ("squareplus", {"b": 0.0}, ValueError, "b must be a finite real number > 0"),
+    ("squareplus", {"b": -4.0}, ValueError, "b must be a finite real number > 0"),
     ("celu", {"alpha": 0.0}, ValueError, "alpha must be a finite real number other than 0"),
     ("elu", {"alpha": inf}, ValueError, "alpha must be a finite real number"),
     ("softplus", {"beta": 0.0}, ValueError, "beta must be a finite real number > 0"),
@@ -553,3 +562,34 @@ def test_docs_catalogue_page_is_up_to_date():
     for act in rk.catalogue():
         assert f"## {act.name}" in res.stdout
         assert act.latex in res.stdout
+
+
+# ---------------------------------------------------------------------------
+# the entries PyTorch lacks, against JAX (the formula as jax.nn writes it)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("b", [4.0, 1.0, 0.25])
+def test_squareplus_matches_jax(b):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    try:
+        x = np.linspace(-30, 30, 601)
+        jx = jax.numpy.asarray(x)
+        want = np.asarray(jax.nn.squareplus(jx, b))
+        grad = np.asarray(jax.vmap(jax.grad(lambda t: jax.nn.squareplus(t, b)))(jx))
+    finally:
+        jax.config.update("jax_enable_x64", False)
+    # JAX's formula cancels for x < 0 (relukit's does not), losing up to 4 x^2 / b ulp
+    # (4e-13 relative at x = -30, b = 1): compare within that bound
+    np.testing.assert_allclose(rk.squareplus(x, b), want, rtol=1e-11)
+    np.testing.assert_allclose(rk.squareplus.derivative(x, b), grad, rtol=1e-11, atol=1e-15)
+
+
+def test_squareplus_far_left_does_not_cancel():
+    # (x + sqrt(x^2 + 4)) / 2 = 1/|x| - 1/|x|^3 + ... for x -> -inf: mpmath at 50 digits
+    for x in (-1e8, -1e20, -1e200):
+        with mp.workdps(450):  # the cancellation costs 2 log10|x| digits of the 450
+            ref = (mp.mpf(x) + mp.sqrt(mp.mpf(x) ** 2 + 4)) / 2
+        assert _close(rk.squareplus(x), ref, 2), x

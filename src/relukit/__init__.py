@@ -37,6 +37,7 @@ from relukit.activations import (
     selu,
     silu,
     softplus,
+    squareplus,
     swish,
 )
 from relukit.catalogue import Activation, Kink, Param, UnknownActivationError, catalogue, get
@@ -65,6 +66,7 @@ __all__ = [
     "selu",
     "silu",
     "softplus",
+    "squareplus",
     "swish",
 ]
 

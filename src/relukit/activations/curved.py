@@ -33,6 +33,7 @@ __all__ = [
     "selu",
     "silu",
     "softplus",
+    "squareplus",
     "swish",
 ]
 
@@ -571,6 +572,74 @@ hardswish = register(
 array([-0.        ,  0.66666667,  4.        ])
 >>> rk.hardswish(float("-inf")), rk.hardswish.derivative([-3.0, 3.0])
 (-0.0, array([0., 1.]))
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# squareplus
+# ---------------------------------------------------------------------------
+
+
+def _squareplus_parts(xp: Any, x: Any, b: float) -> tuple[Any, Any, Any]:
+    """``(u, s, q)``: u = |x|, s = sqrt(u^2 + b) (hypot: no overflow), q = b / (2 s (s + u))."""
+    u = xp.where(x < 0, -x, x)  # `where`, not abs: autograd takes the x >= 0 side at 0
+    s = xp.hypot(u, b**0.5)
+    return u, s, ((0.25 * b) / s) / (0.5 * s + 0.5 * u)  # halves: s + u never overflows
+
+
+@widened
+def _squareplus(xp: Any, x: Any, b: float) -> Any:
+    # (x + s) / 2 cancels for x < 0; there it equals (b/4) / ((s - x)/2), which does not
+    u, s, _ = _squareplus_parts(xp, x, b)
+    return xp.where(x < 0, (0.25 * b) / (0.5 * s + 0.5 * u), 0.5 * u + 0.5 * s)
+
+
+@widened
+def _squareplus_d(xp: Any, x: Any, b: float) -> Any:
+    # (1 + x/s) / 2 = q for x < 0 and 1 - q for x >= 0: no cancellation, no inf/inf
+    _, _, q = _squareplus_parts(xp, x, b)
+    return xp.where(x < 0, q, 1 - q)
+
+
+def _squareplus_dy(xp: Any, y: Any, b: float) -> Any:
+    # y = (x + s)/2 and y (s - x) = b/2 give y' = y^2 / (y^2 + b/4) (y > 0 for finite x)
+    yp = xp.where(y > 0, y, 1)
+    return xp.where(y > 0, 1 / (1 + ((0.25 * b) / yp) / yp), xp.where(y == y, 0, y))
+
+
+squareplus = register(
+    Activation(
+        name="squareplus",
+        summary="Squareplus: (x + sqrt(x^2 + b)) / 2, a softplus made of algebraic operations.",
+        formula="squareplus(x) = (x + sqrt(x^2 + b)) / 2",
+        derivative_formula="squareplus'(x) = (1 + x / sqrt(x^2 + b)) / 2",
+        latex=r"\mathrm{squareplus}(x) = \frac{x + \sqrt{x^2 + b}}{2}",
+        derivative_latex=r"\mathrm{squareplus}'(x) = \frac{1}{2}\left(1 + "
+        r"\frac{x}{\sqrt{x^2 + b}}\right)",
+        value_fn=_squareplus,
+        derivative_fn=_squareplus_d,
+        scalar_value_fn=scalar(_squareplus),
+        scalar_derivative_fn=scalar(_squareplus_d),
+        derivative_from_output_fn=_squareplus_dy,
+        params_list=(
+            Param("b", 4.0, "smoothness: squareplus(0) = sqrt(b)/2", low=0.0, low_inclusive=False),
+        ),
+        kinks=(),
+        nonnegative_output=True,
+        torch_name=None,
+        jax_name="jax.nn.squareplus",
+        differences="PyTorch has no squareplus. jax.nn.squareplus computes "
+        "(x + sqrt(x^2 + b))/2 as written, which cancels to 0 for x < -1e8 (float64) and "
+        "overflows x^2 for |x| > 1e154; relukit is accurate there (hypot, and the "
+        "algebraically equal b/2 / (sqrt(x^2 + b) - x) for x < 0). b = 0 (relu) is "
+        "refused: the derivative at 0 would be undefined.",
+        examples="""
+>>> import relukit as rk
+>>> rk.squareplus(0.0), rk.squareplus(0.0, b=1.0), rk.squareplus.derivative(0.0)
+(1.0, 0.5, 0.5)
+>>> rk.squareplus(-1e10), rk.squareplus(float("inf"))
+(1e-10, inf)
 """,
     )
 )
