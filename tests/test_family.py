@@ -112,6 +112,12 @@ def oracle(name: str, x: float, p: dict) -> tuple[mp.mpf, mp.mpf]:
         with mp.workdps(mp.mp.dps + 2 * int(mp.log10(abs(x) + 1)) + 10):
             r = mp.sqrt(x * x + mp.mpf(p["b"]))
             return +((x + r) / 2), +((1 + x / r) / 2)
+    if name == "sparse_plus":  # keras.activations.sparse_plus, written out
+        if x <= -1:
+            return mp.mpf(0), mp.mpf(0)
+        if x >= 1:
+            return x, mp.mpf(1)
+        return (x + 1) ** 2 / 4, (x + 1) / 2
     raise KeyError(name)
 
 
@@ -132,6 +138,7 @@ PARAMS: dict[str, list[dict]] = {
     "hardsigmoid": [{}],
     "prelu": [{"weight": 0.25}, {"weight": 0.0}, {"weight": -0.5}],
     "squareplus": [{"b": 4.0}, {"b": 1.0}, {"b": 1e-6}],
+    "sparse_plus": [{}],
 }
 CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
@@ -154,6 +161,7 @@ LIMITS: dict[str, tuple[float, float, float, float]] = {
     "hardsigmoid": (0.0, 0.0, 1.0, 0.0),
     "prelu": (-inf, 0.25, inf, 1.0),
     "squareplus": (0.0, 0.0, inf, 1.0),
+    "sparse_plus": (0.0, 0.0, inf, 1.0),
 }
 
 
@@ -593,3 +601,18 @@ def test_squareplus_far_left_does_not_cancel():
         with mp.workdps(450):  # the cancellation costs 2 log10|x| digits of the 450
             ref = (mp.mpf(x) + mp.sqrt(mp.mpf(x) ** 2 + 4)) / 2
         assert _close(rk.squareplus(x), ref, 2), x
+
+
+@pytest.mark.jax
+def test_sparse_plus_matches_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    try:
+        x = np.concatenate([np.linspace(-3, 3, 601), [-1.0, 1.0, -0.0, -1e300, 1e300]])
+        jx = jax.numpy.asarray(x)
+        want = np.asarray(jax.nn.sparse_plus(jx))
+        grad = np.asarray(jax.vmap(jax.grad(jax.nn.sparse_plus))(jx))
+    finally:
+        jax.config.update("jax_enable_x64", False)
+    np.testing.assert_allclose(rk.sparse_plus(x), want, rtol=2e-16, atol=0)
+    np.testing.assert_allclose(rk.sparse_plus.derivative(x), grad, rtol=2e-16, atol=0)

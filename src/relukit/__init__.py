@@ -37,6 +37,7 @@ from relukit.activations import (
     selu,
     silu,
     softplus,
+    sparse_plus,
     squareplus,
     swish,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "selu",
     "silu",
     "softplus",
+    "sparse_plus",
     "squareplus",
     "swish",
 ]

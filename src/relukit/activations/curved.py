@@ -33,6 +33,7 @@ __all__ = [
     "selu",
     "silu",
     "softplus",
+    "sparse_plus",
     "squareplus",
     "swish",
 ]
@@ -640,6 +641,63 @@ squareplus = register(
 (1.0, 0.5, 0.5)
 >>> rk.squareplus(-1e10), rk.squareplus(float("inf"))
 (1e-10, inf)
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# sparse_plus
+# ---------------------------------------------------------------------------
+
+
+@widened
+def _sparse_plus(xp: Any, x: Any) -> Any:
+    # `<=`/`>=` put -1 and 1 in the outer pieces, whose derivatives (0, 1) equal the middle
+    # piece's there: the derivative is continuous, so there is no kink to choose at.
+    xm = clip(xp, x, -1.0, 1.0)  # no overflow in the piece not taken
+    return xp.where(x <= -1, 0, xp.where(x >= 1, x, (xm + 1) * (xm + 1) / 4))
+
+
+@widened
+def _sparse_plus_d(xp: Any, x: Any) -> Any:
+    xm = clip(xp, x, -1.0, 1.0)
+    return xp.where(x <= -1, 0, xp.where(x >= 1, 1, (xm + 1) / 2))
+
+
+def _sparse_plus_dy(xp: Any, y: Any) -> Any:
+    # y = (x + 1)^2 / 4 on the middle piece, so y' = (x + 1) / 2 = sqrt(y); 1 once y >= 1
+    return xp.where(y >= 1, 1, xp.sqrt(xp.where(y >= 1, 1, y)))
+
+
+sparse_plus = register(
+    Activation(
+        name="sparse_plus",
+        summary="Sparse plus: 0 below -1, (x + 1)^2 / 4 on [-1, 1], x above 1.",
+        formula="sparse_plus(x) = 0 if x <= -1, (x + 1)^2 / 4 if -1 < x < 1, x if x >= 1",
+        derivative_formula="sparse_plus'(x) = 0 if x <= -1, (x + 1) / 2 if -1 < x < 1, 1 if x >= 1",
+        latex=r"\mathrm{sparse\_plus}(x) = \begin{cases} 0 & x \le -1 \\ \frac{(x + 1)^2}{4} "
+        r"& -1 < x < 1 \\ x & x \ge 1 \end{cases}",
+        derivative_latex=r"\mathrm{sparse\_plus}'(x) = \begin{cases} 0 & x \le -1 \\ "
+        r"\frac{x + 1}{2} & -1 < x < 1 \\ 1 & x \ge 1 \end{cases}",
+        value_fn=_sparse_plus,
+        derivative_fn=_sparse_plus_d,
+        scalar_value_fn=scalar(_sparse_plus),
+        scalar_derivative_fn=scalar(_sparse_plus_d),
+        derivative_from_output_fn=_sparse_plus_dy,
+        kinks=(),
+        aliases=("sparseplus",),
+        nonnegative_output=True,
+        torch_name=None,
+        jax_name="jax.nn.sparse_plus",
+        differences="PyTorch has no sparse_plus; relukit's is jax.nn.sparse_plus and "
+        "keras.activations.sparse_plus. No kink: the derivative is continuous (0 at -1, "
+        "1 at 1 from both sides); the second derivative jumps at -1 and 1.",
+        examples="""
+>>> import relukit as rk
+>>> rk.sparse_plus([-2.0, -1.0, 0.0, 1.0, 3.0])
+array([0.  , 0.  , 0.25, 1.  , 3.  ])
+>>> rk.sparse_plus.derivative(0.0), rk.sparse_plus(float("-inf"))
+(0.5, 0.0)
 """,
     )
 )
