@@ -112,6 +112,9 @@ def oracle(name: str, x: float, p: dict) -> tuple[mp.mpf, mp.mpf]:
         with mp.workdps(mp.mp.dps + 2 * int(mp.log10(abs(x) + 1)) + 10):
             r = mp.sqrt(x * x + mp.mpf(p["b"]))
             return +((x + r) / 2), +((1 + x / r) / 2)
+    if name == "threshold":  # torch.nn.functional.threshold's definition
+        t, v = mp.mpf(p["threshold"]), mp.mpf(p["value"])
+        return (x, mp.mpf(1)) if x > t else (v, mp.mpf(0))
     if name == "sparse_plus":  # keras.activations.sparse_plus, written out
         if x <= -1:
             return mp.mpf(0), mp.mpf(0)
@@ -139,6 +142,11 @@ PARAMS: dict[str, list[dict]] = {
     "prelu": [{"weight": 0.25}, {"weight": 0.0}, {"weight": -0.5}],
     "squareplus": [{"b": 4.0}, {"b": 1.0}, {"b": 1e-6}],
     "sparse_plus": [{}],
+    "threshold": [
+        {"threshold": 0.0, "value": 0.0},
+        {"threshold": 1.0, "value": -5.0},
+        {"threshold": -0.5, "value": 2.0},
+    ],
 }
 CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
@@ -162,6 +170,7 @@ LIMITS: dict[str, tuple[float, float, float, float]] = {
     "prelu": (-inf, 0.25, inf, 1.0),
     "squareplus": (0.0, 0.0, inf, 1.0),
     "sparse_plus": (0.0, 0.0, inf, 1.0),
+    "threshold": (0.0, 0.0, inf, 1.0),
 }
 
 
@@ -242,7 +251,7 @@ def test_limits_nan_and_signed_zero(name, p):
     if p == act.bind():  # the limits table is for the default parameters
         lim = LIMITS[name]
         assert (v[0], d[0], v[1], d[1]) == lim
-    if name in ("relu", "relu6", "hardsigmoid"):
+    if name in ("relu", "relu6", "hardsigmoid") or (name == "threshold" and p == act.bind()):
         assert math.copysign(1, v[3]) == 1.0, "no -0.0 out of a rectifier"
 
 
@@ -504,6 +513,8 @@ def test_prelu_matches_torch_per_channel():
 # ---------------------------------------------------------------------------
 
 BAD = [
+    ("threshold", {"value": inf}, ValueError, "value must be a finite real number"),
+    ("threshold", {"threshold": "0"}, TypeError, "threshold must be a finite real number"),
     ("squareplus", {"b": 0.0}, ValueError, "b must be a finite real number > 0"),
     ("squareplus", {"b": -4.0}, ValueError, "b must be a finite real number > 0"),
     ("celu", {"alpha": 0.0}, ValueError, "alpha must be a finite real number other than 0"),
@@ -616,3 +627,20 @@ def test_sparse_plus_matches_jax():
         jax.config.update("jax_enable_x64", False)
     np.testing.assert_allclose(rk.sparse_plus(x), want, rtol=2e-16, atol=0)
     np.testing.assert_allclose(rk.sparse_plus.derivative(x), grad, rtol=2e-16, atol=0)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("p", PARAMS["threshold"], ids=str)
+def test_threshold_matches_torch(p):
+    import torch
+    import torch.nn.functional as F
+
+    x = np.concatenate([np.linspace(-3, 3, 121), [-inf, inf, nan, -0.0, p["threshold"]]])
+    t = torch.from_numpy(x).requires_grad_(True)
+    y = F.threshold(t, p["threshold"], p["value"])
+    (g,) = torch.autograd.grad(y.sum(), t)
+    v, d = rk.threshold.value_and_derivative(x, **p)
+    np.testing.assert_array_equal(v, y.detach().numpy())
+    ok = ~np.isnan(x)  # at NaN torch's backward gives 0; relukit's derivative is NaN
+    np.testing.assert_array_equal(d[ok], g.numpy()[ok])
+    assert np.isnan(d[~ok]).all()

@@ -40,6 +40,7 @@ from relukit.activations import (
     sparse_plus,
     squareplus,
     swish,
+    threshold,
 )
 from relukit.catalogue import Activation, Kink, Param, UnknownActivationError, catalogue, get
 
@@ -70,6 +71,7 @@ __all__ = [
     "sparse_plus",
     "squareplus",
     "swish",
+    "threshold",
 ]
 
 # Names provided by optional, heavier submodules, imported on first access (PEP 562).

@@ -19,6 +19,7 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "threshold",
 ]
 
 # ---------------------------------------------------------------------------
@@ -516,6 +517,65 @@ array([[-0.1, -0.5],
        [ 2. , -2. ]])
 >>> rk.prelu.derivative(0.0, weight=0.3)
 0.3
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# threshold
+# ---------------------------------------------------------------------------
+
+
+def _threshold(xp: Any, x: Any, threshold: float, value: float) -> Any:
+    # x > threshold keeps x; x <= threshold gives value; NaN (neither) passes through
+    return xp.where(x > threshold, x, xp.where(x <= threshold, value, x))
+
+
+def _threshold_d(xp: Any, x: Any, threshold: float, value: float) -> Any:
+    return xp.where(x > threshold, 1, xp.where(x <= threshold, 0, x))
+
+
+threshold = register(
+    Activation(
+        name="threshold",
+        summary="Threshold: x where x > threshold, a constant value elsewhere.",
+        formula="threshold(x) = x if x > threshold, value if x <= threshold",
+        derivative_formula="threshold'(x) = 1 if x > threshold, 0 if x <= threshold",
+        latex=r"\mathrm{threshold}(x) = \begin{cases} x & x > \text{threshold} \\ "
+        r"\text{value} & x \le \text{threshold} \end{cases}",
+        derivative_latex=r"\mathrm{threshold}'(x) = \begin{cases} 1 & x > \text{threshold} "
+        r"\\ 0 & x \le \text{threshold} \end{cases}",
+        value_fn=_threshold,
+        derivative_fn=_threshold_d,
+        scalar_value_fn=scalar(_threshold),
+        scalar_derivative_fn=scalar(_threshold_d),
+        params_list=(
+            Param("threshold", 0.0, "inputs above it pass unchanged"),
+            Param("value", 0.0, "the output for inputs at or below threshold"),
+        ),
+        kinks=(
+            Kink(
+                "threshold",
+                location=lambda p: p["threshold"],
+                left=lambda p: 0.0,
+                right=lambda p: 1.0,
+                default=lambda p: 0.0,
+                note="threshold'(threshold) = 0, as PyTorch; the value jumps there by "
+                "threshold - value (none for the defaults)",
+            ),
+        ),
+        torch_name="torch.nn.functional.threshold",
+        jax_name=None,
+        differences="torch.nn.Threshold has no defaults (threshold and value are "
+        "required); relukit's defaults, 0 and 0, make it relu. With threshold=theta and "
+        "value=0 it is Keras' ThresholdedReLU. Integer inputs become floats here (value "
+        "may be fractional); PyTorch keeps the integer dtype. JAX has no threshold.",
+        examples="""
+>>> import relukit as rk
+>>> rk.threshold([-1.0, 0.5, 2.0], 1.0, -5.0)
+array([-5., -5.,  2.])
+>>> rk.threshold.derivative(1.0, threshold=1.0), rk.threshold(float("nan"))
+(0.0, nan)
 """,
     )
 )
