@@ -112,6 +112,9 @@ def oracle(name: str, x: float, p: dict) -> tuple[mp.mpf, mp.mpf]:
         with mp.workdps(mp.mp.dps + 2 * int(mp.log10(abs(x) + 1)) + 10):
             r = mp.sqrt(x * x + mp.mpf(p["b"]))
             return +((x + r) / 2), +((1 + x / r) / 2)
+    if name == "rrelu":  # evaluation: torch.nn.functional.rrelu(training=False)
+        s = (mp.mpf(p["lower"]) + mp.mpf(p["upper"])) / 2
+        return (x, mp.mpf(1)) if x > 0 else (s * x, s)
     if name == "threshold":  # torch.nn.functional.threshold's definition
         t, v = mp.mpf(p["threshold"]), mp.mpf(p["value"])
         return (x, mp.mpf(1)) if x > t else (v, mp.mpf(0))
@@ -142,6 +145,11 @@ PARAMS: dict[str, list[dict]] = {
     "prelu": [{"weight": 0.25}, {"weight": 0.0}, {"weight": -0.5}],
     "squareplus": [{"b": 4.0}, {"b": 1.0}, {"b": 1e-6}],
     "sparse_plus": [{}],
+    "rrelu": [
+        {"lower": 0.125, "upper": 1 / 3},
+        {"lower": 0.0, "upper": 0.0},
+        {"lower": 0.2, "upper": 0.5},
+    ],
     "threshold": [
         {"threshold": 0.0, "value": 0.0},
         {"threshold": 1.0, "value": -5.0},
@@ -171,6 +179,7 @@ LIMITS: dict[str, tuple[float, float, float, float]] = {
     "squareplus": (0.0, 0.0, inf, 1.0),
     "sparse_plus": (0.0, 0.0, inf, 1.0),
     "threshold": (0.0, 0.0, inf, 1.0),
+    "rrelu": (-inf, (1 / 8 + 1 / 3) / 2, inf, 1.0),
 }
 
 
@@ -248,10 +257,12 @@ def test_limits_nan_and_signed_zero(name, p):
     v, d = act.value_and_derivative(x, **p)
     assert np.isnan(v[2]) and np.isnan(d[2]), "NaN in gives NaN out"
     assert not np.isnan(v[[0, 1, 3, 4]]).any() and not np.isnan(d[[0, 1, 3, 4]]).any()
-    if p == act.bind():  # the limits table is for the default parameters
+    if act.bind((), p) == act.bind():  # the limits table is for the default parameters
         lim = LIMITS[name]
         assert (v[0], d[0], v[1], d[1]) == lim
-    if name in ("relu", "relu6", "hardsigmoid") or (name == "threshold" and p == act.bind()):
+    if name in ("relu", "relu6", "hardsigmoid") or (
+        name == "threshold" and act.bind((), p) == act.bind()
+    ):
         assert math.copysign(1, v[3]) == 1.0, "no -0.0 out of a rectifier"
 
 
@@ -513,6 +524,11 @@ def test_prelu_matches_torch_per_channel():
 # ---------------------------------------------------------------------------
 
 BAD = [
+    ("rrelu", {"lower": 0.5, "upper": 0.25}, ValueError, "upper must be >= lower"),
+    ("rrelu", {"lower": -0.1}, ValueError, "lower must be a finite real number >= 0"),
+    ("rrelu", {"training": 1}, TypeError, "training must be True or False, got 1 (int)"),
+    ("rrelu", {"training": True, "rng": -1}, TypeError, "rng must be None, an int >= 0"),
+    ("rrelu", {"training": True, "rng": "seed"}, TypeError, "rng must be None, an int >= 0"),
     ("threshold", {"value": inf}, ValueError, "value must be a finite real number"),
     ("threshold", {"threshold": "0"}, TypeError, "threshold must be a finite real number"),
     ("squareplus", {"b": 0.0}, ValueError, "b must be a finite real number > 0"),
@@ -644,3 +660,88 @@ def test_threshold_matches_torch(p):
     ok = ~np.isnan(x)  # at NaN torch's backward gives 0; relukit's derivative is NaN
     np.testing.assert_array_equal(d[ok], g.numpy()[ok])
     assert np.isnan(d[~ok]).all()
+
+
+# ---------------------------------------------------------------------------
+# rrelu: evaluation is PyTorch's; training draws slopes that value and derivative share
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("p", PARAMS["rrelu"], ids=str)
+def test_rrelu_evaluation_matches_torch(p):
+    import torch
+    import torch.nn.functional as F
+
+    x = np.concatenate([np.linspace(-3, 3, 121), [-inf, inf, -0.0, 0.0, nan]])
+    t = torch.from_numpy(x).requires_grad_(True)
+    y = F.rrelu(t, p["lower"], p["upper"], training=False)
+    (g,) = torch.autograd.grad(y.sum(), t)
+    v, d = rk.rrelu.value_and_derivative(x, **p)
+    ok = ~np.isnan(x)  # at NaN torch's backward gives 1; relukit's derivative is NaN
+    if p["upper"] > 0:  # PyTorch gives nan for -inf * 0 (slope 0); relukit the limit
+        np.testing.assert_array_equal(v, y.detach().numpy())
+    np.testing.assert_array_equal(d[ok], g.numpy()[ok])
+    assert np.isnan(v[~ok]).all() and np.isnan(d[~ok]).all()
+
+
+def test_rrelu_training_draws_one_slope_per_element_shared_by_value_and_derivative():
+    x = np.concatenate([-np.geomspace(1e-3, 1e3, 50_000), np.geomspace(1e-3, 1e3, 50_000)])
+    x = np.concatenate([x, [-0.0, 0.0, -inf, inf, nan]])
+    v, d = rk.rrelu.value_and_derivative(x, training=True, rng=7)
+    neg, pos = x <= 0, x > 0
+    np.testing.assert_array_equal(v[neg], x[neg] * d[neg])  # the same draw in both
+    assert ((d[neg] >= 1 / 8) & (d[neg] < 1 / 3)).all()
+    np.testing.assert_array_equal(v[pos], x[pos])
+    assert (d[pos] == 1).all() and np.isnan(v[-1]) and np.isnan(d[-1])
+    # uniform on [1/8, 1/3): mean 0.2292, sd 0.0601; 5 sd of the mean of 50_000 draws
+    assert abs(d[neg].mean() - (1 / 8 + 1 / 3) / 2) < 5 * 0.0601 / math.sqrt(50_000)
+    assert v[-3] == -inf and math.copysign(1, v[-5]) == -1.0
+
+
+def test_rrelu_seeds_and_generators():
+    x = -np.arange(1.0, 6.0)
+    a = rk.rrelu(x, training=True, rng=3)
+    np.testing.assert_array_equal(a, rk.rrelu(x, training=True, rng=3))  # a seed repeats
+    np.testing.assert_array_equal(
+        rk.rrelu.derivative(x, training=True, rng=3) * x, a
+    )  # the same int seed in two calls: the same slopes
+    g = np.random.default_rng(3)
+    b, c = rk.rrelu(x, training=True, rng=g), rk.rrelu(x, training=True, rng=g)
+    assert not np.array_equal(b, c)  # a Generator advances
+    g2 = np.random.default_rng(3)
+    np.testing.assert_array_equal(rk.rrelu(x, training=True, rng=g2), b)  # reproducible
+    fresh = [rk.rrelu(x, training=True) for _ in range(2)]
+    assert not np.array_equal(*fresh)  # rng=None: fresh slopes each call
+    # evaluation ignores rng; lower == upper makes training deterministic
+    assert rk.rrelu(-2.0, rng=5) == rk.rrelu(-2.0) == -2.0 * (1 / 8 + 1 / 3) / 2
+    assert rk.rrelu(-2.0, 0.25, 0.25, training=True) == -0.5
+    # a Python float draws the same first slope as a one-element array with that seed
+    assert (
+        rk.rrelu(-1.0, training=True, rng=9) == rk.rrelu(np.array([-1.0]), training=True, rng=9)[0]
+    )
+    h = np.float16(-1.5)
+    assert rk.rrelu(np.array([h]), training=True, rng=1).dtype == np.float16
+
+
+@pytest.mark.torch
+def test_rrelu_training_autograd_in_torch_equals_the_derivative_of_the_same_draw():
+    import torch
+
+    t = torch.linspace(-4, 4, 41, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(rk.rrelu(t, training=True, rng=11).sum(), t)
+    d = rk.rrelu.derivative(t.detach(), training=True, rng=11)
+    assert isinstance(d, torch.Tensor) and d.dtype == torch.float64
+    np.testing.assert_array_equal(g.numpy(), d.numpy())
+
+
+@pytest.mark.jax
+def test_rrelu_training_in_relukit_jax_uses_the_same_draw():
+    jax = pytest.importorskip("jax")
+    import relukit.jax as rkj
+
+    x = jax.numpy.linspace(-4.0, 4.0, 9)
+    g = jax.grad(lambda t: rkj.rrelu(t, training=True, rng=2).sum())(x)
+    d = rk.rrelu.derivative(np.asarray(x), training=True, rng=2)  # float32, same seed
+    np.testing.assert_array_equal(np.asarray(g), d)
+    assert ((d[:5] >= 1 / 8) & (d[:5] < 1 / 3)).all() and (d[5:] == 1).all()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from relukit._fp import widened
+from relukit._fp import widen, widened
 from relukit._namespaces import MATH, astype, kind, scalar
 from relukit.catalogue import Activation, Kink, Param, register
 
@@ -19,6 +19,7 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "rrelu",
     "threshold",
 ]
 
@@ -576,6 +577,127 @@ threshold = register(
 array([-5., -5.,  2.])
 >>> rk.threshold.derivative(1.0, threshold=1.0), rk.threshold(float("nan"))
 (0.0, nan)
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# rrelu
+# ---------------------------------------------------------------------------
+
+
+def _rrelu_check(p: dict) -> None:
+    if p["upper"] < p["lower"]:
+        raise ValueError(
+            f"rrelu: upper must be >= lower, got lower={p['lower']!r} and upper={p['upper']!r}"
+        )
+
+
+def _rrelu_slope(xp: Any, x: Any, lower: float, upper: float, training: bool, rng: Any) -> Any:
+    """The slope for x <= 0: the mean, or in training one U(lower, upper) draw per element.
+
+    ``rng`` is already this call's int seed (the ``seed`` parameter kind), so the value
+    and the derivative of one ``value_and_derivative`` call draw the same slopes.
+    """
+    if not training or lower == upper:
+        return (lower + upper) / 2
+    import numpy as np
+
+    draws = np.random.default_rng(rng).uniform(lower, upper, size=tuple(getattr(x, "shape", ())))
+    if xp is MATH:
+        return float(draws)
+    if kind(xp) == "numpy":
+        return draws.astype(x.dtype)
+    device = getattr(x, "device", None) if kind(xp) in ("torch", "cupy") else None
+    return xp.asarray(draws, dtype=x.dtype, **({"device": device} if device else {}))
+
+
+def _rrelu(xp: Any, x: Any, lower: float, upper: float, training: bool, rng: Any) -> Any:
+    slope = _rrelu_slope(xp, x, lower, upper, training, rng)
+    if isinstance(slope, float):
+        return _leaky(xp, x, negative_slope=slope)  # evaluation: leaky_relu, mean slope
+    xw, dt = widen(xp, x)  # float16: the product in float32, rounded once
+    sw = slope if dt is None else astype(xp, slope, xw.dtype)
+    neg = xp.where(xw == -math.inf, xp.where(sw > 0, -math.inf, -0.0), xw * sw)
+    r = xp.where(xw > 0, xw, neg)
+    return r if dt is None else astype(xp, r, dt)
+
+
+def _rrelu_d(xp: Any, x: Any, lower: float, upper: float, training: bool, rng: Any) -> Any:
+    slope = _rrelu_slope(xp, x, lower, upper, training, rng)
+    return xp.where(x > 0, 1, xp.where(x <= 0, slope, x))
+
+
+def _rrelu_mean(p: Any) -> float:
+    return (p["lower"] + p["upper"]) / 2
+
+
+rrelu = register(
+    Activation(
+        name="rrelu",
+        summary="Randomized leaky ReLU: a random slope U(lower, upper) per element in "
+        "training, the mean slope (lower + upper) / 2 in evaluation.",
+        formula="rrelu(x) = x if x > 0, a * x if x <= 0; a ~ U(lower, upper) per element "
+        "when training, a = (lower + upper) / 2 otherwise",
+        derivative_formula="rrelu'(x) = 1 if x > 0, a if x <= 0 (the same a as the value)",
+        latex=r"\mathrm{rrelu}(x) = \begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases},"
+        r"\quad a \sim \mathcal{U}(\text{lower}, \text{upper})\ \text{(training)},\ "
+        r"a = \tfrac{\text{lower} + \text{upper}}{2}\ \text{(evaluation)}",
+        derivative_latex=r"\mathrm{rrelu}'(x) = \begin{cases} 1 & x > 0 \\ a & x \le 0 "
+        r"\end{cases}",
+        value_fn=_rrelu,
+        derivative_fn=_rrelu_d,
+        scalar_value_fn=scalar(_rrelu),
+        scalar_derivative_fn=scalar(_rrelu_d),
+        check_params=_rrelu_check,
+        params_list=(
+            Param("lower", 1 / 8, "lower end of the slopes' uniform distribution", low=0.0),
+            Param("upper", 1 / 3, "upper end of the slopes' uniform distribution", low=0.0),
+            Param(
+                "training",
+                False,
+                "draw a slope per element (True) or use the mean slope (False)",
+                kind="flag",
+                keyword_only=True,
+            ),
+            Param(
+                "rng",
+                None,
+                "the random slopes in training: None (fresh each call), an int seed (the "
+                "same slopes for the same seed and shape) or a numpy.random.Generator "
+                "(advanced by one draw per call)",
+                kind="seed",
+                keyword_only=True,
+            ),
+        ),
+        kinks=(
+            Kink(
+                "0",
+                location=lambda p: 0.0,
+                left=_rrelu_mean,
+                right=lambda p: 1.0,
+                default=_rrelu_mean,
+                note="rrelu'(0) = (lower + upper) / 2 in evaluation, as PyTorch (leaky_relu "
+                "with that slope); in training the slope drawn for that element, as "
+                "PyTorch (x <= 0 takes the random slope)",
+            ),
+        ),
+        aliases=("randomized_leaky_relu",),
+        torch_name="torch.nn.functional.rrelu",
+        jax_name=None,
+        differences="PyTorch draws from its global generator; relukit from NumPy's, "
+        "seeded by rng, so the slopes differ from PyTorch's for the same seed (the "
+        "distribution is the same). Use value_and_derivative for the derivative at the "
+        "drawn slopes (or the same int rng in both calls). PyTorch's backward gives 1 at "
+        "NaN; relukit NaN. PyTorch accepts lower > upper; relukit requires "
+        "0 <= lower <= upper. JAX has no rrelu.",
+        examples="""
+>>> import relukit as rk
+>>> rk.rrelu(-1.0), rk.rrelu.derivative(0.0)
+(-0.22916666666666666, 0.22916666666666666)
+>>> v, d = rk.rrelu.value_and_derivative([-2.0, -1.0, 3.0], training=True, rng=0)
+>>> bool((v == d * [-2.0, -1.0, 3.0]).all()), bool(((d[:2] >= 1 / 8) & (d[:2] < 1 / 3)).all())
+(True, True)
 """,
     )
 )
