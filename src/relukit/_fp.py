@@ -31,7 +31,9 @@ from relukit._namespaces import MATH, astype, kind
 from relukit._tables import ROOT_WIDTH, ROOTS
 
 __all__ = [
+    "SPLIT_BITS",
     "Precision",
+    "RootName",
     "clip",
     "half_split",
     "horner",
@@ -48,6 +50,10 @@ __all__ = [
 
 #: the two working precisions of the compensated formulas
 Precision = Literal["float64", "float32"]
+#: the derivatives with a zero patched by a Taylor polynomial (keys of ``_tables.ROOTS``)
+RootName = Literal["silu", "mish", "gelu", "gelu_tanh"]
+#: bits of a constant's leading half for exact products (Dekker): half the significand
+SPLIT_BITS: dict[Precision, int] = {"float64": 26, "float32": 12}
 
 
 def widen(xp: Any, x: Any) -> tuple[Any, Any]:
@@ -151,7 +157,7 @@ def horner(u: Any, coeffs: tuple[float, ...]) -> Any:
     return p * u
 
 
-def root_patch(xp: Any, x: Any, d: Any, name: str) -> Any:
+def root_patch(xp: Any, x: Any, d: Any, name: RootName) -> Any:
     """``d``, with the Taylor polynomial at the derivative's zero used next to it.
 
     Within :data:`~relukit._tables.ROOT_WIDTH` of the zero ``r`` the derivative is its

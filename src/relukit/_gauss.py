@@ -17,13 +17,22 @@ from __future__ import annotations
 from typing import Any
 
 from relukit import _namespaces
-from relukit._fp import clip, precision, sigmoid2, two_prod_err, two_prod_err2, two_square_err
+from relukit._fp import (
+    SPLIT_BITS,
+    clip,
+    precision,
+    sigmoid2,
+    two_prod_err,
+    two_prod_err2,
+    two_square_err,
+)
 from relukit._namespaces import kind
 from relukit._tables import GELU_TANH_C, INV_SQRT_2PI, SQRT1_2, TWO_OVER_SQRTPI
 
 __all__ = [
     "GELU_FAR",
     "GELU_LIM",
+    "GELU_TANH_FAR",
     "erfc",
     "gelu_far",
     "gelu_tanh_far",
@@ -36,10 +45,9 @@ __all__ = [
 GELU_LIM = 40.0  # |x| beyond which gelu(x) is x or -0.0 and gelu'(x) is 1 or 0 (float64)
 GELU_FAR = -1.0  # below: erfc(z) = exp(-z^2) erfcx(z), with exp(-z^2) = h * h
 _ERFCX_FROM = 2.0  # NumPy float64: erfc(z) = exp(-z^2) erfcx(z) from here on
-
-
-def _bits(prec: str) -> int:
-    return 26 if prec == "float64" else 12
+_EXP_NORMAL_BELOW = 700.0  # exp(-p) is a normal float64 for p below this
+#: tanh form: below this 2u, sigmoid(2u) = e^(2u) to the last bit (and e^(2u) is tiny)
+GELU_TANH_FAR = -600.0
 
 
 def numpy_erfc(z: Any) -> Any:
@@ -84,7 +92,7 @@ def two_cdf(xp: Any, x: Any) -> Any:
     prec = precision(xp, x)
     c, rest, split = SQRT1_2[prec]
     p = x * c
-    err = two_prod_err(xp, x, p, c, _bits(prec), split) + x * rest  # x/sqrt2 = p + err
+    err = two_prod_err(xp, x, p, c, SPLIT_BITS[prec], split) + x * rest  # x/sqrt2 = p + err
     z = -p  # erfc's argument, the true one being z - err
     return erfc(xp, z) + err * (TWO_OVER_SQRTPI * xp.exp(-(z * z)))
 
@@ -110,7 +118,7 @@ def gelu_far(xp: Any, xc: Any, derivative: bool) -> Any:
     c, rest, split = SQRT1_2[prec]
     xf = xp.where(xc < GELU_FAR, xc, GELU_FAR)
     p = xf * c
-    err = two_prod_err(xp, xf, p, c, _bits(prec), split) + xf * rest  # x/sqrt2 = p + err
+    err = two_prod_err(xp, xf, p, c, SPLIT_BITS[prec], split) + xf * rest  # x/sqrt2 = p + err
     z = -p  # the true argument is z - err
     ex = _namespaces.erfcx(xp, z)
     if ex is None:
@@ -121,7 +129,7 @@ def gelu_far(xp: Any, xc: Any, derivative: bool) -> Any:
     h = xp.exp(-0.5 * pz)
     a = (0.5 * ex + xf * INV_SQRT_2PI) if derivative else (0.5 * xf) * ex
     # exp(-pz) directly (one rounding less) unless the result would be subnormal
-    return xp.where(pz < 700, (a * corr) * xp.exp(-pz), ((a * corr) * h) * h)
+    return xp.where(pz < _EXP_NORMAL_BELOW, (a * corr) * xp.exp(-pz), ((a * corr) * h) * h)
 
 
 def gelu_tanh_parts(xp: Any, x: Any) -> tuple[Any, ...]:
@@ -135,7 +143,7 @@ def gelu_tanh_parts(xp: Any, x: Any) -> tuple[Any, ...]:
     prec = precision(xp, x)
     k, c2, c2_rest = GELU_TANH_C[prec]
     split = SQRT1_2[prec][2]
-    bits = _bits(prec)
+    bits = SPLIT_BITS[prec]
     p2 = xc * xc
     e2 = two_square_err(xp, xc, p2, split)
     p3 = xc * p2
@@ -158,6 +166,6 @@ def gelu_tanh_far(xp: Any, w: Any, ew: Any, factor: Any) -> Any:
     ``e^w`` alone would be subnormal (few bits) before it meets ``factor``: with
     ``h = e^(w/2)`` (normal, ``w/2`` exact) the product rounds once, at the end.
     """
-    wf = xp.where(w < -600, w, -600)
+    wf = xp.where(w < GELU_TANH_FAR, w, GELU_TANH_FAR)
     h = xp.exp(0.5 * wf)
     return ((factor * (1 + ew)) * h) * h

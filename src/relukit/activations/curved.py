@@ -8,12 +8,13 @@ precision, exact products, patches next to zeros of derivatives) and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from relukit._fp import clip, lim, precision, root_patch, sigmoid2, widened
 from relukit._gauss import (
     GELU_FAR,
     GELU_LIM,
+    GELU_TANH_FAR,
     gelu_far,
     gelu_tanh_far,
     gelu_tanh_parts,
@@ -235,15 +236,16 @@ celu = register(
 # ---------------------------------------------------------------------------
 
 _GELU_K = 0.044715  # the cubic coefficient of the tanh form
+_Approximate = Literal["none", "tanh"]
 
 
 @widened
-def _gelu(xp: Any, x: Any, approximate: str) -> Any:
+def _gelu(xp: Any, x: Any, approximate: _Approximate) -> Any:
     xv = xp.where(x < -GELU_LIM, -GELU_LIM, x)  # x * 0 below: never -inf * 0
     if approximate == "tanh":
         # 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail.
         _, s, _, w, ew = gelu_tanh_parts(xp, x)
-        return xp.where(w < -600, gelu_tanh_far(xp, w, ew, xv), xv * s)
+        return xp.where(w < GELU_TANH_FAR, gelu_tanh_far(xp, w, ew, xv), xv * s)
     xc = clip(xp, x, -GELU_LIM, GELU_LIM)
     v = (0.5 * xv) * two_cdf(xp, xc)
     far = gelu_far(xp, xc, derivative=False)
@@ -251,13 +253,13 @@ def _gelu(xp: Any, x: Any, approximate: str) -> Any:
 
 
 @widened
-def _gelu_d(xp: Any, x: Any, approximate: str) -> Any:
+def _gelu_d(xp: Any, x: Any, approximate: _Approximate) -> Any:
     if approximate == "tanh":
         xc, s, t, w, ew = gelu_tanh_parts(xp, x)
         du = SQRT_2_OVER_PI * (1 + (3 * _GELU_K) * (xc * xc))
         # d/dx [x sigmoid(2u)] = s + 2 x s (1 - s) u' = s (1 + 2 x t u')
         f = 1 + 2 * xc * t * du
-        d = xp.where(w < -600, gelu_tanh_far(xp, w, ew, f), s * f)
+        d = xp.where(w < GELU_TANH_FAR, gelu_tanh_far(xp, w, ew, f), s * f)
         return root_patch(xp, x, d, "gelu_tanh")
     xc = clip(xp, x, -GELU_LIM, GELU_LIM)
     d = 0.5 * two_cdf(xp, xc) + xc * phi(xp, xc)
@@ -316,6 +318,9 @@ gelu = register(
 # ---------------------------------------------------------------------------
 
 
+_SILU_FLAT = 1500.0  # |x| beyond which silu and silu' are their limits in every precision
+
+
 def _tail(xp: Any, x: Any) -> float:
     """Where exp(x) starts to lose bits to underflow (subnormal): -700 or -80 (float32)."""
     return -700.0 if precision(xp, x) == "float64" else -80.0
@@ -326,7 +331,7 @@ def _silu(xp: Any, x: Any) -> Any:
     # x / (1 + e^-x): 3 roundings. Far left, e^-x overflows and e^x is subnormal (few
     # bits): there x e^x = (x h) h with h = e^(x/2) normal, one rounding into the result.
     lo = _tail(xp, x)
-    xt = clip(xp, x, -1500.0, lo)  # -1500: h = 0 already, and no -inf * 0
+    xt = clip(xp, x, -_SILU_FLAT, lo)  # h = 0 already there, and no -inf * 0
     h = xp.exp(0.5 * xt)
     far = (xt * h) * h / (1 + h * h)
     xn = xp.where(x < lo, 0, x)
@@ -336,11 +341,11 @@ def _silu(xp: Any, x: Any) -> Any:
 @widened
 def _silu_d(xp: Any, x: Any) -> Any:
     # sigmoid(x) (1 + x (1 - sigmoid(x))) with 1 - sigmoid(x) = sigmoid(-x) formed directly
-    # (x clipped to ±1500, where the result is its limit already: no inf * 0)
-    xc = clip(xp, x, -1500.0, 1500.0)
+    # (x clipped to ±_SILU_FLAT, where the result is its limit already: no inf * 0)
+    xc = clip(xp, x, -_SILU_FLAT, _SILU_FLAT)
     s, t = sigmoid2(xp, xc)
     lo = _tail(xp, x)
-    xt = clip(xp, x, -1500.0, lo)
+    xt = clip(xp, x, -_SILU_FLAT, lo)
     h = xp.exp(0.5 * xt)
     far = (h * (1 + xt * t)) * h / (1 + h * h)  # e^x (1 + x t) / (1 + e^x), no early underflow
     d = root_patch(xp, x, s * (1 + xc * t), "silu")

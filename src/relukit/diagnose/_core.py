@@ -34,7 +34,7 @@ import math
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -73,6 +73,9 @@ def _torch_tables() -> tuple[dict[type, str], dict[str, str]]:
             modules[cls] = act.name
     return modules, functions
 
+
+#: how a site was found: a module's forward, or a functional call inside one
+SiteSource = Literal["module", "functional"]
 
 #: torch.nn activation module types recognised as sites, and their kind (catalogue name)
 MODULE_KINDS: dict[type, str]
@@ -200,7 +203,13 @@ class SiteAccumulator:
     )
 
     def __init__(
-        self, name: str, kind: str, source: str, unit_dim: int, n_units: int, light: bool = False
+        self,
+        name: str,
+        kind: str,
+        source: SiteSource,
+        unit_dim: int,
+        n_units: int,
+        light: bool = False,
     ) -> None:
         self.light = light  # light: running max instead of positive counts (monitor)
         self.pre_max: torch.Tensor | None = None
@@ -604,7 +613,7 @@ class _Session:
                 self.internal = False
         return out
 
-    def _acc(self, site: str, kind: str, source: str, pre: torch.Tensor) -> SiteAccumulator:
+    def _acc(self, site: str, kind: str, source: SiteSource, pre: torch.Tensor) -> SiteAccumulator:
         acc = self.sites.get(site)
         if acc is None:
             t = _as2d(pre)
