@@ -25,6 +25,8 @@ PARAMS = {
     "gelu": [{}, {"approximate": "tanh"}],
     "softplus": [{}, {"beta": 2.0, "threshold": 10.0}],
     "prelu": [{"weight": 0.25}, {"weight": 0.0}],
+    "threshold": [{"threshold": 0.0, "value": 0.0}, {"threshold": 1.0, "value": -5.0}],
+    "squareplus": [{}, {"b": 0.25}],
 }
 CASES = [(a.name, p) for a in rk.catalogue() for p in PARAMS.get(a.name, [{}])]
 IDS = [f"{n}{p or ''}" for n, p in CASES]

@@ -296,7 +296,7 @@ def test_all_torch_activation_modules_and_relukit_attribute_are_sites():
         def forward(self, x):
             return x.clamp_min(0)
 
-    acts = [t() for t in MODULE_KINDS] + [MyReLU()]
+    acts = [t(0.0, 0.0) if t is nn.Threshold else t() for t in MODULE_KINDS] + [MyReLU()]
     layers: list[nn.Module] = []
     for a in acts:
         layers += [nn.Linear(4, 4), a]

@@ -107,6 +107,23 @@ def oracle(name: str, x: float, p: dict) -> tuple[mp.mpf, mp.mpf]:
         if x >= 3:
             return mp.mpf(1), mp.mpf(0)
         return (x + 3) / 6, mp.mpf(1) / 6
+    if name == "squareplus":  # jax.nn.squareplus's formula, in mpmath
+        # x + sqrt(x^2 + b) cancels for x < 0: 2 log10|x| more digits keep 50 of them
+        with mp.workdps(mp.mp.dps + 2 * int(mp.log10(abs(x) + 1)) + 10):
+            r = mp.sqrt(x * x + mp.mpf(p["b"]))
+            return +((x + r) / 2), +((1 + x / r) / 2)
+    if name == "rrelu":  # evaluation: torch.nn.functional.rrelu(training=False)
+        s = (mp.mpf(p["lower"]) + mp.mpf(p["upper"])) / 2
+        return (x, mp.mpf(1)) if x > 0 else (s * x, s)
+    if name == "threshold":  # torch.nn.functional.threshold's definition
+        t, v = mp.mpf(p["threshold"]), mp.mpf(p["value"])
+        return (x, mp.mpf(1)) if x > t else (v, mp.mpf(0))
+    if name == "sparse_plus":  # keras.activations.sparse_plus, written out
+        if x <= -1:
+            return mp.mpf(0), mp.mpf(0)
+        if x >= 1:
+            return x, mp.mpf(1)
+        return (x + 1) ** 2 / 4, (x + 1) / 2
     raise KeyError(name)
 
 
@@ -126,6 +143,18 @@ PARAMS: dict[str, list[dict]] = {
     "hardswish": [{}],
     "hardsigmoid": [{}],
     "prelu": [{"weight": 0.25}, {"weight": 0.0}, {"weight": -0.5}],
+    "squareplus": [{"b": 4.0}, {"b": 1.0}, {"b": 1e-6}],
+    "sparse_plus": [{}],
+    "rrelu": [
+        {"lower": 0.125, "upper": 1 / 3},
+        {"lower": 0.0, "upper": 0.0},
+        {"lower": 0.2, "upper": 0.5},
+    ],
+    "threshold": [
+        {"threshold": 0.0, "value": 0.0},
+        {"threshold": 1.0, "value": -5.0},
+        {"threshold": -0.5, "value": 2.0},
+    ],
 }
 CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
@@ -147,6 +176,10 @@ LIMITS: dict[str, tuple[float, float, float, float]] = {
     "hardswish": (0.0, 0.0, inf, 1.0),
     "hardsigmoid": (0.0, 0.0, 1.0, 0.0),
     "prelu": (-inf, 0.25, inf, 1.0),
+    "squareplus": (0.0, 0.0, inf, 1.0),
+    "sparse_plus": (0.0, 0.0, inf, 1.0),
+    "threshold": (0.0, 0.0, inf, 1.0),
+    "rrelu": (-inf, (1 / 8 + 1 / 3) / 2, inf, 1.0),
 }
 
 
@@ -163,7 +196,10 @@ def test_the_whole_family_is_in_the_catalogue():
 def test_every_entry_is_complete(act):
     assert act.summary and act.formula and act.derivative_formula
     assert act.latex and act.derivative_latex
-    assert act.torch_name and act.torch_name.startswith("torch.nn.functional.")
+    # a peer to compare with: PyTorch's functional form, else JAX's
+    assert (act.torch_name or "").startswith("torch.nn.functional.") or (
+        act.jax_name or ""
+    ).startswith("jax.nn.")
     assert act.differences and ">>>" in act.examples
     assert act.name in PARAMS, "add the entry to the tests' oracle"
     for p in act.params_list:
@@ -221,10 +257,12 @@ def test_limits_nan_and_signed_zero(name, p):
     v, d = act.value_and_derivative(x, **p)
     assert np.isnan(v[2]) and np.isnan(d[2]), "NaN in gives NaN out"
     assert not np.isnan(v[[0, 1, 3, 4]]).any() and not np.isnan(d[[0, 1, 3, 4]]).any()
-    if p == act.bind():  # the limits table is for the default parameters
+    if act.bind((), p) == act.bind():  # the limits table is for the default parameters
         lim = LIMITS[name]
         assert (v[0], d[0], v[1], d[1]) == lim
-    if name in ("relu", "relu6", "hardsigmoid"):
+    if name in ("relu", "relu6", "hardsigmoid") or (
+        name == "threshold" and act.bind((), p) == act.bind()
+    ):
         assert math.copysign(1, v[3]) == 1.0, "no -0.0 out of a rectifier"
 
 
@@ -257,9 +295,9 @@ def test_subnormal_inputs(name, p):
     tiny = np.array([5e-324, -5e-324, 2.2e-308, -2.2e-308])
     v, d = act.value_and_derivative(tiny, **p)
     v0, d0 = act.value_and_derivative(np.array([0.0]), **p)
-    if name == "softplus":  # f(0) = log 2 / beta, and the derivative 1/2
+    if v0[0] != 0:  # smooth at 0 with f(0) != 0 (softplus, squareplus): f(t) = f(0)
         np.testing.assert_allclose(v, v0[0], rtol=1e-15)
-        np.testing.assert_allclose(d, 0.5, rtol=1e-15)
+        np.testing.assert_allclose(d, d0[0], rtol=1e-15)
         return
     # f(0) = 0 for every other entry, f'(0±) is the one-sided derivative: f(t) = f'(0±) t
     left = act.kink_points(**p)[0][1] if 0.0 in _kinks(name, p) else d0[0]
@@ -407,6 +445,41 @@ def test_derivative_from_output_refuses_invalid_parameters():
         rk.celu.derivative_from_output_fn(np, np.zeros(2), alpha=-1.0)
 
 
+# ---------------------------------------------------------------------------
+# properties the diagnostics read (nonnegative_output, zero_gradient_below)
+# ---------------------------------------------------------------------------
+
+GRID = np.concatenate([np.linspace(-12, 12, 481), [-inf, -1e300, -5e-324, -0.0, 0.0, 5e-324]])
+GRID = np.concatenate([GRID, [1e-300, 1e300, inf]])
+
+
+@pytest.mark.parametrize("act", rk.catalogue(), ids=lambda a: a.name)
+def test_declared_properties_hold_for_every_parameter_set(act):
+    for p in PARAMS[act.name]:
+        v, d = act.value_and_derivative(GRID, **p)
+        if act.nonnegative_output:
+            assert (v >= 0).all(), (p, GRID[v < 0])
+        if act.zero_gradient_below:
+            below = GRID <= 0
+            assert (v[below] == 0).all() and (d[below] == 0).all(), p
+            assert (v[~below] > 0).all(), p
+
+
+@pytest.mark.parametrize("act", rk.catalogue(), ids=lambda a: a.name)
+def test_undeclared_properties_fail_somewhere(act):
+    # a property not declared must really fail for some input and parameter set, so
+    # the declarations are complete (the diagnostics treat undeclared kinds cautiously)
+    results = [(p, *act.value_and_derivative(GRID, **p)) for p in PARAMS[act.name]]
+    if not act.nonnegative_output:
+        assert any((v < 0).any() for _, v, _ in results)
+    if not act.zero_gradient_below:
+        below = GRID <= 0
+        assert any(
+            (v[below] != 0).any() or (d[below] != 0).any() or (v[~below] <= 0).any()
+            for _, v, d in results
+        )
+
+
 @pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
 def test_value_and_derivative_is_both(name, p):
     act = rk.get(name)
@@ -451,6 +524,15 @@ def test_prelu_matches_torch_per_channel():
 # ---------------------------------------------------------------------------
 
 BAD = [
+    ("rrelu", {"lower": 0.5, "upper": 0.25}, ValueError, "upper must be >= lower"),
+    ("rrelu", {"lower": -0.1}, ValueError, "lower must be a finite real number >= 0"),
+    ("rrelu", {"training": 1}, TypeError, "training must be True or False, got 1 (int)"),
+    ("rrelu", {"training": True, "rng": -1}, TypeError, "rng must be None, an int >= 0"),
+    ("rrelu", {"training": True, "rng": "seed"}, TypeError, "rng must be None, an int >= 0"),
+    ("threshold", {"value": inf}, ValueError, "value must be a finite real number"),
+    ("threshold", {"threshold": "0"}, TypeError, "threshold must be a finite real number"),
+    ("squareplus", {"b": 0.0}, ValueError, "b must be a finite real number > 0"),
+    ("squareplus", {"b": -4.0}, ValueError, "b must be a finite real number > 0"),
     ("celu", {"alpha": 0.0}, ValueError, "alpha must be a finite real number other than 0"),
     ("elu", {"alpha": inf}, ValueError, "alpha must be a finite real number"),
     ("softplus", {"beta": 0.0}, ValueError, "beta must be a finite real number > 0"),
@@ -515,3 +597,151 @@ def test_docs_catalogue_page_is_up_to_date():
     for act in rk.catalogue():
         assert f"## {act.name}" in res.stdout
         assert act.latex in res.stdout
+
+
+# ---------------------------------------------------------------------------
+# the entries PyTorch lacks, against JAX (the formula as jax.nn writes it)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("b", [4.0, 1.0, 0.25])
+def test_squareplus_matches_jax(b):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    try:
+        x = np.linspace(-30, 30, 601)
+        jx = jax.numpy.asarray(x)
+        want = np.asarray(jax.nn.squareplus(jx, b))
+        grad = np.asarray(jax.vmap(jax.grad(lambda t: jax.nn.squareplus(t, b)))(jx))
+    finally:
+        jax.config.update("jax_enable_x64", False)
+    # JAX's formula cancels for x < 0 (relukit's does not), losing up to 4 x^2 / b ulp
+    # (4e-13 relative at x = -30, b = 1): compare within that bound
+    np.testing.assert_allclose(rk.squareplus(x, b), want, rtol=1e-11)
+    np.testing.assert_allclose(rk.squareplus.derivative(x, b), grad, rtol=1e-11, atol=1e-15)
+
+
+def test_squareplus_far_left_does_not_cancel():
+    # (x + sqrt(x^2 + 4)) / 2 = 1/|x| - 1/|x|^3 + ... for x -> -inf: mpmath at 50 digits
+    for x in (-1e8, -1e20, -1e200):
+        with mp.workdps(450):  # the cancellation costs 2 log10|x| digits of the 450
+            ref = (mp.mpf(x) + mp.sqrt(mp.mpf(x) ** 2 + 4)) / 2
+        assert _close(rk.squareplus(x), ref, 2), x
+
+
+@pytest.mark.jax
+def test_sparse_plus_matches_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    try:
+        x = np.concatenate([np.linspace(-3, 3, 601), [-1.0, 1.0, -0.0, -1e300, 1e300]])
+        jx = jax.numpy.asarray(x)
+        want = np.asarray(jax.nn.sparse_plus(jx))
+        grad = np.asarray(jax.vmap(jax.grad(jax.nn.sparse_plus))(jx))
+    finally:
+        jax.config.update("jax_enable_x64", False)
+    np.testing.assert_allclose(rk.sparse_plus(x), want, rtol=2e-16, atol=0)
+    np.testing.assert_allclose(rk.sparse_plus.derivative(x), grad, rtol=2e-16, atol=0)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("p", PARAMS["threshold"], ids=str)
+def test_threshold_matches_torch(p):
+    import torch
+    import torch.nn.functional as F
+
+    x = np.concatenate([np.linspace(-3, 3, 121), [-inf, inf, nan, -0.0, p["threshold"]]])
+    t = torch.from_numpy(x).requires_grad_(True)
+    y = F.threshold(t, p["threshold"], p["value"])
+    (g,) = torch.autograd.grad(y.sum(), t)
+    v, d = rk.threshold.value_and_derivative(x, **p)
+    np.testing.assert_array_equal(v, y.detach().numpy())
+    ok = ~np.isnan(x)  # at NaN torch's backward gives 0; relukit's derivative is NaN
+    np.testing.assert_array_equal(d[ok], g.numpy()[ok])
+    assert np.isnan(d[~ok]).all()
+
+
+# ---------------------------------------------------------------------------
+# rrelu: evaluation is PyTorch's; training draws slopes that value and derivative share
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("p", PARAMS["rrelu"], ids=str)
+def test_rrelu_evaluation_matches_torch(p):
+    import torch
+    import torch.nn.functional as F
+
+    x = np.concatenate([np.linspace(-3, 3, 121), [-inf, inf, -0.0, 0.0, nan]])
+    t = torch.from_numpy(x).requires_grad_(True)
+    y = F.rrelu(t, p["lower"], p["upper"], training=False)
+    (g,) = torch.autograd.grad(y.sum(), t)
+    v, d = rk.rrelu.value_and_derivative(x, **p)
+    ok = ~np.isnan(x)  # at NaN torch's backward gives 1; relukit's derivative is NaN
+    if p["upper"] > 0:  # PyTorch gives nan for -inf * 0 (slope 0); relukit the limit
+        np.testing.assert_array_equal(v, y.detach().numpy())
+    np.testing.assert_array_equal(d[ok], g.numpy()[ok])
+    assert np.isnan(v[~ok]).all() and np.isnan(d[~ok]).all()
+
+
+def test_rrelu_training_draws_one_slope_per_element_shared_by_value_and_derivative():
+    x = np.concatenate([-np.geomspace(1e-3, 1e3, 50_000), np.geomspace(1e-3, 1e3, 50_000)])
+    x = np.concatenate([x, [-0.0, 0.0, -inf, inf, nan]])
+    v, d = rk.rrelu.value_and_derivative(x, training=True, rng=7)
+    neg, pos = x <= 0, x > 0
+    np.testing.assert_array_equal(v[neg], x[neg] * d[neg])  # the same draw in both
+    assert ((d[neg] >= 1 / 8) & (d[neg] < 1 / 3)).all()
+    np.testing.assert_array_equal(v[pos], x[pos])
+    assert (d[pos] == 1).all() and np.isnan(v[-1]) and np.isnan(d[-1])
+    # uniform on [1/8, 1/3): mean 0.2292, sd 0.0601; 5 sd of the mean of 50_000 draws
+    assert abs(d[neg].mean() - (1 / 8 + 1 / 3) / 2) < 5 * 0.0601 / math.sqrt(50_000)
+    assert v[-3] == -inf and math.copysign(1, v[-5]) == -1.0
+
+
+def test_rrelu_seeds_and_generators():
+    x = -np.arange(1.0, 6.0)
+    a = rk.rrelu(x, training=True, rng=3)
+    np.testing.assert_array_equal(a, rk.rrelu(x, training=True, rng=3))  # a seed repeats
+    np.testing.assert_array_equal(
+        rk.rrelu.derivative(x, training=True, rng=3) * x, a
+    )  # the same int seed in two calls: the same slopes
+    g = np.random.default_rng(3)
+    b, c = rk.rrelu(x, training=True, rng=g), rk.rrelu(x, training=True, rng=g)
+    assert not np.array_equal(b, c)  # a Generator advances
+    g2 = np.random.default_rng(3)
+    np.testing.assert_array_equal(rk.rrelu(x, training=True, rng=g2), b)  # reproducible
+    fresh = [rk.rrelu(x, training=True) for _ in range(2)]
+    assert not np.array_equal(*fresh)  # rng=None: fresh slopes each call
+    # evaluation ignores rng; lower == upper makes training deterministic
+    assert rk.rrelu(-2.0, rng=5) == rk.rrelu(-2.0) == -2.0 * (1 / 8 + 1 / 3) / 2
+    assert rk.rrelu(-2.0, 0.25, 0.25, training=True) == -0.5
+    # a Python float draws the same first slope as a one-element array with that seed
+    assert (
+        rk.rrelu(-1.0, training=True, rng=9) == rk.rrelu(np.array([-1.0]), training=True, rng=9)[0]
+    )
+    h = np.float16(-1.5)
+    assert rk.rrelu(np.array([h]), training=True, rng=1).dtype == np.float16
+
+
+@pytest.mark.torch
+def test_rrelu_training_autograd_in_torch_equals_the_derivative_of_the_same_draw():
+    import torch
+
+    t = torch.linspace(-4, 4, 41, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(rk.rrelu(t, training=True, rng=11).sum(), t)
+    d = rk.rrelu.derivative(t.detach(), training=True, rng=11)
+    assert isinstance(d, torch.Tensor) and d.dtype == torch.float64
+    np.testing.assert_array_equal(g.numpy(), d.numpy())
+
+
+@pytest.mark.jax
+def test_rrelu_training_in_relukit_jax_uses_the_same_draw():
+    jax = pytest.importorskip("jax")
+    import relukit.jax as rkj
+
+    x = jax.numpy.linspace(-4.0, 4.0, 9)
+    g = jax.grad(lambda t: rkj.rrelu(t, training=True, rng=2).sum())(x)
+    d = rk.rrelu.derivative(np.asarray(x), training=True, rng=2)  # float32, same seed
+    np.testing.assert_array_equal(np.asarray(g), d)
+    assert ((d[:5] >= 1 / 8) & (d[:5] < 1 / 3)).all() and (d[5:] == 1).all()

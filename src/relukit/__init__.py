@@ -34,10 +34,14 @@ from relukit.activations import (
     prelu,
     relu,
     relu6,
+    rrelu,
     selu,
     silu,
     softplus,
+    sparse_plus,
+    squareplus,
     swish,
+    threshold,
 )
 from relukit.catalogue import Activation, Kink, Param, UnknownActivationError, catalogue, get
 
@@ -62,10 +66,14 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "rrelu",
     "selu",
     "silu",
     "softplus",
+    "sparse_plus",
+    "squareplus",
     "swish",
+    "threshold",
 ]
 
 # Names provided by optional, heavier submodules, imported on first access (PEP 562).

@@ -22,14 +22,14 @@ True
 from __future__ import annotations
 
 import difflib
-import functools
 import math
 import numbers
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from relukit import _dispatch
 
@@ -37,6 +37,7 @@ __all__ = [
     "Activation",
     "Kink",
     "Param",
+    "ParamKind",
     "UnknownActivationError",
     "catalogue",
     "get",
@@ -60,6 +61,26 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real)
 
 
+#: what a parameter accepts: a real number, one of some strings, a real number or an
+#: array of them (PReLU's weight), True/False, or a random seed (an int, a NumPy
+#: ``Generator`` or None)
+ParamKind = Literal["real", "choice", "weight", "flag", "seed"]
+
+_SEED_BOUND = 2**63  # seeds drawn for a call are in [0, 2**63)
+
+
+def _fresh_seed(value: Any) -> int | None:
+    """The seed for one call: an int as given, one draw from a Generator, None: the OS."""
+    if value is None:
+        return int.from_bytes(os.urandom(8), "little") % _SEED_BOUND
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    integers = getattr(value, "integers", None)  # numpy.random.Generator
+    if callable(integers) and hasattr(value, "bit_generator"):
+        return int(integers(_SEED_BOUND))
+    return None
+
+
 @dataclass(frozen=True)
 class Param:
     """A parameter of an activation.
@@ -73,26 +94,33 @@ class Param:
     doc
         One line for the docs and ``relukit list``.
     kind
-        ``"real"`` (a real number), ``"choice"`` (one of ``choices``) or ``"weight"``
-        (a real number or an array of them, e.g. PReLU's per-channel weight).
+        ``"real"`` (a real number), ``"choice"`` (one of ``choices``), ``"weight"``
+        (a real number or an array of them, e.g. PReLU's per-channel weight), ``"flag"``
+        (True or False) or ``"seed"`` (None, an int >= 0 or a ``numpy.random.Generator``;
+        validation turns it into the int seed of this one call, so the value and the
+        derivative of one call see the same random numbers).
     finite
         For ``"real"``: reject NaN and ±inf.
     low, high
         For ``"real"``: the open or closed bounds (see ``low_inclusive``/``high_inclusive``).
     choices
         For ``"choice"``: the accepted values.
+    keyword_only
+        Passed by keyword only (after ``*`` in the signature), as ``training`` and
+        ``rng`` of rrelu.
     """
 
     name: str
     default: Any
     doc: str = ""
-    kind: str = "real"
+    kind: ParamKind = "real"
     finite: bool = True
     low: float | None = None
     high: float | None = None
     low_inclusive: bool = True
     high_inclusive: bool = True
     choices: tuple[Any, ...] = ()
+    keyword_only: bool = False
 
     def accepted(self) -> str:
         """Describe the accepted values, for error messages and docs."""
@@ -100,6 +128,10 @@ class Param:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "weight":
             return "a real number or an array of real numbers"
+        if self.kind == "flag":
+            return "True or False"
+        if self.kind == "seed":
+            return "None, an int >= 0 or a numpy.random.Generator"
         text = "a finite real number" if self.finite else "a real number"
         if self.low is not None:
             text += f" {'>=' if self.low_inclusive else '>'} {self.low:g}"
@@ -123,6 +155,21 @@ class Param:
             if isinstance(value, str) and value in self.choices:
                 return value
             raise ValueError(f"{owner}: {self.name} must be {self.accepted()}, got {value!r}")
+        if self.kind == "flag":
+            if isinstance(value, bool) or type(value).__name__ == "bool_":
+                return bool(value)
+            raise TypeError(
+                f"{owner}: {self.name} must be {self.accepted()}, "
+                f"got {value!r} ({type(value).__name__})"
+            )
+        if self.kind == "seed":
+            seed = _fresh_seed(value)
+            if seed is None:
+                raise TypeError(
+                    f"{owner}: {self.name} must be {self.accepted()}, "
+                    f"got {value!r} ({type(value).__name__})"
+                )
+            return seed
         if self.kind == "weight" and not _is_real(value):
             # arrays are validated by the activation's own code (shape, dtype)
             if hasattr(value, "shape") and hasattr(value, "dtype"):
@@ -235,6 +282,14 @@ class Activation:
         The points where the derivative jumps, with the convention used there.
     integer_preserving : bool
         Integer inputs give integer outputs (relu, relu6); otherwise the default float.
+    nonnegative_output : bool
+        The value is >= 0 at every input, for every parameter value (relu, softplus,
+        ...): sums of outputs need no ``abs``.
+    zero_gradient_below : bool
+        For every parameter value, the value and the derivative are 0 at every x <= 0
+        and the value is > 0 at every x > 0 (relu, relu6): a unit whose pre-activation
+        never exceeds 0 gets no gradient and cannot recover (a dead unit), and the sum
+        of the outputs alone tells whether it ever was > 0.
     """
 
     name: str
@@ -256,7 +311,8 @@ class Activation:
     jax_name: str | None = None
     differences: str = ""
     examples: str = ""
-    value_and_derivative_fn: ArrayFn | None = None
+    nonnegative_output: bool = False
+    zero_gradient_below: bool = False
     #: optional ``f(xp, y, **params)``: the derivative written from the OUTPUT ``y``
     #: (NNlib style), valid for every input; lets autograd save only the output.
     derivative_from_output_fn: ArrayFn | None = None
@@ -270,16 +326,6 @@ class Activation:
         if not self.title:
             self.title = self.name.replace("_", " ").title()
         self._defaults = {p.name: p.default for p in self.params_list}
-        self._scalar0 = (
-            self.scalar_value_fn
-            if not self.params_list
-            else functools.partial(self.scalar_value_fn, **self._defaults)
-        )
-        self._scalar_d0 = (  # the same for the derivative (Python float, defaults)
-            self.scalar_derivative_fn
-            if not self.params_list
-            else functools.partial(self.scalar_derivative_fn, **self._defaults)
-        )
         self.__doc__ = self._make_doc()
         if type(self) is Activation:
             self.__class__ = _specialise(self)
@@ -295,15 +341,17 @@ class Activation:
         if not args and not kwargs:
             return dict(self._defaults)
         plist = self.params_list
-        if len(args) > len(plist):
+        positional = [p for p in plist if not p.keyword_only]
+        if len(args) > len(positional):
             raise TypeError(
-                f"{self.name}() takes {len(plist)} parameter(s) after x "
-                f"({', '.join(p.name for p in plist) or 'none'}), got {len(args)}"
+                f"{self.name}() takes {len(positional)} "
+                f"{'positional ' if len(positional) < len(plist) else ''}parameter(s) after x "
+                f"({', '.join(p.name for p in positional) or 'none'}), got {len(args)}"
             )
         bound = dict(self._defaults)
-        for p, v in zip(plist, args, strict=False):
+        for p, v in zip(positional, args, strict=False):
             bound[p.name] = v
-        given = set(p.name for p in plist[: len(args)])
+        given = set(p.name for p in positional[: len(args)])
         for k, v in (kwargs or {}).items():
             if k not in bound:
                 accepted = ", ".join(p.name for p in plist) or "no parameters"
@@ -363,8 +411,9 @@ class Activation:
     # -- text -----------------------------------------------------------------
     def signature(self) -> str:
         """``leaky_relu(x, negative_slope=0.01)``."""
-        ps = "".join(f", {p.name}={p.default!r}" for p in self.params_list)
-        return f"{self.name}(x{ps})"
+        ps = "".join(f", {p.name}={p.default!r}" for p in self.params_list if not p.keyword_only)
+        kw = [f"{p.name}={p.default!r}" for p in self.params_list if p.keyword_only]
+        return f"{self.name}(x{ps}{', *, ' + ', '.join(kw) if kw else ''})"
 
     def __repr__(self) -> str:
         return f"<relukit activation {self.signature()}>"
@@ -403,7 +452,7 @@ class _NotGiven:
 _NOT_GIVEN = _NotGiven()
 
 _TEMPLATE = """
-def __call__(self, x{params}, *extra, out=None):
+def __call__(self, x{params}, *extra{kwparams}, out=None):
     if {fast}:
         t = x.__class__
         if t is float:
@@ -412,12 +461,12 @@ def __call__(self, x{params}, *extra, out=None):
             return _sv(x if _int_kept else float(x){defaults})
     return _apply(self, "value", x, extra, _given({given}), out, None)
 
-def derivative(self, x{params}, *extra, at_kink=None, out=None):
+def derivative(self, x{params}, *extra{kwparams}, at_kink=None, out=None):
     if {fast} and at_kink is None and x.__class__ is float:
         return _sd(x{defaults})
     return _apply(self, "derivative", x, extra, _given({given}), out, at_kink)
 
-def value_and_derivative(self, x{params}, *extra, at_kink=None, out=None):
+def value_and_derivative(self, x{params}, *extra{kwparams}, at_kink=None, out=None):
     return _apply(self, "both", x, extra, _given({given}), out, at_kink)
 """
 
@@ -432,7 +481,8 @@ def _specialise(act: Activation) -> type:
 
     names = [p.name for p in act.params_list]
     src = _TEMPLATE.format(
-        params="".join(f", {n}=_NOT_GIVEN" for n in names),
+        params="".join(f", {p.name}=_NOT_GIVEN" for p in act.params_list if not p.keyword_only),
+        kwparams="".join(f", {p.name}=_NOT_GIVEN" for p in act.params_list if p.keyword_only),
         fast=" and ".join(["out is None", "not extra", *(f"{n} is _NOT_GIVEN" for n in names)]),
         given="{" + ", ".join(f"{n!r}: {n}" for n in names) + "}",
         defaults="".join(f", {n}=_p{i}" for i, n in enumerate(names)),
@@ -448,7 +498,10 @@ def _specialise(act: Activation) -> type:
     }
     exec(compile(src, f"<relukit.{act.name}>", "exec"), namespace)
     P = inspect.Parameter
-    params = [P(p.name, P.POSITIONAL_OR_KEYWORD, default=p.default) for p in act.params_list]
+    params = [
+        P(p.name, P.KEYWORD_ONLY if p.keyword_only else P.POSITIONAL_OR_KEYWORD, default=p.default)
+        for p in act.params_list
+    ]
     methods = {}
     for attr, label, extra in (
         ("__call__", act.name, ["out"]),

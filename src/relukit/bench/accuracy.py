@@ -101,7 +101,14 @@ def _mp_functions() -> dict[str, tuple[Callable, Callable]]:
         t = mp.tanh(sp(x))
         return t + x * sig(x) * (1 - t * t)
 
+    def squareplus(x: Any) -> tuple[Any, Any]:
+        # (x + sqrt(x^2 + 4)) / 2 cancels for x < 0: 2 log10|x| more digits keep 60
+        with mp.workdps(mp.mp.dps + 2 * int(mp.log10(abs(x) + 1)) + 10):
+            r = mp.sqrt(x * x + 4)
+            return +((x + r) / 2), +((1 + x / r) / 2)
+
     slope = mp.mpf(0.01)
+    rrelu_slope = mp.mpf((1 / 8 + 1 / 3) / 2)  # the mean as PyTorch forms it, in double
     w = mp.mpf(0.25)
     sixth = mp.mpf(1) / 6
     return {
@@ -129,6 +136,16 @@ def _mp_functions() -> dict[str, tuple[Callable, Callable]]:
             lambda x: sixth if -3 < x < 3 else 0,
         ),
         "prelu": (lambda x: x if x > 0 else w * x, lambda x: 1 if x > 0 else w),
+        "threshold": (lambda x: x if x > 0 else 0, lambda x: mp.mpf(1 if x > 0 else 0)),
+        "rrelu": (
+            lambda x: x if x > 0 else rrelu_slope * x,
+            lambda x: 1 if x > 0 else rrelu_slope,
+        ),
+        "squareplus": (lambda x: squareplus(x)[0], lambda x: squareplus(x)[1]),
+        "sparse_plus": (
+            lambda x: 0 if x <= -1 else (x if x >= 1 else (x + 1) ** 2 / 4),
+            lambda x: 0 if x <= -1 else (1 if x >= 1 else (x + 1) / 2),
+        ),
     }
 
 
@@ -292,24 +309,30 @@ def _relukit_torch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, An
     return v.double().numpy(), d.double().numpy()
 
 
-def _pytorch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any]:
+def _pytorch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any] | None:
+    """PyTorch's function with the catalogue's defaults; None where PyTorch has none."""
     import torch
     import torch.nn.functional as F
 
+    import relukit as rk
+
+    act = rk.get(name)
     fn: Callable[[Any], Any]
+    if not act.torch_name:
+        return None
     if name == "prelu":
         fn = lambda t: F.prelu(t, torch.tensor([0.25], dtype=t.dtype))  # noqa: E731
-    elif name == "gelu":
-        fn = lambda t: F.gelu(t, approximate=params.get("approximate", "none"))  # noqa: E731
     else:
-        fn = getattr(F, name)
+        kw = {p.name: p.default for p in act.params_list if not p.keyword_only}
+        kw.update(params)
+        fn = lambda t: getattr(F, name)(t, **kw)  # noqa: E731
     t = torch.from_numpy(x).to(_torch_dtype(dtype)).requires_grad_(True)
     v = fn(t)
     (g,) = torch.autograd.grad(v.sum(), t)
     return v.detach().double().numpy(), g.double().numpy()
 
 
-CONTENDERS: dict[str, Callable[..., tuple[Any, Any]]] = {
+CONTENDERS: dict[str, Callable[..., tuple[Any, Any] | None]] = {
     "relukit": _relukit_numpy,
     "relukit-torch": _relukit_torch,
     "PyTorch": _pytorch,
@@ -342,7 +365,12 @@ def measure(
             vh, vl, dh, dl = reference(label, x)
             row: dict[str, Any] = {"entry": label, "dtype": dtype, "n": len(x)}
             for c in contenders:
-                v, d = CONTENDERS[c](name, params, x, dtype)
+                got = CONTENDERS[c](name, params, x, dtype)
+                if got is None:  # the contender has no such function
+                    for key in ("value", "derivative", "worst value at", "worst derivative at"):
+                        row[f"{c} {key}"] = None
+                    continue
+                v, d = got
                 ev = ulp_error(v, vh, vl, dtype)
                 ed = ulp_error(d, dh, dl, dtype)
                 row[f"{c} value"] = float(np.max(ev))
@@ -353,7 +381,9 @@ def measure(
     return rows
 
 
-def _fmt(v: float) -> str:
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
     if math.isinf(v):
         return "inf"
     if v < 10:
@@ -419,7 +449,8 @@ def run(args: argparse.Namespace) -> int:
     print(render(rows, contenders))
     print(
         "\nrelukit: NumPy arrays (bfloat16 via torch tensors); relukit-torch: torch tensors "
-        "(Array API path); PyTorch: torch.nn.functional + autograd."
+        "(Array API path); PyTorch: torch.nn.functional + autograd (— where PyTorch has "
+        "no such function)."
     )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

@@ -23,6 +23,16 @@ def add_param_options(parser: argparse.ArgumentParser) -> None:
             help_ = f"{p.doc} (for {', '.join(users)}; default {p.default!r})"
             if p.kind == "choice":
                 parser.add_argument(flag, dest=p.name, choices=p.choices, default=None, help=help_)
+            elif p.kind == "flag":
+                parser.add_argument(
+                    flag,
+                    dest=p.name,
+                    action=argparse.BooleanOptionalAction,
+                    default=None,
+                    help=help_,
+                )
+            elif p.kind == "seed":
+                parser.add_argument(flag, dest=p.name, type=int, default=None, help=help_)
             else:
                 parser.add_argument(flag, dest=p.name, type=float, default=None, help=help_)
 

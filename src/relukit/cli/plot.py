@@ -45,8 +45,8 @@ def _param_options(p: argparse.ArgumentParser) -> list[str]:
     names: list[str] = []
     for act in catalogue():
         for prm in act.params_list:
-            if prm.name in names:
-                continue
+            if prm.name in names or prm.kind in ("flag", "seed"):
+                continue  # plots are of the deterministic function (rrelu: evaluation)
             users = [a.name for a in catalogue() if prm.name in a.params]
             help_ = (
                 f"{prm.doc} (for {', '.join(users)}; default {prm.default!r}); "

@@ -34,65 +34,63 @@ import math
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from relukit.catalogue import catalogue
+
 __all__ = ["FUNCTION_KINDS", "MODULE_KINDS", "SiteAccumulator", "TraceInfo", "module_kind"]
 
-#: torch.nn activation module types recognised as sites, and their kind
-MODULE_KINDS: dict[type, str] = {
-    nn.ReLU: "relu",
-    nn.LeakyReLU: "leaky_relu",
-    nn.ReLU6: "relu6",
-    nn.ELU: "elu",
-    nn.SELU: "selu",
-    nn.CELU: "celu",
-    nn.GELU: "gelu",
-    nn.SiLU: "silu",
-    nn.Mish: "mish",
-    nn.Softplus: "softplus",
-    nn.Hardswish: "hardswish",
-    nn.Hardsigmoid: "hardsigmoid",
-    nn.Hardtanh: "hardtanh",
-    nn.PReLU: "prelu",
-    nn.RReLU: "rrelu",
-}
 
+def _torch_tables() -> tuple[dict[type, str], dict[str, str]]:
+    """``(MODULE_KINDS, FUNCTION_KINDS)`` from the catalogue entries' ``torch_name``.
+
+    An entry whose ``torch_name`` is ``torch.nn.functional.<f>`` is recognised as the
+    functional ``<f>`` (and its in-place ``<f>_`` where torch has one) and as the
+    ``torch.nn`` module class spelled like ``<f>`` (``leaky_relu`` -> ``LeakyReLU``).
+    """
+    import torch.nn.functional as F
+
+    classes = {
+        c.__name__.lower(): c
+        for c in vars(nn.modules.activation).values()
+        if isinstance(c, type) and issubclass(c, nn.Module)
+    }
+    modules: dict[type, str] = {}
+    functions: dict[str, str] = {}
+    for act in catalogue():
+        path, _, fname = (act.torch_name or "").rpartition(".")
+        if path != "torch.nn.functional":
+            continue
+        functions[fname] = act.name
+        if any(hasattr(m, fname + "_") for m in (F, torch, torch.Tensor)):
+            functions[fname + "_"] = act.name
+        cls = classes.get(fname.replace("_", ""))
+        if cls is not None:
+            modules[cls] = act.name
+    return modules, functions
+
+
+#: how a site was found: a module's forward, or a functional call inside one
+SiteSource = Literal["module", "functional"]
+
+#: torch.nn activation module types recognised as sites, and their kind (catalogue name)
+MODULE_KINDS: dict[type, str]
 #: ``__name__`` of the torch functions recognised as functional activation sites
-FUNCTION_KINDS: dict[str, str] = {
-    "relu": "relu",
-    "relu_": "relu",
-    "leaky_relu": "leaky_relu",
-    "leaky_relu_": "leaky_relu",
-    "relu6": "relu6",
-    "elu": "elu",
-    "elu_": "elu",
-    "selu": "selu",
-    "selu_": "selu",
-    "celu": "celu",
-    "celu_": "celu",
-    "gelu": "gelu",
-    "silu": "silu",
-    "mish": "mish",
-    "softplus": "softplus",
-    "hardswish": "hardswish",
-    "hardsigmoid": "hardsigmoid",
-    "hardtanh": "hardtanh",
-    "hardtanh_": "hardtanh",
-    "prelu": "prelu",
-    "rrelu": "rrelu",
-    "rrelu_": "rrelu",
-}
+FUNCTION_KINDS: dict[str, str]
+MODULE_KINDS, FUNCTION_KINDS = _torch_tables()
 
 #: kinds whose gradient is exactly 0 for a pre-activation <= 0: a dead unit of these
-#: kinds never learns again. Other kinds (leaky_relu, elu, gelu, ...) still pass a
-#: gradient there, so "dead" only says the unit sits on the negative side everywhere.
-ZERO_GRADIENT_KINDS = frozenset({"relu", "relu6"})
+#: kinds never learns again (the catalogue's ``zero_gradient_below``). Other kinds
+#: (leaky_relu, elu, gelu, ...) still pass a gradient there, so "dead" only says the
+#: unit sits on the negative side everywhere.
+ZERO_GRADIENT_KINDS = frozenset(a.name for a in catalogue() if a.zero_gradient_below)
 
-_NONNEGATIVE_KINDS = frozenset({"relu", "relu6", "softplus", "hardsigmoid"})
+#: kinds whose output is never negative (the catalogue's ``nonnegative_output``)
+_NONNEGATIVE_KINDS = frozenset(a.name for a in catalogue() if a.nonnegative_output)
 
 # modules that keep the unit (feature/channel) identity of their input: data flowing
 # through them still belongs to the same units (used to follow site -> consumer)
@@ -205,7 +203,13 @@ class SiteAccumulator:
     )
 
     def __init__(
-        self, name: str, kind: str, source: str, unit_dim: int, n_units: int, light: bool = False
+        self,
+        name: str,
+        kind: str,
+        source: SiteSource,
+        unit_dim: int,
+        n_units: int,
+        light: bool = False,
     ) -> None:
         self.light = light  # light: running max instead of positive counts (monitor)
         self.pre_max: torch.Tensor | None = None
@@ -609,7 +613,7 @@ class _Session:
                 self.internal = False
         return out
 
-    def _acc(self, site: str, kind: str, source: str, pre: torch.Tensor) -> SiteAccumulator:
+    def _acc(self, site: str, kind: str, source: SiteSource, pre: torch.Tensor) -> SiteAccumulator:
         acc = self.sites.get(site)
         if acc is None:
             t = _as2d(pre)

@@ -1,0 +1,703 @@
+"""Piecewise-linear members of the family: one block per activation.
+
+See :mod:`relukit.activations` for what a block holds and the conventions it follows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from relukit._fp import widen, widened
+from relukit._namespaces import MATH, astype, kind, scalar
+from relukit.catalogue import Activation, Kink, Param, register
+
+__all__ = [
+    "hardsigmoid",
+    "hardtanh",
+    "leaky_relu",
+    "prelu",
+    "relu",
+    "relu6",
+    "rrelu",
+    "threshold",
+]
+
+# ---------------------------------------------------------------------------
+# relu
+# ---------------------------------------------------------------------------
+
+
+def _relu(xp: Any, x: Any) -> Any:
+    # `x <= 0` is False for NaN, so NaN passes through; -0.0 <= 0 gives +0 (no sign bit).
+    return xp.where(x <= 0, 0, x)
+
+
+def _relu_d(xp: Any, x: Any) -> Any:
+    # 1 where x > 0, 0 where x <= 0, and x itself (NaN) where neither holds.
+    return xp.where(x > 0, 1, xp.where(x <= 0, 0, x))
+
+
+def _relu_s(x: Any) -> Any:
+    if x <= 0:
+        return 0.0 if type(x) is float else 0
+    return x  # x > 0, or NaN
+
+
+def _relu_ds(x: float) -> float:
+    return 1.0 if x > 0 else (0.0 if x <= 0 else x)
+
+
+def _relu_dy(xp: Any, y: Any) -> Any:
+    # y > 0 exactly when x > 0, and y = 0 at the kink: the same values as _relu_d.
+    return xp.where(y > 0, 1, xp.where(y <= 0, 0, y))
+
+
+relu = register(
+    Activation(
+        name="relu",
+        summary="Rectified linear unit: the positive part of x.",
+        formula="relu(x) = max(0, x)",
+        derivative_formula="relu'(x) = 1 if x > 0, 0 if x <= 0",
+        latex=r"\mathrm{relu}(x) = \max(0, x)",
+        derivative_latex=r"\mathrm{relu}'(x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}",
+        value_fn=_relu,
+        derivative_fn=_relu_d,
+        scalar_value_fn=_relu_s,
+        scalar_derivative_fn=_relu_ds,
+        derivative_from_output_fn=_relu_dy,
+        kinks=(
+            Kink.fixed(
+                0,
+                left=0,
+                right=1,
+                default=0,
+                note="relu'(0) = 0, as PyTorch, JAX, TF, scikit-learn and NNlib; many "
+                "tutorials write 1 (pass at_kink=1)",
+            ),
+        ),
+        aliases=("rectifier", "rectified_linear_unit"),
+        integer_preserving=True,
+        nonnegative_output=True,
+        zero_gradient_below=True,
+        torch_name="torch.nn.functional.relu",
+        jax_name="jax.nn.relu",
+        differences="PyTorch and TF return -0.0 for relu(-0.0) and PyTorch's autograd "
+        "gives relu'(nan) = 1; relukit returns +0.0 and relu'(nan) = nan.",
+        examples="""
+>>> import relukit as rk
+>>> rk.relu(2), rk.relu(-3.0), rk.relu(float("nan"))
+(2, 0.0, nan)
+>>> rk.relu([-2.0, -0.0, 0.5, float("inf")])
+array([0. , 0. , 0.5, inf])
+>>> rk.relu.derivative(0.0), rk.relu.derivative(0.0, at_kink=1.0)
+(0.0, 1.0)
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# leaky_relu
+# ---------------------------------------------------------------------------
+
+_SLOPE = Param(
+    "negative_slope", 0.01, "slope for x < 0 (PyTorch's name and default; Keras uses alpha=0.3)"
+)
+
+
+def _leaky(xp: Any, x: Any, negative_slope: float) -> Any:
+    if negative_slope == 0:
+        # -inf * 0 is NaN, but the limit of 0 * x as x -> -inf is 0: map ±inf to -0.0 first
+        # (-0.0 like 0 * any finite x < 0; +inf takes the identity branch anyway).
+        neg = xp.where(xp.isinf(x), -0.0, x) * 0
+    elif str(getattr(x, "dtype", "")).endswith("float16"):  # float16 and bfloat16
+        # the slope rounded to float16 costs 0.88 ulp: multiply in float32 and round once
+        # (0.49 ulp, as PyTorch's float32 "opmath"); float32/float64 are left as they are.
+        neg = astype(xp, astype(xp, x, xp.float32) * negative_slope, x.dtype)
+    else:
+        neg = x * negative_slope
+    # `x > 0` picks the identity branch; the slope branch at 0 makes autograd give the slope.
+    return xp.where(x > 0, x, neg)
+
+
+def _leaky_d(xp: Any, x: Any, negative_slope: float) -> Any:
+    return xp.where(x > 0, 1, xp.where(x <= 0, negative_slope, x))
+
+
+def _leaky_s(x: float, negative_slope: float) -> float:
+    if x > 0:
+        return x
+    if negative_slope == 0 and x == -math.inf:
+        return -0.0
+    return x * negative_slope
+
+
+def _leaky_ds(x: float, negative_slope: float) -> float:
+    return 1.0 if x > 0 else (negative_slope if x <= 0 else x)
+
+
+def _leaky_dy(xp: Any, y: Any, negative_slope: float) -> Any:
+    # Valid for negative_slope >= 0 only (then y > 0 exactly when x > 0); a negative
+    # slope maps x < 0 to y > 0, so the output cannot tell the branch: raise.
+    if negative_slope < 0:
+        raise ValueError(
+            "leaky_relu: the derivative from the output needs negative_slope >= 0, got "
+            f"{negative_slope!r}"
+        )
+    return xp.where(y > 0, 1, xp.where(y <= 0, negative_slope, y))
+
+
+leaky_relu = register(
+    Activation(
+        name="leaky_relu",
+        summary="Leaky rectified linear unit: x for x > 0, negative_slope * x otherwise.",
+        formula="leaky_relu(x) = x if x > 0, negative_slope * x if x <= 0",
+        derivative_formula="leaky_relu'(x) = 1 if x > 0, negative_slope if x <= 0",
+        latex=r"\mathrm{leaky\_relu}(x) = \begin{cases} x & x > 0 \\ "
+        r"\text{negative\_slope} \cdot x & x \le 0 \end{cases}",
+        derivative_latex=r"\mathrm{leaky\_relu}'(x) = \begin{cases} 1 & x > 0 \\ "
+        r"\text{negative\_slope} & x \le 0 \end{cases}",
+        value_fn=_leaky,
+        derivative_fn=_leaky_d,
+        scalar_value_fn=_leaky_s,
+        scalar_derivative_fn=_leaky_ds,
+        derivative_from_output_fn=_leaky_dy,
+        params_list=(_SLOPE,),
+        kinks=(
+            Kink(
+                "0",
+                location=lambda p: 0.0,
+                left=lambda p: p["negative_slope"],
+                right=lambda p: 1.0,
+                default=lambda p: p["negative_slope"],
+                note="leaky_relu'(0) = negative_slope, as PyTorch, TF and NNlib; JAX gives 1",
+            ),
+        ),
+        aliases=("leaky", "lrelu", "leakyrelu"),
+        torch_name="torch.nn.functional.leaky_relu",
+        jax_name="jax.nn.leaky_relu",
+        differences="JAX uses leaky_relu'(0) = 1. PyTorch and tf.nn return NaN for "
+        "leaky_relu(-inf) with negative_slope=0; relukit returns the limit -0.0.",
+        examples="""
+>>> import relukit as rk
+>>> rk.leaky_relu(-10.0), rk.leaky_relu(-10.0, negative_slope=0.1)
+(-0.1, -1.0)
+>>> rk.leaky_relu(float("-inf"), 0.0)
+-0.0
+>>> rk.leaky_relu.derivative([-1.0, 0.0, 2.0])
+array([0.01, 0.01, 1.  ])
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# relu6
+# ---------------------------------------------------------------------------
+
+
+def _relu6(xp: Any, x: Any) -> Any:
+    # `<=`/`>=` put 0 and 6 in the constant branches: autograd gives 0 there, as PyTorch.
+    return xp.where(x <= 0, 0, xp.where(x >= 6, 6, x))
+
+
+def _relu6_d(xp: Any, x: Any) -> Any:
+    return xp.where((x > 0) & (x < 6), 1, xp.where(x == x, 0, x))  # x == x: False for NaN
+
+
+def _relu6_s(x: Any) -> Any:
+    if x <= 0:
+        return 0.0 if type(x) is float else 0
+    if x >= 6:
+        return 6.0 if type(x) is float else 6
+    return x
+
+
+def _relu6_dy(xp: Any, y: Any) -> Any:
+    return xp.where((y > 0) & (y < 6), 1, xp.where(y == y, 0, y))
+
+
+relu6 = register(
+    Activation(
+        name="relu6",
+        summary="ReLU capped at 6: min(max(0, x), 6).",
+        formula="relu6(x) = min(max(0, x), 6)",
+        derivative_formula="relu6'(x) = 1 if 0 < x < 6, 0 otherwise",
+        latex=r"\mathrm{relu6}(x) = \min(\max(0, x), 6)",
+        derivative_latex=r"\mathrm{relu6}'(x) = \begin{cases} 1 & 0 < x < 6 \\ "
+        r"0 & \text{otherwise} \end{cases}",
+        value_fn=_relu6,
+        derivative_fn=_relu6_d,
+        scalar_value_fn=_relu6_s,
+        scalar_derivative_fn=scalar(_relu6_d),
+        derivative_from_output_fn=_relu6_dy,
+        kinks=(
+            Kink.fixed(0, left=0, right=1, default=0, note="relu6'(0) = 0, as PyTorch, JAX, TF"),
+            Kink.fixed(6, left=1, right=0, default=0, note="relu6'(6) = 0, as PyTorch, JAX, TF"),
+        ),
+        aliases=("relu_6",),
+        integer_preserving=True,
+        nonnegative_output=True,
+        zero_gradient_below=True,
+        torch_name="torch.nn.functional.relu6",
+        jax_name="jax.nn.relu6",
+        differences="JAX turns integer input into float32 (relukit and PyTorch keep int). "
+        "PyTorch returns -0.0 for relu6(-0.0) and its autograd gives relu6'(nan) = 1; "
+        "relukit returns +0.0 and nan.",
+        examples="""
+>>> import relukit as rk
+>>> rk.relu6([-1.0, 3.0, 7.0]), rk.relu6(8)
+(array([0., 3., 6.]), 6)
+>>> rk.relu6.derivative([0.0, 3.0, 6.0])
+array([0., 1., 0.])
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# hardtanh
+# ---------------------------------------------------------------------------
+
+
+def _hardtanh_check(p: dict) -> None:
+    if p["max_val"] < p["min_val"]:
+        raise ValueError(
+            f"hardtanh: max_val must be >= min_val, got min_val={p['min_val']!r} and "
+            f"max_val={p['max_val']!r}"
+        )
+
+
+def _hardtanh(xp: Any, x: Any, min_val: float, max_val: float) -> Any:
+    return xp.where(x <= min_val, min_val, xp.where(x >= max_val, max_val, x))
+
+
+def _hardtanh_d(xp: Any, x: Any, min_val: float, max_val: float) -> Any:
+    return xp.where((x > min_val) & (x < max_val), 1, xp.where(x == x, 0, x))
+
+
+def _hardtanh_dy(xp: Any, y: Any, min_val: float, max_val: float) -> Any:
+    return xp.where((y > min_val) & (y < max_val), 1, xp.where(y == y, 0, y))
+
+
+hardtanh = register(
+    Activation(
+        name="hardtanh",
+        summary="Hard tanh: x clipped to [min_val, max_val].",
+        formula="hardtanh(x) = min(max(x, min_val), max_val)",
+        derivative_formula="hardtanh'(x) = 1 if min_val < x < max_val, 0 otherwise",
+        latex=r"\mathrm{hardtanh}(x) = \min(\max(x, \text{min\_val}), \text{max\_val})",
+        derivative_latex=r"\mathrm{hardtanh}'(x) = \begin{cases} 1 & \text{min\_val} < x < "
+        r"\text{max\_val} \\ 0 & \text{otherwise} \end{cases}",
+        value_fn=_hardtanh,
+        derivative_fn=_hardtanh_d,
+        scalar_value_fn=scalar(_hardtanh),
+        scalar_derivative_fn=scalar(_hardtanh_d),
+        derivative_from_output_fn=_hardtanh_dy,
+        check_params=_hardtanh_check,
+        params_list=(
+            Param("min_val", -1.0, "lower end of the linear region"),
+            Param("max_val", 1.0, "upper end of the linear region (>= min_val)"),
+        ),
+        kinks=(
+            Kink(
+                "min_val",
+                location=lambda p: p["min_val"],
+                left=lambda p: 0.0,
+                right=lambda p: 1.0,
+                default=lambda p: 0.0,
+                note="hardtanh'(min_val) = 0, as PyTorch",
+            ),
+            Kink(
+                "max_val",
+                location=lambda p: p["max_val"],
+                left=lambda p: 1.0,
+                right=lambda p: 0.0,
+                default=lambda p: 0.0,
+                note="hardtanh'(max_val) = 0, as PyTorch",
+            ),
+        ),
+        aliases=("hard_tanh",),
+        torch_name="torch.nn.functional.hardtanh",
+        jax_name="jax.nn.hard_tanh",
+        differences="jax.nn.hard_tanh has no min_val/max_val (always [-1, 1]). PyTorch's "
+        "autograd gives hardtanh'(nan) = 1 on some paths; relukit gives nan. "
+        "min_val == max_val is accepted (a constant), as in PyTorch.",
+        examples="""
+>>> import relukit as rk
+>>> rk.hardtanh([-2.0, 0.5, 2.0])
+array([-1. ,  0.5,  1. ])
+>>> rk.hardtanh(5.0, min_val=0.0, max_val=2.0), rk.hardtanh.derivative(1.0)
+(2.0, 0.0)
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# hardsigmoid
+# ---------------------------------------------------------------------------
+
+
+@widened
+def _hardsigmoid(xp: Any, x: Any) -> Any:
+    # (x + 3) / 6 rather than x / 6 + 1/2: exact cancellation near -3 (Sterbenz).
+    return xp.where(x <= -3, 0, xp.where(x >= 3, 1, (x + 3) / 6))
+
+
+@widened
+def _hardsigmoid_d(xp: Any, x: Any) -> Any:
+    return xp.where((x > -3) & (x < 3), 1 / 6, xp.where(x == x, 0, x))
+
+
+def _hardsigmoid_dy(xp: Any, y: Any) -> Any:
+    return xp.where((y > 0) & (y < 1), 1 / 6, xp.where(y == y, 0, y))
+
+
+hardsigmoid = register(
+    Activation(
+        name="hardsigmoid",
+        summary="Hard sigmoid: relu6(x + 3) / 6.",
+        formula="hardsigmoid(x) = min(max(x + 3, 0), 6) / 6",
+        derivative_formula="hardsigmoid'(x) = 1/6 if -3 < x < 3, 0 otherwise",
+        latex=r"\mathrm{hardsigmoid}(x) = \frac{\min(\max(x + 3, 0), 6)}{6}",
+        derivative_latex=r"\mathrm{hardsigmoid}'(x) = \begin{cases} 1/6 & -3 < x < 3 \\ "
+        r"0 & \text{otherwise} \end{cases}",
+        value_fn=_hardsigmoid,
+        derivative_fn=_hardsigmoid_d,
+        scalar_value_fn=scalar(_hardsigmoid),
+        scalar_derivative_fn=scalar(_hardsigmoid_d),
+        derivative_from_output_fn=_hardsigmoid_dy,
+        kinks=(
+            Kink.fixed(-3, left=0, right=1 / 6, default=0, note="hardsigmoid'(-3) = 0, as PyTorch"),
+            Kink.fixed(3, left=1 / 6, right=0, default=0, note="hardsigmoid'(3) = 0, as PyTorch"),
+        ),
+        aliases=("hard_sigmoid",),
+        nonnegative_output=True,
+        torch_name="torch.nn.functional.hardsigmoid",
+        jax_name="jax.nn.hard_sigmoid",
+        differences="Keras' hard_sigmoid used slope 0.2 (x/5 + 1/2) before Keras 3; "
+        "relukit, PyTorch and JAX use 1/6.",
+        examples="""
+>>> import relukit as rk
+>>> rk.hardsigmoid([-4.0, 0.0, 1.5, 4.0])
+array([0.  , 0.5 , 0.75, 1.  ])
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# prelu
+# ---------------------------------------------------------------------------
+
+
+def _prelu_weight(xp: Any, x: Any, weight: Any) -> Any:
+    """The weight as a scalar or an array that broadcasts along axis 1 of ``x``."""
+    if isinstance(weight, float):
+        return weight
+    if isinstance(weight, (list, tuple)) or type(weight).__module__ == "numpy":
+        import numpy as np
+
+        w = np.asarray(weight)
+        if w.dtype.kind not in "iuf":
+            raise TypeError(
+                f"prelu: weight must be a real number or a 1-D array of real numbers, got "
+                f"an array of dtype {w.dtype}"
+            )
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"prelu: weight must be finite, got {weight!r}")
+    else:
+        w = weight
+    ndim = len(getattr(w, "shape", ()))
+    size = math.prod(w.shape) if ndim else 1
+    if ndim > 1:
+        raise ValueError(f"prelu: weight must be a scalar or 1-D, got shape {tuple(w.shape)}")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if size not in (1, channels):
+        raise ValueError(
+            f"prelu: weight has {size} elements but x has {channels} channel(s) on axis 1 "
+            f"(x.shape = {tuple(x.shape)}); pass 1 weight or one per channel"
+        )
+    if xp is not MATH:
+        kw = {"device": x.device} if hasattr(x, "device") and kind(xp) != "numpy" else {}
+        w = xp.asarray(w, dtype=x.dtype, **kw)
+    if size == 1:
+        return xp.reshape(w, ()) if ndim else w
+    return xp.reshape(w, (1, channels) + (1,) * (x.ndim - 2))
+
+
+def _prelu_impl(xp: Any, x: Any, weight: Any) -> Any:
+    w = _prelu_weight(xp, x, weight)
+    neg = xp.where((w == 0) & (x == -math.inf), -0.0, x * w)  # 0 * -inf: the limit -0.0
+    return xp.where(x > 0, x, neg)
+
+
+def _prelu_d_impl(xp: Any, x: Any, weight: Any) -> Any:
+    w = _prelu_weight(xp, x, weight)
+    return xp.where(x > 0, 1, xp.where(x <= 0, w, x))
+
+
+_prelu = widened(_prelu_impl)
+_prelu_d = widened(_prelu_d_impl)
+
+
+def _prelu_scalar_weight(weight: Any) -> float:
+    if isinstance(weight, float):
+        return weight
+    import numpy as np
+
+    w = np.asarray(weight, dtype=float)
+    if w.size != 1 or w.ndim > 1:
+        raise ValueError(
+            f"prelu: x has 1 channel (a scalar), so weight must have 1 element, got shape {w.shape}"
+        )
+    return float(w.reshape(()))
+
+
+def _prelu_s(x: float, weight: Any) -> float:
+    w = _prelu_scalar_weight(weight)
+    x = float(x)
+    if x > 0:
+        return x
+    return -0.0 if (w == 0 and x == -math.inf) else x * w
+
+
+def _prelu_ds(x: float, weight: Any) -> float:
+    w = _prelu_scalar_weight(weight)
+    return 1.0 if x > 0 else (w if x <= 0 else x)
+
+
+def _prelu_kink_w(p: Any) -> float:
+    w = p["weight"]
+    try:
+        return float(w)
+    except (TypeError, ValueError):
+        return math.nan  # per-channel weights: one value per channel
+
+
+prelu = register(
+    Activation(
+        name="prelu",
+        summary="Parametric ReLU: x for x > 0, weight * x otherwise, one weight per channel.",
+        formula="prelu(x) = x if x > 0, weight[c] * x if x <= 0 (c: the index on axis 1)",
+        derivative_formula="prelu'(x) = 1 if x > 0, weight[c] if x <= 0 (w.r.t. x)",
+        latex=r"\mathrm{prelu}(x) = \begin{cases} x & x > 0 \\ w_c\,x & x \le 0 \end{cases}",
+        derivative_latex=r"\frac{\partial\,\mathrm{prelu}}{\partial x} = \begin{cases} 1 & "
+        r"x > 0 \\ w_c & x \le 0 \end{cases}",
+        value_fn=_prelu,
+        derivative_fn=_prelu_d,
+        scalar_value_fn=_prelu_s,
+        scalar_derivative_fn=_prelu_ds,
+        params_list=(
+            Param(
+                "weight",
+                0.25,
+                "the negative slope: a scalar, or a 1-D array with one slope per channel "
+                "(axis 1, as torch.nn.functional.prelu; 0.25 is torch.nn.PReLU's init)",
+                kind="weight",
+            ),
+        ),
+        kinks=(
+            Kink(
+                "0",
+                location=lambda p: 0.0,
+                left=_prelu_kink_w,
+                right=lambda p: 1.0,
+                default=_prelu_kink_w,
+                note="prelu'(0) = weight (per channel), as PyTorch",
+            ),
+        ),
+        aliases=("parametric_relu",),
+        torch_name="torch.nn.functional.prelu",
+        jax_name=None,
+        differences="JAX has no prelu. PyTorch gives nan for prelu(-inf) with weight 0; "
+        "relukit -0.0. The derivative is with respect to x only.",
+        examples="""
+>>> import relukit as rk
+>>> import numpy as np
+>>> x = np.array([[-1.0, -1.0], [2.0, -4.0]])
+>>> rk.prelu(x, [0.1, 0.5])
+array([[-0.1, -0.5],
+       [ 2. , -2. ]])
+>>> rk.prelu.derivative(0.0, weight=0.3)
+0.3
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# threshold
+# ---------------------------------------------------------------------------
+
+
+def _threshold(xp: Any, x: Any, threshold: float, value: float) -> Any:
+    # x > threshold keeps x; x <= threshold gives value; NaN (neither) passes through
+    return xp.where(x > threshold, x, xp.where(x <= threshold, value, x))
+
+
+def _threshold_d(xp: Any, x: Any, threshold: float, value: float) -> Any:
+    return xp.where(x > threshold, 1, xp.where(x <= threshold, 0, x))
+
+
+threshold = register(
+    Activation(
+        name="threshold",
+        summary="Threshold: x where x > threshold, a constant value elsewhere.",
+        formula="threshold(x) = x if x > threshold, value if x <= threshold",
+        derivative_formula="threshold'(x) = 1 if x > threshold, 0 if x <= threshold",
+        latex=r"\mathrm{threshold}(x) = \begin{cases} x & x > \text{threshold} \\ "
+        r"\text{value} & x \le \text{threshold} \end{cases}",
+        derivative_latex=r"\mathrm{threshold}'(x) = \begin{cases} 1 & x > \text{threshold} "
+        r"\\ 0 & x \le \text{threshold} \end{cases}",
+        value_fn=_threshold,
+        derivative_fn=_threshold_d,
+        scalar_value_fn=scalar(_threshold),
+        scalar_derivative_fn=scalar(_threshold_d),
+        params_list=(
+            Param("threshold", 0.0, "inputs above it pass unchanged"),
+            Param("value", 0.0, "the output for inputs at or below threshold"),
+        ),
+        kinks=(
+            Kink(
+                "threshold",
+                location=lambda p: p["threshold"],
+                left=lambda p: 0.0,
+                right=lambda p: 1.0,
+                default=lambda p: 0.0,
+                note="threshold'(threshold) = 0, as PyTorch; the value jumps there by "
+                "threshold - value (none for the defaults)",
+            ),
+        ),
+        torch_name="torch.nn.functional.threshold",
+        jax_name=None,
+        differences="torch.nn.Threshold has no defaults (threshold and value are "
+        "required); relukit's defaults, 0 and 0, make it relu. With threshold=theta and "
+        "value=0 it is Keras' ThresholdedReLU. Integer inputs become floats here (value "
+        "may be fractional); PyTorch keeps the integer dtype. JAX has no threshold.",
+        examples="""
+>>> import relukit as rk
+>>> rk.threshold([-1.0, 0.5, 2.0], 1.0, -5.0)
+array([-5., -5.,  2.])
+>>> rk.threshold.derivative(1.0, threshold=1.0), rk.threshold(float("nan"))
+(0.0, nan)
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# rrelu
+# ---------------------------------------------------------------------------
+
+
+def _rrelu_check(p: dict) -> None:
+    if p["upper"] < p["lower"]:
+        raise ValueError(
+            f"rrelu: upper must be >= lower, got lower={p['lower']!r} and upper={p['upper']!r}"
+        )
+
+
+def _rrelu_slope(xp: Any, x: Any, lower: float, upper: float, training: bool, rng: Any) -> Any:
+    """The slope for x <= 0: the mean, or in training one U(lower, upper) draw per element.
+
+    ``rng`` is already this call's int seed (the ``seed`` parameter kind), so the value
+    and the derivative of one ``value_and_derivative`` call draw the same slopes.
+    """
+    if not training or lower == upper:
+        return (lower + upper) / 2
+    import numpy as np
+
+    draws = np.random.default_rng(rng).uniform(lower, upper, size=tuple(getattr(x, "shape", ())))
+    if xp is MATH:
+        return float(draws)
+    if kind(xp) == "numpy":
+        return draws.astype(x.dtype)
+    device = getattr(x, "device", None) if kind(xp) in ("torch", "cupy") else None
+    return xp.asarray(draws, dtype=x.dtype, **({"device": device} if device else {}))
+
+
+def _rrelu(xp: Any, x: Any, lower: float, upper: float, training: bool, rng: Any) -> Any:
+    slope = _rrelu_slope(xp, x, lower, upper, training, rng)
+    if isinstance(slope, float):
+        return _leaky(xp, x, negative_slope=slope)  # evaluation: leaky_relu, mean slope
+    xw, dt = widen(xp, x)  # float16: the product in float32, rounded once
+    sw = slope if dt is None else astype(xp, slope, xw.dtype)
+    neg = xp.where(xw == -math.inf, xp.where(sw > 0, -math.inf, -0.0), xw * sw)
+    r = xp.where(xw > 0, xw, neg)
+    return r if dt is None else astype(xp, r, dt)
+
+
+def _rrelu_d(xp: Any, x: Any, lower: float, upper: float, training: bool, rng: Any) -> Any:
+    slope = _rrelu_slope(xp, x, lower, upper, training, rng)
+    return xp.where(x > 0, 1, xp.where(x <= 0, slope, x))
+
+
+def _rrelu_mean(p: Any) -> float:
+    return (p["lower"] + p["upper"]) / 2
+
+
+rrelu = register(
+    Activation(
+        name="rrelu",
+        summary="Randomized leaky ReLU: a random slope U(lower, upper) per element in "
+        "training, the mean slope (lower + upper) / 2 in evaluation.",
+        formula="rrelu(x) = x if x > 0, a * x if x <= 0; a ~ U(lower, upper) per element "
+        "when training, a = (lower + upper) / 2 otherwise",
+        derivative_formula="rrelu'(x) = 1 if x > 0, a if x <= 0 (the same a as the value)",
+        latex=r"\mathrm{rrelu}(x) = \begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases},"
+        r"\quad a \sim \mathcal{U}(\text{lower}, \text{upper})\ \text{(training)},\ "
+        r"a = \tfrac{\text{lower} + \text{upper}}{2}\ \text{(evaluation)}",
+        derivative_latex=r"\mathrm{rrelu}'(x) = \begin{cases} 1 & x > 0 \\ a & x \le 0 "
+        r"\end{cases}",
+        value_fn=_rrelu,
+        derivative_fn=_rrelu_d,
+        scalar_value_fn=scalar(_rrelu),
+        scalar_derivative_fn=scalar(_rrelu_d),
+        check_params=_rrelu_check,
+        params_list=(
+            Param("lower", 1 / 8, "lower end of the slopes' uniform distribution", low=0.0),
+            Param("upper", 1 / 3, "upper end of the slopes' uniform distribution", low=0.0),
+            Param(
+                "training",
+                False,
+                "draw a slope per element (True) or use the mean slope (False)",
+                kind="flag",
+                keyword_only=True,
+            ),
+            Param(
+                "rng",
+                None,
+                "the random slopes in training: None (fresh each call), an int seed (the "
+                "same slopes for the same seed and shape) or a numpy.random.Generator "
+                "(advanced by one draw per call)",
+                kind="seed",
+                keyword_only=True,
+            ),
+        ),
+        kinks=(
+            Kink(
+                "0",
+                location=lambda p: 0.0,
+                left=_rrelu_mean,
+                right=lambda p: 1.0,
+                default=_rrelu_mean,
+                note="rrelu'(0) = (lower + upper) / 2 in evaluation, as PyTorch (leaky_relu "
+                "with that slope); in training the slope drawn for that element, as "
+                "PyTorch (x <= 0 takes the random slope)",
+            ),
+        ),
+        aliases=("randomized_leaky_relu",),
+        torch_name="torch.nn.functional.rrelu",
+        jax_name=None,
+        differences="PyTorch draws from its global generator; relukit from NumPy's, "
+        "seeded by rng, so the slopes differ from PyTorch's for the same seed (the "
+        "distribution is the same). Use value_and_derivative for the derivative at the "
+        "drawn slopes (or the same int rng in both calls). PyTorch's backward gives 1 at "
+        "NaN; relukit NaN. PyTorch accepts lower > upper; relukit requires "
+        "0 <= lower <= upper. JAX has no rrelu.",
+        examples="""
+>>> import relukit as rk
+>>> rk.rrelu(-1.0), rk.rrelu.derivative(0.0)
+(-0.22916666666666666, 0.22916666666666666)
+>>> v, d = rk.rrelu.value_and_derivative([-2.0, -1.0, 3.0], training=True, rng=0)
+>>> bool((v == d * [-2.0, -1.0, 3.0]).all()), bool(((d[:2] >= 1 / 8) & (d[:2] < 1 / 3)).all())
+(True, True)
+""",
+    )
+)
