@@ -194,6 +194,13 @@ class Kink:
         wrap = lambda v: v if callable(v) else _const(float(v))  # noqa: E731
         return Kink(f"{at:g}", _const(float(at)), wrap(left), wrap(right), wrap(default), note)
 
+    def __repr__(self) -> str:
+        try:
+            _, left, right, used = self.resolve({})
+        except (KeyError, TypeError, ValueError):  # depends on the activation's parameters
+            return f"Kink(at={self.at!r}, note={self.note!r})"
+        return f"Kink(at={self.at!r}, left={left!r}, right={right!r}, default={used!r})"
+
     def resolve(self, params: Mapping[str, Any]) -> tuple[float, float, float, float]:
         """Return ``(location, left, right, default)`` as numbers for these parameters."""
         return (
@@ -207,6 +214,21 @@ class Kink:
 # ---------------------------------------------------------------------------
 # the activation object
 # ---------------------------------------------------------------------------
+
+#: how the words of a name are written in titles, as in the papers and torch.nn
+_DISPLAY_WORDS = {
+    w.lower(): w for w in ("ReLU", "ReLU6", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU")
+}
+
+
+def display_name(name: str) -> str:
+    """The name as people write it: ``"ReLU"``, ``"Leaky ReLU"``, ``"GELU"``, ``"Hardtanh"``.
+
+    >>> display_name("leaky_relu"), display_name("silu"), display_name("hardswish")
+    ('Leaky ReLU', 'SiLU', 'Hardswish')
+    """
+    return " ".join(_DISPLAY_WORDS.get(w, w.capitalize()) for w in name.split("_"))
+
 
 ArrayFn = Callable[..., Any]
 ScalarFn = Callable[..., float]
@@ -268,7 +290,7 @@ class Activation:
     def __post_init__(self) -> None:
         self.params = MappingProxyType({p.name: p for p in self.params_list})
         if not self.title:
-            self.title = self.name.replace("_", " ").title()
+            self.title = display_name(self.name)
         self._defaults = {p.name: p.default for p in self.params_list}
         self._scalar0 = (
             self.scalar_value_fn
