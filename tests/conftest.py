@@ -14,7 +14,13 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-_OPTIONAL = {"torch": "torch", "jax": "jax", "dask": "dask"}
+_OPTIONAL = {
+    "torch": "torch",
+    "jax": "jax",
+    "dask": "dask",
+    "pandas": "pandas",
+    "xarray": "xarray",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numbers
 from typing import TYPE_CHECKING, Any
 
+from relukit import _containers
+
 if TYPE_CHECKING:
     from relukit.catalogue import Activation
 
@@ -37,13 +39,25 @@ ACCEPTED = (
 
 
 def _describe(x: Any) -> str:
-    dtype = getattr(x, "dtype", None)
-    if dtype is not None and hasattr(x, "shape"):
-        return f"{type(x).__module__.split('.')[0]}.{type(x).__name__} of dtype {dtype}"
-    text = repr(x)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{text} ({type(x).__name__})"
+    """The type (and shape, dtype) of a bad argument for a message; never its content."""
+    name = f"{type(x).__module__.split('.')[0]}.{type(x).__name__}"
+    if hasattr(x, "shape"):
+        shape = x.shape
+        dtype = getattr(x, "dtype", None)
+        if dtype is None and hasattr(x, "dtypes"):  # a table: one dtype per column
+            return f"{name} of shape {shape} with column dtypes " + ", ".join(
+                sorted({str(d) for d in x.dtypes})
+            )
+        return f"{name} of shape {shape} and dtype {dtype}"
+    if x is None or isinstance(x, (bool, int, float, complex, str, bytes)):
+        text = repr(x)  # a single value: short enough to show
+        if len(text) > 40:
+            text = text[:37] + "..."
+        return f"{text} ({type(x).__name__})"
+    try:
+        return f"a {type(x).__name__} of length {len(x)}"
+    except TypeError:
+        return f"an object of type {name}"
 
 
 def _bad_input(act: Activation, x: Any) -> TypeError:
@@ -88,6 +102,9 @@ def apply(
     if (tx is float or tx is int) and out is None:
         return _scalar(act, kind, x, params, at_kink)
     np = numpy()
+    if tx is not np.ndarray and _containers.container_kind(tx) is not None:
+        # pandas, xarray, masked arrays, np.matrix: the same kind of object back
+        return _containers.apply(act, kind, x, args, kwargs, out, at_kink)
     if isinstance(x, (np.ndarray, np.generic)):
         return _numpy(act, kind, x, params, out, at_kink)
     if isinstance(x, (list, tuple)):
