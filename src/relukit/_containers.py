@@ -46,7 +46,7 @@ Kind = Literal["series", "frame", "dataarray", "masked", "matrix"]
 
 
 @functools.cache
-def container_kind(tx: type) -> Kind | None:
+def container_kind(tx: Any) -> Kind | None:
     """The kind of container ``tx`` is, or None for anything else (cached per type)."""
     module = tx.__module__ or ""
     if module.startswith("pandas"):

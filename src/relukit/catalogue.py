@@ -391,8 +391,43 @@ class Activation:
     def __repr__(self) -> str:
         return f"<relukit activation {self.signature()}>"
 
+    def call_signatures(self) -> dict[str, str]:
+        """The three calls with their full signatures, for ``help()`` and the docs.
+
+        >>> import relukit as rk
+        >>> rk.leaky_relu.call_signatures()["derivative"]
+        'leaky_relu.derivative(x, negative_slope=0.01, *, at_kink=None, out=None)'
+        """
+        ps = "".join(f", {p.name}={p.default!r}" for p in self.params_list)
+        return {
+            "value": f"{self.name}(x{ps}, *, out=None)",
+            "derivative": f"{self.name}.derivative(x{ps}, *, at_kink=None, out=None)",
+            "value_and_derivative": (
+                f"{self.name}.value_and_derivative(x{ps}, *, at_kink=None, out=None)"
+            ),
+        }
+
     def _make_doc(self) -> str:
-        lines = [self.summary or self.title, "", f"    {self.formula}", ""]
+        sig = self.call_signatures()
+        lines = [
+            f"{sig['value']}",
+            "",
+            self.summary or self.title,
+            "",
+            f"    {self.formula}",
+            "",
+            "Calls",
+            "-----",
+            sig["value"],
+            "    The value; x is a Python number, a list, a NumPy array (``out=`` writes",
+            "    into an array of the result's dtype and shape) or any Array API array.",
+            sig["derivative"],
+            "    The derivative; ``at_kink`` is the value used exactly at a kink (None:",
+            "    PyTorch autograd's value, listed under Kinks).",
+            sig["value_and_derivative"],
+            "    ``(value, derivative)`` in one pass; ``out=`` takes a pair of arrays.",
+            "",
+        ]
         if self.params_list:
             lines += ["Parameters", "----------"]
             for p in self.params_list:
@@ -405,7 +440,7 @@ class Activation:
             lines += ["", "Differences from other libraries:", f"    {self.differences}"]
         if self.examples:
             lines += ["", "Examples", "--------", *self.examples.strip("\n").splitlines()]
-        return "\n".join(lines) + "\n"
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
 # ---------------------------------------------------------------------------
