@@ -6,7 +6,7 @@ written against an array namespace ``xp`` (NumPy or any Array API namespace), an
 pure-Python scalar form used for Python ``int``/``float`` inputs (tested equal to the
 array form for every entry).
 
-Conventions every block follows (DESIGN §3):
+Conventions every block follows (the semantics table of docs/design.md):
 
 * NaN in gives NaN out, for values and derivatives.
 * ±inf gives the mathematical limit, never NaN.

@@ -23,7 +23,7 @@ zero from relu), and elu/celu/selu compute the gradient from the output, which i
 exactly the gradient of torch's in-place ``ELU(inplace=True)`` and differs from torch's
 out-of-place gradient by at most a few ulp for inputs ``<= 0``. At ±inf, -0.0 and NaN
 the value (and, for the input-saving activations, the gradient at ±inf) follows
-relukit's catalogue (DESIGN §3) where torch differs (e.g. torch gives
+relukit's catalogue (docs/design.md, semantics) where torch differs (e.g. torch gives
 ``hardswish(-inf) = nan``, relukit ``0``); at NaN inputs the gradient follows torch's
 rule.
 """
