@@ -6,8 +6,7 @@ import argparse
 import functools
 from typing import Any
 
-from relukit.catalogue import get
-from relukit.catalogue import Activation
+from relukit.catalogue import Activation, get
 from relukit.cli._common import (
     add_param_options,
     add_precision_option,
