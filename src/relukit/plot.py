@@ -469,7 +469,7 @@ def plot(
     num
         Points per curve (at least 2); kink points are always added exactly.
     title
-        The figure title; default from the names (``"Relu and its derivative"``);
+        The figure title; default from the names (``"ReLU and its derivative"``);
         ``""`` for none.
     figsize
         ``(width, height)`` in inches for a new figure.
