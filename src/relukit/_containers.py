@@ -35,7 +35,6 @@ array([ 0., -2.,  3.])
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,9 +44,19 @@ if TYPE_CHECKING:
 Kind = Literal["series", "frame", "dataarray", "masked", "matrix"]
 
 
-@functools.cache
-def container_kind(tx: Any) -> Kind | None:
+_KINDS: dict[type, Kind | None] = {}
+
+
+def container_kind(tx: type) -> Kind | None:
     """The kind of container ``tx`` is, or None for anything else (cached per type)."""
+    try:
+        return _KINDS[tx]
+    except KeyError:
+        kind = _KINDS[tx] = _container_kind(tx)
+        return kind
+
+
+def _container_kind(tx: type) -> Kind | None:
     module = tx.__module__ or ""
     if module.startswith("pandas"):
         pd = sys.modules.get("pandas")

@@ -51,7 +51,7 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = []
 def _variants() -> list[tuple[str, str, dict[str, Any]]]:
     import relukit as rk
 
-    out = []
+    out: list[tuple[str, str, dict[str, Any]]] = []
     for act in rk.catalogue():
         out.append((act.name, act.name, {}))
         if act.name == "gelu":
