@@ -107,3 +107,9 @@ def test_site_builds_without_warnings(tmp_path: Path) -> None:
     api = (tmp_path / "reference" / "api" / "index.html").read_text()
     for name in ("relukit.catalogue.Activation", "relukit.diagnose.diagnose", "relukit.plot.plot"):
         assert f'id="{name}"' in api
+
+
+def test_changelog_has_a_release_section_for_the_version() -> None:
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## [{rk.__version__}] - " in text
+    assert text.index("## [Unreleased]") < text.index(f"## [{rk.__version__}]")
