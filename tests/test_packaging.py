@@ -42,7 +42,7 @@ def test_constraints_pin_every_dependency_exactly() -> None:
             assert version, f"constraints.txt: {line!r} is not an exact pin"
             pins[name.lower()] = version
     reqs = list(META["project"]["dependencies"])
-    for extra, extra_reqs in META["project"]["optional-dependencies"].items():
+    for extra_reqs in META["project"]["optional-dependencies"].values():
         reqs += [r for r in extra_reqs if not r.startswith("relukit[")]
     missing = sorted({_name(r) for r in reqs} - set(pins))
     assert missing == []
