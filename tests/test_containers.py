@@ -202,4 +202,6 @@ def test_error_messages_show_type_and_shape_never_content() -> None:
     assert "marker-text" not in msg
     with pytest.raises(TypeError) as info:
         rk.relu({"key-marker": 1})
-    assert "a dict of length 1" in str(info.value) and "key-marker" not in str(info.value)
+    assert "got an object of length 1 (dict)" in str(info.value) and "key-marker" not in str(
+        info.value
+    )

@@ -55,9 +55,9 @@ def _describe(x: Any) -> str:
             text = text[:37] + "..."
         return f"{text} ({type(x).__name__})"
     try:
-        return f"a {type(x).__name__} of length {len(x)}"
+        return f"an object of length {len(x)} ({type(x).__name__})"
     except TypeError:
-        return f"an object of type {name}"
+        return f"an object ({name})"
 
 
 def _bad_input(act: Activation, x: Any) -> TypeError:
