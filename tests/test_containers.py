@@ -205,3 +205,21 @@ def test_error_messages_show_type_and_shape_never_content() -> None:
     assert "got an object of length 1 (dict)" in str(info.value) and "key-marker" not in str(
         info.value
     )
+
+
+def test_parameter_and_at_kink_errors_show_type_and_shape_not_content() -> None:
+    big = np.full(10_000, 0.123456789)
+    for call in (
+        lambda: rk.leaky_relu(1.0, negative_slope=big.tolist()),
+        lambda: rk.gelu(1.0, approximate=big),
+        lambda: rk.relu.derivative(1.0, at_kink=big),
+        lambda: rk.get(big),
+    ):
+        with pytest.raises((TypeError, ValueError)) as info:
+            call()
+        msg = str(info.value)
+        assert "0.123456789" not in msg and len(msg) < 300, msg
+        assert "numpy.ndarray of shape (10000,)" in msg or "list" in msg, msg
+    with pytest.raises(ValueError) as info:
+        rk.relu.derivative(10**5000)
+    assert len(str(info.value)) < 200

@@ -55,9 +55,14 @@ def _describe(x: Any) -> str:
             text = text[:37] + "..."
         return f"{text} ({type(x).__name__})"
     try:
-        return f"an object of length {len(x)} ({type(x).__name__})"
+        n = len(x)
     except TypeError:
         return f"an object ({name})"
+    if n <= 8 and isinstance(x, (list, tuple)):  # short: the value says most
+        text = repr(x)
+        if len(text) <= 40:
+            return f"{text} ({type(x).__name__})"
+    return f"an object of length {n} ({type(x).__name__})"
 
 
 def _bad_input(act: Activation, x: Any) -> TypeError:
@@ -76,7 +81,7 @@ def check_at_kink(owner: Activation | str, at_kink: Any) -> float | None:
         who = owner if isinstance(owner, str) else f"{owner.name}.derivative"
         raise TypeError(
             f"{who}: at_kink must be None (the PyTorch convention) or a real "
-            f"number such as 0, 1, 0.5 or nan; got {at_kink!r} ({type(at_kink).__name__})"
+            f"number such as 0, 1, 0.5 or nan; got {_describe(at_kink)}"
         )
     return float(at_kink)
 
@@ -127,7 +132,9 @@ def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | N
     try:
         xf = float(x)
     except OverflowError:
-        raise ValueError(f"{act.name}: x = {x!r} is too large to convert to a float") from None
+        raise ValueError(
+            f"{act.name}: x = {_describe(x)} is too large to convert to a float"
+        ) from None
     if kind != "derivative":
         v = act.scalar_value_fn(x if type(x) is int and act.integer_preserving else xf, **params)
         if kind == "value":

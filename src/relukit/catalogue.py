@@ -122,7 +122,9 @@ class Param:
         if self.kind == "choice":
             if isinstance(value, str) and value in self.choices:
                 return value
-            raise ValueError(f"{owner}: {self.name} must be {self.accepted()}, got {value!r}")
+            raise ValueError(
+                f"{owner}: {self.name} must be {self.accepted()}, got {_dispatch._describe(value)}"
+            )
         if self.kind == "weight" and not _is_real(value):
             # arrays are validated by the activation's own code (shape, dtype)
             if hasattr(value, "shape") and hasattr(value, "dtype"):
@@ -131,8 +133,7 @@ class Param:
                 return value
         if not _is_real(value):
             raise TypeError(
-                f"{owner}: {self.name} must be {self.accepted()}, "
-                f"got {value!r} ({type(value).__name__})"
+                f"{owner}: {self.name} must be {self.accepted()}, got {_dispatch._describe(value)}"
             )
         value = float(value)
         bad = (self.finite and not math.isfinite(value)) or math.isnan(value)
@@ -580,8 +581,8 @@ def get(name: str | Activation) -> Activation:
         return name
     if not isinstance(name, str):
         raise TypeError(
-            f"activation must be a name (str) or a relukit Activation, got {name!r} "
-            f"({type(name).__name__})"
+            "activation must be a name (str) or a relukit Activation, "
+            f"got {_dispatch._describe(name)}"
         )
     act = _LOOKUP.get(_key(name))
     if act is None:
