@@ -1,18 +1,20 @@
 # `make demo` and `make test` each do the whole set-up on a fresh machine:
-# a virtual environment in .venv with relukit and every optional dependency.
-# Both are idempotent: the install runs again only when pyproject.toml changes.
+# a virtual environment in .venv with relukit and every optional dependency, at the
+# exact versions of constraints.txt (pyproject.toml itself declares ranges).
+# Both are idempotent: the install runs again only when pyproject.toml or
+# constraints.txt changes.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format docs bench clean
+.PHONY: demo test lint typecheck format docs dist wheel-check bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[all,test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,test,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,17 +23,33 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
 format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# regenerate the pages and figures that come from the code, then build the site
+# into site/ with warnings as errors
 docs: $(STAMP)
-	$(PY) docs/build.py
+	MPLBACKEND=Agg $(PY) docs/build.py
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+# a wheel and an sdist in dist/
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+
+# install the wheel into a clean virtual environment and run the command from it
+wheel-check: dist
+	bash .ci/wheel-check dist
 
 clean:
-	rm -rf $(VENV) relukit-demo .pytest_cache .ruff_cache build *.egg-info src/*.egg-info
+	rm -rf $(VENV) relukit-demo .pytest_cache .ruff_cache .mypy_cache build dist site *.egg-info src/*.egg-info

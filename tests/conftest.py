@@ -62,7 +62,13 @@ def _seed_global_generators(request: pytest.FixtureRequest) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-_OPTIONAL = {"torch": "torch", "jax": "jax", "dask": "dask"}
+_OPTIONAL = {
+    "torch": "torch",
+    "jax": "jax",
+    "dask": "dask",
+    "pandas": "pandas",
+    "xarray": "xarray",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

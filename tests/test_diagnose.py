@@ -479,8 +479,13 @@ def test_report_dict_json_summary_plot_repr():
     for s in r:
         assert set(r.dormant_units(0.0)[s]) <= set(r.dormant_units(0.5)[s])
         assert set(r.dead_units()[s]) <= set(r.dormant_units(0.0)[s])
-    table = r.summary()
+    table = r.table()
     assert isinstance(table, Table) and table.row_count == 2
+    text = r.summary()  # printable text, one row per site, 80 columns
+    assert isinstance(text, str) and "dead %" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    rows = [line for line in text.splitlines() if line.strip("│ ").startswith(("1 ", "3 "))]
+    assert len(rows) == 2
     assert [c.header for c in table.columns][:5] == ["site", "kind", "unit", "units", "dead"]
     assert list(table.columns[4].cells) == [str(len(r.dead_units()[s])) for s in r]
     fig = r.plot()

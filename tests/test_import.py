@@ -64,3 +64,47 @@ def test_register_rejects_duplicates() -> None:
 
     with pytest.raises(ValueError, match="already registered"):
         register(rk.relu)
+
+
+def test_help_shows_every_call_with_its_keywords() -> None:
+    import pydoc
+
+    text = pydoc.render_doc(rk.leaky_relu, renderer=pydoc.plaintext)
+    assert "leaky_relu(x, negative_slope=0.01, *, out=None)" in text
+    assert "leaky_relu.derivative(x, negative_slope=0.01, *, at_kink=None, out=None)" in text
+    assert "leaky_relu.value_and_derivative(x, negative_slope=0.01, *, at_kink=None" in text
+    import inspect
+
+    assert str(inspect.signature(rk.relu)) == "(x, *, out=None)"
+    assert str(inspect.signature(rk.relu.derivative)) == "(x, *, at_kink=None, out=None)"
+
+
+def test_dir_and_all_are_the_public_names() -> None:
+    assert dir(rk) == sorted(rk.__all__)
+    for name in ("plot", "diagnose", "recycle", "DeadUnitMonitor", "Kink", "relu"):
+        assert name in rk.__all__
+    for private in ("Any", "annotations", "activations", "catalogue_module", "_LAZY"):
+        assert private not in dir(rk)
+    assert all(hasattr(rk, name) for name in rk.__all__)
+
+
+def test_star_import_without_torch_works_and_use_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # as if torch were not installed
+        "from relukit import *\n"
+        "try:\n    diagnose(None, None)\nexcept ModuleNotFoundError as e:\n    print(e.name)\n"
+        "print(relu(-1.0))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["torch", "0.0"]
+
+
+def test_display_names_and_kink_repr() -> None:
+    titles = {a.name: a.title for a in rk.catalogue()}
+    assert titles["relu"] == "ReLU" and titles["leaky_relu"] == "Leaky ReLU"
+    assert titles["gelu"] == "GELU" and titles["silu"] == "SiLU" and titles["prelu"] == "PReLU"
+    assert titles["relu6"] == "ReLU6" and titles["elu"] == "ELU"
+    assert repr(rk.relu.kinks[0]) == "Kink(at='0', left=0.0, right=1.0, default=0.0)"
+    r = repr(rk.leaky_relu.kinks[0])  # depends on negative_slope: the note says how
+    assert r.startswith("Kink(at='0', note=") and "negative_slope" in r
+    assert "lambda" not in repr(rk.hardswish.kinks) and "function" not in repr(rk.selu.kinks)

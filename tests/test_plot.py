@@ -415,7 +415,7 @@ def test_parameters_apply_to_the_activations_that_have_them():
     assert all(
         len(line) <= 64 for t in ax.get_legend().get_texts() for line in t.get_text().split("\n")
     )
-    assert fig.get_suptitle() == "Relu and Leaky Relu"
+    assert fig.get_suptitle() == "ReLU and Leaky ReLU"
     with pytest.raises(TypeError, match="no activation drawn accepts parameter 'negative_slope'"):
         rk.plot("relu", negative_slope=0.2)
     with pytest.raises(ValueError, match="negative_slope"):
@@ -430,7 +430,7 @@ def test_draws_into_given_axes():
     # mine + value + derivative + open circles + filled dot
     assert len(ax.lines) == 5
     assert ax.get_ylabel() == "f(x), f'(x)"
-    assert ax.get_title() == "Relu and its derivative"
+    assert ax.get_title() == "ReLU and its derivative"
     assert lines(ax, "derivative")[0].get_linestyle() == "--"
 
     fig, (a, b) = plt.subplots(1, 2)

@@ -18,10 +18,6 @@ API array (PyTorch, JAX, CuPy, Dask).
 imported when a call needs it.
 """
 
-from __future__ import annotations
-
-from typing import Any
-
 from relukit.activations import (
     celu,
     elu,
@@ -45,16 +41,19 @@ from relukit.activations import (
 )
 from relukit.catalogue import Activation, Kink, Param, UnknownActivationError, catalogue, get
 
+#: the one place the version is written; pyproject.toml reads it from here
 __version__ = "0.1.0"
 
 __all__ = [
     "Activation",
+    "DeadUnitMonitor",
     "Kink",
     "Param",
     "UnknownActivationError",
     "__version__",
     "catalogue",
     "celu",
+    "diagnose",
     "elu",
     "gelu",
     "get",
@@ -63,7 +62,9 @@ __all__ = [
     "hardtanh",
     "leaky_relu",
     "mish",
+    "plot",
     "prelu",
+    "recycle",
     "relu",
     "relu6",
     "rrelu",
@@ -85,16 +86,36 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         module, attr = _LAZY[name]
         import importlib
 
-        value = getattr(importlib.import_module(module), attr)
+        try:
+            value = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name != "torch":
+                raise
+            # ``from relukit import *`` works without the torch extra; the use says why not
+            return _NeedsExtra(f"relukit.{name}", str(exc))
         globals()[name] = value
         return value
     raise AttributeError(f"module 'relukit' has no attribute {name!r}")
 
 
+class _NeedsExtra:
+    """Stands for a name whose optional dependency is missing; calling it says which."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self._name, self._message = name, message
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        raise ModuleNotFoundError(self._message, name="torch")
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: unavailable ({self._message})>"
+
+
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    """The public names only (what ``from relukit import *`` gives)."""
+    return sorted(__all__)

@@ -1,6 +1,6 @@
 """Modules that are also the function of the same name (``rk.plot``, ``rk.diagnose``).
 
-DESIGN fixes both the module names (``relukit.plot``, ``relukit.diagnose``) and the
+The public API (docs/design.md) fixes both the module names (``relukit.plot``, ``relukit.diagnose``) and the
 calls ``rk.plot(...)``, ``rk.diagnose(model, data)``. Importing a submodule makes Python
 bind the *module* to the package attribute of the same name, shadowing the lazily
 exported function; :func:`make_callable` gives the module a ``__call__`` that forwards

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numbers
 from typing import TYPE_CHECKING, Any
 
+from relukit import _containers
+
 if TYPE_CHECKING:
     from relukit.catalogue import Activation
 
@@ -37,13 +39,30 @@ ACCEPTED = (
 
 
 def _describe(x: Any) -> str:
-    dtype = getattr(x, "dtype", None)
-    if dtype is not None and hasattr(x, "shape"):
-        return f"{type(x).__module__.split('.')[0]}.{type(x).__name__} of dtype {dtype}"
-    text = repr(x)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{text} ({type(x).__name__})"
+    """The type (and shape, dtype) of a bad argument for a message; never its content."""
+    name = f"{type(x).__module__.split('.')[0]}.{type(x).__name__}"
+    if hasattr(x, "shape"):
+        shape = x.shape
+        dtype = getattr(x, "dtype", None)
+        if dtype is None and hasattr(x, "dtypes"):  # a table: one dtype per column
+            return f"{name} of shape {shape} with column dtypes " + ", ".join(
+                sorted({str(d) for d in x.dtypes})
+            )
+        return f"{name} of shape {shape} and dtype {dtype}"
+    if x is None or isinstance(x, (bool, int, float, complex, str, bytes)):
+        text = repr(x)  # a single value: short enough to show
+        if len(text) > 40:
+            text = text[:37] + "..."
+        return f"{text} ({type(x).__name__})"
+    try:
+        n = len(x)
+    except TypeError:
+        return f"an object ({name})"
+    if n <= 8 and isinstance(x, (list, tuple)):  # short: the value says most
+        text = repr(x)
+        if len(text) <= 40:
+            return f"{text} ({type(x).__name__})"
+    return f"an object of length {n} ({type(x).__name__})"
 
 
 def _bad_input(act: Activation, x: Any) -> TypeError:
@@ -62,7 +81,7 @@ def check_at_kink(owner: Activation | str, at_kink: Any) -> float | None:
         who = owner if isinstance(owner, str) else f"{owner.name}.derivative"
         raise TypeError(
             f"{who}: at_kink must be None (the PyTorch convention) or a real "
-            f"number such as 0, 1, 0.5 or nan; got {at_kink!r} ({type(at_kink).__name__})"
+            f"number such as 0, 1, 0.5 or nan; got {_describe(at_kink)}"
         )
     return float(at_kink)
 
@@ -88,6 +107,9 @@ def apply(
     if (tx is float or tx is int) and out is None:
         return _scalar(act, kind, x, params, at_kink)
     np = numpy()
+    if tx is not np.ndarray and _containers.container_kind(tx) is not None:
+        # pandas, xarray, masked arrays, np.matrix: the same kind of object back
+        return _containers.apply(act, kind, x, args, kwargs, out, at_kink)
     if isinstance(x, (np.ndarray, np.generic)):
         return _numpy(act, kind, x, params, out, at_kink)
     if isinstance(x, (list, tuple)):
@@ -110,7 +132,9 @@ def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | N
     try:
         xf = float(x)
     except OverflowError:
-        raise ValueError(f"{act.name}: x = {x!r} is too large to convert to a float") from None
+        raise ValueError(
+            f"{act.name}: x = {_describe(x)} is too large to convert to a float"
+        ) from None
     if kind != "derivative":
         v = act.scalar_value_fn(x if type(x) is int and act.integer_preserving else xf, **params)
         if kind == "value":

@@ -260,7 +260,8 @@ def _plan(
     from relukit import _dispatch
     from relukit.catalogue import _REGISTRY
 
-    if _REGISTRY.get(act.name) is not act:  # an unregistered look-alike: its own formula
+    registered: Any = _REGISTRY.get(act.name)
+    if registered is not act:  # an unregistered look-alike: its own formula
         return None
     np = _dispatch.numpy()
     dtype = x.dtype

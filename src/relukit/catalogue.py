@@ -154,7 +154,9 @@ class Param:
         if self.kind == "choice":
             if isinstance(value, str) and value in self.choices:
                 return value
-            raise ValueError(f"{owner}: {self.name} must be {self.accepted()}, got {value!r}")
+            raise ValueError(
+                f"{owner}: {self.name} must be {self.accepted()}, got {_dispatch._describe(value)}"
+            )
         if self.kind == "flag":
             if isinstance(value, bool) or type(value).__name__ == "bool_":
                 return bool(value)
@@ -178,8 +180,7 @@ class Param:
                 return value
         if not _is_real(value):
             raise TypeError(
-                f"{owner}: {self.name} must be {self.accepted()}, "
-                f"got {value!r} ({type(value).__name__})"
+                f"{owner}: {self.name} must be {self.accepted()}, got {_dispatch._describe(value)}"
             )
         value = float(value)
         bad = (self.finite and not math.isfinite(value)) or math.isnan(value)
@@ -241,6 +242,13 @@ class Kink:
         wrap = lambda v: v if callable(v) else _const(float(v))  # noqa: E731
         return Kink(f"{at:g}", _const(float(at)), wrap(left), wrap(right), wrap(default), note)
 
+    def __repr__(self) -> str:
+        try:
+            _, left, right, used = self.resolve({})
+        except (KeyError, TypeError, ValueError):  # depends on the activation's parameters
+            return f"Kink(at={self.at!r}, note={self.note!r})"
+        return f"Kink(at={self.at!r}, left={left!r}, right={right!r}, default={used!r})"
+
     def resolve(self, params: Mapping[str, Any]) -> tuple[float, float, float, float]:
         """Return ``(location, left, right, default)`` as numbers for these parameters."""
         return (
@@ -254,6 +262,21 @@ class Kink:
 # ---------------------------------------------------------------------------
 # the activation object
 # ---------------------------------------------------------------------------
+
+#: how the words of a name are written in titles, as in the papers and torch.nn
+_DISPLAY_WORDS = {
+    w.lower(): w for w in ("ReLU", "ReLU6", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU")
+}
+
+
+def display_name(name: str) -> str:
+    """The name as people write it: ``"ReLU"``, ``"Leaky ReLU"``, ``"GELU"``, ``"Hardtanh"``.
+
+    >>> display_name("leaky_relu"), display_name("silu"), display_name("hardswish")
+    ('Leaky ReLU', 'SiLU', 'Hardswish')
+    """
+    return " ".join(_DISPLAY_WORDS.get(w, w.capitalize()) for w in name.split("_"))
+
 
 ArrayFn = Callable[..., Any]
 ScalarFn = Callable[..., float]
@@ -324,7 +347,7 @@ class Activation:
     def __post_init__(self) -> None:
         self.params = MappingProxyType({p.name: p for p in self.params_list})
         if not self.title:
-            self.title = self.name.replace("_", " ").title()
+            self.title = display_name(self.name)
         self._defaults = {p.name: p.default for p in self.params_list}
         self.__doc__ = self._make_doc()
         if type(self) is Activation:
@@ -418,8 +441,43 @@ class Activation:
     def __repr__(self) -> str:
         return f"<relukit activation {self.signature()}>"
 
+    def call_signatures(self) -> dict[str, str]:
+        """The three calls with their full signatures, for ``help()`` and the docs.
+
+        >>> import relukit as rk
+        >>> rk.leaky_relu.call_signatures()["derivative"]
+        'leaky_relu.derivative(x, negative_slope=0.01, *, at_kink=None, out=None)'
+        """
+        ps = "".join(f", {p.name}={p.default!r}" for p in self.params_list)
+        return {
+            "value": f"{self.name}(x{ps}, *, out=None)",
+            "derivative": f"{self.name}.derivative(x{ps}, *, at_kink=None, out=None)",
+            "value_and_derivative": (
+                f"{self.name}.value_and_derivative(x{ps}, *, at_kink=None, out=None)"
+            ),
+        }
+
     def _make_doc(self) -> str:
-        lines = [self.summary or self.title, "", f"    {self.formula}", ""]
+        sig = self.call_signatures()
+        lines = [
+            f"{sig['value']}",
+            "",
+            self.summary or self.title,
+            "",
+            f"    {self.formula}",
+            "",
+            "Calls",
+            "-----",
+            sig["value"],
+            "    The value; x is a Python number, a list, a NumPy array (``out=`` writes",
+            "    into an array of the result's dtype and shape) or any Array API array.",
+            sig["derivative"],
+            "    The derivative; ``at_kink`` is the value used exactly at a kink (None:",
+            "    PyTorch autograd's value, listed under Kinks).",
+            sig["value_and_derivative"],
+            "    ``(value, derivative)`` in one pass; ``out=`` takes a pair of arrays.",
+            "",
+        ]
         if self.params_list:
             lines += ["Parameters", "----------"]
             for p in self.params_list:
@@ -432,7 +490,7 @@ class Activation:
             lines += ["", "Differences from other libraries:", f"    {self.differences}"]
         if self.examples:
             lines += ["", "Examples", "--------", *self.examples.strip("\n").splitlines()]
-        return "\n".join(lines) + "\n"
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
 # ---------------------------------------------------------------------------
@@ -576,8 +634,8 @@ def get(name: str | Activation) -> Activation:
         return name
     if not isinstance(name, str):
         raise TypeError(
-            f"activation must be a name (str) or a relukit Activation, got {name!r} "
-            f"({type(name).__name__})"
+            "activation must be a name (str) or a relukit Activation, "
+            f"got {_dispatch._describe(name)}"
         )
     act = _LOOKUP.get(_key(name))
     if act is None:

@@ -56,6 +56,7 @@ def _torch() -> dict[str, Callable[[], Any]]:
     def grad(f: Callable, x: float) -> float:
         t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
         f(t).backward()
+        assert t.grad is not None
         return float(t.grad)
 
     inf, nan = math.inf, math.nan

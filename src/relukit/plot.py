@@ -38,7 +38,7 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -308,7 +308,7 @@ def _draw_derivative(
     limits, used = kink_markers(curve, *lim, at_kink)
     if not limits:
         return line, False
-    common = dict(
+    common: dict[str, Any] = dict(
         linestyle="none",
         marker="o",
         markersize=_MARKER_SIZE,
@@ -424,10 +424,10 @@ def _default_title(acts: Sequence[Activation], derivative: bool | str) -> str:
 
 def plot(
     *activations: str | Activation,
-    derivative: bool | str = False,
+    derivative: bool | Literal["only"] = False,
     xlim: tuple[float, float] | None = None,
     ax: Axes | Sequence[Axes] | None = None,
-    layout: str = "overlay",
+    layout: Literal["overlay", "grid"] = "overlay",
     style: str | None = None,
     at_kink: float | None = None,
     num: int = 1001,
@@ -469,7 +469,7 @@ def plot(
     num
         Points per curve (at least 2); kink points are always added exactly.
     title
-        The figure title; default from the names (``"Relu and its derivative"``);
+        The figure title; default from the names (``"ReLU and its derivative"``);
         ``""`` for none.
     figsize
         ``(width, height)`` in inches for a new figure.

@@ -8,7 +8,7 @@ array form for every entry). :mod:`~relukit.activations.rectifiers` holds the
 piecewise-linear members, :mod:`~relukit.activations.curved` the others; the catalogue
 order is the order of the blocks.
 
-Conventions every block follows (DESIGN §3):
+Conventions every block follows (the semantics table of docs/design.md):
 
 * NaN in gives NaN out, for values and derivatives.
 * ±inf gives the mathematical limit, never NaN.

@@ -51,7 +51,7 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = []
 def _variants() -> list[tuple[str, str, dict[str, Any]]]:
     import relukit as rk
 
-    out = []
+    out: list[tuple[str, str, dict[str, Any]]] = []
     for act in rk.catalogue():
         out.append((act.name, act.name, {}))
         if act.name == "gelu":
@@ -72,7 +72,7 @@ def _mp_functions() -> dict[str, tuple[Callable, Callable]]:
 
     lam = mp.mpf("1.0507009873554804934193349852946")
     alp = mp.mpf("1.6732632423543772848170429916717")
-    # the kink values are PyTorch's (DESIGN: the default derivative at a kink)
+    # the kink values are PyTorch's (docs/design.md: the default derivative at a kink)
     selu_kink = mp.mpf(1.0507009873554805) * mp.mpf(1.6732632423543772)
     k_gelu = mp.mpf(0.044715)
     c_gelu = mp.sqrt(2 / mp.pi)

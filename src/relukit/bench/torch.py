@@ -239,10 +239,10 @@ def run(args: argparse.Namespace) -> int:
             ref, mine, data = build(model, act)
             sb = (saved_bytes(ref, data[0]), saved_bytes(mine, data[0]))
             t, c = _time([ref, mine], data, args.steps, args.rounds)
-            peak = None
+            peak: tuple[int, int] | None = None
             if not args.no_memory:
-                pk = (peak_memory(ref, data), peak_memory(mine, data))
-                peak = pk if None not in pk else None
+                p0, p1 = peak_memory(ref, data), peak_memory(mine, data)
+                peak = (p0, p1) if p0 is not None and p1 is not None else None
             row = {
                 "model": model,
                 "activation": act,

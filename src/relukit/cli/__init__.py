@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["build_parser", "main"]
 
@@ -23,8 +24,21 @@ class CLIError(Exception):
     """An error to report as one line on stderr with exit status 2."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter without breaking words at hyphens (``monitor-overhead``)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -39,12 +53,39 @@ def build_parser() -> Parser:
         description="The ReLU family of activation functions: values, derivatives, "
         "plots, benchmarks and dying-ReLU experiments.",
     )
-    parser.add_argument("--version", action="version", version=f"relukit {__version__}")
+    parser.add_argument(
+        "-V",
+        "--version",
+        action="version",
+        version=f"relukit {__version__}",
+        help="print relukit's version and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMANDS:
         importlib.import_module(f"relukit.cli.{name}").register(sub)
+    _list_nested_choices(sub)
     return parser
+
+
+def _list_nested_choices(sub: argparse._SubParsersAction) -> None:
+    """Name every nested sub-command in the top-level help.
+
+    ``relukit --help`` then lists each experiment and benchmark, taken from the parsers
+    themselves so that the list cannot drift: "experiment  ...: dying-relu, born-dead, ...".
+    """
+    for pseudo in sub._choices_actions:
+        child = sub.choices[pseudo.dest]
+        nested = [a for a in child._actions if isinstance(a, argparse._SubParsersAction)]
+        if not nested:
+            continue
+        names = list(nested[0].choices)
+        text = pseudo.help or ""
+        if text.endswith(")") and "(" in text:  # drop a hand-written "(a, b)" list
+            head, _, listed = text[:-1].rpartition("(")
+            if all(n.strip() in names for n in listed.split(",")):
+                text = head.rstrip()
+        pseudo.help = f"{text}: {', '.join(names)}"
 
 
 def _protect_negative_numbers(argv: Sequence[str]) -> list[str]:
@@ -76,11 +117,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CLIError, TypeError, ValueError, LookupError) as exc:
         sys.stderr.write(f"relukit {args.command}: error: {exc}\n")
         return 2
+    except BrokenPipeError:  # e.g. `relukit list | head`
+        return 0
+    except OSError as exc:  # a file that could not be written after all (disk full, ...)
+        where = f" {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"relukit {args.command}: error:{where} {exc.strerror or exc}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("relukit: interrupted\n")
         return 130
-    except BrokenPipeError:  # e.g. `relukit list | head`
-        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,6 +33,17 @@ def add_param_options(parser: argparse.ArgumentParser) -> None:
                 )
             elif p.kind == "seed":
                 parser.add_argument(flag, dest=p.name, type=int, default=None, help=help_)
+            elif p.kind == "weight":
+                parser.add_argument(
+                    flag,
+                    dest=p.name,
+                    type=float,
+                    nargs="+",
+                    default=None,
+                    metavar="W",
+                    help=f"{help_}; several numbers give one slope per channel, and the "
+                    "input numbers are then the channels, one each",
+                )
             else:
                 parser.add_argument(flag, dest=p.name, type=float, default=None, help=help_)
 
@@ -49,13 +60,54 @@ def params_from_args(act: Activation, args: argparse.Namespace) -> dict[str, Any
         if name not in act.params:
             accepted = ", ".join("--" + n.replace("_", "-") for n in act.params) or "none"
             raise ValueError(f"{act.name} has no parameter {name!r} (its parameters: {accepted})")
+    for name, value in given.items():
+        if isinstance(value, list):  # a weight: one number is a scalar, several an array
+            given[name] = value[0] if len(value) == 1 else value
     act.bind((), given)  # validate now, for a clean one-line error
     return given
 
 
-def fmt(v: float, precision: int) -> str:
-    """``%.{precision}f``, the tutorials' format (nan, inf, -inf spelled out)."""
+def per_channel(params: dict[str, Any]) -> tuple[str, int] | None:
+    """``(option, number of channels)`` when a parameter has one value per channel."""
+    for name, value in params.items():
+        if isinstance(value, list):
+            return "--" + name.replace("_", "-"), len(value)
+    return None
+
+
+def fmt(v: float, precision: int | None = None) -> str:
+    """A number as the CLI prints it.
+
+    By default exactly, as Python's ``repr`` of the float (the shortest text that reads
+    back to the same float: ``0.01``, ``1.7580993408473766``, ``1e-05``); with
+    ``precision`` N, ``%.Nf`` (N digits after the point). nan, inf and -inf are spelled
+    out either way.
+
+    >>> fmt(0.01), fmt(-10), fmt(float("-inf")), fmt(0.01, 3)
+    ('0.01', '-10.0', '-inf', '0.010')
+    """
+    v = float(v)
+    if precision is None:
+        return repr(v)
     return f"{v:.{precision}f}"
+
+
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """``--precision N``: opt in to N digits after the point instead of exact output."""
+    parser.add_argument(
+        "--precision",
+        type=int,
+        default=None,
+        metavar="N",
+        help="print N digits after the decimal point (0-17) instead of the exact number "
+        "(default: exact, the shortest text that reads back to the same float)",
+    )
+
+
+def check_precision(n: int | None) -> None:
+    """Raise ValueError unless ``n`` is None or in 0..17."""
+    if n is not None and not 0 <= n <= 17:
+        raise ValueError(f"--precision must be between 0 and 17, got {n}")
 
 
 def json_number(v: float) -> float | str:

@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def tables(console: Console) -> None:
     import relukit as rk
 
-    for act, kw in ((rk.relu, {}), (rk.leaky_relu, {})):
+    no_params: dict[str, float] = {}
+    for act, kw in ((rk.relu, no_params), (rk.leaky_relu, no_params)):
         console.rule(f"[bold]{act.title}[/]: {act.formula}")
         for x in TUTORIAL_INPUTS:
             console.print(

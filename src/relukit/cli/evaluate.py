@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import functools
+from typing import Any
 
-from relukit.catalogue import get
-from relukit.cli._common import add_param_options, dump_json, fmt, json_number, params_from_args
+from relukit.catalogue import Activation, get
+from relukit.cli._common import (
+    add_param_options,
+    add_precision_option,
+    check_precision,
+    dump_json,
+    fmt,
+    json_number,
+    params_from_args,
+    per_channel,
+)
 
 
 def _number(text: str) -> float:
@@ -20,13 +31,7 @@ def _number(text: str) -> float:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("activation", help="name or alias, e.g. relu, leaky_relu, LeakyReLU")
     p.add_argument("x", nargs="+", type=_number, help="input numbers (negative ones need no --)")
-    p.add_argument(
-        "--precision",
-        type=int,
-        default=1,
-        metavar="N",
-        help="digits after the decimal point (default 1, as the tutorials print)",
-    )
+    add_precision_option(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead")
     add_param_options(p)
 
@@ -36,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "eval",
         help="apply an activation to numbers",
         description="Apply an activation to numbers and print one line each: "
-        "'Applying Relu on (1.0) gives 1.0'.",
+        "'Applying ReLU on (1.0) gives 1.0'. Numbers are printed exactly (Python's "
+        "shortest round-trip form) unless --precision is given.",
     )
     _common(p)
     p.set_defaults(func=run_eval)
@@ -57,16 +63,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(func=run_derivative)
 
 
-def _check_precision(n: int) -> None:
-    if not 0 <= n <= 17:
-        raise ValueError(f"--precision must be between 0 and 17, got {n}")
+def _evaluate(
+    act: Activation, xs: list[float], params: dict[str, Any], kind: str, at_kink: float | None
+) -> list[float]:
+    """``act`` (or its derivative) at each number; per-channel parameters see the numbers
+    as the channels of one sample."""
+    fn = act if kind == "value" else functools.partial(act.derivative, at_kink=at_kink)
+    channels = per_channel(params)
+    if channels is None:
+        return [fn(x, **params) for x in xs]
+    option, n = channels
+    if n != len(xs):
+        raise ValueError(
+            f"{option} has {n} values (one per channel), so give {n} input numbers "
+            f"(the channels, one each), got {len(xs)}"
+        )
+    import numpy as np
+
+    res = fn(np.array([xs], dtype=float), **params)
+    return [float(v) for v in res[0]]
 
 
 def run_eval(args: argparse.Namespace) -> int:
     act = get(args.activation)
     params = params_from_args(act, args)
-    _check_precision(args.precision)
-    values = [act(x, **params) for x in args.x]
+    check_precision(args.precision)
+    values = _evaluate(act, args.x, params, "value", None)
     if args.json:
         print(
             dump_json(
@@ -89,8 +111,8 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_derivative(args: argparse.Namespace) -> int:
     act = get(args.activation)
     params = params_from_args(act, args)
-    _check_precision(args.precision)
-    values = [act.derivative(x, at_kink=args.at_kink, **params) for x in args.x]
+    check_precision(args.precision)
+    values = _evaluate(act, args.x, params, "derivative", args.at_kink)
     if args.json:
         print(
             dump_json(

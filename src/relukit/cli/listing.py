@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from relukit.catalogue import Activation, catalogue
-from relukit.cli._common import dump_json
+from relukit.cli._common import dump_json, fmt
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,20 +47,22 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="relukit catalogue", show_lines=True)
-    table.add_column("name (aliases)", no_wrap=True)
-    table.add_column("formula")
-    table.add_column("parameters")
-    table.add_column("kinks: derivative used there (left, right limits)")
+    # the terminal's real width (80 when piped); long cells wrap, nothing is cut off
+    table = Table(title="relukit catalogue", show_lines=True, expand=True)
+    table.add_column("name\n(aliases)", overflow="fold", ratio=2)
+    table.add_column("formula", overflow="fold", ratio=4)
+    table.add_column("parameters", overflow="fold", ratio=2)
+    table.add_column("kinks: derivative used (left, right)", overflow="fold", ratio=3)
     for e in entries:
-        name = e["name"] + (f"\n({', '.join(e['aliases'])})" if e["aliases"] else "")
+        name = "\n".join([e["name"], *(f"({a})" for a in e["aliases"])])
         params = "\n".join(f"{k}={v!r}" for k, v in e["params"].items()) or "-"
         kinks = (
             "\n".join(
-                f"x={k['at']}: {k['default']:g} ({k['left']:g}, {k['right']:g})" for k in e["kinks"]
+                f"x={k['at']}: {fmt(k['default'])}\n({fmt(k['left'])}, {fmt(k['right'])})"
+                for k in e["kinks"]
             )
             or "none"
         )
         table.add_row(name, e["formula"], params, kinks)
-    Console(width=max(100, Console().width)).print(table)
+    Console().print(table)
     return 0

@@ -22,6 +22,8 @@ from typing import Any
 from relukit.catalogue import catalogue
 
 FORMATS = (".png", ".svg", ".pdf")
+#: accepted --dpi: matplotlib's pixel buffer is limited, and 2400 dpi is print quality
+DPI_RANGE = (10.0, 2400.0)
 
 
 def _number(text: str) -> float:
@@ -127,7 +129,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="write the figure here; the format comes from the extension (.png, .svg, .pdf)",
     )
-    p.add_argument("--dpi", type=_number, default=150.0, help="resolution of a PNG (default 150)")
+    p.add_argument(
+        "--dpi",
+        type=_number,
+        default=150.0,
+        metavar="DPI",
+        help=f"resolution of a PNG in dots per inch, {DPI_RANGE[0]:g} to {DPI_RANGE[1]:g} "
+        "(default 150)",
+    )
     p.add_argument("--show", action="store_true", help="open a window (needs a display)")
     p.set_defaults(func=run, _plot_params=_param_options(p))
 
@@ -144,14 +153,18 @@ def run(args: argparse.Namespace) -> int:
             f"-o {args.output}: the format comes from the extension, which must be "
             f".png, .svg or .pdf (got {args.output.suffix or 'none'!r})"
         )
-    if args.output is not None and not args.output.parent.is_dir():
-        raise ValueError(f"-o {args.output}: folder {str(args.output.parent)!r} does not exist")
+    if args.output is not None:
+        from relukit.cli._paths import check_writable
+
+        check_writable(args.output, "-o")
     if args.range is not None:
         lo, hi = args.range
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"--range must be two finite numbers LOW < HIGH, got {lo:g} {hi:g}")
-    if not args.dpi > 0:
-        raise ValueError(f"--dpi must be a positive number, got {args.dpi:g}")
+    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
+        raise ValueError(
+            f"--dpi must be between {DPI_RANGE[0]:g} and {DPI_RANGE[1]:g}, got {args.dpi:g}"
+        )
 
     import importlib
 

@@ -5,7 +5,7 @@
 * :class:`DeadUnitMonitor` records dead/dormant fractions during training, cheaply;
 * :func:`recycle` re-initialises dormant units of Linear/Conv layers (ReDo).
 
-Definitions (see ``CONVENTIONS.md``): a unit is *dead* when its pre-activation is <= 0
+Definitions (see docs/conventions.md): a unit is *dead* when its pre-activation is <= 0
 for every input of the data set; it is *τ-dormant* when its ReDo score
 ``mean|h_i| / mean_k mean|h_k|`` is <= τ.
 """
@@ -17,7 +17,7 @@ try:
 except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the extra
     raise ModuleNotFoundError(
         "relukit.diagnose needs PyTorch, which is not installed: pip install 'relukit[torch]' "
-        "(it pins torch==2.13.0)",
+        "(torch >= 2.3)",
         name="torch",
     ) from _exc
 

@@ -244,6 +244,7 @@ class SiteAccumulator:
                 # alone tells alive (> 0) from dead, and gives the ReDo score
                 eb[1].add_(post)
             else:
+                assert eb[0] is not None  # kept for every kind but relu/relu6
                 torch.maximum(eb[0], pre, out=eb[0])
                 eb[1].add_(post.abs())
             return
@@ -379,7 +380,7 @@ class _Mode(TorchFunctionMode):
         super().__init__()
         self.sess = sess
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         sess = self.sess
         if sess.internal:
@@ -403,6 +404,8 @@ class _Session:
     ``record`` decides per forward pass whether to count (the monitor counts training
     passes only); ``trace`` follows producers/consumers in the next forward pass.
     """
+
+    _pending_site: str | None = None
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -86,7 +86,7 @@ def recycle(
     optimizer: torch.optim.Optimizer | None = None,
     *,
     tau: float | None = None,
-    which: str = "dormant",
+    which: Literal["dormant", "dead"] = "dormant",
     strict: bool = True,
 ) -> RecycleResult:
     """Re-initialise the dormant (or dead) units found by :func:`relukit.diagnose` (ReDo).
@@ -140,7 +140,7 @@ def recycle(
         raise ValueError(f"which must be 'dormant' or 'dead', got {which!r}")
     t = report.tau if tau is None else _check_tau(tau)
 
-    plans = []
+    plans: list[tuple[str, Any, Any, Any, Any]] = []
     skipped: dict[str, str] = {}
     for name, site in report.sites.items():
         units = site.dead_units if which == "dead" else site.dormant_units(t)

@@ -186,7 +186,22 @@ class DeadUnitReport:
         kwargs.setdefault("indent", 2)
         return json.dumps(self.to_dict(), **kwargs)
 
-    def summary(self, tau: float | None = None) -> Any:
+    def summary(self, tau: float | None = None, width: int = 80) -> str:
+        """The per-site table as plain text, ready for ``print`` (``width`` columns).
+
+        ``print(report.summary())`` shows one row per site: units, dead, dead %,
+        dormant (ReDo score <= ``tau``) and the mean activation rate. For the rich
+        table itself use :meth:`table`.
+        """
+        import io
+
+        from rich.console import Console
+
+        console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+        console.print(self.table(tau))
+        return console.export_text().rstrip("\n")
+
+    def table(self, tau: float | None = None) -> Any:
         """A :class:`rich.table.Table` with one row per site (print it with rich)."""
         from rich.table import Table
 
@@ -212,7 +227,7 @@ class DeadUnitReport:
         return table
 
     def __rich__(self) -> Any:
-        return self.summary()
+        return self.table()
 
     def plot(self, *, ax: Any = None) -> Any:
         """Bar chart of dead and dormant fraction per site; returns the Figure."""

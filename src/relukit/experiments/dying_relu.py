@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["DATASETS", "VARIANTS", "DyingReluConfig", "run_dying_relu", "summary_table"]
 
@@ -58,7 +58,7 @@ class DyingReluConfig:
     variants: tuple[str, ...] = VARIANTS
     eval_every: int = 25
     recycle_every: int = 25
-    recycle_which: str = "dead"
+    recycle_which: Literal["dead", "dormant"] = "dead"
     recycle_until: float = 0.5
     tau: float = 0.1
     negative_slope: float = 0.01

@@ -27,7 +27,7 @@ try:
 except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the extra
     raise ModuleNotFoundError(
         "relukit.torch needs PyTorch, which is not installed: pip install 'relukit[torch]' "
-        "(it pins torch==2.13.0)",
+        "(torch >= 2.3)",
         name="torch",
     ) from _exc
 

@@ -23,7 +23,7 @@ zero from relu), and elu/celu/selu compute the gradient from the output, which i
 exactly the gradient of torch's in-place ``ELU(inplace=True)`` and differs from torch's
 out-of-place gradient by at most a few ulp for inputs ``<= 0``. At ±inf, -0.0 and NaN
 the value (and, for the input-saving activations, the gradient at ±inf) follows
-relukit's catalogue (DESIGN §3) where torch differs (e.g. torch gives
+relukit's catalogue (docs/design.md, semantics) where torch differs (e.g. torch gives
 ``hardswish(-inf) = nan``, relukit ``0``); at NaN inputs the gradient follows torch's
 rule.
 """
@@ -34,7 +34,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -91,6 +91,12 @@ class Spec:
     grad_from_plane: Callable[..., torch.Tensor] | None = None  # (g, planef, p)
     grad_from_saved: Callable[..., torch.Tensor] | None = None  # (g, y or x, p)
     kinks: Callable[[dict], tuple[float, ...]] = lambda p: ()
+
+
+def _call(fn: Callable[..., torch.Tensor] | None, *args: Any) -> torch.Tensor:
+    """Call an optional function of a spec that this spec is known to have."""
+    assert fn is not None
+    return fn(*args)
 
 
 def _relu_value(x: torch.Tensor, p: dict, inplace: bool) -> torch.Tensor:
@@ -389,6 +395,7 @@ def _fixups(name: str, pvals: tuple[Any, ...], dtype: torch.dtype) -> tuple[Any,
         except Exception:
             dwant = None
         if dwant is not None:
+            assert spec.grad_from_saved is not None
             dgot = spec.grad_from_saved(torch.ones_like(xi), xi, p)
             ok = _same_bits(dwant, dgot).tolist()
             bwd = tuple(
@@ -511,6 +518,7 @@ def _mask_forward(
             y = spec.value(x, p, inplace)
         k.pack(c, bits.numpy())
         return y, bits
+    assert spec.plane is not None
     bits = _bits.pack(spec.plane(x, p))
     return spec.value(x, p, inplace), bits
 
@@ -569,6 +577,7 @@ def _mask_backward(
         )
         return out
     planef = _bits.unpack(bits, shape, g.dtype)
+    assert spec.grad_from_plane is not None
     return spec.grad_from_plane(g, planef, p)
 
 
@@ -662,7 +671,7 @@ class ActivationFunction(torch.autograd.Function):
             gi = (
                 _elu_grad(ctx.name, False)(g, x, p)
                 if spec.save == "output"
-                else (spec.grad_from_saved(g, x, p))
+                else _call(spec.grad_from_saved, g, x, p)
             )
             if ctx.bwd_fix and _numba_backward(g) and _fast_fix(x, gi):
                 _numba_fix(x, gi, g.contiguous(), ctx.bwd_fix)
@@ -905,7 +914,7 @@ def selu(
     return apply("selu", input, (), inplace, at_kink)
 
 
-def gelu(input: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+def gelu(input: torch.Tensor, approximate: Literal["none", "tanh"] = "none") -> torch.Tensor:
     r"""GELU, :math:`x \Phi(x)` (``approximate='tanh'`` for the tanh form).
 
     >>> import torch, relukit.torch as rt

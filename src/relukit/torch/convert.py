@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -19,7 +20,7 @@ from relukit.torch import modules as M
 
 __all__ = ["convert"]
 
-_Make = Callable[[nn.Module], nn.Module]
+_Make = Callable[[Any], nn.Module]  # the argument: an instance of the key type
 
 #: exact torch.nn type -> builder of the relukit module with the same settings
 _REPLACE: dict[type, _Make] = {

@@ -18,7 +18,7 @@ ReLU(at_kink=1.0)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -199,12 +199,12 @@ class GELU(nn.GELU):
 
     relukit_activation = _f.catalogue_entry("gelu")
 
-    def __init__(self, approximate: str = "none") -> None:
+    def __init__(self, approximate: Literal["none", "tanh"] = "none") -> None:
         _f.bind("gelu", (approximate,))
         super().__init__(approximate)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.gelu(input, self.approximate)
+        return _f.gelu(input, self.approximate)  # type: ignore[arg-type]  # checked in __init__
 
 
 class SiLU(nn.SiLU):
