@@ -36,7 +36,10 @@ array([ 0., -2.,  3.])
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
+
+from relukit._messages import ACCEPTED, describe
 
 if TYPE_CHECKING:
     from relukit.catalogue import Activation
@@ -80,13 +83,6 @@ def _container_kind(tx: type) -> Kind | None:
     return None
 
 
-def describe(x: Any) -> str:
-    """Type, shape and dtype(s) of ``x`` for error messages (never its content)."""
-    from relukit._dispatch import _describe
-
-    return _describe(x)
-
-
 def apply(
     act: Activation,
     kind: str,
@@ -94,15 +90,14 @@ def apply(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     out: Any,
-    at_kink: Any,
+    run: Callable[..., Any],
 ) -> Any:
-    """Evaluate ``act`` on a container ``x`` and wrap the result(s) like ``x``."""
-    from relukit import _dispatch
+    """Evaluate ``act`` on a container ``x`` and wrap the result(s) like ``x``.
 
+    ``run(array, out=None)`` is the dispatcher's own evaluation of the same call on a
+    plain array (passed in, so that this module does not import the dispatcher).
+    """
     what = container_kind(type(x))
-
-    def run(arr: Any, o: Any = None) -> Any:
-        return _dispatch.apply(act, kind, arr, args, kwargs, o, at_kink)
 
     def each(res: Any, wrap: Any) -> Any:
         return tuple(wrap(r) for r in res) if kind == "both" else wrap(res)
@@ -139,8 +134,6 @@ def _check_numeric(act: Activation, x: Any, what: Kind | None) -> None:
     np = sys.modules["numpy"]
     ok = all(isinstance(d, np.dtype) and d.kind in "iuf" for d in dtypes)
     if not ok:
-        from relukit._dispatch import ACCEPTED
-
         raise TypeError(
             f"{act.name}: x must be {ACCEPTED}, or a pandas/xarray object of such numbers; "
             f"got {describe(x)} (only integer and floating dtypes are accepted)"

@@ -15,6 +15,8 @@ import numbers
 from typing import TYPE_CHECKING, Any
 
 from relukit import _containers
+from relukit._messages import ACCEPTED
+from relukit._messages import describe as _describe
 
 if TYPE_CHECKING:
     from relukit.catalogue import Activation
@@ -30,39 +32,6 @@ def numpy() -> Any:
 
         _np = numpy
     return _np
-
-
-ACCEPTED = (
-    "a real number (int or float), a list/tuple of them, a NumPy array of an integer "
-    "or floating dtype, or an Array API array (PyTorch, JAX, CuPy, Dask)"
-)
-
-
-def _describe(x: Any) -> str:
-    """The type (and shape, dtype) of a bad argument for a message; never its content."""
-    name = f"{type(x).__module__.split('.')[0]}.{type(x).__name__}"
-    if hasattr(x, "shape"):
-        shape = x.shape
-        dtype = getattr(x, "dtype", None)
-        if dtype is None and hasattr(x, "dtypes"):  # a table: one dtype per column
-            return f"{name} of shape {shape} with column dtypes " + ", ".join(
-                sorted({str(d) for d in x.dtypes})
-            )
-        return f"{name} of shape {shape} and dtype {dtype}"
-    if x is None or isinstance(x, (bool, int, float, complex, str, bytes)):
-        text = repr(x)  # a single value: short enough to show
-        if len(text) > 40:
-            text = text[:37] + "..."
-        return f"{text} ({type(x).__name__})"
-    try:
-        n = len(x)
-    except TypeError:
-        return f"an object ({name})"
-    if n <= 8 and isinstance(x, (list, tuple)):  # short: the value says most
-        text = repr(x)
-        if len(text) <= 40:
-            return f"{text} ({type(x).__name__})"
-    return f"an object of length {n} ({type(x).__name__})"
 
 
 def _bad_input(act: Activation, x: Any) -> TypeError:
@@ -109,7 +78,15 @@ def apply(
     np = numpy()
     if tx is not np.ndarray and _containers.container_kind(tx) is not None:
         # pandas, xarray, masked arrays, np.matrix: the same kind of object back
-        return _containers.apply(act, kind, x, args, kwargs, out, at_kink)
+        return _containers.apply(
+            act,
+            kind,
+            x,
+            args,
+            kwargs,
+            out,
+            lambda arr, o=None: apply(act, kind, arr, args, kwargs, o, at_kink),
+        )
     if isinstance(x, (np.ndarray, np.generic)):
         return _numpy(act, kind, x, params, out, at_kink)
     if isinstance(x, (list, tuple)):
