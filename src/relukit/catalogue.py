@@ -73,7 +73,7 @@ def _fresh_seed(value: Any) -> int | None:
     """The seed for one call: an int as given, one draw from a Generator, None: the OS."""
     if value is None:
         return int.from_bytes(os.urandom(8), "little") % _SEED_BOUND
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0:
         return int(value)
     integers = getattr(value, "integers", None)  # numpy.random.Generator
     if callable(integers) and hasattr(value, "bit_generator"):
