@@ -171,7 +171,7 @@ def test_dying_relu_outputs_and_keys(tmp_path):
         accs = [r["final"]["test_accuracy"] for r in m["runs"] if r["variant"] == v]
         assert row["test_accuracy_mean"] == pytest.approx(sum(accs) / 2)
         assert row["test_accuracy_std"] == pytest.approx(abs(accs[0] - accs[1]) / 2)
-    assert {c["claim"] for c in m["claims"]} >= {
+    assert {c["name"] for c in m["claims"]} >= {
         "ReLU at this learning rate loses units",
         "recycling recovers accuracy",
     }
@@ -332,8 +332,8 @@ def test_claims_use_paired_t_intervals():
         return out
 
     def holds(r):
-        c = {c["claim"]: c for c in _claims(r, ["relu", "relu+recycle"])}
-        return c["recycling recovers accuracy"]["holds"]
+        c = {c["name"]: c for c in _claims(r, ["relu", "relu+recycle"])}
+        return c["recycling recovers accuracy"]["supported"]
 
     # differences 1, 3: mean 2, standard error 1; t(1 dof) = 12.7 -> not supported
     assert not holds(runs([0.90, 0.90], [0.91, 0.93]))
