@@ -650,50 +650,23 @@ def test_check_writable_leaves_existing_files_alone(tmp_path):
 
 
 @pytest.mark.torch
-def test_plasticity_and_kink_choice_cli(tmp_path):
+def test_plasticity_and_kink_choice_cli(tmp_path, capsys):
     pytest.importorskip("sklearn")
-    r = _cli(
-        "experiment",
-        "plasticity",
-        "--tasks",
-        "2",
-        "--steps-per-task",
-        "3",
-        "--hidden",
-        "4",
-        "--seeds",
-        "0",
-        "--variants",
-        "relu",
-        "relu+cbp",
-        "--no-progress",
-        "--out",
-        str(tmp_path / "p"),
-        "--json",
-        str(tmp_path / "p.json"),
-    )
-    assert r.returncode == 0, r.stderr
-    assert "± inf" not in r.stdout and "one seed: no interval" in r.stdout
+    import matplotlib
+
+    matplotlib.use("Agg")
+    argv = ["experiment", "plasticity", "--tasks", "2", "--steps-per-task", "3", "--hidden"]
+    argv += ["4", "--seeds", "0", "--variants", "relu", "relu+cbp", "--no-progress"]
+    argv += ["--out", str(tmp_path / "p"), "--json", str(tmp_path / "p.json")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "± inf" not in out and "one seed: no interval" in out
     assert json.loads((tmp_path / "p.json").read_text())["config"]["tasks"] == 2
-    r = _cli(
-        "experiment",
-        "kink-choice",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "512",
-        "--seeds",
-        "0",
-        "--dtypes",
-        "float64",
-        "--models",
-        "mlp",
-        "--no-progress",
-        "--out",
-        str(tmp_path / "k"),
-    )
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "k" / "report.html").is_file() and "float64" in r.stdout
+    argv = ["experiment", "kink-choice", "--epochs", "1", "--batch-size", "512", "--seeds", "0"]
+    argv += ["--dtypes", "float64", "--models", "mlp", "--no-progress"]
+    argv += ["--out", str(tmp_path / "k")]
+    assert main(argv) == 0
+    assert (tmp_path / "k" / "report.html").is_file() and "float64" in capsys.readouterr().out
 
 
 @pytest.mark.torch
