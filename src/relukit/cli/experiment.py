@@ -76,6 +76,35 @@ def _seeds_option(p: argparse.ArgumentParser, default: Any) -> None:
     )
 
 
+def _hidden_option(p: argparse.ArgumentParser, default: Any) -> None:
+    p.add_argument(
+        "--hidden",
+        type=_positive_int,
+        nargs="+",
+        default=list(default),
+        metavar="WIDTH",
+        help="hidden layer widths (default: %(default)s)",
+    )
+
+
+def _batch_option(p: argparse.ArgumentParser, default: int) -> None:
+    p.add_argument("--batch-size", type=_positive_int, default=default, help="default: %(default)s")
+
+
+def _pick_option(
+    p: argparse.ArgumentParser, flag: str, choices: Any, default: Any, metavar: str, what: str
+) -> None:
+    """``flag`` takes one or more of ``choices`` (default: ``default``)."""
+    p.add_argument(
+        flag,
+        nargs="+",
+        choices=choices,
+        default=list(default),
+        metavar=metavar,
+        help=f"{what}, from {', '.join(choices)} (default: %(default)s)",
+    )
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output path of the command, checked before any work starts."""
     if getattr(args, "out", None) is not None:
@@ -143,25 +172,9 @@ def _add_dying_relu(esub: argparse._SubParsersAction) -> None:
         "--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="default: %(default)s"
     )
     _seeds_option(dr, d.seeds)
-    dr.add_argument(
-        "--hidden",
-        type=_positive_int,
-        nargs="+",
-        default=list(d.hidden),
-        metavar="WIDTH",
-        help="hidden layer widths (default: %(default)s)",
-    )
-    dr.add_argument(
-        "--batch-size", type=_positive_int, default=d.batch_size, help="default: %(default)s"
-    )
-    dr.add_argument(
-        "--activations",
-        nargs="+",
-        choices=VARIANTS,
-        default=list(d.variants),
-        metavar="ACT",
-        help=f"variants to train, from {', '.join(VARIANTS)} (default: all)",
-    )
+    _hidden_option(dr, d.hidden)
+    _batch_option(dr, d.batch_size)
+    _pick_option(dr, "--activations", VARIANTS, d.variants, "ACT", "variants to train")
     dr.add_argument(
         "--recycle-every",
         type=_positive_int,
@@ -250,29 +263,13 @@ def _add_plasticity(esub: argparse._SubParsersAction) -> None:
         metavar="STEPS",
         help="Adam steps per task (default: %(default)s)",
     )
-    p.add_argument(
-        "--hidden",
-        type=_positive_int,
-        nargs="+",
-        default=list(d.hidden),
-        metavar="WIDTH",
-        help="hidden layer widths (default: %(default)s)",
-    )
+    _hidden_option(p, d.hidden)
     p.add_argument(
         "--lr", type=_positive_float, default=d.lr, help="Adam learning rate (default: %(default)s)"
     )
-    p.add_argument(
-        "--batch-size", type=_positive_int, default=d.batch_size, help="default: %(default)s"
-    )
+    _batch_option(p, d.batch_size)
     _seeds_option(p, d.seeds)
-    p.add_argument(
-        "--variants",
-        nargs="+",
-        choices=VARIANTS,
-        default=list(d.variants),
-        metavar="VARIANT",
-        help=f"from {', '.join(VARIANTS)} (default: all)",
-    )
+    _pick_option(p, "--variants", VARIANTS, d.variants, "VARIANT", "variants to train")
     p.add_argument(
         "--cbp-replacement-rate",
         type=float,
@@ -332,29 +329,13 @@ def _add_kink_choice(esub: argparse._SubParsersAction) -> None:
         "float32 and float64: how often is a pre-activation exactly 0, how many gradient "
         "entries change, and the final accuracies. Writes metrics.json and report.html.",
     )
-    p.add_argument(
-        "--dtypes",
-        nargs="+",
-        choices=DTYPES,
-        default=list(d.dtypes),
-        metavar="DTYPE",
-        help=f"from {', '.join(DTYPES)} (default: all)",
-    )
-    p.add_argument(
-        "--models",
-        nargs="+",
-        choices=MODELS,
-        default=list(d.models),
-        metavar="MODEL",
-        help=f"from {', '.join(MODELS)} (default: both)",
-    )
+    _pick_option(p, "--dtypes", DTYPES, d.dtypes, "DTYPE", "floating-point precisions")
+    _pick_option(p, "--models", MODELS, d.models, "MODEL", "networks")
     p.add_argument(
         "--lr", type=_positive_float, default=d.lr, help="SGD learning rate (default: %(default)s)"
     )
     p.add_argument("--epochs", type=_positive_int, default=d.epochs, help="default: %(default)s")
-    p.add_argument(
-        "--batch-size", type=_positive_int, default=d.batch_size, help="default: %(default)s"
-    )
+    _batch_option(p, d.batch_size)
     _seeds_option(p, d.seeds)
     _add_outputs(p, "relukit-kink-choice")
     p.set_defaults(func=run_kink_choice_cmd)

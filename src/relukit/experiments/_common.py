@@ -17,8 +17,10 @@ import base64
 import contextlib
 import html
 import io
+import json
 import math
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "claims_html",
     "deterministic",
     "figure_grid",
+    "html_table",
     "load_digits",
     "mean_std_text",
     "paired_interval",
@@ -33,7 +36,9 @@ __all__ = [
     "print_claims",
     "progress",
     "render_page",
+    "save_metrics",
     "t95",
+    "write_report_files",
 ]
 
 # two-sided 95 % quantiles of Student's t by degrees of freedom (1.96 beyond the table)
@@ -302,3 +307,39 @@ figure {{ margin: 1.5em 0; }} figcaption {{ color: #444; font-size: 0.95em; }}
 Rerun: <code>{e(rerun)}</code></p>
 </body></html>
 """
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An HTML table (cells escaped)."""
+    e = html.escape
+    head = "<tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def write_report_files(
+    out: Path, metrics: dict[str, Any], pngs: dict[str, bytes], report: str
+) -> dict[str, Path]:
+    """Write ``metrics.json``, each ``NAME.png`` of ``pngs`` and ``report.html`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"metrics": out / "metrics.json", "report": out / "report.html"}
+    paths["metrics"].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    for name, data in pngs.items():
+        paths[name] = out / f"{name}.png"
+        paths[name].write_bytes(data)
+    paths["report"].write_text(report, encoding="utf-8")
+    return paths
+
+
+def save_metrics(
+    metrics: dict[str, Any],
+    out: Path | None,
+    json_path: Path | None,
+    write_outputs: Callable[[dict[str, Any], Path], Any],
+) -> None:
+    """``write_outputs(metrics, out)`` if ``out``; the metrics as JSON to ``json_path`` if given."""
+    if out is not None:
+        write_outputs(metrics, Path(out))
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")

@@ -26,7 +26,6 @@ batches, ``torch.use_deterministic_algorithms(True)`` and one thread while train
 from __future__ import annotations
 
 import html
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -41,9 +40,12 @@ from relukit.experiments._common import (
     deterministic,
     figure_grid,
     fit_ylim,
+    html_table,
     mean_std_text,
     png,
     render_page,
+    save_metrics,
+    write_report_files,
 )
 from relukit.experiments._common import progress as _progress_bar
 
@@ -313,10 +315,7 @@ def run_dying_relu(
         "runs": runs,
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    if out is not None:
-        write_outputs(metrics, Path(out))
-    if json_path is not None:
-        Path(json_path).write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    save_metrics(metrics, out, json_path, write_outputs)
     return metrics
 
 
@@ -511,33 +510,18 @@ def figure_accuracy(metrics: dict[str, Any]) -> Any:
 
 def write_outputs(metrics: dict[str, Any], out: Path) -> dict[str, Path]:
     """Write metrics.json, the two figures and report.html into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "metrics": out / "metrics.json",
-        "dead_fraction": out / "dead_fraction.png",
-        "test_accuracy": out / "test_accuracy.png",
-        "report": out / "report.html",
-    }
-    paths["metrics"].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     pngs = {
         "dead_fraction": png(figure_dead_fraction(metrics)),
         "test_accuracy": png(figure_accuracy(metrics)),
     }
-    for key, data in pngs.items():
-        paths[key].write_bytes(data)
-    paths["report"].write_text(render_html(metrics, pngs), encoding="utf-8")
-    return paths
+    return write_report_files(out, metrics, pngs, render_html(metrics, pngs))
 
 
 def render_html(metrics: dict[str, Any], pngs: dict[str, bytes]) -> str:
     """A self-contained HTML report: configuration, final table, claims, figures (base64)."""
     e = html.escape
     cfg = metrics["config"]
-    table = "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in HEADER) + "</tr>"
-    table += "".join(
-        "<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in summary_rows(metrics)
-    )
-    table += "</table>"
+    table = html_table(HEADER, summary_rows(metrics))
     sizes = metrics["dataset_sizes"]
     spread = "mean &plusmn; std" if len(cfg["seeds"]) > 1 else "one seed"
     body = f"""<p>The same MLP (hidden widths {e(str(list(cfg["hidden"])))}) trained on

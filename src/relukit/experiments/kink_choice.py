@@ -27,7 +27,6 @@ configuration (seeded generators, deterministic algorithms, one thread).
 from __future__ import annotations
 
 import html
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -39,12 +38,15 @@ from relukit.experiments._common import (
     claims_html,
     deterministic,
     figure_grid,
+    html_table,
     load_digits,
     mean_std_text,
     paired_interval,
     png,
     progress,
     render_page,
+    save_metrics,
+    write_report_files,
 )
 
 __all__ = ["DTYPES", "MODELS", "KinkChoiceConfig", "run_kink_choice", "summary_table"]
@@ -276,11 +278,7 @@ def run_kink_choice(
         "claims": _claims(cfg, entries),
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
-    if out is not None:
-        write_outputs(metrics, Path(out), text)
-    if json_path is not None:
-        Path(json_path).write_text(text)
+    save_metrics(metrics, out, json_path, write_outputs)
     return metrics
 
 
@@ -459,29 +457,16 @@ def figure_kink(metrics: dict[str, Any]) -> Any:
     return fig
 
 
-def write_outputs(metrics: dict[str, Any], out: Path, text: str | None = None) -> dict[str, Path]:
+def write_outputs(metrics: dict[str, Any], out: Path) -> dict[str, Path]:
     """Write metrics.json, kink_choice.png and report.html into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "metrics": out / "metrics.json",
-        "figure": out / "kink_choice.png",
-        "report": out / "report.html",
-    }
-    paths["metrics"].write_text(text or json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     data = png(figure_kink(metrics))
-    paths["figure"].write_bytes(data)
-    paths["report"].write_text(render_html(metrics, data), encoding="utf-8")
-    return paths
+    return write_report_files(out, metrics, {"kink_choice": data}, render_html(metrics, data))
 
 
 def render_html(metrics: dict[str, Any], figure_png: bytes) -> str:
     e = html.escape
     cfg = metrics["config"]
-    table = "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in HEADER) + "</tr>"
-    table += "".join(
-        "<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in summary_rows(metrics)
-    )
-    table += "</table>"
+    table = html_table(HEADER, summary_rows(metrics))
     body = f"""<p>Does the derivative of ReLU at 0 matter? The same network (MLP hidden
 widths {e(str(list(cfg["hidden"])))}; CNN with 3&times;3 convolutions of
 {e(str(list(cfg["channels"])))} channels, max pooling and a linear layer; no batch norm)

@@ -32,7 +32,6 @@ thread).
 from __future__ import annotations
 
 import html
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -51,6 +50,8 @@ from relukit.experiments._common import (
     png,
     progress,
     render_page,
+    save_metrics,
+    write_report_files,
 )
 
 __all__ = [
@@ -238,42 +239,29 @@ def _claims(cfg: PlasticityConfig, variants: dict[str, dict[str, list]]) -> list
         return [x - y for x, y in zip(a, b, strict=True)]
 
     first, last = f"first {k} tasks", f"last {k} tasks"
+    pct, hidden = ("points", 100.0), ("points (% of hidden units)", 100.0)
     if "relu" in variants:
-        out.append(
-            claim(
+        # (claim, metric, later window minus earlier (True) or earlier minus later, unit)
+        for name, key, grows, (unit, scale) in (
+            (
                 f"ReLU loses plasticity: its accuracy on the {last} is below the {first}",
-                diff(
-                    per_seed("relu", "task_accuracy", False),
-                    per_seed("relu", "task_accuracy", True),
-                ),
-                what=f"accuracy ({first}) − accuracy ({last})",
-                unit="points",
-                scale=100,
-            )
-        )
-        out.append(
-            claim(
-                "ReLU's dead units grow with tasks",
-                diff(
-                    per_seed("relu", "dead_fraction", True),
-                    per_seed("relu", "dead_fraction", False),
-                ),
-                what=f"dead units ({last}) − dead units ({first})",
-                unit="points (% of hidden units)",
-                scale=100,
-            )
-        )
-        out.append(
-            claim(
+                "task_accuracy",
+                False,
+                pct,
+            ),
+            ("ReLU's dead units grow with tasks", "dead_fraction", True, hidden),
+            (
                 "ReLU's last hidden layer loses effective rank with tasks",
-                diff(
-                    per_seed("relu", "effective_rank", False),
-                    per_seed("relu", "effective_rank", True),
-                ),
-                what=f"effective rank ({first}) − effective rank ({last})",
-                unit="",
-            )
-        )
+                "effective_rank",
+                False,
+                ("", 1.0),
+            ),
+        ):
+            early, late = per_seed("relu", key, False), per_seed("relu", key, True)
+            a, b = (late, early) if grows else (early, late)
+            label = key.replace("_", " ").replace("task ", "")
+            what = f"{label} ({last}) − ({first})" if grows else f"{label} ({first}) − ({last})"
+            out.append(claim(name, diff(a, b), what=what, unit=unit, scale=scale))
         names = {"leaky_relu": "LeakyReLU", "relu+redo": "ReDo", "relu+cbp": "CBP"}
         for v, label in names.items():
             if v not in variants:
@@ -340,11 +328,7 @@ def run_plasticity(
         "claims": _claims(cfg, variants),
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
-    if out is not None:
-        write_outputs(metrics, Path(out), text)
-    if json_path is not None:
-        Path(json_path).write_text(text)
+    save_metrics(metrics, out, json_path, write_outputs)
     return metrics
 
 
@@ -428,19 +412,10 @@ def figure_metrics(metrics: dict[str, Any]) -> Any:
     return fig
 
 
-def write_outputs(metrics: dict[str, Any], out: Path, text: str | None = None) -> dict[str, Path]:
+def write_outputs(metrics: dict[str, Any], out: Path) -> dict[str, Path]:
     """Write metrics.json, plasticity.png and report.html into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "metrics": out / "metrics.json",
-        "figure": out / "plasticity.png",
-        "report": out / "report.html",
-    }
-    paths["metrics"].write_text(text or json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     data = png(figure_metrics(metrics))
-    paths["figure"].write_bytes(data)
-    paths["report"].write_text(render_html(metrics, data), encoding="utf-8")
-    return paths
+    return write_report_files(out, metrics, {"plasticity": data}, render_html(metrics, data))
 
 
 def render_html(metrics: dict[str, Any], figure_png: bytes) -> str:
