@@ -472,8 +472,9 @@ def figure_dead_fraction(metrics: dict[str, Any]) -> Any:
     fit_ylim(axes[0], 0.0, max(top, 1.0), floor=-1.0)
     for ax in axes[:: min(2, len(axes))]:
         ax.set_ylabel("dead units (%)")
-    axes[0].legend(fontsize=9)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
     return fig
 
 

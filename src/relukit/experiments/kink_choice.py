@@ -421,7 +421,14 @@ def figure_kink(metrics: dict[str, Any]) -> Any:
             for d in dtypes
         ]
         x = np.arange(len(dtypes)) + (j - (len(models) - 1) / 2) * width
-        ax1.bar(x, [max(100 * v, 100 * floor) for v in vals], width, label=model)
+        shown = [v > 0 for v in vals]  # a 0 has no bar on a log scale: only its label
+        ax1.bar(
+            [xi for xi, ok in zip(x, shown, strict=True) if ok],
+            [100 * v for v in vals if v > 0],
+            width,
+            label=model,
+            color=f"C{j}",
+        )
         for xi, v in zip(x, vals, strict=True):
             ax1.annotate(
                 _pct(v), (xi, max(100 * v, 100 * floor)), ha="center", va="bottom", fontsize=8
@@ -446,6 +453,7 @@ def figure_kink(metrics: dict[str, Any]) -> Any:
             )
     for ax in (ax1, ax2):
         ax.set_xticks(range(len(dtypes)), dtypes)
+        ax.set_xlim(-0.5, len(dtypes) - 0.5)
     ax1.set_yscale("log")
     ax1.set_ylim(100 * floor / 2, 100 * 2)
     ax1.set_ylabel("steps with an exact-0 pre-activation (%)", fontsize=10)
@@ -482,7 +490,7 @@ and batch.</p>
 <h2>Claims, checked against these numbers</h2>{claims_html(metrics["claims"])}"""
     caption = (
         "Left: how often a training step met a pre-activation that is exactly 0, per "
-        "precision and network (log scale; bars at the bottom are 0). Right: for each seed, "
+        "precision and network (log scale; a 0 is written without a bar). Right: for each seed, "
         "the final test accuracy with relu'(0) = 0 minus the one with relu'(0) = 1, in "
         "percentage points; points above the line favour PyTorch's convention."
     )
