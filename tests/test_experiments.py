@@ -712,3 +712,36 @@ def test_report_figures_show_every_value():
         assert lo <= min(ln.get_ydata()) and max(ln.get_ydata()) <= hi
     accs = 100 * np.asarray([r["test_accuracy"] for r in d["runs"]])
     assert lo <= accs[:, -1].min() and accs[:, -1].max() <= hi  # the band too
+
+
+@pytest.mark.torch
+def test_cli_write_failure_after_the_run_is_one_line(tmp_path, capsys, monkeypatch):
+    """A disk that fills up while the results are written: one line, exit 2, no traceback."""
+    pytest.importorskip("sklearn")
+    import errno
+
+    from relukit.experiments import _common
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_common, "write_report_files", full)
+    monkeypatch.setattr("relukit.experiments.plasticity.write_report_files", full)
+    argv = ["experiment", "plasticity", "--tasks", "1", "--steps-per-task", "2", "--hidden", "4"]
+    argv += ["--seeds", "0", "--variants", "relu", "--no-progress", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err
+
+
+@pytest.mark.torch
+def test_plasticity_pixel_stream_permutes_inputs_not_labels():
+    pytest.importorskip("sklearn")
+    from relukit.experiments.plasticity import run_plasticity
+
+    cfg = _tiny_plasticity(variants=("relu",), seeds=(0,), tasks=2)
+    a = run_plasticity(cfg, progress_bar=False)
+    cfg.stream = "pixels"
+    b = run_plasticity(cfg, progress_bar=False)
+    assert b["config"]["stream"] == "pixels"
+    assert a["variants"]["relu"]["task_accuracy"] != b["variants"]["relu"]["task_accuracy"]
