@@ -166,6 +166,34 @@ _CHANNEL_FIRST_MODULES: tuple[type, ...] = (
 )
 
 
+_INPLACE_DUNDERS = frozenset(
+    f"__i{op}__"
+    for op in [
+        "add",
+        "sub",
+        "mul",
+        "matmul",
+        "truediv",
+        "floordiv",
+        "mod",
+        "pow",
+        "and",
+        "or",
+        "xor",
+        "lshift",
+        "rshift",
+    ]
+)
+_METADATA_ONLY = frozenset({"requires_grad_", "share_memory_"})
+
+
+def _writes_in_place(fname: str) -> bool:
+    """True for torch functions that overwrite their first argument (``add_``, ``+=``)."""
+    if fname in _INPLACE_DUNDERS:
+        return True
+    return fname.endswith("_") and not fname.startswith("_") and fname not in _METADATA_ONLY
+
+
 def module_kind(module: nn.Module) -> str | None:
     """The activation kind of ``module`` if it is an activation site, else None."""
     kind = getattr(type(module), "relukit_activation", None)
@@ -682,9 +710,7 @@ class _Session:
     def trace_function(self, fname: str, args: tuple, kwargs: dict, out: Any) -> None:
         self.internal = True
         try:
-            if (
-                fname.startswith("__i") or (fname.endswith("_") and not fname.startswith("_"))
-            ) and (args and isinstance(args[0], torch.Tensor)):
+            if _writes_in_place(fname) and args and isinstance(args[0], torch.Tensor):
                 o0 = self._lookup(args[0])
                 if o0 is not None and o0.site.startswith("\0module:"):
                     # an in-place op (out += identity): the tensor is no longer the
