@@ -67,6 +67,16 @@ def check_writable(path: Any, *, folder: bool) -> None:
     missing, and a file is created in it and removed. ``folder=False``: ``path`` is a
     file; its folder is created if missing, and the file is opened for appending (so an
     existing file is not changed; a new one is removed again).
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_writable(d / "report", folder=True)
+    >>> (d / "report").is_dir(), list((d / "report").iterdir())
+    (True, [])
+    >>> check_writable(d / "report", folder=False)
+    Traceback (most recent call last):
+    ...
+    relukit.cli.CLIError: cannot write the output file '...report': it is a folder
     """
     import os
     import tempfile
