@@ -424,7 +424,7 @@ def test_plasticity_claims_are_computed_from_the_printed_numbers():
     m, lo, hi, n = paired_interval([0.4, 0.3, 0.35])
     assert lost["supported"] and lost["estimate"] == pytest.approx(m)
     assert lost["interval"] == pytest.approx([lo, hi]) and n == 3
-    assert claims["CBP keeps more accuracy on the last 1 tasks than ReLU"]["supported"]
+    assert claims["CBP keeps more accuracy on the last task than ReLU"]["supported"]
     assert not claims["ReLU's dead units grow with tasks"]["supported"]  # no change at all
 
 

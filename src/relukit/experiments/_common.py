@@ -87,12 +87,13 @@ def claim(
     m, lo, hi, n = paired_interval([float(d) for d in diffs])
     supported = bool(lo > 0) if side == "above" else bool(hi < 0)
     prefix = f"{what} = " if what else ""
+    unit = f" {unit}" if unit else ""
     if n < 2:
-        evidence = f"{prefix}{scale * m:+.2f} {unit} (one seed: no interval, so not supported)"
+        evidence = f"{prefix}{scale * m:+.2f}{unit} (one seed: no interval, so not supported)"
         interval = None
     else:
         evidence = (
-            f"{prefix}{scale * m:+.2f} {unit}, 95 % interval [{scale * lo:+.2f}, "
+            f"{prefix}{scale * m:+.2f}{unit}, 95 % interval [{scale * lo:+.2f}, "
             f"{scale * hi:+.2f}] (paired over {n} seeds)"
         )
         interval = [lo, hi]

@@ -238,7 +238,7 @@ def _claims(cfg: PlasticityConfig, variants: dict[str, dict[str, list]]) -> list
     def diff(a: list[float], b: list[float]) -> list[float]:
         return [x - y for x, y in zip(a, b, strict=True)]
 
-    first, last = f"first {k} tasks", f"last {k} tasks"
+    first, last = (f"first {k} tasks", f"last {k} tasks") if k > 1 else ("first task", "last task")
     pct, hidden = ("points", 100.0), ("points (% of hidden units)", 100.0)
     if "relu" in variants:
         # (claim, metric, later window minus earlier (True) or earlier minus later, unit)
@@ -259,7 +259,9 @@ def _claims(cfg: PlasticityConfig, variants: dict[str, dict[str, list]]) -> list
         ):
             early, late = per_seed("relu", key, False), per_seed("relu", key, True)
             a, b = (late, early) if grows else (early, late)
-            label = key.replace("_", " ").replace("task ", "")
+            label = {"task_accuracy": "accuracy", "dead_fraction": "dead units"}.get(
+                key, key.replace("_", " ")
+            )
             what = f"{label} ({last}) − ({first})" if grows else f"{label} ({first}) − ({last})"
             out.append(claim(name, diff(a, b), what=what, unit=unit, scale=scale))
         names = {"leaky_relu": "LeakyReLU", "relu+redo": "ReDo", "relu+cbp": "CBP"}
