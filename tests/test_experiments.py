@@ -463,6 +463,7 @@ def test_plasticity_config_validation():
         ({"hidden": ()}, "hidden must list layer widths"),
         ({"lr": float("nan")}, "lr must be a finite number > 0"),
         ({"cbp_replacement_rate": 2.0}, "cbp_replacement_rate must be in"),
+        ({"l2": -1.0}, "l2 must be a finite number >= 0"),
         ({"seeds": (-1,)}, "seeds must be ints >= 0"),
     ]:
         with pytest.raises(ValueError, match=msg):

@@ -243,10 +243,11 @@ def _add_plasticity(esub: argparse._SubParsersAction) -> None:
     d = PlasticityConfig()
     p = esub.add_parser(
         "plasticity",
-        help="one network, a stream of tasks: does it keep learning? relu, leaky_relu, ReDo, CBP",
+        help="one network, a stream of tasks: does it keep learning? relu, leaky_relu, ReDo, "
+        "CBP, L2",
         description="Train one MLP on a stream of digits tasks (a fresh label permutation, or "
-        "pixel permutation, per task), never reset, with relu, leaky_relu, relu + ReDo and "
-        "relu + continual backprop; per task: accuracy, dead units, effective rank, weight "
+        "pixel permutation, per task), never reset, with relu, leaky_relu, relu + ReDo, "
+        "relu + continual backprop and relu + L2; per task: accuracy, dead units, effective rank, weight "
         "magnitude. Writes metrics.json and report.html to --out.",
     )
     p.add_argument(
@@ -278,6 +279,13 @@ def _add_plasticity(esub: argparse._SubParsersAction) -> None:
         help="relu+cbp: fraction of mature units replaced per step (default: %(default)s)",
     )
     p.add_argument(
+        "--l2",
+        type=float,
+        default=d.l2,
+        metavar="LAMBDA",
+        help="relu+l2: L2 penalty (Adam weight_decay) (default: %(default)s)",
+    )
+    p.add_argument(
         "--redo-every",
         type=_positive_int,
         default=d.redo_every,
@@ -301,6 +309,7 @@ def run_plasticity_cmd(args: argparse.Namespace) -> int:
         seeds=tuple(args.seeds),
         variants=tuple(dict.fromkeys(args.variants)),
         cbp_replacement_rate=args.cbp_replacement_rate,
+        l2=args.l2,
         redo_every=args.redo_every,
     )
     cfg.validate()

@@ -21,7 +21,9 @@ normalised singular values, Roy & Vetterli 2007), and the mean weight magnitude
 Variants (same initial weights, same tasks and same batches for a seed, so they are
 compared per seed): ``relu``; ``leaky_relu``; ``relu+redo`` (:func:`relukit.recycle`
 of the τ-dormant units every ``redo_every`` steps, Sokar et al. 2023); ``relu+cbp``
-(:class:`relukit.ContinualBackprop`, Dohare et al. 2024).
+(:class:`relukit.ContinualBackprop`, Dohare et al. 2024); ``relu+l2`` (Adam's
+``weight_decay=l2``, an L2 penalty on every parameter, the simplest baseline of Dohare et
+al.).
 
 The claims are checked on paired per-seed differences between the first and the last
 10 % of tasks, or between variants on the last 10 % (95 % Student-t intervals).
@@ -63,7 +65,7 @@ __all__ = [
     "summary_table",
 ]
 
-VARIANTS = ("relu", "leaky_relu", "relu+redo", "relu+cbp")
+VARIANTS = ("relu", "leaky_relu", "relu+redo", "relu+cbp", "relu+l2")
 STREAMS = ("labels", "pixels")
 #: per-task metrics recorded for each variant, ``[seed][task]``
 METRICS = ("task_accuracy", "dead_fraction", "effective_rank", "weight_magnitude")
@@ -86,6 +88,7 @@ class PlasticityConfig:
     cbp_replacement_rate: float = 3e-3
     cbp_maturity: int = 100
     cbp_decay: float = 0.99
+    l2: float = 1e-3
     negative_slope: float = 0.01
 
     def validate(self) -> None:
@@ -117,6 +120,8 @@ class PlasticityConfig:
             )
         if not (self.tau >= 0):
             raise ValueError(f"tau must be >= 0, got {self.tau!r}")
+        if not (math.isfinite(self.l2) and self.l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
 
 
 def effective_rank(features: Any) -> float:
@@ -163,7 +168,8 @@ def _run_one(cfg: PlasticityConfig, variant: str, seed: int, data: tuple, advanc
     n_classes = int(ytr.max()) + 1
     torch.manual_seed(seed)
     model = _make_model(cfg, variant, xtr.shape[1], n_classes)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    decay = cfg.l2 if variant == "relu+l2" else 0.0
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=decay)
     cbp = (
         ContinualBackprop(
             model,
@@ -264,7 +270,12 @@ def _claims(cfg: PlasticityConfig, variants: dict[str, dict[str, list]]) -> list
             )
             what = f"{label} ({last}) − ({first})" if grows else f"{label} ({first}) − ({last})"
             out.append(claim(name, diff(a, b), what=what, unit=unit, scale=scale))
-        names = {"leaky_relu": "LeakyReLU", "relu+redo": "ReDo", "relu+cbp": "CBP"}
+        names = {
+            "leaky_relu": "LeakyReLU",
+            "relu+redo": "ReDo",
+            "relu+cbp": "CBP",
+            "relu+l2": "L2 regularisation",
+        }
         for v, label in names.items():
             if v not in variants:
                 continue
@@ -449,7 +460,8 @@ tasks in a row, never reset: each task is scikit-learn's digits ({sizes["train"]
 from the same weights and sees the same tasks and batches. relu+redo recycles its
 &tau;-dormant units (&tau; = {cfg["tau"]:g}) every {cfg["redo_every"]} steps;
 relu+cbp is continual backpropagation (replacement rate {cfg["cbp_replacement_rate"]:g},
-maturity {cfg["cbp_maturity"]} steps, decay {cfg["cbp_decay"]:g}).
+maturity {cfg["cbp_maturity"]} steps, decay {cfg["cbp_decay"]:g}); relu+l2 adds an L2
+penalty {cfg["l2"]:g}&middot;w to every gradient (Adam's weight_decay).
 <i>Dead</i>: pre-activation &le; 0 on every training image of the task.</p>
 {visible}
 <h2>Summary (mean &plusmn; std over seeds {e(str(list(cfg["seeds"])))})</h2>{table}
