@@ -744,3 +744,24 @@ def test_plasticity_pixel_stream_permutes_inputs_not_labels():
     b = run_plasticity(cfg, progress_bar=False)
     assert b["config"]["stream"] == "pixels"
     assert a["variants"]["relu"]["task_accuracy"] != b["variants"]["relu"]["task_accuracy"]
+
+
+def test_paired_interval_against_scipy():
+    """The claims' interval is the Student-t 95 % interval of the mean paired difference."""
+    import numpy as np
+    from scipy import stats
+
+    from relukit.experiments._common import claim, paired_interval
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5, 12, 40):
+        d = rng.normal(0.02, 0.03, n)
+        lo, hi = stats.t.interval(0.95, n - 1, loc=d.mean(), scale=stats.sem(d))
+        m, lo2, hi2, k = paired_interval(list(d))
+        assert k == n and m == pytest.approx(d.mean())
+        assert (lo2, hi2) == pytest.approx((lo, hi))
+        assert claim("x", list(d), unit="")["supported"] == bool(lo > 0)
+        assert claim("x", list(d), unit="", side="below")["supported"] == bool(hi < 0)
+    assert paired_interval([0.5]) == (0.5, -math.inf, math.inf, 1)
+    with pytest.raises(ValueError, match="at least one difference"):
+        paired_interval([])

@@ -41,16 +41,19 @@ __all__ = [
     "write_report_files",
 ]
 
-# two-sided 95 % quantiles of Student's t by degrees of freedom (1.96 beyond the table)
-_T95 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14)
-
 
 def t95(n: int) -> float:
-    """The t factor for a 95 % interval of a mean of ``n`` paired differences (inf if n < 2)."""
-    df = n - 1
-    if df < 1:
+    """The t factor for a 95 % interval of a mean of ``n`` paired differences (inf if n < 2):
+    the 0.975 quantile of Student's t with ``n − 1`` degrees of freedom.
+
+    >>> round(t95(3), 3), t95(1)
+    (4.303, inf)
+    """
+    if n < 2:
         return math.inf
-    return _T95[df - 1] if df <= len(_T95) else (2.13 if df < 20 else 2.09 if df < 30 else 1.96)
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, n - 1))
 
 
 def paired_interval(diffs: Sequence[float]) -> tuple[float, float, float, int]:
