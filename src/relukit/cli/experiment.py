@@ -9,7 +9,8 @@ four precisions. They need torch/scikit-learn/NumPy, imported only when a comman
 
 Adding an experiment: write ``_add_<name>(esub)`` (its parser, ``set_defaults(func=...)``)
 and add one row to :data:`EXPERIMENTS`. :func:`_add_outputs` gives the usual ``--out``,
-``--json`` and ``--no-progress`` options; :func:`_run_report` runs a function that
+``--json`` and ``--no-progress`` options; :func:`_config` builds the configuration
+dataclass from the options of the same names; :func:`_run_report` runs a function that
 returns metrics with ``"claims"``, after checking every output path, and prints its
 table and claims.
 """
@@ -103,6 +104,31 @@ def _pick_option(
         metavar=metavar,
         help=f"{what}, from {', '.join(choices)} (default: %(default)s)",
     )
+
+
+def _config(cls: Any, args: argparse.Namespace, **renames: str) -> Any:
+    """The experiment's configuration dataclass from the options of the same names.
+
+    Lists become tuples; lists of choices (variants, dtypes, models) lose repeats;
+    ``renames`` maps a field to an option of another name (``variants="activations"``).
+    Fields without an option keep their defaults. The configuration is validated.
+    """
+    import dataclasses
+
+    kw = {}
+    for f in dataclasses.fields(cls):
+        opt = renames.get(f.name, f.name)
+        if hasattr(args, opt):
+            v = getattr(args, opt)
+            if isinstance(v, list):
+                v = tuple(dict.fromkeys(v)) if f.name in _UNIQUE else tuple(v)
+            kw[f.name] = v
+    cfg = cls(**kw)
+    cfg.validate()
+    return cfg
+
+
+_UNIQUE = frozenset({"variants", "dtypes", "models"})
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -212,22 +238,7 @@ def _add_dying_relu(esub: argparse._SubParsersAction) -> None:
 def run_dying_relu_cmd(args: argparse.Namespace) -> int:
     from relukit.experiments.dying_relu import DyingReluConfig, run_dying_relu, summary_table
 
-    cfg = DyingReluConfig(
-        dataset=args.dataset,
-        hidden=tuple(args.hidden),
-        optimizer=args.optimizer,
-        lr=args.lr,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seeds=tuple(args.seeds),
-        variants=tuple(dict.fromkeys(args.activations)),
-        eval_every=args.eval_every,
-        recycle_every=args.recycle_every,
-        recycle_which=args.recycle_which,
-        recycle_until=args.recycle_until,
-        tau=args.tau,
-    )
-    cfg.validate()
+    cfg = _config(DyingReluConfig, args, variants="activations")
     return _run_report(
         args,
         lambda console: run_dying_relu(
@@ -299,20 +310,7 @@ def _add_plasticity(esub: argparse._SubParsersAction) -> None:
 def run_plasticity_cmd(args: argparse.Namespace) -> int:
     from relukit.experiments.plasticity import PlasticityConfig, run_plasticity, summary_table
 
-    cfg = PlasticityConfig(
-        stream=args.stream,
-        tasks=args.tasks,
-        steps_per_task=args.steps_per_task,
-        hidden=tuple(args.hidden),
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seeds=tuple(args.seeds),
-        variants=tuple(dict.fromkeys(args.variants)),
-        cbp_replacement_rate=args.cbp_replacement_rate,
-        l2=args.l2,
-        redo_every=args.redo_every,
-    )
-    cfg.validate()
+    cfg = _config(PlasticityConfig, args)
     return _run_report(
         args,
         lambda console: run_plasticity(
@@ -353,15 +351,7 @@ def _add_kink_choice(esub: argparse._SubParsersAction) -> None:
 def run_kink_choice_cmd(args: argparse.Namespace) -> int:
     from relukit.experiments.kink_choice import KinkChoiceConfig, run_kink_choice, summary_table
 
-    cfg = KinkChoiceConfig(
-        dtypes=tuple(dict.fromkeys(args.dtypes)),
-        models=tuple(dict.fromkeys(args.models)),
-        lr=args.lr,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seeds=tuple(args.seeds),
-    )
-    cfg.validate()
+    cfg = _config(KinkChoiceConfig, args)
     return _run_report(
         args,
         lambda console: run_kink_choice(
