@@ -149,7 +149,7 @@ def test_dying_relu_outputs_and_keys(tmp_path):
     matplotlib.use("Agg")
     from relukit.experiments.dying_relu import VARIANTS, run_dying_relu
 
-    m = run_dying_relu(_tiny(seeds=(0, 1)), tmp_path, progress=False)
+    m = run_dying_relu(_tiny(seeds=(0, 1)), tmp_path, progress_bar=False)
     assert {p.name for p in tmp_path.iterdir()} == {
         "metrics.json",
         "dead_fraction.png",
@@ -192,11 +192,11 @@ def test_dying_relu_deterministic_and_restores_torch_settings():
 
     threads = torch.get_num_threads()
     det = torch.are_deterministic_algorithms_enabled()
-    a = run_dying_relu(_tiny(variants=("relu", "relu+recycle")), None, progress=False)
-    b = run_dying_relu(_tiny(variants=("relu", "relu+recycle")), None, progress=False)
+    a = run_dying_relu(_tiny(variants=("relu", "relu+recycle")), None, progress_bar=False)
+    b = run_dying_relu(_tiny(variants=("relu", "relu+recycle")), None, progress_bar=False)
     a.pop("seconds"), b.pop("seconds")
     assert a == b
-    c = run_dying_relu(_tiny(variants=("relu",), seeds=(1,)), None, progress=False)
+    c = run_dying_relu(_tiny(variants=("relu",), seeds=(1,)), None, progress_bar=False)
     assert c["runs"][0]["test_accuracy"] != a["runs"][0]["test_accuracy"]
     assert torch.get_num_threads() == threads
     assert torch.are_deterministic_algorithms_enabled() == det
@@ -214,7 +214,7 @@ def test_dying_relu_figures_content():
         run_dying_relu,
     )
 
-    m = run_dying_relu(_tiny(variants=("relu", "elu")), None, progress=False)
+    m = run_dying_relu(_tiny(variants=("relu", "elu")), None, progress_bar=False)
     fig = figure_dead_fraction(m)
     assert [ax.get_title() for ax in fig.axes] == ["relu", "elu"]
     lines = fig.axes[0].get_lines()
@@ -702,7 +702,7 @@ def test_report_figures_show_every_value():
             np.testing.assert_allclose(ln.get_ydata(), vals.mean(0))
             assert lo <= vals.min() and vals.max() <= hi, key
 
-    d = run_dying_relu(_tiny(variants=("relu", "elu"), seeds=(0, 1)), None, progress=False)
+    d = run_dying_relu(_tiny(variants=("relu", "elu"), seeds=(0, 1)), None, progress_bar=False)
     fig = figure_accuracy(d)
     whole, zoom = fig.axes
     assert whole.get_ylim() == (0, 101)

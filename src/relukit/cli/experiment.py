@@ -142,11 +142,13 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def _run_report(
     args: argparse.Namespace,
-    run: Callable[[Any], dict[str, Any]],
+    run: Callable[..., dict[str, Any]],
+    cfg: Any,
     table: Callable[[dict[str, Any]], Any],
     requires: tuple[str, ...] = ("torch", "sklearn", "numpy", "matplotlib"),
 ) -> int:
-    """Check the outputs, run ``run(console)``, print ``table(metrics)`` and the claims."""
+    """Check the outputs, then ``run(cfg, args.out, json_path=args.json, console=...,
+    progress_bar=...)``; print ``table(metrics)`` and the claims."""
     _require(*requires)
     _check_outputs(args)
     from rich.console import Console
@@ -156,7 +158,13 @@ def _run_report(
 
     console = Console()
     try:
-        metrics = run(console)
+        metrics = run(
+            cfg,
+            args.out,
+            json_path=args.json,
+            console=console,
+            progress_bar=not args.no_progress,
+        )
     except OSError as exc:  # e.g. the disk filled up while writing
         raise CLIError(f"could not write the results: {exc}") from None
     console.print(table(metrics))
@@ -239,13 +247,7 @@ def run_dying_relu_cmd(args: argparse.Namespace) -> int:
     from relukit.experiments.dying_relu import DyingReluConfig, run_dying_relu, summary_table
 
     cfg = _config(DyingReluConfig, args, variants="activations")
-    return _run_report(
-        args,
-        lambda console: run_dying_relu(
-            cfg, args.out, console=console, progress=not args.no_progress, json_path=args.json
-        ),
-        summary_table,
-    )
+    return _run_report(args, run_dying_relu, cfg, summary_table)
 
 
 def _add_plasticity(esub: argparse._SubParsersAction) -> None:
@@ -311,17 +313,7 @@ def run_plasticity_cmd(args: argparse.Namespace) -> int:
     from relukit.experiments.plasticity import PlasticityConfig, run_plasticity, summary_table
 
     cfg = _config(PlasticityConfig, args)
-    return _run_report(
-        args,
-        lambda console: run_plasticity(
-            cfg,
-            args.out,
-            json_path=args.json,
-            console=console,
-            progress_bar=not args.no_progress,
-        ),
-        summary_table,
-    )
+    return _run_report(args, run_plasticity, cfg, summary_table)
 
 
 def _add_kink_choice(esub: argparse._SubParsersAction) -> None:
@@ -352,17 +344,7 @@ def run_kink_choice_cmd(args: argparse.Namespace) -> int:
     from relukit.experiments.kink_choice import KinkChoiceConfig, run_kink_choice, summary_table
 
     cfg = _config(KinkChoiceConfig, args)
-    return _run_report(
-        args,
-        lambda console: run_kink_choice(
-            cfg,
-            args.out,
-            json_path=args.json,
-            console=console,
-            progress_bar=not args.no_progress,
-        ),
-        summary_table,
-    )
+    return _run_report(args, run_kink_choice, cfg, summary_table)
 
 
 def _add_born_dead(esub: argparse._SubParsersAction) -> None:

@@ -43,11 +43,11 @@ from relukit.experiments._common import (
     html_table,
     mean_std_text,
     png,
+    progress,
     render_page,
     save_metrics,
     write_report_files,
 )
-from relukit.experiments._common import progress as _progress_bar
 
 __all__ = ["DATASETS", "VARIANTS", "DyingReluConfig", "run_dying_relu", "summary_table"]
 
@@ -266,9 +266,9 @@ def run_dying_relu(
     cfg: DyingReluConfig | None = None,
     out: Path | None = None,
     *,
-    console: Any = None,
-    progress: bool = True,
     json_path: Path | None = None,
+    console: Any = None,
+    progress_bar: bool = True,
 ) -> dict[str, Any]:
     """Run the experiment; returns the metrics (also written to ``out/metrics.json``).
 
@@ -276,7 +276,6 @@ def run_dying_relu(
     nothing); ``json_path``: also write the metrics there. ``console``: a rich Console
     for the progress bar (None: a new one).
     """
-    show_progress = progress
     cfg = cfg or DyingReluConfig()
     cfg.validate()
     t0 = time.perf_counter()
@@ -287,7 +286,7 @@ def run_dying_relu(
     runs: list[dict[str, Any]] = []
     with (
         deterministic(),
-        _progress_bar(console, show_progress, total, "dying-relu: steps") as advance,
+        progress(console, progress_bar, total, "dying-relu: steps") as advance,
     ):
         for seed in cfg.seeds:
             for variant in cfg.variants:
