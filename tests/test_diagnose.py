@@ -641,12 +641,20 @@ def test_recycle_refuses_what_it_cannot_follow_and_changes_nothing():
     assert "act" in res.skipped and res.n_recycled == 0
     assert_untouched(model, snap)
 
+    ln = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.ReLU(), nn.Linear(4, 1)).eval()
+    with torch.no_grad():
+        ln[1].bias[1] = -100.0
+    rep = rk.diagnose(ln, torch.randn(20, 3))
+    snap = snapshot(ln)
+    with pytest.raises(ValueError, match="comes from LayerNorm '1', not a Linear or Conv"):
+        rk.recycle(ln, rep, which="dead")
+    assert_untouched(ln, snap)
+    # a batch norm fed by a Linear is followed (tests/test_cbp.py checks the entries)
     bn = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1)).eval()
     with torch.no_grad():
         bn[1].bias[1] = -100.0
     rep = rk.diagnose(bn, torch.randn(20, 3))
-    with pytest.raises(ValueError, match="comes from BatchNorm1d '1', not a Linear or Conv"):
-        rk.recycle(bn, rep, which="dead")
+    assert rk.recycle(bn, rep, which="dead").sites["2"]["norm"] == "1"
     with pytest.raises(TypeError, match="report must be a DeadUnitReport"):
         rk.recycle(bn, {"2": [1]})
     with pytest.raises(ValueError, match="which must be 'dormant' or 'dead'"):

@@ -1,4 +1,5 @@
-"""Tests of relukit.experiments (born-dead, dying-relu) and ``relukit experiment``."""
+"""Tests of relukit.experiments (born-dead, dying-relu, plasticity, kink-choice) and
+``relukit experiment``."""
 
 from __future__ import annotations
 
@@ -148,7 +149,7 @@ def test_dying_relu_outputs_and_keys(tmp_path):
     matplotlib.use("Agg")
     from relukit.experiments.dying_relu import VARIANTS, run_dying_relu
 
-    m = run_dying_relu(_tiny(seeds=(0, 1)), tmp_path, progress=False)
+    m = run_dying_relu(_tiny(seeds=(0, 1)), tmp_path, progress_bar=False)
     assert {p.name for p in tmp_path.iterdir()} == {
         "metrics.json",
         "dead_fraction.png",
@@ -171,7 +172,7 @@ def test_dying_relu_outputs_and_keys(tmp_path):
         accs = [r["final"]["test_accuracy"] for r in m["runs"] if r["variant"] == v]
         assert row["test_accuracy_mean"] == pytest.approx(sum(accs) / 2)
         assert row["test_accuracy_std"] == pytest.approx(abs(accs[0] - accs[1]) / 2)
-    assert {c["claim"] for c in m["claims"]} >= {
+    assert {c["name"] for c in m["claims"]} >= {
         "ReLU at this learning rate loses units",
         "recycling recovers accuracy",
     }
@@ -191,11 +192,11 @@ def test_dying_relu_deterministic_and_restores_torch_settings():
 
     threads = torch.get_num_threads()
     det = torch.are_deterministic_algorithms_enabled()
-    a = run_dying_relu(_tiny(variants=("relu", "relu+recycle")), None, progress=False)
-    b = run_dying_relu(_tiny(variants=("relu", "relu+recycle")), None, progress=False)
+    a = run_dying_relu(_tiny(variants=("relu", "relu+recycle")), None, progress_bar=False)
+    b = run_dying_relu(_tiny(variants=("relu", "relu+recycle")), None, progress_bar=False)
     a.pop("seconds"), b.pop("seconds")
     assert a == b
-    c = run_dying_relu(_tiny(variants=("relu",), seeds=(1,)), None, progress=False)
+    c = run_dying_relu(_tiny(variants=("relu",), seeds=(1,)), None, progress_bar=False)
     assert c["runs"][0]["test_accuracy"] != a["runs"][0]["test_accuracy"]
     assert torch.get_num_threads() == threads
     assert torch.are_deterministic_algorithms_enabled() == det
@@ -213,7 +214,7 @@ def test_dying_relu_figures_content():
         run_dying_relu,
     )
 
-    m = run_dying_relu(_tiny(variants=("relu", "elu")), None, progress=False)
+    m = run_dying_relu(_tiny(variants=("relu", "elu")), None, progress_bar=False)
     fig = figure_dead_fraction(m)
     assert [ax.get_title() for ax in fig.axes] == ["relu", "elu"]
     lines = fig.axes[0].get_lines()
@@ -248,6 +249,7 @@ def test_dying_relu_cli(tmp_path, capsys):
     assert m["config"]["seeds"] == [3] and list(m["summary"]) == ["relu", "leaky_relu"]
     text = capsys.readouterr().out
     assert "dying-relu on iris" in text and "leaky_relu" in text
+    assert "± inf" not in text and "one seed: no interval" in text
 
 
 @pytest.mark.parametrize(
@@ -299,11 +301,23 @@ def test_demo_writes_report(tmp_path, monkeypatch):
         "DEMO_CONFIG",
         {"epochs": 1, "seeds": (0,), "hidden": (8,), "batch_size": 512, "eval_every": 2},
     )
+    monkeypatch.setattr(
+        ex,
+        "PLASTICITY_DEMO_CONFIG",
+        {"tasks": 2, "steps_per_task": 3, "hidden": (4,), "seeds": (0,), "variants": ("relu",)},
+    )
+    monkeypatch.setattr(
+        ex,
+        "KINK_DEMO_CONFIG",
+        {"models": ("mlp",), "dtypes": ("float64",), "epochs": 1, "batch_size": 512, "seeds": (0,)},
+    )
     console = Console(record=True, width=120)
     ex.demo(tmp_path, console)
-    assert (tmp_path / "dying-relu" / "report.html").is_file()
+    for name in ("dying-relu", "plasticity", "kink-choice"):
+        assert (tmp_path / name / "report.html").is_file()
     text = console.export_text()
-    assert "report.html" in text and "relu+recycle" in text
+    assert text.count("report.html") == 3 and "relu+recycle" in text
+    assert "± inf" not in text
 
 
 @pytest.mark.torch
@@ -332,8 +346,8 @@ def test_claims_use_paired_t_intervals():
         return out
 
     def holds(r):
-        c = {c["claim"]: c for c in _claims(r, ["relu", "relu+recycle"])}
-        return c["recycling recovers accuracy"]["holds"]
+        c = {c["name"]: c for c in _claims(r, ["relu", "relu+recycle"])}
+        return c["recycling recovers accuracy"]["supported"]
 
     # differences 1, 3: mean 2, standard error 1; t(1 dof) = 12.7 -> not supported
     assert not holds(runs([0.90, 0.90], [0.91, 0.93]))
@@ -341,3 +355,413 @@ def test_claims_use_paired_t_intervals():
     assert holds(runs([0.90] * 10, [0.91, 0.93] * 5))
     assert not holds(runs([0.90], [0.99]))  # one seed never supports a claim
     assert not holds(runs([0.90] * 4, [0.89] * 4))  # recycling worse
+
+
+# ---------------------------------------------------------------------------
+# plasticity
+# ---------------------------------------------------------------------------
+
+
+def _tiny_plasticity(**kw):
+    from relukit.experiments.plasticity import PlasticityConfig
+
+    base = dict(tasks=3, steps_per_task=6, hidden=(8, 8), seeds=(0, 1), redo_every=3)
+    base.update(kw)
+    return PlasticityConfig(**base)
+
+
+@pytest.mark.torch
+def test_plasticity_outputs_schema_and_report(tmp_path):
+    pytest.importorskip("sklearn")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from relukit.experiments.plasticity import METRICS, VARIANTS, run_plasticity
+
+    cfg = _tiny_plasticity(cbp_replacement_rate=0.5, cbp_maturity=2)
+    m = run_plasticity(cfg, tmp_path / "out", json_path=tmp_path / "m.json", progress_bar=False)
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "metrics.json",
+        "plasticity.png",
+        "report.html",
+    }
+    on_disk = json.loads((tmp_path / "m.json").read_text())
+    assert on_disk == json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert list(on_disk["variants"]) == list(VARIANTS)
+    for v, rec in on_disk["variants"].items():
+        for key in (*METRICS, "units_replaced"):
+            assert len(rec[key]) == 2 and all(len(r) == 3 for r in rec[key]), (v, key)
+        assert all(0 <= a <= 1 for r in rec["task_accuracy"] for a in r)
+        assert all(0 <= d <= 1 for r in rec["dead_fraction"] for d in r)
+        assert all(0 < e <= 8 for r in rec["effective_rank"] for e in r)
+    assert sum(map(sum, on_disk["variants"]["relu+cbp"]["units_replaced"])) > 0
+    assert sum(map(sum, on_disk["variants"]["relu"]["units_replaced"])) == 0
+    for c in on_disk["claims"]:
+        assert set(c) >= {"name", "supported", "evidence", "n"} and isinstance(c["supported"], bool)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 1 and "<figcaption>Per task" in html
+    assert "inf" not in html.replace("info", "")
+    assert m["seconds"] > 0
+
+
+@pytest.mark.torch
+def test_plasticity_claims_are_computed_from_the_printed_numbers():
+    from relukit.experiments._common import paired_interval
+    from relukit.experiments.plasticity import PlasticityConfig, _claims
+
+    cfg = PlasticityConfig(tasks=10, variants=("relu", "relu+cbp"))
+    relu = [[0.9] + [0.9] * 8 + [a] for a in (0.5, 0.6, 0.55)]  # last task much worse
+    cbp = [[0.9] * 10 for _ in range(3)]
+    flat = [[0.1] * 10 for _ in range(3)]
+    variants = {
+        v: {"task_accuracy": acc, "dead_fraction": flat, "effective_rank": flat}
+        for v, acc in (("relu", relu), ("relu+cbp", cbp))
+    }
+    claims = {c["name"]: c for c in _claims(cfg, variants)}
+    lost = claims["ReLU loses plasticity: its accuracy on the last task is below the first task"]
+    m, lo, hi, n = paired_interval([0.4, 0.3, 0.35])
+    assert lost["supported"] and lost["estimate"] == pytest.approx(m)
+    assert lost["interval"] == pytest.approx([lo, hi]) and n == 3
+    assert claims["CBP keeps more accuracy on the last task than ReLU"]["supported"]
+    assert not claims["ReLU's dead units grow with tasks"]["supported"]  # no change at all
+
+
+@pytest.mark.torch
+def test_plasticity_deterministic_and_paired():
+    pytest.importorskip("sklearn")
+    from relukit.experiments.plasticity import run_plasticity
+
+    cfg = _tiny_plasticity(variants=("relu", "relu+redo"), seeds=(3,))
+    a = run_plasticity(cfg, progress_bar=False)
+    b = run_plasticity(cfg, progress_bar=False)
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+    # one seed: claims are never supported and the text has no infinite interval
+    assert all(not c["supported"] and "inf" not in c["evidence"] for c in a["claims"])
+
+
+def test_effective_rank_against_numpy():
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    from relukit.experiments.plasticity import effective_rank
+
+    x = torch.randn(20, 6, generator=torch.Generator().manual_seed(0))
+    s = np.linalg.svd(x.double().numpy(), compute_uv=False)
+    p = s / s.sum()
+    assert effective_rank(x) == pytest.approx(float(np.exp(-(p * np.log(p)).sum())))
+    assert effective_rank(torch.zeros(3, 3)) == 0.0
+
+
+def test_plasticity_config_validation():
+    from relukit.experiments.plasticity import PlasticityConfig
+
+    for kw, msg in [
+        ({"stream": "rotations"}, "stream must be one of labels, pixels"),
+        ({"variants": ("tanh",)}, "variant must be one of"),
+        ({"tasks": 0}, "tasks must be an int >= 1"),
+        ({"hidden": ()}, "hidden must list layer widths"),
+        ({"lr": float("nan")}, "lr must be a finite number > 0"),
+        ({"cbp_replacement_rate": 2.0}, "cbp_replacement_rate must be in"),
+        ({"l2": -1.0}, "l2 must be a finite number >= 0"),
+        ({"seeds": (-1,)}, "seeds must be ints >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            PlasticityConfig(**kw).validate()
+
+
+# ---------------------------------------------------------------------------
+# kink-choice
+# ---------------------------------------------------------------------------
+
+
+def _tiny_kink(**kw):
+    from relukit.experiments.kink_choice import KinkChoiceConfig
+
+    base = dict(
+        hidden=(8,),
+        channels=(2,),
+        epochs=1,
+        batch_size=256,
+        seeds=(0, 1),
+        dtypes=("bfloat16", "float64"),
+    )
+    base.update(kw)
+    return KinkChoiceConfig(**base)
+
+
+@pytest.mark.torch
+def test_kink_choice_schema_report_and_float64_never_affected(tmp_path):
+    pytest.importorskip("sklearn")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from relukit.experiments.kink_choice import run_kink_choice
+
+    run_kink_choice(
+        _tiny_kink(), tmp_path / "out", json_path=tmp_path / "k.json", progress_bar=False
+    )
+    m = json.loads((tmp_path / "k.json").read_text())
+    assert [(e["model"], e["dtype"]) for e in m["precision"]] == [
+        ("mlp", "bfloat16"),
+        ("mlp", "float64"),
+        ("cnn", "bfloat16"),
+        ("cnn", "float64"),
+    ]
+    for e in m["precision"]:
+        for key in (
+            "fraction_of_steps_affected",
+            "fraction_of_gradient_entries_changed",
+            "accuracy_at_kink_0",
+            "accuracy_at_kink_1",
+        ):
+            assert 0 <= e[key] <= 1 and len(e["per_seed"][key]) == 2
+        assert e["steps"] == 6  # ceil(1347 / 256)
+        # a changed gradient needs an exact zero
+        assert e["fraction_of_steps_gradient_changed"] <= e["fraction_of_steps_affected"]
+        if e["dtype"] == "float64":
+            assert e["fraction_of_steps_affected"] == 0
+            assert e["accuracy_at_kink_0"] == e["accuracy_at_kink_1"]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<figcaption>Left: how often" in html and "steps with an exact 0 (%)" in html
+
+
+@pytest.mark.torch
+def test_kink_choice_counts_exact_zeros_and_changed_gradients(monkeypatch):
+    """A network whose first layer has zero weights and bias puts every pre-activation at
+    exactly 0: every step is affected, and relu'(0) = 1 passes gradient where 0 does not."""
+    pytest.importorskip("sklearn")
+    import torch
+
+    from relukit.experiments import kink_choice as kc
+
+    orig = kc._make_model
+
+    def zeroed(cfg, model, n_out):
+        net = orig(cfg, model, n_out)
+        with torch.no_grad():
+            net[0].weight.zero_()
+            net[0].bias.zero_()
+        return net
+
+    monkeypatch.setattr(kc, "_make_model", zeroed)
+    m = kc.run_kink_choice(
+        _tiny_kink(models=("mlp",), dtypes=("float32",), seeds=(0,)), progress_bar=False
+    )
+    e = m["precision"][0]
+    assert e["fraction_of_steps_affected"] == 1.0
+    assert e["fraction_of_steps_gradient_changed"] == 1.0
+    assert e["fraction_of_gradient_entries_changed"] > 0
+
+
+@pytest.mark.torch
+def test_kink_choice_deterministic():
+    pytest.importorskip("sklearn")
+    from relukit.experiments.kink_choice import run_kink_choice
+
+    cfg = _tiny_kink(models=("cnn",), seeds=(0,))
+    a, b = run_kink_choice(cfg, progress_bar=False), run_kink_choice(cfg, progress_bar=False)
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+
+
+def test_kink_choice_config_validation():
+    from relukit.experiments.kink_choice import KinkChoiceConfig
+
+    for kw, msg in [
+        ({"dtypes": ("float8",)}, "dtypes must be from float16, bfloat16, float32, float64"),
+        ({"models": ()}, "models must not be empty"),
+        ({"epochs": 0}, "epochs must be an int >= 1"),
+        ({"channels": (0,)}, "channels must list widths"),
+        ({"lr": -1.0}, "lr must be a finite number > 0"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            KinkChoiceConfig(**kw).validate()
+
+
+# ---------------------------------------------------------------------------
+# the command line: output paths checked first, one line, exit 2 (subprocess)
+# ---------------------------------------------------------------------------
+
+
+def _cli(*argv, timeout=120):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run(
+        [sys.executable, "-m", "relukit", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["experiment", "dying-relu", "--out", "/proc/x"],
+        ["experiment", "plasticity", "--out", "/proc/x"],
+        ["experiment", "kink-choice", "--out", "/proc/x"],
+        ["experiment", "born-dead", "--json", "/proc/x/records.json"],
+        ["experiment", "born-dead", "--plot", "/proc/x.png"],
+        ["demo", "--out", "/proc/x"],
+    ],
+)
+def test_cli_bad_output_path_fails_before_any_work(argv):
+    import time
+
+    t0 = time.perf_counter()
+    r = _cli(*argv)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "cannot write the output" in r.stderr and "/proc/x" in r.stderr
+    assert r.stdout == ""  # nothing ran (no table, no progress)
+    assert time.perf_counter() - t0 < 60
+
+
+def test_cli_output_path_that_is_a_file_or_folder(tmp_path):
+    f = tmp_path / "a-file"
+    f.write_text("keep")
+    r = _cli("experiment", "plasticity", "--out", str(f))
+    assert r.returncode == 2 and "it is not a folder" in r.stderr
+    r = _cli("experiment", "kink-choice", "--json", str(tmp_path))
+    assert r.returncode == 2 and "it is a folder" in r.stderr
+    assert f.read_text() == "keep"
+
+
+def test_check_writable_leaves_existing_files_alone(tmp_path):
+    from relukit.cli._common import check_writable
+
+    f = tmp_path / "sub" / "m.json"
+    check_writable(f, folder=False)
+    assert not f.exists() and f.parent.is_dir()  # nothing left behind
+    f.write_text("old")
+    check_writable(f, folder=False)
+    assert f.read_text() == "old"
+    check_writable(tmp_path / "new" / "dir", folder=True)
+    assert list((tmp_path / "new" / "dir").iterdir()) == []
+
+
+@pytest.mark.torch
+def test_plasticity_and_kink_choice_cli(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    argv = ["experiment", "plasticity", "--tasks", "2", "--steps-per-task", "3", "--hidden"]
+    argv += ["4", "--seeds", "0", "--variants", "relu", "relu+cbp", "--no-progress"]
+    argv += ["--out", str(tmp_path / "p"), "--json", str(tmp_path / "p.json")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "± inf" not in out and "one seed: no interval" in out
+    assert json.loads((tmp_path / "p.json").read_text())["config"]["tasks"] == 2
+    argv = ["experiment", "kink-choice", "--epochs", "1", "--batch-size", "512", "--seeds", "0"]
+    argv += ["--dtypes", "float64", "--models", "mlp", "--no-progress"]
+    argv += ["--out", str(tmp_path / "k")]
+    assert main(argv) == 0
+    assert (tmp_path / "k" / "report.html").is_file() and "float64" in capsys.readouterr().out
+
+
+@pytest.mark.torch
+def test_report_figures_show_every_value():
+    """Each curve is the mean over seeds, and every value (band included) is inside the axes."""
+    pytest.importorskip("sklearn")
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    from relukit.experiments.dying_relu import figure_accuracy, run_dying_relu
+    from relukit.experiments.plasticity import figure_metrics, run_plasticity
+
+    m = run_plasticity(_tiny_plasticity(variants=("relu", "leaky_relu")), progress_bar=False)
+    fig = figure_metrics(m)
+    axes = fig.axes
+    assert [ax.get_ylabel() for ax in axes] == [
+        "test accuracy at the task's end (%)",
+        "dead hidden units (%)",
+        "effective rank, last hidden layer",
+        "mean |w| of the weights",
+    ]
+    for ax, key, scale in zip(
+        axes,
+        ("task_accuracy", "dead_fraction", "effective_rank", "weight_magnitude"),
+        (100, 100, 1, 1),
+        strict=True,
+    ):
+        assert [ln.get_label() for ln in ax.get_lines()] == ["relu", "leaky_relu"]
+        lo, hi = ax.get_ylim()
+        for ln, v in zip(ax.get_lines(), ("relu", "leaky_relu"), strict=True):
+            vals = scale * np.asarray(m["variants"][v][key])
+            assert list(ln.get_xdata()) == [1, 2, 3]
+            np.testing.assert_allclose(ln.get_ydata(), vals.mean(0))
+            assert lo <= vals.min() and vals.max() <= hi, key
+
+    d = run_dying_relu(_tiny(variants=("relu", "elu"), seeds=(0, 1)), None, progress_bar=False)
+    fig = figure_accuracy(d)
+    whole, zoom = fig.axes
+    assert whole.get_ylim() == (0, 101)
+    lo, hi = zoom.get_ylim()
+    for ln in zoom.get_lines():
+        assert lo <= min(ln.get_ydata()) and max(ln.get_ydata()) <= hi
+    accs = 100 * np.asarray([r["test_accuracy"] for r in d["runs"]])
+    assert lo <= accs[:, -1].min() and accs[:, -1].max() <= hi  # the band too
+
+
+@pytest.mark.torch
+def test_cli_write_failure_after_the_run_is_one_line(tmp_path, capsys, monkeypatch):
+    """A disk that fills up while the results are written: one line, exit 2, no traceback."""
+    pytest.importorskip("sklearn")
+    import errno
+
+    from relukit.experiments import _common
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_common, "write_report_files", full)
+    monkeypatch.setattr("relukit.experiments.plasticity.write_report_files", full)
+    argv = ["experiment", "plasticity", "--tasks", "1", "--steps-per-task", "2", "--hidden", "4"]
+    argv += ["--seeds", "0", "--variants", "relu", "--no-progress", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err
+
+
+@pytest.mark.torch
+def test_plasticity_pixel_stream_permutes_inputs_not_labels():
+    pytest.importorskip("sklearn")
+    from relukit.experiments.plasticity import run_plasticity
+
+    cfg = _tiny_plasticity(variants=("relu",), seeds=(0,), tasks=2)
+    a = run_plasticity(cfg, progress_bar=False)
+    cfg.stream = "pixels"
+    b = run_plasticity(cfg, progress_bar=False)
+    assert b["config"]["stream"] == "pixels"
+    assert a["variants"]["relu"]["task_accuracy"] != b["variants"]["relu"]["task_accuracy"]
+
+
+def test_paired_interval_against_scipy():
+    """The claims' interval is the Student-t 95 % interval of the mean paired difference."""
+    import numpy as np
+    from scipy import stats
+
+    from relukit.experiments._common import claim, paired_interval
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5, 12, 40):
+        d = rng.normal(0.02, 0.03, n)
+        lo, hi = stats.t.interval(0.95, n - 1, loc=d.mean(), scale=stats.sem(d))
+        m, lo2, hi2, k = paired_interval(list(d))
+        assert k == n and m == pytest.approx(d.mean())
+        assert (lo2, hi2) == pytest.approx((lo, hi))
+        assert claim("x", list(d), unit="")["supported"] == bool(lo > 0)
+        assert claim("x", list(d), unit="", side="below")["supported"] == bool(hi < 0)
+    assert paired_interval([0.5]) == (0.5, -math.inf, math.inf, 1)
+    with pytest.raises(ValueError, match="at least one difference"):
+        paired_interval([])

@@ -83,6 +83,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "diagnose": ("relukit.diagnose", "diagnose"),
     "DeadUnitMonitor": ("relukit.diagnose", "DeadUnitMonitor"),
     "recycle": ("relukit.diagnose", "recycle"),
+    "ContinualBackprop": ("relukit.diagnose", "ContinualBackprop"),
 }
 
 

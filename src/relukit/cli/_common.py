@@ -120,3 +120,50 @@ def json_number(v: float) -> float | str:
 
 def dump_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, allow_nan=False)
+
+
+def check_writable(path: Any, *, folder: bool) -> None:
+    """Check, before any work, that ``path`` can be written; else raise a one-line error.
+
+    ``folder=True``: ``path`` is an output folder; it is created (with its parents) if
+    missing, and a file is created in it and removed. ``folder=False``: ``path`` is a
+    file; its folder is created if missing, and the file is opened for appending (so an
+    existing file is not changed; a new one is removed again).
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_writable(d / "report", folder=True)
+    >>> (d / "report").is_dir(), list((d / "report").iterdir())
+    (True, [])
+    >>> check_writable(d / "report", folder=False)
+    Traceback (most recent call last):
+    ...
+    relukit.cli.CLIError: cannot write the output file '...report': it is a folder
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from relukit.cli import CLIError
+
+    p = Path(path)
+    what = "output folder" if folder else "output file"
+    try:
+        if folder:
+            if p.exists() and not p.is_dir():
+                raise CLIError(f"cannot use {str(p)!r} as the {what}: it is not a folder")
+            p.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=p):
+                pass
+        else:
+            if p.is_dir():
+                raise CLIError(f"cannot write the {what} {str(p)!r}: it is a folder")
+            p.parent.mkdir(parents=True, exist_ok=True)
+            existed = p.exists()
+            with open(p, "a"):
+                pass
+            if not existed:
+                os.unlink(p)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CLIError(f"cannot write the {what} {str(p)!r}: {reason}") from None

@@ -2,7 +2,8 @@
 
 Prints the tutorials' tables for relu and leaky relu and their derivatives, the
 convention table measured live against PyTorch and JAX, and writes the figures and the
-dying-ReLU report into ``--out`` (each section is provided by its own module).
+reports of short dying-relu, plasticity and kink-choice runs into ``--out`` (each section
+is provided by its own module).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
         help="the tour: tables, conventions, figures, experiment",
-        description="Print the tutorials' tables and the convention table, "
-        "and write the figures and the dying-ReLU report to --out.",
+        description="Print the tutorials' tables and the convention table, and write the "
+        "figures and the reports of short dying-relu, plasticity and kink-choice runs to --out.",
     )
     p.add_argument(
         "--out",
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="folder for figures and reports (default: ./relukit-demo)",
     )
     p.add_argument(
-        "--quick", action="store_true", help="skip the slow parts (the training experiment)"
+        "--quick", action="store_true", help="skip the slow parts (the training experiments)"
     )
     p.set_defaults(func=run)
 
@@ -90,9 +91,11 @@ def _section(module: str, func: str, out: Path, console: Console, **kw: Any) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(width=max(100, Console().width))
+    from relukit.cli._common import check_writable
+
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out, folder=True)  # before any work: a bad --out is one line, exit 2
+    console = Console(width=max(100, Console().width))
     tables(console)
     conventions(console)
     for module, func in (("relukit.plot", "demo_figures"), ("relukit.experiments", "demo")):

@@ -164,6 +164,34 @@ _CHANNEL_FIRST_MODULES: tuple[type, ...] = (
 )
 
 
+_INPLACE_DUNDERS = frozenset(
+    f"__i{op}__"
+    for op in [
+        "add",
+        "sub",
+        "mul",
+        "matmul",
+        "truediv",
+        "floordiv",
+        "mod",
+        "pow",
+        "and",
+        "or",
+        "xor",
+        "lshift",
+        "rshift",
+    ]
+)
+_METADATA_ONLY = frozenset({"requires_grad_", "share_memory_"})
+
+
+def _writes_in_place(fname: str) -> bool:
+    """True for torch functions that overwrite their first argument (``add_``, ``+=``)."""
+    if fname in _INPLACE_DUNDERS:
+        return True
+    return fname.endswith("_") and not fname.startswith("_") and fname not in _METADATA_ONLY
+
+
 def module_kind(module: nn.Module) -> str | None:
     """The activation kind of ``module`` if it is an activation site, else None."""
     kind = getattr(type(module), "relukit_activation", None)
@@ -353,12 +381,14 @@ class TraceInfo:
     (dropout, pooling, batch norm) and a flatten; ``spatial`` is the number of flattened
     positions per unit (None when not flattened). ``escapes``: other uses of the output
     (functional ops such as residual additions, the model output) that :func:`recycle`
-    cannot follow.
+    cannot follow. ``producer_input``: when the producer is a normalisation module
+    (batch norm), the module whose output it normalised (None otherwise or unknown).
     """
 
     producer: str | None = None
     consumers: list[tuple[str, int | None]] = field(default_factory=list)
     escapes: list[str] = field(default_factory=list)
+    producer_input: str | None = None
 
 
 class _Origin:
@@ -435,6 +465,7 @@ class _Session:
         self.stack: list[tuple[str, str | None, bool]] = []  # (name, site kind, is leaf)
         self.calls: dict[str, int] = {}  # per forward pass: module calls, functional calls
         self.origins: dict[int, _Origin] = {}
+        self.module_inputs: dict[str, str] = {}  # traced: module -> module whose output it read
         self.recording = True
         self.light = light
         self.handles: list[Any] = []
@@ -647,6 +678,7 @@ class _Session:
         o = self._lookup(pre)
         if o is not None and o.site.startswith("\0module:"):
             info.producer = o.site[len("\0module:") :]
+            info.producer_input = self.module_inputs.get(info.producer)
 
     def _trace_module(self, module: nn.Module, args: tuple, output: Any) -> None:
         if module_kind(module) is not None or not isinstance(output, torch.Tensor):
@@ -672,6 +704,8 @@ class _Session:
                     self.trace[site].consumers.append((name, o.flat))
                 else:
                     self.trace[site].escapes.append(f"read by {type(module).__name__} {name!r}")
+            elif o is not None and isinstance(module, nn.modules.batchnorm._BatchNorm):
+                self.module_inputs[name] = o.site[len("\0module:") :]
             for a in args[1:]:
                 o2 = self._lookup(a)
                 if o2 is not None and not o2.site.startswith("\0module:"):
@@ -683,6 +717,12 @@ class _Session:
     def trace_function(self, fname: str, args: tuple, kwargs: dict, out: Any) -> None:
         self.internal = True
         try:
+            if _writes_in_place(fname) and args and isinstance(args[0], torch.Tensor):
+                o0 = self._lookup(args[0])
+                if o0 is not None and o0.site.startswith("\0module:"):
+                    # an in-place op (out += identity): the tensor is no longer the
+                    # module's output, so it must not be taken for a producer
+                    del self.origins[id(args[0])]
             found = [
                 (i, o)
                 for i, a in enumerate(list(args) + list(kwargs.values()))

@@ -168,6 +168,7 @@ def diagnose(
                 producer=info.producer if info else None,
                 consumers=list(info.consumers) if info else [],
                 escapes=list(info.escapes) if info else ["not traced"],
+                producer_input=info.producer_input if info else None,
             )
         )
     return DeadUnitReport(sites, tau=tau, n_samples=n_samples, n_batches=n_batches)

@@ -12,13 +12,21 @@ For every activation site with units to recycle, and for the layer pair around i
   ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``; SGD ``momentum_buffer``; RMSprop
   ``square_avg``, ``grad_avg``; Adagrad ``sum``) is set to 0; step counts are kept.
 
+When the pre-activation is the output of a batch norm that normalises a ``Linear``/``Conv``
+output (``Conv -> BatchNorm -> ReLU``, as in a ResNet), the layer before the batch norm is
+re-drawn as above and the batch norm's channel is reset too: weight 1, bias 0, running
+mean 0, running variance 1, and its optimizer state zeroed.
+
 Limits: the producer must be an ``nn.Linear`` or ``nn.Conv{1,2,3}d`` (groups=1) module
-whose output *is* the pre-activation (no batch norm or other op between them), and the
-site's output may flow only into ``Linear``/``Conv`` modules, through dropout, pooling,
-batch norm, identity and a flatten (module or ``torch.flatten``/``view``/``reshape`` to
+whose output *is* the pre-activation, or a batch norm fed directly by one; the site's
+output may flow only into ``Linear``/``Conv`` modules, through dropout, pooling, batch
+norm, identity and a flatten (module or ``torch.flatten``/``view``/``reshape`` to
 ``(N, -1)``). Residual additions, concatenations, functional ``F.linear``, the model's
 output, or anything else reading the units make :func:`recycle` refuse that site (a
 ValueError naming it and why), before anything is changed.
+
+:func:`plan_site` and :func:`reinit_units` are shared with
+:class:`relukit.ContinualBackprop`.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from torch import nn
 
 from relukit.diagnose._report import DeadUnitReport, _check_tau
 
-__all__ = ["RecycleResult", "recycle"]
+__all__ = ["RecycleResult", "SitePlan", "plan_site", "recycle", "reinit_units"]
 
 _STATE_KEYS = (
     "exp_avg",
@@ -46,6 +54,140 @@ _STATE_KEYS = (
     "exp_inf",
 )
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_BN = nn.modules.batchnorm._BatchNorm
+
+
+@dataclass
+class SitePlan:
+    """The layers around one activation site that recycling changes.
+
+    ``layer``: the Linear/Conv whose output rows/channels are the units' incoming
+    weights; ``norm``: the batch norm between it and the activation (or None);
+    ``consumers``: ``(name, module, spatial)`` of every layer reading the units.
+    """
+
+    site: str
+    layer_name: str
+    layer: nn.Module
+    norm_name: str | None
+    norm: nn.Module | None
+    consumers: list[tuple[str, nn.Module, int | None]]
+
+
+def _n_out(m: nn.Module) -> int:
+    return int(m.out_features if isinstance(m, nn.Linear) else m.out_channels)
+
+
+def _layer_problem(m: nn.Module | None, name: str | None, what: str) -> str | None:
+    if m is None:
+        return f"{what} is not the output of a module of this model"
+    if not isinstance(m, _LAYERS):
+        return f"{what} comes from {type(m).__name__} {name!r}, not a Linear or Conv layer"
+    if isinstance(m, nn.modules.conv._ConvNd) and m.groups != 1:
+        return f"{what} comes from grouped convolution {name!r} (groups={m.groups})"
+    return None
+
+
+def plan_site(
+    model: nn.Module,
+    name: str,
+    *,
+    producer: str | None,
+    producer_input: str | None,
+    consumers: list[tuple[str, int | None]],
+    escapes: list[str],
+    n_units: int,
+) -> SitePlan | str:
+    """The :class:`SitePlan` of one site from its traced wiring, or why it cannot be made."""
+
+    def get(qual: str | None) -> nn.Module | None:
+        if qual is None:
+            return None
+        try:
+            return model.get_submodule(qual)
+        except AttributeError:
+            return None
+
+    prod = get(producer)
+    norm_name: str | None = None
+    norm: nn.Module | None = None
+    layer_name = producer
+    if isinstance(prod, _BN):
+        norm_name, norm = producer, prod
+        if prod.num_features != n_units:
+            return f"batch norm {producer!r} has {prod.num_features} channels, not {n_units}"
+        layer_name = producer_input
+        problem = _layer_problem(
+            get(producer_input), producer_input, f"the input of batch norm {producer!r}"
+        )
+    else:
+        problem = _layer_problem(prod, producer, "its pre-activation")
+    if problem is not None:
+        return problem
+    layer = get(layer_name)
+    assert layer is not None and layer_name is not None
+    if escapes:
+        return "its output is also " + "; ".join(escapes)
+    if not consumers:
+        return "no Linear or Conv layer reads its output"
+    if _n_out(layer) != n_units:
+        return f"{layer_name!r} has {_n_out(layer)} outputs but the site has {n_units} units"
+    found = []
+    for cname, spatial in consumers:
+        c = get(cname)
+        if not isinstance(c, _LAYERS):
+            return f"read by {type(c).__name__} {cname!r}"
+        if isinstance(c, nn.modules.conv._ConvNd) and c.groups != 1:
+            return f"read by grouped convolution {cname!r}"
+        n_in = c.in_features if isinstance(c, nn.Linear) else c.in_channels
+        if n_in != n_units * (spatial or 1):
+            return f"{cname!r} has {n_in} inputs, expected {n_units} x {spatial or 1}"
+        found.append((cname, c, spatial))
+    return SitePlan(name, layer_name, layer, norm_name, norm, found)
+
+
+def consumer_columns(idx: torch.Tensor, spatial: int | None) -> torch.Tensor:
+    """The input columns (channels) of a consumer that belong to units ``idx``."""
+    if spatial is None:
+        return idx
+    return (idx[:, None] * spatial + torch.arange(spatial, device=idx.device)).reshape(-1)
+
+
+def reinit_units(
+    plan: SitePlan, units: list[int] | torch.Tensor, optimizer: Any = None
+) -> list[str]:
+    """Re-draw the incoming weights of ``units``, zero their outgoing weights and state.
+
+    Returns the optimizer state entries touched (``"0.weight:exp_avg"``, ...).
+    """
+    layer = plan.layer
+    log: list[str] = []
+    with torch.no_grad():
+        idx = torch.as_tensor(units, dtype=torch.long, device=layer.weight.device)
+        if idx.numel() == 0:
+            return log
+        fresh = copy.deepcopy(layer)
+        fresh.reset_parameters()
+        layer.weight[idx] = fresh.weight[idx].to(layer.weight.dtype)
+        _reset_state(optimizer, layer.weight, (idx,), log, f"{plan.layer_name}.weight")
+        if layer.bias is not None:
+            layer.bias[idx] = 0
+            _reset_state(optimizer, layer.bias, (idx,), log, f"{plan.layer_name}.bias")
+        norm = plan.norm
+        if norm is not None:
+            if norm.affine:
+                norm.weight[idx] = 1
+                norm.bias[idx] = 0
+                _reset_state(optimizer, norm.weight, (idx,), log, f"{plan.norm_name}.weight")
+                _reset_state(optimizer, norm.bias, (idx,), log, f"{plan.norm_name}.bias")
+            if norm.running_mean is not None:
+                norm.running_mean[idx] = 0
+                norm.running_var[idx] = 1
+        for cname, c, spatial in plan.consumers:
+            index = (slice(None), consumer_columns(idx, spatial))
+            c.weight[index] = 0
+            _reset_state(optimizer, c.weight, index, log, f"{cname}.weight")
+    return log
 
 
 @dataclass
@@ -113,7 +255,8 @@ def recycle(
     Returns
     -------
     RecycleResult
-        ``result.sites[site] = {"units", "producer", "consumers", "optimizer_state"}``.
+        ``result.sites[site] = {"units", "producer", "consumers", "optimizer_state"}``
+        (and ``"norm"``, the batch norm reset with them, where there is one).
 
     Examples
     --------
@@ -140,89 +283,39 @@ def recycle(
         raise ValueError(f"which must be 'dormant' or 'dead', got {which!r}")
     t = report.tau if tau is None else _check_tau(tau)
 
-    plans: list[tuple[str, Any, Any, Any, Any]] = []
+    plans: list[tuple[SitePlan, list[int]]] = []
     skipped: dict[str, str] = {}
     for name, site in report.sites.items():
         units = site.dead_units if which == "dead" else site.dormant_units(t)
         if not units:
             continue
-        problem = None
-        producer = consumers = None
-        try:
-            producer = model.get_submodule(site.producer) if site.producer is not None else None
-        except AttributeError:
-            producer = None
-        if site.producer is None or producer is None:
-            problem = "its pre-activation is not the output of a module of this model"
-        elif not isinstance(producer, _LAYERS):
-            problem = f"its input comes from {type(producer).__name__} {site.producer!r}, not a Linear or Conv layer"
-        elif isinstance(producer, nn.modules.conv._ConvNd) and producer.groups != 1:
-            problem = f"grouped convolution {site.producer!r} (groups={producer.groups})"
-        elif site.escapes:
-            problem = "its output is also " + "; ".join(site.escapes)
-        elif not site.consumers:
-            problem = "no Linear or Conv layer reads its output"
-        else:
-            n_out = (
-                producer.out_features if isinstance(producer, nn.Linear) else producer.out_channels
-            )
-            if n_out != site.n_units:
-                problem = (
-                    f"{site.producer!r} has {n_out} outputs but the site has {site.n_units} units"
-                )
-            consumers = []
-            for cname, spatial in site.consumers:
-                c = model.get_submodule(cname)
-                if not isinstance(c, _LAYERS):
-                    problem = f"read by {type(c).__name__} {cname!r}"
-                    break
-                if isinstance(c, nn.modules.conv._ConvNd) and c.groups != 1:
-                    problem = f"read by grouped convolution {cname!r}"
-                    break
-                n_in = c.in_features if isinstance(c, nn.Linear) else c.in_channels
-                if n_in != site.n_units * (spatial or 1):
-                    problem = (
-                        f"{cname!r} has {n_in} inputs, expected {site.n_units} x {spatial or 1}"
-                    )
-                    break
-                consumers.append((cname, c, spatial))
-        if problem is not None:
-            msg = f"cannot recycle site {name!r}: {problem}"
+        plan = plan_site(
+            model,
+            name,
+            producer=site.producer,
+            producer_input=site.producer_input,
+            consumers=site.consumers,
+            escapes=site.escapes,
+            n_units=site.n_units,
+        )
+        if isinstance(plan, str):
+            msg = f"cannot recycle site {name!r}: {plan}"
             if strict:
                 raise ValueError(msg + " (pass strict=False to skip such sites)")
             skipped[name] = msg
             continue
-        plans.append((name, units, site.producer, producer, consumers))
+        plans.append((plan, units))
 
     result = RecycleResult()
-    with torch.no_grad():
-        for name, units, pname, producer, consumers in plans:
-            idx = torch.as_tensor(units, dtype=torch.long, device=producer.weight.device)
-            fresh = copy.deepcopy(producer)
-            fresh.reset_parameters()
-            log: list[str] = []
-            producer.weight[idx] = fresh.weight[idx].to(producer.weight.dtype)
-            _reset_state(optimizer, producer.weight, (idx,), log, f"{pname}.weight")
-            if producer.bias is not None:
-                producer.bias[idx] = 0
-                _reset_state(optimizer, producer.bias, (idx,), log, f"{pname}.bias")
-            done = []
-            for cname, c, spatial in consumers:
-                if spatial is None:
-                    cols = idx
-                else:
-                    cols = (
-                        idx[:, None] * spatial + torch.arange(spatial, device=idx.device)
-                    ).reshape(-1)
-                index = (slice(None), cols)
-                c.weight[index] = 0
-                _reset_state(optimizer, c.weight, index, log, f"{cname}.weight")
-                done.append(cname)
-            result.sites[name] = {
-                "units": list(units),
-                "producer": pname,
-                "consumers": done,
-                "optimizer_state": log,
-            }
+    for plan, units in plans:
+        log = reinit_units(plan, units, optimizer)
+        result.sites[plan.site] = {
+            "units": list(units),
+            "producer": plan.layer_name,
+            "consumers": [c[0] for c in plan.consumers],
+            "optimizer_state": log,
+        }
+        if plan.norm_name is not None:
+            result.sites[plan.site]["norm"] = plan.norm_name
     result.skipped = skipped
     return result

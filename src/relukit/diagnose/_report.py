@@ -35,7 +35,7 @@ class SiteReport:
         Per unit: how many of its pre-activations were > 0.
     abs_mean
         Per unit: mean of ``|h|`` over its post-activations ``h``.
-    producer, consumers, escapes
+    producer, consumers, escapes, producer_input
         How the site is wired (see :class:`relukit.diagnose._core.TraceInfo`).
     """
 
@@ -51,6 +51,7 @@ class SiteReport:
     producer: str | None = None
     consumers: list[tuple[str, int | None]] = field(default_factory=list)
     escapes: list[str] = field(default_factory=list)
+    producer_input: str | None = None
 
     @property
     def zero_gradient_when_dead(self) -> bool:
@@ -113,6 +114,7 @@ class SiteReport:
             "producer": self.producer,
             "consumers": [list(c) for c in self.consumers],
             "escapes": list(self.escapes),
+            "producer_input": self.producer_input,
         }
 
 

@@ -25,17 +25,29 @@ batches, ``torch.use_deterministic_algorithms(True)`` and one thread while train
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import html
-import io
-import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from relukit.experiments._common import (
+    band,
+    claim,
+    claims_html,
+    deterministic,
+    figure_grid,
+    fit_ylim,
+    html_table,
+    mean_std_text,
+    png,
+    progress,
+    render_page,
+    save_metrics,
+    write_report_files,
+)
 
 __all__ = ["DATASETS", "VARIANTS", "DyingReluConfig", "run_dying_relu", "summary_table"]
 
@@ -151,22 +163,6 @@ def make_model(cfg: DyingReluConfig, variant: str, n_in: int, n_out: int) -> Any
     return nn.Sequential(*layers)
 
 
-@contextlib.contextmanager
-def deterministic() -> Iterator[None]:
-    """Deterministic algorithms and one thread, restored afterwards."""
-    import torch
-
-    det = torch.are_deterministic_algorithms_enabled()
-    threads = torch.get_num_threads()
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(det)
-        torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------------------
 # one run
 # ---------------------------------------------------------------------------
@@ -270,13 +266,15 @@ def run_dying_relu(
     cfg: DyingReluConfig | None = None,
     out: Path | None = None,
     *,
+    json_path: Path | None = None,
     console: Any = None,
-    progress: bool = True,
+    progress_bar: bool = True,
 ) -> dict[str, Any]:
     """Run the experiment; returns the metrics (also written to ``out/metrics.json``).
 
     ``out``: folder for ``metrics.json``, the figures and ``report.html`` (None: write
-    nothing). ``console``: a rich Console for the progress bar (None: a new one).
+    nothing); ``json_path``: also write the metrics there. ``console``: a rich Console
+    for the progress bar (None: a new one).
     """
     cfg = cfg or DyingReluConfig()
     cfg.validate()
@@ -286,7 +284,10 @@ def run_dying_relu(
     total = steps_per_epoch * cfg.epochs * len(cfg.seeds) * len(cfg.variants)
 
     runs: list[dict[str, Any]] = []
-    with deterministic(), _progress(console, progress, total) as advance:
+    with (
+        deterministic(),
+        progress(console, progress_bar, total, "dying-relu: steps") as advance,
+    ):
         for seed in cfg.seeds:
             for variant in cfg.variants:
                 hist = _train_one(cfg, variant, seed, data, advance)
@@ -313,58 +314,22 @@ def run_dying_relu(
         "runs": runs,
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    if out is not None:
-        write_outputs(metrics, Path(out))
+    save_metrics(metrics, out, json_path, write_outputs)
     return metrics
 
 
-@contextlib.contextmanager
-def _progress(console: Any, enabled: bool, total: int) -> Iterator[Any]:
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as prog:
-        task = prog.add_task("dying-relu: training steps", total=total)
-        yield lambda: prog.advance(task)
-
-
-# two-sided 95 % quantiles of Student's t by degrees of freedom (1.96 beyond the table)
-_T95 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14)
-
-
-def _t95(n: int) -> float:
-    """The t factor for a 95 % interval of a mean of ``n`` paired differences."""
-    df = n - 1
-    if df < 1:
-        return math.inf
-    return _T95[df - 1] if df <= len(_T95) else (2.13 if df < 20 else 2.09 if df < 30 else 1.96)
-
-
-def _paired(runs: list[dict[str, Any]], a: str, b: str, key: str) -> tuple[float, float, int]:
-    """Mean and standard error of ``a − b`` over seeds (same seed = same init, same batches)."""
+def _paired_diffs(runs: list[dict[str, Any]], a: str, b: str, key: str) -> list[float]:
+    """Per seed, ``a − b`` of a final metric (same seed = same init, same batches)."""
     fa = {r["seed"]: r["final"][key] for r in runs if r["variant"] == a}
     fb = {r["seed"]: r["final"][key] for r in runs if r["variant"] == b}
-    d = [fa[k] - fb[k] for k in fa if k in fb]
-    n = len(d)
-    m = sum(d) / n
-    se = math.sqrt(sum((v - m) ** 2 for v in d) / (n - 1) / n) if n > 1 else math.inf
-    return m, se, n
+    return [fa[k] - fb[k] for k in fa if k in fb]
 
 
 def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[str, Any]]:
-    """The issue's claims, checked against the per-seed numbers.
+    """The claims, checked against the per-seed numbers.
 
-    A comparison "holds" only when the 95 % confidence interval of the paired
-    difference over seeds (Student's t) excludes 0; a single seed never supports one.
+    A comparison is supported only when the 95 % interval of the paired difference over
+    seeds (Student's t) excludes 0 on the claimed side; a single seed never supports one.
     """
     out = []
 
@@ -375,28 +340,28 @@ def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[st
         dead = finals("relu", "dead_fraction")
         out.append(
             {
-                "claim": "ReLU at this learning rate loses units",
-                "holds": bool(min(dead) > 0),
+                "name": "ReLU at this learning rate loses units",
+                "supported": bool(min(dead) > 0),
                 "evidence": f"relu ends with dead units in {sum(d > 0 for d in dead)} of "
                 f"{len(dead)} seeds (mean {sum(dead) / len(dead):.1%}, min {min(dead):.1%})",
             }
         )
     if "relu" in variants and "leaky_relu" in variants:
-        m, se, n = _paired(runs, "relu", "leaky_relu", "dead_fraction")
+        out.append(
+            claim(
+                "LeakyReLU loses fewer units than ReLU",
+                _paired_diffs(runs, "relu", "leaky_relu", "dead_fraction"),
+                what="dead units relu − leaky_relu",
+                unit="points (% of hidden units)",
+                scale=100,
+            )
+        )
         lk = finals("leaky_relu", "dead_fraction")
         rv = finals("leaky_relu", "revived_fraction")
         out.append(
             {
-                "claim": "LeakyReLU loses fewer units than ReLU",
-                "holds": bool(m > _t95(n) * se),
-                "evidence": f"dead fraction relu − leaky_relu = {m:+.1%} ± {se:.1%} "
-                f"(paired over {n} seeds, ± 1 standard error)",
-            }
-        )
-        out.append(
-            {
-                "claim": "LeakyReLU does not lose units (none dead at the end)",
-                "holds": bool(max(lk) == 0),
+                "name": "LeakyReLU does not lose units (none dead at the end)",
+                "supported": bool(max(lk) == 0),
                 "evidence": f"leaky_relu ends with units whose pre-activation is <= 0 on every "
                 f"training sample in {sum(d > 0 for d in lk)} of {len(lk)} seeds (mean "
                 f"{sum(lk) / len(lk):.1%}); they still get gradient negative_slope and can "
@@ -405,25 +370,23 @@ def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[st
             }
         )
     if "relu" in variants and "relu+recycle" in variants:
-        m, se, n = _paired(runs, "relu+recycle", "relu", "dead_fraction")
         out.append(
-            {
-                "claim": "recycling removes dead units",
-                "holds": bool(-m > _t95(n) * se),
-                "evidence": f"dead fraction relu+recycle − relu = {m:+.1%} ± {se:.1%} "
-                f"(paired over {n} seeds)",
-            }
+            claim(
+                "recycling removes dead units",
+                _paired_diffs(runs, "relu", "relu+recycle", "dead_fraction"),
+                what="dead units relu − relu+recycle",
+                unit="points (% of hidden units)",
+                scale=100,
+            )
         )
-        m, se, n = _paired(runs, "relu+recycle", "relu", "test_accuracy")
         out.append(
-            {
-                "claim": "recycling recovers accuracy",
-                "holds": bool(m > _t95(n) * se),
-                "evidence": f"test accuracy relu+recycle − relu = {100 * m:+.2f} ± "
-                f"{100 * se:.2f} points (paired over {n} seeds, ± 1 standard error; "
-                f"supported only if the 95 % interval, ± {_t95(n):.2f} standard errors, "
-                f"lies above 0)",
-            }
+            claim(
+                "recycling recovers accuracy",
+                _paired_diffs(runs, "relu+recycle", "relu", "test_accuracy"),
+                what="test accuracy relu+recycle − relu",
+                unit="points",
+                scale=100,
+            )
         )
     return out
 
@@ -432,9 +395,36 @@ def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[st
 # outputs
 # ---------------------------------------------------------------------------
 
+HEADER = (
+    "activation",
+    "dead units (%)",
+    "dormant units (%)",
+    "revived (%)",
+    "test accuracy (%)",
+    "recycled (units)",
+)
 
-def _pm(mean: float, std: float, pct: bool = True) -> str:
-    return f"{100 * mean:.1f} ± {100 * std:.1f}" if pct else f"{mean:.1f} ± {std:.1f}"
+
+def summary_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """Per variant: mean ± std over seeds of the final numbers (the mean alone for one seed)."""
+    rows = []
+    for variant in metrics["summary"]:
+        finals = [r["final"] for r in metrics["runs"] if r["variant"] == variant]
+
+        def col(key: str, scale: float = 100.0, finals: list = finals) -> str:
+            return mean_std_text([f[key] for f in finals], scale=scale)
+
+        rows.append(
+            [
+                variant,
+                col("dead_fraction"),
+                col("dormant_fraction"),
+                col("revived_fraction"),
+                col("test_accuracy"),
+                col("units_recycled", 1.0) if variant == "relu+recycle" else "",
+            ]
+        )
+    return rows
 
 
 def summary_table(metrics: dict[str, Any]) -> Any:
@@ -442,184 +432,136 @@ def summary_table(metrics: dict[str, Any]) -> Any:
     from rich.table import Table
 
     cfg = metrics["config"]
+    spread = "mean ± std" if len(cfg["seeds"]) > 1 else "one seed"
     table = Table(
         title=(
             f"dying-relu on {cfg['dataset']}: {cfg['optimizer']} lr={cfg['lr']:g}, "
-            f"{cfg['epochs']} epochs, mean ± std over seeds {list(cfg['seeds'])}"
+            f"{cfg['epochs']} epochs, {spread} over seeds {list(cfg['seeds'])}"
         )
     )
-    for col in (
-        "activation",
-        "dead units %",
-        "dormant units %",
-        "revived %",
-        "test accuracy %",
-        "recycled",
-    ):
-        table.add_column(col, justify="left" if col == "activation" else "right")
-    for variant, row in metrics["summary"].items():
-        table.add_row(
-            variant,
-            _pm(row["dead_fraction_mean"], row["dead_fraction_std"]),
-            _pm(row["dormant_fraction_mean"], row["dormant_fraction_std"]),
-            _pm(row["revived_fraction_mean"], row["revived_fraction_std"]),
-            _pm(row["test_accuracy_mean"], row["test_accuracy_std"]),
-            _pm(row["units_recycled_mean"], row["units_recycled_std"], pct=False)
-            if variant == "relu+recycle"
-            else "",
-        )
+    for col in HEADER:
+        table.add_column(col, justify="left" if col == "activation" else "right", overflow="fold")
+    for row in summary_rows(metrics):
+        table.add_row(*row)
     return table
 
 
-def _mean_curve(runs: list[dict[str, Any]], get: Any) -> tuple[Any, Any, Any]:
-    import numpy as np
-
-    steps = np.asarray(runs[0]["steps"])
-    vals = np.asarray([get(r) for r in runs], dtype=float)
-    return steps, vals.mean(0), vals.std(0)
+def _variant_runs(metrics: dict[str, Any], variant: str) -> list[dict[str, Any]]:
+    return [r for r in metrics["runs"] if r["variant"] == variant]
 
 
 def figure_dead_fraction(metrics: dict[str, Any]) -> Any:
     """Dead fraction per hidden layer over steps, one panel per activation."""
-    import matplotlib.pyplot as plt
-
     variants = list(metrics["summary"])
-    fig, axes = plt.subplots(
-        1, len(variants), figsize=(3.6 * len(variants), 3.4), sharey=True, squeeze=False
-    )
-    plt.close(fig)
-    for ax, variant in zip(axes[0], variants, strict=True):
-        runs = [r for r in metrics["runs"] if r["variant"] == variant]
+    fig, axes = figure_grid(len(variants), cols=2, height=3.0)
+    top = 0.0
+    for ax, variant in zip(axes, variants, strict=True):
+        runs = _variant_runs(metrics, variant)
         for layer in runs[0]["dead_fraction"]:
-            steps, m, _ = _mean_curve(runs, lambda r, layer=layer: r["dead_fraction"][layer])
-            ax.plot(steps, 100 * m, label=layer)
-        ax.set_title(variant)
+            _, hi = band(
+                ax,
+                runs[0]["steps"],
+                [r["dead_fraction"][layer] for r in runs],
+                label=layer,
+                scale=100.0,
+            )
+            top = max(top, hi)
+        ax.set_title(variant, fontsize=11)
         ax.set_xlabel("training step")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("dead units on the training set (%)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.suptitle("Dead fraction per hidden layer (mean over seeds)")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small")
+    fit_ylim(axes[0], 0.0, max(top, 1.0), floor=-1.0)
+    for ax in axes[:: min(2, len(axes))]:
+        ax.set_ylabel("dead units (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
     return fig
 
 
 def figure_accuracy(metrics: dict[str, Any]) -> Any:
-    """Test accuracy over steps per activation (mean ± std over seeds)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    plt.close(fig)
+    """Test accuracy over steps per activation: the whole run (left) and its second half
+    with the y axis fitted to the values there (right); nothing is cut off."""
+    fig, axes = figure_grid(2, cols=2, height=3.6, sharey=False)
+    steps = metrics["runs"][0]["steps"]
+    half = [i for i, s in enumerate(steps) if s >= steps[-1] / 2] or [len(steps) - 1]
+    lo = hi = None
     for variant in metrics["summary"]:
-        runs = [r for r in metrics["runs"] if r["variant"] == variant]
-        steps, m, s = _mean_curve(runs, lambda r: r["test_accuracy"])
-        (line,) = ax.plot(steps, 100 * m, label=variant)
-        ax.fill_between(steps, 100 * (m - s), 100 * (m + s), color=line.get_color(), alpha=0.15)
-    lows = [
-        min(100 * v for v in r["test_accuracy"][1:]) for r in metrics["runs"] if len(r["steps"]) > 2
-    ]
-    if lows:  # the step-0 point (chance level) would flatten the curves: leave it below
-        ax.set_ylim(max(0.0, min(lows) - 3), 100.5)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Test accuracy (mean ± std over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend()
+        runs = _variant_runs(metrics, variant)
+        accs = [r["test_accuracy"] for r in runs]
+        band(axes[0], steps, accs, label=variant, scale=100.0)
+        a, b = band(
+            axes[1],
+            [steps[i] for i in half],
+            [[v[i] for i in half] for v in accs],
+            label=variant,
+            scale=100.0,
+        )
+        lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
+    axes[0].set_ylim(0, 101)
+    fit_ylim(axes[1], lo, hi, ceil=100.5)
+    axes[0].set_title("whole run", fontsize=11)
+    axes[1].set_title("second half, zoomed", fontsize=11)
+    for ax in axes:
+        ax.set_xlabel("training step")
+        ax.set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
-
-
 def write_outputs(metrics: dict[str, Any], out: Path) -> dict[str, Path]:
     """Write metrics.json, the two figures and report.html into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "metrics": out / "metrics.json",
-        "dead_fraction": out / "dead_fraction.png",
-        "test_accuracy": out / "test_accuracy.png",
-        "report": out / "report.html",
-    }
-    paths["metrics"].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     pngs = {
-        "dead_fraction": _png(figure_dead_fraction(metrics)),
-        "test_accuracy": _png(figure_accuracy(metrics)),
+        "dead_fraction": png(figure_dead_fraction(metrics)),
+        "test_accuracy": png(figure_accuracy(metrics)),
     }
-    for key, data in pngs.items():
-        paths[key].write_bytes(data)
-    paths["report"].write_text(render_html(metrics, pngs), encoding="utf-8")
-    return paths
+    return write_report_files(out, metrics, pngs, render_html(metrics, pngs))
 
 
 def render_html(metrics: dict[str, Any], pngs: dict[str, bytes]) -> str:
     """A self-contained HTML report: configuration, final table, claims, figures (base64)."""
-    import torch
-
-    import relukit
-
     e = html.escape
     cfg = metrics["config"]
-    rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
-            e(v),
-            _pm(r["dead_fraction_mean"], r["dead_fraction_std"]),
-            _pm(r["dormant_fraction_mean"], r["dormant_fraction_std"]),
-            _pm(r["revived_fraction_mean"], r["revived_fraction_std"]),
-            _pm(r["test_accuracy_mean"], r["test_accuracy_std"]),
-            _pm(r["units_recycled_mean"], r["units_recycled_std"], pct=False)
-            if v == "relu+recycle"
-            else "",
-        )
-        for v, r in metrics["summary"].items()
-    )
-    claims = "".join(
-        f"<li><b>{e(c['claim'])}</b>: "
-        f"<span class='{'yes' if c['holds'] else 'no'}'>"
-        f"{'supported' if c['holds'] else 'NOT supported'}</span> ({e(c['evidence'])})</li>"
-        for c in metrics["claims"]
-    )
-    cfg_rows = "".join(f"<tr><td>{e(k)}</td><td>{e(str(v))}</td></tr>" for k, v in cfg.items())
-    imgs = "".join(
-        f"<figure><img alt='{e(k)}' src='data:image/png;base64,"
-        f"{base64.b64encode(v).decode('ascii')}'/><figcaption>{e(k)}</figcaption></figure>"
-        for k, v in pngs.items()
-    )
+    table = html_table(HEADER, summary_rows(metrics))
     sizes = metrics["dataset_sizes"]
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>relukit: dying-ReLU experiment</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-td, th {{ border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-.yes {{ color: #1a7f37; font-weight: bold; }} .no {{ color: #cf222e; font-weight: bold; }}
-img {{ max-width: 100%; }}
-</style></head><body>
-<h1>The dying ReLU, measured</h1>
-<p>The same MLP (hidden widths {e(str(list(cfg["hidden"])))}) trained on <b>{e(cfg["dataset"])}</b>
-({sizes["train"]} training, {sizes["test"]} test samples, standardised, fixed split) with
-{e(cfg["optimizer"])} at lr={cfg["lr"]:g} for {cfg["epochs"]} epochs; each seed starts every
-activation from the same initial weights. <i>Dead</i>: the unit's pre-activation is &le; 0 for
-every training sample (for relu its output and gradient are then 0 everywhere; leaky_relu and
-elu still pass a gradient there). <i>Dormant</i>: ReDo score &le; {cfg["tau"]:g}.
-relu+recycle re-initialises its {e(cfg["recycle_which"])} units
+    spread = "mean &plusmn; std" if len(cfg["seeds"]) > 1 else "one seed"
+    body = f"""<p>The same MLP (hidden widths {e(str(list(cfg["hidden"])))}) trained on
+<b>{e(cfg["dataset"])}</b> ({sizes["train"]} training, {sizes["test"]} test samples,
+standardised, fixed split) with {e(cfg["optimizer"])} at lr={cfg["lr"]:g} for {cfg["epochs"]}
+epochs; each seed starts every activation from the same initial weights. <i>Dead</i>: the
+unit's pre-activation is &le; 0 for every training sample (for relu its output and gradient
+are then 0 everywhere; leaky_relu and elu still pass a gradient there). <i>Dormant</i>: ReDo
+score &le; {cfg["tau"]:g}. relu+recycle re-initialises its {e(cfg["recycle_which"])} units
 (<code>relukit.recycle</code>) every {cfg["recycle_every"]} steps during the first
 {100 * cfg["recycle_until"]:g}% of training.</p>
-<h2>Final table (mean &plusmn; std over seeds {e(str(list(cfg["seeds"])))})</h2>
-<table><tr><th>activation</th><th>dead units %</th><th>dormant units %</th>
-<th>revived %</th><th>test accuracy %</th><th>units recycled</th></tr>{rows}</table>
+<h2>Final table ({spread} over seeds {e(str(list(cfg["seeds"])))})</h2>{table}
 <p><i>revived</i>: units dead at some evaluation during training and alive at the end
 (recycled units included).</p>
-<h2>Claims, checked against these numbers</h2><ul>{claims}</ul>
-<h2>Figures</h2>{imgs}
-<h2>Configuration</h2><table>{cfg_rows}</table>
-<p>relukit {e(relukit.__version__)}, torch {e(torch.__version__)};
-ran in {metrics["seconds"]:.1f} s. Rerun: <code>relukit experiment dying-relu --dataset {e(cfg["dataset"])}
---optimizer {e(cfg["optimizer"])} --lr {cfg["lr"]:g} --epochs {cfg["epochs"]}
---seeds {" ".join(str(s) for s in cfg["seeds"])}</code></p>
-</body></html>
-"""
+<h2>Claims, checked against these numbers</h2>{claims_html(metrics["claims"])}"""
+    figures = [
+        (
+            "dead units per hidden layer",
+            pngs["dead_fraction"],
+            "Share of dead units in each hidden layer during training, one panel per "
+            "activation. Lines: mean over seeds; shaded: lowest to highest seed.",
+        ),
+        (
+            "test accuracy",
+            pngs["test_accuracy"],
+            "Test accuracy during training, one line per activation (mean over seeds; "
+            "shaded: lowest to highest seed). Left: the whole run, from chance level at step "
+            "0; right: the second half of training with the axis fitted to its values.",
+        ),
+    ]
+    rerun = (
+        f"relukit experiment dying-relu --dataset {cfg['dataset']} --optimizer "
+        f"{cfg['optimizer']} --lr {cfg['lr']:g} --epochs {cfg['epochs']} --seeds "
+        + " ".join(str(s) for s in cfg["seeds"])
+    )
+    return render_page(
+        "The dying ReLU, measured",
+        body,
+        figures,
+        config=cfg,
+        seconds=metrics["seconds"],
+        rerun=rerun,
+    )

@@ -1,0 +1,349 @@
+"""What every experiment shares: data, determinism, progress, paired claims, figures, report.
+
+A *claim* is a sentence checked against the per-seed numbers an experiment prints:
+it is supported only when the 95 % Student-t interval of the paired per-seed
+differences lies entirely on the claimed side of 0 (one seed never supports a claim).
+
+>>> c = claim("b beats a", [0.02, 0.03, 0.025], unit="points", scale=100)
+>>> c["supported"], c["n"], round(c["estimate"], 3)
+(True, 3, 0.025)
+>>> claim("b beats a", [0.02], unit="points", scale=100)["evidence"]
+'+2.00 points (one seed: no interval, so not supported)'
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import io
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "claim",
+    "claims_html",
+    "deterministic",
+    "figure_grid",
+    "html_table",
+    "load_digits",
+    "mean_std_text",
+    "paired_interval",
+    "png",
+    "print_claims",
+    "progress",
+    "render_page",
+    "save_metrics",
+    "t95",
+    "write_report_files",
+]
+
+
+def t95(n: int) -> float:
+    """The t factor for a 95 % interval of a mean of ``n`` paired differences (inf if n < 2):
+    the 0.975 quantile of Student's t with ``n − 1`` degrees of freedom.
+
+    >>> round(t95(3), 3), t95(1)
+    (4.303, inf)
+    """
+    if n < 2:
+        return math.inf
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, n - 1))
+
+
+def paired_interval(diffs: Sequence[float]) -> tuple[float, float, float, int]:
+    """Mean, 95 % interval (low, high) and count of paired differences.
+
+    With fewer than two differences the interval is (-inf, inf).
+    """
+    n = len(diffs)
+    if n == 0:
+        raise ValueError("paired_interval needs at least one difference")
+    m = sum(diffs) / n
+    if n < 2:
+        return m, -math.inf, math.inf, n
+    se = math.sqrt(sum((d - m) ** 2 for d in diffs) / (n - 1) / n)
+    h = t95(n) * se
+    return m, m - h, m + h, n
+
+
+def claim(
+    name: str,
+    diffs: Sequence[float],
+    *,
+    unit: str,
+    scale: float = 1.0,
+    what: str = "",
+    side: Literal["above", "below"] = "above",
+) -> dict[str, Any]:
+    """Check ``name`` on paired per-seed differences: supported iff the 95 % interval is
+    entirely above 0 (``side="above"``) or below 0 (``"below"``).
+
+    ``what`` names the difference in the evidence text; ``scale`` and ``unit`` format it
+    (100 and "points" for accuracies as fractions).
+    """
+    m, lo, hi, n = paired_interval([float(d) for d in diffs])
+    supported = bool(lo > 0) if side == "above" else bool(hi < 0)
+    prefix = f"{what} = " if what else ""
+    unit = f" {unit}" if unit else ""
+    if n < 2:
+        evidence = f"{prefix}{scale * m:+.2f}{unit} (one seed: no interval, so not supported)"
+        interval = None
+    else:
+        evidence = (
+            f"{prefix}{scale * m:+.2f}{unit}, 95 % interval [{scale * lo:+.2f}, "
+            f"{scale * hi:+.2f}] (paired over {n} seeds)"
+        )
+        interval = [lo, hi]
+    return {
+        "name": name,
+        "supported": supported,
+        "estimate": m,
+        "interval": interval,
+        "n": n,
+        "evidence": evidence,
+    }
+
+
+def mean_std_text(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
+    """``"mean ± std"`` over seeds (``"mean"`` alone for one seed: no spread to show)."""
+    n = len(values)
+    m = sum(values) / n
+    if n < 2:
+        return f"{scale * m:.{digits}f}"
+    s = math.sqrt(sum((v - m) ** 2 for v in values) / n)
+    return f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
+
+
+def print_claims(console: Any, claims: Sequence[dict[str, Any]]) -> None:
+    for c in claims:
+        verdict = "[green]supported[/]" if c["supported"] else "[red]NOT supported[/]"
+        console.print(f"  {c['name']}: {verdict} ({c['evidence']})", highlight=False)
+
+
+def claims_html(claims: Sequence[dict[str, Any]]) -> str:
+    e = html.escape
+    items = "".join(
+        f"<li><b>{e(c['name'])}</b>: <span class='{'yes' if c['supported'] else 'no'}'>"
+        f"{'supported' if c['supported'] else 'NOT supported'}</span> ({e(c['evidence'])})</li>"
+        for c in claims
+    )
+    return f"<ul>{items}</ul>"
+
+
+# ---------------------------------------------------------------------------
+# data, determinism, progress
+# ---------------------------------------------------------------------------
+
+
+def load_digits(
+    *, test_size: float = 0.25, split_seed: int = 0, scale: Literal["standard", "unit"] = "standard"
+) -> tuple[Any, Any, Any, Any]:
+    """scikit-learn's 8×8 digits (1797 images, shipped, no download) as float32 tensors.
+
+    ``scale="standard"``: each pixel standardised with the training mean and std;
+    ``"unit"``: pixel / 16, in [0, 1] (exact zeros kept). Fixed stratified split.
+    """
+    import numpy as np
+    import torch
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+
+    x, y = datasets.load_digits(return_X_y=True)
+    xtr, xte, ytr, yte = train_test_split(
+        x, y, test_size=test_size, random_state=split_seed, stratify=y
+    )
+    if scale == "unit":
+        mu, sd = np.zeros(x.shape[1]), np.full(x.shape[1], 16.0)
+    else:
+        mu, sd = xtr.mean(0), xtr.std(0)
+        sd = np.where(sd > 0, sd, 1.0)
+
+    def as_x(a: Any) -> Any:
+        return torch.tensor((a - mu) / sd, dtype=torch.float32)
+
+    return as_x(xtr), torch.tensor(ytr), as_x(xte), torch.tensor(yte)
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """Deterministic algorithms and one thread, restored afterwards."""
+    import torch
+
+    det = torch.are_deterministic_algorithms_enabled()
+    threads = torch.get_num_threads()
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(det)
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def progress(console: Any, enabled: bool, total: int, label: str) -> Iterator[Callable[..., None]]:
+    """A rich progress bar; yields ``advance(n=1)`` (a no-op when disabled)."""
+    if not enabled:
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as prog:
+        task = prog.add_task(label, total=total)
+        yield lambda n=1: prog.advance(task, n)
+
+
+# ---------------------------------------------------------------------------
+# figures and the HTML page
+# ---------------------------------------------------------------------------
+
+#: the report's content width in pixels; figures are made for it at 100 dpi, so their
+#: text is shown at its real size (10 pt ticks)
+REPORT_WIDTH_PX = 1000
+DPI = 100
+
+
+def figure_grid(n: int, *, cols: int = 2, height: float = 3.3, sharey: bool = True) -> Any:
+    """A figure of ``n`` panels, at most ``cols`` per row, as wide as the report."""
+    import matplotlib.pyplot as plt
+
+    cols = max(1, min(cols, n))
+    rows = math.ceil(n / cols)
+    width = REPORT_WIDTH_PX / DPI * (1.0 if cols > 1 else 0.7)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width, height * rows), sharey=sharey, squeeze=False
+    )
+    plt.close(fig)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    for ax in flat[:n]:
+        ax.tick_params(labelsize=10)
+        ax.grid(alpha=0.3)
+    return fig, flat[:n]
+
+
+def band(ax: Any, x: Sequence[float], runs: Sequence[Sequence[float]], *, label: str, scale=1.0):
+    """Mean over seeds as a line, min..max over seeds as a band; returns (low, high)."""
+    import numpy as np
+
+    v = scale * np.asarray(runs, dtype=float)
+    m = v.mean(0)
+    (line,) = ax.plot(x, m, label=label, lw=1.6)
+    if v.shape[0] > 1:
+        ax.fill_between(x, v.min(0), v.max(0), color=line.get_color(), alpha=0.18, lw=0)
+    return float(np.nanmin(v)), float(np.nanmax(v))
+
+
+def fit_ylim(ax: Any, low: float, high: float, *, floor: float | None = None, ceil=None) -> None:
+    """Y limits that show every plotted value, with a margin (clamped to floor/ceil)."""
+    pad = 0.05 * max(high - low, 1e-9)
+    lo, hi = low - pad, high + pad
+    if floor is not None:
+        lo = max(lo, floor)
+    if ceil is not None:
+        hi = min(hi, ceil)
+    ax.set_ylim(lo, hi)
+
+
+def png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def render_page(
+    title: str,
+    body: str,
+    figures: Sequence[tuple[str, bytes, str]],
+    *,
+    config: dict[str, Any],
+    seconds: float,
+    rerun: str,
+) -> str:
+    """A self-contained HTML report: ``body`` (HTML), then figures (PNG, base64) each with
+    a caption in words, then the configuration and how to rerun it.
+
+    ``figures``: ``(alt text, png bytes, caption)``.
+    """
+    import torch
+
+    import relukit
+
+    e = html.escape
+    imgs = "".join(
+        f"<figure><img alt='{e(alt)}' src='data:image/png;base64,"
+        f"{base64.b64encode(data).decode('ascii')}'/><figcaption>{e(caption)}</figcaption>"
+        "</figure>"
+        for alt, data, caption in figures
+    )
+    cfg_rows = "".join(f"<tr><td>{e(k)}</td><td>{e(str(v))}</td></tr>" for k, v in config.items())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>relukit: {e(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: {REPORT_WIDTH_PX}px; margin: 2em auto;
+  padding: 0 1em; line-height: 1.45; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }}
+.yes {{ color: #1a7f37; font-weight: bold; }} .no {{ color: #cf222e; font-weight: bold; }}
+img {{ width: 100%; }}
+figure {{ margin: 1.5em 0; }} figcaption {{ color: #444; font-size: 0.95em; }}
+</style></head><body>
+<h1>{e(title)}</h1>
+{body}
+<h2>Figures</h2>{imgs}
+<h2>Configuration</h2><table>{cfg_rows}</table>
+<p>relukit {e(relukit.__version__)}, torch {e(torch.__version__)}; ran in {seconds:.1f} s.
+Rerun: <code>{e(rerun)}</code></p>
+</body></html>
+"""
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An HTML table (cells escaped)."""
+    e = html.escape
+    head = "<tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def write_report_files(
+    out: Path, metrics: dict[str, Any], pngs: dict[str, bytes], report: str
+) -> dict[str, Path]:
+    """Write ``metrics.json``, each ``NAME.png`` of ``pngs`` and ``report.html`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"metrics": out / "metrics.json", "report": out / "report.html"}
+    paths["metrics"].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    for name, data in pngs.items():
+        paths[name] = out / f"{name}.png"
+        paths[name].write_bytes(data)
+    paths["report"].write_text(report, encoding="utf-8")
+    return paths
+
+
+def save_metrics(
+    metrics: dict[str, Any],
+    out: Path | None,
+    json_path: Path | None,
+    write_outputs: Callable[[dict[str, Any], Path], Any],
+) -> None:
+    """``write_outputs(metrics, out)`` if ``out``; the metrics as JSON to ``json_path`` if given."""
+    if out is not None:
+        write_outputs(metrics, Path(out))
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
