@@ -68,13 +68,13 @@ class SitePlan:
 
     site: str
     layer_name: str
-    layer: nn.Module
+    layer: nn.Linear | nn.modules.conv._ConvNd
     norm_name: str | None
-    norm: nn.Module | None
-    consumers: list[tuple[str, nn.Module, int | None]]
+    norm: nn.modules.batchnorm._BatchNorm | None
+    consumers: list[tuple[str, nn.Linear | nn.modules.conv._ConvNd, int | None]]
 
 
-def _n_out(m: nn.Module) -> int:
+def _n_out(m: nn.Linear | nn.modules.conv._ConvNd) -> int:
     return int(m.out_features if isinstance(m, nn.Linear) else m.out_channels)
 
 
@@ -110,7 +110,7 @@ def plan_site(
 
     prod = get(producer)
     norm_name: str | None = None
-    norm: nn.Module | None = None
+    norm: nn.modules.batchnorm._BatchNorm | None = None
     layer_name = producer
     if isinstance(prod, _BN):
         norm_name, norm = producer, prod
@@ -125,14 +125,14 @@ def plan_site(
     if problem is not None:
         return problem
     layer = get(layer_name)
-    assert layer is not None and layer_name is not None
+    assert isinstance(layer, _LAYERS) and layer_name is not None
     if escapes:
         return "its output is also " + "; ".join(escapes)
     if not consumers:
         return "no Linear or Conv layer reads its output"
     if _n_out(layer) != n_units:
         return f"{layer_name!r} has {_n_out(layer)} outputs but the site has {n_units} units"
-    found = []
+    found: list[tuple[str, nn.Linear | nn.modules.conv._ConvNd, int | None]] = []
     for cname, spatial in consumers:
         c = get(cname)
         if not isinstance(c, _LAYERS):
@@ -180,7 +180,7 @@ def reinit_units(
                 norm.bias[idx] = 0
                 _reset_state(optimizer, norm.weight, (idx,), log, f"{plan.norm_name}.weight")
                 _reset_state(optimizer, norm.bias, (idx,), log, f"{plan.norm_name}.bias")
-            if norm.running_mean is not None:
+            if norm.running_mean is not None and norm.running_var is not None:
                 norm.running_mean[idx] = 0
                 norm.running_var[idx] = 1
         for cname, c, spatial in plan.consumers:

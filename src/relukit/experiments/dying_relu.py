@@ -483,7 +483,8 @@ def figure_accuracy(metrics: dict[str, Any]) -> Any:
     fig, axes = figure_grid(2, cols=2, height=3.6, sharey=False)
     steps = metrics["runs"][0]["steps"]
     half = [i for i, s in enumerate(steps) if s >= steps[-1] / 2] or [len(steps) - 1]
-    lo = hi = None
+    lo: float | None = None
+    hi: float | None = None
     for variant in metrics["summary"]:
         runs = _variant_runs(metrics, variant)
         accs = [r["test_accuracy"] for r in runs]
@@ -495,8 +496,9 @@ def figure_accuracy(metrics: dict[str, Any]) -> Any:
             label=variant,
             scale=100.0,
         )
-        lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
+        lo, hi = (a, b) if lo is None or hi is None else (min(lo, a), max(hi, b))
     axes[0].set_ylim(0, 101)
+    assert lo is not None and hi is not None
     fit_ylim(axes[1], lo, hi, ceil=100.5)
     axes[0].set_title("whole run", fontsize=11)
     axes[1].set_title("second half, zoomed", fontsize=11)
