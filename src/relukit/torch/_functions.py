@@ -20,7 +20,7 @@ elu, celu, selu (alpha > 0)       usually keeps the same tensor, so this costs n
 gelu, silu, mish, softplus,       the input (the derivative needs it; as torch)
 hardswish, prelu, leaky_relu
 (slope < 0), elu/celu (alpha < 0)
-any, with ``at_kink=`` given      plus 1 bit per element: "the input is AT a kink"
+any, with ``at_kink=`` given      plus a bool per element: "the input is AT a kink"
 prelu with a frozen weight        1 bit per element (``x > 0``) instead of the input
 ================================  ================================================
 
@@ -213,15 +213,16 @@ def _check_at_kink(name: str, at_kink: Any) -> float | None:
     return check_at_kink(f"relukit.torch.{name}", at_kink)
 
 
-def _kink_bits(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
+def _kink_mask(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
+    """``x`` is AT one of the kinks: a bool tensor (1 byte per element, 1 to 3 ops)."""
     m = x == locs[0]
     for loc in locs[1:]:
         m = m | (x == loc)
-    return _bits.pack(m)
+    return m
 
 
-def _at_kink(gi: torch.Tensor, g: torch.Tensor, bits: torch.Tensor, at_kink: float) -> torch.Tensor:
-    return torch.where(_bits.unpack(bits, g.shape), g * at_kink, gi)
+def _at_kink(gi: torch.Tensor, g: torch.Tensor, mask: torch.Tensor, at_kink: float) -> torch.Tensor:
+    return torch.where(mask, g * at_kink, gi)
 
 
 # ---------------------------------------------------------------------------
@@ -247,7 +248,7 @@ class _ActivationCore(torch.autograd.Function):
         if inplace and plan.save == "input":
             extras.append(x.clone())
         if at_kink is not None and plan.kinks:
-            extras.append(_kink_bits(x, plan.kinks))
+            extras.append(_kink_mask(x, plan.kinks))
         return (plan.value(x, inplace), *extras)
 
     @staticmethod
@@ -265,13 +266,17 @@ class _ActivationCore(torch.autograd.Function):
         else:
             t = x
         ctx.save_for_backward(t, *extras)
-        ctx.save_for_forward(t, *extras)
+        if _forward_ad():
+            ctx.save_for_forward(t, *extras)
+        ctx.set_materialize_grads(False)  # no zero gradients for the extras
         ctx.plan, ctx.inplace = plan, inplace
         ctx.at_kink = at_kink if extras else None
         ctx.n_extra = len(output) - 1
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+        if g is None:
+            return None, None, None, None
         t, *bits = ctx.saved_tensors
         gi = ctx.plan.grad(g, t)
         if ctx.at_kink is not None:
@@ -311,6 +316,22 @@ def _check_inplace(x: torch.Tensor) -> None:
         )
 
 
+def _forward_ad() -> bool:
+    """Forward-mode AD (``torch.func.jvp``/``jacfwd``, dual tensors) may be active."""
+    return torch.autograd.forward_ad._current_level >= 0 or (
+        torch._C._are_functorch_transforms_active()
+    )
+
+
+def _call(fn: type[torch.autograd.Function], *args: Any) -> tuple[torch.Tensor, ...]:
+    """``fn.apply(*args)``; in plain eager mode without ``Function.apply``'s signature
+    binding (``inspect.signature`` on every call: most of the Python overhead per call).
+    All arguments are positional and given, so binding changes nothing."""
+    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return fn.apply(*args)
+    return super(torch.autograd.Function, fn).apply(*args)  # type: ignore[misc]
+
+
 def _differentiable(*ts: torch.Tensor) -> bool:
     """Would autograd (reverse or forward mode, or a torch.func transform) see this call?"""
     if torch.is_grad_enabled() and any(t.requires_grad or _is_wrapped(t) for t in ts):
@@ -341,14 +362,14 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         if pl.ops is not None:
             return pl.ops.value(x, pl.params, inplace)
         raise TypeError(f"relukit.torch.{name}: input must be a floating-point tensor")
-    if torch.jit.is_tracing() and (at_kink is None or not pl.kinks):
+    if torch._C._get_tracing_state() and (at_kink is None or not pl.kinks):
         # torch's own autograd on plain ops: a trace that can be saved and reloaded
         return pl.value(x, inplace)
     if _differentiable(x):
         if inplace and x.requires_grad:
             _check_inplace(x)
         fn = _ActivationCore if torch.compiler.is_compiling() else ActivationFunction
-        return fn.apply(x, pl, at_kink, inplace)[0]
+        return _call(fn, x, pl, at_kink, inplace)[0]
     return pl.value(x, inplace)
 
 
@@ -410,7 +431,7 @@ class _PReLUCore(torch.autograd.Function):
         y = torch.ops.aten._prelu_kernel(x, _prelu_view(x, w))
         extras = [_bits.pack(x > 0)] if lean else []
         if at_kink is not None:
-            extras.append(_kink_bits(x, (0.0,)))
+            extras.append(_kink_mask(x, (0.0,)))
         return (y, *extras)
 
     @staticmethod
@@ -421,7 +442,9 @@ class _PReLUCore(torch.autograd.Function):
             ctx.mark_non_differentiable(*extras)
         saved = (w, *extras) if lean else (x, w, *extras)
         ctx.save_for_backward(*saved)
-        ctx.save_for_forward(*saved)
+        if _forward_ad():
+            ctx.save_for_forward(*saved)
+        ctx.set_materialize_grads(False)
         ctx.lean, ctx.at_kink, ctx.n_extra = lean, at_kink, len(extras)
 
     @staticmethod
@@ -442,6 +465,8 @@ class _PReLUCore(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+        if g is None:
+            return None, None, None, None
         gx, gw, _ = _PReLUCore._grads(ctx, g)
         return gx, gw, None, None
 
@@ -652,11 +677,11 @@ def prelu(
             f"{type(input).__name__} and {type(weight).__name__}"
         )
     at_kink = _check_at_kink("prelu", at_kink)
-    if torch.jit.is_tracing() and at_kink is None:
+    if torch._C._get_tracing_state() and at_kink is None:
         return F.prelu(input, weight)
     if _differentiable(input, weight):
         lean = not (weight.requires_grad or _is_wrapped(weight))
         lean = lean and torch.autograd.forward_ad._current_level < 0
         fn = _PReLUCore if torch.compiler.is_compiling() else PReLUFunction
-        return fn.apply(input, weight, at_kink, lean)[0]
+        return _call(fn, input, weight, at_kink, lean)[0]
     return F.prelu(input, weight)

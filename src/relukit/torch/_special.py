@@ -4,7 +4,7 @@ For an entry that runs torch's own kernel (:mod:`relukit.torch._table`), relukit
 compares, once per entry and parameter values, the kernel's value (and, for entries
 whose backward reads the input, its derivative) at the special inputs with the
 catalogue's pure-Python formulas, and keeps the list of disagreements. Each call then
-fixes those few points with ``torch.where`` on Python scalars: no tensor is made from
+fixes those few points with ``masked_fill``/``torch.where`` and Python scalars: no tensor is made from
 Python data per call, and the comparison itself runs outside every tracer, fake-tensor
 mode and ``torch.func`` transform (on plain float64 CPU tensors), so that
 ``torch.export``, ``torch.jit.trace`` and ``torch.compile`` see only the fix-ups.
@@ -128,17 +128,33 @@ def _where(x: torch.Tensor, s: float) -> torch.Tensor:
     return x == s
 
 
+def _fresh(t: torch.Tensor) -> bool:
+    """``t`` may be written in place: no autograd graph records it."""
+    return not (torch.is_grad_enabled() and t.requires_grad)
+
+
 def apply_fixes(x: torch.Tensor, y: torch.Tensor, fixes: tuple[Any, ...]) -> torch.Tensor:
-    """``y`` with the catalogue's value where ``x`` is one of the special inputs."""
+    """``y`` (a new tensor) with the catalogue's value where ``x`` is a special input.
+
+    In place when no autograd graph records ``y`` (no second full-size tensor).
+    """
+    inplace = _fresh(y)
     for s, v in fixes:
-        y = torch.where(_where(x, s), v, y)
+        y = y.masked_fill_(_where(x, s), v) if inplace else y.masked_fill(_where(x, s), v)
     return y
 
 
 def apply_grad_fixes(
     x: torch.Tensor, g: torch.Tensor, gi: torch.Tensor, fixes: tuple[Any, ...]
 ) -> torch.Tensor:
-    """``gi`` with ``g * derivative`` where ``x`` is ±inf (the catalogue's limits)."""
+    """``gi`` (a new tensor) with ``g * derivative`` where ``x`` is ±inf (the limits)."""
+    inplace = _fresh(gi) and _fresh(g)
     for s, d in fixes:
-        gi = torch.where(x == s, g * d, gi)
+        m = x == s
+        if d == 0.0:
+            gi = gi.masked_fill_(m, d) if inplace else gi.masked_fill(m, d)
+        elif inplace:  # no second full-size tensor
+            gi = torch.where(m, g if d == 1.0 else g * d, gi, out=gi)
+        else:
+            gi = torch.where(m, g if d == 1.0 else g * d, gi)
     return gi
