@@ -21,7 +21,7 @@ gelu, silu, mish, softplus,       the input (the derivative needs it; as torch)
 hardswish, prelu, leaky_relu
 (slope < 0), elu/celu (alpha < 0)
 any, with ``at_kink=`` given      plus a bool per element: "the input is AT a kink"
-prelu with a frozen weight        1 bit per element (``x > 0``) instead of the input
+prelu with a frozen weight        a bool per element (``x > 0``) instead of the input
 ================================  ================================================
 
 Each Function has ``setup_context``, ``generate_vmap_rule`` and ``jvp``, and its backward
@@ -48,7 +48,6 @@ import torch
 import torch.nn.functional as F
 
 from relukit.catalogue import Activation, get
-from relukit.torch import _bits
 from relukit.torch._special import apply_fixes, apply_grad_fixes, fixups
 from relukit.torch._table import TABLE, TorchOps
 
@@ -334,6 +333,8 @@ def _call(fn: type[torch.autograd.Function], *args: Any) -> tuple[torch.Tensor, 
 
 def _differentiable(*ts: torch.Tensor) -> bool:
     """Would autograd (reverse or forward mode, or a torch.func transform) see this call?"""
+    if torch.compiler.is_compiling():
+        return torch.is_grad_enabled() and any(t.requires_grad for t in ts)
     if torch.is_grad_enabled() and any(t.requires_grad or _is_wrapped(t) for t in ts):
         return True
     return torch.autograd.forward_ad._current_level >= 0 or any(_is_wrapped(t) for t in ts)
@@ -418,7 +419,8 @@ def _prelu_view(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 class _PReLUCore(torch.autograd.Function):
     """PReLU: saves the input and the weight (the weight's gradient needs the input).
 
-    With a frozen weight (``lean``), the 1-bit mask ``x > 0`` replaces the input. The
+    With a frozen weight (``lean``), the mask ``x > 0`` (a bool per element) replaces the
+    input. The
     weight is saved as given and shaped in backward, so second derivatives reach it.
     """
 
@@ -429,7 +431,7 @@ class _PReLUCore(torch.autograd.Function):
         x: torch.Tensor, w: torch.Tensor, at_kink: float | None, lean: bool
     ) -> tuple[torch.Tensor, ...]:
         y = torch.ops.aten._prelu_kernel(x, _prelu_view(x, w))
-        extras = [_bits.pack(x > 0)] if lean else []
+        extras = [x > 0] if lean else []
         if at_kink is not None:
             extras.append(_kink_mask(x, (0.0,)))
         return (y, *extras)
@@ -452,7 +454,7 @@ class _PReLUCore(torch.autograd.Function):
         saved = ctx.saved_tensors
         if ctx.lean:
             w, bits, *rest = saved
-            gx = torch.where(_bits.unpack(bits, g.shape), g, g * _prelu_view(g, w))
+            gx = torch.where(bits, g, g * _prelu_view(g, w))
             gw = None
         else:
             x, w, *rest = saved
@@ -638,14 +640,20 @@ def mish(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     return apply("mish", input, (), inplace, None)
 
 
-def softplus(input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0) -> torch.Tensor:
+def softplus(
+    input: torch.Tensor,
+    beta: float = 1.0,
+    threshold: float = 20.0,
+    *,
+    at_kink: float | None = None,
+) -> torch.Tensor:
     r"""Softplus, :math:`\frac{1}{\beta}\log(1 + e^{\beta x})` (linear above ``threshold``).
 
     >>> import torch, relukit.torch as rt
     >>> rt.softplus(torch.tensor([30.0]))
     tensor([30.])
     """
-    return apply("softplus", input, (beta, threshold), False, None)
+    return apply("softplus", input, (beta, threshold), False, at_kink)
 
 
 def hardswish(
@@ -679,6 +687,10 @@ def prelu(
     at_kink = _check_at_kink("prelu", at_kink)
     if torch._C._get_tracing_state() and at_kink is None:
         return F.prelu(input, weight)
+    dev = input.device.type
+    if dev in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(dev):
+        dt = torch.get_autocast_dtype(dev)  # torch's autocast runs prelu in low precision
+        input, weight = input.to(dt), weight.to(dt)
     if _differentiable(input, weight):
         lean = not (weight.requires_grad or _is_wrapped(weight))
         lean = lean and torch.autograd.forward_ad._current_level < 0

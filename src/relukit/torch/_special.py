@@ -129,7 +129,11 @@ def _where(x: torch.Tensor, s: float) -> torch.Tensor:
 
 
 def _fresh(t: torch.Tensor) -> bool:
-    """``t`` may be written in place: no autograd graph records it."""
+    """``t`` may be written in place: no autograd graph or ``torch.func`` transform sees it."""
+    if torch.compiler.is_compiling() or torch._C._get_tracing_state():
+        return False  # (a trace must not depend on the grad mode of the call)
+    if torch._C._functorch.is_functorch_wrapped_tensor(t):
+        return False
     return not (torch.is_grad_enabled() and t.requires_grad)
 
 
