@@ -186,7 +186,7 @@ def test_generic_path_for_an_entry_without_torch_kernels(monkeypatch):
             torch.testing.assert_close(d, dr, rtol=1e-12, atol=1e-15)
             assert torch.autograd.gradgradcheck(mine, (x,))
             torch.testing.assert_close(
-                func.vmap(func.grad(lambda t: mine(t).sum()))(x.detach()), dr.detach()
+                func.vmap(func.grad(lambda t, f=mine: f(t).sum()))(x.detach()), dr.detach()
             )
     finally:
         monkeypatch.undo()
@@ -365,8 +365,8 @@ def test_prelu_ops_within_torch_plus_30():
     w = torch.full((32,), 0.25, device="meta", requires_grad=True)
     for frozen in (False, True):
         ww = w.detach() if frozen else w
-        mine = ops_of(lambda t: rt.prelu(t, ww), 64, 32)
-        ref = ops_of(lambda t: F.prelu(t, ww), 64, 32)
+        mine = ops_of(lambda t, v=ww: rt.prelu(t, v), 64, 32)
+        ref = ops_of(lambda t, v=ww: F.prelu(t, v), 64, 32)
         assert len(mine) <= len(ref) + 30, (mine, ref)
         assert not [o for o in mine if o.split(".")[1] in FROM_PYTHON], mine
 
