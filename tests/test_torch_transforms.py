@@ -29,9 +29,7 @@ pytestmark = pytest.mark.torch
 
 # every catalogue entry that torch.nn.functional has, with its default parameters, and
 # some other parameter values
-DEFAULTS = [
-    (a.name, {}) for a in rk.catalogue() if hasattr(F, a.name) and a.name not in ("prelu",)
-]
+DEFAULTS = [(a.name, {}) for a in rk.catalogue() if hasattr(F, a.name) and a.name not in ("prelu",)]
 OTHERS = [
     ("leaky_relu", {"negative_slope": 0.1}),
     ("leaky_relu", {"negative_slope": -0.3}),
@@ -287,9 +285,7 @@ def test_compile_fullgraph_forward_and_backward():
 def test_ddp_single_process_equals_torch_nn(tmp_path):
     import torch.distributed as dist
 
-    dist.init_process_group(
-        "gloo", init_method=f"file://{tmp_path / 'rdv'}", rank=0, world_size=1
-    )
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rdv'}", rank=0, world_size=1)
     try:
         net = model()
         mine = rt.convert(copy.deepcopy(net))
