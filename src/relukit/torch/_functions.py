@@ -234,7 +234,7 @@ class _ActivationCore(torch.autograd.Function):
 
     ``forward(x, plan, at_kink, inplace)`` returns ``(y, *extras)``: the extras are what
     must be read from the input before an in-place op overwrites it (a copy of the input
-    when the plan saves it, the packed kink bits); they are marked non-differentiable.
+    when the plan saves it, the kink mask); they are marked non-differentiable.
     """
 
     generate_vmap_rule = True
@@ -276,10 +276,10 @@ class _ActivationCore(torch.autograd.Function):
     def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
         if g is None:
             return None, None, None, None
-        t, *bits = ctx.saved_tensors
+        t, *masks = ctx.saved_tensors
         gi = ctx.plan.grad(g, t)
         if ctx.at_kink is not None:
-            gi = _at_kink(gi, g, bits[0], ctx.at_kink)
+            gi = _at_kink(gi, g, masks[0], ctx.at_kink)
         return gi, None, None, None
 
 
@@ -293,10 +293,10 @@ class ActivationFunction(_ActivationCore):
     @staticmethod
     def jvp(ctx: Any, tx: torch.Tensor, *_: Any) -> tuple[Any, ...]:
         # an element-wise function: its Jacobian is diagonal, J t = J^T t
-        t, *bits = ctx.saved_tensors
+        t, *masks = ctx.saved_tensors
         ty = ctx.plan.grad(tx, t)
         if ctx.at_kink is not None:
-            ty = _at_kink(ty, tx, bits[0], ctx.at_kink)
+            ty = _at_kink(ty, tx, masks[0], ctx.at_kink)
         if ctx.inplace:
             ty = tx.copy_(ty)
         return (ty, *([None] * ctx.n_extra))
@@ -493,7 +493,7 @@ class PReLUFunction(_PReLUCore):
 def relu(
     input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""ReLU, :math:`\max(0, x)`, saving 1 bit per element for backward.
+    r"""ReLU, :math:`\max(0, x)`; backward keeps the output (as torch).
 
     Like :func:`torch.nn.functional.relu`; the gradient at 0 is 0 (torch's) unless
     ``at_kink`` is given. relu(-0.0) is +0.0.
@@ -519,9 +519,9 @@ def leaky_relu(
 ) -> torch.Tensor:
     r"""Leaky ReLU, :math:`x` if :math:`x > 0` else ``negative_slope`` :math:`\cdot x`.
 
-    Saves 1 bit per element. In-place works with any slope (torch's ``leaky_relu_``
-    refuses a negative slope in backward): the bit is taken before the input is
-    overwritten.
+    Backward keeps the output (shared with the next layer) for ``negative_slope >= 0``,
+    the input otherwise. In-place works with any slope (torch's ``leaky_relu_`` refuses
+    a negative slope in backward): the input is copied before it is overwritten.
 
     >>> import torch, relukit.torch as rt
     >>> rt.leaky_relu(torch.tensor([-10.0, 3.0]), 0.1)
@@ -533,7 +533,7 @@ def leaky_relu(
 def relu6(
     input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""ReLU6, :math:`\min(\max(0, x), 6)`; 1 bit per element; gradient 0 at 0 and 6.
+    r"""ReLU6, :math:`\min(\max(0, x), 6)`; keeps the output; gradient 0 at 0 and 6.
 
     >>> import torch, relukit.torch as rt
     >>> rt.relu6(torch.tensor([-1.0, 3.0, 9.0]))
@@ -550,7 +550,7 @@ def hardtanh(
     *,
     at_kink: float | None = None,
 ) -> torch.Tensor:
-    r"""Hardtanh, :math:`\min(\max(x, \mathrm{min\_val}), \mathrm{max\_val})`; 1 bit per element.
+    r"""Hardtanh, :math:`\min(\max(x, \mathrm{min\_val}), \mathrm{max\_val})`; keeps the output.
 
     >>> import torch, relukit.torch as rt
     >>> rt.hardtanh(torch.tensor([-3.0, 0.5, 3.0]))
@@ -562,7 +562,7 @@ def hardtanh(
 def hardsigmoid(
     input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""Hardsigmoid, :math:`\min(\max(x / 6 + 1/2, 0), 1)`; 1 bit per element.
+    r"""Hardsigmoid, :math:`\min(\max(x / 6 + 1/2, 0), 1)`; keeps the output.
 
     >>> import torch, relukit.torch as rt
     >>> rt.hardsigmoid(torch.tensor([-4.0, 0.0, 4.0]))
