@@ -434,3 +434,50 @@ def test_a_new_catalogue_entry_gets_a_module_and_autograd_without_edits(monkeypa
             Squareplus(b=-1.0)
     finally:
         _functions._plan.cache_clear()
+
+
+# ---------------------------------------------------------------------------
+# any finite input, edge values included: torch.nn's values and gradients
+# ---------------------------------------------------------------------------
+
+
+def _same_bits(a, b):
+    return bool(((a == b) & (torch.signbit(a) == torch.signbit(b)) | (a.isnan() & b.isnan())).all())
+
+
+def test_hypothesis_every_entry_equals_torch_nn_on_finite_inputs():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    values = st.lists(
+        st.one_of(
+            st.floats(width=32, allow_nan=False, allow_infinity=False),
+            st.sampled_from([0.0, -0.0, 1e-45, -1e-45, 1.17e-38, -3.0, 3.0, 6.0, -1.0, 1.0]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+
+    @settings(deadline=None)
+    @given(values, st.sampled_from(CASES))
+    def check(vals, case):
+        name, kw = case
+        x = torch.tensor(vals, dtype=torch.float32)
+        g = torch.linspace(-2, 3, len(vals))
+        a = x.clone().requires_grad_()
+        b = x.clone().requires_grad_()
+        ya, yb = getattr(rt, name)(a, **kw), getattr(F, name)(b, **kw)
+        ya.backward(g)
+        yb.backward(g)
+        if name in ("relu", "relu6"):  # relukit: +0.0 where torch gives -0.0
+            assert torch.equal(ya, yb) and not torch.signbit(ya[ya == 0]).any()
+        else:
+            assert _same_bits(ya.detach(), yb.detach()), (ya, yb)
+        if name in ("elu", "celu", "selu") and kw.get("alpha", 1.0) > 0:
+            # from the output: torch's in-place ELU gradient, a few ulp from out-of-place
+            tol = 4 * torch.finfo(torch.float32).eps * (b.grad.abs() + 2 * g.abs())
+            assert ((a.grad - b.grad).abs() <= tol).all()
+        else:
+            assert _same_bits(a.grad, b.grad), (a.grad, b.grad)
+
+    check()
