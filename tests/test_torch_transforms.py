@@ -481,3 +481,20 @@ def test_hypothesis_every_entry_equals_torch_nn_on_finite_inputs():
             assert _same_bits(a.grad, b.grad), (a.grad, b.grad)
 
     check()
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "relu6", "hardtanh", "elu", "hardswish"])
+def test_at_kink_in_forward_and_reverse_mode_and_in_place(name):
+    act = rk.get(name)
+    locs = [k[0] for k in act.kink_points()]
+    x = torch.tensor([*locs, -7.5, -0.5, 0.5, 2.5, 7.5], dtype=torch.float64)
+    # the catalogue's derivative with at_kink (NumPy, no torch) is the oracle
+    want = torch.as_tensor(act.derivative(x.numpy(), at_kink=0.5))
+    f = getattr(rt, name)
+    fwd = func.jvp(lambda t: f(t, at_kink=0.5), (x,), (torch.ones_like(x),))[1]
+    rev = func.vmap(func.grad(lambda t: f(t, at_kink=0.5)))(x)
+    torch.testing.assert_close(fwd, want, rtol=1e-12, atol=0)
+    torch.testing.assert_close(rev, want, rtol=1e-12, atol=0)
+    leaf = x.clone().requires_grad_()
+    f(leaf * 1, inplace=True, at_kink=0.5).sum().backward()
+    torch.testing.assert_close(leaf.grad, want, rtol=1e-12, atol=0)
