@@ -41,6 +41,7 @@ differs (:mod:`relukit.torch._special`: torch gives ``gelu(-inf) = nan``, reluki
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -130,18 +131,26 @@ class Plan:
     def inplace_ok(self) -> bool:
         return self.ops is None or self.ops.inplace
 
-    def value(self, x: torch.Tensor, inplace: bool) -> torch.Tensor:
-        """The value, with torch's kernel (fixed at the special inputs) or the formula."""
+    @property
+    def inf_only(self) -> bool:
+        """Every fix-up is at ±inf (none at NaN or ±0.0)."""
+        return all(s in (-math.inf, math.inf) for s, _ in self.fwd_fix + self.bwd_fix)
+
+    def value(self, x: torch.Tensor, inplace: bool, finite: bool = False) -> torch.Tensor:
+        """The value, with torch's kernel (fixed at the special inputs) or the formula.
+
+        ``finite``: ``x`` is known to hold no ±inf or NaN (no fix-ups needed).
+        """
         ops, p = self.ops, self.params
         if ops is None:
             y = self.act.value_fn(_xp(), x, **p).to(x.dtype)
             return x.copy_(y) if inplace else y
-        if not self.fwd_fix:
+        if not self.fwd_fix or (finite and self.inf_only):
             return ops.value(x, p, inplace)
         y = apply_fixes(x, ops.value(x, p, False), self.fwd_fix)
         return x.copy_(y) if inplace else y
 
-    def grad(self, g: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def grad(self, g: torch.Tensor, t: torch.Tensor, finite: bool = False) -> torch.Tensor:
         """``g`` times the derivative, from ``t``: the saved output or input."""
         ops, p = self.ops, self.params
         if ops is None:
@@ -151,7 +160,29 @@ class Plan:
         if self.save == "output":
             return ops.from_output(g, t, p)  # type: ignore[misc]
         gi = ops.from_input(g, t, p)  # type: ignore[misc]
-        return apply_grad_fixes(t, g, gi, self.bwd_fix) if self.bwd_fix else gi
+        if not self.bwd_fix or (finite and self.inf_only):
+            return gi
+        return apply_grad_fixes(t, g, gi, self.bwd_fix)
+
+
+def _finite(pl: Plan, x: torch.Tensor) -> bool:
+    """``x`` holds no ±inf or NaN, found by one reduction (``aminmax``, no copy).
+
+    Only asked in plain eager mode on CPU, for plans with fix-ups at ±inf: there the
+    fix-ups (a comparison and a fill, each a full pass) would cost more than the
+    activation itself. Elsewhere (CUDA: no host sync; tracers, ``torch.func``, fake
+    tensors: no data-dependent branch) the fix-ups always run.
+    """
+    if torch.compiler.is_compiling() or not pl.fwd_fix or not pl.inf_only:
+        return False
+    if x.device.type != "cpu" or x.numel() == 0 or type(x) is not torch.Tensor:
+        return False
+    if _is_wrapped(x):
+        return False
+    if torch._C._get_tracing_state() or torch._C._len_torch_dispatch_stack():
+        return False
+    lo, hi = torch.aminmax(x.detach())
+    return math.isfinite(lo.item()) and math.isfinite(hi.item())
 
 
 def _save_mode(act: Activation, ops: TorchOps | None, p: dict) -> Literal["output", "input"]:
@@ -232,7 +263,7 @@ def _at_kink(gi: torch.Tensor, g: torch.Tensor, mask: torch.Tensor, at_kink: flo
 class _ActivationCore(torch.autograd.Function):
     """One Function for every catalogue entry; its :class:`Plan` selects the formulas.
 
-    ``forward(x, plan, at_kink, inplace)`` returns ``(y, *extras)``: the extras are what
+    ``forward(x, plan, at_kink, inplace, finite)`` returns ``(y, *extras)``: the extras are what
     must be read from the input before an in-place op overwrites it (a copy of the input
     when the plan saves it, the kink mask); they are marked non-differentiable.
     """
@@ -241,18 +272,18 @@ class _ActivationCore(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        x: torch.Tensor, plan: Plan, at_kink: float | None, inplace: bool
+        x: torch.Tensor, plan: Plan, at_kink: float | None, inplace: bool, finite: bool
     ) -> tuple[torch.Tensor, ...]:
         extras = []
         if inplace and plan.save == "input":
             extras.append(x.clone())
         if at_kink is not None and plan.kinks:
             extras.append(_kink_mask(x, plan.kinks))
-        return (plan.value(x, inplace), *extras)
+        return (plan.value(x, inplace, finite), *extras)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        x, plan, at_kink, inplace = inputs
+        x, plan, at_kink, inplace, finite = inputs
         y, *extras = output
         if inplace:
             ctx.mark_dirty(x)
@@ -268,19 +299,19 @@ class _ActivationCore(torch.autograd.Function):
         if _forward_ad():
             ctx.save_for_forward(t, *extras)
         ctx.set_materialize_grads(False)  # no zero gradients for the extras
-        ctx.plan, ctx.inplace = plan, inplace
+        ctx.plan, ctx.inplace, ctx.finite = plan, inplace, finite
         ctx.at_kink = at_kink if extras else None
         ctx.n_extra = len(output) - 1
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
         if g is None:
-            return None, None, None, None
+            return None, None, None, None, None
         t, *masks = ctx.saved_tensors
-        gi = ctx.plan.grad(g, t)
+        gi = ctx.plan.grad(g, t, ctx.finite)
         if ctx.at_kink is not None:
             gi = _at_kink(gi, g, masks[0], ctx.at_kink)
-        return gi, None, None, None
+        return gi, None, None, None, None
 
 
 class ActivationFunction(_ActivationCore):
@@ -294,7 +325,7 @@ class ActivationFunction(_ActivationCore):
     def jvp(ctx: Any, tx: torch.Tensor, *_: Any) -> tuple[Any, ...]:
         # an element-wise function: its Jacobian is diagonal, J t = J^T t
         t, *masks = ctx.saved_tensors
-        ty = ctx.plan.grad(tx, t)
+        ty = ctx.plan.grad(tx, t, ctx.finite)
         if ctx.at_kink is not None:
             ty = _at_kink(ty, tx, masks[0], ctx.at_kink)
         if ctx.inplace:
@@ -370,8 +401,8 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         if inplace and x.requires_grad:
             _check_inplace(x)
         fn = _ActivationCore if torch.compiler.is_compiling() else ActivationFunction
-        return _call(fn, x, pl, at_kink, inplace)[0]
-    return pl.value(x, inplace)
+        return _call(fn, x, pl, at_kink, inplace, _finite(pl, x))[0]
+    return pl.value(x, inplace, _finite(pl, x))
 
 
 def function(name: str) -> Any:
