@@ -4,10 +4,12 @@ For an entry that runs torch's own kernel (:mod:`relukit.torch._table`), relukit
 compares, once per entry and parameter values, the kernel's value (and, for entries
 whose backward reads the input, its derivative) at the special inputs with the
 catalogue's pure-Python formulas, and keeps the list of disagreements. Each call then
-fixes those few points with ``masked_fill``/``torch.where`` and Python scalars: no tensor is made from
-Python data per call, and the comparison itself runs outside every tracer, fake-tensor
-mode and ``torch.func`` transform (on plain float64 CPU tensors), so that
-``torch.export``, ``torch.jit.trace`` and ``torch.compile`` see only the fix-ups.
+fixes those few points with ``masked_fill``/``torch.where`` and Python scalars: no
+tensor is made from Python data per call, and the comparison itself runs outside every
+tracer, fake-tensor mode and ``torch.func`` transform (on plain float32 and float64
+CPU tensors), so that ``torch.export``, ``torch.jit.trace`` and ``torch.compile`` see
+only the fix-ups. (On CPU in eager mode they are skipped when the input is finite:
+:func:`relukit.torch._functions._finite`.)
 
 >>> from relukit.torch._special import fixups
 >>> fixups("relu", ())
