@@ -228,7 +228,6 @@ class ContinualBackprop:
         with torch.no_grad():
             for name, plan in self._plans.items():
                 acc = sess.sites[name]
-                acc.fold()
                 util, age = self._util[name], self._age[name]
                 if acc.abs_sum is not None and acc.n_values:
                     h = acc.abs_sum.to(torch.float64) / acc.n_values

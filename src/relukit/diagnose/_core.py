@@ -217,7 +217,6 @@ class SiteAccumulator:
     """
 
     __slots__ = (
-        "_ebuf",
         "abs_sum",
         "kind",
         "light",
@@ -241,7 +240,6 @@ class SiteAccumulator:
     ) -> None:
         self.light = light  # light: running max instead of positive counts (monitor)
         self.pre_max: torch.Tensor | None = None
-        self._ebuf: tuple[torch.Tensor | None, torch.Tensor] | None = None
         self.name = name
         self.kind = kind
         self.source = source
@@ -252,10 +250,10 @@ class SiteAccumulator:
         self.abs_sum: torch.Tensor | None = None  # float64
 
     def add_light(self, pre: torch.Tensor, post: torch.Tensor) -> None:
-        """Fast path for the monitor: running max of ``pre`` and sum of ``|post|``.
+        """Fast path for the monitor: per-unit running max of ``pre`` and sum of ``|post|``.
 
-        While batches keep the same shape, the running values are kept element-wise
-        (one in-place op per step, no reduction); :meth:`fold` reduces them.
+        Each call reduces the batch to one value per unit at once, so the state kept
+        between steps is O(units), whatever the batch and spatial size.
         """
         pre = pre.detach()
         post = post.detach()
@@ -264,40 +262,19 @@ class SiteAccumulator:
             self.add_post(post)
             return
         self.n_values += pre.numel() // self.n_units
-        zero_below = self.kind in ZERO_GRADIENT_KINDS
-        eb = self._ebuf
-        if eb is not None and eb[1].shape == post.shape:
-            if zero_below:
-                # relu, relu6: h >= 0 and h > 0 exactly where z > 0, so the sum of h
-                # alone tells alive (> 0) from dead, and gives the ReDo score
-                eb[1].add_(post)
-            else:
-                assert eb[0] is not None  # kept for every kind but relu/relu6
-                torch.maximum(eb[0], pre, out=eb[0])
-                eb[1].add_(post.abs())
-            return
-        self.fold()
-        self._ebuf = (
-            None if zero_below else pre.clone(),
-            post.clone() if zero_below else post.abs(),
-        )
-
-    def fold(self) -> None:
-        """Reduce the element-wise running values into the per-unit ones."""
-        eb = self._ebuf
-        if eb is None:
-            return
-        self._ebuf = None
-        d = self._dims(eb[1])
-        a = eb[1].sum(d)
-        self.abs_sum = a if self.abs_sum is None else self.abs_sum + a
-        if eb[0] is not None:
-            m = eb[0].amax(d)
+        d = self._dims(post)
+        if self.kind in ZERO_GRADIENT_KINDS:
+            # relu, relu6: h >= 0 and h > 0 exactly where z > 0, so the sum of h alone
+            # tells alive (> 0) from dead, and gives the ReDo score
+            s = post.sum(d)
+        else:
+            m = pre.amax(d)
             self.pre_max = m if self.pre_max is None else torch.maximum(self.pre_max, m)
+            s = post.abs().sum(d)
+        self.abs_sum = s if self.abs_sum is None else self.abs_sum + s
 
     def alive_mask(self) -> torch.Tensor | None:
         """Light mode: per unit, was the pre-activation ever > 0 (None if nothing seen)."""
-        self.fold()
         if self.kind in ZERO_GRADIENT_KINDS:  # sum of h >= 0 is > 0 iff some z > 0
             return None if self.abs_sum is None else self.abs_sum > 0
         return None if self.pre_max is None else self.pre_max > 0
@@ -337,7 +314,6 @@ class SiteAccumulator:
         self.abs_sum = s if self.abs_sum is None else self.abs_sum + s
 
     def reset(self) -> None:
-        self._ebuf = None
         self.n_values = 0
         self.pre_max = None
         self.pos_count = None

@@ -25,7 +25,9 @@ class DeadUnitMonitor:
     :attr:`records`: per site, the fraction of units whose pre-activation was <= 0 for
     every value of those ``every`` batches (dead over the window) and the fraction with
     ReDo score <= ``tau`` over the window. Counts stay on the model's device and are
-    read once per window, so the cost is a few reductions per site and step.
+    read once per window, so the cost is a few reductions per site and step, and the
+    state kept between steps is per unit (the largest pre-activation and the sum of
+    ``|output|``): its size does not depend on the batch or image size.
 
     Use it as a context manager (hooks are removed on exit, also on error) or call
     :meth:`attach` / :meth:`detach`. A window cut short by ``detach`` is recorded too,
@@ -43,8 +45,9 @@ class DeadUnitMonitor:
         Watch functional calls (``F.relu`` in ``forward``) through a
         ``TorchFunctionMode`` active during the model's forward only. None (default):
         watch them in the first forward pass and keep watching only if the model makes
-        such calls; module-only models then pay only for their module hooks (measured
-        +7% per training step for a 3-hidden-layer MLP, against +21% with the mode on).
+        such calls; module-only models then pay only for their module hooks (within a
+        few percent per training step of a 4-layer MLP, against +14 to +38% with the
+        mode on: ``relukit experiment monitor-overhead``).
     train_only
         Count only forward passes made in training mode.
     unit_dim

@@ -6,9 +6,12 @@ and ``nn.Module`` subclasses of torch's (``rt.ReLU()``, ``rt.LeakyReLU(0.1,
 inplace=True)``, ...), each with one more keyword, ``at_kink``. ``rt.convert(model)``
 swaps the torch.nn activations of any model for these.
 
-Backward saves only what the derivative needs: 1 bit per element for the
-piecewise-linear activations, only the output for ELU/CELU/SELU (see
-:mod:`relukit.torch._functions` for the table and the exactness guarantees).
+Backward saves only what the derivative needs: the output where the catalogue writes
+the derivative from the output (relu, leaky_relu, relu6, hardtanh, hardsigmoid and the
+ELU family; the next layer usually keeps that tensor anyway, where torch keeps the
+input as a second one), the input otherwise (see :mod:`relukit.torch._functions`).
+``torch.func`` transforms, double backward, ``torch.compile``, ``torch.export``,
+``torch.jit.trace`` and ``torch.jit.script`` work.
 
 >>> import torch, relukit.torch as rt
 >>> x = torch.tensor([-2.0, 0.0, 3.0], requires_grad=True)
@@ -31,9 +34,11 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the 
         name="torch",
     ) from _exc
 
+from relukit.torch import modules as _modules
 from relukit.torch._functions import (
     celu,
     elu,
+    function,
     gelu,
     hardsigmoid,
     hardswish,
@@ -63,6 +68,7 @@ from relukit.torch.modules import (
     ReLU6,
     SiLU,
     Softplus,
+    make_module,
 )
 
 __all__ = [
@@ -83,11 +89,13 @@ __all__ = [
     "celu",
     "convert",
     "elu",
+    "function",
     "gelu",
     "hardsigmoid",
     "hardswish",
     "hardtanh",
     "leaky_relu",
+    "make_module",
     "mish",
     "prelu",
     "relu",
@@ -96,3 +104,13 @@ __all__ = [
     "silu",
     "softplus",
 ]
+
+# every catalogue entry has a module class and a functional form (new entries too)
+for _name, _cls in _modules.MODULES.items():
+    if _cls.__name__ not in globals():
+        globals()[_cls.__name__] = _cls
+        __all__.append(_cls.__name__)
+    if _name not in globals():
+        globals()[_name] = function(_name)
+        __all__.append(_name)
+del _name, _cls

@@ -1,57 +1,71 @@
-"""Autograd Functions with exact, memory-lean backward, and the functional forms.
+"""Autograd Functions derived from the catalogue, and the functional forms.
 
-What each activation saves for backward (``ctx.save_for_backward``, so that
-``torch.autograd.graph.saved_tensors_hooks`` sees and counts it):
+Every activation runs through one ``torch.autograd.Function``, built from its catalogue
+entry (:mod:`relukit.catalogue`) the way :mod:`relukit.jax` builds its ``custom_jvp``:
+the parameters, their defaults and validation, the kinks and whether the derivative can
+be written from the output all come from the entry. :mod:`relukit.torch._table` adds
+only which ATen kernel computes the value and its backward (bit for bit as
+``torch.nn``); an entry missing there runs the catalogue's own formulas with torch ops.
 
-========================================  ==============================================
-activation                                saved
-========================================  ==============================================
-relu, leaky_relu, relu6, hardtanh,        **1 bit per element** (a bit-packed ``uint8``
-hardsigmoid                               mask: which linear piece the input was on)
-elu, celu, selu (``alpha > 0``)           **the output** (which the next layer usually
-                                          saves anyway, so it costs no extra storage)
-gelu, silu, mish, softplus, hardswish,    the input (the derivative needs it; the same as
-prelu                                     torch)
-any, with ``at_kink=`` given              plus 1 bit per element: "the input is AT a kink"
-========================================  ==============================================
+What backward keeps (``ctx.save_for_backward``, visible to ``saved_tensors_hooks``):
 
-Numbers: the forward value is ATen's own kernel (or the same formula in a fused numba
-kernel on CPU), and the backward is ATen's backward formula applied to the saved bits or
-output, so values and gradients equal ``torch.nn``'s bit for bit on finite inputs, with
-two documented exceptions: relu returns +0.0 for -0.0 (relukit never gives a signed
-zero from relu), and elu/celu/selu compute the gradient from the output, which is
-exactly the gradient of torch's in-place ``ELU(inplace=True)`` and differs from torch's
-out-of-place gradient by at most a few ulp for inputs ``<= 0``. At ±inf, -0.0 and NaN
-the value (and, for the input-saving activations, the gradient at ±inf) follows
-relukit's catalogue (docs/design.md, semantics) where torch differs (e.g. torch gives
-``hardswish(-inf) = nan``, relukit ``0``); at NaN inputs the gradient follows torch's
-rule.
+================================  ================================================
+activation                        saved
+================================  ================================================
+relu, leaky_relu (slope >= 0),    **the output** (the catalogue writes the derivative
+relu6, hardtanh, hardsigmoid,     from the output). The next layer (Linear, Conv)
+elu, celu, selu (alpha > 0)       usually keeps the same tensor, so this costs no
+                                  extra storage; torch keeps the *input* of all of
+                                  these except relu, a second full tensor.
+gelu, silu, mish, softplus,       the input (the derivative needs it; as torch)
+hardswish, prelu, leaky_relu
+(slope < 0), elu/celu (alpha < 0)
+any, with ``at_kink=`` given      plus a bool per element: "the input is AT a kink"
+prelu with a frozen weight        a bool per element (``x > 0``) instead of the input
+================================  ================================================
+
+Each Function has ``setup_context``, ``generate_vmap_rule`` and ``jvp``, and its backward
+is made of differentiable torch ops, so ``torch.func.grad``/``vmap``/``jacrev``/
+``jacfwd``, per-sample gradients and double backward give ``torch.nn``'s numbers.
+Under ``torch.jit.trace`` the plain torch ops run instead (the trace is serialisable).
+
+Values and gradients equal ``torch.nn``'s bit for bit on finite inputs, with two
+documented exceptions: relu and relu6 give +0.0 for -0.0, and elu/celu/selu compute the
+gradient from the output (exactly torch's in-place ``ELU(inplace=True)`` gradient,
+within a few ulp of the out-of-place one for inputs ``<= 0``). At ±inf the value (and,
+for the input-saving activations, the gradient) follows the catalogue where torch
+differs (:mod:`relukit.torch._special`: torch gives ``gelu(-inf) = nan``, relukit
+``-0.0``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
-from relukit.torch import _bits
-
-aten = torch.ops.aten
+from relukit.catalogue import Activation, get
+from relukit.torch._special import apply_fixes, apply_grad_fixes, fixups
+from relukit.torch._table import TABLE, TorchOps
 
 __all__ = [
+    "ActivationFunction",
+    "PReLUFunction",
+    "apply",
     "celu",
     "elu",
+    "function",
     "gelu",
     "hardsigmoid",
     "hardswish",
     "hardtanh",
     "leaky_relu",
     "mish",
+    "plan",
     "prelu",
     "relu",
     "relu6",
@@ -60,245 +74,166 @@ __all__ = [
     "softplus",
 ]
 
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-#: ATen's hardsigmoid_backward multiplies by 1.0f / 6.0f (a float32 constant) in every dtype
-ONE_SIXTH = 0.1666666716337204
+_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 
 
 # ---------------------------------------------------------------------------
-# the table: how each activation is computed and what it saves
+# the plan: one catalogue entry with bound parameters, as torch runs it
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Spec:
-    """How one activation runs in torch.
+class _Probe:
+    """A scalar namespace to ask a catalogue formula whether it accepts these parameters."""
 
-    ``save`` is ``"mask"`` (1 bit per element; ``code`` selects the numba kernel and the
-    meaning of the bit), ``"output"`` or ``"input"``. ``kinks`` gives the kink locations
-    for an ``at_kink`` when the catalogue has no entry (the catalogue wins when present).
+    @staticmethod
+    def where(c: Any, a: Any, b: Any) -> Any:
+        return a if c else b
+
+
+def _xp() -> Any:
+    import array_api_compat.torch as xp
+
+    return xp
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """How one catalogue entry with bound parameters runs in torch (see :func:`plan`).
+
+    Attributes
+    ----------
+    act
+        The catalogue entry.
+    params
+        The validated parameters, ``{name: value}``.
+    ops
+        Torch's kernels for the entry (:mod:`relukit.torch._table`), or ``None``: the
+        catalogue's formulas run with torch ops.
+    save
+        ``"output"`` (the catalogue writes the derivative from the output, and accepts
+        these parameters) or ``"input"``.
+    kinks
+        The kink locations, for ``at_kink``.
+    fwd_fix, bwd_fix
+        The special inputs where torch's kernel differs from the catalogue
+        (:func:`relukit.torch._special.fixups`).
     """
 
-    name: str
-    pnames: tuple[str, ...]
-    defaults: tuple[Any, ...]
-    save: str
-    value: Callable[..., torch.Tensor]  # (x, p, inplace) -> y, torch's own kernel
-    inplace_ok: bool = True
-    code: int = -1  # numba kernel code for save="mask"
-    plane: Callable[..., torch.Tensor] | None = None  # (x, p) -> bool, torch path
-    grad_from_plane: Callable[..., torch.Tensor] | None = None  # (g, planef, p)
-    grad_from_saved: Callable[..., torch.Tensor] | None = None  # (g, y or x, p)
-    kinks: Callable[[dict], tuple[float, ...]] = lambda p: ()
+    act: Activation
+    params: dict[str, Any]
+    ops: TorchOps | None
+    save: Literal["output", "input"]
+    kinks: tuple[float, ...]
+    fwd_fix: tuple[Any, ...]
+    bwd_fix: tuple[Any, ...]
+
+    @property
+    def inplace_ok(self) -> bool:
+        return self.ops is None or self.ops.inplace
+
+    @property
+    def inf_only(self) -> bool:
+        """Every fix-up is at ±inf (none at NaN or ±0.0)."""
+        return all(s in (-math.inf, math.inf) for s, _ in self.fwd_fix + self.bwd_fix)
+
+    def value(self, x: torch.Tensor, inplace: bool, finite: bool = False) -> torch.Tensor:
+        """The value, with torch's kernel (fixed at the special inputs) or the formula.
+
+        ``finite``: ``x`` is known to hold no ±inf or NaN (no fix-ups needed).
+        """
+        ops, p = self.ops, self.params
+        if ops is None:
+            y = self.act.value_fn(_xp(), x, **p).to(x.dtype)
+            return x.copy_(y) if inplace else y
+        if not self.fwd_fix or (finite and self.inf_only):
+            return ops.value(x, p, inplace)
+        y = apply_fixes(x, ops.value(x, p, False), self.fwd_fix)
+        return x.copy_(y) if inplace else y
+
+    def grad(self, g: torch.Tensor, t: torch.Tensor, finite: bool = False) -> torch.Tensor:
+        """``g`` times the derivative, from ``t``: the saved output or input."""
+        ops, p = self.ops, self.params
+        if ops is None:
+            fn = self.act.derivative_from_output_fn if self.save == "output" else None
+            d = (fn or self.act.derivative_fn)(_xp(), t, **p)
+            return g * d.to(g.dtype)
+        if self.save == "output":
+            return ops.from_output(g, t, p)  # type: ignore[misc]
+        gi = ops.from_input(g, t, p)  # type: ignore[misc]
+        if not self.bwd_fix or (finite and self.inf_only):
+            return gi
+        return apply_grad_fixes(t, g, gi, self.bwd_fix)
 
 
-def _call(fn: Callable[..., torch.Tensor] | None, *args: Any) -> torch.Tensor:
-    """Call an optional function of a spec that this spec is known to have."""
-    assert fn is not None
-    return fn(*args)
+def _finite(pl: Plan, x: torch.Tensor) -> bool:
+    """``x`` holds no ±inf or NaN, found by one reduction (``aminmax``, no copy).
+
+    Only asked in plain eager mode on CPU, for plans with fix-ups at ±inf: there the
+    fix-ups (a comparison and a fill, each a full pass) would cost more than the
+    activation itself. Elsewhere (CUDA: no host sync; tracers, ``torch.func``, fake
+    tensors: no data-dependent branch) the fix-ups always run.
+    """
+    if torch.compiler.is_compiling() or not pl.fwd_fix or not pl.inf_only:
+        return False
+    if x.device.type != "cpu" or x.numel() == 0 or type(x) is not torch.Tensor:
+        return False
+    if _is_wrapped(x):
+        return False
+    if torch._C._get_tracing_state() or torch._C._len_torch_dispatch_stack():
+        return False
+    lo, hi = torch.aminmax(x.detach())
+    return math.isfinite(lo.item()) and math.isfinite(hi.item())
 
 
-def _relu_value(x: torch.Tensor, p: dict, inplace: bool) -> torch.Tensor:
-    # `+ 0.0` turns relu's -0.0 into +0.0 (relukit semantics), NaN passes.
-    return x.relu_().add_(0.0) if inplace else torch.relu(x).add_(0.0)
+def _save_mode(act: Activation, ops: TorchOps | None, p: dict) -> Literal["output", "input"]:
+    fn = act.derivative_from_output_fn
+    if fn is None or (ops is not None and ops.from_output is None):
+        return "input"
+    try:  # e.g. leaky_relu with a negative slope: the output cannot tell the branch
+        fn(_Probe, 1.0, **p)
+    except (ValueError, ZeroDivisionError):
+        return "input"
+    return "output"
 
 
-def _elu_args(name: str, p: dict) -> tuple[float, float, float]:
-    """(alpha, scale, input_scale) of ATen's elu kernel for elu/celu/selu."""
-    if name == "selu":
-        return SELU_ALPHA, SELU_SCALE, 1.0
-    if name == "celu":
-        return p["alpha"], 1.0, 1.0 / p["alpha"]
-    return p["alpha"], 1.0, 1.0
+@functools.lru_cache(maxsize=1024)
+def _plan(name: str, pvals: tuple[Any, ...]) -> Plan:
+    act = get(name)
+    p = dict(zip(act.params, pvals, strict=True))
+    ops = TABLE.get(name)
+    kinks = tuple(k[0] for k in act.kink_points(**p))
+    fwd, bwd = fixups(name, pvals)
+    return Plan(act, p, ops, _save_mode(act, ops, p), kinks, fwd, bwd)
 
 
-def _elu_value(name: str) -> Callable[..., torch.Tensor]:
-    def value(x: torch.Tensor, p: dict, inplace: bool) -> torch.Tensor:
-        if name == "selu":
-            return F.selu(x, inplace=inplace)
-        if name == "celu":
-            return F.celu(x, p["alpha"], inplace=inplace)
-        return F.elu(x, p["alpha"], inplace=inplace)
+def plan(name: str, pvals: tuple[Any, ...] = ()) -> Plan:
+    """The :class:`Plan` of catalogue entry ``name`` with (validated) parameter values.
 
-    return value
-
-
-def _elu_grad(name: str, is_result: bool) -> Callable[..., torch.Tensor]:
-    def grad(g: torch.Tensor, t: torch.Tensor, p: dict) -> torch.Tensor:
-        a, s, i = _elu_args(name, p)
-        return aten.elu_backward(g, a, s, i, is_result, t)
-
-    return grad
+    >>> from relukit.torch._functions import plan
+    >>> plan("leaky_relu", (0.1,)).save, plan("leaky_relu", (-0.5,)).save
+    ('output', 'input')
+    >>> plan("gelu", ("none",)).save
+    'input'
+    """
+    return _plan(name, pvals)
 
 
-def _silu_grad(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    if torch.is_grad_enabled():  # double backward: torch's differentiable formula
-        sig = x.sigmoid()
-        return g * sig * (1.0 + x * (1.0 - sig))
-    return aten.silu_backward(g, x)
+@functools.lru_cache(maxsize=1024, typed=True)
+def _bind_cached(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(get(name).bind(pvals).values())
 
 
-def _mish_grad(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    if torch.is_grad_enabled():  # double backward: torch's differentiable formula
-        sig = x.sigmoid()
-        tsp = F.softplus(x).tanh()
-        return g * (tsp + x * sig * (1.0 - tsp * tsp))
-    return aten.mish_backward(g, x)
+def bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Validate parameter values through the catalogue (its error messages).
 
-
-def _thr(g: torch.Tensor, planef: torch.Tensor, p: dict) -> torch.Tensor:
-    # planef is 1.0 where the gradient passes, 0.0 elsewhere: ATen's own selection
-    return aten.threshold_backward(g, planef, 0)
-
-
-SPECS: dict[str, Spec] = {
-    s.name: s
-    for s in (
-        Spec(
-            "relu",
-            (),
-            (),
-            "mask",
-            _relu_value,
-            code=0,
-            plane=lambda x, p: ~(x <= 0),
-            grad_from_plane=_thr,
-            kinks=lambda p: (0.0,),
-        ),
-        Spec(
-            "leaky_relu",
-            ("negative_slope",),
-            (0.01,),
-            "mask",
-            lambda x, p, ip: F.leaky_relu(x, p["negative_slope"], inplace=ip),
-            code=1,
-            plane=lambda x, p: x > 0,
-            grad_from_plane=lambda g, pf, p: aten.leaky_relu_backward(
-                g, pf, p["negative_slope"], False
-            ),
-            kinks=lambda p: (0.0,),
-        ),
-        Spec(
-            "relu6",
-            (),
-            (),
-            "mask",
-            # `+ 0.0`: relu6(-0.0) is +0.0 in relukit (no sign bit on a rectified output)
-            lambda x, p, ip: F.hardtanh(x, 0.0, 6.0, inplace=ip).add_(0.0),
-            code=2,
-            plane=lambda x, p: ~((x <= 0) | (x >= 6)),
-            grad_from_plane=_thr,
-            kinks=lambda p: (0.0, 6.0),
-        ),
-        Spec(
-            "hardtanh",
-            ("min_val", "max_val"),
-            (-1.0, 1.0),
-            "mask",
-            lambda x, p, ip: F.hardtanh(x, p["min_val"], p["max_val"], inplace=ip),
-            code=2,
-            plane=lambda x, p: ~((x <= p["min_val"]) | (x >= p["max_val"])),
-            grad_from_plane=_thr,
-            kinks=lambda p: (p["min_val"], p["max_val"]),
-        ),
-        Spec(
-            "hardsigmoid",
-            (),
-            (),
-            "mask",
-            lambda x, p, ip: F.hardsigmoid(x, inplace=ip),
-            code=3,
-            plane=lambda x, p: (x > -3) & (x < 3),
-            grad_from_plane=lambda g, pf, p: aten.threshold_backward(g * ONE_SIXTH, pf, 0),
-            kinks=lambda p: (-3.0, 3.0),
-        ),
-        Spec(
-            "elu",
-            ("alpha",),
-            (1.0,),
-            "output",
-            _elu_value("elu"),
-            grad_from_saved=_elu_grad("elu", True),
-            kinks=lambda p: (0.0,),
-        ),
-        Spec(
-            "celu",
-            ("alpha",),
-            (1.0,),
-            "output",
-            _elu_value("celu"),
-            grad_from_saved=_elu_grad("celu", True),
-        ),
-        Spec(
-            "selu",
-            (),
-            (),
-            "output",
-            _elu_value("selu"),
-            grad_from_saved=_elu_grad("selu", True),
-            kinks=lambda p: (0.0,),
-        ),
-        Spec(
-            "gelu",
-            ("approximate",),
-            ("none",),
-            "input",
-            lambda x, p, ip: F.gelu(x, approximate=p["approximate"]),
-            inplace_ok=False,
-            grad_from_saved=lambda g, x, p: aten.gelu_backward(g, x, approximate=p["approximate"]),
-        ),
-        Spec(
-            "silu",
-            (),
-            (),
-            "input",
-            lambda x, p, ip: F.silu(x, inplace=ip),
-            grad_from_saved=lambda g, x, p: _silu_grad(g, x),
-        ),
-        Spec(
-            "mish",
-            (),
-            (),
-            "input",
-            lambda x, p, ip: F.mish(x, inplace=ip),
-            grad_from_saved=lambda g, x, p: _mish_grad(g, x),
-        ),
-        Spec(
-            "softplus",
-            ("beta", "threshold"),
-            (1.0, 20.0),
-            "input",
-            lambda x, p, ip: F.softplus(x, p["beta"], p["threshold"]),
-            inplace_ok=False,
-            grad_from_saved=lambda g, x, p: aten.softplus_backward(g, x, p["beta"], p["threshold"]),
-        ),
-        Spec(
-            "hardswish",
-            (),
-            (),
-            "input",
-            lambda x, p, ip: F.hardswish(x, inplace=ip),
-            grad_from_saved=lambda g, x, p: aten.hardswish_backward(g, x),
-            kinks=lambda p: (-3.0, 3.0),
-        ),
-    )
-}
-
-
-# ---------------------------------------------------------------------------
-# the catalogue side: parameters, kinks, semantics at special values
-# ---------------------------------------------------------------------------
-
-
-def catalogue_entry(name: str) -> Any:
-    """The catalogue :class:`relukit.Activation` for ``name``, or ``None`` if missing."""
-    import relukit
-
+    Returns the normalised values (Python floats for real parameters), cached.
+    """
     try:
-        return relukit.get(name)
-    except LookupError:
-        return None
+        return _bind_cached(name, pvals)
+    except TypeError as exc:
+        if "unhashable" not in str(exc):
+            raise
+        return tuple(get(name).bind(pvals).values())
 
 
 def _check_at_kink(name: str, at_kink: Any) -> float | None:
@@ -308,294 +243,16 @@ def _check_at_kink(name: str, at_kink: Any) -> float | None:
     return check_at_kink(f"relukit.torch.{name}", at_kink)
 
 
-def bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Validate the parameters through the catalogue (relukit's error messages).
-
-    Returns the normalised values (Python floats for real parameters).
-    """
-    spec = SPECS[name]
-    act = catalogue_entry(name)
-    if act is None or not spec.pnames:
-        return tuple(pvals)
-    kw = dict(zip(spec.pnames, pvals, strict=True))
-    known = {k: v for k, v in kw.items() if k in act.params}
-    bound = act.bind((), known)
-    return tuple(bound.get(k, v) for k, v in kw.items())
-
-
-@torch.compiler.assume_constant_result  # a constant for torch.compile
-def kink_locations(name: str, pvals: tuple[Any, ...]) -> tuple[float, ...]:
-    """Where ``at_kink`` applies: the catalogue's kinks (or torch's own when missing)."""
-    return _kink_locations(name, pvals)
-
-
-@functools.lru_cache(maxsize=256)
-def _kink_locations(name: str, pvals: tuple[Any, ...]) -> tuple[float, ...]:
-    spec = SPECS[name]
-    p = dict(zip(spec.pnames, pvals, strict=True))
-    act = catalogue_entry(name)
-    if act is not None:
-        try:
-            return tuple(k[0] for k in act.kink_points(**{k: p[k] for k in act.params if k in p}))
-        except (TypeError, ValueError):
-            pass
-    return tuple(float(v) for v in spec.kinks(p))
-
-
-def _same_bits(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return ((a == b) & (torch.signbit(a) == torch.signbit(b))) | (a.isnan() & b.isnan())
-
-
-#: special inputs probed for semantics, in this order
-_SPECIALS = (-math.inf, math.inf, math.nan, -0.0, 0.0)
-
-
-@torch.compiler.assume_constant_result  # a constant for torch.compile
-def fixups(name: str, pvals: tuple[Any, ...], dtype: torch.dtype) -> tuple[Any, Any]:
-    """Where torch's kernel and relukit's catalogue disagree on special inputs (cached).
-
-    See :func:`_fixups`.
-    """
-    return _fixups(name, pvals, dtype)
-
-
-@functools.lru_cache(maxsize=256)
-def _fixups(name: str, pvals: tuple[Any, ...], dtype: torch.dtype) -> tuple[Any, Any]:
-    """Where torch's kernel and relukit's catalogue disagree on special inputs.
-
-    Returns ``(forward, backward)``: ``forward`` is a tuple of ``(special, value)``
-    (special in ``_SPECIALS``; value the catalogue's output there), ``backward`` a tuple
-    of ``(special, derivative)`` for ±inf (only for activations that save the input).
-    Empty tuples when they agree, or when the catalogue has no entry yet.
-    """
-    act = catalogue_entry(name)
-    if act is None:
-        return (), ()
-    spec = SPECS[name]
-    p = dict(zip(spec.pnames, pvals, strict=True))
-    cp = {k: v for k, v in p.items() if k in act.params}
-    import array_api_compat.torch as xp
-
-    x = torch.tensor(_SPECIALS, dtype=dtype)
-    try:
-        with torch.no_grad():
-            want = act.value_fn(xp, x, **act.bind((), cp))
-            got = spec.value(x.clone(), p, False)
-    except Exception:  # the catalogue entry cannot evaluate torch tensors: keep torch's
-        return (), ()
-    same = _same_bits(torch.as_tensor(want, dtype=dtype), got).tolist()
-    fwd = tuple(
-        (s, float(v)) for s, v, ok in zip(_SPECIALS, want.tolist(), same, strict=True) if not ok
-    )
-    bwd: tuple[Any, ...] = ()
-    if spec.save == "input":
-        xi = x[:2]
-        try:
-            dwant = torch.as_tensor(act.derivative_fn(xp, xi, **act.bind((), cp)), dtype=dtype)
-        except Exception:
-            dwant = None
-        if dwant is not None:
-            assert spec.grad_from_saved is not None
-            dgot = spec.grad_from_saved(torch.ones_like(xi), xi, p)
-            ok = _same_bits(dwant, dgot).tolist()
-            bwd = tuple(
-                (s, float(d))
-                for s, d, o in zip(_SPECIALS[:2], dwant.tolist(), ok, strict=True)
-                if not o
-            )
-    return fwd, bwd
-
-
-def _special_kind(s: float) -> int:
-    if math.isnan(s):
-        return 2
-    if s == 0.0:
-        return 3 if math.copysign(1.0, s) < 0 else 4
-    return 0 if s < 0 else 1
-
-
-def _special_masks(x: torch.Tensor, fwd: tuple[Any, ...]) -> list[tuple[torch.Tensor, float]]:
-    out = []
-    for s, v in fwd:
-        k = _special_kind(s)
-        if k == 2:
-            m = x.isnan()
-        elif k in (3, 4):
-            m = (x == 0) & (torch.signbit(x) if k == 3 else ~torch.signbit(x))
-        else:
-            m = x == s
-        out.append((m, v))
-    return out
-
-
-def _apply_fixes(y: torch.Tensor, masks: list[tuple[torch.Tensor, float]]) -> torch.Tensor:
-    for m, v in masks:
-        y = torch.where(m, torch.tensor(v, dtype=y.dtype, device=y.device), y)
-    return y
-
-
-def _numba_fix(
-    x: torch.Tensor, out: torch.Tensor, g: torch.Tensor | None, fixes: tuple[Any, ...]
-) -> None:
-    """Set ``out`` (contiguous, in place) at the special inputs of ``x`` (numba path)."""
-    import numpy as np
-
-    from relukit.torch._numba import kernels
-
-    kinds = np.array([_special_kind(s) for s, _ in fixes], np.int64)
-    dt = np.float32 if x.dtype == torch.float32 else np.float64
-    vals = np.array([v for _, v in fixes], dt)
-    xn = x.detach().numpy().reshape(-1)
-    gn = xn if g is None else g.detach().numpy().reshape(-1)
-    kernels().fix_specials(xn, out.detach().numpy().reshape(-1), gn, kinds, vals, g is not None)
-
-
-def _fast_fix(x: torch.Tensor, y: torch.Tensor) -> bool:
-    return _use_numba(x) and y.is_contiguous() and y.dtype == x.dtype
-
-
-# ---------------------------------------------------------------------------
-# the fast CPU path
-# ---------------------------------------------------------------------------
-
-
-def _use_numba(x: torch.Tensor) -> bool:
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        return False
-    if not x.is_contiguous() or torch.compiler.is_compiling():
-        return False
-    return _numba_ok()
-
-
-@functools.cache
-def _numba_ok() -> bool:
-    try:
-        from relukit.torch import _numba
-
-        _numba.kernels()
-        return True
-    except Exception:  # pragma: no cover - numba missing or broken: torch ops still work
-        return False
-
-
-def _np_scalar(x: torch.Tensor, v: float) -> Any:
-    import numpy as np
-
-    return (np.float32 if x.dtype == torch.float32 else np.float64)(v)
-
-
-def _mask_params(spec: Spec, p: dict) -> tuple[float, float]:
-    """The two constants of the numba kernels for this activation."""
-    if spec.code == 1:
-        return p["negative_slope"], 0.0
-    if spec.code == 2:
-        return (0.0, 6.0) if spec.name == "relu6" else (p["min_val"], p["max_val"])
-    if spec.code == 3:
-        return -3.0, 3.0
-    return 0.0, 0.0
-
-
-def _mask_forward(
-    spec: Spec, x: torch.Tensor, p: dict, inplace: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(y, packed bits) for a mask-saving activation."""
-    nbytes = _bits.packed_nbytes(x.numel())
-    if _use_numba(x):
-        from relukit.torch._numba import kernels, scratch
-
-        k = kernels()
-        c = scratch(x.numel())
-        xn = x.detach().numpy().reshape(-1)
-        a, b = (_np_scalar(x, v) for v in _mask_params(spec, p))
-        bits = torch.empty(nbytes, dtype=torch.uint8)
-        if spec.code in (0, 1, 2):
-            y = x if inplace else torch.empty_like(x)
-            k.value_plane(xn, y.detach().numpy().reshape(-1), c, spec.code, a, b)
-            if spec.name == "relu6":
-                y.add_(0.0)
-        else:
-            k.plane(xn, c, spec.code, a, b)
-            y = spec.value(x, p, inplace)
-        k.pack(c, bits.numpy())
-        return y, bits
-    assert spec.plane is not None
-    bits = _bits.pack(spec.plane(x, p))
-    return spec.value(x, p, inplace), bits
-
-
-def _kink_bits(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
-    if _use_numba(x):
-        import numpy as np
-
-        from relukit.torch._numba import kernels, scratch
-
-        k = kernels()
-        c = scratch(x.numel())
-        bits = torch.empty(_bits.packed_nbytes(x.numel()), dtype=torch.uint8)
-        dt = np.float32 if x.dtype == torch.float32 else np.float64
-        k.kink_plane(x.detach().numpy().reshape(-1), c, np.array(locs, dt))
-        k.pack(c, bits.numpy())
-        return bits
-    m = torch.zeros_like(x, dtype=torch.bool)
-    for loc in locs:
+def _kink_mask(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
+    """``x`` is AT one of the kinks: a bool tensor (1 byte per element, 1 to 3 ops)."""
+    m = x == locs[0]
+    for loc in locs[1:]:
         m = m | (x == loc)
-    return _bits.pack(m)
+    return m
 
 
-def _numba_backward(g: torch.Tensor) -> bool:
-    # backward runs with grad mode on only for double backward: then the torch path,
-    # whose ops autograd can differentiate
-    if torch.is_grad_enabled() or g.device.type != "cpu":
-        return False
-    return g.dtype in (torch.float32, torch.float64) and _use_numba_any()
-
-
-def _use_numba_any() -> bool:
-    return not torch.compiler.is_compiling() and _numba_ok()
-
-
-def _unpacked(bits: torch.Tensor, n: int) -> Any:
-    from relukit.torch._numba import kernels, scratch
-
-    c = scratch(n)
-    kernels().expand(bits.numpy(), c)
-    return c
-
-
-def _mask_backward(
-    spec: Spec, g: torch.Tensor, bits: torch.Tensor, shape: torch.Size, p: dict
-) -> torch.Tensor:
-    if _numba_backward(g):
-        from relukit.torch._numba import kernels
-
-        g = g.contiguous()
-        out = torch.empty_like(g)
-        s = p["negative_slope"] if spec.code == 1 else (ONE_SIXTH if spec.code == 3 else 0.0)
-        c = _unpacked(bits, g.numel())
-        kernels().select(
-            g.numpy().reshape(-1), c, out.numpy().reshape(-1), spec.code, _np_scalar(g, s)
-        )
-        return out
-    planef = _bits.unpack(bits, shape, g.dtype)
-    assert spec.grad_from_plane is not None
-    return spec.grad_from_plane(g, planef, p)
-
-
-def _kink_backward(
-    gi: torch.Tensor, g: torch.Tensor, kbits: torch.Tensor, at_kink: float
-) -> torch.Tensor:
-    if _numba_backward(g):
-        from relukit.torch._numba import kernels
-
-        g = g.contiguous()
-        gi = gi.contiguous().clone() if gi.data_ptr() == g.data_ptr() else gi.contiguous()
-        c = _unpacked(kbits, g.numel())
-        kernels().kink_apply(
-            g.numpy().reshape(-1), c, gi.detach().numpy().reshape(-1), _np_scalar(g, at_kink)
-        )
-        return gi
-    km = _bits.unpack(kbits, g.shape)
-    return torch.where(km, g * at_kink, gi)
+def _at_kink(gi: torch.Tensor, g: torch.Tensor, mask: torch.Tensor, at_kink: float) -> torch.Tensor:
+    return torch.where(mask, g * at_kink, gi)
 
 
 # ---------------------------------------------------------------------------
@@ -603,91 +260,81 @@ def _kink_backward(
 # ---------------------------------------------------------------------------
 
 
-class ActivationFunction(torch.autograd.Function):
-    """One Function for every catalogue activation; the spec name selects the formulas."""
+class _ActivationCore(torch.autograd.Function):
+    """One Function for every catalogue entry; its :class:`Plan` selects the formulas.
+
+    ``forward(x, plan, at_kink, inplace, finite)`` returns ``(y, *extras)``: the extras are what
+    must be read from the input before an in-place op overwrites it (a copy of the input
+    when the plan saves it, the kink mask); they are marked non-differentiable.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
     def forward(
-        ctx: Any,
-        x: torch.Tensor,
-        name: str,
-        pvals: tuple[Any, ...],
-        at_kink: float | None,
-        inplace: bool,
-        fix: tuple[Any, Any],
-        locs: tuple[float, ...],
-    ) -> torch.Tensor:
-        # fix = fixups(...) and locs = kink_locations(...) are computed by `apply`,
-        # outside the Function, so that torch.compile sees them as constants
-        spec = SPECS[name]
-        p = dict(zip(spec.pnames, pvals, strict=True))
-        fwd_fix, bwd_fix = fix
-        # the special inputs are located before an in-place op overwrites them
-        copy_x = fwd_fix and inplace and _use_numba(x)
-        x0 = x.detach().clone() if copy_x else x
-        masks = _special_masks(x, fwd_fix) if fwd_fix and not _use_numba(x) else []
-        kbits = _kink_bits(x, locs) if locs else None
-        saved: list[torch.Tensor] = []
-        save = spec.save
-        if save == "output" and not (p.get("alpha", 1.0) > 0):
-            save = "input"  # y <= 0 no longer tells x <= 0: keep the input instead
-        if save == "mask":
-            y, bits = _mask_forward(spec, x, p, inplace)
-            saved.append(bits)
-        elif save == "input":
-            xs = x.detach().clone() if inplace else x
-            y = spec.value(x, p, inplace)
-            saved.append(xs)
-        else:
-            y = spec.value(x, p, inplace)
-        if fwd_fix and not masks:
-            _numba_fix(x0, y, None, fwd_fix)
-        elif masks:
-            y2 = _apply_fixes(y, masks)
-            y = y.copy_(y2) if inplace else y2
-        if save == "output":
-            saved.append(y)
-        if kbits is not None:
-            saved.append(kbits)
-        if inplace:
-            ctx.mark_dirty(x)
-        ctx.save_for_backward(*saved)
-        ctx.name, ctx.pvals, ctx.at_kink, ctx.shape, ctx.mode = name, pvals, at_kink, x.shape, save
-        ctx.bwd_fix = bwd_fix if save == "input" else ()
-        return y
+        x: torch.Tensor, plan: Plan, at_kink: float | None, inplace: bool, finite: bool
+    ) -> tuple[torch.Tensor, ...]:
+        extras = []
+        if inplace and plan.save == "input":
+            extras.append(x.clone())
+        if at_kink is not None and plan.kinks:
+            extras.append(_kink_mask(x, plan.kinks))
+        return (plan.value(x, inplace, finite), *extras)
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
-        spec = SPECS[ctx.name]
-        p = dict(zip(spec.pnames, ctx.pvals, strict=True))
-        saved = ctx.saved_tensors
-        if ctx.mode == "mask":
-            gi = _mask_backward(spec, g, saved[0], ctx.shape, p)
-        elif ctx.mode == "output":
-            a, s, i = _elu_args(ctx.name, p)
-            gi = aten.elu_backward(g, a, s, i, True, saved[0])
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        x, plan, at_kink, inplace, finite = inputs
+        y, *extras = output
+        if inplace:
+            ctx.mark_dirty(x)
+        if extras:
+            ctx.mark_non_differentiable(*extras)
+        if plan.save == "output":
+            t = y
+        elif inplace:
+            t = extras.pop(0)
         else:
-            x = saved[0]
-            gi = (
-                _elu_grad(ctx.name, False)(g, x, p)
-                if spec.save == "output"
-                else _call(spec.grad_from_saved, g, x, p)
-            )
-            if ctx.bwd_fix and _numba_backward(g) and _fast_fix(x, gi):
-                _numba_fix(x, gi, g.contiguous(), ctx.bwd_fix)
-            else:
-                for s_, d in ctx.bwd_fix:
-                    gi = torch.where(x == s_, g * d, gi)
+            t = x
+        ctx.save_for_backward(t, *extras)
+        if _forward_ad():
+            ctx.save_for_forward(t, *extras)
+        ctx.set_materialize_grads(False)  # no zero gradients for the extras
+        ctx.plan, ctx.inplace, ctx.finite = plan, inplace, finite
+        ctx.at_kink = at_kink if extras else None
+        ctx.n_extra = len(output) - 1
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+        if g is None:
+            return None, None, None, None, None
+        t, *masks = ctx.saved_tensors
+        gi = ctx.plan.grad(g, t, ctx.finite)
         if ctx.at_kink is not None:
-            gi = _kink_backward(gi, g, saved[-1], ctx.at_kink)
-        return gi, None, None, None, None, None, None
+            gi = _at_kink(gi, g, masks[0], ctx.at_kink)
+        return gi, None, None, None, None
+
+
+class ActivationFunction(_ActivationCore):
+    """:class:`_ActivationCore` with forward-mode AD (``jvp``).
+
+    ``torch.compile`` cannot trace a Function that defines ``jvp``, so compiled code
+    runs :class:`_ActivationCore`.
+    """
+
+    @staticmethod
+    def jvp(ctx: Any, tx: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+        # an element-wise function: its Jacobian is diagonal, J t = J^T t
+        t, *masks = ctx.saved_tensors
+        ty = ctx.plan.grad(tx, t, ctx.finite)
+        if ctx.at_kink is not None:
+            ty = _at_kink(ty, tx, masks[0], ctx.at_kink)
+        if ctx.inplace:
+            ty = tx.copy_(ty)
+        return (ty, *([None] * ctx.n_extra))
 
 
 def _check_inplace(x: torch.Tensor) -> None:
-    """Raise torch's own errors for in-place use autograd cannot support, BEFORE writing.
-
-    (A custom Function would raise them only after its forward has overwritten ``x``.)
-    """
+    """Raise torch's own errors for in-place use autograd cannot support, BEFORE writing."""
     if x.is_leaf:
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation."
@@ -699,8 +346,33 @@ def _check_inplace(x: torch.Tensor) -> None:
         )
 
 
+def _forward_ad() -> bool:
+    """Forward-mode AD (``torch.func.jvp``/``jacfwd``, dual tensors) may be active."""
+    return torch.autograd.forward_ad._current_level >= 0 or (
+        torch._C._are_functorch_transforms_active()
+    )
+
+
+def _call(fn: type[torch.autograd.Function], *args: Any) -> tuple[torch.Tensor, ...]:
+    """``fn.apply(*args)``; in plain eager mode without ``Function.apply``'s signature
+    binding (``inspect.signature`` on every call: most of the Python overhead per call).
+    All arguments are positional and given, so binding changes nothing."""
+    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return fn.apply(*args)
+    return super(torch.autograd.Function, fn).apply(*args)  # type: ignore[misc]
+
+
+def _differentiable(*ts: torch.Tensor) -> bool:
+    """Would autograd (reverse or forward mode, or a torch.func transform) see this call?"""
+    if torch.compiler.is_compiling():
+        return torch.is_grad_enabled() and any(t.requires_grad for t in ts)
+    if torch.is_grad_enabled() and any(t.requires_grad or _is_wrapped(t) for t in ts):
+        return True
+    return torch.autograd.forward_ad._current_level >= 0 or any(_is_wrapped(t) for t in ts)
+
+
 def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any) -> torch.Tensor:
-    """Validate and run activation ``name`` on tensor ``x`` (the functional forms' body)."""
+    """Validate and run catalogue entry ``name`` on tensor ``x`` (the functional forms' body)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"relukit.torch.{name}: input must be a torch.Tensor, got {type(x).__name__} "
@@ -708,39 +380,57 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         )
     if not isinstance(inplace, bool):
         raise TypeError(f"relukit.torch.{name}: inplace must be True or False, got {inplace!r}")
-    spec = SPECS[name]
-    if inplace and not spec.inplace_ok:
+    pl = _plan(name, bind(name, pvals))
+    if inplace and not pl.inplace_ok:
         raise ValueError(f"relukit.torch.{name}: there is no in-place variant (as in torch)")
-    at_kink = _check_at_kink(name, at_kink)
-    pvals = bind(name, pvals)
+    if at_kink is not None:
+        at_kink = _check_at_kink(name, at_kink)
     if not x.is_floating_point():
         # integer tensors: torch's own op decides (relu keeps ints; others raise as torch)
-        p = dict(zip(spec.pnames, pvals, strict=True))
         if name == "relu":
             return torch.relu_(x) if inplace else torch.relu(x)
         if name == "relu6":
             return F.relu6(x, inplace)
-        return spec.value(x, p, inplace)
-    if torch.is_grad_enabled() and x.requires_grad:
-        if inplace:
+        if pl.ops is not None:
+            return pl.ops.value(x, pl.params, inplace)
+        raise TypeError(f"relukit.torch.{name}: input must be a floating-point tensor")
+    if torch._C._get_tracing_state() and (at_kink is None or not pl.kinks):
+        # torch's own autograd on plain ops: a trace that can be saved and reloaded
+        return pl.value(x, inplace)
+    if _differentiable(x):
+        if inplace and x.requires_grad:
             _check_inplace(x)
-        fix = fixups(name, pvals, x.dtype)
-        locs = kink_locations(name, pvals) if at_kink is not None else ()
-        return ActivationFunction.apply(x, name, pvals, at_kink, inplace, fix, locs)
-    # no autograd graph: the value only
-    p = dict(zip(spec.pnames, pvals, strict=True))
-    fwd_fix, _ = fixups(name, pvals, x.dtype)
-    if not fwd_fix:
-        return spec.value(x, p, inplace)
-    if _use_numba(x):
-        x0 = x.clone() if inplace else x
-        y = spec.value(x, p, inplace)
-        _numba_fix(x0, y, None, fwd_fix)
-        return y
-    masks = _special_masks(x, fwd_fix)
-    y = spec.value(x, p, inplace)
-    y2 = _apply_fixes(y, masks)
-    return y.copy_(y2) if inplace else y2
+        fn = _ActivationCore if torch.compiler.is_compiling() else ActivationFunction
+        return _call(fn, x, pl, at_kink, inplace, _finite(pl, x))[0]
+    return pl.value(x, inplace, _finite(pl, x))
+
+
+def function(name: str) -> Any:
+    """``f(input, *params, inplace=False, at_kink=None, **params)`` for any catalogue entry.
+
+    The generic functional form: entries without a named function in
+    :mod:`relukit.torch` (a new catalogue entry) work through this one.
+
+    >>> import torch
+    >>> from relukit.torch._functions import function
+    >>> function("relu6")(torch.tensor([-1.0, 3.0, 9.0]))
+    tensor([0., 3., 6.])
+    """
+    act = get(name)
+
+    def f(
+        input: torch.Tensor,
+        *args: Any,
+        inplace: bool = False,
+        at_kink: float | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        pvals = tuple(act.bind(args, kwargs).values()) if args or kwargs else ()
+        return apply(act.name, input, pvals, inplace, at_kink)
+
+    f.__name__ = f.__qualname__ = act.name
+    f.__doc__ = f"{act.summary}\n\n    {act.formula}\n"
+    return f
 
 
 # ---------------------------------------------------------------------------
@@ -748,48 +438,85 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
 # ---------------------------------------------------------------------------
 
 
-def _prelu_weight_shape(x: torch.Tensor, w: torch.Tensor) -> list[int]:
-    if w.numel() != 1 and x.dim() >= 2:
-        return [1, w.numel()] + [1] * (x.dim() - 2)
-    return list(w.shape)
+def _prelu_view(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """The weight shaped to broadcast along dimension 1 of ``x`` (as torch's prelu)."""
+    if w.numel() == 1:
+        return w.reshape(())
+    if x.dim() >= 2:
+        return w.reshape([w.numel()] + [1] * (x.dim() - 2))
+    return w
 
 
-class PReLUFunction(torch.autograd.Function):
-    """PReLU: saves the input (the weight's gradient needs it) and the weight.
+class _PReLUCore(torch.autograd.Function):
+    """PReLU: saves the input and the weight (the weight's gradient needs the input).
 
-    When the weight does not require grad, only the 1-bit mask ``x > 0`` and the weight
-    are saved.
+    With a frozen weight (``lean``), the mask ``x > 0`` (a bool per element) replaces the
+    input. The
+    weight is saved as given and shaped in backward, so second derivatives reach it.
     """
 
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, at_kink: float | None) -> torch.Tensor:
-        wr = w.reshape(_prelu_weight_shape(x, w))
-        y = aten._prelu_kernel(x, wr)
-        ctx.wshape, ctx.at_kink, ctx.shape = w.shape, at_kink, x.shape
-        ctx.lean = not ctx.needs_input_grad[1]
-        first = _bits.pack(x > 0) if ctx.lean else x
-        kb = [_kink_bits(x, (0.0,))] if at_kink is not None else []
-        ctx.save_for_backward(first, wr, *kb)
-        return y
+    generate_vmap_rule = True
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
+    def forward(
+        x: torch.Tensor, w: torch.Tensor, at_kink: float | None, lean: bool
+    ) -> tuple[torch.Tensor, ...]:
+        y = torch.ops.aten._prelu_kernel(x, _prelu_view(x, w))
+        extras = [x > 0] if lean else []
+        if at_kink is not None:
+            extras.append(_kink_mask(x, (0.0,)))
+        return (y, *extras)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        x, w, at_kink, lean = inputs
+        _, *extras = output
+        if extras:
+            ctx.mark_non_differentiable(*extras)
+        saved = (w, *extras) if lean else (x, w, *extras)
+        ctx.save_for_backward(*saved)
+        if _forward_ad():
+            ctx.save_for_forward(*saved)
+        ctx.set_materialize_grads(False)
+        ctx.lean, ctx.at_kink, ctx.n_extra = lean, at_kink, len(extras)
+
+    @staticmethod
+    def _grads(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
         saved = ctx.saved_tensors
-        wr = saved[1]
         if ctx.lean:
-            pos = _bits.unpack(saved[0], ctx.shape)
-            gx = torch.where(pos, g, wr * g)
+            w, bits, *rest = saved
+            gx = torch.where(bits, g, g * _prelu_view(g, w))
             gw = None
         else:
-            x = saved[0]
-            gx, gw = aten._prelu_kernel_backward(g, x, wr)
-            gw = gw.sum_to_size(wr.shape).reshape(ctx.wshape)
+            x, w, *rest = saved
+            wv = _prelu_view(x, w)
+            gx, gw = torch.ops.aten._prelu_kernel_backward(g, x, wv)
+            gw = gw.sum_to_size(wv.shape).reshape(w.shape)
         if ctx.at_kink is not None:
-            gx = _kink_backward(gx, g, saved[-1], ctx.at_kink)
-        return gx, gw, None
+            gx = _at_kink(gx, g, rest[0], ctx.at_kink)
+        return gx, gw, saved
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+        if g is None:
+            return None, None, None, None
+        gx, gw, _ = _PReLUCore._grads(ctx, g)
+        return gx, gw, None, None
 
 
-# ---------------------------------------------------------------------------
+class PReLUFunction(_PReLUCore):
+    """:class:`_PReLUCore` with forward-mode AD (``jvp``); see :class:`ActivationFunction`."""
+
+    @staticmethod
+    def jvp(ctx: Any, tx: Any, tw: Any, *_: Any) -> tuple[Any, ...]:
+        ty = None if tx is None else _PReLUCore._grads(ctx, tx)[0]
+        if tw is not None:  # not lean: forward-mode AD keeps the input
+            x = ctx.saved_tensors[0]
+            tp = torch.where(x > 0, 0.0, x * _prelu_view(x, tw))
+            ty = tp if ty is None else ty + tp
+        return (ty, *([None] * ctx.n_extra))
+
+
 # the functional forms (signatures of torch.nn.functional, plus at_kink)
 # ---------------------------------------------------------------------------
 
@@ -797,7 +524,7 @@ class PReLUFunction(torch.autograd.Function):
 def relu(
     input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""ReLU, :math:`\max(0, x)`, saving 1 bit per element for backward.
+    r"""ReLU, :math:`\max(0, x)`; backward keeps the output (as torch).
 
     Like :func:`torch.nn.functional.relu`; the gradient at 0 is 0 (torch's) unless
     ``at_kink`` is given. relu(-0.0) is +0.0.
@@ -823,9 +550,9 @@ def leaky_relu(
 ) -> torch.Tensor:
     r"""Leaky ReLU, :math:`x` if :math:`x > 0` else ``negative_slope`` :math:`\cdot x`.
 
-    Saves 1 bit per element. In-place works with any slope (torch's ``leaky_relu_``
-    refuses a negative slope in backward): the bit is taken before the input is
-    overwritten.
+    Backward keeps the output (shared with the next layer) for ``negative_slope >= 0``,
+    the input otherwise. In-place works with any slope (torch's ``leaky_relu_`` refuses
+    a negative slope in backward): the input is copied before it is overwritten.
 
     >>> import torch, relukit.torch as rt
     >>> rt.leaky_relu(torch.tensor([-10.0, 3.0]), 0.1)
@@ -837,7 +564,7 @@ def leaky_relu(
 def relu6(
     input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""ReLU6, :math:`\min(\max(0, x), 6)`; 1 bit per element; gradient 0 at 0 and 6.
+    r"""ReLU6, :math:`\min(\max(0, x), 6)`; keeps the output; gradient 0 at 0 and 6.
 
     >>> import torch, relukit.torch as rt
     >>> rt.relu6(torch.tensor([-1.0, 3.0, 9.0]))
@@ -854,7 +581,7 @@ def hardtanh(
     *,
     at_kink: float | None = None,
 ) -> torch.Tensor:
-    r"""Hardtanh, :math:`\min(\max(x, \mathrm{min\_val}), \mathrm{max\_val})`; 1 bit per element.
+    r"""Hardtanh, :math:`\min(\max(x, \mathrm{min\_val}), \mathrm{max\_val})`; keeps the output.
 
     >>> import torch, relukit.torch as rt
     >>> rt.hardtanh(torch.tensor([-3.0, 0.5, 3.0]))
@@ -866,7 +593,7 @@ def hardtanh(
 def hardsigmoid(
     input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""Hardsigmoid, :math:`\min(\max(x / 6 + 1/2, 0), 1)`; 1 bit per element.
+    r"""Hardsigmoid, :math:`\min(\max(x / 6 + 1/2, 0), 1)`; keeps the output.
 
     >>> import torch, relukit.torch as rt
     >>> rt.hardsigmoid(torch.tensor([-4.0, 0.0, 4.0]))
@@ -914,7 +641,7 @@ def selu(
     return apply("selu", input, (), inplace, at_kink)
 
 
-def gelu(input: torch.Tensor, approximate: Literal["none", "tanh"] = "none") -> torch.Tensor:
+def gelu(input: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     r"""GELU, :math:`x \Phi(x)` (``approximate='tanh'`` for the tanh form).
 
     >>> import torch, relukit.torch as rt
@@ -944,14 +671,20 @@ def mish(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     return apply("mish", input, (), inplace, None)
 
 
-def softplus(input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0) -> torch.Tensor:
+def softplus(
+    input: torch.Tensor,
+    beta: float = 1.0,
+    threshold: float = 20.0,
+    *,
+    at_kink: float | None = None,
+) -> torch.Tensor:
     r"""Softplus, :math:`\frac{1}{\beta}\log(1 + e^{\beta x})` (linear above ``threshold``).
 
     >>> import torch, relukit.torch as rt
     >>> rt.softplus(torch.tensor([30.0]))
     tensor([30.])
     """
-    return apply("softplus", input, (beta, threshold), False, None)
+    return apply("softplus", input, (beta, threshold), False, at_kink)
 
 
 def hardswish(
@@ -983,6 +716,15 @@ def prelu(
             f"{type(input).__name__} and {type(weight).__name__}"
         )
     at_kink = _check_at_kink("prelu", at_kink)
-    if torch.is_grad_enabled() and (input.requires_grad or weight.requires_grad):
-        return PReLUFunction.apply(input, weight, at_kink)
-    return aten._prelu_kernel(input, weight.reshape(_prelu_weight_shape(input, weight)))
+    if torch._C._get_tracing_state() and at_kink is None:
+        return F.prelu(input, weight)
+    dev = input.device.type
+    if dev in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(dev):
+        dt = torch.get_autocast_dtype(dev)  # torch's autocast runs prelu in low precision
+        input, weight = input.to(dt), weight.to(dt)
+    if _differentiable(input, weight):
+        lean = not (weight.requires_grad or _is_wrapped(weight))
+        lean = lean and torch.autograd.forward_ad._current_level < 0
+        fn = _PReLUCore if torch.compiler.is_compiling() else PReLUFunction
+        return _call(fn, input, weight, at_kink, lean)[0]
+    return F.prelu(input, weight)

@@ -1,5 +1,9 @@
 """``convert(model)``: swap torch.nn activations for relukit's, everywhere in a model.
 
+The mapping is :data:`relukit.torch.modules.MODULES`: every catalogue entry whose
+``torch.nn`` namesake exists. A converted module is the same object's state under
+relukit's class (same attributes, same ``Parameter`` objects, same hooks).
+
 >>> import torch, relukit.torch as rt
 >>> m = rt.convert(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LeakyReLU(0.1)))
 >>> m[1]
@@ -11,48 +15,29 @@ LeakyReLU(negative_slope=0.1)
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
-from relukit.torch import modules as M
+from relukit.torch.modules import MODULES, torch_module
 
 __all__ = ["convert"]
 
-_Make = Callable[[Any], nn.Module]  # the argument: an instance of the key type
-
-#: exact torch.nn type -> builder of the relukit module with the same settings
-_REPLACE: dict[type, _Make] = {
-    nn.ReLU: lambda m: M.ReLU(m.inplace),
-    nn.LeakyReLU: lambda m: M.LeakyReLU(m.negative_slope, m.inplace),
-    nn.ReLU6: lambda m: M.ReLU6(m.inplace),
-    nn.Hardtanh: lambda m: M.Hardtanh(m.min_val, m.max_val, m.inplace),
-    nn.Hardsigmoid: lambda m: M.Hardsigmoid(m.inplace),
-    nn.ELU: lambda m: M.ELU(m.alpha, m.inplace),
-    nn.CELU: lambda m: M.CELU(m.alpha, m.inplace),
-    nn.SELU: lambda m: M.SELU(m.inplace),
-    nn.GELU: lambda m: M.GELU(m.approximate),
-    nn.SiLU: lambda m: M.SiLU(m.inplace),
-    nn.Mish: lambda m: M.Mish(m.inplace),
-    nn.Softplus: lambda m: M.Softplus(m.beta, m.threshold),
-    nn.Hardswish: lambda m: M.Hardswish(m.inplace),
-    nn.PReLU: lambda m: _prelu(m),
+#: exact torch.nn type -> relukit's class
+_REPLACE: dict[type, Any] = {
+    base: cls
+    for cls in MODULES.values()
+    if (base := torch_module(cls.relukit_activation))  # type: ignore[attr-defined]
 }
 
 
-def _prelu(m: nn.PReLU) -> nn.Module:
-    new = M.PReLU(m.num_parameters, device="meta")
-    new.weight = m.weight  # the same Parameter: optimizers and checkpoints keep working
-    return new
-
-
 def _swap(m: nn.Module) -> nn.Module:
-    make = _REPLACE.get(type(m))
-    if make is None:
+    cls = _REPLACE.get(type(m))
+    if cls is None:
         return m
-    new = make(m)
-    new.train(m.training)
+    new = cls.__new__(cls)
+    new.__dict__ = {k: (v.copy() if isinstance(v, dict) else v) for k, v in m.__dict__.items()}
+    new._relukit_init(None)  # validates the parameters through the catalogue
     return new
 
 
@@ -61,10 +46,10 @@ def convert(model: nn.Module, *, inplace: bool = True) -> nn.Module:
 
     Exact types only (``torch.nn.ReLU``, ``LeakyReLU``, ``ReLU6``, ``Hardtanh``,
     ``Hardsigmoid``, ``ELU``, ``CELU``, ``SELU``, ``GELU``, ``SiLU``, ``Mish``,
-    ``Softplus``, ``Hardswish``, ``PReLU``); subclasses and relukit modules are left
-    alone. Constructor settings are kept; a PReLU keeps its weight ``Parameter`` (the
-    same object), so the state dict keys and values are unchanged and checkpoints load
-    into either version.
+    ``Softplus``, ``Hardswish``, ``PReLU``, and any other catalogue entry with a
+    ``torch.nn`` namesake); subclasses and relukit modules are left alone. Settings,
+    ``Parameter`` objects (a PReLU keeps its weight) and hooks are kept, so the state
+    dict keys and values are unchanged and checkpoints load into either version.
 
     Parameters
     ----------

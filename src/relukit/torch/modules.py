@@ -1,11 +1,25 @@
-"""``nn.Module``s that are drop-in for ``torch.nn``'s activations.
+"""``nn.Module``s that are drop-in for ``torch.nn``'s activations, made from the catalogue.
 
-Each class subclasses its ``torch.nn`` namesake, so the constructor, the attributes
-(``inplace``, ``negative_slope``, ...), the ``repr``, the state dict and
+Each class is generated from a catalogue entry (:func:`make_module`): when ``torch.nn``
+has a module of the same name (``relu`` -> ``torch.nn.ReLU``, ``leaky_relu`` ->
+``torch.nn.LeakyReLU``, ...), the class subclasses it, so the constructor, the
+attributes (``inplace``, ``negative_slope``, ...), the ``repr``, the state dict and
 ``isinstance(m, torch.nn.ReLU)`` are torch's; only ``forward`` changes (to
-:mod:`relukit.torch`'s memory-lean autograd Functions), and each takes one more keyword,
-``at_kink``: the derivative used exactly at a kink (``None``: torch's value).
-``relukit_activation`` is the catalogue entry (``None`` if the catalogue has none).
+:mod:`relukit.torch`'s autograd Functions), reading the parameters from the attributes
+that carry the catalogue's parameter names. Entries with kinks take one more keyword,
+``at_kink``: the derivative used exactly at a kink (``None``: torch's value). An entry
+with no ``torch.nn`` namesake gets a plain ``nn.Module`` whose constructor takes the
+catalogue's parameters (``inplace`` too). ``relukit_activation`` is the catalogue entry.
+
+Under ``torch.jit.script`` the ``forward`` of the ``torch.nn`` namesake runs (same
+settings, same ``Parameter`` for PReLU): TorchScript cannot compile relukit's Python
+autograd Functions, so a scripted model computes with torch's kernels (and has no
+``at_kink``).
+
+To add keywords to a generated class, subclass it::
+
+    class GELU(make_module("gelu")):
+        def __init__(self, approximate="none", *, bits=None): ...
 
 >>> import torch, relukit.torch as rt
 >>> rt.LeakyReLU(0.2, inplace=True)
@@ -18,29 +32,27 @@ ReLU(at_kink=1.0)
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import inspect
+import linecache
+import textwrap
+from typing import Any
 
 import torch
 from torch import nn
 
+from relukit.catalogue import Activation, catalogue, get
 from relukit.torch import _functions as _f
 
-__all__ = [
-    "CELU",
-    "ELU",
-    "GELU",
-    "SELU",
-    "Hardsigmoid",
-    "Hardswish",
-    "Hardtanh",
-    "LeakyReLU",
-    "Mish",
-    "PReLU",
-    "ReLU",
-    "ReLU6",
-    "SiLU",
-    "Softplus",
-]
+__all__ = ["MODULES", "make_module", "torch_module"]
+
+
+def torch_module(act: Activation) -> type[nn.Module] | None:
+    """The ``torch.nn`` module named like ``act`` (``leaky_relu`` -> ``LeakyReLU``), or None."""
+    key = act.name.replace("_", "")
+    for n, obj in vars(nn).items():
+        if n.lower() == key and isinstance(obj, type) and issubclass(obj, nn.Module):
+            return obj
+    return None
 
 
 def _kink_repr(base: str, at_kink: float | None) -> str:
@@ -49,211 +61,157 @@ def _kink_repr(base: str, at_kink: float | None) -> str:
     return f"{base}, at_kink={at_kink!r}" if base else f"at_kink={at_kink!r}"
 
 
-class _KinkMixin:
-    at_kink: float | None
+class _RelukitModule(nn.Module):
+    """What every generated module shares: ``at_kink``, validation, ``forward``."""
 
-    def _init_kink(self, name: str, at_kink: Any) -> None:
-        self.at_kink = _f._check_at_kink(name, at_kink)
+    # (no class annotations: TorchScript reads them and knows no ``float | None``)
+    _pnames = ()  # the catalogue's parameter names, read from attributes of that name
+    at_kink = None
+
+    def _relukit_init(self, at_kink: Any) -> None:
+        act = self._activation()
+        if at_kink is not None and not act.kinks:
+            raise TypeError(f"{type(self).__name__}: has no kinks, so it takes no at_kink")
+        # validate through the catalogue (its messages); keep torch's values for the repr
+        _f.bind(act.name, self._param_values())
+        self.at_kink = _f._check_at_kink(act.name, at_kink)  # type: ignore[assignment]
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():  # TorchScript: torch.nn's own forward (same settings)
+            if self.at_kink is not None:
+                raise RuntimeError("relukit.torch: at_kink has no TorchScript form")
+            return self._torch_forward(input)
+        return self._relukit_forward(input)
+
+    @torch.jit.unused
+    def _relukit_forward(self, input: torch.Tensor) -> torch.Tensor:
+        inplace = getattr(self, "inplace", False)
+        return _f.apply(self._activation().name, input, self._param_values(), inplace, self.at_kink)
+
+    @torch.jit.unused
+    def _activation(self) -> Activation:
+        """The catalogue entry (a class attribute, set by :func:`make_module`)."""
+        act: Activation = type(self).relukit_activation  # type: ignore[attr-defined]
+        return act
+
+    @torch.jit.unused
+    def _param_values(self) -> tuple[Any, ...]:
+        names: tuple[str, ...] = self._pnames
+        return tuple([getattr(self, n) for n in names])
+
+    @torch.jit.unused
+    def _torch_forward(self, input: torch.Tensor) -> torch.Tensor:  # replaced per class
+        raise RuntimeError(f"{type(self).__name__} has no TorchScript form")
 
     def extra_repr(self) -> str:
-        return _kink_repr(super().extra_repr(), self.at_kink)  # type: ignore[misc]
+        return _kink_repr(super().extra_repr(), self.at_kink)
+
+
+class _PReLUForward:
+    @torch.jit.unused
+    def _relukit_forward(self, input: torch.Tensor) -> torch.Tensor:
+        return _f.prelu(input, self.weight, at_kink=self.at_kink)  # type: ignore[attr-defined]
+
+    def _relukit_init(self, at_kink: Any) -> None:  # the weight is validated by torch
+        self.at_kink = _f._check_at_kink("prelu", at_kink)
+
+
+def _scriptable_twin(base: type[nn.Module]) -> Any:
+    """``base.forward`` as a function named ``_torch_forward``, for TorchScript.
+
+    TorchScript compiles from source and allows one ``forward`` per class, so the source
+    of torch's ``forward`` is compiled again under another name (registered with
+    :mod:`linecache`, where ``inspect.getsource`` finds it).
+    """
+    fn = base.forward
+    src = textwrap.dedent(inspect.getsource(fn)).replace("def forward(", "def _torch_forward(", 1)
+    filename = f"<relukit.torch: TorchScript form of torch.nn.{base.__name__}.forward>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    namespace: dict[str, Any] = {}
+    exec(compile(src, filename, "exec"), fn.__globals__, namespace)
+    twin = namespace["_torch_forward"]
+    twin.__qualname__ = f"{base.__name__}._torch_forward"
+    return twin
+
+
+def _generic_init(act: Activation) -> Any:
+    names = [p.name for p in act.params_list]
+
+    def __init__(self: Any, *args: Any, inplace: bool = False, at_kink: Any = None, **kw: Any):
+        nn.Module.__init__(self)
+        bound = act.bind(args, kw)
+        for n in names:
+            setattr(self, n, bound[n])
+        if not isinstance(inplace, bool):
+            raise TypeError(f"{act.name}: inplace must be True or False, got {inplace!r}")
+        self.inplace = inplace
+        self._relukit_init(at_kink)
+
+    def extra_repr(self: Any) -> str:
+        parts = [f"{n}={getattr(self, n)!r}" for n in names]
+        if self.inplace:
+            parts.append("inplace=True")
+        return _kink_repr(", ".join(parts), self.at_kink)
+
+    return __init__, extra_repr
+
+
+def make_module(name: str) -> type[nn.Module]:
+    """Build the ``nn.Module`` class of catalogue entry ``name`` (see the module doc).
+
+    >>> import torch
+    >>> from relukit.torch.modules import make_module
+    >>> ReLU6 = make_module("relu6")
+    >>> ReLU6.__name__, issubclass(ReLU6, torch.nn.ReLU6)
+    ('ReLU6', True)
+    """
+    act = get(name)
+    base = torch_module(act)
+    kinked = bool(act.kinks)
+    doc = f"{act.summary}\n\n    {act.formula}\n"
+    if base is None:
+        init, extra_repr = _generic_init(act)
+        ns = {"__init__": init, "extra_repr": extra_repr}
+        cls_name = act.title.replace(" ", "")
+        bases: tuple[type, ...] = (_RelukitModule,)
+    else:
+        cls_name = base.__name__
+        doc = f"``torch.nn.{cls_name}`` running relukit's autograd Function.\n\n" + doc
+        sig = inspect.signature(base.__init__)
+
+        def __init__(self: Any, *args: Any, at_kink: Any = None, **kwargs: Any) -> None:
+            base.__init__(self, *args, **kwargs)
+            self._relukit_init(at_kink)
+
+        params = list(sig.parameters.values())
+        if kinked:
+            params.append(
+                inspect.Parameter("at_kink", inspect.Parameter.KEYWORD_ONLY, default=None)
+            )
+        __init__.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        ns = {"__init__": __init__, "_torch_forward": _scriptable_twin(base)}
+        bases = (
+            (_PReLUForward, _RelukitModule, base) if act.name == "prelu" else (_RelukitModule, base)
+        )
+    ns.update(
+        {
+            "__doc__": doc,
+            "__module__": __name__,
+            "__qualname__": cls_name,
+            "relukit_activation": act,
+            "_pnames": () if act.name == "prelu" else tuple(act.params),
+        }
+    )
+    return type(cls_name, bases, ns)
+
+
+#: every catalogue entry's module class, by catalogue name
+MODULES: dict[str, type[nn.Module]] = {a.name: make_module(a.name) for a in catalogue()}
+globals().update({cls.__name__: cls for cls in MODULES.values()})
+__all__ += sorted(cls.__name__ for cls in MODULES.values())
 
 
-class ReLU(_KinkMixin, nn.ReLU):
-    """``torch.nn.ReLU`` saving 1 bit per element for backward; ``at_kink`` sets relu'(0)."""
-
-    relukit_activation = _f.catalogue_entry("relu")
-
-    def __init__(self, inplace: bool = False, *, at_kink: float | None = None) -> None:
-        super().__init__(inplace)
-        self._init_kink("relu", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.relu(input, self.inplace, at_kink=self.at_kink)
-
-
-class LeakyReLU(_KinkMixin, nn.LeakyReLU):
-    """``torch.nn.LeakyReLU`` saving 1 bit per element; in-place works with any slope."""
-
-    relukit_activation = _f.catalogue_entry("leaky_relu")
-
-    def __init__(
-        self, negative_slope: float = 0.01, inplace: bool = False, *, at_kink: float | None = None
-    ) -> None:
-        _f.bind("leaky_relu", (negative_slope,))  # validate; keep the value for the repr
-        super().__init__(negative_slope, inplace)
-        self._init_kink("leaky_relu", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.leaky_relu(input, self.negative_slope, self.inplace, at_kink=self.at_kink)
-
-
-class Hardtanh(_KinkMixin, nn.Hardtanh):
-    """``torch.nn.Hardtanh`` saving 1 bit per element."""
-
-    relukit_activation = _f.catalogue_entry("hardtanh")
-
-    def __init__(
-        self,
-        min_val: float = -1.0,
-        max_val: float = 1.0,
-        inplace: bool = False,
-        min_value: float | None = None,
-        max_value: float | None = None,
-        *,
-        at_kink: float | None = None,
-    ) -> None:
-        super().__init__(min_val, max_val, inplace, min_value, max_value)
-        self._init_kink("hardtanh", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.hardtanh(input, self.min_val, self.max_val, self.inplace, at_kink=self.at_kink)
-
-
-class ReLU6(_KinkMixin, nn.ReLU6):
-    """``torch.nn.ReLU6`` saving 1 bit per element; gradient 0 at 0 and 6 (torch's)."""
-
-    relukit_activation = _f.catalogue_entry("relu6")
-
-    def __init__(self, inplace: bool = False, *, at_kink: float | None = None) -> None:
-        super().__init__(inplace)
-        self._init_kink("relu6", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.relu6(input, self.inplace, at_kink=self.at_kink)
-
-
-class Hardsigmoid(_KinkMixin, nn.Hardsigmoid):
-    """``torch.nn.Hardsigmoid`` saving 1 bit per element."""
-
-    relukit_activation = _f.catalogue_entry("hardsigmoid")
-
-    def __init__(self, inplace: bool = False, *, at_kink: float | None = None) -> None:
-        super().__init__(inplace)
-        self._init_kink("hardsigmoid", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.hardsigmoid(input, self.inplace, at_kink=self.at_kink)
-
-
-class ELU(_KinkMixin, nn.ELU):
-    """``torch.nn.ELU`` saving only its output (for ``alpha > 0``)."""
-
-    relukit_activation = _f.catalogue_entry("elu")
-
-    def __init__(
-        self, alpha: float = 1.0, inplace: bool = False, *, at_kink: float | None = None
-    ) -> None:
-        _f.bind("elu", (alpha,))
-        super().__init__(alpha, inplace)
-        self._init_kink("elu", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.elu(input, self.alpha, self.inplace, at_kink=self.at_kink)
-
-
-class CELU(_KinkMixin, nn.CELU):
-    """``torch.nn.CELU`` saving only its output."""
-
-    relukit_activation = _f.catalogue_entry("celu")
-
-    def __init__(
-        self, alpha: float = 1.0, inplace: bool = False, *, at_kink: float | None = None
-    ) -> None:
-        _f.bind("celu", (alpha,))
-        super().__init__(alpha, inplace)
-        self._init_kink("celu", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.celu(input, self.alpha, self.inplace, at_kink=self.at_kink)
-
-
-class SELU(_KinkMixin, nn.SELU):
-    """``torch.nn.SELU`` saving only its output."""
-
-    relukit_activation = _f.catalogue_entry("selu")
-
-    def __init__(self, inplace: bool = False, *, at_kink: float | None = None) -> None:
-        super().__init__(inplace)
-        self._init_kink("selu", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.selu(input, self.inplace, at_kink=self.at_kink)
-
-
-class Hardswish(_KinkMixin, nn.Hardswish):
-    """``torch.nn.Hardswish`` with relukit's values at ±inf; saves the input (as torch)."""
-
-    relukit_activation = _f.catalogue_entry("hardswish")
-
-    def __init__(self, inplace: bool = False, *, at_kink: float | None = None) -> None:
-        super().__init__(inplace)
-        self._init_kink("hardswish", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.hardswish(input, self.inplace, at_kink=self.at_kink)
-
-
-class GELU(nn.GELU):
-    """``torch.nn.GELU`` with relukit's values at ±inf (no kinks: no ``at_kink``)."""
-
-    relukit_activation = _f.catalogue_entry("gelu")
-
-    def __init__(self, approximate: Literal["none", "tanh"] = "none") -> None:
-        _f.bind("gelu", (approximate,))
-        super().__init__(approximate)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.gelu(input, self.approximate)  # type: ignore[arg-type]  # checked in __init__
-
-
-class SiLU(nn.SiLU):
-    """``torch.nn.SiLU`` with relukit's values at ±inf."""
-
-    relukit_activation = _f.catalogue_entry("silu")
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.silu(input, self.inplace)
-
-
-class Mish(nn.Mish):
-    """``torch.nn.Mish`` with relukit's values at ±inf."""
-
-    relukit_activation = _f.catalogue_entry("mish")
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.mish(input, self.inplace)
-
-
-class Softplus(nn.Softplus):
-    """``torch.nn.Softplus`` with relukit's values at ±inf."""
-
-    relukit_activation = _f.catalogue_entry("softplus")
-
-    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
-        super().__init__(beta, threshold)
-        _f.bind("softplus", (beta, threshold))  # validate only: keep torch's repr (ints stay)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.softplus(input, self.beta, self.threshold)
-
-
-class PReLU(_KinkMixin, nn.PReLU):
-    """``torch.nn.PReLU``; saves only a 1-bit mask when its weight is frozen."""
-
-    relukit_activation = _f.catalogue_entry("prelu")
-
-    def __init__(
-        self,
-        num_parameters: int = 1,
-        init: float = 0.25,
-        device: Any = None,
-        dtype: Any = None,
-        *,
-        at_kink: float | None = None,
-    ) -> None:
-        super().__init__(num_parameters, init, device, dtype)
-        self._init_kink("prelu", at_kink)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.prelu(input, self.weight, at_kink=self.at_kink)
+def __getattr__(name: str) -> type[nn.Module]:
+    """Only for type checkers: the generated classes (``ReLU``, ``GELU``, ...) are in the
+    module's namespace already, so an unknown name is an error."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

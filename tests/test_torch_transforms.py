@@ -1,0 +1,502 @@
+"""relukit.torch inside real PyTorch code: torch.func, double backward, TorchScript,
+tracing, export, compile, DDP, autocast, checkpointing, and the ATen ops it runs.
+
+The oracle is torch.nn / torch.nn.functional itself (float64), plus
+``torch.autograd.gradcheck``/``gradgradcheck`` (finite differences).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+rt = pytest.importorskip("relukit.torch")
+import relukit as rk  # noqa: E402
+
+F = torch.nn.functional
+nn = torch.nn
+func = torch.func
+
+pytestmark = pytest.mark.torch
+
+# every catalogue entry that torch.nn.functional has, with its default parameters, and
+# some other parameter values
+DEFAULTS = [(a.name, {}) for a in rk.catalogue() if hasattr(F, a.name) and a.name not in ("prelu",)]
+OTHERS = [
+    ("leaky_relu", {"negative_slope": 0.1}),
+    ("leaky_relu", {"negative_slope": -0.3}),
+    ("hardtanh", {"min_val": -2.0, "max_val": 1.5}),
+    ("elu", {"alpha": 0.7}),
+    ("elu", {"alpha": -0.5}),
+    ("celu", {"alpha": 1.5}),
+    ("gelu", {"approximate": "tanh"}),
+    ("softplus", {"beta": 2.0, "threshold": 3.0}),
+]
+CASES = DEFAULTS + OTHERS
+IDS = [f"{n}{kw or ''}" for n, kw in CASES]
+
+
+def away_from_kinks(name, kw, shape=(4, 9), seed=0):
+    """float64 inputs in [-8, 8], none within 0.05 of a kink (derivatives are defined)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(shape, generator=g, dtype=torch.float64) * 16 - 8
+    for loc, *_ in rk.get(name).kink_points(**kw):
+        x = torch.where((x - loc).abs() < 0.05, x + 0.1, x)
+    return x
+
+
+def fns(name, kw):
+    return (lambda t: getattr(rt, name)(t, **kw)), (lambda t: getattr(F, name)(t, **kw))
+
+
+# ---------------------------------------------------------------------------
+# torch.func
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "kw"), CASES, ids=IDS)
+def test_torch_func_transforms_equal_torch_nn(name, kw):
+    x = away_from_kinks(name, kw)
+    mine, ref = fns(name, kw)
+    transforms = {
+        "vmap(grad)": lambda f: func.vmap(func.grad(lambda t: f(t).sum()))(x),
+        "jacrev": lambda f: func.jacrev(f)(x[0]),
+        "jacfwd": lambda f: func.jacfwd(f)(x[0]),
+        "vmap": lambda f: func.vmap(f)(x),
+        "jvp": lambda f: func.jvp(f, (x,), (torch.ones_like(x),))[1],
+        "hessian": lambda f: func.hessian(lambda t: f(t).sum())(x[0]),
+    }
+    for what, tr in transforms.items():
+        if what == "hessian" and name == "hardsigmoid":
+            continue  # torch has no second derivative of hardsigmoid
+        torch.testing.assert_close(tr(mine), tr(ref), rtol=1e-12, atol=1e-15, msg=what)
+
+
+def test_per_sample_gradients_through_functional_call_equal_torch_nn():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Linear(4, 8), nn.PReLU(8), nn.Linear(8, 8), nn.LeakyReLU(0.1), nn.Linear(8, 8),
+        nn.GELU(), nn.Linear(8, 8), nn.ELU(), nn.Linear(8, 8), nn.ReLU6(), nn.Linear(8, 1),
+    ).double()  # fmt: skip
+    mine = rt.convert(copy.deepcopy(net))
+    x = torch.randn(10, 4, dtype=torch.float64)
+
+    def per_sample(model):
+        params = {k: v.detach() for k, v in model.named_parameters()}
+
+        def loss(p, xi):
+            return func.functional_call(model, p, (xi[None],)).pow(2).sum()
+
+        return func.vmap(func.grad(loss), in_dims=(None, 0))(params, x)
+
+    a, b = per_sample(net), per_sample(mine)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-12, atol=1e-15)
+
+
+def test_vmap_then_backward():
+    x = torch.randn(3, 5, requires_grad=True)
+    for name in ("relu", "gelu", "elu"):
+        x.grad = None
+        func.vmap(getattr(rt, name))(x).sum().backward()
+        ref = x.detach().clone().requires_grad_()
+        getattr(F, name)(ref).sum().backward()
+        torch.testing.assert_close(x.grad, ref.grad)
+
+
+# ---------------------------------------------------------------------------
+# gradcheck, gradgradcheck, second derivatives (float64)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "kw"), CASES, ids=IDS)
+def test_gradcheck_gradgradcheck_and_second_derivative_equal_torch(name, kw):
+    x = away_from_kinks(name, kw).requires_grad_()
+    mine, ref = fns(name, kw)
+    assert torch.autograd.gradcheck(mine, (x,))
+    assert torch.autograd.gradgradcheck(mine, (x,))
+    g = torch.randn_like(x)
+    (d1,) = torch.autograd.grad(mine(x), x, g, create_graph=True)
+    (d1r,) = torch.autograd.grad(ref(x), x, g, create_graph=True)
+    torch.testing.assert_close(d1, d1r, rtol=1e-12, atol=0)
+    (h,) = torch.autograd.grad(d1.pow(2).sum(), x)  # a gradient penalty
+    try:
+        (hr,) = torch.autograd.grad(d1r.pow(2).sum(), x)
+    except RuntimeError:  # torch has no double backward here: relukit gives the a.e. value 0
+        assert name == "hardsigmoid" and not h.any()
+        return
+    torch.testing.assert_close(h, hr, rtol=1e-10, atol=1e-13)
+
+
+PRELU_SHAPES = [((5, 3), 1), ((5, 3), 3), ((4, 3, 2, 2), 3), ((6,), 1), ((), 1)]
+
+
+@pytest.mark.parametrize(("shape", "nw"), PRELU_SHAPES)
+def test_prelu_gradient_penalty_reaches_the_weight_like_torch(shape, nw):
+    torch.manual_seed(0)
+    x = torch.randn(shape, dtype=torch.float64)
+    ref = nn.PReLU(nw).double()
+    with torch.no_grad():
+        ref.weight.uniform_(-0.5, 0.5)
+    mine = rt.convert(copy.deepcopy(ref))
+    out = []
+    for m in (ref, mine):
+        xx = x.clone().requires_grad_()
+        (gx,) = torch.autograd.grad(m(xx).pow(2).sum(), xx, create_graph=True)
+        pen = gx.pow(2).sum()  # WGAN-GP style
+        gw, hx = torch.autograd.grad(pen, (m.weight, xx))
+        out.append((gw, hx))
+    torch.testing.assert_close(out[1][0], out[0][0], rtol=1e-12, atol=0)
+    torch.testing.assert_close(out[1][1], out[0][1], rtol=1e-12, atol=0)
+    w = mine.weight.detach().clone().requires_grad_()
+    xx = x.clone().requires_grad_()
+    assert torch.autograd.gradcheck(rt.prelu, (xx, w))
+    assert torch.autograd.gradgradcheck(rt.prelu, (xx, w))
+    for tr in (func.jacrev, func.jacfwd):  # w.r.t. the weight
+        torch.testing.assert_close(tr(lambda v: rt.prelu(x, v))(w), tr(lambda v: F.prelu(x, v))(w))
+
+
+def test_generic_path_for_an_entry_without_torch_kernels(monkeypatch):
+    # a catalogue entry with no row in relukit.torch._table runs its own formulas
+    from relukit.torch import _functions, _special, _table
+
+    for name in ("elu", "gelu", "relu6"):
+        monkeypatch.delitem(_table.TABLE, name)
+    for cached in (_functions._plan, _special._fixups):
+        cached.cache_clear()
+    try:
+        for name, kw in [("elu", {"alpha": 0.7}), ("gelu", {}), ("relu6", {})]:
+            assert _functions.plan(name, tuple(rk.get(name).bind((), kw).values())).ops is None
+            x = away_from_kinks(name, kw).requires_grad_()
+            mine, ref = fns(name, kw)
+            torch.testing.assert_close(mine(x), ref(x), rtol=1e-13, atol=1e-15)
+            (d,) = torch.autograd.grad(mine(x).sum(), x, create_graph=True)
+            (dr,) = torch.autograd.grad(ref(x).sum(), x, create_graph=True)
+            torch.testing.assert_close(d, dr, rtol=1e-12, atol=1e-15)
+            assert torch.autograd.gradgradcheck(mine, (x,))
+            torch.testing.assert_close(
+                func.vmap(func.grad(lambda t, f=mine: f(t).sum()))(x.detach()), dr.detach()
+            )
+    finally:
+        monkeypatch.undo()
+        for cached in (_functions._plan, _special._fixups):
+            cached.cache_clear()
+
+
+# ---------------------------------------------------------------------------
+# TorchScript, tracing, export, compile
+# ---------------------------------------------------------------------------
+
+
+def model(double=False):
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Linear(4, 8), nn.PReLU(8), nn.Linear(8, 8), nn.LeakyReLU(0.1), nn.Linear(8, 8),
+        nn.GELU(), nn.Linear(8, 8), nn.ELU(), nn.Linear(8, 8), nn.ReLU(), nn.Hardswish(),
+        nn.Mish(), nn.Hardtanh(-2.0, 2.0), nn.Softplus(2.0), nn.SiLU(), nn.Linear(8, 1),
+    )  # fmt: skip
+    return net.double() if double else net
+
+
+def test_jit_script_module_runs_and_round_trips():
+    net = model()
+    mine = rt.convert(copy.deepcopy(net))
+    x = torch.randn(10, 4)
+    scripted = torch.jit.script(mine)
+    assert all(type(m).__module__ == "relukit.torch.modules" for m in list(mine)[1::2][:3])
+    torch.testing.assert_close(scripted(x), net(x))
+    buf = io.BytesIO()
+    torch.jit.save(scripted, buf)
+    buf.seek(0)
+    torch.testing.assert_close(torch.jit.load(buf)(x), net(x))
+    with pytest.raises(torch.jit.Error, match="at_kink has no TorchScript form"):
+        torch.jit.script(rt.ReLU(at_kink=1.0))(x)
+
+
+def test_jit_trace_in_grad_mode_with_default_checks():
+    net = model()
+    mine = rt.convert(copy.deepcopy(net))
+    x = torch.randn(10, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # TracerWarning: graphs differ, outputs differ
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # trace itself
+        traced = torch.jit.trace(mine, x)
+    torch.testing.assert_close(traced(x), net(x))
+    buf = io.BytesIO()
+    torch.jit.save(traced, buf)
+    buf.seek(0)
+    loaded = torch.jit.load(buf)
+    torch.testing.assert_close(loaded(x), net(x))
+    loaded(x).sum().backward()  # trains: gradients reach the parameters
+    assert all(p.grad is not None for p in loaded.parameters())
+
+
+def test_export_in_a_fresh_process():
+    code = textwrap.dedent(
+        """
+        import copy, torch, relukit.torch as rt
+        from torch import nn
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(4, 8), nn.PReLU(8), nn.LeakyReLU(0.0), nn.GELU(),
+                            nn.ELU(), nn.ReLU(), nn.Hardswish(), nn.SiLU(), nn.Linear(8, 2))
+        mine = rt.convert(copy.deepcopy(net))
+        x = torch.randn(5, 4)
+        ep = torch.export.export(mine, (x,))
+        x[0, :2] = float("-inf")
+        want = mine(x)
+        assert torch.equal(ep.module()(x).isnan(), want.isnan())
+        torch.testing.assert_close(ep.module()(x), want, equal_nan=True)
+        ops = {str(n.target) for n in ep.graph.nodes if n.op == "call_function"}
+        assert not any("item" in o or "local_scalar" in o for o in ops), ops
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+
+
+def test_compile_fullgraph_forward_and_backward():
+    net = model()
+    mine = rt.convert(copy.deepcopy(net))
+    x = torch.randn(10, 4)
+    net(x).sum().backward()
+    compiled = torch.compile(mine, backend="aot_eager", fullgraph=True)
+    out = compiled(x)
+    out.sum().backward()
+    torch.testing.assert_close(out, net(x))
+    for p, q in zip(mine.parameters(), net.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad)
+
+
+# ---------------------------------------------------------------------------
+# DDP, autocast, checkpointing
+# ---------------------------------------------------------------------------
+
+
+def test_ddp_single_process_equals_torch_nn(tmp_path):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rdv'}", rank=0, world_size=1)
+    try:
+        net = model()
+        mine = rt.convert(copy.deepcopy(net))
+        x = torch.randn(10, 4)
+        grads = []
+        for m in (net, mine):
+            ddp = nn.parallel.DistributedDataParallel(m)
+            ddp(x).sum().backward()
+            grads.append([p.grad for p in m.parameters()])
+        for a, b in zip(*grads, strict=True):
+            torch.testing.assert_close(b, a)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_autocast_and_checkpoint_equal_torch_nn():
+    from torch.utils.checkpoint import checkpoint
+
+    net = model()
+    mine = rt.convert(copy.deepcopy(net))
+    x = torch.randn(10, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = net(x), mine(x)
+    assert a.dtype == b.dtype == torch.bfloat16
+    torch.testing.assert_close(b, a)
+    for m in (net, mine):
+        checkpoint(m, x, use_reentrant=False).sum().backward()
+    for p, q in zip(mine.parameters(), net.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad)
+
+
+# ---------------------------------------------------------------------------
+# ATen ops per forward + backward (meta device): few, and no tensor from Python data
+# ---------------------------------------------------------------------------
+
+
+class _Ops(torch.utils._python_dispatch.TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, fn, types, args=(), kwargs=None):
+        self.ops.append(str(fn))
+        return fn(*args, **(kwargs or {}))
+
+
+def ops_of(f, *shape, device="meta"):
+    x = torch.randn(*shape, device=device, requires_grad=True)
+    g = torch.randn(*shape, device=device)
+    f(x.detach().clone().requires_grad_()).backward(g)  # warm the per-entry caches
+    with _Ops() as rec:
+        f(x).backward(g)
+    return rec.ops
+
+
+#: ops that make a tensor from Python data, or read a tensor back to Python
+FROM_PYTHON = ("lift_fresh", "scalar_tensor", "_local_scalar_dense", "_to_copy")
+
+
+OP_CASES = [(n, kw, None) for n, kw in CASES] + [
+    (n, kw, 1.0)
+    for n, kw in CASES
+    if rk.get(n).kinks  # at_kink: entries with kinks
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "kw", "at_kink"), OP_CASES, ids=[f"{n}{kw or ''}-{a}" for n, kw, a in OP_CASES]
+)
+def test_aten_ops_per_forward_backward_within_torch_plus_30(name, kw, at_kink):
+    extra = {} if at_kink is None else {"at_kink": at_kink}
+    mine = ops_of(lambda t: getattr(rt, name)(t, **kw, **extra), 64, 32)
+    ref = ops_of(lambda t: getattr(F, name)(t, **kw), 64, 32)
+    assert len(mine) <= len(ref) + 30, (mine, ref)
+    assert not [o for o in mine if o.split(".")[1] in FROM_PYTHON], mine
+
+
+def test_prelu_ops_within_torch_plus_30():
+    w = torch.full((32,), 0.25, device="meta", requires_grad=True)
+    for frozen in (False, True):
+        ww = w.detach() if frozen else w
+        mine = ops_of(lambda t, v=ww: rt.prelu(t, v), 64, 32)
+        ref = ops_of(lambda t, v=ww: F.prelu(t, v), 64, 32)
+        assert len(mine) <= len(ref) + 30, (mine, ref)
+        assert not [o for o in mine if o.split(".")[1] in FROM_PYTHON], mine
+
+
+def test_special_values_fixed_without_tensors_from_python_data():
+    # the fix-ups at ±inf run as masked_fill/where with Python scalars
+    x = torch.tensor([-math.inf, math.inf, 1.0], requires_grad=True)
+    with _Ops() as rec:
+        y = rt.gelu(x)
+        y.backward(torch.ones(3))
+    assert y.tolist()[:2] == [0.0, math.inf] and math.copysign(1, y[0].item()) < 0
+    assert x.grad.tolist() == [0.0, 1.0, pytest.approx(1.0833154705876864)]
+    assert not [o for o in rec.ops if o.split(".")[1] in FROM_PYTHON], rec.ops
+
+
+def test_a_new_catalogue_entry_gets_a_module_and_autograd_without_edits(monkeypatch):
+    # squareplus (jax.nn.squareplus), declared here the way activations.py declares an
+    # entry: value and derivative against an array namespace, one parameter
+    import importlib
+
+    from relukit.torch import _functions
+
+    cat = importlib.import_module("relukit.catalogue")  # (relukit.catalogue is a function)
+    from relukit.torch.modules import make_module
+
+    def value(xp, x, b):
+        return (x + xp.sqrt(x * x + b)) / 2
+
+    def derivative(xp, x, b):
+        return (1 + x / xp.sqrt(x * x + b)) / 2
+
+    act = cat.Activation(
+        name="squareplus_test",
+        formula="(x + sqrt(x^2 + b)) / 2",
+        derivative_formula="(1 + x / sqrt(x^2 + b)) / 2",
+        latex="",
+        derivative_latex="",
+        value_fn=value,
+        derivative_fn=derivative,
+        scalar_value_fn=lambda x, b=4.0: (x + math.sqrt(x * x + b)) / 2,
+        scalar_derivative_fn=lambda x, b=4.0: (1 + x / math.sqrt(x * x + b)) / 2,
+        params_list=(cat.Param("b", 4.0, "smoothness", low=0.0),),
+    )
+    monkeypatch.setitem(cat._REGISTRY, act.name, act)
+    monkeypatch.setitem(cat._LOOKUP, "squareplustest", act)
+    try:
+        Squareplus = make_module(act.name)
+        m = Squareplus(b=2.0)
+        assert Squareplus.__name__ == "SquareplusTest" and repr(m) == "SquareplusTest(b=2.0)"
+        x = torch.linspace(-5, 5, 23, dtype=torch.float64, requires_grad=True)
+        want = (x + torch.sqrt(x * x + 2.0)) / 2  # torch's own autograd as the oracle
+        torch.testing.assert_close(m(x), want)
+        (d,) = torch.autograd.grad(m(x).sum(), x, create_graph=True)
+        (dr,) = torch.autograd.grad(want.sum(), x, create_graph=True)
+        torch.testing.assert_close(d, dr)
+        assert torch.autograd.gradgradcheck(m, (x,))
+        f = _functions.function(act.name)
+        torch.testing.assert_close(
+            func.vmap(func.grad(lambda t: f(t, 2.0).sum()))(x.detach()[:, None])[:, 0],
+            dr.detach(),
+        )
+        with pytest.raises(ValueError, match="b must be"):
+            Squareplus(b=-1.0)
+    finally:
+        _functions._plan.cache_clear()
+
+
+# ---------------------------------------------------------------------------
+# any finite input, edge values included: torch.nn's values and gradients
+# ---------------------------------------------------------------------------
+
+
+def _same_bits(a, b):
+    return bool(((a == b) & (torch.signbit(a) == torch.signbit(b)) | (a.isnan() & b.isnan())).all())
+
+
+def test_hypothesis_every_entry_equals_torch_nn_on_finite_inputs():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    values = st.lists(
+        st.one_of(
+            st.floats(width=32, allow_nan=False, allow_infinity=False),
+            st.sampled_from([0.0, -0.0, 1e-45, -1e-45, 1.17e-38, -3.0, 3.0, 6.0, -1.0, 1.0]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+
+    @settings(deadline=None)
+    @given(values, st.sampled_from(CASES))
+    def check(vals, case):
+        name, kw = case
+        x = torch.tensor(vals, dtype=torch.float32)
+        g = torch.linspace(-2, 3, len(vals))
+        a = x.clone().requires_grad_()
+        b = x.clone().requires_grad_()
+        ya, yb = getattr(rt, name)(a, **kw), getattr(F, name)(b, **kw)
+        ya.backward(g)
+        yb.backward(g)
+        # torch.nn's bits, or (relu(-0.0) = +0.0, elu(0.0, alpha < 0) = -0.0, ...) the
+        # catalogue's own value where relukit's semantics differ from torch's
+        cat = torch.as_tensor(rk.get(name)(x.numpy(), **kw))
+        ya, yb = ya.detach(), yb.detach()
+        same = lambda u, v: (u == v) & (torch.signbit(u) == torch.signbit(v))  # noqa: E731
+        assert (same(ya, yb) | same(ya, cat)).all(), (ya, yb, cat)
+        if name in ("elu", "celu", "selu") and kw.get("alpha", 1.0) > 0:
+            # from the output: torch's in-place ELU gradient, a few ulp from out-of-place
+            tol = 4 * torch.finfo(torch.float32).eps * (b.grad.abs() + 2 * g.abs())
+            assert ((a.grad - b.grad).abs() <= tol).all()
+        else:
+            assert _same_bits(a.grad, b.grad), (a.grad, b.grad)
+
+    check()
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "relu6", "hardtanh", "elu", "hardswish"])
+def test_at_kink_in_forward_and_reverse_mode_and_in_place(name):
+    act = rk.get(name)
+    locs = [k[0] for k in act.kink_points()]
+    x = torch.tensor([*locs, -7.5, -0.5, 0.5, 2.5, 7.5], dtype=torch.float64)
+    # the catalogue's derivative with at_kink (NumPy, no torch) is the oracle
+    want = torch.as_tensor(act.derivative(x.numpy(), at_kink=0.5))
+    f = getattr(rt, name)
+    fwd = func.jvp(lambda t: f(t, at_kink=0.5), (x,), (torch.ones_like(x),))[1]
+    rev = func.vmap(func.grad(lambda t: f(t, at_kink=0.5)))(x)
+    torch.testing.assert_close(fwd, want, rtol=1e-12, atol=0)
+    torch.testing.assert_close(rev, want, rtol=1e-12, atol=0)
+    leaf = x.clone().requires_grad_()
+    f(leaf * 1, inplace=True, at_kink=0.5).sum().backward()
+    torch.testing.assert_close(leaf.grad, want, rtol=1e-12, atol=0)
