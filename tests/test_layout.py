@@ -139,10 +139,6 @@ def test_no_source_file_over_900_lines_outside_the_torch_front_end():
     assert not long, f"split these files (over {MAX_LINES} lines): {long}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="relukit/torch/_functions.py is to be split when it derives from the catalogue",
-)
 def test_no_source_file_over_900_lines():
     long = _long_files()
     assert not long, f"split these files (over {MAX_LINES} lines): {long}"
