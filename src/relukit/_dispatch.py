@@ -195,6 +195,14 @@ def _apply_at_kink(act: Activation, xp: Any, x: Any, d: Any, params: dict, at_ki
     return d
 
 
+def _kernel_ok(act: Activation) -> bool:
+    """Whether ``act`` is the registered catalogue entry of its name (kernels are keyed by
+    name; a look-alike built with ``dataclasses.replace`` keeps its own formula)."""
+    from relukit.catalogue import _REGISTRY
+
+    return _REGISTRY.get(act.name) is act
+
+
 def _numpy(
     act: Activation,
     kind: str,
@@ -222,12 +230,14 @@ def _numpy(
         else:
             _check_out(act, out, x.shape, vdtype if kind == "value" else ddtype)
 
-    if kernels:
+    if kernels and _kernel_ok(act):
         from relukit import _kernels
 
         fast = _kernels.lookup(act, kind, x, params, at_kink, out)
         if fast is not None:
-            return fast()
+            res = fast()
+            if res is not _kernels.NOT_RUN:
+                return res
 
     with np.errstate(all="ignore"):  # overflow to ±inf is the intended limit, not an error
         results = _numpy_compute(act, kind, x, params, at_kink, vdtype, ddtype)
@@ -301,3 +311,85 @@ def _array_api(
             d = _apply_at_kink(act, xp, dx, d, params, at_kink)
         results.append(d)
     return tuple(results) if kind == "both" else results[0]
+
+
+# ---------------------------------------------------------------------------
+# backward: grad_out * derivative in one pass
+# ---------------------------------------------------------------------------
+
+
+def backward(
+    act: Any,
+    x: Any,
+    grad_out: Any,
+    params: dict[str, Any] | None = None,
+    at_kink: float | None = None,
+    out: Any = None,
+) -> Any:
+    """Return ``grad_out * act.derivative(x)``: the gradient with respect to ``x``.
+
+    One pass over ``x`` and ``grad_out`` (a kernel on large float32/float64 arrays);
+    bit-for-bit equal to ``grad_out * act.derivative(x, **params, at_kink=at_kink)``
+    computed with NumPy, so IEEE rules apply: an infinite or NaN ``grad_out`` where the
+    derivative is 0 gives NaN (PyTorch's ``threshold_backward`` would give 0 there).
+
+    Parameters
+    ----------
+    act
+        An :class:`~relukit.Activation` or its name.
+    x, grad_out
+        NumPy arrays of the same shape and the same floating dtype (CPU torch tensors
+        can be passed as ``t.numpy()`` views).
+    params
+        The activation's parameters by name (``{"negative_slope": 0.1}``); defaults
+        for the missing ones.
+    at_kink
+        The derivative used exactly at a kink (``None``: the PyTorch convention).
+    out
+        Optional array (same shape and dtype) to write into; it may be ``grad_out``
+        or ``x`` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out`` when given, else a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relukit as rk
+    >>> from relukit._dispatch import backward
+    >>> backward("relu", np.array([-1.0, 0.0, 2.0]), np.array([5.0, 5.0, 5.0]))
+    array([0., 0., 5.])
+    >>> backward("relu", np.array([0.0]), np.array([5.0]), at_kink=1.0)
+    array([5.])
+    """
+    from relukit.catalogue import get
+
+    act = get(act)
+    np = numpy()
+    bound = act.bind((), dict(params or {}))
+    at_kink = check_at_kink(act, at_kink)
+    for name, a in (("x", x), ("grad_out", grad_out)):
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            raise TypeError(
+                f"{act.name} backward: {name} must be a NumPy array of a floating dtype, "
+                f"got {_describe(a)}"
+            )
+    if grad_out.shape != x.shape or grad_out.dtype != x.dtype:
+        raise ValueError(
+            f"{act.name} backward: grad_out must have the shape and dtype of x "
+            f"({x.shape}, {x.dtype}), got ({grad_out.shape}, {grad_out.dtype})"
+        )
+    dtype = x.dtype.newbyteorder("=")
+    if out is not None:
+        _check_out(act, out, x.shape, dtype)
+    if _kernel_ok(act):
+        from relukit import _kernels
+
+        res = _kernels.backward_kernel(act, x, grad_out, bound, at_kink, out)
+        if res is not _kernels.NOT_RUN:
+            return res
+    d = _numpy(act, "derivative", x, bound, None, at_kink, kernels=False)
+    with np.errstate(all="ignore"):
+        return np.multiply(grad_out, d, out=out)

@@ -61,6 +61,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -68,8 +69,10 @@ __all__ = [
     "ENABLED",
     "KERNELS",
     "MIN_SIZE",
+    "NOT_RUN",
     "PARALLEL_MIN_SIZE",
-    "backward",
+    "KernelSpec",
+    "backward_kernel",
     "lookup",
 ]
 
@@ -151,47 +154,50 @@ def _load() -> Any:
 # which activations have kernels, and how their parameters are packed
 # ---------------------------------------------------------------------------
 
+Packed = tuple  # (p0, p1, p2) or (p0, p1, p2, suffix, extra_args)
 
-def _no_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+
+def _no_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     return (0.0, 0.0, 0.0)
 
 
-def _leaky_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+def _leaky_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     s = params["negative_slope"]
     # value: x * slope, or (x or -0.0 at ±inf) * 0 when slope == 0 (see activations._leaky)
     return (0.0 if s == 0 else s, s, 1.0 if s == 0 else 0.0)
 
 
-def _relu6_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+def _relu6_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     return (6.0, 0.0, 0.0)
 
 
-def _hardtanh_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+def _hardtanh_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     return (params["min_val"], params["max_val"], 0.0)
 
 
-def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    import numpy as np
+
     w = params["weight"]
     widen = 1.0 if dtype.itemsize < 8 else 0.0  # the NumPy path computes float32 in float64
     if type(w) is float:
         return (widen, w, 1.0 if w == 0 else 0.0)
-    from relukit import _dispatch
-
-    np = _dispatch.numpy()
     if not isinstance(w, (list, tuple, np.ndarray)):
         return None
-    from relukit import activations
-
-    try:  # the catalogue's own checks and broadcasting, on a zero-copy float64 stand-in
-        with np.errstate(all="ignore"):
-            wa = activations._prelu_weight(np, np.broadcast_to(np.float64(0), x.shape), w)
+    try:
+        wa = np.asarray(w)
     except (TypeError, ValueError):
-        return None  # the NumPy path raises the error
-    wa = np.asarray(wa, dtype=np.float64)
+        return None
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    # anything the NumPy path would reject (or broadcast differently) is left to it
+    if wa.dtype.kind not in "iuf" or wa.ndim > 1 or wa.size not in (1, channels):
+        return None
+    wa = wa.astype(np.float64)
+    if not np.all(np.isfinite(wa)):
+        return None
     if wa.size == 1:
         s = float(wa.reshape(()))
         return (widen, s, 1.0 if s == 0 else 0.0)
-    channels = x.shape[1]
     inner = x.size // (x.shape[0] * channels)
     weights = np.ascontiguousarray(wa.reshape(-1))
     with np.errstate(all="ignore"):
@@ -199,16 +205,64 @@ def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None
     return (widen, 0.0, 0.0, "_channel", (weights, rounded, channels, inner))
 
 
-#: activation name -> (kernel prefix in ``_kernels_numba``, parameter packer). A packer
-#: ``(params, dtype, x)`` returns ``(p0, p1, p2)`` for the kernel, ``(p0, p1, p2, suffix,
-#: extra_args)`` for a variant kernel (per-channel prelu), or ``None`` for parameters it
-#: does not cover.
-KERNELS: dict[str, tuple[str, Callable[[Mapping[str, Any], Any, Any], Any]]] = {
-    "relu": ("relu", _no_params),
-    "leaky_relu": ("leaky_relu", _leaky_params),
-    "relu6": ("relu6", _relu6_params),
-    "hardtanh": ("hardtanh", _hardtanh_params),
-    "prelu": ("prelu", _prelu_params),
+def _alpha_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    return (float(params["alpha"]), 0.0, 0.0)
+
+
+#: selu's lambda and lambda * alpha as :mod:`relukit.activations` has them (the product
+#: of the two rounded constants, as PyTorch forms it); tests check the copy
+SELU_SCALE = 1.0507009873554805
+SELU_SA = 1.7580993408473766
+
+
+def _selu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    return (SELU_SCALE, SELU_SA, 0.0)
+
+
+def _softplus_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    return (float(params["beta"]), float(params["threshold"]), 0.0)
+
+
+def _gelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    if dtype.itemsize == 8:
+        return None  # float64 keeps the NumPy path's compensated tail (see _kernels_smooth)
+    return (0.0, 0.0, 0.0, "_tanh" if params["approximate"] == "tanh" else "", ())
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """How an activation maps onto the kernels of ``_kernels_numba``.
+
+    ``prefix`` names the loops (``<prefix><suffix>_value`` ...); ``pack(params, dtype,
+    x)`` returns ``(p0, p1, p2)``, ``(p0, p1, p2, suffix, extra_args)`` or ``None`` for
+    parameters (or a dtype) it does not cover; ``exact`` says whether the results are
+    bit-for-bit those of the NumPy path (else within the ulp bounds of
+    ``tests/test_kernels_smooth.py``).
+    """
+
+    prefix: str
+    pack: Callable[[Mapping[str, Any], Any, Any], Packed | None]
+    exact: bool = True
+
+
+#: catalogue entry name -> its kernels. Only the registered catalogue entry of that name
+#: is given them (the dispatcher checks ``catalogue.get(name) is act``): a look-alike
+#: built with ``dataclasses.replace`` keeps its own formula.
+KERNELS: dict[str, KernelSpec] = {
+    "relu": KernelSpec("relu", _no_params),
+    "leaky_relu": KernelSpec("leaky_relu", _leaky_params),
+    "relu6": KernelSpec("relu6", _relu6_params),
+    "hardtanh": KernelSpec("hardtanh", _hardtanh_params),
+    "prelu": KernelSpec("prelu", _prelu_params),
+    "hardswish": KernelSpec("hardswish", _no_params),
+    "hardsigmoid": KernelSpec("hardsigmoid", _no_params),
+    "elu": KernelSpec("elu", _alpha_params, exact=False),
+    "selu": KernelSpec("selu", _selu_params, exact=False),
+    "celu": KernelSpec("celu", _alpha_params, exact=False),
+    "softplus": KernelSpec("softplus", _softplus_params, exact=False),
+    "silu": KernelSpec("silu", _no_params, exact=False),
+    "mish": KernelSpec("mish", _no_params, exact=False),
+    "gelu": KernelSpec("gelu", _gelu_params, exact=False),
 }
 
 
@@ -251,18 +305,18 @@ def _plain(np: Any, a: Any, dtype: Any) -> bool:
 def _plan(
     act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None, outs: tuple
 ) -> tuple[Any, Any, Any, Any, tuple] | None:
-    """``(kernel, P, Q, kk, extra_args)`` when a kernel applies to this call, else ``None``."""
+    """``(kernel, P, Q, kk, extra_args)`` when a kernel applies to this call, else ``None``.
+
+    ``act`` must be the registered catalogue entry (the dispatcher checks); only its
+    ``name`` and ``kinks`` are read.
+    """
     if not ENABLED or _impl is False or x.size < MIN_SIZE:
         return None
-    entry = KERNELS.get(act.name)
-    if entry is None:
+    spec = KERNELS.get(act.name)
+    if spec is None:
         return None
-    from relukit import _dispatch
-    from relukit.catalogue import _REGISTRY
+    import numpy as np
 
-    if _REGISTRY.get(act.name) is not act:  # an unregistered look-alike: its own formula
-        return None
-    np = _dispatch.numpy()
     dtype = x.dtype
     if dtype.char not in "fd" or not _plain(np, x, dtype):
         return None
@@ -277,16 +331,17 @@ def _plan(
         same = o.__array_interface__["data"][0] == x.__array_interface__["data"][0]
         if not same and np.may_share_memory(o, x):
             return None
-    prefix, packer = entry
-    p = packer(params, dtype, x)
+    p = spec.pack(params, dtype, x)
+    if p is None:
+        return None
     kinks = [k.location(params) for k in act.kinks]
-    if p is None or len(kinks) > 2:
+    if len(kinks) > 2:
         return None
     suffix, extra = (p[3], p[4]) if len(p) == 5 else ("", ())
     impl = _load()
     if impl is None:
         return None
-    kernel = getattr(impl, f"{prefix}{suffix}_{kind}", None)
+    kernel = getattr(impl, f"{spec.prefix}{suffix}_{kind}", None)
     if kernel is None:
         return None
     kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
@@ -333,11 +388,18 @@ def _run(kernel: Any, *args: Any) -> bool:
     return True
 
 
+#: what a runner from :func:`lookup` returns when the kernel could not run (numba failed
+#: and warned, or another thread holds the kernels): the caller takes the NumPy path
+NOT_RUN = object()
+
+
 def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out: Any) -> Any:
     """Return a callable computing ``kind`` of ``act`` on ``x`` with a kernel, or ``None``.
 
     ``kind`` is ``"value"``, ``"derivative"`` or ``"both"``; ``out`` has already been
-    validated by the dispatcher (shape, dtype, writeable, pair for ``"both"``).
+    validated by the dispatcher (shape, dtype, writeable, pair for ``"both"``), which
+    also checked that ``act`` is the registered catalogue entry. The callable returns
+    the result, or :data:`NOT_RUN`.
     """
     if not ENABLED or x.size < MIN_SIZE:  # the common small-array case, first and cheap
         return None
@@ -348,16 +410,15 @@ def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out
     kernel, P, Q, kk, extra = plan
 
     def run() -> Any:
-        from relukit import _dispatch
+        import numpy as np
 
-        np = _dispatch.numpy()
         news = [np.empty(x.shape, x.dtype) if o is None else o for o in outs]
         if kind == "both" and out is None:
             news.append(np.empty(x.shape, x.dtype))
         flat = [a.reshape(-1) for a in (x, *news)]  # views: all are C-contiguous
         args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
-        if not _run(kernel, *args):  # numba failed (warned) or busy: the NumPy path
-            return _dispatch._numpy(act, kind, x, params, out, at_kink, kernels=False)
+        if not _run(kernel, *args):
+            return NOT_RUN
         if out is not None:
             return out  # the caller's object itself (the pair for "both"), as the NumPy path
         return tuple(news) if kind == "both" else news[0]
@@ -365,88 +426,24 @@ def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out
     return run
 
 
-# ---------------------------------------------------------------------------
-# backward: grad_out * derivative(x), the product autograd needs
-# ---------------------------------------------------------------------------
+def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any, out: Any) -> Any:
+    """``grad_out * derivative`` in one pass when a kernel applies, else :data:`NOT_RUN`.
 
-
-def backward(
-    act: Any,
-    x: Any,
-    grad_out: Any,
-    params: Mapping[str, Any] | None = None,
-    at_kink: float | None = None,
-    out: Any = None,
-) -> Any:
-    """Return ``grad_out * act.derivative(x)``: the gradient with respect to ``x``.
-
-    One pass over ``x`` and ``grad_out`` (a kernel on large float32/float64 arrays);
-    bit-for-bit equal to ``grad_out * act.derivative(x, **params, at_kink=at_kink)``
-    computed with NumPy, so IEEE rules apply: an infinite or NaN ``grad_out`` where the
-    derivative is 0 gives NaN (PyTorch's ``threshold_backward`` would give 0 there).
-
-    Parameters
-    ----------
-    act
-        An :class:`~relukit.Activation` or its name.
-    x, grad_out
-        NumPy arrays of the same shape and the same floating dtype (CPU torch tensors
-        can be passed as ``t.numpy()`` views).
-    params
-        The activation's parameters by name (``{"negative_slope": 0.1}``); defaults
-        for the missing ones.
-    at_kink
-        The derivative used exactly at a kink (``None``: the PyTorch convention).
-    out
-        Optional array (same shape and dtype) to write into; it may be ``grad_out``
-        or ``x`` itself.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``out`` when given, else a new array.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import relukit as rk
-    >>> from relukit._kernels import backward
-    >>> backward("relu", np.array([-1.0, 0.0, 2.0]), np.array([5.0, 5.0, 5.0]))
-    array([0., 0., 5.])
-    >>> backward("relu", np.array([0.0]), np.array([5.0]), at_kink=1.0)
-    array([5.])
+    Inputs are validated by the caller (:func:`relukit._dispatch.backward`).
     """
-    from relukit import _dispatch
-    from relukit.catalogue import get
+    import numpy as np
 
-    act = get(act)
-    np = _dispatch.numpy()
-    bound = act.bind((), dict(params or {}))
-    at_kink = _dispatch.check_at_kink(act, at_kink)
-    for name, a in (("x", x), ("grad_out", grad_out)):
-        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
-            raise TypeError(
-                f"{act.name} backward: {name} must be a NumPy array of a floating dtype, "
-                f"got {_dispatch._describe(a)}"
-            )
-    if grad_out.shape != x.shape or grad_out.dtype != x.dtype:
-        raise ValueError(
-            f"{act.name} backward: grad_out must have the shape and dtype of x "
-            f"({x.shape}, {x.dtype}), got ({grad_out.shape}, {grad_out.dtype})"
-        )
-    dtype = x.dtype.newbyteorder("=")
-    if out is not None:
-        _dispatch._check_out(act, out, x.shape, dtype)
-    if ENABLED and x.size >= MIN_SIZE and _plain(np, grad_out, x.dtype):
-        same_g = out is None or out.ctypes.data == grad_out.ctypes.data
-        if same_g or not np.may_share_memory(out, grad_out):
-            plan = _plan(act, "backward", x, bound, at_kink, (out,))
-            if plan is not None:
-                kernel, P, Q, kk, extra = plan
-                res = np.empty(x.shape, dtype) if out is None else out
-                flat = [a.reshape(-1) for a in (x, grad_out, res)]
-                if _run(kernel, *flat, P, Q, kk, *extra):
-                    return res
-    d = _dispatch._numpy(act, "derivative", x, bound, None, at_kink, kernels=False)
-    with np.errstate(all="ignore"):
-        return np.multiply(grad_out, d, out=out)
+    if not (ENABLED and x.size >= MIN_SIZE and _plain(np, grad_out, x.dtype)):
+        return NOT_RUN
+    same_g = out is None or out.ctypes.data == grad_out.ctypes.data
+    if not same_g and np.may_share_memory(out, grad_out):
+        return NOT_RUN
+    plan = _plan(act, "backward", x, params, at_kink, (out,))
+    if plan is None:
+        return NOT_RUN
+    kernel, P, Q, kk, extra = plan
+    res = np.empty(x.shape, x.dtype.newbyteorder("=")) if out is None else out
+    flat = [a.reshape(-1) for a in (x, grad_out, res)]
+    if _run(kernel, *flat, P, Q, kk, *extra):
+        return res
+    return NOT_RUN

@@ -392,3 +392,11 @@ def prelu_channel_backward(x, g, o, P, Q, kk, W, WD, C, inner):  # pragma: no co
         for i in range(b * inner, (b + 1) * inner):
             v = x[i]
             o[i] = g[i] * _kink(v, _prelu_d(v, p0, wd, zero, w, one, zero), kk, kv, k0, k1)
+
+
+# the smooth entries' kernels live in their own module; they are found here too
+from relukit import _kernels_smooth  # noqa: E402
+
+
+def __getattr__(name: str):  # pragma: no cover - trivial
+    return getattr(_kernels_smooth, name)
