@@ -35,12 +35,23 @@ from __future__ import annotations
 
 import math
 
-from numba import njit, prange
+from numba import njit
 
-from relukit._kernels_math import ELEM, erfc_parts, exp, expm1_neg, log1p01, sigmoid2
+from relukit._kernels_math import (
+    ELEM,
+    LOOP,
+    _bits_to_float,
+    _float_to_bits,
+    erfc_parts,
+    exp,
+    expm1_neg,
+    log1p01,
+    sigmoid2,
+)
 
-_LOOP = {**ELEM, "parallel": True}
+_LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks
 _NINF = -math.inf
+_QUIET = 1 << 51  # the quiet bit of a float64 NaN
 
 
 @njit(**ELEM)
@@ -240,7 +251,12 @@ def _hardsigmoid_v(x, a, b, c):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def _hardsigmoid_d(x, a, b, c):  # pragma: no cover - compiled
-    r = x + 0.0 if x != x else 0.0  # + 0.0 quiets a signalling NaN, as the widening does
+    # NaN passes through; a = 1 for float32 arrays, whose NumPy path widens to float64
+    # and back, quieting a signalling NaN: the quiet bit is set here the same way (with
+    # bits: LLVM may treat x + 0.0 and x as the same NaN)
+    r = 0.0
+    if x != x:
+        r = _bits_to_float(_float_to_bits(x) | (_QUIET if a != 0 else 0))
     if x > -3.0 and x < 3.0:
         r = 1.0 / 6.0
     return r
@@ -320,7 +336,7 @@ LOOPS = """
 @njit(**_LOOP)
 def {n}_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _{n}_v(float(x[i]), a, b, c)
 
 
@@ -328,7 +344,7 @@ def {n}_value(x, y, P, Q):  # pragma: no cover - compiled
 def {n}_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _{n}_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -337,7 +353,7 @@ def {n}_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def {n}_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _{n}_v(float(v), a, b, c)
         d[i] = _kink(v, _{n}_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -347,10 +363,11 @@ def {n}_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def {n}_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _{n}_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 """
 
 NAMES = [

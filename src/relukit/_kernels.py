@@ -57,7 +57,9 @@ array([0.5, 0.5, 0.5, 1. , 1. ], dtype=float32)
 
 from __future__ import annotations
 
+import itertools
 import os
+import queue
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -67,10 +69,12 @@ from typing import Any
 __all__ = [
     "DEFAULT_MIN_SIZE",
     "ENABLED",
+    "GRAIN",
     "KERNELS",
     "MIN_SIZE",
     "NOT_RUN",
     "PARALLEL_MIN_SIZE",
+    "THREADS",
     "KernelSpec",
     "backward_kernel",
     "lookup",
@@ -82,13 +86,37 @@ __all__ = [
 #: elements on (1.5x at 2**16, 3.5x at 2**18).
 DEFAULT_MIN_SIZE = 1 << 16
 
-#: From this size on (elements) a kernel runs on all of numba's threads; below it, in the
-#: calling thread only. On an idle 2-core machine the parallel launch pays off from the
-#: kernel threshold on (2**16 float32: 71 us parallel vs 78 us serial; 2**20: 185 vs
-#: 633 us, `python benchmarks/speed.py --threshold`), so both thresholds are equal by
-#: default. On an overloaded machine (load 5 on 2 cores) a launch can wait milliseconds
-#: for a descheduled worker: raise this (e.g. to 2**20) there.
-PARALLEL_MIN_SIZE = DEFAULT_MIN_SIZE
+#: Elements per chunk (a multiple of 64): a call on more than one chunk is shared out,
+#: chunk by chunk, between the calling thread and up to ``THREADS - 1`` worker threads.
+#: Memory-bound kernels (the piecewise-linear entries) take larger chunks than the
+#: compute-bound smooth ones; each chunk is about 20-40 us of one core's work, so a
+#: size gets a thread for every such slice of work and no more (see :func:`_run`).
+GRAIN = {"memory": 1 << 16, "compute": 1 << 13}
+
+#: Below this size (elements) every kernel runs in the calling thread only.
+PARALLEL_MIN_SIZE = 1 << 15
+
+
+def _env_threads() -> int:
+    raw = os.environ.get("RELUKIT_NUM_THREADS", "").strip()
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            warnings.warn(
+                f"RELUKIT_NUM_THREADS={raw!r} is not an integer; using the CPU count",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+#: The most threads a kernel call uses (the calling thread included):
+#: ``RELUKIT_NUM_THREADS``, else the CPUs this process may run on.
+THREADS: int = _env_threads()
 
 
 def _env_min_size() -> int:
@@ -117,9 +145,6 @@ ENABLED: bool = os.environ.get("RELUKIT_DISABLE_KERNELS", "").strip().lower() in
 
 # The numba module once loaded (None: not tried yet; False: unavailable, warned).
 _impl: Any = None
-# numba's default threading layer (workqueue) must not be entered by two threads at
-# once; a second concurrent caller takes the NumPy path instead of waiting.
-_lock = threading.Lock()
 
 
 def _broken(exc: BaseException) -> None:
@@ -205,6 +230,10 @@ def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | Non
     return (widen, 0.0, 0.0, "_channel", (weights, rounded, channels, inner))
 
 
+def _widen_flag(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    return (1.0 if dtype.itemsize < 8 else 0.0, 0.0, 0.0)
+
+
 def _alpha_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     return (float(params["alpha"]), 0.0, 0.0)
 
@@ -255,7 +284,7 @@ KERNELS: dict[str, KernelSpec] = {
     "hardtanh": KernelSpec("hardtanh", _hardtanh_params),
     "prelu": KernelSpec("prelu", _prelu_params),
     "hardswish": KernelSpec("hardswish", _no_params),
-    "hardsigmoid": KernelSpec("hardsigmoid", _no_params),
+    "hardsigmoid": KernelSpec("hardsigmoid", _widen_flag),
     "elu": KernelSpec("elu", _alpha_params, exact=False),
     "selu": KernelSpec("selu", _selu_params, exact=False),
     "celu": KernelSpec("celu", _alpha_params, exact=False),
@@ -304,8 +333,8 @@ def _plain(np: Any, a: Any, dtype: Any) -> bool:
 
 def _plan(
     act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None, outs: tuple
-) -> tuple[Any, Any, Any, Any, tuple] | None:
-    """``(kernel, P, Q, kk, extra_args)`` when a kernel applies to this call, else ``None``.
+) -> tuple[Any, Any, Any, Any, tuple, int] | None:
+    """``(kernel, P, Q, kk, extra_args, grain)`` when a kernel applies to this call, else ``None``.
 
     ``act`` must be the registered catalogue entry (the dispatcher checks); only its
     ``name`` and ``kinks`` are read.
@@ -345,46 +374,104 @@ def _plan(
     if kernel is None:
         return None
     kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
-    return kernel, *_pack(np, dtype, p[:3], at_kink, kinks), kk, extra
+    grain = GRAIN["compute" if not spec.exact or spec.prefix.startswith("hard") else "memory"]
+    if extra:  # per-channel prelu: chunks of whole (channel, inner) blocks
+        block = extra[2] * extra[3]
+        grain = max(1, grain // block) * block
+    return kernel, *_pack(np, dtype, p[:3], at_kink, kinks), kk, extra, grain
+
+
+# ---------------------------------------------------------------------------
+# threads: a chunked, self-balancing schedule
+# ---------------------------------------------------------------------------
+#
+# The loops are serial numba functions that release the GIL. A call on several chunks
+# is shared out through a counter: the calling thread and the woken workers each take
+# the next chunk until none is left, and the caller waits only for chunks that were
+# taken. A worker that the OS has not scheduled yet (a busy machine) takes nothing, so
+# the call never waits for it: at worst the calling thread does all the work, as in a
+# single-threaded call. (A fork-join loop, numba's `parallel=True`, waits for every
+# worker and can turn a 0.1 ms call into several ms on a loaded machine.)
+
+
+class _Job:
+    __slots__ = (
+        "arrays", "chunks", "done", "error", "grain", "kernel", "left", "lock", "n", "next", "tail"
+    )  # fmt: skip
+
+    def __init__(self, kernel: Any, arrays: tuple, tail: tuple, n: int, grain: int) -> None:
+        self.kernel, self.arrays, self.tail, self.n, self.grain = kernel, arrays, tail, n, grain
+        self.chunks = -(-n // grain)
+        self.next = itertools.count().__next__  # atomic under the GIL
+        self.left = self.chunks
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def work(self) -> None:
+        while True:
+            i = self.next()
+            if i >= self.chunks:
+                return
+            s = i * self.grain
+            e = min(self.n, s + self.grain)
+            try:
+                self.kernel(*[a[s:e] for a in self.arrays], *self.tail)
+            except BaseException as exc:  # reported by the calling thread
+                self.error = exc
+            with self.lock:
+                self.left -= 1
+                if self.left == 0:
+                    self.done.set()
+
+
+_queues: list[queue.SimpleQueue] = []
+
+
+def _worker(q: queue.SimpleQueue) -> None:
+    while True:
+        job = q.get()
+        job.work()
+
+
+def _wake(count: int, job: _Job) -> None:
+    while len(_queues) < count:
+        q: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=_worker, args=(q,), name="relukit-kernel", daemon=True).start()
+        _queues.append(q)
+    for q in _queues[:count]:
+        q.put(job)
 
 
 def _after_fork_in_child() -> None:
-    # numba's OpenMP threading layer (GNU libgomp) hangs in a child forked after a
-    # parallel region ran (DataLoader workers, multiprocessing "fork"): the child
-    # process uses the NumPy path, silently (the results are the same).
-    global _impl
-    if _ran:
-        _impl = False
+    _queues.clear()  # the worker threads do not exist in a forked child
 
 
-_ran = False
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _run(kernel: Any, *args: Any) -> bool:
-    """Run a kernel; False (after one warning) when numba fails, or when busy."""
-    global _ran
-    if not _lock.acquire(blocking=False):
-        return False
-    try:
-        _ran = True
-        if args[0].size < PARALLEL_MIN_SIZE and _impl is not None:
-            import numba  # already imported with the kernels
+def _run(kernel: Any, *args: Any, arrays: int = 2, grain: int = GRAIN["memory"]) -> bool:
+    """Run a kernel on ``args`` (its first ``arrays`` are the flat arrays to split).
 
-            threads = numba.get_num_threads()
-            numba.set_num_threads(1)  # this thread only: no waiting for idle workers
-            try:
-                kernel(*args)
-            finally:
-                numba.set_num_threads(threads)
-        else:
+    Returns False (after one warning) when numba fails. Up to :data:`THREADS` threads
+    share the chunks of ``grain`` elements; below :data:`PARALLEL_MIN_SIZE`, or with one
+    chunk, the calling thread runs the kernel alone.
+    """
+    n = args[0].shape[0]
+    try:
+        if n < PARALLEL_MIN_SIZE or THREADS < 2 or n <= grain:
             kernel(*args)
-    except Exception as exc:  # a compilation or threading-layer failure
+            return True
+        job = _Job(kernel, args[:arrays], args[arrays:], n, grain)
+        _wake(min(THREADS, job.chunks) - 1, job)
+        job.work()
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+    except Exception as exc:  # a compilation failure
         _broken(exc)
         return False
-    finally:
-        _lock.release()
     return True
 
 
@@ -407,7 +494,7 @@ def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out
     plan = _plan(act, kind, x, params, at_kink, outs)
     if plan is None:
         return None
-    kernel, P, Q, kk, extra = plan
+    kernel, P, Q, kk, extra, grain = plan
 
     def run() -> Any:
         import numpy as np
@@ -417,7 +504,7 @@ def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out
             news.append(np.empty(x.shape, x.dtype))
         flat = [a.reshape(-1) for a in (x, *news)]  # views: all are C-contiguous
         args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
-        if not _run(kernel, *args):
+        if not _run(kernel, *args, arrays=len(flat), grain=grain):
             return NOT_RUN
         if out is not None:
             return out  # the caller's object itself (the pair for "both"), as the NumPy path
@@ -441,9 +528,9 @@ def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any,
     plan = _plan(act, "backward", x, params, at_kink, (out,))
     if plan is None:
         return NOT_RUN
-    kernel, P, Q, kk, extra = plan
+    kernel, P, Q, kk, extra, grain = plan
     res = np.empty(x.shape, x.dtype.newbyteorder("=")) if out is None else out
     flat = [a.reshape(-1) for a in (x, grad_out, res)]
-    if _run(kernel, *flat, P, Q, kk, *extra):
+    if _run(kernel, *flat, P, Q, kk, *extra, arrays=3, grain=grain):
         return res
     return NOT_RUN

@@ -39,9 +39,12 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-#: element functions: inlined into the loops; error_model="numpy" (no division checks,
-#: which would stop vectorisation), fastmath off (IEEE semantics for NaN, inf, -0.0)
-ELEM = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
+#: the loops: error_model="numpy" (no division checks, which would stop vectorisation),
+#: fastmath off (IEEE semantics for NaN, inf, -0.0), the GIL released
+LOOP = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
+#: element functions: inlined into the loops by numba itself (LLVM's inliner leaves a
+#: function as large as an inlined ``exp`` as a call, and the loop then cannot vectorise)
+ELEM = {**LOOP, "inline": "always"}
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238  # 33 significant bits: k * _LN2_HI is exact for |k| < 2**20

@@ -23,12 +23,23 @@ from __future__ import annotations
 
 import math
 
-from numba import njit, prange
+from numba import njit
 
-from relukit._kernels_math import ELEM, erfc_parts, exp, expm1_neg, log1p01, sigmoid2
+from relukit._kernels_math import (
+    ELEM,
+    LOOP,
+    _bits_to_float,
+    _float_to_bits,
+    erfc_parts,
+    exp,
+    expm1_neg,
+    log1p01,
+    sigmoid2,
+)
 
-_LOOP = {**ELEM, "parallel": True}
+_LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks
 _NINF = -math.inf
+_QUIET = 1 << 51  # the quiet bit of a float64 NaN
 
 
 @njit(**ELEM)
@@ -340,7 +351,12 @@ def _hardsigmoid_v(x, a, b, c):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def _hardsigmoid_d(x, a, b, c):  # pragma: no cover - compiled
-    r = x + 0.0 if x != x else 0.0  # + 0.0 quiets a signalling NaN, as the widening does
+    # NaN passes through; a = 1 for float32 arrays, whose NumPy path widens to float64
+    # and back, quieting a signalling NaN: the quiet bit is set here the same way (with
+    # bits: LLVM may treat x + 0.0 and x as the same NaN)
+    r = 0.0
+    if x != x:
+        r = _bits_to_float(_float_to_bits(x) | (_QUIET if a != 0 else 0))
     if x > -3.0 and x < 3.0:
         r = 1.0 / 6.0
     return r
@@ -418,7 +434,7 @@ def _gelu_tanh_d(x, a, b, c):  # pragma: no cover - compiled
 @njit(**_LOOP)
 def elu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _elu_v(float(x[i]), a, b, c)
 
 
@@ -426,7 +442,7 @@ def elu_value(x, y, P, Q):  # pragma: no cover - compiled
 def elu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _elu_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -435,7 +451,7 @@ def elu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def elu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _elu_v(float(v), a, b, c)
         d[i] = _kink(v, _elu_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -445,16 +461,17 @@ def elu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def elu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _elu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
 @njit(**_LOOP)
 def selu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _selu_v(float(x[i]), a, b, c)
 
 
@@ -462,7 +479,7 @@ def selu_value(x, y, P, Q):  # pragma: no cover - compiled
 def selu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _selu_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -471,7 +488,7 @@ def selu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def selu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _selu_v(float(v), a, b, c)
         d[i] = _kink(v, _selu_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -481,16 +498,17 @@ def selu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def selu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _selu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
 @njit(**_LOOP)
 def celu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _celu_v(float(x[i]), a, b, c)
 
 
@@ -498,7 +516,7 @@ def celu_value(x, y, P, Q):  # pragma: no cover - compiled
 def celu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _celu_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -507,7 +525,7 @@ def celu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def celu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _celu_v(float(v), a, b, c)
         d[i] = _kink(v, _celu_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -517,16 +535,17 @@ def celu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def celu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _celu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
 @njit(**_LOOP)
 def softplus_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _softplus_v(float(x[i]), a, b, c)
 
 
@@ -534,7 +553,7 @@ def softplus_value(x, y, P, Q):  # pragma: no cover - compiled
 def softplus_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _softplus_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -543,7 +562,7 @@ def softplus_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def softplus_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _softplus_v(float(v), a, b, c)
         d[i] = _kink(v, _softplus_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -553,16 +572,17 @@ def softplus_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def softplus_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _softplus_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
 @njit(**_LOOP)
 def silu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _silu_v(float(x[i]), a, b, c)
 
 
@@ -570,7 +590,7 @@ def silu_value(x, y, P, Q):  # pragma: no cover - compiled
 def silu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _silu_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -579,7 +599,7 @@ def silu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def silu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _silu_v(float(v), a, b, c)
         d[i] = _kink(v, _silu_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -589,16 +609,17 @@ def silu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def silu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _silu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
 @njit(**_LOOP)
 def mish_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _mish_v(float(x[i]), a, b, c)
 
 
@@ -606,7 +627,7 @@ def mish_value(x, y, P, Q):  # pragma: no cover - compiled
 def mish_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _mish_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -615,7 +636,7 @@ def mish_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def mish_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _mish_v(float(v), a, b, c)
         d[i] = _kink(v, _mish_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -625,16 +646,17 @@ def mish_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def mish_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _mish_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
 @njit(**_LOOP)
 def hardswish_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _hardswish_v(float(x[i]), a, b, c)
 
 
@@ -642,7 +664,7 @@ def hardswish_value(x, y, P, Q):  # pragma: no cover - compiled
 def hardswish_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _hardswish_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -651,7 +673,7 @@ def hardswish_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def hardswish_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _hardswish_v(float(v), a, b, c)
         d[i] = _kink(v, _hardswish_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -661,16 +683,17 @@ def hardswish_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def hardswish_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _hardswish_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
 @njit(**_LOOP)
 def hardsigmoid_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _hardsigmoid_v(float(x[i]), a, b, c)
 
 
@@ -678,7 +701,7 @@ def hardsigmoid_value(x, y, P, Q):  # pragma: no cover - compiled
 def hardsigmoid_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _hardsigmoid_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -687,7 +710,7 @@ def hardsigmoid_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def hardsigmoid_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _hardsigmoid_v(float(v), a, b, c)
         d[i] = _kink(v, _hardsigmoid_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -697,16 +720,17 @@ def hardsigmoid_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def hardsigmoid_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _hardsigmoid_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
 @njit(**_LOOP)
 def gelu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _gelu_v(float(x[i]), a, b, c)
 
 
@@ -714,7 +738,7 @@ def gelu_value(x, y, P, Q):  # pragma: no cover - compiled
 def gelu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _gelu_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -723,7 +747,7 @@ def gelu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def gelu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _gelu_v(float(v), a, b, c)
         d[i] = _kink(v, _gelu_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -733,16 +757,17 @@ def gelu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def gelu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _gelu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
 @njit(**_LOOP)
 def gelu_tanh_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _gelu_tanh_v(float(x[i]), a, b, c)
 
 
@@ -750,7 +775,7 @@ def gelu_tanh_value(x, y, P, Q):  # pragma: no cover - compiled
 def gelu_tanh_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _gelu_tanh_d(float(v), a, b, c), kk, kv, k0, k1)
 
@@ -759,7 +784,7 @@ def gelu_tanh_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def gelu_tanh_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _gelu_tanh_v(float(v), a, b, c)
         d[i] = _kink(v, _gelu_tanh_d(float(v), a, b, c), kk, kv, k0, k1)
@@ -769,7 +794,8 @@ def gelu_tanh_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def gelu_tanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
+        gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _gelu_tanh_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = g[i] * o[i]  # then multiplied in the dtype, as grad_out * derivative
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
