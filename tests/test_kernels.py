@@ -82,6 +82,14 @@ def bits_equal(a, b) -> bool:
     )
 
 
+@pytest.fixture(autouse=True)
+def fresh_plans():
+    """Each test plans its kernels afresh (the dispatcher caches plans per call signature)."""
+    _dispatch._CALLS.clear()
+    yield
+    _dispatch._CALLS.clear()
+
+
 @pytest.fixture
 def spy(monkeypatch):
     """Force kernels for any size and count the kernel launches."""
@@ -265,6 +273,7 @@ def test_threshold_decides_the_path(monkeypatch):
     monkeypatch.setattr(_kernels, "_run", lambda k, *a, **kw: calls.append(1) or real(k, *a, **kw))
     monkeypatch.setattr(_kernels, "ENABLED", True)
     monkeypatch.setattr(_kernels, "MIN_SIZE", 1000)
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)  # every launch through _run
     below = np.linspace(-1, 1, 999)
     above = np.linspace(-1, 1, 1000)
     assert bits_equal(rk.relu(below), np.where(below > 0, below, 0.0))
@@ -708,3 +717,50 @@ def test_prelu_bad_weights_raise_as_on_the_numpy_path(spy):
             _dispatch.backward("prelu", x, x, {"weight": w})
     assert spy == []
     assert np.array_equal(x, np.ones((4, 3)))
+
+
+# ---------------------------------------------------------------------------
+# the dispatcher's per-call-signature cache (validation, kernel plan)
+# ---------------------------------------------------------------------------
+
+
+def test_call_cache_keeps_validation_exact():
+    x = np.linspace(-2, 2, 1000, dtype=np.float32)
+    for _ in range(2):  # the second time from the cache: the same errors
+        with pytest.raises(TypeError, match="negative_slope"):
+            rk.leaky_relu(x, True)
+        with pytest.raises(ValueError, match="finite"):
+            rk.leaky_relu(x, float("inf"))
+        with pytest.raises(TypeError, match="at_kink must be None"):
+            rk.relu.derivative(x, at_kink="1")
+    assert not any(k[0] is rk.leaky_relu and len(k) > 3 for k in _dispatch._CALLS)
+    # -0.0 and 0.0 are different signatures (leaky_relu(-inf, ±0.0) differ in sign)
+    a = rk.leaky_relu(np.array([-np.inf] * 300), 0.0)
+    b = rk.leaky_relu(np.array([-np.inf] * 300), -0.0)
+    assert np.all(np.signbit(a)) and np.array_equal(
+        a, numpy_path(rk.leaky_relu, a * 0 - np.inf, 0.0)
+    )
+    assert np.array_equal(
+        np.signbit(b), np.signbit(numpy_path(rk.leaky_relu, b * 0 - np.inf, -0.0))
+    )
+    # int 1 and float 1.0: two signatures (positional and keyword forms are the same one)
+    for p in (1, 1.0):
+        assert np.array_equal(rk.elu(x, p), rk.elu(x, alpha=p))
+    keys = [k for k in _dispatch._CALLS if k[0] is rk.elu]
+    assert len(keys) == 2
+
+
+def test_call_cache_plans_once_and_follows_the_switches(monkeypatch):
+    x = np.linspace(-2, 2, 5000, dtype=np.float32)
+    plans = []
+    real = _kernels.static_plan
+    monkeypatch.setattr(_kernels, "static_plan", lambda *a: plans.append(a[1]) or real(*a))
+    want = numpy_path(rk.silu, x)
+    for _ in range(3):
+        rk.silu(x)
+    assert plans == ["value"]  # planned once, then from the cache
+    monkeypatch.setattr(_kernels, "ENABLED", False)
+    assert bits_equal(rk.silu(x), want)  # switched off: the NumPy path, exactly
+    monkeypatch.setattr(_kernels, "ENABLED", True)
+    small = x[:10]
+    assert bits_equal(rk.silu(small), numpy_path(rk.silu, small))  # below MIN_SIZE

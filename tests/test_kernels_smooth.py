@@ -62,6 +62,14 @@ def has_kernel(act, params, dtype) -> bool:
     return _kernels.KERNELS[act.name].pack(act.bind((), params), np.dtype(dtype), None) is not None
 
 
+@pytest.fixture(autouse=True)
+def fresh_plans():
+    """Each test plans its kernels afresh (the dispatcher caches plans per call signature)."""
+    _dispatch._CALLS.clear()
+    yield
+    _dispatch._CALLS.clear()
+
+
 @pytest.fixture
 def spy(monkeypatch):
     calls = []

@@ -77,14 +77,16 @@ __all__ = [
     "THREADS",
     "KernelSpec",
     "backward_kernel",
-    "lookup",
+    "execute",
+    "static_plan",
 ]
 
-#: The default size threshold (elements), measured with ``relukit bench speed
-#: --threshold`` (float32, ``rk.relu(x, out=y)``) on the 2-core development machine: one
-#: pass in one thread beat the NumPy path (``where`` and its temporaries) from 2**16
-#: elements on (1.5x at 2**16, 3.5x at 2**18).
-DEFAULT_MIN_SIZE = 1 << 16
+#: The default size threshold (elements). A kernel call costs about 0.6 us plus its
+#: elements (``relukit bench speed --threshold``): from a few hundred elements on it
+#: beats the NumPy path (``np.where`` and temporaries: 5 us for relu at 10**3 float32
+#: elements, 20x that for gelu). Smaller arrays stay on the NumPy path, which also
+#: keeps numba unimported for them.
+DEFAULT_MIN_SIZE = 1 << 8
 
 #: Elements per chunk (a multiple of 64): a call on more than one chunk is shared out,
 #: chunk by chunk, between the calling thread and up to ``THREADS - 1`` worker threads.
@@ -145,6 +147,7 @@ ENABLED: bool = os.environ.get("RELUKIT_DISABLE_KERNELS", "").strip().lower() in
 
 # The numba module once loaded (None: not tried yet; False: unavailable, warned).
 _impl: Any = None
+_np: Any = None  # NumPy, once a plan was made (execute runs only on planned calls)
 
 
 def _broken(exc: BaseException) -> None:
@@ -331,35 +334,25 @@ def _plain(np: Any, a: Any, dtype: Any) -> bool:
     )
 
 
-def _plan(
-    act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None, outs: tuple
-) -> tuple[Any, Any, Any, Any, tuple, int] | None:
-    """``(kernel, P, Q, kk, extra_args, grain)`` when a kernel applies to this call, else ``None``.
+def static_plan(
+    act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None
+) -> tuple[Any, Any, Any, int, tuple, int] | None:
+    """``(kernel, P, Q, kk, extra_args, grain)`` for ``kind`` of ``act`` on ``x``'s dtype.
 
-    ``act`` must be the registered catalogue entry (the dispatcher checks); only its
-    ``name`` and ``kinks`` are read.
+    ``None`` when no kernel covers the entry, the dtype or the parameters. ``act`` must
+    be the registered catalogue entry (the dispatcher checks); only its ``name`` and
+    ``kinks`` are read. Imports numba (call it for large arrays only). The plan depends
+    on ``x`` only through its dtype, except for per-channel prelu weights (``extra_args``
+    not empty), so the dispatcher caches plans without ``extra_args``.
     """
-    if not ENABLED or _impl is False or x.size < MIN_SIZE:
+    if _impl is False:
         return None
     spec = KERNELS.get(act.name)
     if spec is None:
         return None
-    import numpy as np
-
     dtype = x.dtype
-    if dtype.char not in "fd" or not _plain(np, x, dtype):
+    if dtype.char not in "fd" or not dtype.isnative:
         return None
-    for o in outs:
-        if o is None:
-            continue
-        if not _plain(np, o, dtype):
-            return None
-        if o is x:
-            continue
-        # same start, shape and layout: in place (``ctypes.data`` would cost ~10 us)
-        same = o.__array_interface__["data"][0] == x.__array_interface__["data"][0]
-        if not same and np.may_share_memory(o, x):
-            return None
     p = spec.pack(params, dtype, x)
     if p is None:
         return None
@@ -373,12 +366,33 @@ def _plan(
     kernel = getattr(impl, f"{spec.prefix}{suffix}_{kind}", None)
     if kernel is None:
         return None
+    global _np
+    import numpy as np
+
+    _np = np
+
     kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
     grain = GRAIN["compute" if not spec.exact or spec.prefix.startswith("hard") else "memory"]
     if extra:  # per-channel prelu: chunks of whole (channel, inner) blocks
         block = extra[2] * extra[3]
         grain = max(1, grain // block) * block
     return kernel, *_pack(np, dtype, p[:3], at_kink, kinks), kk, extra, grain
+
+
+def _outs_fit(np: Any, x: Any, outs: tuple) -> bool:
+    for o in outs:
+        if o is None or o is x:
+            continue
+        if not _plain(np, o, x.dtype):
+            return False
+        # (may_share_memory compares bounds only: cheap.) In place through another view
+        # needs the same start, shape and layout; any other overlap would be read after
+        # being written
+        if np.may_share_memory(o, x) and (
+            o.__array_interface__["data"][0] != x.__array_interface__["data"][0]
+        ):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -475,42 +489,58 @@ def _run(kernel: Any, *args: Any, arrays: int = 2, grain: int = GRAIN["memory"])
     return True
 
 
-#: what a runner from :func:`lookup` returns when the kernel could not run (numba failed
-#: and warned, or another thread holds the kernels): the caller takes the NumPy path
+#: what :func:`execute` returns when the kernel did not run (the array does not fit:
+#: too small, strided, overlapping ``out``; or numba failed and warned): the caller
+#: takes the NumPy path
 NOT_RUN = object()
 
 
-def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out: Any) -> Any:
-    """Return a callable computing ``kind`` of ``act`` on ``x`` with a kernel, or ``None``.
+def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
+    """Compute ``kind`` with the kernel of ``plan`` (:func:`static_plan`), or :data:`NOT_RUN`.
 
     ``kind`` is ``"value"``, ``"derivative"`` or ``"both"``; ``out`` has already been
-    validated by the dispatcher (shape, dtype, writeable, pair for ``"both"``), which
-    also checked that ``act`` is the registered catalogue entry. The callable returns
-    the result, or :data:`NOT_RUN`.
+    validated by the dispatcher (shape, dtype, writeable, pair for ``"both"``). Returns
+    ``out`` itself when given, else the new array (the pair for ``"both"``).
     """
-    if not ENABLED or x.size < MIN_SIZE:  # the common small-array case, first and cheap
-        return None
-    outs = out if kind == "both" and out is not None else (out,)
-    plan = _plan(act, kind, x, params, at_kink, outs)
-    if plan is None:
-        return None
+    n = x.size
+    if not ENABLED or n < MIN_SIZE or _impl is False:
+        return NOT_RUN
+    np = _np
+    flags = x.flags
+    if not (flags.c_contiguous and flags.aligned) or x.__class__ is not np.ndarray:
+        return NOT_RUN
     kernel, P, Q, kk, extra, grain = plan
-
-    def run() -> Any:
-        import numpy as np
-
-        news = [np.empty(x.shape, x.dtype) if o is None else o for o in outs]
-        if kind == "both" and out is None:
-            news.append(np.empty(x.shape, x.dtype))
-        flat = [a.reshape(-1) for a in (x, *news)]  # views: all are C-contiguous
-        args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
-        if not _run(kernel, *args, arrays=len(flat), grain=grain):
+    if n < PARALLEL_MIN_SIZE and kind != "both" and not extra:
+        # the common small case, in the calling thread with the least Python around it
+        if out is None:
+            y = np.empty(x.shape, x.dtype)
+        elif _outs_fit(np, x, (out,)):
+            y = out
+        else:
             return NOT_RUN
-        if out is not None:
-            return out  # the caller's object itself (the pair for "both"), as the NumPy path
-        return tuple(news) if kind == "both" else news[0]
-
-    return run
+        xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
+        try:
+            if kind == "value":
+                kernel(xf, yf, P, Q)
+            else:
+                kernel(xf, yf, P, Q, kk)
+        except Exception as exc:  # a compilation failure
+            _broken(exc)
+            return NOT_RUN
+        return y
+    outs = out if kind == "both" and out is not None else (out,)
+    if out is not None and not _outs_fit(np, x, outs):
+        return NOT_RUN
+    news = [np.empty(x.shape, x.dtype) if o is None else o for o in outs]
+    if kind == "both" and out is None:
+        news.append(np.empty(x.shape, x.dtype))
+    flat = [a if a.ndim == 1 else a.reshape(-1) for a in (x, *news)]  # C-contiguous views
+    args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
+    if not _run(kernel, *args, arrays=len(flat), grain=grain):
+        return NOT_RUN
+    if out is not None:
+        return out  # the caller's object itself (the pair for "both"), as the NumPy path
+    return (news[0], news[1]) if kind == "both" else news[0]
 
 
 def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any, out: Any) -> Any:
@@ -522,10 +552,12 @@ def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any,
 
     if not (ENABLED and x.size >= MIN_SIZE and _plain(np, grad_out, x.dtype)):
         return NOT_RUN
+    if not (_plain(np, x, x.dtype) and _outs_fit(np, x, (out,))):
+        return NOT_RUN
     same_g = out is None or out.ctypes.data == grad_out.ctypes.data
     if not same_g and np.may_share_memory(out, grad_out):
         return NOT_RUN
-    plan = _plan(act, "backward", x, params, at_kink, (out,))
+    plan = static_plan(act, "backward", x, params, at_kink)
     if plan is None:
         return NOT_RUN
     kernel, P, Q, kk, extra, grain = plan
