@@ -41,7 +41,7 @@ from numba.extending import intrinsic
 
 #: the loops: error_model="numpy" (no division checks, which would stop vectorisation),
 #: fastmath off (IEEE semantics for NaN, inf, -0.0), the GIL released
-LOOP = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
+LOOP = {"cache": True, "fastmath": {"contract"}, "nogil": True, "error_model": "numpy"}
 #: element functions: inlined into the loops by numba itself (LLVM's inliner leaves a
 #: function as large as an inlined ``exp`` as a call, and the loop then cannot vectorise)
 ELEM = {**LOOP, "inline": "always"}
