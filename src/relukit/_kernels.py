@@ -16,8 +16,9 @@ should run. A kernel is used when all of these hold:
 * kernels are enabled (``RELUKIT_DISABLE_KERNELS`` unset or ``0``) and numba works;
 * the activation is the registered catalogue entry of a name in :data:`KERNELS` (relu,
   leaky_relu, relu6, hardtanh, prelu with one weight or one weight per channel);
-* ``x`` is a plain ``numpy.ndarray`` of float32 or float64, native byte order,
-  C-contiguous and aligned, with at least :data:`MIN_SIZE` elements;
+* ``x`` is a plain ``numpy.ndarray`` of float32 or float64 in native byte order, with
+  at least :data:`MIN_SIZE` elements (a strided, Fortran-ordered or unaligned ``x`` is
+  copied to a C-contiguous array first, when no ``out`` is given);
 * every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
   or does not overlap ``x``.
 
@@ -506,9 +507,15 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
     if not ENABLED or n < MIN_SIZE or _impl is False:
         return NOT_RUN
     np = _np
-    flags = x.flags
-    if not (flags.c_contiguous and flags.aligned) or x.__class__ is not np.ndarray:
+    if x.__class__ is not np.ndarray:
         return NOT_RUN
+    flags = x.flags
+    if not (flags.c_contiguous and flags.aligned):
+        if plan[4] or out is not None:
+            return NOT_RUN  # (per-channel weights follow x's layout; out= keeps its own)
+        # strided, Fortran-ordered or unaligned: one contiguous copy, then the kernel
+        # (the result is C-ordered; a view of x is never written)
+        x = np.ascontiguousarray(x)
     kernel, P, Q, kk, extra, grain = plan
     if n < PARALLEL_MIN_SIZE and kind != "both" and not extra:
         # the common small case, in the calling thread with the least Python around it
