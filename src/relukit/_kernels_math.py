@@ -121,31 +121,50 @@ def exp(x):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def expm1_neg(x):  # pragma: no cover - compiled
-    """``exp(x) - 1`` for x <= 0 (and NaN, -inf); -0.0 stays -0.0."""
-    p = 4.779477332387385e-14  # 1/16!
-    p = p * x + 7.647163731819816e-13
-    p = p * x + 1.1470745597729725e-11
-    p = p * x + 1.6059043836821613e-10
-    p = p * x + 2.08767569878681e-09
-    p = p * x + 2.505210838544172e-08
-    p = p * x + 2.755731922398589e-07
-    p = p * x + 2.7557319223985893e-06
-    p = p * x + 2.48015873015873e-05
-    p = p * x + 0.0001984126984126984
-    p = p * x + 0.001388888888888889
-    p = p * x + 0.008333333333333333
-    p = p * x + 0.041666666666666664
-    p = p * x + 0.16666666666666666
-    p = p * x + 0.5
-    r = exp(x) - 1.0
-    if x > -0.5:
-        r = x * (p * x + 1.0)
-    return r
+    """``exp(x) - 1`` for x <= 0 (and NaN, -inf); -0.0 stays -0.0.
+
+    ``exp(x) = 2**k (1 + q)`` as in :func:`exp`, ``q = exp(r) - 1`` its polynomial
+    without the constant; then ``2**k q + (2**k - 1)``, where ``2**k - 1`` is exact:
+    one rounding at the end.
+    """
+    xc = -60.0 if x < -60.0 else x  # expm1(-60) = -1 in float64
+    if x != x:
+        xc = 0.0
+    kd = xc * _LOG2E + _ROUNDER
+    k = kd - _ROUNDER
+    ki = _float_to_bits(kd) - _ROUNDER_BITS
+    r = (xc - k * _LN2_HI) - k * _LN2_LO
+    p = 1.6059043836821613e-10  # 1/13!
+    p = p * r + 2.08767569878681e-09
+    p = p * r + 2.505210838544172e-08
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    q = (p * r + 1.0) * r
+    two_k = _bits_to_float((ki + 1023) << 52)
+    res = two_k * q + (two_k - 1.0)
+    if x == 0:
+        res = x  # -0.0 stays -0.0
+    if x != x:
+        res = x
+    return res
 
 
 @njit(**ELEM)
 def log1p01(e):  # pragma: no cover - compiled
-    """``log(1 + e)`` for 0 <= e <= 1 (and NaN)."""
+    """``log(1 + e)`` for 0 <= e <= 1 (and NaN).
+
+    ``w = 1 + e`` and its rounding error ``c``; ``w = 2**k (1 + f)`` with ``f`` exact
+    and ``1 + f`` in [0.71, 1.42]; ``log(1 + f) = f - (h - s (h + R))`` with
+    ``h = f**2 / 2``, ``s = f / (2 + f)`` and ``R`` the series of ``2 atanh(s) / s - 2``
+    (the form that keeps the large term ``f`` exact).
+    """
     w = 1.0 + e
     c = (e - (w - 1.0)) / w
     m = w
@@ -153,21 +172,23 @@ def log1p01(e):  # pragma: no cover - compiled
     if w > 1.4142135623730951:
         m = 0.5 * w
         k = 1.0
-    s = (m - 1.0) / (m + 1.0)
-    s2 = s * s
-    p = 0.043478260869565216  # 1/23
-    p = p * s2 + 0.047619047619047616
-    p = p * s2 + 0.05263157894736842
-    p = p * s2 + 0.058823529411764705
-    p = p * s2 + 0.06666666666666667
-    p = p * s2 + 0.07692307692307693
-    p = p * s2 + 0.09090909090909091
-    p = p * s2 + 0.1111111111111111
-    p = p * s2 + 0.14285714285714285
-    p = p * s2 + 0.2
-    p = p * s2 + 0.3333333333333333
-    two_s = 2.0 * s
-    return k * _LN2_HI + ((two_s * s2 * p + k * _LN2_LO) + c + two_s)
+    f = m - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    R = 0.08695652173913043  # 2/23
+    R = R * z + 0.09523809523809523
+    R = R * z + 0.10526315789473684
+    R = R * z + 0.11764705882352941
+    R = R * z + 0.13333333333333333
+    R = R * z + 0.15384615384615385
+    R = R * z + 0.18181818181818182
+    R = R * z + 0.2222222222222222
+    R = R * z + 0.2857142857142857
+    R = R * z + 0.4
+    R = R * z + 0.6666666666666666
+    R = R * z
+    h = 0.5 * f * f
+    return k * _LN2_HI - ((h - (s * (h + R) + (k * _LN2_LO + c))) - f)
 
 
 _ERFC_G = (
