@@ -870,3 +870,24 @@ def test_numpy_formulas_are_the_functions():
             np.testing.assert_allclose(
                 derivative(x)[mask], act.derivative(x, **params)[mask], rtol=1e-6, atol=1e-12
             )
+
+
+@pytest.mark.jax
+@pytest.mark.torch
+def test_bench_sweep_cases_compute_what_they_name():
+    jax = pytest.importorskip("jax")
+    torch = pytest.importorskip("torch")
+    from relukit.bench import sweep
+
+    x = np.linspace(-3, 3, 300, dtype=np.float32)
+    for kind in ("value", "derivative"):
+        cases = sweep._cases("silu", "silu", {}, kind, x, {"jax": jax, "torch": torch})
+        assert set(cases) == {"relukit", "NumPy", "torch", "JAX"}
+        want = rk.silu(x) if kind == "value" else rk.silu.derivative(x)
+        got_np = cases["NumPy"]()
+        assert type(got_np) is np.ndarray  # NumPy's own formula (not another contender's)
+        np.testing.assert_allclose(got_np, want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(cases["JAX"]()), want, rtol=1e-5, atol=1e-6)
+        t = cases["torch"]()
+        t = t[0] if isinstance(t, tuple) else t
+        np.testing.assert_allclose(t.detach().numpy(), want, rtol=1e-5, atol=1e-6)

@@ -1,45 +1,53 @@
-"""Fast paths for large contiguous float arrays (numba), and :func:`backward`.
+"""The kernel layer: numba fast paths for NumPy float arrays (a leaf: imports nothing above).
 
-An activation on a large array is memory-bound: the best possible time is the time to
-read the input and write the output once (what ``np.copyto(y, x)`` takes). NumPy's
-``where``/``maximum`` reach a fraction of that (one thread, temporaries); the kernels
-here are parallel numba loops that read ``x`` once and write each result once, so
-``rk.relu(x, out=y)`` runs at close to the copy bandwidth (``relukit bench speed``).
+NumPy's ``where``/``maximum`` formulas make temporaries and run on one thread; the
+kernels read ``x`` once and write each result once, in one pass for
+``value_and_derivative`` and for ``backward`` (``grad_out * derivative``).
 
 How it fits
 -----------
-:func:`lookup` is called by the NumPy path of :mod:`relukit._dispatch` for every array
-evaluation, after ``out`` has been validated. It returns a zero-argument callable that
-computes the result (writing into ``out`` when given), or ``None`` when the NumPy path
-should run. A kernel is used when all of these hold:
+The dispatcher (:mod:`relukit._dispatch`) checks that the activation is the registered
+catalogue entry of its name, asks :func:`static_plan` once per call signature (entry,
+kind, dtype, parameter values, ``at_kink``) and keeps the plan; :func:`execute` then
+runs it on each array, or returns :data:`NOT_RUN` for the NumPy path. A kernel is used
+when all of these hold:
 
 * kernels are enabled (``RELUKIT_DISABLE_KERNELS`` unset or ``0``) and numba works;
-* the activation is the registered catalogue entry of a name in :data:`KERNELS` (relu,
-  leaky_relu, relu6, hardtanh, prelu with one weight or one weight per channel);
+* the entry has a :class:`KernelSpec` in :data:`KERNELS` that covers its parameters and
+  the dtype (gelu in float64 keeps the NumPy path's compensated tail);
 * ``x`` is a plain ``numpy.ndarray`` of float32 or float64 in native byte order, with
   at least :data:`MIN_SIZE` elements (a strided, Fortran-ordered or unaligned ``x`` is
   copied to a C-contiguous array first, when no ``out`` is given);
 * every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
   or does not overlap ``x``.
 
-In a process forked after a kernel ran, the NumPy path is used (numba's OpenMP layer
-is not fork-safe). Everything else (small arrays, integer and float16 inputs, strided
-views, smooth activations) takes the NumPy path, whose results the kernels reproduce
-bit for bit, NaN payloads, ``-0.0`` and ``±inf`` included (tested).
+The piecewise-linear entries (relu, leaky_relu, relu6, hardtanh, prelu) and hardswish/
+hardsigmoid reproduce the NumPy path bit for bit, NaN payloads, ``-0.0`` and ``±inf``
+included (``tests/test_kernels.py``). The smooth entries compute in float64 with the
+vectorisable functions of :mod:`relukit._kernels_math` (float32: one rounding at the
+end, <= 0.5 ulp; float64: a few ulp), with the NumPy path's special values
+(``tests/test_kernels_smooth.py``, ``relukit bench accuracy``).
 
-numba is imported when a kernel is first needed, never by ``import relukit``; each
-kernel is compiled on its first call for a dtype and cached on disk (``cache=True``).
-If numba is missing or a kernel fails to compile, relukit warns once
-(``RuntimeWarning``) and uses the NumPy path from then on; it never raises.
+Threads
+-------
+The loops are serial numba functions that release the GIL. A call on more than one
+chunk (:data:`GRAIN` elements) is shared out between the calling thread and up to
+``THREADS - 1`` workers, which take the next chunk from a shared counter until none is
+left: the thread count follows the size, and a worker that the OS has not scheduled yet
+takes nothing, so a busy machine never makes a call wait for it.
+
+numba is imported when a kernel is first planned, never by ``import relukit`` or for
+arrays below :data:`MIN_SIZE`; each kernel is compiled on its first call for a dtype
+and cached on disk (``cache=True``). If numba is missing or a kernel fails to compile,
+relukit warns once (``RuntimeWarning``) and uses the NumPy path from then on.
 
 Settings
 --------
 ``RELUKIT_KERNEL_MIN_SIZE``
-    Environment variable read at import: the smallest array (in elements) given to a
-    kernel. The default, :data:`DEFAULT_MIN_SIZE` (2**16), comes from measuring where
-    the kernel beats the NumPy path (``relukit bench speed --threshold``). Arrays below
-    :data:`PARALLEL_MIN_SIZE` (2**16) are processed in the calling thread only.
+    The smallest array (elements) given to a kernel (default :data:`DEFAULT_MIN_SIZE`).
     Tests set :data:`MIN_SIZE` to 1 to force the kernel path.
+``RELUKIT_NUM_THREADS``
+    The most threads one call uses (default: the CPUs this process may run on).
 ``RELUKIT_DISABLE_KERNELS=1``
     Never use a kernel (sets :data:`ENABLED` to False).
 
@@ -47,12 +55,12 @@ Examples
 --------
 >>> import numpy as np
 >>> import relukit as rk
->>> from relukit import _kernels
+>>> from relukit._dispatch import backward
 >>> x = np.linspace(-1, 1, 5, dtype=np.float32)
 >>> g = np.ones_like(x)
->>> _kernels.backward(rk.relu, x, g)
+>>> backward(rk.relu, x, g)
 array([0., 0., 0., 1., 1.], dtype=float32)
->>> _kernels.backward("leaky_relu", x, g, {"negative_slope": 0.5})
+>>> backward("leaky_relu", x, g, {"negative_slope": 0.5})
 array([0.5, 0.5, 0.5, 1. , 1. ], dtype=float32)
 """
 

@@ -143,9 +143,9 @@ def _cases(label: str, name: str, params: dict, kind: str, x: Any, peers: dict) 
         cases["relukit"] = lambda: act.derivative(x, **params)
     formula = numpy_formulas().get(label)
     if formula is not None:
-        f = formula[0] if kind == "value" else formula[1]
-        if f is not None:
-            cases["NumPy"] = lambda: f(x)
+        nf = formula[0] if kind == "value" else formula[1]
+        if nf is not None:
+            cases["NumPy"] = lambda nf=nf: nf(x)
     torch = peers.get("torch")
     tf = _torch_fn(torch, label, name) if torch is not None else None
     if tf is not None:
@@ -162,18 +162,19 @@ def _cases(label: str, name: str, params: dict, kind: str, x: Any, peers: dict) 
     if jf is not None:
         xj = jax.device_put(x)
         if kind == "value":
-            f = jax.jit(jf)
+            jitted = jax.jit(jf)
         else:
-            f = jax.jit(jax.grad(lambda v: jax.numpy.sum(jf(v))))
-        f(xj).block_until_ready()
-        cases["JAX"] = lambda: f(xj).block_until_ready()
+            jitted = jax.jit(jax.grad(lambda v: jax.numpy.sum(jf(v))))
+        jitted(xj).block_until_ready()
+        cases["JAX"] = lambda: jitted(xj).block_until_ready()
     return cases
 
 
 def _time(cases: dict[str, Callable[[], Any]], repeat: int, budget: float) -> dict:
     """contender -> (median, min) seconds per call, rounds interleaved in shuffled order."""
     numbers = {}
-    for k, fn in cases.items():  # warm-up, and calls per timing for ~budget seconds
+    for k, fn in cases.items():  # warm-up (compiles), then calls per timing for ~budget s
+        fn()
         t0 = time.perf_counter()
         fn()
         est = max(time.perf_counter() - t0, 1e-7)
