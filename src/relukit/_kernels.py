@@ -73,7 +73,7 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "DEFAULT_MIN_SIZE",
@@ -278,23 +278,24 @@ class KernelSpec:
     x)`` returns ``(p0, p1, p2)``, ``(p0, p1, p2, suffix, extra_args)`` or ``None`` for
     parameters (or a dtype) it does not cover; ``exact`` says whether the results are
     bit-for-bit those of the NumPy path (else within the ulp bounds of
-    ``tests/test_kernels_smooth.py``).
+    ``tests/test_kernels_smooth.py``); ``cost`` picks the chunk size (:data:`GRAIN`).
     """
 
     prefix: str
     pack: Callable[[Mapping[str, Any], Any, Any], Packed | None]
     exact: bool = True
+    cost: Literal["memory", "compute"] = "compute"  # the chunk size: GRAIN[cost]
 
 
 #: catalogue entry name -> its kernels. Only the registered catalogue entry of that name
 #: is given them (the dispatcher checks ``catalogue.get(name) is act``): a look-alike
 #: built with ``dataclasses.replace`` keeps its own formula.
 KERNELS: dict[str, KernelSpec] = {
-    "relu": KernelSpec("relu", _no_params),
-    "leaky_relu": KernelSpec("leaky_relu", _leaky_params),
-    "relu6": KernelSpec("relu6", _relu6_params),
-    "hardtanh": KernelSpec("hardtanh", _hardtanh_params),
-    "prelu": KernelSpec("prelu", _prelu_params),
+    "relu": KernelSpec("relu", _no_params, cost="memory"),
+    "leaky_relu": KernelSpec("leaky_relu", _leaky_params, cost="memory"),
+    "relu6": KernelSpec("relu6", _relu6_params, cost="memory"),
+    "hardtanh": KernelSpec("hardtanh", _hardtanh_params, cost="memory"),
+    "prelu": KernelSpec("prelu", _prelu_params, cost="memory"),
     "hardswish": KernelSpec("hardswish", _no_params),
     "hardsigmoid": KernelSpec("hardsigmoid", _widen_flag),
     "elu": KernelSpec("elu", _alpha_params, exact=False),
@@ -381,7 +382,7 @@ def static_plan(
     _np = np
 
     kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
-    grain = GRAIN["compute" if not spec.exact or spec.prefix.startswith("hard") else "memory"]
+    grain = GRAIN[spec.cost]
     if extra:  # per-channel prelu: chunks of whole (channel, inner) blocks
         block = extra[2] * extra[3]
         grain = max(1, grain // block) * block

@@ -10,6 +10,9 @@ measured by ``relukit bench accuracy`` (the ``relukit kernels`` columns) and tes
 ``tests/test_kernels_smooth.py``.
 
 Importing this module imports numba; nothing is compiled until a kernel is called.
+numba's on-disk cache of a kernel is keyed by the kernel's own source file: after
+editing this file, regenerate ``_kernels_smooth.py`` (``tools/gen_kernels_smooth.py``)
+or delete ``src/relukit/__pycache__/*.nbi`` so that the kernels are compiled again.
 
 Methods
 -------
