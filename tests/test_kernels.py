@@ -105,6 +105,7 @@ def spy(monkeypatch):
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
     monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64, "compute": 64})
     monkeypatch.setattr(_kernels, "THREADS", 4)
+    monkeypatch.setattr(_kernels, "_free_cpus", lambda: 64)  # whatever the machine's load
     monkeypatch.setattr(_kernels, "ENABLED", True)
     monkeypatch.setattr(_kernels, "_run", run)
     return calls
@@ -235,6 +236,7 @@ def test_thread_count_follows_the_size(monkeypatch):
     woken = []
     monkeypatch.setattr(_kernels, "_wake", lambda n, job: woken.append(n))
     monkeypatch.setattr(_kernels, "THREADS", 8)
+    monkeypatch.setattr(_kernels, "_free_cpus", lambda: 64)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
     calls = []
 
@@ -253,11 +255,32 @@ def test_thread_count_follows_the_size(monkeypatch):
         assert woken == ([threads - 1] if threads > 1 else [])
 
 
+def test_no_helper_thread_on_a_busy_machine(monkeypatch):
+    woken = []
+    monkeypatch.setattr(_kernels, "_wake", lambda n, job: woken.append(n))
+    monkeypatch.setattr(_kernels, "THREADS", 4)
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    x = np.arange(640, dtype=np.float64)
+    y = np.zeros_like(x)
+
+    def kernel(x, y):
+        y[:] = x
+
+    for load, helpers in ((0.2, [3]), (2.5, [1]), (3.7, []), (9.0, [])):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        monkeypatch.setattr(_kernels, "_load_seen", [-1.0, 1])  # look again now
+        woken.clear()
+        assert _kernels._run(kernel, x, y, arrays=2, grain=64)
+        assert woken == helpers and np.array_equal(y, x)
+
+
 def test_a_late_worker_is_not_waited_for(monkeypatch):
     # workers that are never scheduled (a busy machine): the caller does all the chunks
     monkeypatch.setattr(_kernels, "_wake", lambda n, job: None)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
     monkeypatch.setattr(_kernels, "THREADS", 4)
+    monkeypatch.setattr(_kernels, "_free_cpus", lambda: 64)
     x = edge_array(np.float32, n_random=5000)
     y = np.empty_like(x)
     spec = _kernels.KERNELS["relu"]
@@ -671,6 +694,7 @@ parent = rk.relu(x)
 _kernels.PARALLEL_MIN_SIZE = 1
 _kernels.GRAIN = {"memory": 64, "compute": 64}
 _kernels.THREADS = 2
+_kernels._free_cpus = lambda: 2
 parent = rk.relu(x)  # worker threads started
 assert _kernels._queues and _kernels._impl not in (None, False)
 pid = os.fork()
