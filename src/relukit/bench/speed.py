@@ -97,7 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--full", action="store_true", help="sizes 1e3, 1e4, ... 1e8 and 2^26")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per case, the minimum is kept")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="runs per case; the median and the minimum are kept"
+    )
     parser.add_argument("--json", metavar="F", help="write all measurements to this JSON file")
     parser.add_argument("--plot", metavar="F", help="draw GB/s against size to this image file")
     parser.add_argument(
