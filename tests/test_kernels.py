@@ -267,7 +267,7 @@ def test_no_helper_thread_on_a_busy_machine(monkeypatch):
     def kernel(x, y):
         y[:] = x
 
-    for load, helpers in ((0.2, [3]), (2.5, [1]), (3.7, []), (9.0, [])):
+    for load, helpers in ((0.2, [3]), (1.4, [3]), (2.5, [2]), (3.2, [1]), (4.0, []), (9.0, [])):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
         monkeypatch.setattr(_kernels, "_load_seen", [-1.0, 1])  # look again now
         woken.clear()

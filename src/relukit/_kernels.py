@@ -489,7 +489,7 @@ def _free_cpus() -> int:
             busy = 0.0
         cpus = os.cpu_count() or 1
         _load_seen[0] = now
-        _load_seen[1] = max(1, int(cpus - busy + 1.0))  # + 1: this process's own load
+        _load_seen[1] = max(1, int(cpus - busy + 1.5))  # + 1: this process, + 0.5: rounding
     return _load_seen[1]
 
 
