@@ -267,12 +267,35 @@ def test_no_helper_thread_on_a_busy_machine(monkeypatch):
     def kernel(x, y):
         y[:] = x
 
+    monkeypatch.setattr(_kernels, "_cpu_counters", lambda: None)  # the load average
     for load, helpers in ((0.2, [3]), (1.4, [3]), (2.5, [2]), (3.2, [1]), (4.0, []), (9.0, [])):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
-        monkeypatch.setattr(_kernels, "_load_seen", [-1.0, 1])  # look again now
+        monkeypatch.setattr(_kernels, "_load_seen", [-1.0, 1, None])  # look again now
         woken.clear()
         assert _kernels._run(kernel, x, y, arrays=2, grain=64)
         assert woken == helpers and np.array_equal(y, x)
+
+
+def test_free_cpus_from_cpu_time_not_counting_this_process(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    # (busy, total, this process's busy) ticks over 100 ticks of wall time on 4 CPUs
+    for others, mine, free in ((0, 0, 4), (0, 380, 4), (150, 200, 3), (260, 100, 1), (400, 0, 1)):
+        readings = iter([(0.0, 0.0, 0.0), (float(others + mine), 400.0, float(mine))])
+        monkeypatch.setattr(_kernels, "_cpu_counters", lambda r=readings: next(r))
+        monkeypatch.setattr(_kernels, "_load_seen", [-1.0, 1, None])
+        _kernels._free_cpus()  # the first look: counters kept
+        _kernels._load_seen[0] = -1.0  # the next look is due
+        assert _kernels._free_cpus() == free, (others, mine)
+    assert _kernels._cpu_counters.__name__  # the real reader exists (used on Linux)
+
+
+def test_cpu_counters_read_proc():
+    got = _kernels._cpu_counters()
+    if not os.path.exists("/proc/stat"):
+        assert got is None
+        return
+    busy, total, mine = got
+    assert 0 <= busy <= total and mine >= 0
 
 
 def test_a_late_worker_is_not_waited_for(monkeypatch):
