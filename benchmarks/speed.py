@@ -1,11 +1,16 @@
-"""Throughput on large arrays against np.copyto (the memory limit), NumPy, PyTorch, JAX.
+"""Throughput against a one-thread np.copyto, NumPy, PyTorch and JAX; the size sweep.
 
-The same as ``relukit bench speed``; see :mod:`relukit.bench.speed`. The issue's
-headline numbers come from
+The same as ``relukit bench speed``; see :mod:`relukit.bench.speed`. The headline
+bandwidth figures come from
 
     python benchmarks/speed.py --size 2^26 --repeat 10 --json speed.json --plot speed.png
 
-and the size sweep (10^3 .. 10^8) from ``--full``.
+the relu sizes 10^3 .. 10^8 from ``--full``, every entry's ns per element from 10 to
+10^7 elements against NumPy, torch and JAX from
+
+    python benchmarks/speed.py --sweep --plot docs/figures/sweep.png
+
+and the busy-machine case from ``--under-load 3``.
 """
 
 from __future__ import annotations

@@ -88,9 +88,15 @@ def test_measured_accuracy_goals(table):
             assert r["relukit value"] <= 1.0, (e, dt, r["relukit value"])
             assert r["relukit derivative"] <= 1.0, (e, dt, r["relukit derivative"])
             assert r["relukit-torch value"] <= 1.0 and r["relukit-torch derivative"] <= 1.0
+            if dt == "float32":  # the numba kernels: float64 inside, one rounding
+                # (leaky_relu: x * 0.01 with 0.01 rounded to float32, as PyTorch: 0.84)
+                limit = 0.85 if e == "leaky_relu" else 0.5 + 1e-6
+                assert r["relukit kernels value"] <= limit, (e, r)
+                assert r["relukit kernels derivative"] <= 0.5 + 1e-6, (e, r)
         else:
-            assert r["relukit value"] <= F64_VALUE_LIMIT.get(e, 4), (e, r["relukit value"])
-            assert r["relukit derivative"] <= F64_DERIVATIVE_LIMIT.get(e, 4), (e, r)
+            for c in ("relukit", "relukit kernels"):
+                assert r[f"{c} value"] <= F64_VALUE_LIMIT.get(e, 4), (e, c, r[f"{c} value"])
+                assert r[f"{c} derivative"] <= F64_DERIVATIVE_LIMIT.get(e, 4), (e, c, r)
 
 
 def test_never_worse_than_pytorch(table):

@@ -12,7 +12,7 @@ NumPy is imported lazily, so ``import relukit`` stays light.
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from relukit import _containers
 from relukit._messages import ACCEPTED
@@ -26,11 +26,12 @@ _np: Any = None
 
 def numpy() -> Any:
     """Import NumPy on first use (keeps ``import relukit`` light)."""
-    global _np
+    global _np, _ndarray
     if _np is None:
         import numpy
 
         _np = numpy
+        _ndarray = numpy.ndarray
     return _np
 
 
@@ -70,9 +71,25 @@ def apply(
     at_kink: Any,
 ) -> Any:
     """Evaluate ``act`` on ``x``: ``kind`` is ``"value"``, ``"derivative"`` or ``"both"``."""
+    tx = type(x)
+    if tx is _ndarray:  # the NumPy array fast path: validation cached per call signature
+        if args or kwargs or at_kink is not None:
+            call = _cached_call(act, kind, x, args, kwargs, at_kink)
+        else:  # default parameters: the shortest key
+            call = _CALLS.get((act, kind, x.dtype)) or _cached_call(act, kind, x, (), {}, None)
+        if call is not None:
+            plan = call[3]
+            if (
+                plan is not None
+                and plan is not _UNPLANNED
+                and (out is None or _out_ok(act, kind, x, out))
+            ):
+                res = _kernels_mod.execute(plan, kind, x, out)
+                if res is not _kernels_mod.NOT_RUN:
+                    return res
+            return _numpy(act, kind, x, call[1], out, call[2], call=call)
     params = act.bind(args, kwargs)
     at_kink = check_at_kink(act, at_kink)
-    tx = type(x)
     if (tx is float or tx is int) and out is None:
         return _scalar(act, kind, x, params, at_kink)
     np = numpy()
@@ -98,6 +115,72 @@ def apply(
             return _scalar(act, kind, x, params, at_kink)
         return _numpy(act, kind, np.asarray(x), params, out, at_kink)
     return _array_api(act, kind, x, params, out, at_kink)
+
+
+# ---------------------------------------------------------------------------
+# the per-call-signature cache of the NumPy array path
+# ---------------------------------------------------------------------------
+#
+# A call on a NumPy array binds and validates its parameters, checks ``at_kink`` and
+# (for large arrays) plans its kernel. All of that depends only on the activation, the
+# kind, the dtype and the parameter values as passed, so it is done once per such
+# signature and kept: ``[act, params, at_kink, kernel plan or _UNPLANNED]``. Parameter
+# values are keyed by type and exact value (``float.hex``: -0.0 and 0.0 differ, NaN
+# matches NaN; ``True`` and ``1`` differ); other values (arrays, Fractions) are not
+# cached and take the general path. A call that raises caches nothing.
+
+_ndarray: Any = None  # numpy.ndarray, once NumPy is imported
+_kernels_mod: Any = None  # relukit._kernels, once a plan has been made
+_UNPLANNED = object()
+_CALLS: dict[tuple, list] = {}
+
+
+def _value_key(v: Any) -> Any:
+    t = v.__class__
+    if t is float:
+        return (t, v.hex())
+    if t is int or t is str or t is bool:
+        return (t, v)
+    return None
+
+
+def _out_ok(act: Activation, kind: str, x: Any, out: Any) -> bool:
+    """``out`` is one array of ``x``'s float dtype and shape (else: the checks that raise)."""
+    if kind == "both" or out.__class__ is not _ndarray:
+        return False
+    _check_out(act, out, x.shape, x.dtype)
+    return True
+
+
+def _cached_call(
+    act: Activation, kind: str, x: Any, args: tuple, kwargs: dict, at_kink: Any
+) -> list | None:
+    """The cached ``[act, params, at_kink, plan]`` of this call signature, or ``None``."""
+    key: tuple = (act, kind, x.dtype)
+    if args or kwargs:
+        for v in args:
+            k = _value_key(v)
+            if k is None:
+                return None
+            key += (k,)
+        for name, v in kwargs.items():
+            k = _value_key(v)
+            if k is None:
+                return None
+            key += (name, k)
+    if at_kink is not None:
+        k = _value_key(at_kink)
+        if k is None:
+            return None
+        key += ("at_kink", k)
+    call = _CALLS.get(key)
+    if call is None:
+        params = act.bind(args, kwargs)  # raises for bad values: nothing cached
+        call = [act, params, check_at_kink(act, at_kink), _UNPLANNED]
+        if len(_CALLS) >= 4096:
+            _CALLS.clear()
+        _CALLS[key] = call
+    return call
 
 
 # ---------------------------------------------------------------------------
@@ -196,6 +279,14 @@ def _apply_at_kink(act: Activation, xp: Any, x: Any, d: Any, params: dict, at_ki
     return d
 
 
+def _kernel_ok(act: Activation) -> bool:
+    """Whether ``act`` is the registered catalogue entry of its name (kernels are keyed by
+    name; a look-alike built with ``dataclasses.replace`` keeps its own formula)."""
+    from relukit.catalogue import _REGISTRY
+
+    return _REGISTRY.get(act.name) is act
+
+
 def _numpy(
     act: Activation,
     kind: str,
@@ -204,11 +295,20 @@ def _numpy(
     out: Any,
     at_kink: float | None,
     kernels: bool = True,
+    call: list | None = None,
 ) -> Any:
-    """The NumPy path; ``kernels=False`` skips the numba fast path (see ``_kernels``)."""
+    """The NumPy path; ``kernels=False`` skips the numba fast path (see ``_kernels``).
+
+    ``call`` is the cached entry of this call signature (see :func:`_cached_call`): its
+    kernel plan is made on the first large array and kept.
+    """
     np = numpy()
-    vdtype = _work_dtype(act, "value", x)
-    ddtype = _work_dtype(act, "derivative", x)
+    dt = x.dtype
+    if dt.kind == "f":
+        vdtype = ddtype = dt if dt.isnative else dt.newbyteorder("=")
+    else:
+        vdtype = _work_dtype(act, "value", x)
+        ddtype = _work_dtype(act, "derivative", x)
     if out is not None:
         if kind == "both":
             if not (isinstance(out, tuple) and len(out) == 2):
@@ -223,12 +323,23 @@ def _numpy(
         else:
             _check_out(act, out, x.shape, vdtype if kind == "value" else ddtype)
 
-    if kernels:
+    if kernels and x.__class__ is np.ndarray:
+        global _kernels_mod
         from relukit import _kernels
 
-        fast = _kernels.lookup(act, kind, x, params, at_kink, out)
-        if fast is not None:
-            return fast()
+        _kernels_mod = _kernels
+        if _kernels.ENABLED and x.size >= _kernels.MIN_SIZE:
+            plan = _UNPLANNED if call is None else call[3]
+            if plan is _UNPLANNED:
+                plan = (
+                    _kernels.static_plan(act, kind, x, params, at_kink) if _kernel_ok(act) else None
+                )
+                if call is not None and (plan is None or not plan[4]):
+                    call[3] = plan  # (per-channel prelu plans depend on x's shape)
+            if plan is not None:
+                res = _kernels.execute(cast("tuple[Any, ...]", plan), kind, x, out)
+                if res is not _kernels.NOT_RUN:
+                    return res
 
     with np.errstate(all="ignore"):  # overflow to ±inf is the intended limit, not an error
         results = _numpy_compute(act, kind, x, params, at_kink, vdtype, ddtype)
@@ -302,3 +413,85 @@ def _array_api(
             d = _apply_at_kink(act, xp, dx, d, params, at_kink)
         results.append(d)
     return tuple(results) if kind == "both" else results[0]
+
+
+# ---------------------------------------------------------------------------
+# backward: grad_out * derivative in one pass
+# ---------------------------------------------------------------------------
+
+
+def backward(
+    act: Any,
+    x: Any,
+    grad_out: Any,
+    params: dict[str, Any] | None = None,
+    at_kink: float | None = None,
+    out: Any = None,
+) -> Any:
+    """Return ``grad_out * act.derivative(x)``: the gradient with respect to ``x``.
+
+    One pass over ``x`` and ``grad_out`` (a kernel on large float32/float64 arrays);
+    bit-for-bit equal to ``grad_out * act.derivative(x, **params, at_kink=at_kink)``
+    computed with NumPy, so IEEE rules apply: an infinite or NaN ``grad_out`` where the
+    derivative is 0 gives NaN (PyTorch's ``threshold_backward`` would give 0 there).
+
+    Parameters
+    ----------
+    act
+        An :class:`~relukit.Activation` or its name.
+    x, grad_out
+        NumPy arrays of the same shape and the same floating dtype (CPU torch tensors
+        can be passed as ``t.numpy()`` views).
+    params
+        The activation's parameters by name (``{"negative_slope": 0.1}``); defaults
+        for the missing ones.
+    at_kink
+        The derivative used exactly at a kink (``None``: the PyTorch convention).
+    out
+        Optional array (same shape and dtype) to write into; it may be ``grad_out``
+        or ``x`` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out`` when given, else a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relukit as rk
+    >>> from relukit._dispatch import backward
+    >>> backward("relu", np.array([-1.0, 0.0, 2.0]), np.array([5.0, 5.0, 5.0]))
+    array([0., 0., 5.])
+    >>> backward("relu", np.array([0.0]), np.array([5.0]), at_kink=1.0)
+    array([5.])
+    """
+    from relukit.catalogue import get
+
+    act = get(act)
+    np = numpy()
+    bound = act.bind((), dict(params or {}))
+    at_kink = check_at_kink(act, at_kink)
+    for name, a in (("x", x), ("grad_out", grad_out)):
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            raise TypeError(
+                f"{act.name} backward: {name} must be a NumPy array of a floating dtype, "
+                f"got {_describe(a)}"
+            )
+    if grad_out.shape != x.shape or grad_out.dtype != x.dtype:
+        raise ValueError(
+            f"{act.name} backward: grad_out must have the shape and dtype of x "
+            f"({x.shape}, {x.dtype}), got ({grad_out.shape}, {grad_out.dtype})"
+        )
+    dtype = x.dtype.newbyteorder("=")
+    if out is not None:
+        _check_out(act, out, x.shape, dtype)
+    if _kernel_ok(act):
+        from relukit import _kernels
+
+        res = _kernels.backward_kernel(act, x, grad_out, bound, at_kink, out)
+        if res is not _kernels.NOT_RUN:
+            return res
+    d = _numpy(act, "derivative", x, bound, None, at_kink, kernels=False)
+    with np.errstate(all="ignore"):
+        return np.multiply(grad_out, d, out=out)

@@ -1,44 +1,54 @@
-"""Fast paths for large contiguous float arrays (numba), and :func:`backward`.
+"""The kernel layer: numba fast paths for NumPy float arrays (a leaf: imports nothing above).
 
-An activation on a large array is memory-bound: the best possible time is the time to
-read the input and write the output once (what ``np.copyto(y, x)`` takes). NumPy's
-``where``/``maximum`` reach a fraction of that (one thread, temporaries); the kernels
-here are parallel numba loops that read ``x`` once and write each result once, so
-``rk.relu(x, out=y)`` runs at close to the copy bandwidth (``relukit bench speed``).
+NumPy's ``where``/``maximum`` formulas make temporaries and run on one thread; the
+kernels read ``x`` once and write each result once, in one pass for
+``value_and_derivative`` and for ``backward`` (``grad_out * derivative``).
 
 How it fits
 -----------
-:func:`lookup` is called by the NumPy path of :mod:`relukit._dispatch` for every array
-evaluation, after ``out`` has been validated. It returns a zero-argument callable that
-computes the result (writing into ``out`` when given), or ``None`` when the NumPy path
-should run. A kernel is used when all of these hold:
+The dispatcher (:mod:`relukit._dispatch`) checks that the activation is the registered
+catalogue entry of its name, asks :func:`static_plan` once per call signature (entry,
+kind, dtype, parameter values, ``at_kink``) and keeps the plan; :func:`execute` then
+runs it on each array, or returns :data:`NOT_RUN` for the NumPy path. A kernel is used
+when all of these hold:
 
 * kernels are enabled (``RELUKIT_DISABLE_KERNELS`` unset or ``0``) and numba works;
-* the activation is the registered catalogue entry of a name in :data:`KERNELS` (relu,
-  leaky_relu, relu6, hardtanh, prelu with one weight or one weight per channel);
-* ``x`` is a plain ``numpy.ndarray`` of float32 or float64, native byte order,
-  C-contiguous and aligned, with at least :data:`MIN_SIZE` elements;
+* the entry has a :class:`KernelSpec` in :data:`KERNELS` that covers its parameters and
+  the dtype (gelu in float64 keeps the NumPy path's compensated tail);
+* ``x`` is a plain ``numpy.ndarray`` of float32 or float64 in native byte order, with
+  at least :data:`MIN_SIZE` elements (a strided, Fortran-ordered or unaligned ``x`` is
+  copied to a C-contiguous array first, when no ``out`` is given);
 * every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
   or does not overlap ``x``.
 
-In a process forked after a kernel ran, the NumPy path is used (numba's OpenMP layer
-is not fork-safe). Everything else (small arrays, integer and float16 inputs, strided
-views, smooth activations) takes the NumPy path, whose results the kernels reproduce
-bit for bit, NaN payloads, ``-0.0`` and ``±inf`` included (tested).
+The piecewise-linear entries (relu, leaky_relu, relu6, hardtanh, prelu) and hardswish/
+hardsigmoid reproduce the NumPy path bit for bit, NaN payloads, ``-0.0`` and ``±inf``
+included (``tests/test_kernels.py``). The smooth entries compute in float64 with the
+vectorisable functions of :mod:`relukit._kernels_math` (float32: one rounding at the
+end, <= 0.5 ulp; float64: a few ulp), with the NumPy path's special values
+(``tests/test_kernels_smooth.py``, ``relukit bench accuracy``).
 
-numba is imported when a kernel is first needed, never by ``import relukit``; each
-kernel is compiled on its first call for a dtype and cached on disk (``cache=True``).
-If numba is missing or a kernel fails to compile, relukit warns once
-(``RuntimeWarning``) and uses the NumPy path from then on; it never raises.
+Threads
+-------
+The loops are serial numba functions that release the GIL. A call on more than one
+chunk (:data:`GRAIN` elements) is shared out between the calling thread and up to
+``THREADS - 1`` workers, which take the next chunk from a shared counter until none is
+left: the thread count follows the size (and the CPUs left free by other processes, from
+the load average), and a worker that the OS has not scheduled yet takes nothing, so a
+busy machine never makes a call wait for it.
+
+numba is imported when a kernel is first planned, never by ``import relukit`` or for
+arrays below :data:`MIN_SIZE`; each kernel is compiled on its first call for a dtype
+and cached on disk (``cache=True``). If numba is missing or a kernel fails to compile,
+relukit warns once (``RuntimeWarning``) and uses the NumPy path from then on.
 
 Settings
 --------
 ``RELUKIT_KERNEL_MIN_SIZE``
-    Environment variable read at import: the smallest array (in elements) given to a
-    kernel. The default, :data:`DEFAULT_MIN_SIZE` (2**16), comes from measuring where
-    the kernel beats the NumPy path (``relukit bench speed --threshold``). Arrays below
-    :data:`PARALLEL_MIN_SIZE` (2**16) are processed in the calling thread only.
+    The smallest array (elements) given to a kernel (default :data:`DEFAULT_MIN_SIZE`).
     Tests set :data:`MIN_SIZE` to 1 to force the kernel path.
+``RELUKIT_NUM_THREADS``
+    The most threads one call uses (default: the CPUs this process may run on).
 ``RELUKIT_DISABLE_KERNELS=1``
     Never use a kernel (sets :data:`ENABLED` to False).
 
@@ -46,46 +56,81 @@ Examples
 --------
 >>> import numpy as np
 >>> import relukit as rk
->>> from relukit import _kernels
+>>> from relukit._dispatch import backward
 >>> x = np.linspace(-1, 1, 5, dtype=np.float32)
 >>> g = np.ones_like(x)
->>> _kernels.backward(rk.relu, x, g)
+>>> backward(rk.relu, x, g)
 array([0., 0., 0., 1., 1.], dtype=float32)
->>> _kernels.backward("leaky_relu", x, g, {"negative_slope": 0.5})
+>>> backward("leaky_relu", x, g, {"negative_slope": 0.5})
 array([0.5, 0.5, 0.5, 1. , 1. ], dtype=float32)
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import queue
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 __all__ = [
     "DEFAULT_MIN_SIZE",
     "ENABLED",
+    "GRAIN",
     "KERNELS",
     "MIN_SIZE",
+    "NOT_RUN",
     "PARALLEL_MIN_SIZE",
-    "backward",
-    "lookup",
+    "THREADS",
+    "KernelSpec",
+    "backward_kernel",
+    "execute",
+    "static_plan",
 ]
 
-#: The default size threshold (elements), measured with ``relukit bench speed
-#: --threshold`` (float32, ``rk.relu(x, out=y)``) on the 2-core development machine: one
-#: pass in one thread beat the NumPy path (``where`` and its temporaries) from 2**16
-#: elements on (1.5x at 2**16, 3.5x at 2**18).
-DEFAULT_MIN_SIZE = 1 << 16
+#: The default size threshold (elements). A kernel call costs about 0.6 us plus its
+#: elements (``relukit bench speed --threshold``): from a few hundred elements on it
+#: beats the NumPy path (``np.where`` and temporaries: 5 us for relu at 10**3 float32
+#: elements, 20x that for gelu). Smaller arrays stay on the NumPy path, which also
+#: keeps numba unimported for them.
+DEFAULT_MIN_SIZE = 1 << 8
 
-#: From this size on (elements) a kernel runs on all of numba's threads; below it, in the
-#: calling thread only. On an idle 2-core machine the parallel launch pays off from the
-#: kernel threshold on (2**16 float32: 71 us parallel vs 78 us serial; 2**20: 185 vs
-#: 633 us, `python benchmarks/speed.py --threshold`), so both thresholds are equal by
-#: default. On an overloaded machine (load 5 on 2 cores) a launch can wait milliseconds
-#: for a descheduled worker: raise this (e.g. to 2**20) there.
-PARALLEL_MIN_SIZE = DEFAULT_MIN_SIZE
+#: Elements per chunk (a multiple of 64): a call on more than one chunk is shared out,
+#: chunk by chunk, between the calling thread and up to ``THREADS - 1`` worker threads.
+#: Memory-bound kernels (the piecewise-linear entries) take larger chunks than the
+#: compute-bound smooth ones; each chunk is about 15-40 us of one core's work (relu on
+#: 2**18 float32 elements: 29 us), so a size gets a thread for every such slice of work
+#: and no more, and the hand-over (tens of us) never dominates (see :func:`_run`).
+GRAIN = {"memory": 1 << 18, "compute": 1 << 13}
+
+#: Below this size (elements) every kernel runs in the calling thread only.
+PARALLEL_MIN_SIZE = 1 << 15
+
+
+def _env_threads() -> int:
+    raw = os.environ.get("RELUKIT_NUM_THREADS", "").strip()
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            warnings.warn(
+                f"RELUKIT_NUM_THREADS={raw!r} is not an integer; using the CPU count",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+#: The most threads a kernel call uses (the calling thread included):
+#: ``RELUKIT_NUM_THREADS``, else the CPUs this process may run on.
+THREADS: int = _env_threads()
 
 
 def _env_min_size() -> int:
@@ -114,9 +159,7 @@ ENABLED: bool = os.environ.get("RELUKIT_DISABLE_KERNELS", "").strip().lower() in
 
 # The numba module once loaded (None: not tried yet; False: unavailable, warned).
 _impl: Any = None
-# numba's default threading layer (workqueue) must not be entered by two threads at
-# once; a second concurrent caller takes the NumPy path instead of waiting.
-_lock = threading.Lock()
+_np: Any = None  # NumPy, once a plan was made (execute runs only on planned calls)
 
 
 def _broken(exc: BaseException) -> None:
@@ -151,47 +194,50 @@ def _load() -> Any:
 # which activations have kernels, and how their parameters are packed
 # ---------------------------------------------------------------------------
 
+Packed = tuple  # (p0, p1, p2) or (p0, p1, p2, suffix, extra_args)
 
-def _no_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+
+def _no_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     return (0.0, 0.0, 0.0)
 
 
-def _leaky_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+def _leaky_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     s = params["negative_slope"]
-    # value: x * slope, or (x or -0.0 at ±inf) * 0 when slope == 0 (see activations._leaky)
+    # value: x * slope, or (x or -0.0 at ±inf) * 0 when slope == 0 (see relukit.activations.rectifiers)
     return (0.0 if s == 0 else s, s, 1.0 if s == 0 else 0.0)
 
 
-def _relu6_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+def _relu6_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     return (6.0, 0.0, 0.0)
 
 
-def _hardtanh_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+def _hardtanh_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     return (params["min_val"], params["max_val"], 0.0)
 
 
-def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None:
+def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    import numpy as np
+
     w = params["weight"]
     widen = 1.0 if dtype.itemsize < 8 else 0.0  # the NumPy path computes float32 in float64
     if type(w) is float:
         return (widen, w, 1.0 if w == 0 else 0.0)
-    from relukit import _dispatch
-
-    np = _dispatch.numpy()
     if not isinstance(w, (list, tuple, np.ndarray)):
         return None
-    from relukit import activations
-
-    try:  # the catalogue's own checks and broadcasting, on a zero-copy float64 stand-in
-        with np.errstate(all="ignore"):
-            wa = activations._prelu_weight(np, np.broadcast_to(np.float64(0), x.shape), w)
+    try:
+        wa = np.asarray(w)
     except (TypeError, ValueError):
-        return None  # the NumPy path raises the error
-    wa = np.asarray(wa, dtype=np.float64)
+        return None
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    # anything the NumPy path would reject (or broadcast differently) is left to it
+    if wa.dtype.kind not in "iuf" or wa.ndim > 1 or wa.size not in (1, channels):
+        return None
+    wa = wa.astype(np.float64)
+    if not np.all(np.isfinite(wa)):
+        return None
     if wa.size == 1:
         s = float(wa.reshape(()))
         return (widen, s, 1.0 if s == 0 else 0.0)
-    channels = x.shape[1]
     inner = x.size // (x.shape[0] * channels)
     weights = np.ascontiguousarray(wa.reshape(-1))
     with np.errstate(all="ignore"):
@@ -199,16 +245,69 @@ def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> tuple | None
     return (widen, 0.0, 0.0, "_channel", (weights, rounded, channels, inner))
 
 
-#: activation name -> (kernel prefix in ``_kernels_numba``, parameter packer). A packer
-#: ``(params, dtype, x)`` returns ``(p0, p1, p2)`` for the kernel, ``(p0, p1, p2, suffix,
-#: extra_args)`` for a variant kernel (per-channel prelu), or ``None`` for parameters it
-#: does not cover.
-KERNELS: dict[str, tuple[str, Callable[[Mapping[str, Any], Any, Any], Any]]] = {
-    "relu": ("relu", _no_params),
-    "leaky_relu": ("leaky_relu", _leaky_params),
-    "relu6": ("relu6", _relu6_params),
-    "hardtanh": ("hardtanh", _hardtanh_params),
-    "prelu": ("prelu", _prelu_params),
+def _widen_flag(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    return (1.0 if dtype.itemsize < 8 else 0.0, 0.0, 0.0)
+
+
+def _alpha_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    return (float(params["alpha"]), 0.0, 0.0)
+
+
+#: selu's lambda and lambda * alpha as :mod:`relukit.activations` has them (the product
+#: of the two rounded constants, as PyTorch forms it); tests check the copy
+SELU_SCALE = 1.0507009873554805
+SELU_SA = 1.7580993408473766
+
+
+def _selu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    return (SELU_SCALE, SELU_SA, 0.0)
+
+
+def _softplus_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    return (float(params["beta"]), float(params["threshold"]), 0.0)
+
+
+def _gelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    if dtype.itemsize == 8:
+        return None  # float64 keeps the NumPy path's compensated tail (see _kernels_smooth)
+    return (0.0, 0.0, 0.0, "_tanh" if params["approximate"] == "tanh" else "", ())
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """How an activation maps onto the kernels of ``_kernels_numba``.
+
+    ``prefix`` names the loops (``<prefix><suffix>_value`` ...); ``pack(params, dtype,
+    x)`` returns ``(p0, p1, p2)``, ``(p0, p1, p2, suffix, extra_args)`` or ``None`` for
+    parameters (or a dtype) it does not cover; ``exact`` says whether the results are
+    bit-for-bit those of the NumPy path (else within the ulp bounds of
+    ``tests/test_kernels_smooth.py``); ``cost`` picks the chunk size (:data:`GRAIN`).
+    """
+
+    prefix: str
+    pack: Callable[[Mapping[str, Any], Any, Any], Packed | None]
+    exact: bool = True
+    cost: Literal["memory", "compute"] = "compute"  # the chunk size: GRAIN[cost]
+
+
+#: catalogue entry name -> its kernels. Only the registered catalogue entry of that name
+#: is given them (the dispatcher checks ``catalogue.get(name) is act``): a look-alike
+#: built with ``dataclasses.replace`` keeps its own formula.
+KERNELS: dict[str, KernelSpec] = {
+    "relu": KernelSpec("relu", _no_params, cost="memory"),
+    "leaky_relu": KernelSpec("leaky_relu", _leaky_params, cost="memory"),
+    "relu6": KernelSpec("relu6", _relu6_params, cost="memory"),
+    "hardtanh": KernelSpec("hardtanh", _hardtanh_params, cost="memory"),
+    "prelu": KernelSpec("prelu", _prelu_params, cost="memory"),
+    "hardswish": KernelSpec("hardswish", _no_params),
+    "hardsigmoid": KernelSpec("hardsigmoid", _widen_flag),
+    "elu": KernelSpec("elu", _alpha_params, exact=False),
+    "selu": KernelSpec("selu", _selu_params, exact=False),
+    "celu": KernelSpec("celu", _alpha_params, exact=False),
+    "softplus": KernelSpec("softplus", _softplus_params, exact=False),
+    "silu": KernelSpec("silu", _no_params, exact=False),
+    "mish": KernelSpec("mish", _no_params, exact=False),
+    "gelu": KernelSpec("gelu", _gelu_params, exact=False),
 }
 
 
@@ -248,206 +347,295 @@ def _plain(np: Any, a: Any, dtype: Any) -> bool:
     )
 
 
-def _plan(
-    act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None, outs: tuple
-) -> tuple[Any, Any, Any, Any, tuple] | None:
-    """``(kernel, P, Q, kk, extra_args)`` when a kernel applies to this call, else ``None``."""
-    if not ENABLED or _impl is False or x.size < MIN_SIZE:
-        return None
-    entry = KERNELS.get(act.name)
-    if entry is None:
-        return None
-    from relukit import _dispatch
-    from relukit.catalogue import _REGISTRY
+def static_plan(
+    act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None
+) -> tuple[Any, Any, Any, int, tuple, int] | None:
+    """``(kernel, P, Q, kk, extra_args, grain)`` for ``kind`` of ``act`` on ``x``'s dtype.
 
-    registered: Any = _REGISTRY.get(act.name)
-    if registered is not act:  # an unregistered look-alike: its own formula
+    ``None`` when no kernel covers the entry, the dtype or the parameters. ``act`` must
+    be the registered catalogue entry (the dispatcher checks); only its ``name`` and
+    ``kinks`` are read. Imports numba (call it for large arrays only). The plan depends
+    on ``x`` only through its dtype, except for per-channel prelu weights (``extra_args``
+    not empty), so the dispatcher caches plans without ``extra_args``.
+    """
+    if _impl is False:
         return None
-    np = _dispatch.numpy()
+    spec = KERNELS.get(act.name)
+    if spec is None:
+        return None
     dtype = x.dtype
-    if dtype.char not in "fd" or not _plain(np, x, dtype):
+    if dtype.char not in "fd" or not dtype.isnative:
         return None
-    for o in outs:
-        if o is None:
-            continue
-        if not _plain(np, o, dtype):
-            return None
-        if o is x:
-            continue
-        # same start, shape and layout: in place (``ctypes.data`` would cost ~10 us)
-        same = o.__array_interface__["data"][0] == x.__array_interface__["data"][0]
-        if not same and np.may_share_memory(o, x):
-            return None
-    prefix, packer = entry
-    p = packer(params, dtype, x)
+    p = spec.pack(params, dtype, x)
+    if p is None:
+        return None
     kinks = [k.location(params) for k in act.kinks]
-    if p is None or len(kinks) > 2:
+    if len(kinks) > 2:
         return None
     suffix, extra = (p[3], p[4]) if len(p) == 5 else ("", ())
     impl = _load()
     if impl is None:
         return None
-    kernel = getattr(impl, f"{prefix}{suffix}_{kind}", None)
+    kernel = getattr(impl, f"{spec.prefix}{suffix}_{kind}", None)
     if kernel is None:
         return None
+    global _np
+    import numpy as np
+
+    _np = np
+
     kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
-    return kernel, *_pack(np, dtype, p[:3], at_kink, kinks), kk, extra
+    grain = GRAIN[spec.cost]
+    if extra:  # per-channel prelu: chunks of whole (channel, inner) blocks
+        block = extra[2] * extra[3]
+        grain = max(1, grain // block) * block
+    return kernel, *_pack(np, dtype, p[:3], at_kink, kinks), kk, extra, grain
+
+
+def _outs_fit(np: Any, x: Any, outs: tuple) -> bool:
+    for o in outs:
+        if o is None or o is x:
+            continue
+        if not _plain(np, o, x.dtype):
+            return False
+        # (may_share_memory compares bounds only: cheap.) In place through another view
+        # needs the same start, shape and layout; any other overlap would be read after
+        # being written
+        if np.may_share_memory(o, x) and (
+            o.__array_interface__["data"][0] != x.__array_interface__["data"][0]
+        ):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# threads: a chunked, self-balancing schedule
+# ---------------------------------------------------------------------------
+#
+# The loops are serial numba functions that release the GIL. A call on several chunks
+# is shared out through a counter: the calling thread and the woken workers each take
+# the next chunk until none is left, and the caller waits only for chunks that were
+# taken. A worker that the OS has not scheduled yet (a busy machine) takes nothing, so
+# the call never waits for it: at worst the calling thread does all the work, as in a
+# single-threaded call. (A fork-join loop, numba's `parallel=True`, waits for every
+# worker and can turn a 0.1 ms call into several ms on a loaded machine.)
+
+
+class _Job:
+    __slots__ = (
+        "arrays", "chunks", "done", "error", "grain", "kernel", "left", "lock", "n", "next", "tail"
+    )  # fmt: skip
+
+    def __init__(self, kernel: Any, arrays: tuple, tail: tuple, n: int, grain: int) -> None:
+        self.kernel, self.arrays, self.tail, self.n, self.grain = kernel, arrays, tail, n, grain
+        self.chunks = -(-n // grain)
+        self.next = itertools.count().__next__  # atomic under the GIL
+        self.left = self.chunks
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def work(self) -> None:
+        while True:
+            i = self.next()
+            if i >= self.chunks:
+                return
+            s = i * self.grain
+            e = min(self.n, s + self.grain)
+            try:
+                self.kernel(*[a[s:e] for a in self.arrays], *self.tail)
+            except BaseException as exc:  # reported by the calling thread
+                self.error = exc
+            with self.lock:
+                self.left -= 1
+                if self.left == 0:
+                    self.done.set()
+
+
+_queues: list[queue.SimpleQueue] = []
+
+
+def _worker(q: queue.SimpleQueue) -> None:
+    while True:
+        job = q.get()
+        job.work()
+
+
+def _wake(count: int, job: _Job) -> None:
+    while len(_queues) < count:
+        q: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=_worker, args=(q,), name="relukit-kernel", daemon=True).start()
+        _queues.append(q)
+    for q in _queues[:count]:
+        q.put(job)
+
+
+_load_seen: list[Any] = [
+    -1.0,
+    1,
+    None,
+]  # (time of the last look, CPUs free then, CPU counters then)
+
+
+def _cpu_counters() -> tuple[float, float, float] | None:
+    """(all CPUs' busy, all CPUs' total, this process's busy) clock ticks, or None."""
+    try:
+        with open("/proc/stat", "rb") as fh:
+            f = [float(v) for v in fh.readline().split()[1:]]
+        with open("/proc/self/stat", "rb") as fh:
+            mine = fh.read().rsplit(b")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = f[3] + (f[4] if len(f) > 4 else 0.0)  # idle + iowait
+    total = sum(f[:8])  # guest time is already in user time
+    return total - idle, total, float(mine[11]) + float(mine[12])  # utime + stime
+
+
+def _free_cpus() -> int:
+    """CPUs that other processes leave free (this process's own threads do not count).
+
+    From the CPU time the whole machine and this process used since the last look (at
+    most 4 looks a second; Linux ``/proc``), else from the 1-minute load average. A
+    helper thread on a CPU that other processes keep busy only adds hand-over costs:
+    measured on a 2-core machine at load 3-4, relu on 2**18 float32 elements took
+    62 us on two threads against 29 us on one.
+    """
+    now = time.monotonic()
+    if now - _load_seen[0] < 0.25:
+        return _load_seen[1]
+    cpus = os.cpu_count() or 1
+    counters = _cpu_counters()
+    before = _load_seen[2]
+    if counters is not None and before is not None and counters[1] > before[1]:
+        busy, total, mine = (c - b for c, b in zip(counters, before, strict=True))
+        others = cpus * max(0.0, busy - mine) / total  # in CPUs
+        free = int(cpus - others + 0.5)
+    else:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # pragma: no cover - Windows
+            load = 0.0
+        free = int(cpus - load + 1.5)  # + 1: this process, + 0.5: rounding
+    _load_seen[:] = [now, max(1, free), counters]
+    return _load_seen[1]
 
 
 def _after_fork_in_child() -> None:
-    # numba's OpenMP threading layer (GNU libgomp) hangs in a child forked after a
-    # parallel region ran (DataLoader workers, multiprocessing "fork"): the child
-    # process uses the NumPy path, silently (the results are the same).
-    global _impl
-    if _ran:
-        _impl = False
+    _queues.clear()  # the worker threads do not exist in a forked child
 
 
-_ran = False
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _run(kernel: Any, *args: Any) -> bool:
-    """Run a kernel; False (after one warning) when numba fails, or when busy."""
-    global _ran
-    if not _lock.acquire(blocking=False):
-        return False
-    try:
-        _ran = True
-        if args[0].size < PARALLEL_MIN_SIZE and _impl is not None:
-            import numba  # already imported with the kernels
+def _run(kernel: Any, *args: Any, arrays: int = 2, grain: int = GRAIN["memory"]) -> bool:
+    """Run a kernel on ``args`` (its first ``arrays`` are the flat arrays to split).
 
-            threads = numba.get_num_threads()
-            numba.set_num_threads(1)  # this thread only: no waiting for idle workers
-            try:
-                kernel(*args)
-            finally:
-                numba.set_num_threads(threads)
-        else:
+    Returns False (after one warning) when numba fails. Up to :data:`THREADS` threads
+    share the chunks of ``grain`` elements; below :data:`PARALLEL_MIN_SIZE`, or with one
+    chunk, the calling thread runs the kernel alone.
+    """
+    n = args[0].shape[0]
+    try:
+        if n < PARALLEL_MIN_SIZE or THREADS < 2 or n <= grain:
             kernel(*args)
-    except Exception as exc:  # a compilation or threading-layer failure
+            return True
+        job = _Job(kernel, args[:arrays], args[arrays:], n, grain)
+        helpers = min(THREADS, job.chunks, _free_cpus()) - 1
+        if helpers < 1:  # no idle CPU for a helper: one thread, no hand-over cost
+            kernel(*args)
+            return True
+        _wake(helpers, job)
+        job.work()
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+    except Exception as exc:  # a compilation failure
         _broken(exc)
         return False
-    finally:
-        _lock.release()
     return True
 
 
-def lookup(act: Any, kind: str, x: Any, params: dict, at_kink: float | None, out: Any) -> Any:
-    """Return a callable computing ``kind`` of ``act`` on ``x`` with a kernel, or ``None``.
+#: what :func:`execute` returns when the kernel did not run (the array does not fit:
+#: too small, strided, overlapping ``out``; or numba failed and warned): the caller
+#: takes the NumPy path
+NOT_RUN = object()
+
+
+def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
+    """Compute ``kind`` with the kernel of ``plan`` (:func:`static_plan`), or :data:`NOT_RUN`.
 
     ``kind`` is ``"value"``, ``"derivative"`` or ``"both"``; ``out`` has already been
-    validated by the dispatcher (shape, dtype, writeable, pair for ``"both"``).
+    validated by the dispatcher (shape, dtype, writeable, pair for ``"both"``). Returns
+    ``out`` itself when given, else the new array (the pair for ``"both"``).
     """
-    if not ENABLED or x.size < MIN_SIZE:  # the common small-array case, first and cheap
-        return None
+    n = x.size
+    if not ENABLED or n < MIN_SIZE or _impl is False:
+        return NOT_RUN
+    np = _np
+    if x.__class__ is not np.ndarray:
+        return NOT_RUN
+    flags = x.flags
+    if not (flags.c_contiguous and flags.aligned):
+        if plan[4] or out is not None:
+            return NOT_RUN  # (per-channel weights follow x's layout; out= keeps its own)
+        # strided, Fortran-ordered or unaligned: one contiguous copy, then the kernel
+        # (the result is C-ordered; a view of x is never written)
+        x = np.ascontiguousarray(x)
+    kernel, P, Q, kk, extra, grain = plan
+    if n < PARALLEL_MIN_SIZE and kind != "both" and not extra:
+        # the common small case, in the calling thread with the least Python around it
+        if out is None:
+            y = np.empty(x.shape, x.dtype)
+        elif _outs_fit(np, x, (out,)):
+            y = out
+        else:
+            return NOT_RUN
+        xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
+        try:
+            if kind == "value":
+                kernel(xf, yf, P, Q)
+            else:
+                kernel(xf, yf, P, Q, kk)
+        except Exception as exc:  # a compilation failure
+            _broken(exc)
+            return NOT_RUN
+        return y
     outs = out if kind == "both" and out is not None else (out,)
-    plan = _plan(act, kind, x, params, at_kink, outs)
-    if plan is None:
-        return None
-    kernel, P, Q, kk, extra = plan
-
-    def run() -> Any:
-        from relukit import _dispatch
-
-        np = _dispatch.numpy()
-        news = [np.empty(x.shape, x.dtype) if o is None else o for o in outs]
-        if kind == "both" and out is None:
-            news.append(np.empty(x.shape, x.dtype))
-        flat = [a.reshape(-1) for a in (x, *news)]  # views: all are C-contiguous
-        args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
-        if not _run(kernel, *args):  # numba failed (warned) or busy: the NumPy path
-            return _dispatch._numpy(act, kind, x, params, out, at_kink, kernels=False)
-        if out is not None:
-            return out  # the caller's object itself (the pair for "both"), as the NumPy path
-        return tuple(news) if kind == "both" else news[0]
-
-    return run
-
-
-# ---------------------------------------------------------------------------
-# backward: grad_out * derivative(x), the product autograd needs
-# ---------------------------------------------------------------------------
-
-
-def backward(
-    act: Any,
-    x: Any,
-    grad_out: Any,
-    params: Mapping[str, Any] | None = None,
-    at_kink: float | None = None,
-    out: Any = None,
-) -> Any:
-    """Return ``grad_out * act.derivative(x)``: the gradient with respect to ``x``.
-
-    One pass over ``x`` and ``grad_out`` (a kernel on large float32/float64 arrays);
-    bit-for-bit equal to ``grad_out * act.derivative(x, **params, at_kink=at_kink)``
-    computed with NumPy, so IEEE rules apply: an infinite or NaN ``grad_out`` where the
-    derivative is 0 gives NaN (PyTorch's ``threshold_backward`` would give 0 there).
-
-    Parameters
-    ----------
-    act
-        An :class:`~relukit.Activation` or its name.
-    x, grad_out
-        NumPy arrays of the same shape and the same floating dtype (CPU torch tensors
-        can be passed as ``t.numpy()`` views).
-    params
-        The activation's parameters by name (``{"negative_slope": 0.1}``); defaults
-        for the missing ones.
-    at_kink
-        The derivative used exactly at a kink (``None``: the PyTorch convention).
-    out
-        Optional array (same shape and dtype) to write into; it may be ``grad_out``
-        or ``x`` itself.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``out`` when given, else a new array.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import relukit as rk
-    >>> from relukit._kernels import backward
-    >>> backward("relu", np.array([-1.0, 0.0, 2.0]), np.array([5.0, 5.0, 5.0]))
-    array([0., 0., 5.])
-    >>> backward("relu", np.array([0.0]), np.array([5.0]), at_kink=1.0)
-    array([5.])
-    """
-    from relukit import _dispatch
-    from relukit.catalogue import get
-
-    act = get(act)
-    np = _dispatch.numpy()
-    bound = act.bind((), dict(params or {}))
-    at_kink = _dispatch.check_at_kink(act, at_kink)
-    for name, a in (("x", x), ("grad_out", grad_out)):
-        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
-            raise TypeError(
-                f"{act.name} backward: {name} must be a NumPy array of a floating dtype, "
-                f"got {_dispatch._describe(a)}"
-            )
-    if grad_out.shape != x.shape or grad_out.dtype != x.dtype:
-        raise ValueError(
-            f"{act.name} backward: grad_out must have the shape and dtype of x "
-            f"({x.shape}, {x.dtype}), got ({grad_out.shape}, {grad_out.dtype})"
-        )
-    dtype = x.dtype.newbyteorder("=")
+    if out is not None and not _outs_fit(np, x, outs):
+        return NOT_RUN
+    news = [np.empty(x.shape, x.dtype) if o is None else o for o in outs]
+    if kind == "both" and out is None:
+        news.append(np.empty(x.shape, x.dtype))
+    flat = [a if a.ndim == 1 else a.reshape(-1) for a in (x, *news)]  # C-contiguous views
+    args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
+    if not _run(kernel, *args, arrays=len(flat), grain=grain):
+        return NOT_RUN
     if out is not None:
-        _dispatch._check_out(act, out, x.shape, dtype)
-    if ENABLED and x.size >= MIN_SIZE and _plain(np, grad_out, x.dtype):
-        same_g = out is None or out.ctypes.data == grad_out.ctypes.data
-        if same_g or not np.may_share_memory(out, grad_out):
-            plan = _plan(act, "backward", x, bound, at_kink, (out,))
-            if plan is not None:
-                kernel, P, Q, kk, extra = plan
-                res = np.empty(x.shape, dtype) if out is None else out
-                flat = [a.reshape(-1) for a in (x, grad_out, res)]
-                if _run(kernel, *flat, P, Q, kk, *extra):
-                    return res
-    d = _dispatch._numpy(act, "derivative", x, bound, None, at_kink, kernels=False)
-    with np.errstate(all="ignore"):
-        return np.multiply(grad_out, d, out=out)
+        return out  # the caller's object itself (the pair for "both"), as the NumPy path
+    return (news[0], news[1]) if kind == "both" else news[0]
+
+
+def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any, out: Any) -> Any:
+    """``grad_out * derivative`` in one pass when a kernel applies, else :data:`NOT_RUN`.
+
+    Inputs are validated by the caller (:func:`relukit._dispatch.backward`).
+    """
+    import numpy as np
+
+    if not (ENABLED and x.size >= MIN_SIZE and _plain(np, grad_out, x.dtype)):
+        return NOT_RUN
+    if not (_plain(np, x, x.dtype) and _outs_fit(np, x, (out,))):
+        return NOT_RUN
+    same_g = out is None or out.ctypes.data == grad_out.ctypes.data
+    if not same_g and np.may_share_memory(out, grad_out):
+        return NOT_RUN
+    plan = static_plan(act, "backward", x, params, at_kink)
+    if plan is None:
+        return NOT_RUN
+    kernel, P, Q, kk, extra, grain = plan
+    res = np.empty(x.shape, x.dtype.newbyteorder("=")) if out is None else out
+    flat = [a.reshape(-1) for a in (x, grad_out, res)]
+    if _run(kernel, *flat, P, Q, kk, *extra, arrays=3, grain=grain):
+        return res
+    return NOT_RUN

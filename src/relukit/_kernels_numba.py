@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import math
 
-from numba import njit, prange
+from numba import njit
 
 _ELEM = {"cache": True, "fastmath": False, "nogil": True}
-_LOOP = {"cache": True, "fastmath": False, "nogil": True, "parallel": True}
+_LOOP = _ELEM  # serial loops (prange is range): relukit._kernels shares out the chunks
 
 
 @njit(**_ELEM)
@@ -167,7 +167,7 @@ def _prelu_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
 @njit(**_LOOP)
 def relu_value(x, y, P, Q):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _relu_v(x[i], p0, p1, p2, q1, one, zero)
 
 
@@ -175,7 +175,7 @@ def relu_value(x, y, P, Q):  # pragma: no cover - compiled
 def relu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -184,7 +184,7 @@ def relu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def relu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _relu_v(v, p0, p1, p2, q1, one, zero)
         d[i] = _kink(v, _relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
@@ -194,7 +194,7 @@ def relu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def relu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         o[i] = g[i] * _kink(v, _relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -202,7 +202,7 @@ def relu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 @njit(**_LOOP)
 def leaky_relu_value(x, y, P, Q):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _leaky_relu_v(x[i], p0, p1, p2, q1, one, zero)
 
 
@@ -210,7 +210,7 @@ def leaky_relu_value(x, y, P, Q):  # pragma: no cover - compiled
 def leaky_relu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _leaky_relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -219,7 +219,7 @@ def leaky_relu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def leaky_relu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _leaky_relu_v(v, p0, p1, p2, q1, one, zero)
         d[i] = _kink(v, _leaky_relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
@@ -229,7 +229,7 @@ def leaky_relu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def leaky_relu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         o[i] = g[i] * _kink(v, _leaky_relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -237,7 +237,7 @@ def leaky_relu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 @njit(**_LOOP)
 def relu6_value(x, y, P, Q):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _relu6_v(x[i], p0, p1, p2, q1, one, zero)
 
 
@@ -245,7 +245,7 @@ def relu6_value(x, y, P, Q):  # pragma: no cover - compiled
 def relu6_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _relu6_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -254,7 +254,7 @@ def relu6_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def relu6_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _relu6_v(v, p0, p1, p2, q1, one, zero)
         d[i] = _kink(v, _relu6_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
@@ -264,7 +264,7 @@ def relu6_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def relu6_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         o[i] = g[i] * _kink(v, _relu6_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -272,7 +272,7 @@ def relu6_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 @njit(**_LOOP)
 def hardtanh_value(x, y, P, Q):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _hardtanh_v(x[i], p0, p1, p2, q1, one, zero)
 
 
@@ -280,7 +280,7 @@ def hardtanh_value(x, y, P, Q):  # pragma: no cover - compiled
 def hardtanh_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -289,7 +289,7 @@ def hardtanh_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def hardtanh_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _hardtanh_v(v, p0, p1, p2, q1, one, zero)
         d[i] = _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
@@ -299,7 +299,7 @@ def hardtanh_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def hardtanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         o[i] = g[i] * _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -307,7 +307,7 @@ def hardtanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 @njit(**_LOOP)
 def prelu_value(x, y, P, Q):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         y[i] = _prelu_v(x[i], p0, p1, p2, q1, one, zero)
 
 
@@ -315,7 +315,7 @@ def prelu_value(x, y, P, Q):  # pragma: no cover - compiled
 def prelu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         d[i] = _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -324,7 +324,7 @@ def prelu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
 def prelu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         y[i] = _prelu_v(v, p0, p1, p2, q1, one, zero)
         d[i] = _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
@@ -334,7 +334,7 @@ def prelu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
 def prelu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         v = x[i]
         o[i] = g[i] * _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
@@ -348,7 +348,7 @@ def prelu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 @njit(**_LOOP)
 def prelu_channel_value(x, y, P, Q, W, WD, C, inner):  # pragma: no cover - compiled
     p0, one, zero = P[0], P[6], P[7]
-    for b in prange(x.shape[0] // inner):
+    for b in range(x.shape[0] // inner):
         c = b % C
         w, wd = W[c], WD[c]
         flag = one if w == 0 else zero
@@ -360,7 +360,7 @@ def prelu_channel_value(x, y, P, Q, W, WD, C, inner):  # pragma: no cover - comp
 def prelu_channel_derivative(x, d, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
     p0, one, zero = P[0], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for b in prange(x.shape[0] // inner):
+    for b in range(x.shape[0] // inner):
         c = b % C
         w, wd = W[c], WD[c]
         for i in range(b * inner, (b + 1) * inner):
@@ -372,7 +372,7 @@ def prelu_channel_derivative(x, d, P, Q, kk, W, WD, C, inner):  # pragma: no cov
 def prelu_channel_both(x, y, d, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
     p0, one, zero = P[0], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for b in prange(x.shape[0] // inner):
+    for b in range(x.shape[0] // inner):
         c = b % C
         w, wd = W[c], WD[c]
         flag = one if w == 0 else zero
@@ -386,9 +386,17 @@ def prelu_channel_both(x, y, d, P, Q, kk, W, WD, C, inner):  # pragma: no cover 
 def prelu_channel_backward(x, g, o, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
     p0, one, zero = P[0], P[6], P[7]
     kv, k0, k1 = P[3], P[4], P[5]
-    for b in prange(x.shape[0] // inner):
+    for b in range(x.shape[0] // inner):
         c = b % C
         w, wd = W[c], WD[c]
         for i in range(b * inner, (b + 1) * inner):
             v = x[i]
             o[i] = g[i] * _kink(v, _prelu_d(v, p0, wd, zero, w, one, zero), kk, kv, k0, k1)
+
+
+# the smooth entries' kernels live in their own module; they are found here too
+from relukit import _kernels_smooth  # noqa: E402
+
+
+def __getattr__(name: str):  # pragma: no cover - trivial
+    return getattr(_kernels_smooth, name)

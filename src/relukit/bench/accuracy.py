@@ -6,6 +6,8 @@ are evaluated on a dense grid that includes the tails, the neighbourhood of ever
 tiny and subnormal inputs and the overflow range, by
 
 * relukit on NumPy arrays (bfloat16, which NumPy lacks: on torch tensors),
+* the same with relukit's numba kernels forced on (what arrays above the kernels' size
+  threshold get: float32 and float64),
 * relukit on torch tensors (the Array API path: float32 is computed in float32 there),
 * PyTorch (``torch.nn.functional`` and ``torch.autograd``),
 
@@ -298,6 +300,23 @@ def _torch_dtype(dtype: str) -> Any:
     return getattr(torch, dtype)
 
 
+def _relukit_kernels(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any]:
+    """relukit on NumPy arrays with the numba kernels forced on, whatever the size.
+
+    The grid is smaller than the kernels' size threshold, so the ``relukit`` column
+    measures the NumPy path; this one measures the kernels that large float32/float64
+    arrays get (other dtypes, and gelu in float64, have none: the NumPy path again).
+    """
+    from relukit import _kernels
+
+    old = _kernels.MIN_SIZE, _kernels.ENABLED
+    _kernels.MIN_SIZE, _kernels.ENABLED = 1, True
+    try:
+        return _relukit_numpy(name, params, x, dtype)
+    finally:
+        _kernels.MIN_SIZE, _kernels.ENABLED = old
+
+
 def _relukit_torch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any]:
     import torch
 
@@ -334,6 +353,7 @@ def _pytorch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any] | N
 
 CONTENDERS: dict[str, Callable[..., tuple[Any, Any] | None]] = {
     "relukit": _relukit_numpy,
+    "relukit kernels": _relukit_kernels,
     "relukit-torch": _relukit_torch,
     "PyTorch": _pytorch,
 }
@@ -448,7 +468,8 @@ def run(args: argparse.Namespace) -> int:
     print("Worst error in ulp against mpmath (60 digits); values | derivatives.")
     print(render(rows, contenders))
     print(
-        "\nrelukit: NumPy arrays (bfloat16 via torch tensors); relukit-torch: torch tensors "
+        "\nrelukit: NumPy arrays (bfloat16 via torch tensors); relukit kernels: the same with "
+        "the numba kernels forced on (large float32/float64 arrays); relukit-torch: torch tensors "
         "(Array API path); PyTorch: torch.nn.functional + autograd (— where PyTorch has "
         "no such function)."
     )

@@ -1,0 +1,392 @@
+"""Write ``src/relukit/_kernels_smooth.py`` (run at development time, then ``ruff format``).
+
+    PYTHONPATH=src python tools/gen_kernels_smooth.py && ruff format src/relukit/_kernels_smooth.py
+
+The element functions are written out below; the four loops per entry and the Taylor
+patches at the derivatives' zeros (from ``relukit._tables.ROOTS``) are generated.
+"""
+
+import pathlib
+
+from relukit import _tables
+
+HEAD = '''"""numba kernels for the smooth entries (imported with ``relukit._kernels_numba``).
+
+Every element function takes the input as float64 and returns float64: float32 arrays
+are computed in float64 and rounded once when stored (as the NumPy path does), float64
+arrays in float64. The formulas are those of :mod:`relukit.activations` (same branches,
+same limits at ±inf, NaN in NaN out, the same signed zeros), with the vectorisable
+functions of :mod:`relukit._kernels_math` in place of NumPy's ``exp``/``expm1``/
+``log1p``/``erfc``, so the results are not bit-for-bit NumPy's: their error bounds are
+measured by ``relukit bench accuracy`` and asserted in ``tests/test_kernels_smooth.py``.
+hardswish and hardsigmoid use no elementary function and are bit-for-bit equal.
+
+Parameters arrive as float64 scalars ``a, b, c`` (``Q[0:3]``, see ``relukit._kernels``);
+the kink block ``P`` is in the array's dtype. The derivative's zero of silu, mish and
+gelu is patched with the Taylor polynomial of ``relukit._tables.ROOTS`` (copied
+here as constants, so that LLVM unrolls it; ``tests/test_kernels_smooth.py`` checks the
+copy). The loops are generated text, one set per entry (not generated at run time, so
+that numba can cache them): value, derivative, fused value-and-derivative, backward.
+
+This file is written by ``tools/gen_kernels_smooth.py``; edit that script instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from relukit._kernels_math import (
+    ELEM,
+    LOOP,
+    _bits_to_float,
+    _float_to_bits,
+    erfc_parts,
+    exp,
+    expm1_neg,
+    log1p01,
+    sigmoid2,
+)
+
+_LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks
+_NINF = -math.inf
+_QUIET = 1 << 51  # the quiet bit of a float64 NaN
+
+
+@njit(**ELEM)
+def _kink(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
+    # where(x == k0, at_kink, d), then where(x == k1, at_kink, d), when at_kink is given
+    if kk != 0:
+        if v == k0:
+            return kv
+        if v == k1:
+            return kv
+    return r
+
+
+@njit(**ELEM)
+def _clip(x, lo, hi):  # pragma: no cover - compiled
+    # where(x > hi, hi, where(x < lo, lo, x)): NaN passes through
+    r = lo if x < lo else x
+    return hi if x > hi else r
+
+'''
+
+
+def root_fn(key, name):
+    (hi, lo), _, coeffs = _tables.ROOTS[key]
+    lines = [
+        "@njit(**ELEM)",
+        f"def _root_{name}(x, d):  # pragma: no cover - compiled",
+        "    # d, with the Taylor polynomial at the derivative's zero within 0.45 of it",
+        f"    u = (x - {hi!r}) - {lo!r}",
+        f"    p = {coeffs[-1]!r}",
+    ]
+    for c in reversed(coeffs[:-1]):
+        lines.append(f"    p = p * u + {c!r}")
+    lines += ["    if u < 0.45 and u > -0.45:", "        d = p * u", "    return d", "", ""]
+    return "\n".join(lines)
+
+
+ELEMS = """
+# ---------------------------------------------------------------------------
+# element functions: (x as float64, a, b, c) -> float64
+# ---------------------------------------------------------------------------
+
+
+@njit(**ELEM)
+def _elu_v(x, a, b, c):  # pragma: no cover - compiled
+    # a = alpha: where(x > 0, x, alpha * expm1(where(x > 0, 0, x))); -1.0 rather than 0.0
+    # in the branch not taken: LLVM turns `0.0 if x > 0 else x` into a min, losing -0.0
+    r = a * expm1_neg(-1.0 if x > 0 else x)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _elu_d(x, a, b, c):  # pragma: no cover - compiled
+    r = a * exp(-1.0 if x > 0 else x)
+    return 1.0 if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_v(x, a, b, c):  # pragma: no cover - compiled
+    # a = lambda, b = lambda * alpha
+    r = b * expm1_neg(-1.0 if x > 0 else x)
+    return a * x if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_d(x, a, b, c):  # pragma: no cover - compiled
+    r = b * exp(-1.0 if x > 0 else x)
+    return a if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_v(x, a, b, c):  # pragma: no cover - compiled
+    # a = alpha, b = 1 when alpha == 1 (x / 1 is x: no special case needed)
+    xn = -1.0 if x > 0 else x  # (not 0.0: LLVM turns that select into a min, losing -0.0)
+    r = a * expm1_neg(xn / a)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_d(x, a, b, c):  # pragma: no cover - compiled
+    xn = -1.0 if x > 0 else x  # (not 0.0: LLVM turns that select into a min, losing -0.0)
+    r = exp(xn / a)
+    return 1.0 if x > 0 else r
+
+
+@njit(**ELEM)
+def _softplus_v(x, a, b, c):  # pragma: no cover - compiled
+    # a = beta, b = threshold: z = beta x; max(z, 0) + log1p(exp(-|z|)), / beta
+    z = x * a
+    pos = z > 0
+    sp = ((z if pos else 0.0) + log1p01(exp(-z if pos else z))) / a
+    return x if z > b else sp
+
+
+@njit(**ELEM)
+def _softplus_d(x, a, b, c):  # pragma: no cover - compiled
+    z = x * a
+    s, t = sigmoid2(z)
+    return 1.0 if z > b else s
+
+
+@njit(**ELEM)
+def _silu_v(x, a, b, c):  # pragma: no cover - compiled
+    # x / (1 + e^-x); below -700, x e^x as (x h) h / (1 + h h) with h = e^(x/2) normal
+    far = x < -700.0
+    xt = -1500.0 if x < -1500.0 else x
+    e = exp(0.5 * xt if far else -x)
+    r = x / (1.0 + e)
+    if far:
+        r = (xt * e) * e / (1.0 + e * e)
+    if x == _NINF:
+        r = -0.0
+    return r
+
+
+@njit(**ELEM)
+def _silu_d(x, a, b, c):  # pragma: no cover - compiled
+    # sigmoid(x) (1 + x sigmoid(-x)); far left e^x (1 + x) / (1 + e^x) via h = e^(x/2)
+    xc = _clip(x, -1500.0, 1500.0)
+    far = x < -700.0
+    pos = xc >= 0
+    e = exp(0.5 * xc if far else (-xc if pos else xc))
+    other = e / (1.0 + e)
+    one = 1.0 - other
+    s = one if pos else other
+    t = other if pos else one
+    d = _root_silu(x, s * (1.0 + xc * t))
+    if far:
+        d = (e * (1.0 + xc)) * e / (1.0 + e * e)
+    if x == _NINF:
+        d = -0.0
+    if x == math.inf:
+        d = 1.0
+    return d
+
+
+@njit(**ELEM)
+def _mish_t(xc):  # pragma: no cover - compiled
+    # (tanh(softplus(x)), e) via n = e (e + 2), e = exp(x): see relukit.activations.curved._mish_parts
+    e = exp(xc)
+    n = e * (e + 2.0)
+    q = (0.5 * e) * (1.0 + e) / (1.0 + e + 0.5 * (e * e))
+    t = 1.0 - 2.0 / (n + 2.0) if xc > 0 else e - e * q
+    return t, e
+
+
+@njit(**ELEM)
+def _mish_clip(x):  # pragma: no cover - compiled
+    return _clip(x, -1000.0, 40.0)
+
+
+@njit(**ELEM)
+def _mish_v(x, a, b, c):  # pragma: no cover - compiled
+    t, e = _mish_t(_mish_clip(x))
+    return (-1000.0 if x < -1000.0 else x) * t
+
+
+@njit(**ELEM)
+def _mish_d(x, a, b, c):  # pragma: no cover - compiled
+    xc = _mish_clip(x)
+    t, e = _mish_t(xc)
+    m = e * e + 2.0 * e + 2.0
+    return _root_mish(x, t + xc * ((4.0 * e) * (e + 1.0) / (m * m)))
+
+
+@njit(**ELEM)
+def _hardswish_v(x, a, b, c):  # pragma: no cover - compiled
+    xm = _clip(x, -3.0, 3.0)
+    r = xm * (xm + 3.0) / 6.0
+    if x >= 3.0:
+        r = x
+    if x <= -3.0:
+        r = -0.0
+    return r
+
+
+@njit(**ELEM)
+def _hardswish_d(x, a, b, c):  # pragma: no cover - compiled
+    xm = _clip(x, -3.0, 3.0)
+    r = (2.0 * xm + 3.0) / 6.0
+    if x >= 3.0:
+        r = 1.0
+    if x <= -3.0:
+        r = 0.0
+    return r
+
+
+@njit(**ELEM)
+def _hardsigmoid_v(x, a, b, c):  # pragma: no cover - compiled
+    r = (x + 3.0) / 6.0
+    if x >= 3.0:
+        r = 1.0
+    if x <= -3.0:
+        r = 0.0
+    return r
+
+
+@njit(**ELEM)
+def _hardsigmoid_d(x, a, b, c):  # pragma: no cover - compiled
+    # NaN passes through; a = 1 for float32 arrays, whose NumPy path widens to float64
+    # and back, quieting a signalling NaN: the quiet bit is set here the same way (with
+    # bits: LLVM may treat x + 0.0 and x as the same NaN)
+    r = 0.0
+    if x != x:
+        r = _bits_to_float(_float_to_bits(x) | (_QUIET if a != 0 else 0))
+    if x > -3.0 and x < 3.0:
+        r = 1.0 / 6.0
+    return r
+
+
+# gelu (exact): float32 arrays only, computed in float64 (the float64 NumPy path keeps
+# its compensated tail, which needs erfcx and double-double arguments)
+_SQRT1_2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+
+
+@njit(**ELEM)
+def _gelu_parts(x):  # pragma: no cover - compiled
+    # x clipped to [-40, 40]; a = |x| / sqrt 2; erfc(a) = g e with e = exp(-a^2), and
+    # phi(x) = e / sqrt(2 pi)
+    xc = _clip(x, -40.0, 40.0)
+    a = -xc * _SQRT1_2
+    a = -a if a < 0 else a
+    g, e = erfc_parts(a)
+    return xc, g, e
+
+
+@njit(**ELEM)
+def _gelu_v(x, a, b, c):  # pragma: no cover - compiled
+    # (x/2) erfc(-x / sqrt 2), x clipped at -40 (-inf gives -40 * 0 = -0.0)
+    xc, g, e = _gelu_parts(x)
+    two_cdf = 2.0 - g * e if xc > 0 else g * e
+    return (0.5 * (-40.0 if x < -40.0 else x)) * two_cdf
+
+
+@njit(**ELEM)
+def _gelu_d(x, a, b, c):  # pragma: no cover - compiled
+    # Phi(x) + x phi(x); for x <= 0 as e (g/2 + x / sqrt(2 pi)): e last, so that an
+    # underflow keeps the sign of the true (negative) result, as the NumPy path
+    xc, g, e = _gelu_parts(x)
+    d = e * (0.5 * g + xc * _INV_SQRT_2PI)
+    if xc > 0:
+        d = 0.5 * (2.0 - g * e) + xc * (e * _INV_SQRT_2PI)
+    return _root_gelu(x, d)
+
+
+_GELU_C2 = 1.5957691216057308  # 2 sqrt(2/pi)
+_GELU_K = 0.044715
+_SQRT_2_OVER_PI = 0.7978845608028654
+
+
+@njit(**ELEM)
+def _gelu_tanh_s(x):  # pragma: no cover - compiled
+    xc = _clip(x, -40.0, 40.0)
+    w = _GELU_C2 * (xc + _GELU_K * (xc * (xc * xc)))
+    s, t = sigmoid2(w)
+    return xc, s, t
+
+
+@njit(**ELEM)
+def _gelu_tanh_v(x, a, b, c):  # pragma: no cover - compiled
+    # x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
+    xc, s, t = _gelu_tanh_s(x)
+    return (-40.0 if x < -40.0 else x) * s
+
+
+@njit(**ELEM)
+def _gelu_tanh_d(x, a, b, c):  # pragma: no cover - compiled
+    # s (1 + 2 x t u')
+    xc, s, t = _gelu_tanh_s(x)
+    du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
+    return _root_gelu_tanh(x, s * (1.0 + 2.0 * xc * t * du))
+
+
+# ---------------------------------------------------------------------------
+# loops (generated)
+# ---------------------------------------------------------------------------
+"""
+
+LOOPS = """
+
+@njit(**_LOOP)
+def {n}_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _{n}_v(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def {n}_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _{n}_d(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def {n}_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _{n}_v(float(v), a, b, c)
+        d[i] = _kink(v, _{n}_d(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def {n}_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _{n}_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+"""
+
+NAMES = [
+    "elu",
+    "selu",
+    "celu",
+    "softplus",
+    "silu",
+    "mish",
+    "hardswish",
+    "hardsigmoid",
+    "gelu",
+    "gelu_tanh",
+]
+out = HEAD + "\n"
+for key, name in (("silu", "silu"), ("mish", "mish"), ("gelu", "gelu"), ("gelu_tanh", "gelu_tanh")):
+    out += root_fn(key, name)
+out += ELEMS
+for n in NAMES:
+    out += LOOPS.format(n=n)
+target = pathlib.Path(__file__).parent.parent / "src" / "relukit" / "_kernels_smooth.py"
+target.write_text(out.rstrip() + "\n", encoding="utf-8")
