@@ -452,7 +452,7 @@ def test_backward_is_grad_times_derivative(act, dtype, spy):
                 want = g * numpy_path(act.derivative, x, at_kink=at_kink, **params)
             assert bits_equal(got, want)
             out = np.empty_like(x)
-            assert _dispatch.backward(act.name, x, g, params, at_kink, out=out) is out
+            assert _dispatch.backward(act, x, g, params, at_kink, out=out) is out
             assert bits_equal(out, want)
             gi = g.copy()
             _dispatch.backward(act, x, gi, params, at_kink, out=gi)  # in place on grad_out
@@ -474,7 +474,7 @@ def test_backward_matches_torch_autograd(dtype, spy):
     ):
         t = torch.from_numpy(x.copy()).requires_grad_(True)
         fn(t).backward(torch.from_numpy(g))
-        got = _dispatch.backward(name, x, g, params)
+        got = _dispatch.backward(rk.get(name), x, g, params)
         assert np.array_equal(got, t.grad.numpy())
 
 
@@ -482,21 +482,19 @@ def test_backward_rejects_bad_input_and_leaves_inputs_alone():
     x = np.array([-1.0, 2.0])
     g = np.ones(2)
     with pytest.raises(TypeError, match=r"x must be a NumPy array of a floating dtype.*list"):
-        _dispatch.backward("relu", [-1.0, 2.0], g)
+        _dispatch.backward(rk.get("relu"), [-1.0, 2.0], g)
     with pytest.raises(TypeError, match=r"grad_out must be a NumPy array.*int64"):
-        _dispatch.backward("relu", x, np.ones(2, dtype=np.int64))
+        _dispatch.backward(rk.get("relu"), x, np.ones(2, dtype=np.int64))
     with pytest.raises(ValueError, match=r"grad_out must have the shape and dtype of x"):
-        _dispatch.backward("relu", x, np.ones(3))
+        _dispatch.backward(rk.get("relu"), x, np.ones(3))
     with pytest.raises(ValueError, match=r"grad_out must have the shape and dtype of x"):
-        _dispatch.backward("relu", x, np.ones(2, np.float32))
+        _dispatch.backward(rk.get("relu"), x, np.ones(2, np.float32))
     with pytest.raises(ValueError, match=r"out has shape \(3,\)"):
-        _dispatch.backward("relu", x, g, out=np.empty(3))
+        _dispatch.backward(rk.get("relu"), x, g, out=np.empty(3))
     with pytest.raises(TypeError, match=r"unexpected parameter 'slope'"):
-        _dispatch.backward("leaky_relu", x, g, {"slope": 0.1})
+        _dispatch.backward(rk.get("leaky_relu"), x, g, {"slope": 0.1})
     with pytest.raises(TypeError, match=r"at_kink must be None"):
-        _dispatch.backward("relu", x, g, at_kink="one")
-    with pytest.raises(LookupError, match=r"unknown activation 'rleu'"):
-        _dispatch.backward("rleu", x, g)
+        _dispatch.backward(rk.get("relu"), x, g, at_kink="one")
     assert np.array_equal(x, [-1.0, 2.0]) and np.array_equal(g, [1.0, 1.0])
 
 
@@ -580,7 +578,7 @@ def test_failing_kernel_warns_once_and_falls_back(monkeypatch):
         warnings.simplefilter("always")
         v = rk.relu(x, out=y)
         d = rk.leaky_relu.derivative(x)
-        b = _dispatch.backward("relu", x, g)
+        b = _dispatch.backward(rk.get("relu"), x, g)
     assert len(rec) == 1 and rec[0].category is RuntimeWarning
     assert "RuntimeError: compilation failed" in str(rec[0].message)
     assert v is y and bits_equal(y, numpy_path(rk.relu, x))
@@ -785,7 +783,7 @@ def test_prelu_bad_weights_raise_as_on_the_numpy_path(spy):
         with pytest.raises(err, match=match):
             rk.get("prelu")(x, w)
         with pytest.raises(err, match=match):
-            _dispatch.backward("prelu", x, x, {"weight": w})
+            _dispatch.backward(rk.get("prelu"), x, x, {"weight": w})
     assert spy == []
     assert np.array_equal(x, np.ones((4, 3)))
 

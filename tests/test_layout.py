@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "relukit"
 MAX_LINES = 900
@@ -117,11 +115,6 @@ def test_no_import_cycle_outside_the_kernel_layer():
     assert find_cycle(core) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the kernel layer (relukit._kernels) imports the catalogue, activations and "
-    "_dispatch inside functions; it is to become a leaf",
-)
 def test_no_import_cycle_at_all():
     assert find_cycle(import_graph()) is None
 

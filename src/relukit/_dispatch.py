@@ -11,6 +11,7 @@ NumPy is imported lazily, so ``import relukit`` stays light.
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import TYPE_CHECKING, Any, cast
 
@@ -144,6 +145,11 @@ def _value_key(v: Any) -> Any:
     return None
 
 
+@functools.cache
+def _draws_seed(act: Activation) -> bool:
+    return any(p.kind == "seed" for p in act.params_list)
+
+
 def _out_ok(act: Activation, kind: str, x: Any, out: Any) -> bool:
     """``out`` is one array of ``x``'s float dtype and shape (else: the checks that raise)."""
     if kind == "both" or out.__class__ is not _ndarray:
@@ -155,7 +161,13 @@ def _out_ok(act: Activation, kind: str, x: Any, out: Any) -> bool:
 def _cached_call(
     act: Activation, kind: str, x: Any, args: tuple, kwargs: dict, at_kink: Any
 ) -> list | None:
-    """The cached ``[act, params, at_kink, plan]`` of this call signature, or ``None``."""
+    """The cached ``[act, params, at_kink, plan]`` of this call signature, or ``None``.
+
+    ``None`` too for an entry with a random-seed parameter (rrelu in training): binding
+    draws a fresh seed for each call, so its parameters are never cached.
+    """
+    if _draws_seed(act):
+        return None
     key: tuple = (act, kind, x.dtype)
     if args or kwargs:
         for v in args:
@@ -281,10 +293,9 @@ def _apply_at_kink(act: Activation, xp: Any, x: Any, d: Any, params: dict, at_ki
 
 def _kernel_ok(act: Activation) -> bool:
     """Whether ``act`` is the registered catalogue entry of its name (kernels are keyed by
-    name; a look-alike built with ``dataclasses.replace`` keeps its own formula)."""
-    from relukit.catalogue import _REGISTRY
-
-    return _REGISTRY.get(act.name) is act
+    name; a look-alike built with ``dataclasses.replace`` keeps its own formula).
+    :func:`relukit.catalogue.register` marks the entries it registers."""
+    return act.registered
 
 
 def _numpy(
@@ -438,7 +449,7 @@ def backward(
     Parameters
     ----------
     act
-        An :class:`~relukit.Activation` or its name.
+        A registered :class:`~relukit.Activation` (``rk.relu``, ``rk.get("relu")``).
     x, grad_out
         NumPy arrays of the same shape and the same floating dtype (CPU torch tensors
         can be passed as ``t.numpy()`` views).
@@ -461,14 +472,11 @@ def backward(
     >>> import numpy as np
     >>> import relukit as rk
     >>> from relukit._dispatch import backward
-    >>> backward("relu", np.array([-1.0, 0.0, 2.0]), np.array([5.0, 5.0, 5.0]))
+    >>> backward(rk.relu, np.array([-1.0, 0.0, 2.0]), np.array([5.0, 5.0, 5.0]))
     array([0., 0., 5.])
-    >>> backward("relu", np.array([0.0]), np.array([5.0]), at_kink=1.0)
+    >>> backward(rk.relu, np.array([0.0]), np.array([5.0]), at_kink=1.0)
     array([5.])
     """
-    from relukit.catalogue import get
-
-    act = get(act)
     np = numpy()
     bound = act.bind((), dict(params or {}))
     at_kink = check_at_kink(act, at_kink)

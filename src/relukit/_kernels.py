@@ -61,7 +61,7 @@ Examples
 >>> g = np.ones_like(x)
 >>> backward(rk.relu, x, g)
 array([0., 0., 0., 1., 1.], dtype=float32)
->>> backward("leaky_relu", x, g, {"negative_slope": 0.5})
+>>> backward(rk.leaky_relu, x, g, {"negative_slope": 0.5})
 array([0.5, 0.5, 0.5, 1. , 1. ], dtype=float32)
 """
 

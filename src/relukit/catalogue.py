@@ -343,6 +343,9 @@ class Activation:
     #: checks across parameters (hardtanh's ``max_val >= min_val``); raises ValueError.
     check_params: Callable[[dict], None] | None = None
     params: Mapping[str, Param] = field(init=False)
+    #: set by :func:`register`; a copy made with ``dataclasses.replace`` is not registered
+    #: (the fast kernels, keyed by name, then leave it to its own formulas)
+    registered: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.params = MappingProxyType({p.name: p for p in self.params_list})
@@ -608,6 +611,7 @@ def register(act: Activation) -> Activation:
             )
         _LOOKUP[key] = act
     _REGISTRY[act.name] = act
+    act.registered = True  # the dispatcher's kernels are keyed by the registered entries
     return act
 
 
