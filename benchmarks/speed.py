@@ -8,7 +8,7 @@ bandwidth figures come from
 the relu sizes 10^3 .. 10^8 from ``--full``, every entry's ns per element from 10 to
 10^7 elements against NumPy, torch and JAX from
 
-    python benchmarks/speed.py --sweep --plot docs/figures/sweep.png
+    python benchmarks/speed.py --sweep --plot docs/figures/bench/sweep.png
 
 and the busy-machine case from ``--under-load 3``.
 """
