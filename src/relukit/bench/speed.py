@@ -96,7 +96,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         + ", ".join(f"{s:g}" if s % 1000 == 0 else "2^26" for s in DEFAULT_SIZES),
     )
     parser.add_argument("--full", action="store_true", help="sizes 1e3, 1e4, ... 1e8 and 2^26")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="element type of the timed arrays (default float32)",
+    )
     parser.add_argument(
         "--repeat", type=int, default=5, help="runs per case; the median and the minimum are kept"
     )
