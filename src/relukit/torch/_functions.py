@@ -48,6 +48,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
+from relukit._namespaces import MATH
 from relukit.catalogue import Activation, get
 from relukit.torch._special import apply_fixes, apply_grad_fixes, fixups
 from relukit.torch._table import TABLE, TorchOps
@@ -69,6 +70,7 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "rrelu",
     "selu",
     "silu",
     "softplus",
@@ -80,14 +82,6 @@ _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 # ---------------------------------------------------------------------------
 # the plan: one catalogue entry with bound parameters, as torch runs it
 # ---------------------------------------------------------------------------
-
-
-class _Probe:
-    """A scalar namespace to ask a catalogue formula whether it accepts these parameters."""
-
-    @staticmethod
-    def where(c: Any, a: Any, b: Any) -> Any:
-        return a if c else b
 
 
 def _xp() -> Any:
@@ -190,7 +184,7 @@ def _save_mode(act: Activation, ops: TorchOps | None, p: dict) -> Literal["outpu
     if fn is None or (ops is not None and ops.from_output is None):
         return "input"
     try:  # e.g. leaky_relu with a negative slope: the output cannot tell the branch
-        fn(_Probe, 1.0, **p)
+        fn(MATH, 1.0, **p)  # the pure-Python scalar namespace
     except (ValueError, ZeroDivisionError):
         return "input"
     return "output"
@@ -559,6 +553,47 @@ def leaky_relu(
     tensor([-1.,  3.])
     """
     return apply("leaky_relu", input, (negative_slope,), inplace, at_kink)
+
+
+def rrelu(
+    input: torch.Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+    *,
+    at_kink: float | None = None,
+) -> torch.Tensor:
+    r"""Randomized leaky ReLU, :math:`x` if :math:`x > 0` else :math:`a x`.
+
+    Like :func:`torch.nn.functional.rrelu`. In evaluation (``training=False``) the slope
+    is :math:`a = (\mathrm{lower} + \mathrm{upper}) / 2` and this is :func:`leaky_relu`
+    with that slope (backward keeps the output; ``torch.func`` transforms work, which
+    torch's own ``rrelu`` does not support). In training each element draws
+    :math:`a \sim U(\mathrm{lower}, \mathrm{upper})` from torch's generator: torch's
+    ``F.rrelu`` runs, with torch's autograd (``at_kink`` must then be ``None``).
+    Unlike torch, ``lower > upper`` is an error.
+
+    >>> import torch, relukit.torch as rt
+    >>> rt.rrelu(torch.tensor([-3.0, 2.0]), 0.1, 0.3)
+    tensor([-0.6000,  2.0000])
+    """
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(
+            f"relukit.torch.rrelu: input must be a torch.Tensor, got {type(input).__name__}"
+        )
+    if not isinstance(training, bool):
+        raise TypeError(f"relukit.torch.rrelu: training must be True or False, got {training!r}")
+    lo, hi = bind("rrelu", (lower, upper))[:2]
+    if training:
+        if at_kink is not None:
+            raise ValueError(
+                "relukit.torch.rrelu: at_kink applies in evaluation only (in training "
+                "torch's rrelu draws the slopes and computes the gradient)"
+            )
+        return F.rrelu(input, lo, hi, True, inplace)
+    at_kink = None if at_kink is None else _check_at_kink("rrelu", at_kink)
+    return apply("leaky_relu", input, ((lo + hi) / 2,), inplace, at_kink)
 
 
 def relu6(

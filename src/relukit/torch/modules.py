@@ -116,6 +116,25 @@ class _PReLUForward:
         self.at_kink = _f._check_at_kink("prelu", at_kink)
 
 
+class _RReLUForward:
+    """RReLU reads torch's ``training`` flag: torch's ``F.rrelu`` in training, the lean
+    leaky_relu with the mean slope in evaluation (:func:`relukit.torch.rrelu`)."""
+
+    @torch.jit.unused
+    def _relukit_forward(self, input: torch.Tensor) -> torch.Tensor:
+        s: Any = self
+        return _f.rrelu(input, s.lower, s.upper, s.training, s.inplace, at_kink=s.at_kink)
+
+    @torch.jit.unused
+    def _param_values(self) -> tuple[Any, ...]:
+        s: Any = self
+        return (s.lower, s.upper)
+
+
+#: the generated classes that need their own forward, by catalogue name
+_MIXINS: dict[str, type] = {"prelu": _PReLUForward, "rrelu": _RReLUForward}
+
+
 def _scriptable_twin(base: type[nn.Module]) -> Any:
     """``base.forward`` as a function named ``_torch_forward``, for TorchScript.
 
@@ -190,9 +209,8 @@ def make_module(name: str) -> type[nn.Module]:
             )
         __init__.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         ns = {"__init__": __init__, "_torch_forward": _scriptable_twin(base)}
-        bases = (
-            (_PReLUForward, _RelukitModule, base) if act.name == "prelu" else (_RelukitModule, base)
-        )
+        mixin = _MIXINS.get(act.name)
+        bases = (mixin, _RelukitModule, base) if mixin else (_RelukitModule, base)
     ns.update(
         {
             "__doc__": doc,
