@@ -47,6 +47,7 @@ from relukit.torch._functions import (
     silu,
     softplus,
 )
+from relukit.torch._levels import derivative_levels
 from relukit.torch.convert import convert
 from relukit.torch.modules import (
     CELU,
@@ -82,6 +83,7 @@ __all__ = [
     "Softplus",
     "celu",
     "convert",
+    "derivative_levels",
     "elu",
     "gelu",
     "hardsigmoid",
