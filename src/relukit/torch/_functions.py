@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from relukit.torch import _bits
+from relukit.torch._fewbit import fewbit as _fewbit
 
 aten = torch.ops.aten
 
@@ -905,48 +906,64 @@ def selu(
     return apply("selu", input, (), inplace, at_kink)
 
 
-def gelu(input: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+def gelu(
+    input: torch.Tensor, approximate: str = "none", *, bits: int | None = None
+) -> torch.Tensor:
     r"""GELU, :math:`x \Phi(x)` (``approximate='tanh'`` for the tanh form).
 
     >>> import torch, relukit.torch as rt
     >>> rt.gelu(torch.tensor([0.0, float("-inf")]))
     tensor([0., 0.])
     """
+    if bits is not None:  # few-bit backward: relukit.torch._fewbit
+        return _fewbit("gelu", input, (approximate,), bits)
     return apply("gelu", input, (approximate,), False, None)
 
 
-def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+def silu(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""SiLU (swish), :math:`x \sigma(x)`.
 
     >>> import torch, relukit.torch as rt
     >>> rt.silu(torch.tensor([0.0]))
     tensor([0.])
     """
+    if bits is not None:
+        return _fewbit("silu", input, (), bits, inplace)
     return apply("silu", input, (), inplace, None)
 
 
-def mish(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+def mish(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""Mish, :math:`x \tanh(\mathrm{softplus}(x))`.
 
     >>> import torch, relukit.torch as rt
     >>> rt.mish(torch.tensor([0.0]))
     tensor([0.])
     """
+    if bits is not None:
+        return _fewbit("mish", input, (), bits, inplace)
     return apply("mish", input, (), inplace, None)
 
 
-def softplus(input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0) -> torch.Tensor:
+def softplus(
+    input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0, *, bits: int | None = None
+) -> torch.Tensor:
     r"""Softplus, :math:`\frac{1}{\beta}\log(1 + e^{\beta x})` (linear above ``threshold``).
 
     >>> import torch, relukit.torch as rt
     >>> rt.softplus(torch.tensor([30.0]))
     tensor([30.])
     """
+    if bits is not None:
+        return _fewbit("softplus", input, (beta, threshold), bits)
     return apply("softplus", input, (beta, threshold), False, None)
 
 
 def hardswish(
-    input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
+    input: torch.Tensor,
+    inplace: bool = False,
+    *,
+    at_kink: float | None = None,
+    bits: int | None = None,
 ) -> torch.Tensor:
     r"""Hardswish, :math:`x \cdot \mathrm{relu6}(x + 3) / 6`.
 
@@ -954,6 +971,10 @@ def hardswish(
     >>> rt.hardswish(torch.tensor([-4.0, 4.0]))
     tensor([-0., 4.])
     """
+    if bits is not None:
+        if at_kink is not None:
+            raise ValueError("relukit.torch.hardswish: at_kink and bits cannot be combined")
+        return _fewbit("hardswish", input, (), bits, inplace)
     return apply("hardswish", input, (), inplace, at_kink)
 
 

@@ -24,6 +24,11 @@ import torch
 from torch import nn
 
 from relukit.torch import _functions as _f
+from relukit.torch._levels import check_bits
+
+
+def _check_bits(cls: str, bits: Any) -> int | None:
+    return check_bits(f"relukit.torch.{cls}", bits)
 
 __all__ = [
     "CELU",
@@ -41,6 +46,13 @@ __all__ = [
     "SiLU",
     "Softplus",
 ]
+
+
+def _bits_repr(base: str, bits: int | None) -> str:
+    """``repr`` suffix of a few-bit module (``bits=3``); nothing for the exact backward."""
+    if bits is None:
+        return base
+    return f"{base}, bits={bits}" if base else f"bits={bits}"
 
 
 def _kink_repr(base: str, at_kink: float | None) -> str:
@@ -186,12 +198,20 @@ class Hardswish(_KinkMixin, nn.Hardswish):
 
     relukit_activation = _f.catalogue_entry("hardswish")
 
-    def __init__(self, inplace: bool = False, *, at_kink: float | None = None) -> None:
+    def __init__(
+        self, inplace: bool = False, *, at_kink: float | None = None, bits: int | None = None
+    ) -> None:
         super().__init__(inplace)
         self._init_kink("hardswish", at_kink)
+        self.bits = _check_bits("Hardswish", bits)
+        if bits is not None and at_kink is not None:
+            raise ValueError("relukit.torch.Hardswish: at_kink and bits cannot be combined")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.hardswish(input, self.inplace, at_kink=self.at_kink)
+        return _f.hardswish(input, self.inplace, at_kink=self.at_kink, bits=self.bits)
+
+    def extra_repr(self) -> str:
+        return _bits_repr(super().extra_repr(), self.bits)
 
 
 class GELU(nn.GELU):
@@ -199,12 +219,16 @@ class GELU(nn.GELU):
 
     relukit_activation = _f.catalogue_entry("gelu")
 
-    def __init__(self, approximate: str = "none") -> None:
+    def __init__(self, approximate: str = "none", *, bits: int | None = None) -> None:
         _f.bind("gelu", (approximate,))
         super().__init__(approximate)
+        self.bits = _check_bits("GELU", bits)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.gelu(input, self.approximate)
+        return _f.gelu(input, self.approximate, bits=self.bits)
+
+    def extra_repr(self) -> str:
+        return _bits_repr(super().extra_repr(), self.bits)
 
 
 class SiLU(nn.SiLU):
@@ -212,8 +236,15 @@ class SiLU(nn.SiLU):
 
     relukit_activation = _f.catalogue_entry("silu")
 
+    def __init__(self, inplace: bool = False, *, bits: int | None = None) -> None:
+        super().__init__(inplace)
+        self.bits = _check_bits("SiLU", bits)
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.silu(input, self.inplace)
+        return _f.silu(input, self.inplace, bits=self.bits)
+
+    def extra_repr(self) -> str:
+        return _bits_repr(super().extra_repr(), self.bits)
 
 
 class Mish(nn.Mish):
@@ -221,8 +252,15 @@ class Mish(nn.Mish):
 
     relukit_activation = _f.catalogue_entry("mish")
 
+    def __init__(self, inplace: bool = False, *, bits: int | None = None) -> None:
+        super().__init__(inplace)
+        self.bits = _check_bits("Mish", bits)
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.mish(input, self.inplace)
+        return _f.mish(input, self.inplace, bits=self.bits)
+
+    def extra_repr(self) -> str:
+        return _bits_repr(super().extra_repr(), self.bits)
 
 
 class Softplus(nn.Softplus):
@@ -230,12 +268,18 @@ class Softplus(nn.Softplus):
 
     relukit_activation = _f.catalogue_entry("softplus")
 
-    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+    def __init__(
+        self, beta: float = 1.0, threshold: float = 20.0, *, bits: int | None = None
+    ) -> None:
         super().__init__(beta, threshold)
         _f.bind("softplus", (beta, threshold))  # validate only: keep torch's repr (ints stay)
+        self.bits = _check_bits("Softplus", bits)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.softplus(input, self.beta, self.threshold)
+        return _f.softplus(input, self.beta, self.threshold, bits=self.bits)
+
+    def extra_repr(self) -> str:
+        return _bits_repr(super().extra_repr(), self.bits)
 
 
 class PReLU(_KinkMixin, nn.PReLU):

@@ -1,0 +1,214 @@
+r"""Few-bit backward for the smooth activations (``bits=`` in relukit.torch).
+
+``relukit.torch.gelu(x, bits=3)`` (and ``silu``, ``mish``, ``softplus``, ``hardswish``,
+and the modules' ``bits=``) computes the exact forward value, but keeps for backward
+only the index :math:`k` of the interval :math:`t_k < x \le t_{k+1}` of each element,
+``bits`` bits per element, and backward multiplies the incoming gradient by the level
+:math:`l_k` (:func:`relukit.torch.derivative_levels`: the boundaries and levels that
+minimise the derivative's L2 error weighted by the standard normal density):
+
+.. math::
+
+    \frac{\partial L}{\partial x} \approx \frac{\partial L}{\partial y}\, l_{k(x)},
+    \qquad k(x) = \#\{j : t_j < x\}.
+
+What is saved: ``bits`` bit-planes of the codes, each packed 8 elements per byte
+(:mod:`relukit.torch._bits`), ``bits * ceil(n / 8)`` bytes in one ``uint8`` tensor,
+plus the ``2**bits`` levels (one cached tensor per device and dtype, shared by every
+call). The forward output is the same as with ``bits=None``, bit for bit.
+
+Transforms: ``torch.func.vmap`` (the rule is generated from the element-wise forward),
+forward-mode AD (``jvp``: the tangent times the same level as backward, so ``jacfwd``
+equals ``jacrev``), and double backward see the piecewise-constant derivative
+:math:`q`, whose derivative is zero: use ``bits=None`` for gradient penalties. At a NaN
+input the code is the last interval (NaN compares as above every boundary, as in
+:func:`torch.bucketize`), so its gradient is finite; its output, and hence the loss,
+are NaN.
+
+On CUDA tensors with Triton installed, one fused kernel computes the value and packs
+the codes, and one unpacks and multiplies (:mod:`relukit.torch._triton`); elsewhere
+the same layout is built from torch ops.
+
+>>> import torch, relukit.torch as rt
+>>> x = torch.tensor([-2.0, -0.5, 0.5, 2.0], requires_grad=True)
+>>> y = rt.gelu(x, bits=1)
+>>> torch.equal(y, torch.nn.functional.gelu(x))
+True
+>>> y.sum().backward()
+>>> x.grad
+tensor([0.0908, 0.0908, 0.9092, 0.9092])
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+
+from relukit.torch import _bits
+from relukit.torch._levels import check_bits, derivative_levels
+
+__all__ = ["FewBitFunction", "fewbit", "saved_nbytes"]
+
+#: the entries with ``bits=`` and their parameter names (in the functional order)
+PARAMS: dict[str, tuple[str, ...]] = {
+    "gelu": ("approximate",),
+    "silu": (),
+    "mish": (),
+    "softplus": ("beta", "threshold"),
+    "hardswish": (),
+}
+
+
+def saved_nbytes(n: int, bits: int) -> int:
+    """Bytes saved for backward for ``n`` elements: ``bits * ceil(n / 8)``."""
+    return bits * _bits.packed_nbytes(n)
+
+
+@functools.lru_cache(maxsize=256)
+def _constants(
+    name: str, pvals: tuple[Any, ...], bits: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(boundaries, levels, plane shifts) as tensors on ``device``, made once per key."""
+    bounds, levels = derivative_levels(name, bits, **dict(zip(PARAMS[name], pvals, strict=True)))
+    with torch.inference_mode(False), torch.no_grad():
+        b = torch.tensor(bounds, dtype=dtype, device=device)
+        lv = torch.tensor(levels, dtype=dtype, device=device)
+        shifts = torch.arange(bits, dtype=torch.int32, device=device).view(bits, 1)
+    return b, lv, shifts
+
+
+def _value(name: str, x: torch.Tensor, pvals: tuple[Any, ...], inplace: bool) -> torch.Tensor:
+    """The exact value, through relukit.torch's own functional form (no graph here)."""
+    from relukit.torch import _functions as f
+
+    if name == "gelu":
+        return f.gelu(x, pvals[0])
+    if name == "softplus":
+        return f.softplus(x, pvals[0], pvals[1])
+    return getattr(f, name)(x, inplace)
+
+
+def encode(x: torch.Tensor, bounds: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Pack the interval codes of ``x`` as ``bits`` bit-planes of ``ceil(n / 8)`` bytes each.
+
+    Plane ``k`` holds bit ``k`` of every code; element ``i`` is bit ``i % 8`` of byte
+    ``k * ceil(n / 8) + i // 8`` (the layout of the Triton kernels).
+    """
+    flat = x.reshape(-1)
+    n = flat.numel()
+    pad = _bits.packed_nbytes(n) * 8 - n
+    codes = torch.bucketize(flat, bounds, out_int32=True)
+    if pad:
+        codes = torch.nn.functional.pad(codes, (0, pad))
+    if shifts.numel() == 1:
+        return _bits.pack(codes.bool())
+    return _bits.pack(((codes.unsqueeze(0) >> shifts) & 1).bool())
+
+
+def decode_multiply(
+    g: torch.Tensor, packed: torch.Tensor, levels: torch.Tensor, shifts: torch.Tensor
+) -> torch.Tensor:
+    """``g * levels[code]`` from the packed bit-planes of :func:`encode`."""
+    bits = shifts.numel()
+    n = g.numel()
+    nb = packed.numel() // bits
+    planes = _bits.unpack(packed, (bits, nb * 8), torch.int32)[:, :n]
+    codes = (planes << shifts).sum(0, dtype=torch.int32) if bits > 1 else planes[0]
+    mult = levels.index_select(0, codes).view(g.shape)
+    return g * mult
+
+
+def _use_triton(x: torch.Tensor) -> bool:
+    if x.device.type != "cuda" or torch.compiler.is_compiling():
+        return False
+    from relukit.torch import _triton
+
+    return _triton.available() and _triton.supports(x)
+
+
+class FewBitFunction(torch.autograd.Function):
+    """Exact value, ``bits``-bit backward; returns ``(y, packed codes)``."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(
+        x: torch.Tensor,
+        name: str,
+        pvals: tuple[Any, ...],
+        bits: int,
+        inplace: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        bounds, _, shifts = _constants(name, pvals, bits, x.device, x.dtype)
+        if _use_triton(x) and not inplace:
+            from relukit.torch import _triton
+
+            return _triton.fewbit_forward(x, name, pvals, bounds, bits)
+        packed = encode(x, bounds, shifts)  # before an in-place value overwrites x
+        return _value(name, x, pvals, inplace), packed
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        x, name, pvals, bits, inplace = inputs
+        _, packed = output
+        ctx.mark_non_differentiable(packed)
+        if inplace:
+            ctx.mark_dirty(x)
+        _, levels, shifts = _constants(name, pvals, bits, x.device, x.dtype)
+        ctx.save_for_backward(packed, levels, shifts)
+        ctx.save_for_forward(packed, levels, shifts)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor, _g_packed: Any) -> tuple[Any, ...]:
+        packed, levels, shifts = ctx.saved_tensors
+        levels = levels.to(g.dtype)
+        if _use_triton(g) and not torch.is_grad_enabled():
+            from relukit.torch import _triton
+
+            return _triton.fewbit_backward(g, packed, levels), None, None, None, None
+        return decode_multiply(g, packed, levels, shifts), None, None, None, None
+
+    @staticmethod
+    def jvp(ctx: Any, xt: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+        packed, levels, shifts = ctx.saved_tensors
+        return decode_multiply(xt, packed, levels.to(xt.dtype), shifts), None
+
+
+def _tracked(x: torch.Tensor) -> bool:
+    """Whether autograd (reverse or forward mode, or a torch.func transform) sees ``x``."""
+    if x.requires_grad and torch.is_grad_enabled():
+        return True
+    import torch.autograd.forward_ad as fwad
+
+    if fwad._current_level >= 0:  # inside fwAD.dual_level(): x may carry a tangent
+        return True
+    return torch._C._functorch.is_functorch_wrapped_tensor(x)
+
+
+def fewbit(
+    name: str, x: Any, pvals: tuple[Any, ...], bits: Any, inplace: bool = False
+) -> torch.Tensor:
+    """Run ``name`` with a ``bits``-bit backward (the functional forms' ``bits=`` path).
+
+    Validates like the exact path; without an autograd graph it is the exact value.
+    """
+    where = f"relukit.torch.{name}"
+    bits_ = check_bits(where, bits)
+    if bits_ is None:
+        raise TypeError(f"{where}: fewbit needs bits")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{where}: input must be a torch.Tensor, got {type(x).__name__} "
+            f"(use relukit.{name} for Python numbers, lists and NumPy arrays)"
+        )
+    from relukit.torch import _functions as f
+
+    pvals = f.bind(name, pvals)
+    if not (x.is_floating_point() and _tracked(x)):
+        return _value(name, x, pvals, inplace)
+    if inplace:
+        f._check_inplace(x)
+    y, _ = FewBitFunction.apply(x, name, pvals, bits_, inplace)
+    return y
