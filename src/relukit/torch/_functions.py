@@ -493,6 +493,10 @@ def _mask_forward(
     spec: Spec, x: torch.Tensor, p: dict, inplace: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(y, packed bits) for a mask-saving activation."""
+    if _triton_mask(spec, x) and not inplace:  # CUDA + Triton: one fused pass
+        from relukit.torch import _triton
+
+        return _triton.mask_forward(spec.name, x, p.get("negative_slope", 0.0))
     nbytes = _bits.packed_nbytes(x.numel())
     if _use_numba(x):
         from relukit.torch._numba import kernels, scratch
@@ -555,9 +559,21 @@ def _unpacked(bits: torch.Tensor, n: int) -> Any:
     return c
 
 
+def _triton_mask(spec: Spec, t: torch.Tensor) -> bool:
+    if spec.name not in ("relu", "leaky_relu") or t.device.type != "cuda":
+        return False
+    from relukit.torch import _triton
+
+    return _triton.available() and _triton.supports(t) and not torch.compiler.is_compiling()
+
+
 def _mask_backward(
     spec: Spec, g: torch.Tensor, bits: torch.Tensor, shape: torch.Size, p: dict
 ) -> torch.Tensor:
+    if _triton_mask(spec, g) and not torch.is_grad_enabled():
+        from relukit.torch import _triton
+
+        return _triton.mask_backward(spec.name, g, bits, p.get("negative_slope", 0.0))
     if _numba_backward(g):
         from relukit.torch._numba import kernels
 

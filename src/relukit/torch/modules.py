@@ -30,6 +30,7 @@ from relukit.torch._levels import check_bits
 def _check_bits(cls: str, bits: Any) -> int | None:
     return check_bits(f"relukit.torch.{cls}", bits)
 
+
 __all__ = [
     "CELU",
     "ELU",
