@@ -154,6 +154,7 @@ class FewBitFunction(torch.autograd.Function):
         x, name, pvals, bits, inplace = inputs
         _, packed = output
         ctx.mark_non_differentiable(packed)
+        ctx.set_materialize_grads(False)  # no zero gradient for the codes
         if inplace:
             ctx.mark_dirty(x)
         _, levels, shifts = _constants(name, pvals, bits, x.device, x.dtype)
@@ -161,8 +162,10 @@ class FewBitFunction(torch.autograd.Function):
         ctx.save_for_forward(packed, levels, shifts)
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor, _g_packed: Any) -> tuple[Any, ...]:
+    def backward(ctx: Any, g: torch.Tensor | None, _g_packed: Any) -> tuple[Any, ...]:
         packed, levels, shifts = ctx.saved_tensors
+        if g is None:
+            return None, None, None, None, None
         levels = levels.to(g.dtype)
         if _use_triton(g) and not torch.is_grad_enabled():
             from relukit.torch import _triton
@@ -171,8 +174,10 @@ class FewBitFunction(torch.autograd.Function):
         return decode_multiply(g, packed, levels, shifts), None, None, None, None
 
     @staticmethod
-    def jvp(ctx: Any, xt: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+    def jvp(ctx: Any, xt: torch.Tensor | None, *_: Any) -> tuple[Any, ...]:
         packed, levels, shifts = ctx.saved_tensors
+        if xt is None:
+            return None, None
         return decode_multiply(xt, packed, levels.to(xt.dtype), shifts), None
 
 

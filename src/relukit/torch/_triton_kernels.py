@@ -7,8 +7,6 @@ as a ``[BLOCK, 8]`` tile: element ``8 * r + c`` is bit ``c`` of byte ``r``.
 ``exp``/``log`` (the CPU interpreter, which has no libdevice).
 """
 
-
-
 import triton
 import triton.language as tl
 from triton.language.extra import libdevice
