@@ -187,6 +187,25 @@ def test_gradient_hypothesis(values, bits):
     assert torch.equal(x.grad, torch.tensor(np.asarray(lv, np.float32)[idx]))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 1000, 4099])
+def test_cpu_kernels_equal_torch_ops(dtype, n):
+    """The numba kernels and the torch-op path give the same bytes and gradients."""
+    from relukit.torch import _fewbit
+
+    torch.manual_seed(n)
+    x = torch.cat(
+        [torch.randn(n, dtype=dtype) * 3, torch.tensor([*SPECIALS, math.nan], dtype=dtype)]
+    )
+    g = torch.randn_like(x)
+    for bits in (1, 2, 3, 4):
+        b, lv, sh, rb = _fewbit._constants("silu", (), bits, x.device, x.dtype)
+        p1, p2 = _fewbit._encode_numba(x, b, bits), _fewbit.encode(x, rb, sh)
+        assert torch.equal(p1, p2)
+        assert torch.equal(_fewbit._decode_numba(g, p1, lv), _fewbit.decode_multiply(g, p2, lv, sh))
+    assert _fewbit._use_numba(x) and not _fewbit._use_numba(x[::2])
+
+
 def test_nan_input():
     x = torch.tensor([math.nan, 1.0], requires_grad=True)
     y = rt.silu(x, bits=2)
@@ -367,9 +386,14 @@ TRITON_SCRIPT = textwrap.dedent(
                              ("mish", ()), ("softplus", (1.0, 20.0)), ("softplus", (2.0, 5.0)),
                              ("hardswish", ())]:
                 for bits in (1, 2, 3, 4):
-                    b, lv, sh = _fewbit._constants(name, pv, bits, x.device, x.dtype)
+                    b, lv, sh, rb = _fewbit._constants(name, pv, bits, x.device, x.dtype)
                     y1, p1 = _triton.fewbit_forward(x, name, pv, b, bits)
-                    p2, y2 = _fewbit.encode(x, b, sh), _fewbit._value(name, x, pv, False)
+                    p2, y2 = _fewbit.encode(x, rb, sh), _fewbit._value(name, x, pv, False)
+                    codes = torch.bucketize(x, b)  # the reference: NaN above every boundary
+                    planes = torch.stack([(codes >> k) & 1 for k in range(bits)]).bool()
+                    if x.numel() % 8:
+                        planes = torch.nn.functional.pad(planes, (0, 8 - x.numel() % 8))
+                    assert torch.equal(p2, _bits.pack(planes)), (name, bits)
                     assert p1.dtype == torch.uint8 and torch.equal(p1, p2), (name, bits)
                     o1 = _triton.fewbit_backward(g, p1, lv)
                     o2 = _fewbit.decode_multiply(g, p2, lv, sh)

@@ -69,14 +69,17 @@ def saved_nbytes(n: int, bits: int) -> int:
 @functools.lru_cache(maxsize=256)
 def _constants(
     name: str, pvals: tuple[Any, ...], bits: int, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(boundaries, levels, plane shifts) as tensors on ``device``, made once per key."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[float, ...]]:
+    """Made once per key: boundaries and levels as tensors on ``device`` in ``dtype``, the
+    plane shifts (``uint8``, shape ``(bits, 1)``), and the boundaries as Python floats
+    rounded to ``dtype`` (so that comparing with them is comparing in ``dtype``)."""
     bounds, levels = derivative_levels(name, bits, **dict(zip(PARAMS[name], pvals, strict=True)))
     with torch.inference_mode(False), torch.no_grad():
         b = torch.tensor(bounds, dtype=dtype, device=device)
         lv = torch.tensor(levels, dtype=dtype, device=device)
-        shifts = torch.arange(bits, dtype=torch.int32, device=device).view(bits, 1)
-    return b, lv, shifts
+        shifts = torch.arange(bits, dtype=torch.uint8, device=device).view(bits, 1)
+        rounded = tuple(torch.tensor(bounds, dtype=dtype).tolist())
+    return b, lv, shifts, rounded
 
 
 def _value(name: str, x: torch.Tensor, pvals: tuple[Any, ...], inplace: bool) -> torch.Tensor:
@@ -90,21 +93,26 @@ def _value(name: str, x: torch.Tensor, pvals: tuple[Any, ...], inplace: bool) ->
     return getattr(f, name)(x, inplace)
 
 
-def encode(x: torch.Tensor, bounds: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+def encode(x: torch.Tensor, bounds: tuple[float, ...], shifts: torch.Tensor) -> torch.Tensor:
     """Pack the interval codes of ``x`` as ``bits`` bit-planes of ``ceil(n / 8)`` bytes each.
 
-    Plane ``k`` holds bit ``k`` of every code; element ``i`` is bit ``i % 8`` of byte
+    The code is the number of boundaries below ``x`` (``len(bounds)`` minus the number
+    at or above it, so NaN gets the last code, as :func:`torch.bucketize`). Plane ``k``
+    holds bit ``k`` of every code; element ``i`` is bit ``i % 8`` of byte
     ``k * ceil(n / 8) + i // 8`` (the layout of the Triton kernels).
     """
     flat = x.reshape(-1)
+    if len(bounds) == 1:
+        return _bits.pack(~(flat <= bounds[0]))
     n = flat.numel()
+    at_or_above = (flat <= bounds[0]).to(torch.uint8)
+    for t in bounds[1:]:
+        at_or_above += flat <= t
+    codes = at_or_above.neg_().add_(len(bounds))  # uint8 arithmetic: K - count
     pad = _bits.packed_nbytes(n) * 8 - n
-    codes = torch.bucketize(flat, bounds, out_int32=True)
     if pad:
         codes = torch.nn.functional.pad(codes, (0, pad))
-    if shifts.numel() == 1:
-        return _bits.pack(codes.bool())
-    return _bits.pack(((codes.unsqueeze(0) >> shifts) & 1).bool())
+    return _bits.pack(((codes.unsqueeze(0) >> shifts) & 1).view(torch.bool))
 
 
 def decode_multiply(
@@ -114,10 +122,59 @@ def decode_multiply(
     bits = shifts.numel()
     n = g.numel()
     nb = packed.numel() // bits
-    planes = _bits.unpack(packed, (bits, nb * 8), torch.int32)[:, :n]
-    codes = (planes << shifts).sum(0, dtype=torch.int32) if bits > 1 else planes[0]
+    planes = _bits.unpack(packed, (bits, nb * 8), torch.uint8)[:, :n]
+    codes = (planes << shifts).sum(0, dtype=torch.int32) if bits > 1 else planes[0].int()
     mult = levels.index_select(0, codes).view(g.shape)
     return g * mult
+
+
+def _use_numba(t: torch.Tensor) -> bool:
+    """The fused CPU kernels take plain contiguous float32/float64 CPU tensors."""
+    if t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
+        return False
+    if type(t) not in (torch.Tensor, torch.nn.Parameter) or not t.is_contiguous():
+        return False  # fake, functional and other subclass tensors: the torch ops
+    if torch.compiler.is_compiling() or torch._C._functorch.is_functorch_wrapped_tensor(t):
+        return False
+    return _numba_ok()
+
+
+@functools.cache
+def _numba_ok() -> bool:
+    try:
+        from relukit.torch._fewbit_numba import kernels
+
+        kernels()
+        return True
+    except Exception:  # pragma: no cover - numba missing or broken: torch ops still work
+        return False
+
+
+def _encode_numba(x: torch.Tensor, bounds: torch.Tensor, bits: int) -> torch.Tensor:
+    from relukit.torch._fewbit_numba import kernels
+
+    k = kernels()
+    n = x.numel()
+    nb = _bits.packed_nbytes(n)
+    scratch = torch.empty(n, dtype=torch.uint8)  # through torch: the profiler sees it
+    packed = torch.empty(bits * nb, dtype=torch.uint8)
+    c = scratch.numpy()
+    k.codes(x.detach().numpy().reshape(-1), bounds.numpy(), c)
+    k.pack_planes(c, packed.numpy(), bits, nb)
+    return packed
+
+
+def _decode_numba(g: torch.Tensor, packed: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    from relukit.torch._fewbit_numba import kernels
+
+    n = g.numel()
+    nb = _bits.packed_nbytes(n)
+    out = torch.empty_like(g, memory_format=torch.contiguous_format)
+    kernels().decode_multiply(
+        g.numpy().reshape(-1), packed.numpy(), levels.numpy(), out.numpy().reshape(-1),
+        packed.numel() // nb, nb,
+    )  # fmt: skip
+    return out
 
 
 def _use_triton(x: torch.Tensor) -> bool:
@@ -141,12 +198,15 @@ class FewBitFunction(torch.autograd.Function):
         bits: int,
         inplace: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        bounds, _, shifts = _constants(name, pvals, bits, x.device, x.dtype)
+        bounds, _, shifts, rounded = _constants(name, pvals, bits, x.device, x.dtype)
         if _use_triton(x) and not inplace:
             from relukit.torch import _triton
 
             return _triton.fewbit_forward(x, name, pvals, bounds, bits)
-        packed = encode(x, bounds, shifts)  # before an in-place value overwrites x
+        if _use_numba(x):
+            packed = _encode_numba(x, bounds, bits)
+        else:
+            packed = encode(x, rounded, shifts)  # before an in-place value overwrites x
         return _value(name, x, pvals, inplace), packed
 
     @staticmethod
@@ -157,7 +217,7 @@ class FewBitFunction(torch.autograd.Function):
         ctx.set_materialize_grads(False)  # no zero gradient for the codes
         if inplace:
             ctx.mark_dirty(x)
-        _, levels, shifts = _constants(name, pvals, bits, x.device, x.dtype)
+        _, levels, shifts, _ = _constants(name, pvals, bits, x.device, x.dtype)
         ctx.save_for_backward(packed, levels, shifts)
         ctx.save_for_forward(packed, levels, shifts)
 
@@ -171,6 +231,8 @@ class FewBitFunction(torch.autograd.Function):
             from relukit.torch import _triton
 
             return _triton.fewbit_backward(g, packed, levels), None, None, None, None
+        if not torch.is_grad_enabled() and _use_numba(g):
+            return _decode_numba(g, packed, levels), None, None, None, None
         return decode_multiply(g, packed, levels, shifts), None, None, None, None
 
     @staticmethod
