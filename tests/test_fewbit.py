@@ -429,3 +429,49 @@ def test_triton_kernels_bit_equal_under_interpreter():
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "checked 320" in r.stdout, r.stdout
+
+
+# ---------------------------------------------------------------------------
+# relukit experiment few-bit (a tiny configuration)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_experiment_tiny(tmp_path):
+    pytest.importorskip("sklearn")
+    from relukit.experiments import few_bit as fb
+
+    cfg = fb.FewBitConfig(
+        bits=(1, 3), seeds=(0, 1), digits_epochs=1, chars_steps=2, timing_blocks=1
+    )
+    m = fb.run_few_bit(cfg)
+    assert [(r["task"], r["variant"]) for r in m["summary"]] == [
+        (t, v) for t in ("digits", "chars") for v in ("exact", "1-bit", "3-bit")
+    ]
+    for r in m["summary"]:
+        assert 0 <= r["accuracy"] <= 1 and r["loss"] > 0
+        if r["bits"] is not None:
+            lo, hi = r["loss_diff"][1:]
+            assert lo <= r["loss_diff"][0] <= hi
+    mem = m["memory"]
+    # the few-bit block keeps strictly less: the GELU input (4 x width per token) is gone
+    hidden = cfg.batch_size * cfg.chars_context * 4 * cfg.chars_width
+    for label, bits in (("1-bit", 1), ("3-bit", 3)):
+        saved = mem["exact"]["mlp_saved"] - mem[label]["mlp_saved"]
+        # the input goes; the codes, the levels and the plane shifts (uint8) come in
+        assert saved == 4 * hidden - (bits * hidden // 8 + 4 * 2**bits + bits)
+        assert mem[label]["block_peak"] < mem["exact"]["block_peak"]
+    fb.write_outputs(m, tmp_path / "out", tmp_path / "m.json")
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "Few-bit GELU backward" in report and "3-bit" in report and "digits" in report
+    assert json.loads((tmp_path / "m.json").read_text())["config"]["bits"] == [1, 3]
+
+
+def test_experiment_cli_rejects_bad_bits():
+    r = subprocess.run(
+        [sys.executable, "-m", "relukit", "experiment", "few-bit", "--bits", "5"],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "expected an integer from 1 to 4, got '5'" in r.stderr

@@ -4,6 +4,8 @@
   with ReLU, LeakyReLU, ELU and ReLU + recycling; dead fraction and test accuracy;
 * :mod:`relukit.experiments.born_dead`: how often a randomly initialised ReLU network is
   dead at a point / constant on the domain, beside ``1 − (1 − 2^−N)^H``.
+* :mod:`relukit.experiments.few_bit`: exact vs few-bit (``bits=1..4``) GELU backward on
+  a digits MLP and a character-level transformer; quality, saved memory, step time.
 
 :func:`demo` is the ``relukit demo`` section: a short dying-relu run.
 """

@@ -15,7 +15,7 @@ The difference ``few-bit − exact`` of each final metric is reported with a pai
 interval (Student's t over seeds). Memory, per variant, for one training step of one
 transformer block and of its MLP part: the bytes autograd saves, counted by unique
 storage (``saved_tensors_hooks``, storage identity), and the profiler's peak of CPU
-memory (``torch.profiler`` with ``profile_memory``). The step time ratio to the exact
+memory (``torch.profiler`` with ``profile_memory``, from its memory timeline). The step time ratio to the exact
 backward is measured on the transformer (paired blocks of steps, median); it is noisy
 on a busy machine and never asserted.
 
@@ -266,17 +266,24 @@ def unique_saved_bytes(fn: Any) -> int:
 
 
 def profiler_peak_bytes(fn: Any) -> int:
-    """Peak of CPU memory allocated through torch while ``fn()`` runs (torch.profiler)."""
-    from torch.profiler import ProfilerActivity, profile
+    """Peak of the memory torch allocates while ``fn()`` runs, above what existed before.
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    From ``torch.profiler`` (``profile_memory=True``) and its memory timeline (every
+    tensor allocation and free, the ones autograd makes between ops included).
+    """
+    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler._memory_profiler import Action, MemoryProfileTimeline
+
+    with profile(
+        activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True
+    ) as prof:
         fn()
-    events = sorted(
-        (e for e in prof.events() if e.cpu_memory_usage), key=lambda e: e.time_range.start
-    )
     cur = peak = 0
-    for e in events:
-        cur += e.cpu_memory_usage
+    for _, action, _, size in MemoryProfileTimeline(prof._memory_profile()).timeline:
+        if action == Action.CREATE:
+            cur += size
+        elif action == Action.DESTROY:
+            cur -= size
         peak = max(peak, cur)
     return int(peak)
 
