@@ -927,6 +927,8 @@ def gelu(
 ) -> torch.Tensor:
     r"""GELU, :math:`x \Phi(x)` (``approximate='tanh'`` for the tanh form).
 
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+
     >>> import torch, relukit.torch as rt
     >>> rt.gelu(torch.tensor([0.0, float("-inf")]))
     tensor([0., 0.])
@@ -939,6 +941,8 @@ def gelu(
 def silu(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""SiLU (swish), :math:`x \sigma(x)`.
 
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+
     >>> import torch, relukit.torch as rt
     >>> rt.silu(torch.tensor([0.0]))
     tensor([0.])
@@ -950,6 +954,8 @@ def silu(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None)
 
 def mish(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""Mish, :math:`x \tanh(\mathrm{softplus}(x))`.
+
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.mish(torch.tensor([0.0]))
@@ -964,6 +970,8 @@ def softplus(
     input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0, *, bits: int | None = None
 ) -> torch.Tensor:
     r"""Softplus, :math:`\frac{1}{\beta}\log(1 + e^{\beta x})` (linear above ``threshold``).
+
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.softplus(torch.tensor([30.0]))
@@ -982,6 +990,8 @@ def hardswish(
     bits: int | None = None,
 ) -> torch.Tensor:
     r"""Hardswish, :math:`x \cdot \mathrm{relu6}(x + 3) / 6`.
+
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.hardswish(torch.tensor([-4.0, 4.0]))
