@@ -586,6 +586,9 @@ def run_cmd(args: Any) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    import os
+
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's start/stop lines: quiet
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)  # fail before the work, not after
     cfg = FewBitConfig(
@@ -596,7 +599,7 @@ def run_cmd(args: Any) -> int:
         tasks=tuple(dict.fromkeys(args.tasks)),
     )
     cfg.validate()
-    console = Console()
+    console = Console(width=max(130, Console().width))
     metrics = run_few_bit(cfg, progress=lambda m: console.print(m, highlight=False))
     for title, header, rows in (
         ("Few-bit GELU backward: final quality (Δ = few-bit − exact, paired 95% CI)",
