@@ -54,11 +54,8 @@ def build_table(path: Path = TABLE) -> dict:
     return doc
 
 
-def build_figure(path: Path = FIGURE, dpi: float = 100) -> Path:
+def levels_figure() -> object:
     """One panel per entry: the exact derivative and its 1-4 bit approximations."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -84,6 +81,17 @@ def build_figure(path: Path = FIGURE, dpi: float = 100) -> Path:
         "Few-bit derivatives: optimal 2^b levels (relative L2 error weighted by the "
         "standard normal density)"
     )
+    return fig
+
+
+def build_figure(path: Path = FIGURE, dpi: float = 100) -> Path:
+    """Write :func:`levels_figure` to ``path`` (PNG, no date in the metadata)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = levels_figure()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, metadata={"Software": None})
     plt.close(fig)

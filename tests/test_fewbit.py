@@ -475,3 +475,34 @@ def test_experiment_cli_rejects_bad_bits():
         text=True,
     )
     assert r.returncode == 2 and "expected an integer from 1 to 4, got '5'" in r.stderr
+
+
+def test_levels_figure_content():
+    import runpy
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mod = runpy.run_path(str(ROOT / "docs" / "build_levels.py"))
+    fig = mod["levels_figure"]()
+    try:
+        axes = fig.axes
+        assert [a.get_title() for a in axes] == [
+            "gelu'", "gelu', tanh", "silu'", "mish'", "softplus'", "hardswish'"
+        ]  # fmt: skip
+        for ax, (name, params) in zip(axes, NAMES, strict=True):
+            labels = [t.get_text() for t in ax.get_legend().get_texts()]
+            assert labels[0] == "exact" and len(labels) == 5
+            for bits, label in enumerate(labels[1:], start=1):
+                b, lv = rt.derivative_levels(name, bits, **params)
+                err = _levels.relative_error(name, b, lv, **params)
+                assert label == f"{bits} bit: error {err:.3f}"
+            # each approximation is a step function with at most 2**bits values
+            for bits, line in enumerate(ax.get_lines()[1:], start=1):
+                assert len(set(np.round(line.get_ydata(), 12))) <= 2**bits
+    finally:
+        plt.close(fig)
+    assert (ROOT / "docs/figures/fewbit/levels.png").stat().st_size > 10_000
+    assert "docs/figures/fewbit/levels.png" in (ROOT / "README.md").read_text()

@@ -583,10 +583,10 @@ def run_cmd(args: Any) -> int:
         raise ValueError(
             f"this experiment needs {', '.join(missing)}: pip install 'relukit[experiments]'"
         )
+    import os
+
     from rich.console import Console
     from rich.table import Table
-
-    import os
 
     os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's start/stop lines: quiet
     if args.out is not None:
