@@ -100,6 +100,19 @@ def main() -> int:
         model(x).float().square().mean().backward()
         return [p.grad.clone() for p in model.parameters()]
 
+    # forward values of the fused kernels against torch.nn (may differ in the last bit)
+    xv = torch.randn(1 << 20, device=dev) * 3
+    for name, mine, ref in (
+        ("gelu", lambda t: rt.gelu(t, bits=3), torch.nn.functional.gelu),
+        ("silu", lambda t: rt.silu(t, bits=3), torch.nn.functional.silu),
+        ("relu", rt.relu, torch.relu),
+    ):
+        t = xv.clone().requires_grad_()
+        a, b = mine(t).detach(), ref(xv)
+        ulp = ((a - b).abs() / torch.finfo(torch.float32).eps / b.abs().clamp_min(1e-30)).max()
+        print(
+            f"value {name}: bit-equal to torch.nn: {torch.equal(a, b)}, max rel. diff {ulp:.2f} ulp"
+        )
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
           f"triton {'available' if have_triton else 'NOT available'}\n")  # fmt: skip
     for dtype in (torch.float32, torch.bfloat16):

@@ -15,7 +15,8 @@ minimise the derivative's L2 error weighted by the standard normal density):
 What is saved: ``bits`` bit-planes of the codes, each packed 8 elements per byte
 (:mod:`relukit.torch._bits`), ``bits * ceil(n / 8)`` bytes in one ``uint8`` tensor,
 plus the ``2**bits`` levels (one cached tensor per device and dtype, shared by every
-call). The forward output is the same as with ``bits=None``, bit for bit.
+call). The forward output is the same as with ``bits=None``, bit for bit, except on
+CUDA with Triton, whose fused kernel may differ in the last bit (:mod:`._triton`).
 
 Transforms: ``torch.func.vmap`` (the rule is generated from the element-wise forward),
 forward-mode AD (``jvp``: the tangent times the same level as backward, so ``jacfwd``

@@ -14,10 +14,13 @@ Two pairs of kernels, each one pass over memory:
 relukit.torch uses them automatically for contiguous CUDA tensors of float16, bfloat16
 or float32 when ``import triton`` works, and builds the same bytes from torch
 ops otherwise. Codes, masks and gradients equal the torch path bit for bit (the tests
-run the kernels on CPU under ``TRITON_INTERPRET=1``). The smooth entries' value is
-computed in the kernel from CUDA's libdevice functions in float32, the formulas of ATen's CUDA kernels; under the interpreter, which has no
-libdevice, the same formulas use Triton's own ``exp``/``log``/``erf`` and agree with
-torch to a few ulp.
+run the kernels on CPU under ``TRITON_INTERPRET=1``, and compile them for an sm_90 GPU).
+relu's and leaky_relu's values are exact; the smooth entries' value is computed in the
+kernel in float32 with the formulas of ATen's CUDA kernels and CUDA's libdevice
+functions, so it may differ from ATen's in the last bit (Triton, like nvcc, may contract
+a multiply and an add into one rounding); ``benchmarks/fewbit_gpu.py`` reports the
+difference on a GPU. Under the interpreter, which has no libdevice, the same formulas
+use Triton's own ``exp``/``log``/``erf`` and agree with torch to a few ulp.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def _value(x, p0, p1, KIND: tl.constexpr, LIB: tl.constexpr):
     else:  # hardswish: x min(max(x + 3, 0), 6) / 6
         y = x * tl.minimum(tl.maximum(x + 3.0, 0.0), 6.0) / 6.0
     if KIND != 4:
-        y = tl.where(x == float("-inf"), -0.0, y)
+        y = tl.where((x < 0) & (x * 0.0 != 0.0), -0.0, y)  # x = -inf: -0.0
     return y
 
 
@@ -122,7 +122,7 @@ def mask_fwd(x_ptr, y_ptr, p_ptr, n, nb, slope, KIND: tl.constexpr, BLOCK: tl.co
         bit = tl.where(x <= 0, 0, 1)
     else:  # leaky_relu: bit x > 0
         xs = (x.to(tl.float32) * slope).to(x.dtype)
-        xs = tl.where((x == float("-inf")) & (slope == 0.0), -0.0, xs)
+        xs = tl.where((x < 0) & (x * 0.0 != 0.0) & (slope == 0.0), -0.0, xs)  # -inf * 0
         y = tl.where(x > 0, x, xs)
         bit = tl.where(x > 0, 1, 0)
     tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=m)
