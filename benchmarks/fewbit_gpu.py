@@ -1,25 +1,27 @@
 """Few-bit backward on a GPU: step time and peak memory (``python benchmarks/fewbit_gpu.py``).
 
 Needs CUDA (exits with a message otherwise); no downloads, about a minute on one GPU.
-Two models, float32 and bfloat16 autocast-free (plain dtype), trained on random data:
+Three models, in float32 and in bfloat16 (plain dtype), trained on random data:
 
 * a transformer MLP block, ``LayerNorm -> Linear(d, 4d) -> GELU -> Linear(4d, d)``
   (d = 1024, 8192 tokens);
-* an MLP with four hidden layers of 4096 (SiLU), batch 4096;
+* an MLP with four hidden layers of 4096 (SiLU), batch 4096, and the same with ReLU
+  (relukit's 1-bit mask, fused by a Triton kernel);
 
 each with ``torch.nn``'s activation, relukit's exact backward (``bits=None``) and
 ``bits=1..4``; the relukit rows run twice, with the fused Triton kernels (when Triton
 imports) and with the pure-torch path (kernels switched off). Printed as a markdown
 table: median step time (forward + backward + SGD, CUDA events), the ratio to
 ``torch.nn``, and the peak of ``torch.cuda.max_memory_allocated`` during a step minus
-the memory held before it. A correctness line per model checks that the Triton and
-pure-torch paths give bit-equal gradients.
+the memory held before it. First, per dtype, the fused kernels' values are compared
+with torch.nn's and their gradients with the pure-torch path's.
 """
 
 from __future__ import annotations
 
 import statistics
 import sys
+from typing import Any
 
 
 def main() -> int:
@@ -39,10 +41,12 @@ def main() -> int:
     have_triton = _triton.available()
     dev = torch.device("cuda")
 
-    def mlp_block(act: nn.Module, d: int = 1024) -> nn.Module:
-        return nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 4 * d), act, nn.Linear(4 * d, d))
+    def mlp_block(act_factory: Any, d: int = 1024) -> nn.Module:
+        return nn.Sequential(
+            nn.LayerNorm(d), nn.Linear(d, 4 * d), act_factory(), nn.Linear(4 * d, d)
+        )
 
-    def mlp(act_factory, width: int = 4096, depth: int = 4) -> nn.Module:
+    def mlp(act_factory: Any, width: int = 4096, depth: int = 4) -> nn.Module:
         layers: list[nn.Module] = []
         d = 1024
         for _ in range(depth):
@@ -50,18 +54,21 @@ def main() -> int:
             d = width
         return nn.Sequential(*layers, nn.Linear(d, 10))
 
+    gelu_variants = [("exact", lambda: rt.GELU(), False)] + [
+        (f"bits={b}", (lambda b=b: rt.GELU(bits=b)), True) for b in (1, 2, 3, 4)
+    ]
+    silu_variants = [("exact", lambda: rt.SiLU(), False)] + [
+        (f"bits={b}", (lambda b=b: rt.SiLU(bits=b)), True) for b in (1, 2, 3, 4)
+    ]
     models = {
         "transformer MLP block (GELU), 8192 tokens, d=1024": (
-            lambda act: mlp_block(act),
-            {"torch.nn": lambda: nn.GELU(), "relukit": lambda b: rt.GELU(bits=b)},
-            (8192, 1024),
+            mlp_block, nn.GELU, gelu_variants, (8192, 1024)
         ),
-        "MLP 4x4096 (SiLU), batch 4096": (
-            lambda act: mlp(act),
-            {"torch.nn": lambda: nn.SiLU(), "relukit": lambda b: rt.SiLU(bits=b)},
-            (4096, 1024),
+        "MLP 4x4096 (SiLU), batch 4096": (mlp, nn.SiLU, silu_variants, (4096, 1024)),
+        "MLP 4x4096 (ReLU), batch 4096": (
+            mlp, nn.ReLU, [("1-bit mask", lambda: rt.ReLU(), True)], (4096, 1024)
         ),
-    }
+    }  # fmt: skip
 
     def measure(model: nn.Module, shape: tuple[int, int], dtype: torch.dtype) -> tuple:
         model = model.to(dev, dtype)
@@ -93,74 +100,62 @@ def main() -> int:
             times.append(a.elapsed_time(b))
         return statistics.median(times), peak
 
-    def grads(model: nn.Module, shape: tuple[int, int], dtype: torch.dtype) -> list:
-        torch.manual_seed(1)
-        x = torch.randn(*shape, device=dev, dtype=dtype)
-        model.zero_grad()
-        model(x).float().square().mean().backward()
-        return [p.grad.clone() for p in model.parameters()]
+    class torch_path:
+        """Switch the Triton kernels off (relukit then builds the same bytes with torch ops)."""
 
-    # forward values of the fused kernels against torch.nn (may differ in the last bit)
-    xv = torch.randn(1 << 20, device=dev) * 3
-    for name, mine, ref in (
-        ("gelu", lambda t: rt.gelu(t, bits=3), torch.nn.functional.gelu),
-        ("silu", lambda t: rt.silu(t, bits=3), torch.nn.functional.silu),
-        ("relu", rt.relu, torch.relu),
-    ):
-        t = xv.clone().requires_grad_()
-        a, b = mine(t).detach(), ref(xv)
-        ulp = ((a - b).abs() / torch.finfo(torch.float32).eps / b.abs().clamp_min(1e-30)).max()
-        print(
-            f"value {name}: bit-equal to torch.nn: {torch.equal(a, b)}, max rel. diff {ulp:.2f} ulp"
-        )
+        def __enter__(self) -> None:
+            self.orig = _triton.available
+            _triton.available = lambda: False  # type: ignore[assignment]
+
+        def __exit__(self, *exc: object) -> None:
+            _triton.available = self.orig  # type: ignore[assignment]
+
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
           f"triton {'available' if have_triton else 'NOT available'}\n")  # fmt: skip
+
+    # the kernels against torch.nn (values) and against the torch-op path (gradients)
+    torch.manual_seed(0)
     for dtype in (torch.float32, torch.bfloat16):
-        for title, (build, acts, shape) in models.items():
+        xv = (torch.randn(1 << 20, device=dev) * 3).to(dtype)
+        g = torch.randn_like(xv)
+        for name, mine, ref in (
+            ("gelu bits=3", lambda t: rt.gelu(t, bits=3), torch.nn.functional.gelu),
+            ("silu bits=3", lambda t: rt.silu(t, bits=3), torch.nn.functional.silu),
+            ("relu", rt.relu, torch.relu),
+        ):
+            t = xv.clone().requires_grad_()
+            y = mine(t)
+            (g1,) = torch.autograd.grad(y, t, g)
+            with torch_path():
+                t2 = xv.clone().requires_grad_()
+                (g2,) = torch.autograd.grad(mine(t2), t2, g)
+            a, b = y.detach().float(), ref(xv).float()
+            rel = ((a - b).abs() / b.abs().clamp_min(1e-30)).max().item()
+            print(f"{str(dtype)[6:]:8s} {name:12s}: value bit-equal to torch.nn: "
+                  f"{torch.equal(y.detach(), ref(xv))} (max relative difference {rel:.1e}); "
+                  f"gradient Triton == torch ops: {torch.equal(g1, g2)}")  # fmt: skip
+    print()
+
+    for dtype in (torch.float32, torch.bfloat16):
+        for title, (build, nn_act, variants, shape) in models.items():
             print(f"### {title}, {str(dtype).replace('torch.', '')}\n")
-            print(
-                "| activation | path | step (ms) | vs torch.nn | peak step memory (MiB) | vs torch.nn |"
-            )
+            print("| activation | path | step (ms) | vs torch.nn "
+                  "| peak step memory (MiB) | vs torch.nn |")  # fmt: skip
             print("|---|---|---:|---:|---:|---:|")  # fmt: skip
             torch.manual_seed(0)
-            t0, m0 = measure(build(acts["torch.nn"]()), shape, dtype)
+            t0, m0 = measure(build(nn_act), shape, dtype)
             print(f"| torch.nn | ATen | {t0:.2f} | 1.00x | {m0 / 2**20:.0f} | 1.00x |")
-            for bits in (None, 1, 2, 3, 4):
-                paths = (
-                    [("Triton", True), ("torch ops", False)]
-                    if have_triton
-                    else [("torch ops", False)]
-                )
-                for pname, use in paths:
-                    orig = _triton.available
-                    if not use:
-                        _triton.available = lambda: False  # type: ignore[assignment]
-                    try:
-                        torch.manual_seed(0)
-                        t, m = measure(build(acts["relukit"](bits)), shape, dtype)
-                    finally:
-                        _triton.available = orig  # type: ignore[assignment]
-                    label = "exact" if bits is None else f"bits={bits}"
-                    if bits is None and pname == "Triton":
-                        continue  # the exact smooth path has no Triton kernel
-                    print(
-                        f"| relukit {label} | {pname} | {t:.2f} | {t / t0:.2f}x | "
-                        f"{m / 2**20:.0f} | {m / m0:.2f}x |"
-                    )
-            if have_triton:
-                torch.manual_seed(0)
-                model = build(acts["relukit"](3)).to(dev, dtype)
-                g1 = grads(model, shape, dtype)
-                orig = _triton.available
-                _triton.available = lambda: False  # type: ignore[assignment]
-                try:
-                    g2 = grads(model, shape, dtype)
-                finally:
-                    _triton.available = orig  # type: ignore[assignment]
-                same = all(torch.equal(a, b) for a, b in zip(g1, g2, strict=True))
-                print(
-                    f"\nbits=3 gradients, Triton vs torch ops: {'bit-equal' if same else 'DIFFER'}"
-                )
+            for label, factory, has_kernel in variants:
+                paths = [("Triton", True)] if has_kernel and have_triton else []
+                for pname, use in [*paths, ("torch ops", False)]:
+                    torch.manual_seed(0)
+                    if use:
+                        t, m = measure(build(factory), shape, dtype)
+                    else:
+                        with torch_path():
+                            t, m = measure(build(factory), shape, dtype)
+                    print(f"| relukit {label} | {pname} | {t:.2f} | {t / t0:.2f}x | "
+                          f"{m / 2**20:.0f} | {m / m0:.2f}x |")  # fmt: skip
             print()
     return 0
 
