@@ -115,6 +115,22 @@ def test_table_rows_regenerate():
         assert list(lv) == pytest.approx(row["levels"], abs=1e-12)
 
 
+def test_readme_error_table_matches_the_table():
+    """The README's error table is the committed table's, rounded to 3 digits."""
+    import re
+
+    table = json.loads((ROOT / "src/relukit/torch/_levels.json").read_text())["entries"]
+    readme = (ROOT / "README.md").read_text()
+    labels = {"gelu": "gelu(approximate='none')", "gelu (tanh)": "gelu(approximate='tanh')",
+              "silu": "silu()", "mish": "mish()",
+              "softplus": "softplus(beta=1.0, threshold=20.0)", "hardswish": "hardswish()"}  # fmt: skip
+    for label, key in labels.items():
+        m = re.search(rf"^\| {re.escape(label)} \| (.*) \|$", readme, re.M)
+        assert m, label
+        want = [f"{table[key][str(b)]['relative_error']:.3f}" for b in range(1, 5)]
+        assert m.group(1).split(" | ") == want, label
+
+
 def test_non_default_parameters_computed_on_the_fly():
     b, lv = rt.derivative_levels("softplus", 1, beta=2.0)
     # softplus' with beta=2 is sigmoid(2x): symmetric about (0, 1/2)
@@ -273,6 +289,13 @@ def test_bad_bits(call, exc, match):
         y = call(x)
         y.sum().backward()
     assert torch.equal(x.detach(), before) and x.grad is None
+
+
+def test_parameter_validation_not_shared_across_types():
+    x = torch.randn(4, requires_grad=True)
+    rt.softplus(x, 1.0, bits=1)  # a valid beta first (cached) ...
+    with pytest.raises(TypeError, match="beta .* got True"):
+        rt.softplus(x, True, bits=1)  # ... must not let True (== 1.0) through
 
 
 def test_modules():

@@ -244,6 +244,25 @@ class FewBitFunction(torch.autograd.Function):
         return decode_multiply(xt, packed, levels.to(xt.dtype), shifts), None
 
 
+def _bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The catalogue's validation of the parameters (cached for hashable values)."""
+    try:  # keyed by type too: True == 1 == 1.0 must not share a validation
+        return _bind_cached(name, tuple((type(v), v) for v in pvals))
+    except TypeError as exc:
+        if "unhashable" not in str(exc):
+            raise
+        from relukit.torch import _functions as f
+
+        return f.bind(name, pvals)
+
+
+@functools.lru_cache(maxsize=256)
+def _bind_cached(name: str, typed: tuple[tuple[type, Any], ...]) -> tuple[Any, ...]:
+    from relukit.torch import _functions as f
+
+    return f.bind(name, tuple(v for _, v in typed))
+
+
 def _tracked(x: torch.Tensor) -> bool:
     """Whether autograd (reverse or forward mode, or a torch.func transform) sees ``x``."""
     if x.requires_grad and torch.is_grad_enabled():
@@ -271,12 +290,12 @@ def fewbit(
             f"{where}: input must be a torch.Tensor, got {type(x).__name__} "
             f"(use relukit.{name} for Python numbers, lists and NumPy arrays)"
         )
-    from relukit.torch import _functions as f
-
-    pvals = f.bind(name, pvals)
+    pvals = _bind(name, pvals)
     if not (x.is_floating_point() and _tracked(x)):
         return _value(name, x, pvals, inplace)
     if inplace:
+        from relukit.torch import _functions as f
+
         f._check_inplace(x)
     y, _ = FewBitFunction.apply(x, name, pvals, bits_, inplace)
     return y
