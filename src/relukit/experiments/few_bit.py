@@ -47,8 +47,8 @@ class FewBitConfig:
 
     bits: tuple[int, ...] = (1, 2, 3, 4)
     seeds: tuple[int, ...] = (0, 1, 2, 3)
-    digits_epochs: int = 20
-    chars_steps: int = 120
+    digits_epochs: int = 15
+    chars_steps: int = 100
     chars_context: int = 48
     chars_width: int = 48
     chars_layers: int = 2

@@ -14,8 +14,8 @@ minimise the derivative's L2 error weighted by the standard normal density):
 
 What is saved: ``bits`` bit-planes of the codes, each packed 8 elements per byte
 (:mod:`relukit.torch._bits`), ``bits * ceil(n / 8)`` bytes in one ``uint8`` tensor,
-plus the ``2**bits`` levels (one cached tensor per device and dtype, shared by every
-call). The forward output is the same as with ``bits=None``, bit for bit, except on
+nothing else: the ``2**bits`` levels are one cached tensor per device and dtype, looked
+up in the gradient's dtype. The forward output is the same as with ``bits=None``, bit for bit, except on
 CUDA with Triton, whose fused kernel may differ in the last bit (:mod:`._triton`).
 
 Transforms: ``torch.func.vmap`` (the rule is generated from the element-wise forward),
@@ -218,16 +218,16 @@ class FewBitFunction(torch.autograd.Function):
         ctx.set_materialize_grads(False)  # no zero gradient for the codes
         if inplace:
             ctx.mark_dirty(x)
-        _, levels, shifts, _ = _constants(name, pvals, bits, x.device, x.dtype)
-        ctx.save_for_backward(packed, levels, shifts)
-        ctx.save_for_forward(packed, levels, shifts)
+        ctx.save_for_backward(packed)
+        ctx.save_for_forward(packed)
+        ctx.key = (name, pvals, bits)  # the levels are looked up in the gradient's dtype
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor | None, _g_packed: Any) -> tuple[Any, ...]:
-        packed, levels, shifts = ctx.saved_tensors
+        (packed,) = ctx.saved_tensors
         if g is None:
             return None, None, None, None, None
-        levels = levels.to(g.dtype)
+        _, levels, shifts, _ = _constants(*ctx.key, g.device, g.dtype)
         if _use_triton(g) and not torch.is_grad_enabled():
             from relukit.torch import _triton
 
@@ -238,10 +238,11 @@ class FewBitFunction(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx: Any, xt: torch.Tensor | None, *_: Any) -> tuple[Any, ...]:
-        packed, levels, shifts = ctx.saved_tensors
+        (packed,) = ctx.saved_tensors
         if xt is None:
             return None, None
-        return decode_multiply(xt, packed, levels.to(xt.dtype), shifts), None
+        _, levels, shifts, _ = _constants(*ctx.key, xt.device, xt.dtype)
+        return decode_multiply(xt, packed, levels, shifts), None
 
 
 def _bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
