@@ -489,14 +489,26 @@ def test_experiment_tiny(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["config"]["bits"] == [1, 3]
 
 
-def test_experiment_cli_rejects_bad_bits():
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bits", "5"], "expected an integer from 1 to 4, got '5'"),
+        (["--seeds", "0"], "give at least 2 seeds"),
+        (["--out", "/proc/no/such"], "--out /proc/no/such: cannot create the folder"),
+        (["--json", "/no/such/dir/m.json"], "--json /no/such/dir/m.json: cannot write"),
+    ],
+)
+def test_experiment_cli_errors_before_any_work(args, message):
     r = subprocess.run(
-        [sys.executable, "-m", "relukit", "experiment", "few-bit", "--bits", "5"],
+        [sys.executable, "-m", "relukit", "experiment", "few-bit", *args],
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         capture_output=True,
         text=True,
+        timeout=120,
     )
-    assert r.returncode == 2 and "expected an integer from 1 to 4, got '5'" in r.stderr
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "seed 0 done" not in r.stdout
 
 
 def test_levels_figure_content():

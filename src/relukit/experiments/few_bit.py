@@ -24,12 +24,15 @@ Determinism: seeded weights and batches, one thread while training.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
+import os
 import statistics
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -265,6 +268,21 @@ def unique_saved_bytes(fn: Any) -> int:
     return sum(seen.values())
 
 
+@contextlib.contextmanager
+def _quiet_fd2() -> Iterator[None]:
+    """Silence file descriptor 2 (the profiler's C++ start/stop lines); Python errors still
+    propagate (as exceptions) and are printed after it is restored."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def profiler_peak_bytes(fn: Any) -> int:
     """Peak of the memory torch allocates while ``fn()`` runs, above what existed before.
 
@@ -274,9 +292,15 @@ def profiler_peak_bytes(fn: Any) -> int:
     from torch.profiler import ProfilerActivity, profile
     from torch.profiler._memory_profiler import Action, MemoryProfileTimeline
 
-    with profile(
-        activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True
-    ) as prof:
+    with (
+        _quiet_fd2(),
+        profile(
+            activities=[ProfilerActivity.CPU],
+            profile_memory=True,
+            record_shapes=True,
+            with_stack=True,
+        ) as prof,
+    ):
         fn()
     cur = peak = 0
     for _, action, _, size in MemoryProfileTimeline(prof._memory_profile()).timeline:
@@ -574,6 +598,21 @@ def add_arguments(esub: Any) -> Any:
     return p
 
 
+def _check_outputs(out: Path | None, json_path: Path | None) -> None:
+    """Create ``out`` and check that ``json_path`` can be written (ValueError otherwise)."""
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+        if not os.access(out, os.W_OK):
+            raise ValueError(f"--out {out}: the folder is not writable")
+    if json_path is not None:
+        parent = json_path.parent
+        if json_path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise ValueError(f"--json {json_path}: cannot write a file there")
+
+
 def run_cmd(args: Any) -> int:
     """``relukit experiment few-bit``: run, print both tables, write the outputs."""
     import importlib.util
@@ -583,14 +622,10 @@ def run_cmd(args: Any) -> int:
         raise ValueError(
             f"this experiment needs {', '.join(missing)}: pip install 'relukit[experiments]'"
         )
-    import os
-
     from rich.console import Console
     from rich.table import Table
 
-    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's start/stop lines: quiet
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)  # fail before the work, not after
+    _check_outputs(args.out, args.json)  # fail before the work, not after
     cfg = FewBitConfig(
         bits=tuple(dict.fromkeys(args.bits)),
         seeds=tuple(dict.fromkeys(args.seeds)),
