@@ -26,7 +26,7 @@ does exactly (:math:`O(2^b N^2)`).
 
 The default parameter sets are precomputed by ``docs/build_levels.py`` into
 ``_levels.json`` next to this file; other parameters (``Softplus(beta=2)``) run the same
-programme on first use (about a second for 4 bits) and are cached.
+programme on first use (a few seconds for 4 bits, O(N) memory) and are cached.
 
 >>> from relukit.torch import derivative_levels
 >>> bounds, levels = derivative_levels("gelu", 1)
@@ -144,19 +144,26 @@ def optimal_levels(
     s1 = np.concatenate([[0.0], np.cumsum(w * d)])
     s2 = np.concatenate([[0.0], np.cumsum(w * d * d)])
     i = np.arange(n + 1)
-    m = s0[None, :] - s0[:, None]
-    s = s1[None, :] - s1[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cost = (s2[None, :] - s2[:, None]) - np.where(m > 0, s * s / np.where(m > 0, m, 1.0), 0.0)
-    cost[i[:, None] >= i[None, :]] = np.inf  # a run has at least one cell
-    del m, s
-    best = cost[0].copy()
+
+    def cost(j: Any) -> Any:
+        """cost[i, c] of the run of cells i..j[c]-1 (inf unless i < j[c])."""
+        m = s0[j][None, :] - s0[:, None]
+        s = s1[j][None, :] - s1[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = (s2[j][None, :] - s2[:, None]) - np.where(m > 0, s * s / m, 0.0)
+        c[i[:, None] >= j[None, :]] = np.inf
+        return c
+
+    best = cost(i)[0] if n < 256 else np.concatenate([cost(j)[0] for j in _chunks(n + 1)])
     choices = []
     for _ in range(1, k_total):
-        total = best[:, None] + cost
-        arg = np.argmin(total, axis=0)
+        new, arg = np.empty(n + 1), np.empty(n + 1, dtype=np.int64)
+        for j in _chunks(n + 1):  # columns in chunks: O(N) memory, not O(N^2)
+            total = best[:, None] + cost(j)
+            arg[j] = np.argmin(total, axis=0)
+            new[j] = total[arg[j], np.arange(len(j))]
         choices.append(arg)
-        best = total[arg, i]
+        best = new
     cuts = [n]
     for arg in reversed(choices):
         cuts.append(int(arg[cuts[-1]]))
@@ -167,6 +174,12 @@ def optimal_levels(
     )
     bounds = tuple(float(edges[c]) for c in cuts[:-1])
     return bounds, levels
+
+
+def _chunks(n: int, size: int = 256) -> list[Any]:
+    import numpy as np
+
+    return [np.arange(a, min(a + size, n)) for a in range(0, n, size)]
 
 
 def relative_error(
