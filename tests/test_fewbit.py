@@ -222,6 +222,34 @@ def test_cpu_kernels_equal_torch_ops(dtype, n):
     assert _fewbit._use_numba(x) and not _fewbit._use_numba(x[::2])
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_torch_op_path(dtype):
+    """float16/bfloat16 take the torch-op path; levels are rounded to the gradient's dtype."""
+    torch.manual_seed(0)
+    x = (torch.randn(1001) * 2).to(dtype).requires_grad_()
+    g = torch.randn(1001).to(dtype)
+    y = rt.silu(x, bits=3)
+    assert y.dtype == dtype and torch.equal(y.detach(), rt.silu(x.detach()))
+    (gx,) = torch.autograd.grad(y, x, g)
+    b, lv = rt.derivative_levels("silu", 3)
+    bt = torch.tensor(b, dtype=dtype).double().numpy()  # boundaries as compared: in dtype
+    idx = np.searchsorted(bt, x.detach().double().numpy(), side="left")
+    want = g * torch.tensor(np.asarray(lv)[idx]).to(dtype)
+    assert gx.dtype == dtype and torch.equal(gx, want)
+
+
+def test_torch_compile_graph_break():
+    """torch.compile (not fullgraph) runs the Function eagerly: same gradients."""
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(8, 16), rt.GELU(bits=3), torch.nn.Linear(16, 1))
+    x = torch.randn(32, 8)
+    m(x).sum().backward()
+    want = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    torch.compile(m, backend="aot_eager")(x).sum().backward()
+    assert all(torch.equal(p.grad, w) for p, w in zip(m.parameters(), want, strict=True))
+
+
 def test_nan_input():
     x = torch.tensor([math.nan, 1.0], requires_grad=True)
     y = rt.silu(x, bits=2)

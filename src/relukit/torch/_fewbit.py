@@ -275,12 +275,15 @@ def _tracked(x: torch.Tensor) -> bool:
     return torch._C._functorch.is_functorch_wrapped_tensor(x)
 
 
+@torch.compiler.disable  # torch.compile: a graph break, the Function runs eagerly
 def fewbit(
     name: str, x: Any, pvals: tuple[Any, ...], bits: Any, inplace: bool = False
 ) -> torch.Tensor:
     """Run ``name`` with a ``bits``-bit backward (the functional forms' ``bits=`` path).
 
     Validates like the exact path; without an autograd graph it is the exact value.
+    Under ``torch.compile`` it is a graph break (Dynamo cannot trace a Function with a
+    custom ``jvp``), so ``fullgraph=True`` fails with ``bits=``.
     """
     where = f"relukit.torch.{name}"
     bits_ = check_bits(where, bits)
