@@ -12,6 +12,8 @@ elu, celu, selu (``alpha > 0``)           **the output** (which the next layer u
                                           saves anyway, so it costs no extra storage)
 gelu, silu, mish, softplus, hardswish,    the input (the derivative needs it; the same as
 prelu                                     torch)
+gelu, silu, mish, softplus, hardswish     ``bits`` bits per element (an approximate
+with ``bits=1..4``                        backward: :mod:`relukit.torch._fewbit`)
 any, with ``at_kink=`` given              plus 1 bit per element: "the input is AT a kink"
 ========================================  ==============================================
 
