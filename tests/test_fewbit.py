@@ -503,6 +503,8 @@ def test_experiment_tiny(tmp_path):
         if r["bits"] is not None:
             lo, hi = r["loss_diff"][1:]
             assert lo <= r["loss_diff"][0] <= hi
+            lo_l, hi_a = r["loss_diff"][1], r["accuracy_diff"][2]
+            assert r["within_noise"] == (lo_l <= 0 and hi_a >= 0)
     mem = m["memory"]
     # the few-bit block keeps strictly less: the GELU input (4 x width per token) is gone
     hidden = cfg.batch_size * cfg.chars_context * 4 * cfg.chars_width

@@ -380,7 +380,7 @@ def _interval(diffs: Sequence[float]) -> tuple[float, float, float]:
     n = len(diffs)
     m = statistics.fmean(diffs)
     half = student.ppf(0.975, n - 1) * statistics.stdev(diffs) / math.sqrt(n) if n > 1 else 0
-    return m, m - half, m + half
+    return float(m), float(m - half), float(m + half)
 
 
 def run_few_bit(cfg: FewBitConfig, progress: Any = None) -> dict[str, Any]:
@@ -419,6 +419,9 @@ def run_few_bit(cfg: FewBitConfig, progress: Any = None) -> dict[str, Any]:
                 if bits is not None:
                     m, lo, hi = _interval([rs[s][key] - ex[s][key] for s in cfg.seeds])
                     row[f"{key}_diff"] = [m, lo, hi]
+            if bits is not None:
+                # within seed noise: each interval includes zero or favours few-bit
+                row["within_noise"] = bool(row["loss_diff"][1] <= 0 <= row["accuracy_diff"][2])
             summary.append(row)
     return {
         "config": asdict(cfg),
@@ -451,6 +454,7 @@ def summary_rows(metrics: dict[str, Any]) -> list[list[str]]:
                 f"{100 * r['accuracy']:.2f}%",
                 _fmt_diff(r.get("loss_diff"), False),
                 _fmt_diff(r.get("accuracy_diff"), True),
+                {None: "—", True: "yes", False: "NO"}[r.get("within_noise")],
             ]
         )
     return rows
@@ -463,6 +467,7 @@ QUALITY_HEADER = [
     "accuracy",
     "Δ loss vs exact (95% CI)",
     "Δ accuracy vs exact (95% CI)",
+    "within seed noise",
 ]
 MEMORY_HEADER = [
     "backward",
