@@ -171,9 +171,10 @@ def _decode_numba(g: torch.Tensor, packed: torch.Tensor, levels: torch.Tensor) -
     n = g.numel()
     nb = _bits.packed_nbytes(n)
     out = torch.empty_like(g, memory_format=torch.contiguous_format)
+    scratch = torch.empty(n, dtype=torch.uint8)  # through torch: the profiler sees it
     kernels().decode_multiply(
         g.numpy().reshape(-1), packed.numpy(), levels.numpy(), out.numpy().reshape(-1),
-        packed.numel() // nb, nb,
+        scratch.numpy(), packed.numel() // nb, nb,
     )  # fmt: skip
     return out
 

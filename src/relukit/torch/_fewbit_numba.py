@@ -9,8 +9,9 @@ slower than the exact one. :func:`kernels` gives three loops with the same resul
   pass per boundary over a ``uint8`` scratch;
 * ``pack_planes(c, packed, bits, nb)``: bit ``k`` of ``c[i]`` into bit ``i % 8`` of
   byte ``k * nb + i // 8`` (the layout of :func:`relukit.torch._fewbit.encode`);
-* ``decode_multiply(g, packed, levels, out, bits, nb)``: ``out[i] = g[i] * levels[code]``
-  in the tensor's dtype (one rounding, as torch's ``g * mult``).
+* ``decode_multiply(g, packed, levels, out, c, bits, nb)``: the codes into the ``uint8``
+  scratch ``c``, then ``out[i] = g[i] * levels[c[i]]`` in the tensor's dtype (one
+  rounding, as torch's ``g * mult``).
 
 Used for contiguous float32/float64 CPU tensors outside ``torch.compile`` and torch.func
 transforms; the torch-op path gives the same bytes and numbers (tested).
@@ -58,15 +59,28 @@ def kernels() -> Any:
                 packed[k * nb + full] = byte
 
     @jit
-    def decode_multiply(g: Any, packed: Any, levels: Any, out: Any, bits: int, nb: int) -> None:
+    def decode_multiply(
+        g: Any, packed: Any, levels: Any, out: Any, c: Any, bits: int, nb: int
+    ) -> None:
+        # plane by plane into the uint8 scratch c (8 lanes per byte), then one gather
         n = g.size
-        for i in range(n):
-            j = i >> 3
-            e = i & 7
+        full = n // 8
+        for j in range(full):
+            byte = packed[j]
+            for e in range(8):
+                c[8 * j + e] = (byte >> e) & 1
+        for k in range(1, bits):
+            for j in range(full):
+                byte = packed[k * nb + j]
+                for e in range(8):
+                    c[8 * j + e] |= ((byte >> e) & 1) << k
+        for i in range(8 * full, n):
             code = 0
             for k in range(bits):
-                code |= ((packed[k * nb + j] >> e) & 1) << k
-            out[i] = g[i] * levels[code]
+                code |= ((packed[k * nb + full] >> (i & 7)) & 1) << k
+            c[i] = code
+        for i in range(n):
+            out[i] = g[i] * levels[c[i]]
 
     return types.SimpleNamespace(
         codes=codes, pack_planes=pack_planes, decode_multiply=decode_multiply
