@@ -170,11 +170,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     mo.add_argument("--block", type=_positive_int, default=50, help="steps per timed block")
     mo.set_defaults(func=run_monitor_overhead_cmd)
 
-    from relukit.experiments.few_bit import add_arguments, run_cmd
+    from relukit.experiments import few_bit
 
-    add_arguments(esub)
-    fb = esub.choices["few-bit"]
-    fb.set_defaults(func=run_cmd)
+    few_bit.add_arguments(esub).set_defaults(func=few_bit.run_cmd)
 
 
 def run_monitor_overhead_cmd(args: argparse.Namespace) -> int:
