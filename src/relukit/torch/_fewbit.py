@@ -165,7 +165,9 @@ def _encode_numba(x: torch.Tensor, bounds: torch.Tensor, bits: int) -> torch.Ten
     return packed
 
 
-def _decode_numba(g: torch.Tensor, packed: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+def _decode_numba(
+    g: torch.Tensor, packed: torch.Tensor, levels: torch.Tensor, bits: int
+) -> torch.Tensor:
     from relukit.torch._fewbit_numba import kernels
 
     n = g.numel()
@@ -174,7 +176,7 @@ def _decode_numba(g: torch.Tensor, packed: torch.Tensor, levels: torch.Tensor) -
     scratch = torch.empty(n, dtype=torch.uint8)  # through torch: the profiler sees it
     kernels().decode_multiply(
         g.numpy().reshape(-1), packed.numpy(), levels.numpy(), out.numpy().reshape(-1),
-        scratch.numpy(), packed.numel() // nb, nb,
+        scratch.numpy(), bits, nb,
     )  # fmt: skip
     return out
 
@@ -229,12 +231,13 @@ class FewBitFunction(torch.autograd.Function):
         if g is None:
             return None, None, None, None, None
         _, levels, shifts, _ = _constants(*ctx.key, g.device, g.dtype)
+        bits = ctx.key[2]
         if _use_triton(g) and not torch.is_grad_enabled():
             from relukit.torch import _triton
 
-            return _triton.fewbit_backward(g, packed, levels), None, None, None, None
+            return _triton.fewbit_backward(g, packed, levels, bits), None, None, None, None
         if not torch.is_grad_enabled() and _use_numba(g):
-            return _decode_numba(g, packed, levels), None, None, None, None
+            return _decode_numba(g, packed, levels, bits), None, None, None, None
         return decode_multiply(g, packed, levels, shifts), None, None, None, None
 
     @staticmethod

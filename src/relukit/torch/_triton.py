@@ -116,13 +116,14 @@ def fewbit_forward(
     return y, packed
 
 
-def fewbit_backward(g: torch.Tensor, packed: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+def fewbit_backward(
+    g: torch.Tensor, packed: torch.Tensor, levels: torch.Tensor, bits: int
+) -> torch.Tensor:
     """``g * levels[code]`` from the packed codes, in one pass."""
     k = _kernels()
     g = g.contiguous()
     n = g.numel()
     nb = _nbytes(n)
-    bits = packed.numel() // nb
     out = torch.empty_like(g)
     grid = (k["cdiv"](nb, BLOCK_BYTES),)
     k["fewbit_bwd"][grid](g, packed, levels, out, n, nb, BITS=bits, BLOCK=BLOCK_BYTES)
