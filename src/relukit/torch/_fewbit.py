@@ -15,8 +15,9 @@ minimise the derivative's L2 error weighted by the standard normal density):
 What is saved: ``bits`` bit-planes of the codes, each packed 8 elements per byte
 (:mod:`relukit.torch._bits`), ``bits * ceil(n / 8)`` bytes in one ``uint8`` tensor,
 nothing else: the ``2**bits`` levels are one cached tensor per device and dtype, looked
-up in the gradient's dtype. The forward output is the same as with ``bits=None``, bit for bit, except on
-CUDA with Triton, whose fused kernel may differ in the last bit (:mod:`._triton`).
+up in the gradient's dtype. The forward output is the same as with ``bits=None``, bit
+for bit, except on CUDA with Triton, whose fused kernel may differ in the last bit
+(:mod:`relukit.torch._triton`). ``torch.compile`` runs it eagerly (a graph break).
 
 Transforms: ``torch.func.vmap`` (the rule is generated from the element-wise forward),
 forward-mode AD (``jvp``: the tangent times the same level as backward, so ``jacfwd``
@@ -27,8 +28,10 @@ input the code is the last interval (NaN compares as above every boundary, as in
 are NaN.
 
 On CUDA tensors with Triton installed, one fused kernel computes the value and packs
-the codes, and one unpacks and multiplies (:mod:`relukit.torch._triton`); elsewhere
-the same layout is built from torch ops.
+the codes, and one unpacks and multiplies (:mod:`relukit.torch._triton`); on CPU numba
+kernels build and read the codes (:mod:`relukit.torch._fewbit_numba`); elsewhere
+(float16/bfloat16 on CPU, non-contiguous tensors, torch.func transforms) torch ops
+build the same bytes.
 
 >>> import torch, relukit.torch as rt
 >>> x = torch.tensor([-2.0, -0.5, 0.5, 2.0], requires_grad=True)
