@@ -25,6 +25,8 @@ Needs the ``torch`` extra; ``import relukit`` never imports torch.
 
 from __future__ import annotations
 
+from typing import Any
+
 try:
     import torch as _torch  # noqa: F401
 except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the extra
@@ -57,10 +59,11 @@ from relukit.torch._functions import (  # noqa: F401
     silu,
     softplus,
 )
+from relukit.torch._levels import derivative_levels
 from relukit.torch.convert import convert
 from relukit.torch.modules import make_module
 
-__all__ = ["convert", "function", "make_module"]
+__all__ = ["convert", "derivative_levels", "function", "make_module"]
 
 # every catalogue entry's module class and functional form, derived from the catalogue
 # (a new entry needs no edit here): the hand-written form where _functions has one
@@ -70,3 +73,10 @@ for _name, _cls in _modules.MODULES.items():
     __all__ += [_cls.__name__, _name]
 __all__.sort()
 del _name, _cls
+
+
+def __getattr__(name: str) -> Any:
+    """Only for type checkers: the generated classes and functional forms (``GELU``,
+    ``threshold``, ...) are in the module's namespace already, so an unknown name is an
+    error."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
