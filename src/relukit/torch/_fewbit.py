@@ -46,12 +46,13 @@ tensor([0.0908, 0.0908, 0.9092, 0.9092])
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from relukit.torch import _bits
-from relukit.torch._levels import check_bits, derivative_levels
+from relukit.torch._levels import derivative_levels
 
 __all__ = ["FewBitFunction", "fewbit", "saved_nbytes"]
 
@@ -84,17 +85,6 @@ def _constants(
         shifts = torch.arange(bits, dtype=torch.uint8, device=device).view(bits, 1)
         rounded = tuple(torch.tensor(bounds, dtype=dtype).tolist())
     return b, lv, shifts, rounded
-
-
-def _value(name: str, x: torch.Tensor, pvals: tuple[Any, ...], inplace: bool) -> torch.Tensor:
-    """The exact value, through relukit.torch's own functional form (no graph here)."""
-    from relukit.torch import _functions as f
-
-    if name == "gelu":
-        return f.gelu(x, pvals[0])
-    if name == "softplus":
-        return f.softplus(x, pvals[0], pvals[1])
-    return getattr(f, name)(x, inplace)
 
 
 def encode(x: torch.Tensor, bounds: tuple[float, ...], shifts: torch.Tensor) -> torch.Tensor:
@@ -204,6 +194,7 @@ class FewBitFunction(torch.autograd.Function):
         pvals: tuple[Any, ...],
         bits: int,
         inplace: bool,
+        value: Value,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         bounds, _, shifts, rounded = _constants(name, pvals, bits, x.device, x.dtype)
         if _use_triton(x) and not inplace:
@@ -214,11 +205,11 @@ class FewBitFunction(torch.autograd.Function):
             packed = _encode_numba(x, bounds, bits)
         else:
             packed = encode(x, rounded, shifts)  # before an in-place value overwrites x
-        return _value(name, x, pvals, inplace), packed
+        return value(x, inplace), packed
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        x, name, pvals, bits, inplace = inputs
+        x, name, pvals, bits, inplace, _ = inputs
         _, packed = output
         ctx.mark_non_differentiable(packed)
         ctx.set_materialize_grads(False)  # no zero gradient for the codes
@@ -231,17 +222,18 @@ class FewBitFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor | None, _g_packed: Any) -> tuple[Any, ...]:
         (packed,) = ctx.saved_tensors
+        rest = (None,) * 5  # name, pvals, bits, inplace, value
         if g is None:
-            return None, None, None, None, None
+            return (None, *rest)
         _, levels, shifts, _ = _constants(*ctx.key, g.device, g.dtype)
         bits = ctx.key[2]
         if _use_triton(g) and not torch.is_grad_enabled():
             from relukit.torch import _triton
 
-            return _triton.fewbit_backward(g, packed, levels, bits), None, None, None, None
+            return (_triton.fewbit_backward(g, packed, levels, bits), *rest)
         if not torch.is_grad_enabled() and _use_numba(g):
-            return _decode_numba(g, packed, levels, bits), None, None, None, None
-        return decode_multiply(g, packed, levels, shifts), None, None, None, None
+            return (_decode_numba(g, packed, levels, bits), *rest)
+        return (decode_multiply(g, packed, levels, shifts), *rest)
 
     @staticmethod
     def jvp(ctx: Any, xt: torch.Tensor | None, *_: Any) -> tuple[Any, ...]:
@@ -250,13 +242,6 @@ class FewBitFunction(torch.autograd.Function):
             return None, None
         levels, shifts = _constants(*ctx.key, xt.device, xt.dtype)[1:3]
         return decode_multiply(xt, packed, levels, shifts), None
-
-
-def _bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The catalogue's validation of the parameters (cached by value and type)."""
-    from relukit.torch import _functions as f
-
-    return f.bind(name, pvals)
 
 
 def _tracked(x: torch.Tensor) -> bool:
@@ -270,31 +255,23 @@ def _tracked(x: torch.Tensor) -> bool:
     return torch._C._functorch.is_functorch_wrapped_tensor(x)
 
 
+#: the exact value, ``value(x, inplace) -> y`` (relukit.torch's exact path, given by the
+#: caller: this module sits below :mod:`relukit.torch._functions` and never imports it)
+Value = Callable[[torch.Tensor, bool], torch.Tensor]
+
+
 @torch.compiler.disable  # torch.compile: a graph break, the Function runs eagerly
 def fewbit(
-    name: str, x: Any, pvals: tuple[Any, ...], bits: Any, inplace: bool = False
+    name: str, x: torch.Tensor, pvals: tuple[Any, ...], bits: int, inplace: bool, value: Value
 ) -> torch.Tensor:
     """Run ``name`` with a ``bits``-bit backward (the functional forms' ``bits=`` path).
 
-    Validates like the exact path; without an autograd graph it is the exact value.
-    Under ``torch.compile`` it is a graph break (Dynamo cannot trace a Function with a
-    custom ``jvp``), so ``fullgraph=True`` fails with ``bits=``.
+    The caller (:func:`relukit.torch._functions.fewbit`) has validated the input, the
+    parameters and ``bits``; ``value`` is the exact value. Without an autograd graph it
+    is the exact value. Under ``torch.compile`` it is a graph break (Dynamo cannot trace
+    a Function with a custom ``jvp``), so ``fullgraph=True`` fails with ``bits=``.
     """
-    where = f"relukit.torch.{name}"
-    bits_ = check_bits(where, bits)
-    if bits_ is None:
-        raise TypeError(f"{where}: fewbit needs bits")
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(
-            f"{where}: input must be a torch.Tensor, got {type(x).__name__} "
-            f"(use relukit.{name} for Python numbers, lists and NumPy arrays)"
-        )
-    pvals = _bind(name, pvals)
     if not (x.is_floating_point() and _tracked(x)):
-        return _value(name, x, pvals, inplace)
-    if inplace:
-        from relukit.torch import _functions as f
-
-        f._check_inplace(x)
-    y, _ = FewBitFunction.apply(x, name, pvals, bits_, inplace)
+        return value(x, inplace)
+    y, _ = FewBitFunction.apply(x, name, pvals, bits, inplace, value)
     return y

@@ -54,7 +54,8 @@ import torch.nn.functional as F
 
 from relukit._namespaces import MATH
 from relukit.catalogue import Activation, get
-from relukit.torch._fewbit import fewbit as _fewbit
+from relukit.torch import _fewbit
+from relukit.torch._levels import check_bits
 from relukit.torch._special import apply_fixes, apply_grad_fixes, fixups
 from relukit.torch._table import TABLE, TorchOps
 
@@ -449,6 +450,31 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
     return pl.value(x, inplace, _finite(pl, x))
 
 
+def fewbit(
+    name: str, x: Any, pvals: tuple[Any, ...], bits: Any, inplace: bool = False
+) -> torch.Tensor:
+    """Validate and run ``name`` with a ``bits``-bit backward (:mod:`relukit.torch._fewbit`):
+    the ``bits=`` path of the functional forms and modules."""
+    where = f"relukit.torch.{name}"
+    bits_ = check_bits(where, bits)
+    if bits_ is None:
+        raise TypeError(f"{where}: fewbit needs bits")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{where}: input must be a torch.Tensor, got {type(x).__name__} "
+            f"(use relukit.{name} for Python numbers, lists and NumPy arrays)"
+        )
+    pv = bind(name, pvals)
+    if inplace and x.requires_grad and torch.is_grad_enabled():
+        _check_inplace(x)
+    value = functools.partial(_exact_value, name, pv)
+    return _fewbit.fewbit(name, x, pv, bits_, inplace, value)
+
+
+def _exact_value(name: str, pvals: tuple[Any, ...], x: torch.Tensor, inplace: bool) -> torch.Tensor:
+    return apply(name, x, pvals, inplace, None)
+
+
 def _no_kink_with_bits(name: str, at_kink: Any) -> None:
     if at_kink is not None:
         raise ValueError(f"relukit.torch.{name}: at_kink and bits cannot be combined")
@@ -743,7 +769,7 @@ def gelu(
     tensor([0., 0.])
     """
     if bits is not None:
-        return _fewbit("gelu", input, (approximate,), bits)
+        return fewbit("gelu", input, (approximate,), bits)
     return apply("gelu", input, (approximate,), False, None)
 
 
@@ -757,7 +783,7 @@ def silu(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None)
     tensor([0.])
     """
     if bits is not None:
-        return _fewbit("silu", input, (), bits, inplace)
+        return fewbit("silu", input, (), bits, inplace)
     return apply("silu", input, (), inplace, None)
 
 
@@ -771,7 +797,7 @@ def mish(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None)
     tensor([0.])
     """
     if bits is not None:
-        return _fewbit("mish", input, (), bits, inplace)
+        return fewbit("mish", input, (), bits, inplace)
     return apply("mish", input, (), inplace, None)
 
 
@@ -793,7 +819,7 @@ def softplus(
     """
     if bits is not None:
         _no_kink_with_bits("softplus", at_kink)
-        return _fewbit("softplus", input, (beta, threshold), bits)
+        return fewbit("softplus", input, (beta, threshold), bits)
     return apply("softplus", input, (beta, threshold), False, at_kink)
 
 
@@ -814,7 +840,7 @@ def hardswish(
     """
     if bits is not None:
         _no_kink_with_bits("hardswish", at_kink)
-        return _fewbit("hardswish", input, (), bits, inplace)
+        return fewbit("hardswish", input, (), bits, inplace)
     return apply("hardswish", input, (), inplace, at_kink)
 
 

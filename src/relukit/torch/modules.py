@@ -148,7 +148,7 @@ class _FewBitForward:
         if s.bits is None:
             return _RelukitModule._relukit_forward(s, input)
         name = s._activation().name
-        return _fewbit.fewbit(name, input, s._param_values(), s.bits, getattr(s, "inplace", False))
+        return _f.fewbit(name, input, s._param_values(), s.bits, getattr(s, "inplace", False))
 
     def extra_repr(self) -> str:
         base: str = super().extra_repr()  # type: ignore[misc]
