@@ -5,8 +5,9 @@ Three models, in float32 and in bfloat16 (plain dtype), trained on random data:
 
 * a transformer MLP block, ``LayerNorm -> Linear(d, 4d) -> GELU -> Linear(4d, d)``
   (d = 1024, 8192 tokens);
-* an MLP with four hidden layers of 4096 (SiLU), batch 4096, and the same with ReLU
-  (relukit's 1-bit mask, fused by a Triton kernel);
+* an MLP with four hidden layers of 4096 (SiLU), batch 4096, and the same with
+  LeakyReLU(-0.1) (a negative slope: torch and relukit's exact path keep the input;
+  on CUDA with Triton relukit keeps a 1-bit mask, fused by a Triton kernel);
 
 each with ``torch.nn``'s activation, relukit's exact backward (``bits=None``) and
 ``bits=1..4``; the relukit rows run twice, with the fused Triton kernels (when Triton
@@ -34,6 +35,7 @@ def main() -> int:
         print("fewbit_gpu: no CUDA device; nothing measured (run it on a machine with a GPU)")
         return 0
     from torch import nn
+    from torch.nn import functional as F
 
     import relukit.torch as rt
     from relukit.torch import _triton
@@ -65,8 +67,9 @@ def main() -> int:
             mlp_block, nn.GELU, gelu_variants, (8192, 1024)
         ),
         "MLP 4x4096 (SiLU), batch 4096": (mlp, nn.SiLU, silu_variants, (4096, 1024)),
-        "MLP 4x4096 (ReLU), batch 4096": (
-            mlp, nn.ReLU, [("1-bit mask", lambda: rt.ReLU(), True)], (4096, 1024)
+        "MLP 4x4096 (LeakyReLU, slope -0.1), batch 4096": (
+            mlp, lambda: nn.LeakyReLU(-0.1), [("1-bit mask", lambda: rt.LeakyReLU(-0.1), True)],
+            (4096, 1024),
         ),
     }  # fmt: skip
 
@@ -121,7 +124,7 @@ def main() -> int:
         for name, mine, ref in (
             ("gelu bits=3", lambda t: rt.gelu(t, bits=3), torch.nn.functional.gelu),
             ("silu bits=3", lambda t: rt.silu(t, bits=3), torch.nn.functional.silu),
-            ("relu", rt.relu, torch.relu),
+            ("leaky -0.1", lambda t: rt.leaky_relu(t, -0.1), lambda t: F.leaky_relu(t, -0.1)),
         ):
             t = xv.clone().requires_grad_()
             y = mine(t)

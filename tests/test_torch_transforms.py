@@ -222,7 +222,8 @@ def model(double=False):
     net = nn.Sequential(
         nn.Linear(4, 8), nn.PReLU(8), nn.Linear(8, 8), nn.LeakyReLU(0.1), nn.Linear(8, 8),
         nn.GELU(), nn.Linear(8, 8), nn.ELU(), nn.Linear(8, 8), nn.ReLU(), nn.Hardswish(),
-        nn.Mish(), nn.Hardtanh(-2.0, 2.0), nn.Softplus(2.0), nn.SiLU(), nn.Linear(8, 1),
+        nn.Mish(), nn.Hardtanh(-2.0, 2.0), nn.Softplus(2.0), nn.SiLU(), nn.Threshold(0.1, -1.0),
+        nn.Linear(8, 1),
     )  # fmt: skip
     return net.double() if double else net
 
@@ -240,6 +241,8 @@ def test_jit_script_module_runs_and_round_trips():
     torch.testing.assert_close(torch.jit.load(buf)(x), net(x))
     with pytest.raises(torch.jit.Error, match="at_kink has no TorchScript form"):
         torch.jit.script(rt.ReLU(at_kink=1.0))(x)
+    with pytest.raises(torch.jit.Error, match="bits has no TorchScript form"):
+        torch.jit.script(rt.GELU(bits=2))(x)
 
 
 def test_jit_trace_in_grad_mode_with_default_checks():

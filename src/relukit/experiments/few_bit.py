@@ -588,7 +588,7 @@ def add_arguments(esub: Any) -> Any:
         help="train with exact vs few-bit GELU backward: quality, saved memory, step time",
         description="Train an MLP on scikit-learn's digits and a small character-level "
         "transformer on Python's standard-library sources with the exact GELU backward "
-        "and with bits=1..4; print final loss/accuracy with paired 95%% intervals, and the "
+        "and with bits=1..4; print final loss/accuracy with paired 95% intervals, and the "
         "unique saved bytes, profiler peak and step time of a transformer block.",
     )
     p.add_argument("--bits", type=bits, nargs="+", default=list(d.bits), metavar="B")

@@ -636,6 +636,22 @@ def leaky_relu(
     return apply("leaky_relu", input, (negative_slope,), inplace, at_kink)
 
 
+@functools.lru_cache(maxsize=256)
+def _rrelu_bounds_cached(typed: tuple[tuple[type, Any], ...]) -> tuple[float, float]:
+    p = get("rrelu").bind(tuple(v for _, v in typed), {"rng": 0})  # a fixed seed: no draw
+    return p["lower"], p["upper"]
+
+
+def _rrelu_bounds(lower: Any, upper: Any) -> tuple[float, float]:
+    """rrelu's ``lower`` and ``upper``, validated by the catalogue (cached by value and type)."""
+    try:
+        return _rrelu_bounds_cached(((type(lower), lower), (type(upper), upper)))
+    except TypeError as exc:
+        if "unhashable" not in str(exc):
+            raise
+        return _rrelu_bounds_cached.__wrapped__(((type(lower), lower), (type(upper), upper)))
+
+
 def rrelu(
     input: torch.Tensor,
     lower: float = 1.0 / 8,
@@ -665,7 +681,7 @@ def rrelu(
         )
     if not isinstance(training, bool):
         raise TypeError(f"relukit.torch.rrelu: training must be True or False, got {training!r}")
-    lo, hi = bind("rrelu", (lower, upper))[:2]
+    lo, hi = _rrelu_bounds(lower, upper)
     if training:
         if at_kink is not None:
             raise ValueError(

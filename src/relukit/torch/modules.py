@@ -135,6 +135,11 @@ class _RReLUForward:
         s: Any = self
         return (s.lower, s.upper)
 
+    def _relukit_init(self, at_kink: Any) -> None:
+        s: Any = self
+        _f._rrelu_bounds(s.lower, s.upper)  # validate (no random seed drawn)
+        s.at_kink = _f._check_at_kink("rrelu", at_kink)
+
 
 class _FewBitForward:
     """``bits=1..4``: the few-bit backward of :mod:`relukit.torch._fewbit`; ``None``
