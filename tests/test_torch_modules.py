@@ -49,6 +49,8 @@ CASES = [
     ("Hardswish", (), {}, (-3.0, 3.0)),
     ("PReLU", (), {}, (0.0,)),
     ("PReLU", (3, 0.1), {}, (0.0,)),
+    ("Threshold", (0.0, 0.0), {}, (0.0,)),
+    ("Threshold", (0.5, -2.0), {}, (0.5,)),
 ]
 IDS = [f"{n}{a}{k or ''}" for n, a, k, _ in CASES]
 OUTPUT_SAVING = {"ELU", "CELU", "SELU"}
@@ -421,6 +423,107 @@ def test_hypothesis_relu_leaky_equal_torch(values, slope):
         y, gr = run(rmod, x, g)
         y_ref, g_ref = run(tmod, x, g)
         assert torch.equal(y, y_ref) and same(gr[0], g_ref[0])
+
+
+# ---------------------------------------------------------------------------
+# rrelu (random slopes in training), squareplus and sparse_plus (no torch.nn namesake)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [(), (0.1, 0.3), (0.2, 0.2)])
+def test_rrelu_drop_in_for_torch_nn_in_eval_and_training(args):
+    ref, mine = nn.RReLU(*args).double(), rt.RReLU(*args).double()
+    assert isinstance(mine, nn.RReLU) and repr(mine) == repr(ref)
+    x, g = inputs(torch.float64, (0.0,)), torch.randn(6, 3, 40, dtype=torch.float64)
+    for training in (False, True):
+        ref.train(training), mine.train(training)
+        torch.manual_seed(3)  # training: both draw from torch's generator
+        y_ref, g_ref = run(ref, x, g)
+        torch.manual_seed(3)
+        y, gr = run(mine, x, g)
+        assert same(y, y_ref) and same(gr[0], g_ref[0]), training
+    lo, hi = (args or (1 / 8, 1 / 3))[:2]
+    neg = x < 0
+    slopes = y[neg] / x[neg]  # training: one draw per element, in [lower, upper]
+    assert bool(((slopes >= lo - 1e-15) & (slopes <= hi + 1e-15)).all())
+    mine.eval()  # evaluation: leaky_relu with the mean slope, keeping the output
+    xx = x.clone().requires_grad_()
+    assert mine(xx).grad_fn.name() == "ActivationFunctionBackward"
+    assert torch.jit.script(mine)(x).equal(ref.eval()(x))
+    # a fresh compile per parameter set: recompiling the same code for new float
+    # attributes makes them symbolic (automatic dynamic), which the catalogue's
+    # validation cannot trace (so far true of every relukit.torch module with float
+    # parameters)
+    torch._dynamo.reset()
+    compiled = torch.compile(mine, backend="aot_eager", fullgraph=True)
+    y_ref, g_ref = run(ref, x, g)
+    y, gr = run(compiled, x, g)
+    assert same(y, y_ref) and same(gr[0], g_ref[0])
+
+
+def test_rrelu_errors_leave_inputs_untouched():
+    x = torch.tensor([-1.0, 2.0])
+    with pytest.raises(ValueError, match=r"upper must be >= lower, got lower=0.5 and upper=0.1"):
+        rt.RReLU(0.5, 0.1)
+    with pytest.raises(ValueError, match="at_kink applies in evaluation only"):
+        rt.rrelu(x, training=True, inplace=True, at_kink=1.0)
+    with pytest.raises(TypeError, match="training must be True or False"):
+        rt.rrelu(x, training="no")
+    with pytest.raises(TypeError, match=r"input must be a torch\.Tensor, got list"):
+        rt.rrelu([1.0])
+    assert x.tolist() == [-1.0, 2.0]
+
+
+def _squareplus(x, b=4.0):
+    """(x + sqrt(x^2 + b)) / 2 and its derivative in float64, for x < 0 without the
+    cancellation: x + s = b / (s - x) with s = sqrt(x^2 + b)."""
+    s = torch.sqrt(x * x + b)
+    v = torch.where(x >= 0, (x + s) / 2, b / (2 * (s - x)))
+    d = torch.where(x >= 0, (1 + x / s) / 2, b / (2 * s * (s - x)))
+    return v, d
+
+
+def _sparse_plus(x):  # jax.nn.sparse_plus's formula, written out in float64
+    mid = (x > -1) & (x < 1)
+    v = torch.where(x >= 1, x, torch.where(mid, (x + 1) ** 2 / 4, 0.0))
+    return v, torch.where(x >= 1, 1.0, torch.where(mid, (x + 1) / 2, 0.0))
+
+
+SMOOTH_NEW = [
+    ("Squareplus", "squareplus", {}, _squareplus),
+    ("Squareplus", "squareplus", {"b": 0.25}, _squareplus),
+    ("SparsePlus", "sparse_plus", {}, _sparse_plus),
+]
+
+
+@pytest.mark.parametrize(("cls", "name", "kw", "oracle"), SMOOTH_NEW)
+def test_entries_without_torch_namesake_against_formulas_and_jax(cls, name, kw, oracle):
+    x = inputs(torch.float64, (-1.0, 1.0))
+    g = torch.randn_like(x)
+    m = getattr(rt, cls)(**kw)
+    assert type(m).relukit_activation.name == name and cls in rt.__all__ and name in rt.__all__
+    y, (gx,) = run(m, x, g)
+    v, d = oracle(x, **kw)
+    torch.testing.assert_close(y, v, rtol=1e-14, atol=1e-300)
+    torch.testing.assert_close(gx, g * d, rtol=1e-14, atol=1e-300)
+    torch.testing.assert_close(getattr(rt, name)(x, **kw), v, rtol=1e-14, atol=1e-300)
+    grads = torch.func.vmap(torch.func.grad(lambda t: getattr(rt, name)(t, **kw).sum()))(x)
+    torch.testing.assert_close(grads, d, rtol=1e-14, atol=1e-300)
+    jnp = pytest.importorskip("jax.numpy")
+    jax = pytest.importorskip("jax")
+    if not hasattr(jax, "enable_x64"):
+        pytest.skip("this JAX has no jax.enable_x64 context")
+    fn = getattr(jax.nn, name)
+    fj = (lambda t: fn(t, **kw)) if kw else fn
+    # jax.nn.squareplus writes x + sqrt(x^2 + b) as is: it cancels for x << 0 (relative
+    # error about eps * x^2 / b), hence the looser tolerance against jax
+    with jax.enable_x64(True):  # float64 here only (other tests run JAX's default)
+        xj = jnp.asarray(x.numpy())
+        assert xj.dtype == jnp.float64
+        yj = torch.from_numpy(jax.device_get(fj(xj)).copy())
+        dj = jax.device_get(jax.vmap(jax.grad(fj))(xj.reshape(-1)).reshape(x.shape))
+    torch.testing.assert_close(y, yj, rtol=1e-11, atol=1e-300)
+    torch.testing.assert_close(gx, g * torch.from_numpy(dj.copy()), rtol=1e-11, atol=1e-300)
 
 
 # ---------------------------------------------------------------------------

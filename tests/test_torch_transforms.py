@@ -28,9 +28,17 @@ func = torch.func
 pytestmark = pytest.mark.torch
 
 # every catalogue entry that torch.nn.functional has, with its default parameters, and
-# some other parameter values
-DEFAULTS = [(a.name, {}) for a in rk.catalogue() if hasattr(F, a.name) and a.name not in ("prelu",)]
+# some other parameter values. torch's threshold has no defaults: the reference is given
+# relukit's (0, 0) explicitly.
+NO_TORCH_DEFAULTS = {"threshold": {"threshold": 0.0, "value": 0.0}}
+DEFAULTS = [
+    (a.name, NO_TORCH_DEFAULTS.get(a.name, {}))
+    for a in rk.catalogue()
+    if hasattr(F, a.name) and a.name not in ("prelu",)
+]
 OTHERS = [
+    ("threshold", {"threshold": 1.5, "value": -4.0}),
+    ("rrelu", {"lower": 0.2, "upper": 0.6}),
     ("leaky_relu", {"negative_slope": 0.1}),
     ("leaky_relu", {"negative_slope": -0.3}),
     ("hardtanh", {"min_val": -2.0, "max_val": 1.5}),
@@ -54,7 +62,19 @@ def away_from_kinks(name, kw, shape=(4, 9), seed=0):
 
 
 def fns(name, kw):
-    return (lambda t: getattr(rt, name)(t, **kw)), (lambda t: getattr(F, name)(t, **kw))
+    """relukit's functional form and torch's reference.
+
+    rrelu runs in evaluation mode (``training=False``, the default of both), where torch
+    documents it as leaky_relu with the mean slope: the reference is written that way
+    because torch's own ``F.rrelu`` has no ``torch.func`` support (``vmap`` of
+    ``aten::rrelu_with_noise`` raises, even in evaluation). Training mode runs torch's
+    ``F.rrelu`` itself (tests/test_torch_modules.py).
+    """
+    mine = lambda t: getattr(rt, name)(t, **kw)  # noqa: E731
+    if name == "rrelu":
+        slope = (kw.get("lower", 1 / 8) + kw.get("upper", 1 / 3)) / 2
+        return mine, lambda t: F.leaky_relu(t, slope)
+    return mine, lambda t: getattr(F, name)(t, **kw)
 
 
 # ---------------------------------------------------------------------------
@@ -202,7 +222,8 @@ def model(double=False):
     net = nn.Sequential(
         nn.Linear(4, 8), nn.PReLU(8), nn.Linear(8, 8), nn.LeakyReLU(0.1), nn.Linear(8, 8),
         nn.GELU(), nn.Linear(8, 8), nn.ELU(), nn.Linear(8, 8), nn.ReLU(), nn.Hardswish(),
-        nn.Mish(), nn.Hardtanh(-2.0, 2.0), nn.Softplus(2.0), nn.SiLU(), nn.Linear(8, 1),
+        nn.Mish(), nn.Hardtanh(-2.0, 2.0), nn.Softplus(2.0), nn.SiLU(), nn.Threshold(0.1, -1.0),
+        nn.Linear(8, 1),
     )  # fmt: skip
     return net.double() if double else net
 
@@ -220,6 +241,8 @@ def test_jit_script_module_runs_and_round_trips():
     torch.testing.assert_close(torch.jit.load(buf)(x), net(x))
     with pytest.raises(torch.jit.Error, match="at_kink has no TorchScript form"):
         torch.jit.script(rt.ReLU(at_kink=1.0))(x)
+    with pytest.raises(torch.jit.Error, match="bits has no TorchScript form"):
+        torch.jit.script(rt.GELU(bits=2))(x)
 
 
 def test_jit_trace_in_grad_mode_with_default_checks():

@@ -5,7 +5,9 @@ ELU and ReLU + recycling; ``born-dead`` estimates how often a randomly initialis
 network is dead, beside ``1 − (1 − 2^−N)^H``; ``monitor-overhead`` times
 DeadUnitMonitor; ``plasticity`` trains one network on a stream of tasks (relu,
 leaky_relu, ReDo, continual backprop); ``kink-choice`` trains with relu'(0) = 0 and 1 in
-four precisions. They need torch/scikit-learn/NumPy, imported only when a command runs.
+four precisions; ``few-bit`` trains a digits MLP and a character transformer with
+exact and 1-4 bit GELU backward. They need torch/scikit-learn/NumPy, imported only when
+a command runs.
 
 Adding an experiment: write ``_add_<name>(esub)`` (its parser, ``set_defaults(func=...)``)
 and add one row to :data:`EXPERIMENTS`. :func:`_add_outputs` gives the usual ``--out``,
@@ -510,12 +512,19 @@ def run_monitor_overhead_cmd(args: argparse.Namespace) -> int:
 
 #: one row per experiment: (sub-command, function that adds its parser), in the order of
 #: ``relukit experiment --help``
+def _add_few_bit(esub: argparse._SubParsersAction) -> None:
+    from relukit.experiments import few_bit  # its parser and command (torch imported on run)
+
+    few_bit.add_arguments(esub).set_defaults(func=few_bit.run_cmd)
+
+
 EXPERIMENTS: tuple[tuple[str, Callable[[argparse._SubParsersAction], None]], ...] = (
     ("dying-relu", _add_dying_relu),
     ("born-dead", _add_born_dead),
     ("monitor-overhead", _add_monitor_overhead),
     ("plasticity", _add_plasticity),
     ("kink-choice", _add_kink_choice),
+    ("few-bit", _add_few_bit),
 )
 
 

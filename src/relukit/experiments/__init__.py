@@ -7,7 +7,9 @@
 * :mod:`relukit.experiments.plasticity`: one network on a stream of tasks (loss of
   plasticity), with ReLU, LeakyReLU, ReDo and continual backprop;
 * :mod:`relukit.experiments.kink_choice`: relu'(0) = 0 against 1, by floating-point
-  precision.
+  precision;
+* :mod:`relukit.experiments.few_bit`: exact vs few-bit (``bits=1..4``) GELU backward on
+  a digits MLP and a character-level transformer; quality, saved memory, step time.
 
 :func:`demo` is the ``relukit demo`` section: short runs of dying-relu, plasticity and
 kink-choice, each with its report.

@@ -25,6 +25,8 @@ Needs the ``torch`` extra; ``import relukit`` never imports torch.
 
 from __future__ import annotations
 
+from typing import Any
+
 try:
     import torch as _torch  # noqa: F401
 except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the extra
@@ -34,8 +36,12 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the 
         name="torch",
     ) from _exc
 
+from relukit.torch import _functions as _fn
 from relukit.torch import modules as _modules
-from relukit.torch._functions import (
+
+# the functional forms with torch.nn.functional's signatures, named for type checkers
+# (every other catalogue entry gets the generic form below)
+from relukit.torch._functions import (  # noqa: F401
     celu,
     elu,
     function,
@@ -48,69 +54,29 @@ from relukit.torch._functions import (
     prelu,
     relu,
     relu6,
+    rrelu,
     selu,
     silu,
     softplus,
 )
+from relukit.torch._levels import derivative_levels
 from relukit.torch.convert import convert
-from relukit.torch.modules import (
-    CELU,
-    ELU,
-    GELU,
-    SELU,
-    Hardsigmoid,
-    Hardswish,
-    Hardtanh,
-    LeakyReLU,
-    Mish,
-    PReLU,
-    ReLU,
-    ReLU6,
-    SiLU,
-    Softplus,
-    make_module,
-)
+from relukit.torch.modules import make_module
 
-__all__ = [
-    "CELU",
-    "ELU",
-    "GELU",
-    "SELU",
-    "Hardsigmoid",
-    "Hardswish",
-    "Hardtanh",
-    "LeakyReLU",
-    "Mish",
-    "PReLU",
-    "ReLU",
-    "ReLU6",
-    "SiLU",
-    "Softplus",
-    "celu",
-    "convert",
-    "elu",
-    "function",
-    "gelu",
-    "hardsigmoid",
-    "hardswish",
-    "hardtanh",
-    "leaky_relu",
-    "make_module",
-    "mish",
-    "prelu",
-    "relu",
-    "relu6",
-    "selu",
-    "silu",
-    "softplus",
-]
+__all__ = ["convert", "derivative_levels", "function", "make_module"]
 
-# every catalogue entry has a module class and a functional form (new entries too)
+# every catalogue entry's module class and functional form, derived from the catalogue
+# (a new entry needs no edit here): the hand-written form where _functions has one
 for _name, _cls in _modules.MODULES.items():
-    if _cls.__name__ not in globals():
-        globals()[_cls.__name__] = _cls
-        __all__.append(_cls.__name__)
-    if _name not in globals():
-        globals()[_name] = function(_name)
-        __all__.append(_name)
+    globals()[_cls.__name__] = _cls
+    globals()[_name] = getattr(_fn, _name, None) or function(_name)
+    __all__ += [_cls.__name__, _name]
+__all__.sort()
 del _name, _cls
+
+
+def __getattr__(name: str) -> Any:
+    """Only for type checkers: the generated classes and functional forms (``GELU``,
+    ``threshold``, ...) are in the module's namespace already, so an unknown name is an
+    error."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,6 +20,10 @@ elu, celu, selu (alpha > 0)       usually keeps the same tensor, so this costs n
 gelu, silu, mish, softplus,       the input (the derivative needs it; as torch)
 hardswish, prelu, leaky_relu
 (slope < 0), elu/celu (alpha < 0)
+gelu, silu, mish, softplus,       ``bits`` bits per element (an approximate backward:
+hardswish with ``bits=1..4``      :mod:`relukit.torch._fewbit`)
+leaky_relu (slope < 0) on CUDA    a 1-bit packed mask ``x > 0`` instead of the input
+with Triton                       (:mod:`relukit.torch._triton`: one fused pass each way)
 any, with ``at_kink=`` given      plus a bool per element: "the input is AT a kink"
 prelu with a frozen weight        a bool per element (``x > 0``) instead of the input
 ================================  ================================================
@@ -48,7 +52,10 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
+from relukit._namespaces import MATH
 from relukit.catalogue import Activation, get
+from relukit.torch import _fewbit
+from relukit.torch._levels import check_bits
 from relukit.torch._special import apply_fixes, apply_grad_fixes, fixups
 from relukit.torch._table import TABLE, TorchOps
 
@@ -69,6 +76,7 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "rrelu",
     "selu",
     "silu",
     "softplus",
@@ -80,14 +88,6 @@ _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 # ---------------------------------------------------------------------------
 # the plan: one catalogue entry with bound parameters, as torch runs it
 # ---------------------------------------------------------------------------
-
-
-class _Probe:
-    """A scalar namespace to ask a catalogue formula whether it accepts these parameters."""
-
-    @staticmethod
-    def where(c: Any, a: Any, b: Any) -> Any:
-        return a if c else b
 
 
 def _xp() -> Any:
@@ -190,7 +190,7 @@ def _save_mode(act: Activation, ops: TorchOps | None, p: dict) -> Literal["outpu
     if fn is None or (ops is not None and ops.from_output is None):
         return "input"
     try:  # e.g. leaky_relu with a negative slope: the output cannot tell the branch
-        fn(_Probe, 1.0, **p)
+        fn(MATH, 1.0, **p)  # the pure-Python scalar namespace
     except (ValueError, ZeroDivisionError):
         return "input"
     return "output"
@@ -218,18 +218,19 @@ def plan(name: str, pvals: tuple[Any, ...] = ()) -> Plan:
     return _plan(name, pvals)
 
 
-@functools.lru_cache(maxsize=1024, typed=True)
-def _bind_cached(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(get(name).bind(pvals).values())
+@functools.lru_cache(maxsize=1024)
+def _bind_cached(name: str, typed: tuple[tuple[type, Any], ...]) -> tuple[Any, ...]:
+    return tuple(get(name).bind(tuple(v for _, v in typed)).values())
 
 
 def bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
     """Validate parameter values through the catalogue (its error messages).
 
-    Returns the normalised values (Python floats for real parameters), cached.
+    Returns the normalised values (Python floats for real parameters), cached by value
+    and type (``True == 1 == 1.0`` must not share a validation).
     """
     try:
-        return _bind_cached(name, pvals)
+        return _bind_cached(name, tuple((type(v), v) for v in pvals))
     except TypeError as exc:
         if "unhashable" not in str(exc):
             raise
@@ -255,6 +256,38 @@ def _at_kink(gi: torch.Tensor, g: torch.Tensor, mask: torch.Tensor, at_kink: flo
     return torch.where(mask, g * at_kink, gi)
 
 
+def _triton_mask(pl: Plan, x: torch.Tensor, inplace: bool, at_kink: float | None) -> bool:
+    """relu/leaky_relu that would keep the input (leaky_relu with a negative slope: the
+    output cannot tell the branch) keep a 1-bit packed mask instead, written with the
+    value by one fused Triton kernel: only for plain CUDA tensors when ``triton`` imports
+    (never on CPU, under tracers, fake tensors, ``torch.func`` or ``torch.compile``)."""
+    if pl.act.name not in ("relu", "leaky_relu") or pl.save != "input" or inplace:
+        return False
+    if at_kink is not None or x.device.type != "cuda" or type(x) is not torch.Tensor:
+        return False
+    if torch.compiler.is_compiling() or _is_wrapped(x) or torch._C._get_tracing_state():
+        return False
+    if torch._C._len_torch_dispatch_stack():
+        return False
+    from relukit.torch import _triton
+
+    return _triton.available() and _triton.supports(x)
+
+
+def _mask_grad(pl: Plan, g: torch.Tensor, packed: torch.Tensor, shape: Any) -> torch.Tensor:
+    """The gradient from the packed mask of :func:`_triton_mask` (fused when possible;
+    differentiable torch ops for double backward and transforms)."""
+    slope = pl.params.get("negative_slope", 0.0)
+    if not torch.is_grad_enabled() and type(g) is torch.Tensor and not _is_wrapped(g):
+        from relukit.torch import _triton
+
+        if g.device.type == "cuda" and _triton.supports(g):
+            return _triton.mask_backward(pl.act.name, g, packed, slope)
+    from relukit.torch import _bits
+
+    return torch.where(_bits.unpack(packed, shape), g, g * slope)
+
+
 # ---------------------------------------------------------------------------
 # the autograd Function
 # ---------------------------------------------------------------------------
@@ -274,6 +307,10 @@ class _ActivationCore(torch.autograd.Function):
     def forward(
         x: torch.Tensor, plan: Plan, at_kink: float | None, inplace: bool, finite: bool
     ) -> tuple[torch.Tensor, ...]:
+        if _triton_mask(plan, x, inplace, at_kink):
+            from relukit.torch import _triton
+
+            return _triton.mask_forward(plan.act.name, x, plan.params.get("negative_slope", 0.0))
         extras = []
         if inplace and plan.save == "input":
             extras.append(x.clone())
@@ -289,7 +326,11 @@ class _ActivationCore(torch.autograd.Function):
             ctx.mark_dirty(x)
         if extras:
             ctx.mark_non_differentiable(*extras)
-        if plan.save == "output":
+        ctx.mask_shape = None
+        if extras and extras[0].dtype == torch.uint8:  # the packed mask (_triton_mask)
+            ctx.mask_shape = x.shape
+            t = extras.pop(0)
+        elif plan.save == "output":
             t = y
         elif inplace:
             t = extras.pop(0)
@@ -308,6 +349,8 @@ class _ActivationCore(torch.autograd.Function):
         if g is None:
             return None, None, None, None, None
         t, *masks = ctx.saved_tensors
+        if ctx.mask_shape is not None:
+            return _mask_grad(ctx.plan, g, t, ctx.mask_shape), None, None, None, None
         gi = ctx.plan.grad(g, t, ctx.finite)
         if ctx.at_kink is not None:
             gi = _at_kink(gi, g, masks[0], ctx.at_kink)
@@ -325,6 +368,8 @@ class ActivationFunction(_ActivationCore):
     def jvp(ctx: Any, tx: torch.Tensor, *_: Any) -> tuple[Any, ...]:
         # an element-wise function: its Jacobian is diagonal, J t = J^T t
         t, *masks = ctx.saved_tensors
+        if ctx.mask_shape is not None:
+            return _mask_grad(ctx.plan, tx, t, ctx.mask_shape), None
         ty = ctx.plan.grad(tx, t, ctx.finite)
         if ctx.at_kink is not None:
             ty = _at_kink(ty, tx, masks[0], ctx.at_kink)
@@ -403,6 +448,36 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         fn = _ActivationCore if torch.compiler.is_compiling() else ActivationFunction
         return _call(fn, x, pl, at_kink, inplace, _finite(pl, x))[0]
     return pl.value(x, inplace, _finite(pl, x))
+
+
+def fewbit(
+    name: str, x: Any, pvals: tuple[Any, ...], bits: Any, inplace: bool = False
+) -> torch.Tensor:
+    """Validate and run ``name`` with a ``bits``-bit backward (:mod:`relukit.torch._fewbit`):
+    the ``bits=`` path of the functional forms and modules."""
+    where = f"relukit.torch.{name}"
+    bits_ = check_bits(where, bits)
+    if bits_ is None:
+        raise TypeError(f"{where}: fewbit needs bits")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{where}: input must be a torch.Tensor, got {type(x).__name__} "
+            f"(use relukit.{name} for Python numbers, lists and NumPy arrays)"
+        )
+    pv = bind(name, pvals)
+    if inplace and x.requires_grad and torch.is_grad_enabled():
+        _check_inplace(x)
+    value = functools.partial(_exact_value, name, pv)
+    return _fewbit.fewbit(name, x, pv, bits_, inplace, value)
+
+
+def _exact_value(name: str, pvals: tuple[Any, ...], x: torch.Tensor, inplace: bool) -> torch.Tensor:
+    return apply(name, x, pvals, inplace, None)
+
+
+def _no_kink_with_bits(name: str, at_kink: Any) -> None:
+    if at_kink is not None:
+        raise ValueError(f"relukit.torch.{name}: at_kink and bits cannot be combined")
 
 
 def function(name: str) -> Any:
@@ -561,6 +636,63 @@ def leaky_relu(
     return apply("leaky_relu", input, (negative_slope,), inplace, at_kink)
 
 
+@functools.lru_cache(maxsize=256)
+def _rrelu_bounds_cached(typed: tuple[tuple[type, Any], ...]) -> tuple[float, float]:
+    p = get("rrelu").bind(tuple(v for _, v in typed), {"rng": 0})  # a fixed seed: no draw
+    return p["lower"], p["upper"]
+
+
+def _rrelu_bounds(lower: Any, upper: Any) -> tuple[float, float]:
+    """rrelu's ``lower`` and ``upper``, validated by the catalogue (cached by value and type)."""
+    try:
+        return _rrelu_bounds_cached(((type(lower), lower), (type(upper), upper)))
+    except TypeError as exc:
+        if "unhashable" not in str(exc):
+            raise
+        return _rrelu_bounds_cached.__wrapped__(((type(lower), lower), (type(upper), upper)))
+
+
+def rrelu(
+    input: torch.Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+    *,
+    at_kink: float | None = None,
+) -> torch.Tensor:
+    r"""Randomized leaky ReLU, :math:`x` if :math:`x > 0` else :math:`a x`.
+
+    Like :func:`torch.nn.functional.rrelu`. In evaluation (``training=False``) the slope
+    is :math:`a = (\mathrm{lower} + \mathrm{upper}) / 2` and this is :func:`leaky_relu`
+    with that slope (backward keeps the output; ``torch.func`` transforms work, which
+    torch's own ``rrelu`` does not support). In training each element draws
+    :math:`a \sim U(\mathrm{lower}, \mathrm{upper})` from torch's generator: torch's
+    ``F.rrelu`` runs, with torch's autograd (``at_kink`` must then be ``None``).
+    Unlike torch, ``lower > upper`` is an error.
+
+    >>> import torch, relukit.torch as rt
+    >>> rt.rrelu(torch.tensor([-3.0, 2.0]), 0.1, 0.3)
+    tensor([-0.6000,  2.0000])
+    """
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(
+            f"relukit.torch.rrelu: input must be a torch.Tensor, got {type(input).__name__}"
+        )
+    if not isinstance(training, bool):
+        raise TypeError(f"relukit.torch.rrelu: training must be True or False, got {training!r}")
+    lo, hi = _rrelu_bounds(lower, upper)
+    if training:
+        if at_kink is not None:
+            raise ValueError(
+                "relukit.torch.rrelu: at_kink applies in evaluation only (in training "
+                "torch's rrelu draws the slopes and computes the gradient)"
+            )
+        return F.rrelu(input, lo, hi, True, inplace)
+    at_kink = None if at_kink is None else _check_at_kink("rrelu", at_kink)
+    return apply("leaky_relu", input, ((lo + hi) / 2,), inplace, at_kink)
+
+
 def relu6(
     input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
@@ -641,33 +773,47 @@ def selu(
     return apply("selu", input, (), inplace, at_kink)
 
 
-def gelu(input: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+def gelu(
+    input: torch.Tensor, approximate: str = "none", *, bits: int | None = None
+) -> torch.Tensor:
     r"""GELU, :math:`x \Phi(x)` (``approximate='tanh'`` for the tanh form).
+
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.gelu(torch.tensor([0.0, float("-inf")]))
     tensor([0., 0.])
     """
+    if bits is not None:
+        return fewbit("gelu", input, (approximate,), bits)
     return apply("gelu", input, (approximate,), False, None)
 
 
-def silu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+def silu(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""SiLU (swish), :math:`x \sigma(x)`.
+
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.silu(torch.tensor([0.0]))
     tensor([0.])
     """
+    if bits is not None:
+        return fewbit("silu", input, (), bits, inplace)
     return apply("silu", input, (), inplace, None)
 
 
-def mish(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+def mish(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""Mish, :math:`x \tanh(\mathrm{softplus}(x))`.
+
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.mish(torch.tensor([0.0]))
     tensor([0.])
     """
+    if bits is not None:
+        return fewbit("mish", input, (), bits, inplace)
     return apply("mish", input, (), inplace, None)
 
 
@@ -677,25 +823,40 @@ def softplus(
     threshold: float = 20.0,
     *,
     at_kink: float | None = None,
+    bits: int | None = None,
 ) -> torch.Tensor:
     r"""Softplus, :math:`\frac{1}{\beta}\log(1 + e^{\beta x})` (linear above ``threshold``).
+
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.softplus(torch.tensor([30.0]))
     tensor([30.])
     """
+    if bits is not None:
+        _no_kink_with_bits("softplus", at_kink)
+        return fewbit("softplus", input, (beta, threshold), bits)
     return apply("softplus", input, (beta, threshold), False, at_kink)
 
 
 def hardswish(
-    input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
+    input: torch.Tensor,
+    inplace: bool = False,
+    *,
+    at_kink: float | None = None,
+    bits: int | None = None,
 ) -> torch.Tensor:
     r"""Hardswish, :math:`x \cdot \mathrm{relu6}(x + 3) / 6`.
+
+    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.hardswish(torch.tensor([-4.0, 4.0]))
     tensor([-0., 4.])
     """
+    if bits is not None:
+        _no_kink_with_bits("hardswish", at_kink)
+        return fewbit("hardswish", input, (), bits, inplace)
     return apply("hardswish", input, (), inplace, at_kink)
 
 

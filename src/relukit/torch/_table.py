@@ -113,6 +113,11 @@ TABLE: dict[str, TorchOps] = {
         from_output=lambda g, y, p: aten.leaky_relu_backward(g, y, p["negative_slope"], True),
         from_input=lambda g, x, p: aten.leaky_relu_backward(g, x, p["negative_slope"], False),
     ),
+    # threshold: torch's kernel and backward mask (``x > threshold``), no tensor per call
+    "threshold": TorchOps(
+        lambda x, p, ip: F.threshold(x, p["threshold"], p["value"], ip),
+        from_input=lambda g, x, p: aten.threshold_backward(g, x, p["threshold"]),
+    ),
     "relu6": TorchOps(
         _relu6,
         from_output=lambda g, y, p: aten.hardtanh_backward(g, y, 0.0, 6.0),

@@ -41,7 +41,9 @@ import torch
 from torch import nn
 
 from relukit.catalogue import Activation, catalogue, get
+from relukit.torch import _fewbit
 from relukit.torch import _functions as _f
+from relukit.torch._levels import check_bits
 
 __all__ = ["MODULES", "make_module", "torch_module"]
 
@@ -80,6 +82,9 @@ class _RelukitModule(nn.Module):
         if torch.jit.is_scripting():  # TorchScript: torch.nn's own forward (same settings)
             if self.at_kink is not None:
                 raise RuntimeError("relukit.torch: at_kink has no TorchScript form")
+            if hasattr(self, "bits"):  # noqa: SIM102 (TorchScript decides hasattr when compiling)
+                if self.bits is not None:
+                    raise RuntimeError("relukit.torch: bits has no TorchScript form")
             return self._torch_forward(input)
         return self._relukit_forward(input)
 
@@ -114,6 +119,52 @@ class _PReLUForward:
 
     def _relukit_init(self, at_kink: Any) -> None:  # the weight is validated by torch
         self.at_kink = _f._check_at_kink("prelu", at_kink)
+
+
+class _RReLUForward:
+    """RReLU reads torch's ``training`` flag: torch's ``F.rrelu`` in training, the lean
+    leaky_relu with the mean slope in evaluation (:func:`relukit.torch.rrelu`)."""
+
+    @torch.jit.unused
+    def _relukit_forward(self, input: torch.Tensor) -> torch.Tensor:
+        s: Any = self
+        return _f.rrelu(input, s.lower, s.upper, s.training, s.inplace, at_kink=s.at_kink)
+
+    @torch.jit.unused
+    def _param_values(self) -> tuple[Any, ...]:
+        s: Any = self
+        return (s.lower, s.upper)
+
+    def _relukit_init(self, at_kink: Any) -> None:
+        s: Any = self
+        _f._rrelu_bounds(s.lower, s.upper)  # validate (no random seed drawn)
+        s.at_kink = _f._check_at_kink("rrelu", at_kink)
+
+
+class _FewBitForward:
+    """``bits=1..4``: the few-bit backward of :mod:`relukit.torch._fewbit`; ``None``
+    (the default): the exact path. Set by the constructor's keyword-only ``bits``."""
+
+    bits = None
+
+    @torch.jit.unused
+    def _relukit_forward(self, input: torch.Tensor) -> torch.Tensor:
+        s: Any = self
+        if s.bits is None:
+            return _RelukitModule._relukit_forward(s, input)
+        name = s._activation().name
+        return _f.fewbit(name, input, s._param_values(), s.bits, getattr(s, "inplace", False))
+
+    def extra_repr(self) -> str:
+        base: str = super().extra_repr()  # type: ignore[misc]
+        if self.bits is None:
+            return base
+        return f"{base}, bits={self.bits}" if base else f"bits={self.bits}"
+
+
+#: the generated classes that need their own forward, by catalogue name
+_MIXINS: dict[str, type] = {"prelu": _PReLUForward, "rrelu": _RReLUForward}
+_MIXINS.update(dict.fromkeys(_fewbit.PARAMS, _FewBitForward))
 
 
 def _scriptable_twin(base: type[nn.Module]) -> Any:
@@ -179,20 +230,29 @@ def make_module(name: str) -> type[nn.Module]:
         doc = f"``torch.nn.{cls_name}`` running relukit's autograd Function.\n\n" + doc
         sig = inspect.signature(base.__init__)
 
+        fewbit = act.name in _fewbit.PARAMS
+
         def __init__(self: Any, *args: Any, at_kink: Any = None, **kwargs: Any) -> None:
+            bits = kwargs.pop("bits", None) if fewbit else None
             base.__init__(self, *args, **kwargs)
             self._relukit_init(at_kink)
+            if fewbit:
+                self.bits = check_bits(f"relukit.torch.{cls_name}", bits)
+                if bits is not None and at_kink is not None:
+                    raise ValueError(
+                        f"relukit.torch.{cls_name}: at_kink and bits cannot be combined"
+                    )
 
         params = list(sig.parameters.values())
+        kw_only = inspect.Parameter.KEYWORD_ONLY
         if kinked:
-            params.append(
-                inspect.Parameter("at_kink", inspect.Parameter.KEYWORD_ONLY, default=None)
-            )
+            params.append(inspect.Parameter("at_kink", kw_only, default=None))
+        if fewbit:
+            params.append(inspect.Parameter("bits", kw_only, default=None))
         __init__.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         ns = {"__init__": __init__, "_torch_forward": _scriptable_twin(base)}
-        bases = (
-            (_PReLUForward, _RelukitModule, base) if act.name == "prelu" else (_RelukitModule, base)
-        )
+        mixin = _MIXINS.get(act.name)
+        bases = (mixin, _RelukitModule, base) if mixin else (_RelukitModule, base)
     ns.update(
         {
             "__doc__": doc,
