@@ -591,11 +591,38 @@ def add_arguments(esub: Any) -> Any:
         "and with bits=1..4; print final loss/accuracy with paired 95% intervals, and the "
         "unique saved bytes, profiler peak and step time of a transformer block.",
     )
-    p.add_argument("--bits", type=bits, nargs="+", default=list(d.bits), metavar="B")
-    p.add_argument("--seeds", type=seed, nargs="+", default=list(d.seeds), metavar="SEED")
-    p.add_argument("--digits-epochs", type=count, default=d.digits_epochs)
-    p.add_argument("--chars-steps", type=count, default=d.chars_steps)
-    p.add_argument("--tasks", nargs="+", choices=("digits", "chars"), default=list(d.tasks))
+    p.add_argument(
+        "--bits",
+        type=bits,
+        nargs="+",
+        default=list(d.bits),
+        metavar="B",
+        help="few-bit widths to compare with the exact backward (1 to 4)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=seed,
+        nargs="+",
+        default=list(d.seeds),
+        metavar="SEED",
+        help="seeds; each runs exact and every B from the same weights and batches",
+    )
+    p.add_argument(
+        "--digits-epochs", type=count, default=d.digits_epochs, help="epochs of the digits MLP"
+    )
+    p.add_argument(
+        "--chars-steps",
+        type=count,
+        default=d.chars_steps,
+        help="training steps of the character-level transformer",
+    )
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=("digits", "chars"),
+        default=list(d.tasks),
+        help="which tasks to train: the digits MLP, the character-level transformer (both)",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="write the metrics as JSON")
     p.add_argument(
         "--out", type=Path, metavar="DIR", help="write report.html and metrics.json into DIR"
