@@ -30,8 +30,9 @@ from relukit._kernels_math import (
     LOOP,
     _bits_to_float,
     _float_to_bits,
-    erfc_parts,
+    erfcx_f32,
     exp,
+    exp_f32,
     expm1_neg,
     log1p01,
     sigmoid2,
@@ -363,38 +364,39 @@ def _hardsigmoid_d(x, a, b, c):  # pragma: no cover - compiled
 
 
 # gelu (exact): float32 arrays only, computed in float64 (the float64 NumPy path keeps
-# its compensated tail, which needs erfcx and double-double arguments)
+# its compensated tail, which needs erfcx and double-double arguments). x is clipped to
+# [-15, 15]: beyond, the float32 results are those of the clip (the value and the
+# derivative round to -0.0 below -15; Phi(x) rounds to 1 above), so erfc(a) = H E with
+# H = erfcx(a) a polynomial and E = exp(-a^2) one exp, a^2 = x^2 / 2 exact (x float32)
 _SQRT1_2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
 @njit(**ELEM)
 def _gelu_parts(x):  # pragma: no cover - compiled
-    # x clipped to [-40, 40]; a = |x| / sqrt 2; erfc(a) = g e with e = exp(-a^2), and
-    # phi(x) = e / sqrt(2 pi)
-    xc = _clip(x, -40.0, 40.0)
-    a = -xc * _SQRT1_2
-    a = -a if a < 0 else a
-    g, e = erfc_parts(a)
-    return xc, g, e
+    # (xc, H, E): xc = x clipped to [-15, 15], a = |xc| / sqrt 2, erfc(a) = H E, and
+    # phi(x) = E / sqrt(2 pi); NaN gives NaN
+    xc = _clip(x, -15.0, 15.0)
+    ax = -xc if xc < 0 else xc
+    return xc, erfcx_f32(ax * _SQRT1_2), exp_f32(-0.5 * (xc * xc))
 
 
 @njit(**ELEM)
 def _gelu_v(x, a, b, c):  # pragma: no cover - compiled
-    # (x/2) erfc(-x / sqrt 2), x clipped at -40 (-inf gives -40 * 0 = -0.0)
-    xc, g, e = _gelu_parts(x)
-    two_cdf = 2.0 - g * e if xc > 0 else g * e
-    return (0.5 * (-40.0 if x < -40.0 else x)) * two_cdf
+    # (x/2) erfc(-x / sqrt 2), x clipped at -15 (-inf gives -15 * tiny = -0.0)
+    xc, h, e = _gelu_parts(x)
+    two_cdf = 2.0 - h * e if xc > 0 else h * e
+    return (0.5 * (-15.0 if x < -15.0 else x)) * two_cdf
 
 
 @njit(**ELEM)
 def _gelu_d(x, a, b, c):  # pragma: no cover - compiled
-    # Phi(x) + x phi(x); for x <= 0 as e (g/2 + x / sqrt(2 pi)): e last, so that an
-    # underflow keeps the sign of the true (negative) result, as the NumPy path
-    xc, g, e = _gelu_parts(x)
-    d = e * (0.5 * g + xc * _INV_SQRT_2PI)
+    # Phi(x) + x phi(x); for x <= 0 as E (H/2 + x / sqrt(2 pi)) (negative below the zero,
+    # -0.0 once it underflows in float32, as the NumPy path)
+    xc, h, e = _gelu_parts(x)
+    d = e * (0.5 * h + xc * _INV_SQRT_2PI)
     if xc > 0:
-        d = 0.5 * (2.0 - g * e) + xc * (e * _INV_SQRT_2PI)
+        d = 0.5 * (2.0 - h * e) + xc * (e * _INV_SQRT_2PI)
     return _root_gelu(x, d)
 
 
