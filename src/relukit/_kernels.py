@@ -377,6 +377,8 @@ def static_plan(
     if impl is None:
         return None
     kernel = getattr(impl, f"{spec.prefix}{suffix}_{kind}", None)
+    if dtype.char == "f":  # float32 loops with the lean functions, where there are some
+        kernel = getattr(impl, f"{spec.prefix}{suffix}_f32_{kind}", kernel)
     if kernel is None:
         return None
     global _np

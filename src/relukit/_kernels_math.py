@@ -373,3 +373,65 @@ def erfcx_f32(a):  # pragma: no cover - compiled
     h = h * s + 0.4289747668826189
     h = h * s + 0.32956672096886774
     return h
+
+
+@njit(**ELEM)
+def exp_f32_wide(x):  # pragma: no cover - compiled
+    """:func:`exp_f32` for -745.2 <= x <= 709 (subnormal results: ``2**k`` in two halves)."""
+    kd = x * _LOG2E + _ROUNDER
+    k = kd - _ROUNDER
+    ki = _float_to_bits(kd) - _ROUNDER_BITS
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = 2.505210838544172e-08  # 1/11!
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    k1 = ki >> 1
+    k2 = ki - k1
+    return (p * _bits_to_float((k1 + 1023) << 52)) * _bits_to_float((k2 + 1023) << 52)
+
+
+@njit(**ELEM)
+def log1p01_f32(e):  # pragma: no cover - compiled
+    """:func:`log1p01` with the series to ``s**17`` (remainder < 1e-15 relative)."""
+    w = 1.0 + e
+    c = (e - (w - 1.0)) / w
+    m = w
+    k = 0.0
+    if w > 1.4142135623730951:
+        m = 0.5 * w
+        k = 1.0
+    f = m - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    R = 0.11764705882352941  # 2/17
+    R = R * z + 0.13333333333333333
+    R = R * z + 0.15384615384615385
+    R = R * z + 0.18181818181818182
+    R = R * z + 0.2222222222222222
+    R = R * z + 0.2857142857142857
+    R = R * z + 0.4
+    R = R * z + 0.6666666666666666
+    R = R * z
+    h = 0.5 * f * f
+    return k * _LN2_HI - ((h - (s * (h + R) + (k * _LN2_LO + c))) - f)
+
+
+@njit(**ELEM)
+def sigmoid2_f32(z):  # pragma: no cover - compiled
+    """:func:`sigmoid2` with :func:`exp_f32` for -708 <= z <= 708 (and NaN)."""
+    pos = z >= 0
+    e = exp_f32(-z if pos else z)
+    other = e / (1.0 + e)
+    one = 1.0 - other
+    if pos:
+        return one, other
+    return other, one

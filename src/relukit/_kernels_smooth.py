@@ -33,9 +33,12 @@ from relukit._kernels_math import (
     erfcx_f32,
     exp,
     exp_f32,
+    exp_f32_wide,
     expm1_neg,
     log1p01,
+    log1p01_f32,
     sigmoid2,
+    sigmoid2_f32,
 )
 
 _LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks
@@ -187,6 +190,23 @@ def _root_gelu_tanh(x, d):  # pragma: no cover - compiled
     p = p * u + 0.38751844613578895
     p = p * u + 0.4304000910248585
     if u < 0.45 and u > -0.45:
+        d = p * u
+    return d
+
+
+@njit(**ELEM)
+def _root_silu32(x, d):  # pragma: no cover - compiled
+    # d, with the Taylor polynomial at the derivative's zero within 0.02 of it
+    u = (x - -1.2784645427610737) - -1.0946994183093437e-16
+    p = 0.00018570724361186496
+    p = p * u + 0.0007985218818397998
+    p = p * u + 0.000126627410081122
+    p = p * u + -0.006606589138356696
+    p = p * u + -0.015222655223188032
+    p = p * u + 0.018874814223782312
+    p = p * u + 0.1466487969969469
+    p = p * u + 0.2178117057198001
+    if u < 0.02 and u > -0.02:
         d = p * u
     return d
 
@@ -407,9 +427,11 @@ _SQRT_2_OVER_PI = 0.7978845608028654
 
 @njit(**ELEM)
 def _gelu_tanh_s(x):  # pragma: no cover - compiled
-    xc = _clip(x, -40.0, 40.0)
+    # x clipped to [-15, 15] (|w| <= 265): beyond, the float32 results are those of the
+    # clip (-0.0 below, x and 1 above)
+    xc = _clip(x, -15.0, 15.0)
     w = _GELU_C2 * (xc + _GELU_K * (xc * (xc * xc)))
-    s, t = sigmoid2(w)
+    s, t = sigmoid2_f32(w)
     return xc, s, t
 
 
@@ -417,7 +439,7 @@ def _gelu_tanh_s(x):  # pragma: no cover - compiled
 def _gelu_tanh_v(x, a, b, c):  # pragma: no cover - compiled
     # x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
     xc, s, t = _gelu_tanh_s(x)
-    return (-40.0 if x < -40.0 else x) * s
+    return (-15.0 if x < -15.0 else x) * s
 
 
 @njit(**ELEM)
@@ -426,6 +448,84 @@ def _gelu_tanh_d(x, a, b, c):  # pragma: no cover - compiled
     xc, s, t = _gelu_tanh_s(x)
     du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
     return _root_gelu_tanh(x, s * (1.0 + 2.0 * xc * t * du))
+
+
+# ---------------------------------------------------------------------------
+# float32 element functions (loops ``<name>_f32_<kind>``): the argument is clipped to
+# where the float32 result is still decided (beyond, the result is that of the clip:
+# the same rounding, the same signed zero), so that the lean functions of
+# relukit._kernels_math (relative error < 1e-14, no special cases) can be used
+# ---------------------------------------------------------------------------
+
+
+@njit(**ELEM)
+def _silu_v32(x, a, b, c):  # pragma: no cover - compiled
+    # x / (1 + e^-x); below -120 the float32 result is -0.0, that of x = -120
+    xc = _clip(x, -120.0, 120.0)
+    return (-120.0 if x < -120.0 else x) / (1.0 + exp_f32(-xc))
+
+
+@njit(**ELEM)
+def _silu_d32(x, a, b, c):  # pragma: no cover - compiled
+    # sigmoid(x) (1 + x sigmoid(-x)), x clipped to [-120, 120] (-0.0 below, 1 above);
+    # for x < 0, 1 + x sigmoid(-x) = ((1 + x) + e) / (1 + e), e = e^x, with 1 + x exact
+    # (x is a float32): the only cancellation left is within 0.02 of the zero
+    xc = _clip(x, -120.0, 120.0)
+    pos = xc >= 0
+    e = exp_f32(-xc if pos else xc)
+    other = e / (1.0 + e)
+    one = 1.0 - other
+    s = one if pos else other
+    q = ((1.0 + xc) + e) * one
+    if pos:
+        q = 1.0 + xc * other
+    return _root_silu32(x, s * q)
+
+
+@njit(**ELEM)
+def _softplus_v32(x, a, b, c):  # pragma: no cover - compiled
+    # as _softplus_v; exp(-|z|) underflows to 0 below -745.2, as the clip gives
+    z = x * a
+    pos = z > 0
+    zn = -z if pos else z
+    e = exp_f32_wide(-745.2 if zn < -745.2 else zn)
+    sp = ((z if pos else 0.0) + log1p01_f32(e)) / a
+    return x if z > b else sp
+
+
+@njit(**ELEM)
+def _softplus_d32(x, a, b, c):  # pragma: no cover - compiled
+    # sigmoid(z): below -700 it rounds to +0 in float32 (as sigmoid(-700))
+    z = x * a
+    s, t = sigmoid2_f32(_clip(z, -700.0, 700.0))
+    return 1.0 if z > b else s
+
+
+@njit(**ELEM)
+def _mish_t32(xc):  # pragma: no cover - compiled
+    e = exp_f32(xc)
+    n = e * (e + 2.0)
+    q = (0.5 * e) * (1.0 + e) / (1.0 + e + 0.5 * (e * e))
+    t = 1.0 - 2.0 / (n + 2.0) if xc > 0 else e - e * q
+    return t, e
+
+
+@njit(**ELEM)
+def _mish_v32(x, a, b, c):  # pragma: no cover - compiled
+    # x tanh(softplus(x)), x clipped to [-120, 40] (-0.0 below, x above)
+    t, e = _mish_t32(_clip(x, -120.0, 40.0))
+    return (-120.0 if x < -120.0 else x) * t
+
+
+@njit(**ELEM)
+def _mish_d32(x, a, b, c):  # pragma: no cover - compiled
+    # -0.0 on [-745.13, -120] as at -120; +0.0 below, where the NumPy path's exp(x)
+    # underflows to 0 (the same signed zeros)
+    xc = _clip(x, -120.0, 40.0)
+    t, e = _mish_t32(xc)
+    m = e * e + 2.0 * e + 2.0
+    d = _root_mish(x, t + xc * ((4.0 * e) * (e + 1.0) / (m * m)))
+    return 0.0 if x < -745.1332191019412 else d
 
 
 # ---------------------------------------------------------------------------
@@ -800,4 +900,115 @@ def gelu_tanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
         v = x[i]
         gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _gelu_tanh_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def softplus_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _softplus_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def softplus_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _softplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def softplus_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _softplus_v32(float(v), a, b, c)
+        d[i] = _kink(v, _softplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def softplus_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _softplus_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def silu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _silu_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def silu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _silu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def silu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _silu_v32(float(v), a, b, c)
+        d[i] = _kink(v, _silu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def silu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _silu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def mish_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _mish_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def mish_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def mish_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _mish_v32(float(v), a, b, c)
+        d[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def mish_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
