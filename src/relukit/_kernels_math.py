@@ -290,9 +290,9 @@ def sigmoid2(z):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def exp_f32(x):  # pragma: no cover - compiled
-    """``exp(x)`` for -708 <= x <= 709 (and NaN: NaN), relative error < 1e-14.
+    """``exp(x)`` for -708 <= x <= 709 (and NaN: NaN), relative error < 5e-16.
 
-    As :func:`exp` with a Taylor polynomial of degree 11 (remainder < 6.3e-15 on
+    As :func:`exp` with a Taylor polynomial of degree 12 (remainder < 1.7e-16 on
     ``|r| <= 0.347``) and ``2**k`` built in one piece (a normal result): no clamps, no
     special cases, for callers that clip their argument.
     """
@@ -300,7 +300,8 @@ def exp_f32(x):  # pragma: no cover - compiled
     k = kd - _ROUNDER
     ki = _float_to_bits(kd) - _ROUNDER_BITS
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = 2.505210838544172e-08  # 1/11!
+    p = 2.08767569878681e-09  # 1/12!
+    p = p * r + 2.505210838544172e-08
     p = p * r + 2.755731922398589e-07
     p = p * r + 2.7557319223985893e-06
     p = p * r + 2.48015873015873e-05
@@ -351,28 +352,30 @@ def erfcx_f32(a):  # pragma: no cover - compiled
     """``erfcx(a) = exp(a**2) erfc(a)`` for 0 <= a <= 15 / sqrt 2, relative error < 6e-15."""
     t = 2.0 / (2.0 + a)
     s = t * _ERFCX_C1 + _ERFCX_C0
-    h = 5.046969938634182e-10
-    h = h * s + 6.359384625641024e-11
-    h = h * s + -5.676053500569671e-09
-    h = h * s + 7.010739862775105e-09
-    h = h * s + 2.158714548467285e-08
-    h = h * s + -8.214035501734458e-08
-    h = h * s + 6.356562735656772e-08
-    h = h * s + 3.714365036624031e-07
-    h = h * s + -1.336588637892592e-06
-    h = h * s + 3.856706511340666e-07
-    h = h * s + 9.395084531707494e-06
-    h = h * s + -2.2130191156485558e-05
-    h = h * s + -4.028833212920313e-05
-    h = h * s + 0.0002677263570994342
-    h = h * s + 7.814828357311614e-05
-    h = h * s + -0.00307260766258651
-    h = h * s + -0.0010024211153125849
-    h = h * s + 0.04737207357366154
-    h = h * s + 0.19786919071692063
-    h = h * s + 0.4289747668826189
-    h = h * s + 0.32956672096886774
-    return h
+    z = s * s
+    # two independent Horner chains in s**2 (even and odd degrees): half the latency
+    he = 5.046969938634182e-10
+    he = he * z + -5.676053500569671e-09
+    he = he * z + 2.158714548467285e-08
+    he = he * z + 6.356562735656772e-08
+    he = he * z + -1.336588637892592e-06
+    he = he * z + 9.395084531707494e-06
+    he = he * z + -4.028833212920313e-05
+    he = he * z + 7.814828357311614e-05
+    he = he * z + -0.0010024211153125849
+    he = he * z + 0.19786919071692063
+    he = he * z + 0.32956672096886774
+    ho = 6.359384625641024e-11
+    ho = ho * z + 7.010739862775105e-09
+    ho = ho * z + -8.214035501734458e-08
+    ho = ho * z + 3.714365036624031e-07
+    ho = ho * z + 3.856706511340666e-07
+    ho = ho * z + -2.2130191156485558e-05
+    ho = ho * z + 0.0002677263570994342
+    ho = ho * z + -0.00307260766258651
+    ho = ho * z + 0.04737207357366154
+    ho = ho * z + 0.4289747668826189
+    return he + s * ho
 
 
 @njit(**ELEM)
@@ -382,7 +385,8 @@ def exp_f32_wide(x):  # pragma: no cover - compiled
     k = kd - _ROUNDER
     ki = _float_to_bits(kd) - _ROUNDER_BITS
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = 2.505210838544172e-08  # 1/11!
+    p = 2.08767569878681e-09  # 1/12!
+    p = p * r + 2.505210838544172e-08
     p = p * r + 2.755731922398589e-07
     p = p * r + 2.7557319223985893e-06
     p = p * r + 2.48015873015873e-05

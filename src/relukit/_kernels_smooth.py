@@ -211,6 +211,71 @@ def _root_silu32(x, d):  # pragma: no cover - compiled
     return d
 
 
+@njit(**ELEM)
+def _root_gelu32(x, d):  # pragma: no cover - compiled
+    # d, with the Taylor polynomial at the derivative's zero within 0.1 of it
+    u = (x - -0.7517915246935645) - 1.4956759177009883e-17
+    p = -7.74846130700372e-06
+    p = p * u + -1.121438018842664e-05
+    p = p * u + 8.615947861116571e-05
+    p = p * u + 0.00018633974623233514
+    p = p * u + -0.0007448268386746817
+    p = p * u + -0.002239538068073497
+    p = p * u + 0.004539228379125415
+    p = p * u + 0.019421679838189067
+    p = p * u + -0.014771522148244337
+    p = p * u + -0.1140082332972217
+    p = p * u + -0.018199676398671087
+    p = p * u + 0.388284982990552
+    p = p * u + 0.4314939923140469
+    if u < 0.1 and u > -0.1:
+        d = p * u
+    return d
+
+
+@njit(**ELEM)
+def _root_gelu_tanh32(x, d):  # pragma: no cover - compiled
+    # d, with the Taylor polynomial at the derivative's zero within 0.1 of it
+    u = (x - -0.7524614220710163) - 3.4358218314355225e-17
+    p = -1.595089687164511e-05
+    p = p * u + -3.495617169443609e-05
+    p = p * u + 0.00012425227802639787
+    p = p * u + 0.0002639276405268104
+    p = p * u + -0.0009274420230205452
+    p = p * u + -0.002422731845875097
+    p = p * u + 0.005261059254921913
+    p = p * u + 0.019682309459833118
+    p = p * u + -0.016619328343052565
+    p = p * u + -0.11394448308095899
+    p = p * u + -0.015782853521848023
+    p = p * u + 0.38751844613578895
+    p = p * u + 0.4304000910248585
+    if u < 0.1 and u > -0.1:
+        d = p * u
+    return d
+
+
+@njit(**ELEM)
+def _root_mish32(x, d):  # pragma: no cover - compiled
+    # d, with the Taylor polynomial at the derivative's zero within 0.1 of it
+    u = (x - -1.1924312145154952) - -4.8484829848031044e-17
+    p = -1.72992708103044e-05
+    p = p * u + -5.582891567360688e-05
+    p = p * u + -4.1961496031696126e-05
+    p = p * u + 0.00025412936386191073
+    p = p * u + 0.0009898181021289196
+    p = p * u + 0.0010924055409445854
+    p = p * u + -0.0033606849270232685
+    p = p * u + -0.01582112656173338
+    p = p * u + -0.020271822716684245
+    p = p * u + 0.04190782104360987
+    p = p * u + 0.20473126408010586
+    p = p * u + 0.2669479140495345
+    if u < 0.1 and u > -0.1:
+        d = p * u
+    return d
+
+
 # ---------------------------------------------------------------------------
 # element functions: (x as float64, a, b, c) -> float64
 # ---------------------------------------------------------------------------
@@ -417,7 +482,7 @@ def _gelu_d(x, a, b, c):  # pragma: no cover - compiled
     d = e * (0.5 * h + xc * _INV_SQRT_2PI)
     if xc > 0:
         d = 0.5 * (2.0 - h * e) + xc * (e * _INV_SQRT_2PI)
-    return _root_gelu(x, d)
+    return _root_gelu32(x, d)
 
 
 _GELU_C2 = 1.5957691216057308  # 2 sqrt(2/pi)
@@ -447,7 +512,7 @@ def _gelu_tanh_d(x, a, b, c):  # pragma: no cover - compiled
     # s (1 + 2 x t u')
     xc, s, t = _gelu_tanh_s(x)
     du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
-    return _root_gelu_tanh(x, s * (1.0 + 2.0 * xc * t * du))
+    return _root_gelu_tanh32(x, s * (1.0 + 2.0 * xc * t * du))
 
 
 # ---------------------------------------------------------------------------
@@ -524,7 +589,7 @@ def _mish_d32(x, a, b, c):  # pragma: no cover - compiled
     xc = _clip(x, -120.0, 40.0)
     t, e = _mish_t32(xc)
     m = e * e + 2.0 * e + 2.0
-    d = _root_mish(x, t + xc * ((4.0 * e) * (e + 1.0) / (m * m)))
+    d = _root_mish32(x, t + xc * ((4.0 * e) * (e + 1.0) / (m * m)))
     return 0.0 if x < -745.1332191019412 else d
 
 
