@@ -49,6 +49,7 @@ from relukit._kernels_math import (
     exp_f32,
     exp_f32_wide,
     expm1_neg,
+    expm1_neg_f32,
     log1p01,
     log1p01_f32,
     sigmoid2,
@@ -421,6 +422,57 @@ def _mish_d32(x, a, b, c):  # pragma: no cover - compiled
     return 0.0 if x < -745.1332191019412 else d
 
 
+
+@njit(**ELEM)
+def _expm1_32(x):  # pragma: no cover - compiled
+    # expm1(x) for x <= 0 clipped at -60 (where it is -1 in float64), NaN passed on
+    return expm1_neg_f32(-60.0 if x < -60.0 else x)
+
+
+@njit(**ELEM)
+def _exp_neg32(x):  # pragma: no cover - compiled
+    # exp(x) for x <= 0 clipped at -746 (where it is 0 in float64: the same zeros)
+    return exp_f32_wide(-746.0 if x < -746.0 else x)
+
+
+@njit(**ELEM)
+def _elu_v32(x, a, b, c):  # pragma: no cover - compiled
+    r = a * _expm1_32(-1.0 if x > 0 else x)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _elu_d32(x, a, b, c):  # pragma: no cover - compiled
+    r = a * _exp_neg32(-1.0 if x > 0 else x)
+    return 1.0 if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_v32(x, a, b, c):  # pragma: no cover - compiled
+    r = b * _expm1_32(-1.0 if x > 0 else x)
+    return a * x if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_d32(x, a, b, c):  # pragma: no cover - compiled
+    r = b * _exp_neg32(-1.0 if x > 0 else x)
+    return a if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_v32(x, a, b, c):  # pragma: no cover - compiled
+    xn = -1.0 if x > 0 else x
+    r = a * _expm1_32(xn / a)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_d32(x, a, b, c):  # pragma: no cover - compiled
+    xn = -1.0 if x > 0 else x
+    r = _exp_neg32(xn / a)
+    return 1.0 if x > 0 else r
+
+
 # ---------------------------------------------------------------------------
 # loops (generated)
 # ---------------------------------------------------------------------------
@@ -479,7 +531,7 @@ NAMES = [
 ]
 #: entries with float32 element functions ``_<name>_v32``/``_<name>_d32``: their loops
 #: ``<name>_f32_<kind>`` are used for float32 arrays (relukit._kernels.static_plan)
-F32 = ["softplus", "silu", "mish"]
+F32 = ["elu", "selu", "celu", "softplus", "silu", "mish"]
 out = HEAD + "\n"
 for key, name in (("silu", "silu"), ("mish", "mish"), ("gelu", "gelu"), ("gelu_tanh", "gelu_tanh")):
     out += root_fn(key, name)

@@ -439,3 +439,31 @@ def sigmoid2_f32(z):  # pragma: no cover - compiled
     if pos:
         return one, other
     return other, one
+
+
+@njit(**ELEM)
+def expm1_neg_f32(x):  # pragma: no cover - compiled
+    """:func:`expm1_neg` for float32 results: -60 <= x <= 0 or NaN (-0.0 stays -0.0).
+
+    The Taylor polynomial to degree 12 (remainder < 2e-15 relative to the result),
+    NaN passed on by the arithmetic; the caller clips at -60.
+    """
+    kd = x * _LOG2E + _ROUNDER
+    k = kd - _ROUNDER
+    ki = _float_to_bits(kd) - _ROUNDER_BITS
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = 2.08767569878681e-09  # 1/12!
+    p = p * r + 2.505210838544172e-08
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    q = (p * r + 1.0) * r
+    two_k = _bits_to_float((ki + 1023) << 52)
+    res = two_k * q + (two_k - 1.0)
+    return x if x == 0 else res

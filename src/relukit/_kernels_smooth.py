@@ -35,6 +35,7 @@ from relukit._kernels_math import (
     exp_f32,
     exp_f32_wide,
     expm1_neg,
+    expm1_neg_f32,
     log1p01,
     log1p01_f32,
     sigmoid2,
@@ -593,6 +594,56 @@ def _mish_d32(x, a, b, c):  # pragma: no cover - compiled
     return 0.0 if x < -745.1332191019412 else d
 
 
+@njit(**ELEM)
+def _expm1_32(x):  # pragma: no cover - compiled
+    # expm1(x) for x <= 0 clipped at -60 (where it is -1 in float64), NaN passed on
+    return expm1_neg_f32(-60.0 if x < -60.0 else x)
+
+
+@njit(**ELEM)
+def _exp_neg32(x):  # pragma: no cover - compiled
+    # exp(x) for x <= 0 clipped at -746 (where it is 0 in float64: the same zeros)
+    return exp_f32_wide(-746.0 if x < -746.0 else x)
+
+
+@njit(**ELEM)
+def _elu_v32(x, a, b, c):  # pragma: no cover - compiled
+    r = a * _expm1_32(-1.0 if x > 0 else x)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _elu_d32(x, a, b, c):  # pragma: no cover - compiled
+    r = a * _exp_neg32(-1.0 if x > 0 else x)
+    return 1.0 if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_v32(x, a, b, c):  # pragma: no cover - compiled
+    r = b * _expm1_32(-1.0 if x > 0 else x)
+    return a * x if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_d32(x, a, b, c):  # pragma: no cover - compiled
+    r = b * _exp_neg32(-1.0 if x > 0 else x)
+    return a if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_v32(x, a, b, c):  # pragma: no cover - compiled
+    xn = -1.0 if x > 0 else x
+    r = a * _expm1_32(xn / a)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_d32(x, a, b, c):  # pragma: no cover - compiled
+    xn = -1.0 if x > 0 else x
+    r = _exp_neg32(xn / a)
+    return 1.0 if x > 0 else r
+
+
 # ---------------------------------------------------------------------------
 # loops (generated)
 # ---------------------------------------------------------------------------
@@ -965,6 +1016,117 @@ def gelu_tanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
         v = x[i]
         gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _gelu_tanh_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def elu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _elu_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def elu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _elu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def elu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _elu_v32(float(v), a, b, c)
+        d[i] = _kink(v, _elu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def elu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _elu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def selu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _selu_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def selu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _selu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def selu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _selu_v32(float(v), a, b, c)
+        d[i] = _kink(v, _selu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def selu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _selu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def celu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _celu_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def celu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _celu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def celu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _celu_v32(float(v), a, b, c)
+        d[i] = _kink(v, _celu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def celu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _celu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
