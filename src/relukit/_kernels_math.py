@@ -405,9 +405,14 @@ def exp_f32_wide(x):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def log1p01_f32(e):  # pragma: no cover - compiled
-    """:func:`log1p01` with the series to ``s**17`` (remainder < 1e-15 relative)."""
+    """:func:`log1p01` with the series to ``s**17`` (remainder < 1e-15 relative).
+
+    The rounding error of ``w = 1 + e`` is divided by ``w`` as a product with
+    ``2 - w`` (off by ``e**2`` relative, which moves the result by < 1e-15 relative):
+    one division left.
+    """
     w = 1.0 + e
-    c = (e - (w - 1.0)) / w
+    c = (e - (w - 1.0)) * (2.0 - w)
     m = w
     k = 0.0
     if w > 1.4142135623730951:
