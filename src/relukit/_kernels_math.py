@@ -405,33 +405,29 @@ def exp_f32_wide(x):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def log1p01_f32(e):  # pragma: no cover - compiled
-    """:func:`log1p01` with the series to ``s**17`` (remainder < 1e-15 relative).
+    """``log(1 + e)`` for 0 <= e <= 1 (and NaN), relative error < 1e-15.
 
-    The rounding error of ``w = 1 + e`` is divided by ``w`` as a product with
-    ``2 - w`` (off by ``e**2`` relative, which moves the result by < 1e-15 relative):
-    one division left.
+    ``log(1 + e) = 2 atanh(s)``, ``s = e / (2 + e)`` in [0, 1/3] (no rounding of
+    ``1 + e``, no range reduction), odd series to ``s**29`` (remainder < 2e-16).
     """
-    w = 1.0 + e
-    c = (e - (w - 1.0)) * (2.0 - w)
-    m = w
-    k = 0.0
-    if w > 1.4142135623730951:
-        m = 0.5 * w
-        k = 1.0
-    f = m - 1.0
-    s = f / (2.0 + f)
+    s = e / (2.0 + e)
     z = s * s
-    R = 0.11764705882352941  # 2/17
-    R = R * z + 0.13333333333333333
-    R = R * z + 0.15384615384615385
-    R = R * z + 0.18181818181818182
-    R = R * z + 0.2222222222222222
-    R = R * z + 0.2857142857142857
-    R = R * z + 0.4
-    R = R * z + 0.6666666666666666
-    R = R * z
-    h = 0.5 * f * f
-    return k * _LN2_HI - ((h - (s * (h + R) + (k * _LN2_LO + c))) - f)
+    P = 0.034482758620689655  # 1/29
+    P = P * z + 0.037037037037037035
+    P = P * z + 0.04
+    P = P * z + 0.043478260869565216
+    P = P * z + 0.047619047619047616
+    P = P * z + 0.05263157894736842
+    P = P * z + 0.058823529411764705
+    P = P * z + 0.06666666666666667
+    P = P * z + 0.07692307692307693
+    P = P * z + 0.09090909090909091
+    P = P * z + 0.1111111111111111
+    P = P * z + 0.14285714285714285
+    P = P * z + 0.2
+    P = P * z + 0.3333333333333333
+    P = P * z + 1.0
+    return (2.0 * s) * P
 
 
 @njit(**ELEM)
