@@ -311,6 +311,60 @@ def test_elementary_functions_against_mpmath():
     assert y[3] == pytest.approx(1.0, rel=2e-13)
 
 
+def test_float32_elementary_functions_against_mpmath():
+    # the lean versions behind the float32 loops: a float64 result within 6e-14 relative
+    # (2**-24 * 1e-6) keeps a float32 rounding within 0.5 + 1e-6 ulp; each is asked for
+    # a margin below that on its whole documented domain, ends included
+    mp = pytest.importorskip("mpmath")
+    from numba import njit
+
+    from relukit import _kernels_math as km
+
+    @njit
+    def apply(which, x, y):
+        for i in range(x.shape[0]):
+            v = x[i]
+            if which == 0:
+                y[i] = km.exp_f32(v)
+            elif which == 1:
+                y[i] = km.exp_f32_wide(v)
+            elif which == 2:
+                y[i] = km.expm1_neg_f32(v)
+            elif which == 3:
+                y[i] = km.log1p01_f32(v)
+            else:
+                y[i] = km.erfcx_f32(v)
+
+    rng = np.random.default_rng(8)
+    a_max = 15 / math.sqrt(2)
+    cases = [
+        (0, [*rng.uniform(-708, 709, 300), -708.0, 709.0, 0.0, 0.3465, -0.3466], mp.exp, 1e-15),
+        (1, [*rng.uniform(-708, 709, 200), -745.0, -720.0], mp.exp, 1e-15),
+        (2, [*rng.uniform(-60, 0, 200), *-(10 ** rng.uniform(-300, 0, 100)), -60.0], mp.expm1,
+         2e-15),
+        (3, [*rng.uniform(0, 1, 200), *(10 ** rng.uniform(-300, 0, 100)), 1.0], mp.log1p, 1e-15),
+        (4, [*rng.uniform(0, a_max, 300), 0.0, a_max],
+         lambda a: mp.erfc(a) * mp.exp(a * a), 3e-15),
+    ]  # fmt: skip
+    with mp.workdps(40):
+        for which, xs, ref, bound in cases:
+            x = np.array(xs)
+            y = np.empty_like(x)
+            apply(which, x, y)
+            r = np.array([float(ref(mp.mpf(float(v)))) for v in x])
+            if which == 1:  # subnormal results: within half a subnormal step and a bit
+                assert np.all(np.abs(y - r) <= np.maximum(np.abs(r) * bound, 2.5e-324))
+                continue
+            rel = np.abs(y - r) / np.abs(r)
+            assert rel.max() <= bound, (which, rel.max(), x[np.argmax(rel)])
+    y = np.empty(3)
+    apply(2, np.array([-0.0, 0.0, np.nan]), y)
+    assert np.signbit(y[0]) and y[0] == 0 and not np.signbit(y[1]) and np.isnan(y[2])
+    for which in (0, 1, 3, 4):
+        apply(which, np.array([np.nan]), y[:1])
+        assert np.isnan(y[0])
+
+
 def test_erfc_series_is_the_one_unrolled_in_the_kernel():
     pytest.importorskip("numba")
     from relukit import _kernels_math as km
@@ -340,19 +394,23 @@ def test_constants_match_the_catalogue():
 
     assert (_kernels.SELU_SCALE, _kernels.SELU_SA) == (curved._SELU_SCALE, curved._SELU_SA)
     src = pathlib.Path(ks.__file__).read_text()
-    for key, name in (
-        ("silu", "silu"),
-        ("mish", "mish"),
-        ("gelu", "gelu"),
-        ("gelu_tanh", "gelu_tanh"),
+    # the float64 patches (all terms) and the float32 ones (the leading terms)
+    for key, name, terms in (
+        ("silu", "silu", None),
+        ("mish", "mish", None),
+        ("silu", "silu32", 8),
+        ("mish", "mish32", 12),
+        ("gelu", "gelu32", 13),
+        ("gelu_tanh", "gelu_tanh32", 13),
     ):
         (hi, lo), _, coeffs = _tables.ROOTS[key]
         fn = src[src.index(f"def _root_{name}(") :].split("\n\n\n", 1)[0]
         assert f"u = (x - {hi!r}) - {lo!r}" in fn
         numbers = [float(n.value) for n in ast.walk(ast.parse(fn)) if isinstance(n, ast.Constant)
                    and isinstance(n.value, float)]  # fmt: skip
-        for c in coeffs:
+        for c in coeffs[:terms]:
             assert abs(c) in numbers  # (a negative literal is -(constant))
+        assert len(numbers) == 2 + len(coeffs[:terms]) + 2  # hi, lo, the terms, the window
     assert _tables.GELU_TANH_C["float64"][1] == ks._GELU_C2
     assert ks._GELU_K == curved._GELU_K
     assert ks._SQRT_2_OVER_PI == _tables.SQRT_2_OVER_PI

@@ -10,6 +10,8 @@ import pathlib
 
 from relukit import _tables
 
+_W = 0.1  # the float32 patch window of gelu, gelu(tanh) and mish'
+
 HEAD = '''"""numba kernels for the smooth entries (imported with ``relukit._kernels_numba``).
 
 Every element function takes the input as float64 and returns float64: float32 arrays
@@ -28,6 +30,14 @@ here as constants, so that LLVM unrolls it; ``tests/test_kernels_smooth.py`` che
 copy). The loops are generated text, one set per entry (not generated at run time, so
 that numba can cache them): value, derivative, fused value-and-derivative, backward.
 
+float32 arrays of elu, selu, celu, softplus, silu and mish use the loops
+``<name>_f32_<kind>`` (chosen by ``relukit._kernels.static_plan``), whose element functions
+``_<name>_v32``/``_<name>_d32`` clip the argument to where the float32 result is still
+decided and call the lean ``*_f32`` functions of :mod:`relukit._kernels_math`; gelu and
+gelu(tanh) have float32 kernels only and are written that way. Their patches at the
+derivative's zero (``_root_<name>32``) are shorter: the direct formulas are within
+4e-15 relative of mpmath from 0.1 of the zero on (silu' from 0.02).
+
 This file is written by ``tools/gen_kernels_smooth.py``; edit that script instead.
 """
 
@@ -42,11 +52,16 @@ from relukit._kernels_math import (
     LOOP,
     _bits_to_float,
     _float_to_bits,
-    erfc_parts,
+    erfcx_f32,
     exp,
+    exp_f32,
+    exp_f32_wide,
     expm1_neg,
+    expm1_neg_f32,
     log1p01,
+    log1p01_f32,
     sigmoid2,
+    sigmoid2_f32,
 )
 
 _LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks
@@ -74,18 +89,25 @@ def _clip(x, lo, hi):  # pragma: no cover - compiled
 '''
 
 
-def root_fn(key, name):
+def root_fn(key, name, terms=None, window=0.45):
     (hi, lo), _, coeffs = _tables.ROOTS[key]
+    coeffs = coeffs[:terms]
     lines = [
         "@njit(**ELEM)",
         f"def _root_{name}(x, d):  # pragma: no cover - compiled",
-        "    # d, with the Taylor polynomial at the derivative's zero within 0.45 of it",
+        f"    # d, with the Taylor polynomial at the derivative's zero within {window} of it",
         f"    u = (x - {hi!r}) - {lo!r}",
         f"    p = {coeffs[-1]!r}",
     ]
     for c in reversed(coeffs[:-1]):
         lines.append(f"    p = p * u + {c!r}")
-    lines += ["    if u < 0.45 and u > -0.45:", "        d = p * u", "    return d", "", ""]
+    lines += [
+        f"    if u < {window} and u > -{window}:",
+        "        d = p * u",
+        "    return d",
+        "",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -263,39 +285,40 @@ def _hardsigmoid_d(x, a, b, c):  # pragma: no cover - compiled
 
 
 # gelu (exact): float32 arrays only, computed in float64 (the float64 NumPy path keeps
-# its compensated tail, which needs erfcx and double-double arguments)
+# its compensated tail, which needs erfcx and double-double arguments). x is clipped to
+# [-15, 15]: beyond, the float32 results are those of the clip (the value and the
+# derivative round to -0.0 below -15; Phi(x) rounds to 1 above), so erfc(a) = H E with
+# H = erfcx(a) a polynomial and E = exp(-a^2) one exp, a^2 = x^2 / 2 exact (x float32)
 _SQRT1_2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
 @njit(**ELEM)
 def _gelu_parts(x):  # pragma: no cover - compiled
-    # x clipped to [-40, 40]; a = |x| / sqrt 2; erfc(a) = g e with e = exp(-a^2), and
-    # phi(x) = e / sqrt(2 pi)
-    xc = _clip(x, -40.0, 40.0)
-    a = -xc * _SQRT1_2
-    a = -a if a < 0 else a
-    g, e = erfc_parts(a)
-    return xc, g, e
+    # (xc, H, E): xc = x clipped to [-15, 15], a = |xc| / sqrt 2, erfc(a) = H E, and
+    # phi(x) = E / sqrt(2 pi); NaN gives NaN
+    xc = _clip(x, -15.0, 15.0)
+    ax = -xc if xc < 0 else xc
+    return xc, erfcx_f32(ax * _SQRT1_2), exp_f32(-0.5 * (xc * xc))
 
 
 @njit(**ELEM)
 def _gelu_v(x, a, b, c):  # pragma: no cover - compiled
-    # (x/2) erfc(-x / sqrt 2), x clipped at -40 (-inf gives -40 * 0 = -0.0)
-    xc, g, e = _gelu_parts(x)
-    two_cdf = 2.0 - g * e if xc > 0 else g * e
-    return (0.5 * (-40.0 if x < -40.0 else x)) * two_cdf
+    # (x/2) erfc(-x / sqrt 2), x clipped at -15 (-inf gives -15 * tiny = -0.0)
+    xc, h, e = _gelu_parts(x)
+    two_cdf = 2.0 - h * e if xc > 0 else h * e
+    return (0.5 * (-15.0 if x < -15.0 else x)) * two_cdf
 
 
 @njit(**ELEM)
 def _gelu_d(x, a, b, c):  # pragma: no cover - compiled
-    # Phi(x) + x phi(x); for x <= 0 as e (g/2 + x / sqrt(2 pi)): e last, so that an
-    # underflow keeps the sign of the true (negative) result, as the NumPy path
-    xc, g, e = _gelu_parts(x)
-    d = e * (0.5 * g + xc * _INV_SQRT_2PI)
+    # Phi(x) + x phi(x); for x <= 0 as E (H/2 + x / sqrt(2 pi)) (negative below the zero,
+    # -0.0 once it underflows in float32, as the NumPy path)
+    xc, h, e = _gelu_parts(x)
+    d = e * (0.5 * h + xc * _INV_SQRT_2PI)
     if xc > 0:
-        d = 0.5 * (2.0 - g * e) + xc * (e * _INV_SQRT_2PI)
-    return _root_gelu(x, d)
+        d = 0.5 * (2.0 - h * e) + xc * (e * _INV_SQRT_2PI)
+    return _root_gelu32(x, d)
 
 
 _GELU_C2 = 1.5957691216057308  # 2 sqrt(2/pi)
@@ -305,9 +328,11 @@ _SQRT_2_OVER_PI = 0.7978845608028654
 
 @njit(**ELEM)
 def _gelu_tanh_s(x):  # pragma: no cover - compiled
-    xc = _clip(x, -40.0, 40.0)
+    # x clipped to [-15, 15] (|w| <= 265): beyond, the float32 results are those of the
+    # clip (-0.0 below, x and 1 above)
+    xc = _clip(x, -15.0, 15.0)
     w = _GELU_C2 * (xc + _GELU_K * (xc * (xc * xc)))
-    s, t = sigmoid2(w)
+    s, t = sigmoid2_f32(w)
     return xc, s, t
 
 
@@ -315,7 +340,7 @@ def _gelu_tanh_s(x):  # pragma: no cover - compiled
 def _gelu_tanh_v(x, a, b, c):  # pragma: no cover - compiled
     # x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
     xc, s, t = _gelu_tanh_s(x)
-    return (-40.0 if x < -40.0 else x) * s
+    return (-15.0 if x < -15.0 else x) * s
 
 
 @njit(**ELEM)
@@ -323,7 +348,138 @@ def _gelu_tanh_d(x, a, b, c):  # pragma: no cover - compiled
     # s (1 + 2 x t u')
     xc, s, t = _gelu_tanh_s(x)
     du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
-    return _root_gelu_tanh(x, s * (1.0 + 2.0 * xc * t * du))
+    return _root_gelu_tanh32(x, s * (1.0 + 2.0 * xc * t * du))
+
+
+
+# ---------------------------------------------------------------------------
+# float32 element functions (loops ``<name>_f32_<kind>``): the argument is clipped to
+# where the float32 result is still decided (beyond, the result is that of the clip:
+# the same rounding, the same signed zero), so that the lean functions of
+# relukit._kernels_math (relative error < 1e-14, no special cases) can be used
+# ---------------------------------------------------------------------------
+
+
+@njit(**ELEM)
+def _silu_v32(x, a, b, c):  # pragma: no cover - compiled
+    # x / (1 + e^-x); below -120 the float32 result is -0.0, that of x = -120
+    xc = _clip(x, -120.0, 120.0)
+    return (-120.0 if x < -120.0 else x) / (1.0 + exp_f32(-xc))
+
+
+@njit(**ELEM)
+def _silu_d32(x, a, b, c):  # pragma: no cover - compiled
+    # sigmoid(x) (1 + x sigmoid(-x)), x clipped to [-120, 120] (-0.0 below, 1 above);
+    # for x < 0, 1 + x sigmoid(-x) = ((1 + x) + e) / (1 + e), e = e^x, with 1 + x exact
+    # (x is a float32): the only cancellation left is within 0.02 of the zero
+    xc = _clip(x, -120.0, 120.0)
+    pos = xc >= 0
+    e = exp_f32(-xc if pos else xc)
+    other = e / (1.0 + e)
+    one = 1.0 - other
+    s = one if pos else other
+    q = ((1.0 + xc) + e) * one
+    if pos:
+        q = 1.0 + xc * other
+    return _root_silu32(x, s * q)
+
+
+@njit(**ELEM)
+def _softplus_v32(x, a, b, c):  # pragma: no cover - compiled
+    # as _softplus_v; exp(-|z|) underflows to 0 below -745.2, as the clip gives
+    z = x * a
+    pos = z > 0
+    zn = -z if pos else z
+    e = exp_f32_wide(-745.2 if zn < -745.2 else zn)
+    inv = 1.0 / a  # (hoisted out of the loop: a product in the loop, not a division)
+    sp = ((z if pos else 0.0) + log1p01_f32(e)) * inv
+    return x if z > b else sp
+
+
+@njit(**ELEM)
+def _softplus_d32(x, a, b, c):  # pragma: no cover - compiled
+    # sigmoid(z): below -700 it rounds to +0 in float32 (as sigmoid(-700))
+    z = x * a
+    s, t = sigmoid2_f32(_clip(z, -700.0, 700.0))
+    return 1.0 if z > b else s
+
+
+@njit(**ELEM)
+def _mish_nm32(xc):  # pragma: no cover - compiled
+    # tanh(softplus(x)) = n / m, n = e (e + 2), m = n + 2, e = exp(x) (x <= 40: no
+    # overflow; n / m is within 2 ulp relative everywhere)
+    e = exp_f32(xc)
+    n = e * (e + 2.0)
+    return n, n + 2.0, e
+
+
+@njit(**ELEM)
+def _mish_v32(x, a, b, c):  # pragma: no cover - compiled
+    # x tanh(softplus(x)), x clipped to [-120, 40] (-0.0 below, x above)
+    n, m, e = _mish_nm32(_clip(x, -120.0, 40.0))
+    return (-120.0 if x < -120.0 else x) * n / m
+
+
+@njit(**ELEM)
+def _mish_d32(x, a, b, c):  # pragma: no cover - compiled
+    # -0.0 on [-745.13, -120] as at -120; +0.0 below, where the NumPy path's exp(x)
+    # underflows to 0 (the same signed zeros)
+    # n / m + x 4 e (e + 1) / m**2 over one division
+    xc = _clip(x, -120.0, 40.0)
+    n, m, e = _mish_nm32(xc)
+    d = _root_mish32(x, (n * m + xc * ((4.0 * e) * (e + 1.0))) / (m * m))
+    return 0.0 if x < -745.1332191019412 else d
+
+
+
+@njit(**ELEM)
+def _expm1_32(x):  # pragma: no cover - compiled
+    # expm1(x) for x <= 0 clipped at -60 (where it is -1 in float64), NaN passed on
+    return expm1_neg_f32(-60.0 if x < -60.0 else x)
+
+
+@njit(**ELEM)
+def _exp_neg32(x):  # pragma: no cover - compiled
+    # exp(x) for x <= 0 clipped at -746 (where it is 0 in float64: the same zeros)
+    return exp_f32_wide(-746.0 if x < -746.0 else x)
+
+
+@njit(**ELEM)
+def _elu_v32(x, a, b, c):  # pragma: no cover - compiled
+    r = a * _expm1_32(-1.0 if x > 0 else x)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _elu_d32(x, a, b, c):  # pragma: no cover - compiled
+    r = a * _exp_neg32(-1.0 if x > 0 else x)
+    return 1.0 if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_v32(x, a, b, c):  # pragma: no cover - compiled
+    r = b * _expm1_32(-1.0 if x > 0 else x)
+    return a * x if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_d32(x, a, b, c):  # pragma: no cover - compiled
+    r = b * _exp_neg32(-1.0 if x > 0 else x)
+    return a if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_v32(x, a, b, c):  # pragma: no cover - compiled
+    xn = -1.0 if x > 0 else x
+    r = a * _expm1_32(xn / a)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_d32(x, a, b, c):  # pragma: no cover - compiled
+    xn = -1.0 if x > 0 else x
+    r = _exp_neg32(xn / a)
+    return 1.0 if x > 0 else r
 
 
 # ---------------------------------------------------------------------------
@@ -382,11 +538,30 @@ NAMES = [
     "gelu",
     "gelu_tanh",
 ]
+#: entries with float32 element functions ``_<name>_v32``/``_<name>_d32``: their loops
+#: ``<name>_f32_<kind>`` are used for float32 arrays (relukit._kernels.static_plan)
+F32 = ["elu", "selu", "celu", "softplus", "silu", "mish"]
 out = HEAD + "\n"
-for key, name in (("silu", "silu"), ("mish", "mish"), ("gelu", "gelu"), ("gelu_tanh", "gelu_tanh")):
-    out += root_fn(key, name)
+# float64 (silu, mish; gelu has no float64 kernel): the full patch on +-0.45
+for key in ("silu", "mish"):
+    out += root_fn(key, key)
+# float32: the direct formulas are accurate to 1e-14 relative from 0.02 of the zero on
+# (silu' as (1 + x + e^x) / (1 + e^x), no cancellation but that of the exact 1 + x):
+# 8 Taylor terms are enough there (the ninth is below 1e-17 relative)
+out += root_fn("silu", "silu32", terms=8, window=0.02)
+# gelu, gelu(tanh) (float32 only) and mish: the direct formulas' cancellation leaves
+# less than 1e-14 relative error from 0.1 of the zero on (measured against mpmath),
+# where 13 (mish 12) Taylor terms suffice
+out += root_fn("gelu", "gelu32", terms=13, window=_W)
+out += root_fn("gelu_tanh", "gelu_tanh32", terms=13, window=_W)
+out += root_fn("mish", "mish32", terms=12, window=_W)
 out += ELEMS
 for n in NAMES:
     out += LOOPS.format(n=n)
+for n in F32:
+    loops = LOOPS.format(n=n).replace(f"_{n}_v(", f"_{n}_v32(").replace(f"_{n}_d(", f"_{n}_d32(")
+    for kind in ("value", "derivative", "both", "backward"):
+        loops = loops.replace(f"def {n}_{kind}(", f"def {n}_f32_{kind}(")
+    out += loops
 target = pathlib.Path(__file__).parent.parent / "src" / "relukit" / "_kernels_smooth.py"
 target.write_text(out.rstrip() + "\n", encoding="utf-8")

@@ -26,7 +26,8 @@ hardsigmoid reproduce the NumPy path bit for bit, NaN payloads, ``-0.0`` and ``Â
 included (``tests/test_kernels.py``). The smooth entries compute in float64 with the
 vectorisable functions of :mod:`relukit._kernels_math` (float32: one rounding at the
 end, <= 0.5 ulp; float64: a few ulp), with the NumPy path's special values
-(``tests/test_kernels_smooth.py``, ``relukit bench accuracy``).
+(``tests/test_kernels_smooth.py``, ``relukit bench accuracy``); float32 arrays use the
+``<name>_f32_<kind>`` loops where there are some (leaner functions, clipped arguments).
 
 Threads
 -------
@@ -377,6 +378,8 @@ def static_plan(
     if impl is None:
         return None
     kernel = getattr(impl, f"{spec.prefix}{suffix}_{kind}", None)
+    if dtype.char == "f":  # float32 loops with the lean functions, where there are some
+        kernel = getattr(impl, f"{spec.prefix}{suffix}_f32_{kind}", kernel)
     if kernel is None:
         return None
     global _np

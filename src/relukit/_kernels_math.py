@@ -32,6 +32,17 @@ Methods
     ``erfc(z) = t exp(g(t)) exp(-z**2)`` with ``t = 2 / (2 + z)`` and ``g`` a Chebyshev
     series of 24 terms in ``2t - 1``, fitted here with mpmath at 40 digits (relative
     error below 1.2e-13 for 0 <= z <= 26, where ``erfc`` is still a normal float64).
+
+Lean versions for float32 results
+---------------------------------
+A float32 result rounded from a float64 value within 6e-14 relative (``2**-24 * 1e-6``)
+of the true one is within 0.5 + 1e-6 ulp, the bound the tests assert. The ``*_f32``
+functions aim at 1e-15 and drop the special cases (their callers clip the argument):
+``exp_f32`` (Taylor degree 12, one-piece ``2**k``, -708 <= x <= 709), ``exp_f32_wide``
+(two-piece ``2**k`` down to -745.2), ``expm1_neg_f32`` (degree 12), ``log1p01_f32``
+(``2 atanh(e / (2 + e))``: one division, no range reduction) and ``erfcx_f32`` (one
+polynomial of degree 18 in ``4 / (4 + a)`` on [0, 15 / sqrt 2]). Each is tested against
+mpmath on its whole domain (``tests/test_kernels_smooth.py``).
 """
 
 from __future__ import annotations
@@ -279,3 +290,188 @@ def sigmoid2(z):  # pragma: no cover - compiled
     if pos:
         return one, other
     return other, one
+
+
+# ---------------------------------------------------------------------------
+# lean versions for float32 results: the float64 intermediate only has to be within
+# 6e-14 relative of the true value (2**-24 * 1e-6) for the float32 rounding to stay
+# within 0.5 + 1e-6 ulp; no special values inside (the callers clip their argument)
+# ---------------------------------------------------------------------------
+
+
+@njit(**ELEM)
+def exp_f32(x):  # pragma: no cover - compiled
+    """``exp(x)`` for -708 <= x <= 709 (and NaN: NaN), relative error < 5e-16.
+
+    As :func:`exp` with a Taylor polynomial of degree 12 (remainder < 1.7e-16 on
+    ``|r| <= 0.347``) and ``2**k`` built in one piece (a normal result): no clamps, no
+    special cases, for callers that clip their argument.
+    """
+    kd = x * _LOG2E + _ROUNDER
+    k = kd - _ROUNDER
+    ki = _float_to_bits(kd) - _ROUNDER_BITS
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = 2.08767569878681e-09  # 1/12!
+    p = p * r + 2.505210838544172e-08
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p * _bits_to_float((ki + 1023) << 52)
+
+
+#: ``erfcx`` on [0, 15 / sqrt 2] as a polynomial in ``s = C1 t + C0``, ``t = 4 / (4 + a)``
+#: (``s`` in [-1, 1]): mpmath's ``chebyfit`` at 40 digits, degree 18, absolute error
+#: 1.1e-16 (erfcx >= 0.053 there: relative error < 2.1e-15)
+_ERFCX_F32 = (  # highest degree first
+    7.793340112198969e-11,
+    3.849566117595199e-10,
+    -1.4426244046276333e-09,
+    -9.237906140823317e-09,
+    1.550281332844296e-08,
+    1.9223781679829515e-07,
+    9.852769734869659e-08,
+    -3.5256258402738295e-06,
+    -1.3974206847975194e-05,
+    1.8469091684048407e-05,
+    0.0004355163109282294,
+    0.0025200796879548855,
+    0.0096373046828258,
+    0.02826038362301548,
+    0.06716397134293088,
+    0.13275156329276064,
+    0.2208110085003982,
+    0.30997335754632815,
+    0.22844554970317513,
+)
+_ERFCX_T0 = 0.27384877586728346  # 4 / (4 + 15 / sqrt 2)
+_ERFCX_C1 = 2.7542472332656507  # 2 / (1 - T0)
+_ERFCX_C0 = -1.7542472332656507  # -1 - 2 T0 / (1 - T0)
+
+
+@njit(**ELEM)
+def erfcx_f32(a):  # pragma: no cover - compiled
+    """``erfcx(a) = exp(a**2) erfc(a)`` for 0 <= a <= 15 / sqrt 2, relative error < 3e-15."""
+    t = 4.0 / (4.0 + a)
+    s = t * _ERFCX_C1 + _ERFCX_C0
+    z = s * s
+    # two independent Horner chains in s**2 (even and odd degrees): half the latency
+    he = 7.793340112198969e-11
+    he = he * z + -1.4426244046276333e-09
+    he = he * z + 1.550281332844296e-08
+    he = he * z + 9.852769734869659e-08
+    he = he * z + -1.3974206847975194e-05
+    he = he * z + 0.0004355163109282294
+    he = he * z + 0.0096373046828258
+    he = he * z + 0.06716397134293088
+    he = he * z + 0.2208110085003982
+    he = he * z + 0.22844554970317513
+    ho = 3.849566117595199e-10
+    ho = ho * z + -9.237906140823317e-09
+    ho = ho * z + 1.9223781679829515e-07
+    ho = ho * z + -3.5256258402738295e-06
+    ho = ho * z + 1.8469091684048407e-05
+    ho = ho * z + 0.0025200796879548855
+    ho = ho * z + 0.02826038362301548
+    ho = ho * z + 0.13275156329276064
+    ho = ho * z + 0.30997335754632815
+    return he + s * ho
+
+
+@njit(**ELEM)
+def exp_f32_wide(x):  # pragma: no cover - compiled
+    """:func:`exp_f32` for -745.2 <= x <= 709 (subnormal results: ``2**k`` in two halves)."""
+    kd = x * _LOG2E + _ROUNDER
+    k = kd - _ROUNDER
+    ki = _float_to_bits(kd) - _ROUNDER_BITS
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = 2.08767569878681e-09  # 1/12!
+    p = p * r + 2.505210838544172e-08
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    k1 = ki >> 1
+    k2 = ki - k1
+    return (p * _bits_to_float((k1 + 1023) << 52)) * _bits_to_float((k2 + 1023) << 52)
+
+
+@njit(**ELEM)
+def log1p01_f32(e):  # pragma: no cover - compiled
+    """``log(1 + e)`` for 0 <= e <= 1 (and NaN), relative error < 1e-15.
+
+    ``log(1 + e) = 2 atanh(s)``, ``s = e / (2 + e)`` in [0, 1/3] (no rounding of
+    ``1 + e``, no range reduction), odd series to ``s**29`` (remainder < 2e-16).
+    """
+    s = e / (2.0 + e)
+    z = s * s
+    P = 0.034482758620689655  # 1/29
+    P = P * z + 0.037037037037037035
+    P = P * z + 0.04
+    P = P * z + 0.043478260869565216
+    P = P * z + 0.047619047619047616
+    P = P * z + 0.05263157894736842
+    P = P * z + 0.058823529411764705
+    P = P * z + 0.06666666666666667
+    P = P * z + 0.07692307692307693
+    P = P * z + 0.09090909090909091
+    P = P * z + 0.1111111111111111
+    P = P * z + 0.14285714285714285
+    P = P * z + 0.2
+    P = P * z + 0.3333333333333333
+    P = P * z + 1.0
+    return (2.0 * s) * P
+
+
+@njit(**ELEM)
+def sigmoid2_f32(z):  # pragma: no cover - compiled
+    """:func:`sigmoid2` with :func:`exp_f32` for -708 <= z <= 708 (and NaN)."""
+    pos = z >= 0
+    e = exp_f32(-z if pos else z)
+    other = e / (1.0 + e)
+    one = 1.0 - other
+    if pos:
+        return one, other
+    return other, one
+
+
+@njit(**ELEM)
+def expm1_neg_f32(x):  # pragma: no cover - compiled
+    """:func:`expm1_neg` for float32 results: -60 <= x <= 0 or NaN (-0.0 stays -0.0).
+
+    The Taylor polynomial to degree 12 (remainder < 2e-15 relative to the result),
+    NaN passed on by the arithmetic; the caller clips at -60.
+    """
+    kd = x * _LOG2E + _ROUNDER
+    k = kd - _ROUNDER
+    ki = _float_to_bits(kd) - _ROUNDER_BITS
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = 2.08767569878681e-09  # 1/12!
+    p = p * r + 2.505210838544172e-08
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    q = (p * r + 1.0) * r
+    two_k = _bits_to_float((ki + 1023) << 52)
+    res = two_k * q + (two_k - 1.0)
+    return x if x == 0 else res

@@ -16,6 +16,14 @@ here as constants, so that LLVM unrolls it; ``tests/test_kernels_smooth.py`` che
 copy). The loops are generated text, one set per entry (not generated at run time, so
 that numba can cache them): value, derivative, fused value-and-derivative, backward.
 
+float32 arrays of elu, selu, celu, softplus, silu and mish use the loops
+``<name>_f32_<kind>`` (chosen by ``relukit._kernels.static_plan``), whose element functions
+``_<name>_v32``/``_<name>_d32`` clip the argument to where the float32 result is still
+decided and call the lean ``*_f32`` functions of :mod:`relukit._kernels_math`; gelu and
+gelu(tanh) have float32 kernels only and are written that way. Their patches at the
+derivative's zero (``_root_<name>32``) are shorter: the direct formulas are within
+4e-15 relative of mpmath from 0.1 of the zero on (silu' from 0.02).
+
 This file is written by ``tools/gen_kernels_smooth.py``; edit that script instead.
 """
 
@@ -30,11 +38,16 @@ from relukit._kernels_math import (
     LOOP,
     _bits_to_float,
     _float_to_bits,
-    erfc_parts,
+    erfcx_f32,
     exp,
+    exp_f32,
+    exp_f32_wide,
     expm1_neg,
+    expm1_neg_f32,
     log1p01,
+    log1p01_f32,
     sigmoid2,
+    sigmoid2_f32,
 )
 
 _LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks
@@ -126,19 +139,27 @@ def _root_mish(x, d):  # pragma: no cover - compiled
 
 
 @njit(**ELEM)
-def _root_gelu(x, d):  # pragma: no cover - compiled
-    # d, with the Taylor polynomial at the derivative's zero within 0.45 of it
+def _root_silu32(x, d):  # pragma: no cover - compiled
+    # d, with the Taylor polynomial at the derivative's zero within 0.02 of it
+    u = (x - -1.2784645427610737) - -1.0946994183093437e-16
+    p = 0.00018570724361186496
+    p = p * u + 0.0007985218818397998
+    p = p * u + 0.000126627410081122
+    p = p * u + -0.006606589138356696
+    p = p * u + -0.015222655223188032
+    p = p * u + 0.018874814223782312
+    p = p * u + 0.1466487969969469
+    p = p * u + 0.2178117057198001
+    if u < 0.02 and u > -0.02:
+        d = p * u
+    return d
+
+
+@njit(**ELEM)
+def _root_gelu32(x, d):  # pragma: no cover - compiled
+    # d, with the Taylor polynomial at the derivative's zero within 0.1 of it
     u = (x - -0.7517915246935645) - 1.4956759177009883e-17
-    p = -9.950340824808053e-12
-    p = p * u + -8.950037692726255e-11
-    p = p * u + 1.4506418938779426e-10
-    p = p * u + 1.90319840501314e-09
-    p = p * u + -1.396942086426202e-09
-    p = p * u + -3.5459866461783865e-08
-    p = p * u + -1.6044265494246427e-09
-    p = p * u + 5.702764979242107e-07
-    p = p * u + 4.3284506257392273e-07
-    p = p * u + -7.74846130700372e-06
+    p = -7.74846130700372e-06
     p = p * u + -1.121438018842664e-05
     p = p * u + 8.615947861116571e-05
     p = p * u + 0.00018633974623233514
@@ -151,28 +172,16 @@ def _root_gelu(x, d):  # pragma: no cover - compiled
     p = p * u + -0.018199676398671087
     p = p * u + 0.388284982990552
     p = p * u + 0.4314939923140469
-    if u < 0.45 and u > -0.45:
+    if u < 0.1 and u > -0.1:
         d = p * u
     return d
 
 
 @njit(**ELEM)
-def _root_gelu_tanh(x, d):  # pragma: no cover - compiled
-    # d, with the Taylor polynomial at the derivative's zero within 0.45 of it
+def _root_gelu_tanh32(x, d):  # pragma: no cover - compiled
+    # d, with the Taylor polynomial at the derivative's zero within 0.1 of it
     u = (x - -0.7524614220710163) - 3.4358218314355225e-17
-    p = -2.4338735578334483e-10
-    p = p * u + -1.7088112169517324e-10
-    p = p * u + 1.744987137846621e-09
-    p = p * u + 1.7637802707907529e-09
-    p = p * u + -1.196180847972441e-08
-    p = p * u + -1.6978217459781e-08
-    p = p * u + 7.520740909289922e-08
-    p = p * u + 1.4157556987729457e-07
-    p = p * u + -4.3102482988029016e-07
-    p = p * u + -9.898647747433656e-07
-    p = p * u + 2.433551634429955e-06
-    p = p * u + 5.918611710893999e-06
-    p = p * u + -1.595089687164511e-05
+    p = -1.595089687164511e-05
     p = p * u + -3.495617169443609e-05
     p = p * u + 0.00012425227802639787
     p = p * u + 0.0002639276405268104
@@ -185,7 +194,28 @@ def _root_gelu_tanh(x, d):  # pragma: no cover - compiled
     p = p * u + -0.015782853521848023
     p = p * u + 0.38751844613578895
     p = p * u + 0.4304000910248585
-    if u < 0.45 and u > -0.45:
+    if u < 0.1 and u > -0.1:
+        d = p * u
+    return d
+
+
+@njit(**ELEM)
+def _root_mish32(x, d):  # pragma: no cover - compiled
+    # d, with the Taylor polynomial at the derivative's zero within 0.1 of it
+    u = (x - -1.1924312145154952) - -4.8484829848031044e-17
+    p = -1.72992708103044e-05
+    p = p * u + -5.582891567360688e-05
+    p = p * u + -4.1961496031696126e-05
+    p = p * u + 0.00025412936386191073
+    p = p * u + 0.0009898181021289196
+    p = p * u + 0.0010924055409445854
+    p = p * u + -0.0033606849270232685
+    p = p * u + -0.01582112656173338
+    p = p * u + -0.020271822716684245
+    p = p * u + 0.04190782104360987
+    p = p * u + 0.20473126408010586
+    p = p * u + 0.2669479140495345
+    if u < 0.1 and u > -0.1:
         d = p * u
     return d
 
@@ -363,39 +393,40 @@ def _hardsigmoid_d(x, a, b, c):  # pragma: no cover - compiled
 
 
 # gelu (exact): float32 arrays only, computed in float64 (the float64 NumPy path keeps
-# its compensated tail, which needs erfcx and double-double arguments)
+# its compensated tail, which needs erfcx and double-double arguments). x is clipped to
+# [-15, 15]: beyond, the float32 results are those of the clip (the value and the
+# derivative round to -0.0 below -15; Phi(x) rounds to 1 above), so erfc(a) = H E with
+# H = erfcx(a) a polynomial and E = exp(-a^2) one exp, a^2 = x^2 / 2 exact (x float32)
 _SQRT1_2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
 @njit(**ELEM)
 def _gelu_parts(x):  # pragma: no cover - compiled
-    # x clipped to [-40, 40]; a = |x| / sqrt 2; erfc(a) = g e with e = exp(-a^2), and
-    # phi(x) = e / sqrt(2 pi)
-    xc = _clip(x, -40.0, 40.0)
-    a = -xc * _SQRT1_2
-    a = -a if a < 0 else a
-    g, e = erfc_parts(a)
-    return xc, g, e
+    # (xc, H, E): xc = x clipped to [-15, 15], a = |xc| / sqrt 2, erfc(a) = H E, and
+    # phi(x) = E / sqrt(2 pi); NaN gives NaN
+    xc = _clip(x, -15.0, 15.0)
+    ax = -xc if xc < 0 else xc
+    return xc, erfcx_f32(ax * _SQRT1_2), exp_f32(-0.5 * (xc * xc))
 
 
 @njit(**ELEM)
 def _gelu_v(x, a, b, c):  # pragma: no cover - compiled
-    # (x/2) erfc(-x / sqrt 2), x clipped at -40 (-inf gives -40 * 0 = -0.0)
-    xc, g, e = _gelu_parts(x)
-    two_cdf = 2.0 - g * e if xc > 0 else g * e
-    return (0.5 * (-40.0 if x < -40.0 else x)) * two_cdf
+    # (x/2) erfc(-x / sqrt 2), x clipped at -15 (-inf gives -15 * tiny = -0.0)
+    xc, h, e = _gelu_parts(x)
+    two_cdf = 2.0 - h * e if xc > 0 else h * e
+    return (0.5 * (-15.0 if x < -15.0 else x)) * two_cdf
 
 
 @njit(**ELEM)
 def _gelu_d(x, a, b, c):  # pragma: no cover - compiled
-    # Phi(x) + x phi(x); for x <= 0 as e (g/2 + x / sqrt(2 pi)): e last, so that an
-    # underflow keeps the sign of the true (negative) result, as the NumPy path
-    xc, g, e = _gelu_parts(x)
-    d = e * (0.5 * g + xc * _INV_SQRT_2PI)
+    # Phi(x) + x phi(x); for x <= 0 as E (H/2 + x / sqrt(2 pi)) (negative below the zero,
+    # -0.0 once it underflows in float32, as the NumPy path)
+    xc, h, e = _gelu_parts(x)
+    d = e * (0.5 * h + xc * _INV_SQRT_2PI)
     if xc > 0:
-        d = 0.5 * (2.0 - g * e) + xc * (e * _INV_SQRT_2PI)
-    return _root_gelu(x, d)
+        d = 0.5 * (2.0 - h * e) + xc * (e * _INV_SQRT_2PI)
+    return _root_gelu32(x, d)
 
 
 _GELU_C2 = 1.5957691216057308  # 2 sqrt(2/pi)
@@ -405,9 +436,11 @@ _SQRT_2_OVER_PI = 0.7978845608028654
 
 @njit(**ELEM)
 def _gelu_tanh_s(x):  # pragma: no cover - compiled
-    xc = _clip(x, -40.0, 40.0)
+    # x clipped to [-15, 15] (|w| <= 265): beyond, the float32 results are those of the
+    # clip (-0.0 below, x and 1 above)
+    xc = _clip(x, -15.0, 15.0)
     w = _GELU_C2 * (xc + _GELU_K * (xc * (xc * xc)))
-    s, t = sigmoid2(w)
+    s, t = sigmoid2_f32(w)
     return xc, s, t
 
 
@@ -415,7 +448,7 @@ def _gelu_tanh_s(x):  # pragma: no cover - compiled
 def _gelu_tanh_v(x, a, b, c):  # pragma: no cover - compiled
     # x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
     xc, s, t = _gelu_tanh_s(x)
-    return (-40.0 if x < -40.0 else x) * s
+    return (-15.0 if x < -15.0 else x) * s
 
 
 @njit(**ELEM)
@@ -423,7 +456,136 @@ def _gelu_tanh_d(x, a, b, c):  # pragma: no cover - compiled
     # s (1 + 2 x t u')
     xc, s, t = _gelu_tanh_s(x)
     du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
-    return _root_gelu_tanh(x, s * (1.0 + 2.0 * xc * t * du))
+    return _root_gelu_tanh32(x, s * (1.0 + 2.0 * xc * t * du))
+
+
+# ---------------------------------------------------------------------------
+# float32 element functions (loops ``<name>_f32_<kind>``): the argument is clipped to
+# where the float32 result is still decided (beyond, the result is that of the clip:
+# the same rounding, the same signed zero), so that the lean functions of
+# relukit._kernels_math (relative error < 1e-14, no special cases) can be used
+# ---------------------------------------------------------------------------
+
+
+@njit(**ELEM)
+def _silu_v32(x, a, b, c):  # pragma: no cover - compiled
+    # x / (1 + e^-x); below -120 the float32 result is -0.0, that of x = -120
+    xc = _clip(x, -120.0, 120.0)
+    return (-120.0 if x < -120.0 else x) / (1.0 + exp_f32(-xc))
+
+
+@njit(**ELEM)
+def _silu_d32(x, a, b, c):  # pragma: no cover - compiled
+    # sigmoid(x) (1 + x sigmoid(-x)), x clipped to [-120, 120] (-0.0 below, 1 above);
+    # for x < 0, 1 + x sigmoid(-x) = ((1 + x) + e) / (1 + e), e = e^x, with 1 + x exact
+    # (x is a float32): the only cancellation left is within 0.02 of the zero
+    xc = _clip(x, -120.0, 120.0)
+    pos = xc >= 0
+    e = exp_f32(-xc if pos else xc)
+    other = e / (1.0 + e)
+    one = 1.0 - other
+    s = one if pos else other
+    q = ((1.0 + xc) + e) * one
+    if pos:
+        q = 1.0 + xc * other
+    return _root_silu32(x, s * q)
+
+
+@njit(**ELEM)
+def _softplus_v32(x, a, b, c):  # pragma: no cover - compiled
+    # as _softplus_v; exp(-|z|) underflows to 0 below -745.2, as the clip gives
+    z = x * a
+    pos = z > 0
+    zn = -z if pos else z
+    e = exp_f32_wide(-745.2 if zn < -745.2 else zn)
+    inv = 1.0 / a  # (hoisted out of the loop: a product in the loop, not a division)
+    sp = ((z if pos else 0.0) + log1p01_f32(e)) * inv
+    return x if z > b else sp
+
+
+@njit(**ELEM)
+def _softplus_d32(x, a, b, c):  # pragma: no cover - compiled
+    # sigmoid(z): below -700 it rounds to +0 in float32 (as sigmoid(-700))
+    z = x * a
+    s, t = sigmoid2_f32(_clip(z, -700.0, 700.0))
+    return 1.0 if z > b else s
+
+
+@njit(**ELEM)
+def _mish_nm32(xc):  # pragma: no cover - compiled
+    # tanh(softplus(x)) = n / m, n = e (e + 2), m = n + 2, e = exp(x) (x <= 40: no
+    # overflow; n / m is within 2 ulp relative everywhere)
+    e = exp_f32(xc)
+    n = e * (e + 2.0)
+    return n, n + 2.0, e
+
+
+@njit(**ELEM)
+def _mish_v32(x, a, b, c):  # pragma: no cover - compiled
+    # x tanh(softplus(x)), x clipped to [-120, 40] (-0.0 below, x above)
+    n, m, e = _mish_nm32(_clip(x, -120.0, 40.0))
+    return (-120.0 if x < -120.0 else x) * n / m
+
+
+@njit(**ELEM)
+def _mish_d32(x, a, b, c):  # pragma: no cover - compiled
+    # -0.0 on [-745.13, -120] as at -120; +0.0 below, where the NumPy path's exp(x)
+    # underflows to 0 (the same signed zeros)
+    # n / m + x 4 e (e + 1) / m**2 over one division
+    xc = _clip(x, -120.0, 40.0)
+    n, m, e = _mish_nm32(xc)
+    d = _root_mish32(x, (n * m + xc * ((4.0 * e) * (e + 1.0))) / (m * m))
+    return 0.0 if x < -745.1332191019412 else d
+
+
+@njit(**ELEM)
+def _expm1_32(x):  # pragma: no cover - compiled
+    # expm1(x) for x <= 0 clipped at -60 (where it is -1 in float64), NaN passed on
+    return expm1_neg_f32(-60.0 if x < -60.0 else x)
+
+
+@njit(**ELEM)
+def _exp_neg32(x):  # pragma: no cover - compiled
+    # exp(x) for x <= 0 clipped at -746 (where it is 0 in float64: the same zeros)
+    return exp_f32_wide(-746.0 if x < -746.0 else x)
+
+
+@njit(**ELEM)
+def _elu_v32(x, a, b, c):  # pragma: no cover - compiled
+    r = a * _expm1_32(-1.0 if x > 0 else x)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _elu_d32(x, a, b, c):  # pragma: no cover - compiled
+    r = a * _exp_neg32(-1.0 if x > 0 else x)
+    return 1.0 if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_v32(x, a, b, c):  # pragma: no cover - compiled
+    r = b * _expm1_32(-1.0 if x > 0 else x)
+    return a * x if x > 0 else r
+
+
+@njit(**ELEM)
+def _selu_d32(x, a, b, c):  # pragma: no cover - compiled
+    r = b * _exp_neg32(-1.0 if x > 0 else x)
+    return a if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_v32(x, a, b, c):  # pragma: no cover - compiled
+    xn = -1.0 if x > 0 else x
+    r = a * _expm1_32(xn / a)
+    return x if x > 0 else r
+
+
+@njit(**ELEM)
+def _celu_d32(x, a, b, c):  # pragma: no cover - compiled
+    xn = -1.0 if x > 0 else x
+    r = _exp_neg32(xn / a)
+    return 1.0 if x > 0 else r
 
 
 # ---------------------------------------------------------------------------
@@ -798,4 +960,226 @@ def gelu_tanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
         v = x[i]
         gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _gelu_tanh_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def elu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _elu_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def elu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _elu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def elu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _elu_v32(float(v), a, b, c)
+        d[i] = _kink(v, _elu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def elu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _elu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def selu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _selu_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def selu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _selu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def selu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _selu_v32(float(v), a, b, c)
+        d[i] = _kink(v, _selu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def selu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _selu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def celu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _celu_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def celu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _celu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def celu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _celu_v32(float(v), a, b, c)
+        d[i] = _kink(v, _celu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def celu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _celu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def softplus_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _softplus_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def softplus_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _softplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def softplus_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _softplus_v32(float(v), a, b, c)
+        d[i] = _kink(v, _softplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def softplus_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _softplus_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def silu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _silu_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def silu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _silu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def silu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _silu_v32(float(v), a, b, c)
+        d[i] = _kink(v, _silu_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def silu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _silu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def mish_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _mish_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def mish_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def mish_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _mish_v32(float(v), a, b, c)
+        d[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def mish_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative

@@ -1,0 +1,111 @@
+"""Single-thread ns per element of the smooth kernels against torch, in one process.
+
+    RELUKIT_NUM_THREADS=1 PYTHONPATH=src python benchmarks/kernel_ns.py [--size 1000000]
+
+For each entry: relukit's value (``rk.<name>(x, out=y)``) and derivative
+(``<entry>.derivative(x, out=d)``) on float32 normal samples scaled by 3, against
+``torch.nn.functional`` and torch's own backward kernel (``torch.ops.aten.*_backward``
+with a gradient of ones: the element-wise part of autograd's backward), with
+``torch.set_num_threads(1)``. Each figure is the minimum (and the median) of
+``--repeat`` runs; the ratio is torch's time over relukit's (above 1: relukit faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from functools import partial
+
+os.environ.setdefault("RELUKIT_NUM_THREADS", "1")
+
+import numpy as np
+
+import relukit as rk
+
+
+def _times(fn, repeat: int) -> list[float]:
+    fn()  # warm up (compiles or loads the kernel)
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def _cases(torch):
+    F = torch.nn.functional
+    aten = torch.ops.aten
+    return [
+        ("silu", {}, F.silu, lambda g, t: aten.silu_backward(g, t)),
+        ("gelu", {}, F.gelu, lambda g, t: aten.gelu_backward(g, t)),
+        (
+            "gelu_tanh",
+            {"approximate": "tanh"},
+            lambda t: F.gelu(t, approximate="tanh"),
+            lambda g, t: aten.gelu_backward(g, t, approximate="tanh"),
+        ),
+        ("softplus", {}, F.softplus, lambda g, t: aten.softplus_backward(g, t, 1.0, 20.0)),
+        ("mish", {}, F.mish, lambda g, t: aten.mish_backward(g, t)),
+        ("elu", {}, F.elu, lambda g, t: aten.elu_backward(g, 1.0, 1.0, 1.0, False, t)),
+        (
+            "selu",
+            {},
+            F.selu,
+            lambda g, t: aten.elu_backward(
+                g, 1.6732632423543772, 1.0507009873554805, 1.0, False, t
+            ),
+        ),
+        ("celu", {}, F.celu, lambda g, t: aten.elu_backward(g, 1.0, 1.0, 1.0, False, t)),
+        ("hardswish", {}, F.hardswish, lambda g, t: aten.hardswish_backward(g, t)),
+        ("relu", {}, F.relu, lambda g, t: aten.threshold_backward(g, t, 0.0)),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--only", nargs="*", default=None, help="entry names to run")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - optional peer
+        torch = None
+    rng = np.random.default_rng(0)
+    x = (3.0 * rng.standard_normal(args.size)).astype(np.float32)
+    y = np.empty_like(x)
+    n = args.size
+    if torch is not None:
+        torch.set_num_threads(1)
+        t = torch.from_numpy(x)
+        g = torch.ones_like(t)
+    print(f"float32, {n} elements, 1 thread, min (median) of {args.repeat} runs, ns/element")
+    head = f"{'entry':<10} {'kind':<6} {'relukit':>16} {'torch':>16} {'torch/relukit':>14}"
+    print(head)
+    cases = _cases(torch) if torch is not None else []
+    for name, params, tv, tb in cases:
+        if args.only and name not in args.only:
+            continue
+        act = getattr(rk, "gelu" if name == "gelu_tanh" else name)
+        runs = [
+            ("value", partial(act, x, **params, out=y), partial(tv, t)),
+            ("deriv", partial(act.derivative, x, **params, out=y), partial(tb, g, t)),
+        ]
+        for kind, ours, theirs in runs:
+            a = _times(ours, args.repeat)
+            b = _times(theirs, args.repeat)
+            am, bm = min(a) / n * 1e9, min(b) / n * 1e9
+            amed, bmed = statistics.median(a) / n * 1e9, statistics.median(b) / n * 1e9
+            print(
+                f"{name:<10} {kind:<6} {am:7.3f} ({amed:6.3f}) {bm:7.3f} ({bmed:6.3f})"
+                f" {bm / am:14.2f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
