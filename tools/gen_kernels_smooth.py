@@ -1,6 +1,8 @@
-"""Write ``src/relukit/_kernels_smooth.py`` (run at development time, then ``ruff format``).
+"""Write ``src/relukit/_kernels_smooth.py`` (element functions) and ``_kernels_smooth_loops.py``
+(their loops); run at development time, then ``ruff format``.
 
-    PYTHONPATH=src python tools/gen_kernels_smooth.py && ruff format src/relukit/_kernels_smooth.py
+    PYTHONPATH=src python tools/gen_kernels_smooth.py
+    ruff format src/relukit/_kernels_smooth.py src/relukit/_kernels_smooth_loops.py
 
 The element functions are written out below; the four loops per entry and the Taylor
 patches at the derivatives' zeros (from ``relukit._tables.ROOTS``) are generated.
@@ -49,7 +51,6 @@ from numba import njit
 
 from relukit._kernels_math import (
     ELEM,
-    LOOP,
     _bits_to_float,
     _float_to_bits,
     erfcx_f32,
@@ -64,7 +65,6 @@ from relukit._kernels_math import (
     sigmoid2_f32,
 )
 
-_LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks
 _NINF = -math.inf
 _QUIET = 1 << 51  # the quiet bit of a float64 NaN
 
@@ -487,6 +487,21 @@ def _celu_d32(x, a, b, c):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------------
 """
 
+LOOPS_HEAD = '''"""The loops of the smooth entries' numba kernels: value, derivative, fused
+value-and-derivative and backward, one set per entry (float32 arrays of the entries with
+float32 element functions get their own set, ``<name>_f32_<kind>``). The element
+functions are in :mod:`relukit._kernels_smooth`.
+
+This file is written by ``tools/gen_kernels_smooth.py``; edit that script instead.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from relukit._kernels_math import LOOP
+'''
+
 LOOPS = """
 
 @njit(**_LOOP)
@@ -556,12 +571,22 @@ out += root_fn("gelu", "gelu32", terms=13, window=_W)
 out += root_fn("gelu_tanh", "gelu_tanh32", terms=13, window=_W)
 out += root_fn("mish", "mish32", terms=12, window=_W)
 out += ELEMS
+# the loops go to a module of their own (each file under 900 lines), which imports the
+# element functions by name
+elems = ["_kink"] + [f"_{n}_{k}" for n in NAMES for k in "vd"]
+elems += [f"_{n}_{k}32" for n in F32 for k in "vd"]
+loops_out = LOOPS_HEAD + "from relukit._kernels_smooth import (\n"
+loops_out += (
+    "".join(f"    {e},\n" for e in sorted(elems))
+    + ")\n\n_LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks\n"
+)
 for n in NAMES:
-    out += LOOPS.format(n=n)
+    loops_out += LOOPS.format(n=n)
 for n in F32:
     loops = LOOPS.format(n=n).replace(f"_{n}_v(", f"_{n}_v32(").replace(f"_{n}_d(", f"_{n}_d32(")
     for kind in ("value", "derivative", "both", "backward"):
         loops = loops.replace(f"def {n}_{kind}(", f"def {n}_f32_{kind}(")
-    out += loops
-target = pathlib.Path(__file__).parent.parent / "src" / "relukit" / "_kernels_smooth.py"
-target.write_text(out.rstrip() + "\n", encoding="utf-8")
+    loops_out += loops
+src = pathlib.Path(__file__).parent.parent / "src" / "relukit"
+(src / "_kernels_smooth.py").write_text(out.rstrip() + "\n", encoding="utf-8")
+(src / "_kernels_smooth_loops.py").write_text(loops_out.rstrip() + "\n", encoding="utf-8")

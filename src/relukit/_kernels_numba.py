@@ -395,8 +395,8 @@ def prelu_channel_backward(x, g, o, P, Q, kk, W, WD, C, inner):  # pragma: no co
 
 
 # the smooth entries' kernels live in their own module; they are found here too
-from relukit import _kernels_smooth  # noqa: E402
+from relukit import _kernels_smooth_loops  # noqa: E402
 
 
 def __getattr__(name: str):  # pragma: no cover - trivial
-    return getattr(_kernels_smooth, name)
+    return getattr(_kernels_smooth_loops, name)
