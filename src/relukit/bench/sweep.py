@@ -98,6 +98,8 @@ def numpy_formulas() -> dict[str, tuple[Callable[[Any], Any], Callable[[Any], An
             lambda x: np.where(np.abs(x) < 3, 1 / 6, 0).astype(x.dtype),
         ),
         "prelu": (lambda x: np.where(x > 0, x, 0.25 * x), None),
+        "threshold": (lambda x: np.where(x > 0, x, 0), lambda x: (x > 0).astype(x.dtype)),
+        "squareplus": (lambda x: (x + np.sqrt(x * x + 4)) / 2, None),
     }
 
 
@@ -108,6 +110,10 @@ def _torch_fn(torch: Any, label: str, name: str) -> Callable[[Any], Any] | None:
     if name == "prelu":
         w = torch.tensor([0.25])
         return lambda t: F.prelu(t, w)
+    if name == "threshold":  # torch has no defaults: relukit's (0, 0)
+        return lambda t: F.threshold(t, 0.0, 0.0)
+    if name == "rrelu":  # evaluation mode (the mean slope), as relukit's default
+        return lambda t: F.rrelu(t, training=False)
     return getattr(F, name, None)
 
 
@@ -128,6 +134,8 @@ def _jax_fn(jax: Any, label: str, name: str) -> Callable[[Any], Any] | None:
         "softplus": nn.softplus,
         "hardswish": nn.hard_swish,
         "hardsigmoid": nn.hard_sigmoid,
+        "squareplus": getattr(nn, "squareplus", None),
+        "sparse_plus": getattr(nn, "sparse_plus", None),
     }
     return table.get(label)
 
