@@ -1,4 +1,4 @@
-"""Single-thread ns per element of the smooth kernels against torch, in one process.
+"""Single-thread ns per element of the kernels against torch, in one process.
 
     RELUKIT_NUM_THREADS=1 PYTHONPATH=src python benchmarks/kernel_ns.py [--size 1000000]
 
@@ -6,7 +6,8 @@ For each entry: relukit's value (``rk.<name>(x, out=y)``) and derivative
 (``<entry>.derivative(x, out=d)``) on float32 normal samples scaled by 3, against
 ``torch.nn.functional`` and torch's own backward kernel (``torch.ops.aten.*_backward``
 with a gradient of ones: the element-wise part of autograd's backward), with
-``torch.set_num_threads(1)``. Each figure is the minimum (and the median) of
+``torch.set_num_threads(1)``; squareplus and sparse_plus, which torch lacks, against
+their formulas written with torch operations. Each figure is the minimum (and the median) of
 ``--repeat`` runs; the ratio is torch's time over relukit's (above 1: relukit faster).
 """
 
@@ -62,6 +63,33 @@ def _cases(torch):
         ("celu", {}, F.celu, lambda g, t: aten.elu_backward(g, 1.0, 1.0, 1.0, False, t)),
         ("hardswish", {}, F.hardswish, lambda g, t: aten.hardswish_backward(g, t)),
         ("relu", {}, F.relu, lambda g, t: aten.threshold_backward(g, t, 0.0)),
+        (
+            "threshold",
+            {"threshold": 0.5, "value": -1.0},
+            lambda t: F.threshold(t, 0.5, -1.0),
+            lambda g, t: aten.threshold_backward(g, t, 0.5),
+        ),
+        (
+            "rrelu",  # evaluation mode: leaky_relu with the mean slope
+            {},
+            lambda t: F.rrelu(t, training=False),
+            lambda g, t: aten.leaky_relu_backward(g, t, (1 / 8 + 1 / 3) / 2, False),
+        ),
+        # torch has no squareplus or sparse_plus: the formulas written with torch ops
+        (
+            "squareplus",
+            {},
+            lambda t: 0.5 * (t + torch.sqrt(t * t + 4.0)),
+            lambda g, t: g * (0.5 * (1 + t / torch.sqrt(t * t + 4.0))),
+        ),
+        (
+            "sparse_plus",
+            {},
+            lambda t: torch.where(
+                t <= -1, 0.0, torch.where(t >= 1, t, 0.25 * (t.clamp(-1, 1) + 1) ** 2)
+            ),
+            lambda g, t: g * torch.where(t <= -1, 0.0, torch.where(t >= 1, 1.0, 0.5 * (t + 1))),
+        ),
     ]
 
 
@@ -84,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         t = torch.from_numpy(x)
         g = torch.ones_like(t)
     print(f"float32, {n} elements, 1 thread, min (median) of {args.repeat} runs, ns/element")
-    head = f"{'entry':<10} {'kind':<6} {'relukit':>16} {'torch':>16} {'torch/relukit':>14}"
+    head = f"{'entry':<12} {'kind':<6} {'relukit':>16} {'torch':>16} {'torch/relukit':>14}"
     print(head)
     cases = _cases(torch) if torch is not None else []
     for name, params, tv, tb in cases:
@@ -101,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             am, bm = min(a) / n * 1e9, min(b) / n * 1e9
             amed, bmed = statistics.median(a) / n * 1e9, statistics.median(b) / n * 1e9
             print(
-                f"{name:<10} {kind:<6} {am:7.3f} ({amed:6.3f}) {bm:7.3f} ({bmed:6.3f})"
+                f"{name:<12} {kind:<6} {am:7.3f} ({amed:6.3f}) {bm:7.3f} ({bmed:6.3f})"
                 f" {bm / am:14.2f}"
             )
     return 0

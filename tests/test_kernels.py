@@ -936,3 +936,78 @@ def test_bench_sweep_cases_compute_what_they_name():
         t = cases["torch"]()
         t = t[0] if isinstance(t, tuple) else t
         np.testing.assert_allclose(t.detach().numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# threshold and rrelu (evaluation): awkward parameter pairs, the training path
+# ---------------------------------------------------------------------------
+
+
+def _threshold_ref(v: float, t: float, value: float) -> float:
+    """threshold per element, from its definition (NaN fails both comparisons)."""
+    if v > t:
+        return v
+    return value if v <= t else v
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize(
+    "t,value",
+    [(-0.0, -0.0), (0.0, -0.0), (1e300, -1e300), (-1e300, 2.5), (5e-324, 5e-324),
+     (-1e-45, 3.0), (3.4028235e38, -3.4028235e38), (1.0, float(np.nextafter(1.0, 2.0)))],
+)  # fmt: skip
+def test_threshold_kernel_awkward_parameters(t, value, dtype, spy):
+    x = edge_array(dtype, rk.threshold, {"threshold": t})
+    for at_kink in (None, -0.0, 2.0):
+        got_v, got_d = rk.threshold.value_and_derivative(x, t, value, at_kink=at_kink)
+        want_v, want_d = numpy_path(rk.threshold.value_and_derivative, x, t, value, at_kink=at_kink)
+        assert bits_equal(got_v, want_v) and bits_equal(got_d, want_d)
+        assert bits_equal(rk.threshold(x, t, value), want_v)
+    assert spy and set(spy) <= {"threshold_both", "threshold_value"}
+    if dtype == np.float64:  # independent oracle: the definition, element by element
+        ref = np.array([_threshold_ref(float(v), t, value) for v in x])
+        assert np.array_equal(got_v, ref, equal_nan=True)
+        assert np.array_equal(np.signbit(got_v), np.signbit(ref))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_rrelu_evaluation_is_leaky_relu_kernel_training_keeps_numpy(dtype, spy):
+    x = edge_array(dtype, rk.rrelu)
+    lower, upper = 0.1, 0.4
+    got = rk.rrelu.value_and_derivative(x, lower, upper)
+    assert spy == ["leaky_relu_both"]
+    want = numpy_path(rk.rrelu.value_and_derivative, x, lower, upper)
+    assert all(bits_equal(g, w) for g, w in zip(got, want, strict=True))
+    # the oracle: leaky_relu with the mean slope, from the definition
+    slope = dtype((lower + upper) / 2)
+    with np.errstate(all="ignore"):
+        ref = np.where(x > 0, x, x * slope)
+    assert np.array_equal(got[0], ref, equal_nan=True)
+    # training draws one slope per element: the NumPy path, the same draws for one seed
+    del spy[:]
+    v, d = rk.rrelu.value_and_derivative(x, lower, upper, training=True, rng=7)
+    assert spy == []
+    v2, d2 = numpy_path(rk.rrelu.value_and_derivative, x, lower, upper, training=True, rng=7)
+    assert bits_equal(v, v2) and bits_equal(d, d2)
+    neg = x < 0
+    assert len(np.unique(d[neg])) > 1 and np.all((d[neg] >= lower) & (d[neg] <= upper))
+    # lower == upper draws nothing: the kernel again
+    same = rk.rrelu(x, 0.2, 0.2, training=True)
+    assert spy == ["leaky_relu_value"]
+    assert bits_equal(same, numpy_path(rk.leaky_relu, x, 0.2))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_threshold_and_rrelu_kernels_match_torch(dtype, spy):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(4).standard_normal(1000).astype(dtype)
+    x[:6] = [0.0, -0.0, 0.5, -np.inf, np.inf, np.nan]
+    t = torch.from_numpy(x.copy())
+    got = rk.threshold(x, 0.5, -3.0)
+    want = torch.nn.functional.threshold(t, 0.5, -3.0).numpy()
+    assert np.array_equal(got, want, equal_nan=True)
+    got = rk.rrelu(x, 0.1, 0.3)
+    want = torch.nn.functional.rrelu(t, 0.1, 0.3, training=False).numpy()
+    assert np.array_equal(got, want, equal_nan=True)
+    assert spy == ["threshold_value", "leaky_relu_value"]

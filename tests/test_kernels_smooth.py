@@ -47,6 +47,8 @@ def smooth_cases() -> list:
         out.append((_REGISTRY["gelu"], {"approximate": "tanh"}))
     out += [(_REGISTRY["elu"], {"alpha": 0.3}), (_REGISTRY["celu"], {"alpha": 2.5})]
     out += [(_REGISTRY["softplus"], {"beta": 2.0, "threshold": 5.0})]
+    # squareplus: a small b, and one whose sqrt(b) takes the float64 hypot's scaled branch
+    out += [(_REGISTRY["squareplus"], {"b": 0.01}), (_REGISTRY["squareplus"], {"b": 1e300})]
     return out
 
 

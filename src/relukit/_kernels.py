@@ -21,11 +21,13 @@ when all of these hold:
 * every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
   or does not overlap ``x``.
 
-The piecewise-linear entries (relu, leaky_relu, relu6, hardtanh, prelu) and hardswish/
-hardsigmoid reproduce the NumPy path bit for bit, NaN payloads, ``-0.0`` and ``±inf``
-included (``tests/test_kernels.py``). The smooth entries compute in float64 with the
-vectorisable functions of :mod:`relukit._kernels_math` (float32: one rounding at the
-end, <= 0.5 ulp; float64: a few ulp), with the NumPy path's special values
+The piecewise-linear entries (relu, leaky_relu, relu6, hardtanh, prelu, threshold, and
+rrelu in evaluation mode: leaky_relu's kernels with the mean slope), hardswish,
+hardsigmoid and sparse_plus reproduce the NumPy path bit for bit, NaN payloads, ``-0.0``
+and ``±inf`` included (``tests/test_kernels.py``). The smooth entries compute in float64
+with the vectorisable functions of :mod:`relukit._kernels_math` (squareplus: ``sqrt``
+and divisions in place of the NumPy path's ``hypot``; float32: one rounding at the end,
+<= 0.5 ulp; float64: a few ulp), with the NumPy path's special values
 (``tests/test_kernels_smooth.py``, ``relukit bench accuracy``); float32 arrays use the
 ``<name>_f32_<kind>`` loops where there are some (leaner functions, clipped arguments).
 
@@ -208,6 +210,18 @@ def _leaky_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | Non
     return (0.0 if s == 0 else s, s, 1.0 if s == 0 else 0.0)
 
 
+def _threshold_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    return (params["threshold"], params["value"], 0.0)
+
+
+def _rrelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    # evaluation (or lower == upper): leaky_relu with the mean slope, as
+    # relukit.activations.rectifiers does; training draws a slope per element (NumPy path)
+    if params["training"] and params["lower"] != params["upper"]:
+        return None
+    return _leaky_params({"negative_slope": (params["lower"] + params["upper"]) / 2}, dtype, x)
+
+
 def _relu6_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     return (6.0, 0.0, 0.0)
 
@@ -268,6 +282,12 @@ def _softplus_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | 
     return (float(params["beta"]), float(params["threshold"]), 0.0)
 
 
+def _squareplus_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    b = float(params["b"])
+    # b, sqrt(b) and b / 4 as relukit.activations.curved forms them (Python floats)
+    return (b, b**0.5, 0.25 * b)
+
+
 def _gelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     if dtype.itemsize == 8:
         return None  # float64 keeps the NumPy path's compensated tail (see _kernels_smooth)
@@ -300,6 +320,8 @@ KERNELS: dict[str, KernelSpec] = {
     "relu6": KernelSpec("relu6", _relu6_params, cost="memory"),
     "hardtanh": KernelSpec("hardtanh", _hardtanh_params, cost="memory"),
     "prelu": KernelSpec("prelu", _prelu_params, cost="memory"),
+    "threshold": KernelSpec("threshold", _threshold_params, cost="memory"),
+    "rrelu": KernelSpec("leaky_relu", _rrelu_params, cost="memory"),
     "hardswish": KernelSpec("hardswish", _no_params),
     "hardsigmoid": KernelSpec("hardsigmoid", _widen_flag),
     "elu": KernelSpec("elu", _alpha_params, exact=False),
@@ -309,6 +331,8 @@ KERNELS: dict[str, KernelSpec] = {
     "silu": KernelSpec("silu", _no_params, exact=False),
     "mish": KernelSpec("mish", _no_params, exact=False),
     "gelu": KernelSpec("gelu", _gelu_params, exact=False),
+    "squareplus": KernelSpec("squareplus", _squareplus_params, exact=False),
+    "sparse_plus": KernelSpec("sparse_plus", _no_params, cost="memory"),
 }
 
 

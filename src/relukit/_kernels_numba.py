@@ -159,6 +159,26 @@ def _prelu_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
     return v
 
 
+@njit(**_ELEM)
+def _threshold_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # p0 = threshold, p1 = value: where(x > t, x, where(x <= t, value, x))
+    if v > p0:
+        return v
+    if v <= p0:
+        return p1
+    return v
+
+
+@njit(**_ELEM)
+def _threshold_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # where(x > t, 1, where(x <= t, 0, x))
+    if v > p0:
+        return one
+    if v <= p0:
+        return zero
+    return v
+
+
 # ---------------------------------------------------------------------------
 # loops
 # ---------------------------------------------------------------------------
@@ -302,6 +322,41 @@ def hardtanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         o[i] = g[i] * _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def threshold_value(x, y, P, Q):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    for i in range(x.shape[0]):
+        y[i] = _threshold_v(x[i], p0, p1, p2, q1, one, zero)
+
+
+@njit(**_LOOP)
+def threshold_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _threshold_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def threshold_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _threshold_v(v, p0, p1, p2, q1, one, zero)
+        d[i] = _kink(v, _threshold_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def threshold_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        o[i] = g[i] * _kink(v, _threshold_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)

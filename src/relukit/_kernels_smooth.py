@@ -7,7 +7,8 @@ same limits at ±inf, NaN in NaN out, the same signed zeros), with the vectorisa
 functions of :mod:`relukit._kernels_math` in place of NumPy's ``exp``/``expm1``/
 ``log1p``/``erfc``, so the results are not bit-for-bit NumPy's: their error bounds are
 measured by ``relukit bench accuracy`` and asserted in ``tests/test_kernels_smooth.py``.
-hardswish and hardsigmoid use no elementary function and are bit-for-bit equal.
+hardswish, hardsigmoid and sparse_plus use no elementary function and are bit-for-bit
+equal; squareplus uses only sqrt and divisions (the NumPy path's hypot is written out).
 
 Parameters arrive as float64 scalars ``a, b, c`` (``Q[0:3]``, see ``relukit._kernels``);
 the kink block ``P`` is in the array's dtype. The derivative's zero of silu, mish and
@@ -16,7 +17,7 @@ here as constants, so that LLVM unrolls it; ``tests/test_kernels_smooth.py`` che
 copy). The loops are generated text, one set per entry (not generated at run time, so
 that numba can cache them): value, derivative, fused value-and-derivative, backward.
 
-float32 arrays of elu, selu, celu, softplus, silu and mish use the loops
+float32 arrays of elu, selu, celu, softplus, silu, mish and squareplus use the loops
 ``<name>_f32_<kind>`` (chosen by ``relukit._kernels.static_plan``), whose element functions
 ``_<name>_v32``/``_<name>_d32`` clip the argument to where the float32 result is still
 decided and call the lean ``*_f32`` functions of :mod:`relukit._kernels_math`; gelu and
@@ -457,6 +458,61 @@ def _gelu_tanh_d(x, a, b, c):  # pragma: no cover - compiled
     return _root_gelu_tanh32(x, s * (1.0 + 2.0 * xc * t * du))
 
 
+@njit(**ELEM)
+def _squareplus_s(u, a, b):  # pragma: no cover - compiled
+    # sqrt(u^2 + a) = hypot(u, b), b = sqrt(a): as written while the larger of u and b is
+    # below 1e150 (no overflow), else scaled by it, m sqrt(1 + (n/m)^2); NaN gives NaN
+    m = u if u > b else b
+    n = b if u > b else u
+    r = n / m
+    s = m * math.sqrt(1.0 + r * r)
+    if m < 1e150:
+        s = math.sqrt(u * u + a)
+    return s
+
+
+@njit(**ELEM)
+def _squareplus_v(x, a, b, c):  # pragma: no cover - compiled
+    # a = b, b = sqrt(b), c = b / 4: u = |x|, s = hypot(u, sqrt b), h = (s + u) / 2;
+    # c / h for x < 0 (no cancellation), h otherwise (-inf gives c / inf = 0)
+    u = -x if x < 0 else x
+    h = 0.5 * _squareplus_s(u, a, b) + 0.5 * u
+    return c / h if x < 0 else h
+
+
+@njit(**ELEM)
+def _squareplus_d(x, a, b, c):  # pragma: no cover - compiled
+    # q = (c / s) / h for x < 0, 1 - q otherwise (0 and 1 at -inf and inf)
+    u = -x if x < 0 else x
+    s = _squareplus_s(u, a, b)
+    q = (c / s) / (0.5 * s + 0.5 * u)
+    return q if x < 0 else 1.0 - q
+
+
+@njit(**ELEM)
+def _sparse_plus_v(x, a, b, c):  # pragma: no cover - compiled
+    # where(x <= -1, 0, where(x >= 1, x, (xm + 1) (xm + 1) / 4)), xm = clip(x, -1, 1)
+    xm = _clip(x, -1.0, 1.0)
+    r = (xm + 1.0) * (xm + 1.0) / 4.0
+    if x >= 1.0:
+        r = x
+    if x <= -1.0:
+        r = 0.0
+    return r
+
+
+@njit(**ELEM)
+def _sparse_plus_d(x, a, b, c):  # pragma: no cover - compiled
+    # where(x <= -1, 0, where(x >= 1, 1, (xm + 1) / 2))
+    xm = _clip(x, -1.0, 1.0)
+    r = (xm + 1.0) / 2.0
+    if x >= 1.0:
+        r = 1.0
+    if x <= -1.0:
+        r = 0.0
+    return r
+
+
 # ---------------------------------------------------------------------------
 # float32 element functions (loops ``<name>_f32_<kind>``): the argument is clipped to
 # where the float32 result is still decided (beyond, the result is that of the clip:
@@ -584,6 +640,24 @@ def _celu_d32(x, a, b, c):  # pragma: no cover - compiled
     xn = -1.0 if x > 0 else x
     r = _exp_neg32(xn / a)
     return 1.0 if x > 0 else r
+
+
+@njit(**ELEM)
+def _squareplus_v32(x, a, b, c):  # pragma: no cover - compiled
+    # as _squareplus_v; u^2 + a cannot overflow for a float32 x (u^2 < 1.2e77), so
+    # sqrt(u^2 + a) as written (u^2 exact, two roundings in float64). `1.0 *` widens u:
+    # numba's float() leaves a float32 as it is, and u * u must not be a float32 product
+    u = 1.0 * (-x if x < 0 else x)
+    h = 0.5 * math.sqrt(u * u + a) + 0.5 * u
+    return c / h if x < 0 else h
+
+
+@njit(**ELEM)
+def _squareplus_d32(x, a, b, c):  # pragma: no cover - compiled
+    u = 1.0 * (-x if x < 0 else x)  # (float64, as in _squareplus_v32)
+    s = math.sqrt(u * u + a)
+    q = (c / s) / (0.5 * s + 0.5 * u)
+    return q if x < 0 else 1.0 - q
 
 
 # ---------------------------------------------------------------------------

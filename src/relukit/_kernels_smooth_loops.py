@@ -45,6 +45,12 @@ from relukit._kernels_smooth import (
     _softplus_d32,
     _softplus_v,
     _softplus_v32,
+    _sparse_plus_d,
+    _sparse_plus_v,
+    _squareplus_d,
+    _squareplus_d32,
+    _squareplus_v,
+    _squareplus_v32,
 )
 
 _LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks
@@ -421,6 +427,80 @@ def gelu_tanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 
 
 @njit(**_LOOP)
+def squareplus_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _squareplus_v(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def squareplus_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _squareplus_d(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def squareplus_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _squareplus_v(float(v), a, b, c)
+        d[i] = _kink(v, _squareplus_d(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def squareplus_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _squareplus_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def sparse_plus_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _sparse_plus_v(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def sparse_plus_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _sparse_plus_d(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def sparse_plus_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _sparse_plus_v(float(v), a, b, c)
+        d[i] = _kink(v, _sparse_plus_d(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def sparse_plus_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _sparse_plus_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
 def elu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
@@ -639,4 +719,41 @@ def mish_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
         v = x[i]
         gi = g[i]  # read first: o may be g
         o[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+
+
+@njit(**_LOOP)
+def squareplus_f32_value(x, y, P, Q):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    for i in range(x.shape[0]):
+        y[i] = _squareplus_v32(float(x[i]), a, b, c)
+
+
+@njit(**_LOOP)
+def squareplus_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        d[i] = _kink(v, _squareplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def squareplus_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        y[i] = _squareplus_v32(float(v), a, b, c)
+        d[i] = _kink(v, _squareplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+
+
+@njit(**_LOOP)
+def squareplus_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
+    a, b, c = Q[0], Q[1], Q[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(x.shape[0]):
+        v = x[i]
+        gi = g[i]  # read first: o may be g
+        o[i] = _kink(v, _squareplus_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
