@@ -163,10 +163,11 @@ def _cached_call(
 ) -> list | None:
     """The cached ``[act, params, at_kink, plan]`` of this call signature, or ``None``.
 
-    ``None`` too for an entry with a random-seed parameter (rrelu in training): binding
-    draws a fresh seed for each call, so its parameters are never cached.
+    ``None`` too for an entry with a random-seed parameter in training mode (rrelu with
+    ``training=True``): binding draws a fresh seed for each call, so such a call is never
+    cached. In evaluation mode (the default) nothing is drawn.
     """
-    if _draws_seed(act):
+    if _draws_seed(act) and kwargs.get("training", False) is not False:
         return None
     key: tuple = (act, kind, x.dtype)
     if args or kwargs:
