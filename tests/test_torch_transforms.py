@@ -300,6 +300,97 @@ def test_compile_fullgraph_forward_and_backward():
         torch.testing.assert_close(p.grad, q.grad)
 
 
+@pytest.fixture
+def fresh_dynamo():
+    """An empty Dynamo cache before and after: relukit specialises each float parameter
+    value, and Dynamo's recompile limit (8) counts graphs per code object (one
+    ``forward`` for every relukit.torch module), so these tests neither inherit nor leave
+    cache entries."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+# the same code compiled again for other float parameters: Dynamo makes a float that
+# changed between calls dynamic (a SymFloat); relukit specialises it to its value, so
+# each value gets its own graph (guarded on that value) and fullgraph holds. The last
+# parameters repeat an earlier one: that graph is reused.
+RECOMPILES = [
+    ("leaky_relu", [(0.1,), (0.2,), (-0.3,), (0.0,), (0.2,)]),
+    ("hardtanh", [(-1.0, 1.0), (-2.0, 0.5), (-0.5, 3.0), (-2.0, 0.5)]),
+    ("elu", [(1.0,), (0.5,), (-0.5,), (1.0,)]),
+    ("celu", [(1.0,), (1.5,), (1.0,)]),
+    ("softplus", [(1.0, 20.0), (2.0, 3.0), (0.5, 1.0), (2.0, 3.0)]),
+    ("threshold", [(0.0, 0.0), (1.5, -4.0), (1.5, -4.0)]),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), RECOMPILES, ids=[r[0] for r in RECOMPILES])
+def test_compile_fullgraph_recompiles_for_other_float_parameters(name, params, fresh_dynamo):
+    from torch._dynamo.testing import CompileCounterWithBackend
+
+    names = rk.get(name).params
+    counter = CompileCounterWithBackend("aot_eager")
+    compiled = torch.compile(
+        lambda t, *p: getattr(rt, name)(t, *p), backend=counter, fullgraph=True
+    )
+    on_specials = torch.compile(
+        lambda t, *p: getattr(rt, name)(t, *p), backend="aot_eager", fullgraph=True
+    )
+    special = torch.tensor([-math.inf, math.inf, math.nan, -0.0, 0.0], dtype=torch.float64)
+    for i, p in enumerate(params):
+        kw = dict(zip(names, p, strict=True))
+        x = away_from_kinks(name, kw, shape=(40,)).requires_grad_()
+        want = getattr(F, name)(x, *p)
+        (g_want,) = torch.autograd.grad(want.sum(), x)
+        before = counter.frame_count
+        got = compiled(x, *p)
+        (g_got,) = torch.autograd.grad(got.sum(), x)
+        torch.testing.assert_close(got, want, rtol=0, atol=0, msg=str(p))
+        torch.testing.assert_close(g_got, g_want, rtol=1e-12, atol=1e-15, msg=str(p))
+        assert (counter.frame_count == before) == (p in params[:i]), (p, counter.frame_count)
+        # ±inf, NaN, ±0: the graph keeps eager relukit's fix-ups (tested against the
+        # catalogue in tests/test_torch_modules.py; leaky_relu(-inf, 0.0) is -0.0, not NaN)
+        eager = getattr(rt, name)(special, *p)
+        assert torch.equal(on_specials(special, *p).view(torch.int64), eager.view(torch.int64))
+
+
+def test_compile_fullgraph_at_kink_and_rrelu_bounds_change(fresh_dynamo):
+    compiled = torch.compile(
+        lambda t, k: rt.relu(t, at_kink=k), backend="aot_eager", fullgraph=True
+    )
+    for k in (0.5, 1.0, 0.25):
+        x = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+        compiled(x, k).sum().backward()
+        assert x.grad.tolist() == [0.0, k, 1.0]
+    compiled = torch.compile(lambda t, a, b: rt.rrelu(t, a, b), backend="aot_eager", fullgraph=True)
+    x = torch.randn(50, dtype=torch.float64)
+    for lo, hi in ((0.1, 0.3), (0.2, 0.2), (0.05, 0.4)):
+        torch.testing.assert_close(compiled(x, lo, hi), F.leaky_relu(x, (lo + hi) / 2))
+
+
+def test_compile_fullgraph_modules_of_one_class_with_other_floats(fresh_dynamo):
+    torch.manual_seed(0)
+    lin = [nn.Linear(6, 6).double() for _ in range(3)]
+    net = nn.Sequential(
+        lin[0], nn.LeakyReLU(0.1), lin[1], nn.LeakyReLU(-0.2), nn.ELU(0.5), lin[2],
+        nn.ELU(2.0), nn.Hardtanh(-2.0, 1.0), nn.Hardtanh(-0.5, 0.5),
+    )  # fmt: skip
+    mine = rt.convert(copy.deepcopy(net))
+    x = torch.randn(10, 6, dtype=torch.float64)
+    net(x).sum().backward()
+    out = torch.compile(mine, backend="aot_eager", fullgraph=True)(x)
+    out.sum().backward()
+    torch.testing.assert_close(out, net(x))
+    for p, q in zip(mine.parameters(), net.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad)
+    # separate compiles of modules of one class: the second one recompiles the same
+    # forward with another attribute value
+    for slope in (0.1, 0.2, -0.3):
+        got = torch.compile(rt.LeakyReLU(slope), backend="aot_eager", fullgraph=True)(x)
+        torch.testing.assert_close(got, F.leaky_relu(x, slope), rtol=0, atol=0)
+
+
 # ---------------------------------------------------------------------------
 # DDP, autocast, checkpointing
 # ---------------------------------------------------------------------------

@@ -218,6 +218,27 @@ def plan(name: str, pvals: tuple[Any, ...] = ()) -> Plan:
     return _plan(name, pvals)
 
 
+# Dynamo sees a SymFloat as a float (its python_type): test the Python types too
+_NUMBERS = (bool, int, float, torch.SymBool, torch.SymInt, torch.SymFloat)
+
+
+def _concrete(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Parameter values as Python numbers, also under ``torch.compile``.
+
+    When Dynamo recompiles the same code for another float (a new ``negative_slope``,
+    a second module of the same class), it makes the float dynamic: a ``SymFloat``
+    (``SymInt``, ``SymBool`` likewise). Validation and the :class:`Plan` (save mode,
+    kinks, fix-ups) depend on the value, so each symbolic number is specialised to the
+    value it stands for (``guard_scalar``: a guard on that value, a recompile for
+    another, as for any float Dynamo specialises). Nothing changes outside compiling.
+    """
+    if not torch.compiler.is_compiling():
+        return values
+    from torch.fx.experimental.symbolic_shapes import guard_scalar
+
+    return tuple(guard_scalar(v) if isinstance(v, _NUMBERS) else v for v in values)
+
+
 @functools.lru_cache(maxsize=1024)
 def _bind_cached(name: str, typed: tuple[tuple[type, Any], ...]) -> tuple[Any, ...]:
     return tuple(get(name).bind(tuple(v for _, v in typed)).values())
@@ -227,8 +248,11 @@ def bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
     """Validate parameter values through the catalogue (its error messages).
 
     Returns the normalised values (Python floats for real parameters), cached by value
-    and type (``True == 1 == 1.0`` must not share a validation).
+    and type (``True == 1 == 1.0`` must not share a validation). Symbolic numbers under
+    ``torch.compile`` are specialised first (:func:`_concrete`).
     """
+    if torch.compiler.is_compiling():  # (checked here too: one call less in eager mode)
+        pvals = _concrete(pvals)
     try:
         return _bind_cached(name, tuple((type(v), v) for v in pvals))
     except TypeError as exc:
@@ -241,7 +265,7 @@ def _check_at_kink(name: str, at_kink: Any) -> float | None:
     """``None`` or a real number (NaN and ±inf allowed), else a TypeError."""
     from relukit._dispatch import check_at_kink
 
-    return check_at_kink(f"relukit.torch.{name}", at_kink)
+    return check_at_kink(f"relukit.torch.{name}", _concrete((at_kink,))[0])
 
 
 def _kink_mask(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
@@ -500,7 +524,9 @@ def function(name: str) -> Any:
         at_kink: float | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
-        pvals = tuple(act.bind(args, kwargs).values()) if args or kwargs else ()
+        if kwargs and torch.compiler.is_compiling():  # symbolic numbers: see _concrete
+            kwargs = dict(zip(kwargs, _concrete(tuple(kwargs.values())), strict=True))
+        pvals = tuple(act.bind(_concrete(args), kwargs).values()) if args or kwargs else ()
         return apply(act.name, input, pvals, inplace, at_kink)
 
     f.__name__ = f.__qualname__ = act.name
@@ -644,6 +670,7 @@ def _rrelu_bounds_cached(typed: tuple[tuple[type, Any], ...]) -> tuple[float, fl
 
 def _rrelu_bounds(lower: Any, upper: Any) -> tuple[float, float]:
     """rrelu's ``lower`` and ``upper``, validated by the catalogue (cached by value and type)."""
+    lower, upper = _concrete((lower, upper))
     try:
         return _rrelu_bounds_cached(((type(lower), lower), (type(upper), upper)))
     except TypeError as exc:
