@@ -571,6 +571,7 @@ This file is written by ``tools/gen_kernels_smooth.py``; edit that script instea
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from relukit._kernels_math import LOOP
@@ -582,7 +583,7 @@ LOOPS = """
 def {n}_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _{n}_v(float(x[i]), a, b, c)
+        y[i] = _{n}_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -591,7 +592,7 @@ def {n}_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _{n}_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _{n}_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -600,8 +601,8 @@ def {n}_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _{n}_v(float(v), a, b, c)
-        d[i] = _kink(v, _{n}_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _{n}_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _{n}_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -611,7 +612,7 @@ def {n}_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _{n}_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _{n}_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 """
 
@@ -655,6 +656,7 @@ loops_out = LOOPS_HEAD + "from relukit._kernels_smooth import (\n"
 loops_out += (
     "".join(f"    {e},\n" for e in sorted(elems))
     + ")\n\n_LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks\n"
+    "_f64 = np.float64  # the element functions take float64 (numba's float() keeps float32)\n"
 )
 for n in NAMES:
     loops_out += LOOPS.format(n=n)

@@ -8,6 +8,7 @@ This file is written by ``tools/gen_kernels_smooth.py``; edit that script instea
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from relukit._kernels_math import LOOP
@@ -54,13 +55,14 @@ from relukit._kernels_smooth import (
 )
 
 _LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks
+_f64 = np.float64  # the element functions take float64 (numba's float() keeps float32)
 
 
 @njit(**_LOOP)
 def elu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _elu_v(float(x[i]), a, b, c)
+        y[i] = _elu_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -69,7 +71,7 @@ def elu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _elu_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _elu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -78,8 +80,8 @@ def elu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _elu_v(float(v), a, b, c)
-        d[i] = _kink(v, _elu_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _elu_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _elu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -89,7 +91,7 @@ def elu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _elu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _elu_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -97,7 +99,7 @@ def elu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def selu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _selu_v(float(x[i]), a, b, c)
+        y[i] = _selu_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -106,7 +108,7 @@ def selu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _selu_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _selu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -115,8 +117,8 @@ def selu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _selu_v(float(v), a, b, c)
-        d[i] = _kink(v, _selu_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _selu_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _selu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -126,7 +128,7 @@ def selu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _selu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _selu_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -134,7 +136,7 @@ def selu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def celu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _celu_v(float(x[i]), a, b, c)
+        y[i] = _celu_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -143,7 +145,7 @@ def celu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _celu_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _celu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -152,8 +154,8 @@ def celu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _celu_v(float(v), a, b, c)
-        d[i] = _kink(v, _celu_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _celu_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _celu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -163,7 +165,7 @@ def celu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _celu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _celu_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -171,7 +173,7 @@ def celu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def softplus_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _softplus_v(float(x[i]), a, b, c)
+        y[i] = _softplus_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -180,7 +182,7 @@ def softplus_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _softplus_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _softplus_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -189,8 +191,8 @@ def softplus_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _softplus_v(float(v), a, b, c)
-        d[i] = _kink(v, _softplus_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _softplus_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _softplus_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -200,7 +202,7 @@ def softplus_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _softplus_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _softplus_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -208,7 +210,7 @@ def softplus_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def silu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _silu_v(float(x[i]), a, b, c)
+        y[i] = _silu_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -217,7 +219,7 @@ def silu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _silu_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _silu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -226,8 +228,8 @@ def silu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _silu_v(float(v), a, b, c)
-        d[i] = _kink(v, _silu_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _silu_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _silu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -237,7 +239,7 @@ def silu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _silu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _silu_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -245,7 +247,7 @@ def silu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def mish_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _mish_v(float(x[i]), a, b, c)
+        y[i] = _mish_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -254,7 +256,7 @@ def mish_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _mish_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _mish_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -263,8 +265,8 @@ def mish_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _mish_v(float(v), a, b, c)
-        d[i] = _kink(v, _mish_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _mish_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _mish_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -274,7 +276,7 @@ def mish_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _mish_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _mish_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -282,7 +284,7 @@ def mish_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def hardswish_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _hardswish_v(float(x[i]), a, b, c)
+        y[i] = _hardswish_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -291,7 +293,7 @@ def hardswish_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _hardswish_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _hardswish_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -300,8 +302,8 @@ def hardswish_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _hardswish_v(float(v), a, b, c)
-        d[i] = _kink(v, _hardswish_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _hardswish_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _hardswish_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -311,7 +313,7 @@ def hardswish_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _hardswish_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _hardswish_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -319,7 +321,7 @@ def hardswish_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def hardsigmoid_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _hardsigmoid_v(float(x[i]), a, b, c)
+        y[i] = _hardsigmoid_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -328,7 +330,7 @@ def hardsigmoid_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _hardsigmoid_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _hardsigmoid_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -337,8 +339,8 @@ def hardsigmoid_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _hardsigmoid_v(float(v), a, b, c)
-        d[i] = _kink(v, _hardsigmoid_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _hardsigmoid_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _hardsigmoid_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -348,7 +350,7 @@ def hardsigmoid_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _hardsigmoid_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _hardsigmoid_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -356,7 +358,7 @@ def hardsigmoid_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def gelu_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _gelu_v(float(x[i]), a, b, c)
+        y[i] = _gelu_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -365,7 +367,7 @@ def gelu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _gelu_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _gelu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -374,8 +376,8 @@ def gelu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _gelu_v(float(v), a, b, c)
-        d[i] = _kink(v, _gelu_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _gelu_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _gelu_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -385,7 +387,7 @@ def gelu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _gelu_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _gelu_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -393,7 +395,7 @@ def gelu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def gelu_tanh_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _gelu_tanh_v(float(x[i]), a, b, c)
+        y[i] = _gelu_tanh_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -402,7 +404,7 @@ def gelu_tanh_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _gelu_tanh_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _gelu_tanh_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -411,8 +413,8 @@ def gelu_tanh_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _gelu_tanh_v(float(v), a, b, c)
-        d[i] = _kink(v, _gelu_tanh_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _gelu_tanh_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _gelu_tanh_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -422,7 +424,7 @@ def gelu_tanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _gelu_tanh_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _gelu_tanh_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -430,7 +432,7 @@ def gelu_tanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def squareplus_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _squareplus_v(float(x[i]), a, b, c)
+        y[i] = _squareplus_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -439,7 +441,7 @@ def squareplus_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _squareplus_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _squareplus_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -448,8 +450,8 @@ def squareplus_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _squareplus_v(float(v), a, b, c)
-        d[i] = _kink(v, _squareplus_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _squareplus_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _squareplus_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -459,7 +461,7 @@ def squareplus_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _squareplus_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _squareplus_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -467,7 +469,7 @@ def squareplus_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def sparse_plus_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _sparse_plus_v(float(x[i]), a, b, c)
+        y[i] = _sparse_plus_v(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -476,7 +478,7 @@ def sparse_plus_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _sparse_plus_d(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _sparse_plus_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -485,8 +487,8 @@ def sparse_plus_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _sparse_plus_v(float(v), a, b, c)
-        d[i] = _kink(v, _sparse_plus_d(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _sparse_plus_v(_f64(v), a, b, c)
+        d[i] = _kink(v, _sparse_plus_d(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -496,7 +498,7 @@ def sparse_plus_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _sparse_plus_d(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _sparse_plus_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -504,7 +506,7 @@ def sparse_plus_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def elu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _elu_v32(float(x[i]), a, b, c)
+        y[i] = _elu_v32(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -513,7 +515,7 @@ def elu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _elu_d32(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _elu_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -522,8 +524,8 @@ def elu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _elu_v32(float(v), a, b, c)
-        d[i] = _kink(v, _elu_d32(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _elu_v32(_f64(v), a, b, c)
+        d[i] = _kink(v, _elu_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -533,7 +535,7 @@ def elu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _elu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _elu_d32(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -541,7 +543,7 @@ def elu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def selu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _selu_v32(float(x[i]), a, b, c)
+        y[i] = _selu_v32(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -550,7 +552,7 @@ def selu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _selu_d32(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _selu_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -559,8 +561,8 @@ def selu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _selu_v32(float(v), a, b, c)
-        d[i] = _kink(v, _selu_d32(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _selu_v32(_f64(v), a, b, c)
+        d[i] = _kink(v, _selu_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -570,7 +572,7 @@ def selu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _selu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _selu_d32(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -578,7 +580,7 @@ def selu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def celu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _celu_v32(float(x[i]), a, b, c)
+        y[i] = _celu_v32(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -587,7 +589,7 @@ def celu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _celu_d32(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _celu_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -596,8 +598,8 @@ def celu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _celu_v32(float(v), a, b, c)
-        d[i] = _kink(v, _celu_d32(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _celu_v32(_f64(v), a, b, c)
+        d[i] = _kink(v, _celu_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -607,7 +609,7 @@ def celu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _celu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _celu_d32(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -615,7 +617,7 @@ def celu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def softplus_f32_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _softplus_v32(float(x[i]), a, b, c)
+        y[i] = _softplus_v32(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -624,7 +626,7 @@ def softplus_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _softplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _softplus_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -633,8 +635,8 @@ def softplus_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _softplus_v32(float(v), a, b, c)
-        d[i] = _kink(v, _softplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _softplus_v32(_f64(v), a, b, c)
+        d[i] = _kink(v, _softplus_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -644,7 +646,7 @@ def softplus_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _softplus_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _softplus_d32(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -652,7 +654,7 @@ def softplus_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def silu_f32_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _silu_v32(float(x[i]), a, b, c)
+        y[i] = _silu_v32(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -661,7 +663,7 @@ def silu_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _silu_d32(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _silu_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -670,8 +672,8 @@ def silu_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _silu_v32(float(v), a, b, c)
-        d[i] = _kink(v, _silu_d32(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _silu_v32(_f64(v), a, b, c)
+        d[i] = _kink(v, _silu_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -681,7 +683,7 @@ def silu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _silu_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _silu_d32(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -689,7 +691,7 @@ def silu_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def mish_f32_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _mish_v32(float(x[i]), a, b, c)
+        y[i] = _mish_v32(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -698,7 +700,7 @@ def mish_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _mish_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -707,8 +709,8 @@ def mish_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _mish_v32(float(v), a, b, c)
-        d[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _mish_v32(_f64(v), a, b, c)
+        d[i] = _kink(v, _mish_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -718,7 +720,7 @@ def mish_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _mish_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _mish_d32(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
@@ -726,7 +728,7 @@ def mish_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
 def squareplus_f32_value(x, y, P, Q):  # pragma: no cover - compiled
     a, b, c = Q[0], Q[1], Q[2]
     for i in range(x.shape[0]):
-        y[i] = _squareplus_v32(float(x[i]), a, b, c)
+        y[i] = _squareplus_v32(_f64(x[i]), a, b, c)
 
 
 @njit(**_LOOP)
@@ -735,7 +737,7 @@ def squareplus_f32_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _squareplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+        d[i] = _kink(v, _squareplus_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -744,8 +746,8 @@ def squareplus_f32_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _squareplus_v32(float(v), a, b, c)
-        d[i] = _kink(v, _squareplus_d32(float(v), a, b, c), kk, kv, k0, k1)
+        y[i] = _squareplus_v32(_f64(v), a, b, c)
+        d[i] = _kink(v, _squareplus_d32(_f64(v), a, b, c), kk, kv, k0, k1)
 
 
 @njit(**_LOOP)
@@ -755,5 +757,5 @@ def squareplus_f32_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _squareplus_d32(float(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
+        o[i] = _kink(v, _squareplus_d32(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
