@@ -765,3 +765,20 @@ def test_paired_interval_against_scipy():
     assert paired_interval([0.5]) == (0.5, -math.inf, math.inf, 1)
     with pytest.raises(ValueError, match="at least one difference"):
         paired_interval([])
+
+
+@pytest.mark.torch
+def test_monitor_overhead_cli_writes_json_and_checks_paths_first(tmp_path, capsys):
+    out, js = tmp_path / "mo", tmp_path / "mo.json"
+    argv = ["experiment", "monitor-overhead", "--width", "8", "--depth", "1"]
+    argv += ["--repeats", "1", "--block", "2", "--out", str(out), "--json", str(js)]
+    assert main(argv) == 0
+    rows = json.loads(js.read_text())
+    assert json.loads((out / "metrics.json").read_text()) == rows
+    assert len(rows) == 1 and rows[0]["hidden"] == [8] and rows[0]["batch_size"] == 64
+    assert {"step_us", "slowdown_modules", "slowdown_functional"} <= set(rows[0])
+    capsys.readouterr()
+    # an unwritable path fails at once, before any timing: one line, exit status 2
+    assert main([*argv[:-4], "--json", "/proc/x/mo.json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "/proc/x" in err

@@ -479,11 +479,16 @@ def _add_monitor_overhead(esub: argparse._SubParsersAction) -> None:
         default=50,
         help="steps per timed block (default: %(default)s)",
     )
+    mo.add_argument(
+        "--out", type=Path, metavar="DIR", help="write DIR/metrics.json (the measured rows)"
+    )
+    mo.add_argument("--json", type=Path, metavar="FILE", help="write the rows to FILE as JSON")
     mo.set_defaults(func=run_monitor_overhead_cmd)
 
 
 def run_monitor_overhead_cmd(args: argparse.Namespace) -> int:
     _require("torch")
+    _check_outputs(args)
     from rich.console import Console
     from rich.table import Table
 
@@ -507,6 +512,15 @@ def run_monitor_overhead_cmd(args: argparse.Namespace) -> int:
             f"{100 * r['slowdown_functional']:+.1f}%",
         )
     Console().print(table)
+    try:
+        if args.out is not None:
+            (args.out / "metrics.json").write_text(dump_json(rows) + "\n")
+        if args.json is not None:
+            args.json.write_text(dump_json(rows) + "\n")
+    except OSError as exc:
+        from relukit.cli import CLIError
+
+        raise CLIError(f"could not write the results: {exc}") from None
     return 0
 
 
