@@ -395,7 +395,9 @@ def test_constants_match_the_catalogue():
     from relukit.activations import curved
 
     assert (_kernels.SELU_SCALE, _kernels.SELU_SA) == (curved._SELU_SCALE, curved._SELU_SA)
-    src = pathlib.Path(ks.__file__).read_text()
+    from relukit import _kernels_smooth_roots as roots
+
+    src = pathlib.Path(roots.__file__).read_text()
     # the float64 patches (all terms) and the float32 ones (the leading terms)
     for key, name, terms in (
         ("silu", "silu", None),
@@ -420,7 +422,14 @@ def test_constants_match_the_catalogue():
     assert _tables.SQRT1_2["float64"][0] == ks._SQRT1_2
 
 
-KERNEL_MODULES = ["_kernels.py", "_kernels_numba.py", "_kernels_smooth.py", "_kernels_math.py"]
+KERNEL_MODULES = [
+    "_kernels.py",
+    "_kernels_numba.py",
+    "_kernels_smooth.py",
+    "_kernels_smooth_roots.py",
+    "_kernels_smooth_loops.py",
+    "_kernels_math.py",
+]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

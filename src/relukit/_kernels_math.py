@@ -11,7 +11,7 @@ measured by ``relukit bench accuracy`` (the ``relukit kernels`` columns) and tes
 
 Importing this module imports numba; nothing is compiled until a kernel is called.
 numba's on-disk cache of a kernel is keyed by the kernel's own source file: after
-editing this file, regenerate ``_kernels_smooth.py`` (``tools/gen_kernels_smooth.py``)
+editing this file, rerun ``tools/gen_kernels_smooth.py`` (it rewrites the loops' files)
 or delete ``src/relukit/__pycache__/*.nbi`` so that the kernels are compiled again.
 
 Methods
