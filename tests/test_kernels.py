@@ -106,6 +106,7 @@ def spy(monkeypatch):
     monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64, "compute": 64})
     monkeypatch.setattr(_kernels, "THREADS", 4)
     monkeypatch.setattr(_kernels, "_free_cpus", lambda: 64)  # whatever the machine's load
+    monkeypatch.setattr(_kernels, "NUMBA_THREADS", False)  # relukit's pool (its chunks)
     monkeypatch.setattr(_kernels, "ENABLED", True)
     monkeypatch.setattr(_kernels, "_run", run)
     return calls
@@ -219,6 +220,7 @@ def test_one_thread_below_parallel_min_size(act, spy, monkeypatch):
     woken = []
     real = _kernels._wake
     monkeypatch.setattr(_kernels, "_wake", lambda n, job: woken.append(n) or real(n, job))
+    monkeypatch.setattr(_kernels, "NUMBA_THREADS", False)
     x = edge_array(np.float64, act)
     want = numpy_path(act.value_and_derivative, x, at_kink=0.5)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 10**9)
@@ -235,6 +237,7 @@ def test_one_thread_below_parallel_min_size(act, spy, monkeypatch):
 def test_thread_count_follows_the_size(monkeypatch):
     woken = []
     monkeypatch.setattr(_kernels, "_wake", lambda n, job: woken.append(n))
+    monkeypatch.setattr(_kernels, "NUMBA_THREADS", False)
     monkeypatch.setattr(_kernels, "THREADS", 8)
     monkeypatch.setattr(_kernels, "_free_cpus", lambda: 64)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
@@ -258,6 +261,7 @@ def test_thread_count_follows_the_size(monkeypatch):
 def test_no_helper_thread_on_a_busy_machine(monkeypatch):
     woken = []
     monkeypatch.setattr(_kernels, "_wake", lambda n, job: woken.append(n))
+    monkeypatch.setattr(_kernels, "NUMBA_THREADS", False)
     monkeypatch.setattr(_kernels, "THREADS", 4)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
@@ -301,6 +305,7 @@ def test_cpu_counters_read_proc():
 def test_a_late_worker_is_not_waited_for(monkeypatch):
     # workers that are never scheduled (a busy machine): the caller does all the chunks
     monkeypatch.setattr(_kernels, "_wake", lambda n, job: None)
+    monkeypatch.setattr(_kernels, "NUMBA_THREADS", False)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
     monkeypatch.setattr(_kernels, "THREADS", 4)
     monkeypatch.setattr(_kernels, "_free_cpus", lambda: 64)
@@ -317,6 +322,7 @@ def test_threshold_decides_the_path(monkeypatch):
     calls = []
     real = _kernels._run
     monkeypatch.setattr(_kernels, "_run", lambda k, *a, **kw: calls.append(1) or real(k, *a, **kw))
+    monkeypatch.setattr(_kernels, "NUMBA_THREADS", False)
     monkeypatch.setattr(_kernels, "ENABLED", True)
     monkeypatch.setattr(_kernels, "MIN_SIZE", 1000)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)  # every launch through _run
@@ -716,6 +722,7 @@ _kernels.PARALLEL_MIN_SIZE = 1
 _kernels.GRAIN = {"memory": 64, "compute": 64}
 _kernels.THREADS = 2
 _kernels._free_cpus = lambda: 2
+_kernels.NUMBA_THREADS = False
 parent = rk.relu(x)  # worker threads started
 assert _kernels._queues and _kernels._impl not in (None, False)
 pid = os.fork()

@@ -86,6 +86,7 @@ def spy(monkeypatch):
     monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64, "compute": 64})
     monkeypatch.setattr(_kernels, "THREADS", 3)
     monkeypatch.setattr(_kernels, "_free_cpus", lambda: 64)  # whatever the machine's load
+    monkeypatch.setattr(_kernels, "NUMBA_THREADS", False)  # relukit's pool (its chunks)
     monkeypatch.setattr(_kernels, "ENABLED", True)
     monkeypatch.setattr(_kernels, "_run", run)
     return calls

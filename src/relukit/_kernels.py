@@ -33,12 +33,22 @@ and divisions in place of the NumPy path's ``hypot``; float32: one rounding at t
 
 Threads
 -------
-The loops are serial numba functions that release the GIL. A call on more than one
-chunk (:data:`GRAIN` elements) is shared out between the calling thread and up to
-``THREADS - 1`` workers, which take the next chunk from a shared counter until none is
-left: the thread count follows the size (and the CPUs left free by other processes, from
-the load average), and a worker that the OS has not scheduled yet takes nothing, so a
-busy machine never makes a call wait for it.
+The loops are serial numba functions that release the GIL. A call of more than
+:data:`PARALLEL_MIN_SIZE` elements is shared out in one of two ways:
+
+* with numba's OpenMP or TBB threading layer (:data:`NUMBA_THREADS`), a parallel
+  version of the loop (:mod:`relukit._kernels_par`) runs one slice per thread. Their
+  threads spin briefly between calls, so back-to-back calls hand over in about a
+  microsecond, as torch's do. A fork-join region waits for every thread, so it is
+  started only on CPUs that other processes leave idle (:func:`_idle_cpus`): on a busy
+  machine the call runs in the calling thread alone, never waiting for a descheduled
+  worker;
+* otherwise (numba's ``workqueue`` layer, a forked child, ``RELUKIT_THREADING=pool``),
+  chunks of :data:`GRAIN` elements are shared between the calling thread and up to
+  ``THREADS - 1`` workers of relukit's own pool, which take the next chunk from a shared
+  counter until none is left; a worker that the OS has not scheduled yet takes nothing.
+
+Either way the thread count follows the size and the CPUs left free by other processes.
 
 numba is imported when a kernel is first planned, never by ``import relukit`` or for
 arrays below :data:`MIN_SIZE`; each kernel is compiled on its first call for a dtype
@@ -54,6 +64,8 @@ Settings
     The most threads one call uses (default: the CPUs this process may run on).
 ``RELUKIT_DISABLE_KERNELS=1``
     Never use a kernel (sets :data:`ENABLED` to False).
+``RELUKIT_THREADING=pool``
+    Share large calls with relukit's own thread pool, never numba's threads.
 
 Examples
 --------
@@ -87,6 +99,7 @@ __all__ = [
     "KERNELS",
     "MIN_SIZE",
     "NOT_RUN",
+    "NUMBA_THREADS",
     "PARALLEL_MIN_SIZE",
     "THREADS",
     "KernelSpec",
@@ -542,29 +555,97 @@ def _free_cpus() -> int:
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # pragma: no cover - Windows
             load = 0.0
+        others = max(0.0, load - 1.0)  # (this process counts in the load average)
         free = int(cpus - load + 1.5)  # + 1: this process, + 0.5: rounding
     _load_seen[:] = [now, max(1, free), counters]
+    _idle_seen[0] = max(1, int(cpus - others + 0.1))
     return _load_seen[1]
 
 
+_idle_seen = [1]  # CPUs that other processes leave (almost) entirely idle, at the last look
+
+
+def _idle_cpus() -> int:
+    """CPUs that other processes leave idle: less than a tenth of one CPU used, in all.
+
+    For numba's fork-join threads (:mod:`relukit._kernels_par`), which wait for every
+    worker: a worker that shares its CPU with another process can stall a call for a
+    time slice (milliseconds), so they are used only where no other process runs.
+    """
+    _free_cpus()
+    return _idle_seen[0]
+
+
+#: Whether large calls use numba's OpenMP/TBB threads (:mod:`relukit._kernels_par`):
+#: None until the first parallel call decides (True when numba's threading layer is
+#: OpenMP or TBB), False in a forked child (GNU OpenMP does not survive a fork) or
+#: when ``RELUKIT_THREADING=pool``. Otherwise relukit's own pool shares the chunks.
+NUMBA_THREADS: bool | None = (
+    False if os.environ.get("RELUKIT_THREADING", "").strip().lower() == "pool" else None
+)
+_par: Any = None  # relukit._kernels_par, once imported
+
+
+def _numba_threads() -> bool:
+    """:data:`NUMBA_THREADS`, deciding it (and importing ``_kernels_par``) on first use."""
+    global NUMBA_THREADS, _par
+    if NUMBA_THREADS is False:
+        return False
+    if _par is None:
+        try:
+            from relukit import _kernels_par
+
+            usable = _kernels_par.usable()
+            _par = _kernels_par
+        except Exception:  # no parallel numba: the pool does the work
+            usable = False
+        if not usable:
+            NUMBA_THREADS = False
+            return False
+    NUMBA_THREADS = True
+    return True
+
+
 def _after_fork_in_child() -> None:
+    global NUMBA_THREADS
     _queues.clear()  # the worker threads do not exist in a forked child
+    NUMBA_THREADS = False  # nor can GNU OpenMP start its threads again there
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _run(kernel: Any, *args: Any, arrays: int = 2, grain: int = GRAIN["memory"]) -> bool:
+def _run(
+    kernel: Any, *args: Any, arrays: int = 2, grain: int = GRAIN["memory"], align: int = 64
+) -> bool:
     """Run a kernel on ``args`` (its first ``arrays`` are the flat arrays to split).
 
-    Returns False (after one warning) when numba fails. Up to :data:`THREADS` threads
-    share the chunks of ``grain`` elements; below :data:`PARALLEL_MIN_SIZE`, or with one
-    chunk, the calling thread runs the kernel alone.
+    Returns False (after one warning) when numba fails. Below :data:`PARALLEL_MIN_SIZE`
+    the calling thread runs the kernel alone. Above, with numba's OpenMP/TBB threads
+    (:data:`NUMBA_THREADS`), one slice per thread (at least ``grain // 8`` elements
+    each, slice starts a multiple of ``align``) on as many CPUs as other processes leave
+    idle; else up to :data:`THREADS` threads of relukit's pool share chunks of ``grain``.
     """
     n = args[0].shape[0]
     try:
-        if n < PARALLEL_MIN_SIZE or THREADS < 2 or n <= grain:
+        if n < PARALLEL_MIN_SIZE or THREADS < 2:
+            kernel(*args)
+            return True
+        if NUMBA_THREADS is not False and _numba_threads():
+            k = min(THREADS, _idle_cpus(), n // max(align, grain >> 3))
+            if k < 2:
+                kernel(*args)
+                return True
+            par = _par.parallel(kernel, arrays)
+            old = _par.set_threads(k)
+            try:
+                par(*args[:arrays], k, align, *args[arrays:])
+            finally:
+                if old != k:
+                    _par.set_threads(old)
+            return True
+        if n <= grain:
             kernel(*args)
             return True
         job = _Job(kernel, args[:arrays], args[arrays:], n, grain)
@@ -636,7 +717,8 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
         news.append(np.empty(x.shape, x.dtype))
     flat = [a if a.ndim == 1 else a.reshape(-1) for a in (x, *news)]  # C-contiguous views
     args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
-    if not _run(kernel, *args, arrays=len(flat), grain=grain):
+    align = extra[2] * extra[3] if extra else 64  # (per-channel prelu: whole blocks)
+    if not _run(kernel, *args, arrays=len(flat), grain=grain, align=align):
         return NOT_RUN
     if out is not None:
         return out  # the caller's object itself (the pair for "both"), as the NumPy path
@@ -663,6 +745,7 @@ def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any,
     kernel, P, Q, kk, extra, grain = plan
     res = np.empty(x.shape, x.dtype.newbyteorder("=")) if out is None else out
     flat = [a.reshape(-1) for a in (x, grad_out, res)]
-    if _run(kernel, *flat, P, Q, kk, *extra, arrays=3, grain=grain):
+    align = extra[2] * extra[3] if extra else 64
+    if _run(kernel, *flat, P, Q, kk, *extra, arrays=3, grain=grain, align=align):
         return res
     return NOT_RUN

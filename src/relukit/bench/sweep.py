@@ -15,7 +15,8 @@ derivative are timed on float32 arrays of each size (10 to 10**7 elements by def
 
 torch runs with as many threads as relukit (``--threads``, default: relukit's
 ``THREADS``); JAX uses XLA's own CPU threads. Each case is timed ``--repeat`` times (in a
-shuffled order each round) and both the median and the minimum are kept, in ns per
+shuffled order each round, after a 5 ms rest that lets the previous contender's OpenMP
+threads stop spinning) and both the median and the minimum are kept, in ns per
 element. The table gives relukit's ns/element and, per peer, the ratio ``peer time /
 relukit time`` (above 1: relukit is faster), median and minimum. ``--plot`` draws ns per
 element against size on log-log axes, one panel per entry, with a one-thread
@@ -179,6 +180,12 @@ def _cases(label: str, name: str, params: dict, kind: str, x: Any, peers: dict) 
     return cases
 
 
+#: seconds of rest before each timing: OpenMP threads (torch's, and numba's that relukit
+#: uses) spin for about 3.5 ms after a parallel call, and would take a CPU from the next
+#: contender's threads
+_SETTLE = 0.005
+
+
 def _time(cases: dict[str, Callable[[], Any]], repeat: int, budget: float) -> dict:
     """contender -> (median, min) seconds per call, rounds interleaved in shuffled order."""
     numbers = {}
@@ -194,6 +201,7 @@ def _time(cases: dict[str, Callable[[], Any]], repeat: int, budget: float) -> di
         random.Random(r).shuffle(order)
         for k in order:
             fn, n = cases[k], numbers[k]
+            time.sleep(_SETTLE)  # the previous contender's OpenMP threads stop spinning
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()

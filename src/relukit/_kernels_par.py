@@ -1,0 +1,112 @@
+"""Parallel versions of the serial kernel loops, on numba's OpenMP or TBB threads.
+
+Imported by :mod:`relukit._kernels` when a call is large enough to share out. Each
+parallel kernel splits the flat arrays into one slice per thread (slice starts are
+multiples of ``align`` elements) and runs the serial loop on each slice in a
+``prange``; it is made on first use from a template (:func:`parallel`) and, like the
+serial loops, compiled once and cached on disk.
+
+Why numba's threading layer, and only OpenMP or TBB: their worker threads spin for a
+few milliseconds after a parallel region, so back-to-back calls hand over in about a
+microsecond (as torch's OpenMP threads do). numba's fallback layer (``workqueue``)
+wakes its workers through the operating system for every call, which costs tens of
+microseconds: with it, :mod:`relukit._kernels` keeps its own pool instead
+(:func:`usable`). A fork-join region waits for every thread, so a worker that the OS
+has descheduled (a busy machine) stalls the call for a time slice: the caller only
+starts a region when other processes leave the CPUs free (``_kernels._free_cpus``).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from numba import njit, prange
+
+_PAR = {"cache": True, "nogil": True, "parallel": True}
+
+#: the serial loop that a template calls: each parallel kernel gets its own (parallel())
+_k: Any = None
+
+
+def _split2(x, y, nthreads, align, *tail):  # pragma: no cover - compiled
+    # kernel(x, y, *tail) on nthreads slices, each a multiple of align elements
+    n = x.shape[0]
+    step = -(-n // (nthreads * align)) * align
+    for c in prange(-(-n // step)):
+        s = c * step
+        e = min(n, s + step)
+        _k(x[s:e], y[s:e], *tail)
+
+
+def _split3(x, y, z, nthreads, align, *tail):  # pragma: no cover - compiled
+    n = x.shape[0]
+    step = -(-n // (nthreads * align)) * align
+    for c in prange(-(-n // step)):
+        s = c * step
+        e = min(n, s + step)
+        _k(x[s:e], y[s:e], z[s:e], *tail)
+
+
+_TEMPLATES = {2: _split2, 3: _split3}
+_made: dict[tuple[int, int], Any] = {}
+
+
+def parallel(kernel: Any, arrays: int) -> Any:
+    """The parallel version of the serial loop ``kernel`` (a numba dispatcher).
+
+    Its arguments are ``kernel``'s first ``arrays`` arrays, then ``nthreads, align``,
+    then ``kernel``'s other arguments. The template's code is given ``kernel``'s name
+    (with ``_parallel``) and source file, so that numba's disk cache keeps one entry
+    per loop and drops it when the loop's file changes.
+    """
+    key = (id(kernel), arrays)
+    made = _made.get(key)
+    if made is None:
+        template = _TEMPLATES[arrays]
+        py = kernel.py_func
+        name = f"{py.__name__}_parallel"
+        code = template.__code__.replace(co_filename=py.__code__.co_filename, co_name=name)
+        fn = types.FunctionType(code, dict(template.__globals__, _k=kernel), name)
+        fn.__qualname__ = name
+        fn.__module__ = py.__module__
+        made = _made[key] = njit(**_PAR)(fn)
+    return made
+
+
+@njit(**_PAR)
+def _probe(a):  # pragma: no cover - compiled
+    for i in prange(a.shape[0]):
+        a[i] = i
+
+
+_layer: list[str] = []
+
+
+def usable() -> bool:
+    """Whether numba's threading layer is one with spinning workers (OpenMP, TBB).
+
+    Runs a two-element parallel loop once, which makes numba choose its layer (by its
+    own rules: ``NUMBA_THREADING_LAYER`` and what is installed), then asks which.
+    """
+    if not _layer:
+        import numba
+        import numpy as np
+
+        try:
+            _probe(np.zeros(2))
+            _layer.append(str(numba.threading_layer()))
+        except Exception:  # no layer loads: the pool does the work
+            _layer.append("none")
+    return _layer[0] in ("omp", "tbb")
+
+
+def set_threads(n: int) -> int:
+    """numba's thread count for this thread, at most its maximum; returns the old one."""
+    import numba
+
+    old = numba.get_num_threads()
+    n = min(n, numba.config.NUMBA_NUM_THREADS)
+    if n != old:
+        numba.set_num_threads(n)
+    return old
