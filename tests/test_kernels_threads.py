@@ -151,6 +151,22 @@ def test_idle_cpus_allow_for_a_tenth_of_a_cpu(monkeypatch):
         assert (_kernels._free_cpus(), _kernels._idle_cpus()) == (free, idle), others
 
 
+def test_first_look_counts_the_tasks_running_now(monkeypatch):
+    # no interval measured yet: the load average, and the tasks running at this moment
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(_kernels, "_cpu_counters", lambda: None)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    for running, idle in ((1, 2), (2, 1), (5, 1)):  # (this process is one of them)
+        monkeypatch.setattr(_kernels, "_running_now", lambda r=running: r)
+        monkeypatch.setattr(_kernels, "_load_seen", [-1.0, 1, None])
+        assert _kernels._idle_cpus() == idle, running
+
+
+def test_running_now_reads_proc():
+    n = _kernels._running_now()
+    assert n >= 1  # at least this test (1 where /proc/loadavg does not exist)
+
+
 def test_usable_means_a_spinning_layer():
     from relukit import _kernels_par
 

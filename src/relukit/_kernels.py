@@ -531,11 +531,21 @@ def _cpu_counters() -> tuple[float, float, float] | None:
     return total - idle, total, float(mine[11]) + float(mine[12])  # utime + stime
 
 
+def _running_now() -> int:
+    """Tasks running or runnable on the whole machine now (Linux ``/proc/loadavg``), or 1."""
+    try:
+        with open("/proc/loadavg", "rb") as fh:
+            return int(fh.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return 1
+
+
 def _free_cpus() -> int:
     """CPUs that other processes leave free (this process's own threads do not count).
 
     From the CPU time the whole machine and this process used since the last look (at
-    most 4 looks a second; Linux ``/proc``), else from the 1-minute load average. A
+    most 4 looks a second; Linux ``/proc``), else (the first look) from the 1-minute
+    load average and, for :func:`_idle_cpus`, the tasks running at that moment. A
     helper thread on a CPU that other processes keep busy only adds hand-over costs:
     measured on a 2-core machine at load 3-4, relu on 2**18 float32 elements took
     62 us on two threads against 29 us on one.
@@ -550,13 +560,14 @@ def _free_cpus() -> int:
         busy, total, mine = (c - b for c, b in zip(counters, before, strict=True))
         others = cpus * max(0.0, busy - mine) / total  # in CPUs
         free = int(cpus - others + 0.5)
-    else:
+    else:  # the first look: no interval yet
         try:
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # pragma: no cover - Windows
             load = 0.0
-        others = max(0.0, load - 1.0)  # (this process counts in the load average)
         free = int(cpus - load + 1.5)  # + 1: this process, + 0.5: rounding
+        # (this process counts in both the load average and the tasks running now)
+        others = max(0.0, load - 1.0, float(_running_now() - 1))
     _load_seen[:] = [now, max(1, free), counters]
     _idle_seen[0] = max(1, int(cpus - others + 0.1))
     return _load_seen[1]
