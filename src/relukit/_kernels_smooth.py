@@ -35,8 +35,10 @@ import math
 
 from numba import njit
 
+from relukit._kernels_loops import SMOOTH, plug_all
 from relukit._kernels_math import (
     ELEM,
+    LOOP,
     _bits_to_float,
     _float_to_bits,
     erfcx_f32,
@@ -61,17 +63,6 @@ from relukit._kernels_smooth_roots import (
 
 _NINF = -math.inf
 _QUIET = 1 << 51  # the quiet bit of a float64 NaN
-
-
-@njit(**ELEM)
-def _kink(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
-    # where(x == k0, at_kink, d), then where(x == k1, at_kink, d), when at_kink is given
-    if kk != 0:
-        if v == k0:
-            return kv
-        if v == k1:
-            return kv
-    return r
 
 
 @njit(**ELEM)
@@ -523,5 +514,33 @@ def _squareplus_d32(x, a, b, c):  # pragma: no cover - compiled
 
 
 # ---------------------------------------------------------------------------
-# loops (generated)
+# the kernels: <name>_<kind> for the kinds value, derivative, both and backward
 # ---------------------------------------------------------------------------
+
+plug_all(
+    globals(),
+    SMOOTH,
+    LOOP,
+    {
+        "elu": (_elu_v, _elu_d),
+        "selu": (_selu_v, _selu_d),
+        "celu": (_celu_v, _celu_d),
+        "softplus": (_softplus_v, _softplus_d),
+        "silu": (_silu_v, _silu_d),
+        "mish": (_mish_v, _mish_d),
+        "hardswish": (_hardswish_v, _hardswish_d),
+        "hardsigmoid": (_hardsigmoid_v, _hardsigmoid_d),
+        "gelu": (_gelu_v, _gelu_d),
+        "gelu_tanh": (_gelu_tanh_v, _gelu_tanh_d),
+        "squareplus": (_squareplus_v, _squareplus_d),
+        "sparse_plus": (_sparse_plus_v, _sparse_plus_d),
+        # float32 arrays (relukit._kernels.static_plan): the lean float32 functions
+        "elu_f32": (_elu_v32, _elu_d32),
+        "selu_f32": (_selu_v32, _selu_d32),
+        "celu_f32": (_celu_v32, _celu_d32),
+        "softplus_f32": (_softplus_v32, _softplus_d32),
+        "silu_f32": (_silu_v32, _silu_d32),
+        "mish_f32": (_mish_v32, _mish_d32),
+        "squareplus_f32": (_squareplus_v32, _squareplus_d32),
+    },
+)
