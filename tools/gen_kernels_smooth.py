@@ -6,12 +6,12 @@ zeros, from ``relukit._tables.ROOTS``, used by the hand-written element function
     ruff format src/relukit/_kernels_smooth_roots.py
 
 The loops around the element functions are not generated: ``_kernels_smooth.py`` plugs
-them from the templates of ``_kernels_loops.py``. numba stamps their disk cache with
-``_kernels_smooth.py``, so this script touches that file: the loops are compiled again
-with the new patches in the next process.
+them from the templates of ``_kernels_loops.py``. numba stamps their disk cache with the
+content of ``_kernels_smooth.py`` only, so this script deletes the smooth loops' cache
+files in ``src/relukit/__pycache__``: they are compiled again, with the new patches, in
+the next process.
 """
 
-import os
 import pathlib
 
 from relukit import _tables
@@ -71,4 +71,5 @@ out += root_fn("gelu_tanh", "gelu_tanh32", terms=13, window=_W)
 out += root_fn("mish", "mish32", terms=12, window=_W)
 src = pathlib.Path(__file__).parent.parent / "src" / "relukit"
 (src / "_kernels_smooth_roots.py").write_text(out.rstrip() + "\n", encoding="utf-8")
-os.utime(src / "_kernels_smooth.py")  # the loops' cache stamp: compile them again
+for cached in (src / "__pycache__").glob("_kernels_smooth.*.nb[ic]"):
+    cached.unlink()  # the loops' cache: numba's stamp does not see the patches

@@ -12,15 +12,16 @@ Why not a loop that takes the element function as an argument, or a closure over
 numba keys the disk cache of such a kernel by a pickled dispatcher that carries a
 random id, so it is compiled again in every process. A plugged kernel is an ordinary
 function for numba's cache: its cache file is named from its ``__qualname__``
-(``<entry>_<kind>``) and the template's first line, its index is keyed by the code's
-bytes, and it is stamped with the modification time and size of the file its code
-names. :func:`plug` names the file of the element functions (``_kernels_numba.py`` or
-``_kernels_smooth.py``), so that editing them compiles their loops again in the next
-process. Editing this file, :mod:`relukit._kernels_math` or
-:mod:`relukit._kernels_smooth_roots` does not change that stamp: delete
-``src/relukit/__pycache__/*.nbi`` afterwards (``tools/gen_kernels_smooth.py`` touches
-``_kernels_smooth.py`` for the roots it writes). Line numbers in numba's messages about
-a plugged kernel are the template's, in this file.
+(``<entry>_<kind>``) and the template's first line, its index is keyed by the
+signature and the bytes of the template's code, and stamped with a hash of the content
+of the file its code names. :func:`plug` names the file of the element functions
+(``_kernels_numba.py`` or ``_kernels_smooth.py``), so that editing them compiles their
+loops again in the next process, as editing the loops does (their code changes). numba
+sees no other file: after editing :mod:`relukit._kernels_math`, the kink patch, or only
+a constant in this file, delete ``src/relukit/__pycache__/*.nbi``
+(``tools/gen_kernels_smooth.py`` deletes the smooth kernels' cache files itself when it
+writes :mod:`relukit._kernels_smooth_roots`). numba's messages about a plugged kernel
+give the template's line numbers with the element functions' file name.
 
 Families and kinds
 ------------------
@@ -37,14 +38,15 @@ Families and kinds
 
 Each family has the kinds ``value``, ``derivative``, ``both`` (value and derivative in
 one pass) and ``backward`` (``g * derivative``); every derivative goes through
-:func:`_kink`, which puts ``at_kink`` (``P[3]``) at the kinks ``P[4]``, ``P[5]`` when
-``kk`` is 1.
+the kink patch ``_kink`` (:func:`_kink_patch`), which puts ``at_kink`` (``P[3]``) at the
+kinks ``P[4]``, ``P[5]`` when ``kk`` is 1.
 """
 
 from __future__ import annotations
 
 import types
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,17 +57,16 @@ from relukit._kernels_math import ELEM, LOOP
 #: flags of the piecewise-linear loops and element functions: IEEE semantics (no fused
 #: multiply-add, so that products are rounded once, as NumPy's), the GIL released
 PIECEWISE_FLAGS = {"cache": True, "fastmath": False, "nogil": True}
-#: flags of the smooth loops (:data:`relukit._kernels_math.LOOP`)
-SMOOTH_FLAGS = LOOP
 
 _f64 = np.float64  # the smooth element functions take float64 (float() keeps float32)
-#: the element functions, value and derivative: :func:`plug` gives each kernel its own
+#: the element functions, value and derivative, and the kink patch: :func:`plug` gives
+#: each kernel its own
 _v: Any = None
 _d: Any = None
+_kink: Any = None
 
 
-@njit(**ELEM)
-def _kink(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
+def _kink_patch(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
     # where(x == k0, at_kink, d), then where(x == k1, at_kink, d), when at_kink is given
     if kk != 0:
         if v == k0:
@@ -199,28 +200,6 @@ def _sm_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
         o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
 
 
-Family = Mapping[str, Callable[..., None]]
-#: kind -> template, per family
-PIECEWISE: Family = {
-    "value": _pl_value,
-    "derivative": _pl_derivative,
-    "both": _pl_both,
-    "backward": _pl_backward,
-}
-CHANNEL: Family = {
-    "value": _ch_value,
-    "derivative": _ch_derivative,
-    "both": _ch_both,
-    "backward": _ch_backward,
-}
-SMOOTH: Family = {
-    "value": _sm_value,
-    "derivative": _sm_derivative,
-    "both": _sm_both,
-    "backward": _sm_backward,
-}
-
-
 def plug(
     template: Callable[..., None],
     name: str,
@@ -270,18 +249,49 @@ def plug(
     return njit(**flags)(fn)
 
 
-def plug_all(
-    home: dict[str, Any],
-    family: Family,
-    flags: Mapping[str, Any],
-    entries: Mapping[str, tuple[Any, Any]],
-) -> None:
+@dataclass(frozen=True)
+class Family:
+    """The loops of one family of element functions, and how they are compiled."""
+
+    #: kind (``value``, ``derivative``, ``both``, ``backward``) -> template
+    loops: Mapping[str, Callable[..., None]]
+    #: the ``numba.njit`` options of the loops
+    flags: Mapping[str, Any]
+    #: the kink patch the loops call (``_kink``), compiled with the family's flags
+    kink: Any
+
+
+def plug_all(home: dict[str, Any], family: Family, entries: Mapping[str, tuple[Any, Any]]) -> None:
     """Put ``<entry>_<kind>`` into ``home`` for every entry and kind of ``family``.
 
     ``entries`` maps an entry's name to its element functions ``(value, derivative)``;
-    ``home`` and ``flags`` are passed on to :func:`plug`.
+    ``home`` is passed on to :func:`plug`.
     """
     for entry, (value, derivative) in entries.items():
-        for kind, template in family.items():
+        for kind, template in family.loops.items():
             name = f"{entry}_{kind}"
-            home[name] = plug(template, name, home, flags, _v=value, _d=derivative)
+            home[name] = plug(
+                template, name, home, family.flags, _v=value, _d=derivative, _kink=family.kink
+            )
+
+
+# the piecewise-linear loops call the patch as a function (LLVM inlines it), the smooth
+# ones have numba inline it (as their element functions)
+_KINK_PIECEWISE = plug(_kink_patch, "_kink_piecewise", globals(), PIECEWISE_FLAGS)
+_KINK_SMOOTH = plug(_kink_patch, "_kink_smooth", globals(), ELEM)
+
+PIECEWISE = Family(
+    {"value": _pl_value, "derivative": _pl_derivative, "both": _pl_both, "backward": _pl_backward},
+    PIECEWISE_FLAGS,
+    _KINK_PIECEWISE,
+)
+CHANNEL = Family(
+    {"value": _ch_value, "derivative": _ch_derivative, "both": _ch_both, "backward": _ch_backward},
+    PIECEWISE_FLAGS,
+    _KINK_PIECEWISE,
+)
+SMOOTH = Family(
+    {"value": _sm_value, "derivative": _sm_derivative, "both": _sm_both, "backward": _sm_backward},
+    LOOP,
+    _KINK_SMOOTH,
+)

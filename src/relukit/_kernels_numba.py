@@ -24,8 +24,11 @@ in :mod:`relukit.activations`, so that results are identical bit for bit: NaN fa
 every comparison and takes the same branch, products are rounded once in the array's
 dtype, no fused multiply-add (``fastmath=False``), and a value passed through is
 copied, not converted. The loops (value, derivative, fused value-and-derivative, and
-backward ``g * derivative``) are written out per activation (not generated at run
-time, so that numba can cache them) and only differ in what they read and write.
+backward ``g * derivative``, and the per-channel loops of prelu) are written once in
+:mod:`relukit._kernels_loops` and plugged here, at the end, for every entry from one
+table: ``<name>_<kind>``, as ``relukit._kernels.static_plan`` looks them up. numba
+stamps their disk cache with this file's content, so editing an element function here
+compiles its loops again in the next process.
 """
 
 from __future__ import annotations
@@ -175,7 +178,6 @@ def _threshold_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
 plug_all(
     globals(),
     PIECEWISE,
-    _ELEM,
     {
         "relu": (_relu_v, _relu_d),
         "leaky_relu": (_leaky_relu_v, _leaky_relu_d),
@@ -186,7 +188,7 @@ plug_all(
     },
 )
 # prelu with one weight per channel: prelu_channel_<kind>
-plug_all(globals(), CHANNEL, _ELEM, {"prelu_channel": (_prelu_v, _prelu_d)})
+plug_all(globals(), CHANNEL, {"prelu_channel": (_prelu_v, _prelu_d)})
 
 # the smooth entries' kernels live in their own module; they are found here too
 from relukit import _kernels_smooth  # noqa: E402
