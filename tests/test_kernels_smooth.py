@@ -428,7 +428,7 @@ KERNEL_MODULES = [
     "_kernels_numba.py",
     "_kernels_smooth.py",
     "_kernels_smooth_roots.py",
-    "_kernels_smooth_loops.py",
+    "_kernels_loops.py",
     "_kernels_math.py",
 ]
 

@@ -1,10 +1,15 @@
 """Write ``src/relukit/_kernels_smooth_roots.py`` (the Taylor patches at the derivatives'
-zeros, from ``relukit._tables.ROOTS``) and ``_kernels_smooth_loops.py`` (four loops per
-entry, around the element functions of the hand-written ``_kernels_smooth.py``); run at
-development time, then ``ruff format``:
+zeros, from ``relukit._tables.ROOTS``, used by the hand-written element functions of
+``_kernels_smooth.py``); run at development time, then ``ruff format``:
 
     PYTHONPATH=src python tools/gen_kernels_smooth.py
-    ruff format src/relukit/_kernels_smooth_roots.py src/relukit/_kernels_smooth_loops.py
+    ruff format src/relukit/_kernels_smooth_roots.py
+
+The loops around the element functions are not generated: ``_kernels_smooth.py`` plugs
+them from the templates of ``_kernels_loops.py``. numba stamps their disk cache with the
+content of ``_kernels_smooth.py`` only, so this script deletes the smooth loops' cache
+files in ``src/relukit/__pycache__``: they are compiled again, with the new patches, in
+the next process.
 """
 
 import pathlib
@@ -50,78 +55,6 @@ def root_fn(key, name, terms=None, window=0.45):
     return "\n".join(lines)
 
 
-LOOPS_HEAD = '''"""The loops of the smooth entries' numba kernels: value, derivative, fused
-value-and-derivative and backward, one set per entry (float32 arrays of the entries with
-float32 element functions get their own set, ``<name>_f32_<kind>``). The element
-functions are in :mod:`relukit._kernels_smooth`.
-
-This file is written by ``tools/gen_kernels_smooth.py``; edit that script instead.
-"""
-
-from __future__ import annotations
-
-import numpy as np
-from numba import njit
-
-from relukit._kernels_math import LOOP
-'''
-
-LOOPS = """
-
-@njit(**_LOOP)
-def {n}_value(x, y, P, Q):  # pragma: no cover - compiled
-    a, b, c = Q[0], Q[1], Q[2]
-    for i in range(x.shape[0]):
-        y[i] = _{n}_v(_f64(x[i]), a, b, c)
-
-
-@njit(**_LOOP)
-def {n}_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
-    a, b, c = Q[0], Q[1], Q[2]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        d[i] = _kink(v, _{n}_d(_f64(v), a, b, c), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def {n}_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
-    a, b, c = Q[0], Q[1], Q[2]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        y[i] = _{n}_v(_f64(v), a, b, c)
-        d[i] = _kink(v, _{n}_d(_f64(v), a, b, c), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def {n}_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
-    a, b, c = Q[0], Q[1], Q[2]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _{n}_d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
-"""
-
-NAMES = [
-    "elu",
-    "selu",
-    "celu",
-    "softplus",
-    "silu",
-    "mish",
-    "hardswish",
-    "hardsigmoid",
-    "gelu",
-    "gelu_tanh",
-    "squareplus",
-    "sparse_plus",
-]
-#: entries with float32 element functions ``_<name>_v32``/``_<name>_d32``: their loops
-#: ``<name>_f32_<kind>`` are used for float32 arrays (relukit._kernels.static_plan)
-F32 = ["elu", "selu", "celu", "softplus", "silu", "mish", "squareplus"]
 out = ROOTS_HEAD + "\n"
 # float64 (silu, mish; gelu has no float64 kernel): the full patch on +-0.45
 for key in ("silu", "mish"):
@@ -136,23 +69,7 @@ out += root_fn("silu", "silu32", terms=8, window=0.02)
 out += root_fn("gelu", "gelu32", terms=13, window=_W)
 out += root_fn("gelu_tanh", "gelu_tanh32", terms=13, window=_W)
 out += root_fn("mish", "mish32", terms=12, window=_W)
-# the loops go to a module of their own (each file under 900 lines), which imports the
-# element functions by name
-elems = ["_kink"] + [f"_{n}_{k}" for n in NAMES for k in "vd"]
-elems += [f"_{n}_{k}32" for n in F32 for k in "vd"]
-loops_out = LOOPS_HEAD + "from relukit._kernels_smooth import (\n"
-loops_out += (
-    "".join(f"    {e},\n" for e in sorted(elems))
-    + ")\n\n_LOOP = LOOP  # serial loops (prange is range): relukit._kernels shares out the chunks\n"
-    "_f64 = np.float64  # the element functions take float64 (numba's float() keeps float32)\n"
-)
-for n in NAMES:
-    loops_out += LOOPS.format(n=n)
-for n in F32:
-    loops = LOOPS.format(n=n).replace(f"_{n}_v(", f"_{n}_v32(").replace(f"_{n}_d(", f"_{n}_d32(")
-    for kind in ("value", "derivative", "both", "backward"):
-        loops = loops.replace(f"def {n}_{kind}(", f"def {n}_f32_{kind}(")
-    loops_out += loops
 src = pathlib.Path(__file__).parent.parent / "src" / "relukit"
 (src / "_kernels_smooth_roots.py").write_text(out.rstrip() + "\n", encoding="utf-8")
-(src / "_kernels_smooth_loops.py").write_text(loops_out.rstrip() + "\n", encoding="utf-8")
+for cached in (src / "__pycache__").glob("_kernels_smooth.*.nb[ic]"):
+    cached.unlink()  # the loops' cache: numba's stamp does not see the patches

@@ -10,9 +10,9 @@ measured by ``relukit bench accuracy`` (the ``relukit kernels`` columns) and tes
 ``tests/test_kernels_smooth.py``.
 
 Importing this module imports numba; nothing is compiled until a kernel is called.
-numba's on-disk cache of a kernel is keyed by the kernel's own source file: after
-editing this file, rerun ``tools/gen_kernels_smooth.py`` (it rewrites the loops' files)
-or delete ``src/relukit/__pycache__/*.nbi`` so that the kernels are compiled again.
+numba's on-disk cache of a kernel is stamped with the file of its element functions
+only (see :mod:`relukit._kernels_loops`): after editing this file, delete
+``src/relukit/__pycache__/*.nbi`` so that the kernels are compiled again.
 
 Methods
 -------

@@ -24,8 +24,11 @@ in :mod:`relukit.activations`, so that results are identical bit for bit: NaN fa
 every comparison and takes the same branch, products are rounded once in the array's
 dtype, no fused multiply-add (``fastmath=False``), and a value passed through is
 copied, not converted. The loops (value, derivative, fused value-and-derivative, and
-backward ``g * derivative``) are written out per activation (not generated at run
-time, so that numba can cache them) and only differ in what they read and write.
+backward ``g * derivative``, and the per-channel loops of prelu) are written once in
+:mod:`relukit._kernels_loops` and plugged here, at the end, for every entry from one
+table: ``<name>_<kind>``, as ``relukit._kernels.static_plan`` looks them up. numba
+stamps their disk cache with this file's content, so editing an element function here
+compiles its loops again in the next process.
 """
 
 from __future__ import annotations
@@ -34,20 +37,9 @@ import math
 
 from numba import njit
 
-_ELEM = {"cache": True, "fastmath": False, "nogil": True}
-_LOOP = _ELEM  # serial loops (prange is range): relukit._kernels shares out the chunks
+from relukit._kernels_loops import CHANNEL, PIECEWISE, PIECEWISE_FLAGS, plug_all
 
-
-@njit(**_ELEM)
-def _kink(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
-    # where(x == k0, at_kink, d), then where(x == k1, at_kink, d), when at_kink is given
-    if kk != 0:
-        if v == k0:
-            return kv
-        if v == k1:
-            return kv
-    return r
-
+_ELEM = PIECEWISE_FLAGS  # the element functions, compiled as the loops are
 
 # ---------------------------------------------------------------------------
 # element functions: (x, p0, p1, p2, one, zero) -> value or derivative at x
@@ -180,278 +172,27 @@ def _threshold_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
 
 
 # ---------------------------------------------------------------------------
-# loops
+# the kernels: <name>_<kind> for the kinds value, derivative, both and backward
 # ---------------------------------------------------------------------------
 
-
-@njit(**_LOOP)
-def relu_value(x, y, P, Q):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in range(x.shape[0]):
-        y[i] = _relu_v(x[i], p0, p1, p2, q1, one, zero)
-
-
-@njit(**_LOOP)
-def relu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        d[i] = _kink(v, _relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def relu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        y[i] = _relu_v(v, p0, p1, p2, q1, one, zero)
-        d[i] = _kink(v, _relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def relu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        o[i] = g[i] * _kink(v, _relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def leaky_relu_value(x, y, P, Q):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in range(x.shape[0]):
-        y[i] = _leaky_relu_v(x[i], p0, p1, p2, q1, one, zero)
-
-
-@njit(**_LOOP)
-def leaky_relu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        d[i] = _kink(v, _leaky_relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def leaky_relu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        y[i] = _leaky_relu_v(v, p0, p1, p2, q1, one, zero)
-        d[i] = _kink(v, _leaky_relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def leaky_relu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        o[i] = g[i] * _kink(v, _leaky_relu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def relu6_value(x, y, P, Q):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in range(x.shape[0]):
-        y[i] = _relu6_v(x[i], p0, p1, p2, q1, one, zero)
-
-
-@njit(**_LOOP)
-def relu6_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        d[i] = _kink(v, _relu6_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def relu6_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        y[i] = _relu6_v(v, p0, p1, p2, q1, one, zero)
-        d[i] = _kink(v, _relu6_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def relu6_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        o[i] = g[i] * _kink(v, _relu6_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def hardtanh_value(x, y, P, Q):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in range(x.shape[0]):
-        y[i] = _hardtanh_v(x[i], p0, p1, p2, q1, one, zero)
-
-
-@njit(**_LOOP)
-def hardtanh_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        d[i] = _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def hardtanh_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        y[i] = _hardtanh_v(v, p0, p1, p2, q1, one, zero)
-        d[i] = _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def hardtanh_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        o[i] = g[i] * _kink(v, _hardtanh_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def threshold_value(x, y, P, Q):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in range(x.shape[0]):
-        y[i] = _threshold_v(x[i], p0, p1, p2, q1, one, zero)
-
-
-@njit(**_LOOP)
-def threshold_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        d[i] = _kink(v, _threshold_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def threshold_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        y[i] = _threshold_v(v, p0, p1, p2, q1, one, zero)
-        d[i] = _kink(v, _threshold_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def threshold_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        o[i] = g[i] * _kink(v, _threshold_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def prelu_value(x, y, P, Q):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    for i in range(x.shape[0]):
-        y[i] = _prelu_v(x[i], p0, p1, p2, q1, one, zero)
-
-
-@njit(**_LOOP)
-def prelu_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        d[i] = _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def prelu_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        y[i] = _prelu_v(v, p0, p1, p2, q1, one, zero)
-        d[i] = _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def prelu_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        o[i] = g[i] * _kink(v, _prelu_d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
-
-
-# ---------------------------------------------------------------------------
-# prelu with one weight per channel: x viewed as (blocks, inner), block b in channel
-# b % C; W (float64) and WD (the dtype) hold the weights, as the scalars above
-# ---------------------------------------------------------------------------
-
-
-@njit(**_LOOP)
-def prelu_channel_value(x, y, P, Q, W, WD, C, inner):  # pragma: no cover - compiled
-    p0, one, zero = P[0], P[6], P[7]
-    for b in range(x.shape[0] // inner):
-        c = b % C
-        w, wd = W[c], WD[c]
-        flag = one if w == 0 else zero
-        for i in range(b * inner, (b + 1) * inner):
-            y[i] = _prelu_v(x[i], p0, wd, flag, w, one, zero)
-
-
-@njit(**_LOOP)
-def prelu_channel_derivative(x, d, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
-    p0, one, zero = P[0], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for b in range(x.shape[0] // inner):
-        c = b % C
-        w, wd = W[c], WD[c]
-        for i in range(b * inner, (b + 1) * inner):
-            v = x[i]
-            d[i] = _kink(v, _prelu_d(v, p0, wd, zero, w, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def prelu_channel_both(x, y, d, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
-    p0, one, zero = P[0], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for b in range(x.shape[0] // inner):
-        c = b % C
-        w, wd = W[c], WD[c]
-        flag = one if w == 0 else zero
-        for i in range(b * inner, (b + 1) * inner):
-            v = x[i]
-            y[i] = _prelu_v(v, p0, wd, flag, w, one, zero)
-            d[i] = _kink(v, _prelu_d(v, p0, wd, flag, w, one, zero), kk, kv, k0, k1)
-
-
-@njit(**_LOOP)
-def prelu_channel_backward(x, g, o, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
-    p0, one, zero = P[0], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for b in range(x.shape[0] // inner):
-        c = b % C
-        w, wd = W[c], WD[c]
-        for i in range(b * inner, (b + 1) * inner):
-            v = x[i]
-            o[i] = g[i] * _kink(v, _prelu_d(v, p0, wd, zero, w, one, zero), kk, kv, k0, k1)
-
+plug_all(
+    globals(),
+    PIECEWISE,
+    {
+        "relu": (_relu_v, _relu_d),
+        "leaky_relu": (_leaky_relu_v, _leaky_relu_d),
+        "relu6": (_relu6_v, _relu6_d),
+        "hardtanh": (_hardtanh_v, _hardtanh_d),
+        "threshold": (_threshold_v, _threshold_d),
+        "prelu": (_prelu_v, _prelu_d),
+    },
+)
+# prelu with one weight per channel: prelu_channel_<kind>
+plug_all(globals(), CHANNEL, {"prelu_channel": (_prelu_v, _prelu_d)})
 
 # the smooth entries' kernels live in their own module; they are found here too
-from relukit import _kernels_smooth_loops  # noqa: E402
+from relukit import _kernels_smooth  # noqa: E402
 
 
 def __getattr__(name: str):  # pragma: no cover - trivial
-    return getattr(_kernels_smooth_loops, name)
+    return getattr(_kernels_smooth, name)
