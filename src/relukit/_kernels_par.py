@@ -18,10 +18,11 @@ starts a region when other processes leave the CPUs free (``_kernels._free_cpus`
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 from numba import njit, prange
+
+from relukit._kernels_loops import plug
 
 _PAR = {"cache": True, "nogil": True, "parallel": True}
 
@@ -56,21 +57,17 @@ def parallel(kernel: Any, arrays: int) -> Any:
     """The parallel version of the serial loop ``kernel`` (a numba dispatcher).
 
     Its arguments are ``kernel``'s first ``arrays`` arrays, then ``nthreads, align``,
-    then ``kernel``'s other arguments. The template's code is given ``kernel``'s name
-    (with ``_parallel``) and source file, so that numba's disk cache keeps one entry
-    per loop and drops it when the loop's file changes.
+    then ``kernel``'s other arguments. It is a template of this module plugged with
+    ``kernel`` (:func:`relukit._kernels_loops.plug`), named ``<kernel>_parallel`` and
+    stamped with the file of ``kernel``'s element functions, as ``kernel`` itself.
     """
     key = (id(kernel), arrays)
     made = _made.get(key)
     if made is None:
-        template = _TEMPLATES[arrays]
         py = kernel.py_func
         name = f"{py.__name__}_parallel"
-        code = template.__code__.replace(co_filename=py.__code__.co_filename, co_name=name)
-        fn = types.FunctionType(code, dict(template.__globals__, _k=kernel), name)
-        fn.__qualname__ = name
-        fn.__module__ = py.__module__
-        made = _made[key] = njit(**_PAR)(fn)
+        home = {"__file__": py.__code__.co_filename, "__name__": py.__module__}
+        made = _made[key] = plug(_TEMPLATES[arrays], name, home, _PAR, _k=kernel)
     return made
 
 
