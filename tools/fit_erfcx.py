@@ -22,8 +22,10 @@ def fit(to: float, degree: int, over_t: bool = False) -> tuple[list, dict]:
     mp.mp.dps = 40
     a_max = mp.mpf(to)
     t0 = 4 / (4 + a_max)
-    c1 = 2 / (1 - t0)
-    c0 = -1 - 2 * t0 / (1 - t0)
+    # the map's constants as the kernel has them (rounded to float64): the fit is made
+    # for the map the kernel computes, not for one a rounding away from it
+    c1 = mp.mpf(float(2 / (1 - t0)))
+    c0 = mp.mpf(float(-1 - 2 * t0 / (1 - t0)))
 
     def f(s: mp.mpf) -> mp.mpf:
         t = (s - c0) / c1

@@ -14,7 +14,7 @@ when all of these hold:
 
 * kernels are enabled (``RELUKIT_DISABLE_KERNELS`` unset or ``0``) and numba works;
 * the entry has a :class:`KernelSpec` in :data:`KERNELS` that covers its parameters and
-  the dtype (gelu in float64 keeps the NumPy path's compensated tail);
+  the dtype (gelu(tanh) in float64 keeps the NumPy path's compensated tail);
 * ``x`` is a plain ``numpy.ndarray`` of float32 or float64 in native byte order, with
   at least :data:`MIN_SIZE` elements (a strided, Fortran-ordered or unaligned ``x`` is
   copied to a C-contiguous array first, when no ``out`` is given);
@@ -302,9 +302,10 @@ def _squareplus_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed 
 
 
 def _gelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
-    if dtype.itemsize == 8:
-        return None  # float64 keeps the NumPy path's compensated tail (see _kernels_smooth)
-    return (0.0, 0.0, 0.0, "_tanh" if params["approximate"] == "tanh" else "", ())
+    tanh = params["approximate"] == "tanh"
+    if tanh and dtype.itemsize == 8:
+        return None  # float64 tanh-gelu keeps the NumPy path (see _kernels_smooth)
+    return (0.0, 0.0, 0.0, "_tanh" if tanh else "", ())
 
 
 @dataclass(frozen=True)
@@ -643,18 +644,23 @@ def _run(
         if n < PARALLEL_MIN_SIZE or THREADS < 2:
             kernel(*args)
             return True
+        # (look at the machine first: the first look counts the tasks running now, and
+        # the OpenMP threads that _numba_threads starts would be among them)
+        idle = _idle_cpus()
         if NUMBA_THREADS is not False and _numba_threads():
-            k = min(THREADS, _idle_cpus(), n // max(align, grain >> 3))
+            k = min(THREADS, idle, n // max(align, grain >> 3))
             if k < 2:
                 kernel(*args)
                 return True
             par = _par.parallel(kernel, arrays)
+            if k >= _par.MAX_THREADS:  # numba's threads as they are (fewer if asked so)
+                par(*args[:arrays], k, align, *args[arrays:])
+                return True
             old = _par.set_threads(k)
             try:
                 par(*args[:arrays], k, align, *args[arrays:])
             finally:
-                if old != k:
-                    _par.set_threads(old)
+                _par.set_threads(old)
             return True
         if n <= grain:
             kernel(*args)
@@ -702,8 +708,8 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
         # (the result is C-ordered; a view of x is never written)
         x = np.ascontiguousarray(x)
     kernel, P, Q, kk, extra, grain = plan
-    if n < PARALLEL_MIN_SIZE and kind != "both" and not extra:
-        # the common small case, in the calling thread with the least Python around it
+    if kind != "both" and not extra:
+        # the common case, with the least Python around it
         if out is None:
             y = np.empty(x.shape, x.dtype)
         elif _outs_fit(np, x, (out,)):
@@ -711,6 +717,9 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
         else:
             return NOT_RUN
         xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
+        if n >= PARALLEL_MIN_SIZE:
+            args = (xf, yf, P, Q) if kind == "value" else (xf, yf, P, Q, kk)
+            return y if _run(kernel, *args, grain=grain) else NOT_RUN
         try:
             if kind == "value":
                 kernel(xf, yf, P, Q)

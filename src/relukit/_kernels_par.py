@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 from numba import njit, prange
 
 from relukit._kernels_loops import plug
@@ -87,7 +88,6 @@ def usable() -> bool:
     own rules: ``NUMBA_THREADING_LAYER`` and what is installed), then asks which.
     """
     if not _layer:
-        import numba
         import numpy as np
 
         try:
@@ -98,12 +98,19 @@ def usable() -> bool:
     return _layer[0] in ("omp", "tbb")
 
 
-def set_threads(n: int) -> int:
-    """numba's thread count for this thread, at most its maximum; returns the old one."""
-    import numba
+#: numba's most threads (``NUMBA_NUM_THREADS``): a call for as many runs on numba's
+#: threads as they are set (``numba.set_num_threads`` lowers them), with no change
+MAX_THREADS: int = numba.config.NUMBA_NUM_THREADS
 
+
+def set_threads(n: int) -> int:
+    """Lower numba's thread count for this thread to ``n`` (at most); returns the old one.
+
+    Only for a call that wants fewer threads than :data:`MAX_THREADS` (numba starts a
+    region on every thread it is set to use, even for two slices).
+    """
     old = numba.get_num_threads()
-    n = min(n, numba.config.NUMBA_NUM_THREADS)
+    n = min(n, old)
     if n != old:
         numba.set_num_threads(n)
     return old

@@ -23,8 +23,9 @@ compiles its loops again in the next process.
 float32 arrays of elu, selu, celu, softplus, silu, mish and squareplus use the loops
 ``<name>_f32_<kind>`` (chosen by ``relukit._kernels.static_plan``), whose element functions
 ``_<name>_v32``/``_<name>_d32`` clip the argument to where the float32 result is still
-decided and call the lean ``*_f32`` functions of :mod:`relukit._kernels_math`; gelu and
-gelu(tanh) have float32 kernels only and are written that way. Their patches at the
+decided and call the lean ``*_f32`` functions of :mod:`relukit._kernels_math`; so do
+gelu's (``gelu_f32_<kind>``; its float64 loops ``gelu_<kind>`` use ``erfcx64`` and a
+product formed exactly) and gelu(tanh)'s, which has float32 kernels only. Their patches at the
 derivative's zero (``_root_<name>32``) are shorter: the direct formulas are within
 4e-15 relative of mpmath from 0.1 of the zero on (silu' from 0.02).
 
@@ -41,6 +42,7 @@ from relukit._kernels_math import (
     ELEM,
     _bits_to_float,
     _float_to_bits,
+    erfcx64,
     erfcx_f32,
     exp,
     exp_f32,
@@ -53,6 +55,7 @@ from relukit._kernels_math import (
     sigmoid2_f32,
 )
 from relukit._kernels_smooth_roots import (
+    _root_gelu,
     _root_gelu32,
     _root_gelu_tanh32,
     _root_mish,
@@ -244,8 +247,8 @@ def _hardsigmoid_d(x, a, b, c):  # pragma: no cover - compiled
     return r
 
 
-# gelu (exact): float32 arrays only, computed in float64 (the float64 NumPy path keeps
-# its compensated tail, which needs erfcx and double-double arguments). x is clipped to
+# gelu (exact), float32 arrays (the float64 ones: _gelu_v64 below), computed in float64.
+# x is clipped to
 # [-15, 15]: beyond, the float32 results are those of the clip (the value and the
 # derivative round to -0.0 below -15; Phi(x) rounds to 1 above), so erfc(a) = H E with
 # H = erfcx(a) a polynomial and E = exp(-a^2) one exp, a^2 = x^2 / 2 exact (x float32)
@@ -254,7 +257,7 @@ _INV_SQRT_2PI = 0.3989422804014327
 
 
 @njit(**ELEM)
-def _gelu_parts(x):  # pragma: no cover - compiled
+def _gelu_parts32(x):  # pragma: no cover - compiled
     # (xc, H, E): xc = x clipped to [-15, 15], a = |xc| / sqrt 2, erfc(a) = H E, and
     # phi(x) = E / sqrt(2 pi); NaN gives NaN
     xc = _clip(x, -15.0, 15.0)
@@ -263,22 +266,105 @@ def _gelu_parts(x):  # pragma: no cover - compiled
 
 
 @njit(**ELEM)
-def _gelu_v(x, a, b, c):  # pragma: no cover - compiled
+def _gelu_v32(x, a, b, c):  # pragma: no cover - compiled
     # (x/2) erfc(-x / sqrt 2), x clipped at -15 (-inf gives -15 * tiny = -0.0)
-    xc, h, e = _gelu_parts(x)
+    xc, h, e = _gelu_parts32(x)
     two_cdf = 2.0 - h * e if xc > 0 else h * e
     return (0.5 * (-15.0 if x < -15.0 else x)) * two_cdf
 
 
 @njit(**ELEM)
-def _gelu_d(x, a, b, c):  # pragma: no cover - compiled
+def _gelu_d32(x, a, b, c):  # pragma: no cover - compiled
     # Phi(x) + x phi(x); for x <= 0 as E (H/2 + x / sqrt(2 pi)) (negative below the zero,
     # -0.0 once it underflows in float32, as the NumPy path)
-    xc, h, e = _gelu_parts(x)
+    xc, h, e = _gelu_parts32(x)
     d = e * (0.5 * h + xc * _INV_SQRT_2PI)
     if xc > 0:
         d = 0.5 * (2.0 - h * e) + xc * (e * _INV_SQRT_2PI)
     return _root_gelu32(x, d)
+
+
+
+# gelu (exact), float64: erfc(a) = H E with H = erfcx64(a) and E = exp(-x^2 / 2) formed
+# from x^2 = p + e exactly (Dekker's product: a rounded p would cost 2 a^2 ulp in the
+# tail), E = exp(-p / 2) (1 - e / 2). Where exp(-p / 2) would be subnormal (the result
+# is then subnormal too) it is h h with h = exp(-p / 4), multiplied in last, so that the
+# result is rounded once. Next to 0 (|x| < 0.3) both are their Taylor series at 0.
+_SPLIT = 134217729.0  # 2**27 + 1: Dekker's splitting of a float64
+
+
+@njit(**ELEM)
+def _gelu_parts64(x):  # pragma: no cover - compiled
+    # (xc, H, g, g2): xc = x clipped to [-40, 40], erfc(|xc| / sqrt 2) = H (g g2) and
+    # phi(x) = g g2 / sqrt(2 pi), g2 = 1 unless exp(-x^2 / 2) is subnormal
+    xc = _clip(x, -40.0, 40.0)
+    ax = -xc if xc < 0 else xc
+    h = erfcx64(ax * _SQRT1_2)
+    p = xc * xc
+    cs = _SPLIT * xc
+    xh = cs - (cs - xc)
+    xl = xc - xh
+    e = ((xh * xh - p) + 2.0 * xh * xl) + xl * xl  # xc xc = p + e
+    q = 0.5 * p
+    far = q > 708.0
+    g = exp(-0.5 * q if far else -q) * (1.0 - (0.25 * e if far else 0.5 * e))
+    return xc, h, g, g if far else 1.0
+
+
+@njit(**ELEM)
+def _gelu_near0(x):  # pragma: no cover - compiled
+    # (gelu, gelu') for |x| < 0.3 from their Taylor series at 0 (odd parts of Phi and
+    # x phi: (-1)^k x^(2k+1) / (2^k k! (2k+1) sqrt(2 pi)) and the like; the next terms
+    # are below 3e-19)
+    z = x * x
+    pd = -2.2602343283238428e-09
+    pd = pd * z + 4.092353683871051e-08
+    pd = pd * z + -6.596267863780302e-07
+    pd = pd * z + 9.323570922843312e-06
+    pd = pd * z + -0.00011333587511404338
+    pd = pd * z + 0.001154346876161553
+    pd = pd * z + -0.009498625723843634
+    pd = pd * z + 0.0598413420602149
+    pd = pd * z + -0.26596152026762176
+    pd = pd * z + 0.7978845608028654
+    pv = 2.2735298243728065e-09
+    pv = pv * z + -4.122667414862689e-08
+    pv = pv * z + 6.659693516316651e-07
+    pv = pv * z + -9.444656259503615e-06
+    pv = pv * z + 0.00011543468761615529
+    pv = pv * z + -0.0011873282154804543
+    pv = pv * z + 0.009973557010035817
+    pv = pv * z + -0.06649038006690544
+    pv = pv * z + 0.3989422804014327
+    return x * (0.5 + x * pv), 0.5 + x * pd  # (x (...): -0.0 stays -0.0)
+
+
+@njit(**ELEM)
+def _gelu_v64(x, a, b, c):  # pragma: no cover - compiled
+    # x Phi(x): (x / 2) erfc(|x| / sqrt 2) for x < 0, x - that for x >= 0 (x above 40)
+    xc, h, g, g2 = _gelu_parts64(x)
+    t = (((0.5 * xc) * h) * g) * g2
+    r = t if xc < 0 else xc - t
+    v0, d0 = _gelu_near0(x)
+    if x < 0.3 and x > -0.3:
+        r = v0
+    if x > 40.0:
+        r = x
+    return r
+
+
+@njit(**ELEM)
+def _gelu_d64(x, a, b, c):  # pragma: no cover - compiled
+    # Phi(x) + x phi(x) = E (H / 2 + x / sqrt(2 pi)) for x < 0 (g2 last: rounded once
+    # where subnormal), 1 + E (x / sqrt(2 pi) - H / 2) for x >= 0
+    xc, h, g, g2 = _gelu_parts64(x)
+    d = (g * (0.5 * h + xc * _INV_SQRT_2PI)) * g2
+    if xc > 0:
+        d = 1.0 + g * (xc * _INV_SQRT_2PI - 0.5 * h)
+    v0, d0 = _gelu_near0(x)
+    if x < 0.3 and x > -0.3:
+        d = d0
+    return _root_gelu(x, d)
 
 
 _GELU_C2 = 1.5957691216057308  # 2 sqrt(2/pi)
@@ -529,7 +615,7 @@ plug_all(
         "mish": (_mish_v, _mish_d),
         "hardswish": (_hardswish_v, _hardswish_d),
         "hardsigmoid": (_hardsigmoid_v, _hardsigmoid_d),
-        "gelu": (_gelu_v, _gelu_d),
+        "gelu": (_gelu_v64, _gelu_d64),
         "gelu_tanh": (_gelu_tanh_v, _gelu_tanh_d),
         "squareplus": (_squareplus_v, _squareplus_d),
         "sparse_plus": (_sparse_plus_v, _sparse_plus_d),
@@ -541,5 +627,6 @@ plug_all(
         "silu_f32": (_silu_v32, _silu_d32),
         "mish_f32": (_mish_v32, _mish_d32),
         "squareplus_f32": (_squareplus_v32, _squareplus_d32),
+        "gelu_f32": (_gelu_v32, _gelu_d32),
     },
 )

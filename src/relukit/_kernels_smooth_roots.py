@@ -78,6 +78,37 @@ def _root_mish(x, d):  # pragma: no cover - compiled
 
 
 @njit(**ELEM)
+def _root_gelu(x, d):  # pragma: no cover - compiled
+    # d, with the Taylor polynomial at the derivative's zero within 0.55 of it
+    u = (x - -0.7517915246935645) - 1.4956759177009883e-17
+    p = -9.950340824808053e-12
+    p = p * u + -8.950037692726255e-11
+    p = p * u + 1.4506418938779426e-10
+    p = p * u + 1.90319840501314e-09
+    p = p * u + -1.396942086426202e-09
+    p = p * u + -3.5459866461783865e-08
+    p = p * u + -1.6044265494246427e-09
+    p = p * u + 5.702764979242107e-07
+    p = p * u + 4.3284506257392273e-07
+    p = p * u + -7.74846130700372e-06
+    p = p * u + -1.121438018842664e-05
+    p = p * u + 8.615947861116571e-05
+    p = p * u + 0.00018633974623233514
+    p = p * u + -0.0007448268386746817
+    p = p * u + -0.002239538068073497
+    p = p * u + 0.004539228379125415
+    p = p * u + 0.019421679838189067
+    p = p * u + -0.014771522148244337
+    p = p * u + -0.1140082332972217
+    p = p * u + -0.018199676398671087
+    p = p * u + 0.388284982990552
+    p = p * u + 0.4314939923140469
+    if u < 0.55 and u > -0.55:
+        d = p * u
+    return d
+
+
+@njit(**ELEM)
 def _root_silu32(x, d):  # pragma: no cover - compiled
     # d, with the Taylor polynomial at the derivative's zero within 0.02 of it
     u = (x - -1.2784645427610737) - -1.0946994183093437e-16

@@ -305,7 +305,7 @@ def _relukit_kernels(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, 
 
     The grid is smaller than the kernels' size threshold, so the ``relukit`` column
     measures the NumPy path; this one measures the kernels that large float32/float64
-    arrays get (other dtypes, and gelu in float64, have none: the NumPy path again).
+    arrays get (other dtypes, and gelu(tanh) in float64, have none: the NumPy path again).
     """
     from relukit import _kernels
 
