@@ -34,7 +34,8 @@ def fit(to: float, degree: int, over_t: bool = False) -> tuple[list, dict]:
 
     poly, err = mp.chebyfit(f, [-1, 1], degree + 1, error=True)
     worst = max(
-        abs(mp.polyval(poly, s) / f(s) - 1) for s in (-1 + 2 * mp.mpf(i) / 4000 for i in range(4001))
+        abs(mp.polyval(poly, s) / f(s) - 1)
+        for s in (-1 + 2 * mp.mpf(i) / 4000 for i in range(4001))
     )
     return poly, {"T0": t0, "C1": c1, "C0": c0, "abs_err": err, "rel_err": worst}
 

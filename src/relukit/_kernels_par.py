@@ -18,6 +18,7 @@ starts a region when other processes leave the CPUs free (``_kernels._free_cpus`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numba
@@ -50,7 +51,7 @@ def _split3(x, y, z, nthreads, align, *tail):  # pragma: no cover - compiled
         _k(x[s:e], y[s:e], z[s:e], *tail)
 
 
-_TEMPLATES = {2: _split2, 3: _split3}
+_TEMPLATES: dict[int, Callable[..., None]] = {2: _split2, 3: _split3}
 _made: dict[tuple[int, int], Any] = {}
 
 

@@ -284,7 +284,6 @@ def _gelu_d32(x, a, b, c):  # pragma: no cover - compiled
     return _root_gelu32(x, d)
 
 
-
 # gelu (exact), float64: erfc(a) = H E with H = erfcx64(a) and E = exp(-x^2 / 2) formed
 # from x^2 = p + e exactly (Dekker's product: a rounded p would cost 2 a^2 ulp in the
 # tail), E = exp(-p / 2) (1 - e / 2). Where exp(-p / 2) would be subnormal (the result
