@@ -138,6 +138,20 @@ def test_no_parallel_region_when_another_process_uses_a_cpu(threads, monkeypatch
     assert threads == []
 
 
+def test_large_new_outputs_go_to_the_pool(threads, monkeypatch, serial):
+    # outputs that glibc maps afresh (page faults in the OpenMP threads): relukit's pool
+    woken = []
+    monkeypatch.setattr(_kernels, "FRESH_LIMIT", 4096 * 4 - 1)
+    monkeypatch.setattr(_kernels, "_free_cpus", lambda: 2)
+    monkeypatch.setattr(_kernels, "_wake", lambda n, job: woken.append(n))
+    x = edge_array(np.float32, 4096)
+    y = np.empty_like(x)
+    assert bits_equal(rk.relu(x, out=y), serial(rk.relu, x))  # out=: numba's threads
+    assert threads == ["relu_value"] and woken == []
+    assert bits_equal(rk.relu(x), serial(rk.relu, x))  # a new 16 KiB array: the pool
+    assert threads == ["relu_value"] and woken == [1]
+
+
 def test_idle_cpus_allow_for_a_tenth_of_a_cpu(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     # (CPUs other processes used over the last look) -> (free for the pool, idle)

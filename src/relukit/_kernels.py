@@ -95,6 +95,7 @@ from typing import Any, Literal
 __all__ = [
     "DEFAULT_MIN_SIZE",
     "ENABLED",
+    "FRESH_LIMIT",
     "GRAIN",
     "KERNELS",
     "MIN_SIZE",
@@ -628,16 +629,30 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+#: Bytes of a new output array above which a call is shared out by relukit's pool, not numba's
+#: threads: glibc maps allocations above 32 MiB afresh each time, so their pages fault
+#: in as the kernel first writes them, and page faults in GNU OpenMP's threads stalled
+#: one call in 30 by 30-40 ms (relu's derivative on 10**7 float32 elements, measured on
+#: this project's machine; relukit's pool, whose chunks never wait, had none)
+FRESH_LIMIT = 1 << 25
+
+
 def _run(
-    kernel: Any, *args: Any, arrays: int = 2, grain: int = GRAIN["memory"], align: int = 64
+    kernel: Any,
+    *args: Any,
+    arrays: int = 2,
+    grain: int = GRAIN["memory"],
+    align: int = 64,
+    fresh: int = 0,
 ) -> bool:
     """Run a kernel on ``args`` (its first ``arrays`` are the flat arrays to split).
 
     Returns False (after one warning) when numba fails. Below :data:`PARALLEL_MIN_SIZE`
     the calling thread runs the kernel alone. Above, with numba's OpenMP/TBB threads
-    (:data:`NUMBA_THREADS`), one slice per thread (at least ``grain // 8`` elements
-    each, slice starts a multiple of ``align``) on as many CPUs as other processes leave
-    idle; else up to :data:`THREADS` threads of relukit's pool share chunks of ``grain``.
+    (:data:`NUMBA_THREADS`) and at most :data:`FRESH_LIMIT` bytes of newly allocated
+    output (``fresh``), one slice per thread (at least ``grain // 8`` elements each,
+    slice starts a multiple of ``align``) on as many CPUs as other processes leave idle;
+    else up to :data:`THREADS` threads of relukit's pool share chunks of ``grain``.
     """
     n = args[0].shape[0]
     try:
@@ -647,7 +662,7 @@ def _run(
         # (look at the machine first: the first look counts the tasks running now, and
         # the OpenMP threads that _numba_threads starts would be among them)
         idle = _idle_cpus()
-        if NUMBA_THREADS is not False and _numba_threads():
+        if fresh <= FRESH_LIMIT and NUMBA_THREADS is not False and _numba_threads():
             k = min(THREADS, idle, n // max(align, grain >> 3))
             if k < 2:
                 kernel(*args)
@@ -719,7 +734,8 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
         xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
         if n >= PARALLEL_MIN_SIZE:
             args = (xf, yf, P, Q) if kind == "value" else (xf, yf, P, Q, kk)
-            return y if _run(kernel, *args, grain=grain) else NOT_RUN
+            fresh = y.nbytes if out is None else 0
+            return y if _run(kernel, *args, grain=grain, fresh=fresh) else NOT_RUN
         try:
             if kind == "value":
                 kernel(xf, yf, P, Q)
@@ -738,7 +754,8 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
     flat = [a if a.ndim == 1 else a.reshape(-1) for a in (x, *news)]  # C-contiguous views
     args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
     align = extra[2] * extra[3] if extra else 64  # (per-channel prelu: whole blocks)
-    if not _run(kernel, *args, arrays=len(flat), grain=grain, align=align):
+    fresh = x.nbytes if out is None else 0  # (each new array is one allocation)
+    if not _run(kernel, *args, arrays=len(flat), grain=grain, align=align, fresh=fresh):
         return NOT_RUN
     if out is not None:
         return out  # the caller's object itself (the pair for "both"), as the NumPy path
@@ -766,6 +783,7 @@ def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any,
     res = np.empty(x.shape, x.dtype.newbyteorder("=")) if out is None else out
     flat = [a.reshape(-1) for a in (x, grad_out, res)]
     align = extra[2] * extra[3] if extra else 64
-    if _run(kernel, *flat, P, Q, kk, *extra, arrays=3, grain=grain, align=align):
+    fresh = res.nbytes if out is None else 0
+    if _run(kernel, *flat, P, Q, kk, *extra, arrays=3, grain=grain, align=align, fresh=fresh):
         return res
     return NOT_RUN

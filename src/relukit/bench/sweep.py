@@ -15,8 +15,8 @@ derivative are timed on float32 arrays of each size (10 to 10**7 elements by def
 
 torch runs with as many threads as relukit (``--threads``, default: relukit's
 ``THREADS``); JAX uses XLA's own CPU threads. Each case is timed ``--repeat`` times (in a
-shuffled order each round, after a 5 ms rest that lets the previous contender's OpenMP
-threads stop spinning) and both the median and the minimum are kept, in ns per
+shuffled order each round, after a 10 ms rest that lets the previous contender's
+OpenMP/XLA threads stop spinning and one untimed call that wakes the contender's own) and both the median and the minimum are kept, in ns per
 element. The table gives relukit's ns/element and, per peer, the ratio ``peer time /
 relukit time`` (above 1: relukit is faster), median and minimum. ``--plot`` draws ns per
 element against size on log-log axes, one panel per entry, with a one-thread
@@ -181,9 +181,9 @@ def _cases(label: str, name: str, params: dict, kind: str, x: Any, peers: dict) 
 
 
 #: seconds of rest before each timing: OpenMP threads (torch's, and numba's that relukit
-#: uses) spin for about 3.5 ms after a parallel call, and would take a CPU from the next
-#: contender's threads
-_SETTLE = 0.005
+#: uses) spin for about 3.5 ms after a parallel call, XLA's (JAX) for about 6.5 ms of CPU
+#: time, and would take a CPU from the next contender's threads
+_SETTLE = 0.01
 
 
 def _time(cases: dict[str, Callable[[], Any]], repeat: int, budget: float) -> dict:
@@ -191,10 +191,12 @@ def _time(cases: dict[str, Callable[[], Any]], repeat: int, budget: float) -> di
     numbers = {}
     for k, fn in cases.items():  # warm-up (compiles), then calls per timing for ~budget s
         fn()
-        t0 = time.perf_counter()
-        fn()
-        est = max(time.perf_counter() - t0, 1e-7)
-        numbers[k] = max(1, min(100_000, int(budget / est)))
+        est = math.inf
+        for _ in range(3):  # (the fastest of three: one call can meet a busy CPU)
+            t0 = time.perf_counter()
+            fn()
+            est = min(est, time.perf_counter() - t0)
+        numbers[k] = max(1, min(100_000, int(budget / max(est, 1e-7))))
     samples: dict[str, list[float]] = {k: [] for k in cases}
     order = list(cases)
     for r in range(repeat):
@@ -202,6 +204,7 @@ def _time(cases: dict[str, Callable[[], Any]], repeat: int, budget: float) -> di
         for k in order:
             fn, n = cases[k], numbers[k]
             time.sleep(_SETTLE)  # the previous contender's OpenMP threads stop spinning
+            fn()  # (untimed: wakes this contender's own threads, asleep after the rest)
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
@@ -256,8 +259,8 @@ def sweep(
         for label, name, params in variants:
             for kind in kinds:
                 cases = _cases(label, name, params, kind, x, peers)
-                # at most ~1 s per contender and size (NumPy's gelu at 10**8 is slow)
-                rep = repeat if n < 10**7 else max(3, min(repeat, 3))
+                # fewer runs at 10**8 (NumPy's gelu there takes seconds)
+                rep = repeat if n <= 10**7 else min(repeat, 3)
                 times = _time(cases, rep, budget)
                 row: dict[str, Any] = {"entry": label, "kind": kind, "size": n}
                 for k, (m, b) in times.items():
