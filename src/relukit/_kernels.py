@@ -631,9 +631,10 @@ if hasattr(os, "register_at_fork"):
 
 #: Bytes of a new output array above which a call is shared out by relukit's pool, not numba's
 #: threads: glibc maps allocations above 32 MiB afresh each time, so their pages fault
-#: in as the kernel first writes them, and page faults in GNU OpenMP's threads stalled
-#: one call in 30 by 30-40 ms (relu's derivative on 10**7 float32 elements, measured on
-#: this project's machine; relukit's pool, whose chunks never wait, had none)
+#: in as the kernel first writes them; with page faults in GNU OpenMP's threads about one
+#: call in 30 stalled by 30-40 ms (relu's derivative on 10**7 float32 elements, measured
+#: on this project's 2-core machine), against about one in 150 with relukit's pool, whose
+#: chunks never wait for a late worker (one thread alone: none, but 1.5x the median)
 FRESH_LIMIT = 1 << 25
 
 
@@ -680,7 +681,10 @@ def _run(
         if n <= grain:
             kernel(*args)
             return True
-        job = _Job(kernel, args[:arrays], args[arrays:], n, grain)
+        # at most 8 chunks per thread: each chunk costs a hand-over in Python (with the
+        # GIL), and a late worker holds back one chunk at most
+        most = -(-n // (8 * THREADS * align)) * align
+        job = _Job(kernel, args[:arrays], args[arrays:], n, max(grain, most))
         helpers = min(THREADS, job.chunks, _free_cpus()) - 1
         if helpers < 1:  # no idle CPU for a helper: one thread, no hand-over cost
             kernel(*args)
