@@ -15,7 +15,9 @@ when all of these hold:
 * kernels are enabled (``RELUKIT_DISABLE_KERNELS`` unset or ``0``) and numba works;
 * the entry has a :class:`KernelSpec` in :data:`KERNELS` that covers its parameters and
   the dtype (gelu(tanh) in float64 keeps the NumPy path's compensated tail);
-* ``x`` is a plain ``numpy.ndarray`` of float32 or float64 in native byte order, with
+* ``x`` is a plain ``numpy.ndarray`` of float32 or float64 in native byte order (or
+  float16: widened to float64, the float64 kernel, rounded once to float16, as the
+  NumPy path computes it; hardtanh and threshold only with float16 parameters), with
   at least :data:`MIN_SIZE` elements (a strided, Fortran-ordered or unaligned ``x`` is
   copied to a C-contiguous array first, when no ``out`` is given);
 * every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
@@ -324,6 +326,11 @@ class KernelSpec:
     pack: Callable[[Mapping[str, Any], Any, Any], Packed | None]
     exact: bool = True
     cost: Literal["memory", "compute"] = "compute"  # the chunk size: GRAIN[cost]
+    #: float16 arrays: the NumPy path widens them to float64 and rounds the result once,
+    #: so the float64 kernel on the widened array gives the same; ``"exact-params"``:
+    #: only when the parameters are float16 values (the NumPy path compares x with them
+    #: rounded to float16)
+    half: Literal["yes", "exact-params"] = "yes"
 
 
 #: catalogue entry name -> its kernels. Only the registered catalogue entry of that name
@@ -333,9 +340,9 @@ KERNELS: dict[str, KernelSpec] = {
     "relu": KernelSpec("relu", _no_params, cost="memory"),
     "leaky_relu": KernelSpec("leaky_relu", _leaky_params, cost="memory"),
     "relu6": KernelSpec("relu6", _relu6_params, cost="memory"),
-    "hardtanh": KernelSpec("hardtanh", _hardtanh_params, cost="memory"),
+    "hardtanh": KernelSpec("hardtanh", _hardtanh_params, cost="memory", half="exact-params"),
     "prelu": KernelSpec("prelu", _prelu_params, cost="memory"),
-    "threshold": KernelSpec("threshold", _threshold_params, cost="memory"),
+    "threshold": KernelSpec("threshold", _threshold_params, cost="memory", half="exact-params"),
     "rrelu": KernelSpec("leaky_relu", _rrelu_params, cost="memory"),
     "hardswish": KernelSpec("hardswish", _no_params),
     "hardsigmoid": KernelSpec("hardsigmoid", _widen_flag),
@@ -403,8 +410,15 @@ def static_plan(
     spec = KERNELS.get(act.name)
     if spec is None:
         return None
+    global _np
+    import numpy as np
+
+    _np = np
     dtype = x.dtype
-    if dtype.char not in "fd" or not dtype.isnative:
+    half = dtype.char == "e"
+    if half:  # float16: the float64 kernels on the widened array (see execute)
+        dtype = np.dtype(np.float64)
+    elif dtype.char not in "fd" or not dtype.isnative:
         return None
     p = spec.pack(params, dtype, x)
     if p is None:
@@ -412,6 +426,10 @@ def static_plan(
     kinks = [k.location(params) for k in act.kinks]
     if len(kinks) > 2:
         return None
+    if half and spec.half == "exact-params":
+        with np.errstate(over="ignore"):
+            if any(float(np.float16(v)) != v for v in (*p[:3], *kinks) if v == v):
+                return None
     suffix, extra = (p[3], p[4]) if len(p) == 5 else ("", ())
     impl = _load()
     if impl is None:
@@ -421,11 +439,6 @@ def static_plan(
         kernel = getattr(impl, f"{spec.prefix}{suffix}_f32_{kind}", kernel)
     if kernel is None:
         return None
-    global _np
-    import numpy as np
-
-    _np = np
-
     kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
     grain = GRAIN[spec.cost]
     if extra:  # per-channel prelu: chunks of whole (channel, inner) blocks
@@ -719,6 +732,21 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
     np = _np
     if x.__class__ is not np.ndarray:
         return NOT_RUN
+    if x.dtype.char == "e":  # float16 (planned for float64): widen, then round once
+        if plan[4]:
+            return NOT_RUN  # (per-channel prelu weights: the NumPy path)
+        wide = execute(plan, kind, x.astype(np.float64), None)
+        if wide is NOT_RUN:
+            return NOT_RUN
+        with np.errstate(over="ignore"):  # (overflow to ±inf is the intended limit)
+            if out is None:
+                if kind == "both":
+                    return wide[0].astype(x.dtype), wide[1].astype(x.dtype)
+                return wide.astype(x.dtype)
+            outs, wides = (out, wide) if kind == "both" else ((out,), (wide,))
+            for o, w in zip(outs, wides, strict=True):
+                np.copyto(o, w, casting="same_kind")
+        return out
     flags = x.flags
     if not (flags.c_contiguous and flags.aligned):
         if plan[4] or out is not None:
@@ -773,6 +801,8 @@ def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any,
     """
     import numpy as np
 
+    if x.dtype.char not in "fd":  # (float16 gradients: the NumPy path)
+        return NOT_RUN
     if not (ENABLED and x.size >= MIN_SIZE and _plain(np, grad_out, x.dtype)):
         return NOT_RUN
     if not (_plain(np, x, x.dtype) and _outs_fit(np, x, (out,))):

@@ -1,0 +1,164 @@
+"""float16 arrays on the kernels: widened to float64, the float64 kernel, rounded once.
+
+The NumPy path computes a float16 array in float64 and rounds the result to float16
+once; the kernels do the same with their float64 loops, so the entries whose float64
+kernels are bit-for-bit the NumPy path give float16 results bit for bit too, and the
+others (within a few float64 ulp) round to the same float16 but where a float64 result
+lies within those ulp of a float16 tie: at most 1 float16 ulp apart. Oracles: the NumPy
+path (itself tested against mpmath and PyTorch in test_family.py / test_accuracy.py) and
+an independent float64 evaluation rounded to float16.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import relukit as rk
+from relukit import _dispatch, _kernels
+from relukit.catalogue import _REGISTRY
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture
+def runs(monkeypatch):
+    """Kernels for any size; counts the kernel launches."""
+    calls = []
+    real = _kernels._run
+
+    def run(kernel, *args, **kw):
+        calls.append(args[0].dtype)
+        return real(kernel, *args, **kw)
+
+    monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
+    monkeypatch.setattr(_kernels, "ENABLED", True)
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)  # every launch through _run
+    monkeypatch.setattr(_kernels, "_run", run)
+    _dispatch._CALLS.clear()
+    yield calls
+    _dispatch._CALLS.clear()
+
+
+def numpy_path(fn, *args, **kwargs):
+    old = _kernels.ENABLED
+    _kernels.ENABLED = False
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _kernels.ENABLED = old
+
+
+def half_edges(act, params) -> np.ndarray:
+    fi = np.finfo(np.float16)
+    vals = [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1.0, -1.0, 3.0, -3.0, 6.0, -6.0]
+    vals += [fi.tiny, -fi.tiny, fi.smallest_subnormal, -fi.smallest_subnormal, fi.max, -fi.max]
+    with np.errstate(over="ignore"):
+        for loc, *_ in act.kink_points(**params):
+            h = np.float16(loc)
+            vals += [h, np.nextafter(h, np.float16(np.inf)), np.nextafter(h, np.float16(-1))]
+    every = np.arange(0, 1 << 16, 7, dtype=np.uint16).view(np.float16)  # all binades
+    snan = np.array([0x7C01, 0xFE03], dtype=np.uint16).view(np.float16)  # NaN payloads
+    return np.concatenate([np.array(vals, np.float16), snan, every])
+
+
+def ulp16_apart(a: np.ndarray, b: np.ndarray) -> int:
+    both_nan = np.isnan(a) & np.isnan(b)
+    ia = a.view(np.int16).astype(np.int64)
+    ib = b.view(np.int16).astype(np.int64)
+    ia = np.where(ia < 0, -(ia & 0x7FFF), ia)  # sign-magnitude to a monotone integer
+    ib = np.where(ib < 0, -(ib & 0x7FFF), ib)
+    return int(np.where(both_nan, 0, np.abs(ia - ib)).max())
+
+
+CASES = [
+    ("relu", {}),
+    ("leaky_relu", {"negative_slope": 0.1}),
+    ("relu6", {}),
+    ("hardtanh", {}),
+    ("prelu", {"weight": 0.25}),
+    ("rrelu", {}),
+    ("threshold", {"threshold": 0.5, "value": -2.0}),
+    ("hardswish", {}),
+    ("hardsigmoid", {}),
+    ("sparse_plus", {}),
+    ("elu", {"alpha": 0.7}),
+    ("selu", {}),
+    ("celu", {"alpha": 1.5}),
+    ("softplus", {}),
+    ("silu", {}),
+    ("mish", {}),
+    ("gelu", {}),
+    ("squareplus", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=[c[0] for c in CASES])
+def test_half_kernel_equals_numpy_path(name, params, runs):
+    if name not in _REGISTRY:  # pragma: no cover - a trimmed catalogue
+        pytest.skip(f"{name} is not in the catalogue")
+    act = rk.get(name)
+    x = half_edges(act, params)
+    before = x.copy()
+    exact = _kernels.KERNELS[name].exact
+    for kind, call in (
+        ("value", lambda x: act(x, **params)),
+        ("derivative", lambda x: act.derivative(x, at_kink=0.5, **params)),
+        ("both", lambda x: act.value_and_derivative(x, **params)),
+    ):
+        runs.clear()
+        got = call(x)
+        assert runs == [np.dtype(np.float64)], f"{kind}: the float64 kernel did not run"
+        want = numpy_path(call, x)
+        for g, w in zip(
+            got if kind == "both" else (got,), want if kind == "both" else (want,), strict=True
+        ):
+            assert g.dtype == np.float16 and g.shape == x.shape
+            if exact:
+                assert np.array_equal(g.view(np.uint16), w.view(np.uint16)), kind
+            else:
+                assert ulp16_apart(g, w) <= 1, kind
+    assert np.array_equal(x.view(np.uint16), before.view(np.uint16))  # input untouched
+
+
+def test_half_out_and_in_place(runs):
+    x = half_edges(rk.gelu, {})
+    want = numpy_path(rk.gelu, x)
+    out = np.zeros_like(x)
+    assert rk.gelu(x, out=out) is out
+    y = x.copy()
+    assert rk.gelu(y, out=y) is y
+    v, d = np.zeros_like(x), np.zeros_like(x)
+    assert rk.gelu.value_and_derivative(x, out=(v, d)) == (v, d)
+    for got in (out, y, v):
+        assert ulp16_apart(got, want) <= 1
+    assert ulp16_apart(d, numpy_path(rk.gelu.derivative, x)) <= 1
+
+
+def test_half_independent_oracle(runs):
+    # silu in float64 with math.exp, rounded once to float16: the kernel's value
+    import math
+
+    x = np.linspace(-20, 20, 4001).astype(np.float16)
+    want = np.array([v / (1.0 + math.exp(-v)) for v in x.astype(np.float64)]).astype(np.float16)
+    assert ulp16_apart(rk.silu(x), want) <= 1
+
+
+def test_half_parameters_compared_in_float16_keep_the_numpy_path(runs):
+    # hardtanh/threshold compare x with their parameters rounded to float16 on the NumPy
+    # path: a parameter that float16 cannot hold keeps the NumPy path
+    x = half_edges(rk.hardtanh, {"min_val": -0.7, "max_val": 0.9})
+    got = rk.hardtanh.derivative(x, -0.7, 0.9)
+    assert runs == []
+    assert np.array_equal(
+        got.view(np.uint16), numpy_path(rk.hardtanh.derivative, x, -0.7, 0.9).view(np.uint16)
+    )
+    rk.hardtanh.derivative(x, -0.5, 0.75)  # float16 values: the kernel
+    assert runs == [np.dtype(np.float64)]
+
+
+def test_half_gradients_keep_the_numpy_path(runs):
+    x = half_edges(rk.relu, {})
+    g = np.ones_like(x)
+    got = _dispatch.backward(rk.relu, x, g)
+    assert runs == [] and got.dtype == np.float16
