@@ -125,6 +125,19 @@ def test_prelu_per_channel_slices_keep_whole_channel_blocks(shape, threads, seri
     np.testing.assert_allclose(rk.prelu(x, w), want, rtol=1e-6)
 
 
+def test_concurrent_calls_from_python_threads(threads, serial):
+    # several Python threads starting parallel regions at once (numba's OpenMP layer is
+    # thread-safe): every result is the serial one
+    from concurrent.futures import ThreadPoolExecutor
+
+    xs = [edge_array(np.float32, 5000 + 64 * i) for i in range(8)]
+    wants = [serial(rk.silu, x) for x in xs]
+    with ThreadPoolExecutor(4) as pool:
+        gots = list(pool.map(rk.silu, xs * 3))
+    assert all(bits_equal(g, w) for g, w in zip(gots, wants * 3, strict=True))
+    assert len(threads) >= 1  # the parallel kernels ran
+
+
 def test_numba_thread_count_is_restored(threads):
     before = numba.get_num_threads()
     rk.relu(edge_array(np.float32, 4096))
