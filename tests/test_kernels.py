@@ -329,13 +329,42 @@ def test_threshold_decides_the_path(monkeypatch):
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)  # every launch through _run
     below = np.linspace(-1, 1, 999)
     above = np.linspace(-1, 1, 1000)
+    monkeypatch.setattr(_kernels, "_impl", None)  # numba not loaded yet
     assert bits_equal(rk.relu(below), np.where(below > 0, below, 0.0))
-    assert calls == []
+    assert calls == [] and _kernels._impl is None  # (small arrays never load numba)
     assert bits_equal(rk.relu(above), np.where(above > 0, above, 0.0))
-    assert calls == [1]
+    assert calls == [1] and _kernels._impl is not None
+    # numba loaded: below the threshold too for the bit-for-bit kernels, not the others
+    assert bits_equal(rk.relu(below), np.where(below > 0, below, 0.0))
+    assert calls == [1, 1]
+    want = numpy_path(rk.silu, below)
+    assert bits_equal(rk.silu(below), want) and calls == [1, 1]
     monkeypatch.setattr(_kernels, "ENABLED", False)
     rk.relu(above)
-    assert calls == [1]
+    rk.relu(below)
+    assert calls == [1, 1]
+
+
+def test_small_arrays_once_numba_is_loaded(spy, monkeypatch):
+    # below MIN_SIZE, with numba loaded: every bit-for-bit kernel runs, empty arrays and
+    # float16 stay on the NumPy path, and the results are the NumPy path's bits
+    monkeypatch.setattr(_kernels, "MIN_SIZE", 1 << 20)
+    _kernels._load()
+    for act in covered():
+        for dtype in DTYPES:
+            x = edge_array(dtype, act, n_random=20)
+            n = len(spy)
+            got = (act(x), act.derivative(x, at_kink=0.5), *act.value_and_derivative(x))
+            assert len(spy) == n + 3, act.name
+            want = numpy_path(
+                lambda x, a=act: (a(x), a.derivative(x, at_kink=0.5), *a.value_and_derivative(x)), x
+            )
+            assert all(bits_equal(g, w) for g, w in zip(got, want, strict=True)), act.name
+    n = len(spy)
+    assert rk.relu(np.empty(0, np.float32)).shape == (0,)
+    assert rk.relu(np.ones(8, np.float16)).dtype == np.float16
+    assert rk.silu(np.ones(8, np.float32)).dtype == np.float32  # (not bit for bit)
+    assert len(spy) == n
 
 
 class _Sub(np.ndarray):

@@ -340,7 +340,7 @@ def _numpy(
         from relukit import _kernels
 
         _kernels_mod = _kernels
-        if _kernels.ENABLED and x.size >= _kernels.MIN_SIZE:
+        if _kernels.ENABLED and (x.size >= _kernels.MIN_SIZE or _kernels.small_ok(x)):
             plan = _UNPLANNED if call is None else call[3]
             if plan is _UNPLANNED:
                 plan = (
