@@ -114,12 +114,8 @@ def spy(monkeypatch):
 
 def numpy_path(fn, *args, **kwargs):
     """The same call with the kernels switched off."""
-    old = _kernels.ENABLED
-    _kernels.ENABLED = False
-    try:
+    with _kernels.switched(False):
         return fn(*args, **kwargs)
-    finally:
-        _kernels.ENABLED = old
 
 
 def test_numba_not_imported_by_relukit_or_small_arrays():

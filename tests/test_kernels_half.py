@@ -41,12 +41,9 @@ def runs(monkeypatch):
 
 
 def numpy_path(fn, *args, **kwargs):
-    old = _kernels.ENABLED
-    _kernels.ENABLED = False
-    try:
+    """The same call with the kernels switched off."""
+    with _kernels.switched(False):
         return fn(*args, **kwargs)
-    finally:
-        _kernels.ENABLED = old
 
 
 def half_edges(act, params) -> np.ndarray:

@@ -93,12 +93,9 @@ def spy(monkeypatch):
 
 
 def numpy_path(fn, *args, **kwargs):
-    old = _kernels.ENABLED
-    _kernels.ENABLED = False
-    try:
+    """The same call with the kernels switched off."""
+    with _kernels.switched(False):
         return fn(*args, **kwargs)
-    finally:
-        _kernels.ENABLED = old
 
 
 def inputs(dtype, act, params) -> np.ndarray:

@@ -87,13 +87,14 @@ array([0.5, 0.5, 0.5, 1. , 1. ], dtype=float32)
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -113,6 +114,7 @@ __all__ = [
     "execute",
     "small_ok",
     "static_plan",
+    "switched",
 ]
 
 #: The default size threshold (elements). A kernel call costs about 0.6 us plus its
@@ -179,6 +181,31 @@ ENABLED: bool = os.environ.get("RELUKIT_DISABLE_KERNELS", "").strip().lower() in
     "false",
     "no",
 )
+
+
+@contextlib.contextmanager
+def switched(enabled: bool, min_size: int | None = None) -> Iterator[None]:
+    """Set :data:`ENABLED` (and :data:`MIN_SIZE`) for the duration of a ``with`` block.
+
+    For comparisons of the two paths (the accuracy benchmark, the tests): ``False``
+    gives the NumPy path, ``True`` with ``min_size=1`` the kernels at any size. Not
+    thread-safe: the settings are the module's.
+
+    >>> import numpy as np, relukit as rk
+    >>> with switched(False):
+    ...     float(rk.relu(np.array([-1.0, 2.0]))[1])
+    2.0
+    """
+    global ENABLED, MIN_SIZE
+    old = ENABLED, MIN_SIZE
+    ENABLED = enabled
+    if min_size is not None:
+        MIN_SIZE = min_size
+    try:
+        yield
+    finally:
+        ENABLED, MIN_SIZE = old
+
 
 # The numba module once loaded (None: not tried yet; False: unavailable, warned).
 _impl: Any = None

@@ -309,12 +309,8 @@ def _relukit_kernels(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, 
     """
     from relukit import _kernels
 
-    old = _kernels.MIN_SIZE, _kernels.ENABLED
-    _kernels.MIN_SIZE, _kernels.ENABLED = 1, True
-    try:
+    with _kernels.switched(True, min_size=1):
         return _relukit_numpy(name, params, x, dtype)
-    finally:
-        _kernels.MIN_SIZE, _kernels.ENABLED = old
 
 
 def _relukit_torch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any]:
