@@ -31,7 +31,7 @@ pytest.importorskip("numba")
 
 KINDS = ("value", "derivative", "both", "backward")
 #: the entries with float32 element functions ``_<name>_v32``/``_<name>_d32``
-F32 = {"elu", "selu", "celu", "softplus", "silu", "mish", "squareplus", "gelu"}
+F32 = {"elu", "selu", "celu", "softplus", "silu", "mish", "squareplus", "gelu", "hardswish", "hardsigmoid"}
 
 
 def _plans(name: str, dtype: str):

@@ -506,3 +506,32 @@ def test_gelu_float64_kernel_dense_against_mpmath(monkeypatch):
                     worst_d = max(worst_d, e)
     # (measured: 5.2 and 4.0; the NumPy path: 6.5 and 7.8 on the same points)
     assert worst_v <= 6.0 and worst_d <= 5.0, (worst_v, worst_d)
+
+
+def test_float32_sixth_loops_round_as_the_float64_division():
+    """hardswish's and hardsigmoid's float32 loops multiply by 1/6 where the float64 loops
+    (bit for bit the NumPy path: tests/test_kernels.py) divide by 6: the same float32
+    results on every 16th float32 in (-3, 3) (all of them: tools/check_f32_sixth.py),
+    although the float64 products differ from the quotients in the last bit."""
+    from relukit import _kernels_numba as kn
+
+    loops = [
+        (kn.hardswish_f32_value, kn.hardswish_value, ()),
+        (kn.hardswish_f32_derivative, kn.hardswish_derivative, (0,)),
+        (kn.hardsigmoid_f32_value, kn.hardsigmoid_value, ()),
+    ]
+    p32, p64 = np.zeros(8, np.float32), np.zeros(8, np.float64)
+    last_bit_differs = 0
+    for lo, hi in ((0x00000000, 0x40400000), (0x80000000, 0xC0400000)):
+        for start in range(lo, hi, 1 << 26):
+            x32 = np.arange(start + 5, min(start + (1 << 26), hi), 16, dtype=np.uint32)
+            x32 = x32.view(np.float32)
+            assert np.all(np.abs(x32) < 3)
+            x64 = x32.astype(np.float64)
+            last_bit_differs += int(np.count_nonzero((x64 + 3.0) / 6.0 != (x64 + 3.0) * (1 / 6)))
+            for f32, f64, kk in loops:
+                y32, y64 = np.empty_like(x32), np.empty_like(x64)
+                f32(x32, y32, p32, p64, *kk)
+                f64(x64, y64, p64, p64, *kk)
+                np.testing.assert_array_equal(y32.view(np.uint32), y64.astype(np.float32).view(np.uint32))
+    assert last_bit_differs > 10**6  # (the products are not the quotients in float64)
