@@ -495,7 +495,10 @@ def test_backward_is_grad_times_derivative(act, dtype, spy):
     prefix = _kernels.KERNELS[act.name].prefix
     # (float32 arrays of hardswish and hardsigmoid have loops of their own, <name>_f32_*)
     f32 = dtype == np.float32 and act.name in ("hardswish", "hardsigmoid")
-    assert spy and set(spy) == {f"{prefix}_f32_backward" if f32 else f"{prefix}_backward"}
+    want_loops = {f"{prefix}_f32_backward" if f32 else f"{prefix}_backward"}
+    if dtype == np.float32 and act.name == "prelu":  # float32 weights (0.25): in float32
+        want_loops.add("prelu_narrow_backward")
+    assert spy and set(spy) == want_loops
 
 
 @pytest.mark.torch
@@ -809,6 +812,8 @@ def test_prelu_per_channel_kernel_equals_numpy_path(shape, dtype, spy):
             assert bits_equal(_dispatch.backward(act, x, g, {"weight": w}, at_kink), want_b)
     assert "prelu_channel_both" in spy and "prelu_channel_backward" in spy
     assert "prelu_both" in spy  # the one-element weight
+    if dtype == np.float32:  # float32 weights: the product in float32, the same bits
+        assert "prelu_channel_narrow_both" in spy and "prelu_channel_narrow_backward" in spy
 
 
 @needs_prelu

@@ -533,5 +533,7 @@ def test_float32_sixth_loops_round_as_the_float64_division():
                 y32, y64 = np.empty_like(x32), np.empty_like(x64)
                 f32(x32, y32, p32, p64, *kk)
                 f64(x64, y64, p64, p64, *kk)
-                np.testing.assert_array_equal(y32.view(np.uint32), y64.astype(np.float32).view(np.uint32))
+                np.testing.assert_array_equal(
+                    y32.view(np.uint32), y64.astype(np.float32).view(np.uint32)
+                )
     assert last_bit_differs > 10**6  # (the products are not the quotients in float64)

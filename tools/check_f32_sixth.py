@@ -42,7 +42,9 @@ def _chunk(start: int, stop: int, bad: dict[str, int]) -> None:
         args = (0,) if "derivative" in name else ()
         f32(x32, y32, p32, q, *args)
         f64(x64, y64, p64, q, *args)
-        bad[name] += int(np.count_nonzero(y32.view(np.uint32) != y64.astype(np.float32).view(np.uint32)))
+        bad[name] += int(
+            np.count_nonzero(y32.view(np.uint32) != y64.astype(np.float32).view(np.uint32))
+        )
 
 
 def main() -> int:

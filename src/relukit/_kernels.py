@@ -282,8 +282,11 @@ def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | Non
 
     w = params["weight"]
     widen = 1.0 if dtype.itemsize < 8 else 0.0  # the NumPy path computes float32 in float64
+    # float32 arrays whose weights are float32 values: the product in float32 gives the
+    # same (prelu_narrow_*: no widening, see relukit._kernels_numba._prelu_narrow_v)
     if type(w) is float:
-        return (widen, w, 1.0 if w == 0 else 0.0)
+        narrow = dtype.char == "f" and _is_float32(np, w)
+        return (widen, w, 1.0 if w == 0 else 0.0, "_narrow" if narrow else "", ())
     if not isinstance(w, (list, tuple, np.ndarray)):
         return None
     try:
@@ -299,12 +302,21 @@ def _prelu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | Non
         return None
     if wa.size == 1:
         s = float(wa.reshape(()))
-        return (widen, s, 1.0 if s == 0 else 0.0)
+        narrow = dtype.char == "f" and _is_float32(np, s)
+        return (widen, s, 1.0 if s == 0 else 0.0, "_narrow" if narrow else "", ())
     inner = x.size // (x.shape[0] * channels)
     weights = np.ascontiguousarray(wa.reshape(-1))
     with np.errstate(all="ignore"):
         rounded = weights.astype(dtype)
-    return (widen, 0.0, 0.0, "_channel", (weights, rounded, channels, inner))
+    narrow = dtype.char == "f" and bool(np.all(rounded.astype(np.float64) == weights))
+    suffix = "_channel_narrow" if narrow else "_channel"
+    return (widen, 0.0, 0.0, suffix, (weights, rounded, channels, inner))
+
+
+def _is_float32(np: Any, w: float) -> bool:
+    """Whether the float ``w`` is a float32 value (not rounded, not out of range)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(w)) == w
 
 
 def _widen_flag(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:

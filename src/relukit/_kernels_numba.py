@@ -138,6 +138,18 @@ def _prelu_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
 
 
 @njit(**_ELEM)
+def _prelu_narrow_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # float32 arrays whose weights are float32 values: x w is exact in float64 (24 + 24
+    # bits), so the NumPy path's float64 product, rounded once, is the float32 product
+    # x p1 (p1 = w in the dtype), which takes no widening
+    if v > 0:
+        return v
+    if p2 != 0 and v == -math.inf:
+        return -zero
+    return v * p1
+
+
+@njit(**_ELEM)
 def _prelu_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
     # p1 = weight (rounded to the dtype, as the float64 result is): where(x > 0, 1,
     # where(x <= 0, w, x)); p0 = 1 for float32, which the NumPy path widens to float64
@@ -149,6 +161,9 @@ def _prelu_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
     if p0 != 0:
         return v + zero
     return v
+
+
+_prelu_narrow_d = _prelu_d  # (the derivative is the weight: no product)
 
 
 @njit(**_ELEM)
@@ -185,10 +200,18 @@ plug_all(
         "hardtanh": (_hardtanh_v, _hardtanh_d),
         "threshold": (_threshold_v, _threshold_d),
         "prelu": (_prelu_v, _prelu_d),
+        "prelu_narrow": (_prelu_narrow_v, _prelu_narrow_d),
     },
 )
-# prelu with one weight per channel: prelu_channel_<kind>
-plug_all(globals(), CHANNEL, {"prelu_channel": (_prelu_v, _prelu_d)})
+# prelu with one weight per channel: prelu_channel_<kind> (and _narrow, as above)
+plug_all(
+    globals(),
+    CHANNEL,
+    {
+        "prelu_channel": (_prelu_v, _prelu_d),
+        "prelu_channel_narrow": (_prelu_narrow_v, _prelu_narrow_d),
+    },
+)
 
 # the smooth entries' kernels live in their own module; they are found here too
 from relukit import _kernels_smooth  # noqa: E402
