@@ -118,6 +118,31 @@ def apply(
     return _array_api(act, kind, x, params, out, at_kink)
 
 
+def apply_array(act: Activation, kind: str, x: Any, out: Any) -> Any:
+    """:func:`apply` for a NumPy array ``x`` with the default parameters, no ``at_kink``.
+
+    The generated methods of each entry call it directly (``relukit.catalogue``): a
+    planned kernel with an ``out`` of ``x``'s shape and dtype (or none) runs at once;
+    anything else takes :func:`apply`, which checks and raises.
+    """
+    call = _CALLS.get((act, kind, x.dtype))
+    if call is not None:
+        plan = call[3]
+        if plan.__class__ is tuple and (
+            out is None
+            or (
+                out.__class__ is _ndarray
+                and out.shape == x.shape
+                and out.dtype == x.dtype
+                and out.flags.writeable
+            )
+        ):
+            res = _kernels_mod.execute(plan, kind, x, out)
+            if res is not _kernels_mod.NOT_RUN:
+                return res
+    return apply(act, kind, x, (), {}, out, None)
+
+
 # ---------------------------------------------------------------------------
 # the per-call-signature cache of the NumPy array path
 # ---------------------------------------------------------------------------

@@ -659,8 +659,12 @@ def _idle_cpus() -> int:
     worker: a worker that shares its CPU with another process can stall a call for a
     time slice (milliseconds), so they are used only where no other process runs.
     """
-    _free_cpus()
+    if _monotonic() - _load_seen[0] >= 0.25:
+        _free_cpus()
     return _idle_seen[0]
+
+
+_monotonic = time.monotonic
 
 
 #: Whether large calls use numba's OpenMP/TBB threads (:mod:`relukit._kernels_par`):
@@ -737,14 +741,20 @@ def _run(
         # (look at the machine first: the first look counts the tasks running now, and
         # the OpenMP threads that _numba_threads starts would be among them)
         idle = _idle_cpus()
-        if fresh <= FRESH_LIMIT and NUMBA_THREADS is not False and _numba_threads():
-            k = min(THREADS, idle, n // max(align, grain >> 3))
+        if fresh <= FRESH_LIMIT and (NUMBA_THREADS or (NUMBA_THREADS is None and _numba_threads())):
+            k = THREADS if THREADS < idle else idle
+            slices = n // (grain >> 3 if grain >> 3 > align else align)
+            if slices < k:
+                k = slices
             if k < 2:
                 kernel(*args)
                 return True
             par = _par.parallel(kernel, arrays)
             if k >= _par.MAX_THREADS:  # numba's threads as they are (fewer if asked so)
-                par(*args[:arrays], k, align, *args[arrays:])
+                if arrays == 2:
+                    par(args[0], args[1], k, align, *args[2:])
+                else:
+                    par(*args[:arrays], k, align, *args[arrays:])
                 return True
             old = _par.set_threads(k)
             try:
@@ -790,11 +800,46 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
     n = x.size
     if not ENABLED or _impl is False:
         return NOT_RUN
-    if n < MIN_SIZE and (n == 0 or plan[0] not in _EXACT or x.dtype.char == "e"):
+    kernel, P, Q, kk, extra, grain = plan
+    if n < MIN_SIZE and (n == 0 or kernel not in _EXACT or x.dtype.char == "e"):
         return NOT_RUN
     np = _np
     if x.__class__ is not np.ndarray:
         return NOT_RUN
+    flags = x.flags
+    if kind != "both" and not extra and flags.c_contiguous and flags.aligned:
+        if x.dtype.char != "e":
+            # the common case, with the least Python around it
+            if out is None:
+                y = np.empty(x.shape, x.dtype)
+                fresh = y.nbytes
+            elif out is x or (
+                out.__class__ is np.ndarray
+                and out.flags.c_contiguous
+                and out.flags.aligned
+                and not np.may_share_memory(out, x)
+            ):
+                y, fresh = out, 0  # (shape and dtype: checked by the dispatcher)
+            elif _outs_fit(np, x, (out,)):  # another view of x's memory
+                y, fresh = out, 0
+            else:
+                return NOT_RUN
+            xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
+            try:
+                if n < PARALLEL_MIN_SIZE:
+                    if kind == "value":
+                        kernel(xf, yf, P, Q)
+                    else:
+                        kernel(xf, yf, P, Q, kk)
+                    return y
+            except Exception as exc:  # a compilation failure
+                _broken(exc)
+                return NOT_RUN
+            if kind == "value":
+                ok = _run(kernel, xf, yf, P, Q, grain=grain, fresh=fresh)
+            else:
+                ok = _run(kernel, xf, yf, P, Q, kk, grain=grain, fresh=fresh)
+            return y if ok else NOT_RUN
     if x.dtype.char == "e":  # float16 (planned for float64): widen, then round once
         if plan[4]:
             return NOT_RUN  # (per-channel prelu weights: the NumPy path)
@@ -810,36 +855,13 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
             for o, w in zip(outs, wides, strict=True):
                 np.copyto(o, w, casting="same_kind")
         return out
-    flags = x.flags
     if not (flags.c_contiguous and flags.aligned):
-        if plan[4] or out is not None:
+        if extra or out is not None:
             return NOT_RUN  # (per-channel weights follow x's layout; out= keeps its own)
         # strided, Fortran-ordered or unaligned: one contiguous copy, then the kernel
         # (the result is C-ordered; a view of x is never written)
-        x = np.ascontiguousarray(x)
-    kernel, P, Q, kk, extra, grain = plan
-    if kind != "both" and not extra:
-        # the common case, with the least Python around it
-        if out is None:
-            y = np.empty(x.shape, x.dtype)
-        elif _outs_fit(np, x, (out,)):
-            y = out
-        else:
-            return NOT_RUN
-        xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
-        if n >= PARALLEL_MIN_SIZE:
-            args = (xf, yf, P, Q) if kind == "value" else (xf, yf, P, Q, kk)
-            fresh = y.nbytes if out is None else 0
-            return y if _run(kernel, *args, grain=grain, fresh=fresh) else NOT_RUN
-        try:
-            if kind == "value":
-                kernel(xf, yf, P, Q)
-            else:
-                kernel(xf, yf, P, Q, kk)
-        except Exception as exc:  # a compilation failure
-            _broken(exc)
-            return NOT_RUN
-        return y
+        return execute(plan, kind, x.copy(order="C"), None)  # (a copy is aligned)
+    # "both", and per-channel prelu: two outputs, or the weights' arguments
     outs = out if kind == "both" and out is not None else (out,)
     if out is not None and not _outs_fit(np, x, outs):
         return NOT_RUN

@@ -52,7 +52,7 @@ def _split3(x, y, z, nthreads, align, *tail):  # pragma: no cover - compiled
 
 
 _TEMPLATES: dict[int, Callable[..., None]] = {2: _split2, 3: _split3}
-_made: dict[tuple[int, int], Any] = {}
+_made: dict[Any, Any] = {}
 
 
 def parallel(kernel: Any, arrays: int) -> Any:
@@ -63,13 +63,12 @@ def parallel(kernel: Any, arrays: int) -> Any:
     ``kernel`` (:func:`relukit._kernels_loops.plug`), named ``<kernel>_parallel`` and
     stamped with the file of ``kernel``'s element functions, as ``kernel`` itself.
     """
-    key = (id(kernel), arrays)
-    made = _made.get(key)
+    made = _made.get(kernel)  # (a kernel's array count is its own: one entry each)
     if made is None:
         py = kernel.py_func
         name = f"{py.__name__}_parallel"
         home = {"__file__": py.__code__.co_filename, "__name__": py.__module__}
-        made = _made[key] = plug(_TEMPLATES[arrays], name, home, _PAR, _k=kernel)
+        made = _made[kernel] = plug(_TEMPLATES[arrays], name, home, _PAR, _k=kernel)
     return made
 
 

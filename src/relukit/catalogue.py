@@ -514,17 +514,24 @@ _NOT_GIVEN = _NotGiven()
 
 _TEMPLATE = """
 def __call__(self, x{params}, *extra{kwparams}, out=None):
-    if {fast}:
+    if {defaults_only}:
         t = x.__class__
-        if t is float:
-            return _sv(x{defaults})
-        if t is int:
-            return _sv(x if _int_kept else float(x){defaults})
+        if t is _D._ndarray:
+            return _array(self, "value", x, out)
+        if out is None:
+            if t is float:
+                return _sv(x{defaults})
+            if t is int:
+                return _sv(x if _int_kept else float(x){defaults})
     return _apply(self, "value", x, extra, _given({given}), out, None)
 
 def derivative(self, x{params}, *extra{kwparams}, at_kink=None, out=None):
-    if {fast} and at_kink is None and x.__class__ is float:
-        return _sd(x{defaults})
+    if {defaults_only} and at_kink is None:
+        t = x.__class__
+        if t is _D._ndarray:
+            return _array(self, "derivative", x, out)
+        if t is float and out is None:
+            return _sd(x{defaults})
     return _apply(self, "derivative", x, extra, _given({given}), out, at_kink)
 
 def value_and_derivative(self, x{params}, *extra{kwparams}, at_kink=None, out=None):
@@ -544,7 +551,7 @@ def _specialise(act: Activation) -> type:
     src = _TEMPLATE.format(
         params="".join(f", {p.name}=_NOT_GIVEN" for p in act.params_list if not p.keyword_only),
         kwparams="".join(f", {p.name}=_NOT_GIVEN" for p in act.params_list if p.keyword_only),
-        fast=" and ".join(["out is None", "not extra", *(f"{n} is _NOT_GIVEN" for n in names)]),
+        defaults_only=" and ".join(["not extra", *(f"{n} is _NOT_GIVEN" for n in names)]),
         given="{" + ", ".join(f"{n!r}: {n}" for n in names) + "}",
         defaults="".join(f", {n}=_p{i}" for i, n in enumerate(names)),
     )
@@ -552,6 +559,8 @@ def _specialise(act: Activation) -> type:
         "_NOT_GIVEN": _NOT_GIVEN,
         "_given": _given,
         "_apply": _dispatch.apply,
+        "_array": _dispatch.apply_array,
+        "_D": _dispatch,
         "_sv": act.scalar_value_fn,
         "_sd": act.scalar_derivative_fn,
         **{f"_p{i}": p.default for i, p in enumerate(act.params_list)},
