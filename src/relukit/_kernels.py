@@ -99,23 +99,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
-    "DEFAULT_MIN_SIZE",
-    "ENABLED",
-    "FRESH_LIMIT",
-    "GRAIN",
-    "KERNELS",
-    "MIN_SIZE",
-    "NOT_RUN",
-    "NUMBA_THREADS",
-    "PARALLEL_MIN_SIZE",
-    "THREADS",
-    "KernelSpec",
-    "backward_kernel",
-    "execute",
-    "small_ok",
-    "static_plan",
-    "switched",
-]
+    "DEFAULT_MIN_SIZE", "ENABLED", "FRESH_LIMIT", "GRAIN", "KERNELS", "MIN_SIZE",
+    "NOT_RUN", "NUMBA_THREADS", "PARALLEL_MIN_SIZE", "THREADS", "KernelSpec", "backward_kernel",
+    "execute", "small_ok", "static_plan", "switched"
+]  # fmt: skip
 
 #: The default size threshold (elements). A kernel call costs about 0.6 us plus its
 #: elements (``relukit bench speed --threshold``): from a few hundred elements on it
@@ -586,11 +573,8 @@ def _wake(count: int, job: _Job) -> None:
         q.put(job)
 
 
-_load_seen: list[Any] = [
-    -1.0,
-    1,
-    None,
-]  # (time of the last look, CPUs free then, CPU counters then)
+# (time of the last look, CPUs free then, CPU counters then)
+_load_seen: list[Any] = [-1.0, 1, None]
 
 
 def _cpu_counters() -> tuple[float, float, float] | None:
@@ -742,7 +726,7 @@ def _run(
         # the OpenMP threads that _numba_threads starts would be among them)
         idle = _idle_cpus()
         if fresh <= FRESH_LIMIT and (NUMBA_THREADS or (NUMBA_THREADS is None and _numba_threads())):
-            k = THREADS if THREADS < idle else idle
+            k = THREADS if idle > THREADS else idle
             slices = n // (grain >> 3 if grain >> 3 > align else align)
             if slices < k:
                 k = slices
@@ -807,39 +791,44 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
     if x.__class__ is not np.ndarray:
         return NOT_RUN
     flags = x.flags
-    if kind != "both" and not extra and flags.c_contiguous and flags.aligned:
-        if x.dtype.char != "e":
-            # the common case, with the least Python around it
-            if out is None:
-                y = np.empty(x.shape, x.dtype)
-                fresh = y.nbytes
-            elif out is x or (
-                out.__class__ is np.ndarray
-                and out.flags.c_contiguous
-                and out.flags.aligned
-                and not np.may_share_memory(out, x)
-            ):
-                y, fresh = out, 0  # (shape and dtype: checked by the dispatcher)
-            elif _outs_fit(np, x, (out,)):  # another view of x's memory
-                y, fresh = out, 0
-            else:
-                return NOT_RUN
-            xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
-            try:
-                if n < PARALLEL_MIN_SIZE:
-                    if kind == "value":
-                        kernel(xf, yf, P, Q)
-                    else:
-                        kernel(xf, yf, P, Q, kk)
-                    return y
-            except Exception as exc:  # a compilation failure
-                _broken(exc)
-                return NOT_RUN
-            if kind == "value":
-                ok = _run(kernel, xf, yf, P, Q, grain=grain, fresh=fresh)
-            else:
-                ok = _run(kernel, xf, yf, P, Q, kk, grain=grain, fresh=fresh)
-            return y if ok else NOT_RUN
+    if (
+        kind != "both"
+        and not extra
+        and flags.c_contiguous
+        and flags.aligned
+        and x.dtype.char != "e"
+    ):
+        # the common case, with the least Python around it
+        if out is None:
+            y = np.empty(x.shape, x.dtype)
+            fresh = y.nbytes
+        elif out is x or (
+            out.__class__ is np.ndarray
+            and out.flags.c_contiguous
+            and out.flags.aligned
+            and not np.may_share_memory(out, x)
+        ):
+            y, fresh = out, 0  # (shape and dtype: checked by the dispatcher)
+        elif _outs_fit(np, x, (out,)):  # another view of x's memory
+            y, fresh = out, 0
+        else:
+            return NOT_RUN
+        xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
+        try:
+            if n < PARALLEL_MIN_SIZE:
+                if kind == "value":
+                    kernel(xf, yf, P, Q)
+                else:
+                    kernel(xf, yf, P, Q, kk)
+                return y
+        except Exception as exc:  # a compilation failure
+            _broken(exc)
+            return NOT_RUN
+        if kind == "value":
+            ok = _run(kernel, xf, yf, P, Q, grain=grain, fresh=fresh)
+        else:
+            ok = _run(kernel, xf, yf, P, Q, kk, grain=grain, fresh=fresh)
+        return y if ok else NOT_RUN
     if x.dtype.char == "e":  # float16 (planned for float64): widen, then round once
         if plan[4]:
             return NOT_RUN  # (per-channel prelu weights: the NumPy path)
