@@ -516,22 +516,21 @@ _TEMPLATE = """
 def __call__(self, x{params}, *extra{kwparams}, out=None):
     if {defaults_only}:
         t = x.__class__
+        if t is float and out is None:
+            return _sv(x{defaults})
         if t is _D._ndarray:
             return _array(self, "value", x, out)
-        if out is None:
-            if t is float:
-                return _sv(x{defaults})
-            if t is int:
-                return _sv(x if _int_kept else float(x){defaults})
+        if t is int and out is None:
+            return _sv(x if _int_kept else float(x){defaults})
     return _apply(self, "value", x, extra, _given({given}), out, None)
 
 def derivative(self, x{params}, *extra{kwparams}, at_kink=None, out=None):
     if {defaults_only} and at_kink is None:
         t = x.__class__
-        if t is _D._ndarray:
-            return _array(self, "derivative", x, out)
         if t is float and out is None:
             return _sd(x{defaults})
+        if t is _D._ndarray:
+            return _array(self, "derivative", x, out)
     return _apply(self, "derivative", x, extra, _given({given}), out, at_kink)
 
 def value_and_derivative(self, x{params}, *extra{kwparams}, at_kink=None, out=None):
