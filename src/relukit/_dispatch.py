@@ -362,9 +362,11 @@ def _numpy(
 
     if kernels and x.__class__ is np.ndarray:
         global _kernels_mod
-        from relukit import _kernels
+        _kernels = _kernels_mod
+        if _kernels is None:
+            from relukit import _kernels
 
-        _kernels_mod = _kernels
+            _kernels_mod = _kernels
         if _kernels.ENABLED and (x.size >= _kernels.MIN_SIZE or _kernels.small_ok(x)):
             plan = _UNPLANNED if call is None else call[3]
             if plan is _UNPLANNED:
