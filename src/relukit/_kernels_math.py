@@ -43,11 +43,13 @@ Lean versions for float32 results
 A float32 result rounded from a float64 value within 6e-14 relative (``2**-24 * 1e-6``)
 of the true one is within 0.5 + 1e-6 ulp, the bound the tests assert. The ``*_f32``
 functions aim at 1e-15 and drop the special cases (their callers clip the argument):
-``exp_f32`` (Taylor degree 12, one-piece ``2**k``, -708 <= x <= 709), ``exp_f32_wide``
-(two-piece ``2**k`` down to -745.2), ``expm1_neg_f32`` (degree 12), ``log1p01_f32``
-(``2 atanh(e / (2 + e))``: one division, no range reduction) and ``erfcx_f32`` (one
-polynomial of degree 18 in ``4 / (4 + a)`` on [0, 15 / sqrt 2]). Each is tested against
-mpmath on its whole domain (``tests/test_kernels_smooth.py``).
+``exp_f32`` (a near-minimax polynomial of degree 10, one-piece ``2**k``, -708 <= x <= 709),
+``exp_f32_wide`` (two-piece ``2**k`` down to -745.2), ``expm1_neg_f32`` (degree 9),
+``log1p01_f32`` (``2 atanh(e / (2 + e))``, degree 9 in ``s**2``: one division, no range
+reduction) and ``erfcx_f32`` (one polynomial of degree 18 in ``4 / (4 + a)`` on [0, 15 /
+sqrt 2]). The first four use near-minimax polynomials (``tools/fit_f32_polys.py``), two
+to five degrees below the Taylor ones they replaced. Each is tested against mpmath on
+its whole domain (``tests/test_kernels_smooth.py``).
 """
 
 from __future__ import annotations
@@ -308,26 +310,24 @@ def sigmoid2(z):  # pragma: no cover - compiled
 def exp_f32(x):  # pragma: no cover - compiled
     """``exp(x)`` for -708 <= x <= 709 (and NaN: NaN), relative error < 5e-16.
 
-    As :func:`exp` with a Taylor polynomial of degree 12 (remainder < 1.7e-16 on
-    ``|r| <= 0.347``) and ``2**k`` built in one piece (a normal result): no clamps, no
-    special cases, for callers that clip their argument.
+    As :func:`exp` with a near-minimax polynomial of degree 10 (relative error 3.33e-16 on
+    ``|r| <= 0.3466``, ``tools/fit_f32_polys.py``) and ``2**k`` built in one piece (a
+    normal result): no clamps, no special cases, for callers that clip their argument.
     """
     kd = x * _LOG2E + _ROUNDER
     k = kd - _ROUNDER
     ki = _float_to_bits(kd) - _ROUNDER_BITS
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = 2.08767569878681e-09  # 1/12!
-    p = p * r + 2.505210838544172e-08
-    p = p * r + 2.755731922398589e-07
-    p = p * r + 2.7557319223985893e-06
-    p = p * r + 2.48015873015873e-05
-    p = p * r + 0.0001984126984126984
-    p = p * r + 0.001388888888888889
-    p = p * r + 0.008333333333333333
-    p = p * r + 0.041666666666666664
-    p = p * r + 0.16666666666666666
-    p = p * r + 0.5
-    p = p * r + 1.0
+    p = 2.7626367775723217e-07  # near-minimax, degree 10 (tools/fit_f32_polys.py)
+    p = p * r + 2.7640193442207173e-06
+    p = p * r + 2.4801504321690158e-05
+    p = p * r + 0.00019841170240059446
+    p = p * r + 0.0013888888932508548
+    p = p * r + 0.00833333338569173
+    p = p * r + 0.041666666666573086
+    p = p * r + 0.16666666666554336
+    p = p * r + 0.5000000000000006
+    p = p * r + 1.0000000000000067
     p = p * r + 1.0
     return p * _bits_to_float((ki + 1023) << 52)
 
@@ -448,18 +448,16 @@ def exp_f32_wide(x):  # pragma: no cover - compiled
     k = kd - _ROUNDER
     ki = _float_to_bits(kd) - _ROUNDER_BITS
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = 2.08767569878681e-09  # 1/12!
-    p = p * r + 2.505210838544172e-08
-    p = p * r + 2.755731922398589e-07
-    p = p * r + 2.7557319223985893e-06
-    p = p * r + 2.48015873015873e-05
-    p = p * r + 0.0001984126984126984
-    p = p * r + 0.001388888888888889
-    p = p * r + 0.008333333333333333
-    p = p * r + 0.041666666666666664
-    p = p * r + 0.16666666666666666
-    p = p * r + 0.5
-    p = p * r + 1.0
+    p = 2.7626367775723217e-07  # as in exp_f32
+    p = p * r + 2.7640193442207173e-06
+    p = p * r + 2.4801504321690158e-05
+    p = p * r + 0.00019841170240059446
+    p = p * r + 0.0013888888932508548
+    p = p * r + 0.00833333338569173
+    p = p * r + 0.041666666666573086
+    p = p * r + 0.16666666666554336
+    p = p * r + 0.5000000000000006
+    p = p * r + 1.0000000000000067
     p = p * r + 1.0
     k1 = ki >> 1
     k2 = ki - k1
@@ -471,24 +469,21 @@ def log1p01_f32(e):  # pragma: no cover - compiled
     """``log(1 + e)`` for 0 <= e <= 1 (and NaN), relative error < 1e-15.
 
     ``log(1 + e) = 2 atanh(s)``, ``s = e / (2 + e)`` in [0, 1/3] (no rounding of
-    ``1 + e``, no range reduction), odd series to ``s**29`` (remainder < 2e-16).
+    ``1 + e``, no range reduction), ``atanh(s) / s`` a near-minimax polynomial of degree 9
+    in ``s**2`` (relative error 8.88e-17, ``tools/fit_f32_polys.py``; the series needed 15
+    terms).
     """
     s = e / (2.0 + e)
     z = s * s
-    P = 0.034482758620689655  # 1/29
-    P = P * z + 0.037037037037037035
-    P = P * z + 0.04
-    P = P * z + 0.043478260869565216
-    P = P * z + 0.047619047619047616
-    P = P * z + 0.05263157894736842
-    P = P * z + 0.058823529411764705
-    P = P * z + 0.06666666666666667
-    P = P * z + 0.07692307692307693
-    P = P * z + 0.09090909090909091
-    P = P * z + 0.1111111111111111
-    P = P * z + 0.14285714285714285
-    P = P * z + 0.2
-    P = P * z + 0.3333333333333333
+    P = 0.08890381913056651  # atanh(sqrt z) / sqrt z, near-minimax, degree 9
+    P = P * z + 0.04940394524382393
+    P = P * z + 0.06795652742789947
+    P = P * z + 0.07681838124445817
+    P = P * z + 0.09091429900236955
+    P = P * z + 0.11111095430673142
+    P = P * z + 0.1428571455582858
+    P = P * z + 0.199999999976438
+    P = P * z + 0.33333333333341286
     P = P * z + 1.0
     return (2.0 * s) * P
 
@@ -509,24 +504,24 @@ def sigmoid2_f32(z):  # pragma: no cover - compiled
 def expm1_neg_f32(x):  # pragma: no cover - compiled
     """:func:`expm1_neg` for float32 results: -60 <= x <= 0 or NaN (-0.0 stays -0.0).
 
-    The Taylor polynomial to degree 12 (remainder < 2e-15 relative to the result),
+    ``expm1(r) = r + r**2 p(r)`` with a near-minimax ``p`` of degree 9 (relative error
+    2.34e-16, ``tools/fit_f32_polys.py``; the Taylor polynomial needed degree 10),
     NaN passed on by the arithmetic; the caller clips at -60.
     """
     kd = x * _LOG2E + _ROUNDER
     k = kd - _ROUNDER
     ki = _float_to_bits(kd) - _ROUNDER_BITS
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = 2.08767569878681e-09  # 1/12!
-    p = p * r + 2.505210838544172e-08
-    p = p * r + 2.755731922398589e-07
-    p = p * r + 2.7557319223985893e-06
-    p = p * r + 2.48015873015873e-05
-    p = p * r + 0.0001984126984126984
-    p = p * r + 0.001388888888888889
-    p = p * r + 0.008333333333333333
-    p = p * r + 0.041666666666666664
-    p = p * r + 0.16666666666666666
-    p = p * r + 0.5
+    p = 2.510038319586702e-08  # (e**r - 1 - r) / r**2, near-minimax, degree 9
+    p = p * r + 2.7620085455018414e-07
+    p = p * r + 2.7557268464831627e-06
+    p = p * r + 2.4801521302241082e-05
+    p = p * r + 0.00019841269863050506
+    p = p * r + 0.001388888891720967
+    p = p * r + 0.008333333333330063
+    p = p * r + 0.041666666666624136
+    p = p * r + 0.16666666666666669
+    p = p * r + 0.5000000000000001
     q = (p * r + 1.0) * r
     two_k = _bits_to_float((ki + 1023) << 52)
     res = two_k * q + (two_k - 1.0)
