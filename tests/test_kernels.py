@@ -103,7 +103,7 @@ def spy(monkeypatch):
     monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
     # chunks of 64 elements shared between threads, even for tiny x
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
-    monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64, "compute": 64})
+    monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64, "light": 64, "compute": 64, "heavy": 64})
     monkeypatch.setattr(_kernels, "THREADS", 4)
     monkeypatch.setattr(_kernels, "_free_cpus", lambda: 64)  # whatever the machine's load
     monkeypatch.setattr(_kernels, "NUMBA_THREADS", False)  # relukit's pool (its chunks)
@@ -323,6 +323,7 @@ def test_threshold_decides_the_path(monkeypatch):
     monkeypatch.setattr(_kernels, "ENABLED", True)
     monkeypatch.setattr(_kernels, "MIN_SIZE", 1000)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)  # every launch through _run
+    monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64, "light": 64, "compute": 64, "heavy": 64})
     below = np.linspace(-1, 1, 999)
     above = np.linspace(-1, 1, 1000)
     monkeypatch.setattr(_kernels, "_impl", None)  # numba not loaded yet
@@ -754,7 +755,7 @@ _kernels.MIN_SIZE = 1
 x = np.linspace(-1, 1, 1001, dtype=np.float32)
 parent = rk.relu(x)
 _kernels.PARALLEL_MIN_SIZE = 1
-_kernels.GRAIN = {"memory": 64, "compute": 64}
+_kernels.GRAIN = {"memory": 64, "light": 64, "compute": 64, "heavy": 64}
 _kernels.THREADS = 2
 _kernels._free_cpus = lambda: 2
 _kernels.NUMBA_THREADS = False

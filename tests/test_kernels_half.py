@@ -34,6 +34,7 @@ def runs(monkeypatch):
     monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
     monkeypatch.setattr(_kernels, "ENABLED", True)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)  # every launch through _run
+    monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64, "light": 64, "compute": 64, "heavy": 64})
     monkeypatch.setattr(_kernels, "_run", run)
     _dispatch._CALLS.clear()
     yield calls

@@ -83,7 +83,7 @@ def spy(monkeypatch):
 
     monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
-    monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64, "compute": 64})
+    monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64, "light": 64, "compute": 64, "heavy": 64})
     monkeypatch.setattr(_kernels, "THREADS", 3)
     monkeypatch.setattr(_kernels, "_free_cpus", lambda: 64)  # whatever the machine's load
     monkeypatch.setattr(_kernels, "NUMBA_THREADS", False)  # relukit's pool (its chunks)

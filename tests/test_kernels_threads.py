@@ -63,7 +63,9 @@ def threads(monkeypatch):
 
     monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
-    monkeypatch.setattr(_kernels, "GRAIN", {"memory": 64 * 8, "compute": 64 * 8})
+    monkeypatch.setattr(
+        _kernels, "GRAIN", {"memory": 64 * 8, "light": 64 * 8, "compute": 64 * 8, "heavy": 64 * 8}
+    )
     monkeypatch.setattr(_kernels, "THREADS", 2)
     monkeypatch.setattr(_kernels, "NUMBA_THREADS", True)
     monkeypatch.setattr(_kernels, "_idle_cpus", lambda: 2)

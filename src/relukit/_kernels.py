@@ -35,8 +35,10 @@ and divisions in place of the NumPy path's ``hypot``; float32: one rounding at t
 
 Threads
 -------
-The loops are serial numba functions that release the GIL. A call of more than
-:data:`PARALLEL_MIN_SIZE` elements is shared out in one of two ways:
+The loops are serial numba functions that release the GIL. A call with work enough for
+two threads (each entry's cost per element sets its :data:`GRAIN`: from 4,096 elements
+for gelu, 65,536 for relu; never below :data:`PARALLEL_MIN_SIZE`) is shared out in one
+of two ways:
 
 * with numba's OpenMP or TBB threading layer (:data:`NUMBA_THREADS`), a parallel
   version of the loop (:mod:`relukit._kernels_par`) runs one slice per thread. Their
@@ -111,16 +113,19 @@ __all__ = [
 #: keeps numba unimported for them.
 DEFAULT_MIN_SIZE = 1 << 8
 
-#: Elements per chunk (a multiple of 64): a call on more than one chunk is shared out,
-#: chunk by chunk, between the calling thread and up to ``THREADS - 1`` worker threads.
-#: Memory-bound kernels (the piecewise-linear entries) take larger chunks than the
-#: compute-bound smooth ones; each chunk is about 15-40 us of one core's work (relu on
-#: 2**18 float32 elements: 29 us), so a size gets a thread for every such slice of work
-#: and no more, and the hand-over (tens of us) never dominates (see :func:`_run`).
-GRAIN = {"memory": 1 << 18, "compute": 1 << 13}
+#: Elements per chunk of relukit's pool, by the kernel's cost per element (a multiple of
+#: 64): about 25-35 us of one core's work each (single-thread float32, AMD Zen 4:
+#: "memory" the piecewise-linear entries, about 0.09 ns per element; "light" hardswish,
+#: hardsigmoid, sparse_plus, 0.25 ns; "compute" elu, selu, celu, silu, mish, squareplus,
+#: 0.75-1.7 ns; "heavy" gelu and softplus, 1.1-2.7 ns), so that the pool's hand-over
+#: (tens of us) never dominates. numba's threads (:func:`_run`) take slices of at least
+#: an eighth of it, 3-4 us of work: a call gets a second thread once each has that
+#: much to do, which is where two threads start to beat one (gelu from 4,096 elements,
+#: silu from 8,192, relu from 65,536).
+GRAIN = {"memory": 1 << 18, "light": 1 << 17, "compute": 1 << 15, "heavy": 1 << 14}
 
 #: Below this size (elements) every kernel runs in the calling thread only.
-PARALLEL_MIN_SIZE = 1 << 15
+PARALLEL_MIN_SIZE = 1 << 12
 
 
 def _env_threads() -> int:
@@ -355,7 +360,7 @@ class KernelSpec:
     prefix: str
     pack: Callable[[Mapping[str, Any], Any, Any], Packed | None]
     exact: bool = True
-    cost: Literal["memory", "compute"] = "compute"  # the chunk size: GRAIN[cost]
+    cost: Literal["memory", "light", "compute", "heavy"] = "compute"  # GRAIN[cost]
     #: float16 arrays: the NumPy path widens them to float64 and rounds the result once,
     #: so the float64 kernel on the widened array gives the same; ``"exact-params"``:
     #: only when the parameters are float16 values (the NumPy path compares x with them
@@ -374,17 +379,17 @@ KERNELS: dict[str, KernelSpec] = {
     "prelu": KernelSpec("prelu", _prelu_params, cost="memory"),
     "threshold": KernelSpec("threshold", _threshold_params, cost="memory", half="exact-params"),
     "rrelu": KernelSpec("leaky_relu", _rrelu_params, cost="memory"),
-    "hardswish": KernelSpec("hardswish", _no_params),
-    "hardsigmoid": KernelSpec("hardsigmoid", _widen_flag),
+    "hardswish": KernelSpec("hardswish", _no_params, cost="light"),
+    "hardsigmoid": KernelSpec("hardsigmoid", _widen_flag, cost="light"),
     "elu": KernelSpec("elu", _alpha_params, exact=False),
     "selu": KernelSpec("selu", _selu_params, exact=False),
     "celu": KernelSpec("celu", _alpha_params, exact=False),
-    "softplus": KernelSpec("softplus", _softplus_params, exact=False),
+    "softplus": KernelSpec("softplus", _softplus_params, exact=False, cost="heavy"),
     "silu": KernelSpec("silu", _no_params, exact=False),
     "mish": KernelSpec("mish", _no_params, exact=False),
-    "gelu": KernelSpec("gelu", _gelu_params, exact=False),
+    "gelu": KernelSpec("gelu", _gelu_params, exact=False, cost="heavy"),
     "squareplus": KernelSpec("squareplus", _squareplus_params, exact=False),
-    "sparse_plus": KernelSpec("sparse_plus", _no_params, cost="memory"),
+    "sparse_plus": KernelSpec("sparse_plus", _no_params, cost="light"),
 }
 
 
@@ -719,7 +724,7 @@ def _run(
     """
     n = args[0].shape[0]
     try:
-        if n < PARALLEL_MIN_SIZE or THREADS < 2:
+        if n < PARALLEL_MIN_SIZE or n < grain >> 2 or THREADS < 2:
             kernel(*args)
             return True
         # (look at the machine first: the first look counts the tasks running now, and
@@ -815,7 +820,7 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
             return NOT_RUN
         xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
         try:
-            if n < PARALLEL_MIN_SIZE:
+            if n < PARALLEL_MIN_SIZE or n < grain >> 2:  # (less than two slices' work)
                 if kind == "value":
                     kernel(xf, yf, P, Q)
                 else:
