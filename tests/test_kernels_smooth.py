@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import relukit as rk
-from relukit import _dispatch, _kernels
+from relukit import _dispatch, _kernels, _kernels_specs
 from relukit.catalogue import _REGISTRY
 
 DTYPES = [np.float32, np.float64]
@@ -392,7 +392,10 @@ def test_constants_match_the_catalogue():
     from relukit import _tables
     from relukit.activations import curved
 
-    assert (_kernels.SELU_SCALE, _kernels.SELU_SA) == (curved._SELU_SCALE, curved._SELU_SA)
+    assert (_kernels_specs.SELU_SCALE, _kernels_specs.SELU_SA) == (
+        curved._SELU_SCALE,
+        curved._SELU_SA,
+    )
     from relukit import _kernels_smooth_roots as roots
 
     src = pathlib.Path(roots.__file__).read_text()
@@ -422,6 +425,7 @@ def test_constants_match_the_catalogue():
 
 KERNEL_MODULES = [
     "_kernels.py",
+    "_kernels_specs.py",
     "_kernels_numba.py",
     "_kernels_smooth.py",
     "_kernels_smooth_roots.py",
