@@ -43,11 +43,11 @@ Lean versions for float32 results
 A float32 result rounded from a float64 value within 6e-14 relative (``2**-24 * 1e-6``)
 of the true one is within 0.5 + 1e-6 ulp, the bound the tests assert. The ``*_f32``
 functions aim at 1e-15 and drop the special cases (their callers clip the argument):
-``exp_f32`` (a near-minimax polynomial of degree 10, one-piece ``2**k``, -708 <= x <= 709),
-``exp_f32_wide`` (two-piece ``2**k`` down to -745.2), ``expm1_neg_f32`` (degree 9),
+``exp_f32`` (a near-minimax polynomial of degree 10, one-piece ``2**k``, -708 <= x <= 709:
+the callers clip where the float32 result is decided), ``expm1_neg_f32`` (degree 9),
 ``log1p01_f32`` (``2 atanh(e / (2 + e))``, degree 9 in ``s**2``: one division, no range
 reduction) and ``erfcx_f32`` (one polynomial of degree 18 in ``4 / (4 + a)`` on [0, 15 /
-sqrt 2]). The first four use near-minimax polynomials (``tools/fit_f32_polys.py``), two
+sqrt 2]). The first three use near-minimax polynomials (``tools/fit_f32_polys.py``), two
 to five degrees below the Taylor ones they replaced. Each is tested against mpmath on
 its whole domain (``tests/test_kernels_smooth.py``).
 """
@@ -439,29 +439,6 @@ def erfcx64(a):  # pragma: no cover - compiled
     p = p * s + 0.2624645901128457
     p = p * s + 0.30866134542844187
     return t * p
-
-
-@njit(**ELEM)
-def exp_f32_wide(x):  # pragma: no cover - compiled
-    """:func:`exp_f32` for -745.2 <= x <= 709 (subnormal results: ``2**k`` in two halves)."""
-    kd = x * _LOG2E + _ROUNDER
-    k = kd - _ROUNDER
-    ki = _float_to_bits(kd) - _ROUNDER_BITS
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = 2.7626367775723217e-07  # as in exp_f32
-    p = p * r + 2.7640193442207173e-06
-    p = p * r + 2.4801504321690158e-05
-    p = p * r + 0.00019841170240059446
-    p = p * r + 0.0013888888932508548
-    p = p * r + 0.00833333338569173
-    p = p * r + 0.041666666666573086
-    p = p * r + 0.16666666666554336
-    p = p * r + 0.5000000000000006
-    p = p * r + 1.0000000000000067
-    p = p * r + 1.0
-    k1 = ki >> 1
-    k2 = ki - k1
-    return (p * _bits_to_float((k1 + 1023) << 52)) * _bits_to_float((k2 + 1023) << 52)
 
 
 @njit(**ELEM)

@@ -48,7 +48,6 @@ from relukit._kernels_math import (
     erfcx_f32,
     exp,
     exp_f32,
-    exp_f32_wide,
     expm1_neg,
     expm1_neg_f32,
     log1p01,
@@ -532,11 +531,13 @@ def _silu_d32(x, a, b, c):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def _softplus_v32(x, a, b, c):  # pragma: no cover - compiled
-    # as _softplus_v; exp(-|z|) underflows to 0 below -745.2, as the clip gives
+    # as _softplus_v; -|z| clipped at -708 (exp_f32's domain): below, e / beta rounds to
+    # +0 in float32 for beta >= 1e-262 (relukit._kernels_specs leaves smaller betas of
+    # float32 arrays to the NumPy path), and z + e is z
     z = x * a
     pos = z > 0
     zn = -z if pos else z
-    e = exp_f32_wide(-745.2 if zn < -745.2 else zn)
+    e = exp_f32(-708.0 if zn < -708.0 else zn)
     inv = 1.0 / a  # (hoisted out of the loop: a product in the loop, not a division)
     sp = ((z if pos else 0.0) + log1p01_f32(e)) * inv
     return x if z > b else sp
@@ -585,8 +586,11 @@ def _expm1_32(x):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def _exp_neg32(x):  # pragma: no cover - compiled
-    # exp(x) for x <= 0 clipped at -746 (where it is 0 in float64: the same zeros)
-    return exp_f32_wide(-746.0 if x < -746.0 else x)
+    # exp(x) for x <= 0 clipped at -708 (exp_f32's domain): below, alpha exp(x) rounds to
+    # 0 in float32 (the same signed zeros) for |alpha| < 1e262, and relukit._kernels_specs
+    # leaves larger alphas of float32 arrays to the NumPy path (selu's is 1.76; celu's
+    # derivative is exp(x / alpha) alone)
+    return exp_f32(-708.0 if x < -708.0 else x)
 
 
 @njit(**ELEM)

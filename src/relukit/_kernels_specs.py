@@ -97,6 +97,15 @@ def _alpha_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | Non
     return (float(params["alpha"]), 0.0, 0.0)
 
 
+def _elu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    alpha = float(params["alpha"])
+    # float32 loops: alpha exp(x) is clipped where it rounds to 0 for |alpha| < 1e262
+    # (relukit._kernels_smooth._exp_neg32); larger alphas take the NumPy path
+    if dtype.char == "f" and not abs(alpha) < 1e262:
+        return None
+    return (alpha, 0.0, 0.0)
+
+
 #: selu's lambda and lambda * alpha as :mod:`relukit.activations` has them (the product
 #: of the two rounded constants, as PyTorch forms it); tests check the copy
 SELU_SCALE = 1.0507009873554805
@@ -108,7 +117,12 @@ def _selu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None
 
 
 def _softplus_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
-    return (float(params["beta"]), float(params["threshold"]), 0.0)
+    beta = float(params["beta"])
+    # float32 loops: exp(-|beta x|) is clipped where exp(.) / beta rounds to 0 for
+    # beta >= 1e-262 (relukit._kernels_smooth._softplus_v32); smaller betas: NumPy path
+    if dtype.char == "f" and not beta >= 1e-262:
+        return None
+    return (beta, float(params["threshold"]), 0.0)
 
 
 def _squareplus_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
@@ -159,7 +173,7 @@ KERNELS: dict[str, KernelSpec] = {
     "rrelu": KernelSpec("leaky_relu", _rrelu_params, cost="memory"),
     "hardswish": KernelSpec("hardswish", _no_params, cost="light"),
     "hardsigmoid": KernelSpec("hardsigmoid", _widen_flag, cost="light"),
-    "elu": KernelSpec("elu", _alpha_params, exact=False),
+    "elu": KernelSpec("elu", _elu_params, exact=False),
     "selu": KernelSpec("selu", _selu_params, exact=False),
     "celu": KernelSpec("celu", _alpha_params, exact=False),
     "softplus": KernelSpec("softplus", _softplus_params, exact=False, cost="heavy"),
