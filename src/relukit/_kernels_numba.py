@@ -126,15 +126,20 @@ def _hardtanh_d(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
 
 
 @njit(**_ELEM)
-def _prelu_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
-    # The NumPy path computes prelu in float64 and rounds once to the array's dtype, so
-    # the product uses the float64 weight q1 (the store rounds it); p2 = 1 when weight == 0:
-    # where(x > 0, x, where((w == 0) & (x == -inf), -0.0, x * w))
+def _prelu_times(v, w, p2, zero):  # pragma: no cover - compiled
+    # p2 = 1 when weight == 0: where(x > 0, x, where((w == 0) & (x == -inf), -0.0, x * w))
     if v > 0:
         return v
     if p2 != 0 and v == -math.inf:
         return -zero
-    return v * q1
+    return v * w
+
+
+@njit(**_ELEM)
+def _prelu_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compiled
+    # The NumPy path computes prelu in float64 and rounds once to the array's dtype, so
+    # the product uses the float64 weight q1 (the store rounds it)
+    return _prelu_times(v, q1, p2, zero)
 
 
 @njit(**_ELEM)
@@ -142,11 +147,7 @@ def _prelu_narrow_v(v, p0, p1, p2, q1, one, zero):  # pragma: no cover - compile
     # float32 arrays whose weights are float32 values: x w is exact in float64 (24 + 24
     # bits), so the NumPy path's float64 product, rounded once, is the float32 product
     # x p1 (p1 = w in the dtype), which takes no widening
-    if v > 0:
-        return v
-    if p2 != 0 and v == -math.inf:
-        return -zero
-    return v * p1
+    return _prelu_times(v, p1, p2, zero)
 
 
 @njit(**_ELEM)

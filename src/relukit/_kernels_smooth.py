@@ -204,35 +204,30 @@ def _mish_d(x, a, b, c):  # pragma: no cover - compiled
 
 
 @njit(**ELEM)
+def _outside3(x, r, below, above):  # pragma: no cover - compiled
+    # r for -3 < x < 3 (and NaN), `below` for x <= -3, `above` for x >= 3
+    if x >= 3.0:
+        r = above
+    if x <= -3.0:
+        r = below
+    return r
+
+
+@njit(**ELEM)
 def _hardswish_v(x, a, b, c):  # pragma: no cover - compiled
     xm = _clip(x, -3.0, 3.0)
-    r = xm * (xm + 3.0) / 6.0
-    if x >= 3.0:
-        r = x
-    if x <= -3.0:
-        r = -0.0
-    return r
+    return _outside3(x, xm * (xm + 3.0) / 6.0, -0.0, x)
 
 
 @njit(**ELEM)
 def _hardswish_d(x, a, b, c):  # pragma: no cover - compiled
     xm = _clip(x, -3.0, 3.0)
-    r = (2.0 * xm + 3.0) / 6.0
-    if x >= 3.0:
-        r = 1.0
-    if x <= -3.0:
-        r = 0.0
-    return r
+    return _outside3(x, (2.0 * xm + 3.0) / 6.0, 0.0, 1.0)
 
 
 @njit(**ELEM)
 def _hardsigmoid_v(x, a, b, c):  # pragma: no cover - compiled
-    r = (x + 3.0) / 6.0
-    if x >= 3.0:
-        r = 1.0
-    if x <= -3.0:
-        r = 0.0
-    return r
+    return _outside3(x, (x + 3.0) / 6.0, 0.0, 1.0)
 
 
 @njit(**ELEM)
@@ -261,33 +256,18 @@ _SIXTH = 1.0 / 6.0
 @njit(**ELEM)
 def _hardswish_v32(x, a, b, c):  # pragma: no cover - compiled
     xm = _clip(x, -3.0, 3.0)
-    r = xm * (xm + 3.0) * _SIXTH
-    if x >= 3.0:
-        r = x
-    if x <= -3.0:
-        r = -0.0
-    return r
+    return _outside3(x, xm * (xm + 3.0) * _SIXTH, -0.0, x)
 
 
 @njit(**ELEM)
 def _hardswish_d32(x, a, b, c):  # pragma: no cover - compiled
     xm = _clip(x, -3.0, 3.0)
-    r = (2.0 * xm + 3.0) * _SIXTH
-    if x >= 3.0:
-        r = 1.0
-    if x <= -3.0:
-        r = 0.0
-    return r
+    return _outside3(x, (2.0 * xm + 3.0) * _SIXTH, 0.0, 1.0)
 
 
 @njit(**ELEM)
 def _hardsigmoid_v32(x, a, b, c):  # pragma: no cover - compiled
-    r = (x + 3.0) * _SIXTH
-    if x >= 3.0:
-        r = 1.0
-    if x <= -3.0:
-        r = 0.0
-    return r
+    return _outside3(x, (x + 3.0) * _SIXTH, 0.0, 1.0)
 
 
 _hardsigmoid_d32 = _hardsigmoid_d  # (1/6 or 0: no division to replace)
