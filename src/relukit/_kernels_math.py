@@ -101,6 +101,16 @@ _ROUNDER_BITS = 0x4338000000000000
 
 
 @njit(**ELEM)
+def _reduce(x):  # pragma: no cover - compiled
+    # (r, k): x = k ln 2 + r, k = round(x / ln 2) as an integer (the rounder's low bits),
+    # |r| <= ln 2 / 2, r with ln 2 in two parts (k * _LN2_HI exact)
+    kd = x * _LOG2E + _ROUNDER
+    k = kd - _ROUNDER  # round(x / ln 2), exactly, as a float
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    return r, _float_to_bits(kd) - _ROUNDER_BITS  # (the same integer)
+
+
+@njit(**ELEM)
 def exp(x):  # pragma: no cover - compiled
     """``exp(x)`` to about 1 ulp, subnormal results included; NaN, ±inf handled."""
     xc = x
@@ -110,10 +120,7 @@ def exp(x):  # pragma: no cover - compiled
         xc = -746.0
     if x != x:
         xc = 0.0
-    kd = xc * _LOG2E + _ROUNDER
-    k = kd - _ROUNDER  # round(x / ln 2), exactly, as a float
-    ki = _float_to_bits(kd) - _ROUNDER_BITS  # the same integer
-    r = (xc - k * _LN2_HI) - k * _LN2_LO
+    r, ki = _reduce(xc)
     p = 1.6059043836821613e-10  # 1/13!
     p = p * r + 2.08767569878681e-09
     p = p * r + 2.505210838544172e-08
@@ -151,10 +158,7 @@ def expm1_neg(x):  # pragma: no cover - compiled
     xc = -60.0 if x < -60.0 else x  # expm1(-60) = -1 in float64
     if x != x:
         xc = 0.0
-    kd = xc * _LOG2E + _ROUNDER
-    k = kd - _ROUNDER
-    ki = _float_to_bits(kd) - _ROUNDER_BITS
-    r = (xc - k * _LN2_HI) - k * _LN2_LO
+    r, ki = _reduce(xc)
     p = 1.6059043836821613e-10  # 1/13!
     p = p * r + 2.08767569878681e-09
     p = p * r + 2.505210838544172e-08
@@ -314,10 +318,7 @@ def exp_f32(x):  # pragma: no cover - compiled
     ``|r| <= 0.3466``, ``tools/fit_f32_polys.py``) and ``2**k`` built in one piece (a
     normal result): no clamps, no special cases, for callers that clip their argument.
     """
-    kd = x * _LOG2E + _ROUNDER
-    k = kd - _ROUNDER
-    ki = _float_to_bits(kd) - _ROUNDER_BITS
-    r = (x - k * _LN2_HI) - k * _LN2_LO
+    r, ki = _reduce(x)
     p = 2.7626367775723217e-07  # near-minimax, degree 10 (tools/fit_f32_polys.py)
     p = p * r + 2.7640193442207173e-06
     p = p * r + 2.4801504321690158e-05
@@ -485,10 +486,7 @@ def expm1_neg_f32(x):  # pragma: no cover - compiled
     2.34e-16, ``tools/fit_f32_polys.py``; the Taylor polynomial needed degree 10),
     NaN passed on by the arithmetic; the caller clips at -60.
     """
-    kd = x * _LOG2E + _ROUNDER
-    k = kd - _ROUNDER
-    ki = _float_to_bits(kd) - _ROUNDER_BITS
-    r = (x - k * _LN2_HI) - k * _LN2_LO
+    r, ki = _reduce(x)
     p = 2.510038319586702e-08  # (e**r - 1 - r) / r**2, near-minimax, degree 9
     p = p * r + 2.7620085455018414e-07
     p = p * r + 2.7557268464831627e-06
