@@ -326,6 +326,8 @@ def test_float32_elementary_functions_against_mpmath():
             v = x[i]
             if which == 0:
                 y[i] = km.exp_f32(v)
+            elif which == 1:  # (x, a) interleaved
+                y[i] = km.exp_f32_times(x[i - i % 2], x[i - i % 2 + 1])
             elif which == 2:
                 y[i] = km.expm1_neg_f32(v)
             elif which == 3:
@@ -336,7 +338,9 @@ def test_float32_elementary_functions_against_mpmath():
     rng = np.random.default_rng(8)
     a_max = 15 / math.sqrt(2)
     cases = [
-        (0, [*rng.uniform(-708, 709, 300), -708.0, 709.0, 0.0, 0.3465, -0.3466], mp.exp, 1e-15),
+        # (ln 2 in one part: r is off by |k| 2.32e-17, hence the bound's second term)
+        (0, [*rng.uniform(-708, 709, 300), -708.0, 709.0, 0.0, 0.3465, -0.3466], mp.exp,
+         lambda x: 1e-15 + 3.4e-17 * np.abs(x)),
         (2, [*rng.uniform(-60, 0, 200), *-(10 ** rng.uniform(-300, 0, 100)), -60.0], mp.expm1,
          2e-15),
         (3, [*rng.uniform(0, 1, 200), *(10 ** rng.uniform(-300, 0, 100)), 1.0], mp.log1p, 1e-15),
@@ -350,7 +354,18 @@ def test_float32_elementary_functions_against_mpmath():
             apply(which, x, y)
             r = np.array([float(ref(mp.mpf(float(v)))) for v in x])
             rel = np.abs(y - r) / np.abs(r)
-            assert rel.max() <= bound, (which, rel.max(), x[np.argmax(rel)])
+            bad = rel > (bound(x) if callable(bound) else bound)
+            assert not bad.any(), (which, rel[bad], x[bad])
+    # a exp(x) with a's exponent moved by k: the product a exp_f32(x), rounded once
+    xa = np.empty(2 * 400)
+    xa[0::2] = [*rng.uniform(-600, 0, 394), -600.0, -0.0, 0.0, -1e-300, -172.0, -0.3466]
+    xa[1::2] = rng.choice([-1, 1], 400) * 10 ** rng.uniform(-30, 30, 400)
+    xa[[1, 3, 5, 7]] = [1e-30, -1e-30, 1e30, -1e30]
+    y2 = np.empty_like(xa)
+    apply(1, xa, y2)
+    e = np.empty(400)
+    apply(0, xa[0::2].copy(), e)
+    assert np.array_equal(y2[0::2], xa[1::2] * e)
     y = np.empty(3)
     apply(2, np.array([-0.0, 0.0, np.nan]), y)
     assert np.signbit(y[0]) and y[0] == 0 and not np.signbit(y[1]) and np.isnan(y[2])
@@ -538,17 +553,23 @@ def test_float32_sixth_loops_round_as_the_float64_division():
 
 
 def test_float32_exp_clip_and_the_parameters_it_allows(spy):
-    """The float32 loops of elu, selu, celu (derivative) and softplus (value) clip exp's
-    argument at -708: below, the float32 result is a signed zero for every parameter they
-    take (|alpha| < 1e262, beta >= 1e-262); other parameters take the NumPy path."""
-    x = np.concatenate([-np.geomspace(600, 3e38, 200), [-np.inf, -708.5, -707.9]])
+    """The float32 loops of elu and selu (derivative: alpha exp(x) formed from alpha's
+    bits, argument clipped at -600), celu (x / alpha as x (1 / alpha), clipped at -708)
+    and softplus (value, clipped at -708): below the clip, the float32 result is a signed
+    zero for every parameter they take (1e-30 <= |alpha| <= 1e30 for elu, a normal
+    1 / alpha for celu, beta >= 1e-262); other parameters take the NumPy path."""
+    x = np.concatenate([-np.geomspace(90, 3e38, 300), [-np.inf, -600.5, -599.9, -708.5, -707.9]])
     x = x.astype(np.float32)
     cases = [
         (rk.elu.derivative, {"alpha": 1.0}),
         (rk.elu.derivative, {"alpha": -2.0}),
-        (rk.elu.derivative, {"alpha": 1e261}),
+        (rk.elu.derivative, {"alpha": 1e30}),
+        (rk.elu.derivative, {"alpha": -1e30}),
+        (rk.elu.derivative, {"alpha": 1e-30}),
         (rk.selu.derivative, {}),
         (rk.celu.derivative, {"alpha": 0.5}),
+        (rk.celu.derivative, {"alpha": 1e-300}),
+        (rk.celu, {"alpha": 1e300}),
         (rk.softplus, {"beta": 1.0}),
         (rk.softplus, {"beta": 3e-37}),
     ]
@@ -562,7 +583,15 @@ def test_float32_exp_clip_and_the_parameters_it_allows(spy):
         np.testing.assert_array_max_ulp(got, want, maxulp=1)
         zero = want == 0
         assert np.array_equal(np.signbit(got[zero]), np.signbit(want[zero])), (fn, params)
-    for fn, params in [(rk.elu.derivative, {"alpha": 1e300}), (rk.softplus, {"beta": 1e-300})]:
+    outside = [
+        (rk.elu.derivative, {"alpha": 1.1e30}),
+        (rk.elu.derivative, {"alpha": -9e-31}),
+        (rk.elu.derivative, {"alpha": 0.0}),
+        (rk.elu, {"alpha": 1e300}),
+        (rk.celu.derivative, {"alpha": 1e-301}),
+        (rk.softplus, {"beta": 1e-300}),
+    ]
+    for fn, params in outside:
         spy.clear()
         got = fn(x, **params)
         assert not spy  # outside what the clip allows: the NumPy path, bit for bit

@@ -44,7 +44,9 @@ A float32 result rounded from a float64 value within 6e-14 relative (``2**-24 * 
 of the true one is within 0.5 + 1e-6 ulp, the bound the tests assert. The ``*_f32``
 functions aim at 1e-15 and drop the special cases (their callers clip the argument):
 ``exp_f32`` (a near-minimax polynomial of degree 10, one-piece ``2**k``, -708 <= x <= 709:
-the callers clip where the float32 result is decided), ``expm1_neg_f32`` (degree 9),
+the callers clip where the float32 result is decided; ln 2 in one part, with a fused
+multiply-add, which adds up to 3.4e-17 |x|), ``exp_f32_times`` (``a exp(x)`` with ``a``'s
+exponent moved by ``k``: one product fewer), ``expm1_neg_f32`` (degree 9),
 ``log1p01_f32`` (``2 atanh(e / (2 + e))``, degree 9 in ``s**2``: one division, no range
 reduction) and ``erfcx_f32`` (one polynomial of degree 18 in ``4 / (4 + a)`` on [0, 15 /
 sqrt 2]). The first three use near-minimax polynomials (``tools/fit_f32_polys.py``), two
@@ -58,6 +60,7 @@ import math
 
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 #: the loops: error_model="numpy" (no division checks, which would stop vectorisation),
@@ -96,6 +99,21 @@ def _float_to_bits(typingctx, x):  # pragma: no cover - compiled
     return sig, codegen
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):  # pragma: no cover - compiled
+    """``a * b + c`` rounded once (LLVM's ``llvm.fma``, whatever the fastmath flags)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        d = ir.DoubleType()
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(d, [d, d, d]), "llvm.fma.f64"
+        )
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
 _ROUNDER = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer in the low bits
 _ROUNDER_BITS = 0x4338000000000000
 
@@ -108,6 +126,20 @@ def _reduce(x):  # pragma: no cover - compiled
     k = kd - _ROUNDER  # round(x / ln 2), exactly, as a float
     r = (x - k * _LN2_HI) - k * _LN2_LO
     return r, _float_to_bits(kd) - _ROUNDER_BITS  # (the same integer)
+
+
+_LN2 = 0.6931471805599453  # ln 2 rounded: 2.32e-17 below the true value
+
+
+@njit(**ELEM)
+def _reduce32(x):  # pragma: no cover - compiled
+    # _reduce with ln 2 in one part, for the float32 functions: one product fewer, and
+    # r off by k * 2.32e-17 (at most 2.4e-14 for |k| <= 1022: exp relative, within the
+    # float32 budget; 4e-15 where the float32 callers' results are not 0 or 1). The
+    # fused multiply-add is asked for: a rounded k ln 2 would cost up to 6e-14 more
+    kd = x * _LOG2E + _ROUNDER
+    r = _fma(_ROUNDER - kd, _LN2, x)
+    return r, _float_to_bits(kd) - _ROUNDER_BITS
 
 
 @njit(**ELEM)
@@ -311,15 +343,9 @@ def sigmoid2(z):  # pragma: no cover - compiled
 
 
 @njit(**ELEM)
-def exp_f32(x):  # pragma: no cover - compiled
-    """``exp(x)`` for -708 <= x <= 709 (and NaN: NaN), relative error < 5e-16.
-
-    As :func:`exp` with a near-minimax polynomial of degree 10 (relative error 3.33e-16 on
-    ``|r| <= 0.3466``, ``tools/fit_f32_polys.py``) and ``2**k`` built in one piece (a
-    normal result): no clamps, no special cases, for callers that clip their argument.
-    """
-    r, ki = _reduce(x)
-    p = 2.7626367775723217e-07  # near-minimax, degree 10 (tools/fit_f32_polys.py)
+def _exp_poly32(r):  # pragma: no cover - compiled
+    # exp(r) on |r| <= 0.3466: near-minimax, degree 10 (tools/fit_f32_polys.py)
+    p = 2.7626367775723217e-07
     p = p * r + 2.7640193442207173e-06
     p = p * r + 2.4801504321690158e-05
     p = p * r + 0.00019841170240059446
@@ -329,8 +355,32 @@ def exp_f32(x):  # pragma: no cover - compiled
     p = p * r + 0.16666666666554336
     p = p * r + 0.5000000000000006
     p = p * r + 1.0000000000000067
-    p = p * r + 1.0
-    return p * _bits_to_float((ki + 1023) << 52)
+    return p * r + 1.0
+
+
+@njit(**ELEM)
+def exp_f32(x):  # pragma: no cover - compiled
+    """``exp(x)`` for -708 <= x <= 709 (and NaN: NaN), relative error < 4e-16 + 3.4e-17 |x|.
+
+    As :func:`exp` with ln 2 in one part (:func:`_reduce32`: the second term of the
+    bound), a near-minimax polynomial of degree 10 (relative error 3.33e-16 on
+    ``|r| <= 0.3466``, ``tools/fit_f32_polys.py``) and ``2**k`` built in one piece (a
+    normal result): no clamps, no special cases, for callers that clip their argument.
+    """
+    r, ki = _reduce32(x)
+    return _exp_poly32(r) * _bits_to_float((ki + 1023) << 52)
+
+
+@njit(**ELEM)
+def exp_f32_times(x, a):  # pragma: no cover - compiled
+    """``a * exp(x)`` for -600 <= x <= 0 (and NaN) and 1e-30 <= |a| <= 1e30, as
+    ``a * exp_f32(x)`` (the same rounding), with one product fewer.
+
+    ``a * 2**k`` is exact there and is formed from the bits of ``a`` (its exponent
+    stays between -966 and 100): ``p (a 2**k)`` is rounded once, as ``a (p 2**k)``.
+    """
+    r, ki = _reduce32(x)
+    return _exp_poly32(r) * _bits_to_float(_float_to_bits(a) + (ki << 52))
 
 
 #: ``erfcx`` on [0, 15 / sqrt 2] as a polynomial in ``s = C1 t + C0``, ``t = 4 / (4 + a)``
@@ -484,9 +534,10 @@ def expm1_neg_f32(x):  # pragma: no cover - compiled
 
     ``expm1(r) = r + r**2 p(r)`` with a near-minimax ``p`` of degree 9 (relative error
     2.34e-16, ``tools/fit_f32_polys.py``; the Taylor polynomial needed degree 10),
-    NaN passed on by the arithmetic; the caller clips at -60.
+    NaN passed on by the arithmetic; the caller clips at -60. ``r`` as in :func:`exp_f32`
+    (``k = 0``, ``r = x`` exactly, for ``|x| < 0.34``; beyond, ``|expm1(x)| > 0.28``).
     """
-    r, ki = _reduce(x)
+    r, ki = _reduce32(x)
     p = 2.510038319586702e-08  # (e**r - 1 - r) / r**2, near-minimax, degree 9
     p = p * r + 2.7620085455018414e-07
     p = p * r + 2.7557268464831627e-06

@@ -93,17 +93,23 @@ def _widen_flag(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     return (1.0 if dtype.itemsize < 8 else 0.0, 0.0, 0.0)
 
 
-def _alpha_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
-    return (float(params["alpha"]), 0.0, 0.0)
-
-
 def _elu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     alpha = float(params["alpha"])
-    # float32 loops: alpha exp(x) is clipped where it rounds to 0 for |alpha| < 1e262
-    # (relukit._kernels_smooth._exp_neg32); larger alphas take the NumPy path
-    if dtype.char == "f" and not abs(alpha) < 1e262:
+    # float32 loops: alpha exp(x) is formed from alpha's bits and clipped where it rounds
+    # to 0, for 1e-30 <= |alpha| <= 1e30 (relukit._kernels_smooth._times_exp_neg32);
+    # other alphas (0 among them) take the NumPy path
+    if dtype.char == "f" and not 1e-30 <= abs(alpha) <= 1e30:
         return None
     return (alpha, 0.0, 0.0)
+
+
+def _celu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
+    alpha = float(params["alpha"])
+    # float32 loops: x / alpha as x * (1 / alpha) (relukit._kernels_smooth._celu_v32),
+    # for a normal 1 / alpha; other alphas take the NumPy path
+    if dtype.char == "f" and not 1e-300 <= abs(alpha) <= 1e300:
+        return None
+    return (alpha, 1.0 / alpha if alpha else 0.0, 0.0)
 
 
 #: selu's lambda and lambda * alpha as :mod:`relukit.activations` has them (the product
@@ -175,7 +181,7 @@ KERNELS: dict[str, KernelSpec] = {
     "hardsigmoid": KernelSpec("hardsigmoid", _widen_flag, cost="light"),
     "elu": KernelSpec("elu", _elu_params, exact=False),
     "selu": KernelSpec("selu", _selu_params, exact=False),
-    "celu": KernelSpec("celu", _alpha_params, exact=False),
+    "celu": KernelSpec("celu", _celu_params, exact=False),
     "softplus": KernelSpec("softplus", _softplus_params, exact=False, cost="heavy"),
     "silu": KernelSpec("silu", _no_params, exact=False),
     "mish": KernelSpec("mish", _no_params, exact=False),
