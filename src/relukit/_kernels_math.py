@@ -529,6 +529,18 @@ def sigmoid2_f32(z):  # pragma: no cover - compiled
 
 
 @njit(**ELEM)
+def sigmoid_f32(z):  # pragma: no cover - compiled
+    """``sigmoid(z)`` for float32 results, any z (NaN: NaN): ``r = 1 / (1 + e)``,
+    ``e = exp(-|z|)`` (clipped at -700, where ``e r`` rounds to +0 in float32), ``r`` for
+    z >= 0, ``e r`` below: one division, no subtraction (:func:`sigmoid2_f32` forms both
+    halves)."""
+    nz = z if z < 0 else -z
+    e = exp_f32(-700.0 if nz < -700.0 else nz)
+    r = 1.0 / (1.0 + e)
+    return r if z >= 0 else e * r
+
+
+@njit(**ELEM)
 def expm1_neg_f32(x):  # pragma: no cover - compiled
     """:func:`expm1_neg` for float32 results: -60 <= x <= 0 or NaN (-0.0 stays -0.0).
 

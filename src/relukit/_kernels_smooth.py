@@ -55,6 +55,7 @@ from relukit._kernels_math import (
     log1p01_f32,
     sigmoid2,
     sigmoid2_f32,
+    sigmoid_f32,
 )
 from relukit._kernels_smooth_roots import (
     _root_gelu,
@@ -523,10 +524,9 @@ def _softplus_v32(x, a, b, c):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def _softplus_d32(x, a, b, c):  # pragma: no cover - compiled
-    # sigmoid(z): below -700 it rounds to +0 in float32 (as sigmoid(-700))
+    # sigmoid(z) (below -700 it rounds to +0 in float32, as sigmoid(-700))
     z = x * a
-    s, t = sigmoid2_f32(_clip(z, -700.0, 700.0))
-    return 1.0 if z > b else s
+    return 1.0 if z > b else sigmoid_f32(z)
 
 
 @njit(**ELEM)
