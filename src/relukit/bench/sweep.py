@@ -13,6 +13,12 @@ derivative are timed on float32 arrays of each size (10 to 10**7 elements by def
 * JAX (CPU, ``jax.jit``): ``jax.nn`` for the value, ``jax.grad`` of the sum for the
   derivative (its forward included), with ``block_until_ready``.
 
+Before the first timing every entry is called once on 1,024 elements, which loads
+numba and its kernels, as the first large call of a session does: arrays below 256
+elements then run the kernels of the entries whose kernels are bit for bit the NumPy
+path (the others, and every entry in a process that never makes a large call, take the
+NumPy path: about 5 us for relu on 10 elements).
+
 torch runs with as many threads as relukit (``--threads``, default: relukit's
 ``THREADS``); JAX uses XLA's own CPU threads. Each case is timed ``--repeat`` times (in a
 shuffled order each round, after a 10 ms rest that lets the previous contender's
@@ -242,6 +248,7 @@ def sweep(
     """
     import numpy as np
 
+    import relukit as rk
     from relukit import _kernels
 
     peers = {} if peers is None else peers
@@ -252,6 +259,11 @@ def sweep(
     rng = np.random.default_rng(0)
     rows: list[dict[str, Any]] = []
     variants = [v for v in _variants() if not entries or v[0] in entries or v[1] in entries]
+    warm = np.linspace(-5, 5, 1024, dtype=np.float32)  # (loads numba: see the docstring)
+    for _label, name, params in variants:
+        act = rk.get(name)
+        act(warm, **params)
+        act.derivative(warm, **params)
     for n in sizes:
         x = (rng.standard_normal(n) * 3).astype(np.float32)
         med, best = _copy_time(x, repeat, budget)
