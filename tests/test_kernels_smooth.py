@@ -552,6 +552,25 @@ def test_float32_sixth_loops_round_as_the_float64_division():
     assert last_bit_differs > 10**6  # (the products are not the quotients in float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_celu_with_a_negative_alpha_takes_the_numpy_path(dtype, spy):
+    # celu allows alpha < 0 (as PyTorch); x / alpha is then positive and can exceed the
+    # domain of the loops' exp and expm1 (x / alpha <= 0): -inf and inf, not garbage
+    x = np.concatenate([-np.geomspace(1e-3, 3e38, 200), np.geomspace(1e-3, 10, 20)]).astype(dtype)
+    for fn in (rk.celu, rk.celu.derivative, rk.celu.value_and_derivative):
+        spy.clear()
+        got = fn(x, alpha=-2.0)
+        assert not spy
+        with _kernels.switched(False):
+            want = fn(x, alpha=-2.0)
+        pairs = zip(got, want, strict=True) if isinstance(got, tuple) else [(got, want)]
+        for g, w in pairs:
+            assert np.array_equal(g, w, equal_nan=True)
+    with _kernels.switched(False), np.errstate(all="ignore"):
+        big = rk.celu(np.array([-2e3], dtype), alpha=-2.0)
+    assert big[0] == -np.inf  # -2 * expm1(1000)
+
+
 def test_float32_exp_clip_and_the_parameters_it_allows(spy):
     """The float32 loops of elu and selu (derivative: alpha exp(x) formed from alpha's
     bits, argument clipped at -600), celu (x / alpha as x (1 / alpha), clipped at -708)
@@ -584,6 +603,8 @@ def test_float32_exp_clip_and_the_parameters_it_allows(spy):
         zero = want == 0
         assert np.array_equal(np.signbit(got[zero]), np.signbit(want[zero])), (fn, params)
     outside = [
+        (rk.celu, {"alpha": -2.0}),  # (exp of x / alpha > 0: the loops' domain is <= 0)
+        (rk.celu.derivative, {"alpha": -0.5}),
         (rk.elu.derivative, {"alpha": 1.1e30}),
         (rk.elu.derivative, {"alpha": -9e-31}),
         (rk.elu.derivative, {"alpha": 0.0}),

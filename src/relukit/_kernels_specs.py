@@ -105,9 +105,10 @@ def _elu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
 
 def _celu_params(params: Mapping[str, Any], dtype: Any, x: Any) -> Packed | None:
     alpha = float(params["alpha"])
-    # float32 loops: x / alpha as x * (1 / alpha) (relukit._kernels_smooth._celu_v32),
-    # for a normal 1 / alpha; other alphas take the NumPy path
-    if dtype.char == "f" and not 1e-300 <= abs(alpha) <= 1e300:
+    # the loops take exp and expm1 of x / alpha <= 0 only: a negative alpha (allowed, as
+    # in PyTorch) takes the NumPy path. float32 loops: x / alpha as x * (1 / alpha)
+    # (relukit._kernels_smooth._celu_v32), for a normal 1 / alpha; other alphas, the same
+    if not alpha > 0 or (dtype.char == "f" and not 1e-300 <= alpha <= 1e300):
         return None
     return (alpha, 1.0 / alpha if alpha else 0.0, 0.0)
 
