@@ -619,3 +619,43 @@ def test_float32_exp_clip_and_the_parameters_it_allows(spy):
         with _kernels.switched(False):
             want = fn(x, **params)
         assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+#: parameters at the edges of what each entry accepts (negative, tiny and huge alphas,
+#: slopes, bounds, weights): the kernels must agree with the NumPy path or leave it the
+#: call (celu with alpha < 0 once returned wrong values here)
+UNUSUAL = [
+    *[("elu", {"alpha": a}) for a in (-2.0, 1e-5, 1e20)],
+    *[("celu", {"alpha": a}) for a in (-2.0, -0.5, 1e-5, 1e5)],
+    *[("softplus", {"beta": b, "threshold": t}) for b in (1e-5, 50.0) for t in (-5.0, 1e30)],
+    *[("squareplus", {"b": b}) for b in (1e-30, 1e30)],
+    *[("leaky_relu", {"negative_slope": s}) for s in (-2.0, 0.0, -0.0, 1e30)],
+    ("hardtanh", {"min_val": 0.5, "max_val": 0.5}),
+    ("hardtanh", {"min_val": -1e30, "max_val": 1e30}),
+    ("threshold", {"threshold": 1.0, "value": -5.0}),
+    ("threshold", {"threshold": -1e30, "value": 3.0}),
+    *[("prelu", {"weight": w}) for w in (-1.0, 0.0, 1e30)],
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize(
+    "name,params", UNUSUAL, ids=[n + "".join(f"-{v}" for v in p.values()) for n, p in UNUSUAL]
+)
+def test_unusual_parameters_agree_with_numpy_path(name, params, dtype, spy):
+    act = rk.get(name)
+    with np.errstate(over="ignore"):
+        x = np.concatenate(
+            [-np.geomspace(1e-40, 3e38, 150), np.geomspace(1e-40, 3e38, 150),
+             np.linspace(-10, 10, 201), [np.nan, -np.inf, np.inf, 0.0, -0.0]]
+        ).astype(dtype)  # fmt: skip
+    exact = _kernels.KERNELS[name].exact
+    for fn in (act, act.derivative):
+        with np.errstate(all="ignore"):
+            got = fn(x, **params)
+        with _kernels.switched(False), np.errstate(all="ignore"):
+            want = fn(x, **params)
+        if exact:
+            assert np.array_equal(got.view(UINT[x.dtype]), want.view(UINT[x.dtype]))
+        else:
+            assert_close(got, want, dtype, BOUND[dtype])
