@@ -28,7 +28,8 @@ def runs(monkeypatch):
     real = _kernels._run
 
     def run(kernel, *args, **kw):
-        calls.append(args[0].dtype)
+        if kernel.__name__ not in ("half_to_double", "double_to_half"):  # (the conversions)
+            calls.append(args[0].dtype)
         return real(kernel, *args, **kw)
 
     monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
@@ -160,3 +161,54 @@ def test_half_gradients_keep_the_numpy_path(runs):
     g = np.ones_like(x)
     got = _dispatch.backward(rk.relu, x, g)
     assert runs == [] and got.dtype == np.float16
+
+
+# ---------------------------------------------------------------------------
+# the conversion loops (relukit._kernels_half) against NumPy's own conversions
+# ---------------------------------------------------------------------------
+
+
+def test_half_to_double_is_numpys_on_all_65536_values():
+    from relukit import _kernels_half as kh
+
+    h = np.arange(65536, dtype=np.uint16)  # every float16, NaN payloads and -0.0 included
+    out = np.empty(h.size)
+    kh.half_to_double(h, out)
+    want = h.view(np.float16).astype(np.float64)
+    assert np.array_equal(out.view(np.uint64), want.view(np.uint64))
+
+
+def test_double_to_half_is_numpys_at_every_tie_and_beside_it():
+    from relukit import _kernels_half as kh
+
+    f = np.arange(65536, dtype=np.uint16).view(np.float16)
+    s = np.unique(f[np.isfinite(f)].astype(np.float64))
+    ties = (s[:-1] + s[1:]) / 2  # exact in float64: where rounding to even decides
+    rng = np.random.default_rng(3)
+    d = np.concatenate(
+        [
+            s, ties, np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf),
+            [65504.0, 65519.99999999999, 65520.0, 1e300, np.inf, -np.inf, 2.0**-25,
+             2.0**-26, 5e-324, -5e-324, 0.0, -0.0],
+            rng.standard_normal(20000) * 10.0 ** rng.uniform(-12, 8, 20000),
+            np.frombuffer(rng.bytes(8 * 20000), np.float64),  # NaNs with payloads too
+        ]
+    )  # fmt: skip
+    got = np.empty(d.size, np.uint16)
+    kh.double_to_half(d, got)
+    with np.errstate(all="ignore"):
+        want = d.astype(np.float16).view(np.uint16)
+    assert np.array_equal(got, want)
+
+
+def test_half_layouts_that_keep_numpys_conversions(runs):
+    # byte-swapped input, a strided view and a strided out= give the NumPy path's bits
+    x = half_edges(rk.relu, {})
+    want = numpy_path(rk.relu, x)
+    swapped = x.astype(x.dtype.newbyteorder())
+    for arr in (swapped, np.repeat(x, 2)[::2]):
+        got = rk.relu(arr)
+        assert np.array_equal(got.astype(np.float16).view(np.uint16), want.view(np.uint16))
+    out = np.zeros(2 * x.size, np.float16)[::2]
+    assert rk.relu(x, out=out) is out
+    assert np.array_equal(out.view(np.uint16), want.view(np.uint16))

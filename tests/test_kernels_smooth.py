@@ -440,6 +440,8 @@ KERNEL_MODULES = [
     "_kernels_smooth_roots.py",
     "_kernels_loops.py",
     "_kernels_math.py",
+    "_kernels_half.py",
+    "_kernels_par.py",
 ]
 
 

@@ -17,7 +17,8 @@ when all of these hold:
   the dtype (gelu(tanh) in float64 keeps the NumPy path's compensated tail);
 * ``x`` is a plain ``numpy.ndarray`` of float32 or float64 in native byte order (or
   float16: widened to float64, the float64 kernel, rounded once to float16, as the
-  NumPy path computes it; hardtanh and threshold only with float16 parameters), with
+  NumPy path computes it, the conversions with the loops of
+  :mod:`relukit._kernels_half`; hardtanh and threshold only with float16 parameters), with
   at least :data:`MIN_SIZE` elements (a strided, Fortran-ordered or unaligned ``x`` is
   copied to a C-contiguous array first, when no ``out`` is given);
 * every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
@@ -678,18 +679,7 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
     if x.dtype.char == "e":  # float16 (planned for float64): widen, then round once
         if plan[4]:
             return NOT_RUN  # (per-channel prelu weights: the NumPy path)
-        wide = execute(plan, kind, x.astype(np.float64), None)
-        if wide is NOT_RUN:
-            return NOT_RUN
-        with np.errstate(over="ignore"):  # (overflow to ±inf is the intended limit)
-            if out is None:
-                if kind == "both":
-                    return wide[0].astype(x.dtype), wide[1].astype(x.dtype)
-                return wide.astype(x.dtype)
-            outs, wides = (out, wide) if kind == "both" else ((out,), (wide,))
-            for o, w in zip(outs, wides, strict=True):
-                np.copyto(o, w, casting="same_kind")
-        return out
+        return _execute_half(np, plan, kind, x, out)
     if not (flags.c_contiguous and flags.aligned):
         if extra or out is not None:
             return NOT_RUN  # (per-channel weights follow x's layout; out= keeps its own)
@@ -712,6 +702,66 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
     if out is not None:
         return out  # the caller's object itself (the pair for "both"), as the NumPy path
     return (news[0], news[1]) if kind == "both" else news[0]
+
+
+_half_mod: Any = None  # relukit._kernels_half, once a float16 array has been planned
+
+
+def _execute_half(np: Any, plan: tuple, kind: str, x: Any, out: Any) -> Any:
+    """:func:`execute` for a float16 ``x``: widened to float64, the float64 kernel, each
+    result rounded once to float16, the conversions with the loops of
+    :mod:`relukit._kernels_half` (NumPy's bits; NumPy's own ``astype`` for a
+    byte-swapped or unaligned ``x`` or ``out``)."""
+    global _half_mod
+    fast = x.dtype.isnative and x.flags.aligned
+    if fast and _half_mod is None:
+        try:
+            from relukit import _kernels_half
+
+            _half_mod = _kernels_half
+        except Exception as exc:  # numba failing
+            _broken(exc)
+            return NOT_RUN
+    if fast:
+        xc = np.ascontiguousarray(x)
+        wide_x = np.empty(xc.shape, np.float64)
+        if not _run(
+            _half_mod.half_to_double,
+            xc.reshape(-1).view(np.uint16),
+            wide_x.reshape(-1),
+            fresh=wide_x.nbytes,
+        ):
+            return NOT_RUN
+    else:
+        wide_x = x.astype(np.float64)
+    wide = execute(plan, kind, wide_x, None)
+    if wide is NOT_RUN:
+        return NOT_RUN
+    wides = wide if kind == "both" else (wide,)
+    outs = (out if kind == "both" else (out,)) if out is not None else (None,) * len(wides)
+    done = []
+    for o, w in zip(outs, wides, strict=True):
+        plain = o is None or (o.flags.c_contiguous and o.flags.aligned and o.dtype.isnative)
+        if fast and plain:
+            dst = np.empty(w.shape, np.float16) if o is None else o
+            if not _run(
+                _half_mod.double_to_half,
+                w.reshape(-1),
+                dst.reshape(-1).view(np.uint16),
+                fresh=0 if o is not None else dst.nbytes,
+            ):
+                return NOT_RUN
+            done.append(dst)
+            continue
+        with np.errstate(over="ignore"):  # (overflow to ±inf is the intended limit)
+            if o is None:
+                done.append(w.astype(x.dtype))
+            else:
+                np.copyto(o, w, casting="same_kind")
+                done.append(o)
+    if out is not None:
+        return out  # the caller's object itself (the pair for "both")
+    return (done[0], done[1]) if kind == "both" else done[0]
 
 
 def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any, out: Any) -> Any:
