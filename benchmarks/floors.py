@@ -174,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         torch = None
     # the single-thread part: relukit's calls and torch on one thread
     old = _set_threads(1, torch)
-    single_thread(args.size, args.repeat, torch)
-    _set_threads(old, torch)
+    try:
+        single_thread(args.size, args.repeat, torch)
+    finally:
+        _set_threads(old, torch)
     call_costs(args.small, 20 * args.repeat, torch)
     return 0
 
