@@ -1,10 +1,18 @@
 """Input routing and validation: Python scalars, sequences, NumPy, Array API arrays.
 
 One function, :func:`apply`, serves every activation and every kind of evaluation
-(``"value"``, ``"derivative"``, ``"both"``). The order of the checks is the order of
-their cost: Python ``float``/``int`` first (pure Python, no NumPy import), then NumPy,
-then lists/tuples, then any array that speaks the Array API standard (PyTorch, JAX,
-CuPy, Dask), through ``array-api-compat``.
+(``"value"``, ``"derivative"``, ``"both"``); :func:`default_call` is its shortcut for the
+default parameters. The checks run in the order of their cost: Python ``float``/``int``
+first, then NumPy, then lists/tuples, then any array that speaks the Array API standard
+(PyTorch, JAX, CuPy, Dask), through ``array-api-compat``.
+
+One input, one result: NumPy float arrays of every size, layout and byte order, and
+Python floats (a one-element array), are computed by the same compiled kernel
+(:mod:`relukit._kernels`), so a value never depends on how it was asked for. The
+exact formulas (the piecewise-linear entries) give the kernels' bits in pure Python,
+so a Python number for them never imports NumPy. Dask arrays run the same kernels on
+each block; the other Array API libraries (PyTorch, JAX, CuPy) compute the formulas
+with their own operations (:mod:`relukit._prims.numpy`).
 
 NumPy is imported lazily, so ``import relukit`` stays light.
 """
@@ -13,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import numbers
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from relukit import _containers
 from relukit._messages import ACCEPTED
@@ -23,6 +31,8 @@ if TYPE_CHECKING:
     from relukit.catalogue import Activation
 
 _np: Any = None
+_ndarray: Any = None  # numpy.ndarray, once NumPy is imported
+_kernels_mod: Any = None  # relukit._kernels, once imported
 
 
 def numpy() -> Any:
@@ -34,6 +44,15 @@ def numpy() -> Any:
         _np = numpy
         _ndarray = numpy.ndarray
     return _np
+
+
+def _kernels() -> Any:
+    global _kernels_mod
+    if _kernels_mod is None:
+        from relukit import _kernels
+
+        _kernels_mod = _kernels
+    return _kernels_mod
 
 
 def _bad_input(act: Activation, x: Any) -> TypeError:
@@ -48,18 +67,37 @@ def check_at_kink(owner: Activation | str, at_kink: Any) -> float | None:
     """
     if at_kink is None:
         return None
+    who = owner if isinstance(owner, str) else f"{owner.name}.derivative"
     if isinstance(at_kink, bool) or not isinstance(at_kink, numbers.Real):
-        who = owner if isinstance(owner, str) else f"{owner.name}.derivative"
         raise TypeError(
             f"{who}: at_kink must be None (the PyTorch convention) or a real "
             f"number such as 0, 1, 0.5 or nan; got {_describe(at_kink)}"
         )
-    return float(at_kink)
+    try:
+        return float(at_kink)
+    except OverflowError:
+        raise ValueError(
+            f"{who}: at_kink must be a real number a float can hold, got {_describe(at_kink)}"
+        ) from None
 
 
 # ---------------------------------------------------------------------------
-# entry point
+# entry points
 # ---------------------------------------------------------------------------
+
+
+def default_call(act: Activation, kind: str, x: Any, out: Any, at_kink: Any) -> Any:
+    """:func:`apply` with the default parameters: the shortest paths first."""
+    t = x.__class__
+    if t is float and out is None and at_kink is None:
+        return _scalar(act, kind, x, act._defaults, None)
+    if t is _ndarray and at_kink is None:
+        call = _CALLS.get((act, kind, x.dtype))
+        if call is not None and call.plan is not None and (out is None or _out_plain(x, out)):
+            res = call.plan.run(x, out)
+            if res is not _kernels_mod.NOT_RUN:
+                return res
+    return apply(act, kind, x, (), {}, out, at_kink)
 
 
 def apply(
@@ -73,22 +111,10 @@ def apply(
 ) -> Any:
     """Evaluate ``act`` on ``x``: ``kind`` is ``"value"``, ``"derivative"`` or ``"both"``."""
     tx = type(x)
-    if tx is _ndarray:  # the NumPy array fast path: validation cached per call signature
-        if args or kwargs or at_kink is not None:
-            call = _cached_call(act, kind, x, args, kwargs, at_kink)
-        else:  # default parameters: the shortest key
-            call = _CALLS.get((act, kind, x.dtype)) or _cached_call(act, kind, x, (), {}, None)
+    if tx is _ndarray:
+        call = _cached_call(act, kind, x.dtype, args, kwargs, at_kink)
         if call is not None:
-            plan = call[3]
-            if (
-                plan is not None
-                and plan is not _UNPLANNED
-                and (out is None or _out_ok(act, kind, x, out))
-            ):
-                res = _kernels_mod.execute(plan, kind, x, out)
-                if res is not _kernels_mod.NOT_RUN:
-                    return res
-            return _numpy(act, kind, x, call[1], out, call[2], call=call)
+            return _numpy(act, kind, x, call.params, out, call.at_kink, call=call)
     params = act.bind(args, kwargs)
     at_kink = check_at_kink(act, at_kink)
     if (tx is float or tx is int) and out is None:
@@ -107,40 +133,15 @@ def apply(
         )
     if isinstance(x, (np.ndarray, np.generic)):
         return _numpy(act, kind, x, params, out, at_kink)
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple, range)):
         return _numpy(act, kind, _from_sequence(act, x), params, out, at_kink)
     if isinstance(x, (bool, complex, str, bytes)) or x is None:
         raise _bad_input(act, x)
     if isinstance(x, numbers.Real):  # float/int with out=, Fraction, other real scalars
         if out is None:
             return _scalar(act, kind, x, params, at_kink)
-        return _numpy(act, kind, np.asarray(x), params, out, at_kink)
+        return _numpy(act, kind, np.asarray(_real(act, x)), params, out, at_kink)
     return _array_api(act, kind, x, params, out, at_kink)
-
-
-def apply_array(act: Activation, kind: str, x: Any, out: Any) -> Any:
-    """:func:`apply` for a NumPy array ``x`` with the default parameters, no ``at_kink``.
-
-    The generated methods of each entry call it directly (``relukit.catalogue``): a
-    planned kernel with an ``out`` of ``x``'s shape and dtype (or none) runs at once;
-    anything else takes :func:`apply`, which checks and raises.
-    """
-    call = _CALLS.get((act, kind, x.dtype))
-    if call is not None:
-        plan = call[3]
-        if plan.__class__ is tuple and (
-            out is None
-            or (
-                out.__class__ is _ndarray
-                and out.shape == x.shape
-                and out.dtype == x.dtype
-                and out.flags.writeable
-            )
-        ):
-            res = _kernels_mod.execute(plan, kind, x, out)
-            if res is not _kernels_mod.NOT_RUN:
-                return res
-    return apply(act, kind, x, (), {}, out, None)
 
 
 # ---------------------------------------------------------------------------
@@ -148,17 +149,26 @@ def apply_array(act: Activation, kind: str, x: Any, out: Any) -> Any:
 # ---------------------------------------------------------------------------
 #
 # A call on a NumPy array binds and validates its parameters, checks ``at_kink`` and
-# (for large arrays) plans its kernel. All of that depends only on the activation, the
-# kind, the dtype and the parameter values as passed, so it is done once per such
-# signature and kept: ``[act, params, at_kink, kernel plan or _UNPLANNED]``. Parameter
-# values are keyed by type and exact value (``float.hex``: -0.0 and 0.0 differ, NaN
-# matches NaN; ``True`` and ``1`` differ); other values (arrays, Fractions) are not
-# cached and take the general path. A call that raises caches nothing.
+# plans its kernel. All of that depends only on the activation, the kind, the dtype and
+# the parameter values as passed, so it is done once per such signature and kept.
+# Parameter values are keyed by type and exact value (``float.hex``: -0.0 and 0.0
+# differ, NaN matches NaN; ``True`` and ``1`` differ); other values (arrays, Fractions)
+# are not cached and take the general path. A call that raises caches nothing.
 
-_ndarray: Any = None  # numpy.ndarray, once NumPy is imported
-_kernels_mod: Any = None  # relukit._kernels, once a plan has been made
-_UNPLANNED = object()
-_CALLS: dict[tuple, list] = {}
+
+class _Call:
+    """A cached call signature: its bound parameters, ``at_kink`` and kernel plan."""
+
+    __slots__ = ("at_kink", "params", "plan", "planned")
+
+    def __init__(self, params: dict, at_kink: float | None) -> None:
+        self.params = params
+        self.at_kink = at_kink
+        self.plan: Any = None
+        self.planned = False
+
+
+_CALLS: dict[tuple, _Call] = {}
 
 
 def _value_key(v: Any) -> Any:
@@ -175,18 +185,10 @@ def _draws_seed(act: Activation) -> bool:
     return any(p.kind == "seed" for p in act.params_list)
 
 
-def _out_ok(act: Activation, kind: str, x: Any, out: Any) -> bool:
-    """``out`` is one array of ``x``'s float dtype and shape (else: the checks that raise)."""
-    if kind == "both" or out.__class__ is not _ndarray:
-        return False
-    _check_out(act, out, x.shape, x.dtype)
-    return True
-
-
 def _cached_call(
-    act: Activation, kind: str, x: Any, args: tuple, kwargs: dict, at_kink: Any
-) -> list | None:
-    """The cached ``[act, params, at_kink, plan]`` of this call signature, or ``None``.
+    act: Activation, kind: str, dtype: Any, args: tuple, kwargs: dict, at_kink: Any
+) -> _Call | None:
+    """The cached :class:`_Call` of this call signature, or ``None`` (not cacheable).
 
     ``None`` too for an entry with a random-seed parameter in training mode (rrelu with
     ``training=True``): binding draws a fresh seed for each call, so such a call is never
@@ -194,7 +196,7 @@ def _cached_call(
     """
     if _draws_seed(act) and kwargs.get("training", False) is not False:
         return None
-    key: tuple = (act, kind, x.dtype)
+    key: tuple = (act, kind, dtype)
     if args or kwargs:
         for v in args:
             k = _value_key(v)
@@ -214,35 +216,63 @@ def _cached_call(
     call = _CALLS.get(key)
     if call is None:
         params = act.bind(args, kwargs)  # raises for bad values: nothing cached
-        call = [act, params, check_at_kink(act, at_kink), _UNPLANNED]
+        call = _Call(params, check_at_kink(act, at_kink))
         if len(_CALLS) >= 4096:
             _CALLS.clear()
         _CALLS[key] = call
     return call
 
 
+def _out_plain(x: Any, out: Any) -> bool:
+    """``out`` is a writeable ndarray of ``x``'s shape and dtype (anything else takes the
+    checks of :func:`_numpy`, which raise or convert)."""
+    return (
+        out.__class__ is _ndarray
+        and out.shape == x.shape
+        and out.dtype == x.dtype
+        and out.flags.writeable
+    )
+
+
 # ---------------------------------------------------------------------------
-# Python scalars: never touch NumPy
+# Python scalars
 # ---------------------------------------------------------------------------
 
 
-def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | None) -> Any:
+def _real(act: Activation, x: Any) -> float:
     try:
-        xf = float(x)
+        return float(x)
     except OverflowError:
         raise ValueError(
             f"{act.name}: x = {_describe(x)} is too large to convert to a float"
         ) from None
+
+
+def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | None) -> Any:
+    xf = _real(act, x)
+    math_, fargs = act.math.resolve(params)
+    if xf != xf:  # NaN in, the same NaN out (value and derivative)
+        return (xf, xf) if kind == "both" else xf
+    if fargs is None or not (math_.exact or not _kernels().available()):
+        # a kernel on a one-element array: the bits of every array of this value
+        arr = numpy().array([xf])
+        res = _numpy(act, kind, arr, params, None, at_kink)
+        return (float(res[0][0]), float(res[1][0])) if kind == "both" else float(res[0])
+    from relukit._prims.numpy import MATH
+
+    results = []
     if kind != "derivative":
-        v = act.scalar_value_fn(x if type(x) is int and act.integer_preserving else xf, **params)
-        if kind == "value":
-            return v
-    d = act.scalar_derivative_fn(xf, **params)
-    if at_kink is not None:
-        for k in act.kinks:
-            if xf == k.location(params):
-                d = at_kink
-    return d if kind == "derivative" else (v, d)
+        keep_int = type(x) is int and act.integer_preserving
+        v = math_.value(MATH, x if keep_int else xf, *fargs)
+        results.append(v if keep_int else float(v))
+    if kind != "value":
+        d = float(math_.derivative(MATH, xf, *fargs))
+        if at_kink is not None:
+            for k in act.kinks:
+                if xf == k.location(params):
+                    d = at_kink
+        results.append(d)
+    return tuple(results) if kind == "both" else results[0]
 
 
 # ---------------------------------------------------------------------------
@@ -252,6 +282,8 @@ def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | N
 
 def _from_sequence(act: Activation, x: Any) -> Any:
     np = numpy()
+    if isinstance(x, range):
+        return np.asarray(x)
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:
@@ -268,7 +300,7 @@ def _from_sequence(act: Activation, x: Any) -> Any:
 
 
 def _work_dtype(act: Activation, kind: str, x: Any) -> Any:
-    """The dtype to compute in; raises for dtypes that are not real numbers."""
+    """The dtype of the result; raises for dtypes that are not real numbers."""
     np = numpy()
     k = x.dtype.kind
     if k == "f":
@@ -294,7 +326,7 @@ def _check_out(act: Activation, out: Any, shape: tuple, dtype: Any, what: str = 
         raise ValueError(
             f"{act.name}: {what} has shape {out.shape}, but the result has shape {shape}"
         )
-    if out.dtype != dtype:
+    if out.dtype.newbyteorder("=") != dtype:  # (either byte order: the same numbers)
         raise ValueError(
             f"{act.name}: {what} has dtype {out.dtype}, but the result has dtype {dtype} "
             "(relukit does not cast on output)"
@@ -311,19 +343,6 @@ def _restore_kind(x: Any, res: Any) -> Any:
     return res if isinstance(res, np.ndarray) else np.asarray(res)
 
 
-def _apply_at_kink(act: Activation, xp: Any, x: Any, d: Any, params: dict, at_kink: float) -> Any:
-    for k in act.kinks:
-        d = xp.where(x == k.location(params), at_kink, d)
-    return d
-
-
-def _kernel_ok(act: Activation) -> bool:
-    """Whether ``act`` is the registered catalogue entry of its name (kernels are keyed by
-    name; a look-alike built with ``dataclasses.replace`` keeps its own formula).
-    :func:`relukit.catalogue.register` marks the entries it registers."""
-    return act.registered
-
-
 def _numpy(
     act: Activation,
     kind: str,
@@ -331,21 +350,16 @@ def _numpy(
     params: dict,
     out: Any,
     at_kink: float | None,
-    kernels: bool = True,
-    call: list | None = None,
+    call: _Call | None = None,
 ) -> Any:
-    """The NumPy path; ``kernels=False`` skips the numba fast path (see ``_kernels``).
+    """The NumPy path: the kernels, or the NumPy formulas where there is no plan.
 
     ``call`` is the cached entry of this call signature (see :func:`_cached_call`): its
-    kernel plan is made on the first large array and kept.
+    kernel plan is made on the first call and kept.
     """
     np = numpy()
-    dt = x.dtype
-    if dt.kind == "f":
-        vdtype = ddtype = dt if dt.isnative else dt.newbyteorder("=")
-    else:
-        vdtype = _work_dtype(act, "value", x)
-        ddtype = _work_dtype(act, "derivative", x)
+    vdtype = _work_dtype(act, "value", x)
+    ddtype = _work_dtype(act, "derivative", x)
     if out is not None:
         if kind == "both":
             if not (isinstance(out, tuple) and len(out) == 2):
@@ -359,39 +373,40 @@ def _numpy(
                 raise ValueError(f"{act.name}: out[0] and out[1] must not overlap")
         else:
             _check_out(act, out, x.shape, vdtype if kind == "value" else ddtype)
-
-    if kernels and x.__class__ is np.ndarray:
-        global _kernels_mod
-        _kernels = _kernels_mod
-        if _kernels is None:
-            from relukit import _kernels
-
-            _kernels_mod = _kernels
-        if _kernels.ENABLED and (x.size >= _kernels.MIN_SIZE or _kernels.small_ok(x)):
-            plan = _UNPLANNED if call is None else call[3]
-            if plan is _UNPLANNED:
-                plan = (
-                    _kernels.static_plan(act, kind, x, params, at_kink) if _kernel_ok(act) else None
-                )
-                if call is not None and (plan is None or not plan[4]):
-                    call[3] = plan  # (per-channel prelu plans depend on x's shape)
-            if plan is not None:
-                res = _kernels.execute(cast("tuple[Any, ...]", plan), kind, x, out)
-                if res is not _kernels.NOT_RUN:
-                    return res
-
+    xa = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if xa.dtype.kind == "f" or (xa.dtype.kind in "iu" and not (
+        kind == "value" and act.integer_preserving
+    )):
+        if xa.dtype.kind in "iu":
+            xa = xa.astype(np.float64)  # (integers become the default float: the same kernel)
+        p = None
+        if call is not None and call.planned:
+            p = call.plan
+        else:
+            p = _kernels().plan(act, kind, xa.dtype, params, at_kink, xa)
+            if call is not None and act.math.channel is None:
+                call.plan, call.planned = p, True
+        if p is not None:
+            res = p.run(xa, out)
+            if res is not _kernels_mod.NOT_RUN:
+                return res if out is not None else _restore_both(x, res, kind)
     with np.errstate(all="ignore"):  # overflow to ±inf is the intended limit, not an error
-        results = _numpy_compute(act, kind, x, params, at_kink, vdtype, ddtype)
+        results = _numpy_formula(act, kind, xa, params, at_kink, vdtype, ddtype)
     if out is not None:
         outs = out if kind == "both" else (out,)
         for o, r in zip(outs, results, strict=True):
             np.copyto(o, r)
         return out
-    results = [_restore_kind(x, r) for r in results]
-    return tuple(results) if kind == "both" else results[0]
+    return _restore_both(x, tuple(results) if kind == "both" else results[0], kind)
 
 
-def _numpy_compute(
+def _restore_both(x: Any, res: Any, kind: str) -> Any:
+    if kind == "both":
+        return (_restore_kind(x, res[0]), _restore_kind(x, res[1]))
+    return _restore_kind(x, res)
+
+
+def _numpy_formula(
     act: Activation,
     kind: str,
     x: Any,
@@ -400,17 +415,34 @@ def _numpy_compute(
     vdtype: Any,
     ddtype: Any,
 ) -> list[Any]:
+    """The formulas on NumPy arrays: exact formulas in the dtype (float16 in float64),
+    the others in float64, each result rounded once to its dtype."""
     np = numpy()
+    from relukit._prims.numpy import NP
+
+    m_, fargs = act.math.resolve(params)
+    work = x
+    if x.dtype.kind == "f" and (x.dtype.itemsize < 8 and not (m_.exact and x.dtype.itemsize == 4)):
+        work = x.astype(np.float64)
+    if fargs is not None and act.math.channel is not None:
+        m_, fargs = act.math.resolve(params, work, np)
+    if fargs is None:  # rrelu in training: the random slopes
+        v, d = act.math.train(np, work, params) if act.math.train is not None else (None, None)
+    else:
+        v = m_.value(NP, work, *fargs) if kind != "derivative" else None
+        d = m_.derivative(NP, work, *fargs) if kind != "value" else None
     results = []
-    if kind in ("value", "both"):
-        xv = x.astype(vdtype, copy=False)
-        results.append(act.value_fn(np, xv, **params))
-    if kind in ("derivative", "both"):
-        xd = x.astype(ddtype, copy=False)
-        d = act.derivative_fn(np, xd, **params)
+    nan = work != work
+    if kind != "derivative":
+        v = np.where(nan, work + 0, v)  # NaN in: the same NaN (quieted) out
+        results.append(np.asarray(v).astype(vdtype, copy=False))
+    if kind != "value":
+        d = np.asarray(d, dtype=work.dtype)
         if at_kink is not None:
-            d = _apply_at_kink(act, np, xd, d, params, at_kink)
-        results.append(d)
+            for k in act.kinks:
+                d = np.where(work == k.location(params), at_kink, d)
+        d = np.where(nan, work + 0, d)
+        results.append(d.astype(ddtype, copy=False))
     return results
 
 
@@ -434,6 +466,10 @@ def _array_api(
             f"{type(x).__module__.split('.')[0]} arrays use the returned array"
         )
     xp = array_api_compat.array_namespace(x)
+    from relukit._prims.numpy import astype, kind as lib, namespace
+
+    if lib(xp) == "dask":
+        return _dask(act, kind, x, params, at_kink)
     if xp.isdtype(x.dtype, "real floating"):
         vx = dx = x
     elif xp.isdtype(x.dtype, "integral"):
@@ -443,15 +479,67 @@ def _array_api(
         vx = x if act.integer_preserving else dx
     else:
         raise _bad_input(act, x)
+    math_, fargs = act.math.resolve(params)
     results = []
-    if kind in ("value", "both"):
-        results.append(act.value_fn(xp, vx, **params))
-    if kind in ("derivative", "both"):
-        d = act.derivative_fn(xp, dx, **params)
-        if at_kink is not None:
-            d = _apply_at_kink(act, xp, dx, d, params, at_kink)
-        results.append(d)
+    for which, xi in (("value", vx), ("derivative", dx)):
+        if kind not in (which, "both"):
+            continue
+        if not xp.isdtype(xi.dtype, "real floating"):  # relu, relu6 on integers: exact
+            m_, a_ = act.math.resolve(params, xi, xp)
+            results.append(getattr(m_, which)(namespace(xp), xi, *a_))
+            continue
+        work, f32 = _working(xp, xi, math_.exact)
+        w = work if work.dtype == xi.dtype else astype(xp, xi, work)
+        m_, a_ = act.math.resolve(params, w, xp)
+        if a_ is None:
+            r = act.math.train(xp, w, params)[0 if which == "value" else 1]
+        else:
+            r = getattr(m_, which)(namespace(xp, f32), w, *a_)
+        if which == "derivative" and at_kink is not None:
+            for k in act.kinks:
+                r = xp.where(w == k.location(params), at_kink, r)
+        r = xp.where(w != w, w + 0, r)  # NaN in: the same NaN out
+        results.append(r if r.dtype == xi.dtype else astype(xp, r, xi.dtype))
     return tuple(results) if kind == "both" else results[0]
+
+
+def _working(xp: Any, x: Any, exact: bool) -> tuple[Any, bool]:
+    """``(dtype to compute in, whether it is float32)`` for a floating ``x``.
+
+    On the CPU (NumPy, Dask, torch CPU tensors) float32 and below are computed in
+    float64 and rounded once; on GPUs (torch CUDA, CuPy) and in JAX float32 stays float32
+    and float16/bfloat16 are computed in float32 (as PyTorch does). Exact formulas keep
+    float32 (their one product is exact in the dtype, as the kernels compute it).
+    """
+    from relukit._prims.numpy import kind as lib
+
+    dt = x.dtype
+    if dt == xp.float64:
+        return xp.float64, False
+    k = lib(xp)
+    cpu = k in ("numpy", "dask") or (k == "torch" and x.device.type == "cpu")
+    if dt == xp.float32 and (exact or not cpu):
+        return xp.float32, True
+    if cpu and not exact:
+        return xp.float64, False
+    return xp.float32, True
+
+
+def _dask(act: Activation, kind: str, x: Any, params: dict, at_kink: float | None) -> Any:
+    """A Dask array: the NumPy path on each block (the kernels' bits), lazily."""
+    np = numpy()
+    meta = np.empty((0,) * x.ndim, dtype=x.dtype)
+    which = ("value", "derivative") if kind == "both" else (kind,)
+    outs = []
+    for w in which:
+        dtype = _work_dtype(act, w, meta)
+        fn = functools.partial(_dask_block, act, w, params, at_kink)
+        outs.append(x.map_blocks(fn, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype)))
+    return tuple(outs) if kind == "both" else outs[0]
+
+
+def _dask_block(act: Activation, kind: str, params: dict, at_kink: Any, block: Any) -> Any:
+    return _numpy(act, kind, numpy().asarray(block), params, None, at_kink)
 
 
 # ---------------------------------------------------------------------------
@@ -466,18 +554,19 @@ def backward(
     params: dict[str, Any] | None = None,
     at_kink: float | None = None,
     out: Any = None,
+    from_output: bool = False,
 ) -> Any:
     """Return ``grad_out * act.derivative(x)``: the gradient with respect to ``x``.
 
-    One pass over ``x`` and ``grad_out`` (a kernel on large float32/float64 arrays);
-    bit-for-bit equal to ``grad_out * act.derivative(x, **params, at_kink=at_kink)``
-    computed with NumPy, so IEEE rules apply: an infinite or NaN ``grad_out`` where the
+    One pass over ``x`` and ``grad_out``; bit-for-bit equal to ``grad_out *
+    act.derivative(x, **params, at_kink=at_kink)`` computed by NumPy from the
+    derivative's array, so IEEE rules apply: an infinite or NaN ``grad_out`` where the
     derivative is 0 gives NaN (PyTorch's ``threshold_backward`` would give 0 there).
 
     Parameters
     ----------
     act
-        A registered :class:`~relukit.Activation` (``rk.relu``, ``rk.get("relu")``).
+        A catalogue entry (``rk.relu``, ``rk.get("relu")``).
     x, grad_out
         NumPy arrays of the same shape and the same floating dtype (CPU torch tensors
         can be passed as ``t.numpy()`` views).
@@ -489,6 +578,9 @@ def backward(
     out
         Optional array (same shape and dtype) to write into; it may be ``grad_out``
         or ``x`` itself.
+    from_output
+        ``x`` is the activation's output (the entry's derivative from the output is
+        used; ``at_kink`` must then be ``None``).
 
     Returns
     -------
@@ -519,15 +611,22 @@ def backward(
             f"{act.name} backward: grad_out must have the shape and dtype of x "
             f"({x.shape}, {x.dtype}), got ({grad_out.shape}, {grad_out.dtype})"
         )
+    if from_output and at_kink is not None:
+        raise ValueError(f"{act.name} backward: at_kink needs the input, not the output")
     dtype = x.dtype.newbyteorder("=")
     if out is not None:
         _check_out(act, out, x.shape, dtype)
-    if _kernel_ok(act):
-        from relukit import _kernels
+    res = _kernels().backward_kernel(act, x, grad_out, bound, at_kink, out, from_output)
+    if res is not _kernels_mod.NOT_RUN:
+        return res
+    if from_output:
+        from relukit._prims.numpy import NP
 
-        res = _kernels.backward_kernel(act, x, grad_out, bound, at_kink, out)
-        if res is not _kernels.NOT_RUN:
-            return res
-    d = _numpy(act, "derivative", x, bound, None, at_kink, kernels=False)
+        m_, fargs = act.math.resolve(bound)
+        with np.errstate(all="ignore"):
+            d = np.asarray(m_.from_output(NP, x.astype(np.float64), *fargs)).astype(dtype)
+    else:
+        d = _numpy_formula(act, "derivative", x, bound, at_kink, dtype, dtype)[0]
     with np.errstate(all="ignore"):
         return np.multiply(grad_out, d, out=out)
+

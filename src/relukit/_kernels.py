@@ -1,79 +1,43 @@
-"""The kernel layer: numba fast paths for NumPy float arrays (a leaf: imports nothing above).
+"""The kernel runtime: plans, settings and the calls of the numba kernels (no numba import).
 
-NumPy's ``where``/``maximum`` formulas make temporaries and run on one thread; the
-kernels read ``x`` once and write each result once, in one pass for
-``value_and_derivative`` and for ``backward`` (``grad_out * derivative``).
+Every float ndarray (float16, float32, float64, any size, strides or byte order) is
+computed by a numba kernel compiled from the entry's formulas
+(:mod:`relukit._kernels_build`), so that one input gives one result whatever the path:
+the same bits for an array of 1 or 10**8 elements, strided or not, in place or not, on
+one thread or many, and for a Python float (a 1-element array).
 
 How it fits
 -----------
-The dispatcher (:mod:`relukit._dispatch`) checks that the activation is the registered
-catalogue entry of its name, asks :func:`static_plan` once per call signature (entry,
-kind, dtype, parameter values, ``at_kink``) and keeps the plan; :func:`execute` then
-runs it on each array, or returns :data:`NOT_RUN` for the NumPy path. A kernel is used
-when all of these hold:
+The dispatcher (:mod:`relukit._dispatch`) asks :func:`plan` once per call signature
+(entry, kind, dtype, parameter values, ``at_kink``) and keeps the :class:`Plan`; its
+:meth:`Plan.run` then computes each array. A plan is ``None`` (:data:`NO_PLAN`) when the
+kernels are switched off (:func:`settings`), numba is unavailable, or the parameters
+need the NumPy formula (rrelu in training draws random slopes). Inputs that are not
+C-contiguous, aligned and native are copied first; ``out`` arrays that are not are
+written from a contiguous result; float16 is widened to float64 and rounded once, with
+the conversion loops of :mod:`relukit._kernels_half`.
 
-* kernels are enabled (``RELUKIT_DISABLE_KERNELS`` unset or ``0``) and numba works;
-* the entry has a :class:`KernelSpec` in :data:`KERNELS` that covers its parameters and
-  the dtype (gelu(tanh) in float64 keeps the NumPy path's compensated tail);
-* ``x`` is a plain ``numpy.ndarray`` of float32 or float64 in native byte order (or
-  float16: widened to float64, the float64 kernel, rounded once to float16, as the
-  NumPy path computes it, the conversions with the loops of
-  :mod:`relukit._kernels_half`; hardtanh and threshold only with float16 parameters), with
-  at least :data:`MIN_SIZE` elements (a strided, Fortran-ordered or unaligned ``x`` is
-  copied to a C-contiguous array first, when no ``out`` is given);
-* every ``out`` array is C-contiguous and aligned and is either ``x`` itself (in place)
-  or does not overlap ``x``.
-
-The piecewise-linear entries (relu, leaky_relu, relu6, hardtanh, prelu, threshold, and
-rrelu in evaluation mode: leaky_relu's kernels with the mean slope), hardswish,
-hardsigmoid and sparse_plus reproduce the NumPy path bit for bit, NaN payloads, ``-0.0``
-and ``±inf`` included (``tests/test_kernels.py``). The smooth entries compute in float64
-with the vectorisable functions of :mod:`relukit._kernels_math` (squareplus: ``sqrt``
-and divisions in place of the NumPy path's ``hypot``; float32: one rounding at the end,
-<= 0.5 ulp; float64: a few ulp), with the NumPy path's special values
-(``tests/test_kernels_smooth.py``, ``relukit bench accuracy``); float32 arrays use the
-``<name>_f32_<kind>`` loops where there are some (leaner functions, clipped arguments).
-
-Threads
--------
-The loops are serial numba functions that release the GIL. A call with work enough for
-two threads (each entry's cost per element sets its :data:`GRAIN`: from 4,096 elements
-for gelu, 65,536 for relu; never below :data:`PARALLEL_MIN_SIZE`) is shared out in one
-of two ways:
-
-* with numba's OpenMP or TBB threading layer (:data:`NUMBA_THREADS`), a parallel
-  version of the loop (:mod:`relukit._kernels_par`) runs one slice per thread. Their
-  threads spin briefly between calls, so back-to-back calls hand over in about a
-  microsecond, as torch's do. A fork-join region waits for every thread, so it is
-  started only on CPUs that other processes leave idle (:func:`_idle_cpus`): on a busy
-  machine the call runs in the calling thread alone, never waiting for a descheduled
-  worker;
-* otherwise (numba's ``workqueue`` layer, a forked child, ``RELUKIT_THREADING=pool``),
-  chunks of :data:`GRAIN` elements are shared between the calling thread and up to
-  ``THREADS - 1`` workers of relukit's own pool, which take the next chunk from a shared
-  counter until none is left; a worker that the OS has not scheduled yet takes nothing.
-
-Either way the thread count follows the size and the CPUs left free by other processes.
-
-numba is imported when a kernel is first planned, never by ``import relukit`` or for
-arrays below :data:`MIN_SIZE`; each kernel is compiled on its first call for a dtype
-and cached on disk (``cache=True``). If numba is missing or a kernel fails to compile,
-relukit warns once (``RuntimeWarning``) and uses the NumPy path from then on.
+Working precision: the exact formulas (selections and a product by a parameter: the
+piecewise-linear entries) run in the array's dtype with the parameters rounded to it,
+as NumPy and PyTorch multiply; the others run in float64 and round once. float32 arrays
+use the lean namespace (float32 results computed in float64 with cheaper functions)
+where the entry's ``Math.lean`` accepts the parameters.
 
 Settings
 --------
-``RELUKIT_KERNEL_MIN_SIZE``
-    The smallest array (elements) given to a kernel (default :data:`DEFAULT_MIN_SIZE`),
-    except that once numba is loaded, smaller float32/float64 arrays of the entries whose
-    kernels are bit for bit the NumPy path run them too (:func:`small_ok`): 2 us per
-    call where ``np.where`` formulas took 5-16. Tests set :data:`MIN_SIZE` to 1 to force
-    the kernel path.
+:func:`settings` gives the current :class:`Settings` (a ``contextvars`` value, so
+threads and async tasks each see their own); :func:`switched` changes them for a
+``with`` block. Their defaults come from the environment:
+
+``RELUKIT_DISABLE_KERNELS=1``
+    Never use a kernel: the NumPy formulas instead (slower, within the stated ulp).
 ``RELUKIT_NUM_THREADS``
     The most threads one call uses (default: the CPUs this process may run on).
-``RELUKIT_DISABLE_KERNELS=1``
-    Never use a kernel (sets :data:`ENABLED` to False).
 ``RELUKIT_THREADING=pool``
     Share large calls with relukit's own thread pool, never numba's threads.
+
+If numba is missing or a kernel fails to compile, relukit warns once (``RuntimeWarning``)
+and uses the NumPy formulas from then on.
 
 Examples
 --------
@@ -81,184 +45,293 @@ Examples
 >>> import relukit as rk
 >>> from relukit._dispatch import backward
 >>> x = np.linspace(-1, 1, 5, dtype=np.float32)
->>> g = np.ones_like(x)
->>> backward(rk.relu, x, g)
+>>> backward(rk.relu, x, np.ones_like(x))
 array([0., 0., 0., 1., 1.], dtype=float32)
->>> backward(rk.leaky_relu, x, g, {"negative_slope": 0.5})
-array([0.5, 0.5, 0.5, 1. , 1. ], dtype=float32)
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
+import contextvars
 import os
-import queue
-import threading
-import time
 import warnings
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-# which entries have kernels, and how their parameters are packed
-from relukit._kernels_specs import KERNELS, KernelSpec
+from relukit import _kernels_threads as threads
 
 __all__ = [
-    "DEFAULT_MIN_SIZE", "ENABLED", "FRESH_LIMIT", "GRAIN", "KERNELS", "MIN_SIZE",
-    "NOT_RUN", "NUMBA_THREADS", "PARALLEL_MIN_SIZE", "THREADS", "KernelSpec", "backward_kernel",
-    "execute", "small_ok", "static_plan", "switched"
-]  # fmt: skip
-
-#: The default size threshold (elements). A kernel call costs about 0.6 us plus its
-#: elements (``relukit bench speed --threshold``): from a few hundred elements on it
-#: beats the NumPy path (``np.where`` and temporaries: 5 us for relu at 10**3 float32
-#: elements, 20x that for gelu). Smaller arrays stay on the NumPy path, which also
-#: keeps numba unimported for them.
-DEFAULT_MIN_SIZE = 1 << 8
-
-#: Elements per chunk of relukit's pool, by the kernel's cost per element (a multiple of
-#: 64): about 25-35 us of one core's work each (single-thread float32, AMD Zen 4:
-#: "memory" the piecewise-linear entries, about 0.09 ns per element; "light" hardswish,
-#: hardsigmoid, sparse_plus, 0.25 ns; "compute" elu, selu, celu, silu, mish, squareplus,
-#: 0.75-1.7 ns; "heavy" gelu and softplus, 1.1-2.7 ns), so that the pool's hand-over
-#: (tens of us) never dominates. numba's threads (:func:`_run`) take slices of at least
-#: an eighth of it, 3-4 us of work: a call gets a second thread once each has that
-#: much to do, which is where two threads start to beat one (gelu from 4,096 elements,
-#: silu from 8,192, relu from 65,536).
-GRAIN = {"memory": 1 << 18, "light": 1 << 17, "compute": 1 << 15, "heavy": 1 << 14}
-
-#: Below this size (elements) every kernel runs in the calling thread only.
-PARALLEL_MIN_SIZE = 1 << 12
+    "NOT_RUN",
+    "NO_PLAN",
+    "Plan",
+    "Settings",
+    "available",
+    "backward_kernel",
+    "plan",
+    "settings",
+    "switched",
+]
 
 
-def _env_threads() -> int:
-    raw = os.environ.get("RELUKIT_NUM_THREADS", "").strip()
-    if raw:
-        try:
-            return max(1, int(raw))
-        except ValueError:
-            warnings.warn(
-                f"RELUKIT_NUM_THREADS={raw!r} is not an integer; using the CPU count",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
+# ---------------------------------------------------------------------------
+# settings
+# ---------------------------------------------------------------------------
 
 
-#: The most threads a kernel call uses (the calling thread included):
-#: ``RELUKIT_NUM_THREADS``, else the CPUs this process may run on.
-THREADS: int = _env_threads()
+@dataclass(frozen=True)
+class Settings:
+    """The kernels' settings for the current context (thread, task).
+
+    Attributes
+    ----------
+    enabled
+        Use the kernels (False: the NumPy formulas).
+    threads
+        The most threads one call uses, the calling thread included.
+    """
+
+    enabled: bool = True
+    threads: int = 1
 
 
-def _env_min_size() -> int:
-    raw = os.environ.get("RELUKIT_KERNEL_MIN_SIZE", "")
-    try:
-        return max(1, int(raw)) if raw.strip() else DEFAULT_MIN_SIZE
-    except ValueError:
-        warnings.warn(
-            f"RELUKIT_KERNEL_MIN_SIZE={raw!r} is not an integer; using {DEFAULT_MIN_SIZE}",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return DEFAULT_MIN_SIZE
+def _env_enabled() -> bool:
+    raw = os.environ.get("RELUKIT_DISABLE_KERNELS", "").strip().lower()
+    return raw in ("", "0", "false", "no")
 
 
-#: Smallest array size (elements) sent to a kernel; monkeypatch it to force kernels.
-MIN_SIZE: int = _env_min_size()
-
-#: False when ``RELUKIT_DISABLE_KERNELS`` is set to anything but ``""``/``0``/``false``.
-ENABLED: bool = os.environ.get("RELUKIT_DISABLE_KERNELS", "").strip().lower() in (
-    "",
-    "0",
-    "false",
-    "no",
+_SETTINGS: contextvars.ContextVar[Settings] = contextvars.ContextVar(
+    "relukit_kernel_settings",
+    default=Settings(enabled=_env_enabled(), threads=threads.default_threads()),
 )
 
 
-@contextlib.contextmanager
-def switched(enabled: bool, min_size: int | None = None) -> Iterator[None]:
-    """Set :data:`ENABLED` (and :data:`MIN_SIZE`) for the duration of a ``with`` block.
+def settings() -> Settings:
+    """The kernels' :class:`Settings` in this context.
 
-    For comparisons of the two paths (the accuracy benchmark, the tests): ``False``
-    gives the NumPy path, ``True`` with ``min_size=1`` the kernels at any size. Not
-    thread-safe: the settings are the module's.
+    >>> settings().enabled in (True, False)
+    True
+    """
+    return _SETTINGS.get()
+
+
+@contextlib.contextmanager
+def switched(enabled: bool | None = None, threads: int | None = None) -> Iterator[Settings]:
+    """Change the kernels' settings for the duration of a ``with`` block (this context only).
 
     >>> import numpy as np, relukit as rk
-    >>> with switched(False):
+    >>> with switched(enabled=False):
     ...     float(rk.relu(np.array([-1.0, 2.0]))[1])
     2.0
     """
-    global ENABLED, MIN_SIZE
-    old = ENABLED, MIN_SIZE
-    ENABLED = enabled
-    if min_size is not None:
-        MIN_SIZE = min_size
+    new = settings()
+    if enabled is not None:
+        new = replace(new, enabled=bool(enabled))
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+        new = replace(new, threads=threads)
+    token = _SETTINGS.set(new)
     try:
-        yield
+        yield new
     finally:
-        ENABLED, MIN_SIZE = old
+        _SETTINGS.reset(token)
 
 
-# The numba module once loaded (None: not tried yet; False: unavailable, warned).
-_impl: Any = None
-_np: Any = None  # NumPy, once a plan was made (execute runs only on planned calls)
+# ---------------------------------------------------------------------------
+# numba, loaded on first use
+# ---------------------------------------------------------------------------
+
+_build: Any = None  # relukit._kernels_build once loaded; False: unavailable (warned)
+_np: Any = None
 
 
 def _broken(exc: BaseException) -> None:
     """Switch the kernels off for this process, with one RuntimeWarning."""
-    global _impl
-    if _impl is False:
+    global _build
+    if _build is False:
         return
-    _impl = False
+    _build = False
     warnings.warn(
         f"relukit: the numba kernels are unavailable ({type(exc).__name__}: {exc}); "
-        "using the NumPy path, which gives the same results more slowly "
-        "(set RELUKIT_DISABLE_KERNELS=1 to skip the kernels and this warning)",
+        "using the NumPy formulas, which give results within the stated accuracy more "
+        "slowly (reinstall numba, or set RELUKIT_DISABLE_KERNELS=1 to skip the kernels "
+        "and this warning)",
         RuntimeWarning,
         stacklevel=4,
     )
 
 
 def _load() -> Any:
-    """The kernel module, importing numba on first use; ``None`` when unavailable."""
-    global _impl
-    if _impl is None:
+    global _build, _np
+    if _build is None:
         try:
-            from relukit import _kernels_numba
+            import numpy
+
+            from relukit import _kernels_build
         except Exception as exc:  # ImportError, or numba failing to initialise
             _broken(exc)
             return None
-        _impl = _kernels_numba
-    return _impl or None
+        _np = numpy
+        _build = _kernels_build
+    return _build or None
 
 
-def _pack(np: Any, dtype: Any, p: tuple, at_kink: float | None, kinks: list[float]) -> Any:
-    """The scalar blocks ``P`` (cast to ``dtype`` as NumPy would) and ``Q`` (float64).
+def available() -> bool:
+    """Whether the kernels are on in this context and numba works."""
+    return settings().enabled and _load() is not None
 
-    Python floats meet a float32 array as "weak" scalars (NEP 50): they are rounded to
-    float32 first, and so they are here (``±inf`` when out of range, as in NumPy).
+
+# ---------------------------------------------------------------------------
+# plans
+# ---------------------------------------------------------------------------
+
+#: what :meth:`Plan.run` returns when numba failed (after one warning): the caller takes
+#: the NumPy formulas
+NOT_RUN = object()
+
+#: "no kernel for this call": the NumPy formulas compute it
+NO_PLAN = None
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """One kernel call signature: an entry's kernel with its packed arguments.
+
+    Attributes
+    ----------
+    kernel
+        The numba loop (value, derivative, both, backward or backward_y).
+    kind
+        Which of these.
+    dtype
+        The dtype the kernel runs on (float64 for float16 arrays, which are widened).
+    args
+        The formula's arguments, packed: float64, or the dtype for exact formulas.
+    kinks
+        The kink block: ``at_kink`` and the kink locations, in ``dtype``.
+    at_kink
+        1 when ``at_kink`` replaces the derivative at the kinks, else 0.
+    grain
+        Elements per chunk when the call is shared between threads.
+    channel
+        PReLU's per-channel weights in ``dtype`` (``None``: one weight).
     """
+
+    kernel: Any
+    kind: str
+    dtype: Any
+    args: Any
+    kinks: Any
+    at_kink: int
+    grain: int
+    channel: Any = None
+
+    def run(self, x: Any, out: Any = None) -> Any:
+        """Compute on the ndarray ``x`` (any layout, this plan's dtype or float16).
+
+        ``out`` (already checked by the caller: shape, dtype, writeable) is an array,
+        or a pair for ``"both"``. Returns ``out`` itself when given, else the new
+        array(s); :data:`NOT_RUN` when numba failed.
+        """
+        try:
+            return _execute(self, x, out)
+        except Exception as exc:  # a compilation failure
+            _broken(exc)
+            return NOT_RUN
+
+
+def _pack(np: Any, dtype: Any, values: tuple, exact: bool) -> Any:
+    """The formula's arguments as a read-only array: the dtype for exact formulas (a
+    parameter meets the array in its dtype, as in NumPy), else float64."""
+    key = (dtype.char, exact, *(v.hex() for v in values))  # -0.0 != 0.0, nan == nan
+    hit = _PACKED.get(key)
+    if hit is None:
+        with np.errstate(all="ignore"):
+            hit = np.array([*values, 0.0, 0.0, 0.0][:3], dtype=dtype if exact else np.float64)
+        hit.flags.writeable = False
+        if len(_PACKED) > 512:
+            _PACKED.clear()
+        _PACKED[key] = hit
+    return hit
+
+
+_PACKED: dict[tuple, Any] = {}
+
+
+def _kink_block(np: Any, dtype: Any, at_kink: float | None, kinks: list[float]) -> Any:
     k0 = kinks[0] if kinks else 0.0
     k1 = kinks[-1] if kinks else 0.0
     kv = 0.0 if at_kink is None else at_kink
-    block = (float(p[0]), float(p[1]), float(p[2]), kv, k0, k1, 1.0, 0.0)
-    key = (dtype.char, *(v.hex() for v in block))  # hex: -0.0 and 0.0 differ, nan == nan
-    cached = _PACKED.get(key)
-    if cached is None:  # read-only, so sharing them between calls is safe
+    with np.errstate(all="ignore"):
+        block = np.array([0.0, 0.0, 0.0, kv, k0, k1], dtype=dtype)
+    block.flags.writeable = False
+    return block
+
+
+def plan(
+    act: Any, kind: str, dtype: Any, params: Mapping[str, Any], at_kink: float | None, x: Any = None
+) -> Plan | None:
+    """The :class:`Plan` of ``kind`` of ``act`` on arrays of ``dtype``, or ``None``.
+
+    ``kind`` is ``value``, ``derivative``, ``both``, ``backward`` or ``backward_y``.
+    ``x`` is needed only for per-channel PReLU weights (their shape follows ``x``; such
+    plans are not to be cached).
+    """
+    if not settings().enabled:
+        return NO_PLAN
+    build = _load()
+    if build is None:
+        return NO_PLAN
+    np = _np
+    dtype = np.dtype(dtype).newbyteorder("=")
+    if dtype.char == "e":
+        dtype = np.dtype(np.float64)  # float16: the float64 kernels on the widened array
+    elif dtype.char not in "fd":
+        return NO_PLAN
+    math = act.math
+    channel = None
+    if math.channel is not None and x is not None:
+        w = params[math.channel]
+        if not isinstance(w, float):
+            wa = np.asarray(w, dtype=np.float64).reshape(-1)
+            if wa.size > 1:
+                channel = wa
+                params = {**params, math.channel: 0.0}
+    formulas, args = math.resolve(params)
+    if args is None:
+        return NO_PLAN  # (rrelu in training: random slopes, the NumPy formula)
+    if kind == "backward_y" and not formulas.can_use_output(args):
+        raise ValueError(f"{act.name}: no derivative from the output for these parameters")
+    kinks = [k.location(params) for k in act.kinks] if channel is None else [0.0]
+    if len(kinks) > 2:
+        return NO_PLAN
+    lean = dtype.char == "f" and not formulas.exact
+    if lean and formulas.lean is not None and not formulas.lean(*args):
+        lean = False
+    arity = len(args) if channel is None else 1
+    kernel = build.kernel(formulas, "32" if lean else "64", kind, arity, channel is not None)
+    kk = 1 if (at_kink is not None and kinks and kind not in ("value", "backward_y")) else 0
+    grain = threads.GRAIN[formulas.work]
+    extra = None
+    if channel is not None:
         with np.errstate(all="ignore"):
-            cached = np.array(block, dtype=dtype), np.array(block, dtype=np.float64)
-        for a in cached:
-            a.flags.writeable = False
-        if len(_PACKED) > 256:
-            _PACKED.clear()
-        _PACKED[key] = cached
-    return cached
+            extra = channel.astype(dtype)
+    return Plan(
+        kernel,
+        kind,
+        dtype,
+        _pack(np, dtype, tuple(float(a) for a in args), formulas.exact),
+        _kink_block(np, dtype, at_kink, kinks),
+        kk,
+        grain,
+        extra,
+    )
 
 
-_PACKED: dict[tuple, tuple[Any, Any]] = {}
+# ---------------------------------------------------------------------------
+# running a plan
+# ---------------------------------------------------------------------------
 
 
 def _plain(np: Any, a: Any, dtype: Any) -> bool:
@@ -271,523 +344,190 @@ def _plain(np: Any, a: Any, dtype: Any) -> bool:
     )
 
 
-def static_plan(
-    act: Any, kind: str, x: Any, params: Mapping[str, Any], at_kink: float | None
-) -> tuple[Any, Any, Any, int, tuple, int] | None:
-    """``(kernel, P, Q, kk, extra_args, grain)`` for ``kind`` of ``act`` on ``x``'s dtype.
-
-    ``None`` when no kernel covers the entry, the dtype or the parameters. ``act`` must
-    be the registered catalogue entry (the dispatcher checks); only its ``name`` and
-    ``kinks`` are read. Imports numba (call it for large arrays only). The plan depends
-    on ``x`` only through its dtype, except for per-channel prelu weights (``extra_args``
-    not empty), so the dispatcher caches plans without ``extra_args``.
-    """
-    if _impl is False:
-        return None
-    spec = KERNELS.get(act.name)
-    if spec is None:
-        return None
-    global _np
-    import numpy as np
-
-    _np = np
-    dtype = x.dtype
-    half = dtype.char == "e"
-    if half:  # float16: the float64 kernels on the widened array (see execute)
-        dtype = np.dtype(np.float64)
-    elif dtype.char not in "fd" or not dtype.isnative:
-        return None
-    p = spec.pack(params, dtype, x)
-    if p is None:
-        return None
-    kinks = [k.location(params) for k in act.kinks]
-    if len(kinks) > 2:
-        return None
-    if half and spec.half == "exact-params":
-        with np.errstate(over="ignore"):
-            if any(float(np.float16(v)) != v for v in (*p[:3], *kinks) if v == v):
-                return None
-    suffix, extra = (p[3], p[4]) if len(p) == 5 else ("", ())
-    impl = _load()
-    if impl is None:
-        return None
-    kernel = getattr(impl, f"{spec.prefix}{suffix}_{kind}", None)
-    if dtype.char == "f":  # float32 loops with the lean functions, where there are some
-        kernel = getattr(impl, f"{spec.prefix}{suffix}_f32_{kind}", kernel)
-    if kernel is None:
-        return None
-    if spec.exact:
-        _EXACT.add(kernel)
-    kk = 1 if (at_kink is not None and kinks and kind != "value") else 0
-    grain = GRAIN[spec.cost]
-    if extra:  # per-channel prelu: chunks of whole (channel, inner) blocks
-        block = extra[2] * extra[3]
-        grain = max(1, grain // block) * block
-    return kernel, *_pack(np, dtype, p[:3], at_kink, kinks), kk, extra, grain
-
-
-#: the kernels that are bit for bit the NumPy path (:attr:`KernelSpec.exact`), as
-#: planned: below :data:`MIN_SIZE` only these run, and only once numba is loaded
-_EXACT: set[Any] = set()
-
-
-def small_ok(x: Any) -> bool:
-    """Whether an array below :data:`MIN_SIZE` may be planned for a kernel.
-
-    Only once numba is loaded (by a larger call: small arrays never import it), and only
-    non-empty float32/float64 arrays; :func:`execute` then runs only the kernels that are
-    bit for bit the NumPy path (the piecewise-linear entries, hardswish, hardsigmoid,
-    sparse_plus), so a result never depends on which path an earlier call loaded.
-    """
-    return _impl is not None and _impl is not False and x.size > 0 and x.dtype.char in "fd"
-
-
-def _outs_fit(np: Any, x: Any, outs: tuple) -> bool:
-    for o in outs:
-        if o is None or o is x:
-            continue
-        if not _plain(np, o, x.dtype):
-            return False
-        # (may_share_memory compares bounds only: cheap.) In place through another view
-        # needs the same start, shape and layout; any other overlap would be read after
-        # being written
-        if np.may_share_memory(o, x) and (
-            o.__array_interface__["data"][0] != x.__array_interface__["data"][0]
-        ):
-            return False
-    return True
-
-
-# ---------------------------------------------------------------------------
-# threads: a chunked, self-balancing schedule
-# ---------------------------------------------------------------------------
-#
-# The loops are serial numba functions that release the GIL. A call on several chunks
-# is shared out through a counter: the calling thread and the woken workers each take
-# the next chunk until none is left, and the caller waits only for chunks that were
-# taken. A worker that the OS has not scheduled yet (a busy machine) takes nothing, so
-# the call never waits for it: at worst the calling thread does all the work, as in a
-# single-threaded call. (A fork-join loop, numba's `parallel=True`, waits for every
-# worker and can turn a 0.1 ms call into several ms on a loaded machine.)
-
-
-class _Job:
-    __slots__ = (
-        "arrays", "chunks", "done", "error", "grain", "kernel", "left", "lock", "n", "next", "tail"
-    )  # fmt: skip
-
-    def __init__(self, kernel: Any, arrays: tuple, tail: tuple, n: int, grain: int) -> None:
-        self.kernel, self.arrays, self.tail, self.n, self.grain = kernel, arrays, tail, n, grain
-        self.chunks = -(-n // grain)
-        self.next = itertools.count().__next__  # atomic under the GIL
-        self.left = self.chunks
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-
-    def work(self) -> None:
-        while True:
-            i = self.next()
-            if i >= self.chunks:
-                return
-            s = i * self.grain
-            e = min(self.n, s + self.grain)
-            try:
-                self.kernel(*[a[s:e] for a in self.arrays], *self.tail)
-            except BaseException as exc:  # reported by the calling thread
-                self.error = exc
-            with self.lock:
-                self.left -= 1
-                if self.left == 0:
-                    self.done.set()
-
-
-_queues: list[queue.SimpleQueue] = []
-
-
-def _worker(q: queue.SimpleQueue) -> None:
-    while True:
-        job = q.get()
-        job.work()
-
-
-def _wake(count: int, job: _Job) -> None:
-    while len(_queues) < count:
-        q: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=_worker, args=(q,), name="relukit-kernel", daemon=True).start()
-        _queues.append(q)
-    for q in _queues[:count]:
-        q.put(job)
-
-
-# (time of the last look, CPUs free then, CPU counters then)
-_load_seen: list[Any] = [-1.0, 1, None]
-
-
-def _cpu_counters() -> tuple[float, float, float] | None:
-    """(all CPUs' busy, all CPUs' total, this process's busy) clock ticks, or None."""
-    try:
-        with open("/proc/stat", "rb") as fh:
-            f = [float(v) for v in fh.readline().split()[1:]]
-        with open("/proc/self/stat", "rb") as fh:
-            mine = fh.read().rsplit(b")", 1)[1].split()
-    except (OSError, ValueError, IndexError):
-        return None
-    idle = f[3] + (f[4] if len(f) > 4 else 0.0)  # idle + iowait
-    total = sum(f[:8])  # guest time is already in user time
-    return total - idle, total, float(mine[11]) + float(mine[12])  # utime + stime
-
-
-def _running_now() -> int:
-    """Tasks running or runnable on the whole machine now (Linux ``/proc/loadavg``), or 1."""
-    try:
-        with open("/proc/loadavg", "rb") as fh:
-            return int(fh.read().split()[3].split(b"/")[0])
-    except (OSError, ValueError, IndexError):
-        return 1
-
-
-def _free_cpus() -> int:
-    """CPUs that other processes leave free (this process's own threads do not count).
-
-    From the CPU time the whole machine and this process used since the last look (at
-    most 4 looks a second; Linux ``/proc``), else (the first look) from the 1-minute
-    load average and, for :func:`_idle_cpus`, the tasks running at that moment. A
-    helper thread on a CPU that other processes keep busy only adds hand-over costs:
-    measured on a 2-core machine at load 3-4, relu on 2**18 float32 elements took
-    62 us on two threads against 29 us on one.
-    """
-    now = time.monotonic()
-    if now - _load_seen[0] < 0.25:
-        return _load_seen[1]
-    cpus = os.cpu_count() or 1
-    counters = _cpu_counters()
-    before = _load_seen[2]
-    if counters is not None and before is not None and counters[1] > before[1]:
-        busy, total, mine = (c - b for c, b in zip(counters, before, strict=True))
-        others = cpus * max(0.0, busy - mine) / total  # in CPUs
-        free = int(cpus - others + 0.5)
-    else:  # the first look: no interval yet
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):  # pragma: no cover - Windows
-            load = 0.0
-        free = int(cpus - load + 1.5)  # + 1: this process, + 0.5: rounding
-        # (this process counts in both the load average and the tasks running now)
-        others = max(0.0, load - 1.0, float(_running_now() - 1))
-    _load_seen[:] = [now, max(1, free), counters]
-    _idle_seen[0] = max(1, int(cpus - others + 0.1))
-    return _load_seen[1]
-
-
-_idle_seen = [1]  # CPUs that other processes leave (almost) entirely idle, at the last look
-
-
-def _idle_cpus() -> int:
-    """CPUs that other processes leave idle: less than a tenth of one CPU used, in all.
-
-    For numba's fork-join threads (:mod:`relukit._kernels_par`), which wait for every
-    worker: a worker that shares its CPU with another process can stall a call for a
-    time slice (milliseconds), so they are used only where no other process runs.
-    """
-    if _monotonic() - _load_seen[0] >= 0.25:
-        _free_cpus()
-    return _idle_seen[0]
-
-
-_monotonic = time.monotonic
-
-
-#: Whether large calls use numba's OpenMP/TBB threads (:mod:`relukit._kernels_par`):
-#: None until the first parallel call decides (True when numba's threading layer is
-#: OpenMP or TBB), False in a forked child (GNU OpenMP does not survive a fork) or
-#: when ``RELUKIT_THREADING=pool``. Otherwise relukit's own pool shares the chunks.
-NUMBA_THREADS: bool | None = (
-    False if os.environ.get("RELUKIT_THREADING", "").strip().lower() == "pool" else None
-)
-_par: Any = None  # relukit._kernels_par, once imported
-
-
-def _numba_threads() -> bool:
-    """:data:`NUMBA_THREADS`, deciding it (and importing ``_kernels_par``) on first use."""
-    global NUMBA_THREADS, _par
-    if NUMBA_THREADS is False:
+def _may_alias(np: Any, a: Any, b: Any) -> bool:
+    """``a`` may overlap ``b`` other than as the very same memory (in place)."""
+    if not np.may_share_memory(a, b):
         return False
-    if _par is None:
-        try:
-            from relukit import _kernels_par
-
-            usable = _kernels_par.usable()
-            _par = _kernels_par
-        except Exception:  # no parallel numba: the pool does the work
-            usable = False
-        if not usable:
-            NUMBA_THREADS = False
-            return False
-    NUMBA_THREADS = True
-    return True
+    same = (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.strides == b.strides
+        and a.shape == b.shape
+    )
+    return not same
 
 
-def _after_fork_in_child() -> None:
-    global NUMBA_THREADS
-    _queues.clear()  # the worker threads do not exist in a forked child
-    NUMBA_THREADS = False  # nor can GNU OpenMP start its threads again there
+def _tail(plan: Plan, x: Any) -> tuple[tuple, int]:
+    """The kernel's arguments after the arrays, and the alignment of thread slices."""
+    tail: tuple = (plan.args, plan.kinks)
+    if plan.kind != "value":
+        tail = (*tail, plan.at_kink)
+    if plan.channel is None:
+        return tail, 64
+    c = x.shape[1] if x.ndim >= 2 else 1
+    if plan.channel.size != c:
+        raise ValueError(f"{plan.channel.size} weights for {c} channel(s)")
+    inner = x.size // (x.shape[0] * c) if x.size else 1
+    # slices start at whole (channel, inner) blocks: the loops count channels from there
+    return (*tail, plan.channel, c, inner), max(1, c * inner)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-#: Bytes of a new output array above which a call is shared out by relukit's pool, not numba's
-#: threads: glibc maps allocations above 32 MiB afresh each time, so their pages fault
-#: in as the kernel first writes them; with page faults in GNU OpenMP's threads about one
-#: call in 30 stalled by 30-40 ms (relu's derivative on 10**7 float32 elements, measured
-#: on this project's 2-core machine), against about one in 150 with relukit's pool, whose
-#: chunks never wait for a late worker (one thread alone: none, but 1.5x the median)
-FRESH_LIMIT = 1 << 25
-
-
-def _run(
-    kernel: Any,
-    *args: Any,
-    arrays: int = 2,
-    grain: int = GRAIN["memory"],
-    align: int = 64,
-    fresh: int = 0,
-) -> bool:
-    """Run a kernel on ``args`` (its first ``arrays`` are the flat arrays to split).
-
-    Returns False (after one warning) when numba fails. Below :data:`PARALLEL_MIN_SIZE`
-    the calling thread runs the kernel alone. Above, with numba's OpenMP/TBB threads
-    (:data:`NUMBA_THREADS`) and at most :data:`FRESH_LIMIT` bytes of newly allocated
-    output (``fresh``), one slice per thread (at least ``grain // 8`` elements each,
-    slice starts a multiple of ``align``) on as many CPUs as other processes leave idle;
-    else up to :data:`THREADS` threads of relukit's pool share chunks of ``grain``.
-    """
-    n = args[0].shape[0]
-    try:
-        if n < PARALLEL_MIN_SIZE or n < grain >> 2 or THREADS < 2:
-            kernel(*args)
-            return True
-        # (look at the machine first: the first look counts the tasks running now, and
-        # the OpenMP threads that _numba_threads starts would be among them)
-        idle = _idle_cpus()
-        if fresh <= FRESH_LIMIT and (NUMBA_THREADS or (NUMBA_THREADS is None and _numba_threads())):
-            k = THREADS if idle > THREADS else idle
-            slices = n // (grain >> 3 if grain >> 3 > align else align)
-            if slices < k:
-                k = slices
-            if k < 2:
-                kernel(*args)
-                return True
-            par = _par.parallel(kernel, arrays)
-            if k >= _par.MAX_THREADS:  # numba's threads as they are (fewer if asked so)
-                if arrays == 2:
-                    par(args[0], args[1], k, align, *args[2:])
-                else:
-                    par(*args[:arrays], k, align, *args[arrays:])
-                return True
-            old = _par.set_threads(k)
-            try:
-                par(*args[:arrays], k, align, *args[arrays:])
-            finally:
-                _par.set_threads(old)
-            return True
-        if n <= grain:
-            kernel(*args)
-            return True
-        # at most 8 chunks per thread: each chunk costs a hand-over in Python (with the
-        # GIL), and a late worker holds back one chunk at most
-        most = -(-n // (8 * THREADS * align)) * align
-        job = _Job(kernel, args[:arrays], args[arrays:], n, max(grain, most))
-        helpers = min(THREADS, job.chunks, _free_cpus()) - 1
-        if helpers < 1:  # no idle CPU for a helper: one thread, no hand-over cost
-            kernel(*args)
-            return True
-        _wake(helpers, job)
-        job.work()
-        job.done.wait()
-        if job.error is not None:
-            raise job.error
-    except Exception as exc:  # a compilation failure
-        _broken(exc)
-        return False
-    return True
-
-
-#: what :func:`execute` returns when the kernel did not run (the array does not fit:
-#: too small, strided, overlapping ``out``; or numba failed and warned): the caller
-#: takes the NumPy path
-NOT_RUN = object()
-
-
-def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
-    """Compute ``kind`` with the kernel of ``plan`` (:func:`static_plan`), or :data:`NOT_RUN`.
-
-    ``kind`` is ``"value"``, ``"derivative"`` or ``"both"``; ``out`` has already been
-    validated by the dispatcher (shape, dtype, writeable, pair for ``"both"``). Returns
-    ``out`` itself when given, else the new array (the pair for ``"both"``).
-    """
-    n = x.size
-    if not ENABLED or _impl is False:
-        return NOT_RUN
-    kernel, P, Q, kk, extra, grain = plan
-    if n < MIN_SIZE and (n == 0 or kernel not in _EXACT or x.dtype.char == "e"):
-        return NOT_RUN
+def _execute(plan: Plan, x: Any, out: Any) -> Any:
     np = _np
-    if x.__class__ is not np.ndarray:
-        return NOT_RUN
-    flags = x.flags
-    if (
-        kind != "both"
-        and not extra
-        and flags.c_contiguous
-        and flags.aligned
-        and x.dtype.char != "e"
-    ):
-        # the common case, with the least Python around it
-        if out is None:
-            y = np.empty(x.shape, x.dtype)
-            fresh = y.nbytes
-        elif out is x or (
-            out.__class__ is np.ndarray
-            and out.flags.c_contiguous
-            and out.flags.aligned
-            and not np.may_share_memory(out, x)
-        ):
-            y, fresh = out, 0  # (shape and dtype: checked by the dispatcher)
-        elif _outs_fit(np, x, (out,)):  # another view of x's memory
-            y, fresh = out, 0
-        else:
-            return NOT_RUN
-        xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
-        try:
-            if n < PARALLEL_MIN_SIZE or n < grain >> 2:  # (less than two slices' work)
-                if kind == "value":
-                    kernel(xf, yf, P, Q)
-                else:
-                    kernel(xf, yf, P, Q, kk)
-                return y
-        except Exception as exc:  # a compilation failure
-            _broken(exc)
-            return NOT_RUN
-        if kind == "value":
-            ok = _run(kernel, xf, yf, P, Q, grain=grain, fresh=fresh)
-        else:
-            ok = _run(kernel, xf, yf, P, Q, kk, grain=grain, fresh=fresh)
-        return y if ok else NOT_RUN
-    if x.dtype.char == "e":  # float16 (planned for float64): widen, then round once
-        if plan[4]:
-            return NOT_RUN  # (per-channel prelu weights: the NumPy path)
-        return _execute_half(np, plan, kind, x, out)
-    if not (flags.c_contiguous and flags.aligned):
-        if extra or out is not None:
-            return NOT_RUN  # (per-channel weights follow x's layout; out= keeps its own)
-        # strided, Fortran-ordered or unaligned: one contiguous copy, then the kernel
-        # (the result is C-ordered; a view of x is never written)
-        return execute(plan, kind, x.copy(order="C"), None)  # (a copy is aligned)
-    # "both", and per-channel prelu: two outputs, or the weights' arguments
-    outs = out if kind == "both" and out is not None else (out,)
-    if out is not None and not _outs_fit(np, x, outs):
-        return NOT_RUN
-    news = [np.empty(x.shape, x.dtype) if o is None else o for o in outs]
-    if kind == "both" and out is None:
-        news.append(np.empty(x.shape, x.dtype))
-    flat = [a if a.ndim == 1 else a.reshape(-1) for a in (x, *news)]  # C-contiguous views
-    args = (*flat, P, Q, *extra) if kind == "value" else (*flat, P, Q, kk, *extra)
-    align = extra[2] * extra[3] if extra else 64  # (per-channel prelu: whole blocks)
-    fresh = x.nbytes if out is None else 0  # (each new array is one allocation)
-    if not _run(kernel, *args, arrays=len(flat), grain=grain, align=align, fresh=fresh):
-        return NOT_RUN
-    if out is not None:
-        return out  # the caller's object itself (the pair for "both"), as the NumPy path
-    return (news[0], news[1]) if kind == "both" else news[0]
-
-
-_half_mod: Any = None  # relukit._kernels_half, once a float16 array has been planned
-
-
-def _execute_half(np: Any, plan: tuple, kind: str, x: Any, out: Any) -> Any:
-    """:func:`execute` for a float16 ``x``: widened to float64, the float64 kernel, each
-    result rounded once to float16, the conversions with the loops of
-    :mod:`relukit._kernels_half` (NumPy's bits; NumPy's own ``astype`` for a
-    byte-swapped or unaligned ``x`` or ``out``)."""
-    global _half_mod
-    fast = x.dtype.isnative and x.flags.aligned
-    if fast and _half_mod is None:
-        try:
-            from relukit import _kernels_half
-
-            _half_mod = _kernels_half
-        except Exception as exc:  # numba failing
-            _broken(exc)
-            return NOT_RUN
-    if fast:
-        xc = np.ascontiguousarray(x)
-        wide_x = np.empty(xc.shape, np.float64)
-        if not _run(
-            _half_mod.half_to_double,
-            xc.reshape(-1).view(np.uint16),
-            wide_x.reshape(-1),
-            fresh=wide_x.nbytes,
-        ):
-            return NOT_RUN
-    else:
-        wide_x = x.astype(np.float64)
-    wide = execute(plan, kind, wide_x, None)
-    if wide is NOT_RUN:
-        return NOT_RUN
-    wides = wide if kind == "both" else (wide,)
-    outs = (out if kind == "both" else (out,)) if out is not None else (None,) * len(wides)
-    done = []
-    for o, w in zip(outs, wides, strict=True):
-        plain = o is None or (o.flags.c_contiguous and o.flags.aligned and o.dtype.isnative)
-        if fast and plain:
-            dst = np.empty(w.shape, np.float16) if o is None else o
-            if not _run(
-                _half_mod.double_to_half,
-                w.reshape(-1),
-                dst.reshape(-1).view(np.uint16),
-                fresh=0 if o is not None else dst.nbytes,
-            ):
-                return NOT_RUN
-            done.append(dst)
-            continue
-        with np.errstate(over="ignore"):  # (overflow to ±inf is the intended limit)
-            if o is None:
-                done.append(w.astype(x.dtype))
-            else:
-                np.copyto(o, w, casting="same_kind")
-                done.append(o)
+    if x.dtype.char == "e":
+        return _execute_half(plan, x, out)
+    dtype = plan.dtype
+    two = plan.kind == "both"
+    outs = (out if two else (out,)) if out is not None else ((None, None) if two else (None,))
+    # the input: C-contiguous, aligned, native, in the kernel's dtype
+    xk = x if _plain(np, x, dtype) else np.ascontiguousarray(x, dtype=dtype)
+    # the outputs: written directly where they are plain arrays of the dtype that do not
+    # overlap the input other than in place; else a new array, copied into ``out`` after
+    direct = [
+        o if o is not None and _plain(np, o, dtype) and not _may_alias(np, o, xk) else
+        np.empty(x.shape, dtype)
+        for o in outs
+    ]
+    if two and direct[0] is direct[1]:
+        direct[1] = np.empty(x.shape, dtype)
+    tail, align = _tail(plan, x)
+    fresh = sum(a.nbytes for a, o in zip(direct, outs, strict=True) if a is not o)
+    if xk.size:
+        threads.run(
+            plan.kernel,
+            *(a.reshape(-1) for a in (xk, *direct)),
+            *tail,
+            arrays=1 + len(direct),
+            grain=max(plan.grain // align, 1) * align,
+            align=align,
+            fresh=fresh,
+            threads=settings().threads,
+        )
+    for a, o in zip(direct, outs, strict=True):
+        if o is not None and a is not o:
+            np.copyto(o, a)
     if out is not None:
         return out  # the caller's object itself (the pair for "both")
-    return (done[0], done[1]) if kind == "both" else done[0]
+    return (direct[0], direct[1]) if two else direct[0]
 
 
-def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any, out: Any) -> Any:
-    """``grad_out * derivative`` in one pass when a kernel applies, else :data:`NOT_RUN`.
+#: float16 arrays are widened to float64 and rounded back in chunks of this many
+#: elements, so that a call needs at most a few MB beyond its output (not 8x the array)
+HALF_CHUNK = 1 << 18
 
-    Inputs are validated by the caller (:func:`relukit._dispatch.backward`).
+
+def _execute_half(plan: Plan, x: Any, out: Any) -> Any:
+    """float16: each chunk widened to float64 (exactly), the float64 kernel, each result
+    rounded once to float16 (NumPy's bits), with the loops of :mod:`relukit._kernels_half`."""
+    np = _np
+    two = plan.kind == "both"
+    outs = (out if two else (out,)) if out is not None else ((None, None) if two else (None,))
+    xc = np.ascontiguousarray(x)  # (float16: a copy only when strided or unaligned)
+    flat_x = xc.reshape(-1)
+    news = [np.empty(x.shape, np.float16) for o in outs]
+    flat_out = [a.reshape(-1) for a in news]
+    tail, align = _tail(plan, x)
+    n = flat_x.size
+    step = max(HALF_CHUNK // align, 1) * align
+    s = settings()
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        wide = _widen_half(np, flat_x[start:stop])
+        res = [np.empty(wide.shape, np.float64) for _ in news]
+        threads.run(
+            plan.kernel,
+            wide,
+            *res,
+            *tail,
+            arrays=1 + len(res),
+            grain=max(plan.grain // align, 1) * align,
+            align=align,
+            fresh=0,
+            threads=s.threads,
+        )
+        for r, f in zip(res, flat_out, strict=True):
+            _narrow_half(np, r, f[start:stop])
+    for a, o in zip(news, outs, strict=True):
+        if o is not None:
+            np.copyto(o, a)
+    if out is not None:
+        return out
+    return (news[0], news[1]) if two else news[0]
+
+
+_half: Any = None  # relukit._kernels_half, once a float16 array is seen
+
+
+def _half_mod() -> Any:
+    global _half
+    if _half is None:
+        from relukit import _kernels_half
+
+        _half = _kernels_half
+    return _half
+
+
+def _widen_half(np: Any, x: Any) -> Any:
+    """float16 -> float64, exactly (NumPy's bits), with a vectorised loop."""
+    if not (x.dtype.isnative and x.flags.aligned and x.flags.c_contiguous):
+        return x.astype(np.float64)
+    wide = np.empty(x.shape, np.float64)
+    _half_mod().half_to_double(x.reshape(-1).view(np.uint16), wide.reshape(-1))
+    return wide
+
+
+def _narrow_half(np: Any, w: Any, out: Any) -> None:
+    """float64 -> float16 into the flat C-contiguous float16 array ``out``, rounded once
+    to nearest even (NumPy's bits)."""
+    _half_mod().double_to_half(w, out.view(np.uint16))
+
+
+def backward_kernel(
+    act: Any,
+    x: Any,
+    grad_out: Any,
+    params: Mapping[str, Any],
+    at_kink: Any,
+    out: Any,
+    from_output: bool = False,
+) -> Any:
+    """``grad_out * derivative`` in one pass, or :data:`NOT_RUN` (the NumPy formula).
+
+    Inputs are validated by the caller (:func:`relukit._dispatch.backward`); ``x`` is
+    the output when ``from_output``. float16 gradients take the NumPy formula.
     """
-    import numpy as np
-
-    if x.dtype.char not in "fd":  # (float16 gradients: the NumPy path)
+    np = _np or __import__("numpy")
+    if x.dtype.char not in "fd":
         return NOT_RUN
-    if not (ENABLED and x.size >= MIN_SIZE and _plain(np, grad_out, x.dtype)):
+    kind = "backward_y" if from_output else "backward"
+    p = plan(act, kind, x.dtype, params, at_kink, x)
+    if p is None:
         return NOT_RUN
-    if not (_plain(np, x, x.dtype) and _outs_fit(np, x, (out,))):
+    xs = x if _plain(np, x, p.dtype) else np.ascontiguousarray(x, dtype=p.dtype)
+    gs = grad_out if _plain(np, grad_out, p.dtype) else np.ascontiguousarray(grad_out, p.dtype)
+    res = out
+    if res is None or not _plain(np, res, p.dtype) or (
+        _may_alias(np, res, xs) or _may_alias(np, res, gs)
+    ):
+        res = np.empty(x.shape, p.dtype)
+    try:
+        tail, align = _tail(p, x)
+        if x.size:
+            threads.run(
+                p.kernel,
+                xs.reshape(-1),
+                gs.reshape(-1),
+                res.reshape(-1),
+                *tail,
+                arrays=3,
+                grain=max(p.grain // align, 1) * align,
+                align=align,
+                fresh=res.nbytes if res is not out else 0,
+                threads=settings().threads,
+            )
+    except Exception as exc:
+        _broken(exc)
         return NOT_RUN
-    same_g = out is None or out.ctypes.data == grad_out.ctypes.data
-    if not same_g and np.may_share_memory(out, grad_out):
-        return NOT_RUN
-    plan = static_plan(act, "backward", x, params, at_kink)
-    if plan is None:
-        return NOT_RUN
-    kernel, P, Q, kk, extra, grain = plan
-    res = np.empty(x.shape, x.dtype.newbyteorder("=")) if out is None else out
-    flat = [a.reshape(-1) for a in (x, grad_out, res)]
-    align = extra[2] * extra[3] if extra else 64
-    fresh = res.nbytes if out is None else 0
-    if _run(kernel, *flat, P, Q, kk, *extra, arrays=3, grain=grain, align=align, fresh=fresh):
-        return res
-    return NOT_RUN
+    if out is not None and res is not out:
+        np.copyto(out, res)
+        return out
+    return res

@@ -1,72 +1,71 @@
-"""The loops of the numba kernels, written once per kind and plugged per entry (a leaf).
+"""The loops of the numba kernels, written once and plugged per formula (a leaf).
 
-Each kernel is a serial loop over 1-D C-contiguous arrays of one dtype that calls two
-element functions, value ``_v`` and derivative ``_d``: the loops of all entries differ
-only in those two functions. They are written here once per kind, as plain Python
-functions (templates) whose element functions are the global names ``_v`` and ``_d``,
-and :func:`plug` makes one numba kernel per entry and kind by giving a template's code
-new globals. numba resolves globals when it compiles, so each plugged kernel is
-compiled with its own element functions inlined, as if it had been written out.
+Each kernel is a serial loop over 1-D C-contiguous arrays of one dtype that calls an
+element function made from an entry's formula (:mod:`relukit._kernels_build`): the
+loops of all entries differ only in that function. They are written here once per
+kind, as plain Python functions (templates) whose element functions are the global
+names ``_v`` (value), ``_d`` (derivative) and ``_w`` (the working precision: ``float64``
+for the smooth entries, the identity for the exact ones), and :func:`plug` makes one
+numba kernel per formula and kind by giving a template's code new globals. numba
+resolves globals when it compiles, so each plugged kernel is compiled with its
+element function inlined, as if it had been written out. Nothing is executed from
+source text.
 
-Why not a loop that takes the element function as an argument, or a closure over it:
-numba keys the disk cache of such a kernel by a pickled dispatcher that carries a
-random id, so it is compiled again in every process. A plugged kernel is an ordinary
-function for numba's cache: its cache file is named from its ``__qualname__``
-(``<entry>_<kind>``) and the template's first line, its index is keyed by the
-signature and the bytes of the template's code, and stamped with a hash of the content
-of the file its code names. :func:`plug` names the file of the element functions
-(``_kernels_numba.py`` or ``_kernels_smooth.py``), so that editing them compiles their
-loops again in the next process, as editing the loops does (their code changes). numba
-sees no other file: after editing :mod:`relukit._kernels_math`, the kink patch, or only
-a constant in this file, delete ``src/relukit/__pycache__/*.nbi``
-(``tools/gen_kernels_smooth.py`` deletes the smooth kernels' cache files itself when it
-writes :mod:`relukit._kernels_smooth_roots`). numba's messages about a plugged kernel
-give the template's line numbers with the element functions' file name.
+Every loop applies the same two rules, whatever the formula:
 
-Families and kinds
-------------------
-``PIECEWISE`` (the piecewise-linear entries, :mod:`relukit._kernels_numba`)
-    element functions ``(x, p0, p1, p2, q1, one, zero)`` on the array's dtype, with
-    ``p0, p1, p2, one, zero`` from the block ``P`` (the array's dtype) and ``q1`` from
-    ``Q`` (float64), as packed by ``relukit._kernels._pack``;
-``CHANNEL`` (prelu with one weight per channel)
-    the same element functions, ``x`` viewed as ``(blocks, inner)``, block ``b`` in
-    channel ``b % C``, the weights in ``W`` (float64) and ``WD`` (the dtype);
-``SMOOTH`` (the smooth entries, :mod:`relukit._kernels_smooth`)
-    element functions ``(x, a, b, c)`` on float64 (``x`` widened with ``np.float64``:
-    numba's ``float()`` keeps a float32), ``a, b, c`` from ``Q``.
+* NaN in gives the input's NaN out (its sign and payload, quieted): ``_quiet``;
+* ``at_kink`` (``P[3]``, when ``kk`` is 1) replaces the derivative exactly at the kinks
+  ``P[4]`` and ``P[5]``: ``_kink``.
 
-Each family has the kinds ``value``, ``derivative``, ``both`` (value and derivative in
-one pass) and ``backward`` (``g * derivative``); every derivative goes through
-the kink patch ``_kink`` (:func:`_kink_patch`), which puts ``at_kink`` (``P[3]``) at the
-kinks ``P[4]``, ``P[5]`` when ``kk`` is 1.
+Arguments: ``A`` holds the formula's arguments (float64 for the smooth entries, the
+array's dtype for the exact ones: a parameter meets the array in its dtype, as in NumPy
+and PyTorch), ``P`` the kink block in the array's dtype. The kinds are ``value``,
+``derivative``, ``both`` (value and derivative in one pass), ``backward`` (``g *
+derivative``) and ``backward_y`` (``g * derivative`` from the output), and the
+``channel_*`` loops of PReLU (one weight per channel: ``x`` viewed as ``(blocks,
+inner)``, block ``b`` in channel ``b % C``).
 """
 
 from __future__ import annotations
 
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import types as nbtypes
+from numba.extending import intrinsic
 
-from relukit._kernels_math import ELEM, LOOP
+__all__ = ["CHANNEL", "KINDS", "plug"]
 
-#: flags of the piecewise-linear loops and element functions: IEEE semantics (no fused
-#: multiply-add, so that products are rounded once, as NumPy's), the GIL released
-PIECEWISE_FLAGS = {"cache": True, "fastmath": False, "nogil": True}
-
-_f64 = np.float64  # the smooth element functions take float64 (float() keeps float32)
-#: the element functions, value and derivative, and the kink patch: :func:`plug` gives
-#: each kernel its own
+#: the plugged globals (each kernel gets its own)
 _v: Any = None
 _d: Any = None
-_kink: Any = None
+_w: Any = None
 
 
-def _kink_patch(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
+@intrinsic
+def _quiet(typingctx, x):  # pragma: no cover - compiled
+    """``x`` with its quiet bit set (a NaN stays the same NaN, quieted), in x's own
+    dtype, by integer operations: LLVM may treat ``x + 0.0`` and ``x`` as the same NaN."""
+    if not isinstance(x, nbtypes.Float):
+        return None
+    width = x.bitwidth
+    mask = 1 << (51 if width == 64 else 22)
+    sig = x(x)
+
+    def codegen(context, builder, signature, args):
+        fty = ir.DoubleType() if width == 64 else ir.FloatType()
+        ity = ir.IntType(width)
+        bits = builder.bitcast(args[0], ity)
+        return builder.bitcast(builder.or_(bits, ity(mask)), fty)
+
+    return sig, codegen
+
+
+@njit(inline="always", fastmath=False, nogil=True)
+def _kink(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
     # where(x == k0, at_kink, d), then where(x == k1, at_kink, d), when at_kink is given
     if kk != 0:
         if v == k0:
@@ -76,135 +75,131 @@ def _kink_patch(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
     return r
 
 
-# ---------------------------------------------------------------------------
-# piecewise-linear entries: element functions on the array's dtype
-# ---------------------------------------------------------------------------
-
-
-def _pl_value(x, y, P, Q):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+def _value(x, y, A, P):  # pragma: no cover - compiled
+    a0, a1, a2 = A[0], A[1], A[2]
     for i in range(x.shape[0]):
-        y[i] = _v(x[i], p0, p1, p2, q1, one, zero)
+        v = x[i]
+        r = _v(_w(v), a0, a1, a2)
+        y[i] = _quiet(v) if v != v else r
 
 
-def _pl_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+def _derivative(x, d, A, P, kk):  # pragma: no cover - compiled
+    a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        d[i] = _kink(v, _d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+        r = _kink(v, _d(_w(v), a0, a1, a2), kk, kv, k0, k1)
+        d[i] = _quiet(v) if v != v else r
 
 
-def _pl_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+def _both(x, y, d, A, P, kk):  # pragma: no cover - compiled
+    a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        y[i] = _v(v, p0, p1, p2, q1, one, zero)
-        d[i] = _kink(v, _d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+        w = _w(v)
+        r = _v(w, a0, a1, a2)
+        s = _kink(v, _d(w, a0, a1, a2), kk, kv, k0, k1)
+        nan = v != v
+        y[i] = _quiet(v) if nan else r
+        d[i] = _quiet(v) if nan else s
 
 
-def _pl_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
-    p0, p1, p2, q1, one, zero = P[0], P[1], P[2], Q[1], P[6], P[7]
+def _backward(x, g, o, A, P, kk):  # pragma: no cover - compiled
+    # g * derivative, the derivative rounded to the dtype first (as NumPy's
+    # grad_out * derivative); o may be g or x (each read before it is written)
+    a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        o[i] = g[i] * _kink(v, _d(v, p0, p1, p2, q1, one, zero), kk, kv, k0, k1)
+        gi = g[i]
+        r = _kink(v, _d(_w(v), a0, a1, a2), kk, kv, k0, k1)
+        o[i] = _quiet(v) if v != v else r
+        o[i] = gi * o[i]
+
+
+def _backward_y(y, g, o, A, P, kk):  # pragma: no cover - compiled
+    # g * derivative from the output y (no at_kink: the output cannot tell a kink)
+    a0, a1, a2 = A[0], A[1], A[2]
+    for i in range(y.shape[0]):
+        v = y[i]
+        gi = g[i]
+        r = _d(_w(v), a0, a1, a2)
+        o[i] = _quiet(v) if v != v else r
+        o[i] = gi * o[i]
 
 
 # ---------------------------------------------------------------------------
-# one weight per channel (prelu): the weight w (float64) and wd (the dtype) per block
+# one weight per channel (PReLU): the weight (in the dtype) per block of ``inner``
 # ---------------------------------------------------------------------------
 
 
-def _ch_value(x, y, P, Q, W, WD, C, inner):  # pragma: no cover - compiled
-    p0, one, zero = P[0], P[6], P[7]
+def _ch_value(x, y, A, P, W, C, inner):  # pragma: no cover - compiled
     for b in range(x.shape[0] // inner):
-        c = b % C
-        w, wd = W[c], WD[c]
-        flag = one if w == 0 else zero
-        for i in range(b * inner, (b + 1) * inner):
-            y[i] = _v(x[i], p0, wd, flag, w, one, zero)
-
-
-def _ch_derivative(x, d, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
-    p0, one, zero = P[0], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for b in range(x.shape[0] // inner):
-        c = b % C
-        w, wd = W[c], WD[c]
-        for i in range(b * inner, (b + 1) * inner):
-            v = x[i]
-            d[i] = _kink(v, _d(v, p0, wd, zero, w, one, zero), kk, kv, k0, k1)
-
-
-def _ch_both(x, y, d, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
-    p0, one, zero = P[0], P[6], P[7]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for b in range(x.shape[0] // inner):
-        c = b % C
-        w, wd = W[c], WD[c]
-        flag = one if w == 0 else zero
+        w = W[b % C]
         for i in range(b * inner, (b + 1) * inner):
             v = x[i]
-            y[i] = _v(v, p0, wd, flag, w, one, zero)
-            d[i] = _kink(v, _d(v, p0, wd, flag, w, one, zero), kk, kv, k0, k1)
+            r = _v(_w(v), w, w, w)
+            y[i] = _quiet(v) if v != v else r
 
 
-def _ch_backward(x, g, o, P, Q, kk, W, WD, C, inner):  # pragma: no cover - compiled
-    p0, one, zero = P[0], P[6], P[7]
+def _ch_derivative(x, d, A, P, kk, W, C, inner):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for b in range(x.shape[0] // inner):
-        c = b % C
-        w, wd = W[c], WD[c]
+        w = W[b % C]
         for i in range(b * inner, (b + 1) * inner):
             v = x[i]
-            o[i] = g[i] * _kink(v, _d(v, p0, wd, zero, w, one, zero), kk, kv, k0, k1)
+            r = _kink(v, _d(_w(v), w, w, w), kk, kv, k0, k1)
+            d[i] = _quiet(v) if v != v else r
 
 
-# ---------------------------------------------------------------------------
-# smooth entries: element functions on float64, parameters a, b, c from Q
-# ---------------------------------------------------------------------------
-
-
-def _sm_value(x, y, P, Q):  # pragma: no cover - compiled
-    a, b, c = Q[0], Q[1], Q[2]
-    for i in range(x.shape[0]):
-        y[i] = _v(_f64(x[i]), a, b, c)
-
-
-def _sm_derivative(x, d, P, Q, kk):  # pragma: no cover - compiled
-    a, b, c = Q[0], Q[1], Q[2]
+def _ch_both(x, y, d, A, P, kk, W, C, inner):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        d[i] = _kink(v, _d(_f64(v), a, b, c), kk, kv, k0, k1)
+    for b in range(x.shape[0] // inner):
+        w = W[b % C]
+        for i in range(b * inner, (b + 1) * inner):
+            v = x[i]
+            r = _v(_w(v), w, w, w)
+            s = _kink(v, _d(_w(v), w, w, w), kk, kv, k0, k1)
+            nan = v != v
+            y[i] = _quiet(v) if nan else r
+            d[i] = _quiet(v) if nan else s
 
 
-def _sm_both(x, y, d, P, Q, kk):  # pragma: no cover - compiled
-    a, b, c = Q[0], Q[1], Q[2]
+def _ch_backward(x, g, o, A, P, kk, W, C, inner):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        y[i] = _v(_f64(v), a, b, c)
-        d[i] = _kink(v, _d(_f64(v), a, b, c), kk, kv, k0, k1)
+    for b in range(x.shape[0] // inner):
+        w = W[b % C]
+        for i in range(b * inner, (b + 1) * inner):
+            v = x[i]
+            gi = g[i]
+            r = _kink(v, _d(_w(v), w, w, w), kk, kv, k0, k1)
+            o[i] = _quiet(v) if v != v else r
+            o[i] = gi * o[i]
 
 
-def _sm_backward(x, g, o, P, Q, kk):  # pragma: no cover - compiled
-    a, b, c = Q[0], Q[1], Q[2]
-    kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(x.shape[0]):
-        v = x[i]
-        gi = g[i]  # read first: o may be g
-        o[i] = _kink(v, _d(_f64(v), a, b, c), kk, kv, k0, k1)  # rounded to the dtype
-        o[i] = gi * o[i]  # then multiplied in the dtype, as grad_out * derivative
+#: kind -> loop template
+KINDS: Mapping[str, Callable[..., None]] = {
+    "value": _value,
+    "derivative": _derivative,
+    "both": _both,
+    "backward": _backward,
+    "backward_y": _backward_y,
+}
+#: kind -> loop template, one weight per channel
+CHANNEL: Mapping[str, Callable[..., None]] = {
+    "value": _ch_value,
+    "derivative": _ch_derivative,
+    "both": _ch_both,
+    "backward": _ch_backward,
+}
 
 
 def plug(
-    template: Callable[..., None],
+    template: Callable[..., Any],
     name: str,
-    home: dict[str, Any],
-    flags: Mapping[str, Any],
+    home: str,
+    jit: Callable[[Callable[..., Any]], Any],
     **elements: Any,
 ) -> Any:
     """The numba kernel ``name``: ``template`` with the global names ``elements``.
@@ -212,86 +207,32 @@ def plug(
     Parameters
     ----------
     template : function
-        A loop of this module, which calls its element functions by the global names
-        ``_v`` and ``_d``.
+        A template whose element functions are global names (``_v``, ``_d``, ``_w``...).
     name : str
-        The kernel's name and ``__qualname__`` (its numba cache file is named from it).
-    home : dict
-        The ``globals()`` of the module that holds the element functions: the kernel's
-        ``__module__``, and the file that numba's cache is stamped with.
-    flags : mapping
-        The ``numba.njit`` options (``cache=True`` for the disk cache).
+        The kernel's ``__qualname__`` (its numba cache file is named from it).
+    home : str
+        The module the kernel belongs to (its ``__module__``).
+    jit : callable
+        Compiles the plugged function (``numba.njit`` with the kernels' options).
     **elements
-        The globals to plug in, ``_v=...`` and ``_d=...``.
-
-    Returns
-    -------
-    numba.core.registry.CPUDispatcher
-        Compiled at its first call, for the dtypes it is called with.
+        The globals to plug in.
 
     Examples
     --------
-    >>> from relukit import _kernels_loops as kl, _kernels_numba as kn
-    >>> flags = {**kl.PIECEWISE_FLAGS, "cache": False}
-    >>> k = kl.plug(kl._pl_value, "my_relu_value", vars(kn), flags, _v=kn._relu_v, _d=kn._relu_d)
     >>> import numpy as np
+    >>> from numba import njit
+    >>> from relukit import _kernels_loops as kl
+    >>> relu = njit(lambda v, a0, a1, a2: 0.0 if v <= 0 else v)
+    >>> k = kl.plug(kl._value, "my_relu", __name__, njit, _v=relu, _w=njit(lambda v: v))
     >>> y = np.empty(3)
-    >>> k(np.array([-1.0, 0.5, 2.0]), y, np.zeros(8), np.zeros(8)); y.tolist()
-    [0.0, 0.5, 2.0]
+    >>> k(np.array([-1.0, 0.5, np.nan]), y, np.zeros(3), np.zeros(6)); y.tolist()
+    [0.0, 0.5, nan]
     """
     unknown = set(elements) - set(template.__globals__)
     if unknown:  # a misspelt name would leave the template's own (None) in place
         raise ValueError(f"the loop templates have no global {sorted(unknown)}")
-    code = template.__code__.replace(co_filename=home["__file__"], co_name=name)
-    fn = types.FunctionType(code, {**template.__globals__, **elements}, name)
+    code = template.__code__.replace(co_name=name.rpartition(".")[2])
+    fn = types.FunctionType(code, {**template.__globals__, **elements}, code.co_name)
     fn.__qualname__ = name
-    fn.__module__ = home["__name__"]
-    return njit(**flags)(fn)
-
-
-@dataclass(frozen=True)
-class Family:
-    """The loops of one family of element functions, and how they are compiled."""
-
-    #: kind (``value``, ``derivative``, ``both``, ``backward``) -> template
-    loops: Mapping[str, Callable[..., None]]
-    #: the ``numba.njit`` options of the loops
-    flags: Mapping[str, Any]
-    #: the kink patch the loops call (``_kink``), compiled with the family's flags
-    kink: Any
-
-
-def plug_all(home: dict[str, Any], family: Family, entries: Mapping[str, tuple[Any, Any]]) -> None:
-    """Put ``<entry>_<kind>`` into ``home`` for every entry and kind of ``family``.
-
-    ``entries`` maps an entry's name to its element functions ``(value, derivative)``;
-    ``home`` is passed on to :func:`plug`.
-    """
-    for entry, (value, derivative) in entries.items():
-        for kind, template in family.loops.items():
-            name = f"{entry}_{kind}"
-            home[name] = plug(
-                template, name, home, family.flags, _v=value, _d=derivative, _kink=family.kink
-            )
-
-
-# the piecewise-linear loops call the patch as a function (LLVM inlines it), the smooth
-# ones have numba inline it (as their element functions)
-_KINK_PIECEWISE = plug(_kink_patch, "_kink_piecewise", globals(), PIECEWISE_FLAGS)
-_KINK_SMOOTH = plug(_kink_patch, "_kink_smooth", globals(), ELEM)
-
-PIECEWISE = Family(
-    {"value": _pl_value, "derivative": _pl_derivative, "both": _pl_both, "backward": _pl_backward},
-    PIECEWISE_FLAGS,
-    _KINK_PIECEWISE,
-)
-CHANNEL = Family(
-    {"value": _ch_value, "derivative": _ch_derivative, "both": _ch_both, "backward": _ch_backward},
-    PIECEWISE_FLAGS,
-    _KINK_PIECEWISE,
-)
-SMOOTH = Family(
-    {"value": _sm_value, "derivative": _sm_derivative, "both": _sm_both, "backward": _sm_backward},
-    LOOP,
-    _KINK_SMOOTH,
-)
+    fn.__module__ = home
+    return jit(fn)

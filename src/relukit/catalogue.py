@@ -1,12 +1,13 @@
 """The catalogue: the :class:`Activation` type, its parameters and kinks, and the registry.
 
 Every activation is defined **once**, as an :class:`Activation` registered here by
-:mod:`relukit.activations`. The value and derivative are written against an array
-namespace ``xp`` (NumPy, or any Array API namespace); a pure-Python scalar form of the
-same formula serves Python ``int``/``float`` inputs without touching NumPy, and the
-tests check that both agree. Every other front end (the array dispatcher, the numba
-kernels, torch autograd, plots, the command line, the generated docs) reads this
-catalogue, so adding an activation is one new block in :mod:`relukit.activations`.
+:mod:`relukit.activations`. Its math (:class:`Math`: the value, the derivative and, where
+it exists, the derivative from the output) is written once against a math namespace
+``m`` (:mod:`relukit._prims`); every backend runs those same functions with its own
+namespace: the numba kernels behind NumPy arrays and Python numbers, the Array API
+libraries, torch and Triton. Every other front end (plots, the command line, the
+generated docs) reads this catalogue, so adding an activation is one new block in
+:mod:`relukit.activations`.
 
 Examples
 --------
@@ -259,6 +260,103 @@ class Kink:
         )
 
 
+
+# ---------------------------------------------------------------------------
+# the math of an entry
+# ---------------------------------------------------------------------------
+
+Formula = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Math:
+    """An activation's math, written once against a namespace ``m`` (:mod:`relukit._prims`).
+
+    Each formula is ``f(m, x, *args)``: ``args`` are the formula's arguments, by default
+    the activation's parameters in order (see ``args``). Every backend runs the same
+    functions: NumPy and the Array API libraries, Python floats, the numba kernels,
+    torch and Triton. NaN inputs need no care in a formula: every backend returns the
+    input's NaN (quieted) for values, derivatives and gradients.
+
+    Attributes
+    ----------
+    value, derivative
+        The value and the derivative (without ``at_kink``: the kinks' default
+        convention comes out of the formula itself, e.g. ``where(x > 0, 1, 0)``).
+    from_output
+        The derivative written from the output ``y`` (NNlib style): backward then keeps
+        the output instead of the input. Valid where ``output_ok(*args)`` holds.
+    args
+        ``args(params, x=None, xp=None)``: the formula's arguments from the bound
+        parameters (with ``x`` and its namespace where a parameter must be shaped to
+        ``x``, as PReLU's weight), or ``None`` where no formula applies (rrelu in
+        training: ``train`` computes it).
+    exact
+        The formulas are exact in every precision (selections, and a product by a
+        parameter rounded to the input's dtype: the piecewise-linear entries). They run
+        in the input's dtype, and Python floats give the kernels' bits through
+        :mod:`math`. Otherwise a formula runs in float64 for float32 and float16 inputs
+        on the CPU and its result is rounded once.
+    lean
+        ``lean(*args)``: whether the lean float32 namespace (``m.LEAN``) suits these
+        arguments; ``None``: always.
+    choices
+        ``(param, {value: Math})``: a choice parameter selects a whole formula (gelu's
+        ``approximate``); the chosen Math's formulas take the other arguments.
+    train
+        ``train(xp, x, params) -> (value, derivative)`` for parameters that ``args``
+        declines.
+    channel
+        The parameter that may hold one value per channel (axis 1 of ``x``: PReLU's
+        weight); the kernels then take it per block.
+    cost
+        The kernels' work per element, which sets how large a call must be before it
+        is shared between threads: ``"memory"`` (a few operations: the exact entries),
+        ``"light"`` (a division or two), ``"compute"`` (an ``exp``), ``"heavy"`` (more).
+    """
+
+    value: Formula
+    derivative: Formula
+    from_output: Formula | None = None
+    output_ok: Callable[..., bool] | None = None
+    args: Callable[..., tuple[Any, ...] | None] | None = None
+    exact: bool = False
+    lean: Callable[..., bool] | None = None
+    choices: tuple[str, Mapping[str, Math]] | None = None
+    train: Callable[..., tuple[Any, Any]] | None = None
+    channel: str | None = None
+    cost: Literal["memory", "light", "compute", "heavy"] | None = None
+
+    @property
+    def work(self) -> Literal["memory", "light", "compute", "heavy"]:
+        """:attr:`cost`, by default ``"memory"`` for exact formulas, else ``"compute"``."""
+        return self.cost or ("memory" if self.exact else "compute")
+
+    @staticmethod
+    def choice(param: str, variants: Mapping[str, Math]) -> Math:
+        """A Math whose formulas are chosen by the value of the parameter ``param``."""
+        first = next(iter(variants.values()))
+        return Math(first.value, first.derivative, choices=(param, dict(variants)))
+
+    def resolve(
+        self, params: Mapping[str, Any], x: Any = None, xp: Any = None
+    ) -> tuple[Math, tuple[Any, ...] | None]:
+        """``(math, args)``: the formulas for these parameters and their arguments
+        (``args`` is ``None`` where :attr:`train` computes the value instead)."""
+        if self.choices is not None:
+            name, variants = self.choices
+            rest = {k: v for k, v in params.items() if k != name}
+            return variants[params[name]].resolve(rest, x, xp)
+        if self.args is not None:
+            return self, self.args(params, x, xp)
+        return self, tuple(params.values())
+
+    def can_use_output(self, args: tuple[Any, ...] | None) -> bool:
+        """Whether :attr:`from_output` gives the derivative for these arguments."""
+        if self.from_output is None or args is None:
+            return False
+        return self.output_ok is None or bool(self.output_ok(*args))
+
 # ---------------------------------------------------------------------------
 # the activation object
 # ---------------------------------------------------------------------------
@@ -276,10 +374,6 @@ def display_name(name: str) -> str:
     ('Leaky ReLU', 'SiLU', 'Hardswish')
     """
     return " ".join(_DISPLAY_WORDS.get(w, w.capitalize()) for w in name.split("_"))
-
-
-ArrayFn = Callable[..., Any]
-ScalarFn = Callable[..., float]
 
 
 @dataclass(eq=False)
@@ -320,10 +414,7 @@ class Activation:
     derivative_formula: str
     latex: str
     derivative_latex: str
-    value_fn: ArrayFn
-    derivative_fn: ArrayFn
-    scalar_value_fn: ScalarFn
-    scalar_derivative_fn: ScalarFn
+    math: Math
     summary: str = ""
     params_list: tuple[Param, ...] = ()
     kinks: tuple[Kink, ...] = ()
@@ -336,13 +427,13 @@ class Activation:
     examples: str = ""
     nonnegative_output: bool = False
     zero_gradient_below: bool = False
-    #: optional ``f(xp, y, **params)``: the derivative written from the OUTPUT ``y``
-    #: (NNlib style), valid for every input; lets autograd save only the output.
-    derivative_from_output_fn: ArrayFn | None = None
     #: optional ``f(params)`` run by :meth:`bind` after each parameter is validated, for
     #: checks across parameters (hardtanh's ``max_val >= min_val``); raises ValueError.
     check_params: Callable[[dict], None] | None = None
     params: Mapping[str, Param] = field(init=False)
+    #: ``act.derivative(x, ...)`` and ``act.value_and_derivative(x, ...)`` (made per entry)
+    derivative: _Method = field(init=False, repr=False)
+    value_and_derivative: _Method = field(init=False, repr=False)
     #: set by :func:`register`; a copy made with ``dataclasses.replace`` is not registered
     #: (the fast kernels, keyed by name, then leave it to its own formulas)
     registered: bool = field(default=False, init=False, repr=False)
@@ -353,8 +444,9 @@ class Activation:
             self.title = display_name(self.name)
         self._defaults = {p.name: p.default for p in self.params_list}
         self.__doc__ = self._make_doc()
-        if type(self) is Activation:
-            self.__class__ = _specialise(self)
+        self.__signature__ = self._signature("value")
+        self.derivative = _Method(self, "derivative")
+        self.value_and_derivative = _Method(self, "both")
 
     # -- parameters ---------------------------------------------------------
     def bind(self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None) -> dict:
@@ -404,31 +496,36 @@ class Activation:
         return [k.resolve(params) for k in self.kinks]
 
     # -- evaluation -----------------------------------------------------------
-    # ``__call__``, ``derivative`` and ``value_and_derivative`` are generated for each
-    # activation by :func:`_specialise` with the activation's own signature, e.g.
-    # ``leaky_relu(x, negative_slope=0.01, *, out=None)``: a Python float with default
-    # parameters then costs one comparison more than ``max(0.0, x)`` (no ``*args``/
-    # ``**kwargs`` packing), and ``help(rk.leaky_relu)`` shows the real parameters.
-    # These generic versions serve subclasses that bypass ``__post_init__``.
+    # ``act(x, ...)`` is the value; ``act.derivative`` and ``act.value_and_derivative``
+    # are :class:`_Method` objects (made in ``__post_init__``) with the entry's own
+    # signature for ``help()`` and ``inspect``. A Python float or a NumPy array with the
+    # default parameters takes the shortest path in :mod:`relukit._dispatch`.
     def __call__(self, x: Any, *args: Any, out: Any = None, **kwargs: Any) -> Any:
         """Evaluate the activation (see the class docstring)."""
+        if not args and not kwargs:
+            return _dispatch.default_call(self, "value", x, out, None)
         return _dispatch.apply(self, "value", x, args, kwargs, out, None)
 
-    def derivative(
-        self, x: Any, *args: Any, at_kink: float | None = None, out: Any = None, **kwargs: Any
-    ) -> Any:
-        """Evaluate the derivative; ``at_kink`` sets the value used exactly at a kink.
+    def _signature(self, kind: str) -> Any:
+        import inspect
 
-        ``at_kink=None`` (the default) uses the convention of PyTorch autograd (see
-        :attr:`kinks`); any real number (``1.0``, ``0.5``, ``float('nan')``) replaces it.
-        """
-        return _dispatch.apply(self, "derivative", x, args, kwargs, out, at_kink)
-
-    def value_and_derivative(
-        self, x: Any, *args: Any, at_kink: float | None = None, out: Any = None, **kwargs: Any
-    ) -> tuple[Any, Any]:
-        """Return ``(value, derivative)`` in one pass; ``out`` is a pair of arrays."""
-        return _dispatch.apply(self, "both", x, args, kwargs, out, at_kink)
+        P = inspect.Parameter
+        params = [
+            P(
+                p.name,
+                P.KEYWORD_ONLY if p.keyword_only else P.POSITIONAL_OR_KEYWORD,
+                default=p.default,
+            )
+            for p in self.params_list
+        ]
+        extra = ["out"] if kind == "value" else ["at_kink", "out"]
+        return inspect.Signature(
+            [
+                P("x", P.POSITIONAL_OR_KEYWORD),
+                *params,
+                *(P(k, P.KEYWORD_ONLY, default=None) for k in extra),
+            ]
+        )
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         # activations pickle by name (e.g. inside Dask graphs or torch checkpoints)
@@ -497,103 +594,50 @@ class Activation:
 
 
 # ---------------------------------------------------------------------------
-# per-activation signatures (the scalar fast path)
+# the derivative calls, with each entry's own signature
 # ---------------------------------------------------------------------------
 
 
-class _NotGiven:
-    """Default of every generated parameter: "use the catalogue default"."""
+class _Method:
+    """``act.derivative`` / ``act.value_and_derivative`` of one activation.
 
-    __slots__ = ()
+    A small callable object per entry, so that ``help(rk.leaky_relu.derivative)`` and
+    ``inspect.signature`` show the entry's own parameters; the call goes straight to
+    :mod:`relukit._dispatch`.
+    """
+
+    __slots__ = ("__dict__", "_act", "_kind")
+
+    def __init__(self, act: Activation, kind: str) -> None:
+        self._act = act
+        self._kind = kind
+        self.__signature__ = act._signature(kind)
+        name = "derivative" if kind == "derivative" else "value_and_derivative"
+        self.__doc__ = (
+            f"{act.call_signatures()[name]}\n\n"
+            + (
+                "The derivative; ``at_kink`` is the value used exactly at a kink (None: "
+                "PyTorch autograd's value, listed in the entry's docs)."
+                if kind == "derivative"
+                else "``(value, derivative)`` in one pass; ``out=`` takes a pair of arrays."
+            )
+        )
+
+    def __call__(
+        self, x: Any, *args: Any, at_kink: Any = None, out: Any = None, **kwargs: Any
+    ) -> Any:
+        act, kind = self._act, self._kind
+        if not args and not kwargs and at_kink is None:
+            return _dispatch.default_call(act, kind, x, out, None)
+        return _dispatch.apply(act, kind, x, args, kwargs, out, at_kink)
 
     def __repr__(self) -> str:
-        return "<default>"
+        name = "derivative" if self._kind == "derivative" else "value_and_derivative"
+        return f"<relukit {self._act.name}.{name}>"
 
-
-_NOT_GIVEN = _NotGiven()
-
-_TEMPLATE = """
-def __call__(self, x{params}, *extra{kwparams}, out=None):
-    if {defaults_only}:
-        t = x.__class__
-        if t is float and out is None:
-            return _sv(x{defaults})
-        if t is _D._ndarray:
-            return _array(self, "value", x, out)
-        if t is int and out is None:
-            return _sv(x if _int_kept else float(x){defaults})
-    return _apply(self, "value", x, extra, _given({given}), out, None)
-
-def derivative(self, x{params}, *extra{kwparams}, at_kink=None, out=None):
-    if {defaults_only} and at_kink is None:
-        t = x.__class__
-        if t is float and out is None:
-            return _sd(x{defaults})
-        if t is _D._ndarray:
-            return _array(self, "derivative", x, out)
-    return _apply(self, "derivative", x, extra, _given({given}), out, at_kink)
-
-def value_and_derivative(self, x{params}, *extra{kwparams}, at_kink=None, out=None):
-    return _apply(self, "both", x, extra, _given({given}), out, at_kink)
-"""
-
-
-def _given(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not _NOT_GIVEN}
-
-
-def _specialise(act: Activation) -> type:
-    """A subclass of :class:`Activation` whose methods have ``act``'s own signature."""
-    import inspect
-
-    names = [p.name for p in act.params_list]
-    src = _TEMPLATE.format(
-        params="".join(f", {p.name}=_NOT_GIVEN" for p in act.params_list if not p.keyword_only),
-        kwparams="".join(f", {p.name}=_NOT_GIVEN" for p in act.params_list if p.keyword_only),
-        defaults_only=" and ".join(["not extra", *(f"{n} is _NOT_GIVEN" for n in names)]),
-        given="{" + ", ".join(f"{n!r}: {n}" for n in names) + "}",
-        defaults="".join(f", {n}=_p{i}" for i, n in enumerate(names)),
-    )
-    namespace: dict[str, Any] = {
-        "_NOT_GIVEN": _NOT_GIVEN,
-        "_given": _given,
-        "_apply": _dispatch.apply,
-        "_array": _dispatch.apply_array,
-        "_D": _dispatch,
-        "_sv": act.scalar_value_fn,
-        "_sd": act.scalar_derivative_fn,
-        **{f"_p{i}": p.default for i, p in enumerate(act.params_list)},
-        "_int_kept": act.integer_preserving,
-    }
-    exec(compile(src, f"<relukit.{act.name}>", "exec"), namespace)
-    P = inspect.Parameter
-    params = [
-        P(p.name, P.KEYWORD_ONLY if p.keyword_only else P.POSITIONAL_OR_KEYWORD, default=p.default)
-        for p in act.params_list
-    ]
-    methods = {}
-    for attr, label, extra in (
-        ("__call__", act.name, ["out"]),
-        ("derivative", f"{act.name}.derivative", ["at_kink", "out"]),
-        ("value_and_derivative", f"{act.name}.value_and_derivative", ["at_kink", "out"]),
-    ):
-        fn = namespace[attr]
-        code = fn.__code__.replace(co_name=label)
-        if hasattr(code, "co_qualname"):
-            code = code.replace(co_qualname=label)
-        fn.__code__ = code
-        fn.__qualname__ = label  # error messages say "leaky_relu() got ..."
-        fn.__doc__ = getattr(Activation, attr).__doc__
-        fn.__signature__ = inspect.Signature(
-            [
-                P("self", P.POSITIONAL_OR_KEYWORD),
-                P("x", P.POSITIONAL_OR_KEYWORD),
-                *params,
-                *(P(k, P.KEYWORD_ONLY, default=None) for k in extra),
-            ]
-        )
-        methods[attr] = fn
-    return type(f"Activation[{act.name}]", (Activation,), {**methods, "__module__": __name__})
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (getattr, (self._act, "derivative" if self._kind == "derivative" else
+                          "value_and_derivative"))
 
 
 # ---------------------------------------------------------------------------

@@ -30,7 +30,6 @@ from __future__ import annotations
 from relukit.activations import rectifiers, curved
 from relukit.activations.rectifiers import *  # noqa: F403
 from relukit.activations.curved import *  # noqa: F403
-from relukit.activations.rectifiers import _prelu_weight  # noqa: F401  (used by the kernels)
 
 # isort: on
 from relukit.catalogue import catalogue as _catalogue

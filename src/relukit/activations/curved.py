@@ -1,29 +1,21 @@
 """Curved members of the family (exponential, Gaussian, sigmoid, polynomial pieces).
 
 One block per activation; see :mod:`relukit.activations` for what a block holds and the
-conventions it follows. The numerics they share live in :mod:`relukit._fp` (working
-precision, exact products, patches next to zeros of derivatives) and
-:mod:`relukit._gauss` (gelu's tails).
+conventions it follows. Their formulas are written against the math namespace ``m`` of
+:mod:`relukit._prims`: the same functions run on NumPy and Array API arrays, in the
+numba kernels (float64, and the lean float32 forms marked ``m.LEAN``), in torch and in
+Triton.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from relukit._fp import clip, lim, precision, root_patch, sigmoid2, widened
-from relukit._gauss import (
-    GELU_FAR,
-    GELU_LIM,
-    GELU_TANH_FAR,
-    gelu_far,
-    gelu_tanh_far,
-    gelu_tanh_parts,
-    phi,
-    two_cdf,
-)
-from relukit._namespaces import MATH, scalar
-from relukit._tables import SQRT_2_OVER_PI
-from relukit.catalogue import Activation, Kink, Param, register
+from relukit._prims import Patch, Poly, formula
+from relukit._prims.numpy import MATH
+from relukit._prims.tables import GELU_TANH_C, INV_SQRT_2PI, SQRT1_2, SQRT_2_OVER_PI
+from relukit.catalogue import Activation, Kink, Math, Param, register
 
 __all__ = [
     "celu",
@@ -44,25 +36,32 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 
-@widened
-def _elu(xp: Any, x: Any, alpha: float) -> Any:
+def _elu(m: Any, x: Any, alpha: Any) -> Any:
+    # x = 0 takes the exponential branch: autograd gives alpha there, as PyTorch. The
+    # branch not taken gets -1.0, not 0.0: a select of 0.0 can be turned into a min that
+    # loses -0.0 (LLVM)
     pos = x > 0
-    # x = 0 takes the exponential branch: autograd gives alpha there, as PyTorch.
-    return xp.where(pos, x, alpha * xp.expm1(xp.where(pos, 0, x)))
+    return m.where(pos, x, alpha * m.expm1_neg(m.where(pos, -1.0, x)))
 
 
-@widened
-def _elu_d(xp: Any, x: Any, alpha: float) -> Any:
+def _elu_d(m: Any, x: Any, alpha: Any) -> Any:
     pos = x > 0
-    return xp.where(pos, 1, alpha * xp.exp(xp.where(pos, 0, x)))
+    return m.where(pos, 1.0, m.times_exp(alpha, m.where(pos, -1.0, x)))
 
 
-def _elu_dy(xp: Any, y: Any, alpha: float) -> Any:
-    # x <= 0: y = alpha*(e^x - 1), so e^x * alpha = y + alpha. Needs alpha > 0 (then y > 0
-    # exactly when x > 0). Loses relative accuracy as y -> -alpha (x -> -inf).
-    if not alpha > 0:
-        raise ValueError(f"elu: the derivative from the output needs alpha > 0, got {alpha!r}")
-    return xp.where(y > 0, 1, y + alpha)
+def _elu_dy(m: Any, y: Any, alpha: Any) -> Any:
+    # x <= 0: y = alpha (e^x - 1), so alpha e^x = y + alpha (for alpha > 0 y > 0 exactly
+    # when x > 0). Loses relative accuracy as y -> -alpha (x -> -inf).
+    return m.where(y > 0, 1.0, y + alpha)
+
+
+def _alpha_positive(alpha: float) -> bool:
+    return alpha > 0
+
+
+def _elu_lean(alpha: float) -> bool:
+    # the lean a exp(x) forms a * 2**k from a's bits: 1e-30 <= |a| <= 1e30
+    return 1e-30 <= abs(alpha) <= 1e30
 
 
 elu = register(
@@ -75,11 +74,9 @@ elu = register(
         r"\end{cases}",
         derivative_latex=r"\mathrm{elu}'(x) = \begin{cases} 1 & x > 0 \\ \alpha e^{x} & "
         r"x \le 0 \end{cases}",
-        value_fn=_elu,
-        derivative_fn=_elu_d,
-        scalar_value_fn=scalar(_elu),
-        scalar_derivative_fn=scalar(_elu_d),
-        derivative_from_output_fn=_elu_dy,
+        math=Math(
+            _elu, _elu_d, from_output=_elu_dy, output_ok=_alpha_positive, lean=_elu_lean
+        ),
         params_list=(Param("alpha", 1.0, "the negative saturation value is -alpha"),),
         kinks=(
             Kink(
@@ -115,20 +112,18 @@ _SELU_SCALE = 1.0507009873554805  # lambda (Klambauer et al. 2017); alpha = 1.67
 _SELU_SA = 1.7580993408473766
 
 
-@widened
-def _selu(xp: Any, x: Any) -> Any:
+def _selu(m: Any, x: Any) -> Any:
     pos = x > 0
-    return xp.where(pos, _SELU_SCALE * x, _SELU_SA * xp.expm1(xp.where(pos, 0, x)))
+    return m.where(pos, _SELU_SCALE * x, _SELU_SA * m.expm1_neg(m.where(pos, -1.0, x)))
 
 
-@widened
-def _selu_d(xp: Any, x: Any) -> Any:
+def _selu_d(m: Any, x: Any) -> Any:
     pos = x > 0
-    return xp.where(pos, _SELU_SCALE, _SELU_SA * xp.exp(xp.where(pos, 0, x)))
+    return m.where(pos, _SELU_SCALE, m.times_exp(_SELU_SA, m.where(pos, -1.0, x)))
 
 
-def _selu_dy(xp: Any, y: Any) -> Any:
-    return xp.where(y > 0, _SELU_SCALE, y + _SELU_SA)
+def _selu_dy(m: Any, y: Any) -> Any:
+    return m.where(y > 0, _SELU_SCALE, y + _SELU_SA)
 
 
 selu = register(
@@ -142,11 +137,7 @@ selu = register(
         r"x \le 0 \end{cases}",
         derivative_latex=r"\mathrm{selu}'(x) = \lambda \begin{cases} 1 & x > 0 \\ \alpha "
         r"e^{x} & x \le 0 \end{cases}",
-        value_fn=_selu,
-        derivative_fn=_selu_d,
-        scalar_value_fn=scalar(_selu),
-        scalar_derivative_fn=scalar(_selu_d),
-        derivative_from_output_fn=_selu_dy,
+        math=Math(_selu, _selu_d, from_output=_selu_dy),
         kinks=(
             Kink.fixed(
                 0,
@@ -181,24 +172,26 @@ def _celu_check(p: dict) -> None:
         raise ValueError("celu: alpha must be a finite real number other than 0, got 0.0")
 
 
-@widened
-def _celu(xp: Any, x: Any, alpha: float) -> Any:
+def _celu(m: Any, x: Any, alpha: Any) -> Any:
     pos = x > 0
-    xn = xp.where(pos, 0, x)
-    return xp.where(pos, x, alpha * xp.expm1(xn if alpha == 1 else xn / alpha))
+    z = m.div(m.where(pos, -1.0, x), alpha)  # x / alpha: <= 0 for alpha > 0
+    if alpha > 0:
+        return m.where(pos, x, alpha * m.expm1_neg(z))
+    return m.where(pos, x, alpha * m.expm1(z))
 
 
-@widened
-def _celu_d(xp: Any, x: Any, alpha: float) -> Any:
+def _celu_d(m: Any, x: Any, alpha: Any) -> Any:
     pos = x > 0
-    xn = xp.where(pos, 0, x)
-    return xp.where(pos, 1, xp.exp(xn if alpha == 1 else xn / alpha))
+    return m.where(pos, 1.0, m.exp(m.div(m.where(pos, -1.0, x), alpha)))
 
 
-def _celu_dy(xp: Any, y: Any, alpha: float) -> Any:
-    if not alpha > 0:
-        raise ValueError(f"celu: the derivative from the output needs alpha > 0, got {alpha!r}")
-    return xp.where(y > 0, 1, y / alpha + 1)
+def _celu_dy(m: Any, y: Any, alpha: Any) -> Any:
+    return m.where(y > 0, 1.0, y / alpha + 1.0)
+
+
+def _celu_lean(alpha: float) -> bool:
+    # the lean namespace divides by alpha as a product with 1 / alpha: a normal 1 / alpha
+    return 1e-300 <= abs(alpha) <= 1e300
 
 
 celu = register(
@@ -211,11 +204,9 @@ celu = register(
         r"x \le 0 \end{cases}",
         derivative_latex=r"\mathrm{celu}'(x) = \begin{cases} 1 & x > 0 \\ e^{x/\alpha} & "
         r"x \le 0 \end{cases}",
-        value_fn=_celu,
-        derivative_fn=_celu_d,
-        scalar_value_fn=scalar(_celu),
-        scalar_derivative_fn=scalar(_celu_d),
-        derivative_from_output_fn=_celu_dy,
+        math=Math(
+            _celu, _celu_d, from_output=_celu_dy, output_ok=_alpha_positive, lean=_celu_lean
+        ),
         check_params=_celu_check,
         params_list=(_CELU_ALPHA,),
         kinks=(),
@@ -236,36 +227,172 @@ celu = register(
 # ---------------------------------------------------------------------------
 
 _GELU_K = 0.044715  # the cubic coefficient of the tanh form
+_GELU_LIM = 40.0  # |x| beyond which gelu(x) is x or -0.0 and gelu'(x) is 1 or 0 (float64)
 _Approximate = Literal["none", "tanh"]
+_SQRT1_2 = SQRT1_2["float64"][0]
+#: (0.044715, 2 sqrt(2/pi) rounded, the rest) in the two working precisions
+_TANH_C64 = GELU_TANH_C["float64"]
+_TANH_C32 = GELU_TANH_C["float32"]
+
+#: gelu and gelu' next to 0 (|x| < 0.3): the odd parts of Phi and x phi as series in
+#: z = x**2 ((-1)^k x^(2k+1) / (2^k k! (2k+1) sqrt(2 pi)) and the like; the next terms
+#: are below 3e-19)
+_GELU0_V = Poly(
+    (
+        0.3989422804014327,
+        -0.06649038006690544,
+        0.009973557010035817,
+        -0.0011873282154804543,
+        0.00011543468761615529,
+        -9.444656259503615e-06,
+        6.659693516316651e-07,
+        -4.122667414862689e-08,
+        2.2735298243728065e-09,
+    )
+)
+_GELU0_D = Poly(
+    (
+        0.7978845608028654,
+        -0.26596152026762176,
+        0.0598413420602149,
+        -0.009498625723843634,
+        0.001154346876161553,
+        -0.00011333587511404338,
+        9.323570922843312e-06,
+        -6.596267863780302e-07,
+        4.092353683871051e-08,
+        -2.2602343283238428e-09,
+    )
+)
+# gelu' and gelu(tanh)' next to their zeros; float64 gelu on +-0.55, where the 22 terms
+# are still within 3 ulp and the direct formula just outside within 5. The lean forms:
+# the direct formulas are accurate to 1e-14 relative from 0.1 of the zero on
+_GELU_PATCH = Patch("gelu", width=0.55, lean_terms=13, lean_width=0.1)
+_GELU_TANH_PATCH = Patch("gelu_tanh", width=0.45, lean_terms=13, lean_width=0.1)
 
 
-@widened
-def _gelu(xp: Any, x: Any, approximate: _Approximate) -> Any:
-    xv = xp.where(x < -GELU_LIM, -GELU_LIM, x)  # x * 0 below: never -inf * 0
-    if approximate == "tanh":
-        # 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail.
-        _, s, _, w, ew = gelu_tanh_parts(xp, x)
-        return xp.where(w < GELU_TANH_FAR, gelu_tanh_far(xp, w, ew, xv), xv * s)
-    xc = clip(xp, x, -GELU_LIM, GELU_LIM)
-    v = (0.5 * xv) * two_cdf(xp, xc)
-    far = gelu_far(xp, xc, derivative=False)
-    return v if far is None else xp.where(x < GELU_FAR, far, v)
+@formula
+def _gelu_parts(m: Any, x: Any) -> tuple[Any, Any, Any, Any]:
+    """``(xc, H, g, g2)``: xc = x clipped to [-40, 40], erfc(|xc| / sqrt 2) = H (g g2)
+    and phi(x) = g g2 / sqrt(2 pi). x**2 = p + e exactly and exp(-x**2 / 2) =
+    exp(-p / 2) (1 - e / 2); where exp(-p / 2) would be subnormal (the result is then
+    subnormal too) it is g g2 with g = g2 = exp(-p / 4) multiplied in last, so that the
+    result is rounded once."""
+    xc = m.clip(x, -_GELU_LIM, _GELU_LIM)
+    h = m.erfcx(m.where(xc < 0, -xc, xc) * _SQRT1_2)
+    p = xc * xc
+    e = m.square_err(xc, p)
+    q = 0.5 * p
+    far = q > 708.0
+    g = m.exp(m.where(far, -0.5 * q, -q)) * (1.0 - m.where(far, 0.25 * e, 0.5 * e))
+    return xc, h, g, m.where(far, g, 1.0)
 
 
-@widened
-def _gelu_d(xp: Any, x: Any, approximate: _Approximate) -> Any:
-    if approximate == "tanh":
-        xc, s, t, w, ew = gelu_tanh_parts(xp, x)
-        du = SQRT_2_OVER_PI * (1 + (3 * _GELU_K) * (xc * xc))
-        # d/dx [x sigmoid(2u)] = s + 2 x s (1 - s) u' = s (1 + 2 x t u')
-        f = 1 + 2 * xc * t * du
-        d = xp.where(w < GELU_TANH_FAR, gelu_tanh_far(xp, w, ew, f), s * f)
-        return root_patch(xp, x, d, "gelu_tanh")
-    xc = clip(xp, x, -GELU_LIM, GELU_LIM)
-    d = 0.5 * two_cdf(xp, xc) + xc * phi(xp, xc)
-    far = gelu_far(xp, xc, derivative=True)
-    d = d if far is None else xp.where(x < GELU_FAR, far, d)
-    return root_patch(xp, x, d, "gelu")
+@formula
+def _gelu_erf(m: Any, x: Any) -> Any:
+    if m.LEAN:
+        # float32 results: x clipped to [-15, 15] (beyond, they are those of the clip),
+        # erfc(a) = H E, x**2 / 2 exact for a float32 x
+        xc = m.clip(x, -15.0, 15.0)
+        he = m.erfcx(m.where(xc < 0, -xc, xc) * _SQRT1_2) * m.exp(-0.5 * (xc * xc))
+        v = (0.5 * m.where(x < -15.0, -15.0, x)) * m.where(xc > 0, 2.0 - he, he)
+        return m.tiny_half(x, v)
+    # x Phi(x): (x / 2) erfc(|x| / sqrt 2) for x < 0, x - that for x >= 0
+    xc, h, g, g2 = _gelu_parts(m, x)
+    t = (((0.5 * xc) * h) * g) * g2
+    r = m.where(xc < 0, t, xc - t)
+    r = m.where((x < 0.3) & (x > -0.3), x * (0.5 + x * _GELU0_V(m, x * x)), r)
+    return m.tiny_half(x, m.where(x > _GELU_LIM, x, r))
+
+
+@formula
+def _gelu_erf_d(m: Any, x: Any) -> Any:
+    if m.LEAN:
+        # Phi(x) + x phi(x); for x <= 0 as E (H/2 + x / sqrt(2 pi))
+        xc = m.clip(x, -15.0, 15.0)
+        h = m.erfcx(m.where(xc < 0, -xc, xc) * _SQRT1_2)
+        e = m.exp(-0.5 * (xc * xc))
+        d = m.where(
+            xc > 0,
+            0.5 * (2.0 - h * e) + xc * (e * INV_SQRT_2PI),
+            e * (0.5 * h + xc * INV_SQRT_2PI),
+        )
+        return _GELU_PATCH(m, x, d)
+    # Phi(x) + x phi(x) = E (H / 2 + x / sqrt(2 pi)) for x < 0 (g2 last: rounded once
+    # where subnormal), 1 + E (x / sqrt(2 pi) - H / 2) for x >= 0
+    xc, h, g, g2 = _gelu_parts(m, x)
+    d = m.where(
+        xc > 0,
+        1.0 + g * (xc * INV_SQRT_2PI - 0.5 * h),
+        (g * (0.5 * h + xc * INV_SQRT_2PI)) * g2,
+    )
+    d = m.where((x < 0.3) & (x > -0.3), 0.5 + x * _GELU0_D(m, x * x), d)
+    return _GELU_PATCH(m, x, d)
+
+
+@formula
+def _gelu_tanh_parts(m: Any, x: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """``(xc, sigmoid(2u), sigmoid(-2u), w, ew)``, u = sqrt(2/pi) (x + 0.044715 x**3).
+
+    In the tails sigmoid(2u) ~ exp(2u) multiplies the relative error of 2u by |2u| (up
+    to ~700): 2u = w + ew is formed in double-double (exact products, Knuth's sum) and
+    its low part fed back through sigmoid'(w) = sigmoid(w) sigmoid(-w).
+    """
+    k, c2, c2_rest = _TANH_C32 if m.F32 else _TANH_C64
+    xc = m.clip(x, -_GELU_LIM, _GELU_LIM)
+    p2 = xc * xc
+    e2 = m.square_err(xc, p2)
+    p3 = xc * p2
+    e3 = m.prod_err(xc, p2, p3) + xc * e2  # x**3 = p3 + e3
+    q = k * p3
+    eq = m.prod_err(p3, k, q) + k * e3  # k x**3 = q + eq
+    v = xc + q
+    bv = v - xc
+    ev = ((xc - (v - bv)) + (q - bv)) + eq  # x + k x**3 = v + ev
+    w = c2 * v
+    ew = m.prod_err(v, c2, w) + (c2 * ev + c2_rest * v)  # 2u = w + ew
+    s, t = m.sigmoid2(w)
+    st = (s * t) * ew
+    return xc, s + st, t - st, w, ew
+
+
+@formula
+def _gelu_tanh_far(m: Any, w: Any, ew: Any, factor: Any) -> Any:
+    """``factor * sigmoid(w + ew)`` for w < -600 (where sigmoid(w) = e**w to the last
+    bit): ``e**w`` alone would be subnormal (few bits) before it meets ``factor``; with
+    ``h = e**(w/2)`` (normal, ``w/2`` exact) the product rounds once, at the end."""
+    h = m.exp(0.5 * m.where(w < -600.0, w, -600.0))
+    return ((factor * (1.0 + ew)) * h) * h
+
+
+@formula
+def _gelu_tanh(m: Any, x: Any) -> Any:
+    if m.LEAN:
+        # float32 results: x clipped to [-15, 15] (|w| <= 265); x sigmoid(2u)
+        xc = m.clip(x, -15.0, 15.0)
+        w = _TANH_C64[1] * (xc + _GELU_K * (xc * (xc * xc)))
+        s, t = m.sigmoid2(w)
+        return m.tiny_half(x, m.where(x < -15.0, -15.0, x) * s)
+    # 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail
+    xv = m.where(x < -_GELU_LIM, -_GELU_LIM, x)  # x * 0 below: never -inf * 0
+    xc, s, t, w, ew = _gelu_tanh_parts(m, x)
+    return m.tiny_half(x, m.where(w < -600.0, _gelu_tanh_far(m, w, ew, xv), xv * s))
+
+
+@formula
+def _gelu_tanh_d(m: Any, x: Any) -> Any:
+    if m.LEAN:
+        xc = m.clip(x, -15.0, 15.0)
+        w = _TANH_C64[1] * (xc + _GELU_K * (xc * (xc * xc)))
+        s, t = m.sigmoid2(w)
+        du = SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
+        return _GELU_TANH_PATCH(m, x, s * (1.0 + 2.0 * xc * t * du))
+    # d/dx [x sigmoid(2u)] = s + 2 x s (1 - s) u' = s (1 + 2 x t u')
+    xc, s, t, w, ew = _gelu_tanh_parts(m, x)
+    du = SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
+    f = 1.0 + 2.0 * xc * t * du
+    d = m.where(w < -600.0, _gelu_tanh_far(m, w, ew, f), s * f)
+    return _GELU_TANH_PATCH(m, x, d)
 
 
 gelu = register(
@@ -279,10 +406,13 @@ gelu = register(
         r"\operatorname{erf}\frac{x}{\sqrt 2}\right)",
         derivative_latex=r"\mathrm{gelu}'(x) = \Phi(x) + x\,\varphi(x),\quad "
         r"\varphi(x) = \frac{e^{-x^2/2}}{\sqrt{2\pi}}",
-        value_fn=_gelu,
-        derivative_fn=_gelu_d,
-        scalar_value_fn=scalar(_gelu),
-        scalar_derivative_fn=scalar(_gelu_d),
+        math=Math.choice(
+            "approximate",
+            {
+                "none": Math(_gelu_erf, _gelu_erf_d, cost="heavy"),
+                "tanh": Math(_gelu_tanh, _gelu_tanh_d, cost="heavy"),
+            },
+        ),
         params_list=(
             Param(
                 "approximate",
@@ -317,39 +447,42 @@ gelu = register(
 # silu (swish)
 # ---------------------------------------------------------------------------
 
-
 _SILU_FLAT = 1500.0  # |x| beyond which silu and silu' are their limits in every precision
+# silu' next to its zero; lean: from 0.02 on (1 + x + e**x) / (1 + e**x) has no
+# cancellation but that of the exact 1 + x: 8 terms (the ninth is below 1e-17 relative)
+_SILU_PATCH = Patch("silu", width=0.45, lean_terms=8, lean_width=0.02)
 
 
-def _tail(xp: Any, x: Any) -> float:
-    """Where exp(x) starts to lose bits to underflow (subnormal): -700 or -80 (float32)."""
-    return -700.0 if precision(xp, x) == "float64" else -80.0
-
-
-@widened
-def _silu(xp: Any, x: Any) -> Any:
+def _silu(m: Any, x: Any) -> Any:
     # x / (1 + e^-x): 3 roundings. Far left, e^-x overflows and e^x is subnormal (few
     # bits): there x e^x = (x h) h with h = e^(x/2) normal, one rounding into the result.
-    lo = _tail(xp, x)
-    xt = clip(xp, x, -_SILU_FLAT, lo)  # h = 0 already there, and no -inf * 0
-    h = xp.exp(0.5 * xt)
-    far = (xt * h) * h / (1 + h * h)
-    xn = xp.where(x < lo, 0, x)
-    return lim(xp, x, xp.where(x < lo, far, xn / (1 + xp.exp(-xn))), -0.0)
+    far = x < m.EXP_TAIL
+    xt = m.where(x < -_SILU_FLAT, -_SILU_FLAT, x)  # h = 0 already there: no -inf * 0
+    e = m.exp(m.where(far, 0.5 * xt, -x))
+    r = m.where(far, (xt * e) * e / (1.0 + e * e), x / (1.0 + e))
+    return m.tiny_half(x, m.where(x == -math.inf, -0.0, r))
 
 
-@widened
-def _silu_d(xp: Any, x: Any) -> Any:
-    # sigmoid(x) (1 + x (1 - sigmoid(x))) with 1 - sigmoid(x) = sigmoid(-x) formed directly
-    # (x clipped to ±_SILU_FLAT, where the result is its limit already: no inf * 0)
-    xc = clip(xp, x, -_SILU_FLAT, _SILU_FLAT)
-    s, t = sigmoid2(xp, xc)
-    lo = _tail(xp, x)
-    xt = clip(xp, x, -_SILU_FLAT, lo)
-    h = xp.exp(0.5 * xt)
-    far = (h * (1 + xt * t)) * h / (1 + h * h)  # e^x (1 + x t) / (1 + e^x), no early underflow
-    d = root_patch(xp, x, s * (1 + xc * t), "silu")
-    return lim(xp, x, xp.where(x < lo, far, d), -0.0, 1.0)
+def _silu_d(m: Any, x: Any) -> Any:
+    # sigmoid(x) (1 + x sigmoid(-x)), sigmoid(-x) formed directly (x clipped to ±1500,
+    # where the result is its limit already: no inf * 0); far left
+    # e^x (1 + x) / (1 + e^x) from h = e^(x/2), with no early underflow
+    xc = m.clip(x, -_SILU_FLAT, _SILU_FLAT)
+    far = x < m.EXP_TAIL
+    pos = xc >= 0
+    e = m.exp(m.where(far, 0.5 * xc, m.where(pos, -xc, xc)))
+    other = e / (1.0 + e)
+    one = 1.0 - other
+    s = m.where(pos, one, other)
+    if m.LEAN:
+        # x < 0: 1 + x sigmoid(-x) = ((1 + x) + e) / (1 + e), e = e^x, with 1 + x exact
+        # for a float32 x: the only cancellation left is within 0.02 of the zero
+        q = m.where(pos, 1.0 + xc * other, ((1.0 + xc) + e) * one)
+    else:
+        q = 1.0 + xc * m.where(pos, other, one)
+    d = _SILU_PATCH(m, x, s * q)
+    d = m.where(far, (e * (1.0 + xc)) * e / (1.0 + e * e), d)
+    return m.where(x == -math.inf, -0.0, m.where(x == math.inf, 1.0, d))
 
 
 silu = register(
@@ -360,10 +493,7 @@ silu = register(
         derivative_formula="silu'(x) = sigmoid(x) * (1 + x * (1 - sigmoid(x)))",
         latex=r"\mathrm{silu}(x) = x\,\sigma(x) = \frac{x}{1 + e^{-x}}",
         derivative_latex=r"\mathrm{silu}'(x) = \sigma(x)\,\bigl(1 + x\,(1 - \sigma(x))\bigr)",
-        value_fn=_silu,
-        derivative_fn=_silu_d,
-        scalar_value_fn=scalar(_silu),
-        scalar_derivative_fn=scalar(_silu_d),
+        math=Math(_silu, _silu_d),
         kinks=(),
         aliases=("swish", "swish1", "sigmoid_linear_unit"),
         torch_name="torch.nn.functional.silu",
@@ -389,32 +519,49 @@ swish = silu  # the alias as a name: rk.swish is rk.silu
 
 _MISH_HI = 40.0  # tanh(softplus(x)) rounds to 1 beyond this, even in float64
 _MISH_LO = -1000.0  # exp(x) underflows to 0 below this
+_MISH_PATCH = Patch("mish", width=0.45, lean_terms=12, lean_width=0.1)
 
 
-def _mish_parts(xp: Any, x: Any) -> tuple[Any, Any, Any]:
-    """``(xc, tanh(softplus(x)), e)`` via n = e (e + 2), e = exp(x): tanh(sp) = n/(n+2)."""
-    xc = clip(xp, x, _MISH_LO, _MISH_HI)
-    e = xp.exp(xc)
-    n = e * (e + 2)
-    # x > 0: 1 - 2/(n+2) (no cancellation: 2/(n+2) < 2/3); x <= 0: n/(n+2) written as
-    # e (1 - q), q = (e/2)(1 + e)/(1 + e + e^2/2) <= 0.2, so q's rounding hardly counts.
-    q = (0.5 * e) * (1 + e) / (1 + e + 0.5 * (e * e))
-    t = xp.where(xc > 0, 1 - 2 / (n + 2), e - e * q)
-    return xc, t, e
+@formula
+def _mish_t(m: Any, xc: Any) -> tuple[Any, Any]:
+    """``(tanh(softplus(x)), e)`` via n = e (e + 2), e = exp(x): tanh(sp) = n / (n + 2).
+
+    x > 0: 1 - 2 / (n + 2) (no cancellation: 2 / (n + 2) < 2/3); x <= 0: n / (n + 2)
+    written as e (1 - q), q = (e/2)(1 + e) / (1 + e + e^2/2) <= 0.2, so q's rounding
+    hardly counts.
+    """
+    e = m.exp(xc)
+    n = e * (e + 2.0)
+    q = (0.5 * e) * (1.0 + e) / (1.0 + e + 0.5 * (e * e))
+    return m.where(xc > 0, 1.0 - 2.0 / (n + 2.0), e - e * q), e
 
 
-@widened
-def _mish(xp: Any, x: Any) -> Any:
-    _, t, _ = _mish_parts(xp, x)
-    return xp.where(x < _MISH_LO, _MISH_LO, x) * t  # -inf * 0 never formed
+def _mish(m: Any, x: Any) -> Any:
+    xc = m.clip(x, _MISH_LO, _MISH_HI)
+    xl = m.where(x < _MISH_LO, _MISH_LO, x)  # -inf * 0 never formed
+    if m.LEAN:
+        # float32 results: x n / (n + 2) (n / (n + 2) is within 2 ulp of float64)
+        e = m.exp(xc)
+        n = e * (e + 2.0)
+        return xl * n / (n + 2.0)
+    t, e = _mish_t(m, xc)
+    return xl * t
 
 
-@widened
-def _mish_d(xp: Any, x: Any) -> Any:
+def _mish_d(m: Any, x: Any) -> Any:
     # mish' = t + x sech^2(sp) sigmoid(x) = t + x * 4 e (e + 1) / (n + 2)^2
-    xc, t, e = _mish_parts(xp, x)
-    m = e * e + 2 * e + 2
-    return root_patch(xp, x, t + xc * ((4 * e) * (e + 1) / (m * m)), "mish")
+    xc = m.clip(x, _MISH_LO, _MISH_HI)
+    if m.LEAN:
+        # float32 results: (n m + x 4 e (e + 1)) / m**2, m = n + 2, over one division;
+        # +0.0 where exp(x) underflows in float64, as the float64 form gives
+        e = m.exp(xc)
+        n = e * (e + 2.0)
+        mm = n + 2.0
+        d = _MISH_PATCH(m, x, (n * mm + xc * ((4.0 * e) * (e + 1.0))) / (mm * mm))
+        return m.where(x < -745.1332191019412, 0.0, d)
+    t, e = _mish_t(m, xc)
+    mm = e * e + 2.0 * e + 2.0
+    return _MISH_PATCH(m, x, t + xc * ((4.0 * e) * (e + 1.0) / (mm * mm)))
 
 
 mish = register(
@@ -427,10 +574,7 @@ mish = register(
         latex=r"\mathrm{mish}(x) = x \tanh\bigl(\ln(1 + e^{x})\bigr)",
         derivative_latex=r"\mathrm{mish}'(x) = \tanh(\mathrm{sp}(x)) + x\,\sigma(x)\,"
         r"\operatorname{sech}^2(\mathrm{sp}(x))",
-        value_fn=_mish,
-        derivative_fn=_mish_d,
-        scalar_value_fn=scalar(_mish),
-        scalar_derivative_fn=scalar(_mish_d),
+        math=Math(_mish, _mish_d),
         kinks=(),
         torch_name="torch.nn.functional.mish",
         jax_name="jax.nn.mish",
@@ -450,22 +594,23 @@ mish = register(
 # ---------------------------------------------------------------------------
 
 
-@widened
-def _softplus(xp: Any, x: Any, beta: float, threshold: float) -> Any:
-    z = x if beta == 1 else x * beta
+def _softplus(m: Any, x: Any, beta: Any, threshold: Any) -> Any:
+    # log(1 + e^z) = max(z, 0) + log1p(exp(-|z|)), z = beta x: no overflow, no cancellation
+    z = x * beta
     pos = z > 0
-    # log(1 + e^z) = max(z, 0) + log1p(exp(-|z|)): no overflow, no cancellation.
-    sp = xp.where(pos, z, 0) + xp.log1p(xp.exp(xp.where(pos, -z, z)))
-    if beta != 1:
-        sp = sp / beta
-    return xp.where(z > threshold, x, sp)
+    sp = m.div(m.where(pos, z, 0.0) + m.log1p01(m.exp(m.where(pos, -z, z))), beta)
+    return m.where(z > threshold, x, sp)
 
 
-@widened
-def _softplus_d(xp: Any, x: Any, beta: float, threshold: float) -> Any:
-    z = x if beta == 1 else x * beta
-    s, _ = sigmoid2(xp, z)
-    return xp.where(z > threshold, 1, s)
+def _softplus_d(m: Any, x: Any, beta: Any, threshold: Any) -> Any:
+    z = x * beta
+    return m.where(z > threshold, 1.0, m.sigmoid(z))
+
+
+def _softplus_lean(beta: float, threshold: float) -> bool:
+    # the lean exp clips at -708, where exp(.) / beta rounds to 0 in float32 for
+    # beta >= 1e-262
+    return beta >= 1e-262
 
 
 softplus = register(
@@ -479,10 +624,7 @@ softplus = register(
         r"\beta x \le \text{threshold} \\ x & \beta x > \text{threshold} \end{cases}",
         derivative_latex=r"\mathrm{softplus}'(x) = \begin{cases} \sigma(\beta x) & "
         r"\beta x \le \text{threshold} \\ 1 & \beta x > \text{threshold} \end{cases}",
-        value_fn=_softplus,
-        derivative_fn=_softplus_d,
-        scalar_value_fn=scalar(_softplus),
-        scalar_derivative_fn=scalar(_softplus_d),
+        math=Math(_softplus, _softplus_d, lean=_softplus_lean, cost="heavy"),
         params_list=(
             Param("beta", 1.0, "sharpness", low=0.0, low_inclusive=False),
             Param("threshold", 20.0, "beta * x above which softplus(x) is x"),
@@ -491,9 +633,9 @@ softplus = register(
             Kink(
                 "threshold / beta",
                 location=lambda p: p["threshold"] / p["beta"],
-                left=lambda p: sigmoid2(MATH, p["threshold"])[0],
+                left=lambda p: MATH.sigmoid(p["threshold"]),
                 right=lambda p: 1.0,
-                default=lambda p: sigmoid2(MATH, p["threshold"])[0],
+                default=lambda p: MATH.sigmoid(p["threshold"]),
                 note="PyTorch's cut-over to x: the value jumps by log1p(exp(-threshold))/beta "
                 "(2e-9 for the defaults) and the derivative from sigmoid(threshold) to 1; "
                 "at the point itself sigmoid(threshold), as PyTorch",
@@ -521,20 +663,19 @@ softplus = register(
 # ---------------------------------------------------------------------------
 
 
-@widened
-def _hardswish(xp: Any, x: Any) -> Any:
+def _hardswish(m: Any, x: Any) -> Any:
     # x <= -3 -> -0.0 (x * 0 with x < 0, as PyTorch for finite x; the limit at -inf);
     # x >= 3 -> x. At -3 and 3 autograd takes the constant / identity branch: 0 and 1,
-    # which is what PyTorch's backward gives there.
-    xm = clip(xp, x, -3.0, 3.0)  # no overflow in the branch not taken
-    mid = xm * (xm + 3) / 6
-    return xp.where(x <= -3, -0.0, xp.where(x >= 3, x, mid))
+    # which is what PyTorch's backward gives there. The lean namespace multiplies by
+    # 1/6: the same float32 results on every float32 input (tools/check_f32_sixth.py).
+    xm = m.clip(x, -3.0, 3.0)  # no overflow in the branch not taken
+    mid = m.tiny_half(x, m.div(xm * (xm + 3.0), 6.0))
+    return m.where(x <= -3, -0.0, m.where(x >= 3, x, mid))
 
 
-@widened
-def _hardswish_d(xp: Any, x: Any) -> Any:
-    xm = clip(xp, x, -3.0, 3.0)
-    return xp.where(x <= -3, 0, xp.where(x >= 3, 1, (2 * xm + 3) / 6))
+def _hardswish_d(m: Any, x: Any) -> Any:
+    xm = m.clip(x, -3.0, 3.0)
+    return m.where(x <= -3, 0.0, m.where(x >= 3, 1.0, m.div(2.0 * xm + 3.0, 6.0)))
 
 
 hardswish = register(
@@ -546,10 +687,7 @@ hardswish = register(
         latex=r"\mathrm{hardswish}(x) = x\,\frac{\min(\max(x + 3, 0), 6)}{6}",
         derivative_latex=r"\mathrm{hardswish}'(x) = \begin{cases} 0 & x \le -3 \\ "
         r"\frac{2x + 3}{6} & -3 < x < 3 \\ 1 & x \ge 3 \end{cases}",
-        value_fn=_hardswish,
-        derivative_fn=_hardswish_d,
-        scalar_value_fn=scalar(_hardswish),
-        scalar_derivative_fn=scalar(_hardswish_d),
+        math=Math(_hardswish, _hardswish_d, cost="light"),
         kinks=(
             Kink.fixed(
                 -3,
@@ -587,31 +725,40 @@ array([-0.        ,  0.66666667,  4.        ])
 # ---------------------------------------------------------------------------
 
 
-def _squareplus_parts(xp: Any, x: Any, b: float) -> tuple[Any, Any, Any]:
-    """``(u, s, q)``: u = |x|, s = sqrt(u^2 + b) (hypot: no overflow), q = b / (2 s (s + u))."""
-    u = xp.where(x < 0, -x, x)  # `where`, not abs: autograd takes the x >= 0 side at 0
-    s = xp.hypot(u, b**0.5)
-    return u, s, ((0.25 * b) / s) / (0.5 * s + 0.5 * u)  # halves: s + u never overflows
+@formula
+def _squareplus_s(m: Any, u: Any, b: Any) -> Any:
+    """``sqrt(u**2 + b)`` for u >= 0 without overflow: as written while the larger of u
+    and sqrt(b) is below 1e150, else scaled by it, big sqrt(1 + (small/big)**2)."""
+    if m.LEAN:  # u**2 cannot overflow for a float32 x
+        return m.sqrt(u * u + b)
+    sb = m.sqrt(b)
+    big = m.where(u > sb, u, sb)
+    small = m.where(u > sb, sb, u)
+    r = small / big
+    return m.where(big < 1e150, m.sqrt(u * u + b), big * m.sqrt(1.0 + r * r))
 
 
-@widened
-def _squareplus(xp: Any, x: Any, b: float) -> Any:
-    # (x + s) / 2 cancels for x < 0; there it equals (b/4) / ((s - x)/2), which does not
-    u, s, _ = _squareplus_parts(xp, x, b)
-    return xp.where(x < 0, (0.25 * b) / (0.5 * s + 0.5 * u), 0.5 * u + 0.5 * s)
+def _squareplus(m: Any, x: Any, b: Any) -> Any:
+    # (x + s) / 2 cancels for x < 0; there it equals (b/4) / ((s - x)/2), which does not.
+    # u = |x| by `where`, not abs: autograd takes the x >= 0 side at 0
+    u = m.where(x < 0, -x, x)
+    h = 0.5 * _squareplus_s(m, u, b) + 0.5 * u  # halves: s + u never overflows
+    return m.where(x < 0, (0.25 * b) / h, h)
 
 
-@widened
-def _squareplus_d(xp: Any, x: Any, b: float) -> Any:
-    # (1 + x/s) / 2 = q for x < 0 and 1 - q for x >= 0: no cancellation, no inf/inf
-    _, _, q = _squareplus_parts(xp, x, b)
-    return xp.where(x < 0, q, 1 - q)
+def _squareplus_d(m: Any, x: Any, b: Any) -> Any:
+    # (1 + x/s) / 2 = q for x < 0 and 1 - q for x >= 0, q = b / (2 s (s + u)): no
+    # cancellation, no inf/inf (0 and 1 at -inf and inf)
+    u = m.where(x < 0, -x, x)
+    s = _squareplus_s(m, u, b)
+    q = ((0.25 * b) / s) / (0.5 * s + 0.5 * u)
+    return m.where(x < 0, q, 1.0 - q)
 
 
-def _squareplus_dy(xp: Any, y: Any, b: float) -> Any:
+def _squareplus_dy(m: Any, y: Any, b: Any) -> Any:
     # y = (x + s)/2 and y (s - x) = b/2 give y' = y^2 / (y^2 + b/4) (y > 0 for finite x)
-    yp = xp.where(y > 0, y, 1)
-    return xp.where(y > 0, 1 / (1 + ((0.25 * b) / yp) / yp), xp.where(y == y, 0, y))
+    yp = m.where(y > 0, y, 1.0)
+    return m.where(y > 0, 1.0 / (1.0 + ((0.25 * b) / yp) / yp), 0.0)
 
 
 squareplus = register(
@@ -623,11 +770,7 @@ squareplus = register(
         latex=r"\mathrm{squareplus}(x) = \frac{x + \sqrt{x^2 + b}}{2}",
         derivative_latex=r"\mathrm{squareplus}'(x) = \frac{1}{2}\left(1 + "
         r"\frac{x}{\sqrt{x^2 + b}}\right)",
-        value_fn=_squareplus,
-        derivative_fn=_squareplus_d,
-        scalar_value_fn=scalar(_squareplus),
-        scalar_derivative_fn=scalar(_squareplus_d),
-        derivative_from_output_fn=_squareplus_dy,
+        math=Math(_squareplus, _squareplus_d, from_output=_squareplus_dy),
         params_list=(
             Param("b", 4.0, "smoothness: squareplus(0) = sqrt(b)/2", low=0.0, low_inclusive=False),
         ),
@@ -655,23 +798,16 @@ squareplus = register(
 # ---------------------------------------------------------------------------
 
 
-@widened
-def _sparse_plus(xp: Any, x: Any) -> Any:
+def _sparse_plus(m: Any, x: Any) -> Any:
     # `<=`/`>=` put -1 and 1 in the outer pieces, whose derivatives (0, 1) equal the middle
     # piece's there: the derivative is continuous, so there is no kink to choose at.
-    xm = clip(xp, x, -1.0, 1.0)  # no overflow in the piece not taken
-    return xp.where(x <= -1, 0, xp.where(x >= 1, x, (xm + 1) * (xm + 1) / 4))
+    xm = m.clip(x, -1.0, 1.0)  # no overflow in the piece not taken
+    return m.where(x <= -1, 0.0, m.where(x >= 1, x, (xm + 1.0) * (xm + 1.0) / 4.0))
 
 
-@widened
-def _sparse_plus_d(xp: Any, x: Any) -> Any:
-    xm = clip(xp, x, -1.0, 1.0)
-    return xp.where(x <= -1, 0, xp.where(x >= 1, 1, (xm + 1) / 2))
-
-
-def _sparse_plus_dy(xp: Any, y: Any) -> Any:
-    # y = (x + 1)^2 / 4 on the middle piece, so y' = (x + 1) / 2 = sqrt(y); 1 once y >= 1
-    return xp.where(y >= 1, 1, xp.sqrt(xp.where(y >= 1, 1, y)))
+def _sparse_plus_d(m: Any, x: Any) -> Any:
+    xm = m.clip(x, -1.0, 1.0)
+    return m.where(x <= -1, 0.0, m.where(x >= 1, 1.0, (xm + 1.0) / 2.0))
 
 
 sparse_plus = register(
@@ -684,11 +820,7 @@ sparse_plus = register(
         r"& -1 < x < 1 \\ x & x \ge 1 \end{cases}",
         derivative_latex=r"\mathrm{sparse\_plus}'(x) = \begin{cases} 0 & x \le -1 \\ "
         r"\frac{x + 1}{2} & -1 < x < 1 \\ 1 & x \ge 1 \end{cases}",
-        value_fn=_sparse_plus,
-        derivative_fn=_sparse_plus_d,
-        scalar_value_fn=scalar(_sparse_plus),
-        scalar_derivative_fn=scalar(_sparse_plus_d),
-        derivative_from_output_fn=_sparse_plus_dy,
+        math=Math(_sparse_plus, _sparse_plus_d, cost="light"),
         kinks=(),
         aliases=("sparseplus",),
         nonnegative_output=True,

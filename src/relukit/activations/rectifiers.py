@@ -6,11 +6,11 @@ See :mod:`relukit.activations` for what a block holds and the conventions it fol
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from relukit._fp import widen, widened
-from relukit._namespaces import MATH, astype, kind, scalar
-from relukit.catalogue import Activation, Kink, Param, register
+from relukit._prims.numpy import MATH, kind, namespace
+from relukit.catalogue import Activation, Kink, Math, Param, register
 
 __all__ = [
     "hardsigmoid",
@@ -28,29 +28,19 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 
-def _relu(xp: Any, x: Any) -> Any:
-    # `x <= 0` is False for NaN, so NaN passes through; -0.0 <= 0 gives +0 (no sign bit).
-    return xp.where(x <= 0, 0, x)
+def _relu(m: Any, x: Any) -> Any:
+    # `x <= 0`: -0.0 gives +0 (a rectified output carries no sign bit); the value
+    # branch at 0 is the constant one, so autograd gives 0 there, as PyTorch.
+    return m.where(x <= 0, 0, x)
 
 
-def _relu_d(xp: Any, x: Any) -> Any:
-    # 1 where x > 0, 0 where x <= 0, and x itself (NaN) where neither holds.
-    return xp.where(x > 0, 1, xp.where(x <= 0, 0, x))
+def _relu_d(m: Any, x: Any) -> Any:
+    return m.where(x > 0, 1, 0)
 
 
-def _relu_s(x: Any) -> Any:
-    if x <= 0:
-        return 0.0 if type(x) is float else 0
-    return x  # x > 0, or NaN
-
-
-def _relu_ds(x: float) -> float:
-    return 1.0 if x > 0 else (0.0 if x <= 0 else x)
-
-
-def _relu_dy(xp: Any, y: Any) -> Any:
+def _relu_dy(m: Any, y: Any) -> Any:
     # y > 0 exactly when x > 0, and y = 0 at the kink: the same values as _relu_d.
-    return xp.where(y > 0, 1, xp.where(y <= 0, 0, y))
+    return m.where(y > 0, 1, 0)
 
 
 relu = register(
@@ -61,11 +51,7 @@ relu = register(
         derivative_formula="relu'(x) = 1 if x > 0, 0 if x <= 0",
         latex=r"\mathrm{relu}(x) = \max(0, x)",
         derivative_latex=r"\mathrm{relu}'(x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}",
-        value_fn=_relu,
-        derivative_fn=_relu_d,
-        scalar_value_fn=_relu_s,
-        scalar_derivative_fn=_relu_ds,
-        derivative_from_output_fn=_relu_dy,
+        math=Math(_relu, _relu_d, from_output=_relu_dy, exact=True),
         kinks=(
             Kink.fixed(
                 0,
@@ -105,47 +91,36 @@ _SLOPE = Param(
 )
 
 
-def _leaky(xp: Any, x: Any, negative_slope: float) -> Any:
-    if negative_slope == 0:
-        # -inf * 0 is NaN, but the limit of 0 * x as x -> -inf is 0: map ±inf to -0.0 first
-        # (-0.0 like 0 * any finite x < 0; +inf takes the identity branch anyway).
-        neg = xp.where(xp.isinf(x), -0.0, x) * 0
-    elif str(getattr(x, "dtype", "")).endswith("float16"):  # float16 and bfloat16
-        # the slope rounded to float16 costs 0.88 ulp: multiply in float32 and round once
-        # (0.49 ulp, as PyTorch's float32 "opmath"); float32/float64 are left as they are.
-        neg = astype(xp, astype(xp, x, xp.float32) * negative_slope, x.dtype)
-    else:
-        neg = x * negative_slope
+def _leaky(m: Any, x: Any, negative_slope: Any) -> Any:
+    # -inf * 0 is NaN, but the limit of 0 * x as x -> -inf is 0: with a zero slope ±inf
+    # give -0.0 (as 0 * any finite x < 0; +inf takes the identity branch anyway).
     # `x > 0` picks the identity branch; the slope branch at 0 makes autograd give the slope.
-    return xp.where(x > 0, x, neg)
+    neg = m.where((negative_slope == 0) & m.isinf(x), -0.0, x * negative_slope)
+    return m.where(x > 0, x, neg)
 
 
-def _leaky_d(xp: Any, x: Any, negative_slope: float) -> Any:
-    return xp.where(x > 0, 1, xp.where(x <= 0, negative_slope, x))
+def _leaky_d(m: Any, x: Any, negative_slope: Any) -> Any:
+    return m.where(x > 0, 1, negative_slope)
 
 
-def _leaky_s(x: float, negative_slope: float) -> float:
-    if x > 0:
-        return x
-    if negative_slope == 0 and x == -math.inf:
-        return -0.0
-    return x * negative_slope
+def _leaky_dy(m: Any, y: Any, negative_slope: Any) -> Any:
+    # for negative_slope >= 0 (then y > 0 exactly when x > 0; see _output_ok)
+    return m.where(y > 0, 1, negative_slope)
 
 
-def _leaky_ds(x: float, negative_slope: float) -> float:
-    return 1.0 if x > 0 else (negative_slope if x <= 0 else x)
+def _slope_ok(negative_slope: float) -> bool:
+    # a negative slope maps x < 0 to y > 0: the output cannot tell the branch
+    return negative_slope >= 0
 
 
-def _leaky_dy(xp: Any, y: Any, negative_slope: float) -> Any:
-    # Valid for negative_slope >= 0 only (then y > 0 exactly when x > 0); a negative
-    # slope maps x < 0 to y > 0, so the output cannot tell the branch: raise.
-    if negative_slope < 0:
-        raise ValueError(
-            "leaky_relu: the derivative from the output needs negative_slope >= 0, got "
-            f"{negative_slope!r}"
-        )
-    return xp.where(y > 0, 1, xp.where(y <= 0, negative_slope, y))
+def _slope_args(p: Mapping[str, Any], x: Any = None, xp: Any = None) -> tuple[float]:
+    # -0.0 is the slope 0 (the kernels see one zero)
+    return (p["negative_slope"] + 0.0,)
 
+
+_LEAKY_MATH = Math(
+    _leaky, _leaky_d, from_output=_leaky_dy, output_ok=_slope_ok, args=_slope_args, exact=True
+)
 
 leaky_relu = register(
     Activation(
@@ -157,11 +132,7 @@ leaky_relu = register(
         r"\text{negative\_slope} \cdot x & x \le 0 \end{cases}",
         derivative_latex=r"\mathrm{leaky\_relu}'(x) = \begin{cases} 1 & x > 0 \\ "
         r"\text{negative\_slope} & x \le 0 \end{cases}",
-        value_fn=_leaky,
-        derivative_fn=_leaky_d,
-        scalar_value_fn=_leaky_s,
-        scalar_derivative_fn=_leaky_ds,
-        derivative_from_output_fn=_leaky_dy,
+        math=_LEAKY_MATH,
         params_list=(_SLOPE,),
         kinks=(
             Kink(
@@ -195,25 +166,17 @@ array([0.01, 0.01, 1.  ])
 # ---------------------------------------------------------------------------
 
 
-def _relu6(xp: Any, x: Any) -> Any:
+def _relu6(m: Any, x: Any) -> Any:
     # `<=`/`>=` put 0 and 6 in the constant branches: autograd gives 0 there, as PyTorch.
-    return xp.where(x <= 0, 0, xp.where(x >= 6, 6, x))
+    return m.where(x <= 0, 0, m.where(x >= 6, 6, x))
 
 
-def _relu6_d(xp: Any, x: Any) -> Any:
-    return xp.where((x > 0) & (x < 6), 1, xp.where(x == x, 0, x))  # x == x: False for NaN
+def _relu6_d(m: Any, x: Any) -> Any:
+    return m.where((x > 0) & (x < 6), 1, 0)
 
 
-def _relu6_s(x: Any) -> Any:
-    if x <= 0:
-        return 0.0 if type(x) is float else 0
-    if x >= 6:
-        return 6.0 if type(x) is float else 6
-    return x
-
-
-def _relu6_dy(xp: Any, y: Any) -> Any:
-    return xp.where((y > 0) & (y < 6), 1, xp.where(y == y, 0, y))
+def _relu6_dy(m: Any, y: Any) -> Any:
+    return m.where((y > 0) & (y < 6), 1, 0)
 
 
 relu6 = register(
@@ -225,11 +188,7 @@ relu6 = register(
         latex=r"\mathrm{relu6}(x) = \min(\max(0, x), 6)",
         derivative_latex=r"\mathrm{relu6}'(x) = \begin{cases} 1 & 0 < x < 6 \\ "
         r"0 & \text{otherwise} \end{cases}",
-        value_fn=_relu6,
-        derivative_fn=_relu6_d,
-        scalar_value_fn=_relu6_s,
-        scalar_derivative_fn=scalar(_relu6_d),
-        derivative_from_output_fn=_relu6_dy,
+        math=Math(_relu6, _relu6_d, from_output=_relu6_dy, exact=True),
         kinks=(
             Kink.fixed(0, left=0, right=1, default=0, note="relu6'(0) = 0, as PyTorch, JAX, TF"),
             Kink.fixed(6, left=1, right=0, default=0, note="relu6'(6) = 0, as PyTorch, JAX, TF"),
@@ -266,16 +225,16 @@ def _hardtanh_check(p: dict) -> None:
         )
 
 
-def _hardtanh(xp: Any, x: Any, min_val: float, max_val: float) -> Any:
-    return xp.where(x <= min_val, min_val, xp.where(x >= max_val, max_val, x))
+def _hardtanh(m: Any, x: Any, min_val: Any, max_val: Any) -> Any:
+    return m.where(x <= min_val, min_val, m.where(x >= max_val, max_val, x))
 
 
-def _hardtanh_d(xp: Any, x: Any, min_val: float, max_val: float) -> Any:
-    return xp.where((x > min_val) & (x < max_val), 1, xp.where(x == x, 0, x))
+def _hardtanh_d(m: Any, x: Any, min_val: Any, max_val: Any) -> Any:
+    return m.where((x > min_val) & (x < max_val), 1, 0)
 
 
-def _hardtanh_dy(xp: Any, y: Any, min_val: float, max_val: float) -> Any:
-    return xp.where((y > min_val) & (y < max_val), 1, xp.where(y == y, 0, y))
+def _hardtanh_dy(m: Any, y: Any, min_val: Any, max_val: Any) -> Any:
+    return m.where((y > min_val) & (y < max_val), 1, 0)
 
 
 hardtanh = register(
@@ -287,11 +246,7 @@ hardtanh = register(
         latex=r"\mathrm{hardtanh}(x) = \min(\max(x, \text{min\_val}), \text{max\_val})",
         derivative_latex=r"\mathrm{hardtanh}'(x) = \begin{cases} 1 & \text{min\_val} < x < "
         r"\text{max\_val} \\ 0 & \text{otherwise} \end{cases}",
-        value_fn=_hardtanh,
-        derivative_fn=_hardtanh_d,
-        scalar_value_fn=scalar(_hardtanh),
-        scalar_derivative_fn=scalar(_hardtanh_d),
-        derivative_from_output_fn=_hardtanh_dy,
+        math=Math(_hardtanh, _hardtanh_d, from_output=_hardtanh_dy, exact=True),
         check_params=_hardtanh_check,
         params_list=(
             Param("min_val", -1.0, "lower end of the linear region"),
@@ -336,19 +291,15 @@ array([-1. ,  0.5,  1. ])
 # ---------------------------------------------------------------------------
 
 
-@widened
-def _hardsigmoid(xp: Any, x: Any) -> Any:
-    # (x + 3) / 6 rather than x / 6 + 1/2: exact cancellation near -3 (Sterbenz).
-    return xp.where(x <= -3, 0, xp.where(x >= 3, 1, (x + 3) / 6))
+def _hardsigmoid(m: Any, x: Any) -> Any:
+    # (x + 3) / 6 rather than x / 6 + 1/2: exact cancellation near -3 (Sterbenz). The lean
+    # namespace multiplies by 1/6: the same float32 results on every float32 input
+    # (checked on all of them by tools/check_f32_sixth.py).
+    return m.where(x <= -3, 0, m.where(x >= 3, 1, m.div(x + 3, 6.0)))
 
 
-@widened
-def _hardsigmoid_d(xp: Any, x: Any) -> Any:
-    return xp.where((x > -3) & (x < 3), 1 / 6, xp.where(x == x, 0, x))
-
-
-def _hardsigmoid_dy(xp: Any, y: Any) -> Any:
-    return xp.where((y > 0) & (y < 1), 1 / 6, xp.where(y == y, 0, y))
+def _hardsigmoid_d(m: Any, x: Any) -> Any:
+    return m.where((x > -3) & (x < 3), 1 / 6, 0)
 
 
 hardsigmoid = register(
@@ -360,11 +311,7 @@ hardsigmoid = register(
         latex=r"\mathrm{hardsigmoid}(x) = \frac{\min(\max(x + 3, 0), 6)}{6}",
         derivative_latex=r"\mathrm{hardsigmoid}'(x) = \begin{cases} 1/6 & -3 < x < 3 \\ "
         r"0 & \text{otherwise} \end{cases}",
-        value_fn=_hardsigmoid,
-        derivative_fn=_hardsigmoid_d,
-        scalar_value_fn=scalar(_hardsigmoid),
-        scalar_derivative_fn=scalar(_hardsigmoid_d),
-        derivative_from_output_fn=_hardsigmoid_dy,
+        math=Math(_hardsigmoid, _hardsigmoid_d, cost="light"),
         kinks=(
             Kink.fixed(-3, left=0, right=1 / 6, default=0, note="hardsigmoid'(-3) = 0, as PyTorch"),
             Kink.fixed(3, left=1 / 6, right=0, default=0, note="hardsigmoid'(3) = 0, as PyTorch"),
@@ -415,27 +362,30 @@ def _prelu_weight(xp: Any, x: Any, weight: Any) -> Any:
             f"prelu: weight has {size} elements but x has {channels} channel(s) on axis 1 "
             f"(x.shape = {tuple(x.shape)}); pass 1 weight or one per channel"
         )
-    if xp is not MATH:
-        kw = {"device": x.device} if hasattr(x, "device") and kind(xp) != "numpy" else {}
-        w = xp.asarray(w, dtype=x.dtype, **kw)
+    kw = {"device": x.device} if hasattr(x, "device") and kind(xp) != "numpy" else {}
+    w = xp.asarray(w, dtype=x.dtype, **kw)
     if size == 1:
         return xp.reshape(w, ()) if ndim else w
     return xp.reshape(w, (1, channels) + (1,) * (x.ndim - 2))
 
 
-def _prelu_impl(xp: Any, x: Any, weight: Any) -> Any:
-    w = _prelu_weight(xp, x, weight)
-    neg = xp.where((w == 0) & (x == -math.inf), -0.0, x * w)  # 0 * -inf: the limit -0.0
-    return xp.where(x > 0, x, neg)
+def _prelu(m: Any, x: Any, weight: Any) -> Any:
+    # 0 * -inf: the limit -0.0, as leaky_relu with a zero slope
+    neg = m.where((weight == 0) & m.isinf(x), -0.0, x * weight)
+    return m.where(x > 0, x, neg)
 
 
-def _prelu_d_impl(xp: Any, x: Any, weight: Any) -> Any:
-    w = _prelu_weight(xp, x, weight)
-    return xp.where(x > 0, 1, xp.where(x <= 0, w, x))
+def _prelu_d(m: Any, x: Any, weight: Any) -> Any:
+    return m.where(x > 0, 1, weight)
 
 
-_prelu = widened(_prelu_impl)
-_prelu_d = widened(_prelu_d_impl)
+def _prelu_args(p: Mapping[str, Any], x: Any = None, xp: Any = None) -> tuple[Any]:
+    """The weight: a Python float, or (with ``x``) an ``xp`` array shaped to broadcast
+    along axis 1 of ``x``; -0.0 is the weight 0."""
+    w = p["weight"]
+    if x is None:
+        return (_prelu_scalar_weight(w) + 0.0,)
+    return (_prelu_weight(xp, x, w),)
 
 
 def _prelu_scalar_weight(weight: Any) -> float:
@@ -449,19 +399,6 @@ def _prelu_scalar_weight(weight: Any) -> float:
             f"prelu: x has 1 channel (a scalar), so weight must have 1 element, got shape {w.shape}"
         )
     return float(w.reshape(()))
-
-
-def _prelu_s(x: float, weight: Any) -> float:
-    w = _prelu_scalar_weight(weight)
-    x = float(x)
-    if x > 0:
-        return x
-    return -0.0 if (w == 0 and x == -math.inf) else x * w
-
-
-def _prelu_ds(x: float, weight: Any) -> float:
-    w = _prelu_scalar_weight(weight)
-    return 1.0 if x > 0 else (w if x <= 0 else x)
 
 
 def _prelu_kink_w(p: Any) -> float:
@@ -481,10 +418,7 @@ prelu = register(
         latex=r"\mathrm{prelu}(x) = \begin{cases} x & x > 0 \\ w_c\,x & x \le 0 \end{cases}",
         derivative_latex=r"\frac{\partial\,\mathrm{prelu}}{\partial x} = \begin{cases} 1 & "
         r"x > 0 \\ w_c & x \le 0 \end{cases}",
-        value_fn=_prelu,
-        derivative_fn=_prelu_d,
-        scalar_value_fn=_prelu_s,
-        scalar_derivative_fn=_prelu_ds,
+        math=Math(_prelu, _prelu_d, args=_prelu_args, exact=True, channel="weight"),
         params_list=(
             Param(
                 "weight",
@@ -527,13 +461,13 @@ array([[-0.1, -0.5],
 # ---------------------------------------------------------------------------
 
 
-def _threshold(xp: Any, x: Any, threshold: float, value: float) -> Any:
-    # x > threshold keeps x; x <= threshold gives value; NaN (neither) passes through
-    return xp.where(x > threshold, x, xp.where(x <= threshold, value, x))
+def _threshold(m: Any, x: Any, threshold: Any, value: Any) -> Any:
+    # x > threshold keeps x; x <= threshold gives value
+    return m.where(x > threshold, x, value)
 
 
-def _threshold_d(xp: Any, x: Any, threshold: float, value: float) -> Any:
-    return xp.where(x > threshold, 1, xp.where(x <= threshold, 0, x))
+def _threshold_d(m: Any, x: Any, threshold: Any, value: Any) -> Any:
+    return m.where(x > threshold, 1, 0)
 
 
 threshold = register(
@@ -546,10 +480,7 @@ threshold = register(
         r"\text{value} & x \le \text{threshold} \end{cases}",
         derivative_latex=r"\mathrm{threshold}'(x) = \begin{cases} 1 & x > \text{threshold} "
         r"\\ 0 & x \le \text{threshold} \end{cases}",
-        value_fn=_threshold,
-        derivative_fn=_threshold_d,
-        scalar_value_fn=scalar(_threshold),
-        scalar_derivative_fn=scalar(_threshold_d),
+        math=Math(_threshold, _threshold_d, exact=True),
         params_list=(
             Param("threshold", 0.0, "inputs above it pass unchanged"),
             Param("value", 0.0, "the output for inputs at or below threshold"),
@@ -593,17 +524,24 @@ def _rrelu_check(p: dict) -> None:
         )
 
 
-def _rrelu_slope(xp: Any, x: Any, lower: float, upper: float, training: bool, rng: Any) -> Any:
-    """The slope for x <= 0: the mean, or in training one U(lower, upper) draw per element.
+def _rrelu_args(p: Mapping[str, Any], x: Any = None, xp: Any = None) -> tuple[float] | None:
+    # evaluation (or lower == upper): leaky_relu with the mean slope; training draws a
+    # slope per element (_rrelu_train)
+    if p["training"] and p["lower"] != p["upper"]:
+        return None
+    return ((p["lower"] + p["upper"]) / 2 + 0.0,)
+
+
+def _rrelu_slopes(xp: Any, x: Any, p: Mapping[str, Any]) -> Any:
+    """One U(lower, upper) slope per element, from the call's seed ``rng``.
 
     ``rng`` is already this call's int seed (the ``seed`` parameter kind), so the value
     and the derivative of one ``value_and_derivative`` call draw the same slopes.
     """
-    if not training or lower == upper:
-        return (lower + upper) / 2
     import numpy as np
 
-    draws = np.random.default_rng(rng).uniform(lower, upper, size=tuple(getattr(x, "shape", ())))
+    shape = tuple(getattr(x, "shape", ()))
+    draws = np.random.default_rng(p["rng"]).uniform(p["lower"], p["upper"], size=shape)
     if xp is MATH:
         return float(draws)
     if kind(xp) == "numpy":
@@ -612,20 +550,11 @@ def _rrelu_slope(xp: Any, x: Any, lower: float, upper: float, training: bool, rn
     return xp.asarray(draws, dtype=x.dtype, **({"device": device} if device else {}))
 
 
-def _rrelu(xp: Any, x: Any, lower: float, upper: float, training: bool, rng: Any) -> Any:
-    slope = _rrelu_slope(xp, x, lower, upper, training, rng)
-    if isinstance(slope, float):
-        return _leaky(xp, x, negative_slope=slope)  # evaluation: leaky_relu, mean slope
-    xw, dt = widen(xp, x)  # float16: the product in float32, rounded once
-    sw = slope if dt is None else astype(xp, slope, xw.dtype)
-    neg = xp.where(xw == -math.inf, xp.where(sw > 0, -math.inf, -0.0), xw * sw)
-    r = xp.where(xw > 0, xw, neg)
-    return r if dt is None else astype(xp, r, dt)
-
-
-def _rrelu_d(xp: Any, x: Any, lower: float, upper: float, training: bool, rng: Any) -> Any:
-    slope = _rrelu_slope(xp, x, lower, upper, training, rng)
-    return xp.where(x > 0, 1, xp.where(x <= 0, slope, x))
+def _rrelu_train(xp: Any, x: Any, p: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(value, derivative)`` in training: prelu's formula with one weight per element."""
+    m = namespace(xp) if xp is not MATH else MATH
+    slope = _rrelu_slopes(xp, x, p)
+    return _prelu(m, x, slope), _prelu_d(m, x, slope)
 
 
 def _rrelu_mean(p: Any) -> float:
@@ -645,10 +574,15 @@ rrelu = register(
         r"a = \tfrac{\text{lower} + \text{upper}}{2}\ \text{(evaluation)}",
         derivative_latex=r"\mathrm{rrelu}'(x) = \begin{cases} 1 & x > 0 \\ a & x \le 0 "
         r"\end{cases}",
-        value_fn=_rrelu,
-        derivative_fn=_rrelu_d,
-        scalar_value_fn=scalar(_rrelu),
-        scalar_derivative_fn=scalar(_rrelu_d),
+        math=Math(
+            _leaky,
+            _leaky_d,
+            from_output=_leaky_dy,
+            output_ok=_slope_ok,
+            args=_rrelu_args,
+            train=_rrelu_train,
+            exact=True,
+        ),
         check_params=_rrelu_check,
         params_list=(
             Param("lower", 1 / 8, "lower end of the slopes' uniform distribution", low=0.0),
