@@ -57,7 +57,9 @@ Either way the thread count follows the size and the CPUs left free by other pro
 
 numba is imported when a kernel is first planned, never by ``import relukit`` or for
 arrays below :data:`MIN_SIZE`; each kernel is compiled on its first call for a dtype
-and cached on disk (``cache=True``). If numba is missing or a kernel fails to compile,
+and cached on disk (:mod:`relukit._kernel_cache`: in the user's cache directory, keyed
+by the content of the kernel sources; with no writable location, compiled in memory in
+each process after one warning). If numba is missing or a kernel fails to compile,
 relukit warns once (``RuntimeWarning``) and uses the NumPy path from then on.
 
 Settings
@@ -74,6 +76,9 @@ Settings
     Never use a kernel (sets :data:`ENABLED` to False).
 ``RELUKIT_THREADING=pool``
     Share large calls with relukit's own thread pool, never numba's threads.
+``NUMBA_CACHE_DIR``
+    The compiled kernels are cached in its ``relukit`` subdirectory (default: the user's
+    cache directory, :mod:`relukit._kernel_cache`).
 
 Examples
 --------

@@ -11,17 +11,15 @@ compiled with its own element functions inlined, as if it had been written out.
 Why not a loop that takes the element function as an argument, or a closure over it:
 numba keys the disk cache of such a kernel by a pickled dispatcher that carries a
 random id, so it is compiled again in every process. A plugged kernel is an ordinary
-function for numba's cache: its cache file is named from its ``__qualname__``
-(``<entry>_<kind>``) and the template's first line, its index is keyed by the
-signature and the bytes of the template's code, and stamped with a hash of the content
-of the file its code names. :func:`plug` names the file of the element functions
-(``_kernels_numba.py`` or ``_kernels_smooth.py``), so that editing them compiles their
-loops again in the next process, as editing the loops does (their code changes). numba
-sees no other file: after editing :mod:`relukit._kernels_math`, the kink patch, or only
-a constant in this file, delete ``src/relukit/__pycache__/*.nbi``
-(``tools/gen_kernels_smooth.py`` deletes the smooth kernels' cache files itself when it
-writes :mod:`relukit._kernels_smooth_roots`). numba's messages about a plugged kernel
-give the template's line numbers with the element functions' file name.
+function for the disk cache (:mod:`relukit._kernel_cache`, numba's cache classes): its
+cache file is named from its module and ``__qualname__`` (``<entry>_<kind>``) and the
+template's first line, its index is keyed by the signature and the bytes of the
+template's code, and the whole cache directory by the content of every kernel source
+file (this one, the element functions, :mod:`relukit._kernels_math`, ...): editing any
+of them compiles the kernels again in the next process. :func:`plug` gives a kernel the
+file name of its element functions (``_kernels_numba.py`` or ``_kernels_smooth.py``):
+numba's messages about a plugged kernel give the template's line numbers with that
+file's name.
 
 Families and kinds
 ------------------
@@ -50,8 +48,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
+from relukit._kernel_cache import njit
 from relukit._kernels_math import ELEM, LOOP
 
 #: flags of the piecewise-linear loops and element functions: IEEE semantics (no fused
@@ -218,9 +216,10 @@ def plug(
         The kernel's name and ``__qualname__`` (its numba cache file is named from it).
     home : dict
         The ``globals()`` of the module that holds the element functions: the kernel's
-        ``__module__``, and the file that numba's cache is stamped with.
+        ``__module__`` (its cache files are named from it) and file name.
     flags : mapping
-        The ``numba.njit`` options (``cache=True`` for the disk cache).
+        The ``numba.njit`` options (``cache=True`` for relukit's disk cache,
+        :func:`relukit._kernel_cache.njit`).
     **elements
         The globals to plug in, ``_v=...`` and ``_d=...``.
 

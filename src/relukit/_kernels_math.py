@@ -11,9 +11,8 @@ measured by ``relukit bench accuracy`` (the ``relukit kernels`` columns) and tes
 ``tests/test_kernels_smooth.py``.
 
 Importing this module imports numba; nothing is compiled until a kernel is called.
-numba's on-disk cache of a kernel is stamped with the file of its element functions
-only (see :mod:`relukit._kernels_loops`): after editing this file, delete
-``src/relukit/__pycache__/*.nbi`` so that the kernels are compiled again.
+The kernels' disk cache is keyed by the content of this file among the others
+(:mod:`relukit._kernel_cache`): after an edit here the next process compiles them again.
 
 Methods
 -------
@@ -60,12 +59,15 @@ from __future__ import annotations
 import math
 
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from relukit._kernel_cache import njit
+
 #: the loops: error_model="numpy" (no division checks, which would stop vectorisation),
-#: fastmath off (IEEE semantics for NaN, inf, -0.0), the GIL released
+#: fastmath off (IEEE semantics for NaN, inf, -0.0), the GIL released; cache=True:
+#: relukit's disk cache (relukit._kernel_cache.njit)
 LOOP = {"cache": True, "fastmath": {"contract"}, "nogil": True, "error_model": "numpy"}
 #: element functions: inlined into the loops by numba itself (LLVM's inliner leaves a
 #: function as large as an inlined ``exp`` as a call, and the loop then cannot vectorise)

@@ -2,7 +2,8 @@
 
 Importing this module imports numba and *defines* the kernels; nothing is compiled
 until a kernel is first called for a dtype (``cache=True`` then stores the machine
-code on disk, so later processes load it instead of compiling).
+code on disk, :mod:`relukit._kernel_cache`, so later processes load it instead of
+compiling).
 
 Every loop works on 1-D C-contiguous arrays of one dtype and takes its scalars in a
 small array ``P`` of that same dtype (so every constant and product stays in the
@@ -26,17 +27,17 @@ dtype, no fused multiply-add (``fastmath=False``), and a value passed through is
 copied, not converted. The loops (value, derivative, fused value-and-derivative, and
 backward ``g * derivative``, and the per-channel loops of prelu) are written once in
 :mod:`relukit._kernels_loops` and plugged here, at the end, for every entry from one
-table: ``<name>_<kind>``, as ``relukit._kernels.static_plan`` looks them up. numba
-stamps their disk cache with this file's content, so editing an element function here
-compiles its loops again in the next process.
+table: ``<name>_<kind>``, as ``relukit._kernels.static_plan`` looks them up. Their disk
+cache is keyed by the content of this file and the other kernel sources
+(:mod:`relukit._kernel_cache`), so editing an element function here compiles the
+kernels again in the next process.
 """
 
 from __future__ import annotations
 
 import math
 
-from numba import njit
-
+from relukit._kernel_cache import njit
 from relukit._kernels_loops import CHANNEL, PIECEWISE, PIECEWISE_FLAGS, plug_all
 
 _ELEM = PIECEWISE_FLAGS  # the element functions, compiled as the loops are

@@ -4,7 +4,7 @@ Imported by :mod:`relukit._kernels` when a call is large enough to share out. Ea
 parallel kernel splits the flat arrays into one slice per thread (slice starts are
 multiples of ``align`` elements) and runs the serial loop on each slice in a
 ``prange``; it is made on first use from a template (:func:`parallel`) and, like the
-serial loops, compiled once and cached on disk.
+serial loops, compiled once and cached on disk (:mod:`relukit._kernel_cache`).
 
 Why numba's threading layer, and only OpenMP or TBB: their worker threads spin for a
 few milliseconds after a parallel region, so back-to-back calls hand over in about a
@@ -22,8 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numba
-from numba import njit, prange
+from numba import prange
 
+from relukit._kernel_cache import njit
 from relukit._kernels_loops import plug
 
 _PAR = {"cache": True, "nogil": True, "parallel": True}
@@ -60,8 +61,8 @@ def parallel(kernel: Any, arrays: int) -> Any:
 
     Its arguments are ``kernel``'s first ``arrays`` arrays, then ``nthreads, align``,
     then ``kernel``'s other arguments. It is a template of this module plugged with
-    ``kernel`` (:func:`relukit._kernels_loops.plug`), named ``<kernel>_parallel`` and
-    stamped with the file of ``kernel``'s element functions, as ``kernel`` itself.
+    ``kernel`` (:func:`relukit._kernels_loops.plug`), named ``<kernel>_parallel``, with
+    the module and file name of ``kernel``'s element functions, as ``kernel`` itself.
     """
     made = _made.get(kernel)  # (a kernel's array count is its own: one entry each)
     if made is None:

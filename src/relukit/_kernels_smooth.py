@@ -16,9 +16,10 @@ gelu is patched with the Taylor polynomial of ``relukit._tables.ROOTS``, written
 constants (so that LLVM unrolls it) in :mod:`relukit._kernels_smooth_roots`, which
 ``tools/gen_kernels_smooth.py`` writes. The loops (value, derivative, fused
 value-and-derivative and backward) are written once in :mod:`relukit._kernels_loops` and
-plugged here, at the end, for every entry from one table: ``<name>_<kind>``. numba
-stamps their disk cache with this file's content, so editing an element function here
-compiles its loops again in the next process.
+plugged here, at the end, for every entry from one table: ``<name>_<kind>``. Their disk
+cache is keyed by the content of this file and the other kernel sources
+(:mod:`relukit._kernel_cache`), so editing an element function here, or a primitive of
+:mod:`relukit._kernels_math`, compiles the kernels again in the next process.
 
 float32 arrays of elu, selu, celu, softplus, silu, mish and squareplus use the loops
 ``<name>_f32_<kind>`` (chosen by ``relukit._kernels.static_plan``), whose element functions
@@ -37,8 +38,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
-
+from relukit._kernel_cache import njit
 from relukit._kernels_loops import SMOOTH, plug_all
 from relukit._kernels_math import (
     ELEM,

@@ -7,8 +7,7 @@ This file is written by ``tools/gen_kernels_smooth.py``; edit that script instea
 
 from __future__ import annotations
 
-from numba import njit
-
+from relukit._kernel_cache import njit
 from relukit._kernels_math import ELEM
 
 
