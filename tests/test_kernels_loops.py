@@ -4,9 +4,10 @@
   derivative, both, backward) for float32 and float64 (gelu(tanh): float32 only), and
   they are plugged with that entry's own element functions (float32 ones where listed,
   gelu's float64 ones for float64);
-* a plugged kernel is an ordinary function for numba's disk cache: a second process
-  loads it instead of compiling it, and editing the file of its element functions (only
-  that family's) makes the next process compile it again.
+* a plugged kernel is an ordinary function for the disk cache (relukit._kernel_cache,
+  numba's cache classes): a second process loads it instead of compiling it, and editing
+  a kernel source file (the element functions of one family, say) makes the next process
+  compile every kernel again (tests/test_kernel_cache.py tests the cache itself).
 
 The numerical results of the kernels are tested in test_kernels.py (bit for bit against
 the NumPy path) and test_kernels_smooth.py (against mpmath).
@@ -122,8 +123,8 @@ def test_plugged_kernels_are_loaded_from_the_disk_cache(tmp_path):
     shutil.copytree(
         pathlib.Path(rk.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__")
     )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    env.pop("NUMBA_CACHE_DIR", None)
+    cache = tmp_path / "numba"  # (not the developer's cache)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NUMBA_CACHE_DIR": str(cache)}
     env.pop("NUMBA_DISABLE_JIT", None)
 
     def run() -> dict:
@@ -136,10 +137,11 @@ def test_plugged_kernels_are_loaded_from_the_disk_cache(tmp_path):
     loaded = {"relu_value": [1, 0], "silu_backward": [1, 0]}
     assert run() == compiled
     assert run() == loaded
-    names = {p.name.split("-")[0] for p in (pkg / "__pycache__").glob("*.nbi")}
-    assert {"_kernels_numba.relu_value", "_kernels_smooth.silu_backward"} <= names
-    # editing the piecewise-linear element functions compiles their loops again, only
+    names = {p.name.split("-")[0] for p in cache.glob("relukit/kernels-*/*.nbi")}
+    assert {"relukit._kernels_numba.relu_value", "relukit._kernels_smooth.silu_backward"} <= names
+    assert not list(pkg.rglob("*.nbi"))  # nothing next to the sources
+    # editing the piecewise-linear element functions compiles every kernel again
     with open(pkg / "_kernels_numba.py", "a", encoding="utf-8") as f:
         f.write("# edited\n")
-    assert run() == {"relu_value": [0, 1], "silu_backward": [1, 0]}
+    assert run() == compiled
     assert run() == loaded

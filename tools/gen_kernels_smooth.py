@@ -6,10 +6,9 @@ zeros, from ``relukit._tables.ROOTS``, used by the hand-written element function
     ruff format src/relukit/_kernels_smooth_roots.py
 
 The loops around the element functions are not generated: ``_kernels_smooth.py`` plugs
-them from the templates of ``_kernels_loops.py``. numba stamps their disk cache with the
-content of ``_kernels_smooth.py`` only, so this script deletes the smooth loops' cache
-files in ``src/relukit/__pycache__``: they are compiled again, with the new patches, in
-the next process.
+them from the templates of ``_kernels_loops.py``. The kernels' disk cache is keyed by the
+content of every kernel source file (``relukit._kernel_cache``), this one's output
+included: the next process compiles them again with the new patches.
 """
 
 import pathlib
@@ -27,8 +26,7 @@ This file is written by ``tools/gen_kernels_smooth.py``; edit that script instea
 
 from __future__ import annotations
 
-from numba import njit
-
+from relukit._kernel_cache import njit
 from relukit._kernels_math import ELEM
 '''
 
@@ -74,5 +72,3 @@ out += root_fn("gelu_tanh", "gelu_tanh32", terms=13, window=_W)
 out += root_fn("mish", "mish32", terms=12, window=_W)
 src = pathlib.Path(__file__).parent.parent / "src" / "relukit"
 (src / "_kernels_smooth_roots.py").write_text(out.rstrip() + "\n", encoding="utf-8")
-for cached in (src / "__pycache__").glob("_kernels_smooth.*.nb[ic]"):
-    cached.unlink()  # the loops' cache: numba's stamp does not see the patches

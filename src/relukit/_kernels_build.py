@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from numba import njit
 
+from relukit import _kernel_cache
 from relukit import _kernels_loops as loops
 from relukit._prims import lower, numba32, numba64
 
@@ -81,9 +82,7 @@ def _element(fn: Callable[..., Any], m: Any, arity: int, name: str) -> Any:
 
 
 def _jit(flags: dict[str, Any]) -> Callable[[Callable[..., Any]], Any]:
-    from relukit import _kernel_cache
-
-    return lambda fn: _kernel_cache.jit(fn, **flags)
+    return _kernel_cache.njit(cache=True, **flags)
 
 
 _KERNELS: dict[tuple[Any, ...], Any] = {}

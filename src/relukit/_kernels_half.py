@@ -12,15 +12,16 @@ and NaN payloads as NumPy keeps them (``npy_doublebits_to_halfbits``'s rules).
 on every tie between neighbouring float16 values and on the float64 values next to
 them.
 
-Importing this module imports numba; the loops compile on first use (cached on disk).
+Importing this module imports numba; the loops compile on first use (cached on disk,
+:mod:`relukit._kernel_cache`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from relukit._kernels_math import _bits_to_float, _float_to_bits
+from relukit._kernel_cache import njit
+from relukit._prims.numba64 import _bits_to_float, _float_to_bits
 
 #: integer and IEEE semantics only, no division checks, the GIL released
 FLAGS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": False}

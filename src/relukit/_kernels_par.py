@@ -4,7 +4,7 @@ Imported by :mod:`relukit._kernels` when a call is large enough to share out. Ea
 parallel kernel splits the flat arrays into one slice per thread (slice starts are
 multiples of ``align`` elements) and runs the serial loop on each slice in a
 ``prange``; it is made on first use from a template (:func:`parallel`) and, like the
-serial loops, compiled once and cached on disk.
+serial loops, compiled once and cached on disk (:mod:`relukit._kernel_cache`).
 
 Why numba's threading layer, and only OpenMP or TBB: their worker threads spin for a
 few milliseconds after a parallel region, so back-to-back calls hand over in about a
@@ -22,8 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numba
-from numba import njit, prange
+from numba import prange
 
+from relukit._kernel_cache import njit
 from relukit._kernels_loops import plug
 
 _PAR = {"cache": True, "nogil": True, "parallel": True}
@@ -60,15 +61,13 @@ def parallel(kernel: Any, arrays: int) -> Any:
 
     Its arguments are ``kernel``'s first ``arrays`` arrays, then ``nthreads, align``,
     then ``kernel``'s other arguments. It is a template of this module plugged with
-    ``kernel`` (:func:`relukit._kernels_loops.plug`), named ``<kernel>_parallel`` and
-    stamped with the file of ``kernel``'s element functions, as ``kernel`` itself.
+    ``kernel`` (:func:`relukit._kernels_loops.plug`), named ``<kernel>_parallel``.
     """
     made = _made.get(kernel)  # (a kernel's array count is its own: one entry each)
     if made is None:
         py = kernel.py_func
-        name = f"{py.__name__}_parallel"
-        home = {"__file__": py.__code__.co_filename, "__name__": py.__module__}
-        made = _made[kernel] = plug(_TEMPLATES[arrays], name, home, _PAR, _k=kernel)
+        name = f"{py.__qualname__}_parallel"
+        made = _made[kernel] = plug(_TEMPLATES[arrays], name, py.__module__, njit(**_PAR), _k=kernel)
     return made
 
 

@@ -28,10 +28,10 @@ __all__ = ["kernels"]
 
 @functools.cache
 def kernels() -> Any:
-    """Compile (or load from numba's cache) and return the kernels as a namespace."""
-    import numba
+    """Compile (or load from relukit's kernel cache) and return the kernels as a namespace."""
+    from relukit import _kernel_cache
 
-    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    jit = _kernel_cache.njit(cache=True, nogil=True, error_model="numpy")
 
     @jit
     def codes(x: Any, bounds: Any, c: Any) -> None:
