@@ -84,7 +84,7 @@ def render() -> str:
             out += ["", "(for the default parameters; `at_kink=` replaces the value used there)"]
         else:
             out += ["", "No kinks: the derivative is continuous."]
-        if a.derivative_from_output_fn is not None:
+        if a.math.from_output is not None:
             out += ["", "The derivative can be computed from the output alone (saved by autograd)."]
         out += ["", f"PyTorch: `{a.torch_name or '—'}`; JAX: `{a.jax_name or '—'}`."]
         out += ["", f"Differences: {a.differences}"]

@@ -419,30 +419,41 @@ def test_integer_inputs():
 
 
 @pytest.mark.parametrize(
-    "act", [a for a in rk.catalogue() if a.derivative_from_output_fn], ids=lambda a: a.name
+    "act", [a for a in rk.catalogue() if a.math.from_output is not None], ids=lambda a: a.name
 )
 def test_derivative_from_output_matches(act):
+    """The derivative from the output equals the derivative from the input wherever the
+    entry declares it valid, on the NumPy formulas and on the kernels' backward."""
+    from relukit._dispatch import backward
+    from relukit._prims.numpy import NP
+
     for p in PARAMS[act.name]:
-        try:
-            bound = act.bind((), p)
-            act.derivative_from_output_fn(np, np.zeros(1), **bound)
-        except ValueError:
+        bound = act.bind((), p)
+        m, args = act.math.resolve(bound)
+        if not m.can_use_output(args):
             continue  # documented as invalid for these parameters (tested below)
         x = np.array([-inf, -30.0, -2.0, -1.0, -0.0, 0.0, 0.3, 1.0, 5.0, 6.0, 7.0, inf, nan])
         x = np.concatenate([x, np.array([k[0] for k in act.kink_points(**p)])])
         y = act(x, **p)
         d = act.derivative(x, **p)
-        dy = act.derivative_from_output_fn(np, y, **bound)
+        with np.errstate(all="ignore"):
+            dy = np.where(np.isnan(y), y, m.from_output(NP, y, *args))
         np.testing.assert_allclose(dy, d, rtol=1e-15, atol=2e-16, equal_nan=True)
+        g = np.ones_like(y)
+        got = backward(act, y, g, bound, from_output=True)
+        np.testing.assert_allclose(got, d, rtol=1e-15, atol=2e-16, equal_nan=True)
 
 
-def test_derivative_from_output_refuses_invalid_parameters():
-    with pytest.raises(ValueError, match="negative_slope >= 0"):
-        rk.leaky_relu.derivative_from_output_fn(np, np.zeros(2), negative_slope=-0.1)
-    with pytest.raises(ValueError, match="alpha > 0"):
-        rk.elu.derivative_from_output_fn(np, np.zeros(2), alpha=-1.0)
-    with pytest.raises(ValueError, match="alpha > 0"):
-        rk.celu.derivative_from_output_fn(np, np.zeros(2), alpha=-1.0)
+def test_derivative_from_output_is_declared_invalid_where_the_output_hides_the_branch():
+    for act, p in ((rk.leaky_relu, {"negative_slope": -0.1}), (rk.elu, {"alpha": -1.0}),
+                   (rk.celu, {"alpha": -1.0})):
+        m, args = act.math.resolve(act.bind((), p))
+        assert not m.can_use_output(args), act.name
+    from relukit._dispatch import backward
+
+    with pytest.raises(ValueError, match="no derivative from the output"):
+        backward(rk.leaky_relu, np.zeros(2), np.ones(2), {"negative_slope": -0.1},
+                 from_output=True)
 
 
 # ---------------------------------------------------------------------------

@@ -426,13 +426,18 @@ def test_overlapping_out_takes_the_numpy_path(spy):
     assert bits_equal(shifted, want)
 
 
-def test_unregistered_look_alike_is_not_given_the_relu_kernel(spy):
+def test_a_look_alike_gets_kernels_from_its_own_formula():
     import dataclasses
 
-    fake = dataclasses.replace(rk.relu, value_fn=lambda xp, x: x * 2)
+    from relukit.catalogue import Math
+
+    def twice(m, x):
+        return x * 2
+
+    fake = dataclasses.replace(rk.relu, math=Math(twice, rk.relu.math.derivative, exact=True))
     x = np.array([-1.0, 2.0])
     assert np.array_equal(fake(x), [-2.0, 4.0])
-    assert spy == []
+    assert np.array_equal(rk.relu(x), [0.0, 2.0])
 
 
 # ---------------------------------------------------------------------------

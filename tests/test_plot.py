@@ -29,7 +29,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import relukit as rk
-from relukit.catalogue import Activation, Kink, Param
+from relukit.catalogue import Activation, Kink, Math, Param
 from relukit.cli import main
 from relukit.plot import Curve, derivative_samples, value_samples
 
@@ -64,13 +64,12 @@ def points(line):
 
 # an activation that is not in the catalogue, with kinks that move with its parameters
 # (like hardtanh): clip(x) = min(max(x, low), high)
-def _clip(xp, x, low, high):
-    return xp.where(x < low, low, xp.where(x > high, high, x))
+def _clip(m, x, low, high):
+    return m.where(x < low, low, m.where(x > high, high, x))
 
 
-def _clip_d(xp, x, low, high):
-    inside = (x > low) & (x < high)
-    return xp.where(inside, 1.0, xp.where(x == x, 0.0, x))
+def _clip_d(m, x, low, high):
+    return m.where((x > low) & (x < high), 1.0, 0.0)
 
 
 CLIP = Activation(
@@ -79,10 +78,7 @@ CLIP = Activation(
     derivative_formula="clip_for_tests'(x) = 1 if low < x < high, 0 otherwise",
     latex="",
     derivative_latex="",
-    value_fn=_clip,
-    derivative_fn=_clip_d,
-    scalar_value_fn=lambda x, low, high: min(max(x, low), high),
-    scalar_derivative_fn=lambda x, low, high: 1.0 if low < x < high else 0.0,
+    math=Math(_clip, _clip_d, exact=True),
     params_list=(Param("low", -1.0, "lower bound"), Param("high", 1.0, "upper bound")),
     kinks=(
         Kink("low", lambda p: p["low"], lambda p: 0.0, lambda p: 1.0, lambda p: 0.0),
@@ -528,7 +524,7 @@ def test_bad_activations_are_clear_errors():
     assert slopes == [0.1, 0.2]  # inputs untouched
 
 
-def _boom(xp, x):
+def _boom(m, x):
     raise RuntimeError("boom")
 
 
@@ -538,10 +534,7 @@ BROKEN = Activation(
     derivative_formula="broken'(x)",
     latex="",
     derivative_latex="",
-    value_fn=_boom,
-    derivative_fn=_boom,
-    scalar_value_fn=lambda x: x,
-    scalar_derivative_fn=lambda x: 1.0,
+    math=Math(_boom, _boom),
 )
 
 

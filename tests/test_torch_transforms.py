@@ -508,11 +508,11 @@ def test_a_new_catalogue_entry_gets_a_module_and_autograd_without_edits(monkeypa
     cat = importlib.import_module("relukit.catalogue")  # (relukit.catalogue is a function)
     from relukit.torch.modules import make_module
 
-    def value(xp, x, b):
-        return (x + xp.sqrt(x * x + b)) / 2
+    def value(m, x, b):
+        return (x + m.sqrt(x * x + b)) / 2
 
-    def derivative(xp, x, b):
-        return (1 + x / xp.sqrt(x * x + b)) / 2
+    def derivative(m, x, b):
+        return (1 + x / m.sqrt(x * x + b)) / 2
 
     act = cat.Activation(
         name="squareplus_test",
@@ -520,10 +520,7 @@ def test_a_new_catalogue_entry_gets_a_module_and_autograd_without_edits(monkeypa
         derivative_formula="(1 + x / sqrt(x^2 + b)) / 2",
         latex="",
         derivative_latex="",
-        value_fn=value,
-        derivative_fn=derivative,
-        scalar_value_fn=lambda x, b=4.0: (x + math.sqrt(x * x + b)) / 2,
-        scalar_derivative_fn=lambda x, b=4.0: (1 + x / math.sqrt(x * x + b)) / 2,
+        math=cat.Math(value, derivative),
         params_list=(cat.Param("b", 4.0, "smoothness", low=0.0),),
     )
     monkeypatch.setitem(cat._REGISTRY, act.name, act)

@@ -115,7 +115,7 @@ def apply(
         call = _cached_call(act, kind, x.dtype, args, kwargs, at_kink)
         if call is not None:
             return _numpy(act, kind, x, call.params, out, call.at_kink, call=call)
-    params = act.bind(args, kwargs)
+    params = act.bind(args, kwargs, _call_name(act, kind))
     at_kink = check_at_kink(act, at_kink)
     if (tx is float or tx is int) and out is None:
         return _scalar(act, kind, x, params, at_kink)
@@ -215,12 +215,18 @@ def _cached_call(
         key += ("at_kink", k)
     call = _CALLS.get(key)
     if call is None:
-        params = act.bind(args, kwargs)  # raises for bad values: nothing cached
+        params = act.bind(args, kwargs, _call_name(act, kind))  # raises: nothing cached
         call = _Call(params, check_at_kink(act, at_kink))
         if len(_CALLS) >= 4096:
             _CALLS.clear()
         _CALLS[key] = call
     return call
+
+
+def _call_name(act: Activation, kind: str) -> str:
+    if kind == "value":
+        return act.name
+    return f"{act.name}.{'derivative' if kind == 'derivative' else 'value_and_derivative'}"
 
 
 def _out_plain(x: Any, out: Any) -> bool:
@@ -489,7 +495,7 @@ def _array_api(
             results.append(getattr(m_, which)(namespace(xp), xi, *a_))
             continue
         work, f32 = _working(xp, xi, math_.exact)
-        w = work if work.dtype == xi.dtype else astype(xp, xi, work)
+        w = xi if work == xi.dtype else astype(xp, xi, work)
         m_, a_ = act.math.resolve(params, w, xp)
         if a_ is None:
             r = act.math.train(xp, w, params)[0 if which == "value" else 1]
@@ -501,6 +507,28 @@ def _array_api(
         r = xp.where(w != w, w + 0, r)  # NaN in: the same NaN out
         results.append(r if r.dtype == xi.dtype else astype(xp, r, xi.dtype))
     return tuple(results) if kind == "both" else results[0]
+
+
+def formula(act: Activation, which: str, x: Any, params: dict) -> Any:
+    """An entry's formula ``which`` (``"value"``, ``"derivative"``, ``"from_output"``) on an
+    Array API array ``x`` (for ``"from_output"``, the output), in the working precision
+    of :func:`_working`, with NaN in giving the same NaN out. For the front ends that
+    compute with a library's own operations (torch autograd's formulas, JAX)."""
+    import array_api_compat
+
+    from relukit._prims.numpy import astype, namespace
+
+    xp = array_api_compat.array_namespace(x)
+    work, f32 = _working(xp, x, act.math.resolve(params)[0].exact)
+    w = x if work == x.dtype else astype(xp, x, work)
+    m_, a_ = act.math.resolve(params, w, xp)
+    if a_ is None:
+        r = act.math.train(xp, w, params)[0 if which == "value" else 1]
+    else:
+        fn = m_.from_output if which == "from_output" else getattr(m_, which)
+        r = fn(namespace(xp, f32), w, *a_)
+    r = xp.where(w != w, w + 0, r)
+    return r if r.dtype == x.dtype else astype(xp, r, x.dtype)
 
 
 def _working(xp: Any, x: Any, exact: bool) -> tuple[Any, bool]:

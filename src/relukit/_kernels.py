@@ -162,6 +162,13 @@ def _broken(exc: BaseException) -> None:
     )
 
 
+def _compile_error(exc: BaseException) -> bool:
+    """``exc`` comes from numba failing to compile or load a kernel (not from the call)."""
+    from numba.core import errors
+
+    return isinstance(exc, (errors.NumbaError, errors.NumbaWarning, ImportError, OSError))
+
+
 def _load() -> Any:
     global _build, _np
     if _build is None:
@@ -236,7 +243,9 @@ class Plan:
         """
         try:
             return _execute(self, x, out)
-        except Exception as exc:  # a compilation failure
+        except Exception as exc:
+            if not _compile_error(exc):
+                raise
             _broken(exc)
             return NOT_RUN
 
@@ -292,6 +301,7 @@ def plan(
     math = act.math
     channel = None
     if math.channel is not None and x is not None:
+        math.resolve(params, x, np)  # the entry's own checks of the weight against x
         w = params[math.channel]
         if not isinstance(w, float):
             wa = np.asarray(w, dtype=np.float64).reshape(-1)
@@ -525,6 +535,8 @@ def backward_kernel(
                 threads=settings().threads,
             )
     except Exception as exc:
+        if not _compile_error(exc):
+            raise
         _broken(exc)
         return NOT_RUN
     if out is not None and res is not out:

@@ -449,8 +449,16 @@ class Activation:
         self.value_and_derivative = _Method(self, "both")
 
     # -- parameters ---------------------------------------------------------
-    def bind(self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None) -> dict:
+    def bind(
+        self,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        call: str | None = None,
+    ) -> dict:
         """Map positional and keyword parameters to a validated ``{name: value}`` dict.
+
+        ``call`` names the call in the messages of a wrong keyword (``"leaky_relu"``,
+        ``"leaky_relu.derivative"``), which then read as Python's own.
 
         >>> import relukit as rk
         >>> rk.leaky_relu.bind((0.2,))
@@ -473,6 +481,11 @@ class Activation:
         for k, v in (kwargs or {}).items():
             if k not in bound:
                 accepted = ", ".join(p.name for p in plist) or "no parameters"
+                if call is not None:
+                    raise TypeError(
+                        f"{call}() got an unexpected keyword argument {k!r} "
+                        f"(it accepts {accepted})"
+                    )
                 raise TypeError(
                     f"{self.name}() got an unexpected parameter {k!r}; it accepts {accepted}"
                 )

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from relukit import _dispatch
+from relukit._prims.numpy import namespace
 from relukit.catalogue import Activation, catalogue
 
 __all__ = [a.name for a in catalogue()] + ["make", "swish"]
@@ -47,6 +48,21 @@ def _as_float(act: Activation, x: Any) -> Any:
         f"relukit.jax.{act.name}: x must be a real (integer or floating) JAX array or "
         f"number, got dtype {x.dtype}"
     )
+
+
+def _formula(act: Activation, which: str, x: Any, params: dict) -> Any:
+    """The catalogue's formula ``which`` on a JAX array: float16 and bfloat16 computed in
+    float32 and rounded once, float32 and float64 in their own precision; NaN in gives
+    the same NaN out."""
+    work = x if x.dtype in (jnp.float32, jnp.float64) else x.astype(jnp.float32)
+    m, args = act.math.resolve(params, work, jnp)
+    if args is None:  # rrelu in training: its random slopes
+        r = act.math.train(jnp, work, params)[0 if which == "value" else 1]
+    else:
+        ns = namespace(jnp, f32=work.dtype != jnp.float64)
+        r = getattr(m, which)(ns, work, *args)
+    r = jnp.where(work != work, work, r)
+    return r.astype(x.dtype)
 
 
 def make(act: Activation | str) -> Callable[..., Any]:
@@ -67,12 +83,12 @@ def make(act: Activation | str) -> Callable[..., Any]:
 
         @jax.custom_jvp
         def f(x: Any) -> Any:
-            return act.value_fn(jnp, x, **params)
+            return _formula(act, "value", x, params)
 
         @f.defjvp
         def f_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
             (x,), (t,) = primals, tangents
-            d = act.derivative_fn(jnp, x, **params)
+            d = _formula(act, "derivative", x, params)
             if at_kink is not None:
                 for k in act.kinks:
                     d = jnp.where(x == k.location(params), at_kink, d)

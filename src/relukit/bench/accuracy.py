@@ -309,7 +309,7 @@ def _relukit_kernels(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, 
     """
     from relukit import _kernels
 
-    with _kernels.switched(True, min_size=1):
+    with _kernels.switched(enabled=True):
         return _relukit_numpy(name, params, x, dtype)
 
 

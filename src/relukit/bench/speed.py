@@ -115,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold",
         action="store_true",
-        help="also time kernel vs NumPy path for 2^10..2^22 elements (the MIN_SIZE choice)",
+        help="also time the kernels against the NumPy formulas for 2^10..2^22 elements",
     )
     parser.add_argument(
         "--sweep",
@@ -266,8 +266,7 @@ def _first_call(dtype: str) -> dict[str, float]:
     """Seconds of the first kernel call in a fresh process: empty cache, then warm cache."""
     code = (
         "import time, numpy as np, relukit as rk\n"
-        "from relukit import _kernels\n"
-        f"x = np.linspace(-1, 1, max(_kernels.MIN_SIZE, 1 << 20), dtype='{dtype}')\n"
+        f"x = np.linspace(-1, 1, 1 << 20, dtype='{dtype}')\n"
         "t = time.perf_counter(); rk.relu(x); t1 = time.perf_counter() - t\n"
         "t = time.perf_counter(); rk.relu(x); t2 = time.perf_counter() - t\n"
         "print(t1, t2)"
@@ -295,25 +294,19 @@ def _threshold(np: Any, rk: Any, dtype: str, repeat: int) -> list[dict[str, floa
     from relukit import _kernels
 
     rows = []
-    old = _kernels.MIN_SIZE, _kernels.ENABLED
-    try:
-        for p in range(10, 23):
-            x = np.linspace(-1, 1, 1 << p, dtype=dtype)
-            y = np.empty_like(x)
-            _kernels.MIN_SIZE = 1
+    for p in range(10, 23):
+        x = np.linspace(-1, 1, 1 << p, dtype=dtype)
+        y = np.empty_like(x)
 
-            def kernel(x: Any = x, y: Any = y) -> None:
-                _kernels.ENABLED = True
+        def kernel(x: Any = x, y: Any = y) -> None:
+            rk.relu(x, out=y)
+
+        def numpy_path(x: Any = x, y: Any = y) -> None:
+            with _kernels.switched(enabled=False):
                 rk.relu(x, out=y)
 
-            def numpy_path(x: Any = x, y: Any = y) -> None:
-                _kernels.ENABLED = False
-                rk.relu(x, out=y)
-
-            t = _time_cases([Case("k", kernel), Case("n", numpy_path)], repeat)
-            rows.append({"size": 1 << p, "kernel_s": t["k"], "numpy_s": t["n"]})
-    finally:
-        _kernels.MIN_SIZE, _kernels.ENABLED = old
+        t = _time_cases([Case("k", kernel), Case("n", numpy_path)], repeat)
+        rows.append({"size": 1 << p, "kernel_s": t["k"], "numpy_s": t["n"]})
     return rows
 
 
@@ -403,6 +396,14 @@ def _peers() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``relukit bench speed``: with ``--threads``, relukit's kernels use that many."""
+    from relukit import _kernels
+
+    with _kernels.switched(threads=args.threads):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     """Run the benchmark described by ``args`` (see :func:`add_arguments`)."""
     if args.repeat < 1:
         raise ValueError(f"--repeat must be at least 1, got {args.repeat}")
@@ -423,10 +424,9 @@ def run(args: argparse.Namespace) -> int:
     from relukit import _kernels
 
     peers = _peers()
-    if args.threads is not None:
-        _kernels.THREADS = args.threads
+    threads = args.threads or _kernels.settings().threads
     if "torch" in peers:
-        peers["torch"].set_num_threads(_kernels.THREADS)
+        peers["torch"].set_num_threads(threads)
     dtype = args.dtype
     if "jax" in peers and dtype == "float64" and not peers["jax"].config.jax_enable_x64:
         del peers["jax"]  # JAX would compute in float32
@@ -434,8 +434,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"relukit bench speed: {dtype}, median and min of {args.repeat} runs, "
         f"{os.cpu_count()} CPUs, "
-        f"load average {load0[0]:.2f}; kernels {'on' if _kernels.ENABLED else 'OFF'} "
-        f"from {_kernels.MIN_SIZE:,} elements; peers: {', '.join(peers) or 'none'}"
+        f"load average {load0[0]:.2f}; kernels {'on' if _kernels.available() else 'OFF'}, "
+        f"{threads} thread(s); peers: {', '.join(peers) or 'none'}"
     )
     results: dict[int, dict[str, dict[str, Any]]] = {}
     rng = np.random.default_rng(0)
@@ -497,8 +497,8 @@ def run(args: argparse.Namespace) -> int:
             "repeat": args.repeat,
             "cpus": os.cpu_count(),
             "load_average": [load0[0], load1[0]],
-            "min_size": _kernels.MIN_SIZE,
-            "kernels_enabled": _kernels.ENABLED,
+            "threads": threads,
+            "kernels_enabled": _kernels.available(),
             "versions": {"numpy": np.__version__, "relukit": rk.__version__}
             | {k: getattr(v, "__version__", "?") for k, v in peers.items()},
             "results": {str(n): row for n, row in results.items()},
@@ -527,7 +527,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from relukit import _kernels
 
     peers = _peers()
-    threads = args.threads or _kernels.THREADS
+    threads = args.threads or _kernels.settings().threads
     print(
         f"relukit bench speed --sweep: float32, ns per element, median and min of "
         f"{args.repeat} runs; {sweep.describe_machine()}; relukit and torch on {threads} "
@@ -564,8 +564,7 @@ def _run_under_load(args: argparse.Namespace) -> int:
 
     if args.under_load < 1:
         raise ValueError(f"--under-load must be at least 1, got {args.under_load}")
-    if args.threads is not None:
-        _kernels.THREADS = args.threads
+    threads = args.threads or _kernels.settings().threads
     x = np.random.default_rng(0).standard_normal(4_000_000).astype(np.float32)
     y = np.empty_like(x)
     n = max(args.repeat, 30)
@@ -594,7 +593,7 @@ def _run_under_load(args: argparse.Namespace) -> int:
             p.kill()
             p.wait()
     print(
-        f"rk.relu(x, out=y), 4e6 float32, {n} calls each, relukit threads {_kernels.THREADS}, "
+        f"rk.relu(x, out=y), 4e6 float32, {n} calls each, relukit threads {threads}, "
         f"{os.cpu_count()} CPUs\n"
         f"  idle:                    median {idle[0] * 1e3:7.2f} ms   min {idle[1] * 1e3:7.2f} ms\n"
         f"  {args.under_load} busy processes:        median {loaded[0] * 1e3:7.2f} ms   "

@@ -20,7 +20,7 @@ path (the others, and every entry in a process that never makes a large call, ta
 NumPy path: about 5 us for relu on 10 elements).
 
 torch runs with as many threads as relukit (``--threads``, default: relukit's
-``THREADS``); JAX uses XLA's own CPU threads. Each case is timed ``--repeat`` times (in a
+``RELUKIT_NUM_THREADS``); JAX uses XLA's own CPU threads. Each case is timed ``--repeat`` times (in a
 shuffled order each round, after a 10 ms rest that lets the previous contender's
 OpenMP/XLA threads stop spinning and one untimed call that wakes the contender's own) and both the median and the minimum are kept, in ns per
 element. The table gives relukit's ns/element and, per peer, the ratio ``peer time /
@@ -252,36 +252,36 @@ def sweep(
     from relukit import _kernels
 
     peers = {} if peers is None else peers
-    if threads is not None:
-        _kernels.THREADS = threads
-    if "torch" in peers:
-        peers["torch"].set_num_threads(_kernels.THREADS)
-    rng = np.random.default_rng(0)
-    rows: list[dict[str, Any]] = []
-    variants = [v for v in _variants() if not entries or v[0] in entries or v[1] in entries]
-    warm = np.linspace(-5, 5, 1024, dtype=np.float32)  # (loads numba: see the docstring)
-    for _label, name, params in variants:
-        act = rk.get(name)
-        act(warm, **params)
-        act.derivative(warm, **params)
-    for n in sizes:
-        x = (rng.standard_normal(n) * 3).astype(np.float32)
-        med, best = _copy_time(x, repeat, budget)
-        rows.append({"entry": "np.copyto", "kind": "copy", "size": n, "copy": _ns(med, best, n)})
-        for label, name, params in variants:
-            for kind in kinds:
-                cases = _cases(label, name, params, kind, x, peers)
-                # fewer runs at 10**8 (NumPy's gelu there takes seconds)
-                rep = repeat if n <= 10**7 else min(repeat, 3)
-                times = _time(cases, rep, budget)
-                row: dict[str, Any] = {"entry": label, "kind": kind, "size": n}
-                for k, (m, b) in times.items():
-                    row[k] = _ns(m, b, n)
-                rows.append(row)
-                if progress is not None:
-                    progress(f"{label} {kind} {n:,}")
-        del x
-    return rows
+    with _kernels.switched(threads=threads) as settings:
+        threads = settings.threads
+        if "torch" in peers:
+            peers["torch"].set_num_threads(threads)
+        rng = np.random.default_rng(0)
+        rows: list[dict[str, Any]] = []
+        variants = [v for v in _variants() if not entries or v[0] in entries or v[1] in entries]
+        warm = np.linspace(-5, 5, 1024, dtype=np.float32)  # (loads numba: see the docstring)
+        for _label, name, params in variants:
+            act = rk.get(name)
+            act(warm, **params)
+            act.derivative(warm, **params)
+        for n in sizes:
+            x = (rng.standard_normal(n) * 3).astype(np.float32)
+            med, best = _copy_time(x, repeat, budget)
+            rows.append({"entry": "np.copyto", "kind": "copy", "size": n, "copy": _ns(med, best, n)})
+            for label, name, params in variants:
+                for kind in kinds:
+                    cases = _cases(label, name, params, kind, x, peers)
+                    # fewer runs at 10**8 (NumPy's gelu there takes seconds)
+                    rep = repeat if n <= 10**7 else min(repeat, 3)
+                    times = _time(cases, rep, budget)
+                    row: dict[str, Any] = {"entry": label, "kind": kind, "size": n}
+                    for k, (m, b) in times.items():
+                        row[k] = _ns(m, b, n)
+                    rows.append(row)
+                    if progress is not None:
+                        progress(f"{label} {kind} {n:,}")
+            del x
+        return rows
 
 
 def _ns(med: float, best: float, n: int) -> tuple[float, float]:

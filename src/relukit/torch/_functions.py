@@ -52,7 +52,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from relukit._namespaces import MATH
+from relukit import _dispatch
 from relukit.catalogue import Activation, get
 from relukit.torch import _fewbit
 from relukit.torch._levels import check_bits
@@ -144,7 +144,7 @@ class Plan:
         """
         ops, p = self.ops, self.params
         if ops is None:
-            y = self.act.value_fn(_xp(), x, **p).to(x.dtype)
+            y = _dispatch.formula(self.act, "value", x, p).to(x.dtype)
             return x.copy_(y) if inplace else y
         if not self.fwd_fix or (finite and self.inf_only):
             return ops.value(x, p, inplace)
@@ -155,8 +155,8 @@ class Plan:
         """``g`` times the derivative, from ``t``: the saved output or input."""
         ops, p = self.ops, self.params
         if ops is None:
-            fn = self.act.derivative_from_output_fn if self.save == "output" else None
-            d = (fn or self.act.derivative_fn)(_xp(), t, **p)
+            which = "from_output" if self.save == "output" else "derivative"
+            d = _dispatch.formula(self.act, which, t, p)
             return g * d.to(g.dtype)
         if self.save == "output":
             return ops.from_output(g, t, p)  # type: ignore[misc]
@@ -187,14 +187,11 @@ def _finite(pl: Plan, x: torch.Tensor) -> bool:
 
 
 def _save_mode(act: Activation, ops: TorchOps | None, p: dict) -> Literal["output", "input"]:
-    fn = act.derivative_from_output_fn
-    if fn is None or (ops is not None and ops.from_output is None):
+    if ops is not None and ops.from_output is None:
         return "input"
-    try:  # e.g. leaky_relu with a negative slope: the output cannot tell the branch
-        fn(MATH, 1.0, **p)  # the pure-Python scalar namespace
-    except (ValueError, ZeroDivisionError):
-        return "input"
-    return "output"
+    # e.g. leaky_relu with a negative slope: the output cannot tell the branch
+    m, args = act.math.resolve(p)
+    return "output" if m.can_use_output(args) else "input"
 
 
 @functools.lru_cache(maxsize=1024)

@@ -104,17 +104,17 @@ def _fixups(name: str, pvals: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[A
             if ops.from_input is not None:
                 dgot = ops.from_input(torch.ones(2, dtype=dtype), x[:2], p).tolist()
         for i, (s, v) in enumerate(zip(SPECIALS, got, strict=True)):
-            want = float(act.scalar_value_fn(s, **p))
+            want = float(act(s, **p))
             if not _same(_round(want, dtype), v):
                 fwd[i] = (s, want)
         for i, (s, d) in enumerate(zip(SPECIALS[:2], dgot or (), strict=False)):
-            want = float(act.scalar_derivative_fn(s, **p))
+            want = float(act.derivative(s, **p))
             if not _same(_round(want, dtype), d):
                 bwd[i] = (s, want)
     # torch's vectorised kernels give different answers at ±inf in different settings
     # (seen: gelu(inf) is nan in eager float32, inf under torch.export): where one end
     # disagrees, fix both ends
-    for fixes, fn in ((fwd, act.scalar_value_fn), (bwd, act.scalar_derivative_fn)):
+    for fixes, fn in ((fwd, act), (bwd, act.derivative)):
         if 0 in fixes or 1 in fixes:
             for i in (0, 1):
                 fixes.setdefault(i, (SPECIALS[i], float(fn(SPECIALS[i], **p))))
