@@ -130,8 +130,12 @@ def lower(fn: Callable[..., Any], m: Any) -> Any:
             g[name] = lower(v, m)
         elif isinstance(v, (Poly, Patch)):
             g[name] = v.lower(m)
+    prepare = getattr(m, "prepare_globals", None)
+    if prepare is not None:  # (Triton: constants as constexpr, ``tl`` visible)
+        g = prepare(g, code.co_names)
     new = types.FunctionType(code, g, fn.__name__, fn.__defaults__, fn.__closure__)
-    new.__qualname__ = fn.__qualname__
+    # one name per namespace (Triton keys a kernel's functions by name and types)
+    new.__qualname__ = f"{fn.__qualname__}__{getattr(m, '__name__', 'm').rpartition('.')[2]}"
     new.__module__ = fn.__module__
     new.__doc__ = fn.__doc__
     out = _LOWERED[key] = m.JIT(new)
@@ -166,6 +170,10 @@ class Poly:
         hit = _LOWERED.get((self, m))
         if hit is not None:
             return hit
+        own = getattr(m, "lower_poly", None)
+        if own is not None:  # (Triton compiles no closures: the namespace's own way)
+            out = _LOWERED[(self, m)] = own(self.coeffs, self.lo)
+            return out
         jit = m.JIT
         step: Any = jit(_const(self.coeffs[-1]))
         for c in reversed(self.coeffs[:-1]):
@@ -241,7 +249,9 @@ class Patch:
             return hit
         hi, lo, width, poly = self._parts(m, getattr(m, "F32", False))
         p = poly.lower(m)
-        out = _LOWERED[(self, m)] = m.JIT(_patch_code(hi, lo, width, p))
+        own = getattr(m, "lower_patch", None)
+        code = own(hi, lo, width, p) if own is not None else m.JIT(_patch_code(hi, lo, width, p))
+        out = _LOWERED[(self, m)] = code
         return out
 
 

@@ -12,11 +12,12 @@ numba kernels) runs this one, so they all give its results.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from relukit._prims import Poly, formula
 
-__all__ = ["erfcx", "sigmoid2"]
+__all__ = ["erfcx", "expm1", "sigmoid2"]
 
 #: ``erfcx(a) / t`` on [0, 27.3] (where erfc is still a float64, subnormal included) as a
 #: polynomial of degree 22 in ``s = C1 t + C0``, ``t = 4 / (4 + a)``: mpmath's
@@ -54,7 +55,7 @@ _ERFCX_P = Poly(
 
 
 @formula
-def erfcx(m: Any, a: Any) -> Any:
+def erfcx(m, a):
     """``erfcx(a) = exp(a**2) erfc(a)`` for 0 <= a <= 27.3, within 4.5 ulp of float64.
 
     ``t P(s)`` with ``P`` in one Horner chain (erfcx / t lies in [0.16, 1]: no
@@ -73,10 +74,24 @@ def erfcx(m: Any, a: Any) -> Any:
 
 
 @formula
-def sigmoid2(m: Any, z: Any) -> tuple[Any, Any]:
+def sigmoid2(m, z):
     """``(sigmoid(z), sigmoid(-z))``, both to full relative accuracy, never overflowing."""
     pos = z >= 0
     e = m.exp(m.where(pos, -z, z))  # exp(-|z|) <= 1; `where`, not abs: abs'(0) = 0
     other = e / (1 + e)  # sigmoid(-|z|), in (0, 1/2]
     one = 1 - other  # sigmoid(|z|): closer to correctly rounded than 1 / (1 + e)
     return m.where(pos, one, other), m.where(pos, other, one)
+
+
+#: expm1(x) / x - 1 on |x| <= 1/2 as a polynomial in x (Taylor, 1/(k+1)! x^k for k = 1..16;
+#: the next term is below 2e-20 relative)
+_EXPM1_P = Poly(tuple(1.0 / math.factorial(k + 1) for k in range(1, 17)), lo=1)
+
+
+@formula
+def expm1(m, x):
+    """``exp(x) - 1`` for any x: ``x (1 + P(x))`` on |x| <= 1/2 (no cancellation), else
+    ``exp(x) - 1`` (the difference is at least 0.39 in magnitude there)."""
+    near = (x > -0.5) & (x < 0.5)
+    xs = m.where(near, x, 0.0)
+    return m.where(near, xs + xs * _EXPM1_P(m, xs), m.exp(x) - 1.0)

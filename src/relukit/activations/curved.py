@@ -36,7 +36,7 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 
-def _elu(m: Any, x: Any, alpha: Any) -> Any:
+def _elu(m, x, alpha):
     # x = 0 takes the exponential branch: autograd gives alpha there, as PyTorch. The
     # branch not taken gets -1.0, not 0.0: a select of 0.0 can be turned into a min that
     # loses -0.0 (LLVM)
@@ -44,12 +44,12 @@ def _elu(m: Any, x: Any, alpha: Any) -> Any:
     return m.where(pos, x, alpha * m.expm1_neg(m.where(pos, -1.0, x)))
 
 
-def _elu_d(m: Any, x: Any, alpha: Any) -> Any:
+def _elu_d(m, x, alpha):
     pos = x > 0
     return m.where(pos, 1.0, m.times_exp(alpha, m.where(pos, -1.0, x)))
 
 
-def _elu_dy(m: Any, y: Any, alpha: Any) -> Any:
+def _elu_dy(m, y, alpha):
     # x <= 0: y = alpha (e^x - 1), so alpha e^x = y + alpha (for alpha > 0 y > 0 exactly
     # when x > 0). Loses relative accuracy as y -> -alpha (x -> -inf).
     return m.where(y > 0, 1.0, y + alpha)
@@ -112,17 +112,17 @@ _SELU_SCALE = 1.0507009873554805  # lambda (Klambauer et al. 2017); alpha = 1.67
 _SELU_SA = 1.7580993408473766
 
 
-def _selu(m: Any, x: Any) -> Any:
+def _selu(m, x):
     pos = x > 0
     return m.where(pos, _SELU_SCALE * x, _SELU_SA * m.expm1_neg(m.where(pos, -1.0, x)))
 
 
-def _selu_d(m: Any, x: Any) -> Any:
+def _selu_d(m, x):
     pos = x > 0
     return m.where(pos, _SELU_SCALE, m.times_exp(_SELU_SA, m.where(pos, -1.0, x)))
 
 
-def _selu_dy(m: Any, y: Any) -> Any:
+def _selu_dy(m, y):
     return m.where(y > 0, _SELU_SCALE, y + _SELU_SA)
 
 
@@ -172,7 +172,7 @@ def _celu_check(p: dict) -> None:
         raise ValueError("celu: alpha must be a finite real number other than 0, got 0.0")
 
 
-def _celu(m: Any, x: Any, alpha: Any) -> Any:
+def _celu(m, x, alpha):
     pos = x > 0
     z = m.div(m.where(pos, -1.0, x), alpha)  # x / alpha: <= 0 for alpha > 0
     if alpha > 0:
@@ -180,12 +180,12 @@ def _celu(m: Any, x: Any, alpha: Any) -> Any:
     return m.where(pos, x, alpha * m.expm1(z))
 
 
-def _celu_d(m: Any, x: Any, alpha: Any) -> Any:
+def _celu_d(m, x, alpha):
     pos = x > 0
     return m.where(pos, 1.0, m.exp(m.div(m.where(pos, -1.0, x), alpha)))
 
 
-def _celu_dy(m: Any, y: Any, alpha: Any) -> Any:
+def _celu_dy(m, y, alpha):
     return m.where(y > 0, 1.0, y / alpha + 1.0)
 
 
@@ -231,8 +231,8 @@ _GELU_LIM = 40.0  # |x| beyond which gelu(x) is x or -0.0 and gelu'(x) is 1 or 0
 _Approximate = Literal["none", "tanh"]
 _SQRT1_2 = SQRT1_2["float64"][0]
 #: (0.044715, 2 sqrt(2/pi) rounded, the rest) in the two working precisions
-_TANH_C64 = GELU_TANH_C["float64"]
-_TANH_C32 = GELU_TANH_C["float32"]
+_TANH_K64, _TANH_C64, _TANH_R64 = GELU_TANH_C["float64"]
+_TANH_K32, _TANH_C32, _TANH_R32 = GELU_TANH_C["float32"]
 
 #: gelu and gelu' next to 0 (|x| < 0.3): the odd parts of Phi and x phi as series in
 #: z = x**2 ((-1)^k x^(2k+1) / (2^k k! (2k+1) sqrt(2 pi)) and the like; the next terms
@@ -272,7 +272,7 @@ _GELU_TANH_PATCH = Patch("gelu_tanh", width=0.45, lean_terms=13, lean_width=0.1)
 
 
 @formula
-def _gelu_parts(m: Any, x: Any) -> tuple[Any, Any, Any, Any]:
+def _gelu_parts(m, x):
     """``(xc, H, g, g2)``: xc = x clipped to [-40, 40], erfc(|xc| / sqrt 2) = H (g g2)
     and phi(x) = g g2 / sqrt(2 pi). x**2 = p + e exactly and exp(-x**2 / 2) =
     exp(-p / 2) (1 - e / 2); where exp(-p / 2) would be subnormal (the result is then
@@ -289,7 +289,7 @@ def _gelu_parts(m: Any, x: Any) -> tuple[Any, Any, Any, Any]:
 
 
 @formula
-def _gelu_erf(m: Any, x: Any) -> Any:
+def _gelu_erf(m, x):
     if m.LEAN:
         # float32 results: x clipped to [-15, 15] (beyond, they are those of the clip),
         # erfc(a) = H E, x**2 / 2 exact for a float32 x
@@ -306,7 +306,7 @@ def _gelu_erf(m: Any, x: Any) -> Any:
 
 
 @formula
-def _gelu_erf_d(m: Any, x: Any) -> Any:
+def _gelu_erf_d(m, x):
     if m.LEAN:
         # Phi(x) + x phi(x); for x <= 0 as E (H/2 + x / sqrt(2 pi))
         xc = m.clip(x, -15.0, 15.0)
@@ -331,14 +331,16 @@ def _gelu_erf_d(m: Any, x: Any) -> Any:
 
 
 @formula
-def _gelu_tanh_parts(m: Any, x: Any) -> tuple[Any, Any, Any, Any, Any]:
+def _gelu_tanh_parts(m, x):
     """``(xc, sigmoid(2u), sigmoid(-2u), w, ew)``, u = sqrt(2/pi) (x + 0.044715 x**3).
 
     In the tails sigmoid(2u) ~ exp(2u) multiplies the relative error of 2u by |2u| (up
     to ~700): 2u = w + ew is formed in double-double (exact products, Knuth's sum) and
     its low part fed back through sigmoid'(w) = sigmoid(w) sigmoid(-w).
     """
-    k, c2, c2_rest = _TANH_C32 if m.F32 else _TANH_C64
+    k = _TANH_K32 if m.F32 else _TANH_K64
+    c2 = _TANH_C32 if m.F32 else _TANH_C64
+    c2_rest = _TANH_R32 if m.F32 else _TANH_R64
     xc = m.clip(x, -_GELU_LIM, _GELU_LIM)
     p2 = xc * xc
     e2 = m.square_err(xc, p2)
@@ -357,7 +359,7 @@ def _gelu_tanh_parts(m: Any, x: Any) -> tuple[Any, Any, Any, Any, Any]:
 
 
 @formula
-def _gelu_tanh_far(m: Any, w: Any, ew: Any, factor: Any) -> Any:
+def _gelu_tanh_far(m, w, ew, factor):
     """``factor * sigmoid(w + ew)`` for w < -600 (where sigmoid(w) = e**w to the last
     bit): ``e**w`` alone would be subnormal (few bits) before it meets ``factor``; with
     ``h = e**(w/2)`` (normal, ``w/2`` exact) the product rounds once, at the end."""
@@ -366,11 +368,11 @@ def _gelu_tanh_far(m: Any, w: Any, ew: Any, factor: Any) -> Any:
 
 
 @formula
-def _gelu_tanh(m: Any, x: Any) -> Any:
+def _gelu_tanh(m, x):
     if m.LEAN:
         # float32 results: x clipped to [-15, 15] (|w| <= 265); x sigmoid(2u)
         xc = m.clip(x, -15.0, 15.0)
-        w = _TANH_C64[1] * (xc + _GELU_K * (xc * (xc * xc)))
+        w = _TANH_C64 * (xc + _GELU_K * (xc * (xc * xc)))
         s, t = m.sigmoid2(w)
         return m.tiny_half(x, m.where(x < -15.0, -15.0, x) * s)
     # 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail
@@ -380,10 +382,10 @@ def _gelu_tanh(m: Any, x: Any) -> Any:
 
 
 @formula
-def _gelu_tanh_d(m: Any, x: Any) -> Any:
+def _gelu_tanh_d(m, x):
     if m.LEAN:
         xc = m.clip(x, -15.0, 15.0)
-        w = _TANH_C64[1] * (xc + _GELU_K * (xc * (xc * xc)))
+        w = _TANH_C64 * (xc + _GELU_K * (xc * (xc * xc)))
         s, t = m.sigmoid2(w)
         du = SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
         return _GELU_TANH_PATCH(m, x, s * (1.0 + 2.0 * xc * t * du))
@@ -453,7 +455,7 @@ _SILU_FLAT = 1500.0  # |x| beyond which silu and silu' are their limits in every
 _SILU_PATCH = Patch("silu", width=0.45, lean_terms=8, lean_width=0.02)
 
 
-def _silu(m: Any, x: Any) -> Any:
+def _silu(m, x):
     # x / (1 + e^-x): 3 roundings. Far left, e^-x overflows and e^x is subnormal (few
     # bits): there x e^x = (x h) h with h = e^(x/2) normal, one rounding into the result.
     far = x < m.EXP_TAIL
@@ -463,7 +465,7 @@ def _silu(m: Any, x: Any) -> Any:
     return m.tiny_half(x, m.where(x == -math.inf, -0.0, r))
 
 
-def _silu_d(m: Any, x: Any) -> Any:
+def _silu_d(m, x):
     # sigmoid(x) (1 + x sigmoid(-x)), sigmoid(-x) formed directly (x clipped to ±1500,
     # where the result is its limit already: no inf * 0); far left
     # e^x (1 + x) / (1 + e^x) from h = e^(x/2), with no early underflow
@@ -523,7 +525,7 @@ _MISH_PATCH = Patch("mish", width=0.45, lean_terms=12, lean_width=0.1)
 
 
 @formula
-def _mish_t(m: Any, xc: Any) -> tuple[Any, Any]:
+def _mish_t(m, xc):
     """``(tanh(softplus(x)), e)`` via n = e (e + 2), e = exp(x): tanh(sp) = n / (n + 2).
 
     x > 0: 1 - 2 / (n + 2) (no cancellation: 2 / (n + 2) < 2/3); x <= 0: n / (n + 2)
@@ -536,7 +538,7 @@ def _mish_t(m: Any, xc: Any) -> tuple[Any, Any]:
     return m.where(xc > 0, 1.0 - 2.0 / (n + 2.0), e - e * q), e
 
 
-def _mish(m: Any, x: Any) -> Any:
+def _mish(m, x):
     xc = m.clip(x, _MISH_LO, _MISH_HI)
     xl = m.where(x < _MISH_LO, _MISH_LO, x)  # -inf * 0 never formed
     if m.LEAN:
@@ -548,7 +550,7 @@ def _mish(m: Any, x: Any) -> Any:
     return xl * t
 
 
-def _mish_d(m: Any, x: Any) -> Any:
+def _mish_d(m, x):
     # mish' = t + x sech^2(sp) sigmoid(x) = t + x * 4 e (e + 1) / (n + 2)^2
     xc = m.clip(x, _MISH_LO, _MISH_HI)
     if m.LEAN:
@@ -594,7 +596,7 @@ mish = register(
 # ---------------------------------------------------------------------------
 
 
-def _softplus(m: Any, x: Any, beta: Any, threshold: Any) -> Any:
+def _softplus(m, x, beta, threshold):
     # log(1 + e^z) = max(z, 0) + log1p(exp(-|z|)), z = beta x: no overflow, no cancellation
     z = x * beta
     pos = z > 0
@@ -602,7 +604,7 @@ def _softplus(m: Any, x: Any, beta: Any, threshold: Any) -> Any:
     return m.where(z > threshold, x, sp)
 
 
-def _softplus_d(m: Any, x: Any, beta: Any, threshold: Any) -> Any:
+def _softplus_d(m, x, beta, threshold):
     z = x * beta
     return m.where(z > threshold, 1.0, m.sigmoid(z))
 
@@ -663,7 +665,7 @@ softplus = register(
 # ---------------------------------------------------------------------------
 
 
-def _hardswish(m: Any, x: Any) -> Any:
+def _hardswish(m, x):
     # x <= -3 -> -0.0 (x * 0 with x < 0, as PyTorch for finite x; the limit at -inf);
     # x >= 3 -> x. At -3 and 3 autograd takes the constant / identity branch: 0 and 1,
     # which is what PyTorch's backward gives there. The lean namespace multiplies by
@@ -673,7 +675,7 @@ def _hardswish(m: Any, x: Any) -> Any:
     return m.where(x <= -3, -0.0, m.where(x >= 3, x, mid))
 
 
-def _hardswish_d(m: Any, x: Any) -> Any:
+def _hardswish_d(m, x):
     xm = m.clip(x, -3.0, 3.0)
     return m.where(x <= -3, 0.0, m.where(x >= 3, 1.0, m.div(2.0 * xm + 3.0, 6.0)))
 
@@ -726,7 +728,7 @@ array([-0.        ,  0.66666667,  4.        ])
 
 
 @formula
-def _squareplus_s(m: Any, u: Any, b: Any) -> Any:
+def _squareplus_s(m, u, b):
     """``sqrt(u**2 + b)`` for u >= 0 without overflow: as written while the larger of u
     and sqrt(b) is below 1e150, else scaled by it, big sqrt(1 + (small/big)**2)."""
     if m.LEAN:  # u**2 cannot overflow for a float32 x
@@ -738,7 +740,7 @@ def _squareplus_s(m: Any, u: Any, b: Any) -> Any:
     return m.where(big < 1e150, m.sqrt(u * u + b), big * m.sqrt(1.0 + r * r))
 
 
-def _squareplus(m: Any, x: Any, b: Any) -> Any:
+def _squareplus(m, x, b):
     # (x + s) / 2 cancels for x < 0; there it equals (b/4) / ((s - x)/2), which does not.
     # u = |x| by `where`, not abs: autograd takes the x >= 0 side at 0
     u = m.where(x < 0, -x, x)
@@ -746,7 +748,7 @@ def _squareplus(m: Any, x: Any, b: Any) -> Any:
     return m.where(x < 0, (0.25 * b) / h, h)
 
 
-def _squareplus_d(m: Any, x: Any, b: Any) -> Any:
+def _squareplus_d(m, x, b):
     # (1 + x/s) / 2 = q for x < 0 and 1 - q for x >= 0, q = b / (2 s (s + u)): no
     # cancellation, no inf/inf (0 and 1 at -inf and inf)
     u = m.where(x < 0, -x, x)
@@ -755,7 +757,7 @@ def _squareplus_d(m: Any, x: Any, b: Any) -> Any:
     return m.where(x < 0, q, 1.0 - q)
 
 
-def _squareplus_dy(m: Any, y: Any, b: Any) -> Any:
+def _squareplus_dy(m, y, b):
     # y = (x + s)/2 and y (s - x) = b/2 give y' = y^2 / (y^2 + b/4) (y > 0 for finite x)
     yp = m.where(y > 0, y, 1.0)
     return m.where(y > 0, 1.0 / (1.0 + ((0.25 * b) / yp) / yp), 0.0)
@@ -798,14 +800,14 @@ squareplus = register(
 # ---------------------------------------------------------------------------
 
 
-def _sparse_plus(m: Any, x: Any) -> Any:
+def _sparse_plus(m, x):
     # `<=`/`>=` put -1 and 1 in the outer pieces, whose derivatives (0, 1) equal the middle
     # piece's there: the derivative is continuous, so there is no kink to choose at.
     xm = m.clip(x, -1.0, 1.0)  # no overflow in the piece not taken
     return m.where(x <= -1, 0.0, m.where(x >= 1, x, (xm + 1.0) * (xm + 1.0) / 4.0))
 
 
-def _sparse_plus_d(m: Any, x: Any) -> Any:
+def _sparse_plus_d(m, x):
     xm = m.clip(x, -1.0, 1.0)
     return m.where(x <= -1, 0.0, m.where(x >= 1, 1.0, (xm + 1.0) / 2.0))
 

@@ -28,17 +28,17 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 
-def _relu(m: Any, x: Any) -> Any:
+def _relu(m, x):
     # `x <= 0`: -0.0 gives +0 (a rectified output carries no sign bit); the value
     # branch at 0 is the constant one, so autograd gives 0 there, as PyTorch.
     return m.where(x <= 0, 0, x)
 
 
-def _relu_d(m: Any, x: Any) -> Any:
+def _relu_d(m, x):
     return m.where(x > 0, 1, 0)
 
 
-def _relu_dy(m: Any, y: Any) -> Any:
+def _relu_dy(m, y):
     # y > 0 exactly when x > 0, and y = 0 at the kink: the same values as _relu_d.
     return m.where(y > 0, 1, 0)
 
@@ -91,7 +91,7 @@ _SLOPE = Param(
 )
 
 
-def _leaky(m: Any, x: Any, negative_slope: Any) -> Any:
+def _leaky(m, x, negative_slope):
     # -inf * 0 is NaN, but the limit of 0 * x as x -> -inf is 0: with a zero slope ±inf
     # give -0.0 (as 0 * any finite x < 0; +inf takes the identity branch anyway).
     # `x > 0` picks the identity branch; the slope branch at 0 makes autograd give the slope.
@@ -99,11 +99,11 @@ def _leaky(m: Any, x: Any, negative_slope: Any) -> Any:
     return m.where(x > 0, x, neg)
 
 
-def _leaky_d(m: Any, x: Any, negative_slope: Any) -> Any:
+def _leaky_d(m, x, negative_slope):
     return m.where(x > 0, 1, negative_slope)
 
 
-def _leaky_dy(m: Any, y: Any, negative_slope: Any) -> Any:
+def _leaky_dy(m, y, negative_slope):
     # for negative_slope >= 0 (then y > 0 exactly when x > 0; see _output_ok)
     return m.where(y > 0, 1, negative_slope)
 
@@ -166,16 +166,16 @@ array([0.01, 0.01, 1.  ])
 # ---------------------------------------------------------------------------
 
 
-def _relu6(m: Any, x: Any) -> Any:
+def _relu6(m, x):
     # `<=`/`>=` put 0 and 6 in the constant branches: autograd gives 0 there, as PyTorch.
     return m.where(x <= 0, 0, m.where(x >= 6, 6, x))
 
 
-def _relu6_d(m: Any, x: Any) -> Any:
+def _relu6_d(m, x):
     return m.where((x > 0) & (x < 6), 1, 0)
 
 
-def _relu6_dy(m: Any, y: Any) -> Any:
+def _relu6_dy(m, y):
     return m.where((y > 0) & (y < 6), 1, 0)
 
 
@@ -225,15 +225,15 @@ def _hardtanh_check(p: dict) -> None:
         )
 
 
-def _hardtanh(m: Any, x: Any, min_val: Any, max_val: Any) -> Any:
+def _hardtanh(m, x, min_val, max_val):
     return m.where(x <= min_val, min_val, m.where(x >= max_val, max_val, x))
 
 
-def _hardtanh_d(m: Any, x: Any, min_val: Any, max_val: Any) -> Any:
+def _hardtanh_d(m, x, min_val, max_val):
     return m.where((x > min_val) & (x < max_val), 1, 0)
 
 
-def _hardtanh_dy(m: Any, y: Any, min_val: Any, max_val: Any) -> Any:
+def _hardtanh_dy(m, y, min_val, max_val):
     return m.where((y > min_val) & (y < max_val), 1, 0)
 
 
@@ -291,14 +291,14 @@ array([-1. ,  0.5,  1. ])
 # ---------------------------------------------------------------------------
 
 
-def _hardsigmoid(m: Any, x: Any) -> Any:
+def _hardsigmoid(m, x):
     # (x + 3) / 6 rather than x / 6 + 1/2: exact cancellation near -3 (Sterbenz). The lean
     # namespace multiplies by 1/6: the same float32 results on every float32 input
     # (checked on all of them by tools/check_f32_sixth.py).
     return m.where(x <= -3, 0, m.where(x >= 3, 1, m.div(x + 3, 6.0)))
 
 
-def _hardsigmoid_d(m: Any, x: Any) -> Any:
+def _hardsigmoid_d(m, x):
     return m.where((x > -3) & (x < 3), 1 / 6, 0)
 
 
@@ -369,13 +369,13 @@ def _prelu_weight(xp: Any, x: Any, weight: Any) -> Any:
     return xp.reshape(w, (1, channels) + (1,) * (x.ndim - 2))
 
 
-def _prelu(m: Any, x: Any, weight: Any) -> Any:
+def _prelu(m, x, weight):
     # 0 * -inf: the limit -0.0, as leaky_relu with a zero slope
     neg = m.where((weight == 0) & m.isinf(x), -0.0, x * weight)
     return m.where(x > 0, x, neg)
 
 
-def _prelu_d(m: Any, x: Any, weight: Any) -> Any:
+def _prelu_d(m, x, weight):
     return m.where(x > 0, 1, weight)
 
 
@@ -461,12 +461,12 @@ array([[-0.1, -0.5],
 # ---------------------------------------------------------------------------
 
 
-def _threshold(m: Any, x: Any, threshold: Any, value: Any) -> Any:
+def _threshold(m, x, threshold, value):
     # x > threshold keeps x; x <= threshold gives value
     return m.where(x > threshold, x, value)
 
 
-def _threshold_d(m: Any, x: Any, threshold: Any, value: Any) -> Any:
+def _threshold_d(m, x, threshold, value):
     return m.where(x > threshold, 1, 0)
 
 
