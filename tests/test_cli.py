@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -437,3 +438,78 @@ def test_readme_shell_examples_print_what_the_readme_shows() -> None:
                 assert res.stdout.splitlines() == expected, line
                 checked += 1
     assert checked >= 5
+
+
+# ---------------------------------------------------------------------------
+# output paths: checked without creating, changing or deleting the user's files
+# ---------------------------------------------------------------------------
+
+
+def _links(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """``el -> real`` (an existing file) and ``dl -> missing`` (a dangling link)."""
+    d = tmp_path
+    real, missing = d / "real.png", d / "missing.png"
+    real.write_bytes(b"old content")
+    el, dl = d / "el.png", d / "dl.png"
+    el.symlink_to(real.name)
+    dl.symlink_to(missing.name)
+    return el, real, dl, missing
+
+
+def test_a_refused_run_leaves_links_and_their_targets_alone(tmp_path: Path) -> None:
+    """The path check passes, a later check refuses the run: every file is as it was."""
+    import os
+
+    el, real, dl, missing = _links(tmp_path)
+    before = os.stat(real)
+    for link in (el, dl):
+        res = cli("plot", "relu", "-o", str(link), "--dpi", "0")
+        assert res.returncode == 2 and "--dpi" in res.stderr
+        # the first output path is fine, the second is not: the run stops at the check
+        res = cli("experiment", "born-dead", "--json", str(link), "--plot", "/proc/x.png")
+        assert res.returncode == 2 and "/proc/x.png" in res.stderr
+    assert el.is_symlink() and dl.is_symlink()
+    assert not missing.exists()  # no empty target created
+    assert real.read_bytes() == b"old content"
+    assert os.stat(real).st_mtime_ns == before.st_mtime_ns
+    assert sorted(p.name for p in el.parent.iterdir()) == [
+        "dl.png",
+        "el.png",
+        "real.png",
+    ]  # no probe file left behind
+
+
+def test_plot_writes_through_a_symlink_and_keeps_it(tmp_path: Path) -> None:
+    el, real, dl, missing = _links(tmp_path)
+    for link, target in ((el, real), (dl, missing)):
+        res = cli("plot", "relu", "-o", str(link), "--num", "11", "--dpi", "20")
+        assert res.returncode == 0, res.stderr
+        assert link.is_symlink()
+        assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_experiment_json_through_a_dangling_symlink(tmp_path: Path) -> None:
+    """``ln -s tgt.json dl.json; relukit experiment born-dead --json dl.json``: the
+    results land in tgt.json and dl.json stays a link."""
+    d = tmp_path
+    (d / "dl.json").symlink_to("tgt.json")
+    (d / "el.json").symlink_to("real.json")
+    (d / "real.json").write_text("old")
+    argv = ["experiment", "born-dead", "--width", "2", "--depth", "1", "--trials", "5"]
+    argv += ["--domain-points", "4"]
+    for name in ("dl.json", "el.json"):
+        res = cli(*argv, "--json", str(d / name))
+        assert res.returncode == 0, res.stderr
+        assert (d / name).is_symlink()
+        records = json.loads((d / name).resolve().read_text())
+        assert {r["activation"] for r in records} == {"relu", "leaky_relu"}
+    assert sorted(p.name for p in d.iterdir()) == ["dl.json", "el.json", "real.json", "tgt.json"]
+
+
+def test_a_dangling_link_into_a_missing_folder_is_refused_first(tmp_path: Path) -> None:
+    d = tmp_path
+    (d / "dl.png").symlink_to(d / "nowhere" / "x.png")
+    res = cli("plot", "relu", "-o", str(d / "dl.png"))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "nowhere" in res.stderr and "does not exist" in res.stderr
+    assert (d / "dl.png").is_symlink() and not (d / "nowhere").exists()

@@ -126,9 +126,10 @@ def check_writable(path: Any, *, folder: bool) -> None:
     """Check, before any work, that ``path`` can be written; else raise a one-line error.
 
     ``folder=True``: ``path`` is an output folder; it is created (with its parents) if
-    missing, and a file is created in it and removed. ``folder=False``: ``path`` is a
-    file; its folder is created if missing, and the file is opened for appending (so an
-    existing file is not changed; a new one is removed again).
+    missing, and an unnamed temporary file is created in it and dropped. ``folder=False``:
+    ``path`` is a file; its folder is created if missing, and then it is checked as
+    :func:`relukit.cli._paths.probe_file` does: no file of the user's is created, changed
+    or deleted, and a symbolic link is checked at the file it names and kept.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -140,11 +141,11 @@ def check_writable(path: Any, *, folder: bool) -> None:
     ...
     relukit.cli.CLIError: cannot write the output file '...report': it is a folder
     """
-    import os
     import tempfile
     from pathlib import Path
 
     from relukit.cli import CLIError
+    from relukit.cli._paths import probe_file
 
     p = Path(path)
     what = "output folder" if folder else "output file"
@@ -158,12 +159,9 @@ def check_writable(path: Any, *, folder: bool) -> None:
         else:
             if p.is_dir():
                 raise CLIError(f"cannot write the {what} {str(p)!r}: it is a folder")
-            p.parent.mkdir(parents=True, exist_ok=True)
-            existed = p.exists()
-            with open(p, "a"):
-                pass
-            if not existed:
-                os.unlink(p)
+            if not p.is_symlink():  # a link's folder is where it points (not created)
+                p.parent.mkdir(parents=True, exist_ok=True)
+            probe_file(p)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise CLIError(f"cannot write the {what} {str(p)!r}: {reason}") from None
