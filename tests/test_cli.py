@@ -513,3 +513,40 @@ def test_a_dangling_link_into_a_missing_folder_is_refused_first(tmp_path: Path) 
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
     assert "nowhere" in res.stderr and "does not exist" in res.stderr
     assert (d / "dl.png").is_symlink() and not (d / "nowhere").exists()
+
+
+_SMALL_BENCH = {
+    "accuracy": ["--points", "10", "--entries", "relu", "--dtypes", "float64"],
+    "speed": ["--size", "1000", "--repeat", "1", "--no-subprocess"],
+    "sweep": ["--sweep", "--size", "10", "--entries", "relu", "--repeat", "1"],
+    "torch": ["--models", "mlp-leaky", "--steps", "1", "--rounds", "1", "--no-memory"],
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("bench", "option", "path", "fragment"),
+    [
+        ("accuracy", "--json", "/proc/relukit-bench.json", "cannot write there"),
+        ("speed", "--json", "/proc/relukit-bench.json", "cannot write there"),
+        ("speed", "--plot", "/nonexistent-relukit-folder/b.png", "does not exist"),
+        ("speed", "--plot", "TMP/bench.unknown-format", "format"),
+        ("sweep", "--json", "FOLDER", "is a folder"),
+        ("sweep", "--plot", "/proc/relukit-bench.png", "cannot write there"),
+        ("torch", "--json", "/proc/relukit-bench.json", "cannot write there"),
+    ],
+)
+def test_bench_output_paths_are_checked_before_any_work(
+    bench: str, option: str, path: str, fragment: str, tmp_path: Path
+) -> None:
+    """``relukit bench ... --json PATH`` / ``--plot PATH`` refuses a bad path at once:
+    one line, exit 2, nothing measured (no table printed)."""
+    if path == "FOLDER":
+        path = str(tmp_path)
+    path = path.replace("TMP", str(tmp_path))
+    sub = "speed" if bench == "sweep" else bench
+    res = cli("bench", sub, *_SMALL_BENCH[bench], option, path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stdout == ""  # refused before measuring anything
+    assert len(res.stderr.strip().splitlines()) == 1 and fragment in res.stderr, res.stderr
+    assert option in res.stderr and "Traceback" not in res.stderr

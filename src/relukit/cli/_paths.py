@@ -107,12 +107,29 @@ def check_writable(path: str | os.PathLike[str], option: str = "-o") -> Path:
     return p
 
 
-def check_outputs(args: object, options: dict[str, str]) -> None:
-    """Check each output file named in ``args`` (``{"json": "--json", ...}``), if given.
+def check_outputs(args: object, json: str | None = "json", figure: str | None = None) -> None:
+    """Check the output files named in ``args``, those given, before any work.
 
-    For the benchmarks: ``relukit bench accuracy --json FILE`` fails before it measures.
+    ``json`` and ``figure`` are the attributes of ``args`` that hold a JSON file and an
+    image file (``--json``, ``--plot``). An image's format comes from its extension and
+    must be one that matplotlib writes (checked without importing matplotlib's
+    backends: the names are matplotlib's own list). For the benchmarks:
+    ``relukit bench accuracy --json FILE`` fails before it measures.
     """
-    for attr, option in options.items():
-        value = getattr(args, attr, None)
-        if value is not None:
-            check_writable(value, option)
+    for attr, is_figure in ((json, False), (figure, True)):
+        value = None if attr is None else getattr(args, attr, None)
+        if value is None:
+            continue
+        option = "--" + str(attr).replace("_", "-")
+        if is_figure:
+            from matplotlib.backend_bases import FigureCanvasBase
+
+            formats = FigureCanvasBase.get_supported_filetypes()
+            ext = Path(value).suffix.lower().lstrip(".")
+            if ext not in formats:
+                raise ValueError(
+                    f"{option} {value}: the format comes from the extension, which must be "
+                    f"one of {', '.join('.' + f for f in sorted(formats))} "
+                    f"(got {Path(value).suffix or 'none'!r})"
+                )
+        check_writable(value, option)
