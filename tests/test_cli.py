@@ -550,3 +550,20 @@ def test_bench_output_paths_are_checked_before_any_work(
     assert res.stdout == ""  # refused before measuring anything
     assert len(res.stderr.strip().splitlines()) == 1 and fragment in res.stderr, res.stderr
     assert option in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("num", ["1", "100001", "100000000"])
+def test_num_is_bounded_like_dpi(num: str, tmp_path: Path) -> None:
+    """``--num 100000000`` took 7 GB and 39 s: it is refused at once, one line, exit 2."""
+    out = tmp_path / "n.png"
+    res = cli("plot", "relu", "--num", num, "-o", str(out))
+    assert res.returncode == 2
+    assert res.stderr.strip().endswith(f"--num must be between 2 and 100000, got {num}")
+    assert not out.exists()
+
+
+def test_num_help_states_the_bound_of_rk_plot() -> None:
+    from relukit.plot import NUM_MAX
+
+    res = cli("plot", "--help", env={"COLUMNS": "200"})
+    assert f"points per curve, 2 to {NUM_MAX} (default 1001)" in res.stdout

@@ -57,6 +57,10 @@ STYLES = {"dark": "dark_background", "light": "default", "print": "default"}
 
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
+#: the most points per curve (``num=``): more than a 2400-dpi figure has pixels across,
+#: and a bound keeps ``num=10**8`` from taking gigabytes
+NUM_MAX = 100_000
+
 #: marker look: open circles for the one-sided limits, a filled dot for the value used
 _MARKER_SIZE = 6.5
 _MARKER_EDGE = 1.6
@@ -467,7 +471,8 @@ def plot(
         The derivative to show AT each kink (the filled dot), as in
         :meth:`Activation.derivative`; default: relukit's convention (PyTorch's).
     num
-        Points per curve (at least 2); kink points are always added exactly.
+        Points per curve, 2 to 100,000 (``NUM_MAX``); kink points are always added
+        exactly.
     title
         The figure title; default from the names (``"ReLU and its derivative"``);
         ``""`` for none.
@@ -519,8 +524,11 @@ def plot(
         raise ValueError(f"plot: derivative must be True, False or 'only', got {derivative!r}")
     if layout not in ("overlay", "grid"):
         raise ValueError(f"plot: layout must be 'overlay' or 'grid', got {layout!r}")
-    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 2:
-        raise ValueError(f"plot: num must be an integer >= 2, got {num!r}")
+    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or not 2 <= num <= NUM_MAX:
+        raise ValueError(
+            f"plot: num must be an integer >= 2 and at most {NUM_MAX} (points per curve), "
+            f"got {num!r}"
+        )
     at_kink = check_at_kink("plot", at_kink)
     if title is not None and not isinstance(title, str):
         raise TypeError(f"plot: title must be a string or None, got {title!r}")

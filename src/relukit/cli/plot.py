@@ -119,7 +119,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--title", default=None, help="figure title ('' for none)")
     p.add_argument(
-        "--num", type=_int, default=1001, metavar="N", help="points per curve (default 1001)"
+        "--num",
+        type=_int,
+        default=1001,
+        metavar="N",
+        # relukit.plot.NUM_MAX, written out: importing relukit.plot here would import
+        # NumPy for every command (tests/test_cli.py checks that the two agree)
+        help="points per curve, 2 to 100000 (default 1001)",
     )
     p.add_argument(
         "-o",
@@ -161,6 +167,10 @@ def run(args: argparse.Namespace) -> int:
         lo, hi = args.range
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"--range must be two finite numbers LOW < HIGH, got {lo:g} {hi:g}")
+    from relukit.plot import NUM_MAX  # NumPy, not matplotlib
+
+    if not 2 <= args.num <= NUM_MAX:
+        raise ValueError(f"--num must be between 2 and {NUM_MAX}, got {args.num}")
     if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
         raise ValueError(
             f"--dpi must be between {DPI_RANGE[0]:g} and {DPI_RANGE[1]:g}, got {args.dpi:g}"
