@@ -205,7 +205,7 @@ def cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.run(
         [sys.executable, "-m", "relukit", *argv],
         capture_output=True,
-        text=True,
+        encoding=full_env.get("PYTHONIOENCODING", "utf-8"),
         env=full_env,
         check=False,
         timeout=120,
@@ -567,3 +567,30 @@ def test_num_help_states_the_bound_of_rk_plot() -> None:
 
     res = cli("plot", "--help", env={"COLUMNS": "200"})
     assert f"points per curve, 2 to {NUM_MAX} (default 1001)" in res.stdout
+
+
+# ---------------------------------------------------------------------------
+# any terminal encoding
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_printing_never_fails_on_the_terminal_encoding(encoding: str, tmp_path: Path) -> None:
+    """``PYTHONIOENCODING=ascii relukit plot relu -o ä.png`` wrote the file and then
+    exited 2 on printing its name; names the terminal cannot show are escaped."""
+    env = {"PYTHONIOENCODING": encoding}
+    out = tmp_path / "äπ.png"
+    res = cli("plot", "relu", "-o", str(out), "--num", "11", "--dpi", "20", env=env)
+    assert res.returncode == 0, res.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert res.stdout.strip().endswith(".png") and "\\u03c0.png" in res.stdout
+    if encoding == "ascii":  # rich's tables and rules too (the demo takes a while)
+        res = cli("demo", "--quick", "--out", str(tmp_path / "démo"), env=env)
+        assert res.returncode == 0, res.stderr
+        assert "You may need" not in res.stdout + res.stderr
+        assert (tmp_path / "démo" / "relu.png").exists()
+    res = cli("eval", "relu", "π", env=env)
+    assert res.returncode == 2 and "is not a number" in res.stderr
+    for argv in (["list"], ["--help"], ["eval", "--help"], ["list", "--json"]):
+        res = cli(*argv, env=env)
+        assert res.returncode == 0 and res.stderr == "", (argv, res.stderr)

@@ -107,8 +107,42 @@ def _protect_negative_numbers(argv: Sequence[str]) -> list[str]:
     return fixed
 
 
+def _escape_unencodable() -> list[tuple[Any, str]]:
+    """Let stdout and stderr print any text, whatever their encoding.
+
+    A character the stream's encoding cannot hold (``ä`` in a file name under
+    ``PYTHONIOENCODING=ascii``, ``π`` on a Latin-1 terminal) is written escaped
+    (``\\xe4``, ``\\u03c0``) instead of raising UnicodeEncodeError after the work is
+    done. Returns what to put back.
+    """
+    restore = []
+    for stream in (sys.stdout, sys.stderr):
+        errors = getattr(stream, "errors", None)
+        if errors in (None, "backslashreplace") or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a closed or exotic stream: leave it as it is
+            continue
+        restore.append((stream, errors))
+    return restore
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    restore = _escape_unencodable()
+    try:
+        return _main(argv)
+    finally:
+        for stream, errors in restore:
+            try:
+                stream.flush()
+                stream.reconfigure(errors=errors)
+            except (ValueError, OSError):
+                pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(_protect_negative_numbers(args_in))
