@@ -362,6 +362,39 @@ def test_list_fits_the_terminal_and_cuts_nothing(columns: str) -> None:
                 assert word in words, (act.name, word)
 
 
+@pytest.mark.parametrize("columns", [60, 80, 100, 132, 200])
+def test_list_breaks_no_name_number_or_formula_word(columns: int) -> None:
+    """At any width every name, alias, ``parameter=default``, kink number and formula
+    word is printed whole (no ``rectified_l`` / ``inear_unit``, no ``0.166666666666666`` /
+    ``66``), and text in brackets is text, not markup (prelu's ``weight[c]``)."""
+    import re
+
+    from relukit.cli._common import fmt
+    from relukit.cli.listing import describe
+
+    res = cli("list", env={"COLUMNS": str(columns)})
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert max(len(line) for line in out.splitlines()) <= columns
+    words = set(out.split())
+
+    def whole(token: str) -> bool:
+        return re.search(rf"(?<![\w.]){re.escape(token)}(?![\w.])", out) is not None
+
+    import relukit as rk
+
+    for act in rk.catalogue():
+        e = describe(act)
+        tokens = [e["name"], *e["aliases"], *(f"{k}={v!r}" for k, v in e["params"].items())]
+        for k in e["kinks"]:
+            tokens += [fmt(k["default"]), fmt(k["left"]), fmt(k["right"])]
+        for tok in tokens:
+            assert whole(tok), (act.name, tok)
+        for word in e["formula"].split():
+            assert word in words, (act.name, word)
+    assert "weight[c]" in out
+
+
 def _all_parsers() -> list[tuple[str, object]]:
     import argparse
 
