@@ -627,3 +627,106 @@ def test_printing_never_fails_on_the_terminal_encoding(encoding: str, tmp_path: 
     for argv in (["list"], ["--help"], ["eval", "--help"], ["list", "--json"]):
         res = cli(*argv, env=env)
         assert res.returncode == 0 and res.stderr == "", (argv, res.stderr)
+
+
+# ---------------------------------------------------------------------------
+# help texts and misspelled options
+# ---------------------------------------------------------------------------
+
+
+def test_top_level_help_names_each_experiment_once() -> None:
+    res = cli("--help", env={"COLUMNS": "80"})
+    text = " ".join(res.stdout.split())
+    for name in ("dying-relu", "born-dead", "plasticity", "kink-choice", "few-bit"):
+        assert text.count(name) == 1, (name, res.stdout)
+    for name in ("accuracy", "speed", "torch"):
+        assert text.count(name) == 1, (name, res.stdout)
+
+
+@pytest.mark.parametrize("command", ["eval", "derivative"])
+def test_json_with_precision_is_refused(command: str) -> None:
+    """``--json --precision 2`` used to drop the precision without a word."""
+    res = cli(command, "relu", "0.1234", "--json", "--precision", "2")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip() == (
+        f"relukit {command}: error: --precision formats the text output; --json prints "
+        "exact numbers (give one of them)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog", "hint"),
+    [
+        (["eval", "leaky_relu", "-1", "--slope", "0.1"], "relukit eval", "--negative-slope"),
+        (["derivative", "elu", "0", "--alpa", "2"], "relukit derivative", "--alpha"),
+        (["plot", "relu", "-o", "x.png", "--dpii", "3"], "relukit plot", "--dpi"),
+        (["bench", "speed", "--szie", "10"], "relukit bench speed", "--size"),
+        (["eval", "relu", "1", "--frobnicate"], "relukit eval", None),
+    ],
+)
+def test_unknown_option_names_the_subcommand_and_suggests(
+    argv: list[str], prog: str, hint: str | None
+) -> None:
+    res = cli(*argv)
+    assert res.returncode == 2 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert lines[0].startswith(f"usage: {prog} "), res.stderr  # the subcommand's usage
+    assert lines[-1].startswith(f"{prog}: error: unrecognized arguments: "), res.stderr
+    assert lines[-1].endswith(f"(see {prog} --help)")
+    if hint is None:
+        assert "did you mean" not in res.stderr
+    else:
+        assert f"did you mean {hint}?" in lines[-1]
+    assert "Traceback" not in res.stderr
+
+
+def test_python_spelling_of_options_is_accepted() -> None:
+    """``--negative_slope 0.1`` (the Python keyword's spelling) works like --negative-slope."""
+    expected = "Applying Leaky ReLU on (-1.0) gives -0.1"
+    for flag in ("--negative_slope", "--negative-slope"):
+        res = cli("eval", "leaky_relu", "-1", flag, "0.1")
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.strip() == expected
+    res = cli("eval", "leaky_relu", "-1", "--negative_slope=0.1")
+    assert res.stdout.strip() == expected
+    res = cli("derivative", "relu", "0", "--at_kink", "1")
+    assert res.stdout.strip() == "The derivative of ReLU at (0.0) is 1.0"
+    # after --, nothing is an option: a title may contain underscores
+    res = cli("eval", "relu", "--", "1")
+    assert res.returncode == 0, res.stderr
+
+
+def test_eval_help_gives_each_activation_its_own_default() -> None:
+    """``--threshold``: softplus's default is 20, threshold's 0 (the help said 0.0 for
+    both); ``--rng`` takes what the command line can give (an integer seed)."""
+    import argparse
+    import re
+
+    import relukit as rk
+    from relukit.cli import build_parser
+
+    res = cli("eval", "--help", env={"COLUMNS": "300"})
+    text = " ".join(res.stdout.split())
+    assert "for softplus: beta * x above which softplus(x) is x (default 20.0)" in text
+    assert "threshold, softplus; default 0.0" not in text
+    rng = re.search(r"--rng SEED (.*?) --", text)
+    assert rng is not None, text
+    assert "Generator" not in rng.group(1) and "integer seed" in rng.group(1)
+    res = cli("eval", "rrelu", "-1", "--training", "--rng", "3")
+    assert res.returncode == 0, res.stderr
+
+    # every activation's own default, next to its name, for every parameter option
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help for a in sub.choices["eval"]._actions}
+    for act in rk.catalogue():
+        for p in act.params_list:
+            if p.kind == "seed":
+                continue
+            d = re.escape(repr(p.default))
+            own = rf"for {act.name}: [^;]*\(default {d}\)"
+            shared = rf"\(for (\w+, )*{act.name}(, \w+)*; default {d}\)"
+            assert re.search(own, helps[p.name]) or re.search(shared, helps[p.name]), (
+                act.name,
+                p.name,
+                helps[p.name],
+            )

@@ -32,7 +32,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("activation", help="name or alias, e.g. relu, leaky_relu, LeakyReLU")
     p.add_argument("x", nargs="+", type=_number, help="input numbers (negative ones need no --)")
     add_precision_option(p)
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON instead")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print machine-readable JSON instead (exact numbers; not with --precision)",
+    )
     add_param_options(p)
 
 
@@ -84,10 +88,18 @@ def _evaluate(
     return [float(v) for v in res[0]]
 
 
+def _check_output_options(args: argparse.Namespace) -> None:
+    check_precision(args.precision)
+    if args.json and args.precision is not None:  # JSON numbers are exact, always
+        raise ValueError(
+            "--precision formats the text output; --json prints exact numbers (give one of them)"
+        )
+
+
 def run_eval(args: argparse.Namespace) -> int:
     act = get(args.activation)
     params = params_from_args(act, args)
-    check_precision(args.precision)
+    _check_output_options(args)
     values = _evaluate(act, args.x, params, "value", None)
     if args.json:
         print(
@@ -111,7 +123,7 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_derivative(args: argparse.Namespace) -> int:
     act = get(args.activation)
     params = params_from_args(act, args)
-    check_precision(args.precision)
+    _check_output_options(args)
     values = _evaluate(act, args.x, params, "derivative", args.at_kink)
     if args.json:
         print(

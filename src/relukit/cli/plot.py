@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from relukit.catalogue import catalogue
+from relukit.cli._common import param_help
 
 FORMATS = (".png", ".svg", ".pdf")
 #: accepted --dpi: matplotlib's pixel buffer is limited, and 2400 dpi is print quality
@@ -49,11 +50,7 @@ def _param_options(p: argparse.ArgumentParser) -> list[str]:
         for prm in act.params_list:
             if prm.name in names or prm.kind in ("flag", "seed"):
                 continue  # plots are of the deterministic function (rrelu: evaluation)
-            users = [a.name for a in catalogue() if prm.name in a.params]
-            help_ = (
-                f"{prm.doc} (for {', '.join(users)}; default {prm.default!r}); "
-                "several values draw one curve each"
-            )
+            help_ = f"{param_help(prm.name)}; several values draw one curve each"
             flag = "--" + prm.name.replace("_", "-")
             kw: dict[str, Any] = {"dest": "param_" + prm.name, "nargs": "+", "default": None}
             if prm.kind == "choice":
