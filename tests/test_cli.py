@@ -198,7 +198,9 @@ def test_demo_section_without_an_optional_library_is_skipped(
 # ---------------------------------------------------------------------------
 
 
-def cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *argv: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     full_env = {**os.environ, **(env or {})}
@@ -207,6 +209,7 @@ def cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         capture_output=True,
         encoding=full_env.get("PYTHONIOENCODING", "utf-8"),
         env=full_env,
+        input=stdin,
         check=False,
         timeout=120,
     )
@@ -730,3 +733,49 @@ def test_eval_help_gives_each_activation_its_own_default() -> None:
                 p.name,
                 helps[p.name],
             )
+
+
+# ---------------------------------------------------------------------------
+# numbers from standard input
+# ---------------------------------------------------------------------------
+
+
+def test_dash_reads_numbers_from_standard_input() -> None:
+    """``seq -3 3 | relukit eval relu -``; the oracle: max(0, x) written out."""
+    seq = "".join(f"{i}\n" for i in range(-3, 4))  # what `seq -3 3` prints
+    res = cli("eval", "relu", "-", stdin=seq)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        f"Applying ReLU on ({float(i)!r}) gives {float(max(0, i))!r}" for i in range(-3, 4)
+    ]
+    res = cli("derivative", "relu", "-", "--at-kink", "1", stdin=seq)
+    assert res.returncode == 0, res.stderr
+    assert [line.rsplit(" ", 1)[1] for line in res.stdout.splitlines()] == [
+        "0.0",
+        "0.0",
+        "0.0",
+        "1.0",
+        "1.0",
+        "1.0",
+        "1.0",
+    ]
+    # numbers on one line, several lines, tabs and commas; '-' among other numbers
+    res = cli("eval", "leaky_relu", "5", "-", "7", "--json", stdin="-1e3\t2,\n  inf nan\n")
+    data = json.loads(res.stdout)
+    assert [r["x"] for r in data["results"]] == [5.0, -1000.0, 2.0, "inf", "nan", 7.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("1\nabc\n", "standard input: 'abc' is not a number"),
+        ("", "no numbers on standard input"),
+        ("  \n", "no numbers on standard input"),
+        ("1 2", "give '-' (the numbers on standard input) once"),
+    ],
+)
+def test_bad_standard_input_is_one_line(text: str, fragment: str) -> None:
+    argv = ["-", "-"] if "once" in fragment else ["-"]
+    res = cli("eval", "relu", *argv, stdin=text)
+    assert res.returncode == 2 and res.stdout == ""
+    assert len(res.stderr.strip().splitlines()) == 1 and fragment in res.stderr, res.stderr
