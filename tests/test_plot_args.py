@@ -161,3 +161,23 @@ def test_cli_svg_draws_coinciding_curves_apart(tmp_path: Path) -> None:
         return float(re.match(r"M 0 ([\d.]+)", d).group(1))
 
     assert radius("kink-limits:relu") > radius("kink-limits:leaky_relu") + 1.0
+
+
+@pytest.mark.parametrize("name", ["range", "x_range", "xrange"])
+def test_range_keyword_points_to_xlim(name: str) -> None:
+    """``rk.plot("relu", range=(-2, 2))``: the command line's --range is ``xlim=`` here."""
+    before = plt.get_fignums()
+    with pytest.raises(TypeError) as info:
+        rk.plot("relu", **{name: (-2, 2)})
+    msg = str(info.value)
+    assert msg.startswith(f"plot: no activation drawn accepts parameter {name!r}")
+    assert "the x range is xlim=(low, high), e.g. xlim=(-2, 2)" in msg
+    assert plt.get_fignums() == before
+
+
+def test_misspelt_plot_keyword_gets_a_suggestion() -> None:
+    with pytest.raises(TypeError, match=r"did you mean derivative="):
+        rk.plot("relu", derivatives=True)
+    with pytest.raises(TypeError) as info:  # a real parameter of another activation
+        rk.plot("relu", negative_slope=0.1)
+    assert "did you mean" not in str(info.value)

@@ -189,6 +189,23 @@ def _is_sweep(v: Any) -> bool:
     return isinstance(v, np.ndarray) and v.ndim == 1
 
 
+#: keywords of :func:`plot` itself, for the hint after a misspelt one
+_KEYWORDS = ("derivative", "xlim", "ax", "layout", "style", "at_kink", "num", "title", "figsize")
+
+
+def _hint(name: str) -> str:
+    """A hint for a keyword that no drawn activation takes: the x range's name
+    (``range=`` is the command line's ``--range``), or a close spelling of a keyword."""
+    import difflib
+
+    if name.lower().replace("_", "") in ("range", "xrange", "xlims", "limits", "xlimits"):
+        return "; the x range is xlim=(low, high), e.g. xlim=(-2, 2)"
+    if name in {p for a in catalogue() for p in a.params}:
+        return ""  # a real parameter, of another activation
+    close = difflib.get_close_matches(name, _KEYWORDS, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}=?" if close else ""
+
+
 def _curves(acts: Sequence[Activation], params: Mapping[str, Any]) -> list[list[Curve]]:
     """Split ``params`` over the activations that accept them; expand sweeps."""
     for name in params:
@@ -196,7 +213,9 @@ def _curves(acts: Sequence[Activation], params: Mapping[str, Any]) -> list[list[
             owners = "; ".join(
                 f"{a.name}: {', '.join(a.params) if a.params else 'no parameters'}" for a in acts
             )
-            raise TypeError(f"plot: no activation drawn accepts parameter {name!r} ({owners})")
+            raise TypeError(
+                f"plot: no activation drawn accepts parameter {name!r} ({owners}){_hint(name)}"
+            )
     out = []
     for act in acts:
         mine = {k: v for k, v in params.items() if k in act.params}
@@ -519,7 +538,8 @@ def plot(
         Activation parameters (``negative_slope=0.1``). A list, tuple or 1-d array is a
         sweep: one curve per value (the product of the values when several parameters
         are swept). A parameter applies to the drawn activations that have it; one that
-        none of them has is a ``TypeError``.
+        none of them has is a ``TypeError`` (``range=`` gets the hint that the x range
+        is ``xlim=``, the command line's ``--range``).
 
     Returns
     -------
