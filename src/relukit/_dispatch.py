@@ -107,7 +107,7 @@ def apply(
         )
     if isinstance(x, (np.ndarray, np.generic)):
         return _numpy(act, kind, x, params, out, at_kink)
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple, range)):  # a range too, as NumPy takes it
         return _numpy(act, kind, _from_sequence(act, x), params, out, at_kink)
     if isinstance(x, (bool, complex, str, bytes)) or x is None:
         raise _bad_input(act, x)

@@ -18,8 +18,8 @@ Needs JAX (``pip install 'relukit[jax]'``). Derivatives are with respect to ``x`
 >>> import relukit.jax as rkj
 >>> float(jax.grad(rkj.relu)(0.0)), float(jax.grad(lambda x: rkj.relu(x, at_kink=1.0))(0.0))
 (0.0, 1.0)
->>> float(jax.grad(rkj.leaky_relu)(0.0))
-0.01
+>>> float(jax.grad(rkj.leaky_relu)(0.0))  # float32's 0.01, printed as a Python float
+0.009999999776482582
 """
 
 from __future__ import annotations

@@ -759,8 +759,8 @@ def gelu(
     ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
-    >>> rt.gelu(torch.tensor([0.0, float("-inf")]))
-    tensor([0., 0.])
+    >>> rt.gelu(torch.tensor([0.0, float("-inf")]))  # the limit at -inf: -0.0
+    tensor([0., -0.])
     """
     if bits is not None:
         return fewbit("gelu", input, (approximate,), bits)
