@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from relukit._dispatch import check_at_kink
+from relukit._optional import require
 from relukit.catalogue import Activation, catalogue, get
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +77,7 @@ def _pyplot() -> Any:
     Agg as well; selecting it here just skips probing for GUI toolkits.
     """
     if "matplotlib.pyplot" not in sys.modules:
-        import matplotlib
+        matplotlib = require("matplotlib", "plotting (relukit.plot)")
 
         chosen = bool(os.environ.get("MPLBACKEND"))
         if not chosen:
