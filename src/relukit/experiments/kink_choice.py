@@ -289,16 +289,19 @@ def _claims(cfg: KinkChoiceConfig, entries: list[dict[str, Any]]) -> list[dict[s
         if (model, "float64") in by:
             e = by[(model, "float64")]
             worst = max(e["per_seed"]["fraction_of_steps_affected"])
+            # a claim about every step: one exact zero contradicts it
+            verdict = "supported" if worst == 0 else "contradicted"
             out.append(
                 {
                     "name": f"{model}, float64: relu'(0) never matters (no pre-activation is "
                     "exactly 0)",
-                    "supported": worst == 0,
+                    "verdict": verdict,
+                    "supported": verdict == "supported",
                     "estimate": worst,
                     "interval": None,
                     "n": len(cfg.seeds),
                     "evidence": f"largest fraction of steps with an exact 0 over "
-                    f"{len(cfg.seeds)} seeds: {100 * worst:.2f} %",
+                    f"{len(cfg.seeds)} seeds: {_pct(worst)} %",
                 }
             )
         for low in ("float16", "bfloat16"):
