@@ -942,3 +942,108 @@ def test_few_bit_claims_have_three_verdicts():
         "contradicted",
         "inconclusive",
     ]
+
+
+# ---------------------------------------------------------------------------
+# the demo's short runs
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_demo_kink_choice_runs_train_to_a_meaningful_accuracy():
+    """The demo's kink-choice runs reach a trained network's accuracy (a run at 27 %,
+    barely above chance on 10 classes, says nothing about relu'(0))."""
+    pytest.importorskip("sklearn")
+    import relukit.experiments as ex
+    from relukit.experiments.kink_choice import KinkChoiceConfig, run_kink_choice
+
+    m = run_kink_choice(KinkChoiceConfig(**ex.KINK_DEMO_CONFIG), progress_bar=False)
+    for e in m["precision"]:
+        for key in ("accuracy_at_kink_0", "accuracy_at_kink_1"):
+            assert min(e["per_seed"][key]) > 0.85, (e["model"], e["dtype"], e["per_seed"][key])
+
+
+@pytest.mark.torch
+def test_kink_choice_report_describes_only_what_was_run(tmp_path):
+    pytest.importorskip("sklearn")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from relukit.experiments.kink_choice import run_kink_choice
+
+    cfg = _tiny_kink(models=("cnn",), dtypes=("float64",))
+    run_kink_choice(cfg, tmp_path, progress_bar=False)
+    page = (tmp_path / "report.html").read_text()
+    body = page[: page.index("<h2>Configuration")]
+    assert "CNN" in body and "MLP" not in body and "hidden widths" not in body
+    # the rerun command reproduces this run, not the default experiment
+    rerun = page[page.index("Rerun: <code>") :].split("</code>")[0]
+    for option in ("--models cnn", "--dtypes float64", "--epochs 1", "--batch-size 256"):
+        assert option in rerun, rerun
+    assert "--channels" not in rerun  # no such option: fields without one are left out
+
+
+def test_rerun_command_names_every_option_that_differs_from_the_default():
+    from relukit.cli import main
+    from relukit.experiments._common import rerun_command
+    from relukit.experiments.dying_relu import DyingReluConfig
+    from relukit.experiments.plasticity import PlasticityConfig
+
+    cfg = PlasticityConfig(tasks=20, variants=("relu", "relu+cbp"), lr=0.005)
+    cmd = rerun_command("plasticity", cfg)
+    assert cmd == "relukit experiment plasticity --tasks 20 --lr 0.005 --variants relu relu+cbp"
+    cfg = DyingReluConfig(epochs=3, variants=("relu", "elu"), hidden=(8, 8))
+    cmd = rerun_command("dying-relu", cfg)
+    assert cmd == "relukit experiment dying-relu --hidden 8 8 --epochs 3 --activations relu elu"
+    # and the command line parses it back into the same configuration
+    import shlex
+
+    from relukit.cli import build_parser
+
+    args = build_parser().parse_args(shlex.split(cmd)[1:])
+    assert (args.epochs, args.hidden, args.activations) == (3, [8, 8], ["relu", "elu"])
+    assert main is not None
+
+
+@pytest.mark.torch
+def test_demo_reports_say_what_was_shortened(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    import matplotlib
+    from rich.console import Console
+
+    matplotlib.use("Agg")
+    import relukit.experiments as ex
+
+    monkeypatch.setattr(
+        ex,
+        "DEMO_CONFIG",
+        {"epochs": 1, "seeds": (0,), "hidden": (8,), "batch_size": 512, "eval_every": 2},
+    )
+    monkeypatch.setattr(
+        ex,
+        "PLASTICITY_DEMO_CONFIG",
+        {"tasks": 2, "steps_per_task": 3, "hidden": (4,), "seeds": (0,), "variants": ("relu",)},
+    )
+    monkeypatch.setattr(
+        ex,
+        "KINK_DEMO_CONFIG",
+        {"models": ("cnn",), "dtypes": ("float32",), "epochs": 1, "batch_size": 512, "seeds": (0,)},
+    )
+    console = Console(record=True, width=300)
+    ex.demo(tmp_path, console)
+    text = console.export_text()
+    page = (tmp_path / "kink-choice" / "report.html").read_text()
+    for where in (text, page):
+        assert "Shortened for the demo" in where
+        assert "models cnn (full experiment: mlp cnn)" in where
+        assert "dtypes float32 (full experiment: float16 bfloat16 float32 float64)" in where
+        assert "epochs 1 (full experiment: 10)" in where
+    assert "relukit experiment kink-choice" in page  # how to run the full one
+    plast = (tmp_path / "plasticity" / "report.html").read_text()
+    assert "tasks 2 (full experiment: 30)" in plast
+    assert "variants relu (full experiment: relu leaky_relu relu+redo relu+cbp relu+l2)" in plast
+    dying = (tmp_path / "dying-relu" / "report.html").read_text()
+    assert "epochs 1 (full experiment: 20)" in dying
+    # metrics.json records it too
+    assert json.loads((tmp_path / "kink-choice" / "metrics.json").read_text())["shortened"]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "changed_fields",
     "claim",
     "claims_html",
     "count_claim",
@@ -46,8 +47,11 @@ __all__ = [
     "print_claims",
     "progress",
     "render_page",
+    "rerun_command",
     "save_metrics",
     "seeds_needed",
+    "shortened",
+    "shortened_text",
     "t95",
     "verdict_of",
     "write_report_files",
@@ -400,11 +404,13 @@ def render_page(
     config: dict[str, Any],
     seconds: float,
     rerun: str,
+    short: dict[str, Any] | None = None,
 ) -> str:
     """A self-contained HTML report: ``body`` (HTML), then figures (PNG, base64) each with
     a caption in words, then the configuration and how to rerun it.
 
-    ``figures``: ``(alt text, png bytes, caption)``.
+    ``figures``: ``(alt text, png bytes, caption)``. ``short`` (from :func:`shortened`):
+    a run shortened for the demo, said in a box above the body.
     """
     import torch
 
@@ -417,6 +423,7 @@ def render_page(
         "</figure>"
         for alt, data, caption in figures
     )
+    note = f"<p class='short'>{e(shortened_text(short))}</p>\n" if short else ""
     cfg_rows = "".join(f"<tr><td>{e(k)}</td><td>{e(str(v))}</td></tr>" for k, v in config.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>relukit: {e(title)}</title>
@@ -430,17 +437,106 @@ td:first-child, th:first-child {{ text-align: left; }}
 .contradicted {{ color: #cf222e; font-weight: bold; }}
 .inconclusive {{ color: #9a6700; font-weight: bold; }}
 .legend {{ color: #444; font-size: 0.95em; }}
+.short {{ background: #fff8c5; border: 1px solid #d4a72c; padding: 0.6em 0.9em; }}
 img {{ width: 100%; }}
 figure {{ margin: 1.5em 0; }} figcaption {{ color: #444; font-size: 0.95em; }}
 </style></head><body>
 <h1>{e(title)}</h1>
-{body}
+{note}{body}
 <h2>Figures</h2>{imgs}
 <h2>Configuration</h2><table>{cfg_rows}</table>
 <p>relukit {e(relukit.__version__)}, torch {e(torch.__version__)}; ran in {seconds:.1f} s.
 Rerun: <code>{e(rerun)}</code></p>
 </body></html>
 """
+
+
+#: configuration fields whose command-line option has another name, per experiment
+_OPTION_NAMES = {"dying-relu": {"variants": "activations"}}
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return " ".join(_value_text(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _options(experiment: str) -> dict[str, str]:
+    """``{dest: --option}`` of ``relukit experiment EXPERIMENT``."""
+    import argparse
+
+    from relukit.cli import build_parser
+
+    def sub(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return action.choices[name]
+        raise LookupError(name)  # pragma: no cover - the parsers always have them
+
+    parser = sub(sub(build_parser(), "experiment"), experiment)
+    return {
+        a.dest: max(a.option_strings, key=len)
+        for a in parser._actions
+        if a.option_strings and a.dest not in ("help", "out", "json", "no_progress")
+    }
+
+
+def changed_fields(cfg: Any) -> list[tuple[str, Any, Any]]:
+    """``(field, value, default)`` for every field of the configuration dataclass ``cfg``
+    whose value differs from its default, in the order of the fields."""
+    import dataclasses
+
+    full = type(cfg)()
+    out = []
+    for f in dataclasses.fields(cfg):
+        value, default = getattr(cfg, f.name), getattr(full, f.name)
+        if _value_text(value) != _value_text(default):
+            out.append((f.name, value, default))
+    return out
+
+
+def rerun_command(experiment: str, cfg: Any) -> str:
+    """The command that reruns ``cfg``: ``relukit experiment EXPERIMENT`` with an option for
+    every field that differs from the default (fields without an option are left out).
+
+    >>> from relukit.experiments.kink_choice import KinkChoiceConfig
+    >>> rerun_command("kink-choice", KinkChoiceConfig(models=("cnn",), lr=0.05))
+    'relukit experiment kink-choice --models cnn --lr 0.05'
+    """
+    options = _options(experiment)
+    names = _OPTION_NAMES.get(experiment, {})
+    parts = [f"relukit experiment {experiment}"]
+    for name, value, _ in changed_fields(cfg):
+        option = options.get(names.get(name, name))
+        if option is not None:
+            parts.append(f"{option} {_value_text(value)}")
+    return " ".join(parts)
+
+
+def shortened(experiment: str, cfg: Any) -> dict[str, Any]:
+    """What a short run (the demo's) changed from the full experiment: ``{"command": the
+    full experiment's command, "changes": [[name, value, full value], ...]}``."""
+    names = _OPTION_NAMES.get(experiment, {})
+    return {
+        "command": f"relukit experiment {experiment}",
+        "changes": [
+            [names.get(name, name).replace("_", " "), _value_text(v), _value_text(full)]
+            for name, v, full in changed_fields(cfg)
+        ],
+    }
+
+
+def shortened_text(short: dict[str, Any]) -> str:
+    """One sentence: what was shortened, and the command of the full experiment."""
+    changes = "; ".join(
+        f"{name} {value} (full experiment: {full})" for name, value, full in short["changes"]
+    )
+    return (
+        f"Shortened for the demo: {changes}. Everything else is as in the full experiment, "
+        f"{short['command']}."
+    )
 
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

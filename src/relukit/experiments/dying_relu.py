@@ -46,6 +46,7 @@ from relukit.experiments._common import (
     png,
     progress,
     render_page,
+    rerun_command,
     save_metrics,
     write_report_files,
 )
@@ -557,11 +558,7 @@ score &le; {cfg["tau"]:g}. relu+recycle re-initialises its {e(cfg["recycle_which
             "0; right: the second half of training with the axis fitted to its values.",
         ),
     ]
-    rerun = (
-        f"relukit experiment dying-relu --dataset {cfg['dataset']} --optimizer "
-        f"{cfg['optimizer']} --lr {cfg['lr']:g} --epochs {cfg['epochs']} --seeds "
-        + " ".join(str(s) for s in cfg["seeds"])
-    )
+    rerun = rerun_command("dying-relu", DyingReluConfig(**cfg))
     return render_page(
         "The dying ReLU, measured",
         body,
@@ -569,4 +566,5 @@ score &le; {cfg["tau"]:g}. relu+recycle re-initialises its {e(cfg["recycle_which
         config=cfg,
         seconds=metrics["seconds"],
         rerun=rerun,
+        short=metrics.get("shortened"),
     )
