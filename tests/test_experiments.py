@@ -977,6 +977,7 @@ def test_kink_choice_report_describes_only_what_was_run(tmp_path):
     page = (tmp_path / "report.html").read_text()
     body = page[: page.index("<h2>Configuration")]
     assert "CNN" in body and "MLP" not in body and "hidden widths" not in body
+    assert "<td>hidden</td>" not in page and "<td>channels</td>" in page  # configuration
     # the rerun command reproduces this run, not the default experiment
     rerun = page[page.index("Rerun: <code>") :].split("</code>")[0]
     for option in ("--models cnn", "--dtypes float64", "--epochs 1", "--batch-size 256"):

@@ -510,7 +510,13 @@ and batch.</p>
         "Does relu'(0) matter? Exact zeros by floating-point precision",
         body,
         [("kink choice by precision", figure_png, caption)],
-        config=cfg,
+        # the widths of a network that was not run are not part of this run
+        config={
+            k: v
+            for k, v in cfg.items()
+            if not (k == "hidden" and "mlp" not in cfg["models"])
+            and not (k == "channels" and "cnn" not in cfg["models"])
+        },
         seconds=metrics["seconds"],
         rerun=rerun,
         short=metrics.get("shortened"),
