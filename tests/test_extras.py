@@ -173,7 +173,11 @@ def test_the_command_line_runs_without_them_and_names_the_extra() -> None:
         import contextlib, io, os, sys, tempfile
         from relukit.cli import main
         png = os.path.join(tempfile.mkdtemp(), "relu.png")
-        for argv in (["--version"], ["eval", "relu", "-2", "3"], ["list"], ["plot", "relu", "-o", png]):
+        demo = os.path.join(tempfile.mkdtemp(), "demo")
+        for argv in (
+            ["--version"], ["eval", "relu", "-2", "3"], ["list"], ["plot", "relu", "-o", png],
+            ["demo", "--out", demo],
+        ):
             err = io.StringIO()
             with contextlib.redirect_stderr(err):
                 try:
@@ -190,6 +194,8 @@ def test_the_command_line_runs_without_them_and_names_the_extra() -> None:
         r"STATUS 2 relukit list: error: .*pip install 'relukit\[rich\]'.*", lines[2]
     )
     assert "pip install 'relukit[plot]'" in lines[3] and lines[3].startswith("STATUS 2")
+    assert lines[4].startswith("STATUS 2 relukit demo: error: relukit demo needs rich")
+    assert "pip install 'relukit[demo]'" in lines[4]
 
 
 def test_the_readme_quotes_the_message_a_user_gets() -> None:

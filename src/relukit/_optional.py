@@ -58,6 +58,7 @@ def scipy_special() -> ModuleType:
     """``scipy.special`` (erfc and erfcx of gelu's NumPy path), or the line naming its extra."""
     return require(
         "scipy.special",
-        "gelu (approximate='none') on NumPy arrays of fewer than 256 elements and on Dask arrays",
+        "gelu (approximate='none') on NumPy arrays that the numba kernels do not take "
+        "(fewer than 256 elements) and on Dask arrays",
         alternative="approximate='tanh' needs no SciPy",
     )

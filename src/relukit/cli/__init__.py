@@ -123,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         top = (exc.name or "").partition(".")[0]
         if top not in EXTRAS:
             raise
-        text = str(exc) if "pip install" in str(exc) else f"needs {top}: {install_hint(top)}"
+        text = str(exc)
+        if "pip install" not in text:
+            text = f"needs {top}, which is not installed: {install_hint(top)}"
         sys.stderr.write(f"relukit {args.command}: error: {text}\n")
         return 2
     except BrokenPipeError:  # e.g. `relukit list | head`

@@ -98,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     check_writable(out, folder=True)  # before any work: a bad --out is one line, exit 2
-    console_cls = require("rich.console", "relukit demo").Console
+    console_cls = require(
+        "rich.console",
+        "relukit demo",
+        alternative="pip install 'relukit[demo]' installs everything the demo uses",
+    ).Console
     console = console_cls(width=max(100, console_cls().width))
     tables(console)
     conventions(console)
