@@ -27,6 +27,7 @@ from relukit._fp import (
     two_square_err,
 )
 from relukit._namespaces import kind
+from relukit._optional import scipy_special
 from relukit._tables import GELU_TANH_C, INV_SQRT_2PI, SQRT1_2, TWO_OVER_SQRTPI
 
 __all__ = [
@@ -58,8 +59,9 @@ def numpy_erfc(z: Any) -> Any:
     for z > 2 this uses erfc(z) = exp(-z^2) erfcx(z) with z^2 formed exactly instead.
     """
     import numpy as np
-    from scipy.special import erfc as sp_erfc
-    from scipy.special import erfcx as sp_erfcx
+
+    special = scipy_special()
+    sp_erfc, sp_erfcx = special.erfc, special.erfcx
 
     if z.dtype != np.float64:
         return sp_erfc(z)

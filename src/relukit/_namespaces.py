@@ -141,7 +141,9 @@ def erfc(xp: Any, z: Any) -> Any:
 
         return cupyx.scipy.special.erfc(z)
     if k in ("numpy", "dask"):
-        from scipy.special import erfc as sp_erfc
+        from relukit._optional import scipy_special
+
+        sp_erfc = scipy_special().erfc
 
         return z.map_blocks(sp_erfc, dtype=z.dtype) if k == "dask" else sp_erfc(z)
     if hasattr(xp, "erfc"):
@@ -165,7 +167,9 @@ def erfcx(xp: Any, z: Any) -> Any:
 
         return cupyx.scipy.special.erfcx(z)
     if k in ("numpy", "dask"):
-        from scipy.special import erfcx as sp_erfcx
+        from relukit._optional import scipy_special
+
+        sp_erfcx = scipy_special().erfcx
 
         return z.map_blocks(sp_erfcx, dtype=z.dtype) if k == "dask" else sp_erfcx(z)
     return None  # math, JAX (no erfcx): the erfc form is used

@@ -14,7 +14,9 @@ into axes you give. The derivative is drawn honestly:
   dashed, with smaller kink markers (relu shows under leaky_relu for x > 0).
 
 matplotlib is imported only when a figure is asked for (``import relukit`` never
-imports it). When matplotlib has no backend yet, ``MPLBACKEND`` is unset and there is
+imports it; without matplotlib, :func:`plot` says to ``pip install 'relukit[plot]'``).
+New figures are made through pyplot (``plt.show()`` shows them) and are shown once in a
+notebook, also by a cell that ends with ``rk.plot(...)``. When matplotlib has no backend yet, ``MPLBACKEND`` is unset and there is
 no display, the non-interactive ``Agg`` backend is selected; a backend that you chose
 is never changed.
 
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from relukit._dispatch import check_at_kink
+from relukit._optional import require
 from relukit.catalogue import Activation, catalogue, get
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,7 +107,7 @@ def _pyplot() -> Any:
     Agg as well; selecting it here just skips probing for GUI toolkits.
     """
     if "matplotlib.pyplot" not in sys.modules:
-        import matplotlib
+        matplotlib = require("matplotlib", "plotting (relukit.plot)")
 
         chosen = bool(os.environ.get("MPLBACKEND"))
         if not chosen:
@@ -118,6 +121,13 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _fig_cls() -> type:
+    """The Figure class of new figures: shown once per notebook cell (:mod:`relukit._figure`)."""
+    from relukit._figure import Figure
+
+    return Figure
 
 
 def backend_is_interactive() -> bool:
@@ -665,9 +675,13 @@ def _overlay(
     )
     if created:
         if derivative is True:
-            fig, pair = plt.subplots(1, 2, figsize=figsize or (11.5, 5.0), layout="constrained")
+            fig, pair = plt.subplots(
+                1, 2, figsize=figsize or (11.5, 5.0), layout="constrained", FigureClass=_fig_cls()
+            )
         else:
-            fig, ax = plt.subplots(figsize=figsize or (6.6, 5.0), layout="constrained")
+            fig, ax = plt.subplots(
+                figsize=figsize or (6.6, 5.0), layout="constrained", FigureClass=_fig_cls()
+            )
         if title:
             fig.suptitle(title)
     else:
@@ -739,6 +753,7 @@ def _grid(
         figsize=figsize or (3.4 * ncols, 2.9 * nrows + 0.6),
         layout="constrained",
         squeeze=False,
+        FigureClass=_fig_cls(),
     )
     flat = list(axes.ravel())
     marked_any = False

@@ -228,6 +228,17 @@ def _main(argv: Sequence[str] | None) -> int:
     except (CLIError, TypeError, ValueError, LookupError) as exc:
         sys.stderr.write(f"relukit {args.command}: error: {exc}\n")
         return 2
+    except ModuleNotFoundError as exc:  # an optional package: one line naming its extra
+        from relukit._optional import EXTRAS, install_hint
+
+        top = (exc.name or "").partition(".")[0]
+        if top not in EXTRAS:
+            raise
+        text = str(exc)
+        if "pip install" not in text:
+            text = f"needs {top}, which is not installed: {install_hint(top)}"
+        sys.stderr.write(f"relukit {args.command}: error: {text}\n")
+        return 2
     except BrokenPipeError:  # e.g. `relukit list | head`
         return 0
     except OSError as exc:  # a file that could not be written after all (disk full, ...)

@@ -271,7 +271,9 @@ class DeadUnitMonitor:
 
     def plot(self, *, dormant: bool = True) -> Any:
         """Dead (and dormant) fraction per site over steps; returns a matplotlib Figure."""
-        import matplotlib.pyplot as plt
+        from relukit._optional import require
+
+        plt = require("matplotlib.pyplot", "DeadUnitMonitor.plot")
 
         hist = self.history()
         ncols = 2 if dormant else 1
