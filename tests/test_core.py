@@ -490,3 +490,116 @@ def test_errors_do_not_modify_input() -> None:
     with pytest.raises(ValueError):
         rk.relu(x, out=np.zeros(5))
     np.testing.assert_array_equal(x, [-1.0, 2.0])
+
+
+# ---------------------------------------------------------------------------
+# huge Python ints, bools inside sequences, int subclasses
+# ---------------------------------------------------------------------------
+
+HUGE = 10**400  # beyond every float
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: rk.gelu(HUGE), "x"),
+        (lambda: rk.gelu(-HUGE), "x"),
+        (lambda: rk.leaky_relu(HUGE), "x"),
+        (lambda: rk.relu.derivative(HUGE), "x"),
+        (lambda: rk.silu.value_and_derivative(HUGE), "x"),
+        (lambda: rk.leaky_relu(1.0, negative_slope=HUGE), "negative_slope"),
+        (lambda: rk.leaky_relu(1.0, -HUGE), "negative_slope"),
+        (lambda: rk.leaky_relu.derivative(1, HUGE), "negative_slope"),
+        (lambda: rk.leaky_relu(np.ones(3), HUGE), "negative_slope"),
+        (lambda: rk.leaky_relu(np.ones(300), negative_slope=HUGE), "negative_slope"),
+        (lambda: rk.elu([1.0, -1.0], alpha=HUGE), "alpha"),
+        (lambda: rk.rrelu(1.0, 0.1, HUGE), "upper"),
+        (lambda: rk.relu.derivative(1.0, at_kink=HUGE), "at_kink"),
+        (lambda: rk.relu.derivative(np.ones(3), at_kink=HUGE), "at_kink"),
+        (lambda: rk.relu.derivative(np.ones(300), at_kink=-HUGE), "at_kink"),
+        (lambda: rk.relu.value_and_derivative(0, at_kink=Fraction(HUGE)), "at_kink"),
+        (lambda: rk.gelu(Fraction(HUGE, 3)), "x"),
+    ],
+)
+def test_numbers_too_large_for_a_float_are_a_valueerror_naming_the_argument(call, name):
+    with pytest.raises(ValueError) as info:
+        call()
+    msg = str(info.value)
+    assert f"{name} = " in msg or f"{name} must be" in msg, msg
+    assert "too large" in msg or "finite" in msg, msg
+
+
+@pytest.mark.torch
+def test_numbers_too_large_for_a_float_in_the_torch_front_end():
+    import torch
+
+    import relukit.torch as rt
+
+    t = torch.ones(3)
+    for call, name in (
+        (lambda: rt.leaky_relu(t, HUGE), "negative_slope"),
+        (lambda: rt.LeakyReLU(-HUGE), "negative_slope"),
+        (lambda: rt.ELU(alpha=HUGE)(t), "alpha"),
+        (lambda: rt.relu(t, at_kink=HUGE), "at_kink"),
+    ):
+        with pytest.raises(ValueError, match=f"{name}.*too large to convert to a float"):
+            call()
+
+
+@pytest.mark.jax
+def test_numbers_too_large_for_a_float_in_the_jax_front_end():
+    import relukit.jax as rkj
+
+    for call, name in (
+        (lambda: rkj.gelu(HUGE), "x"),
+        (lambda: rkj.leaky_relu(1.0, HUGE), "negative_slope"),
+        (lambda: rkj.relu(1.0, at_kink=-HUGE), "at_kink"),
+    ):
+        with pytest.raises(ValueError, match=f"{name}.*too large to convert to a float"):
+            call()
+
+
+def test_huge_int_stays_an_int_where_ints_are_kept():
+    assert rk.relu(HUGE) == HUGE and rk.relu(-HUGE) == 0 and type(rk.relu(-HUGE)) is int
+    assert rk.relu6(HUGE) == 6
+
+
+BOOL_SEQUENCES = [
+    [1, -2.5, True],
+    [True, 2.0],
+    (0.5, False),
+    [[1.0, -1.0], [2.0, False]],
+    [1.0, np.True_],
+    [np.array([True, False]), np.array([1.5, 2.0])],
+    (np.array([1.0, 2.0]), [np.bool_(False), 3.0]),
+]
+
+
+@pytest.mark.parametrize("seq", BOOL_SEQUENCES, ids=range(len(BOOL_SEQUENCES)))
+def test_sequences_holding_bools_are_refused_as_bool_is(seq):
+    for call in (rk.relu, rk.gelu, rk.relu.derivative, rk.leaky_relu.value_and_derivative):
+        with pytest.raises(TypeError) as info:
+            call(seq)
+        msg = str(info.value)
+        assert "x must be" in msg and "bool" in msg, msg
+    with pytest.raises(TypeError, match="bool"):  # as for a bool itself
+        rk.relu(True)
+
+
+def test_int_subclasses_are_their_int_value():
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+        LOW = -2
+
+    for v, want in ((Level.HIGH, 3), (Level.LOW, 0)):
+        got = rk.relu(v)
+        assert got == want and type(got) is int
+    assert type(rk.relu6(Level.HIGH)) is int and rk.relu6(Level.HIGH) == 3
+    assert rk.gelu(Level.HIGH) == rk.gelu(3) and type(rk.gelu(Level.HIGH)) is float
+    assert rk.leaky_relu(Level.LOW) == rk.leaky_relu(-2) == -0.02
+    assert rk.relu.derivative(Level.HIGH) == 1.0
+    assert rk.relu.value_and_derivative(Level.LOW) == (0, 0.0)
+    assert type(rk.relu.value_and_derivative(Level.LOW)[0]) is int
+    np.testing.assert_array_equal(rk.relu([Level.HIGH, Level.LOW]), [3, 0])

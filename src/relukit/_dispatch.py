@@ -54,7 +54,14 @@ def check_at_kink(owner: Activation | str, at_kink: Any) -> float | None:
             f"{who}: at_kink must be None (the PyTorch convention) or a real "
             f"number such as 0, 1, 0.5 or nan; got {_describe(at_kink)}"
         )
-    return float(at_kink)
+    try:
+        return float(at_kink)
+    except OverflowError:  # an int or Fraction beyond every float (10**400)
+        who = owner if isinstance(owner, str) else f"{owner.name}.derivative"
+        raise ValueError(
+            f"{who}: at_kink = {_describe(at_kink)} is too large to convert to a float; "
+            "it must be None or a real number such as 0, 1, 0.5 or nan"
+        ) from None
 
 
 # ---------------------------------------------------------------------------
@@ -111,6 +118,8 @@ def apply(
         return _numpy(act, kind, _from_sequence(act, x), params, out, at_kink)
     if isinstance(x, (bool, complex, str, bytes)) or x is None:
         raise _bad_input(act, x)
+    if isinstance(x, int) and tx is not int:  # IntEnum members, other int subclasses:
+        x = int(x)  # their int value (a Python int back where ints are kept)
     if isinstance(x, numbers.Real):  # float/int with out=, Fraction, other real scalars
         if out is None:
             return _scalar(act, kind, x, params, at_kink)
@@ -227,6 +236,8 @@ def _cached_call(
 
 
 def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | None) -> Any:
+    if kind == "value" and type(x) is int and act.integer_preserving:
+        return act.scalar_value_fn(x, **params)  # (any int, also one beyond every float)
     try:
         xf = float(x)
     except OverflowError:
@@ -264,7 +275,29 @@ def _from_sequence(act: Activation, x: Any) -> Any:
             f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} whose items "
             f"make a NumPy array of dtype {arr.dtype} (only int and float items are accepted)"
         )
+    if _holds_bool(x):  # NumPy turns [1, -2.5, True] into floats: refuse it as True itself
+        raise TypeError(
+            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} holding a bool "
+            "(only int and float items are accepted; bool is not, as for x itself)"
+        )
     return arr
+
+
+def _holds_bool(seq: Any) -> bool:
+    """Whether a list/tuple holds a bool (``True``, ``np.True_``, a bool array) at any depth."""
+    np = numpy()
+    kinds = set(map(type, seq))  # (one pass in C; a loop only for nested items)
+    if bool in kinds or np.bool_ in kinds:
+        return True
+    if all(k is float or k is int or issubclass(k, np.number) for k in kinds):
+        return False
+    for v in seq:
+        if isinstance(v, (list, tuple)):
+            if _holds_bool(v):
+                return True
+        elif getattr(getattr(v, "dtype", None), "kind", None) == "b":
+            return True
+    return False
 
 
 def _work_dtype(act: Activation, kind: str, x: Any) -> Any:

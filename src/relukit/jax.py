@@ -38,7 +38,13 @@ __all__ = [a.name for a in catalogue()] + ["make", "swish"]
 
 
 def _as_float(act: Activation, x: Any) -> Any:
-    x = jnp.asarray(x)
+    try:
+        x = jnp.asarray(x)
+    except OverflowError:  # a Python int beyond every float (10**400)
+        raise ValueError(
+            f"relukit.jax.{act.name}: x = {_dispatch._describe(x)} is too large to convert "
+            "to a float"
+        ) from None
     if jnp.issubdtype(x.dtype, jnp.floating):
         return x
     if jnp.issubdtype(x.dtype, jnp.integer):
