@@ -493,7 +493,7 @@ def test_errors_do_not_modify_input() -> None:
 
 
 # ---------------------------------------------------------------------------
-# huge Python ints, bools inside sequences, int subclasses
+# huge Python ints, byte-swapped out=, bools inside sequences, int subclasses
 # ---------------------------------------------------------------------------
 
 HUGE = 10**400  # beyond every float
@@ -562,6 +562,51 @@ def test_numbers_too_large_for_a_float_in_the_jax_front_end():
 def test_huge_int_stays_an_int_where_ints_are_kept():
     assert rk.relu(HUGE) == HUGE and rk.relu(-HUGE) == 0 and type(rk.relu(-HUGE)) is int
     assert rk.relu6(HUGE) == 6
+
+
+@pytest.mark.parametrize("order", [">", "<"])
+@pytest.mark.parametrize("dtype", ["f2", "f4", "f8"])
+@pytest.mark.parametrize("n", [5, 3000])  # the NumPy path, and the kernels
+def test_out_of_the_other_byte_order(order, dtype, n):
+    # an out= of the result's dtype in the other byte order gets the same numbers as the
+    # call without out=, as np.maximum(xb, 0, out=xb) does
+    x = np.random.default_rng(n).standard_normal(n).astype(dtype)
+    x[:4] = [0.0, -0.0, np.inf, -np.inf]
+    swapped = x.astype(order + dtype)  # (one of the two is the native order)
+    for act in (rk.relu, rk.gelu):
+        for a in (x, swapped):
+            want = act(a)
+            assert want.dtype.isnative
+            for odt in (order + dtype, dtype):
+                o = np.zeros(n, dtype=odt)
+                assert act(a, out=o) is o
+                assert o.dtype == np.dtype(odt)
+                np.testing.assert_array_equal(o, want)
+            ab = a.copy()
+            assert act(ab, out=ab) is ab  # in place
+            np.testing.assert_array_equal(ab, want)
+    xb = swapped.copy()
+    with np.errstate(invalid="ignore"):
+        np.maximum(xb, 0, out=xb)
+    np.testing.assert_array_equal(xb, rk.relu(swapped))
+    for a in (x, swapped):
+        d = np.zeros(n, dtype=order + dtype)
+        assert rk.relu.derivative(a, out=d, at_kink=0.5) is d
+        np.testing.assert_array_equal(d, rk.relu.derivative(a, at_kink=0.5))
+        v, dd = np.zeros(n, dtype=order + dtype), np.zeros(n, dtype=dtype)
+        assert rk.gelu.value_and_derivative(a, out=(v, dd)) == (v, dd)
+        want_v, want_d = rk.gelu.value_and_derivative(a)
+        np.testing.assert_array_equal(v, want_v)
+        np.testing.assert_array_equal(dd, want_d)
+
+
+def test_out_of_another_dtype_is_still_refused_in_either_byte_order():
+    x = np.ones(300, np.float32)
+    for dt in (">f8", "<f8", ">f2", ">i4"):
+        o = np.full(300, 7, dtype=dt)
+        with pytest.raises(ValueError, match=f"out has dtype {np.dtype(dt)}"):
+            rk.relu(x, out=o)
+        assert (o == 7).all()
 
 
 BOOL_SEQUENCES = [

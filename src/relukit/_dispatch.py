@@ -327,10 +327,12 @@ def _check_out(act: Activation, out: Any, shape: tuple, dtype: Any, what: str = 
         raise ValueError(
             f"{act.name}: {what} has shape {out.shape}, but the result has shape {shape}"
         )
-    if out.dtype != dtype:
+    if out.dtype != dtype and out.dtype.newbyteorder("=") != dtype.newbyteorder("="):
+        # (either byte order: the result is written byte-swapped, as NumPy's ufuncs do)
+        dtype = dtype.newbyteorder("=")
         raise ValueError(
             f"{act.name}: {what} has dtype {out.dtype}, but the result has dtype {dtype} "
-            "(relukit does not cast on output)"
+            "(relukit does not cast on output; out may be of either byte order)"
         )
     if not out.flags.writeable:
         raise ValueError(f"{act.name}: {what} is read-only")
