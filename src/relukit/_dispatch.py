@@ -223,6 +223,8 @@ def _cached_call(
     call = _CALLS.get(key)
     if call is None:
         params = act.bind(args, kwargs)  # raises for bad values: nothing cached
+        if act.check_dtype is not None:  # (the key holds x's dtype)
+            act.check_dtype(params, _work_dtype(act, "derivative", x))
         call = [act, params, check_at_kink(act, at_kink), _UNPLANNED]
         if len(_CALLS) >= 4096:
             _CALLS.clear()
@@ -236,6 +238,8 @@ def _cached_call(
 
 
 def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | None) -> Any:
+    if act.check_dtype is not None:
+        act.check_dtype(params, "float64")  # (a Python number computes as a float64)
     if kind == "value" and type(x) is int and act.integer_preserving:
         return act.scalar_value_fn(x, **params)  # (any int, also one beyond every float)
     try:
@@ -381,6 +385,8 @@ def _numpy(
     else:
         vdtype = _work_dtype(act, "value", x)
         ddtype = _work_dtype(act, "derivative", x)
+    if call is None and act.check_dtype is not None:  # (a cached call was checked)
+        act.check_dtype(params, ddtype)
     if out is not None:
         if kind == "both":
             if not (isinstance(out, tuple) and len(out) == 2):
@@ -478,6 +484,8 @@ def _array_api(
         vx = x if act.integer_preserving else dx
     else:
         raise _bad_input(act, x)
+    if act.check_dtype is not None:
+        act.check_dtype(params, dx.dtype)
     results = []
     if kind in ("value", "both"):
         results.append(act.value_fn(xp, vx, **params))
@@ -555,6 +563,8 @@ def backward(
             f"({x.shape}, {x.dtype}), got ({grad_out.shape}, {grad_out.dtype})"
         )
     dtype = x.dtype.newbyteorder("=")
+    if act.check_dtype is not None:
+        act.check_dtype(bound, dtype)
     if out is not None:
         _check_out(act, out, x.shape, dtype)
     if _kernel_ok(act):

@@ -349,6 +349,12 @@ class Activation:
     #: optional ``f(params)`` run by :meth:`bind` after each parameter is validated, for
     #: checks across parameters (hardtanh's ``max_val >= min_val``); raises ValueError.
     check_params: Callable[[dict], None] | None = None
+    #: optional ``f(params, dtype)``: checks of the bound parameters against the
+    #: floating dtype a call computes in (leaky_relu's slope must round to a normal
+    #: number of it); raises ValueError. Every front end runs it before computing:
+    #: ``dtype`` is a NumPy dtype, a torch or JAX dtype, or ``"float64"`` for Python
+    #: numbers.
+    check_dtype: Callable[[dict, Any], None] | None = None
     params: Mapping[str, Param] = field(init=False)
     #: set by :func:`register`; a copy made with ``dataclasses.replace`` is not registered
     #: (the fast kernels, keyed by name, then leave it to its own formulas)
