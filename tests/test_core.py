@@ -524,6 +524,8 @@ HUGE = 10**400  # beyond every float
         (lambda: rk.relu.derivative(np.ones(300), at_kink=-HUGE), "at_kink"),
         (lambda: rk.relu.value_and_derivative(0, at_kink=Fraction(HUGE)), "at_kink"),
         (lambda: rk.gelu(Fraction(HUGE, 3)), "x"),
+        (lambda: rk.gelu(HUGE, out=np.empty(())), "x"),
+        (lambda: rk.relu.derivative(-HUGE, out=np.empty(())), "x"),
     ],
 )
 def test_numbers_too_large_for_a_float_are_a_valueerror_naming_the_argument(call, name):
@@ -562,6 +564,14 @@ def test_numbers_too_large_for_a_float_in_the_jax_front_end():
     ):
         with pytest.raises(ValueError, match=f"{name}.*too large to convert to a float"):
             call()
+
+
+def test_real_scalars_with_out():
+    o = np.empty(())
+    assert rk.gelu(Fraction(1, 3), out=o) is o and o == rk.gelu(1 / 3)
+    assert rk.silu(10**30, out=o) is o and o == 1e30  # (beyond int64: its float)
+    i = np.empty((), dtype=np.int64)
+    assert rk.relu(-7, out=i) is i and i == 0
 
 
 def test_huge_int_stays_an_int_where_ints_are_kept():

@@ -123,7 +123,7 @@ def apply(
     if isinstance(x, numbers.Real):  # float/int with out=, Fraction, other real scalars
         if out is None:
             return _scalar(act, kind, x, params, at_kink)
-        return _numpy(act, kind, np.asarray(x), params, out, at_kink)
+        return _numpy(act, kind, _scalar_array(act, x), params, out, at_kink)
     return _array_api(act, kind, x, params, out, at_kink)
 
 
@@ -263,6 +263,21 @@ def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | N
 # ---------------------------------------------------------------------------
 # NumPy
 # ---------------------------------------------------------------------------
+
+
+def _scalar_array(act: Activation, x: Any) -> Any:
+    """A real scalar as a 0-d array (for ``out=``): an int as NumPy holds it, else (a
+    Fraction, an int beyond int64) its float; ValueError for one beyond every float."""
+    np = numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind in "iuf":
+        return arr
+    try:
+        return np.asarray(float(x))
+    except OverflowError:
+        raise ValueError(
+            f"{act.name}: x = {_describe(x)} is too large to convert to a float"
+        ) from None
 
 
 def _from_sequence(act: Activation, x: Any) -> Any:
