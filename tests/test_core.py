@@ -613,6 +613,13 @@ def test_out_of_the_other_byte_order(order, dtype, n):
         want_v, want_d = rk.gelu.value_and_derivative(a)
         np.testing.assert_array_equal(v, want_v)
         np.testing.assert_array_equal(dd, want_d)
+        if dtype != "f2":  # grad_out * derivative in one pass (float32/float64 kernels)
+            from relukit._dispatch import backward
+
+            g = np.linspace(-2, 2, n).astype(a.dtype)
+            o = np.zeros(n, dtype=order + dtype)
+            assert backward(rk.gelu, a, g, out=o) is o
+            np.testing.assert_array_equal(o, backward(rk.gelu, a, g))
 
 
 def test_out_of_another_dtype_is_still_refused_in_either_byte_order():

@@ -582,6 +582,9 @@ def backward(
         act.check_dtype(bound, dtype)
     if out is not None:
         _check_out(act, out, x.shape, dtype)
+        if not out.dtype.isnative:  # the numbers of the call without out=, byte-swapped
+            np.copyto(out, backward(act, x, grad_out, bound, at_kink))
+            return out
     if _kernel_ok(act):
         from relukit import _kernels
 
