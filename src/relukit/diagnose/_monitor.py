@@ -34,6 +34,11 @@ class DeadUnitMonitor:
     :meth:`attach` / :meth:`detach`. A window cut short by ``detach`` is recorded too,
     with its own ``steps`` count.
 
+    A copy of the model made while the monitor is attached (``copy.deepcopy``,
+    ``torch.optim.swa_utils.AveragedModel(model)``, an EMA model) is a plain model: it
+    computes with its own parameters, its forward passes are not counted, and it
+    pickles (``torch.save``); so does the monitored model itself, without the monitor.
+
     Parameters
     ----------
     model
@@ -58,10 +63,6 @@ class DeadUnitMonitor:
         ``forward`` wrappers (instance attributes, removed on exit), which cost less
         than PyTorch's hook dispatch; see :meth:`_try_fast_path`.
 
-    A copy of the model made while the monitor is attached (``copy.deepcopy``,
-    ``torch.optim.swa_utils.AveragedModel(model)``, an EMA model) is a plain model: it
-    computes with its own parameters, its forward passes are not counted, and it
-    pickles (``torch.save``); so does the monitored model itself, without the monitor.
 
     Examples
     --------
