@@ -54,7 +54,14 @@ def check_at_kink(owner: Activation | str, at_kink: Any) -> float | None:
             f"{who}: at_kink must be None (the PyTorch convention) or a real "
             f"number such as 0, 1, 0.5 or nan; got {_describe(at_kink)}"
         )
-    return float(at_kink)
+    try:
+        return float(at_kink)
+    except OverflowError:  # an int or Fraction beyond every float (10**400)
+        who = owner if isinstance(owner, str) else f"{owner.name}.derivative"
+        raise ValueError(
+            f"{who}: at_kink = {_describe(at_kink)} is too large to convert to a float; "
+            "it must be None or a real number such as 0, 1, 0.5 or nan"
+        ) from None
 
 
 # ---------------------------------------------------------------------------
@@ -111,10 +118,12 @@ def apply(
         return _numpy(act, kind, _from_sequence(act, x), params, out, at_kink)
     if isinstance(x, (bool, complex, str, bytes)) or x is None:
         raise _bad_input(act, x)
+    if isinstance(x, int) and tx is not int:  # IntEnum members, other int subclasses:
+        x = int(x)  # their int value (a Python int back where ints are kept)
     if isinstance(x, numbers.Real):  # float/int with out=, Fraction, other real scalars
         if out is None:
             return _scalar(act, kind, x, params, at_kink)
-        return _numpy(act, kind, np.asarray(x), params, out, at_kink)
+        return _numpy(act, kind, _scalar_array(act, x), params, out, at_kink)
     return _array_api(act, kind, x, params, out, at_kink)
 
 
@@ -214,6 +223,8 @@ def _cached_call(
     call = _CALLS.get(key)
     if call is None:
         params = act.bind(args, kwargs)  # raises for bad values: nothing cached
+        if act.check_dtype is not None:  # (the key holds x's dtype)
+            act.check_dtype(params, _work_dtype(act, "derivative", x))
         call = [act, params, check_at_kink(act, at_kink), _UNPLANNED]
         if len(_CALLS) >= 4096:
             _CALLS.clear()
@@ -227,6 +238,10 @@ def _cached_call(
 
 
 def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | None) -> Any:
+    if act.check_dtype is not None:
+        act.check_dtype(params, "float64")  # (a Python number computes as a float64)
+    if kind == "value" and type(x) is int and act.integer_preserving:
+        return act.scalar_value_fn(x, **params)  # (any int, also one beyond every float)
     try:
         xf = float(x)
     except OverflowError:
@@ -250,6 +265,21 @@ def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | N
 # ---------------------------------------------------------------------------
 
 
+def _scalar_array(act: Activation, x: Any) -> Any:
+    """A real scalar as a 0-d array (for ``out=``): an int as NumPy holds it, else (a
+    Fraction, an int beyond int64) its float; ValueError for one beyond every float."""
+    np = numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind in "iuf":
+        return arr
+    try:
+        return np.asarray(float(x))
+    except OverflowError:
+        raise ValueError(
+            f"{act.name}: x = {_describe(x)} is too large to convert to a float"
+        ) from None
+
+
 def _from_sequence(act: Activation, x: Any) -> Any:
     np = numpy()
     try:
@@ -264,7 +294,29 @@ def _from_sequence(act: Activation, x: Any) -> Any:
             f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} whose items "
             f"make a NumPy array of dtype {arr.dtype} (only int and float items are accepted)"
         )
+    if _holds_bool(x):  # NumPy turns [1, -2.5, True] into floats: refuse it as True itself
+        raise TypeError(
+            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} holding a bool "
+            "(only int and float items are accepted; bool is not, as for x itself)"
+        )
     return arr
+
+
+def _holds_bool(seq: Any) -> bool:
+    """Whether a list/tuple holds a bool (``True``, ``np.True_``, a bool array) at any depth."""
+    np = numpy()
+    kinds = set(map(type, seq))  # (one pass in C; a loop only for nested items)
+    if bool in kinds or np.bool_ in kinds:
+        return True
+    if all(k is float or k is int or issubclass(k, np.number) for k in kinds):
+        return False
+    for v in seq:
+        if isinstance(v, (list, tuple)):
+            if _holds_bool(v):
+                return True
+        elif getattr(getattr(v, "dtype", None), "kind", None) == "b":
+            return True
+    return False
 
 
 def _work_dtype(act: Activation, kind: str, x: Any) -> Any:
@@ -294,10 +346,12 @@ def _check_out(act: Activation, out: Any, shape: tuple, dtype: Any, what: str = 
         raise ValueError(
             f"{act.name}: {what} has shape {out.shape}, but the result has shape {shape}"
         )
-    if out.dtype != dtype:
+    if out.dtype != dtype and out.dtype.newbyteorder("=") != dtype.newbyteorder("="):
+        # (either byte order: the result is written byte-swapped, as NumPy's ufuncs do)
+        dtype = dtype.newbyteorder("=")
         raise ValueError(
             f"{act.name}: {what} has dtype {out.dtype}, but the result has dtype {dtype} "
-            "(relukit does not cast on output)"
+            "(relukit does not cast on output; out may be of either byte order)"
         )
     if not out.flags.writeable:
         raise ValueError(f"{act.name}: {what} is read-only")
@@ -346,6 +400,8 @@ def _numpy(
     else:
         vdtype = _work_dtype(act, "value", x)
         ddtype = _work_dtype(act, "derivative", x)
+    if call is None and act.check_dtype is not None:  # (a cached call was checked)
+        act.check_dtype(params, ddtype)
     if out is not None:
         if kind == "both":
             if not (isinstance(out, tuple) and len(out) == 2):
@@ -443,6 +499,8 @@ def _array_api(
         vx = x if act.integer_preserving else dx
     else:
         raise _bad_input(act, x)
+    if act.check_dtype is not None:
+        act.check_dtype(params, dx.dtype)
     results = []
     if kind in ("value", "both"):
         results.append(act.value_fn(xp, vx, **params))
@@ -520,8 +578,13 @@ def backward(
             f"({x.shape}, {x.dtype}), got ({grad_out.shape}, {grad_out.dtype})"
         )
     dtype = x.dtype.newbyteorder("=")
+    if act.check_dtype is not None:
+        act.check_dtype(bound, dtype)
     if out is not None:
         _check_out(act, out, x.shape, dtype)
+        if not out.dtype.isnative:  # the numbers of the call without out=, byte-swapped
+            np.copyto(out, backward(act, x, grad_out, bound, at_kink))
+            return out
     if _kernel_ok(act):
         from relukit import _kernels
 

@@ -513,24 +513,32 @@ NUMBA_THREADS: bool | None = (
 _par: Any = None  # relukit._kernels_par, once imported
 
 
-def _numba_threads() -> bool:
-    """:data:`NUMBA_THREADS`, deciding it (and importing ``_kernels_par``) on first use."""
-    global NUMBA_THREADS, _par
-    if NUMBA_THREADS is False:
-        return False
-    if _par is None:
-        try:
-            from relukit import _kernels_par
+#: held while the first parallel call decides :data:`NUMBA_THREADS`: numba's workqueue
+#: layer aborts the process when two threads run parallel regions at once, and the
+#: probe is such a region
+_decide_lock = threading.Lock()
 
-            usable = _kernels_par.usable()
-            _par = _kernels_par
-        except Exception:  # no parallel numba: the pool does the work
-            usable = False
-        if not usable:
-            NUMBA_THREADS = False
-            return False
-    NUMBA_THREADS = True
-    return True
+
+def _numba_threads() -> bool:
+    """:data:`NUMBA_THREADS`, deciding it (and importing ``_kernels_par``) on first use.
+
+    One thread decides; threads that ask meanwhile wait for its answer.
+    """
+    global NUMBA_THREADS, _par
+    decided = NUMBA_THREADS
+    if decided is not None:
+        return decided
+    with _decide_lock:
+        if NUMBA_THREADS is None:
+            try:
+                from relukit import _kernels_par
+
+                usable = _kernels_par.usable()
+                _par = _kernels_par
+            except Exception:  # no parallel numba: the pool does the work
+                usable = False
+            NUMBA_THREADS = usable
+        return NUMBA_THREADS
 
 
 def _after_fork_in_child() -> None:
@@ -656,15 +664,16 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
             fresh = y.nbytes
         elif out is x or (
             out.__class__ is np.ndarray
+            and out.dtype == x.dtype  # (not a byte-swapped out: _outs_fit refuses it)
             and out.flags.c_contiguous
             and out.flags.aligned
             and not np.may_share_memory(out, x)
         ):
-            y, fresh = out, 0  # (shape and dtype: checked by the dispatcher)
+            y, fresh = out, 0  # (shape: checked by the dispatcher)
         elif _outs_fit(np, x, (out,)):  # another view of x's memory
             y, fresh = out, 0
         else:
-            return NOT_RUN
+            return _through_copy(plan, kind, x, out)
         xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
         try:
             if n < PARALLEL_MIN_SIZE or n < grain >> 2:  # (less than two slices' work)
@@ -694,7 +703,7 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
     # "both", and per-channel prelu: two outputs, or the weights' arguments
     outs = out if kind == "both" and out is not None else (out,)
     if out is not None and not _outs_fit(np, x, outs):
-        return NOT_RUN
+        return _through_copy(plan, kind, x, out)
     news = [np.empty(x.shape, x.dtype) if o is None else o for o in outs]
     if kind == "both" and out is None:
         news.append(np.empty(x.shape, x.dtype))
@@ -709,17 +718,48 @@ def execute(plan: tuple, kind: str, x: Any, out: Any) -> Any:
     return (news[0], news[1]) if kind == "both" else news[0]
 
 
+def _through_copy(plan: tuple, kind: str, x: Any, out: Any) -> Any:
+    """:func:`execute` for an ``out`` of the other byte order: the kernel's result, then
+    copied (byte-swapped) into ``out``, so that the numbers are those of the call without
+    ``out``; :data:`NOT_RUN` for any other ``out`` that does not fit."""
+    outs = out if kind == "both" else (out,)
+    if all(o.dtype == x.dtype for o in outs) or x.dtype.char == "e":
+        return NOT_RUN
+    res = execute(plan, kind, x, None)
+    if res is NOT_RUN:
+        return NOT_RUN
+    for o, r in zip(outs, res if kind == "both" else (res,), strict=True):
+        _np.copyto(o, r)
+    return out
+
+
 _half_mod: Any = None  # relukit._kernels_half, once a float16 array has been planned
+
+#: Elements of a float16 array widened to float64 at a time (:func:`_execute_half`): the
+#: float64 copies of one chunk (of ``x`` and of each result, 8 bytes an element each) are
+#: all the memory a float16 call takes beyond its result, whatever the array's size
+HALF_CHUNK = 1 << 18
+
+
+def _same_place(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are views of the same elements (same start, same strides)."""
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.strides == b.strides
+    )
 
 
 def _execute_half(np: Any, plan: tuple, kind: str, x: Any, out: Any) -> Any:
     """:func:`execute` for a float16 ``x``: widened to float64, the float64 kernel, each
-    result rounded once to float16, the conversions with the loops of
-    :mod:`relukit._kernels_half` (NumPy's bits; NumPy's own ``astype`` for a
-    byte-swapped or unaligned ``x`` or ``out``)."""
+    result rounded once to float16, a chunk of :data:`HALF_CHUNK` elements at a time.
+
+    The conversions are the loops of :mod:`relukit._kernels_half` (NumPy's bits), or
+    NumPy's own casts for a byte-swapped or unaligned ``x`` or ``out``. New results are
+    native float16 (as on the NumPy path). A strided ``x`` (or ``out``) is copied to (or
+    written through) one contiguous float16 array first.
+    """
     global _half_mod
-    fast = x.dtype.isnative and x.flags.aligned
-    if fast and _half_mod is None:
+    if _half_mod is None:
         try:
             from relukit import _kernels_half
 
@@ -727,46 +767,47 @@ def _execute_half(np: Any, plan: tuple, kind: str, x: Any, out: Any) -> Any:
         except Exception as exc:  # numba failing
             _broken(exc)
             return NOT_RUN
-    if fast:
-        xc = np.ascontiguousarray(x)
-        wide_x = np.empty(xc.shape, np.float64)
-        if not _run(
-            _half_mod.half_to_double,
-            xc.reshape(-1).view(np.uint16),
-            wide_x.reshape(-1),
-            fresh=wide_x.nbytes,
-        ):
+    k = 2 if kind == "both" else 1
+    outs = (out if kind == "both" else (out,)) if out is not None else (None,) * k
+    for o in outs:
+        # a chunk written before a later chunk of x is read: only in place, element for
+        # element (any other overlap takes the NumPy path, which reads all of x first)
+        if o is not None and np.may_share_memory(o, x) and not _same_place(o, x):
             return NOT_RUN
-    else:
-        wide_x = x.astype(np.float64)
-    wide = execute(plan, kind, wide_x, None)
-    if wide is NOT_RUN:
-        return NOT_RUN
-    wides = wide if kind == "both" else (wide,)
-    outs = (out if kind == "both" else (out,)) if out is not None else (None,) * len(wides)
-    done = []
-    for o, w in zip(outs, wides, strict=True):
-        plain = o is None or (o.flags.c_contiguous and o.flags.aligned and o.dtype.isnative)
-        if fast and plain:
-            dst = np.empty(w.shape, np.float16) if o is None else o
-            if not _run(
-                _half_mod.double_to_half,
-                w.reshape(-1),
-                dst.reshape(-1).view(np.uint16),
-                fresh=0 if o is not None else dst.nbytes,
-            ):
+    results = [np.empty(x.shape, np.float16) if o is None else o for o in outs]
+    staged = [None if r.flags.c_contiguous else np.empty(r.shape, np.float16) for r in results]
+    xs = (x if x.flags.c_contiguous else np.ascontiguousarray(x)).reshape(-1)
+    dsts = [(r if t is None else t).reshape(-1) for r, t in zip(results, staged, strict=True)]
+    n = xs.shape[0]
+    step = min(n, HALF_CHUNK)
+    wide_x = np.empty(step, np.float64)
+    wide_ys = [np.empty(step, np.float64) for _ in range(k)]
+    bits_in = xs.dtype.isnative and xs.flags.aligned  # (the bit loops read native float16)
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        wx = wide_x[: e - s]
+        if bits_in:
+            if not _run(_half_mod.half_to_double, xs[s:e].view(np.uint16), wx):
                 return NOT_RUN
-            done.append(dst)
-            continue
-        with np.errstate(over="ignore"):  # (overflow to ±inf is the intended limit)
-            if o is None:
-                done.append(w.astype(x.dtype))
+        else:
+            wx[...] = xs[s:e]
+        wys = [w[: e - s] for w in wide_ys]
+        if execute(plan, kind, wx, tuple(wys) if kind == "both" else wys[0]) is NOT_RUN:
+            return NOT_RUN
+        for w, d in zip(wys, dsts, strict=True):
+            chunk = d[s:e]
+            if chunk.dtype.isnative and chunk.flags.aligned:
+                if not _run(_half_mod.double_to_half, w, chunk.view(np.uint16)):
+                    return NOT_RUN
             else:
-                np.copyto(o, w, casting="same_kind")
-                done.append(o)
+                with np.errstate(over="ignore"):  # (overflow to ±inf is the intended limit)
+                    np.copyto(chunk, w, casting="same_kind")
+    for r, t in zip(results, staged, strict=True):
+        if t is not None:
+            np.copyto(r, t)
     if out is not None:
         return out  # the caller's object itself (the pair for "both")
-    return (done[0], done[1]) if kind == "both" else done[0]
+    return (results[0], results[1]) if kind == "both" else results[0]
 
 
 def backward_kernel(act: Any, x: Any, grad_out: Any, params: dict, at_kink: Any, out: Any) -> Any:

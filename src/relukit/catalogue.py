@@ -26,6 +26,7 @@ import math
 import numbers
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -182,7 +183,13 @@ class Param:
             raise TypeError(
                 f"{owner}: {self.name} must be {self.accepted()}, got {_dispatch._describe(value)}"
             )
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int or Fraction beyond every float (10**400)
+            raise ValueError(
+                f"{owner}: {self.name} must be {self.accepted()}, got "
+                f"{_dispatch._describe(value)}, which is too large to convert to a float"
+            ) from None
         bad = (self.finite and not math.isfinite(value)) or math.isnan(value)
         if self.low is not None:
             bad |= value < self.low if self.low_inclusive else value <= self.low
@@ -342,6 +349,12 @@ class Activation:
     #: optional ``f(params)`` run by :meth:`bind` after each parameter is validated, for
     #: checks across parameters (hardtanh's ``max_val >= min_val``); raises ValueError.
     check_params: Callable[[dict], None] | None = None
+    #: optional ``f(params, dtype)``: checks of the bound parameters against the
+    #: floating dtype a call computes in (leaky_relu's slope must round to a normal
+    #: number of it); raises ValueError. Every front end runs it before computing:
+    #: ``dtype`` is a NumPy dtype, a torch or JAX dtype, or ``"float64"`` for Python
+    #: numbers.
+    check_dtype: Callable[[dict, Any], None] | None = None
     params: Mapping[str, Param] = field(init=False)
     #: set by :func:`register`; a copy made with ``dataclasses.replace`` is not registered
     #: (the fast kernels, keyed by name, then leave it to its own formulas)
@@ -520,7 +533,8 @@ def __call__(self, x{params}, *extra{kwparams}, out=None):
             return _sv(x{defaults})
         if t is _D._ndarray:
             return _array(self, "value", x, out)
-        if t is int and out is None:
+        if t is int and out is None and (_int_kept or -_FMAX <= x <= _FMAX):
+            # (an int beyond every float takes the general path, which says so)
             return _sv(x if _int_kept else float(x){defaults})
     return _apply(self, "value", x, extra, _given({given}), out, None)
 
@@ -564,6 +578,7 @@ def _specialise(act: Activation) -> type:
         "_sd": act.scalar_derivative_fn,
         **{f"_p{i}": p.default for i, p in enumerate(act.params_list)},
         "_int_kept": act.integer_preserving,
+        "_FMAX": sys.float_info.max,
     }
     exec(compile(src, f"<relukit.{act.name}>", "exec"), namespace)
     P = inspect.Parameter

@@ -38,7 +38,13 @@ __all__ = [a.name for a in catalogue()] + ["make", "swish"]
 
 
 def _as_float(act: Activation, x: Any) -> Any:
-    x = jnp.asarray(x)
+    try:
+        x = jnp.asarray(x)
+    except OverflowError:  # a Python int beyond every float (10**400)
+        raise ValueError(
+            f"relukit.jax.{act.name}: x = {_dispatch._describe(x)} is too large to convert "
+            "to a float"
+        ) from None
     if jnp.issubdtype(x.dtype, jnp.floating):
         return x
     if jnp.issubdtype(x.dtype, jnp.integer):
@@ -83,12 +89,15 @@ def make(act: Activation | str) -> Callable[..., Any]:
     def fn(x: Any, *args: Any, at_kink: float | None = None, **kwargs: Any) -> Any:
         params = act.bind(args, kwargs)
         at = _dispatch.check_at_kink(act, at_kink)
+        x = _as_float(act, x)
+        if act.check_dtype is not None:  # (leaky_relu's slope against x's dtype)
+            act.check_dtype(params, x.dtype)
         try:
             key = (tuple(sorted(params.items())), at)
             hash(key)
         except TypeError:  # an array parameter (PReLU's weight): no caching
-            return rule.__wrapped__(((tuple(params.items())), at))(_as_float(act, x))
-        return rule(key)(_as_float(act, x))
+            return rule.__wrapped__(((tuple(params.items())), at))(x)
+        return rule(key)(x)
 
     fn.__name__ = act.name
     fn.__qualname__ = act.name
