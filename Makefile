@@ -1,15 +1,24 @@
-# `make demo` and `make test` each do the whole set-up on a fresh machine:
-# a virtual environment in .venv with relukit and every optional dependency, at the
-# exact versions of constraints.txt (pyproject.toml itself declares ranges).
-# Both are idempotent: the install runs again only when pyproject.toml or
+# `make demo` and `make test` each do the whole set-up on a fresh machine: a virtual
+# environment in .venv with relukit, at the exact versions of constraints.txt
+# (pyproject.toml itself declares ranges). `make demo` installs only what the demo uses
+# (the `demo` extra: torch, scikit-learn, SciPy, matplotlib, rich); `make test` adds the
+# rest (JAX, Dask, Triton, the test and docs tools).
+# Both are idempotent: each install runs again only when pyproject.toml or
 # constraints.txt changes.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+DEMO_STAMP := $(VENV)/.installed-demo
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck format docs dist wheel-check bench clean
+
+$(DEMO_STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[demo]'
+	touch $(DEMO_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,test,docs]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/relukit demo --out relukit-demo
 
 test: $(STAMP)

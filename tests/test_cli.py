@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -197,15 +198,18 @@ def test_demo_section_without_an_optional_library_is_skipped(
 # ---------------------------------------------------------------------------
 
 
-def cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *argv: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "relukit", *argv],
         capture_output=True,
-        text=True,
+        encoding=full_env.get("PYTHONIOENCODING", "utf-8"),
         env=full_env,
+        input=stdin,
         check=False,
         timeout=120,
     )
@@ -361,6 +365,39 @@ def test_list_fits_the_terminal_and_cuts_nothing(columns: str) -> None:
                 assert word in words, (act.name, word)
 
 
+@pytest.mark.parametrize("columns", [60, 80, 100, 132, 200])
+def test_list_breaks_no_name_number_or_formula_word(columns: int) -> None:
+    """At any width every name, alias, ``parameter=default``, kink number and formula
+    word is printed whole (no ``rectified_l`` / ``inear_unit``, no ``0.166666666666666`` /
+    ``66``), and text in brackets is text, not markup (prelu's ``weight[c]``)."""
+    import re
+
+    from relukit.cli._common import fmt
+    from relukit.cli.listing import describe
+
+    res = cli("list", env={"COLUMNS": str(columns)})
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert max(len(line) for line in out.splitlines()) <= columns
+    words = set(out.split())
+
+    def whole(token: str) -> bool:
+        return re.search(rf"(?<![\w.]){re.escape(token)}(?![\w.])", out) is not None
+
+    import relukit as rk
+
+    for act in rk.catalogue():
+        e = describe(act)
+        tokens = [e["name"], *e["aliases"], *(f"{k}={v!r}" for k, v in e["params"].items())]
+        for k in e["kinks"]:
+            tokens += [fmt(k["default"]), fmt(k["left"]), fmt(k["right"])]
+        for tok in tokens:
+            assert whole(tok), (act.name, tok)
+        for word in e["formula"].split():
+            assert word in words, (act.name, word)
+    assert "weight[c]" in out
+
+
 def _all_parsers() -> list[tuple[str, object]]:
     import argparse
 
@@ -437,3 +474,308 @@ def test_readme_shell_examples_print_what_the_readme_shows() -> None:
                 assert res.stdout.splitlines() == expected, line
                 checked += 1
     assert checked >= 5
+
+
+# ---------------------------------------------------------------------------
+# output paths: checked without creating, changing or deleting the user's files
+# ---------------------------------------------------------------------------
+
+
+def _links(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """``el -> real`` (an existing file) and ``dl -> missing`` (a dangling link)."""
+    d = tmp_path
+    real, missing = d / "real.png", d / "missing.png"
+    real.write_bytes(b"old content")
+    el, dl = d / "el.png", d / "dl.png"
+    el.symlink_to(real.name)
+    dl.symlink_to(missing.name)
+    return el, real, dl, missing
+
+
+def test_a_refused_run_leaves_links_and_their_targets_alone(tmp_path: Path) -> None:
+    """The path check passes, a later check refuses the run: every file is as it was."""
+    import os
+
+    el, real, dl, missing = _links(tmp_path)
+    before = os.stat(real)
+    for link in (el, dl):
+        res = cli("plot", "relu", "-o", str(link), "--dpi", "0")
+        assert res.returncode == 2 and "--dpi" in res.stderr
+        # the first output path is fine, the second is not: the run stops at the check
+        res = cli("experiment", "born-dead", "--json", str(link), "--plot", "/proc/x.png")
+        assert res.returncode == 2 and "/proc/x.png" in res.stderr
+    assert el.is_symlink() and dl.is_symlink()
+    assert not missing.exists()  # no empty target created
+    assert real.read_bytes() == b"old content"
+    assert os.stat(real).st_mtime_ns == before.st_mtime_ns
+    assert sorted(p.name for p in el.parent.iterdir()) == [
+        "dl.png",
+        "el.png",
+        "real.png",
+    ]  # no probe file left behind
+
+
+def test_plot_writes_through_a_symlink_and_keeps_it(tmp_path: Path) -> None:
+    el, real, dl, missing = _links(tmp_path)
+    for link, target in ((el, real), (dl, missing)):
+        res = cli("plot", "relu", "-o", str(link), "--num", "11", "--dpi", "20")
+        assert res.returncode == 0, res.stderr
+        assert link.is_symlink()
+        assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_experiment_json_through_a_dangling_symlink(tmp_path: Path) -> None:
+    """``ln -s tgt.json dl.json; relukit experiment born-dead --json dl.json``: the
+    results land in tgt.json and dl.json stays a link."""
+    d = tmp_path
+    (d / "dl.json").symlink_to("tgt.json")
+    (d / "el.json").symlink_to("real.json")
+    (d / "real.json").write_text("old")
+    argv = ["experiment", "born-dead", "--width", "2", "--depth", "1", "--trials", "5"]
+    argv += ["--domain-points", "4"]
+    for name in ("dl.json", "el.json"):
+        res = cli(*argv, "--json", str(d / name))
+        assert res.returncode == 0, res.stderr
+        assert (d / name).is_symlink()
+        records = json.loads((d / name).resolve().read_text())
+        assert {r["activation"] for r in records} == {"relu", "leaky_relu"}
+    assert sorted(p.name for p in d.iterdir()) == ["dl.json", "el.json", "real.json", "tgt.json"]
+
+
+def test_a_dangling_link_into_a_missing_folder_is_refused_first(tmp_path: Path) -> None:
+    d = tmp_path
+    (d / "dl.png").symlink_to(d / "nowhere" / "x.png")
+    res = cli("plot", "relu", "-o", str(d / "dl.png"))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "nowhere" in res.stderr and "does not exist" in res.stderr
+    assert (d / "dl.png").is_symlink() and not (d / "nowhere").exists()
+
+
+_SMALL_BENCH = {
+    "accuracy": ["--points", "10", "--entries", "relu", "--dtypes", "float64"],
+    "speed": ["--size", "1000", "--repeat", "1", "--no-subprocess"],
+    "sweep": ["--sweep", "--size", "10", "--entries", "relu", "--repeat", "1"],
+    "torch": ["--models", "mlp-leaky", "--steps", "1", "--rounds", "1", "--no-memory"],
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("bench", "option", "path", "fragment"),
+    [
+        ("accuracy", "--json", "/proc/relukit-bench.json", "cannot write there"),
+        ("speed", "--json", "/proc/relukit-bench.json", "cannot write there"),
+        ("speed", "--plot", "/nonexistent-relukit-folder/b.png", "does not exist"),
+        ("speed", "--plot", "TMP/bench.unknown-format", "format"),
+        ("sweep", "--json", "FOLDER", "is a folder"),
+        ("sweep", "--plot", "/proc/relukit-bench.png", "cannot write there"),
+        ("torch", "--json", "/proc/relukit-bench.json", "cannot write there"),
+    ],
+)
+def test_bench_output_paths_are_checked_before_any_work(
+    bench: str, option: str, path: str, fragment: str, tmp_path: Path
+) -> None:
+    """``relukit bench ... --json PATH`` / ``--plot PATH`` refuses a bad path at once:
+    one line, exit 2, nothing measured (no table printed)."""
+    if path == "FOLDER":
+        path = str(tmp_path)
+    path = path.replace("TMP", str(tmp_path))
+    sub = "speed" if bench == "sweep" else bench
+    res = cli("bench", sub, *_SMALL_BENCH[bench], option, path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stdout == ""  # refused before measuring anything
+    assert len(res.stderr.strip().splitlines()) == 1 and fragment in res.stderr, res.stderr
+    assert option in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("num", ["1", "100001", "100000000"])
+def test_num_is_bounded_like_dpi(num: str, tmp_path: Path) -> None:
+    """``--num 100000000`` took 7 GB and 39 s: it is refused at once, one line, exit 2."""
+    out = tmp_path / "n.png"
+    res = cli("plot", "relu", "--num", num, "-o", str(out))
+    assert res.returncode == 2
+    assert res.stderr.strip().endswith(f"--num must be between 2 and 100000, got {num}")
+    assert not out.exists()
+
+
+def test_num_help_states_the_bound_of_rk_plot() -> None:
+    from relukit.plot import NUM_MAX
+
+    res = cli("plot", "--help", env={"COLUMNS": "200"})
+    assert f"points per curve, 2 to {NUM_MAX} (default 1001)" in res.stdout
+
+
+# ---------------------------------------------------------------------------
+# any terminal encoding
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_printing_never_fails_on_the_terminal_encoding(encoding: str, tmp_path: Path) -> None:
+    """``PYTHONIOENCODING=ascii relukit plot relu -o ä.png`` wrote the file and then
+    exited 2 on printing its name; names the terminal cannot show are escaped."""
+    env = {"PYTHONIOENCODING": encoding}
+    out = tmp_path / "äπ.png"
+    res = cli("plot", "relu", "-o", str(out), "--num", "11", "--dpi", "20", env=env)
+    assert res.returncode == 0, res.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert res.stdout.strip().endswith(".png") and "\\u03c0.png" in res.stdout
+    if encoding == "ascii":  # rich's tables and rules too (the demo takes a while)
+        res = cli("demo", "--quick", "--out", str(tmp_path / "démo"), env=env)
+        assert res.returncode == 0, res.stderr
+        assert "You may need" not in res.stdout + res.stderr
+        assert (tmp_path / "démo" / "relu.png").exists()
+    res = cli("eval", "relu", "π", env=env)
+    assert res.returncode == 2 and "is not a number" in res.stderr
+    for argv in (["list"], ["--help"], ["eval", "--help"], ["list", "--json"]):
+        res = cli(*argv, env=env)
+        assert res.returncode == 0 and res.stderr == "", (argv, res.stderr)
+
+
+# ---------------------------------------------------------------------------
+# help texts and misspelled options
+# ---------------------------------------------------------------------------
+
+
+def test_top_level_help_names_each_experiment_once() -> None:
+    res = cli("--help", env={"COLUMNS": "80"})
+    text = " ".join(res.stdout.split())
+    for name in ("dying-relu", "born-dead", "plasticity", "kink-choice", "few-bit"):
+        assert text.count(name) == 1, (name, res.stdout)
+    for name in ("accuracy", "speed", "torch"):
+        assert text.count(name) == 1, (name, res.stdout)
+
+
+@pytest.mark.parametrize("command", ["eval", "derivative"])
+def test_json_with_precision_is_refused(command: str) -> None:
+    """``--json --precision 2`` used to drop the precision without a word."""
+    res = cli(command, "relu", "0.1234", "--json", "--precision", "2")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip() == (
+        f"relukit {command}: error: --precision formats the text output; --json prints "
+        "exact numbers (give one of them)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog", "hint"),
+    [
+        (["eval", "leaky_relu", "-1", "--slope", "0.1"], "relukit eval", "--negative-slope"),
+        (["derivative", "elu", "0", "--alpa", "2"], "relukit derivative", "--alpha"),
+        (["plot", "relu", "-o", "x.png", "--dpii", "3"], "relukit plot", "--dpi"),
+        (["bench", "speed", "--szie", "10"], "relukit bench speed", "--size"),
+        (["eval", "relu", "1", "--frobnicate"], "relukit eval", None),
+    ],
+)
+def test_unknown_option_names_the_subcommand_and_suggests(
+    argv: list[str], prog: str, hint: str | None
+) -> None:
+    res = cli(*argv)
+    assert res.returncode == 2 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert lines[0].startswith(f"usage: {prog} "), res.stderr  # the subcommand's usage
+    assert lines[-1].startswith(f"{prog}: error: unrecognized arguments: "), res.stderr
+    assert lines[-1].endswith(f"(see {prog} --help)")
+    if hint is None:
+        assert "did you mean" not in res.stderr
+    else:
+        assert f"did you mean {hint}?" in lines[-1]
+    assert "Traceback" not in res.stderr
+
+
+def test_python_spelling_of_options_is_accepted() -> None:
+    """``--negative_slope 0.1`` (the Python keyword's spelling) works like --negative-slope."""
+    expected = "Applying Leaky ReLU on (-1.0) gives -0.1"
+    for flag in ("--negative_slope", "--negative-slope"):
+        res = cli("eval", "leaky_relu", "-1", flag, "0.1")
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.strip() == expected
+    res = cli("eval", "leaky_relu", "-1", "--negative_slope=0.1")
+    assert res.stdout.strip() == expected
+    res = cli("derivative", "relu", "0", "--at_kink", "1")
+    assert res.stdout.strip() == "The derivative of ReLU at (0.0) is 1.0"
+    # after --, nothing is an option: a title may contain underscores
+    res = cli("eval", "relu", "--", "1")
+    assert res.returncode == 0, res.stderr
+
+
+def test_eval_help_gives_each_activation_its_own_default() -> None:
+    """``--threshold``: softplus's default is 20, threshold's 0 (the help said 0.0 for
+    both); ``--rng`` takes what the command line can give (an integer seed)."""
+    import argparse
+    import re
+
+    import relukit as rk
+    from relukit.cli import build_parser
+
+    res = cli("eval", "--help", env={"COLUMNS": "300"})
+    text = " ".join(res.stdout.split())
+    assert "for softplus: beta * x above which softplus(x) is x (default 20.0)" in text
+    assert "threshold, softplus; default 0.0" not in text
+    rng = re.search(r"--rng SEED (.*?) --", text)
+    assert rng is not None, text
+    assert "Generator" not in rng.group(1) and "integer seed" in rng.group(1)
+    res = cli("eval", "rrelu", "-1", "--training", "--rng", "3")
+    assert res.returncode == 0, res.stderr
+
+    # every activation's own default, next to its name, for every parameter option
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help for a in sub.choices["eval"]._actions}
+    for act in rk.catalogue():
+        for p in act.params_list:
+            if p.kind == "seed":
+                continue
+            d = re.escape(repr(p.default))
+            own = rf"for {act.name}: [^;]*\(default {d}\)"
+            shared = rf"\(for (\w+, )*{act.name}(, \w+)*; default {d}\)"
+            assert re.search(own, helps[p.name]) or re.search(shared, helps[p.name]), (
+                act.name,
+                p.name,
+                helps[p.name],
+            )
+
+
+# ---------------------------------------------------------------------------
+# numbers from standard input
+# ---------------------------------------------------------------------------
+
+
+def test_dash_reads_numbers_from_standard_input() -> None:
+    """``seq -3 3 | relukit eval relu -``; the oracle: max(0, x) written out."""
+    seq = "".join(f"{i}\n" for i in range(-3, 4))  # what `seq -3 3` prints
+    res = cli("eval", "relu", "-", stdin=seq)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        f"Applying ReLU on ({float(i)!r}) gives {float(max(0, i))!r}" for i in range(-3, 4)
+    ]
+    res = cli("derivative", "relu", "-", "--at-kink", "1", stdin=seq)
+    assert res.returncode == 0, res.stderr
+    assert [line.rsplit(" ", 1)[1] for line in res.stdout.splitlines()] == [
+        "0.0",
+        "0.0",
+        "0.0",
+        "1.0",
+        "1.0",
+        "1.0",
+        "1.0",
+    ]
+    # numbers on one line, several lines, tabs and commas; '-' among other numbers
+    res = cli("eval", "leaky_relu", "5", "-", "7", "--json", stdin="-1e3\t2,\n  inf nan\n")
+    data = json.loads(res.stdout)
+    assert [r["x"] for r in data["results"]] == [5.0, -1000.0, 2.0, "inf", "nan", 7.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("1\nabc\n", "standard input: 'abc' is not a number"),
+        ("", "no numbers on standard input"),
+        ("  \n", "no numbers on standard input"),
+        ("1 2", "give '-' (the numbers on standard input) once"),
+    ],
+)
+def test_bad_standard_input_is_one_line(text: str, fragment: str) -> None:
+    argv = ["-", "-"] if "once" in fragment else ["-"]
+    res = cli("eval", "relu", *argv, stdin=text)
+    assert res.returncode == 2 and res.stdout == ""
+    assert len(res.stderr.strip().splitlines()) == 1 and fragment in res.stderr, res.stderr

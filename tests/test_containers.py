@@ -95,10 +95,115 @@ def test_pandas_bad_dtypes_show_type_and_shape_not_content() -> None:
     msg = str(info.value)
     assert "pandas.DataFrame of shape (500, 1)" in msg
     assert "secret-cell-content" not in msg and len(msg) < 400
-    with pytest.raises(TypeError, match=r"pandas\.Series of shape \(2,\) and dtype Float64"):
-        rk.relu(pd.Series([1.0, None], dtype="Float64"))
+    with pytest.raises(TypeError) as info:  # pandas' nullable booleans: bool is refused
+        rk.relu(pd.Series([True, None], dtype="boolean"))
+    msg = str(info.value)
+    assert "pandas.Series of shape (2,) and dtype boolean" in msg
+    assert "pandas' nullable Int*, UInt* and Float*" in msg  # what is accepted, not a riddle
     with pytest.raises(TypeError, match="out= is supported for NumPy arrays only"):
         rk.relu(pd.Series([1.0]), out=np.empty(1))
+
+
+def _na_oracle(values: list, fn, dtype: str):  # type: ignore[no-untyped-def]
+    """The expected nullable Series: ``fn`` on each number, pd.NA kept (pandas' own rule
+    for ufuncs on nullable arrays)."""
+    pd = pytest.importorskip("pandas")
+    return pd.Series([pd.NA if v is None else fn(v) for v in values], dtype=dtype)
+
+
+@pytest.mark.pandas
+@pytest.mark.parametrize("dtype", ["Int64", "Int8", "UInt16", "Int32"])
+def test_nullable_integer_series_like_numpy_ufuncs(dtype: str) -> None:
+    """``pd.Series([-2, 3], dtype="Int64")`` was refused; now pd.NA stays NA, the index
+    and name are kept, relu keeps the integer dtype and leaky_relu gives Float64, as
+    ``np.maximum`` and ``np.exp`` do on such a Series."""
+    pd = pytest.importorskip("pandas")
+    values = [-2, 3, None, 0, 7] if not dtype.startswith("U") else [2, 3, None, 0, 7]
+    s = pd.Series(values, dtype=dtype, index=list("abcde"), name="h")
+    s.attrs["units"] = "V"
+    before = s.copy()
+    r = rk.relu(s)
+    expected = _na_oracle(values, lambda v: max(v, 0), dtype)
+    expected.index, expected.name = s.index, "h"
+    pd.testing.assert_series_equal(r, expected)
+    pd.testing.assert_series_equal(r, np.maximum(s, 0))  # NumPy's ufunc through pandas
+    assert r.attrs == {"units": "V"}
+    lk = rk.leaky_relu(s, negative_slope=0.5)
+    exp = _na_oracle(values, lambda v: leaky_oracle(float(v), 0.5), "Float64")
+    exp.index, exp.name = s.index, "h"
+    pd.testing.assert_series_equal(lk, exp)
+    d = rk.relu.derivative(s, at_kink=0.5)
+    exp = _na_oracle(values, lambda v: 1.0 if v > 0 else 0.5 if v == 0 else 0.0, "Float64")
+    exp.index, exp.name = s.index, "h"
+    pd.testing.assert_series_equal(d, exp)
+    v, d2 = rk.relu.value_and_derivative(s)
+    pd.testing.assert_series_equal(v, r)
+    assert d2.dtype == "Float64" and d2.isna().tolist() == s.isna().tolist()
+    pd.testing.assert_series_equal(s, before)  # input untouched
+
+
+@pytest.mark.pandas
+def test_nullable_float_series_and_edges() -> None:
+    pd = pytest.importorskip("pandas")
+    values = [-math.inf, -3.0, None, 0.0, 2.5, math.inf]
+    s = pd.Series(values, dtype="Float64")
+    r = rk.elu(s)
+    exp = _na_oracle(values, lambda v: v if v > 0 else math.expm1(v), "Float64")
+    pd.testing.assert_series_equal(r, exp)
+    s32 = s.astype("Float32")
+    assert rk.relu(s32).dtype == "Float32" and rk.relu(s32).isna().tolist() == s.isna().tolist()
+
+
+@pytest.mark.pandas
+def test_pandas_index_like_numpy_ufuncs() -> None:
+    pd = pytest.importorskip("pandas")
+    i = pd.Index([-1, 2, -3], name="k")
+    r = rk.relu(i)
+    pd.testing.assert_index_equal(r, np.maximum(i, 0))  # Index([0, 2, 0], name="k")
+    pd.testing.assert_index_equal(
+        rk.relu(pd.RangeIndex(-2, 3)), np.maximum(pd.RangeIndex(-2, 3), 0)
+    )
+    f = rk.leaky_relu(pd.Index([-10.0, 1.0]))
+    pd.testing.assert_index_equal(f, pd.Index([-0.1, 1.0]))
+    ni = pd.Index([-1, None, 4], dtype="Int64", name="n")
+    pd.testing.assert_index_equal(rk.relu(ni), np.maximum(ni, 0))
+    v, d = rk.relu.value_and_derivative(i)
+    assert type(v) is type(d) is pd.Index and d.tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(TypeError, match="dtype object"):
+        rk.relu(pd.Index(["a", "b"], dtype=object))
+
+
+@pytest.mark.pandas
+def test_frame_read_with_numpy_nullable_backend() -> None:
+    """``pd.read_csv(..., dtype_backend="numpy_nullable")``: every column nullable."""
+    import io
+
+    pd = pytest.importorskip("pandas")
+    text = "a,b\n-1,2.5\n,-3.5\n4,\n"
+    df = pd.read_csv(io.StringIO(text), dtype_backend="numpy_nullable")
+    assert [str(d) for d in df.dtypes] == ["Int64", "Float64"]
+    r = rk.relu(df)
+    expected = pd.DataFrame(
+        {
+            "a": pd.array([0, pd.NA, 4], dtype="Int64"),
+            "b": pd.array([2.5, 0.0, pd.NA], dtype="Float64"),
+        }
+    )
+    pd.testing.assert_frame_equal(r, expected)
+    for col in df:  # column by column, pandas' own ufunc gives the same
+        pd.testing.assert_series_equal(r[col], np.maximum(df[col], 0))
+    lk = rk.leaky_relu(df, negative_slope=0.1)
+    assert [str(d) for d in lk.dtypes] == ["Float64", "Float64"]
+    assert lk.isna().to_numpy().tolist() == df.isna().to_numpy().tolist()
+    assert lk["a"].tolist()[0] == 0.1 * -1.0 and lk["b"].tolist()[1] == 0.1 * -3.5
+    # a per-column weight (PReLU's channels on axis 1)
+    pr = rk.prelu(df, [0.5, 0.25])
+    assert pr.isna().to_numpy().tolist() == df.isna().to_numpy().tolist()
+    assert pr["a"].tolist()[0] == -0.5 and pr["b"].tolist()[1] == -0.875
+    mixed = df.assign(c=[-1.0, 2.0, -3.0])  # nullable and NumPy columns together
+    rm = rk.relu(mixed)
+    assert [str(d) for d in rm.dtypes] == ["Int64", "Float64", "float64"]
+    assert rm["c"].tolist() == [0.0, 2.0, 0.0]
 
 
 # ---------------------------------------------------------------------------

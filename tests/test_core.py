@@ -111,7 +111,9 @@ def test_relu_scalar_matches_oracle(x: float) -> None:
 
 @given(
     st.floats(allow_nan=True, allow_infinity=True),
-    st.floats(-10, 10, allow_nan=False) | st.sampled_from([0.0, 0.01, -0.5, 1.0]),
+    # (subnormal slopes are refused: tests/test_slopes.py)
+    st.floats(-10, 10, allow_nan=False, allow_subnormal=False)
+    | st.sampled_from([0.0, 0.01, -0.5, 1.0]),
 )
 def test_leaky_scalar_matches_oracle(x: float, s: float) -> None:
     got = rk.leaky_relu(x, s)
@@ -334,7 +336,10 @@ def test_value_and_derivative_equals_separate() -> None:
 # ---------------------------------------------------------------------------
 
 
-@given(st.floats(-1e3, 1e3).filter(lambda v: abs(v) > 1e-3), st.floats(-2, 2))
+@given(
+    st.floats(-1e3, 1e3).filter(lambda v: abs(v) > 1e-3),
+    st.floats(-2, 2, allow_subnormal=False),  # (subnormal slopes are refused)
+)
 def test_derivative_matches_central_differences(x: float, s: float) -> None:
     h = 1e-6 * max(1.0, abs(x))
     for f, kw in ((rk.relu, {}), (rk.leaky_relu, {"negative_slope": s})):
@@ -490,3 +495,178 @@ def test_errors_do_not_modify_input() -> None:
     with pytest.raises(ValueError):
         rk.relu(x, out=np.zeros(5))
     np.testing.assert_array_equal(x, [-1.0, 2.0])
+
+
+# ---------------------------------------------------------------------------
+# huge Python ints, byte-swapped out=, bools inside sequences, int subclasses
+# ---------------------------------------------------------------------------
+
+HUGE = 10**400  # beyond every float
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: rk.gelu(HUGE), "x"),
+        (lambda: rk.gelu(-HUGE), "x"),
+        (lambda: rk.leaky_relu(HUGE), "x"),
+        (lambda: rk.relu.derivative(HUGE), "x"),
+        (lambda: rk.silu.value_and_derivative(HUGE), "x"),
+        (lambda: rk.leaky_relu(1.0, negative_slope=HUGE), "negative_slope"),
+        (lambda: rk.leaky_relu(1.0, -HUGE), "negative_slope"),
+        (lambda: rk.leaky_relu.derivative(1, HUGE), "negative_slope"),
+        (lambda: rk.leaky_relu(np.ones(3), HUGE), "negative_slope"),
+        (lambda: rk.leaky_relu(np.ones(300), negative_slope=HUGE), "negative_slope"),
+        (lambda: rk.elu([1.0, -1.0], alpha=HUGE), "alpha"),
+        (lambda: rk.rrelu(1.0, 0.1, HUGE), "upper"),
+        (lambda: rk.relu.derivative(1.0, at_kink=HUGE), "at_kink"),
+        (lambda: rk.relu.derivative(np.ones(3), at_kink=HUGE), "at_kink"),
+        (lambda: rk.relu.derivative(np.ones(300), at_kink=-HUGE), "at_kink"),
+        (lambda: rk.relu.value_and_derivative(0, at_kink=Fraction(HUGE)), "at_kink"),
+        (lambda: rk.gelu(Fraction(HUGE, 3)), "x"),
+        (lambda: rk.gelu(HUGE, out=np.empty(())), "x"),
+        (lambda: rk.relu.derivative(-HUGE, out=np.empty(())), "x"),
+    ],
+)
+def test_numbers_too_large_for_a_float_are_a_valueerror_naming_the_argument(call, name):
+    with pytest.raises(ValueError) as info:
+        call()
+    msg = str(info.value)
+    assert f"{name} = " in msg or f"{name} must be" in msg, msg
+    assert "too large" in msg or "finite" in msg, msg
+
+
+@pytest.mark.torch
+def test_numbers_too_large_for_a_float_in_the_torch_front_end():
+    import torch
+
+    import relukit.torch as rt
+
+    t = torch.ones(3)
+    for call, name in (
+        (lambda: rt.leaky_relu(t, HUGE), "negative_slope"),
+        (lambda: rt.LeakyReLU(-HUGE), "negative_slope"),
+        (lambda: rt.ELU(alpha=HUGE)(t), "alpha"),
+        (lambda: rt.relu(t, at_kink=HUGE), "at_kink"),
+    ):
+        with pytest.raises(ValueError, match=f"{name}.*too large to convert to a float"):
+            call()
+
+
+@pytest.mark.jax
+def test_numbers_too_large_for_a_float_in_the_jax_front_end():
+    import relukit.jax as rkj
+
+    for call, name in (
+        (lambda: rkj.gelu(HUGE), "x"),
+        (lambda: rkj.leaky_relu(1.0, HUGE), "negative_slope"),
+        (lambda: rkj.relu(1.0, at_kink=-HUGE), "at_kink"),
+    ):
+        with pytest.raises(ValueError, match=f"{name}.*too large to convert to a float"):
+            call()
+
+
+def test_real_scalars_with_out():
+    o = np.empty(())
+    assert rk.gelu(Fraction(1, 3), out=o) is o and o == rk.gelu(1 / 3)
+    assert rk.silu(10**30, out=o) is o and o == 1e30  # (beyond int64: its float)
+    i = np.empty((), dtype=np.int64)
+    assert rk.relu(-7, out=i) is i and i == 0
+
+
+def test_huge_int_stays_an_int_where_ints_are_kept():
+    assert rk.relu(HUGE) == HUGE and rk.relu(-HUGE) == 0 and type(rk.relu(-HUGE)) is int
+    assert rk.relu6(HUGE) == 6
+
+
+@pytest.mark.parametrize("order", [">", "<"])
+@pytest.mark.parametrize("dtype", ["f2", "f4", "f8"])
+@pytest.mark.parametrize("n", [5, 3000])  # the NumPy path, and the kernels
+def test_out_of_the_other_byte_order(order, dtype, n):
+    # an out= of the result's dtype in the other byte order gets the same numbers as the
+    # call without out=, as np.maximum(xb, 0, out=xb) does
+    x = np.random.default_rng(n).standard_normal(n).astype(dtype)
+    x[:4] = [0.0, -0.0, np.inf, -np.inf]
+    swapped = x.astype(order + dtype)  # (one of the two is the native order)
+    for act in (rk.relu, rk.gelu):
+        for a in (x, swapped):
+            want = act(a)
+            assert want.dtype.isnative
+            for odt in (order + dtype, dtype):
+                o = np.zeros(n, dtype=odt)
+                assert act(a, out=o) is o
+                assert o.dtype == np.dtype(odt)
+                np.testing.assert_array_equal(o, want)
+            ab = a.copy()
+            assert act(ab, out=ab) is ab  # in place
+            np.testing.assert_array_equal(ab, want)
+    xb = swapped.copy()
+    with np.errstate(invalid="ignore"):
+        np.maximum(xb, 0, out=xb)
+    np.testing.assert_array_equal(xb, rk.relu(swapped))
+    for a in (x, swapped):
+        d = np.zeros(n, dtype=order + dtype)
+        assert rk.relu.derivative(a, out=d, at_kink=0.5) is d
+        np.testing.assert_array_equal(d, rk.relu.derivative(a, at_kink=0.5))
+        v, dd = np.zeros(n, dtype=order + dtype), np.zeros(n, dtype=dtype)
+        assert rk.gelu.value_and_derivative(a, out=(v, dd)) == (v, dd)
+        want_v, want_d = rk.gelu.value_and_derivative(a)
+        np.testing.assert_array_equal(v, want_v)
+        np.testing.assert_array_equal(dd, want_d)
+        if dtype != "f2":  # grad_out * derivative in one pass (float32/float64 kernels)
+            from relukit._dispatch import backward
+
+            g = np.linspace(-2, 2, n).astype(a.dtype)
+            o = np.zeros(n, dtype=order + dtype)
+            assert backward(rk.gelu, a, g, out=o) is o
+            np.testing.assert_array_equal(o, backward(rk.gelu, a, g))
+
+
+def test_out_of_another_dtype_is_still_refused_in_either_byte_order():
+    x = np.ones(300, np.float32)
+    for dt in (">f8", "<f8", ">f2", ">i4"):
+        o = np.full(300, 7, dtype=dt)
+        with pytest.raises(ValueError, match=f"out has dtype {np.dtype(dt)}"):
+            rk.relu(x, out=o)
+        assert (o == 7).all()
+
+
+BOOL_SEQUENCES = [
+    [1, -2.5, True],
+    [True, 2.0],
+    (0.5, False),
+    [[1.0, -1.0], [2.0, False]],
+    [1.0, np.True_],
+    [np.array([True, False]), np.array([1.5, 2.0])],
+    (np.array([1.0, 2.0]), [np.bool_(False), 3.0]),
+]
+
+
+@pytest.mark.parametrize("seq", BOOL_SEQUENCES, ids=range(len(BOOL_SEQUENCES)))
+def test_sequences_holding_bools_are_refused_as_bool_is(seq):
+    for call in (rk.relu, rk.gelu, rk.relu.derivative, rk.leaky_relu.value_and_derivative):
+        with pytest.raises(TypeError) as info:
+            call(seq)
+        msg = str(info.value)
+        assert "x must be" in msg and "bool" in msg, msg
+    with pytest.raises(TypeError, match="bool"):  # as for a bool itself
+        rk.relu(True)
+
+
+def test_int_subclasses_are_their_int_value():
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+        LOW = -2
+
+    for v, want in ((Level.HIGH, 3), (Level.LOW, 0)):
+        got = rk.relu(v)
+        assert got == want and type(got) is int
+    assert type(rk.relu6(Level.HIGH)) is int and rk.relu6(Level.HIGH) == 3
+    assert rk.gelu(Level.HIGH) == rk.gelu(3) and type(rk.gelu(Level.HIGH)) is float
+    assert rk.leaky_relu(Level.LOW) == rk.leaky_relu(-2) == -0.02
+    assert rk.relu.derivative(Level.HIGH) == 1.0
+    assert rk.relu.value_and_derivative(Level.LOW) == (0, 0.0)
+    assert type(rk.relu.value_and_derivative(Level.LOW)[0]) is int
+    np.testing.assert_array_equal(rk.relu([Level.HIGH, Level.LOW]), [3, 0])

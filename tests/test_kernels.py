@@ -167,6 +167,17 @@ def _cases():
 def test_kernel_equals_numpy_path(act, params, dtype, spy):
     x = edge_array(dtype, act, params)
     x_before = x.copy()
+    try:  # a slope beyond the dtype's normal numbers (1e-50 in float32) is refused
+        if act.check_dtype is not None:
+            act.check_dtype(act.bind((), params), np.dtype(dtype))
+    except ValueError as exc:  # by both paths, with the same message
+        for call in (act, act.derivative, act.value_and_derivative):
+            for run in (call, lambda *a, c=call, **k: numpy_path(c, *a, **k)):
+                with pytest.raises(ValueError) as info:
+                    run(x, **params)
+                assert str(info.value) == str(exc)
+        assert bits_equal(x, x_before)
+        return
     for at_kink in (None, 1.0, 0.5, float("nan"), -0.0, 1e300):
         calls = {
             "value": lambda x: act(x, **params),
@@ -1063,3 +1074,49 @@ def test_threshold_and_rrelu_kernels_match_torch(dtype, spy):
     want = torch.nn.functional.rrelu(t, 0.1, 0.3, training=False).numpy()
     assert np.array_equal(got, want, equal_nan=True)
     assert spy == ["threshold_value", "leaky_relu_value"]
+
+
+_FIRST_CALLS_AT_ONCE = """
+import threading
+import numpy as np
+import relukit as rk
+
+x = np.random.default_rng(0).standard_normal(1 << 20)
+want = {"relu": np.maximum(x, 0.0), "leaky_relu": np.where(x > 0, x, 0.01 * x)}
+barrier = threading.Barrier(8)
+wrong = []
+
+
+def first_call(name):
+    barrier.wait()  # eight threads make their first call at the same moment
+    if not np.array_equal(rk.get(name)(x), want[name]):
+        wrong.append(name)
+
+
+threads = [
+    threading.Thread(target=first_call, args=(("relu", "leaky_relu")[i % 2],)) for i in range(8)
+]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+from relukit import _kernels
+print("wrong", wrong, "numba threads", _kernels.NUMBA_THREADS)
+"""
+
+
+@pytest.mark.parametrize("layer", ["workqueue", "default"])
+def test_first_calls_from_eight_threads_at_once(layer, monkeypatch):
+    # numba's workqueue layer aborts the process on concurrent parallel regions: the
+    # probe that decides whether to use numba's threads must run once, under a lock
+    if layer != "default":
+        monkeypatch.setenv("NUMBA_THREADING_LAYER", layer)
+    monkeypatch.setenv("RELUKIT_NUM_THREADS", "8")
+    monkeypatch.delenv("RELUKIT_THREADING", raising=False)
+    res = subprocess.run(
+        [sys.executable, "-c", _FIRST_CALLS_AT_ONCE], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.startswith("wrong [] numba threads"), res.stdout
+    if layer == "workqueue":  # no spinning workers: relukit's own pool does the work
+        assert res.stdout.strip().endswith("False"), res.stdout

@@ -212,3 +212,47 @@ def test_half_layouts_that_keep_numpys_conversions(runs):
     out = np.zeros(2 * x.size, np.float16)[::2]
     assert rk.relu(x, out=out) is out
     assert np.array_equal(out.view(np.uint16), want.view(np.uint16))
+
+
+def _extra_peak(fn) -> int:
+    """Bytes allocated at the peak of ``fn()`` beyond what was allocated before."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu"])
+def test_large_float16_calls_work_in_bounded_chunks(name):
+    # widened to float64 a chunk at a time: in place, the extra memory is a few chunks'
+    # float64 (not 8 bytes per element of the whole array); a new result adds its own size
+    act = rk.get(name)
+    n = 10**7
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float16)
+    x[:4] = [np.inf, -np.inf, np.nan, -0.0]
+    bound = 3 * 8 * _kernels.HALF_CHUNK + (1 << 20)
+    assert bound < x.nbytes  # (else the test could not tell)
+    want_v = numpy_path(act, x[:300_000])
+    want_d = numpy_path(act.derivative, x[:300_000])
+    y = x.copy()
+    assert _extra_peak(lambda: act(y, out=y)) < bound
+    np.testing.assert_array_max_ulp(y[:300_000], want_v, maxulp=1)
+    d = np.empty_like(x)
+    assert _extra_peak(lambda: act.derivative(x, out=d)) < bound
+    np.testing.assert_array_max_ulp(d[:300_000], want_d, maxulp=1)
+    v, d = np.empty_like(x), np.empty_like(x)
+    assert _extra_peak(lambda: act.value_and_derivative(x, out=(v, d))) < bound
+    np.testing.assert_array_equal(v, y)
+    res: list = []
+    assert _extra_peak(lambda: res.append(act(x))) < bound + x.nbytes
+    np.testing.assert_array_equal(res[0], y)
+    # strided and byte-swapped arrays take the same chunks
+    xs = x.astype(">f2")
+    assert _extra_peak(lambda: act(xs, out=xs)) < bound
+    np.testing.assert_array_equal(xs, y)

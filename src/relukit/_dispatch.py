@@ -137,10 +137,12 @@ def apply(
         return _numpy(act, kind, _from_sequence(act, x), params, out, at_kink)
     if isinstance(x, (bool, complex, str, bytes)) or x is None:
         raise _bad_input(act, x)
+    if isinstance(x, int) and tx is not int:  # IntEnum members, other int subclasses:
+        x = int(x)  # their int value (a Python int back where ints are kept)
     if isinstance(x, numbers.Real):  # float/int with out=, Fraction, other real scalars
         if out is None:
             return _scalar(act, kind, x, params, at_kink)
-        return _numpy(act, kind, np.asarray(_real(act, x)), params, out, at_kink)
+        return _numpy(act, kind, _scalar_array(act, x), params, out, at_kink)
     return _array_api(act, kind, x, params, out, at_kink)
 
 
@@ -216,11 +218,19 @@ def _cached_call(
     call = _CALLS.get(key)
     if call is None:
         params = act.bind(args, kwargs, _call_name(act, kind))  # raises: nothing cached
+        if act.check_dtype is not None:  # (the key holds x's dtype)
+            act.check_dtype(params, _dtype_of(act, dtype))
         call = _Call(params, check_at_kink(act, at_kink))
         if len(_CALLS) >= 4096:
             _CALLS.clear()
         _CALLS[key] = call
     return call
+
+
+def _dtype_of(act: Activation, dtype: Any) -> Any:
+    """The floating dtype a NumPy array of ``dtype`` computes its derivative in."""
+    np = numpy()
+    return dtype.newbyteorder("=") if dtype.kind == "f" else np.dtype(np.float64)
 
 
 def _call_name(act: Activation, kind: str) -> str:
@@ -255,8 +265,14 @@ def _real(act: Activation, x: Any) -> float:
 
 
 def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | None) -> Any:
-    xf = _real(act, x)
+    if act.check_dtype is not None:
+        act.check_dtype(params, "float64")  # (a Python number computes as a float64)
     math_, fargs = act.math.resolve(params)
+    if kind == "value" and type(x) is int and act.integer_preserving and fargs is not None:
+        from relukit._prims.numpy import MATH
+
+        return math_.value(MATH, x, *fargs)  # (any int, also one beyond every float)
+    xf = _real(act, x)
     if xf != xf:  # NaN in, the same NaN out (value and derivative)
         return (xf, xf) if kind == "both" else xf
     if fargs is None or not (math_.exact or not _kernels().available()):
@@ -286,6 +302,19 @@ def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | N
 # ---------------------------------------------------------------------------
 
 
+def _scalar_array(act: Activation, x: Any) -> Any:
+    """A real scalar as a 0-d array (for ``out=``): an int as NumPy holds it, else (a
+    Fraction, an int beyond int64) its float; ValueError for one beyond every float."""
+    np = numpy()
+    try:
+        arr = np.asarray(x)
+    except OverflowError:
+        arr = np.asarray(None)
+    if arr.dtype.kind in "iuf":
+        return arr
+    return np.asarray(_real(act, x))
+
+
 def _from_sequence(act: Activation, x: Any) -> Any:
     np = numpy()
     if isinstance(x, range):
@@ -302,7 +331,29 @@ def _from_sequence(act: Activation, x: Any) -> Any:
             f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} whose items "
             f"make a NumPy array of dtype {arr.dtype} (only int and float items are accepted)"
         )
+    if _holds_bool(x):  # NumPy turns [1, -2.5, True] into floats: refuse it as True itself
+        raise TypeError(
+            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} holding a bool "
+            "(only int and float items are accepted; bool is not, as for x itself)"
+        )
     return arr
+
+
+def _holds_bool(seq: Any) -> bool:
+    """Whether a list/tuple holds a bool (``True``, ``np.True_``, a bool array) at any depth."""
+    np = numpy()
+    kinds = set(map(type, seq))  # (one pass in C; a loop only for nested items)
+    if bool in kinds or np.bool_ in kinds:
+        return True
+    if all(k is float or k is int or issubclass(k, np.number) for k in kinds):
+        return False
+    for v in seq:
+        if isinstance(v, (list, tuple)):
+            if _holds_bool(v):
+                return True
+        elif getattr(getattr(v, "dtype", None), "kind", None) == "b":
+            return True
+    return False
 
 
 def _work_dtype(act: Activation, kind: str, x: Any) -> Any:
@@ -332,10 +383,12 @@ def _check_out(act: Activation, out: Any, shape: tuple, dtype: Any, what: str = 
         raise ValueError(
             f"{act.name}: {what} has shape {out.shape}, but the result has shape {shape}"
         )
-    if out.dtype.newbyteorder("=") != dtype:  # (either byte order: the same numbers)
+    if out.dtype.newbyteorder("=") != dtype.newbyteorder("="):
+        # (either byte order: the result is written byte-swapped, as NumPy's ufuncs do)
         raise ValueError(
-            f"{act.name}: {what} has dtype {out.dtype}, but the result has dtype {dtype} "
-            "(relukit does not cast on output)"
+            f"{act.name}: {what} has dtype {out.dtype}, but the result has dtype "
+            f"{dtype.newbyteorder('=')} (relukit does not cast on output; out may be of "
+            "either byte order)"
         )
     if not out.flags.writeable:
         raise ValueError(f"{act.name}: {what} is read-only")
@@ -366,6 +419,8 @@ def _numpy(
     np = numpy()
     vdtype = _work_dtype(act, "value", x)
     ddtype = _work_dtype(act, "derivative", x)
+    if call is None and act.check_dtype is not None:  # (a cached call was checked)
+        act.check_dtype(params, ddtype)
     if out is not None:
         if kind == "both":
             if not (isinstance(out, tuple) and len(out) == 2):
@@ -485,6 +540,8 @@ def _array_api(
         vx = x if act.integer_preserving else dx
     else:
         raise _bad_input(act, x)
+    if act.check_dtype is not None:
+        act.check_dtype(params, dx.dtype)
     math_, fargs = act.math.resolve(params)
     results = []
     for which, xi in (("value", vx), ("derivative", dx)):
@@ -642,6 +699,8 @@ def backward(
     if from_output and at_kink is not None:
         raise ValueError(f"{act.name} backward: at_kink needs the input, not the output")
     dtype = x.dtype.newbyteorder("=")
+    if act.check_dtype is not None:
+        act.check_dtype(bound, dtype)
     if out is not None:
         _check_out(act, out, x.shape, dtype)
     res = _kernels().backward_kernel(act, x, grad_out, bound, at_kink, out, from_output)

@@ -18,6 +18,7 @@ starts a region when other processes leave the CPUs free (``_kernels._free_cpus`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -78,22 +79,25 @@ def _probe(a):  # pragma: no cover - compiled
 
 
 _layer: list[str] = []
+_layer_lock = threading.Lock()
 
 
 def usable() -> bool:
     """Whether numba's threading layer is one with spinning workers (OpenMP, TBB).
 
     Runs a two-element parallel loop once, which makes numba choose its layer (by its
-    own rules: ``NUMBA_THREADING_LAYER`` and what is installed), then asks which.
+    own rules: ``NUMBA_THREADING_LAYER`` and what is installed), then asks which. Under
+    a lock: the workqueue layer aborts the process on parallel regions run at once.
     """
-    if not _layer:
-        import numpy as np
+    with _layer_lock:
+        if not _layer:
+            import numpy as np
 
-        try:
-            _probe(np.zeros(2))
-            _layer.append(str(numba.threading_layer()))
-        except Exception:  # no layer loads: the pool does the work
-            _layer.append("none")
+            try:
+                _probe(np.zeros(2))
+                _layer.append(str(numba.threading_layer()))
+            except Exception:  # no layer loads: the pool does the work
+                _layer.append("none")
     return _layer[0] in ("omp", "tbb")
 
 

@@ -216,24 +216,32 @@ NUMBA_THREADS: bool | None = (
 _par: Any = None  # relukit._kernels_par, once imported
 
 
-def _numba_threads() -> bool:
-    """:data:`NUMBA_THREADS`, deciding it (and importing ``_kernels_par``) on first use."""
-    global NUMBA_THREADS, _par
-    if NUMBA_THREADS is False:
-        return False
-    if _par is None:
-        try:
-            from relukit import _kernels_par
+#: held while the first parallel call decides :data:`NUMBA_THREADS`: numba's workqueue
+#: layer aborts the process when two threads run parallel regions at once, and the
+#: probe is such a region
+_decide_lock = threading.Lock()
 
-            usable = _kernels_par.usable()
-            _par = _kernels_par
-        except Exception:  # no parallel numba: the pool does the work
-            usable = False
-        if not usable:
-            NUMBA_THREADS = False
-            return False
-    NUMBA_THREADS = True
-    return True
+
+def _numba_threads() -> bool:
+    """:data:`NUMBA_THREADS`, deciding it (and importing ``_kernels_par``) on first use.
+
+    One thread decides; threads that ask meanwhile wait for its answer.
+    """
+    global NUMBA_THREADS, _par
+    decided = NUMBA_THREADS
+    if decided is not None:
+        return decided
+    with _decide_lock:
+        if NUMBA_THREADS is None:
+            try:
+                from relukit import _kernels_par
+
+                usable = _kernels_par.usable()
+                _par = _kernels_par
+            except Exception:  # no parallel numba: the pool does the work
+                usable = False
+            NUMBA_THREADS = usable
+        return NUMBA_THREADS
 
 
 def _after_fork_in_child() -> None:

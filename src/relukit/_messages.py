@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 ACCEPTED = (
-    "a real number (int or float), a list/tuple of them, a NumPy array of an integer "
+    "a real number (int or float), a list/tuple/range of them, a NumPy array of an integer "
     "or floating dtype, or an Array API array (PyTorch, JAX, CuPy, Dask)"
 )
 

@@ -27,6 +27,7 @@ import math
 import numbers
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -183,7 +184,13 @@ class Param:
             raise TypeError(
                 f"{owner}: {self.name} must be {self.accepted()}, got {_dispatch._describe(value)}"
             )
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int or Fraction beyond every float (10**400)
+            raise ValueError(
+                f"{owner}: {self.name} must be {self.accepted()}, got "
+                f"{_dispatch._describe(value)}, which is too large to convert to a float"
+            ) from None
         bad = (self.finite and not math.isfinite(value)) or math.isnan(value)
         if self.low is not None:
             bad |= value < self.low if self.low_inclusive else value <= self.low
@@ -430,6 +437,12 @@ class Activation:
     #: optional ``f(params)`` run by :meth:`bind` after each parameter is validated, for
     #: checks across parameters (hardtanh's ``max_val >= min_val``); raises ValueError.
     check_params: Callable[[dict], None] | None = None
+    #: optional ``f(params, dtype)``: checks of the bound parameters against the
+    #: floating dtype a call computes in (leaky_relu's slope must round to a normal
+    #: number of it); raises ValueError. Every front end runs it before computing:
+    #: ``dtype`` is a NumPy dtype, a torch or JAX dtype, or ``"float64"`` for Python
+    #: numbers.
+    check_dtype: Callable[[dict, Any], None] | None = None
     params: Mapping[str, Param] = field(init=False)
     #: ``act.derivative(x, ...)`` and ``act.value_and_derivative(x, ...)`` (made per entry)
     derivative: _Method = field(init=False, repr=False)

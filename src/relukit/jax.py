@@ -18,8 +18,8 @@ Needs JAX (``pip install 'relukit[jax]'``). Derivatives are with respect to ``x`
 >>> import relukit.jax as rkj
 >>> float(jax.grad(rkj.relu)(0.0)), float(jax.grad(lambda x: rkj.relu(x, at_kink=1.0))(0.0))
 (0.0, 1.0)
->>> float(jax.grad(rkj.leaky_relu)(0.0))
-0.01
+>>> float(jax.grad(rkj.leaky_relu)(0.0))  # float32's 0.01, printed as a Python float
+0.009999999776482582
 """
 
 from __future__ import annotations
@@ -39,7 +39,13 @@ __all__ = [a.name for a in catalogue()] + ["make", "swish"]
 
 
 def _as_float(act: Activation, x: Any) -> Any:
-    x = jnp.asarray(x)
+    try:
+        x = jnp.asarray(x)
+    except OverflowError:  # a Python int beyond every float (10**400)
+        raise ValueError(
+            f"relukit.jax.{act.name}: x = {_dispatch._describe(x)} is too large to convert "
+            "to a float"
+        ) from None
     if jnp.issubdtype(x.dtype, jnp.floating):
         return x
     if jnp.issubdtype(x.dtype, jnp.integer):
@@ -99,12 +105,15 @@ def make(act: Activation | str) -> Callable[..., Any]:
     def fn(x: Any, *args: Any, at_kink: float | None = None, **kwargs: Any) -> Any:
         params = act.bind(args, kwargs)
         at = _dispatch.check_at_kink(act, at_kink)
+        x = _as_float(act, x)
+        if act.check_dtype is not None:  # (leaky_relu's slope against x's dtype)
+            act.check_dtype(params, x.dtype)
         try:
             key = (tuple(sorted(params.items())), at)
             hash(key)
         except TypeError:  # an array parameter (PReLU's weight): no caching
-            return rule.__wrapped__(((tuple(params.items())), at))(_as_float(act, x))
-        return rule(key)(_as_float(act, x))
+            return rule.__wrapped__(((tuple(params.items())), at))(x)
+        return rule(key)(x)
 
     fn.__name__ = act.name
     fn.__qualname__ = act.name

@@ -9,10 +9,14 @@ into axes you give. The derivative is drawn honestly:
 * at each kink an open circle marks each one-sided limit and a filled dot the value
   relukit returns there (the PyTorch convention, or ``at_kink=`` when given), so the
   convention is visible in the figure;
-* the kink points are sampled exactly, and the curves densely (``num`` points).
+* the kink points are sampled exactly, and the curves densely (``num`` points);
+* curves that coincide stay visible: each later curve of a panel is narrower and
+  dashed, with smaller kink markers (relu shows under leaky_relu for x > 0).
 
 matplotlib is imported only when a figure is asked for (``import relukit`` never
-imports it). When matplotlib has no backend yet, ``MPLBACKEND`` is unset and there is
+imports it; without matplotlib, :func:`plot` says to ``pip install 'relukit[plot]'``).
+New figures are made through pyplot (``plt.show()`` shows them) and are shown once in a
+notebook, also by a cell that ends with ``rk.plot(...)``. When matplotlib has no backend yet, ``MPLBACKEND`` is unset and there is
 no display, the non-interactive ``Agg`` backend is selected; a backend that you chose
 is never changed.
 
@@ -43,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from relukit._dispatch import check_at_kink
+from relukit._optional import require
 from relukit.catalogue import Activation, catalogue, get
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,9 +62,35 @@ STYLES = {"dark": "dark_background", "light": "default", "print": "default"}
 
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
+#: the most points per curve (``num=``): more than a 2400-dpi figure has pixels across,
+#: and a bound keeps ``num=10**8`` from taking gigabytes
+NUM_MAX = 100_000
+
 #: marker look: open circles for the one-sided limits, a filled dot for the value used
 _MARKER_SIZE = 6.5
 _MARKER_EDGE = 1.6
+
+#: line styles of the 2nd, 3rd, ... curve of a panel (the first is solid)
+_DASHES: tuple[Any, ...] = ("-", (0, (5.0, 2.5)), (0, (1.5, 1.5)), (0, (6.0, 2.0, 1.5, 2.0)))
+
+
+def _look(i: int, n: int) -> dict[str, Any]:
+    """Line width, line style and marker size of curve ``i`` of ``n`` in one panel.
+
+    Curves can coincide (relu and leaky_relu for x > 0 and their open circles at
+    (0, 1); a sweep where the curves agree). Each later curve is narrower, broken into
+    dashes and has smaller kink markers, so that the curves under it stay visible: the
+    first curve's width is 3.4 points, the last one's 1.4, and a marker is 3.5 points
+    wider than the next curve's (more than two marker edges, so its ring shows around
+    the smaller one). One curve alone: ``{}`` (the defaults).
+    """
+    if n <= 1:
+        return {}
+    return {
+        "linewidth": 3.4 - 2.0 * i / (n - 1),
+        "linestyle": _DASHES[i % len(_DASHES)],
+        "markersize": _MARKER_SIZE + 3.5 * min(n - 1 - i, 2),
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -76,7 +107,7 @@ def _pyplot() -> Any:
     Agg as well; selecting it here just skips probing for GUI toolkits.
     """
     if "matplotlib.pyplot" not in sys.modules:
-        import matplotlib
+        matplotlib = require("matplotlib", "plotting (relukit.plot)")
 
         chosen = bool(os.environ.get("MPLBACKEND"))
         if not chosen:
@@ -90,6 +121,13 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _fig_cls() -> type:
+    """The Figure class of new figures: shown once per notebook cell (:mod:`relukit._figure`)."""
+    from relukit._figure import Figure
+
+    return Figure
 
 
 def backend_is_interactive() -> bool:
@@ -161,6 +199,23 @@ def _is_sweep(v: Any) -> bool:
     return isinstance(v, np.ndarray) and v.ndim == 1
 
 
+#: keywords of :func:`plot` itself, for the hint after a misspelt one
+_KEYWORDS = ("derivative", "xlim", "ax", "layout", "style", "at_kink", "num", "title", "figsize")
+
+
+def _hint(name: str) -> str:
+    """A hint for a keyword that no drawn activation takes: the x range's name
+    (``range=`` is the command line's ``--range``), or a close spelling of a keyword."""
+    import difflib
+
+    if name.lower().replace("_", "") in ("range", "xrange", "xlims", "limits", "xlimits"):
+        return "; the x range is xlim=(low, high), e.g. xlim=(-2, 2)"
+    if name in {p for a in catalogue() for p in a.params}:
+        return ""  # a real parameter, of another activation
+    close = difflib.get_close_matches(name, _KEYWORDS, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}=?" if close else ""
+
+
 def _curves(acts: Sequence[Activation], params: Mapping[str, Any]) -> list[list[Curve]]:
     """Split ``params`` over the activations that accept them; expand sweeps."""
     for name in params:
@@ -168,7 +223,9 @@ def _curves(acts: Sequence[Activation], params: Mapping[str, Any]) -> list[list[
             owners = "; ".join(
                 f"{a.name}: {', '.join(a.params) if a.params else 'no parameters'}" for a in acts
             )
-            raise TypeError(f"plot: no activation drawn accepts parameter {name!r} ({owners})")
+            raise TypeError(
+                f"plot: no activation drawn accepts parameter {name!r} ({owners}){_hint(name)}"
+            )
     out = []
     for act in acts:
         mine = {k: v for k, v in params.items() if k in act.params}
@@ -297,6 +354,7 @@ def _draw_derivative(
     lim: tuple[float, float],
     num: int,
     at_kink: float | None,
+    markersize: float = _MARKER_SIZE,
     **kw: Any,
 ) -> tuple[Any, bool]:
     """The derivative line (broken at kinks) and its kink markers; returns (line, marked)."""
@@ -311,9 +369,10 @@ def _draw_derivative(
     common: dict[str, Any] = dict(
         linestyle="none",
         marker="o",
-        markersize=_MARKER_SIZE,
+        markersize=markersize,
         label="_nolegend_",
         clip_on=False,  # a kink at the edge of the range shows whole circles
+        color=color,  # (and the markers do not use up a colour of the cycle)
     )
     (open_,) = ax.plot(
         [p[0] for p in limits],
@@ -374,14 +433,23 @@ def _panel(
     at_kink: float | None,
     long: bool,
 ) -> tuple[list[Any], bool]:
-    """Draw curves into one axes: values solid, derivatives dashed (solid when alone)."""
+    """Draw curves into one axes: values solid, derivatives dashed (solid when alone).
+
+    Several curves: each later one narrower (and, where the line style does not tell
+    values from derivatives, dashed), so that curves that coincide stay visible.
+    """
     handles: list[Any] = []
     marked = False
     curves = list(curves)
-    for curve in curves:
+    for i, curve in enumerate(curves):
         color = None
+        look = _look(i, len(curves))
+        width = {"linewidth": look["linewidth"]} if look else {}
         if derivative != "only":
-            line = _draw_value(ax, curve, lim, num, label=curve.label("value", long))
+            style = {"linestyle": look["linestyle"]} if look and not derivative else {}
+            line = _draw_value(
+                ax, curve, lim, num, label=curve.label("value", long), **width, **style
+            )
             handles.append(line)
             # one curve: the derivative takes the next colour; several: the same colour
             color = line.get_color() if len(curves) > 1 else None
@@ -392,9 +460,11 @@ def _panel(
                 lim,
                 num,
                 at_kink,
+                markersize=look.get("markersize", _MARKER_SIZE),
                 label=curve.label("derivative", long),
                 color=color,
-                linestyle="--" if derivative is True else "-",
+                linestyle="--" if derivative is True else look.get("linestyle", "-"),
+                **width,
             )
             handles.append(line)
             marked |= m
@@ -467,7 +537,8 @@ def plot(
         The derivative to show AT each kink (the filled dot), as in
         :meth:`Activation.derivative`; default: relukit's convention (PyTorch's).
     num
-        Points per curve (at least 2); kink points are always added exactly.
+        Points per curve, 2 to 100,000 (``NUM_MAX``); kink points are always added
+        exactly.
     title
         The figure title; default from the names (``"ReLU and its derivative"``);
         ``""`` for none.
@@ -477,7 +548,8 @@ def plot(
         Activation parameters (``negative_slope=0.1``). A list, tuple or 1-d array is a
         sweep: one curve per value (the product of the values when several parameters
         are swept). A parameter applies to the drawn activations that have it; one that
-        none of them has is a ``TypeError``.
+        none of them has is a ``TypeError`` (``range=`` gets the hint that the x range
+        is ``xlim=``, the command line's ``--range``).
 
     Returns
     -------
@@ -519,8 +591,11 @@ def plot(
         raise ValueError(f"plot: derivative must be True, False or 'only', got {derivative!r}")
     if layout not in ("overlay", "grid"):
         raise ValueError(f"plot: layout must be 'overlay' or 'grid', got {layout!r}")
-    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 2:
-        raise ValueError(f"plot: num must be an integer >= 2, got {num!r}")
+    if isinstance(num, bool) or not isinstance(num, numbers.Integral) or not 2 <= num <= NUM_MAX:
+        raise ValueError(
+            f"plot: num must be an integer >= 2 and at most {NUM_MAX} (points per curve), "
+            f"got {num!r}"
+        )
     at_kink = check_at_kink("plot", at_kink)
     if title is not None and not isinstance(title, str):
         raise TypeError(f"plot: title must be a string or None, got {title!r}")
@@ -600,9 +675,13 @@ def _overlay(
     )
     if created:
         if derivative is True:
-            fig, pair = plt.subplots(1, 2, figsize=figsize or (11.5, 5.0), layout="constrained")
+            fig, pair = plt.subplots(
+                1, 2, figsize=figsize or (11.5, 5.0), layout="constrained", FigureClass=_fig_cls()
+            )
         else:
-            fig, ax = plt.subplots(figsize=figsize or (6.6, 5.0), layout="constrained")
+            fig, ax = plt.subplots(
+                figsize=figsize or (6.6, 5.0), layout="constrained", FigureClass=_fig_cls()
+            )
         if title:
             fig.suptitle(title)
     else:
@@ -619,13 +698,17 @@ def _overlay(
         ax_v, ax_d = pair
         handles_v, handles_d, marked = [], [], False
         for i, c in enumerate(curves):
-            # later curves thinner, so that a curve on top of another leaves it visible
-            width = max(1.4, 3.0 - 0.6 * i) if len(curves) > 1 else 2.0
-            line = _draw_value(ax_v, c, lim, num, label=c.label("value", long), linewidth=width)
+            # later curves narrower and dashed: a curve on top of another leaves it visible
+            look = _look(i, len(curves))
+            width, style = look.get("linewidth", 2.0), look.get("linestyle", "-")
+            line = _draw_value(
+                ax_v, c, lim, num, label=c.label("value", long), linewidth=width, linestyle=style
+            )
             handles_v.append(line)
             line, m = _draw_derivative(
-                ax_d, c, lim, num, at_kink, label=c.label("derivative", long),
-                color=line.get_color(), linewidth=width,
+                ax_d, c, lim, num, at_kink, markersize=look.get("markersize", _MARKER_SIZE),
+                label=c.label("derivative", long), color=line.get_color(), linewidth=width,
+                linestyle=style,
             )  # fmt: skip
             handles_d.append(line)
             marked |= m
@@ -670,6 +753,7 @@ def _grid(
         figsize=figsize or (3.4 * ncols, 2.9 * nrows + 0.6),
         layout="constrained",
         squeeze=False,
+        FigureClass=_fig_cls(),
     )
     flat = list(axes.ravel())
     marked_any = False

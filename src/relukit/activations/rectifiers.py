@@ -83,6 +83,73 @@ array([0. , 0. , 0.5, inf])
 )
 
 # ---------------------------------------------------------------------------
+# slopes meet x in its dtype (leaky_relu, rrelu)
+# ---------------------------------------------------------------------------
+
+#: per floating dtype: the magnitudes that round to a normal finite number of it (from
+#: half an ulp below the smallest normal number to half an ulp above the largest, ties
+#: to even: exact for every float64 slope), and that range as the messages print it
+_NORMAL_RANGE = {
+    "float16": (2.0**-14 * (1 - 2.0**-11), 2.0**15 * (2 - 2.0**-11), "6.104e-05", "65504"),
+    "bfloat16": (2.0**-126 * (1 - 2.0**-8), 2.0**127 * (2 - 2.0**-8), "1.1755e-38", "3.3895e+38"),
+    "float32": (
+        2.0**-126 * (1 - 2.0**-24),
+        2.0**127 * (2 - 2.0**-24),
+        "1.1754944e-38",
+        "3.4028235e+38",
+    ),
+    # (a Python float is a float64: normal from 2**-1022 on, up to the largest float)
+    "float64": (2.0**-1022, math.inf, "2.2250738585072014e-308", "1.7976931348623157e+308"),
+}
+
+
+#: (low, high, low as text, high as text, dtype name) by dtype object, as looked up
+_LIMITS: dict[Any, tuple[float, float, str, str, str]] = {}
+
+
+def _limits(dtype: Any) -> tuple[float, float, str, str, str]:
+    dt = getattr(dtype, "name", None)  # NumPy and JAX dtypes (byte-swapped ones too)
+    if not isinstance(dt, str):  # torch.float32, or a name already
+        dt = str(dtype).rpartition(".")[2]
+    low, high, low_text, high_text = _NORMAL_RANGE.get(dt, (0.0, math.inf, "", ""))
+    limits = (low, high, low_text, high_text, dt)
+    if len(_LIMITS) < 64:  # (a few dtypes in practice)
+        _LIMITS[dtype] = limits
+    return limits
+
+
+def check_slope(owner: str, name: str, value: float, dtype: Any) -> None:
+    """Raise ValueError unless the slope ``value`` is 0 or rounds to a normal ``dtype`` number.
+
+    ``x * slope`` is computed in ``x``'s floating dtype, the slope rounded to it first
+    (as NumPy and PyTorch do). A slope that overflows there gives ``0 * inf = nan`` at
+    ±0, and a subnormal one has lost its relative precision (1e-40 in float32 keeps 17
+    of 24 bits: the products are 57 ulp off), so both are refused rather than computed
+    wrongly. ``dtype``: a NumPy, torch or JAX dtype (or its name); only float16,
+    bfloat16, float32 and float64 are checked (longdouble holds every float64 slope).
+
+    >>> check_slope("leaky_relu", "negative_slope", 1e-40, "float64")
+    >>> check_slope("leaky_relu", "negative_slope", 1e39, "float32")
+    Traceback (most recent call last):
+    ...
+    ValueError: leaky_relu: negative_slope = 1e+39 overflows to inf in float32, the dtype ...
+    """
+    limits = _LIMITS.get(dtype)
+    if limits is None:
+        limits = _limits(dtype)
+    if value == 0 or limits[0] <= abs(value) < limits[1]:
+        return
+    low, high, low_text, high_text, dt = limits
+    size = abs(value)
+    what = "overflows to inf" if size >= high else "is below the normal numbers (subnormal or 0)"
+    raise ValueError(
+        f"{owner}: {name} = {value!r} {what} in {dt}, the dtype x * {name} is computed in "
+        f"for this input; {name} must be 0 or of magnitude between {low_text} and "
+        f"{high_text} for {dt} input (the normal {dt} numbers)"
+    )
+
+
+# ---------------------------------------------------------------------------
 # leaky_relu
 # ---------------------------------------------------------------------------
 
@@ -122,6 +189,11 @@ _LEAKY_MATH = Math(
     _leaky, _leaky_d, from_output=_leaky_dy, output_ok=_slope_ok, args=_slope_args, exact=True
 )
 
+
+def _leaky_check_dtype(p: dict, dtype: Any) -> None:
+    check_slope("leaky_relu", "negative_slope", p["negative_slope"], dtype)
+
+
 leaky_relu = register(
     Activation(
         name="leaky_relu",
@@ -134,6 +206,7 @@ leaky_relu = register(
         r"\text{negative\_slope} & x \le 0 \end{cases}",
         math=_LEAKY_MATH,
         params_list=(_SLOPE,),
+        check_dtype=_leaky_check_dtype,
         kinks=(
             Kink(
                 "0",
@@ -148,7 +221,11 @@ leaky_relu = register(
         torch_name="torch.nn.functional.leaky_relu",
         jax_name="jax.nn.leaky_relu",
         differences="JAX uses leaky_relu'(0) = 1. PyTorch and tf.nn return NaN for "
-        "leaky_relu(-inf) with negative_slope=0; relukit returns the limit -0.0.",
+        "leaky_relu(-inf) with negative_slope=0; relukit returns the limit -0.0. The "
+        "slope meets x in x's dtype (float64 for Python numbers and integer arrays), as "
+        "in NumPy and PyTorch: a negative_slope that is not 0 and does not round to a "
+        "normal number of that dtype (1e39 or 1e-40 for float32, 1e-5 for float16) is a "
+        "ValueError, where PyTorch and JAX return NaN at ±0 or products many ulp off.",
         examples="""
 >>> import relukit as rk
 >>> rk.leaky_relu(-10.0), rk.leaky_relu(-10.0, negative_slope=0.1)
@@ -532,6 +609,13 @@ def _rrelu_args(p: Mapping[str, Any], x: Any = None, xp: Any = None) -> tuple[fl
     return ((p["lower"] + p["upper"]) / 2 + 0.0,)
 
 
+def _rrelu_check_dtype(p: dict, dtype: Any) -> None:
+    check_slope("rrelu", "lower", p["lower"], dtype)
+    check_slope("rrelu", "upper", p["upper"], dtype)
+    if not p["training"]:  # evaluation: the mean is the slope
+        check_slope("rrelu", "(lower + upper) / 2", (p["lower"] + p["upper"]) / 2, dtype)
+
+
 def _rrelu_slopes(xp: Any, x: Any, p: Mapping[str, Any]) -> Any:
     """One U(lower, upper) slope per element, from the call's seed ``rng``.
 
@@ -584,6 +668,7 @@ rrelu = register(
             exact=True,
         ),
         check_params=_rrelu_check,
+        check_dtype=_rrelu_check_dtype,
         params_list=(
             Param("lower", 1 / 8, "lower end of the slopes' uniform distribution", low=0.0),
             Param("upper", 1 / 3, "upper end of the slopes' uniform distribution", low=0.0),
@@ -624,7 +709,9 @@ rrelu = register(
         "distribution is the same). Use value_and_derivative for the derivative at the "
         "drawn slopes (or the same int rng in both calls). PyTorch's backward gives 1 at "
         "NaN; relukit NaN. PyTorch accepts lower > upper; relukit requires "
-        "0 <= lower <= upper. JAX has no rrelu.",
+        "0 <= lower <= upper. As for leaky_relu, lower, upper and (in evaluation) their "
+        "mean must be 0 or round to normal numbers of x's dtype (a ValueError otherwise). "
+        "JAX has no rrelu.",
         examples="""
 >>> import relukit as rk
 >>> rk.rrelu(-1.0), rk.rrelu.derivative(0.0)

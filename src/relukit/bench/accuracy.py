@@ -443,6 +443,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print the table (and write JSON if asked)."""
+    from relukit.cli._paths import check_outputs
+
+    check_outputs(args)  # before any work: a bad --json fails now, not after the run
     if args.points < 10:
         raise ValueError(f"--points must be at least 10, got {args.points}")
     contenders = tuple(CONTENDERS)

@@ -405,6 +405,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Run the benchmark described by ``args`` (see :func:`add_arguments`)."""
+    from relukit.cli._paths import check_outputs
+
+    check_outputs(args, figure="plot")  # before any work: bad paths fail now
     if args.repeat < 1:
         raise ValueError(f"--repeat must be at least 1, got {args.repeat}")
     if args.threads is not None and args.threads < 1:

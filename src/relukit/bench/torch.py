@@ -263,6 +263,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the table of ratios; returns 0."""
     import os
 
+    from relukit.cli._paths import check_outputs
+
+    check_outputs(args)  # before any work: a bad --json fails now, not after the run
+
     import torch
 
     if args.steps < 1 or args.rounds < 1:

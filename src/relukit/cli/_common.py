@@ -10,6 +10,24 @@ from typing import Any
 from relukit.catalogue import Activation, catalogue
 
 
+def param_help(name: str) -> str:
+    """The help text of ``--<name>``: what it means and its default, per activation.
+
+    Activations that share a parameter name can give it different meanings and defaults
+    (``threshold``: threshold's 0.0, softplus' 20.0); each is then named with its own.
+
+    >>> param_help("threshold")
+    'for threshold: inputs above it pass unchanged (default 0.0); for softplus: beta * x above which softplus(x) is x (default 20.0)'
+    >>> param_help("beta")
+    'sharpness (for softplus; default 1.0)'
+    """
+    users = [(a, p) for a in catalogue() for p in a.params_list if p.name == name]
+    if len({repr(p.default) for _, p in users}) == 1:  # one default: one text
+        names = ", ".join(a.name for a, _ in users)
+        return f"{users[0][1].doc} (for {names}; default {users[0][1].default!r})"
+    return "; ".join(f"for {a.name}: {p.doc} (default {p.default!r})" for a, p in users)
+
+
 def add_param_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--<param-name>`` for every parameter of every catalogue entry."""
     seen: dict[str, Any] = {}
@@ -19,8 +37,7 @@ def add_param_options(parser: argparse.ArgumentParser) -> None:
                 continue
             seen[p.name] = p
             flag = "--" + p.name.replace("_", "-")
-            users = [a.name for a in catalogue() if p.name in a.params]
-            help_ = f"{p.doc} (for {', '.join(users)}; default {p.default!r})"
+            help_ = param_help(p.name)
             if p.kind == "choice":
                 parser.add_argument(flag, dest=p.name, choices=p.choices, default=None, help=help_)
             elif p.kind == "flag":
@@ -31,8 +48,18 @@ def add_param_options(parser: argparse.ArgumentParser) -> None:
                     default=None,
                     help=help_,
                 )
-            elif p.kind == "seed":
-                parser.add_argument(flag, dest=p.name, type=int, default=None, help=help_)
+            elif p.kind == "seed":  # the command line gives an integer (or nothing)
+                users = ", ".join(a.name for a in catalogue() if p.name in a.params)
+                parser.add_argument(
+                    flag,
+                    dest=p.name,
+                    type=int,
+                    default=None,
+                    metavar="SEED",
+                    help=f"an integer seed for the random slopes in training: the same "
+                    f"seed gives the same slopes (for {users} with --training; default: "
+                    "fresh slopes each call)",
+                )
             elif p.kind == "weight":
                 parser.add_argument(
                     flag,
@@ -126,9 +153,10 @@ def check_writable(path: Any, *, folder: bool) -> None:
     """Check, before any work, that ``path`` can be written; else raise a one-line error.
 
     ``folder=True``: ``path`` is an output folder; it is created (with its parents) if
-    missing, and a file is created in it and removed. ``folder=False``: ``path`` is a
-    file; its folder is created if missing, and the file is opened for appending (so an
-    existing file is not changed; a new one is removed again).
+    missing, and an unnamed temporary file is created in it and dropped. ``folder=False``:
+    ``path`` is a file; its folder is created if missing, and then it is checked as
+    :func:`relukit.cli._paths.probe_file` does: no file of the user's is created, changed
+    or deleted, and a symbolic link is checked at the file it names and kept.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -140,11 +168,11 @@ def check_writable(path: Any, *, folder: bool) -> None:
     ...
     relukit.cli.CLIError: cannot write the output file '...report': it is a folder
     """
-    import os
     import tempfile
     from pathlib import Path
 
     from relukit.cli import CLIError
+    from relukit.cli._paths import probe_file
 
     p = Path(path)
     what = "output folder" if folder else "output file"
@@ -158,12 +186,9 @@ def check_writable(path: Any, *, folder: bool) -> None:
         else:
             if p.is_dir():
                 raise CLIError(f"cannot write the {what} {str(p)!r}: it is a folder")
-            p.parent.mkdir(parents=True, exist_ok=True)
-            existed = p.exists()
-            with open(p, "a"):
-                pass
-            if not existed:
-                os.unlink(p)
+            if not p.is_symlink():  # a link's folder is where it points (not created)
+                p.parent.mkdir(parents=True, exist_ok=True)
+            probe_file(p)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise CLIError(f"cannot write the {what} {str(p)!r}: {reason}") from None

@@ -5,22 +5,76 @@ written there: the folder exists, is a folder, and accepts a new file (tried for
 so read-only mounts, ``/proc`` and missing permissions are caught even for root). A
 failure is a :class:`ValueError` with one line of text; ``relukit`` prints it on stderr
 and exits with status 2.
+
+The check creates, changes and deletes none of the user's files: a symbolic link is
+followed to the file it names (the command later writes through the link, which stays
+a link, and a dangling link gets its target created then); an existing file is opened
+for writing without being created, truncated or appended to; a new file's folder is
+tried with a temporary file of relukit's own, removed at once.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["check_writable"]
+__all__ = ["PathProblem", "check_outputs", "check_writable", "probe_file"]
+
+
+class PathProblem(OSError):
+    """The path itself is wrong (a folder where a file goes, a missing folder): its
+    ``strerror`` is the whole explanation."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.strerror = message
+        self.filename = str(path)
+
+
+def probe_file(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`OSError` unless a file can be written at ``path``; touch nothing.
+
+    ``path`` may be a symbolic link (to an existing file or dangling): the file it
+    names is checked. :class:`PathProblem` (an ``OSError``) when the path is a folder
+    or its folder is missing or not a folder; the system's ``OSError`` when the file
+    or folder refuses to be written.
+    """
+    p = Path(path)
+    try:
+        os.stat(p)
+    except OSError as exc:  # a loop of links is an error now, not after the work
+        if exc.errno == errno.ELOOP:
+            raise
+    target = Path(os.path.realpath(p))  # where the bytes will go
+    try:
+        st = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise PathProblem("is a folder; give a file name", p)
+        if stat.S_ISREG(st.st_mode):
+            # no O_CREAT, O_TRUNC or write: the file is left exactly as it is
+            os.close(os.open(target, os.O_WRONLY | os.O_APPEND))
+        return  # a device or pipe (/dev/null, /dev/stdout): opened when written
+    parent = target.parent
+    if not parent.is_dir():
+        if parent.exists():
+            raise PathProblem(f"{str(parent)!r} is not a folder", p)
+        raise PathProblem(f"folder {str(parent)!r} does not exist", p)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".relukit-check-")
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def check_writable(path: str | os.PathLike[str], option: str = "-o") -> Path:
     """Return ``path`` as a :class:`~pathlib.Path` if a file can be written there.
 
-    An existing file is opened for appending (its content is left as it is); for a new
-    file a temporary file is created and removed in the same folder.
+    Nothing is created, changed or deleted (see the module's description); a symbolic
+    link is checked at the file it names and kept.
 
     Parameters
     ----------
@@ -43,22 +97,39 @@ def check_writable(path: str | os.PathLike[str], option: str = "-o") -> Path:
     """
     p = Path(path)
     where = f"{option} {p}"
-    if p.is_dir():
-        raise ValueError(f"{where}: is a folder; give a file name")
-    parent = p.parent
-    if not parent.exists():
-        raise ValueError(f"{where}: folder {str(parent)!r} does not exist")
-    if not parent.is_dir():
-        raise ValueError(f"{where}: {str(parent)!r} is not a folder")
     try:
-        if p.exists():
-            with open(p, "ab"):
-                pass
-        else:
-            fd, tmp = tempfile.mkstemp(dir=parent, prefix=".relukit-check-")
-            os.close(fd)
-            os.unlink(tmp)
+        probe_file(p)
+    except PathProblem as exc:
+        raise ValueError(f"{where}: {exc.strerror}") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ValueError(f"{where}: cannot write there ({reason})") from None
     return p
+
+
+def check_outputs(args: object, json: str | None = "json", figure: str | None = None) -> None:
+    """Check the output files named in ``args``, those given, before any work.
+
+    ``json`` and ``figure`` are the attributes of ``args`` that hold a JSON file and an
+    image file (``--json``, ``--plot``). An image's format comes from its extension and
+    must be one that matplotlib writes (checked without importing matplotlib's
+    backends: the names are matplotlib's own list). For the benchmarks:
+    ``relukit bench accuracy --json FILE`` fails before it measures.
+    """
+    for attr, is_figure in ((json, False), (figure, True)):
+        value = None if attr is None else getattr(args, attr, None)
+        if value is None:
+            continue
+        option = "--" + str(attr).replace("_", "-")
+        if is_figure:
+            from matplotlib.backend_bases import FigureCanvasBase
+
+            formats = FigureCanvasBase.get_supported_filetypes()
+            ext = Path(value).suffix.lower().lstrip(".")
+            if ext not in formats:
+                raise ValueError(
+                    f"{option} {value}: the format comes from the extension, which must be "
+                    f"one of {', '.join('.' + f for f in sorted(formats))} "
+                    f"(got {Path(value).suffix or 'none'!r})"
+                )
+        check_writable(value, option)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
+if TYPE_CHECKING:  # rich is imported when the demo runs (``relukit --help`` needs none)
+    from rich.console import Console
 
 TUTORIAL_INPUTS = (1.0, -10.0, 0.0, 15.0, -20.0)
 
@@ -74,7 +74,7 @@ def conventions(console: Console) -> None:
 
 
 #: optional libraries whose absence skips a demo section instead of failing the demo
-OPTIONAL = {"torch": "torch", "sklearn": "experiments", "matplotlib": "plots"}
+OPTIONAL = {"torch": "torch", "sklearn": "experiments", "matplotlib": "plot"}
 
 
 def _section(module: str, func: str, out: Path, console: Console, **kw: Any) -> None:
@@ -86,16 +86,24 @@ def _section(module: str, func: str, out: Path, console: Console, **kw: Any) -> 
         top = (exc.name or "").split(".")[0]
         if top not in OPTIONAL:
             raise
+        from rich.markup import escape
+
         hint = escape(f"pip install 'relukit[{OPTIONAL[top]}]'")  # [..] is not markup
         console.print(f"[yellow]{module}.{func} skipped: it needs {top} ({hint})[/]")
 
 
 def run(args: argparse.Namespace) -> int:
+    from relukit._optional import require
     from relukit.cli._common import check_writable
 
     out: Path = args.out
     check_writable(out, folder=True)  # before any work: a bad --out is one line, exit 2
-    console = Console(width=max(100, Console().width))
+    console_cls = require(
+        "rich.console",
+        "relukit demo",
+        alternative="pip install 'relukit[demo]' installs everything the demo uses",
+    ).Console
+    console = console_cls(width=max(100, console_cls().width))
     tables(console)
     conventions(console)
     for module, func in (("relukit.plot", "demo_figures"), ("relukit.experiments", "demo")):

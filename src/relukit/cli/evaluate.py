@@ -18,6 +18,9 @@ from relukit.cli._common import (
     per_channel,
 )
 
+#: an input of ``-``: read the numbers from standard input
+STDIN = "-"
+
 
 def _number(text: str) -> float:
     try:
@@ -28,11 +31,55 @@ def _number(text: str) -> float:
         ) from None
 
 
+def _number_or_stdin(text: str) -> float | str:
+    return STDIN if text == STDIN else _number(text)
+
+
+def _inputs(args: argparse.Namespace) -> list[float]:
+    """The input numbers, ``-`` replaced by the numbers on standard input.
+
+    Standard input holds numbers separated by white space or commas (``seq -3 3``
+    prints one per line); it can be read once, so ``-`` may be given once.
+    """
+    import re
+    import sys
+
+    if args.x.count(STDIN) > 1:
+        raise ValueError("give '-' (the numbers on standard input) once")
+    xs: list[float] = []
+    for x in args.x:
+        if x != STDIN:
+            xs.append(float(x))
+            continue
+        words = [w for w in re.split(r"[\s,]+", sys.stdin.read()) if w]
+        if not words:
+            raise ValueError("no numbers on standard input (the input '-' reads them there)")
+        for w in words:
+            try:
+                xs.append(float(w))
+            except ValueError:
+                raise ValueError(
+                    f"standard input: {w[:40]!r} is not a number "
+                    "(write e.g. 1, -10, 0.5, 1e3, inf, nan)"
+                ) from None
+    return xs
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("activation", help="name or alias, e.g. relu, leaky_relu, LeakyReLU")
-    p.add_argument("x", nargs="+", type=_number, help="input numbers (negative ones need no --)")
+    p.add_argument(
+        "x",
+        nargs="+",
+        type=_number_or_stdin,
+        help="input numbers (negative ones need no --); - reads numbers from standard "
+        "input, separated by spaces, commas or new lines (seq -3 3 | relukit eval relu -)",
+    )
     add_precision_option(p)
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON instead")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print machine-readable JSON instead (exact numbers; not with --precision)",
+    )
     add_param_options(p)
 
 
@@ -84,10 +131,19 @@ def _evaluate(
     return [float(v) for v in res[0]]
 
 
+def _check_output_options(args: argparse.Namespace) -> None:
+    check_precision(args.precision)
+    if args.json and args.precision is not None:  # JSON numbers are exact, always
+        raise ValueError(
+            "--precision formats the text output; --json prints exact numbers (give one of them)"
+        )
+
+
 def run_eval(args: argparse.Namespace) -> int:
     act = get(args.activation)
     params = params_from_args(act, args)
-    check_precision(args.precision)
+    _check_output_options(args)
+    args.x = _inputs(args)
     values = _evaluate(act, args.x, params, "value", None)
     if args.json:
         print(
@@ -111,7 +167,8 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_derivative(args: argparse.Namespace) -> int:
     act = get(args.activation)
     params = params_from_args(act, args)
-    check_precision(args.precision)
+    _check_output_options(args)
+    args.x = _inputs(args)
     values = _evaluate(act, args.x, params, "derivative", args.at_kink)
     if args.json:
         print(

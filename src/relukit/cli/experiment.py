@@ -543,10 +543,10 @@ EXPERIMENTS: tuple[tuple[str, Callable[[argparse._SubParsersAction], None]], ...
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    names = ", ".join(name for name, _ in EXPERIMENTS)
+    # ``relukit --help`` appends the experiments' names, taken from the parser itself
     p = sub.add_parser(
         "experiment",
-        help=f"experiments: {names}",
+        help="run an experiment",
         description="Experiments on ReLU units anyone can rerun (seeded, deterministic); "
         "see relukit experiment NAME --help.",
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from relukit.catalogue import catalogue
+from relukit.cli._common import param_help
 
 FORMATS = (".png", ".svg", ".pdf")
 #: accepted --dpi: matplotlib's pixel buffer is limited, and 2400 dpi is print quality
@@ -49,11 +50,7 @@ def _param_options(p: argparse.ArgumentParser) -> list[str]:
         for prm in act.params_list:
             if prm.name in names or prm.kind in ("flag", "seed"):
                 continue  # plots are of the deterministic function (rrelu: evaluation)
-            users = [a.name for a in catalogue() if prm.name in a.params]
-            help_ = (
-                f"{prm.doc} (for {', '.join(users)}; default {prm.default!r}); "
-                "several values draw one curve each"
-            )
+            help_ = f"{param_help(prm.name)}; several values draw one curve each"
             flag = "--" + prm.name.replace("_", "-")
             kw: dict[str, Any] = {"dest": "param_" + prm.name, "nargs": "+", "default": None}
             if prm.kind == "choice":
@@ -119,7 +116,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--title", default=None, help="figure title ('' for none)")
     p.add_argument(
-        "--num", type=_int, default=1001, metavar="N", help="points per curve (default 1001)"
+        "--num",
+        type=_int,
+        default=1001,
+        metavar="N",
+        # relukit.plot.NUM_MAX, written out: importing relukit.plot here would import
+        # NumPy for every command (tests/test_cli.py checks that the two agree)
+        help="points per curve, 2 to 100000 (default 1001)",
     )
     p.add_argument(
         "-o",
@@ -161,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
         lo, hi = args.range
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"--range must be two finite numbers LOW < HIGH, got {lo:g} {hi:g}")
+    from relukit.plot import NUM_MAX  # NumPy, not matplotlib
+
+    if not 2 <= args.num <= NUM_MAX:
+        raise ValueError(f"--num must be between 2 and {NUM_MAX}, got {args.num}")
     if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
         raise ValueError(
             f"--dpi must be between {DPI_RANGE[0]:g} and {DPI_RANGE[1]:g}, got {args.dpi:g}"

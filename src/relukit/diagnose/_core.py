@@ -381,6 +381,40 @@ class _Origin:
 # ---------------------------------------------------------------------------
 
 
+class SessionHook:
+    """A hook of a session on one module of the model, as registered with torch.
+
+    A copy of the model (``copy.deepcopy``: an ``AveragedModel`` or EMA model built
+    while a monitor is attached; pickling: ``torch.save``) copies the modules' hook
+    dicts too. The copy gets :class:`InertHook` in place of each such hook: its
+    forward passes are its own, never counted into the session (which they would be
+    through the original closures), and it pickles.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., None]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> None:
+        return self.fn(*args)
+
+    def __deepcopy__(self, memo: dict) -> InertHook:
+        return InertHook()
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return (InertHook, ())
+
+
+class InertHook:
+    """What a copy of a watched module gets for each of the session's hooks: nothing."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any) -> None:
+        return None
+
+
 class _Mode(TorchFunctionMode):
     def __init__(self, sess: _Session) -> None:
         super().__init__()
@@ -503,7 +537,7 @@ class _Session:
                 self._enter_mode()
             self.stack.append((name, kind, leaf))
 
-        return hook
+        return SessionHook(hook)
 
     def _pop(self, root: bool):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
@@ -527,7 +561,7 @@ class _Session:
                             h.remove()
                         self.stack_handles.clear()
 
-        return hook
+        return SessionHook(hook)
 
     def _call_name(self, base: str) -> str:
         k = self.calls.get(base, 0)
@@ -557,7 +591,7 @@ class _Session:
             finally:
                 self.internal = False
 
-        return hook
+        return SessionHook(hook)
 
     def _site_pre(self, name: str, kind: str):
         def hook(module: nn.Module, args: tuple) -> None:
@@ -577,7 +611,7 @@ class _Session:
             finally:
                 self.internal = False
 
-        return hook
+        return SessionHook(hook)
 
     def _site_post(self, name: str):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
@@ -594,7 +628,7 @@ class _Session:
             finally:
                 self.internal = False
 
-        return hook
+        return SessionHook(hook)
 
     def functional_site(self, parent: str, fname: str, kind: str, func, args, kwargs):
         base = f"{parent}.{fname}" if parent else fname

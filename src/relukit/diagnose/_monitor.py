@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from relukit.diagnose._core import _Session
+from relukit.diagnose._core import SessionHook, _Session
 from relukit.diagnose._report import _check_tau
 
 __all__ = ["DeadUnitMonitor"]
@@ -33,6 +34,11 @@ class DeadUnitMonitor:
     :meth:`attach` / :meth:`detach`. A window cut short by ``detach`` is recorded too,
     with its own ``steps`` count.
 
+    A copy of the model made while the monitor is attached (``copy.deepcopy``,
+    ``torch.optim.swa_utils.AveragedModel(model)``, an EMA model) is a plain model: it
+    computes with its own parameters, its forward passes are not counted, and it
+    pickles (``torch.save``); so does the monitored model itself, without the monitor.
+
     Parameters
     ----------
     model
@@ -55,8 +61,8 @@ class DeadUnitMonitor:
     fast
         After the first pass, replace the hooks of module-only models with thin
         ``forward`` wrappers (instance attributes, removed on exit), which cost less
-        than PyTorch's hook dispatch; see :meth:`_try_fast_path`. While attached, such a
-        model cannot be pickled.
+        than PyTorch's hook dispatch; see :meth:`_try_fast_path`.
+
 
     Examples
     --------
@@ -118,7 +124,9 @@ class DeadUnitMonitor:
             record=lambda: model.training or not self.train_only,
             light=True,
         )
-        self._handle = model.register_forward_hook(self._after_forward, always_call=True)
+        self._handle = model.register_forward_hook(
+            SessionHook(self._after_forward), always_call=True
+        )
         return self
 
     def detach(self) -> None:
@@ -178,42 +186,10 @@ class DeadUnitMonitor:
         state = {"recording": False}
         for base, accs in plan.items():
             m = modules[base]
-            m.__dict__["forward"] = self._site_forward(m, base, accs, counts, state)
+            m.__dict__["forward"] = _SiteForward(m, base, accs, counts, state)
             self._patched.append(m)
-        self.model.__dict__["forward"] = self._root_forward(self.model.forward, counts, state)
+        self.model.__dict__["forward"] = _RootForward(self.model, self, counts, state)
         self._patched.append(self.model)
-
-    def _site_forward(
-        self, module: nn.Module, base: str, accs: dict, counts: dict, state: dict
-    ) -> Any:
-        orig = module.forward
-        inplace_sign = bool(getattr(module, "inplace", False))
-
-        def forward(*args: Any, **kwargs: Any) -> Any:
-            out = orig(*args, **kwargs)
-            if state["recording"] and args and isinstance(out, torch.Tensor):
-                k = counts.get(base, 0)
-                counts[base] = k + 1
-                acc = accs.get(k)
-                if acc is not None:
-                    # in place, the input is gone; the output has the same sign
-                    acc.add_light(out if inplace_sign else args[0], out)
-            return out
-
-        return forward
-
-    def _root_forward(self, orig: Any, counts: dict, state: dict):
-        model = self.model
-
-        def forward(*args: Any, **kwargs: Any) -> Any:
-            counts.clear()
-            state["recording"] = rec = model.training or not self.train_only
-            out = orig(*args, **kwargs)
-            if rec:
-                self._count_step()
-            return out
-
-        return forward
 
     def __enter__(self) -> DeadUnitMonitor:
         return self.attach()
@@ -271,7 +247,9 @@ class DeadUnitMonitor:
 
     def plot(self, *, dormant: bool = True) -> Any:
         """Dead (and dormant) fraction per site over steps; returns a matplotlib Figure."""
-        import matplotlib.pyplot as plt
+        from relukit._optional import require
+
+        plt = require("matplotlib.pyplot", "DeadUnitMonitor.plot")
 
         hist = self.history()
         ncols = 2 if dormant else 1
@@ -297,3 +275,86 @@ class DeadUnitMonitor:
             f"DeadUnitMonitor(every={self.every}, tau={self.tau:g}, {state}, "
             f"{self.step_count} steps, {len(self.records)} records)"
         )
+
+
+# ---------------------------------------------------------------------------
+# the fast path's forward wrappers
+# ---------------------------------------------------------------------------
+
+
+class _PlainForward:
+    """The class's own ``forward`` of ``module``: what a copy of a patched module runs.
+
+    A copy of a module (``copy.deepcopy``, pickling) copies its instance ``forward``
+    too; the wrappers below turn into this in the copy, which then computes with its
+    own parameters and counts nothing (the wrapper would call the original's forward).
+    """
+
+    __slots__ = ("module",)
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return type(self.module).forward(self.module, *args, **kwargs)
+
+
+class _Wrapper:
+    """Base of the fast path's wrappers: copies and pickles are :class:`_PlainForward`."""
+
+    __slots__ = ("module", "orig")
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.orig = module.forward  # (the class's forward: no instance forward was there)
+
+    def __deepcopy__(self, memo: dict) -> _PlainForward:
+        # (the module is being copied: the memo holds its copy already)
+        return _PlainForward(copy.deepcopy(self.module, memo))
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return (_PlainForward, (self.module,))
+
+
+class _SiteForward(_Wrapper):
+    """An activation site's ``forward``: the original, then the site's counts."""
+
+    __slots__ = ("accs", "base", "counts", "inplace_sign", "state")
+
+    def __init__(self, module: nn.Module, base: str, accs: dict, counts: dict, state: dict) -> None:
+        super().__init__(module)
+        self.base, self.accs, self.counts, self.state = base, accs, counts, state
+        self.inplace_sign = bool(getattr(module, "inplace", False))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.orig(*args, **kwargs)
+        if self.state["recording"] and args and isinstance(out, torch.Tensor):
+            counts, base = self.counts, self.base
+            k = counts.get(base, 0)
+            counts[base] = k + 1
+            acc = self.accs.get(k)
+            if acc is not None:
+                # in place, the input is gone; the output has the same sign
+                acc.add_light(out if self.inplace_sign else args[0], out)
+        return out
+
+
+class _RootForward(_Wrapper):
+    """The model's ``forward``: starts a pass (training mode decides), counts the step."""
+
+    __slots__ = ("counts", "monitor", "state")
+
+    def __init__(
+        self, model: nn.Module, monitor: DeadUnitMonitor, counts: dict, state: dict
+    ) -> None:
+        super().__init__(model)
+        self.monitor, self.counts, self.state = monitor, counts, state
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        mon = self.monitor
+        self.counts.clear()
+        self.state["recording"] = rec = self.module.training or not mon.train_only
+        out = self.orig(*args, **kwargs)
+        if rec:
+            mon._count_step()
+        return out

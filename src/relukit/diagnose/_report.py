@@ -2,14 +2,88 @@
 
 from __future__ import annotations
 
+import functools
+import html
 import json
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 __all__ = ["DeadUnitReport", "SiteReport"]
+
+_COLUMNS = ("site", "kind", "unit", "units", "dead", "dead %", "dormant", "mean act. rate")
+_LEFT = frozenset({"site", "kind", "unit"})
+
+
+def _text_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], note: str | None, width: int
+) -> str:
+    """Plain-text table: title, header, a rule, the rows, the note; at most ``width`` wide.
+
+    When the rows are too wide, the site column (the first) wraps onto several lines.
+    """
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    rest = sum(widths[1:]) + 2 * (len(widths) - 1)
+    widths[0] = max(len(header[0]), min(widths[0], width - rest))
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if h in _LEFT else c.rjust(w)
+            for c, w, h in zip(cells, widths, header, strict=True)
+        ).rstrip()
+
+    out = [*textwrap.wrap(title, width), line(header), line(["-" * w for w in widths])]
+    for r in rows:
+        first = textwrap.wrap(r[0], widths[0], break_on_hyphens=False) or [""]
+        out.append(line([first[0], *r[1:]]))
+        out += [line([part] + [""] * (len(r) - 1)) for part in first[1:]]
+    if note:
+        out += textwrap.wrap(note, width)
+    return "\n".join(out)
+
+
+def _html_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], note: str | None
+) -> str:
+    """The same table as HTML (cells escaped); numbers right-aligned."""
+    e = html.escape
+
+    def cell(tag: str, text: str, col: str) -> str:
+        align = "left" if col in _LEFT else "right"
+        return f"<{tag} style='text-align:{align}'>{e(text)}</{tag}>"
+
+    head = "".join(cell("th", h, h) for h in header)
+    body = "".join(
+        "<tr>" + "".join(cell("td", c, h) for c, h in zip(r, header, strict=True)) + "</tr>"
+        for r in rows
+    )
+    foot = f"<tfoot><tr><td colspan='{len(header)}'>{e(note)}</td></tr></tfoot>" if note else ""
+    return (
+        f"<table><caption>{e(title)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody>{foot}</table>"
+    )
+
+
+@functools.cache
+def _notebook_table_class() -> type:
+    """A rich Table whose notebook display is plain text without colour codes, and HTML.
+
+    rich's own tables give notebooks a ``text/plain`` full of ANSI escape codes (what a
+    notebook then stores, and what ``nbconvert --to script`` and plain-text front ends
+    show). Defined on first use: rich is imported only by :meth:`DeadUnitReport.table`.
+    """
+    from rich.table import Table
+
+    class ReportTable(Table):
+        relukit_bundle: dict[str, str]
+
+        def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kw: Any) -> Any:
+            return dict(self.relukit_bundle)
+
+    return ReportTable
 
 
 def _check_tau(tau: Any) -> float:
@@ -188,44 +262,71 @@ class DeadUnitReport:
         kwargs.setdefault("indent", 2)
         return json.dumps(self.to_dict(), **kwargs)
 
+    def _table_parts(self, tau: float | None) -> tuple[str, list[str], list[list[str]], str | None]:
+        """Title, header, rows (one per site) and footnote of the summary table."""
+        t = _check_tau(self.tau if tau is None else tau)
+        title = f"Dead units ({self.n_samples} samples; dormant = ReDo score <= {t:g})"
+        rows = []
+        for s in self.sites.values():
+            rows.append(
+                [
+                    s.name,
+                    s.kind if s.zero_gradient_when_dead else f"{s.kind}*",
+                    s.unit,
+                    str(s.n_units),
+                    str(len(s.dead_units)),
+                    f"{100 * s.dead_fraction:.1f}",
+                    str(len(s.dormant_units(t))),
+                    f"{float(s.activation_rate.mean()) if s.n_units else 0.0:.3f}",
+                ]
+            )
+        note = (
+            "* gradient is not 0 on the negative side: 'dead' units can recover"
+            if any(not s.zero_gradient_when_dead for s in self.sites.values())
+            else None
+        )
+        return title, list(_COLUMNS), rows, note
+
     def summary(self, tau: float | None = None, width: int = 80) -> str:
-        """The per-site table as plain text, ready for ``print`` (``width`` columns).
+        """The per-site table as plain text, ready for ``print``.
 
         ``print(report.summary())`` shows one row per site: units, dead, dead %,
-        dormant (ReDo score <= ``tau``) and the mean activation rate. For the rich
-        table itself use :meth:`table`.
+        dormant (ReDo score <= ``tau``) and the mean activation rate. The text has no
+        colour codes and nothing is drawn as a side effect (no rich console is involved);
+        :meth:`table` gives the same table as a rich renderable. The title, the note and
+        the site column wrap to ``width`` characters; the number columns keep their width.
+
+        >>> print(DeadUnitReport([], tau=0.1, n_samples=4, n_batches=1).summary())
+        Dead units (4 samples; dormant = ReDo score <= 0.1)
+        site  kind  unit  units  dead  dead %  dormant  mean act. rate
+        ----  ----  ----  -----  ----  ------  -------  --------------
         """
-        import io
+        if isinstance(width, bool) or not isinstance(width, int) or width < 20:
+            raise ValueError(f"summary: width must be an int >= 20, got {width!r}")
+        title, header, rows, note = self._table_parts(tau)
+        return _text_table(title, header, rows, note, width)
 
-        from rich.console import Console
-
-        console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
-        console.print(self.table(tau))
-        return console.export_text().rstrip("\n")
+    def _repr_html_(self) -> str:
+        """The summary table as HTML (what a notebook shows for a report)."""
+        return _html_table(*self._table_parts(None))
 
     def table(self, tau: float | None = None) -> Any:
-        """A :class:`rich.table.Table` with one row per site (print it with rich)."""
-        from rich.table import Table
+        """A :class:`rich.table.Table` with one row per site (needs rich: ``print`` it
+        with a rich console). In a notebook it shows as an HTML table, and its plain-text
+        form is :meth:`summary`'s, without colour codes."""
+        from relukit._optional import require
 
-        t = _check_tau(self.tau if tau is None else tau)
-        table = Table(title=f"Dead units ({self.n_samples} samples; dormant = ReDo score <= {t:g})")
-        for col in ("site", "kind", "unit", "units", "dead", "dead %", "dormant", "mean act. rate"):
-            table.add_column(col, justify="left" if col in ("site", "kind", "unit") else "right")
-        for s in self.sites.values():
-            nd = len(s.dead_units)
-            kind = s.kind if s.zero_gradient_when_dead else f"{s.kind}*"
-            table.add_row(
-                s.name,
-                kind,
-                s.unit,
-                str(s.n_units),
-                str(nd),
-                f"{100 * s.dead_fraction:.1f}",
-                str(len(s.dormant_units(t))),
-                f"{float(s.activation_rate.mean()) if s.n_units else 0.0:.3f}",
-            )
-        if any(not s.zero_gradient_when_dead for s in self.sites.values()):
-            table.caption = "* gradient is not 0 on the negative side: 'dead' units can recover"
+        require("rich", "DeadUnitReport.table (a rich table; summary() needs no rich)")
+        title, header, rows, note = self._table_parts(tau)
+        table = _notebook_table_class()(title=title, caption=note)
+        for col in header:
+            table.add_column(col, justify="left" if col in _LEFT else "right")
+        for row in rows:
+            table.add_row(*row)
+        table.relukit_bundle = {
+            "text/plain": _text_table(title, header, rows, note, 80),
+            "text/html": _html_table(title, header, rows, note),
+        }
         return table
 
     def __rich__(self) -> Any:
@@ -234,7 +335,9 @@ class DeadUnitReport:
     def plot(self, *, ax: Any = None) -> Any:
         """Bar chart of dead and dormant fraction per site; returns the Figure."""
         if ax is None:
-            import matplotlib.pyplot as plt
+            from relukit._optional import require
+
+            plt = require("matplotlib.pyplot", "DeadUnitReport.plot")
 
             fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(self.sites) + 2), 3.5))
             plt.close(fig)

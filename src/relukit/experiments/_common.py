@@ -1,14 +1,23 @@
 """What every experiment shares: data, determinism, progress, paired claims, figures, report.
 
-A *claim* is a sentence checked against the per-seed numbers an experiment prints:
-it is supported only when the 95 % Student-t interval of the paired per-seed
-differences lies entirely on the claimed side of 0 (one seed never supports a claim).
+A *claim* is a sentence checked against the per-seed numbers an experiment prints, with
+one of three verdicts read off the 95 % Student-t interval of the paired per-seed
+differences:
+
+* **supported**: the interval lies entirely on the claimed side of 0;
+* **contradicted**: it lies entirely on the other side;
+* **inconclusive**: it contains 0, and the verdict says how many seeds would be needed
+  for the interval to leave 0 if the mean and spread stayed what they are (one seed has
+  no interval: it is always inconclusive).
 
 >>> c = claim("b beats a", [0.02, 0.03, 0.025], unit="points", scale=100)
->>> c["supported"], c["n"], round(c["estimate"], 3)
-(True, 3, 0.025)
+>>> c["verdict"], c["n"], round(c["estimate"], 3)
+('supported', 3, 0.025)
 >>> claim("b beats a", [0.02], unit="points", scale=100)["evidence"]
-'+2.00 points (one seed: no interval, so not supported)'
+'+2.00 points (one seed: no interval; run 2 or more seeds)'
+>>> c = claim("b beats a", [0.02, -0.01, 0.03], unit="points", scale=100)
+>>> c["verdict"], c["seeds_needed"]
+('inconclusive', 12)
 """
 
 from __future__ import annotations
@@ -24,8 +33,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "changed_fields",
     "claim",
     "claims_html",
+    "count_claim",
     "deterministic",
     "figure_grid",
     "html_table",
@@ -36,8 +47,13 @@ __all__ = [
     "print_claims",
     "progress",
     "render_page",
+    "rerun_command",
     "save_metrics",
+    "seeds_needed",
+    "shortened",
+    "shortened_text",
     "t95",
+    "verdict_of",
     "write_report_files",
 ]
 
@@ -72,6 +88,49 @@ def paired_interval(diffs: Sequence[float]) -> tuple[float, float, float, int]:
     return m, m - h, m + h, n
 
 
+VERDICTS = ("supported", "contradicted", "inconclusive")
+
+#: the most seeds :func:`seeds_needed` looks for (beyond it: "no feasible number")
+MAX_SEEDS = 100_000
+
+
+def seeds_needed(diffs: Sequence[float]) -> int | None:
+    """How many seeds the 95 % interval would need to exclude 0, at the observed mean and
+    standard deviation of ``diffs``: the smallest ``n >= 2`` with
+    ``t95(n) * sd / sqrt(n) < |mean|``. ``None`` with fewer than two differences, a mean
+    of 0, or more than :data:`MAX_SEEDS`.
+
+    >>> seeds_needed([0.02, -0.01, 0.03])
+    12
+    """
+    n0 = len(diffs)
+    if n0 < 2:
+        return None
+    m = sum(diffs) / n0
+    sd = math.sqrt(sum((d - m) ** 2 for d in diffs) / (n0 - 1))
+    if m == 0:
+        return None
+    if sd == 0:
+        return 2
+
+    def enough(n: int) -> bool:
+        return t95(n) * sd / math.sqrt(n) < abs(m)
+
+    if not enough(MAX_SEEDS):
+        return None
+    lo, hi = 1, 2  # enough(hi) once hi is found; the half-width falls with n
+    while not enough(hi):
+        lo, hi = hi, 2 * hi
+    hi = min(hi, MAX_SEEDS)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if enough(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def claim(
     name: str,
     diffs: Sequence[float],
@@ -81,18 +140,28 @@ def claim(
     what: str = "",
     side: Literal["above", "below"] = "above",
 ) -> dict[str, Any]:
-    """Check ``name`` on paired per-seed differences: supported iff the 95 % interval is
-    entirely above 0 (``side="above"``) or below 0 (``"below"``).
+    """Check ``name`` on paired per-seed differences: the claim says they are above 0
+    (``side="above"``) or below 0 (``"below"``).
 
-    ``what`` names the difference in the evidence text; ``scale`` and ``unit`` format it
-    (100 and "points" for accuracies as fractions).
+    The verdict (``"verdict"``) is ``supported`` when the 95 % interval is entirely on
+    the claimed side, ``contradicted`` when it is entirely on the other, else
+    ``inconclusive`` with ``seeds_needed`` (see :func:`seeds_needed`) in the evidence.
+    ``"supported"`` is the verdict as a bool. ``what`` names the difference in the
+    evidence text; ``scale`` and ``unit`` format it (100 and "points" for accuracies as
+    fractions).
     """
-    m, lo, hi, n = paired_interval([float(d) for d in diffs])
-    supported = bool(lo > 0) if side == "above" else bool(hi < 0)
+    values = [float(d) for d in diffs]
+    m, lo, hi, n = paired_interval(values)
+    above, below = bool(lo > 0), bool(hi < 0)
+    if side == "above":
+        verdict = "supported" if above else "contradicted" if below else "inconclusive"
+    else:
+        verdict = "supported" if below else "contradicted" if above else "inconclusive"
     prefix = f"{what} = " if what else ""
     unit = f" {unit}" if unit else ""
+    needed = seeds_needed(values) if verdict == "inconclusive" else None
     if n < 2:
-        evidence = f"{prefix}{scale * m:+.2f}{unit} (one seed: no interval, so not supported)"
+        evidence = f"{prefix}{scale * m:+.2f}{unit} (one seed: no interval; run 2 or more seeds)"
         interval = None
     else:
         evidence = (
@@ -100,14 +169,58 @@ def claim(
             f"{scale * hi:+.2f}] (paired over {n} seeds)"
         )
         interval = [lo, hi]
+        if verdict == "inconclusive":
+            if all(v == 0 for v in values):
+                evidence += "; the difference is exactly 0 in every seed"
+            elif needed is None:
+                evidence += (
+                    "; the interval contains 0, and the mean is too close to 0 for any "
+                    "feasible number of seeds"
+                )
+            else:
+                evidence += (
+                    f"; the interval contains 0: about {needed} seeds would be needed to "
+                    "tell at this spread"
+                )
     return {
         "name": name,
-        "supported": supported,
+        "verdict": verdict,
+        "supported": verdict == "supported",
         "estimate": m,
         "interval": interval,
         "n": n,
+        "seeds_needed": needed,
         "evidence": evidence,
     }
+
+
+def count_claim(name: str, holds: Sequence[bool], evidence: str) -> dict[str, Any]:
+    """A claim about every seed (no interval): ``supported`` when it holds in every seed,
+    ``contradicted`` when in none, ``inconclusive`` when in some (``k of n`` is added to
+    the evidence).
+
+    >>> count_claim("dead units appear", [True, False, True], "relu")["verdict"]
+    'inconclusive'
+    """
+    k, n = sum(bool(h) for h in holds), len(holds)
+    verdict = "supported" if k == n else "contradicted" if k == 0 else "inconclusive"
+    if verdict == "inconclusive":
+        evidence += f"; it holds in {k} of {n} seeds"
+    return {
+        "name": name,
+        "verdict": verdict,
+        "supported": verdict == "supported",
+        "n": n,
+        "evidence": evidence,
+    }
+
+
+def verdict_of(c: dict[str, Any]) -> str:
+    """The verdict of a claim (also of metrics written before verdicts had three values)."""
+    v = c.get("verdict")
+    if v in VERDICTS:
+        return str(v)
+    return "supported" if c.get("supported") else "inconclusive"
 
 
 def mean_std_text(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
@@ -120,20 +233,38 @@ def mean_std_text(values: Sequence[float], scale: float = 100.0, digits: int = 1
     return f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
 
 
+#: rich colours of the verdicts in the terminal
+_COLOURS = {"supported": "green", "contradicted": "red", "inconclusive": "yellow"}
+
+
 def print_claims(console: Any, claims: Sequence[dict[str, Any]]) -> None:
+    """Each claim on a line: ``name: verdict (evidence)``, the verdict in colour."""
+    from rich.markup import escape
+
     for c in claims:
-        verdict = "[green]supported[/]" if c["supported"] else "[red]NOT supported[/]"
-        console.print(f"  {c['name']}: {verdict} ({c['evidence']})", highlight=False)
+        v = verdict_of(c)
+        console.print(
+            f"  {escape(c['name'])}: [{_COLOURS[v]}]{v}[/] ({escape(c['evidence'])})",
+            highlight=False,
+        )
 
 
 def claims_html(claims: Sequence[dict[str, Any]]) -> str:
+    """The claims as an HTML list, each verdict in a ``<span class='VERDICT'>``."""
     e = html.escape
     items = "".join(
-        f"<li><b>{e(c['name'])}</b>: <span class='{'yes' if c['supported'] else 'no'}'>"
-        f"{'supported' if c['supported'] else 'NOT supported'}</span> ({e(c['evidence'])})</li>"
+        f"<li><b>{e(c['name'])}</b>: <span class='{verdict_of(c)}'>{verdict_of(c)}</span> "
+        f"({e(c['evidence'])})</li>"
         for c in claims
     )
-    return f"<ul>{items}</ul>"
+    legend = (
+        "<p class='legend'>Verdicts, from the 95 % interval of the paired per-seed "
+        "differences: <span class='supported'>supported</span> (entirely on the claimed "
+        "side of 0), <span class='contradicted'>contradicted</span> (entirely on the other "
+        "side), <span class='inconclusive'>inconclusive</span> (it contains 0; the number "
+        "of seeds that would tell at the observed spread is given).</p>"
+    )
+    return f"{legend}<ul>{items}</ul>"
 
 
 # ---------------------------------------------------------------------------
@@ -273,11 +404,13 @@ def render_page(
     config: dict[str, Any],
     seconds: float,
     rerun: str,
+    short: dict[str, Any] | None = None,
 ) -> str:
     """A self-contained HTML report: ``body`` (HTML), then figures (PNG, base64) each with
     a caption in words, then the configuration and how to rerun it.
 
-    ``figures``: ``(alt text, png bytes, caption)``.
+    ``figures``: ``(alt text, png bytes, caption)``. ``short`` (from :func:`shortened`):
+    a run shortened for the demo, said in a box above the body.
     """
     import torch
 
@@ -290,6 +423,7 @@ def render_page(
         "</figure>"
         for alt, data, caption in figures
     )
+    note = f"<p class='short'>{e(shortened_text(short))}</p>\n" if short else ""
     cfg_rows = "".join(f"<tr><td>{e(k)}</td><td>{e(str(v))}</td></tr>" for k, v in config.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>relukit: {e(title)}</title>
@@ -299,18 +433,110 @@ body {{ font-family: system-ui, sans-serif; max-width: {REPORT_WIDTH_PX}px; marg
 table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
-.yes {{ color: #1a7f37; font-weight: bold; }} .no {{ color: #cf222e; font-weight: bold; }}
+.supported {{ color: #1a7f37; font-weight: bold; }}
+.contradicted {{ color: #cf222e; font-weight: bold; }}
+.inconclusive {{ color: #9a6700; font-weight: bold; }}
+.legend {{ color: #444; font-size: 0.95em; }}
+.short {{ background: #fff8c5; border: 1px solid #d4a72c; padding: 0.6em 0.9em; }}
 img {{ width: 100%; }}
 figure {{ margin: 1.5em 0; }} figcaption {{ color: #444; font-size: 0.95em; }}
 </style></head><body>
 <h1>{e(title)}</h1>
-{body}
+{note}{body}
 <h2>Figures</h2>{imgs}
 <h2>Configuration</h2><table>{cfg_rows}</table>
 <p>relukit {e(relukit.__version__)}, torch {e(torch.__version__)}; ran in {seconds:.1f} s.
 Rerun: <code>{e(rerun)}</code></p>
 </body></html>
 """
+
+
+#: configuration fields whose command-line option has another name, per experiment
+_OPTION_NAMES = {"dying-relu": {"variants": "activations"}}
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return " ".join(_value_text(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _options(experiment: str) -> dict[str, str]:
+    """``{dest: --option}`` of ``relukit experiment EXPERIMENT``."""
+    import argparse
+
+    from relukit.cli import build_parser
+
+    def sub(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return action.choices[name]
+        raise LookupError(name)  # pragma: no cover - the parsers always have them
+
+    parser = sub(sub(build_parser(), "experiment"), experiment)
+    return {
+        a.dest: max(a.option_strings, key=len)
+        for a in parser._actions
+        if a.option_strings and a.dest not in ("help", "out", "json", "no_progress")
+    }
+
+
+def changed_fields(cfg: Any) -> list[tuple[str, Any, Any]]:
+    """``(field, value, default)`` for every field of the configuration dataclass ``cfg``
+    whose value differs from its default, in the order of the fields."""
+    import dataclasses
+
+    full = type(cfg)()
+    out = []
+    for f in dataclasses.fields(cfg):
+        value, default = getattr(cfg, f.name), getattr(full, f.name)
+        if _value_text(value) != _value_text(default):
+            out.append((f.name, value, default))
+    return out
+
+
+def rerun_command(experiment: str, cfg: Any) -> str:
+    """The command that reruns ``cfg``: ``relukit experiment EXPERIMENT`` with an option for
+    every field that differs from the default (fields without an option are left out).
+
+    >>> from relukit.experiments.kink_choice import KinkChoiceConfig
+    >>> rerun_command("kink-choice", KinkChoiceConfig(models=("cnn",), lr=0.05))
+    'relukit experiment kink-choice --models cnn --lr 0.05'
+    """
+    options = _options(experiment)
+    names = _OPTION_NAMES.get(experiment, {})
+    parts = [f"relukit experiment {experiment}"]
+    for name, value, _ in changed_fields(cfg):
+        option = options.get(names.get(name, name))
+        if option is not None:
+            parts.append(f"{option} {_value_text(value)}")
+    return " ".join(parts)
+
+
+def shortened(experiment: str, cfg: Any) -> dict[str, Any]:
+    """What a short run (the demo's) changed from the full experiment: ``{"command": the
+    full experiment's command, "changes": [[name, value, full value], ...]}``."""
+    names = _OPTION_NAMES.get(experiment, {})
+    return {
+        "command": f"relukit experiment {experiment}",
+        "changes": [
+            [names.get(name, name).replace("_", " "), _value_text(v), _value_text(full)]
+            for name, v, full in changed_fields(cfg)
+        ],
+    }
+
+
+def shortened_text(short: dict[str, Any]) -> str:
+    """One sentence: what was shortened, and the command of the full experiment."""
+    changes = "; ".join(
+        f"{name} {value} (full experiment: {full})" for name, value, full in short["changes"]
+    )
+    return (
+        f"Shortened for the demo: {changes}. Everything else is as in the full experiment, "
+        f"{short['command']}."
+    )
 
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -9,9 +9,9 @@ learning rate where plain ReLU loses units (default: Adam, lr 0.02, four hidden 
 of 32). Every variant of one seed starts from the *same* initial weights and sees the
 same batches, so variants are compared per seed (paired).
 
-The claims of the dead-units issue are checked against the per-seed numbers and
-reported as supported or not (:func:`_claims`): a comparison counts only when the
-95 % confidence interval of the paired difference over seeds excludes zero.
+The claims are checked against the per-seed numbers (:func:`_claims`): a comparison is
+supported or contradicted only when the 95 % confidence interval of the paired
+difference over seeds excludes zero, and inconclusive otherwise.
 
 Every ``eval_every`` steps the run records, per hidden layer, the fraction of dead
 units on the whole training set (:func:`relukit.diagnose`: pre-activation <= 0 for
@@ -37,6 +37,7 @@ from relukit.experiments._common import (
     band,
     claim,
     claims_html,
+    count_claim,
     deterministic,
     figure_grid,
     fit_ylim,
@@ -45,6 +46,7 @@ from relukit.experiments._common import (
     png,
     progress,
     render_page,
+    rerun_command,
     save_metrics,
     write_report_files,
 )
@@ -328,8 +330,10 @@ def _paired_diffs(runs: list[dict[str, Any]], a: str, b: str, key: str) -> list[
 def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[str, Any]]:
     """The claims, checked against the per-seed numbers.
 
-    A comparison is supported only when the 95 % interval of the paired difference over
-    seeds (Student's t) excludes 0 on the claimed side; a single seed never supports one.
+    A comparison is supported (contradicted) only when the 95 % interval of the paired
+    difference over seeds (Student's t) is entirely on the claimed (the other) side of 0,
+    and inconclusive otherwise; a single seed is always inconclusive. The claims about
+    every seed are supported when they hold in every seed, contradicted when in none.
     """
     out = []
 
@@ -339,12 +343,12 @@ def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[st
     if "relu" in variants:
         dead = finals("relu", "dead_fraction")
         out.append(
-            {
-                "name": "ReLU at this learning rate loses units",
-                "supported": bool(min(dead) > 0),
-                "evidence": f"relu ends with dead units in {sum(d > 0 for d in dead)} of "
+            count_claim(
+                "ReLU at this learning rate loses units",
+                [d > 0 for d in dead],
+                f"relu ends with dead units in {sum(d > 0 for d in dead)} of "
                 f"{len(dead)} seeds (mean {sum(dead) / len(dead):.1%}, min {min(dead):.1%})",
-            }
+            )
         )
     if "relu" in variants and "leaky_relu" in variants:
         out.append(
@@ -359,15 +363,15 @@ def _claims(runs: list[dict[str, Any]], variants: Sequence[str]) -> list[dict[st
         lk = finals("leaky_relu", "dead_fraction")
         rv = finals("leaky_relu", "revived_fraction")
         out.append(
-            {
-                "name": "LeakyReLU does not lose units (none dead at the end)",
-                "supported": bool(max(lk) == 0),
-                "evidence": f"leaky_relu ends with units whose pre-activation is <= 0 on every "
+            count_claim(
+                "LeakyReLU does not lose units (none dead at the end)",
+                [d == 0 for d in lk],
+                f"leaky_relu ends with units whose pre-activation is <= 0 on every "
                 f"training sample in {sum(d > 0 for d in lk)} of {len(lk)} seeds (mean "
                 f"{sum(lk) / len(lk):.1%}); they still get gradient negative_slope and can "
                 f"come back: {sum(rv) / len(rv):.1%} of its units were dead at some "
                 f"evaluation and alive at the end",
-            }
+            )
         )
     if "relu" in variants and "relu+recycle" in variants:
         out.append(
@@ -554,11 +558,7 @@ score &le; {cfg["tau"]:g}. relu+recycle re-initialises its {e(cfg["recycle_which
             "0; right: the second half of training with the axis fitted to its values.",
         ),
     ]
-    rerun = (
-        f"relukit experiment dying-relu --dataset {cfg['dataset']} --optimizer "
-        f"{cfg['optimizer']} --lr {cfg['lr']:g} --epochs {cfg['epochs']} --seeds "
-        + " ".join(str(s) for s in cfg["seeds"])
-    )
+    rerun = rerun_command("dying-relu", DyingReluConfig(**cfg))
     return render_page(
         "The dying ReLU, measured",
         body,
@@ -566,4 +566,5 @@ score &le; {cfg["tau"]:g}. relu+recycle re-initialises its {e(cfg["recycle_which
         config=cfg,
         seconds=metrics["seconds"],
         rerun=rerun,
+        short=metrics.get("shortened"),
     )

@@ -12,7 +12,9 @@ weights and sees the same batches, so variants are compared per seed (paired):
   character prediction; final validation loss (held-out modules) and accuracy.
 
 The difference ``few-bit − exact`` of each final metric is reported with a paired 95 %
-interval (Student's t over seeds). Memory, per variant, for one training step of one
+interval (Student's t over seeds), and the claims "``bits=b`` costs accuracy" and
+"ends with a higher loss" get a verdict: supported, contradicted or inconclusive (the
+interval contains 0, with the seeds that would be needed to tell). Memory, per variant, for one training step of one
 transformer block and of its MLP part: the bytes autograd saves, counted by unique
 storage (``saved_tensors_hooks``, storage identity), and the profiler's peak of CPU
 memory (``torch.profiler`` with ``profile_memory``, from its memory timeline). The step time ratio to the exact
@@ -37,7 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FewBitConfig", "run_few_bit", "summary_rows"]
+__all__ = ["FewBitConfig", "run_few_bit", "summarise", "summary_rows"]
 
 #: standard-library modules whose source is the transformer's text (train, validation)
 TRAIN_MODULES = ("argparse", "textwrap", "dataclasses", "functools", "configparser")
@@ -383,6 +385,56 @@ def _interval(diffs: Sequence[float]) -> tuple[float, float, float]:
     return float(m), float(m - half), float(m + half)
 
 
+def summarise(
+    runs: list[dict[str, Any]], cfg: FewBitConfig
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The summary rows (means, paired differences to exact) and the claims.
+
+    For each task and ``bits``: "costs accuracy" (few-bit − exact accuracy below 0) and
+    "ends with a higher loss" (few-bit − exact loss above 0), each supported,
+    contradicted or inconclusive (:func:`relukit.experiments._common.claim`); a row's
+    ``verdict`` is its accuracy claim's.
+    """
+    from relukit.experiments._common import claim
+
+    summary, claims = [], []
+    for task in cfg.tasks:
+        ex = {r["seed"]: r for r in runs if r["task"] == task and r["bits"] is None}
+        for bits in _variants(cfg):
+            rs = {r["seed"]: r for r in runs if r["task"] == task and r["bits"] == bits}
+            row: dict[str, Any] = {"task": task, "variant": _label(bits), "bits": bits}
+            diffs: dict[str, list[float]] = {}
+            for key in ("loss", "accuracy"):
+                vals = [rs[s][key] for s in cfg.seeds]
+                row[key] = statistics.fmean(vals)
+                if bits is not None:
+                    diffs[key] = [rs[s][key] - ex[s][key] for s in cfg.seeds]
+                    m, lo, hi = _interval(diffs[key])
+                    row[f"{key}_diff"] = [m, lo, hi]
+            if bits is not None:
+                # within seed noise: each interval includes zero or favours few-bit
+                row["within_noise"] = bool(row["loss_diff"][1] <= 0 <= row["accuracy_diff"][2])
+                acc = claim(
+                    f"{task}: the {bits}-bit backward costs accuracy against the exact one",
+                    diffs["accuracy"],
+                    what=f"accuracy {bits}-bit − exact",
+                    unit="points",
+                    scale=100,
+                    side="below",
+                )
+                loss = claim(
+                    f"{task}: the {bits}-bit backward ends with a higher loss than the exact one",
+                    diffs["loss"],
+                    what=f"loss {bits}-bit − exact",
+                    unit="",
+                    side="above",
+                )
+                row["verdict"] = acc["verdict"]
+                claims += [acc, loss]
+            summary.append(row)
+    return summary, claims
+
+
 def run_few_bit(cfg: FewBitConfig, progress: Any = None) -> dict[str, Any]:
     """Train, measure and summarise (see module doc); returns the metrics dictionary."""
     import torch
@@ -407,26 +459,12 @@ def run_few_bit(cfg: FewBitConfig, progress: Any = None) -> dict[str, Any]:
         timing = {_label(b): _step_time_ratio(cfg, b, text) for b in cfg.bits}
     finally:
         torch.set_num_threads(threads)
-    summary = []
-    for task in cfg.tasks:
-        ex = {r["seed"]: r for r in runs if r["task"] == task and r["bits"] is None}
-        for bits in _variants(cfg):
-            rs = {r["seed"]: r for r in runs if r["task"] == task and r["bits"] == bits}
-            row: dict[str, Any] = {"task": task, "variant": _label(bits), "bits": bits}
-            for key in ("loss", "accuracy"):
-                vals = [rs[s][key] for s in cfg.seeds]
-                row[key] = statistics.fmean(vals)
-                if bits is not None:
-                    m, lo, hi = _interval([rs[s][key] - ex[s][key] for s in cfg.seeds])
-                    row[f"{key}_diff"] = [m, lo, hi]
-            if bits is not None:
-                # within seed noise: each interval includes zero or favours few-bit
-                row["within_noise"] = bool(row["loss_diff"][1] <= 0 <= row["accuracy_diff"][2])
-            summary.append(row)
+    summary, claims = summarise(runs, cfg)
     return {
         "config": asdict(cfg),
         "runs": runs,
         "summary": summary,
+        "claims": claims,
         "memory": memory,
         "step_time_ratio": timing,
         "seconds": time.perf_counter() - t_start,
@@ -454,7 +492,7 @@ def summary_rows(metrics: dict[str, Any]) -> list[list[str]]:
                 f"{100 * r['accuracy']:.2f}%",
                 _fmt_diff(r.get("loss_diff"), False),
                 _fmt_diff(r.get("accuracy_diff"), True),
-                {None: "—", True: "yes", False: "NO"}[r.get("within_noise")],
+                r.get("verdict", "—"),
             ]
         )
     return rows
@@ -467,7 +505,7 @@ QUALITY_HEADER = [
     "accuracy",
     "Δ loss vs exact (95% CI)",
     "Δ accuracy vs exact (95% CI)",
-    "within seed noise",
+    "costs accuracy?",
 ]
 MEMORY_HEADER = [
     "backward",
@@ -510,11 +548,15 @@ def render_html(metrics: dict[str, Any]) -> str:
         body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
         return f"<table><tr>{head}</tr>{body}</table>"
 
+    from relukit.experiments._common import claims_html
+
     cfg = metrics["config"]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>relukit: few-bit GELU backward</title>
 <style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}
+.supported{{color:#1a7f37;font-weight:bold}}.contradicted{{color:#cf222e;font-weight:bold}}
+.inconclusive{{color:#9a6700;font-weight:bold}}.legend{{color:#444}}
 </style></head><body>
 <h1>Few-bit GELU backward on real training</h1>
 <p>Exact GELU backward against <code>bits=b</code> (the derivative replaced by its optimal
@@ -523,6 +565,8 @@ starts from the same weights and sees the same batches. Δ = few-bit − exact, 
 with a paired 95 % interval (Student's t).</p>
 <h2>Quality</h2>
 {table(QUALITY_HEADER, summary_rows(metrics))}
+<h2>Claims, checked against these numbers</h2>
+{claims_html(metrics.get("claims", []))}
 <h2>Memory and time: one transformer block (batch {cfg["batch_size"]}, context
 {cfg["chars_context"]}, width {cfg["chars_width"]})</h2>
 <p>Saved = bytes autograd keeps for backward, counted by unique storage; peak = the
@@ -679,5 +723,8 @@ def run_cmd(args: Any) -> int:
         for r in rows:
             table.add_row(*r)
         console.print(table)
+    from relukit.experiments._common import print_claims
+
+    print_claims(console, metrics["claims"])
     write_outputs(metrics, args.out, args.json)
     return 0

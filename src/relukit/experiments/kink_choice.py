@@ -45,6 +45,7 @@ from relukit.experiments._common import (
     png,
     progress,
     render_page,
+    rerun_command,
     save_metrics,
     write_report_files,
 )
@@ -289,16 +290,19 @@ def _claims(cfg: KinkChoiceConfig, entries: list[dict[str, Any]]) -> list[dict[s
         if (model, "float64") in by:
             e = by[(model, "float64")]
             worst = max(e["per_seed"]["fraction_of_steps_affected"])
+            # a claim about every step: one exact zero contradicts it
+            verdict = "supported" if worst == 0 else "contradicted"
             out.append(
                 {
                     "name": f"{model}, float64: relu'(0) never matters (no pre-activation is "
                     "exactly 0)",
-                    "supported": worst == 0,
+                    "verdict": verdict,
+                    "supported": verdict == "supported",
                     "estimate": worst,
                     "interval": None,
                     "n": len(cfg.seeds),
                     "evidence": f"largest fraction of steps with an exact 0 over "
-                    f"{len(cfg.seeds)} seeds: {100 * worst:.2f} %",
+                    f"{len(cfg.seeds)} seeds: {_pct(worst)} %",
                 }
             )
         for low in ("float16", "bfloat16"):
@@ -475,13 +479,20 @@ def render_html(metrics: dict[str, Any], figure_png: bytes) -> str:
     e = html.escape
     cfg = metrics["config"]
     table = html_table(HEADER, summary_rows(metrics))
-    body = f"""<p>Does the derivative of ReLU at 0 matter? The same network (MLP hidden
-widths {e(str(list(cfg["hidden"])))}; CNN with 3&times;3 convolutions of
-{e(str(list(cfg["channels"])))} channels, max pooling and a linear layer; no batch norm)
-is trained on scikit-learn's digits (pixels / 16) with plain SGD (lr {cfg["lr"]:g},
-batch {cfg["batch_size"]}, {cfg["epochs"]} epochs), once with relu'(0) = 0
+    nets = []
+    if "mlp" in cfg["models"]:
+        nets.append(f"an MLP with hidden widths {e(str(list(cfg['hidden'])))}")
+    if "cnn" in cfg["models"]:
+        nets.append(
+            f"a CNN with 3&times;3 convolutions of {e(str(list(cfg['channels'])))} channels, "
+            "max pooling and a linear layer"
+        )
+    dtypes = ", ".join(cfg["dtypes"])
+    body = f"""<p>Does the derivative of ReLU at 0 matter? The same network ({" and ".join(nets)};
+no batch norm) is trained on scikit-learn's digits (pixels / 16) with plain SGD (lr
+{cfg["lr"]:g}, batch {cfg["batch_size"]}, {cfg["epochs"]} epochs), once with relu'(0) = 0
 (<code>relukit.torch.relu(x, at_kink=0.0)</code>, PyTorch's convention) and once with
-relu'(0) = 1, from the same weights and batches, in each precision. <i>Steps with an exact
+relu'(0) = 1, from the same weights and batches, in {e(dtypes)}. <i>Steps with an exact
 0</i>: training steps of the relu'(0) = 0 run in which some pre-activation was exactly 0,
 so that the choice could change the gradient; <i>gradient entries changed</i>: share of
 all parameter-gradient entries that differ between the two choices at the same weights
@@ -494,15 +505,19 @@ and batch.</p>
         "the final test accuracy with relu'(0) = 0 minus the one with relu'(0) = 1, in "
         "percentage points; points above the line favour PyTorch's convention."
     )
-    rerun = (
-        f"relukit experiment kink-choice --lr {cfg['lr']:g} --epochs {cfg['epochs']} "
-        f"--seeds {' '.join(map(str, cfg['seeds']))}"
-    )
+    rerun = rerun_command("kink-choice", KinkChoiceConfig(**cfg))
     return render_page(
         "Does relu'(0) matter? Exact zeros by floating-point precision",
         body,
         [("kink choice by precision", figure_png, caption)],
-        config=cfg,
+        # the widths of a network that was not run are not part of this run
+        config={
+            k: v
+            for k, v in cfg.items()
+            if not (k == "hidden" and "mlp" not in cfg["models"])
+            and not (k == "channels" and "cnn" not in cfg["models"])
+        },
         seconds=metrics["seconds"],
         rerun=rerun,
+        short=metrics.get("shortened"),
     )

@@ -52,6 +52,7 @@ from relukit.experiments._common import (
     png,
     progress,
     render_page,
+    rerun_command,
     save_metrics,
     write_report_files,
 )
@@ -472,11 +473,7 @@ penalty {cfg["l2"]:g}&middot;w to every gradient (Adam's weight_decay).
         "left) and the mean absolute weight (bottom right). Lines: mean over seeds; "
         "shaded: lowest to highest seed."
     )
-    rerun = (
-        f"relukit experiment plasticity --stream {cfg['stream']} --tasks {cfg['tasks']} "
-        f"--steps-per-task {cfg['steps_per_task']} --lr {cfg['lr']:g} "
-        f"--seeds {' '.join(map(str, cfg['seeds']))}"
-    )
+    rerun = rerun_command("plasticity", PlasticityConfig(**cfg))
     return render_page(
         "Loss of plasticity on a task stream",
         body,
@@ -484,4 +481,5 @@ penalty {cfg["l2"]:g}&middot;w to every gradient (Adam's weight_decay).
         config=cfg,
         seconds=metrics["seconds"],
         rerun=rerun,
+        short=metrics.get("shortened"),
     )

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 
 from relukit import _dispatch
-from relukit.catalogue import Activation, get
+from relukit.catalogue import Activation, catalogue, get
 from relukit.torch import _fewbit
 from relukit.torch._levels import check_bits
 from relukit.torch._params import _check_at_kink, _concrete, bind
@@ -388,6 +388,22 @@ def _differentiable(*ts: torch.Tensor) -> bool:
     return torch.autograd.forward_ad._current_level >= 0 or any(_is_wrapped(t) for t in ts)
 
 
+#: the entries whose parameters are checked against x's dtype (leaky_relu's slope)
+_DTYPE_CHECKS = {a.name: a for a in catalogue() if a.check_dtype is not None}
+_DTYPE_OK: set[tuple[Any, ...]] = set()  # (name, parameter values, dtype) that passed
+
+
+def _check_dtype(name: str, pv: tuple[Any, ...], dtype: torch.dtype) -> None:
+    """The catalogue's check of the parameters against ``dtype`` (remembered when passed)."""
+    key = (name, pv, dtype)
+    if key in _DTYPE_OK:
+        return
+    act = _DTYPE_CHECKS[name]
+    act.check_dtype(dict(zip(act.params, pv, strict=True)), dtype)  # type: ignore[misc]
+    if len(_DTYPE_OK) < 4096:
+        _DTYPE_OK.add(key)
+
+
 def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any) -> torch.Tensor:
     """Validate and run catalogue entry ``name`` on tensor ``x`` (the functional forms' body)."""
     if not isinstance(x, torch.Tensor):
@@ -397,7 +413,10 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         )
     if not isinstance(inplace, bool):
         raise TypeError(f"relukit.torch.{name}: inplace must be True or False, got {inplace!r}")
-    pl = _plan(name, bind(name, pvals))
+    pv = bind(name, pvals)
+    if name in _DTYPE_CHECKS and x.is_floating_point():  # (before _plan runs torch's op)
+        _check_dtype(name, pv, x.dtype)
+    pl = _plan(name, pv)
     if inplace and not pl.inplace_ok:
         raise ValueError(f"relukit.torch.{name}: there is no in-place variant (as in torch)")
     if at_kink is not None:
@@ -610,6 +629,9 @@ def leaky_relu(
     return apply("leaky_relu", input, (negative_slope,), inplace, at_kink)
 
 
+_RRELU_CHECK: Any = get("rrelu").check_dtype  # lower, upper and their mean vs x's dtype
+
+
 @functools.lru_cache(maxsize=256)
 def _rrelu_bounds_cached(typed: tuple[tuple[type, Any], ...]) -> tuple[float, float]:
     p = get("rrelu").bind(tuple(v for _, v in typed), {"rng": 0})  # a fixed seed: no draw
@@ -657,6 +679,8 @@ def rrelu(
     if not isinstance(training, bool):
         raise TypeError(f"relukit.torch.rrelu: training must be True or False, got {training!r}")
     lo, hi = _rrelu_bounds(lower, upper)
+    if input.is_floating_point():
+        _RRELU_CHECK({"lower": lo, "upper": hi, "training": training}, input.dtype)
     if training:
         if at_kink is not None:
             raise ValueError(
@@ -756,8 +780,8 @@ def gelu(
     ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
-    >>> rt.gelu(torch.tensor([0.0, float("-inf")]))
-    tensor([0., 0.])
+    >>> rt.gelu(torch.tensor([0.0, float("-inf")]))  # the limit at -inf: -0.0
+    tensor([0., -0.])
     """
     if bits is not None:
         return fewbit("gelu", input, (approximate,), bits)

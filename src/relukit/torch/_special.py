@@ -99,7 +99,12 @@ def _fixups(name: str, pvals: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[A
     for dtype in (torch.float32, torch.float64):  # vectorised kernels differ by dtype
         with outside_tracing():
             x = torch.tensor(SPECIALS, dtype=dtype)
-            got = ops.value(x.clone(), p, False).tolist()
+            try:
+                got = ops.value(x.clone(), p, False).tolist()
+            except RuntimeError as exc:  # a slope beyond float32 (on float64 input):
+                if "without overflow" not in str(exc):  # no call in float32 can run
+                    raise
+                continue
             dgot = None
             if ops.from_input is not None:
                 dgot = ops.from_input(torch.ones(2, dtype=dtype), x[:2], p).tolist()
