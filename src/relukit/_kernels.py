@@ -294,7 +294,8 @@ def plan(
         return NO_PLAN
     np = _np
     dtype = np.dtype(dtype).newbyteorder("=")
-    if dtype.char == "e":
+    half = dtype.char == "e"
+    if half:
         dtype = np.dtype(np.float64)  # float16: the float64 kernels on the widened array
     elif dtype.char not in "fd":
         return NO_PLAN
@@ -327,11 +328,19 @@ def plan(
     if channel is not None:
         with np.errstate(all="ignore"):
             extra = channel.astype(dtype)
+    values = tuple(float(a) for a in args)
+    if half:
+        # float16 computes as PyTorch does, with the parameters and kinks rounded to
+        # float32 (its "opmath"): the float64 kernel on float16 values and float32
+        # parameters gives those products and comparisons exactly
+        with np.errstate(all="ignore"):
+            values = tuple(float(np.float32(v)) for v in values)
+            kinks = [float(np.float32(k)) for k in kinks]
     return Plan(
         kernel,
         kind,
         dtype,
-        _pack(np, dtype, tuple(float(a) for a in args), formulas.exact),
+        _pack(np, dtype, values, formulas.exact),
         _kink_block(np, dtype, at_kink, kinks),
         kk,
         grain,

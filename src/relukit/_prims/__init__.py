@@ -47,6 +47,12 @@ What every namespace provides
     Below it ``exp(x)`` is subnormal in the working precision; formulas switch to
     ``exp(x/2)**2`` there (-inf in the lean namespace: never needed).
 
+Two rules keep a formula compilable by every backend: it carries no type annotations
+(Triton reads them), and it writes its constants inline in the expressions that use
+them (Triton makes a float assigned to a name, or passed to a jitted function, a
+float32: the Triton namespace's primitives that take constants are builtins for that
+reason).
+
 Data that formulas use (a polynomial, a Taylor patch at a derivative's zero) are
 :class:`Poly` and :class:`Patch` objects: called with ``m`` like a formula, and turned
 into straight-line code for the compiled backends by :func:`lower`. NaN inputs need no

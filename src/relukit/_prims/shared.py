@@ -90,8 +90,9 @@ _EXPM1_P = Poly(tuple(1.0 / math.factorial(k + 1) for k in range(1, 17)), lo=1)
 
 @formula
 def expm1(m, x):
-    """``exp(x) - 1`` for any x: ``x (1 + P(x))`` on |x| <= 1/2 (no cancellation), else
+    """``exp(x) - 1`` for any x: ``x (1 + P(x))`` on |x| < 1/2 (no cancellation), else
     ``exp(x) - 1`` (the difference is at least 0.39 in magnitude there)."""
     near = (x > -0.5) & (x < 0.5)
     xs = m.where(near, x, 0.0)
-    return m.where(near, xs + xs * _EXPM1_P(m, xs), m.exp(x) - 1.0)
+    # x (1 + P(x)), not x + x P(x): -0.0 stays -0.0 (x P(x) would be +0.0 there)
+    return m.where(near, xs * (1.0 + _EXPM1_P(m, xs)), m.exp(x) - 1.0)

@@ -16,8 +16,10 @@ Imported only when a CUDA kernel is made (or by the tests).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import os
 import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +27,7 @@ from typing import Any
 
 import triton
 import triton.language as tl
+from triton.language.core import builtin
 
 from relukit._prims import lower as _lower
 from relukit._prims import shared as _shared
@@ -39,6 +42,7 @@ EXP_TAIL = -700.0
 
 _INF = tl.constexpr(math.inf)
 _TINY = tl.constexpr(5e-324)  # the smallest float64 subnormal
+_SPLIT_VALUE = 134217729.0  # 2**27 + 1: Dekker's splitter for float64
 
 
 def JIT(fn: Callable[..., Any]) -> Any:  # noqa: N802  (the namespace's compiler)
@@ -58,14 +62,80 @@ def prepare_globals(g: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any
     return out
 
 
-@triton.jit
-def where(c, a, b):
-    return tl.where(c, a, b)
+# ---------------------------------------------------------------------------
+# primitives that take the formulas' constants: builtins, not jit functions
+# ---------------------------------------------------------------------------
+#
+# A Python float passed to a ``triton.jit`` function becomes a float32 value inside it
+# (Triton's rule for scalar arguments), so ``m.where(pos, 1.0507009873554805, r)`` or
+# ``m.prod_err(v, c2, w)`` would lose their constants' float64 bits. Builtins (as
+# ``tl.where`` itself) receive the constant as it is and give it the precision of the
+# operation. Under ``TRITON_INTERPRET=1`` they are plain functions that call the
+# interpreter's semantics.
 
 
-@triton.jit
-def clip(x, lo, hi):
-    return tl.where(x > hi, hi, tl.where(x < lo, lo, x))
+def _prim(fn: Callable[..., Any]) -> Any:
+    if os.environ.get("TRITON_INTERPRET", "0") == "1":
+        from triton.runtime.interpreter import interpreter_semantic
+
+        @functools.wraps(fn)
+        def interpreted(*args: Any, **kwargs: Any) -> Any:
+            kwargs["_semantic"] = interpreter_semantic
+            return fn(*args, **kwargs)
+
+        return interpreted
+    return builtin(fn)
+
+
+def _val(v: Any) -> Any:
+    return v.value if isinstance(v, tl.constexpr) else v
+
+
+@_prim
+def where(c, a, b, _semantic=None):  # noqa: D103
+    return tl.where(c, _val(a), _val(b), _semantic=_semantic)
+
+
+@_prim
+def clip(x, lo, hi, _semantic=None):  # noqa: D103
+    low = tl.where(x.__lt__(_val(lo), _semantic=_semantic), _val(lo), x, _semantic=_semantic)
+    return tl.where(x.__gt__(_val(hi), _semantic=_semantic), _val(hi), low, _semantic=_semantic)
+
+
+@_prim
+def times_exp(a, x, _semantic=None):  # noqa: D103
+    return tl.core.mul(tl.exp(x, _semantic=_semantic), _val(a), _semantic=_semantic)
+
+
+def _halves(v: Any, s: Any) -> tuple[Any, Any]:
+    # Dekker's splitting, v = hi + lo (each half of the bits): a Python number is split
+    # in Python, exactly; a tensor with the semantic's operations (no fused multiply-add:
+    # the interpreter has none, and a GPU's contractions keep these sums exact)
+    v = _val(v)
+    if isinstance(v, (int, float)):
+        t = v * _SPLIT_VALUE
+        hi = t - (t - v)
+        return hi, v - hi
+    t = tl.core.mul(v, _SPLIT_VALUE, _semantic=s)
+    hi = tl.core.sub(t, tl.core.sub(t, v, _semantic=s), _semantic=s)
+    return hi, tl.core.sub(v, hi, _semantic=s)
+
+
+@_prim
+def prod_err(a, b, p, _semantic=None):  # noqa: D103
+    s = _semantic
+    ah, al = _halves(a, s)
+    bh, bl = _halves(b, s)
+    mul, add, sub = tl.core.mul, tl.core.add, tl.core.sub
+    e = sub(mul(ah, bh, _semantic=s), p, _semantic=s)
+    e = add(e, mul(ah, bl, _semantic=s), _semantic=s)
+    e = add(e, mul(al, bh, _semantic=s), _semantic=s)
+    return add(e, mul(al, bl, _semantic=s), _semantic=s)
+
+
+@_prim
+def square_err(x, p, _semantic=None):  # noqa: D103
+    return prod_err.__wrapped__(x, x, p, _semantic=_semantic)
 
 
 @triton.jit
@@ -89,11 +159,6 @@ def exp(x):
 
 
 @triton.jit
-def times_exp(a, x):
-    return a * tl.exp(x)
-
-
-@triton.jit
 def log1p01(e):
     # log(1 + e) = log(w) - ((w - 1) - e) / w with w = 1 + e rounded: the rounding of
     # 1 + e is taken back to first order (accurate to about 1 ulp)
@@ -101,14 +166,6 @@ def log1p01(e):
     return tl.log(w) - ((w - 1.0) - e) / w
 
 
-@triton.jit
-def square_err(x, p):
-    return tl.fma(x, x, -p)
-
-
-@triton.jit
-def prod_err(a, b, p):
-    return tl.fma(a, b, -p)
 
 
 @triton.jit

@@ -338,21 +338,23 @@ def _gelu_tanh_parts(m, x):
     to ~700): 2u = w + ew is formed in double-double (exact products, Knuth's sum) and
     its low part fed back through sigmoid'(w) = sigmoid(w) sigmoid(-w).
     """
-    k = _TANH_K32 if m.F32 else _TANH_K64
-    c2 = _TANH_C32 if m.F32 else _TANH_C64
-    c2_rest = _TANH_R32 if m.F32 else _TANH_R64
+    # (the constants inline: Triton makes a float assigned to a name a float32)
     xc = m.clip(x, -_GELU_LIM, _GELU_LIM)
     p2 = xc * xc
     e2 = m.square_err(xc, p2)
     p3 = xc * p2
     e3 = m.prod_err(xc, p2, p3) + xc * e2  # x**3 = p3 + e3
-    q = k * p3
-    eq = m.prod_err(p3, k, q) + k * e3  # k x**3 = q + eq
+    q = (_TANH_K32 if m.F32 else _TANH_K64) * p3
+    eq = m.prod_err(p3, _TANH_K32 if m.F32 else _TANH_K64, q) + (
+        _TANH_K32 if m.F32 else _TANH_K64
+    ) * e3  # k x**3 = q + eq
     v = xc + q
     bv = v - xc
     ev = ((xc - (v - bv)) + (q - bv)) + eq  # x + k x**3 = v + ev
-    w = c2 * v
-    ew = m.prod_err(v, c2, w) + (c2 * ev + c2_rest * v)  # 2u = w + ew
+    w = (_TANH_C32 if m.F32 else _TANH_C64) * v
+    ew = m.prod_err(v, _TANH_C32 if m.F32 else _TANH_C64, w) + (
+        (_TANH_C32 if m.F32 else _TANH_C64) * ev + (_TANH_R32 if m.F32 else _TANH_R64) * v
+    )  # 2u = w + ew
     s, t = m.sigmoid2(w)
     st = (s * t) * ew
     return xc, s + st, t - st, w, ew

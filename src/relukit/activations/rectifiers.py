@@ -159,11 +159,13 @@ _SLOPE = Param(
 
 
 def _leaky(m, x, negative_slope):
-    # -inf * 0 is NaN, but the limit of 0 * x as x -> -inf is 0: with a zero slope ±inf
-    # give -0.0 (as 0 * any finite x < 0; +inf takes the identity branch anyway).
-    # `x > 0` picks the identity branch; the slope branch at 0 makes autograd give the slope.
-    neg = m.where((negative_slope == 0) & m.isinf(x), -0.0, x * negative_slope)
-    return m.where(x > 0, x, neg)
+    # -inf * 0 is NaN, but the limit of 0 * x as x -> -inf is 0: with a zero slope -inf
+    # gives -0.0 (as 0 * any finite x < 0; +inf takes the identity branch anyway). That
+    # product is the only NaN a non-NaN x can give here (a NaN x comes out as itself
+    # whatever the formula says). `x > 0` picks the identity branch; the slope branch at
+    # 0 makes autograd give the slope.
+    neg = x * negative_slope
+    return m.where(x > 0, x, m.where(neg != neg, -0.0, neg))
 
 
 def _leaky_d(m, x, negative_slope):
@@ -376,7 +378,9 @@ def _hardsigmoid(m, x):
 
 
 def _hardsigmoid_d(m, x):
-    return m.where((x > -3) & (x < 3), 1 / 6, 0)
+    # 1/6 as x * 0 + 1/6: a constant in the working precision of x (where both branches
+    # are constants, Triton would make them float32 whatever x is)
+    return m.where((x > -3) & (x < 3), x * 0.0 + 1 / 6, 0.0)
 
 
 hardsigmoid = register(
@@ -448,8 +452,8 @@ def _prelu_weight(xp: Any, x: Any, weight: Any) -> Any:
 
 def _prelu(m, x, weight):
     # 0 * -inf: the limit -0.0, as leaky_relu with a zero slope
-    neg = m.where((weight == 0) & m.isinf(x), -0.0, x * weight)
-    return m.where(x > 0, x, neg)
+    neg = x * weight
+    return m.where(x > 0, x, m.where(neg != neg, -0.0, neg))
 
 
 def _prelu_d(m, x, weight):
