@@ -23,11 +23,15 @@ __all__ = [
     "gelu",
     "hardswish",
     "mish",
+    "quick_gelu",
+    "relu2",
     "selu",
     "silu",
     "softplus",
     "sparse_plus",
+    "squared_relu",
     "squareplus",
+    "star_relu",
     "swish",
 ]
 
@@ -467,6 +471,7 @@ def _silu(m, x):
     return m.tiny_half(x, m.where(x == -math.inf, -0.0, r))
 
 
+@formula
 def _silu_d(m, x):
     # sigmoid(x) (1 + x sigmoid(-x)), sigmoid(-x) formed directly (x clipped to ±1500,
     # where the result is its limit already: no inf * 0); far left
@@ -839,6 +844,152 @@ sparse_plus = register(
 array([0.  , 0.  , 0.25, 1.  , 3.  ])
 >>> rk.sparse_plus.derivative(0.0), rk.sparse_plus(float("-inf"))
 (0.5, 0.0)
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# squared_relu (relu2)
+# ---------------------------------------------------------------------------
+
+
+def _squared_relu(m, x):
+    r = m.where(x <= 0, 0.0, x)  # +0.0 at -0.0, as relu
+    return r * r  # rounded once (x**2 of a float32 is exact in float64)
+
+
+def _squared_relu_d(m, x):
+    return m.where(x <= 0, 0.0, 2.0 * x)
+
+
+squared_relu = register(
+    Activation(
+        name="squared_relu",
+        summary="Squared ReLU: relu(x)**2 (Primer, Nemotron).",
+        formula="squared_relu(x) = max(0, x)^2",
+        derivative_formula="squared_relu'(x) = 2 max(0, x)",
+        latex=r"\mathrm{squared\_relu}(x) = \max(0, x)^2",
+        derivative_latex=r"\mathrm{squared\_relu}'(x) = 2\max(0, x)",
+        math=Math(_squared_relu, _squared_relu_d, cost="light"),
+        kinks=(),
+        aliases=("relu2", "relu_squared", "squaredrelu"),
+        nonnegative_output=True,
+        zero_gradient_below=True,
+        torch_name=None,
+        jax_name=None,
+        differences="No kink: the derivative 2 max(0, x) is continuous (0 at 0 from both "
+        "sides); the second derivative jumps at 0. PyTorch and JAX have no squared ReLU; "
+        "Hugging Face's ACT2FN calls it relu2 (torch.square(torch.relu(x))). Backward "
+        "keeps the input: the derivative from the output, 2 sqrt(y), would have an "
+        "infinite derivative at 0 (double backward).",
+        examples="""
+>>> import relukit as rk
+>>> rk.squared_relu([-2.0, 0.5, 3.0]), rk.relu2 is rk.squared_relu
+(array([0.  , 0.25, 9.  ]), True)
+>>> rk.squared_relu.derivative(3.0), rk.squared_relu.derivative(0.0)
+(6.0, 0.0)
+""",
+    )
+)
+
+relu2 = squared_relu  # the alias as a name (Hugging Face's ACT2FN spelling)
+
+# ---------------------------------------------------------------------------
+# star_relu
+# ---------------------------------------------------------------------------
+
+
+def _star_relu(m, x, scale, bias):
+    r = m.where(x <= 0, 0.0, x)
+    return scale * (r * r) + bias
+
+
+def _star_relu_d(m, x, scale, bias):
+    return m.where(x <= 0, 0.0, (2.0 * scale) * x)
+
+
+star_relu = register(
+    Activation(
+        name="star_relu",
+        summary="StarReLU: scale * relu(x)**2 + bias (MetaFormer, Yu et al. 2022).",
+        formula="star_relu(x) = scale * max(0, x)^2 + bias",
+        derivative_formula="star_relu'(x) = 2 scale max(0, x)",
+        latex=r"\mathrm{star\_relu}(x) = s\,\max(0, x)^2 + b",
+        derivative_latex=r"\mathrm{star\_relu}'(x) = 2 s \max(0, x)",
+        math=Math(_star_relu, _star_relu_d, cost="light"),
+        params_list=(
+            Param(
+                "scale",
+                0.8944271909999159,
+                "s; the paper's 1/sqrt(1.25) keeps unit variance for a normal input",
+            ),
+            Param(
+                "bias",
+                -0.4472135954999579,
+                "b; the paper's -0.5/sqrt(1.25) keeps zero mean for a normal input",
+            ),
+        ),
+        kinks=(),
+        torch_name=None,
+        jax_name=None,
+        differences="Yu et al. 2022 (MetaFormer Baselines for Vision) define StarReLU with "
+        "s = 1/sqrt(1.25) = 0.8944 and b = -0.5/sqrt(1.25) = -0.4472, constant or learnable "
+        "(relukit.torch.StarReLU learns them); timm's StarReLU starts from s = 1, b = 0. "
+        "PyTorch and JAX have none. No kink: the derivative is continuous.",
+        examples="""
+>>> import relukit as rk
+>>> rk.star_relu(0.0), rk.star_relu(2.0, scale=1.0, bias=0.0)
+(-0.4472135954999579, 4.0)
+""",
+    )
+)
+
+# ---------------------------------------------------------------------------
+# quick_gelu
+# ---------------------------------------------------------------------------
+
+_QUICK = 1.702  # OpenAI CLIP's constant: sigmoid(1.702 x) approximates Phi(x)
+
+
+def _quick_gelu(m, x):
+    # x sigmoid(z), z = 1.702 x: sigmoid's full relative accuracy, one rounding more. Far
+    # left, sigmoid(z) = e^z is subnormal (few bits): there x e^z = (x h) h with
+    # h = e^(z/2) normal, rounded once into the result (as silu)
+    z = _QUICK * x
+    far = z < m.EXP_TAIL
+    zt = m.where(z < -_SILU_FLAT, -_SILU_FLAT, z)
+    h = m.exp(0.5 * zt)
+    xt = m.where(x < -_SILU_FLAT, -_SILU_FLAT, x)  # (h = 0 there: no -inf * 0)
+    r = m.where(far, ((xt * h) * h) / (1.0 + h * h), x * m.sigmoid(z))
+    return m.tiny_half(x, m.where(x == -math.inf, -0.0, r))
+
+
+def _quick_gelu_d(m, x):
+    # d/dx [x sigmoid(1.702 x)] = silu'(1.702 x): silu's derivative, zero patch included
+    return _silu_d(m, _QUICK * x)
+
+
+quick_gelu = register(
+    Activation(
+        name="quick_gelu",
+        summary="Quick GELU: x * sigmoid(1.702 x), the GELU approximation of OpenAI's CLIP.",
+        formula="quick_gelu(x) = x * sigmoid(1.702 x)",
+        derivative_formula="quick_gelu'(x) = silu'(1.702 x)",
+        latex=r"\mathrm{quick\_gelu}(x) = x\,\sigma(1.702\,x)",
+        derivative_latex=r"\mathrm{quick\_gelu}'(x) = \sigma(1.702 x)\bigl(1 + 1.702\,x\,"
+        r"(1 - \sigma(1.702 x))\bigr)",
+        math=Math(_quick_gelu, _quick_gelu_d),
+        kinks=(),
+        aliases=("quickgelu",),
+        torch_name=None,
+        jax_name=None,
+        differences="Hugging Face's QuickGELUActivation and open_clip's QuickGELU compute "
+        "x * torch.sigmoid(1.702 * x); PyTorch and JAX have none. relukit gives the limit "
+        "-0.0 at -inf (torch: nan) and keeps full accuracy in the far left tail.",
+        examples="""
+>>> import relukit as rk
+>>> round(rk.quick_gelu(1.0), 6), rk.quick_gelu(float("-inf"))
+(0.845796, -0.0)
 """,
     )
 )
