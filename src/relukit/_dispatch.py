@@ -717,3 +717,256 @@ def backward(
     with np.errstate(all="ignore"):
         return np.multiply(grad_out, d, out=out)
 
+
+
+# ---------------------------------------------------------------------------
+# gated entries: f(gate) * up, two arrays or one split in halves
+# ---------------------------------------------------------------------------
+
+
+def apply_gated(
+    act: Activation,
+    kind: str,
+    x: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    out: Any,
+    at_kink: Any,
+) -> Any:
+    """Evaluate the gated entry ``act``: ``act(gate, up)`` or ``act(x, dim=-1)``.
+
+    ``kind`` ``"value"`` gives ``f(gate) * up``; ``"derivative"`` the pair
+    ``(f'(gate) * up, f(gate))`` (in the split form one array shaped like ``x``: the
+    derivative with respect to the first half, ``up``, then the second, the gate);
+    ``"both"`` the value and that derivative.
+    """
+    kwargs = dict(kwargs)
+    dim = kwargs.pop("dim", -1)
+    if args:
+        up, args = args[0], args[1:]
+    else:
+        up = kwargs.pop("up", None)
+    params = act.bind(args, kwargs, _call_name(act, kind))
+    at_kink = check_at_kink(act, at_kink)
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{act.name}: dim must be an int, got {_describe(dim)}")
+    if up is None:
+        return _gated_split(act, kind, x, params, out, at_kink, int(dim))
+    return _gated_pair(act, kind, x, up, params, out, at_kink)
+
+
+def _gated_operand(act: Activation, what: str, v: Any) -> Any:
+    """A NumPy operand of a gated entry (or ``None`` for another array library)."""
+    np = numpy()
+    if isinstance(v, (bool, np.bool_, complex, str, bytes)) or v is None:
+        raise TypeError(f"{act.name}: {what} must be {ACCEPTED}; got {_describe(v)}")
+    if isinstance(v, (np.ndarray, np.generic)):
+        if v.dtype.kind not in "iuf":
+            raise TypeError(
+                f"{act.name}: {what} must be {ACCEPTED}; got {_describe(v)} (bool, complex, "
+                "object, string and datetime dtypes are not accepted)"
+            )
+        return np.asarray(v)
+    if isinstance(v, (list, tuple, range)):
+        return _from_sequence(act, v)
+    if isinstance(v, numbers.Real):
+        return np.asarray(_real(act, v))
+    return None
+
+
+def _gated_pair(
+    act: Activation, kind: str, gate: Any, up: Any, params: dict, out: Any, at_kink: Any
+) -> Any:
+    np = numpy()
+    scalars = type(gate) in (float, int) and type(up) in (float, int) and out is None
+    a = _gated_operand(act, "gate", gate)
+    b = _gated_operand(act, "up", up)
+    if a is None or b is None:
+        return _gated_xp(act, kind, gate, up, params, at_kink, out)
+    if act.check_dtype is not None:
+        act.check_dtype(params, np.result_type(a.dtype, b.dtype, np.float16))
+    dtype = np.result_type(a.dtype, b.dtype)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)  # integers: the default float
+    dtype = dtype.newbyteorder("=")
+    try:
+        a, b = np.broadcast_arrays(a.astype(dtype, copy=False), b.astype(dtype, copy=False))
+    except ValueError:
+        raise ValueError(
+            f"{act.name}: gate and up must have the same shape (or shapes that broadcast), "
+            f"got {np.shape(gate)} and {np.shape(up)}"
+        ) from None
+    res = _gated_numpy(act, kind, a, b, params, at_kink)
+    if scalars:
+        if kind == "value":
+            return float(res)
+        if kind == "derivative":
+            return (float(res[0]), float(res[1]))
+        return (float(res[0]), (float(res[1][0]), float(res[1][1])))
+    if out is None:
+        return res
+    return _gated_copy_out(act, kind, res, out)
+
+
+def _gated_copy_out(act: Activation, kind: str, res: Any, out: Any) -> Any:
+    np = numpy()
+    flat_res = [res] if kind == "value" else list(res) if kind == "derivative" else [
+        res[0], *res[1]
+    ]
+    flat_out = [out] if kind == "value" else list(out) if kind == "derivative" else [
+        out[0], *out[1]
+    ]
+    if len(flat_out) != len(flat_res):
+        raise TypeError(f"{act.name}: out must match the result's structure for {kind}")
+    for o, r in zip(flat_out, flat_res, strict=True):
+        _check_out(act, o, r.shape, r.dtype)
+    for o, r in zip(flat_out, flat_res, strict=True):
+        np.copyto(o, r)
+    return out
+
+
+def _gated_numpy(
+    act: Activation, kind: str, a: Any, b: Any, params: dict, at_kink: float | None
+) -> Any:
+    """``f(a) * b`` and its derivatives on NumPy arrays of one float dtype and shape."""
+    np = numpy()
+    kernel_kind = {"value": "value", "derivative": "derivative", "both": "both"}[kind]
+    p = _kernels().plan(act, kernel_kind, a.dtype, params, at_kink)
+    if p is not None:
+        n_out = {"value": 1, "derivative": 2, "both": 3}[kind]
+        res = p.run_gated(a, b, (None,) * n_out)
+        if res is not _kernels_mod.NOT_RUN:
+            if kind == "value":
+                return res[0]
+            if kind == "derivative":
+                return (res[0], res[1])
+            return (res[0], (res[1], res[2]))
+    from relukit._prims.numpy import NP
+
+    m_, fargs = act.math.resolve(params)
+    work = a.astype(np.float64)
+    wb = b.astype(np.float64)
+    with np.errstate(all="ignore"):
+        f = m_.value(NP, work, *fargs)
+        v = _nan_of(np, work, wb, f * wb)
+        if kind == "value":
+            return v.astype(a.dtype)
+        d = np.asarray(m_.derivative(NP, work, *fargs), dtype=np.float64)
+        if at_kink is not None:
+            for k in act.kinks:
+                d = np.where(work == k.location(params), at_kink, d)
+        dg = _nan_of(np, work, wb, d * wb).astype(a.dtype)
+        du = np.where(work != work, work + 0, f).astype(a.dtype)
+    pair = (dg, du)
+    return pair if kind == "derivative" else (v.astype(a.dtype), pair)
+
+
+def _nan_of(np: Any, a: Any, b: Any, r: Any) -> Any:
+    """The gated NaN rule: the gate's NaN, else the input's, else ``r``."""
+    return np.where(a != a, a + 0, np.where(b != b, b + 0, r))
+
+
+def _gated_split(
+    act: Activation, kind: str, x: Any, params: dict, out: Any, at_kink: Any, dim: int
+) -> Any:
+    """The split form: ``x`` in halves along ``dim``; the gate is the second half."""
+    np = numpy()
+    arr = _gated_operand(act, "x", x)
+    xp_x = x if arr is None else arr
+    shape = tuple(xp_x.shape)
+    if not shape:
+        raise ValueError(
+            f"{act.name}: one argument is split in halves along dim; got a scalar (pass the "
+            f"gate and up as two arguments: {act.name}(gate, up))"
+        )
+    try:
+        axis = range(len(shape))[dim]
+    except IndexError:
+        raise ValueError(
+            f"{act.name}: dim={dim} is out of range for an input with {len(shape)} dimension(s)"
+        ) from None
+    if shape[axis] % 2:
+        raise ValueError(
+            f"{act.name}: the size of x along dim ({axis}) must be even to split it in halves "
+            f"(up, gate), got {shape[axis]}"
+        )
+    h = shape[axis] // 2
+    index_up = tuple(slice(0, h) if i == axis else slice(None) for i in range(len(shape)))
+    index_gate = tuple(slice(h, None) if i == axis else slice(None) for i in range(len(shape)))
+    up, gate = xp_x[index_up], xp_x[index_gate]
+    if arr is None:
+        res = _gated_xp(act, kind, gate, up, params, at_kink, None)
+        xp = _xp_of(x)
+        join = lambda pair: xp.concat([pair[1], pair[0]], axis=axis)  # noqa: E731
+    else:
+        res = _gated_pair(act, kind, gate, up, params, None, at_kink)
+        join = lambda pair: np.concatenate([pair[1], pair[0]], axis=axis)  # noqa: E731
+    if kind == "value":
+        r = res
+    elif kind == "derivative":
+        r = join(res)
+    else:
+        r = (res[0], join(res[1]))
+    if out is None:
+        return r
+    if arr is None:
+        raise TypeError(f"{act.name}: out= is supported for NumPy arrays only")
+    if kind != "both":  # (the derivative is one array here)
+        return _gated_copy_out(act, "value", r, out)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"{act.name}.value_and_derivative: out must be a pair of arrays")
+    _gated_copy_out(act, "value", r[0], out[0])
+    _gated_copy_out(act, "value", r[1], out[1])
+    return out
+
+
+def _xp_of(x: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.array_namespace(x)
+
+
+def _gated_xp(
+    act: Activation, kind: str, gate: Any, up: Any, params: dict, at_kink: Any, out: Any
+) -> Any:
+    """A gated entry on Array API arrays (PyTorch, JAX, CuPy, Dask): the formulas."""
+    import array_api_compat
+
+    if not (array_api_compat.is_array_api_obj(gate) and array_api_compat.is_array_api_obj(up)):
+        bad = up if array_api_compat.is_array_api_obj(gate) else gate
+        raise TypeError(f"{act.name}: gate and up must be {ACCEPTED}; got {_describe(bad)}")
+    if out is not None:
+        raise TypeError(f"{act.name}: out= is supported for NumPy arrays only")
+    xp = array_api_compat.array_namespace(gate, up)
+    from relukit._prims.numpy import astype, namespace
+
+    dt = xp.result_type(gate.dtype, up.dtype)
+    if not xp.isdtype(dt, "real floating"):
+        info = xp.__array_namespace_info__()
+        dt = info.default_dtypes(device=array_api_compat.device(gate))["real floating"]
+    a = gate if gate.dtype == dt else astype(xp, gate, dt)
+    b = up if up.dtype == dt else astype(xp, up, dt)
+    if act.check_dtype is not None:
+        act.check_dtype(params, dt)
+    work, f32 = _working(xp, a, False)
+    wa = a if work == a.dtype else astype(xp, a, work)
+    wb = b if work == b.dtype else astype(xp, b, work)
+    m_, fargs = act.math.resolve(params, wa, xp)
+    ns = namespace(xp, f32)
+    f = m_.value(ns, wa, *fargs)
+
+    def nan(r: Any) -> Any:
+        return xp.where(wa != wa, wa + 0, xp.where(wb != wb, wb + 0, r))
+
+    def back(r: Any) -> Any:
+        return r if r.dtype == dt else astype(xp, r, dt)
+
+    v = back(nan(f * wb))
+    if kind == "value":
+        return v
+    d = m_.derivative(ns, wa, *fargs)
+    if at_kink is not None:
+        for k in act.kinks:
+            d = xp.where(wa == k.location(params), at_kink, d)
+    pair = (back(nan(d * wb)), back(xp.where(wa != wa, wa + 0, f)))
+    return pair if kind == "derivative" else (v, pair)

@@ -234,6 +234,19 @@ class Plan:
     grain: int
     channel: Any = None
 
+    def run_gated(self, a: Any, b: Any, outs: tuple[Any, ...], g: Any = None) -> Any:
+        """A gated entry's kernel on ``a`` (the gate) and ``b`` (and ``g``, the output's
+        gradient, for ``"backward"``): C-contiguous arrays of one shape and of this
+        plan's dtype (float16: widened here). ``outs``: the result arrays (new ones are
+        made where an entry is ``None``); returns them, or :data:`NOT_RUN`."""
+        try:
+            return _execute_gated(self, a, b, g, outs)
+        except Exception as exc:
+            if not _compile_error(exc):
+                raise
+            _broken(exc)
+            return NOT_RUN
+
     def run(self, x: Any, out: Any = None) -> Any:
         """Compute on the ndarray ``x`` (any layout, this plan's dtype or float16).
 
@@ -321,7 +334,10 @@ def plan(
     if lean and formulas.lean is not None and not formulas.lean(*args):
         lean = False
     arity = len(args) if channel is None else 1
-    kernel = build.kernel(formulas, "32" if lean else "64", kind, arity, channel is not None)
+    gated = bool(getattr(act, "gated", False))
+    kernel = build.kernel(
+        formulas, "32" if lean else "64", kind, arity, channel is not None, gated=gated
+    )
     kk = 1 if (at_kink is not None and kinks and kind not in ("value", "backward_y")) else 0
     grain = threads.GRAIN[formulas.work]
     extra = None
@@ -340,7 +356,7 @@ def plan(
         kernel,
         kind,
         dtype,
-        _pack(np, dtype, values, formulas.exact),
+        _pack(np, dtype, values, formulas.exact and not gated),
         _kink_block(np, dtype, at_kink, kinks),
         kk,
         grain,
@@ -427,6 +443,39 @@ def _execute(plan: Plan, x: Any, out: Any) -> Any:
     if out is not None:
         return out  # the caller's object itself (the pair for "both")
     return (direct[0], direct[1]) if two else direct[0]
+
+
+def _execute_gated(plan: Plan, a: Any, b: Any, g: Any, outs: tuple[Any, ...]) -> tuple[Any, ...]:
+    np = _np
+    half = a.dtype.char == "e"
+    ins = [a, b] if g is None else [a, b, g]
+    ins = [v.astype(np.float64) if half else np.ascontiguousarray(v, plan.dtype) for v in ins]
+    news = [
+        o if o is not None and not half and _plain(np, o, plan.dtype) else np.empty(a.shape, plan.dtype)
+        for o in outs
+    ]
+    tail, align = _tail(plan, a)
+    if a.size:
+        threads.run(
+            plan.kernel,
+            *(v.reshape(-1) for v in (*ins, *news)),
+            *tail,
+            arrays=len(ins) + len(news),
+            grain=plan.grain,
+            align=align,
+            fresh=0,
+            threads=settings().threads,
+        )
+    results = []
+    for n_, o in zip(news, outs, strict=True):
+        if o is not None and n_ is not o:
+            with np.errstate(over="ignore"):
+                np.copyto(o, n_, casting="same_kind")
+            n_ = o
+        elif half:
+            n_ = n_.astype(np.float16)
+        results.append(n_)
+    return tuple(results)
 
 
 #: float16 arrays are widened to float64 and rounded back in chunks of this many

@@ -88,25 +88,28 @@ def _jit(flags: dict[str, Any]) -> Callable[[Callable[..., Any]], Any]:
 _KERNELS: dict[tuple[Any, ...], Any] = {}
 
 
-def kernel(math: Any, ns: Namespace, kind: str, arity: int, channel: bool = False) -> Any:
+def kernel(
+    math: Any, ns: Namespace, kind: str, arity: int, channel: bool = False, gated: bool = False
+) -> Any:
     """The loop of ``kind`` for the formulas of ``math`` (a numba dispatcher).
 
     ``kind`` is ``value``, ``derivative``, ``both``, ``backward`` or ``backward_y``
     (the derivative from the output); ``arity`` the number of formula arguments;
-    ``channel`` gives the per-channel loops (one argument per block, PReLU's weight).
+    ``channel`` gives the per-channel loops (one argument per block, PReLU's weight),
+    ``gated`` the loops of a gated entry (``f(a) * b``: :data:`relukit._kernels_loops.GATED`).
     Kernels are shared by entries with the same formulas (rrelu and leaky_relu).
     """
-    key = (math.value, math.derivative, math.from_output, ns, kind, arity, channel)
+    key = (math.value, math.derivative, math.from_output, ns, kind, arity, channel, gated)
     hit = _KERNELS.get(key)
     if hit is not None:
         return hit
     m = _NAMESPACES[ns]
     base = f"{math.value.__module__}.{math.value.__qualname__}"
-    name = f"{base}_{'ch_' if channel else ''}{kind}_{ns}"
+    name = f"{base}_{'ch_' if channel else 'g_' if gated else ''}{kind}_{ns}"
     derivative = math.from_output if kind == "backward_y" else math.derivative
     if derivative is None:
         raise ValueError(f"{base}: no derivative from the output")
-    template = (loops.CHANNEL if channel else loops.KINDS)[kind]
+    template = (loops.CHANNEL if channel else loops.GATED if gated else loops.KINDS)[kind]
     out = _KERNELS[key] = loops.plug(
         template,
         name,
@@ -114,6 +117,6 @@ def kernel(math: Any, ns: Namespace, kind: str, arity: int, channel: bool = Fals
         _jit(EXACT_FLAGS if math.exact else SMOOTH_FLAGS),
         _v=_element(math.value, m, arity, f"{name}.v"),
         _d=_element(derivative, m, arity, f"{name}.d"),
-        _w=_same if math.exact else _widen,
+        _w=_same if math.exact and not gated else _widen,
     )
     return out

@@ -37,7 +37,7 @@ from numba import njit
 from numba.core import types as nbtypes
 from numba.extending import intrinsic
 
-__all__ = ["CHANNEL", "KINDS", "plug"]
+__all__ = ["CHANNEL", "GATED", "KINDS", "plug"]
 
 #: the plugged globals (each kernel gets its own)
 _v: Any = None
@@ -236,3 +236,83 @@ def plug(
     fn.__qualname__ = name
     fn.__module__ = home
     return jit(fn)
+
+
+# ---------------------------------------------------------------------------
+# gated entries: y = f(a) * b for a gate a and an input b (swiglu, geglu, reglu, glu)
+# ---------------------------------------------------------------------------
+#
+# Computed in float64 and rounded once (f(a) is not rounded to the dtype before the
+# product, as eager torch's F.silu(a) * b rounds it). NaN: a NaN gate gives the gate's
+# NaN, else a NaN input b gives b's NaN (quieted). The derivatives: with respect to the
+# gate f'(a) * b (at_kink at the gate's kinks), with respect to b f(a).
+
+
+@njit(inline="always", fastmath=False, nogil=True)
+def _nan2(va, vb, r):  # pragma: no cover - compiled
+    if va != va:
+        return _quiet(va)
+    if vb != vb:
+        return _quiet(vb)
+    return r
+
+
+def _g_value(a, b, y, A, P):  # pragma: no cover - compiled
+    a0, a1, a2 = A[0], A[1], A[2]
+    for i in range(a.shape[0]):
+        va = a[i]
+        vb = b[i]
+        y[i] = _nan2(va, vb, _v(_w(va), a0, a1, a2) * _w(vb))
+
+
+def _g_derivative(a, b, da, db, A, P, kk):  # pragma: no cover - compiled
+    a0, a1, a2 = A[0], A[1], A[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(a.shape[0]):
+        va = a[i]
+        vb = b[i]
+        wa = _w(va)
+        fd = _kink(va, _d(wa, a0, a1, a2), kk, kv, k0, k1)
+        da[i] = _nan2(va, vb, fd * _w(vb))
+        fv = _v(wa, a0, a1, a2)
+        db[i] = _quiet(va) if va != va else fv
+
+
+def _g_both(a, b, y, da, db, A, P, kk):  # pragma: no cover - compiled
+    a0, a1, a2 = A[0], A[1], A[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(a.shape[0]):
+        va = a[i]
+        vb = b[i]
+        wa = _w(va)
+        wb = _w(vb)
+        fv = _v(wa, a0, a1, a2)
+        fd = _kink(va, _d(wa, a0, a1, a2), kk, kv, k0, k1)
+        y[i] = _nan2(va, vb, fv * wb)
+        da[i] = _nan2(va, vb, fd * wb)
+        db[i] = _quiet(va) if va != va else fv
+
+
+def _g_backward(a, b, g, ga, gb, A, P, kk):  # pragma: no cover - compiled
+    # the two input gradients in one pass: g f'(a) b and g f(a), each rounded once;
+    # ga or gb may be g (each g[i] is read before it is written)
+    a0, a1, a2 = A[0], A[1], A[2]
+    kv, k0, k1 = P[3], P[4], P[5]
+    for i in range(a.shape[0]):
+        va = a[i]
+        vb = b[i]
+        wg = _w(g[i])
+        wa = _w(va)
+        fv = _v(wa, a0, a1, a2)
+        fd = _kink(va, _d(wa, a0, a1, a2), kk, kv, k0, k1)
+        ga[i] = _nan2(va, vb, wg * (fd * _w(vb)))
+        gb[i] = _quiet(va) if va != va else wg * fv
+
+
+#: kind -> loop template, gated entries
+GATED: Mapping[str, Callable[..., None]] = {
+    "value": _g_value,
+    "derivative": _g_derivative,
+    "both": _g_both,
+    "backward": _g_backward,
+}

@@ -53,7 +53,25 @@ def _split3(x, y, z, nthreads, align, *tail):  # pragma: no cover - compiled
         _k(x[s:e], y[s:e], z[s:e], *tail)
 
 
-_TEMPLATES: dict[int, Callable[..., None]] = {2: _split2, 3: _split3}
+def _split4(a, b, c, d, nthreads, align, *tail):  # pragma: no cover - compiled
+    n = a.shape[0]
+    step = -(-n // (nthreads * align)) * align
+    for i in prange(-(-n // step)):
+        s = i * step
+        e = min(n, s + step)
+        _k(a[s:e], b[s:e], c[s:e], d[s:e], *tail)
+
+
+def _split5(a, b, c, d, f, nthreads, align, *tail):  # pragma: no cover - compiled
+    n = a.shape[0]
+    step = -(-n // (nthreads * align)) * align
+    for i in prange(-(-n // step)):
+        s = i * step
+        e = min(n, s + step)
+        _k(a[s:e], b[s:e], c[s:e], d[s:e], f[s:e], *tail)
+
+
+_TEMPLATES: dict[int, Callable[..., None]] = {2: _split2, 3: _split3, 4: _split4, 5: _split5}
 _made: dict[Any, Any] = {}
 
 

@@ -409,6 +409,13 @@ class Activation:
     nonnegative_output : bool
         The value is >= 0 at every input, for every parameter value (relu, softplus,
         ...): sums of outputs need no ``abs``.
+    gated : bool
+        A gated linear unit (swiglu, geglu, reglu, glu, bilinear): the value is
+        ``f(gate) * up`` for two inputs, ``f`` the formulas of :attr:`math`. Called with
+        two arrays, ``act(gate, up)``, or with one split in halves along ``dim`` (as
+        ``torch.nn.GLU``: the gate is the second half), ``act(x, dim=-1)``; the
+        derivative is the pair ``(d/d gate, d/d up)`` (one array shaped like ``x`` in the
+        split form: ``d/d up`` in the first half, ``d/d gate`` in the second).
     zero_gradient_below : bool
         For every parameter value, the value and the derivative are 0 at every x <= 0
         and the value is > 0 at every x > 0 (relu, relu6): a unit whose pre-activation
@@ -434,6 +441,7 @@ class Activation:
     examples: str = ""
     nonnegative_output: bool = False
     zero_gradient_below: bool = False
+    gated: bool = False
     #: optional ``f(params)`` run by :meth:`bind` after each parameter is validated, for
     #: checks across parameters (hardtanh's ``max_val >= min_val``); raises ValueError.
     check_params: Callable[[dict], None] | None = None
@@ -528,6 +536,8 @@ class Activation:
     # default parameters takes the shortest path in :mod:`relukit._dispatch`.
     def __call__(self, x: Any, *args: Any, out: Any = None, **kwargs: Any) -> Any:
         """Evaluate the activation (see the class docstring)."""
+        if self.gated:
+            return _dispatch.apply_gated(self, "value", x, args, kwargs, out, None)
         if not args and not kwargs:
             return _dispatch.default_call(self, "value", x, out, None)
         return _dispatch.apply(self, "value", x, args, kwargs, out, None)
@@ -545,11 +555,18 @@ class Activation:
             for p in self.params_list
         ]
         extra = ["out"] if kind == "value" else ["at_kink", "out"]
+        first = [P("x", P.POSITIONAL_OR_KEYWORD)]
+        if self.gated:
+            first.append(P("up", P.POSITIONAL_OR_KEYWORD, default=None))
+            extra = ["dim", *extra]
         return inspect.Signature(
             [
-                P("x", P.POSITIONAL_OR_KEYWORD),
+                *first,
                 *params,
-                *(P(k, P.KEYWORD_ONLY, default=None) for k in extra),
+                *(
+                    P(k, P.KEYWORD_ONLY, default=-1 if k == "dim" else None)
+                    for k in extra
+                ),
             ]
         )
 
@@ -575,11 +592,12 @@ class Activation:
         'leaky_relu.derivative(x, negative_slope=0.01, *, at_kink=None, out=None)'
         """
         ps = "".join(f", {p.name}={p.default!r}" for p in self.params_list)
+        xs, dim = ("x, up=None", "dim=-1, ") if self.gated else ("x", "")
         return {
-            "value": f"{self.name}(x{ps}, *, out=None)",
-            "derivative": f"{self.name}.derivative(x{ps}, *, at_kink=None, out=None)",
+            "value": f"{self.name}({xs}{ps}, *, {dim}out=None)",
+            "derivative": f"{self.name}.derivative({xs}{ps}, *, {dim}at_kink=None, out=None)",
             "value_and_derivative": (
-                f"{self.name}.value_and_derivative(x{ps}, *, at_kink=None, out=None)"
+                f"{self.name}.value_and_derivative({xs}{ps}, *, {dim}at_kink=None, out=None)"
             ),
         }
 
@@ -653,6 +671,8 @@ class _Method:
         self, x: Any, *args: Any, at_kink: Any = None, out: Any = None, **kwargs: Any
     ) -> Any:
         act, kind = self._act, self._kind
+        if act.gated:
+            return _dispatch.apply_gated(act, kind, x, args, kwargs, out, at_kink)
         if not args and not kwargs and at_kink is None:
             return _dispatch.default_call(act, kind, x, out, None)
         return _dispatch.apply(act, kind, x, args, kwargs, out, at_kink)

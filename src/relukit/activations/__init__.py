@@ -27,14 +27,15 @@ from __future__ import annotations
 
 # the blocks register in import order: rectifiers first
 # isort: off
-from relukit.activations import rectifiers, curved
+from relukit.activations import rectifiers, curved, gated
 from relukit.activations.rectifiers import *  # noqa: F403
 from relukit.activations.curved import *  # noqa: F403
+from relukit.activations.gated import *  # noqa: F403
 
 # isort: on
 from relukit.catalogue import catalogue as _catalogue
 
-__all__ = [*rectifiers.__all__, *curved.__all__]
+__all__ = [*rectifiers.__all__, *curved.__all__, *gated.__all__]
 
 # the examples of every entry run as doctests (collected via __test__)
 __test__ = {a.name: a.__doc__ for a in _catalogue()}

@@ -461,6 +461,7 @@ _SILU_FLAT = 1500.0  # |x| beyond which silu and silu' are their limits in every
 _SILU_PATCH = Patch("silu", width=0.45, lean_terms=8, lean_width=0.02)
 
 
+@formula
 def _silu(m, x):
     # x / (1 + e^-x): 3 roundings. Far left, e^-x overflows and e^x is subnormal (few
     # bits): there x e^x = (x h) h with h = e^(x/2) normal, one rounding into the result.
@@ -951,22 +952,33 @@ star_relu = register(
 _QUICK = 1.702  # OpenAI CLIP's constant: sigmoid(1.702 x) approximates Phi(x)
 
 
-def _quick_gelu(m, x):
-    # x sigmoid(z), z = 1.702 x: sigmoid's full relative accuracy, one rounding more. Far
-    # left, sigmoid(z) = e^z is subnormal (few bits): there x e^z = (x h) h with
-    # h = e^(z/2) normal, rounded once into the result (as silu)
-    z = _QUICK * x
+@formula
+def _swish_beta(m, x, beta):
+    """x sigmoid(beta x): silu's formula for beta = 1, else as silu with z = beta x."""
+    if beta == 1.0:
+        return _silu(m, x)
+    # x sigmoid(z): sigmoid's full relative accuracy, one rounding more. Far left,
+    # sigmoid(z) = e^z is subnormal (few bits): there x e^z = (x h) h with h = e^(z/2)
+    # normal, rounded once into the result (as silu)
+    z = beta * x
     far = z < m.EXP_TAIL
     zt = m.where(z < -_SILU_FLAT, -_SILU_FLAT, z)
     h = m.exp(0.5 * zt)
-    xt = m.where(x < -_SILU_FLAT, -_SILU_FLAT, x)  # (h = 0 there: no -inf * 0)
+    xt = m.where(x < -_SILU_FLAT / beta, -_SILU_FLAT / beta, x)  # (h = 0: no -inf * 0)
     r = m.where(far, ((xt * h) * h) / (1.0 + h * h), x * m.sigmoid(z))
     return m.tiny_half(x, m.where(x == -math.inf, -0.0, r))
 
 
-def _quick_gelu_d(m, x):
-    # d/dx [x sigmoid(1.702 x)] = silu'(1.702 x): silu's derivative, zero patch included
-    return _silu_d(m, _QUICK * x)
+@formula
+def _swish_beta_d(m, x, beta):
+    """d/dx [x sigmoid(beta x)] = silu'(beta x): silu's derivative, zero patch included."""
+    if beta == 1.0:
+        return _silu_d(m, x)
+    return _silu_d(m, beta * x)
+
+
+def _quick_args(p, x=None, xp=None):
+    return (_QUICK,)  # (beta as an argument: the kernels read it in float64)
 
 
 quick_gelu = register(
@@ -978,7 +990,7 @@ quick_gelu = register(
         latex=r"\mathrm{quick\_gelu}(x) = x\,\sigma(1.702\,x)",
         derivative_latex=r"\mathrm{quick\_gelu}'(x) = \sigma(1.702 x)\bigl(1 + 1.702\,x\,"
         r"(1 - \sigma(1.702 x))\bigr)",
-        math=Math(_quick_gelu, _quick_gelu_d),
+        math=Math(_swish_beta, _swish_beta_d, args=_quick_args),
         kinks=(),
         aliases=("quickgelu",),
         torch_name=None,
