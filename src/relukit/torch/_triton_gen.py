@@ -62,6 +62,8 @@ _M: Any = None  # its namespace
 _E: Any = None  # the element function (a lowered formula with its arguments)
 _WT: Any = None  # the working dtype (tl.float64 or tl.float32)
 _KT: Any = None  # the dtype kinks are compared in
+_EV: Any = None  # a gated entry's value element function
+_ED: Any = None  # and its derivative
 
 
 # ---------------------------------------------------------------------------
@@ -156,6 +158,39 @@ def _k_value_codes(
         tl.store(P + k * NB + rows, byte.to(tl.uint8), mask=rows < NB)
 
 
+def _k_gvalue(P, Q, Y, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
+    # a gated entry: y = f(a) * b (a the gate, in P; b in Q), rounded once
+    i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    msk = i < N
+    a = tl.load(P + i, mask=msk).to(_WT)
+    b = tl.load(Q + i, mask=msk).to(_WT)
+    f = _EV(_M, a, tl.load(A).to(_WT), tl.load(A + 1).to(_WT), tl.load(A + 2).to(_WT))
+    r = tl.where(a != a, a, tl.where(b != b, b, f * b))
+    tl.store(Y + i, r.to(Y.dtype.element_ty), mask=msk)
+
+
+def _k_gbackward(P, Q, G, GA, GB, A, K, N, BLOCK: tl.constexpr):  # pragma: no cover
+    # both input gradients in one pass: g f'(a) b and g f(a), each rounded once
+    i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    msk = i < N
+    ain = tl.load(P + i, mask=msk)
+    a = ain.to(_WT)
+    b = tl.load(Q + i, mask=msk).to(_WT)
+    g = tl.load(G + i, mask=msk).to(_WT)
+    a0 = tl.load(A).to(_WT)
+    a1 = tl.load(A + 1).to(_WT)
+    a2 = tl.load(A + 2).to(_WT)
+    f = _EV(_M, a, a0, a1, a2)
+    d = _ED(_M, a, a0, a1, a2)
+    ak = ain.to(_KT)
+    kv = tl.where(tl.load(K) != 0.0, tl.load(K + 1).to(_WT), d)
+    d = tl.where((ak == tl.load(K + 2).to(_KT)) | (ak == tl.load(K + 3).to(_KT)), kv, d)
+    ga = tl.where(a != a, a, tl.where(b != b, b, g * (d * b)))
+    gb = tl.where(a != a, a, g * f)
+    tl.store(GA + i, ga.to(GA.dtype.element_ty), mask=msk)
+    tl.store(GB + i, gb.to(GB.dtype.element_ty), mask=msk)
+
+
 @triton.jit
 def _k_codes_backward(G, P, LV, O, N, NB, BITS: tl.constexpr, BLOCK: tl.constexpr):
     rows = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -215,6 +250,23 @@ def kernel(math: Any, dtype: torch.dtype, kind: str, arity: int) -> Any:
     element = _rebound(_ELEMENTS[arity], f"{base}_{kind}_{ns}_e", _F=lower(fn, m))
     kt = {torch.float64: tl.float64, torch.float32: tl.float32}.get(dtype, tl.float32)
     return _rebound(_TEMPLATES[kind], f"{base}_{kind}_{ns}", _E=element, _M=m, _WT=wt, _KT=kt)
+
+
+@functools.cache
+def gated_kernel(math: Any, dtype: torch.dtype, kind: str, arity: int) -> Any:
+    """The Triton kernel of a gated entry (``gvalue`` or ``gbackward``) on ``dtype``
+    tensors: float16/bfloat16 in float32, float32/float64 in float64 (as the CPU's)."""
+    half = dtype in _HALF
+    m = _t32 if half else _t64
+    wt, ns = (tl.float32, "f32") if half else (tl.float64, "f64")
+    base = f"{math.value.__module__}.{math.value.__qualname__}".replace(".", "_")
+    ev = _rebound(_ELEMENTS[arity], f"{base}_{kind}_{ns}_ev", _F=lower(math.value, m))
+    ed = _rebound(_ELEMENTS[arity], f"{base}_{kind}_{ns}_ed", _F=lower(math.derivative, m))
+    kt = {torch.float64: tl.float64, torch.float32: tl.float32}.get(dtype, tl.float32)
+    template = _k_gvalue if kind == "gvalue" else _k_gbackward
+    return _rebound(
+        template, f"{base}_{kind}_{ns}", _EV=ev, _ED=ed, _M=m, _WT=wt, _KT=kt
+    )
 
 
 def codes_backward_kernel() -> Any:
@@ -304,3 +356,34 @@ def codes_backward(
             g, packed, levels, o, n, nb, BITS=bits, BLOCK=CODE_BLOCK
         )
     return o
+
+
+def gated_value(
+    math: Any, arity: int, a: torch.Tensor, b: torch.Tensor, args: torch.Tensor
+) -> torch.Tensor:
+    """``f(a) * b`` for contiguous ``a``, ``b`` of one shape and dtype."""
+    y = torch.empty_like(a)
+    n = a.numel()
+    if n:
+        gated_kernel(math, a.dtype, "gvalue", arity)[_grid(n, BLOCK)](a, b, y, args, n, BLOCK=BLOCK)
+    return y
+
+
+def gated_backward(
+    math: Any,
+    arity: int,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    g: torch.Tensor,
+    args: torch.Tensor,
+    k: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(g f'(a) b, g f(a))`` in one pass."""
+    ga = torch.empty_like(a)
+    gb = torch.empty_like(a)
+    n = a.numel()
+    if n:
+        gated_kernel(math, a.dtype, "gbackward", arity)[_grid(n, BLOCK)](
+            a, b, g, ga, gb, args, k, n, BLOCK=BLOCK
+        )
+    return ga, gb

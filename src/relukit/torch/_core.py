@@ -1,0 +1,548 @@
+"""How relukit.torch computes: the catalogue's formulas, on the fastest route a tensor allows.
+
+Every entry runs through one ``torch.autograd.Function`` whose forward and backward
+compute the entry's :class:`~relukit.catalogue.Math` on one of three routes
+(:func:`route`):
+
+``"cpu"``
+    plain CPU tensors in eager mode: the numba kernels of the NumPy API on the tensor's
+    memory (``t.numpy()``, no copy for contiguous tensors), so ``rt.gelu(t)`` and
+    ``rk.gelu(t.numpy())`` are the same bits, values and gradients alike. bfloat16 (which
+    NumPy lacks) is computed in float32 and rounded once more.
+``"triton"``
+    CUDA tensors when Triton imports: one generated kernel per direction
+    (:mod:`relukit.torch._triton_gen`), float32 computed in float64 and rounded once,
+    float16/bfloat16 in float32.
+``"torch"``
+    everything else: ``torch.compile`` (the formulas stay visible to Inductor, which
+    fuses them with their neighbours), ``torch.func`` transforms, ``torch.jit.trace``,
+    ``torch.export``, fake tensors, other devices, and double backward: the same
+    formulas with torch operations (:func:`relukit._dispatch.formula`).
+
+Backward keeps what the derivative needs: the output where the entry's derivative from
+the output is exact (the piecewise-linear entries: relu, leaky_relu with a slope >= 0,
+relu6, hardtanh; the next layer usually keeps that tensor anyway), the input otherwise; with ``at_kink`` and a saved output, a bool mask of
+the inputs at a kink. NaN in gives NaN out on every route, for values and gradients.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from relukit import _dispatch
+from relukit.catalogue import Activation, Math, get
+
+__all__ = ["TorchPlan", "apply", "grad", "plan", "route", "value"]
+
+_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+_CPU_DTYPES = (torch.float16, torch.float32, torch.float64, torch.bfloat16)
+_NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
+
+
+# ---------------------------------------------------------------------------
+# the plan: one entry with bound parameters
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TorchPlan:
+    """One catalogue entry with bound parameters, as relukit.torch runs it.
+
+    Attributes
+    ----------
+    act
+        The catalogue entry.
+    params
+        The validated parameters, ``{name: value}``.
+    math, args
+        The entry's formulas for these parameters and their arguments
+        (:meth:`Math.resolve`).
+    save_output
+        Backward keeps the output (the derivative from the output is valid here).
+    kinks
+        The kink locations, for ``at_kink``.
+    """
+
+    act: Activation
+    params: dict[str, Any]
+    math: Math
+    args: tuple[Any, ...]
+    save_output: bool
+    kinks: tuple[float, ...]
+
+    @functools.cached_property
+    def _device_args(self) -> dict[Any, Any]:
+        return {}
+
+    def triton_args(self, device: Any) -> torch.Tensor:
+        """The formula's arguments as the float64 tensor the Triton kernels read."""
+        hit = self._device_args.get(device)
+        if hit is None:
+            from relukit.torch import _triton_gen
+
+            hit = self._device_args[device] = _triton_gen.packed_args(self.args, device)
+        return hit
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(name: str, pvals: tuple[Any, ...]) -> TorchPlan:
+    act = get(name)
+    p = dict(zip(act.params, pvals, strict=True))
+    m, args = act.math.resolve(p)
+    if args is None:
+        raise ValueError(f"relukit.torch.{name}: these parameters have no formula")
+    # the output only where the derivative from it is exact (the piecewise-linear entries):
+    # elsewhere it would differ from the derivative at the input (elu's y + alpha is 0 in
+    # float32 at x = -20, where elu' is 2e-9), and the gradient must be that of the input
+    save_output = m.exact and m.can_use_output(args)
+    kinks = tuple(k[0] for k in act.kink_points(**p)) if act.kinks else ()
+    return TorchPlan(act, p, m, tuple(args), save_output, kinks)
+
+
+def plan(name: str, pvals: tuple[Any, ...] = ()) -> TorchPlan:
+    """The :class:`TorchPlan` of catalogue entry ``name`` with (validated) parameter values.
+
+    >>> plan("leaky_relu", (0.1,)).save_output, plan("leaky_relu", (-0.5,)).save_output
+    (True, False)
+    >>> plan("gelu", ("none",)).save_output
+    False
+    """
+    return _plan(name, pvals)
+
+
+# ---------------------------------------------------------------------------
+# routes
+# ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _triton_ok() -> bool:
+    try:
+        import triton  # noqa: F401
+
+        from relukit.torch import _triton_gen  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def _kernels_ok() -> bool:
+    from relukit import _kernels
+
+    return _kernels.available()
+
+
+def route(x: torch.Tensor) -> str:
+    """``"cpu"``, ``"triton"`` or ``"torch"`` for the tensor ``x`` here and now."""
+    if torch.compiler.is_compiling() or type(x) is not torch.Tensor or _is_wrapped(x):
+        return "torch"
+    if torch._C._get_tracing_state() or torch._C._len_torch_dispatch_stack():
+        return "torch"
+    dev = x.device.type
+    if dev == "cpu":
+        return "cpu" if x.dtype in _CPU_DTYPES and _kernels_ok() else "torch"
+    if dev == "cuda" and x.dtype in _CPU_DTYPES and x.numel() < 2**62 and _triton_ok():
+        return "triton"
+    return "torch"
+
+
+# ---------------------------------------------------------------------------
+# value and gradient on each route
+# ---------------------------------------------------------------------------
+
+
+def _as_numpy(t: torch.Tensor) -> Any:
+    """A NumPy view of a CPU tensor (a contiguous copy when it is not contiguous)."""
+    t = t.detach()
+    return (t if t.is_contiguous() else t.contiguous()).numpy()
+
+
+_KPLANS: dict[tuple[Any, ...], Any] = {}
+
+
+def _kernel_plan(pl: TorchPlan, kind: str, dtype: Any, at_kink: float | None) -> Any:
+    key = (pl, kind, dtype, None if at_kink is None else float(at_kink).hex())
+    hit = _KPLANS.get(key)
+    if hit is None:
+        from relukit import _kernels
+
+        hit = _kernels.plan(pl.act, kind, dtype, pl.params, at_kink)
+        if len(_KPLANS) > 2048:
+            _KPLANS.clear()
+        _KPLANS[key] = hit
+    return hit
+
+
+def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """The entry's value at ``x`` (written into ``x`` when ``inplace``), on ``x``'s route."""
+    r = route(x)
+    if r == "cpu":
+        y = _value_cpu(pl, x, inplace)
+        if y is not None:
+            return y
+    elif r == "triton":
+        from relukit.torch import _triton_gen
+
+        xc = x if x.is_contiguous() else x.contiguous()
+        out = x if inplace and x.is_contiguous() else None
+        y = _triton_gen.value(pl.math, len(pl.args), xc, pl.triton_args(x.device), out)
+        return x.copy_(y) if inplace and y is not x else y
+    y = _dispatch.formula(pl.act, "value", x, pl.params)
+    return x.copy_(y) if inplace else y
+
+
+def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
+    xd = x.detach()
+    if xd.dtype not in _NUMPY_DTYPES:  # bfloat16: float32's kernel, rounded once more
+        y = _value_cpu(pl, xd.float(), False)
+        if y is None:
+            return None
+        y = y.to(xd.dtype)
+        return xd.copy_(y) if inplace else y
+    kp = _kernel_plan(pl, "value", _numpy_dtype(xd.dtype), None)
+    if kp is None:
+        return None
+    from relukit import _kernels
+
+    arr = _as_numpy(xd)
+    if inplace and xd.is_contiguous():
+        res = kp.run(arr, arr)
+        return None if res is _kernels.NOT_RUN else xd
+    y = torch.empty(xd.shape, dtype=xd.dtype)
+    res = kp.run(arr, y.numpy())
+    if res is _kernels.NOT_RUN:
+        return None
+    return xd.copy_(y) if inplace else y
+
+
+@functools.cache
+def _numpy_dtype(dtype: torch.dtype) -> Any:
+    import numpy as np
+
+    return {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}[dtype]
+
+
+def grad(
+    pl: TorchPlan,
+    g: torch.Tensor,
+    t: torch.Tensor,
+    at_kink: float | None = None,
+    from_output: bool = False,
+    kink_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``g`` times the derivative at ``t`` (the saved input, or output when ``from_output``).
+
+    With autograd recording (double backward) the torch formula, which is differentiable;
+    else the route of ``t``. ``kink_mask`` (with a saved output) marks the inputs at a kink.
+    """
+    differentiable = torch.is_grad_enabled() and (t.requires_grad or g.requires_grad)
+    r = "torch" if differentiable else route(t)
+    if r == "torch" or g.dtype != t.dtype or g.shape != t.shape:
+        gi = g * _derivative_torch(pl, t, from_output)
+        if at_kink is not None and not from_output and pl.kinks:
+            gi = torch.where(_kink_mask(t, pl.kinks), g * at_kink, gi)
+    elif r == "cpu":
+        gi = _grad_cpu(pl, g, t, None if from_output else at_kink, from_output)
+        if gi is None:
+            return grad(pl, g.detach(), t.detach(), at_kink, from_output, kink_mask)
+    else:
+        from relukit.torch import _triton_gen
+
+        gc = g if g.is_contiguous() else g.contiguous()
+        tc = t if t.is_contiguous() else t.contiguous()
+        k = None
+        if not from_output:
+            k = _triton_gen.kink_block(at_kink, pl.kinks, t.device)
+        gi = _triton_gen.backward(
+            pl.math, len(pl.args), tc, gc, pl.triton_args(t.device), k, from_output
+        )
+    if at_kink is not None and from_output and kink_mask is not None:
+        gi = torch.where(kink_mask, g * at_kink, gi)
+    return gi
+
+
+def _derivative_torch(pl: TorchPlan, t: torch.Tensor, from_output: bool) -> torch.Tensor:
+    which = "from_output" if from_output else "derivative"
+    return _dispatch.formula(pl.act, which, t, pl.params)
+
+
+def _grad_cpu(
+    pl: TorchPlan, g: torch.Tensor, t: torch.Tensor, at_kink: float | None, from_output: bool
+) -> torch.Tensor | None:
+    gd, td = g.detach(), t.detach()
+    if td.dtype not in _NUMPY_DTYPES:  # bfloat16: in float32, rounded once more
+        gi = _grad_cpu(pl, gd.float(), td.float(), at_kink, from_output)
+        return None if gi is None else gi.to(td.dtype)
+    if td.dtype == torch.float16:  # (the kernels' backward takes float32/float64)
+        gi = _grad_cpu(pl, gd.double(), td.double(), at_kink, from_output)
+        return None if gi is None else gi.to(td.dtype)
+    from relukit import _kernels
+
+    out = torch.empty(td.shape, dtype=td.dtype)
+    res = _kernels.backward_kernel(
+        pl.act, _as_numpy(td), _as_numpy(gd), pl.params, at_kink, out.numpy(), from_output
+    )
+    return None if res is _kernels.NOT_RUN else out
+
+
+def _kink_mask(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
+    """``x`` is AT one of the kinks: a bool tensor."""
+    m = x == locs[0]
+    for loc in locs[1:]:
+        m = m | (x == loc)
+    return m
+
+
+# ---------------------------------------------------------------------------
+# the autograd Function
+# ---------------------------------------------------------------------------
+
+
+def _forward_ad() -> bool:
+    """Forward-mode AD (``torch.func.jvp``/``jacfwd``, dual tensors) may be active."""
+    return torch.autograd.forward_ad._current_level >= 0 or (
+        torch._C._are_functorch_transforms_active()
+    )
+
+
+class _Core(torch.autograd.Function):
+    """One Function for every catalogue entry; its :class:`TorchPlan` selects the formulas.
+
+    ``forward(x, plan, at_kink, inplace)`` returns ``(y, *extras)``: what must be read
+    from the input before an in-place op overwrites it (a copy of the input when the
+    plan keeps the input, the kink mask when it keeps the output); marked
+    non-differentiable.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(
+        x: torch.Tensor, pl: TorchPlan, at_kink: float | None, inplace: bool
+    ) -> tuple[torch.Tensor, ...]:
+        extras = []
+        if inplace and not pl.save_output:
+            extras.append(x.clone())
+        if at_kink is not None and pl.kinks and pl.save_output:
+            extras.append(_kink_mask(x, pl.kinks))
+        return (value(pl, x, inplace), *extras)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        x, pl, at_kink, inplace = inputs
+        y, *extras = output
+        if inplace:
+            ctx.mark_dirty(x)
+        if extras:
+            ctx.mark_non_differentiable(*extras)
+        if pl.save_output:
+            t = y
+        elif inplace:
+            t = extras.pop(0)
+        else:
+            t = x
+        ctx.save_for_backward(t, *extras)
+        if _forward_ad():
+            ctx.save_for_forward(t, *extras)
+        ctx.set_materialize_grads(False)
+        ctx.pl, ctx.at_kink, ctx.n_extra = pl, at_kink, len(output) - 1
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+        if g is None:
+            return None, None, None, None
+        t, *masks = ctx.saved_tensors
+        pl = ctx.pl
+        gi = grad(pl, g, t, ctx.at_kink, pl.save_output, masks[0] if masks else None)
+        return gi, None, None, None
+
+
+class _CoreJvp(_Core):
+    """:class:`_Core` with forward-mode AD (``jvp``); ``torch.compile`` cannot trace a
+    Function that defines ``jvp``, so compiled code runs :class:`_Core`."""
+
+    @staticmethod
+    def jvp(ctx: Any, tx: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+        # an element-wise function: its Jacobian is diagonal, J t = J^T t
+        t, *masks = ctx.saved_tensors
+        pl = ctx.pl
+        ty = grad(pl, tx, t, ctx.at_kink, pl.save_output, masks[0] if masks else None)
+        return (ty, *([None] * ctx.n_extra))
+
+
+def _call(fn: type[torch.autograd.Function], *args: Any) -> tuple[torch.Tensor, ...]:
+    """``fn.apply(*args)``; in plain eager mode without ``Function.apply``'s signature
+    binding (``inspect.signature`` on every call: most of the Python overhead per call).
+    All arguments are positional and given, so binding changes nothing."""
+    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return fn.apply(*args)
+    return super(torch.autograd.Function, fn).apply(*args)  # type: ignore[misc]
+
+
+def _differentiable(*ts: torch.Tensor) -> bool:
+    """Would autograd (reverse or forward mode, or a torch.func transform) see this call?"""
+    if torch.compiler.is_compiling():
+        return torch.is_grad_enabled() and any(t.requires_grad for t in ts)
+    if torch.is_grad_enabled() and any(t.requires_grad or _is_wrapped(t) for t in ts):
+        return True
+    return torch.autograd.forward_ad._current_level >= 0 or any(_is_wrapped(t) for t in ts)
+
+
+def apply(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: float | None) -> torch.Tensor:
+    """The entry of ``pl`` on the floating tensor ``x`` (with autograd when it records)."""
+    if _differentiable(x):
+        fn = _Core if torch.compiler.is_compiling() else _CoreJvp
+        return _call(fn, x, pl, at_kink, inplace)[0]
+    return value(pl, x, inplace)
+
+
+
+# ---------------------------------------------------------------------------
+# gated entries: f(a) * b, keeping only a and b for backward
+# ---------------------------------------------------------------------------
+
+
+def gated_value(pl: TorchPlan, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``f(a) * b`` (``a``, ``b`` of one shape and dtype), on ``a``'s route."""
+    r = route(a)
+    if r == "cpu" and route(b) == "cpu":
+        out = _gated_cpu(pl, "value", (a, b), 1)
+        if out is not None:
+            return out[0]
+    elif r == "triton":
+        from relukit.torch import _triton_gen
+
+        return _triton_gen.gated_value(
+            pl.math, len(pl.args), a.contiguous(), b.contiguous(), pl.triton_args(a.device)
+        )
+    f = _dispatch.formula(pl.act, "value", a, pl.params)
+    return _gated_nan(a, b, f * b)
+
+
+def _gated_nan(a: torch.Tensor, b: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """The gated NaN rule: the gate's NaN, else the input's, else ``r``."""
+    return torch.where(a != a, a, torch.where(b != b, b, r))
+
+
+def gated_grad(
+    pl: TorchPlan, g: torch.Tensor, a: torch.Tensor, b: torch.Tensor, at_kink: float | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(g f'(a) b, g f(a))``: both input gradients, in one pass where a kernel runs."""
+    differentiable = torch.is_grad_enabled() and (
+        a.requires_grad or b.requires_grad or g.requires_grad
+    )
+    r = "torch" if differentiable else route(a)
+    if r == "cpu" and route(g) == "cpu" and route(b) == "cpu" and g.dtype == a.dtype:
+        out = _gated_cpu(pl, "backward", (a, b, g), 2, at_kink)
+        if out is not None:
+            return out[0], out[1]
+    elif r == "triton" and g.dtype == a.dtype:
+        from relukit.torch import _triton_gen
+
+        k = _triton_gen.kink_block(at_kink, pl.kinks, a.device)
+        return _triton_gen.gated_backward(
+            pl.math,
+            len(pl.args),
+            a.contiguous(),
+            b.contiguous(),
+            g.contiguous(),
+            pl.triton_args(a.device),
+            k,
+        )
+    f = _dispatch.formula(pl.act, "value", a, pl.params)
+    d = _dispatch.formula(pl.act, "derivative", a, pl.params)
+    if at_kink is not None and pl.kinks:
+        d = torch.where(_kink_mask(a, pl.kinks), at_kink, d)
+    ga = _gated_nan(a, b, g * (d * b))
+    gb = torch.where(a != a, a, g * f)
+    return ga, gb
+
+
+def _gated_cpu(
+    pl: TorchPlan,
+    kind: str,
+    ins: tuple[torch.Tensor, ...],
+    n_out: int,
+    at_kink: float | None = None,
+) -> tuple[torch.Tensor, ...] | None:
+    dtype = ins[0].dtype
+    if dtype not in _NUMPY_DTYPES:  # bfloat16: float32's kernel, rounded once more
+        out = _gated_cpu(pl, kind, tuple(t.float() for t in ins), n_out, at_kink)
+        return None if out is None else tuple(o.to(dtype) for o in out)
+    kp = _kernel_plan(pl, kind, _numpy_dtype(dtype), at_kink)
+    if kp is None:
+        return None
+    from relukit import _kernels
+
+    outs = tuple(torch.empty(ins[0].shape, dtype=dtype) for _ in range(n_out))
+    arrs = [_as_numpy(t) for t in ins]
+    res = kp.run_gated(
+        arrs[0], arrs[1], tuple(o.numpy() for o in outs), arrs[2] if len(arrs) > 2 else None
+    )
+    return None if res is _kernels.NOT_RUN else outs
+
+
+class _Gated(torch.autograd.Function):
+    """A gated entry, ``f(a) * b``: keeps ``a`` and ``b`` only (``f(a)`` is recomputed in
+    backward), where eager ``F.silu(a) * b`` keeps ``a``, ``silu(a)`` and ``b``."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(
+        a: torch.Tensor, b: torch.Tensor, pl: TorchPlan, at_kink: float | None
+    ) -> torch.Tensor:
+        return gated_value(pl, a, b)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        a, b, pl, at_kink = inputs
+        ctx.save_for_backward(a, b)
+        if _forward_ad():
+            ctx.save_for_forward(a, b)
+        ctx.set_materialize_grads(False)
+        ctx.pl, ctx.at_kink = pl, at_kink
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
+        if g is None:
+            return None, None, None, None
+        a, b = ctx.saved_tensors
+        ga, gb = gated_grad(ctx.pl, g, a, b, ctx.at_kink)
+        return ga, gb, None, None
+
+
+class _GatedJvp(_Gated):
+    """:class:`_Gated` with forward-mode AD (``jvp``)."""
+
+    @staticmethod
+    def jvp(ctx: Any, ta: torch.Tensor | None, tb: torch.Tensor | None, *_: Any) -> Any:
+        a, b = ctx.saved_tensors
+        pl = ctx.pl
+        out = None
+        if ta is not None:
+            ga, _gb = gated_grad(pl, ta, a, b, ctx.at_kink)
+            out = ga
+        if tb is not None:
+            _ga, gb = gated_grad(pl, tb, a, b, ctx.at_kink)
+            out = gb if out is None else out + gb
+        return out
+
+
+def apply_gated(
+    pl: TorchPlan, a: torch.Tensor, b: torch.Tensor, at_kink: float | None
+) -> torch.Tensor:
+    """The gated entry of ``pl`` on ``a`` (the gate) and ``b`` (broadcast as torch does)."""
+    if a.shape != b.shape:
+        a, b = torch.broadcast_tensors(a, b)
+    if a.dtype != b.dtype:
+        dt = torch.promote_types(a.dtype, b.dtype)
+        a, b = a.to(dt), b.to(dt)
+    if _differentiable(a, b):
+        fn = _Gated if torch.compiler.is_compiling() else _GatedJvp
+        return _call(fn, a, b, pl, at_kink)
+    return gated_value(pl, a, b)
