@@ -298,8 +298,8 @@ def test_all_torch_activation_modules_and_relukit_attribute_are_sites():
 
     acts = [t(0.0, 0.0) if t is nn.Threshold else t() for t in MODULE_KINDS] + [MyReLU()]
     layers: list[nn.Module] = []
-    for a in acts:
-        layers += [nn.Linear(4, 4), a]
+    for a in acts:  # GLU halves its input: 8 features in, 4 units out
+        layers += [nn.Linear(4, 8 if isinstance(a, nn.GLU) else 4), a]
     model = nn.Sequential(*layers)
     r = rk.diagnose(model, torch.randn(16, 4))
     assert len(r) == len(acts)

@@ -164,6 +164,7 @@ class ContinualBackprop:
             unit_dim=unit_dim,
             record=lambda: model.training,
             light=True,
+            zeros=False,  # the utilities need no sparsity: no zero counts per step
         )
 
     # -- life cycle -------------------------------------------------------

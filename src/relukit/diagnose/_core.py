@@ -8,9 +8,17 @@ activation is applied:
   type has a ``relukit_activation`` class attribute (the modules of ``relukit.torch``);
 * a functional call made inside some module's ``forward`` (``F.relu``, ``torch.relu``,
   ``x.relu()``, ``F.leaky_relu``, ... see :data:`FUNCTION_KINDS`), seen through a
-  :class:`torch.overrides.TorchFunctionMode`. ``torch.clamp(x, min=0)``,
-  ``torch.maximum(x, 0)`` and ``x * (x > 0)`` are *not* recognised: they have many
-  uses besides being an activation.
+  :class:`torch.overrides.TorchFunctionMode`; also any function named like a catalogue
+  entry that torch has no function for (``squared_relu``, ``reglu``, ``swiglu``, ...)
+  and that dispatches through ``__torch_function__`` (``handle_torch_function``), as
+  torch's own functions do. ``torch.clamp(x, min=0)``, ``torch.maximum(x, 0)`` and
+  ``x * (x > 0)`` are *not* recognised: they have many uses besides being an activation.
+
+A *gated* site (``glu``, ``reglu``, ``geglu``, ``swiglu``, ``bilinear``: ``f(gate) * up``)
+is called with two tensors ``(gate, up)`` or with one tensor split in halves along
+``dim`` whose second half is the gate (``torch.nn.GLU``'s form); its pre-activation, for
+dead units, is the gate, and its sparsity counts the zeros of ``f(gate)`` (see
+:data:`GATE_ACTIVATIONS`) next to those of the gated output.
 
 Site names: a module site is named by its qualified name (``"features.2"``); a
 functional site by the qualified name of the module whose ``forward`` made the call,
@@ -30,6 +38,7 @@ sequence ``(N, T, F)`` whose units are the ``F`` features (the layout of
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Callable
@@ -40,9 +49,18 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from relukit.catalogue import catalogue
+from relukit.catalogue import catalogue, get
 
-__all__ = ["FUNCTION_KINDS", "MODULE_KINDS", "SiteAccumulator", "TraceInfo", "module_kind"]
+__all__ = [
+    "FUNCTION_KINDS",
+    "GATE_ACTIVATIONS",
+    "MODULE_KINDS",
+    "Gate",
+    "SiteAccumulator",
+    "TraceInfo",
+    "gate_for",
+    "module_kind",
+]
 
 
 def _torch_tables() -> tuple[dict[type, str], dict[str, str]]:
@@ -51,6 +69,10 @@ def _torch_tables() -> tuple[dict[type, str], dict[str, str]]:
     An entry whose ``torch_name`` is ``torch.nn.functional.<f>`` is recognised as the
     functional ``<f>`` (and its in-place ``<f>_`` where torch has one) and as the
     ``torch.nn`` module class spelled like ``<f>`` (``leaky_relu`` -> ``LeakyReLU``).
+    An entry torch has no function for is recognised by its own name (``squared_relu``,
+    ``reglu``): a function of that ``__name__`` that dispatches through
+    ``__torch_function__``. Names torch uses for something else are left out
+    (``F.bilinear`` is a layer, not the gated entry ``bilinear``).
     """
     import torch.nn.functional as F
 
@@ -64,6 +86,8 @@ def _torch_tables() -> tuple[dict[type, str], dict[str, str]]:
     for act in catalogue():
         path, _, fname = (act.torch_name or "").rpartition(".")
         if path != "torch.nn.functional":
+            if not any(hasattr(m, act.name) for m in (F, torch, torch.Tensor)):
+                functions[act.name] = act.name
             continue
         functions[fname] = act.name
         if any(hasattr(m, fname + "_") for m in (F, torch, torch.Tensor)):
@@ -91,6 +115,102 @@ ZERO_GRADIENT_KINDS = frozenset(a.name for a in catalogue() if a.zero_gradient_b
 
 #: kinds whose output is never negative (the catalogue's ``nonnegative_output``)
 _NONNEGATIVE_KINDS = frozenset(a.name for a in catalogue() if a.nonnegative_output)
+
+#: gated kinds (``f(gate) * up``, the catalogue's ``gated``)
+GATED_KINDS = frozenset(a.name for a in catalogue() if a.gated)
+
+
+def _swish(g: torch.Tensor, beta: Any = 1.0) -> torch.Tensor:
+    return torch.nn.functional.silu(g) if beta == 1 else g * torch.sigmoid(beta * g)
+
+
+#: the gate's activation ``f`` of every gated catalogue entry, as eager torch computes
+#: it in the gate's dtype (what ``act_fn(gate_proj(x))`` of a Hugging Face MLP holds):
+#: a gated site's sparsity is the fraction of zeros of ``f(gate)``. Keyword arguments
+#: are the entry's parameters, read from the module's attributes of the same name (how
+#: relukit.torch's modules keep them) or from the call's keywords. A new gated entry
+#: adds its ``f`` here (a test checks that every gated entry has one, equal to the
+#: catalogue's values).
+GATE_ACTIVATIONS: dict[str, Callable[..., torch.Tensor]] = {
+    "glu": torch.sigmoid,
+    "reglu": torch.relu,
+    "geglu": lambda g, approximate="none": torch.nn.functional.gelu(g, approximate=approximate),
+    "swiglu": _swish,
+    "bilinear": lambda g: g,
+}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How a gated site's call gives its gate, and the gate's activation ``f``.
+
+    A call with two tensors ``(gate, up)`` gates with the first; a call with one tensor
+    splits it in halves along ``dim`` and gates with the second half (``torch.nn.GLU``,
+    ``jax.nn.glu`` and relukit's one-array form: ``first * f(second)``). ``fn`` is None
+    for a gated kind without an entry in :data:`GATE_ACTIVATIONS`: its sparsity is then
+    the gated output's.
+    """
+
+    fn: Callable[[torch.Tensor], torch.Tensor] | None
+    dim: int = -1
+
+    def gate(self, args: tuple) -> torch.Tensor | None:
+        """The gate of a call with positional ``args`` (None if there is none)."""
+        if not args or not isinstance(args[0], torch.Tensor):
+            return None
+        if len(args) > 1 and isinstance(args[1], torch.Tensor):
+            return args[0]
+        x = args[0]
+        if not -x.ndim <= self.dim < x.ndim or x.shape[self.dim] % 2:
+            return None  # not a call this site can split: left uncounted, never an error
+        return x.chunk(2, self.dim)[1]
+
+
+def gate_for(kind: str, owner: nn.Module | dict[str, Any] | None) -> Gate:
+    """The :class:`Gate` of a gated site of ``kind`` (a module, or a call's keywords).
+
+    The split dimension is ``owner.dim`` (``torch.nn.GLU``'s attribute) or the ``dim``
+    keyword, -1 by default; the entry's parameters (``approximate``, ``beta``) are read
+    the same way, with the catalogue's defaults.
+    """
+
+    def read(name: str, default: Any) -> Any:
+        if isinstance(owner, nn.Module):
+            return getattr(owner, name, default)
+        return owner.get(name, default) if owner else default
+
+    dim = read("dim", -1)
+    fn = GATE_ACTIVATIONS.get(kind)
+    if fn is not None:
+        params = {p.name: read(p.name, p.default) for p in get(kind).params_list}
+        if params:
+            fn = functools.partial(fn, **params)
+    return Gate(fn, dim if isinstance(dim, int) and not isinstance(dim, bool) else -1)
+
+
+#: a count of more values than this is kept in int64 (int32 is cheaper to sum into)
+INT32_COUNT_LIMIT = 2**31 - 1
+# up to this many values, torch.count_nonzero is the cheapest count on the CPU (one
+# call, int64, ~2 us); above, its full reduction is up to 10x slower than bool().sum()
+_SMALL_COUNT = 4096
+
+
+def count_nonzero(t: torch.Tensor, dims: tuple[int, ...] | None = None) -> torch.Tensor:
+    """Values of ``t`` that are not 0 (NaN is not 0; +0 and -0 are), in one reduction.
+
+    ``t.bool()`` is ``t != 0`` (NaN is true); summing it into int32 is the cheapest
+    exact count of a large tensor on the CPU (``(t == 0).sum()`` costs 2 to 4x more:
+    its comparison and its int64 sum are not vectorised), int64 where int32 could
+    overflow. ``dims``: count per unit over these dimensions (int64), else one count
+    for the whole tensor.
+    """
+    if dims is not None:
+        return t.bool().sum(dim=dims, dtype=torch.int64)
+    n = t.numel()
+    if n <= _SMALL_COUNT:
+        return torch.count_nonzero(t)
+    return t.bool().sum(dtype=torch.int64 if n > INT32_COUNT_LIMIT else torch.int32)
+
 
 # modules that keep the unit (feature/channel) identity of their input: data flowing
 # through them still belongs to the same units (used to follow site -> consumer)
@@ -196,7 +316,11 @@ def module_kind(module: nn.Module) -> str | None:
     """The activation kind of ``module`` if it is an activation site, else None."""
     kind = getattr(type(module), "relukit_activation", None)
     if kind is not None:
-        return str(getattr(kind, "name", kind))
+        name = str(getattr(kind, "name", kind))
+        try:  # an alias ("relu2") is the catalogue's name ("squared_relu")
+            return get(name).name
+        except LookupError:
+            return name
     for t in type(module).__mro__:
         if t in MODULE_KINDS:
             return MODULE_KINDS[t]
@@ -211,22 +335,32 @@ def module_kind(module: nn.Module) -> str | None:
 
 
 class SiteAccumulator:
-    """Running per-unit counts of one site: positives of the pre-activation, sum of |post|.
+    """Running per-unit counts of one site: positives of the pre-activation, sum of |post|,
+    and the values that are not 0 (the site's sparsity).
 
-    Memory is O(units), whatever the number of samples.
+    Memory is O(units), whatever the number of samples. The zero counts are per unit in
+    full mode (:func:`relukit.diagnose`) and one number in light mode (the monitor);
+    ``nonzero`` counts the activation's output, or ``f(gate)`` at a gated site, whose
+    gated output is counted in ``out_nonzero``. ``zero_values``: values counted (the
+    whole tensor, all units).
     """
 
     __slots__ = (
         "abs_sum",
+        "gate",
         "kind",
         "light",
         "n_units",
         "n_values",
         "name",
+        "nonzero",
+        "out_nonzero",
         "pos_count",
         "pre_max",
         "source",
         "unit_dim",
+        "zero_values",
+        "zeros",
     )
 
     def __init__(
@@ -237,6 +371,8 @@ class SiteAccumulator:
         unit_dim: int,
         n_units: int,
         light: bool = False,
+        gate: Gate | None = None,
+        zeros: bool = True,
     ) -> None:
         self.light = light  # light: running max instead of positive counts (monitor)
         self.pre_max: torch.Tensor | None = None
@@ -248,22 +384,34 @@ class SiteAccumulator:
         self.n_values = 0  # values seen per unit
         self.pos_count: torch.Tensor | None = None  # int64, on the model's device
         self.abs_sum: torch.Tensor | None = None  # float64
+        self.gate = gate  # gated sites: how a call gives the gate, and f
+        self.zeros = zeros  # count zeros (the sparsity); ContinualBackprop does not
+        self.nonzero: torch.Tensor | None = None  # of the output, or of f(gate)
+        self.out_nonzero: torch.Tensor | None = None  # gated sites: of f(gate) * up
+        self.zero_values = 0
+
+    @property
+    def gated(self) -> bool:
+        return self.gate is not None and self.gate.fn is not None
 
     def add_light(self, pre: torch.Tensor, post: torch.Tensor) -> None:
-        """Fast path for the monitor: per-unit running max of ``pre`` and sum of ``|post|``.
+        """Fast path for the monitor: per-unit running max of ``pre`` and sum of ``|post|``,
+        and the number of values of the output (of ``f(gate)``) that are not 0.
 
-        Each call reduces the batch to one value per unit at once, so the state kept
-        between steps is O(units), whatever the batch and spatial size.
+        Each call reduces the batch to one value per unit at once (one number for the
+        zero count), so the state kept between steps is O(units), whatever the batch and
+        spatial size; nothing is read back to the host.
         """
         pre = pre.detach()
         post = post.detach()
         if pre.ndim < 2 or pre.shape[self.unit_dim] != self.n_units:
             self.add_pre(pre)
+            self.add_gate(pre)
             self.add_post(post)
             return
         self.n_values += pre.numel() // self.n_units
         d = self._dims(post)
-        if self.kind in ZERO_GRADIENT_KINDS:
+        if self._sum_tells_alive():
             # relu, relu6: h >= 0 and h > 0 exactly where z > 0, so the sum of h alone
             # tells alive (> 0) from dead, and gives the ReDo score
             s = post.sum(d)
@@ -272,10 +420,17 @@ class SiteAccumulator:
             self.pre_max = m if self.pre_max is None else torch.maximum(self.pre_max, m)
             s = post.abs().sum(d)
         self.abs_sum = s if self.abs_sum is None else self.abs_sum + s
+        if self.zeros:
+            self.add_gate(pre)
+            self._count_post(post)
+
+    def _sum_tells_alive(self) -> bool:
+        # not at a gated site: f(gate) * up has either sign, whatever f
+        return self.kind in ZERO_GRADIENT_KINDS and self.gate is None
 
     def alive_mask(self) -> torch.Tensor | None:
         """Light mode: per unit, was the pre-activation ever > 0 (None if nothing seen)."""
-        if self.kind in ZERO_GRADIENT_KINDS:  # sum of h >= 0 is > 0 iff some z > 0
+        if self._sum_tells_alive():  # sum of h >= 0 is > 0 iff some z > 0
             return None if self.abs_sum is None else self.abs_sum > 0
         return None if self.pre_max is None else self.pre_max > 0
 
@@ -312,12 +467,41 @@ class SiteAccumulator:
         else:
             s = post.abs().sum(dim=self._dims(post), dtype=torch.float64)
         self.abs_sum = s if self.abs_sum is None else self.abs_sum + s
+        if self.zeros:
+            self._count_post(post)
+
+    def add_gate(self, gate: torch.Tensor) -> None:
+        """Gated sites: count the values of ``f(gate)`` that are not 0."""
+        if not (self.zeros and self.gated):
+            return
+        assert self.gate is not None and self.gate.fn is not None
+        self.nonzero = self._count(self.nonzero, self.gate.fn(gate.detach()))
+
+    def _count_post(self, post: torch.Tensor) -> None:
+        self.zero_values += post.numel()
+        if self.gated:
+            self.out_nonzero = self._count(self.out_nonzero, post)
+        else:
+            self.nonzero = self._count(self.nonzero, post)
+
+    def _count(self, total: torch.Tensor | None, t: torch.Tensor) -> torch.Tensor:
+        """``total`` plus the values of ``t`` that are not 0 (per unit in full mode)."""
+        if self.light:
+            c = count_nonzero(t)
+        else:
+            t = _as2d(t)
+            c = count_nonzero(t, self._dims(t))
+        # the running total is int64: a window of steps may pass 2**31 values
+        return c.to(torch.int64) if total is None else total + c
 
     def reset(self) -> None:
         self.n_values = 0
         self.pre_max = None
         self.pos_count = None
         self.abs_sum = None
+        self.nonzero = None
+        self.out_nonzero = None
+        self.zero_values = 0
 
 
 def _as2d(t: torch.Tensor) -> torch.Tensor:
@@ -456,6 +640,7 @@ class _Session:
         unit_dim: int | None = None,
         record: Callable[[], bool] = lambda: True,
         light: bool = False,
+        zeros: bool = True,
     ) -> None:
         if unit_dim not in (None, 1, -1):
             raise ValueError(
@@ -478,6 +663,7 @@ class _Session:
         self.module_inputs: dict[str, str] = {}  # traced: module -> module whose output it read
         self.recording = True
         self.light = light
+        self.zeros = zeros  # count the zeros of the outputs (the sparsity)
         self.handles: list[Any] = []
         self.stack_handles: list[Any] = []
         self.names = {m: n for n, m in model.named_modules()}
@@ -568,6 +754,16 @@ class _Session:
         self.calls[base] = k + 1
         return base if k == 0 else f"{base}[{k}]"
 
+    def _site_input(
+        self, site: str, kind: str, owner: nn.Module | dict[str, Any], args: tuple
+    ) -> tuple[torch.Tensor | None, Gate | None]:
+        """The pre-activation of a call (the gate at a gated site) and the site's Gate."""
+        if kind not in GATED_KINDS:
+            return args[0], None
+        acc = self.sites.get(site)
+        gate = acc.gate if acc is not None and acc.gate is not None else gate_for(kind, owner)
+        return gate.gate(args), gate
+
     def _site_both(self, name: str, kind: str):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
             if not args or not isinstance(args[0], torch.Tensor):
@@ -575,18 +771,22 @@ class _Session:
             site = self._call_name(name)
             if not self.recording or not isinstance(output, torch.Tensor):
                 return
+            pre, gate = self._site_input(site, kind, module, args)
+            if pre is None:
+                return
             self.internal = True
             try:
                 acc = self.sites.get(site)
                 if acc is not None and acc.light and not self.tracing:
-                    acc.add_light(args[0], output)  # the monitor's hot path
+                    acc.add_light(pre, output)  # the monitor's hot path
                     return
                 with torch.no_grad():
-                    acc = self._acc(site, kind, "module", args[0])
-                    acc.add_pre(args[0])
+                    acc = self._acc(site, kind, "module", pre, gate)
+                    acc.add_pre(pre)
+                    acc.add_gate(pre)
                     acc.add_post(output)
                 if self.tracing:
-                    self._trace_pre(site, args[0])
+                    self._trace_pre(site, pre)
                     self.origins[id(output)] = _Origin(output, site, None)
             finally:
                 self.internal = False
@@ -601,13 +801,18 @@ class _Session:
             self._pending_site = site
             if not self.recording:
                 return
+            pre, gate = self._site_input(site, kind, module, args)
+            if pre is None:
+                self._pending_site = None
+                return
             self.internal = True
             try:
                 with torch.no_grad():
-                    acc = self._acc(site, kind, "module", args[0])
-                    acc.add_pre(args[0])
+                    acc = self._acc(site, kind, "module", pre, gate)
+                    acc.add_pre(pre)
+                    acc.add_gate(pre)
                 if self.tracing:
-                    self._trace_pre(site, args[0])
+                    self._trace_pre(site, pre)
             finally:
                 self.internal = False
 
@@ -635,12 +840,19 @@ class _Session:
         k = self.calls.get("\0" + parent, 0)
         self.calls["\0" + parent] = k + 1
         site = f"{base}[{k}]"
-        pre = args[0]
+        opts = kwargs
+        if len(args) > 1 and isinstance(args[1], int) and not isinstance(args[1], bool):
+            opts = {"dim": args[1], **kwargs}  # F.glu(x, dim)
+        pre, gate = self._site_input(site, kind, opts, args)
+        if pre is None:
+            return func(*args, **kwargs)
         if self.recording:
             self.internal = True
             try:
                 with torch.no_grad():
-                    self._acc(site, kind, "functional", pre).add_pre(pre)
+                    acc = self._acc(site, kind, "functional", pre, gate)
+                    acc.add_pre(pre)
+                    acc.add_gate(pre)
                 if self.tracing:
                     self._trace_pre(site, pre)
             finally:
@@ -657,14 +869,30 @@ class _Session:
                 self.internal = False
         return out
 
-    def _acc(self, site: str, kind: str, source: SiteSource, pre: torch.Tensor) -> SiteAccumulator:
+    def _acc(
+        self,
+        site: str,
+        kind: str,
+        source: SiteSource,
+        pre: torch.Tensor,
+        gate: Gate | None = None,
+    ) -> SiteAccumulator:
         acc = self.sites.get(site)
         if acc is None:
             t = _as2d(pre)
             ud = self.unit_dim
             if ud is None:
                 ud = auto_unit_dim(t, self._producer_module(pre))
-            acc = SiteAccumulator(site, kind, source, ud, int(t.shape[ud]), light=self.light)
+            acc = SiteAccumulator(
+                site,
+                kind,
+                source,
+                ud,
+                int(t.shape[ud]),
+                light=self.light,
+                gate=gate,
+                zeros=self.zeros,
+            )
             self.sites[site] = acc
         return acc
 

@@ -47,6 +47,14 @@ def _batches(data: Any, batch_size: int) -> Iterator[torch.Tensor]:
         yield item
 
 
+def _zero_count(acc: Any, nonzero: torch.Tensor | None) -> np.ndarray:
+    """Per unit: values that were 0, from the count of those that were not."""
+    per_unit = acc.zero_values // max(acc.n_units, 1)
+    if nonzero is None:
+        return np.zeros(acc.n_units, np.int64)
+    return per_unit - nonzero.cpu().numpy().astype(np.int64)
+
+
 def diagnose(
     model: nn.Module,
     data: Any,
@@ -60,12 +68,21 @@ def diagnose(
     """Find the dead and τ-dormant units of every ReLU-family activation site of ``model``.
 
     Runs ``model`` on ``data`` (in eval mode, without gradients) and counts, per unit of
-    every activation site, how often its pre-activation ``z`` was > 0 and the mean of
-    ``|h|`` for its output ``h = act(z)``. A unit is
+    every activation site, how often its pre-activation ``z`` was > 0, the mean of
+    ``|h|`` for its output ``h = act(z)``, and how often ``h`` was exactly 0. A unit is
 
     * **dead** when ``z <= 0`` for every sample (and every position, for a conv channel);
     * **τ-dormant** when its ReDo score ``s_i = mean|h_i| / ((1/K) Σ_k mean|h_k|)`` is
       ``<= tau`` (Sokar et al. 2023; all units of a silent layer have score 0).
+
+    A site's **sparsity** is the fraction of its output values that are exactly 0
+    (``h == 0``: +0 and -0; NaN is not 0), over all units and samples: the activation
+    sparsity that ReLU-fication work on language models reports. A dead ReLU unit is 0
+    everywhere; sparsity also counts the zeros of live units. At a gated site
+    (``f(gate) * up``: glu, reglu, geglu, swiglu, bilinear, called with ``(gate, up)``
+    or with one tensor whose second half is the gate) the pre-activation is the gate,
+    and the sparsity counts the zeros of ``f(gate)``; the gated output's zeros are in
+    ``output_sparsity`` (see :class:`SiteReport`).
 
     Sites are ``torch.nn`` activation modules, relukit's torch modules, and (with
     ``functional=True``) calls such as ``F.relu``, ``torch.relu``, ``x.relu()``,
@@ -113,6 +130,8 @@ def diagnose(
     {'1': [2]}
     >>> report["1"].dead_fraction
     0.25
+    >>> report["1"].sparsity >= 0.25  # dead units are 0 everywhere, live ones sometimes
+    True
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -164,6 +183,9 @@ def diagnose(
                 n_values=acc.n_values,
                 positive_count=pos,
                 abs_mean=absm,
+                zero_count=_zero_count(acc, acc.nonzero),
+                output_zero_count=_zero_count(acc, acc.out_nonzero) if acc.gated else None,
+                gated=acc.gated,
                 tau=tau,
                 producer=info.producer if info else None,
                 consumers=list(info.consumers) if info else [],

@@ -1,4 +1,5 @@
-"""``relukit.DeadUnitMonitor``: dead and dormant fractions per site during training."""
+"""``relukit.DeadUnitMonitor``: dead and dormant fractions and activation sparsity per site
+during training."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ __all__ = ["DeadUnitMonitor"]
 
 
 class DeadUnitMonitor:
-    """Record the dead and τ-dormant fraction of every activation site while training.
+    """Record the dead and τ-dormant fraction and the activation sparsity of every
+    activation site while training.
 
     The monitor hooks the model's activation sites (the same sites as
     :func:`relukit.diagnose`) and counts, from the training batches themselves, which
@@ -24,11 +26,21 @@ class DeadUnitMonitor:
     (``model.training``; eval-mode passes, e.g. for validation, are not counted unless
     ``train_only=False``). After every ``every`` steps one record is appended to
     :attr:`records`: per site, the fraction of units whose pre-activation was <= 0 for
-    every value of those ``every`` batches (dead over the window) and the fraction with
-    ReDo score <= ``tau`` over the window. Counts stay on the model's device and are
-    read once per window, so the cost is a few reductions per site and step, and the
-    state kept between steps is per unit (the largest pre-activation and the sum of
-    ``|output|``): its size does not depend on the batch or image size.
+    every value of those ``every`` batches (dead over the window), the fraction with
+    ReDo score <= ``tau`` over the window, and the *sparsity*: the fraction of the
+    activation's output values that were exactly 0 over the window (at a gated site,
+    ``f(gate) * up``, the zeros of ``f(gate)``, with the gated output's in
+    ``output_sparsity``; see :attr:`relukit.diagnose.SiteReport.sparsity`). Counts stay
+    on the model's device and are read once per window, so the cost is a few
+    reductions per site and step (the zeros: one), and the state kept between steps is
+    per unit (the largest pre-activation and the sum of ``|output|``) plus one count of
+    nonzero values per site: its size does not depend on the batch or image size.
+
+    A record is ``{"step": ..., "steps": ..., "sparsity": ..., "sites": {site: {
+    "dead_fraction", "dormant_fraction", "sparsity", "n_units"}}}`` (and
+    ``"output_sparsity"`` for gated sites); the record's ``"sparsity"`` is over all
+    sites' values of the window. :meth:`sparsity` gives the running sparsity per site
+    over every step counted so far.
 
     Use it as a context manager (hooks are removed on exit, also on error) or call
     :meth:`attach` / :meth:`detach`. A window cut short by ``detach`` is recorded too,
@@ -80,6 +92,8 @@ class DeadUnitMonitor:
     [5, 10]
     >>> sorted(mon.history())
     ['1']
+    >>> 0.0 < mon.sparsity()["1"] < 1.0  # about half of a ReLU's outputs are 0
+    True
     """
 
     def __init__(
@@ -110,6 +124,8 @@ class DeadUnitMonitor:
         self._sess: _Session | None = None
         self._handle: Any = None
         self._patched: list[nn.Module] = []
+        # per site, over the windows recorded: [zeros, values counted]
+        self._zero_totals: dict[str, list[int]] = {}
 
     # -- life cycle -------------------------------------------------------
     def attach(self) -> DeadUnitMonitor:
@@ -216,34 +232,74 @@ class DeadUnitMonitor:
         sess = self._sess
         assert sess is not None
         sites: dict[str, dict[str, float]] = {}
+        zeros_all = values_all = 0
         for name, acc in sess.sites.items():
             alive_t = acc.alive_mask()
             if alive_t is None or acc.abs_sum is None:
                 continue
             alive = alive_t.cpu().numpy()
-            absm = acc.abs_sum.cpu().numpy() / max(acc.n_values, 1)
+            # (float64: NumPy has no bfloat16, and a bfloat16 model's sums are bfloat16)
+            absm = acc.abs_sum.to(torch.float64).cpu().numpy() / max(acc.n_values, 1)
             layer = float(absm.mean())
             score = absm / layer if layer > 0 else np.zeros_like(absm)
-            sites[name] = {
+            site: dict[str, float] = {
                 "dead_fraction": float(1.0 - alive.mean()),
                 "dormant_fraction": float((score <= self.tau).mean()),
-                "n_units": acc.n_units,
             }
+            counted = _zeros(acc)
+            if counted is not None:
+                zeros, values, out_zeros = counted
+                site["sparsity"] = zeros / values
+                if out_zeros is not None:
+                    site["output_sparsity"] = out_zeros / values
+                total = self._zero_totals.setdefault(name, [0, 0])
+                total[0] += zeros
+                total[1] += values
+                zeros_all += zeros
+                values_all += values
+            site["n_units"] = acc.n_units
+            sites[name] = site
             acc.reset()
-        self.records.append({"step": self.step_count, "steps": self._window, "sites": sites})
+        self.records.append(
+            {
+                "step": self.step_count,
+                "steps": self._window,
+                "sparsity": zeros_all / values_all if values_all else None,
+                "sites": sites,
+            }
+        )
         self._window = 0
 
     # -- results ----------------------------------------------------------
     def history(self) -> dict[str, dict[str, list[float]]]:
-        """``{site: {"step": [...], "dead_fraction": [...], "dormant_fraction": [...]}}``."""
+        """``{site: {"step": [...], "dead_fraction": [...], "dormant_fraction": [...],
+        "sparsity": [...]}}`` (and ``"output_sparsity"`` for gated sites), one value per
+        record."""
         out: dict[str, dict[str, list[float]]] = {}
+        keys = ("dead_fraction", "dormant_fraction", "sparsity")
         for r in self.records:
             for name, v in r["sites"].items():
-                h = out.setdefault(name, {"step": [], "dead_fraction": [], "dormant_fraction": []})
+                h = out.setdefault(name, {"step": [], **{k: [] for k in keys}})
                 h["step"].append(r["step"])
-                h["dead_fraction"].append(v["dead_fraction"])
-                h["dormant_fraction"].append(v["dormant_fraction"])
+                for k in keys:
+                    h[k].append(v.get(k, float("nan")))
+                if "output_sparsity" in v:
+                    h.setdefault("output_sparsity", []).append(v["output_sparsity"])
         return out
+
+    def sparsity(self) -> dict[str, float]:
+        """The running activation sparsity per site: the fraction of exact zeros of its
+        output (of ``f(gate)`` at a gated site) over every step counted so far, the
+        window under way included (its counts are read from the device now)."""
+        totals = {k: list(v) for k, v in self._zero_totals.items()}
+        if self._sess is not None:
+            for name, acc in self._sess.sites.items():
+                counted = _zeros(acc)
+                if counted is not None:
+                    total = totals.setdefault(name, [0, 0])
+                    total[0] += counted[0]
+                    total[1] += counted[1]
+        return {k: z / n for k, (z, n) in totals.items() if n}
 
     def plot(self, *, dormant: bool = True) -> Any:
         """Dead (and dormant) fraction per site over steps; returns a matplotlib Figure."""
@@ -275,6 +331,16 @@ class DeadUnitMonitor:
             f"DeadUnitMonitor(every={self.every}, tau={self.tau:g}, {state}, "
             f"{self.step_count} steps, {len(self.records)} records)"
         )
+
+
+def _zeros(acc: Any) -> tuple[int, int, int | None] | None:
+    """``(zeros, values, zeros of the gated output or None)`` of a light accumulator
+    (a read from the device), or None when it counted nothing."""
+    if acc.nonzero is None or not acc.zero_values:
+        return None
+    n = acc.zero_values
+    out = None if acc.out_nonzero is None else n - int(acc.out_nonzero)
+    return n - int(acc.nonzero), n, out
 
 
 # ---------------------------------------------------------------------------
@@ -334,8 +400,12 @@ class _SiteForward(_Wrapper):
             counts[base] = k + 1
             acc = self.accs.get(k)
             if acc is not None:
-                # in place, the input is gone; the output has the same sign
-                acc.add_light(out if self.inplace_sign else args[0], out)
+                if acc.gate is not None:  # a gated site: the gate is the pre-activation
+                    pre = acc.gate.gate(args)
+                    if pre is not None:
+                        acc.add_light(pre, out)
+                else:  # in place, the input is gone; the output has the same sign
+                    acc.add_light(out if self.inplace_sign else args[0], out)
         return out
 
 

@@ -1,4 +1,4 @@
-"""The result of :func:`relukit.diagnose`: per-site dead and dormant units."""
+"""The result of :func:`relukit.diagnose`: per-site dead and dormant units, and sparsity."""
 
 from __future__ import annotations
 
@@ -14,20 +14,48 @@ import numpy as np
 
 __all__ = ["DeadUnitReport", "SiteReport"]
 
-_COLUMNS = ("site", "kind", "unit", "units", "dead", "dead %", "dormant", "mean act. rate")
+_COLUMNS = (
+    "site",
+    "kind",
+    "unit",
+    "units",
+    "dead",
+    "dead %",
+    "dormant",
+    "mean act. rate",
+    "sparsity %",
+)
 _LEFT = frozenset({"site", "kind", "unit"})
 
 
 def _text_table(
     title: str, header: Sequence[str], rows: Sequence[Sequence[str]], note: str | None, width: int
 ) -> str:
-    """Plain-text table: title, header, a rule, the rows, the note; at most ``width`` wide.
+    """Plain-text table: title, header, a rule, the rows, the notes; at most ``width`` wide.
 
-    When the rows are too wide, the site column (the first) wraps onto several lines.
+    When the rows are too wide, the headers of the other columns wrap onto several lines
+    (down to their cells' width), then the site column (the first) wraps onto several
+    lines. ``note``: one note per line.
     """
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    cells = [max([0] + [len(r[i]) for r in rows]) for i in range(len(header))]
+    heads = [[h] for h in header]
+    widths = [max(len(h), c) for h, c in zip(header, cells, strict=True)]
     rest = sum(widths[1:]) + 2 * (len(widths) - 1)
+    # too wide: wrap the header that saves most ("mean act. rate" -> "mean / act. /
+    # rate"), down to its cells' width, until the table fits or nothing is left to wrap
+    narrow = [
+        max(c, *(len(word) for word in h.split())) for h, c in zip(header, cells, strict=True)
+    ]
+    while rest + len(header[0]) > width:
+        i = max(range(1, len(header)), key=lambda k: widths[k] - narrow[k])
+        if widths[i] <= narrow[i]:
+            break
+        heads[i] = textwrap.wrap(header[i], narrow[i])
+        widths[i] = max(cells[i], *(len(part) for part in heads[i]))
+        rest = sum(widths[1:]) + 2 * (len(widths) - 1)
     widths[0] = max(len(header[0]), min(widths[0], width - rest))
+    depth = max(len(h) for h in heads)
+    heads = [[""] * (depth - len(h)) + h for h in heads]  # headers sit on the rule
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
@@ -35,13 +63,15 @@ def _text_table(
             for c, w, h in zip(cells, widths, header, strict=True)
         ).rstrip()
 
-    out = [*textwrap.wrap(title, width), line(header), line(["-" * w for w in widths])]
+    out = [*textwrap.wrap(title, width)]
+    out += [line([h[k] for h in heads]) for k in range(depth)]
+    out.append(line(["-" * w for w in widths]))
     for r in rows:
         first = textwrap.wrap(r[0], widths[0], break_on_hyphens=False) or [""]
         out.append(line([first[0], *r[1:]]))
         out += [line([part] + [""] * (len(r) - 1)) for part in first[1:]]
-    if note:
-        out += textwrap.wrap(note, width)
+    for n in (note or "").splitlines():
+        out += textwrap.wrap(n, width)
     return "\n".join(out)
 
 
@@ -60,7 +90,8 @@ def _html_table(
         "<tr>" + "".join(cell("td", c, h) for c, h in zip(r, header, strict=True)) + "</tr>"
         for r in rows
     )
-    foot = f"<tfoot><tr><td colspan='{len(header)}'>{e(note)}</td></tr></tfoot>" if note else ""
+    notes = "<br>".join(e(n) for n in (note or "").splitlines())
+    foot = f"<tfoot><tr><td colspan='{len(header)}'>{notes}</td></tr></tfoot>" if note else ""
     return (
         f"<table><caption>{e(title)}</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{body}</tbody>{foot}</table>"
@@ -84,6 +115,12 @@ def _notebook_table_class() -> type:
             return dict(self.relukit_bundle)
 
     return ReportTable
+
+
+def _fraction(count: np.ndarray | None, values: int) -> float:
+    if count is None:
+        return float("nan")
+    return int(count.sum()) / values if values else 0.0
 
 
 def _check_tau(tau: Any) -> float:
@@ -111,6 +148,14 @@ class SiteReport:
         Per unit: mean of ``|h|`` over its post-activations ``h``.
     producer, consumers, escapes, producer_input
         How the site is wired (see :class:`relukit.diagnose._core.TraceInfo`).
+    zero_count
+        Per unit: how many of its output values were exactly 0 (``h == 0``, +0 and -0;
+        NaN is not 0); at a gated site, of the gate's activation ``f(gate)``.
+    output_zero_count
+        Gated sites only (None elsewhere): per unit, zeros of the gated output
+        ``f(gate) * up``.
+    gated
+        The site is a gated linear unit (glu, reglu, geglu, swiglu, bilinear).
     """
 
     name: str
@@ -126,6 +171,41 @@ class SiteReport:
     consumers: list[tuple[str, int | None]] = field(default_factory=list)
     escapes: list[str] = field(default_factory=list)
     producer_input: str | None = None
+    zero_count: np.ndarray | None = None
+    output_zero_count: np.ndarray | None = None
+    gated: bool = False
+
+    @property
+    def unit_sparsity(self) -> np.ndarray:
+        """Per unit: fraction of its output values (of ``f(gate)`` at a gated site) that
+        were exactly 0. A dead ReLU unit has 1."""
+        if self.zero_count is None:
+            return np.full(self.n_units, np.nan)
+        return self.zero_count / max(self.n_values, 1)
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of the activation's output values that were exactly 0 (+0 or -0; NaN
+        is not 0), over all units and values: the *activation sparsity*.
+
+        Dead units are 0 everywhere (for relu-like kinds), and live units are 0 wherever
+        their pre-activation was <= 0, so for relu ``sparsity >= dead_fraction``. At a
+        gated site, ``f(gate) * up``, this is the fraction of zeros of the gate's
+        activation ``f(gate)``: what ``act_fn(gate_proj(x))`` of a Hugging Face MLP
+        holds, and the entries of ``up`` and the columns of the down projection that
+        need not be computed. :attr:`output_sparsity` counts the gated output. NaN
+        when the site's zeros were not counted.
+        """
+        return _fraction(self.zero_count, self.n_units * self.n_values)
+
+    @property
+    def output_sparsity(self) -> float:
+        """Fraction of exact zeros of the site's output: at a gated site of
+        ``f(gate) * up`` (the zeros of ``f(gate)`` and of ``up``), elsewhere
+        :attr:`sparsity`."""
+        if not self.gated:
+            return self.sparsity
+        return _fraction(self.output_zero_count, self.n_units * self.n_values)
 
     @property
     def zero_gradient_when_dead(self) -> bool:
@@ -183,8 +263,12 @@ class SiteReport:
             "dormant_fraction": self.dormant_fraction(),
             "dead_units": self.dead_units,
             "dormant_units": self.dormant_units(),
+            "gated": self.gated,
+            "sparsity": self.sparsity,
+            "output_sparsity": self.output_sparsity,
             "activation_rate": [float(v) for v in self.activation_rate],
             "score": [float(v) for v in self.score],
+            "unit_sparsity": [float(v) for v in self.unit_sparsity],
             "producer": self.producer,
             "consumers": [list(c) for c in self.consumers],
             "escapes": list(self.escapes),
@@ -200,7 +284,9 @@ class DeadUnitReport:
     outputs 0 and gets gradient 0 everywhere. For activations with a gradient on the
     negative side (leaky_relu, elu, gelu, ...) the same test is reported, but the unit
     can still learn: see ``SiteReport.zero_gradient_when_dead``. A unit is
-    **τ-dormant** when its ReDo score ``mean|h_i| / mean_k mean|h_k|`` is <= τ.
+    **τ-dormant** when its ReDo score ``mean|h_i| / mean_k mean|h_k|`` is <= τ. A site's
+    **sparsity** is the fraction of its output values that were exactly 0 (of
+    ``f(gate)`` at a gated site; see :attr:`SiteReport.sparsity`).
 
     Index with a site name (``report["fc1.relu"]``) for a :class:`SiteReport`.
     """
@@ -243,6 +329,22 @@ class DeadUnitReport:
     def dormant_fraction(self, tau: float | None = None) -> dict[str, float]:
         return {n: s.dormant_fraction(tau) for n, s in self.sites.items()}
 
+    def sparsity(self) -> dict[str, float]:
+        """``{site: fraction of its output values that were exactly 0}`` (of ``f(gate)``
+        at gated sites)."""
+        return {n: s.sparsity for n, s in self.sites.items()}
+
+    @property
+    def total_sparsity(self) -> float:
+        """Exact zeros over all output values of all sites (each site weighs by its
+        number of values; gated sites count ``f(gate)``)."""
+        zeros = values = 0
+        for s in self.sites.values():
+            if s.zero_count is not None:
+                zeros += int(s.zero_count.sum())
+                values += s.n_units * s.n_values
+        return zeros / values if values else 0.0
+
     @property
     def total_dead_fraction(self) -> float:
         """Dead units over all units of all sites."""
@@ -255,6 +357,7 @@ class DeadUnitReport:
             "n_samples": self.n_samples,
             "n_batches": self.n_batches,
             "total_dead_fraction": self.total_dead_fraction,
+            "total_sparsity": self.total_sparsity,
             "sites": [s.to_dict() for s in self.sites.values()],
         }
 
@@ -278,28 +381,34 @@ class DeadUnitReport:
                     f"{100 * s.dead_fraction:.1f}",
                     str(len(s.dormant_units(t))),
                     f"{float(s.activation_rate.mean()) if s.n_units else 0.0:.3f}",
+                    f"{100 * s.sparsity:.1f}",
                 ]
             )
-        note = (
-            "* gradient is not 0 on the negative side: 'dead' units can recover"
-            if any(not s.zero_gradient_when_dead for s in self.sites.values())
-            else None
-        )
-        return title, list(_COLUMNS), rows, note
+        notes = []
+        if any(not s.zero_gradient_when_dead for s in self.sites.values()):
+            notes.append("* gradient is not 0 on the negative side: 'dead' units can recover")
+        gated = sorted({s.kind for s in self.sites.values() if s.gated})
+        if gated:
+            notes.append(
+                f"sparsity % of gated sites ({', '.join(gated)}): exact zeros of f(gate); "
+                "of f(gate) * up: SiteReport.output_sparsity"
+            )
+        return title, list(_COLUMNS), rows, "\n".join(notes) or None
 
     def summary(self, tau: float | None = None, width: int = 80) -> str:
         """The per-site table as plain text, ready for ``print``.
 
         ``print(report.summary())`` shows one row per site: units, dead, dead %,
-        dormant (ReDo score <= ``tau``) and the mean activation rate. The text has no
-        colour codes and nothing is drawn as a side effect (no rich console is involved);
-        :meth:`table` gives the same table as a rich renderable. The title, the note and
-        the site column wrap to ``width`` characters; the number columns keep their width.
+        dormant (ReDo score <= ``tau``), the mean activation rate and the sparsity (% of
+        output values exactly 0). The text has no colour codes and nothing is drawn as a
+        side effect (no rich console is involved); :meth:`table` gives the same table as
+        a rich renderable. The title, the notes, the headers and the site column wrap to
+        ``width`` characters; the number columns keep their width.
 
         >>> print(DeadUnitReport([], tau=0.1, n_samples=4, n_batches=1).summary())
         Dead units (4 samples; dormant = ReDo score <= 0.1)
-        site  kind  unit  units  dead  dead %  dormant  mean act. rate
-        ----  ----  ----  -----  ----  ------  -------  --------------
+        site  kind  unit  units  dead  dead %  dormant  mean act. rate  sparsity %
+        ----  ----  ----  -----  ----  ------  -------  --------------  ----------
         """
         if isinstance(width, bool) or not isinstance(width, int) or width < 20:
             raise ValueError(f"summary: width must be an int >= 20, got {width!r}")
