@@ -49,7 +49,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from relukit.catalogue import catalogue, get
+from relukit.catalogue import Activation, catalogue, get
 
 __all__ = [
     "FUNCTION_KINDS",
@@ -120,23 +120,26 @@ _NONNEGATIVE_KINDS = frozenset(a.name for a in catalogue() if a.nonnegative_outp
 GATED_KINDS = frozenset(a.name for a in catalogue() if a.gated)
 
 
-def _swish(g: torch.Tensor, beta: Any = 1.0) -> torch.Tensor:
-    return torch.nn.functional.silu(g) if beta == 1 else g * torch.sigmoid(beta * g)
+def _gate_activation(act: Activation) -> Callable[..., torch.Tensor]:
+    """``f`` of the gated entry ``act`` on a torch tensor, from the entry's own formula
+    (keywords: its parameters, defaults from the catalogue)."""
+    from relukit import _dispatch
+
+    def f(gate: torch.Tensor, **params: Any) -> torch.Tensor:
+        with torch.no_grad():
+            return _dispatch.formula(act, "value", gate, act.bind((), params))
+
+    f.__name__ = f.__qualname__ = f"{act.name}_gate"
+    return f
 
 
-#: the gate's activation ``f`` of every gated catalogue entry, as eager torch computes
-#: it in the gate's dtype (what ``act_fn(gate_proj(x))`` of a Hugging Face MLP holds):
-#: a gated site's sparsity is the fraction of zeros of ``f(gate)``. Keyword arguments
-#: are the entry's parameters, read from the module's attributes of the same name (how
-#: relukit.torch's modules keep them) or from the call's keywords. A new gated entry
-#: adds its ``f`` here (a test checks that every gated entry has one, equal to the
-#: catalogue's values).
+#: the gate's activation ``f`` of every gated catalogue entry, computed from the entry's
+#: formula in the gate's dtype (what ``act_fn(gate_proj(x))`` of a Hugging Face MLP
+#: holds): a gated site's sparsity is the fraction of zeros of ``f(gate)``. Keyword
+#: arguments are the entry's parameters, read from the module's attributes of the same
+#: name (how relukit.torch's modules keep them) or from the call's keywords.
 GATE_ACTIVATIONS: dict[str, Callable[..., torch.Tensor]] = {
-    "glu": torch.sigmoid,
-    "reglu": torch.relu,
-    "geglu": lambda g, approximate="none": torch.nn.functional.gelu(g, approximate=approximate),
-    "swiglu": _swish,
-    "bilinear": lambda g: g,
+    a.name: _gate_activation(a) for a in catalogue() if a.gated
 }
 
 
