@@ -262,7 +262,17 @@ def test_formulas_render_in_a_browser(site: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["catalogue", "conventions", "benchmarks", "experiments"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "catalogue",
+        "conventions",
+        "benchmarks",
+        "experiments",
+        "reference/api",
+        "reference/activations",
+    ],
+)
 def test_tables_fit_at_1280_pixels(site: Path, page: str) -> None:
     """No table is cut off at an ordinary width, and no name in a table is broken."""
     got = _probe(site / page / "index.html")
