@@ -481,7 +481,7 @@ def function(name: str) -> Any:
     :mod:`relukit.torch` (a new catalogue entry) work through this one.
 
     >>> import torch
-    >>> from relukit.torch._functions import function
+    >>> from relukit.torch import function
     >>> function("relu6")(torch.tensor([-1.0, 3.0, 9.0]))
     tensor([0., 3., 6.])
     """
@@ -780,7 +780,8 @@ def gelu(
 ) -> torch.Tensor:
     r"""GELU, :math:`x \Phi(x)` (``approximate='tanh'`` for the tanh form).
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.gelu(torch.tensor([0.0, float("-inf")]))  # the limit at -inf: -0.0
@@ -794,7 +795,8 @@ def gelu(
 def silu(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""SiLU (swish), :math:`x \sigma(x)`.
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.silu(torch.tensor([0.0]))
@@ -808,7 +810,8 @@ def silu(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None)
 def mish(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""Mish, :math:`x \tanh(\mathrm{softplus}(x))`.
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.mish(torch.tensor([0.0]))
@@ -829,7 +832,8 @@ def softplus(
 ) -> torch.Tensor:
     r"""Softplus, :math:`\frac{1}{\beta}\log(1 + e^{\beta x})` (linear above ``threshold``).
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.softplus(torch.tensor([30.0]))
@@ -850,7 +854,8 @@ def hardswish(
 ) -> torch.Tensor:
     r"""Hardswish, :math:`x \cdot \mathrm{relu6}(x + 3) / 6`.
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.hardswish(torch.tensor([-4.0, 4.0]))
