@@ -635,16 +635,16 @@ def test_cli_output_path_that_is_a_file_or_folder(tmp_path):
     assert f.read_text() == "keep"
 
 
-def test_check_writable_leaves_existing_files_alone(tmp_path):
-    from relukit.cli._common import check_writable
+def test_check_output_path_leaves_existing_files_alone(tmp_path):
+    from relukit.cli._paths import check_output_path
 
     f = tmp_path / "sub" / "m.json"
-    check_writable(f, folder=False)
+    check_output_path(f, folder=False)
     assert not f.exists() and f.parent.is_dir()  # nothing left behind
     f.write_text("old")
-    check_writable(f, folder=False)
+    check_output_path(f, folder=False)
     assert f.read_text() == "old"
-    check_writable(tmp_path / "new" / "dir", folder=True)
+    check_output_path(tmp_path / "new" / "dir", folder=True)
     assert list((tmp_path / "new" / "dir").iterdir()) == []
 
 

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from relukit.cli._common import check_writable, dump_json
+from relukit.cli._common import dump_json
+from relukit.cli._paths import check_output_path
 
 
 def _number(kind: type, low: float, strict: bool, what: str) -> Any:
@@ -136,10 +137,10 @@ _UNIQUE = frozenset({"variants", "dtypes", "models"})
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output path of the command, checked before any work starts."""
     if getattr(args, "out", None) is not None:
-        check_writable(args.out, folder=True)
+        check_output_path(args.out, folder=True)
     for name in ("json", "plot"):
         if getattr(args, name, None) is not None:
-            check_writable(getattr(args, name), folder=False)
+            check_output_path(getattr(args, name), folder=False)
 
 
 def _run_report(
