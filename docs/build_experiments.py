@@ -485,6 +485,20 @@ def render() -> str:
         "experiments` runs them again and rewrites this page. Options: the "
         "[command-line reference](reference/cli.md#relukit-experiment).",
         "",
+        "Each experiment has one configuration dataclass (`DyingReluConfig`, `BornDeadConfig`, "
+        "`MonitorOverheadConfig`, `PlasticityConfig`, `KinkChoiceConfig`, `FewBitConfig`, in "
+        "`relukit.experiments.<name>`), and its command-line options are that dataclass's "
+        "fields: `--batch-size` sets `batch_size` (`--batch_size` is accepted too), with the "
+        "field's default and help text; only where the results go (`--out`, `--json`, "
+        "`--plot`, `--no-progress`) belongs to the command. From Python the same run is, for "
+        "example, `run_dying_relu(DyingReluConfig(epochs=5), \"out\")`. A configuration "
+        "checks its values when it is made: on the command line a bad value is one line "
+        "naming the option (`--epochs must be an integer >= 1, got 0`), exit status 2, "
+        "before anything runs. Repeated seeds, variants, precisions or models are dropped (a "
+        "repeated seed would only repeat a run and narrow the intervals). Every report's "
+        "rerun command names each field that differs from the default, so it reproduces the "
+        "run exactly. `dying-relu --activations` is another spelling of `--variants`.",
+        "",
     ]
     for section in SECTIONS:
         out += section()
