@@ -812,3 +812,48 @@ def test_docs_build_writes_the_explorer_page(tmp_path: Path) -> None:
     page = (ROOT / "docs" / "explore.md").read_text(encoding="utf-8")
     assert '<iframe src="explorer.html"' in page  # site/explore/index.html frames it
     assert "explore.md" in (ROOT / "mkdocs.yml").read_text()
+
+
+def test_every_file_of_the_page_is_package_data() -> None:
+    """The wheel carries the script, the style sheet and the vendored assets."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["relukit"]
+    src = ROOT / "src" / "relukit"
+    files = [
+        p.relative_to(src).as_posix()
+        for p in (src / "explorer").rglob("*")
+        if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
+    ]
+    assert len(files) > 20
+    missing = [f for f in files if not any(fnmatch.fnmatchcase(f, g) for g in globs)]
+    assert missing == []
+
+
+@pytest.mark.browser
+@pytest.mark.plotly
+def test_notebook_frame_runs_the_page(browser: Any, tmp_path: Path) -> None:
+    """``_repr_html_`` (a sandboxed iframe with the page in srcdoc, as a notebook shows
+    it) works: the page unpacks its numbers and draws inside the frame."""
+    page = rk.explore("leaky_relu", offer=["leaky_relu"])
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<!DOCTYPE html><html><body>{page._repr_html_()}</body></html>")
+    browser.get(host.as_uri())
+    browser.switch_to.frame(browser.find_element("css selector", "iframe.relukit-explorer"))
+    try:
+        for _ in range(400):
+            if browser.execute_script(
+                "return window.relukitExplorer && window.relukitExplorer.readyMs"
+            ):
+                break
+            time.sleep(0.025)
+        assert readout(browser)["leaky_relu"] == [
+            repr(rk.leaky_relu(-1.0)),
+            repr(rk.leaky_relu.derivative(-1.0)),
+        ]
+        assert browser.find_elements("css selector", ".katex-error") == []
+    finally:
+        browser.switch_to.default_content()
