@@ -665,6 +665,19 @@ def test_cursor_read_out_is_relukits(browser: Any, full_page: Path) -> None:
     t = trace(browser, "rk-curves", "leaky_relu")
     assert t["y"] == [rk.leaky_relu(v) for v in t["x"]]
     assert min(t["x"]) == -6.0 and max(t["x"]) == 6.0
+    # the x range: typed into its fields; a range outside [-10, 10] is refused
+    from selenium.webdriver.common.keys import Keys
+
+    for field, value in (("rk-lo", "-2"), ("rk-hi", "3.5"), ("rk-hi", "12")):
+        box = browser.find_element("id", field)
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(value, Keys.TAB)
+    assert browser.find_element("id", "rk-hi").get_attribute("value") == "3.5"
+    t = trace(browser, "rk-curves", "relu")
+    assert (min(t["x"]), max(t["x"])) == (-2.0, 3.5)
+    assert t["y"] == [rk.relu(v) for v in t["x"]]
+    axis = browser.execute_script("return document.getElementById('rk-curves').layout.xaxis.range")
+    assert axis == [-2, 3.5]
 
 
 @pytest.mark.browser
