@@ -56,6 +56,7 @@ __all__ = [
     "celu",
     "diagnose",
     "elu",
+    "explore",
     "gelu",
     "get",
     "hardsigmoid",
@@ -81,6 +82,7 @@ __all__ = [
 # Names provided by optional, heavier submodules, imported on first access (PEP 562).
 _LAZY: dict[str, tuple[str, str]] = {
     "plot": ("relukit.plot", "plot"),
+    "explore": ("relukit.explorer", "explore"),
     "diagnose": ("relukit.diagnose", "diagnose"),
     "DeadUnitMonitor": ("relukit.diagnose", "DeadUnitMonitor"),
     "recycle": ("relukit.diagnose", "recycle"),
