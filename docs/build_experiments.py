@@ -491,7 +491,7 @@ def render() -> str:
         "fields: `--batch-size` sets `batch_size` (`--batch_size` is accepted too), with the "
         "field's default and help text; only where the results go (`--out`, `--json`, "
         "`--plot`, `--no-progress`) belongs to the command. From Python the same run is, for "
-        "example, `run_dying_relu(DyingReluConfig(epochs=5), \"out\")`. A configuration "
+        'example, `run_dying_relu(DyingReluConfig(epochs=5), "out")`. A configuration '
         "checks its values when it is made: on the command line a bad value is one line "
         "naming the option (`--epochs must be an integer >= 1, got 0`), exit status 2, "
         "before anything runs. Repeated seeds, variants, precisions or models are dropped (a "
