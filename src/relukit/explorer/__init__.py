@@ -59,8 +59,8 @@ DEFAULT_SHOWN = ("relu", "leaky_relu")
 class Explorer:
     """An explorer page: ``.html`` is the whole self-contained page.
 
-    In a notebook it displays inline (``_repr_html_``: the page in an ``iframe``, so
-    its styles and scripts stay apart from the notebook's); :meth:`save` writes it.
+    In a notebook it displays inline (the page in an ``iframe``, so its styles and
+    scripts stay apart from the notebook's); :meth:`save` writes it.
     """
 
     html: str
