@@ -614,3 +614,24 @@ def test_at_kink_in_forward_and_reverse_mode_and_in_place(name):
     leaf = x.clone().requires_grad_()
     f(leaf * 1, inplace=True, at_kink=0.5).sum().backward()
     torch.testing.assert_close(leaf.grad, want, rtol=1e-12, atol=0)
+
+
+# ---------------------------------------------------------------------------
+# second derivatives of entries that save their output (sparse_plus)
+# ---------------------------------------------------------------------------
+
+
+def test_sparse_plus_second_derivative_is_finite_like_the_formula():
+    # sparse_plus''(x) = 0 for x < -1 or x > 1, 1/2 in between (differentiating the
+    # formula by hand); the backward from the output, sqrt(y), must not give 0 * inf
+    x = torch.tensor([-3.0, -2.0, -1.5, -0.5, 0.0, 0.25, 0.9, 1.5, 4.0], dtype=torch.float64)
+    want = torch.where((x > -1) & (x < 1), 0.5, 0.0).double()
+    xx = x.clone().requires_grad_()
+    (g,) = torch.autograd.grad(rt.sparse_plus(xx).sum(), xx, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), xx)
+    torch.testing.assert_close(h, want, rtol=1e-15, atol=0)
+    hess = func.hessian(lambda t: rt.sparse_plus(t).sum())(x)
+    torch.testing.assert_close(hess.diagonal(), want, rtol=1e-15, atol=0)
+    assert not hess.isnan().any()
+    # the same through the module, and gradgradcheck (finite differences) away from ±1
+    assert torch.autograd.gradgradcheck(rt.SparsePlus(), (xx,))
