@@ -694,13 +694,16 @@ def test_saved_bytes_exact():
         torch.manual_seed(0)
         chain = nn.Sequential(nn.Linear(13, 13), getattr(nn, name)(), nn.Linear(13, 13))
         mine = rt.convert(nn.Sequential(*[m for m in chain]), inplace=False)
-        # relukit: the input batch, and the activation's output (shared with Linear 2)
-        assert saved_bytes(mine, x) == 2 * 4 * n, name
+        # relukit: the input batch, and the activation's output (shared with Linear 2);
+        # hardsigmoid keeps its input too, as torch (its output cannot tell x < 3 from
+        # x >= 3 at the largest float below 3)
+        keeps = 3 if name == "Hardsigmoid" else 2
+        assert saved_bytes(mine, x) == keeps * 4 * n, name
         # torch also keeps the activation's input, except relu (it saves its output)
         assert saved_bytes(chain, x) == (2 if name == "ReLU" else 3) * 4 * n, name
         if name != "CELU":  # (no kink) plus one bool per element: "the input is at a kink"
             mine[1].at_kink = 1.0
-            assert saved_bytes(mine, x) == 2 * 4 * n + n, name
+            assert saved_bytes(mine, x) == keeps * 4 * n + n, name
 
 
 # ---------------------------------------------------------------------------
@@ -758,3 +761,24 @@ def test_half_precision_like_torch(name, args, kwargs, kinks, dtype):
     else:
         for a, b in zip(gr, g_ref, strict=True):
             assert same(a, b)
+
+
+# ---------------------------------------------------------------------------
+# hardsigmoid at the largest float below 3 (its output rounds to 1.0)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_hardsigmoid_gradient_below_3_is_one_sixth_like_torch(dtype):
+    three = torch.tensor(3.0, dtype=dtype)
+    below = torch.nextafter(three, torch.tensor(0.0, dtype=dtype)).item()
+    x = torch.tensor([below, -below, 3.0, -3.0, 2.5, 4.0], dtype=dtype)
+    g = torch.linspace(0.5, 3.0, 6, dtype=dtype)
+    ref, mine = run(nn.Hardsigmoid(), x, g), run(rt.Hardsigmoid(), x, g)
+    assert mine[0][0].item() == 1.0  # the output that cannot tell x < 3 from x >= 3
+    assert same(mine[0], ref[0]) and same(mine[1][0], ref[1][0])
+    # the oracle: d/dx (x + 3) / 6 = 1/6 strictly inside (-3, 3), 0 outside
+    assert mine[1][0][0].item() == pytest.approx(g[0].item() / 6, rel=1e-6)
+    xr = x.clone().requires_grad_()  # in place too
+    rt.hardsigmoid(xr * 1, inplace=True).backward(g)
+    assert same(xr.grad, ref[1][0])

@@ -13,13 +13,16 @@ What backward keeps (``ctx.save_for_backward``, visible to ``saved_tensors_hooks
 activation                        saved
 ================================  ================================================
 relu, leaky_relu (slope >= 0),    **the output** (the catalogue writes the derivative
-relu6, hardtanh, hardsigmoid,     from the output). The next layer (Linear, Conv)
+relu6, hardtanh,                  from the output). The next layer (Linear, Conv)
 elu, celu, selu (alpha > 0)       usually keeps the same tensor, so this costs no
                                   extra storage; torch keeps the *input* of all of
                                   these except relu, a second full tensor.
 gelu, silu, mish, softplus,       the input (the derivative needs it; as torch)
 hardswish, prelu, leaky_relu
-(slope < 0), elu/celu (alpha < 0)
+(slope < 0), elu/celu (alpha < 0),
+hardsigmoid (its output rounds to
+1.0 at the largest float below 3,
+where the derivative is 1/6)
 gelu, silu, mish, softplus,       ``bits`` bits per element (an approximate backward:
 hardswish with ``bits=1..4``      :mod:`relukit.torch._fewbit`)
 leaky_relu (slope < 0) on CUDA    a 1-bit packed mask ``x > 0`` instead of the input
