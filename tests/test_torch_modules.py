@@ -782,3 +782,51 @@ def test_hardsigmoid_gradient_below_3_is_one_sixth_like_torch(dtype):
     xr = x.clone().requires_grad_()  # in place too
     rt.hardsigmoid(xr * 1, inplace=True).backward(g)
     assert same(xr.grad, ref[1][0])
+
+
+# ---------------------------------------------------------------------------
+# PReLU: torch's errors for the input's rank, channels and dtype
+# ---------------------------------------------------------------------------
+
+PRELU_BAD = [
+    ("0-d input, 4 weights", lambda: torch.tensor(1.0), 4, torch.float32),
+    ("1-d input, 4 weights", lambda: torch.randn(4), 4, torch.float32),
+    ("3 channels, 4 weights", lambda: torch.randn(2, 3), 4, torch.float32),
+    ("3 channels, 4 weights, 4-d", lambda: torch.randn(2, 3, 5, 5), 4, torch.float32),
+    ("float64 input, float32 weight", lambda: torch.randn(2, 4, dtype=torch.float64), 4, None),
+    ("float64 input, one float32 weight", lambda: torch.randn(2, 4, dtype=torch.float64), 1, None),
+]
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+@pytest.mark.parametrize(("label", "make", "num", "dtype"), PRELU_BAD, ids=[p[0] for p in PRELU_BAD])
+def test_prelu_errors_are_torchs(label, make, num, dtype, requires_grad):
+    x = make().requires_grad_(requires_grad)
+    before = x.detach().clone()
+    with pytest.raises(RuntimeError) as want:
+        nn.PReLU(num)(x)
+    for call in (lambda: rt.PReLU(num)(x), lambda: rt.prelu(x, torch.full((num,), 0.25))):
+        with pytest.raises(RuntimeError) as got:
+            call()
+        assert str(got.value) == str(want.value), label
+    assert torch.equal(x.detach(), before)
+    # a 2-d weight: torch's message too
+    with pytest.raises(RuntimeError) as want:
+        torch.nn.functional.prelu(torch.randn(2, 4), torch.full((2, 2), 0.25))
+    with pytest.raises(RuntimeError) as got:
+        rt.prelu(torch.randn(2, 4, requires_grad=requires_grad), torch.full((2, 2), 0.25))
+    assert str(got.value) == str(want.value)
+
+
+def test_prelu_shapes_torch_accepts():
+    torch.manual_seed(0)
+    for x, num in [
+        (torch.tensor(-1.0), 1),
+        (torch.randn(5), 1),
+        (torch.randn(0, 4), 4),
+        (torch.randn(2, 4, 3), 4),
+    ]:
+        ref, mine = nn.PReLU(num), rt.PReLU(num)
+        g = torch.randn(x.shape)
+        (yr, gr), (ym, gm) = run(ref, x, g), run(mine, x, g)
+        assert ym.shape == yr.shape and same(ym, yr) and same(gm[0], gr[0])

@@ -493,6 +493,29 @@ def function(name: str) -> Any:
 # ---------------------------------------------------------------------------
 
 
+def _check_prelu(x: torch.Tensor, w: torch.Tensor) -> None:
+    """Raise torch's own error where ``F.prelu`` refuses ``x`` and ``w``.
+
+    The checks of ATen's ``prelu`` (the same dtype; with more than one weight, an input
+    of at least one dimension whose channel size, dimension 1 or 1 for a 1-d input, is
+    the number of weights; a weight of at most one dimension). When one fails, torch's
+    ``prelu`` runs on meta tensors of the same shapes and dtypes, so the message is
+    torch's, word for word, and nothing is computed or written. (Under ``torch.jit.trace``
+    sizes are traced values: the traced ``F.prelu`` checks them itself.)
+    """
+    if torch._C._get_tracing_state():
+        return
+    n = w.numel()
+    channels = x.shape[1] if x.dim() > 1 else 1
+    if x.dtype == w.dtype and w.dim() <= 1 and (n == 1 or (x.dim() > 0 and channels == n)):
+        return
+    F.prelu(torch.empty_like(x, device="meta"), torch.empty_like(w, device="meta"))
+    raise RuntimeError(  # pragma: no cover - torch raised above
+        f"relukit.torch.prelu: input of shape {tuple(x.shape)} and dtype {x.dtype} does not "
+        f"fit a weight of shape {tuple(w.shape)} and dtype {w.dtype}"
+    )
+
+
 def _prelu_view(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """The weight shaped to broadcast along dimension 1 of ``x`` (as torch's prelu)."""
     if w.numel() == 1:
@@ -846,7 +869,9 @@ def prelu(
 ) -> torch.Tensor:
     r"""PReLU, :math:`x` if :math:`x > 0` else :math:`w x` with a learnable weight ``w``.
 
-    ``weight`` has one element, or one per channel (dimension 1 of ``input``).
+    ``weight`` has one element, or one per channel (dimension 1 of ``input``); other
+    shapes and dtypes raise torch's own errors (a 0-d input with several weights, a 1-d
+    input whose channel size is 1, a channel mismatch, a weight of another dtype).
 
     >>> import torch, relukit.torch as rt
     >>> rt.prelu(torch.tensor([-2.0, 2.0]), torch.tensor([0.25]))
@@ -858,6 +883,7 @@ def prelu(
             f"{type(input).__name__} and {type(weight).__name__}"
         )
     at_kink = _check_at_kink("prelu", at_kink)
+    _check_prelu(input, weight)
     if torch._C._get_tracing_state() and at_kink is None:
         return F.prelu(input, weight)
     dev = input.device.type
