@@ -830,3 +830,37 @@ def test_prelu_shapes_torch_accepts():
         g = torch.randn(x.shape)
         (yr, gr), (ym, gm) = run(ref, x, g), run(mine, x, g)
         assert ym.shape == yr.shape and same(ym, yr) and same(gm[0], gr[0])
+
+
+# ---------------------------------------------------------------------------
+# bits=: which modules take it, and NumPy integers
+# ---------------------------------------------------------------------------
+
+FEWBIT_MODULES = ("GELU", "SiLU", "Mish", "Softplus", "Hardswish")
+
+
+@pytest.mark.parametrize("name", ["ReLU", "LeakyReLU", "ELU", "PReLU", "RReLU", "Squareplus"])
+def test_bits_on_a_module_without_it_is_a_clear_error(name):
+    with pytest.raises(TypeError) as err:
+        getattr(rt, name)(bits=1)
+    msg = str(err.value)
+    assert f"relukit.torch.{name}" in msg and "bits" in msg, msg
+    assert all(m in msg for m in FEWBIT_MODULES), msg
+    with pytest.raises(TypeError, match="bits"):
+        rt.function("squareplus")(torch.randn(3), bits=1)
+
+
+def test_bits_accepts_numpy_integers():
+    np = pytest.importorskip("numpy")
+    x = torch.randn(20, requires_grad=True)
+    (want,) = torch.autograd.grad(rt.gelu(x, bits=3).sum(), x)
+    m = rt.GELU(bits=np.int64(3))
+    assert m.bits == 3 and type(m.bits) is int and repr(m).endswith("bits=3)")
+    (got,) = torch.autograd.grad(m(x).sum(), x)
+    assert torch.equal(got, want)
+    (got,) = torch.autograd.grad(rt.gelu(x, bits=np.uint8(3)).sum(), x)
+    assert torch.equal(got, want)
+    assert rt.derivative_levels("gelu", np.int32(2)) == rt.derivative_levels("gelu", 2)
+    for bad in (np.bool_(True), True, np.float64(3.0)):
+        with pytest.raises(TypeError, match="bits must be None"):
+            rt.GELU(bits=bad)

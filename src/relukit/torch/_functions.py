@@ -478,6 +478,11 @@ def function(name: str) -> Any:
         at_kink: float | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
+        if "bits" in kwargs:
+            raise TypeError(
+                f"relukit.torch.{act.name}: got bits={kwargs['bits']!r}, but only "
+                f"{', '.join(_fewbit.PARAMS)} take bits= (a few-bit backward)"
+            )
         if kwargs and torch.compiler.is_compiling():  # symbolic numbers: see _concrete
             kwargs = dict(zip(kwargs, _concrete(tuple(kwargs.values())), strict=True))
         pvals = tuple(act.bind(_concrete(args), kwargs).values()) if args or kwargs else ()

@@ -57,6 +57,17 @@ def torch_module(act: Activation) -> type[nn.Module] | None:
     return None
 
 
+def _no_bits(where: str, kwargs: dict[str, Any]) -> None:
+    """A clear TypeError for ``bits=`` given to a module that has no few-bit backward."""
+    if "bits" in kwargs:
+        takes = ", ".join(torch_module(get(n)).__name__ for n in _fewbit.PARAMS)  # type: ignore[union-attr]
+        raise TypeError(
+            f"{where}: got bits={kwargs['bits']!r}, but only {takes} take bits= (a few-bit "
+            f"backward for a smooth activation); {where.rsplit('.', 1)[-1]} keeps its exact "
+            "backward"
+        )
+
+
 def _kink_repr(base: str, at_kink: float | None) -> str:
     if at_kink is None:
         return base
@@ -189,6 +200,7 @@ def _generic_init(act: Activation) -> Any:
     names = [p.name for p in act.params_list]
 
     def __init__(self: Any, *args: Any, inplace: bool = False, at_kink: Any = None, **kw: Any):
+        _no_bits(f"relukit.torch.{type(self).__name__}", kw)
         nn.Module.__init__(self)
         bound = act.bind(args, kw)
         for n in names:
@@ -233,6 +245,8 @@ def make_module(name: str) -> type[nn.Module]:
         fewbit = act.name in _fewbit.PARAMS
 
         def __init__(self: Any, *args: Any, at_kink: Any = None, **kwargs: Any) -> None:
+            if not fewbit:
+                _no_bits(f"relukit.torch.{cls_name}", kwargs)
             bits = kwargs.pop("bits", None) if fewbit else None
             base.__init__(self, *args, **kwargs)
             self._relukit_init(at_kink)
