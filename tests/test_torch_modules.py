@@ -833,6 +833,87 @@ def test_prelu_shapes_torch_accepts():
 
 
 # ---------------------------------------------------------------------------
+# in place on a view, wherever torch works
+# ---------------------------------------------------------------------------
+
+VIEW_CASES = [
+    ("SiLU", (), {}),
+    ("Mish", (), {}),
+    ("Hardswish", (), {}),
+    ("Hardsigmoid", (), {}),
+    ("Threshold", (0.1, 2.0), {}),
+    ("LeakyReLU", (-0.1,), {}),
+    ("LeakyReLU", (0.1,), {"at_kink": 1.0}),
+    ("ReLU", (), {"at_kink": 1.0}),
+    ("ReLU", (), {}),
+    ("ReLU6", (), {"at_kink": 0.5}),
+    ("ELU", (), {}),
+    ("ELU", (-0.5,), {}),
+    ("CELU", (), {}),
+    ("SELU", (), {}),
+    ("Hardtanh", (), {"at_kink": 0.5}),
+    ("Hardswish", (), {"at_kink": 0.25}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs"), VIEW_CASES, ids=[f"{n}{a}{k or ''}" for n, a, k in VIEW_CASES]
+)
+def test_inplace_on_a_view(name, args, kwargs):
+    torch.manual_seed(0)
+    x = torch.randn(4, 6, dtype=torch.float64)
+    x[0, :3] = torch.tensor([0.0, 0.05, -1.5])  # kinks (0 for x * 2) and near them
+    x[1, :3] = torch.tensor([3.0, -3.0, 0.25]) / 2
+    g = torch.randn(4, 3, dtype=torch.float64)
+    # the oracle: the same module out of place on a copy of the view
+    module = getattr(rt, name)(*args, **kwargs)
+    xo = x.clone().requires_grad_()
+    want = module((xo * 2)[:, :3].clone())
+    want.backward(g)
+    xi = x.clone().requires_grad_()
+    base = xi * 2
+    view = base[:, :3]
+    out = getattr(rt, name)(*args, inplace=True, **kwargs)(view)
+    assert out is view and torch.equal(base[:, :3], want.detach())  # written through
+    assert torch.equal(base[:, 3:], (x * 2)[:, 3:])  # the rest of the base untouched
+    out.backward(g)
+    assert same(xi.grad, xo.grad), (xi.grad, xo.grad)
+    if not kwargs and not (args and args[0] < 0):
+        # where torch's own in-place works on a view (not with a negative slope or alpha),
+        # the same numbers as torch
+        xt = x.clone().requires_grad_()
+        bt = xt * 2
+        tout = getattr(nn, name)(*args, inplace=True)(bt[:, :3])
+        tout.backward(g)
+        assert same(bt.detach(), base.detach())
+        torch.testing.assert_close(xi.grad, xt.grad, rtol=1e-14, atol=1e-15)
+
+
+def test_inplace_bits_on_a_view():
+    torch.manual_seed(0)
+    x = torch.randn(4, 6)
+    g = torch.randn(4, 3)
+    xo = x.clone().requires_grad_()
+    want = rt.silu((xo * 2)[:, :3], bits=2)
+    want.backward(g)
+    xi = x.clone().requires_grad_()
+    base = xi * 2
+    out = rt.SiLU(inplace=True, bits=2)(base[:, :3])
+    assert torch.equal(base[:, :3], want.detach())
+    out.backward(g)
+    assert torch.equal(xi.grad, xo.grad)
+
+
+def test_inplace_on_a_view_of_a_leaf_fails_like_torch():
+    leaf = torch.randn(3, 4, requires_grad=True)
+    before = leaf.detach().clone()
+    for mod in (nn.SiLU(inplace=True), rt.SiLU(inplace=True), rt.ReLU(inplace=True, at_kink=1.0)):
+        with pytest.raises(RuntimeError, match="a view of a leaf Variable"):
+            mod(leaf[:, :2])
+    assert torch.equal(leaf.detach(), before)
+
+
+# ---------------------------------------------------------------------------
 # bits=: which modules take it, and NumPy integers
 # ---------------------------------------------------------------------------
 

@@ -273,5 +273,11 @@ def fewbit(
     """
     if not (x.is_floating_point() and _tracked(x)):
         return value(x, inplace)
+    if inplace and x._is_view():
+        # autograd refuses a Function that writes a view in place and returns more than one
+        # tensor (here: the codes): out of place (the codes are all it keeps), then written
+        # into the view
+        y, _ = FewBitFunction.apply(x, name, pvals, bits, False, value)
+        return x.copy_(y)
     y, _ = FewBitFunction.apply(x, name, pvals, bits, inplace, value)
     return y

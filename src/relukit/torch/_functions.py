@@ -424,7 +424,15 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         if inplace and x.requires_grad:
             _check_inplace(x)
         fn = _ActivationCore if torch.compiler.is_compiling() else ActivationFunction
-        return _call(fn, x, pl, at_kink, inplace, _finite(pl, x))[0]
+        finite = _finite(pl, x)
+        if inplace and x._is_view() and (pl.save == "input" or (at_kink is not None and pl.kinks)):
+            # autograd refuses a Function that writes a view in place and returns more than
+            # one tensor (here: the copy of the input or the kink mask it keeps): compute out
+            # of place, from a copy when the input is kept (the copy is what a Function
+            # writing in place would keep), and write the result into the view
+            y = _call(fn, x.clone() if pl.save == "input" else x, pl, at_kink, False, finite)[0]
+            return x.copy_(y)
+        return _call(fn, x, pl, at_kink, inplace, finite)[0]
     return pl.value(x, inplace, _finite(pl, x))
 
 
