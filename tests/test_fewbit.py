@@ -347,10 +347,12 @@ def test_parameter_validation_not_shared_across_types():
 
 
 def test_modules():
-    assert repr(rt.GELU("tanh", bits=3)) == "GELU(approximate='tanh', bits=3)"
-    assert repr(rt.SiLU(bits=1)) == "SiLU(bits=1)"
-    assert repr(rt.Softplus(2, 5, bits=2)) == "Softplus(beta=2, threshold=5, bits=2)"
-    assert repr(rt.Mish()) == "Mish()"
+    assert repr(rt.GELU("tanh", bits=3)) == "relukit.torch.GELU(approximate='tanh', bits=3)"
+    assert repr(rt.SiLU(bits=1)) == "relukit.torch.SiLU(bits=1)"
+    assert repr(rt.Softplus(2, 5, bits=2)) == (
+        "relukit.torch.Softplus(beta=2, threshold=5, bits=2)"
+    )
+    assert repr(rt.Mish()) == "relukit.torch.Mish()"
     assert isinstance(rt.GELU(bits=2), torch.nn.GELU)
     torch.manual_seed(0)
     x = torch.randn(64, requires_grad=True)

@@ -126,20 +126,22 @@ def test_forward_backward_equal_torch_nn(name, args, kwargs, kinks, dtype, layou
 
 
 @pytest.mark.parametrize(("name", "args", "kwargs", "kinks"), CASES, ids=IDS)
-def test_repr_equals_torch(name, args, kwargs, kinks):
-    assert repr(getattr(rt, name)(*args, **kwargs)) == repr(getattr(nn, name)(*args, **kwargs))
+def test_repr_is_torchs_named_relukit(name, args, kwargs, kinks):
+    # torch's repr with relukit's name, so that print(model) shows relukit's modules
+    want = "relukit.torch." + repr(getattr(nn, name)(*args, **kwargs))
+    assert repr(getattr(rt, name)(*args, **kwargs)) == want
     assert isinstance(getattr(rt, name)(*args, **kwargs), getattr(nn, name))
     if name in INPLACE:
         a = getattr(rt, name)(*args, inplace=True, **kwargs)
-        assert repr(a) == repr(getattr(nn, name)(*args, inplace=True, **kwargs))
+        assert repr(a) == "relukit.torch." + repr(getattr(nn, name)(*args, inplace=True, **kwargs))
 
 
 def test_repr_at_kink_and_catalogue_attribute():
     import relukit as rk
 
-    assert repr(rt.ReLU(at_kink=1.0)) == "ReLU(at_kink=1.0)"
+    assert repr(rt.ReLU(at_kink=1.0)) == "relukit.torch.ReLU(at_kink=1.0)"
     assert repr(rt.LeakyReLU(0.2, True, at_kink=0.5)) == (
-        "LeakyReLU(negative_slope=0.2, inplace=True, at_kink=0.5)"
+        "relukit.torch.LeakyReLU(negative_slope=0.2, inplace=True, at_kink=0.5)"
     )
     for name in ("ReLU", "LeakyReLU", "ELU", "GELU", "PReLU", "Hardswish"):
         act = getattr(rt, name).relukit_activation
@@ -433,7 +435,7 @@ def test_hypothesis_relu_leaky_equal_torch(values, slope):
 @pytest.mark.parametrize("args", [(), (0.1, 0.3), (0.2, 0.2)])
 def test_rrelu_drop_in_for_torch_nn_in_eval_and_training(args):
     ref, mine = nn.RReLU(*args).double(), rt.RReLU(*args).double()
-    assert isinstance(mine, nn.RReLU) and repr(mine) == repr(ref)
+    assert isinstance(mine, nn.RReLU) and repr(mine) == "relukit.torch." + repr(ref)
     x, g = inputs(torch.float64, (0.0,)), torch.randn(6, 3, 40, dtype=torch.float64)
     for training in (False, True):
         ref.train(training), mine.train(training)
@@ -945,3 +947,87 @@ def test_bits_accepts_numpy_integers():
     for bad in (np.bool_(True), True, np.float64(3.0)):
         with pytest.raises(TypeError, match="bits must be None"):
             rt.GELU(bits=bad)
+
+
+# ---------------------------------------------------------------------------
+# convert: shared modules, settings relukit cannot compute, at_kink= and bits=, repr
+# ---------------------------------------------------------------------------
+
+
+def test_convert_keeps_shared_modules_shared():
+    act = nn.ReLU()
+    prelu = nn.PReLU()
+    net = nn.Sequential(nn.Linear(2, 2), act, nn.Linear(2, 2), act, prelu, nn.Sequential(prelu))
+    for inplace in (False, True):
+        m = rt.convert(net, inplace=inplace)
+        assert type(m[1]) is rt.ReLU and m[1] is m[3]
+        assert type(m[4]) is rt.PReLU and m[4] is m[5][0]
+        assert len(list(m.modules())) == len(list(net.modules()))
+        assert len(m.state_dict()) == len(net.state_dict())
+
+
+def test_convert_leaves_settings_it_cannot_compute_with_one_warning():
+    net = nn.Sequential(
+        nn.Linear(2, 2),
+        nn.Softplus(beta=-1.0),
+        nn.ELU(alpha=float("inf")),
+        nn.Sequential(nn.LeakyReLU(True), nn.ReLU()),
+        nn.GELU(),
+    )
+    x = torch.randn(3, 2)
+    want = net(x)
+    with pytest.warns(UserWarning) as rec:
+        m = rt.convert(net)
+    assert len(rec) == 1
+    msg = str(rec[0].message)
+    for name, what in (("1", "Softplus"), ("2", "ELU"), ("3.0", "LeakyReLU")):
+        assert f"'{name}' ({what}" in msg, msg
+    assert "beta" in msg and "alpha" in msg and "negative_slope" in msg
+    assert type(m[1]) is nn.Softplus and type(m[2]) is nn.ELU and type(m[3][0]) is nn.LeakyReLU
+    assert type(m[3][1]) is rt.ReLU and type(m[4]) is rt.GELU  # the rest is converted
+    assert same(m(x), want)
+    # a module that is itself left: returned as it is, with the warning
+    with pytest.warns(UserWarning, match="Softplus"):
+        assert type(rt.convert(nn.Softplus(beta=-2.0))) is nn.Softplus
+
+
+def test_convert_configures_at_kink_and_bits_in_one_call():
+    net = nn.Sequential(
+        nn.Linear(3, 3), nn.ReLU(), nn.GELU(), nn.LeakyReLU(0.1), nn.SiLU(), nn.Hardswish(),
+        nn.CELU(), nn.Softplus(),
+    )  # fmt: skip
+    m = rt.convert(net, inplace=False, at_kink=1.0)
+    assert m[1].at_kink == 1.0 and m[3].at_kink == 1.0 and m[5].at_kink == 1.0
+    assert m[2].at_kink is None and m[6].at_kink is None  # no kinks: nothing to choose
+    x = torch.tensor([[0.0, 1.0, -1.0]], requires_grad=True)
+    rt.convert(nn.ReLU(), at_kink=0.5)(x).sum().backward()
+    assert x.grad.tolist() == [[0.5, 1.0, 0.0]]
+    with pytest.warns(UserWarning) as rec:
+        m = rt.convert(net, inplace=False, bits=2)
+    assert len(rec) == 1
+    msg = str(rec[0].message)
+    for name, what in (("1", "ReLU"), ("3", "LeakyReLU"), ("6", "CELU")):
+        assert f"'{name}' ({what}" in msg, msg
+    assert "'2'" not in msg and "'4'" not in msg
+    assert [getattr(m[i], "bits", None) for i in (2, 4, 5, 7)] == [2, 2, 2, 2]
+    (g1,) = torch.autograd.grad(m[2](x).sum(), x)
+    (g2,) = torch.autograd.grad(rt.gelu(x, bits=2).sum(), x)
+    assert torch.equal(g1, g2)
+    # both: bits where the module takes it (Hardswish, Softplus: bits wins), at_kink elsewhere
+    with pytest.warns(UserWarning, match="CELU"):
+        m = rt.convert(net, inplace=False, at_kink=1.0, bits=3)
+    assert m[1].at_kink == 1.0 and m[5].bits == 3 and m[5].at_kink is None
+    # bad values: errors naming the argument, nothing converted
+    for kw, exc in (({"bits": 7}, ValueError), ({"bits": "2"}, TypeError), ({"at_kink": "1"}, TypeError)):
+        with pytest.raises(exc, match=next(iter(kw))):
+            rt.convert(net, **kw)
+        assert type(net[1]) is nn.ReLU
+
+
+def test_printed_model_shows_relukit_modules():
+    m = rt.convert(nn.Sequential(nn.Linear(2, 2), nn.LeakyReLU(0.1), nn.GELU()))
+    text = str(m)
+    assert "relukit.torch.LeakyReLU(negative_slope=0.1)" in text, text
+    assert "relukit.torch.GELU(approximate='none')" in text, text
+    assert "(0): Linear(in_features=2" in text
+    assert repr(rt.Squareplus()) == "relukit.torch.Squareplus(b=4.0)"

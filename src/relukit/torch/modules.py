@@ -3,10 +3,12 @@
 Each class is generated from a catalogue entry (:func:`make_module`): when ``torch.nn``
 has a module of the same name (``relu`` -> ``torch.nn.ReLU``, ``leaky_relu`` ->
 ``torch.nn.LeakyReLU``, ...), the class subclasses it, so the constructor, the
-attributes (``inplace``, ``negative_slope``, ...), the ``repr``, the state dict and
-``isinstance(m, torch.nn.ReLU)`` are torch's; only ``forward`` changes (to
+attributes (``inplace``, ``negative_slope``, ...), the state dict and
+``isinstance(m, torch.nn.ReLU)`` are torch's; ``forward`` changes (to
 :mod:`relukit.torch`'s autograd Functions), reading the parameters from the attributes
-that carry the catalogue's parameter names. Entries with kinks take one more keyword,
+that carry the catalogue's parameter names, and the ``repr`` is torch's with relukit's
+name (``relukit.torch.ReLU()``), so that ``print(model)`` shows which modules are
+relukit's. Entries with kinks take one more keyword,
 ``at_kink``: the derivative used exactly at a kink (``None``: torch's value). An entry
 with no ``torch.nn`` namesake gets a plain ``nn.Module`` whose constructor takes the
 catalogue's parameters (``inplace`` too). ``relukit_activation`` is the catalogue entry.
@@ -23,9 +25,9 @@ To add keywords to a generated class, subclass it::
 
 >>> import torch, relukit.torch as rt
 >>> rt.LeakyReLU(0.2, inplace=True)
-LeakyReLU(negative_slope=0.2, inplace=True)
+relukit.torch.LeakyReLU(negative_slope=0.2, inplace=True)
 >>> rt.ReLU(at_kink=1.0)
-ReLU(at_kink=1.0)
+relukit.torch.ReLU(at_kink=1.0)
 >>> isinstance(rt.ReLU(), torch.nn.ReLU), rt.ReLU.relukit_activation.name
 (True, 'relu')
 """
@@ -121,6 +123,11 @@ class _RelukitModule(nn.Module):
 
     def extra_repr(self) -> str:
         return _kink_repr(super().extra_repr(), self.at_kink)
+
+    def _get_name(self) -> str:
+        """The name in ``repr``/``print(model)``: ``relukit.torch.ReLU``, so that a printed
+        model shows which modules are relukit's."""
+        return f"relukit.torch.{type(self).__name__}"
 
 
 class _PReLUForward:
