@@ -7,6 +7,7 @@ The oracle is torch.nn / torch.nn.functional itself (float64), plus
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import math
@@ -635,3 +636,29 @@ def test_sparse_plus_second_derivative_is_finite_like_the_formula():
     assert not hess.isnan().any()
     # the same through the module, and gradgradcheck (finite differences) away from ±1
     assert torch.autograd.gradgradcheck(rt.SparsePlus(), (xx,))
+
+
+# ---------------------------------------------------------------------------
+# torch.compile prints no warnings
+# ---------------------------------------------------------------------------
+
+
+def test_compile_emits_no_warnings(fresh_dynamo):
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Linear(4, 6), rt.LeakyReLU(0.1), rt.GELU(), rt.RReLU().eval(), rt.Softplus(2.0),
+        rt.PReLU(6), rt.ReLU(at_kink=1.0), rt.ELU(0.5), nn.Linear(6, 1),
+    )  # fmt: skip
+    x = torch.randn(3, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # torch's own deprecation notices (TorchScript parts Dynamo imports) are not ours
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
+        out = torch.compile(net, backend="aot_eager", fullgraph=True)(x)
+        out.sum().backward()
+        f = torch.compile(  # (squareplus's formula has a graph break: not fullgraph)
+            lambda t: rt.rrelu(t, 0.1, 0.3) + rt.function("squareplus")(t, b=2.0),
+            backend="aot_eager",
+        )
+        f(x)
+    torch.testing.assert_close(out, net(x))

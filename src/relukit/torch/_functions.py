@@ -95,9 +95,23 @@ _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 
 
 def _xp() -> Any:
+    """The Array API namespace of torch, for the catalogue's formulas (see :data:`_XP`)."""
+    return _XP
+
+
+def _torch_namespace() -> Any:
     import array_api_compat.torch as xp
 
+    from relukit._namespaces import kind
+
+    # the formulas ask which library xp is (cached per namespace); asked here, at import,
+    # because under torch.compile Dynamo would trace array_api_compat's lru_cache'd checks
+    # (and warn that it does)
+    kind(xp)
     return xp
+
+
+_XP = _torch_namespace()
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,6 +233,14 @@ def plan(name: str, pvals: tuple[Any, ...] = ()) -> Plan:
     >>> plan("gelu", ("none",)).save
     'input'
     """
+    return _get_plan(name, pvals)
+
+
+def _get_plan(name: str, pvals: tuple[Any, ...]) -> Plan:
+    """:func:`_plan`, cached; under ``torch.compile`` the function itself (Dynamo traces
+    the function under an lru_cache anyway, and warns that it does)."""
+    if torch.compiler.is_compiling():
+        return _plan.__wrapped__(name, pvals)  # type: ignore[no-any-return]
     return _plan(name, pvals)
 
 
@@ -403,7 +425,7 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         )
     if not isinstance(inplace, bool):
         raise TypeError(f"relukit.torch.{name}: inplace must be True or False, got {inplace!r}")
-    pl = _plan(name, bind(name, pvals))
+    pl = _get_plan(name, bind(name, pvals))
     if inplace and not pl.inplace_ok:
         raise ValueError(f"relukit.torch.{name}: there is no in-place variant (as in torch)")
     if at_kink is not None:
@@ -661,6 +683,8 @@ def _rrelu_bounds_cached(typed: tuple[tuple[type, Any], ...]) -> tuple[float, fl
 def _rrelu_bounds(lower: Any, upper: Any) -> tuple[float, float]:
     """rrelu's ``lower`` and ``upper``, validated by the catalogue (cached by value and type)."""
     lower, upper = _concrete((lower, upper))
+    if torch.compiler.is_compiling():  # no lru_cache under Dynamo (see _get_plan)
+        return _rrelu_bounds_cached.__wrapped__(((type(lower), lower), (type(upper), upper)))
     try:
         return _rrelu_bounds_cached(((type(lower), lower), (type(upper), upper)))
     except TypeError as exc:
