@@ -532,7 +532,8 @@ def test_a_new_catalogue_entry_gets_a_module_and_autograd_without_edits(monkeypa
     try:
         Squareplus = make_module(act.name)
         m = Squareplus(b=2.0)
-        assert Squareplus.__name__ == "SquareplusTest" and repr(m) == "SquareplusTest(b=2.0)"
+        assert Squareplus.__name__ == "SquareplusTest"
+        assert repr(m) == "relukit.torch.SquareplusTest(b=2.0)"
         x = torch.linspace(-5, 5, 23, dtype=torch.float64, requires_grad=True)
         want = (x + torch.sqrt(x * x + 2.0)) / 2  # torch's own autograd as the oracle
         torch.testing.assert_close(m(x), want)

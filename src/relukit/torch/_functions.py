@@ -920,13 +920,13 @@ def prelu(
             f"{type(input).__name__} and {type(weight).__name__}"
         )
     at_kink = _check_at_kink("prelu", at_kink)
-    _check_prelu(input, weight)
     if torch._C._get_tracing_state() and at_kink is None:
         return F.prelu(input, weight)
     dev = input.device.type
     if dev in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(dev):
         dt = torch.get_autocast_dtype(dev)  # torch's autocast runs prelu in low precision
         input, weight = input.to(dt), weight.to(dt)
+    _check_prelu(input, weight)  # (after autocast's cast, as torch's checks)
     if _differentiable(input, weight):
         lean = not (weight.requires_grad or _is_wrapped(weight))
         lean = lean and torch.autograd.forward_ad._current_level < 0
