@@ -663,3 +663,85 @@ def test_compile_emits_no_warnings(fresh_dynamo):
         )
         f(x)
     torch.testing.assert_close(out, net(x))
+
+
+# ---------------------------------------------------------------------------
+# gradients at NaN inputs are NaN (the README's rule, as rk.<entry>.derivative(nan))
+# ---------------------------------------------------------------------------
+
+def _grad_of(f, x, g):
+    """The value and the gradient of ``f`` at ``x`` for the output gradient ``g``."""
+    xx = x.clone().requires_grad_()
+    y = f(xx)
+    y.backward(g)
+    return y.detach(), xx.grad
+
+
+NAN_CASES = [(n, kw) for n, kw in CASES] + [("squareplus", {}), ("sparse_plus", {})]
+
+
+def _with_nan(dtype=torch.float64):
+    return torch.tensor([-2.5, math.nan, 0.5, 1.75, -0.25, 4.0], dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("name", "kw"), NAN_CASES, ids=[f"{n}{kw or ''}" for n, kw in NAN_CASES])
+def test_gradient_at_nan_is_nan_in_every_mode(name, kw, dtype):
+    act = rk.get(name)
+    x = _with_nan(dtype)
+    assert math.isnan(float(act.derivative(math.nan, **kw)))  # the NumPy API's rule
+    nan = x.isnan()
+    f = lambda t: getattr(rt, name)(t, **kw)  # noqa: E731
+    # the finite entries: the catalogue's derivative (float64 oracle, torch-independent;
+    # torch's kernels are a few ulp from it, its hardsigmoid uses 1/6 rounded to float32)
+    want = torch.as_tensor(act.derivative(x.double().numpy(), **kw)).to(dtype)
+    tol = {"rtol": 1e-5 if dtype == torch.float32 else 1e-7, "atol": 1e-30}
+    results = {}
+    xx = x.clone().requires_grad_()
+    f(xx).backward(torch.ones_like(x))
+    results["eager"] = xx.grad  # plain eager CPU: the finite-input check finds the NaN
+    results["grad"] = func.vmap(func.grad(f))(x)
+    results["jvp"] = func.jvp(f, (x,), (torch.ones_like(x),))[1]
+    with _Ops():  # under a dispatch mode: no data-dependent check, the fix always runs
+        xx = x.clone().requires_grad_()
+        f(xx).backward(torch.ones_like(x))
+    results["mode"] = xx.grad
+    if name not in ("gelu", "softplus"):  # (no in-place variant)
+        xx = x.clone().requires_grad_()
+        getattr(rt, name)(xx * 1, inplace=True, **kw).backward(torch.ones_like(x))
+        results["inplace"] = xx.grad
+    for mode, got in results.items():
+        assert got[nan].isnan().all(), (mode, got)
+        torch.testing.assert_close(got[~nan], want[~nan], **tol, msg=mode)
+
+
+NAN_PIECEWISE = ["relu", "leaky_relu", "relu6", "hardtanh", "hardsigmoid", "elu", "selu",
+                 "celu", "hardswish", "threshold"]  # fmt: skip
+
+
+def _nan_fn(name):
+    return lambda t: getattr(rt, name)(t, *((0.5, -1.0) if name == "threshold" else ()))
+
+
+def test_gradient_at_nan_is_nan_compiled(fresh_dynamo):
+    x = torch.tensor([-1.0, math.nan, 2.0, 0.0])
+    for name in NAN_PIECEWISE:
+        torch._dynamo.reset()  # one code object (the lambda) for every entry
+        f = _nan_fn(name)
+        got = _grad_of(torch.compile(f, backend="aot_eager", fullgraph=True), x, torch.ones(4))[1]
+        want = _grad_of(f, x, torch.ones(4))[1]
+        assert got[1].isnan() and _same_bits(got, want), (name, got, want)
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_prelu_gradient_at_nan_is_nan(frozen):
+    x = torch.tensor([[-1.0, math.nan, 2.0], [math.nan, -3.0, 0.5]])
+    w = torch.tensor([0.25, 0.5, -0.1], requires_grad=not frozen)
+    want_finite = torch.where(x > 0, 1.0, w.detach().expand_as(x))
+    for ctx in (contextlib.nullcontext, _Ops):
+        xx = x.clone().requires_grad_()
+        with ctx():
+            rt.prelu(xx, w).sum().backward()
+        nan = x.isnan()
+        assert xx.grad[nan].isnan().all()
+        assert torch.equal(xx.grad[~nan], want_finite[~nan])
