@@ -475,7 +475,9 @@ TRITON_SCRIPT = textwrap.dedent(
                 assert same(y1, y2) and torch.equal(p1, p2), (name, slope, dtype)
                 xr = x.clone().requires_grad_()
                 (o2,) = torch.autograd.grad(getattr(rt, name)(xr, *args), xr, g)
-                assert same(_triton.mask_backward(name, g, p1, slope), o2), (name, slope)
+                o1, nan = _triton.mask_backward(name, g, p1, slope), x.isnan()
+                # the 1-bit mask cannot mark NaN: finite there (documented), NaN eagerly
+                assert same(o1[~nan], o2[~nan]) and o2[nan].isnan().all(), (name, slope)
                 checked += 1
     print("checked", checked)
     """
