@@ -216,7 +216,7 @@ def test_cpu_kernels_equal_torch_ops(dtype, n):
     )
     g = torch.randn_like(x)
     for bits in (1, 2, 3, 4):
-        b, lv, sh, rb = _fewbit._constants("silu", (), bits, x.device, x.dtype)
+        b, lv, sh, rb = _fewbit._constants("silu", (), bits, x)
         p1, p2 = _fewbit._encode_numba(x, b, bits), _fewbit.encode(x, rb, sh)
         assert torch.equal(p1, p2)
         assert torch.equal(
@@ -448,7 +448,7 @@ TRITON_SCRIPT = textwrap.dedent(
                              ("mish", ()), ("softplus", (1.0, 20.0)), ("softplus", (2.0, 5.0)),
                              ("hardswish", ())]:
                 for bits in (1, 2, 3, 4):
-                    b, lv, sh, rb = _fewbit._constants(name, pv, bits, x.device, x.dtype)
+                    b, lv, sh, rb = _fewbit._constants(name, pv, bits, x)
                     y1, p1 = _triton.fewbit_forward(x, name, pv, b, bits)
                     p2, y2 = _fewbit.encode(x, rb, sh), VALUE[name](x, *pv)
                     codes = torch.bucketize(x, b)  # the reference: NaN above every boundary

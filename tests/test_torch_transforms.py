@@ -640,6 +640,62 @@ def test_sparse_plus_second_derivative_is_finite_like_the_formula():
 
 
 # ---------------------------------------------------------------------------
+# torch.export and FakeTensorMode with bits= (no process-wide state left behind)
+# ---------------------------------------------------------------------------
+
+
+def test_export_with_bits_leaves_eager_and_a_second_export_working():
+    code = textwrap.dedent(
+        """
+        import torch, relukit.torch as rt
+        from torch import nn
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(4, 8), rt.GELU(bits=3), nn.Linear(8, 8),
+                            rt.SiLU(bits=2), nn.Linear(8, 2))
+        x = torch.randn(5, 4)
+        for _ in range(2):
+            ep = torch.export.export(net, (x,))
+            torch.testing.assert_close(ep.module()(x), net(x))
+            net(x).sum().backward()  # an eager training step after the export
+            assert all(p.grad is not None for p in net.parameters())
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+
+
+def test_bits_modules_under_fake_tensor_mode():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    code = textwrap.dedent(
+        """
+        import torch, relukit.torch as rt
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        mods = [rt.GELU(bits=3), rt.SiLU(bits=1), rt.Softplus(bits=2), rt.Hardswish(bits=4)]
+        with FakeTensorMode():
+            for m in mods:
+                x = torch.randn(6, 5, requires_grad=True)
+                y = m(x)
+                y.sum().backward()
+                assert y.shape == x.shape and x.grad.shape == x.shape
+        x = torch.randn(6, 5, requires_grad=True)  # eager afterwards: real tensors
+        for m in mods:
+            m(x).sum().backward()
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+    # and in this process, whatever the caches hold already
+    with FakeTensorMode():
+        x = torch.randn(3, 4, requires_grad=True)
+        rt.GELU(bits=2)(x).sum().backward()
+        assert x.grad.shape == (3, 4)
+    assert rt.GELU(bits=2)(torch.randn(3)).shape == (3,)
+
+
+# ---------------------------------------------------------------------------
 # torch.compile prints no warnings
 # ---------------------------------------------------------------------------
 
