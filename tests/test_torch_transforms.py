@@ -640,6 +640,125 @@ def test_sparse_plus_second_derivative_is_finite_like_the_formula():
 
 
 # ---------------------------------------------------------------------------
+# torch.jit.trace keeps at_kink and bits= (plain ATen ops: the trace saves and loads)
+# ---------------------------------------------------------------------------
+
+TRACE_KINKED = {  # (module with at_kink=k, its kinks)
+    "ReLU": (lambda k: rt.ReLU(at_kink=k), (0.0,)),
+    "LeakyReLU": (lambda k: rt.LeakyReLU(0.1, at_kink=k), (0.0,)),
+    "LeakyReLU-neg": (lambda k: rt.LeakyReLU(-0.2, at_kink=k), (0.0,)),
+    "ReLU6": (lambda k: rt.ReLU6(at_kink=k), (0.0, 6.0)),
+    "Hardtanh": (lambda k: rt.Hardtanh(-2.0, 1.0, at_kink=k), (-2.0, 1.0)),
+    "Hardswish": (lambda k: rt.Hardswish(at_kink=k), (-3.0, 3.0)),
+    "ELU": (lambda k: rt.ELU(0.5, at_kink=k), (0.0,)),
+    "PReLU": (lambda k: rt.PReLU(3, 0.25, at_kink=k), (0.0,)),
+}
+
+
+def _trace_round_trip(module, example):
+    """``torch.jit.trace`` with its default checks (warnings are errors), then save and load."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # TracerWarning: graphs or outputs differ
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # jit itself
+        traced = torch.jit.trace(module, example)
+        buf = io.BytesIO()
+        torch.jit.save(traced, buf)
+        buf.seek(0)
+        return traced, torch.jit.load(buf)
+
+
+@pytest.mark.parametrize("example_grad", [False, True])
+@pytest.mark.parametrize("at_kink", [1.0, 0.5, -2.0, 0.0, -0.0, math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize("name", sorted(TRACE_KINKED))
+def test_jit_trace_keeps_at_kink(name, at_kink, example_grad):
+    make, kinks = TRACE_KINKED[name]
+    module = make(at_kink)
+    torch.manual_seed(0)
+    vals = torch.tensor([*kinks, *kinks, -0.0, -7.0, 0.5, -0.5, 2.0, 7.5, math.nan, 1e-30])
+    x = torch.cat([vals, torch.randn(27 - len(vals)) * 4]).reshape(9, 3)  # 3 channels
+    g = torch.linspace(-2.0, 3.0, x.numel()).reshape(x.shape)
+    example = torch.randn(x.shape).requires_grad_(example_grad)
+    traced, loaded = _trace_round_trip(module, example)
+    y_want, g_want = _grad_of(module, x, g)
+    at = sum(x == k for k in kinks).bool()
+    assert at.any() and _same_bits(g_want[at], g[at] * at_kink)  # the eager oracle holds
+    equal = lambda a, b: ((a == b) | (a.isnan() & b.isnan())).all()  # noqa: E731 (+0 == -0)
+    for m in (traced, loaded):
+        y, gr = _grad_of(m, x, g)
+        assert _same_bits(y, y_want), (y, y_want)  # values: bit for bit, -0.0 included
+        assert equal(gr[at], g_want[at]) and gr[x.isnan()].isnan().all(), (gr, g_want)
+        if name == "ELU":  # traced: torch's gradient from the input (eager: from the output)
+            tol = 4 * torch.finfo(x.dtype).eps * (g_want.abs() + 2 * g.abs())
+            assert ((gr - g_want).abs() <= tol)[~(x.isnan() | at)].all(), (gr, g_want)
+        else:
+            assert equal(gr, g_want), (gr, g_want)
+
+
+TRACE_BITS = [
+    rt.GELU(bits=3),
+    rt.GELU("tanh", bits=1),
+    rt.SiLU(bits=2),
+    rt.Mish(bits=4),
+    rt.Softplus(2.0, 5.0, bits=2),
+    rt.Hardswish(bits=3),
+]
+
+
+@pytest.mark.parametrize("example_grad", [False, True])
+@pytest.mark.parametrize("module", TRACE_BITS, ids=repr)
+def test_jit_trace_keeps_bits(module, example_grad):
+    torch.manual_seed(0)
+    # (a traced few-bit gradient at ±inf is 0, documented: not among these inputs)
+    x = torch.cat([torch.randn(40) * 3, torch.tensor([0.0, -0.0, 3.0, -3.0, math.nan])])
+    g = torch.randn(x.shape)
+    traced, loaded = _trace_round_trip(module, torch.randn(7).requires_grad_(example_grad))
+    y_want, g_want = _grad_of(module, x, g)
+    exact = type(module)(*([module.approximate] if hasattr(module, "approximate") else []))
+    _, g_exact = _grad_of(exact, x, g)
+    assert not torch.equal(g_want[:40], g_exact[:40])  # the oracle is the few-bit gradient
+    for m in (traced, loaded):
+        y, gr = _grad_of(m, x, g)
+        assert _same_bits(y, y_want)
+        assert _same_bits(gr, g_want), (gr, g_want)
+
+
+def test_jit_trace_keeps_minus_zero_limits_beside_other_zeros():
+    # gelu(-inf) = hardswish(-inf) = -0.0; TorchScript pools a -0.0 constant with the
+    # 0.0 of relu's threshold, so the traced fix-up must not be a constant
+    f = lambda t: torch.cat([rt.relu(t), rt.gelu(t), rt.hardswish(t)])  # noqa: E731
+    x = torch.tensor([-math.inf, -0.0, 1.0])
+    want = f(x)
+    assert torch.signbit(want[3]) and torch.signbit(want[6])
+    for m in _trace_round_trip(f, torch.randn(3)):
+        for _ in range(3):  # the profiling executor optimises the graph after two runs
+            got = m(x.clone().requires_grad_())
+        assert _same_bits(got.detach(), want), (got, want)
+
+
+def test_jit_trace_gradient_at_nan_is_nan():
+    x = torch.tensor([-1.0, math.nan, 2.0, 0.0])
+    for name in NAN_PIECEWISE:
+        f = _nan_fn(name)
+        want = _grad_of(f, x, torch.ones(4))[1]
+        assert want[1].isnan()
+        for g in _trace_round_trip(f, torch.randn(4)):
+            got = _grad_of(g, x, torch.ones(4))[1]
+            assert got[1].isnan(), (name, got)
+            # traced: torch's gradients from the input (the ELU family's eager ones come
+            # from the output, a few ulp apart)
+            torch.testing.assert_close(got, want, rtol=4e-7, atol=0, equal_nan=True)
+
+
+def test_jit_trace_functional_forms_keep_at_kink_and_bits():
+    x = torch.tensor([-1.0, 0.0, 0.0, 2.0])
+    f = lambda t: rt.relu(t, at_kink=0.5) + rt.gelu(t, bits=1)  # noqa: E731
+    traced, loaded = _trace_round_trip(f, torch.randn(4))
+    want = _grad_of(f, x, torch.ones(4))[1]
+    for m in (traced, loaded):
+        torch.testing.assert_close(_grad_of(m, x, torch.ones(4))[1], want, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------------------
 # torch.export and FakeTensorMode with bits= (no process-wide state left behind)
 # ---------------------------------------------------------------------------
 
@@ -724,6 +843,7 @@ def test_compile_emits_no_warnings(fresh_dynamo):
 # ---------------------------------------------------------------------------
 # gradients at NaN inputs are NaN (the README's rule, as rk.<entry>.derivative(nan))
 # ---------------------------------------------------------------------------
+
 
 def _grad_of(f, x, g):
     """The value and the gradient of ``f`` at ``x`` for the output gradient ``g``."""

@@ -34,7 +34,9 @@ prelu with a frozen weight        a bool per element (``x > 0``) instead of the 
 Each Function has ``setup_context``, ``generate_vmap_rule`` and ``jvp``, and its backward
 is made of differentiable torch ops, so ``torch.func.grad``/``vmap``/``jacrev``/
 ``jacfwd``, per-sample gradients and double backward give ``torch.nn``'s numbers.
-Under ``torch.jit.trace`` the plain torch ops run instead (the trace is serialisable).
+Under ``torch.jit.trace`` the plain torch ops run instead (the trace is serialisable),
+with a few more that keep ``at_kink``, ``bits=`` and NaN gradients
+(:mod:`relukit.torch._trace`).
 
 Values and gradients equal ``torch.nn``'s bit for bit on finite inputs, with two
 documented exceptions: relu and relu6 give +0.0 for -0.0, and elu/celu/selu compute the
@@ -57,7 +59,7 @@ import torch.nn.functional as F
 
 from relukit._namespaces import MATH
 from relukit.catalogue import Activation, get
-from relukit.torch import _fewbit
+from relukit.torch import _fewbit, _trace
 from relukit.torch._levels import check_bits
 from relukit.torch._params import _check_at_kink, _concrete, bind
 from relukit.torch._special import (
@@ -267,7 +269,7 @@ def _get_plan(name: str, pvals: tuple[Any, ...]) -> Plan:
     """:func:`_plan`, cached; under ``torch.compile`` the function itself (Dynamo traces
     the function under an lru_cache anyway, and warns that it does)."""
     if torch.compiler.is_compiling():
-        return _plan.__wrapped__(name, pvals)  # type: ignore[no-any-return]
+        return _plan.__wrapped__(name, pvals)
     return _plan(name, pvals)
 
 
@@ -466,9 +468,10 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         if pl.ops is not None:
             return pl.ops.value(x, pl.params, inplace)
         raise TypeError(f"relukit.torch.{name}: input must be a floating-point tensor")
-    if torch._C._get_tracing_state() and (at_kink is None or not pl.kinks):
-        # torch's own autograd on plain ops: a trace that can be saved and reloaded
-        return pl.value(x, inplace)
+    if torch._C._get_tracing_state():
+        # torch's own autograd on plain ops, a trace that can be saved and reloaded, with
+        # a few ops more where relukit's gradient differs from torch's (at_kink, NaN)
+        return _trace.value(pl, x, inplace, at_kink)
     if _differentiable(x):
         if inplace and x.requires_grad:
             _check_inplace(x)
@@ -503,6 +506,9 @@ def fewbit(
     if inplace and x.requires_grad and torch.is_grad_enabled():
         _check_inplace(x)
     value = functools.partial(_exact_value, name, pv)
+    if torch._C._get_tracing_state() and x.is_floating_point():  # plain ops (see apply)
+        rounded, levels = _fewbit.rounded_levels(name, pv, bits_, x.dtype)
+        return _trace.fewbit(x, rounded, levels, inplace, value)
     return _fewbit.fewbit(name, x, pv, bits_, inplace, value)
 
 
@@ -953,8 +959,8 @@ def prelu(
             f"{type(input).__name__} and {type(weight).__name__}"
         )
     at_kink = _check_at_kink("prelu", at_kink)
-    if torch._C._get_tracing_state() and at_kink is None:
-        return F.prelu(input, weight)
+    if torch._C._get_tracing_state():  # plain ops (see apply)
+        return _trace.prelu(input, weight, at_kink)
     dev = input.device.type
     if dev in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(dev):
         dt = torch.get_autocast_dtype(dev)  # torch's autocast runs prelu in low precision

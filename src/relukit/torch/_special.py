@@ -184,6 +184,10 @@ def apply_fixes(x: torch.Tensor, y: torch.Tensor, fixes: tuple[Any, ...]) -> tor
     """
     inplace = _fresh(y)
     for s, v in fixes:
+        if v == 0 and math.copysign(1.0, v) < 0 and torch._C._get_tracing_state():
+            # a traced -0.0 is a graph constant, which TorchScript pools with 0.0: made
+            # from the input instead (a 0-d zero, negated), so it stays -0.0
+            v = x.new_zeros(()).neg()
         y = y.masked_fill_(_where(x, s), v) if inplace else y.masked_fill(_where(x, s), v)
     return y
 
