@@ -801,7 +801,9 @@ PRELU_BAD = [
 
 
 @pytest.mark.parametrize("requires_grad", [False, True])
-@pytest.mark.parametrize(("label", "make", "num", "dtype"), PRELU_BAD, ids=[p[0] for p in PRELU_BAD])
+@pytest.mark.parametrize(
+    ("label", "make", "num", "dtype"), PRELU_BAD, ids=[p[0] for p in PRELU_BAD]
+)
 def test_prelu_errors_are_torchs(label, make, num, dtype, requires_grad):
     x = make().requires_grad_(requires_grad)
     before = x.detach().clone()
@@ -1018,7 +1020,11 @@ def test_convert_configures_at_kink_and_bits_in_one_call():
         m = rt.convert(net, inplace=False, at_kink=1.0, bits=3)
     assert m[1].at_kink == 1.0 and m[5].bits == 3 and m[5].at_kink is None
     # bad values: errors naming the argument, nothing converted
-    for kw, exc in (({"bits": 7}, ValueError), ({"bits": "2"}, TypeError), ({"at_kink": "1"}, TypeError)):
+    for kw, exc in (
+        ({"bits": 7}, ValueError),
+        ({"bits": "2"}, TypeError),
+        ({"at_kink": "1"}, TypeError),
+    ):
         with pytest.raises(exc, match=next(iter(kw))):
             rt.convert(net, **kw)
         assert type(net[1]) is nn.ReLU

@@ -271,8 +271,8 @@ class FewBitFunction(torch.autograd.Function):
         rest = (None,) * 5  # name, pvals, bits, inplace, value
         if g is None:
             return (None, *rest)
-        _, levels, shifts, _ = _constants(*ctx.key, g)
-        bits = ctx.key[2]
+        name, pvals, bits = ctx.key
+        _, levels, shifts, _ = _constants(name, pvals, bits, g)
         if _use_triton(g) and not torch.is_grad_enabled():
             from relukit.torch import _triton
 
@@ -286,7 +286,8 @@ class FewBitFunction(torch.autograd.Function):
         (packed,) = ctx.saved_tensors
         if xt is None:
             return None, None
-        levels, shifts = _constants(*ctx.key, xt)[1:3]
+        name, pvals, bits = ctx.key
+        levels, shifts = _constants(name, pvals, bits, xt)[1:3]
         return decode_multiply(xt, packed, levels, shifts), None
 
 

@@ -236,7 +236,7 @@ def check_bits(where: str, bits: Any) -> int | None:
             f"{where}: bits must be None (exact backward) or an integer from 1 to {MAX_BITS}, "
             f"got {bits!r}"
         )
-    if not 1 <= bits <= MAX_BITS:
+    if not 1 <= int(bits) <= MAX_BITS:
         raise ValueError(
             f"{where}: bits must be None (exact backward) or an integer from 1 to {MAX_BITS}, "
             f"got {bits}"

@@ -191,10 +191,11 @@ def convert(
 def _configure(m: nn.Module, at_kink: float | None, bits: int | None) -> None:
     """Give a converted module ``bits`` where it takes them, else ``at_kink`` where it
     has kinks (both validated already)."""
+    mod: Any = m
     if bits is not None and isinstance(m, _FEWBIT):
-        m.bits = bits
-    elif at_kink is not None and m.relukit_activation.kinks and not isinstance(m, _RRELU):  # type: ignore[union-attr]
-        m.at_kink = at_kink
+        mod.bits = bits
+    elif at_kink is not None and mod.relukit_activation.kinks and not isinstance(m, _RRELU):
+        mod.at_kink = at_kink
 
 
 #: the relukit classes with a few-bit backward (``bits=``)
