@@ -18,7 +18,9 @@ nothing else: the ``2**bits`` levels are one cached tensor per device and dtype,
 up in the gradient's dtype (under ``FakeTensorMode`` and ``torch.export`` they are made
 in that mode on each call, and nothing made there is cached). The forward output is the same as with ``bits=None``, bit
 for bit, except on CUDA with Triton, whose fused kernel may differ in the last bit
-(:mod:`relukit.torch._triton`). ``torch.compile`` runs it eagerly (a graph break).
+(:mod:`relukit.torch._triton`). ``torch.compile`` runs it eagerly (a graph break);
+``torch.jit.trace`` records plain ops that give the same gradient
+(:func:`relukit.torch._trace.fewbit`, 0 at ±inf), without the memory saving.
 
 Transforms: ``torch.func.vmap`` (the rule is generated from the element-wise forward),
 forward-mode AD (``jvp``: the tangent times the same level as backward, so ``jacfwd``

@@ -10,12 +10,12 @@ leaves the value unchanged, bit for bit, and only adds to the gradient where it 
 * ``at_kink``: at a kink the value becomes ``y.detach() + t``, where ``t`` is exactly
   ``-0.0`` (so ``y`` is unchanged, ``-0.0`` included) and its derivative is ``at_kink``
   (:func:`kink_term`; for ``at_kink = 0`` simply ``y.detach()``);
-* a NaN input: the value becomes ``n * n`` with ``n`` the NaN itself (NaN, derivative
-  ``2n``, NaN), where torch's piecewise-linear backward would give a number;
+* a NaN input, where torch's piecewise-linear backward gives a number: the value (NaN
+  anyway) becomes ``n * n`` with ``n`` the NaN itself, whose derivative ``2n`` is NaN;
 * ``bits=``: the value becomes ``y.detach() + q * z``, with ``q`` the few-bit level of
   each element (the same as the eager backward's) and ``z`` exactly ``∓0.0`` with
-  derivative 1, so that the gradient is ``g * q``. At ±inf that gradient is 0 (no
-  expression of plain ops has a finite value there and a nonzero derivative).
+  derivative 1, so that the gradient is ``g * q``. At ±inf the term is left out
+  (``inf - inf`` is NaN), so the traced gradient there is 0.
 
 The trace keeps what torch's autograd keeps for these ops (a few tensors per activation):
 it computes relukit's gradients, not its memory saving.

@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from relukit.catalogue import Activation, catalogue, get
-from relukit.torch import _fewbit
+from relukit.torch import _fewbit, _prelu
 from relukit.torch import _functions as _f
 from relukit.torch._levels import check_bits
 
@@ -133,7 +133,7 @@ class _RelukitModule(nn.Module):
 class _PReLUForward:
     @torch.jit.unused
     def _relukit_forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.prelu(input, self.weight, at_kink=self.at_kink)  # type: ignore[attr-defined]
+        return _prelu.prelu(input, self.weight, at_kink=self.at_kink)  # type: ignore[attr-defined]
 
     def _relukit_init(self, at_kink: Any) -> None:  # the weight is validated by torch
         self.at_kink = _f._check_at_kink("prelu", at_kink)
