@@ -217,7 +217,7 @@ def test_cpu_kernels_equal_torch_ops(dtype, n):
     )
     g = torch.randn_like(x)
     for bits in (1, 2, 3, 4):
-        b, lv, sh, rb = _fewbit._constants("silu", (), bits, x.device, x.dtype)
+        b, lv, sh, rb = _fewbit._constants("silu", (), bits, x)
         p1, p2 = _fewbit._encode_numba(x, b, bits), _fewbit.encode(x, rb, sh)
         assert torch.equal(p1, p2)
         assert torch.equal(
@@ -348,10 +348,12 @@ def test_parameter_validation_not_shared_across_types():
 
 
 def test_modules():
-    assert repr(rt.GELU("tanh", bits=3)) == "GELU(approximate='tanh', bits=3)"
-    assert repr(rt.SiLU(bits=1)) == "SiLU(bits=1)"
-    assert repr(rt.Softplus(2, 5, bits=2)) == "Softplus(beta=2, threshold=5, bits=2)"
-    assert repr(rt.Mish()) == "Mish()"
+    assert repr(rt.GELU("tanh", bits=3)) == "relukit.torch.GELU(approximate='tanh', bits=3)"
+    assert repr(rt.SiLU(bits=1)) == "relukit.torch.SiLU(bits=1)"
+    assert repr(rt.Softplus(2, 5, bits=2)) == (
+        "relukit.torch.Softplus(beta=2, threshold=5, bits=2)"
+    )
+    assert repr(rt.Mish()) == "relukit.torch.Mish()"
     assert isinstance(rt.GELU(bits=2), torch.nn.GELU)
     torch.manual_seed(0)
     x = torch.randn(64, requires_grad=True)
@@ -447,7 +449,7 @@ TRITON_SCRIPT = textwrap.dedent(
                              ("mish", ()), ("softplus", (1.0, 20.0)), ("softplus", (2.0, 5.0)),
                              ("hardswish", ())]:
                 for bits in (1, 2, 3, 4):
-                    b, lv, sh, rb = _fewbit._constants(name, pv, bits, x.device, x.dtype)
+                    b, lv, sh, rb = _fewbit._constants(name, pv, bits, x)
                     y1, p1 = _triton.fewbit_forward(x, name, pv, b, bits)
                     p2, y2 = _fewbit.encode(x, rb, sh), VALUE[name](x, *pv)
                     codes = torch.bucketize(x, b)  # the reference: NaN above every boundary
@@ -474,7 +476,9 @@ TRITON_SCRIPT = textwrap.dedent(
                 assert same(y1, y2) and torch.equal(p1, p2), (name, slope, dtype)
                 xr = x.clone().requires_grad_()
                 (o2,) = torch.autograd.grad(getattr(rt, name)(xr, *args), xr, g)
-                assert same(_triton.mask_backward(name, g, p1, slope), o2), (name, slope)
+                o1, nan = _triton.mask_backward(name, g, p1, slope), x.isnan()
+                # the 1-bit mask cannot mark NaN: finite there (documented), NaN eagerly
+                assert same(o1[~nan], o2[~nan]) and o2[nan].isnan().all(), (name, slope)
                 checked += 1
     print("checked", checked)
     """

@@ -670,8 +670,11 @@ def _sparse_plus_d(xp: Any, x: Any) -> Any:
 
 
 def _sparse_plus_dy(xp: Any, y: Any) -> Any:
-    # y = (x + 1)^2 / 4 on the middle piece, so y' = (x + 1) / 2 = sqrt(y); 1 once y >= 1
-    return xp.where(y >= 1, 1, xp.sqrt(xp.where(y >= 1, 1, y)))
+    # y = (x + 1)^2 / 4 on the middle piece, so y' = (x + 1) / 2 = sqrt(y); 1 once y >= 1.
+    # sqrt sees 1, not 0, outside the middle piece: differentiating this formula (double
+    # backward from the output) then gives 0 there, not 0 * inf = nan (NaN stays NaN)
+    s = xp.sqrt(xp.where(y >= 1, 1, xp.where(y <= 0, 1, y)))
+    return xp.where(y >= 1, 1, xp.where(y <= 0, 0, s))
 
 
 sparse_plus = register(
