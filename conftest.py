@@ -18,6 +18,7 @@ _NEEDS = {
         "src/relukit/bench/torch.py",
     ],
     "jax": ["src/relukit/jax.py"],
+    "plotly": ["src/relukit/explorer/*"],
 }
 
 collect_ignore_glob: list[str] = []

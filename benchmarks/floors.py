@@ -1,6 +1,6 @@
 """What a correctly rounded float32 result and a call from Python cost, against torch.
 
-    PYTHONPATH=src python benchmarks/floors.py [--size 1000000] [--small 100000]
+    PYTHONPATH=src python benchmarks/floors.py [--size 1000000] [--small 100000] [--json F]
 
 relukit returns float32 results rounded once from a float64 value (at most 0.5 ulp);
 torch computes float32 in float32 (about 1 ulp, 16 lanes to a 512-bit register against
@@ -19,12 +19,14 @@ numba's parallel region alone (on 256 elements), relukit's parallel relu loop ca
 directly, ``rk.relu(x)`` and ``torch.relu(t)``, each in blocks of runs, in turn, so
 that the host's drift falls on all alike. Every figure is the median (and the minimum) of
 ``--repeat`` runs; ratios are torch's time over the piece's (below 1: the piece alone
-is slower than torch's whole function).
+is slower than torch's whole function). ``--json F`` writes every median and minimum
+(seconds) to ``F``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -106,7 +108,7 @@ def _pieces() -> dict[str, Callable]:
     return {"widen and round": widen, "exp": exp, "division": division, "erfcx": erfcx}
 
 
-def single_thread(n: int, repeat: int, torch: Any) -> None:
+def single_thread(n: int, repeat: int, torch: Any) -> dict[str, tuple[float, float]]:
     rng = np.random.default_rng(0)
     x = (3.0 * rng.standard_normal(n)).astype(np.float32)
     y = np.empty_like(x)
@@ -130,9 +132,10 @@ def single_thread(n: int, repeat: int, torch: Any) -> None:
             ratios = [f"{p.split()[-1]} {peers[p][0] / med:4.2f}" for p in peers]
             line += "   torch/piece: " + ", ".join(ratios)
         print(line)
+    return dict(rows + list(peers.items()))
 
 
-def call_costs(n: int, repeat: int, torch: Any) -> None:
+def call_costs(n: int, repeat: int, torch: Any) -> dict[str, tuple[float, float]]:
     from relukit import _kernels, _kernels_par
 
     rng = np.random.default_rng(1)
@@ -141,7 +144,7 @@ def call_costs(n: int, repeat: int, torch: Any) -> None:
     plan = _kernels.static_plan(rk.relu, "value", x, {}, None)
     if plan is None:
         print("no kernel for relu here (numba missing?)")
-        return
+        return {}
     kernel, P, Q = plan[0], plan[1], plan[2]
     par = _kernels_par.parallel(kernel, 2)
     k = _kernels_par.MAX_THREADS
@@ -159,6 +162,7 @@ def call_costs(n: int, repeat: int, torch: Any) -> None:
     print(f"\nfloat32, {n} elements, {k} threads, us per call: median (min) of {5 * repeat} runs")
     for name, (med, low) in res.items():
         print(f"  {name:<48} {med * 1e6:7.2f} ({low * 1e6:6.2f})")
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--json", metavar="F", help="write the medians and minima to F")
     args = parser.parse_args(argv)
     torch: Any
     try:
@@ -175,11 +180,28 @@ def main(argv: list[str] | None = None) -> int:
     # the single-thread part: relukit's calls and torch on one thread
     old = _set_threads(1, torch)
     try:
-        single_thread(args.size, args.repeat, torch)
+        pieces = single_thread(args.size, args.repeat, torch)
     finally:
         _set_threads(old, torch)
-    call_costs(args.small, 20 * args.repeat, torch)
+    calls = call_costs(args.small, 20 * args.repeat, torch)
+    if args.json:
+        doc = {
+            "size": args.size,
+            "small": args.small,
+            "threads": _kernels_threads(),
+            "single_thread_s": {k: {"median": m, "min": lo} for k, (m, lo) in pieces.items()},
+            "calls_s": {k: {"median": m, "min": lo} for k, (m, lo) in calls.items()},
+        }
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2)
+        print(f"wrote {args.json}")
     return 0
+
+
+def _kernels_threads() -> int:
+    from relukit import _kernels_par
+
+    return int(_kernels_par.MAX_THREADS)
 
 
 def _set_threads(n: int, torch: Any) -> int:

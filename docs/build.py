@@ -1,6 +1,9 @@
-"""Regenerate everything in docs/ that comes from the catalogue (``make docs``).
+"""Regenerate everything in docs/ that comes from the code or the stored results (``make docs``).
 
-Runs, in order, each ``docs/build_*.py`` script: the catalogue page and the figures.
+Runs, in order, each ``docs/build_*.py`` script: the reference pages, the catalogue and
+its figures from the code; the experiments page, and the measured numbers of the README
+and ``docs/benchmarks.md``, from the results stored in ``docs/measured/`` (which
+``python tools/measure.py`` measures again). None of them runs a benchmark.
 """
 
 from __future__ import annotations

@@ -14,9 +14,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 PAGE = Path(__file__).resolve().parent / "catalogue.md"
+#: the summary table's PyTorch and JAX columns give the names after these prefixes
+TORCH, JAX = "torch.nn.functional.", "jax.nn."
 
 
 def _num(v: float) -> str:
@@ -27,6 +30,23 @@ def _num(v: float) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _default(value: object) -> str:
+    """A parameter default as short as it is exact: ``1/3`` for 0.3333333333333333."""
+    text = repr(value)
+    if isinstance(value, float) and math.isfinite(value) and len(text) > 8:
+        frac = Fraction(value).limit_denominator(1000)
+        if float(frac) == value:
+            return f"{frac.numerator}/{frac.denominator}"
+    return text
+
+
+def _short_name(name: str | None, prefix: str) -> str:
+    """``relu`` for ``torch.nn.functional.relu`` under a column headed by the prefix."""
+    if not name:
+        return "—"
+    return f"`{name[len(prefix) :]}`" if name.startswith(prefix) else f"`{name}`"
 
 
 def render() -> str:
@@ -45,15 +65,18 @@ def render() -> str:
         "`relukit.jax` differentiate to the same numbers. Values and derivatives at ±inf",
         "are the mathematical limits, NaN propagates, and the dtype is kept.",
         "",
+        f"In the table, PyTorch's functions are those of `{TORCH[:-1]}` and JAX's those of",
+        f"`{JAX[:-1]}`.",
+        "",
         "| name | formula | parameters | kinks | PyTorch | JAX |",
         "|---|---|---|---|---|---|",
     ]
     for a in acts:
-        params = ", ".join(f"`{p.name}={p.default!r}`" for p in a.params_list) or "—"
+        params = ", ".join(f"`{p.name}={_default(p.default)}`" for p in a.params_list) or "—"
         kinks = ", ".join(k.at for k in a.kinks) or "none"
         out.append(
             f"| [{a.name}](#{a.name}) | {_cell(a.formula)} | {params} | {kinks} | "
-            f"`{a.torch_name or '—'}` | `{a.jax_name or '—'}` |"
+            f"{_short_name(a.torch_name, TORCH)} | {_short_name(a.jax_name, JAX)} |"
         )
     for a in acts:
         out += ["", f"## {a.name}", "", a.summary, ""]

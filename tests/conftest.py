@@ -68,7 +68,21 @@ _OPTIONAL = {
     "dask": "dask",
     "pandas": "pandas",
     "xarray": "xarray",
+    "plotly": "plotly",
 }
+
+#: what the browser tests drive: Selenium, and Debian's chromium and chromium-driver
+BROWSER = {"chromium": "/usr/bin/chromium", "chromedriver": "/usr/bin/chromedriver"}
+
+
+def _browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if importlib.util.find_spec("selenium") is None:
+        return "selenium is not installed (the test extra)"
+    for path in BROWSER.values():
+        if not os.access(path, os.X_OK):
+            return f"{path} is missing (apt-get install chromium chromium-driver)"
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -85,4 +99,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = pytest.mark.skip(reason=f"{module} is not installed")
         for item in items:
             if marker in item.keywords:
+                item.add_marker(skip)
+    why = _browser_missing()
+    if why is not None and any("browser" in item.keywords for item in items):
+        if os.environ.get("CI"):  # .ci/run installs them
+            raise pytest.UsageError(f"CI must install the browser: {why}")
+        skip = pytest.mark.skip(reason=why)
+        for item in items:
+            if "browser" in item.keywords:
                 item.add_marker(skip)

@@ -115,17 +115,24 @@ def test_born_dead_figure_content():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--width", "0"], "expected an integer >= 1"),
-        (["--trials", "x"], "expected an integer >= 1"),
+        (["--width", "0"], "--width must be integers >= 1, got 0"),
+        (["--trials", "x"], "argument --trials: invalid int value: 'x'"),
         (["--bias", "uniform"], "invalid choice"),
     ],
 )
 def test_born_dead_cli_bad_arguments(argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["experiment", "born-dead", *argv])
-    assert exc.value.code == 2
+    assert _status(["experiment", "born-dead", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def _status(argv):
+    """``main(argv)``'s exit status, from an option argparse refuses (SystemExit) or from
+    a value the configuration refuses (returned)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
 
 
 # ---------------------------------------------------------------------------
@@ -255,18 +262,16 @@ def test_dying_relu_cli(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--lr", "-1"], "expected a finite number > 0, got '-1'"),
-        (["--lr", "nan"], "expected a finite number > 0"),
-        (["--epochs", "0"], "expected an integer >= 1"),
-        (["--seeds", "-2"], "expected an integer >= 0"),
+        (["--lr", "-1"], "--lr must be a finite number > 0, got -1.0"),
+        (["--lr", "nan"], "--lr must be a finite number > 0, got nan"),
+        (["--epochs", "0"], "--epochs must be an integer >= 1, got 0"),
+        (["--seeds", "-2"], "--seeds must be integers >= 0, got -2"),
         (["--dataset", "mnist"], "invalid choice"),
         (["--activations", "tanh"], "invalid choice"),
     ],
 )
 def test_dying_relu_cli_bad_arguments(argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["experiment", "dying-relu", *argv])
-    assert exc.value.code == 2
+    assert _status(["experiment", "dying-relu", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
 
@@ -275,16 +280,64 @@ def test_dying_relu_config_validation():
     from relukit.experiments.dying_relu import DyingReluConfig
 
     for kw, msg in [
-        ({"dataset": "mnist"}, "dataset must be one of digits, iris, wine, breast_cancer"),
-        ({"optimizer": "rmsprop"}, "optimizer must be one of adam, sgd"),
-        ({"variants": ("tanh",)}, "variant must be one of"),
-        ({"hidden": ()}, "hidden must list at least one layer width"),
-        ({"lr": float("inf")}, "lr must be a finite number > 0"),
-        ({"recycle_which": "all"}, "recycle_which must be 'dormant' or 'dead'"),
-        ({"seeds": ()}, "seeds must not be empty"),
+        (
+            {"dataset": "mnist"},
+            "dataset must be one of digits, iris, wine, breast_cancer, got 'mnist'",
+        ),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of adam, sgd, got 'rmsprop'"),
+        (
+            {"variants": ("tanh",)},
+            "variants must be from relu, leaky_relu, elu, relu+recycle, got 'tanh'",
+        ),
+        (
+            {"variants": "relu"},
+            "variants must be a sequence of relu, leaky_relu, elu, relu+recycle, got 'relu'",
+        ),
+        ({"hidden": ()}, "hidden must list at least one value (integers >= 1)"),
+        ({"hidden": (8, True)}, "hidden must be integers >= 1, got True"),
+        ({"lr": float("inf")}, "lr must be a finite number > 0, got inf"),
+        ({"recycle_which": "all"}, "recycle_which must be one of dead, dormant, got 'all'"),
+        ({"seeds": ()}, "seeds must list at least one value (integers >= 0)"),
+        ({"test_size": 0.0}, "test_size must be in (0, 1), got 0.0"),
+        ({"negative_slope": float("nan")}, "negative_slope must be a finite number, got nan"),
     ]:
-        with pytest.raises(ValueError, match=msg):
-            DyingReluConfig(**kw).validate()
+        _refused(DyingReluConfig, kw, msg)
+
+
+def _refused(cls, kw, msg):
+    """``cls(**kw)`` is refused with ``msg``, naming the field, at construction; a made
+    configuration changed to ``kw`` afterwards is refused by ``validate()``."""
+    import re
+
+    from relukit.experiments._config import ConfigError
+
+    with pytest.raises(ConfigError, match="^" + re.escape(msg) + "$") as exc:
+        cls(**kw)
+    assert exc.value.field == next(iter(kw))
+    cfg = cls()
+    for key, value in kw.items():
+        setattr(cfg, key, value)
+    with pytest.raises(ConfigError, match="^" + re.escape(msg) + "$"):
+        cfg.validate()
+
+
+def test_configs_drop_repeats_and_make_tuples():
+    """A repeated seed would only repeat a run (and narrow the paired intervals): repeats
+    are dropped, in the order given; sequences become tuples, the caller's list is kept."""
+    from relukit.experiments.dying_relu import DyingReluConfig
+    from relukit.experiments.few_bit import FewBitConfig
+    from relukit.experiments.kink_choice import KinkChoiceConfig
+    from relukit.experiments.plasticity import PlasticityConfig
+
+    seeds = [3, 1, 3]
+    cfg = DyingReluConfig(seeds=seeds, variants=["elu", "relu", "elu"], hidden=[8, 8])
+    assert (cfg.seeds, cfg.variants, cfg.hidden) == ((3, 1), ("elu", "relu"), (8, 8))
+    assert seeds == [3, 1, 3]
+    assert PlasticityConfig(variants=("relu", "relu")).variants == ("relu",)
+    k = KinkChoiceConfig(dtypes=("float32", "float32"), models=("cnn", "cnn"))
+    assert (k.dtypes, k.models) == (("float32",), ("cnn",))
+    f = FewBitConfig(bits=(2, 2, 1), seeds=(0, 1, 0), tasks=("chars", "chars"))
+    assert (f.bits, f.seeds, f.tasks) == ((2, 1), (0, 1), ("chars",))
 
 
 @pytest.mark.torch
@@ -457,17 +510,22 @@ def test_plasticity_config_validation():
     from relukit.experiments.plasticity import PlasticityConfig
 
     for kw, msg in [
-        ({"stream": "rotations"}, "stream must be one of labels, pixels"),
-        ({"variants": ("tanh",)}, "variant must be one of"),
-        ({"tasks": 0}, "tasks must be an int >= 1"),
-        ({"hidden": ()}, "hidden must list layer widths"),
-        ({"lr": float("nan")}, "lr must be a finite number > 0"),
-        ({"cbp_replacement_rate": 2.0}, "cbp_replacement_rate must be in"),
-        ({"l2": -1.0}, "l2 must be a finite number >= 0"),
-        ({"seeds": (-1,)}, "seeds must be ints >= 0"),
+        ({"stream": "rotations"}, "stream must be one of labels, pixels, got 'rotations'"),
+        (
+            {"variants": ("tanh",)},
+            "variants must be from relu, leaky_relu, relu+redo, relu+cbp, relu+l2, got 'tanh'",
+        ),
+        ({"tasks": 0}, "tasks must be an integer >= 1, got 0"),
+        ({"tasks": 2.0}, "tasks must be an integer >= 1, got 2.0"),
+        ({"hidden": ()}, "hidden must list at least one value (integers >= 1)"),
+        ({"lr": float("nan")}, "lr must be a finite number > 0, got nan"),
+        ({"cbp_replacement_rate": 2.0}, "cbp_replacement_rate must be in [0, 1], got 2.0"),
+        ({"cbp_maturity": -1}, "cbp_maturity must be an integer >= 0, got -1"),
+        ({"cbp_decay": 1.0}, "cbp_decay must be in [0, 1), got 1.0"),
+        ({"l2": -1.0}, "l2 must be a finite number >= 0, got -1.0"),
+        ({"seeds": (-1,)}, "seeds must be integers >= 0, got -1"),
     ]:
-        with pytest.raises(ValueError, match=msg):
-            PlasticityConfig(**kw).validate()
+        _refused(PlasticityConfig, kw, msg)
 
 
 # ---------------------------------------------------------------------------
@@ -569,14 +627,16 @@ def test_kink_choice_config_validation():
     from relukit.experiments.kink_choice import KinkChoiceConfig
 
     for kw, msg in [
-        ({"dtypes": ("float8",)}, "dtypes must be from float16, bfloat16, float32, float64"),
-        ({"models": ()}, "models must not be empty"),
-        ({"epochs": 0}, "epochs must be an int >= 1"),
-        ({"channels": (0,)}, "channels must list widths"),
-        ({"lr": -1.0}, "lr must be a finite number > 0"),
+        (
+            {"dtypes": ("float8",)},
+            "dtypes must be from float16, bfloat16, float32, float64, got 'float8'",
+        ),
+        ({"models": ()}, "models must list at least one value (mlp, cnn)"),
+        ({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
+        ({"channels": (0,)}, "channels must be integers >= 1, got 0"),
+        ({"lr": -1.0}, "lr must be a finite number > 0, got -1.0"),
     ]:
-        with pytest.raises(ValueError, match=msg):
-            KinkChoiceConfig(**kw).validate()
+        _refused(KinkChoiceConfig, kw, msg)
 
 
 # ---------------------------------------------------------------------------
@@ -635,16 +695,16 @@ def test_cli_output_path_that_is_a_file_or_folder(tmp_path):
     assert f.read_text() == "keep"
 
 
-def test_check_writable_leaves_existing_files_alone(tmp_path):
-    from relukit.cli._common import check_writable
+def test_check_output_path_leaves_existing_files_alone(tmp_path):
+    from relukit.cli._paths import check_output_path
 
     f = tmp_path / "sub" / "m.json"
-    check_writable(f, folder=False)
+    check_output_path(f, folder=False)
     assert not f.exists() and f.parent.is_dir()  # nothing left behind
     f.write_text("old")
-    check_writable(f, folder=False)
+    check_output_path(f, folder=False)
     assert f.read_text() == "old"
-    check_writable(tmp_path / "new" / "dir", folder=True)
+    check_output_path(tmp_path / "new" / "dir", folder=True)
     assert list((tmp_path / "new" / "dir").iterdir()) == []
 
 
@@ -982,11 +1042,20 @@ def test_kink_choice_report_describes_only_what_was_run(tmp_path):
     rerun = page[page.index("Rerun: <code>") :].split("</code>")[0]
     for option in ("--models cnn", "--dtypes float64", "--epochs 1", "--batch-size 256"):
         assert option in rerun, rerun
-    assert "--channels" not in rerun  # no such option: fields without one are left out
+    # every field is an option, so the command gives back this very configuration
+    import html
+    import shlex
+
+    from relukit.cli import build_parser
+    from relukit.cli._config_args import config_from_args
+    from relukit.experiments.kink_choice import KinkChoiceConfig
+
+    argv = shlex.split(html.unescape(rerun.removeprefix("Rerun: <code>")))[1:]
+    assert "--channels" in argv and "--lr" not in argv  # changed fields only
+    assert config_from_args(KinkChoiceConfig, build_parser().parse_args(argv)) == cfg
 
 
 def test_rerun_command_names_every_option_that_differs_from_the_default():
-    from relukit.cli import main
     from relukit.experiments._common import rerun_command
     from relukit.experiments.dying_relu import DyingReluConfig
     from relukit.experiments.plasticity import PlasticityConfig
@@ -996,15 +1065,17 @@ def test_rerun_command_names_every_option_that_differs_from_the_default():
     assert cmd == "relukit experiment plasticity --tasks 20 --lr 0.005 --variants relu relu+cbp"
     cfg = DyingReluConfig(epochs=3, variants=("relu", "elu"), hidden=(8, 8))
     cmd = rerun_command("dying-relu", cfg)
-    assert cmd == "relukit experiment dying-relu --hidden 8 8 --epochs 3 --activations relu elu"
-    # and the command line parses it back into the same configuration
+    assert cmd == "relukit experiment dying-relu --hidden 8 8 --epochs 3 --variants relu elu"
+    # and the command line parses it back into the same configuration, exact numbers too
     import shlex
 
     from relukit.cli import build_parser
+    from relukit.cli._config_args import config_from_args
 
+    cfg = DyingReluConfig(lr=0.012345678901234, tau=1e-7, negative_slope=-0.5, seeds=(4,))
+    cmd = rerun_command("dying-relu", cfg)
     args = build_parser().parse_args(shlex.split(cmd)[1:])
-    assert (args.epochs, args.hidden, args.activations) == (3, [8, 8], ["relu", "elu"])
-    assert main is not None
+    assert config_from_args(DyingReluConfig, args) == cfg
 
 
 @pytest.mark.torch

@@ -126,20 +126,22 @@ def test_forward_backward_equal_torch_nn(name, args, kwargs, kinks, dtype, layou
 
 
 @pytest.mark.parametrize(("name", "args", "kwargs", "kinks"), CASES, ids=IDS)
-def test_repr_equals_torch(name, args, kwargs, kinks):
-    assert repr(getattr(rt, name)(*args, **kwargs)) == repr(getattr(nn, name)(*args, **kwargs))
+def test_repr_is_torchs_named_relukit(name, args, kwargs, kinks):
+    # torch's repr with relukit's name, so that print(model) shows relukit's modules
+    want = "relukit.torch." + repr(getattr(nn, name)(*args, **kwargs))
+    assert repr(getattr(rt, name)(*args, **kwargs)) == want
     assert isinstance(getattr(rt, name)(*args, **kwargs), getattr(nn, name))
     if name in INPLACE:
         a = getattr(rt, name)(*args, inplace=True, **kwargs)
-        assert repr(a) == repr(getattr(nn, name)(*args, inplace=True, **kwargs))
+        assert repr(a) == "relukit.torch." + repr(getattr(nn, name)(*args, inplace=True, **kwargs))
 
 
 def test_repr_at_kink_and_catalogue_attribute():
     import relukit as rk
 
-    assert repr(rt.ReLU(at_kink=1.0)) == "ReLU(at_kink=1.0)"
+    assert repr(rt.ReLU(at_kink=1.0)) == "relukit.torch.ReLU(at_kink=1.0)"
     assert repr(rt.LeakyReLU(0.2, True, at_kink=0.5)) == (
-        "LeakyReLU(negative_slope=0.2, inplace=True, at_kink=0.5)"
+        "relukit.torch.LeakyReLU(negative_slope=0.2, inplace=True, at_kink=0.5)"
     )
     for name in ("ReLU", "LeakyReLU", "ELU", "GELU", "PReLU", "Hardswish"):
         act = getattr(rt, name).relukit_activation
@@ -433,7 +435,7 @@ def test_hypothesis_relu_leaky_equal_torch(values, slope):
 @pytest.mark.parametrize("args", [(), (0.1, 0.3), (0.2, 0.2)])
 def test_rrelu_drop_in_for_torch_nn_in_eval_and_training(args):
     ref, mine = nn.RReLU(*args).double(), rt.RReLU(*args).double()
-    assert isinstance(mine, nn.RReLU) and repr(mine) == repr(ref)
+    assert isinstance(mine, nn.RReLU) and repr(mine) == "relukit.torch." + repr(ref)
     x, g = inputs(torch.float64, (0.0,)), torch.randn(6, 3, 40, dtype=torch.float64)
     for training in (False, True):
         ref.train(training), mine.train(training)
@@ -694,13 +696,16 @@ def test_saved_bytes_exact():
         torch.manual_seed(0)
         chain = nn.Sequential(nn.Linear(13, 13), getattr(nn, name)(), nn.Linear(13, 13))
         mine = rt.convert(nn.Sequential(*[m for m in chain]), inplace=False)
-        # relukit: the input batch, and the activation's output (shared with Linear 2)
-        assert saved_bytes(mine, x) == 2 * 4 * n, name
+        # relukit: the input batch, and the activation's output (shared with Linear 2);
+        # hardsigmoid keeps its input too, as torch (its output cannot tell x < 3 from
+        # x >= 3 at the largest float below 3)
+        keeps = 3 if name == "Hardsigmoid" else 2
+        assert saved_bytes(mine, x) == keeps * 4 * n, name
         # torch also keeps the activation's input, except relu (it saves its output)
         assert saved_bytes(chain, x) == (2 if name == "ReLU" else 3) * 4 * n, name
         if name != "CELU":  # (no kink) plus one bool per element: "the input is at a kink"
             mine[1].at_kink = 1.0
-            assert saved_bytes(mine, x) == 2 * 4 * n + n, name
+            assert saved_bytes(mine, x) == keeps * 4 * n + n, name
 
 
 # ---------------------------------------------------------------------------
@@ -758,3 +763,277 @@ def test_half_precision_like_torch(name, args, kwargs, kinks, dtype):
     else:
         for a, b in zip(gr, g_ref, strict=True):
             assert same(a, b)
+
+
+# ---------------------------------------------------------------------------
+# hardsigmoid at the largest float below 3 (its output rounds to 1.0)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_hardsigmoid_gradient_below_3_is_one_sixth_like_torch(dtype):
+    three = torch.tensor(3.0, dtype=dtype)
+    below = torch.nextafter(three, torch.tensor(0.0, dtype=dtype)).item()
+    x = torch.tensor([below, -below, 3.0, -3.0, 2.5, 4.0], dtype=dtype)
+    g = torch.linspace(0.5, 3.0, 6, dtype=dtype)
+    ref, mine = run(nn.Hardsigmoid(), x, g), run(rt.Hardsigmoid(), x, g)
+    assert mine[0][0].item() == 1.0  # the output that cannot tell x < 3 from x >= 3
+    assert same(mine[0], ref[0]) and same(mine[1][0], ref[1][0])
+    # the oracle: d/dx (x + 3) / 6 = 1/6 strictly inside (-3, 3), 0 outside
+    assert mine[1][0][0].item() == pytest.approx(g[0].item() / 6, rel=1e-6)
+    xr = x.clone().requires_grad_()  # in place too
+    rt.hardsigmoid(xr * 1, inplace=True).backward(g)
+    assert same(xr.grad, ref[1][0])
+
+
+# ---------------------------------------------------------------------------
+# PReLU: torch's errors for the input's rank, channels and dtype
+# ---------------------------------------------------------------------------
+
+PRELU_BAD = [
+    ("0-d input, 4 weights", lambda: torch.tensor(1.0), 4, torch.float32),
+    ("1-d input, 4 weights", lambda: torch.randn(4), 4, torch.float32),
+    ("3 channels, 4 weights", lambda: torch.randn(2, 3), 4, torch.float32),
+    ("3 channels, 4 weights, 4-d", lambda: torch.randn(2, 3, 5, 5), 4, torch.float32),
+    ("float64 input, float32 weight", lambda: torch.randn(2, 4, dtype=torch.float64), 4, None),
+    ("float64 input, one float32 weight", lambda: torch.randn(2, 4, dtype=torch.float64), 1, None),
+]
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+@pytest.mark.parametrize(
+    ("label", "make", "num", "dtype"), PRELU_BAD, ids=[p[0] for p in PRELU_BAD]
+)
+def test_prelu_errors_are_torchs(label, make, num, dtype, requires_grad):
+    x = make().requires_grad_(requires_grad)
+    before = x.detach().clone()
+    with pytest.raises(RuntimeError) as want:
+        nn.PReLU(num)(x)
+    for call in (lambda: rt.PReLU(num)(x), lambda: rt.prelu(x, torch.full((num,), 0.25))):
+        with pytest.raises(RuntimeError) as got:
+            call()
+        assert str(got.value) == str(want.value), label
+    assert torch.equal(x.detach(), before)
+    # a 2-d weight: torch's message too
+    with pytest.raises(RuntimeError) as want:
+        torch.nn.functional.prelu(torch.randn(2, 4), torch.full((2, 2), 0.25))
+    with pytest.raises(RuntimeError) as got:
+        rt.prelu(torch.randn(2, 4, requires_grad=requires_grad), torch.full((2, 2), 0.25))
+    assert str(got.value) == str(want.value)
+
+
+def test_prelu_shapes_torch_accepts():
+    torch.manual_seed(0)
+    for x, num in [
+        (torch.tensor(-1.0), 1),
+        (torch.randn(5), 1),
+        (torch.randn(0, 4), 4),
+        (torch.randn(2, 4, 3), 4),
+    ]:
+        ref, mine = nn.PReLU(num), rt.PReLU(num)
+        g = torch.randn(x.shape)
+        (yr, gr), (ym, gm) = run(ref, x, g), run(mine, x, g)
+        assert ym.shape == yr.shape and same(ym, yr) and same(gm[0], gr[0])
+
+
+# ---------------------------------------------------------------------------
+# in place on a view, wherever torch works
+# ---------------------------------------------------------------------------
+
+VIEW_CASES = [
+    ("SiLU", (), {}),
+    ("Mish", (), {}),
+    ("Hardswish", (), {}),
+    ("Hardsigmoid", (), {}),
+    ("Threshold", (0.1, 2.0), {}),
+    ("LeakyReLU", (-0.1,), {}),
+    ("LeakyReLU", (0.1,), {"at_kink": 1.0}),
+    ("ReLU", (), {"at_kink": 1.0}),
+    ("ReLU", (), {}),
+    ("ReLU6", (), {"at_kink": 0.5}),
+    ("ELU", (), {}),
+    ("ELU", (-0.5,), {}),
+    ("CELU", (), {}),
+    ("SELU", (), {}),
+    ("Hardtanh", (), {"at_kink": 0.5}),
+    ("Hardswish", (), {"at_kink": 0.25}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs"), VIEW_CASES, ids=[f"{n}{a}{k or ''}" for n, a, k in VIEW_CASES]
+)
+def test_inplace_on_a_view(name, args, kwargs):
+    torch.manual_seed(0)
+    x = torch.randn(4, 6, dtype=torch.float64)
+    x[0, :3] = torch.tensor([0.0, 0.05, -1.5])  # kinks (0 for x * 2) and near them
+    x[1, :3] = torch.tensor([3.0, -3.0, 0.25]) / 2
+    g = torch.randn(4, 3, dtype=torch.float64)
+    # the oracle: the same module out of place on a copy of the view
+    module = getattr(rt, name)(*args, **kwargs)
+    xo = x.clone().requires_grad_()
+    want = module((xo * 2)[:, :3].clone())
+    want.backward(g)
+    xi = x.clone().requires_grad_()
+    base = xi * 2
+    view = base[:, :3]
+    out = getattr(rt, name)(*args, inplace=True, **kwargs)(view)
+    assert out is view and torch.equal(base[:, :3], want.detach())  # written through
+    assert torch.equal(base[:, 3:], (x * 2)[:, 3:])  # the rest of the base untouched
+    out.backward(g)
+    assert same(xi.grad, xo.grad), (xi.grad, xo.grad)
+    if not kwargs and not (args and args[0] < 0):
+        # where torch's own in-place works on a view (not with a negative slope or alpha),
+        # the same numbers as torch
+        xt = x.clone().requires_grad_()
+        bt = xt * 2
+        tout = getattr(nn, name)(*args, inplace=True)(bt[:, :3])
+        tout.backward(g)
+        assert same(bt.detach(), base.detach())
+        torch.testing.assert_close(xi.grad, xt.grad, rtol=1e-14, atol=1e-15)
+
+
+def test_inplace_bits_on_a_view():
+    torch.manual_seed(0)
+    x = torch.randn(4, 6)
+    g = torch.randn(4, 3)
+    xo = x.clone().requires_grad_()
+    want = rt.silu((xo * 2)[:, :3], bits=2)
+    want.backward(g)
+    xi = x.clone().requires_grad_()
+    base = xi * 2
+    out = rt.SiLU(inplace=True, bits=2)(base[:, :3])
+    assert torch.equal(base[:, :3], want.detach())
+    out.backward(g)
+    assert torch.equal(xi.grad, xo.grad)
+
+
+def test_inplace_on_a_view_of_a_leaf_fails_like_torch():
+    leaf = torch.randn(3, 4, requires_grad=True)
+    before = leaf.detach().clone()
+    for mod in (nn.SiLU(inplace=True), rt.SiLU(inplace=True), rt.ReLU(inplace=True, at_kink=1.0)):
+        with pytest.raises(RuntimeError, match="a view of a leaf Variable"):
+            mod(leaf[:, :2])
+    assert torch.equal(leaf.detach(), before)
+
+
+# ---------------------------------------------------------------------------
+# bits=: which modules take it, and NumPy integers
+# ---------------------------------------------------------------------------
+
+FEWBIT_MODULES = ("GELU", "SiLU", "Mish", "Softplus", "Hardswish")
+
+
+@pytest.mark.parametrize("name", ["ReLU", "LeakyReLU", "ELU", "PReLU", "RReLU", "Squareplus"])
+def test_bits_on_a_module_without_it_is_a_clear_error(name):
+    with pytest.raises(TypeError) as err:
+        getattr(rt, name)(bits=1)
+    msg = str(err.value)
+    assert f"relukit.torch.{name}" in msg and "bits" in msg, msg
+    assert all(m in msg for m in FEWBIT_MODULES), msg
+    with pytest.raises(TypeError, match="bits"):
+        rt.function("squareplus")(torch.randn(3), bits=1)
+
+
+def test_bits_accepts_numpy_integers():
+    np = pytest.importorskip("numpy")
+    x = torch.randn(20, requires_grad=True)
+    (want,) = torch.autograd.grad(rt.gelu(x, bits=3).sum(), x)
+    m = rt.GELU(bits=np.int64(3))
+    assert m.bits == 3 and type(m.bits) is int and repr(m).endswith("bits=3)")
+    (got,) = torch.autograd.grad(m(x).sum(), x)
+    assert torch.equal(got, want)
+    (got,) = torch.autograd.grad(rt.gelu(x, bits=np.uint8(3)).sum(), x)
+    assert torch.equal(got, want)
+    assert rt.derivative_levels("gelu", np.int32(2)) == rt.derivative_levels("gelu", 2)
+    for bad in (np.bool_(True), True, np.float64(3.0)):
+        with pytest.raises(TypeError, match="bits must be None"):
+            rt.GELU(bits=bad)
+
+
+# ---------------------------------------------------------------------------
+# convert: shared modules, settings relukit cannot compute, at_kink= and bits=, repr
+# ---------------------------------------------------------------------------
+
+
+def test_convert_keeps_shared_modules_shared():
+    act = nn.ReLU()
+    prelu = nn.PReLU()
+    net = nn.Sequential(nn.Linear(2, 2), act, nn.Linear(2, 2), act, prelu, nn.Sequential(prelu))
+    for inplace in (False, True):
+        m = rt.convert(net, inplace=inplace)
+        assert type(m[1]) is rt.ReLU and m[1] is m[3]
+        assert type(m[4]) is rt.PReLU and m[4] is m[5][0]
+        assert len(list(m.modules())) == len(list(net.modules()))
+        assert len(m.state_dict()) == len(net.state_dict())
+
+
+def test_convert_leaves_settings_it_cannot_compute_with_one_warning():
+    net = nn.Sequential(
+        nn.Linear(2, 2),
+        nn.Softplus(beta=-1.0),
+        nn.ELU(alpha=float("inf")),
+        nn.Sequential(nn.LeakyReLU(True), nn.ReLU()),
+        nn.GELU(),
+    )
+    x = torch.randn(3, 2)
+    want = net(x)
+    with pytest.warns(UserWarning) as rec:
+        m = rt.convert(net)
+    assert len(rec) == 1
+    msg = str(rec[0].message)
+    for name, what in (("1", "Softplus"), ("2", "ELU"), ("3.0", "LeakyReLU")):
+        assert f"'{name}' ({what}" in msg, msg
+    assert "beta" in msg and "alpha" in msg and "negative_slope" in msg
+    assert type(m[1]) is nn.Softplus and type(m[2]) is nn.ELU and type(m[3][0]) is nn.LeakyReLU
+    assert type(m[3][1]) is rt.ReLU and type(m[4]) is rt.GELU  # the rest is converted
+    assert same(m(x), want)
+    # a module that is itself left: returned as it is, with the warning
+    with pytest.warns(UserWarning, match="Softplus"):
+        assert type(rt.convert(nn.Softplus(beta=-2.0))) is nn.Softplus
+
+
+def test_convert_configures_at_kink_and_bits_in_one_call():
+    net = nn.Sequential(
+        nn.Linear(3, 3), nn.ReLU(), nn.GELU(), nn.LeakyReLU(0.1), nn.SiLU(), nn.Hardswish(),
+        nn.CELU(), nn.Softplus(),
+    )  # fmt: skip
+    m = rt.convert(net, inplace=False, at_kink=1.0)
+    assert m[1].at_kink == 1.0 and m[3].at_kink == 1.0 and m[5].at_kink == 1.0
+    assert m[2].at_kink is None and m[6].at_kink is None  # no kinks: nothing to choose
+    x = torch.tensor([[0.0, 1.0, -1.0]], requires_grad=True)
+    rt.convert(nn.ReLU(), at_kink=0.5)(x).sum().backward()
+    assert x.grad.tolist() == [[0.5, 1.0, 0.0]]
+    with pytest.warns(UserWarning) as rec:
+        m = rt.convert(net, inplace=False, bits=2)
+    assert len(rec) == 1
+    msg = str(rec[0].message)
+    for name, what in (("1", "ReLU"), ("3", "LeakyReLU"), ("6", "CELU")):
+        assert f"'{name}' ({what}" in msg, msg
+    assert "'2'" not in msg and "'4'" not in msg
+    assert [getattr(m[i], "bits", None) for i in (2, 4, 5, 7)] == [2, 2, 2, 2]
+    (g1,) = torch.autograd.grad(m[2](x).sum(), x)
+    (g2,) = torch.autograd.grad(rt.gelu(x, bits=2).sum(), x)
+    assert torch.equal(g1, g2)
+    # both: bits where the module takes it (Hardswish, Softplus: bits wins), at_kink elsewhere
+    with pytest.warns(UserWarning, match="CELU"):
+        m = rt.convert(net, inplace=False, at_kink=1.0, bits=3)
+    assert m[1].at_kink == 1.0 and m[5].bits == 3 and m[5].at_kink is None
+    # bad values: errors naming the argument, nothing converted
+    for kw, exc in (
+        ({"bits": 7}, ValueError),
+        ({"bits": "2"}, TypeError),
+        ({"at_kink": "1"}, TypeError),
+    ):
+        with pytest.raises(exc, match=next(iter(kw))):
+            rt.convert(net, **kw)
+        assert type(net[1]) is nn.ReLU
+
+
+def test_printed_model_shows_relukit_modules():
+    m = rt.convert(nn.Sequential(nn.Linear(2, 2), nn.LeakyReLU(0.1), nn.GELU()))
+    text = str(m)
+    assert "relukit.torch.LeakyReLU(negative_slope=0.1)" in text, text
+    assert "relukit.torch.GELU(approximate='none')" in text, text
+    assert "(0): Linear(in_features=2" in text
+    assert repr(rt.Squareplus()) == "relukit.torch.Squareplus(b=4.0)"

@@ -7,6 +7,7 @@ The oracle is torch.nn / torch.nn.functional itself (float64), plus
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import math
@@ -528,7 +529,8 @@ def test_a_new_catalogue_entry_gets_a_module_and_autograd_without_edits(monkeypa
     try:
         Squareplus = make_module(act.name)
         m = Squareplus(b=2.0)
-        assert Squareplus.__name__ == "SquareplusTest" and repr(m) == "SquareplusTest(b=2.0)"
+        assert Squareplus.__name__ == "SquareplusTest"
+        assert repr(m) == "relukit.torch.SquareplusTest(b=2.0)"
         x = torch.linspace(-5, 5, 23, dtype=torch.float64, requires_grad=True)
         want = (x + torch.sqrt(x * x + 2.0)) / 2  # torch's own autograd as the oracle
         torch.testing.assert_close(m(x), want)
@@ -611,3 +613,308 @@ def test_at_kink_in_forward_and_reverse_mode_and_in_place(name):
     leaf = x.clone().requires_grad_()
     f(leaf * 1, inplace=True, at_kink=0.5).sum().backward()
     torch.testing.assert_close(leaf.grad, want, rtol=1e-12, atol=0)
+
+
+# ---------------------------------------------------------------------------
+# second derivatives of entries that save their output (sparse_plus)
+# ---------------------------------------------------------------------------
+
+
+def test_sparse_plus_second_derivative_is_finite_like_the_formula():
+    # sparse_plus''(x) = 0 for x < -1 or x > 1, 1/2 in between (differentiating the
+    # formula by hand); the backward from the output, sqrt(y), must not give 0 * inf
+    x = torch.tensor([-3.0, -2.0, -1.5, -0.5, 0.0, 0.25, 0.9, 1.5, 4.0], dtype=torch.float64)
+    want = torch.where((x > -1) & (x < 1), 0.5, 0.0).double()
+    xx = x.clone().requires_grad_()
+    (g,) = torch.autograd.grad(rt.sparse_plus(xx).sum(), xx, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), xx)
+    torch.testing.assert_close(h, want, rtol=1e-15, atol=0)
+    hess = func.hessian(lambda t: rt.sparse_plus(t).sum())(x)
+    torch.testing.assert_close(hess.diagonal(), want, rtol=1e-15, atol=0)
+    assert not hess.isnan().any()
+    # the same through the module, and gradgradcheck (finite differences) away from ±1
+    assert torch.autograd.gradgradcheck(rt.SparsePlus(), (xx,))
+
+
+# ---------------------------------------------------------------------------
+# torch.jit.trace keeps at_kink and bits= (plain ATen ops: the trace saves and loads)
+# ---------------------------------------------------------------------------
+
+TRACE_KINKED = {  # (module with at_kink=k, its kinks)
+    "ReLU": (lambda k: rt.ReLU(at_kink=k), (0.0,)),
+    "LeakyReLU": (lambda k: rt.LeakyReLU(0.1, at_kink=k), (0.0,)),
+    "LeakyReLU-neg": (lambda k: rt.LeakyReLU(-0.2, at_kink=k), (0.0,)),
+    "ReLU6": (lambda k: rt.ReLU6(at_kink=k), (0.0, 6.0)),
+    "Hardtanh": (lambda k: rt.Hardtanh(-2.0, 1.0, at_kink=k), (-2.0, 1.0)),
+    "Hardswish": (lambda k: rt.Hardswish(at_kink=k), (-3.0, 3.0)),
+    "ELU": (lambda k: rt.ELU(0.5, at_kink=k), (0.0,)),
+    "PReLU": (lambda k: rt.PReLU(3, 0.25, at_kink=k), (0.0,)),
+}
+
+
+def _trace_round_trip(module, example):
+    """``torch.jit.trace`` with its default checks (warnings are errors), then save and load."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # TracerWarning: graphs or outputs differ
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # jit itself
+        traced = torch.jit.trace(module, example)
+        buf = io.BytesIO()
+        torch.jit.save(traced, buf)
+        buf.seek(0)
+        return traced, torch.jit.load(buf)
+
+
+@pytest.mark.parametrize("example_grad", [False, True])
+@pytest.mark.parametrize("at_kink", [1.0, 0.5, -2.0, 0.0, -0.0, math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize("name", sorted(TRACE_KINKED))
+def test_jit_trace_keeps_at_kink(name, at_kink, example_grad):
+    make, kinks = TRACE_KINKED[name]
+    module = make(at_kink)
+    torch.manual_seed(0)
+    vals = torch.tensor([*kinks, *kinks, -0.0, -7.0, 0.5, -0.5, 2.0, 7.5, math.nan, 1e-30])
+    x = torch.cat([vals, torch.randn(27 - len(vals)) * 4]).reshape(9, 3)  # 3 channels
+    g = torch.linspace(-2.0, 3.0, x.numel()).reshape(x.shape)
+    example = torch.randn(x.shape).requires_grad_(example_grad)
+    traced, loaded = _trace_round_trip(module, example)
+    y_want, g_want = _grad_of(module, x, g)
+    at = sum(x == k for k in kinks).bool()
+    assert at.any() and _same_bits(g_want[at], g[at] * at_kink)  # the eager oracle holds
+    equal = lambda a, b: ((a == b) | (a.isnan() & b.isnan())).all()  # noqa: E731 (+0 == -0)
+    for m in (traced, loaded):
+        y, gr = _grad_of(m, x, g)
+        assert _same_bits(y, y_want), (y, y_want)  # values: bit for bit, -0.0 included
+        assert equal(gr[at], g_want[at]) and gr[x.isnan()].isnan().all(), (gr, g_want)
+        if name == "ELU":  # traced: torch's gradient from the input (eager: from the output)
+            tol = 4 * torch.finfo(x.dtype).eps * (g_want.abs() + 2 * g.abs())
+            assert ((gr - g_want).abs() <= tol)[~(x.isnan() | at)].all(), (gr, g_want)
+        else:
+            assert equal(gr, g_want), (gr, g_want)
+
+
+TRACE_BITS = [
+    rt.GELU(bits=3),
+    rt.GELU("tanh", bits=1),
+    rt.SiLU(bits=2),
+    rt.Mish(bits=4),
+    rt.Softplus(2.0, 5.0, bits=2),
+    rt.Hardswish(bits=3),
+]
+
+
+@pytest.mark.parametrize("example_grad", [False, True])
+@pytest.mark.parametrize("module", TRACE_BITS, ids=repr)
+def test_jit_trace_keeps_bits(module, example_grad):
+    torch.manual_seed(0)
+    # (a traced few-bit gradient at ±inf is 0, documented: not among these inputs)
+    x = torch.cat([torch.randn(40) * 3, torch.tensor([0.0, -0.0, 3.0, -3.0, math.nan])])
+    g = torch.randn(x.shape)
+    traced, loaded = _trace_round_trip(module, torch.randn(7).requires_grad_(example_grad))
+    y_want, g_want = _grad_of(module, x, g)
+    exact = type(module)(*([module.approximate] if hasattr(module, "approximate") else []))
+    _, g_exact = _grad_of(exact, x, g)
+    assert not torch.equal(g_want[:40], g_exact[:40])  # the oracle is the few-bit gradient
+    for m in (traced, loaded):
+        y, gr = _grad_of(m, x, g)
+        assert _same_bits(y, y_want)
+        assert _same_bits(gr, g_want), (gr, g_want)
+
+
+def test_jit_trace_keeps_minus_zero_limits_beside_other_zeros():
+    # gelu(-inf) = hardswish(-inf) = -0.0; TorchScript pools a -0.0 constant with the
+    # 0.0 of relu's threshold, so the traced fix-up must not be a constant
+    f = lambda t: torch.cat([rt.relu(t), rt.gelu(t), rt.hardswish(t)])  # noqa: E731
+    x = torch.tensor([-math.inf, -0.0, 1.0])
+    want = f(x)
+    assert torch.signbit(want[3]) and torch.signbit(want[6])
+    for m in _trace_round_trip(f, torch.randn(3)):
+        for _ in range(3):  # the profiling executor optimises the graph after two runs
+            got = m(x.clone().requires_grad_())
+        assert _same_bits(got.detach(), want), (got, want)
+
+
+def test_jit_trace_gradient_at_nan_is_nan():
+    x = torch.tensor([-1.0, math.nan, 2.0, 0.0])
+    for name in NAN_PIECEWISE:
+        f = _nan_fn(name)
+        want = _grad_of(f, x, torch.ones(4))[1]
+        assert want[1].isnan()
+        for g in _trace_round_trip(f, torch.randn(4)):
+            got = _grad_of(g, x, torch.ones(4))[1]
+            assert got[1].isnan(), (name, got)
+            # traced: torch's gradients from the input (the ELU family's eager ones come
+            # from the output, a few ulp apart)
+            torch.testing.assert_close(got, want, rtol=4e-7, atol=0, equal_nan=True)
+
+
+def test_jit_trace_functional_forms_keep_at_kink_and_bits():
+    x = torch.tensor([-1.0, 0.0, 0.0, 2.0])
+    f = lambda t: rt.relu(t, at_kink=0.5) + rt.gelu(t, bits=1)  # noqa: E731
+    traced, loaded = _trace_round_trip(f, torch.randn(4))
+    want = _grad_of(f, x, torch.ones(4))[1]
+    for m in (traced, loaded):
+        torch.testing.assert_close(_grad_of(m, x, torch.ones(4))[1], want, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------------------
+# torch.export and FakeTensorMode with bits= (no process-wide state left behind)
+# ---------------------------------------------------------------------------
+
+
+def test_export_with_bits_leaves_eager_and_a_second_export_working():
+    code = textwrap.dedent(
+        """
+        import torch, relukit.torch as rt
+        from torch import nn
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(4, 8), rt.GELU(bits=3), nn.Linear(8, 8),
+                            rt.SiLU(bits=2), nn.Linear(8, 2))
+        x = torch.randn(5, 4)
+        for _ in range(2):
+            ep = torch.export.export(net, (x,))
+            torch.testing.assert_close(ep.module()(x), net(x))
+            net(x).sum().backward()  # an eager training step after the export
+            assert all(p.grad is not None for p in net.parameters())
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+
+
+def test_bits_modules_under_fake_tensor_mode():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    code = textwrap.dedent(
+        """
+        import torch, relukit.torch as rt
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        mods = [rt.GELU(bits=3), rt.SiLU(bits=1), rt.Softplus(bits=2), rt.Hardswish(bits=4)]
+        with FakeTensorMode():
+            for m in mods:
+                x = torch.randn(6, 5, requires_grad=True)
+                y = m(x)
+                y.sum().backward()
+                assert y.shape == x.shape and x.grad.shape == x.shape
+        x = torch.randn(6, 5, requires_grad=True)  # eager afterwards: real tensors
+        for m in mods:
+            m(x).sum().backward()
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+    # and in this process, whatever the caches hold already
+    with FakeTensorMode():
+        x = torch.randn(3, 4, requires_grad=True)
+        rt.GELU(bits=2)(x).sum().backward()
+        assert x.grad.shape == (3, 4)
+    assert rt.GELU(bits=2)(torch.randn(3)).shape == (3,)
+
+
+# ---------------------------------------------------------------------------
+# torch.compile prints no warnings
+# ---------------------------------------------------------------------------
+
+
+def test_compile_emits_no_warnings(fresh_dynamo):
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Linear(4, 6), rt.LeakyReLU(0.1), rt.GELU(), rt.RReLU().eval(), rt.Softplus(2.0),
+        rt.PReLU(6), rt.ReLU(at_kink=1.0), rt.ELU(0.5), nn.Linear(6, 1),
+    )  # fmt: skip
+    x = torch.randn(3, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # torch's own deprecation notices (TorchScript parts Dynamo imports) are not ours
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
+        out = torch.compile(net, backend="aot_eager", fullgraph=True)(x)
+        out.sum().backward()
+        f = torch.compile(  # (squareplus's formula has a graph break: not fullgraph)
+            lambda t: rt.rrelu(t, 0.1, 0.3) + rt.function("squareplus")(t, b=2.0),
+            backend="aot_eager",
+        )
+        f(x)
+    torch.testing.assert_close(out, net(x))
+
+
+# ---------------------------------------------------------------------------
+# gradients at NaN inputs are NaN (the README's rule, as rk.<entry>.derivative(nan))
+# ---------------------------------------------------------------------------
+
+
+def _grad_of(f, x, g):
+    """The value and the gradient of ``f`` at ``x`` for the output gradient ``g``."""
+    xx = x.clone().requires_grad_()
+    y = f(xx)
+    y.backward(g)
+    return y.detach(), xx.grad
+
+
+NAN_CASES = [(n, kw) for n, kw in CASES] + [("squareplus", {}), ("sparse_plus", {})]
+
+
+def _with_nan(dtype=torch.float64):
+    return torch.tensor([-2.5, math.nan, 0.5, 1.75, -0.25, 4.0], dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("name", "kw"), NAN_CASES, ids=[f"{n}{kw or ''}" for n, kw in NAN_CASES])
+def test_gradient_at_nan_is_nan_in_every_mode(name, kw, dtype):
+    act = rk.get(name)
+    x = _with_nan(dtype)
+    assert math.isnan(float(act.derivative(math.nan, **kw)))  # the NumPy API's rule
+    nan = x.isnan()
+    f = lambda t: getattr(rt, name)(t, **kw)  # noqa: E731
+    # the finite entries: the catalogue's derivative (float64 oracle, torch-independent;
+    # torch's kernels are a few ulp from it, its hardsigmoid uses 1/6 rounded to float32)
+    want = torch.as_tensor(act.derivative(x.double().numpy(), **kw)).to(dtype)
+    tol = {"rtol": 1e-5 if dtype == torch.float32 else 1e-7, "atol": 1e-30}
+    results = {}
+    xx = x.clone().requires_grad_()
+    f(xx).backward(torch.ones_like(x))
+    results["eager"] = xx.grad  # plain eager CPU: the finite-input check finds the NaN
+    results["grad"] = func.vmap(func.grad(f))(x)
+    results["jvp"] = func.jvp(f, (x,), (torch.ones_like(x),))[1]
+    with _Ops():  # under a dispatch mode: no data-dependent check, the fix always runs
+        xx = x.clone().requires_grad_()
+        f(xx).backward(torch.ones_like(x))
+    results["mode"] = xx.grad
+    if name not in ("gelu", "softplus"):  # (no in-place variant)
+        xx = x.clone().requires_grad_()
+        getattr(rt, name)(xx * 1, inplace=True, **kw).backward(torch.ones_like(x))
+        results["inplace"] = xx.grad
+    for mode, got in results.items():
+        assert got[nan].isnan().all(), (mode, got)
+        torch.testing.assert_close(got[~nan], want[~nan], **tol, msg=mode)
+
+
+NAN_PIECEWISE = ["relu", "leaky_relu", "relu6", "hardtanh", "hardsigmoid", "elu", "selu",
+                 "celu", "hardswish", "threshold"]  # fmt: skip
+
+
+def _nan_fn(name):
+    return lambda t: getattr(rt, name)(t, *((0.5, -1.0) if name == "threshold" else ()))
+
+
+def test_gradient_at_nan_is_nan_compiled(fresh_dynamo):
+    x = torch.tensor([-1.0, math.nan, 2.0, 0.0])
+    for name in NAN_PIECEWISE:
+        torch._dynamo.reset()  # one code object (the lambda) for every entry
+        f = _nan_fn(name)
+        got = _grad_of(torch.compile(f, backend="aot_eager", fullgraph=True), x, torch.ones(4))[1]
+        want = _grad_of(f, x, torch.ones(4))[1]
+        assert got[1].isnan() and _same_bits(got, want), (name, got, want)
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_prelu_gradient_at_nan_is_nan(frozen):
+    x = torch.tensor([[-1.0, math.nan, 2.0], [math.nan, -3.0, 0.5]])
+    w = torch.tensor([0.25, 0.5, -0.1], requires_grad=not frozen)
+    want_finite = torch.where(x > 0, 1.0, w.detach().expand_as(x))
+    for ctx in (contextlib.nullcontext, _Ops):
+        xx = x.clone().requires_grad_()
+        with ctx():
+            rt.prelu(xx, w).sum().backward()
+        nan = x.isnan()
+        assert xx.grad[nan].isnan().all()
+        assert torch.equal(xx.grad[~nan], want_finite[~nan])

@@ -66,6 +66,7 @@ __all__ = [
     "celu",
     "diagnose",
     "elu",
+    "explore",
     "geglu",
     "gelu",
     "get",
@@ -99,6 +100,7 @@ __all__ = [
 # Names provided by optional, heavier submodules, imported on first access (PEP 562).
 _LAZY: dict[str, tuple[str, str]] = {
     "plot": ("relukit.plot", "plot"),
+    "explore": ("relukit.explorer", "explore"),
     "diagnose": ("relukit.diagnose", "diagnose"),
     "DeadUnitMonitor": ("relukit.diagnose", "DeadUnitMonitor"),
     "recycle": ("relukit.diagnose", "recycle"),

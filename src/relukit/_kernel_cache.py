@@ -176,9 +176,10 @@ def _key() -> str:
 
 
 def _dirname() -> str:
-    from relukit import __version__
-
-    return f"kernels-{__version__}-{_key()[:16]}"
+    # (relukit's version from the package already imported: this leaf module imports
+    # nothing of relukit's, which would make an import cycle)
+    version = getattr(sys.modules.get("relukit"), "__version__", "0")
+    return f"kernels-{version}-{_key()[:16]}"
 
 
 # ---------------------------------------------------------------------------

@@ -604,4 +604,18 @@ def _run_under_load(args: argparse.Namespace) -> int:
         f"  loaded / idle:           median {loaded[0] / idle[0]:7.2f}      "
         f"min {loaded[1] / idle[1]:7.2f}"
     )
+    if args.json:
+        doc = {
+            "size": x.size,
+            "dtype": "float32",
+            "calls": n,
+            "threads": _kernels.THREADS,
+            "cpus": os.cpu_count(),
+            "busy_processes": args.under_load,
+            "idle_s": {"median": idle[0], "min": idle[1]},
+            "loaded_s": {"median": loaded[0], "min": loaded[1]},
+        }
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2)
+        print(f"wrote {args.json}")
     return 0

@@ -17,7 +17,7 @@ from typing import Any
 __all__ = ["build_parser", "main"]
 
 #: sub-command modules, in the order shown by ``relukit --help``
-COMMANDS = ("evaluate", "listing", "plot", "bench", "experiment", "demo")
+COMMANDS = ("evaluate", "listing", "plot", "explore", "bench", "experiment", "demo")
 
 
 class CLIError(Exception):

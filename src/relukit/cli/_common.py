@@ -1,4 +1,7 @@
-"""Helpers shared by the sub-commands: catalogue parameters as options, number output."""
+"""Helpers shared by the sub-commands: catalogue parameters as options, number output.
+
+Output paths are checked in :mod:`relukit.cli._paths`.
+"""
 
 from __future__ import annotations
 
@@ -147,48 +150,3 @@ def json_number(v: float) -> float | str:
 
 def dump_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, allow_nan=False)
-
-
-def check_writable(path: Any, *, folder: bool) -> None:
-    """Check, before any work, that ``path`` can be written; else raise a one-line error.
-
-    ``folder=True``: ``path`` is an output folder; it is created (with its parents) if
-    missing, and an unnamed temporary file is created in it and dropped. ``folder=False``:
-    ``path`` is a file; its folder is created if missing, and then it is checked as
-    :func:`relukit.cli._paths.probe_file` does: no file of the user's is created, changed
-    or deleted, and a symbolic link is checked at the file it names and kept.
-
-    >>> import pathlib, tempfile
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> check_writable(d / "report", folder=True)
-    >>> (d / "report").is_dir(), list((d / "report").iterdir())
-    (True, [])
-    >>> check_writable(d / "report", folder=False)
-    Traceback (most recent call last):
-    ...
-    relukit.cli.CLIError: cannot write the output file '...report': it is a folder
-    """
-    import tempfile
-    from pathlib import Path
-
-    from relukit.cli import CLIError
-    from relukit.cli._paths import probe_file
-
-    p = Path(path)
-    what = "output folder" if folder else "output file"
-    try:
-        if folder:
-            if p.exists() and not p.is_dir():
-                raise CLIError(f"cannot use {str(p)!r} as the {what}: it is not a folder")
-            p.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=p):
-                pass
-        else:
-            if p.is_dir():
-                raise CLIError(f"cannot write the {what} {str(p)!r}: it is a folder")
-            if not p.is_symlink():  # a link's folder is where it points (not created)
-                p.parent.mkdir(parents=True, exist_ok=True)
-            probe_file(p)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise CLIError(f"cannot write the {what} {str(p)!r}: {reason}") from None

@@ -3,8 +3,10 @@
 A command that writes a file checks, before it computes anything, that the file can be
 written there: the folder exists, is a folder, and accepts a new file (tried for real,
 so read-only mounts, ``/proc`` and missing permissions are caught even for root). A
-failure is a :class:`ValueError` with one line of text; ``relukit`` prints it on stderr
-and exits with status 2.
+failure is one line of text (a :class:`ValueError` from :func:`check_writable`, which
+names the option; a :class:`relukit.cli.CLIError` from :func:`check_output_path`, which
+also creates a missing output folder); ``relukit`` prints it on stderr and exits with
+status 2.
 
 The check creates, changes and deletes none of the user's files: a symbolic link is
 followed to the file it names (the command later writes through the link, which stays
@@ -21,7 +23,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["PathProblem", "check_outputs", "check_writable", "probe_file"]
+__all__ = ["PathProblem", "check_output_path", "check_outputs", "check_writable", "probe_file"]
 
 
 class PathProblem(OSError):
@@ -133,3 +135,44 @@ def check_outputs(args: object, json: str | None = "json", figure: str | None = 
                     f"(got {Path(value).suffix or 'none'!r})"
                 )
         check_writable(value, option)
+
+
+def check_output_path(path: str | os.PathLike[str], *, folder: bool) -> None:
+    """Check, before any work, that ``path`` can be written; else raise a one-line error.
+
+    ``folder=True``: ``path`` is an output folder; it is created (with its parents) if
+    missing, and an unnamed temporary file is created in it and dropped. ``folder=False``:
+    ``path`` is a file; its folder is created if missing, and then it is checked as
+    :func:`probe_file` does: no file of the user's is created, changed or deleted, and a
+    symbolic link is checked at the file it names and kept.
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output_path(d / "report", folder=True)
+    >>> (d / "report").is_dir(), list((d / "report").iterdir())
+    (True, [])
+    >>> check_output_path(d / "report", folder=False)
+    Traceback (most recent call last):
+    ...
+    relukit.cli.CLIError: cannot write the output file '...report': it is a folder
+    """
+    from relukit.cli import CLIError
+
+    p = Path(path)
+    what = "output folder" if folder else "output file"
+    try:
+        if folder:
+            if p.exists() and not p.is_dir():
+                raise CLIError(f"cannot use {str(p)!r} as the {what}: it is not a folder")
+            p.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=p):
+                pass
+        else:
+            if p.is_dir():
+                raise CLIError(f"cannot write the {what} {str(p)!r}: it is a folder")
+            if not p.is_symlink():  # a link's folder is where it points (not created)
+                p.parent.mkdir(parents=True, exist_ok=True)
+            probe_file(p)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CLIError(f"cannot write the {what} {str(p)!r}: {reason}") from None

@@ -94,10 +94,10 @@ def _section(module: str, func: str, out: Path, console: Console, **kw: Any) -> 
 
 def run(args: argparse.Namespace) -> int:
     from relukit._optional import require
-    from relukit.cli._common import check_writable
+    from relukit.cli._paths import check_output_path
 
     out: Path = args.out
-    check_writable(out, folder=True)  # before any work: a bad --out is one line, exit 2
+    check_output_path(out, folder=True)  # before any work: a bad --out is one line, exit 2
     console_cls = require(
         "rich.console",
         "relukit demo",

@@ -9,536 +9,268 @@ four precisions; ``few-bit`` trains a digits MLP and a character transformer wit
 exact and 1-4 bit GELU backward. They need torch/scikit-learn/NumPy, imported only when
 a command runs.
 
-Adding an experiment: write ``_add_<name>(esub)`` (its parser, ``set_defaults(func=...)``)
-and add one row to :data:`EXPERIMENTS`. :func:`_add_outputs` gives the usual ``--out``,
-``--json`` and ``--no-progress`` options; :func:`_config` builds the configuration
-dataclass from the options of the same names; :func:`_run_report` runs a function that
-returns metrics with ``"claims"``, after checking every output path, and prints its
-table and claims.
+An experiment's options are its configuration dataclass's fields
+(:func:`relukit.cli._config_args.add_config_options`): its help texts and defaults live
+in the configuration, and nothing here restates them. What this module adds is where
+the results go (``--out``, ``--json``, ``--plot``, ``--no-progress``) and how they are
+printed. Adding an experiment: one :class:`Experiment` row in :data:`EXPERIMENTS`, with
+a function that runs the configuration and prints the results.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import importlib
 import importlib.util
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from relukit.cli._common import check_writable, dump_json
+from relukit.cli._common import dump_json
+from relukit.cli._config_args import add_config_options, config_from_args
+from relukit.cli._paths import check_output_path
+
+__all__ = ["EXPERIMENTS", "Experiment", "register"]
 
 
-def _number(kind: type, low: float, strict: bool, what: str) -> Any:
-    """An argparse type: a ``kind`` (int or float) finite and >= ``low`` (> if ``strict``)."""
+@dataclass(frozen=True)
+class Experiment:
+    """One ``relukit experiment`` sub-command.
 
-    def parse(text: str) -> Any:
-        text = text.strip()  # relukit.cli prefixes negative numbers with a space
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not (math.isfinite(v) and (v > low if strict else v >= low)):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return v
+    ``config`` is ``"module:Class"`` in :mod:`relukit.experiments`; ``run(args, cfg)``
+    runs the configuration made from the options and prints the results; ``out``,
+    ``json``, ``plot`` are the help texts of those output options (``None``: no such
+    option), ``out_default`` the default folder, ``progress`` whether there is
+    ``--no-progress``.
+    """
 
-    parse.__name__ = what  # argparse names the type in its messages
-    return parse
+    name: str
+    config: str
+    help: str
+    description: str
+    run: Callable[[argparse.Namespace, Any], int]
+    out: str | None = None
+    out_default: str | None = None
+    json: str | None = None
+    plot: str | None = None
+    progress: bool = False
+
+    def config_class(self) -> Any:
+        module, _, cls = self.config.partition(":")
+        return getattr(importlib.import_module(f"relukit.experiments.{module}"), cls)
 
 
-_positive_int = _number(int, 1, False, "an integer >= 1")
-_seed = _number(int, 0, False, "an integer >= 0")
-_positive_float = _number(float, 0.0, True, "a finite number > 0")
-
-
-def _add_outputs(p: argparse.ArgumentParser, default_out: str, *, progress: bool = True) -> None:
-    """``--out DIR``, ``--json FILE`` and (with ``progress``) ``--no-progress``."""
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path(default_out),
-        metavar="DIR",
-        help="folder for metrics.json, the figures and report.html (default: %(default)s)",
-    )
-    p.add_argument(
-        "--json", type=Path, metavar="FILE", help="also write the metrics to FILE as JSON"
-    )
-    if progress:
+def _add_outputs(p: argparse.ArgumentParser, e: Experiment) -> None:
+    """The output options of ``e``: ``--out DIR``, ``--json FILE``, ``--plot FILE``,
+    ``--no-progress``, those it has."""
+    if e.out is not None:
+        default = None if e.out_default is None else Path(e.out_default)
+        shown = "" if default is None else " (default: %(default)s)"
+        p.add_argument("--out", type=Path, default=default, metavar="DIR", help=e.out + shown)
+    for name, text in (("json", e.json), ("plot", e.plot)):
+        if text is not None:
+            p.add_argument(f"--{name}", type=Path, metavar="FILE", help=text)
+    if e.progress:
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _seeds_option(p: argparse.ArgumentParser, default: Any) -> None:
-    p.add_argument(
-        "--seeds",
-        type=_seed,
-        nargs="+",
-        default=list(default),
-        metavar="SEED",
-        help="one run per seed; several give mean ± std and paired intervals "
-        "(default: %(default)s)",
-    )
-
-
-def _hidden_option(p: argparse.ArgumentParser, default: Any) -> None:
-    p.add_argument(
-        "--hidden",
-        type=_positive_int,
-        nargs="+",
-        default=list(default),
-        metavar="WIDTH",
-        help="hidden layer widths (default: %(default)s)",
-    )
-
-
-def _batch_option(p: argparse.ArgumentParser, default: int) -> None:
-    p.add_argument("--batch-size", type=_positive_int, default=default, help="default: %(default)s")
-
-
-def _pick_option(
-    p: argparse.ArgumentParser, flag: str, choices: Any, default: Any, metavar: str, what: str
-) -> None:
-    """``flag`` takes one or more of ``choices`` (default: ``default``)."""
-    p.add_argument(
-        flag,
-        nargs="+",
-        choices=choices,
-        default=list(default),
-        metavar=metavar,
-        help=f"{what}, from {', '.join(choices)} (default: %(default)s)",
-    )
-
-
-def _config(cls: Any, args: argparse.Namespace, **renames: str) -> Any:
-    """The experiment's configuration dataclass from the options of the same names.
-
-    Lists become tuples; lists of choices (variants, dtypes, models) lose repeats;
-    ``renames`` maps a field to an option of another name (``variants="activations"``).
-    Fields without an option keep their defaults. The configuration is validated.
-    """
-    import dataclasses
-
-    kw = {}
-    for f in dataclasses.fields(cls):
-        opt = renames.get(f.name, f.name)
-        if hasattr(args, opt):
-            v = getattr(args, opt)
-            if isinstance(v, list):
-                v = tuple(dict.fromkeys(v)) if f.name in _UNIQUE else tuple(v)
-            kw[f.name] = v
-    cfg = cls(**kw)
-    cfg.validate()
-    return cfg
-
-
-_UNIQUE = frozenset({"variants", "dtypes", "models"})
+def _require(*modules: str) -> None:
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(
+            f"this experiment needs {', '.join(missing)}: pip install 'relukit[experiments]'"
+        )
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output path of the command, checked before any work starts."""
     if getattr(args, "out", None) is not None:
-        check_writable(args.out, folder=True)
+        check_output_path(args.out, folder=True)
     for name in ("json", "plot"):
         if getattr(args, name, None) is not None:
-            check_writable(getattr(args, name), folder=False)
+            check_output_path(getattr(args, name), folder=False)
 
 
-def _run_report(
-    args: argparse.Namespace,
-    run: Callable[..., dict[str, Any]],
-    cfg: Any,
-    table: Callable[[dict[str, Any]], Any],
-    requires: tuple[str, ...] = ("torch", "sklearn", "numpy", "matplotlib"),
-) -> int:
-    """Check the outputs, then ``run(cfg, args.out, json_path=args.json, console=...,
-    progress_bar=...)``; print ``table(metrics)`` and the claims."""
-    _require(*requires)
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """An OSError while the results are written (the disk filled up) as one line."""
+    from relukit.cli import CLIError
+
+    try:
+        yield
+    except OSError as exc:
+        raise CLIError(f"could not write the results: {exc}") from None
+
+
+def _run(e: Experiment, args: argparse.Namespace) -> int:
+    # the configuration first: a bad value is one line before anything is created
+    return e.run(args, config_from_args(e.config_class(), args))
+
+
+# ---------------------------------------------------------------------------
+# running and printing, per kind of experiment
+# ---------------------------------------------------------------------------
+
+
+def _report(module: str, run: str, args: argparse.Namespace, cfg: Any) -> int:
+    """An experiment that writes a report: ``run(cfg, out, json_path=..., console=...,
+    progress_bar=...)`` returns metrics with ``"claims"``; print its table and claims."""
+    _require("torch", "sklearn", "numpy", "matplotlib")
     _check_outputs(args)
     from rich.console import Console
 
-    from relukit.cli import CLIError
     from relukit.experiments._common import print_claims
 
+    mod = importlib.import_module(f"relukit.experiments.{module}")
     console = Console()
-    try:
-        metrics = run(
-            cfg,
-            args.out,
-            json_path=args.json,
-            console=console,
-            progress_bar=not args.no_progress,
+    with _writing():
+        metrics = getattr(mod, run)(
+            cfg, args.out, json_path=args.json, console=console, progress_bar=not args.no_progress
         )
-    except OSError as exc:  # e.g. the disk filled up while writing
-        raise CLIError(f"could not write the results: {exc}") from None
-    console.print(table(metrics))
+    console.print(mod.summary_table(metrics))
     print_claims(console, metrics["claims"])
     wrote = [str(args.out / "report.html"), str(args.out / "metrics.json")]
-    if getattr(args, "json", None) is not None:
+    if args.json is not None:
         wrote.append(str(args.json))
     console.print("Wrote " + ", ".join(wrote), highlight=False)
     return 0
 
 
-# ---------------------------------------------------------------------------
-# the experiments
-# ---------------------------------------------------------------------------
+def _born_dead(args: argparse.Namespace, cfg: Any) -> int:
+    _require("numpy")
+    _check_outputs(args)
+    from rich.console import Console
+
+    from relukit.experiments.born_dead import plot_born_dead, run_born_dead, summary_table
+
+    records = run_born_dead(cfg)
+    Console().print(summary_table(records, cfg))
+
+    with _writing():
+        if args.json is not None:
+            args.json.write_text(dump_json(records) + "\n")
+        if args.plot is not None:
+            plot_born_dead(records).savefig(args.plot, dpi=110)
+    return 0
 
 
-def _add_dying_relu(esub: argparse._SubParsersAction) -> None:
-    from relukit.experiments.dying_relu import DATASETS, OPTIMIZERS, VARIANTS, DyingReluConfig
+def _monitor_overhead(args: argparse.Namespace, cfg: Any) -> int:
+    _require("torch")
+    _check_outputs(args)
+    from rich.console import Console
 
-    d = DyingReluConfig()
-    dr = esub.add_parser(
+    from relukit.experiments.monitor_overhead import run_monitor_overhead, summary_table
+
+    rows = run_monitor_overhead(cfg)
+    Console().print(summary_table(rows))
+
+    with _writing():
+        if args.out is not None:
+            (args.out / "metrics.json").write_text(dump_json(rows) + "\n")
+        if args.json is not None:
+            args.json.write_text(dump_json(rows) + "\n")
+    return 0
+
+
+def _few_bit(args: argparse.Namespace, cfg: Any) -> int:
+    _require("torch", "sklearn")
+    _check_outputs(args)
+    from rich.console import Console
+
+    from relukit.experiments._common import print_claims
+    from relukit.experiments.few_bit import run_few_bit, summary_table, write_outputs
+
+    console = Console(width=max(130, Console().width))
+    metrics = run_few_bit(cfg, progress=lambda m: console.print(m, highlight=False))
+    console.print(summary_table(metrics))
+    print_claims(console, metrics["claims"])
+    with _writing():
+        write_outputs(metrics, args.out, args.json)
+    return 0
+
+
+_REPORT_OUT = "folder for metrics.json, the figures and report.html"
+
+#: the experiments, in the order of ``relukit experiment --help``
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment(
         "dying-relu",
+        "dying_relu:DyingReluConfig",
         help="train one MLP with relu, leaky_relu, elu and relu+recycling; dead units, accuracy",
         description="Train the same MLP on a scikit-learn data set (no download) with ReLU, "
         "LeakyReLU, ELU and ReLU + recycling at a learning rate where ReLU loses units; "
         "write metrics.json, figures and report.html to --out and print the final table.",
-    )
-    dr.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="default: %(default)s")
-    dr.add_argument(
-        "--epochs",
-        type=_positive_int,
-        default=d.epochs,
-        help="training epochs (default: %(default)s)",
-    )
-    dr.add_argument(
-        "--lr", type=_positive_float, default=d.lr, help="learning rate (default: %(default)s)"
-    )
-    dr.add_argument(
-        "--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="default: %(default)s"
-    )
-    _seeds_option(dr, d.seeds)
-    _hidden_option(dr, d.hidden)
-    _batch_option(dr, d.batch_size)
-    _pick_option(dr, "--activations", VARIANTS, d.variants, "ACT", "variants to train")
-    dr.add_argument(
-        "--recycle-every",
-        type=_positive_int,
-        default=d.recycle_every,
-        metavar="STEPS",
-        help="relu+recycle: recycle every STEPS steps (default: %(default)s)",
-    )
-    dr.add_argument(
-        "--recycle-which",
-        choices=("dead", "dormant"),
-        default=d.recycle_which,
-        help="relu+recycle: which units to recycle (default: %(default)s)",
-    )
-    dr.add_argument(
-        "--recycle-until",
-        type=float,
-        default=d.recycle_until,
-        metavar="FRACTION",
-        help="relu+recycle: recycle only during this fraction of training (default: %(default)s)",
-    )
-    dr.add_argument(
-        "--eval-every",
-        type=_positive_int,
-        default=d.eval_every,
-        metavar="STEPS",
-        help="measure dead units and test accuracy every STEPS steps (default: %(default)s)",
-    )
-    dr.add_argument(
-        "--tau", type=float, default=d.tau, help="dormancy threshold (default: %(default)s)"
-    )
-    _add_outputs(dr, "relukit-dying-relu")
-    dr.set_defaults(func=run_dying_relu_cmd)
-
-
-def run_dying_relu_cmd(args: argparse.Namespace) -> int:
-    from relukit.experiments.dying_relu import DyingReluConfig, run_dying_relu, summary_table
-
-    cfg = _config(DyingReluConfig, args, variants="activations")
-    return _run_report(args, run_dying_relu, cfg, summary_table)
-
-
-def _add_plasticity(esub: argparse._SubParsersAction) -> None:
-    from relukit.experiments.plasticity import STREAMS, VARIANTS, PlasticityConfig
-
-    d = PlasticityConfig()
-    p = esub.add_parser(
+        run=functools.partial(_report, "dying_relu", "run_dying_relu"),
+        out=_REPORT_OUT,
+        out_default="relukit-dying-relu",
+        json="also write the metrics to FILE as JSON",
+        progress=True,
+    ),
+    Experiment(
+        "born-dead",
+        "born_dead:BornDeadConfig",
+        help="how often is a random ReLU network dead at initialisation?",
+        description="Estimate how often a randomly initialised ReLU network (He-normal "
+        "weights) is dead at a point and constant on the input domain, beside "
+        "1 - (1 - 2^-N)^H, and the same for LeakyReLU.",
+        run=_born_dead,
+        json="write the records as JSON",
+        plot="write a figure (PNG, SVG, PDF)",
+    ),
+    Experiment(
+        "monitor-overhead",
+        "monitor_overhead:MonitorOverheadConfig",
+        help="measure what DeadUnitMonitor costs per training step",
+        description="Time training steps of an MLP with and without DeadUnitMonitor "
+        "(paired blocks; median slowdown).",
+        run=_monitor_overhead,
+        out="write DIR/metrics.json (the measured rows)",
+        json="write the rows to FILE as JSON",
+    ),
+    Experiment(
         "plasticity",
+        "plasticity:PlasticityConfig",
         help="one network, a stream of tasks: does it keep learning? relu, leaky_relu, ReDo, "
         "CBP, L2",
         description="Train one MLP on a stream of digits tasks (a fresh label permutation, or "
         "pixel permutation, per task), never reset, with relu, leaky_relu, relu + ReDo, "
-        "relu + continual backprop and relu + L2; per task: accuracy, dead units, effective rank, weight "
-        "magnitude. Writes metrics.json and report.html to --out.",
-    )
-    p.add_argument(
-        "--stream",
-        choices=STREAMS,
-        default=d.stream,
-        help="what changes between tasks: the labels or the pixels (default: %(default)s)",
-    )
-    p.add_argument("--tasks", type=_positive_int, default=d.tasks, help="default: %(default)s")
-    p.add_argument(
-        "--steps-per-task",
-        type=_positive_int,
-        default=d.steps_per_task,
-        metavar="STEPS",
-        help="Adam steps per task (default: %(default)s)",
-    )
-    _hidden_option(p, d.hidden)
-    p.add_argument(
-        "--lr", type=_positive_float, default=d.lr, help="Adam learning rate (default: %(default)s)"
-    )
-    _batch_option(p, d.batch_size)
-    _seeds_option(p, d.seeds)
-    _pick_option(p, "--variants", VARIANTS, d.variants, "VARIANT", "variants to train")
-    p.add_argument(
-        "--cbp-replacement-rate",
-        type=float,
-        default=d.cbp_replacement_rate,
-        metavar="RATE",
-        help="relu+cbp: fraction of mature units replaced per step (default: %(default)s)",
-    )
-    p.add_argument(
-        "--l2",
-        type=float,
-        default=d.l2,
-        metavar="LAMBDA",
-        help="relu+l2: L2 penalty (Adam weight_decay) (default: %(default)s)",
-    )
-    p.add_argument(
-        "--redo-every",
-        type=_positive_int,
-        default=d.redo_every,
-        metavar="STEPS",
-        help="relu+redo: recycle dormant units every STEPS steps (default: %(default)s)",
-    )
-    _add_outputs(p, "relukit-plasticity")
-    p.set_defaults(func=run_plasticity_cmd)
-
-
-def run_plasticity_cmd(args: argparse.Namespace) -> int:
-    from relukit.experiments.plasticity import PlasticityConfig, run_plasticity, summary_table
-
-    cfg = _config(PlasticityConfig, args)
-    return _run_report(args, run_plasticity, cfg, summary_table)
-
-
-def _add_kink_choice(esub: argparse._SubParsersAction) -> None:
-    from relukit.experiments.kink_choice import DTYPES, MODELS, KinkChoiceConfig
-
-    d = KinkChoiceConfig()
-    p = esub.add_parser(
+        "relu + continual backprop and relu + L2; per task: accuracy, dead units, effective "
+        "rank, weight magnitude. Writes metrics.json and report.html to --out.",
+        run=functools.partial(_report, "plasticity", "run_plasticity"),
+        out=_REPORT_OUT,
+        out_default="relukit-plasticity",
+        json="also write the metrics to FILE as JSON",
+        progress=True,
+    ),
+    Experiment(
         "kink-choice",
+        "kink_choice:KinkChoiceConfig",
         help="does relu'(0) matter? train with relu'(0) = 0 and 1 in four precisions",
         description="Train an MLP and a small CNN on digits with plain SGD, once with "
         "relu'(0) = 0 and once with relu'(0) = 1 from the same seed, in float16, bfloat16, "
         "float32 and float64: how often is a pre-activation exactly 0, how many gradient "
         "entries change, and the final accuracies. Writes metrics.json and report.html.",
-    )
-    _pick_option(p, "--dtypes", DTYPES, d.dtypes, "DTYPE", "floating-point precisions")
-    _pick_option(p, "--models", MODELS, d.models, "MODEL", "networks")
-    p.add_argument(
-        "--lr", type=_positive_float, default=d.lr, help="SGD learning rate (default: %(default)s)"
-    )
-    p.add_argument("--epochs", type=_positive_int, default=d.epochs, help="default: %(default)s")
-    _batch_option(p, d.batch_size)
-    _seeds_option(p, d.seeds)
-    _add_outputs(p, "relukit-kink-choice")
-    p.set_defaults(func=run_kink_choice_cmd)
-
-
-def run_kink_choice_cmd(args: argparse.Namespace) -> int:
-    from relukit.experiments.kink_choice import KinkChoiceConfig, run_kink_choice, summary_table
-
-    cfg = _config(KinkChoiceConfig, args)
-    return _run_report(args, run_kink_choice, cfg, summary_table)
-
-
-def _add_born_dead(esub: argparse._SubParsersAction) -> None:
-    bd = esub.add_parser(
-        "born-dead",
-        help="how often is a random ReLU network dead at initialisation?",
-        description="Estimate how often a randomly initialised ReLU network (He-normal "
-        "weights) is dead at a point and constant on the input domain, beside "
-        "1 - (1 - 2^-N)^H, and the same for LeakyReLU.",
-    )
-    bd.add_argument(
-        "--width",
-        type=_positive_int,
-        nargs="+",
-        default=[2, 3, 5],
-        metavar="N",
-        help="hidden layer widths to try (default: %(default)s)",
-    )
-    bd.add_argument(
-        "--depth",
-        type=_positive_int,
-        nargs="+",
-        default=[1, 5, 20],
-        metavar="H",
-        help="numbers of hidden layers to try (default: %(default)s)",
-    )
-    bd.add_argument(
-        "--trials",
-        type=_positive_int,
-        default=4000,
-        help="random networks per configuration (default: %(default)s)",
-    )
-    bd.add_argument("--seed", type=_seed, default=7, help="default: %(default)s")
-    bd.add_argument(
-        "--bias", choices=("zero", "normal"), default="zero", help="bias init (default: zero)"
-    )
-    bd.add_argument("--input-dim", type=_positive_int, default=2, help="default: %(default)s")
-    bd.add_argument(
-        "--domain-points",
-        type=_positive_int,
-        default=256,
-        help="points sampled from [-1, 1]^input_dim (default: %(default)s)",
-    )
-    bd.add_argument("--json", type=Path, metavar="FILE", help="write the records as JSON")
-    bd.add_argument("--plot", type=Path, metavar="FILE", help="write a figure (PNG, SVG, PDF)")
-    bd.set_defaults(func=run_born_dead_cmd)
-
-
-def run_born_dead_cmd(args: argparse.Namespace) -> int:
-    _require("numpy")
-    _check_outputs(args)
-    from rich.console import Console
-    from rich.table import Table
-
-    from relukit.experiments.born_dead import born_dead, plot_born_dead
-
-    records = born_dead(
-        args.width,
-        args.depth,
-        trials=args.trials,
-        seed=args.seed,
-        bias=args.bias,
-        input_dim=args.input_dim,
-        domain_points=args.domain_points,
-    )
-    table = Table(
-        title=f"Born dead: {args.trials} random networks per row (He-normal, {args.bias} "
-        "bias); N units per hidden layer, H hidden layers"
-    )
-    for col in (
-        "activation",
-        "width N",
-        "depth H",
-        "P(dead at x)",
-        "P(constant)",
-        "1-(1-2^-N)^H",
-    ):
-        table.add_column(col, justify="left" if col == "activation" else "right", overflow="fold")
-    for r in records:
-        table.add_row(
-            r["activation"],
-            str(r["width"]),
-            str(r["depth"]),
-            f"{r['p_dead_at_point']:.4f}",
-            f"{r['p_constant_on_domain']:.4f}",
-            f"{r['theory_point']:.4f}",
-        )
-    Console().print(table)
-    try:
-        if args.json is not None:
-            args.json.write_text(dump_json(records) + "\n")
-        if args.plot is not None:
-            plot_born_dead(records).savefig(args.plot, dpi=110)
-    except OSError as exc:
-        from relukit.cli import CLIError
-
-        raise CLIError(f"could not write the results: {exc}") from None
-    return 0
-
-
-def _add_monitor_overhead(esub: argparse._SubParsersAction) -> None:
-    mo = esub.add_parser(
-        "monitor-overhead",
-        help="measure what DeadUnitMonitor costs per training step",
-        description="Time training steps of an MLP with and without DeadUnitMonitor "
-        "(paired blocks; median slowdown).",
-    )
-    mo.add_argument(
-        "--width",
-        type=_positive_int,
-        nargs="+",
-        default=[32, 128],
-        metavar="N",
-        help="hidden widths to time (default: %(default)s)",
-    )
-    mo.add_argument(
-        "--depth",
-        type=_positive_int,
-        default=4,
-        metavar="H",
-        help="hidden layers (default: %(default)s)",
-    )
-    mo.add_argument("--batch-size", type=_positive_int, default=64, help="default: %(default)s")
-    mo.add_argument(
-        "--repeats", type=_positive_int, default=10, help="timed block pairs (default: %(default)s)"
-    )
-    mo.add_argument(
-        "--block",
-        type=_positive_int,
-        default=50,
-        help="steps per timed block (default: %(default)s)",
-    )
-    mo.add_argument(
-        "--out", type=Path, metavar="DIR", help="write DIR/metrics.json (the measured rows)"
-    )
-    mo.add_argument("--json", type=Path, metavar="FILE", help="write the rows to FILE as JSON")
-    mo.set_defaults(func=run_monitor_overhead_cmd)
-
-
-def run_monitor_overhead_cmd(args: argparse.Namespace) -> int:
-    _require("torch")
-    _check_outputs(args)
-    from rich.console import Console
-    from rich.table import Table
-
-    from relukit.experiments.monitor_overhead import measure_monitor_overhead
-
-    rows = [
-        measure_monitor_overhead(
-            tuple(h), batch_size=args.batch_size, repeats=args.repeats, block=args.block
-        )
-        for h in ([w] * args.depth for w in args.width)
-    ]
-    table = Table(title="DeadUnitMonitor: slowdown of a training step (median of paired blocks)")
-    for col in ("hidden layers", "batch", "step (µs)", "monitor", "monitor + functional"):
-        table.add_column(col, justify="right")
-    for r in rows:
-        table.add_row(
-            " x ".join(map(str, r["hidden"])),
-            str(r["batch_size"]),
-            f"{r['step_us']:.0f}",
-            f"{100 * r['slowdown_modules']:+.1f}%",
-            f"{100 * r['slowdown_functional']:+.1f}%",
-        )
-    Console().print(table)
-    try:
-        if args.out is not None:
-            (args.out / "metrics.json").write_text(dump_json(rows) + "\n")
-        if args.json is not None:
-            args.json.write_text(dump_json(rows) + "\n")
-    except OSError as exc:
-        from relukit.cli import CLIError
-
-        raise CLIError(f"could not write the results: {exc}") from None
-    return 0
-
-
-#: one row per experiment: (sub-command, function that adds its parser), in the order of
-#: ``relukit experiment --help``
-def _add_few_bit(esub: argparse._SubParsersAction) -> None:
-    from relukit.experiments import few_bit  # its parser and command (torch imported on run)
-
-    few_bit.add_arguments(esub).set_defaults(func=few_bit.run_cmd)
-
-
-EXPERIMENTS: tuple[tuple[str, Callable[[argparse._SubParsersAction], None]], ...] = (
-    ("dying-relu", _add_dying_relu),
-    ("born-dead", _add_born_dead),
-    ("monitor-overhead", _add_monitor_overhead),
-    ("plasticity", _add_plasticity),
-    ("kink-choice", _add_kink_choice),
-    ("few-bit", _add_few_bit),
+        run=functools.partial(_report, "kink_choice", "run_kink_choice"),
+        out=_REPORT_OUT,
+        out_default="relukit-kink-choice",
+        json="also write the metrics to FILE as JSON",
+        progress=True,
+    ),
+    Experiment(
+        "few-bit",
+        "few_bit:FewBitConfig",
+        help="train with exact vs few-bit GELU backward: quality, saved memory, step time",
+        description="Train an MLP on scikit-learn's digits and a small character-level "
+        "transformer on Python's standard-library sources with the exact GELU backward "
+        "and with bits=1..4; print final loss/accuracy with paired 95% intervals, and the "
+        "unique saved bytes, profiler peak and step time of a transformer block.",
+        run=_few_bit,
+        out="write report.html and metrics.json into DIR",
+        json="write the metrics as JSON",
+    ),
 )
 
 
@@ -552,24 +284,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     esub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", parser_class=type(p))
     esub.required = True
-    for _, add in EXPERIMENTS:
-        add(esub)
-
-
-__all__ = [
-    "EXPERIMENTS",
-    "register",
-    "run_born_dead_cmd",
-    "run_dying_relu_cmd",
-    "run_kink_choice_cmd",
-    "run_monitor_overhead_cmd",
-    "run_plasticity_cmd",
-]
-
-
-def _require(*modules: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ValueError(
-            f"this experiment needs {', '.join(missing)}: pip install 'relukit[experiments]'"
-        )
+    for e in EXPERIMENTS:
+        ep = esub.add_parser(e.name, help=e.help, description=e.description)
+        add_config_options(ep, e.config_class())
+        _add_outputs(ep, e)
+        ep.set_defaults(func=functools.partial(_run, e))

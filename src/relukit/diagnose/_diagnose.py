@@ -86,8 +86,10 @@ def diagnose(
 
     Sites are ``torch.nn`` activation modules, relukit's torch modules, and (with
     ``functional=True``) calls such as ``F.relu``, ``torch.relu``, ``x.relu()``,
-    ``F.leaky_relu`` inside ``forward`` (see :mod:`relukit.diagnose._core` for the list
-    and for the naming of sites and units).
+    ``F.leaky_relu`` inside ``forward``. A module site is named by its qualified name
+    (``"features.2"``), a functional site by the module whose ``forward`` made the call,
+    the function and a counter (``"block.relu[0]"``); a unit is a feature of an
+    ``(N, F)`` or ``(N, T, F)`` output and a channel of a conv output ``(N, C, ...)``.
 
     The model is left as it was: every hook is removed (also when ``forward`` raises),
     the train/eval mode of every submodule is restored, parameters, buffers and

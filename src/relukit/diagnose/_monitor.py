@@ -73,8 +73,8 @@ class DeadUnitMonitor:
     fast
         After the first pass, replace the hooks of module-only models with thin
         ``forward`` wrappers (instance attributes, removed on exit), which cost less
-        than PyTorch's hook dispatch; see :meth:`_try_fast_path`.
-
+        than PyTorch's hook dispatch (not where a module already has an instance
+        ``forward``).
 
     Examples
     --------
@@ -129,6 +129,7 @@ class DeadUnitMonitor:
 
     # -- life cycle -------------------------------------------------------
     def attach(self) -> DeadUnitMonitor:
+        """Hook the model's activation sites and start counting; returns the monitor."""
         if self._sess is not None:
             raise RuntimeError("this DeadUnitMonitor is already attached")
         model = self.model
@@ -146,6 +147,7 @@ class DeadUnitMonitor:
         return self
 
     def detach(self) -> None:
+        """Remove the hooks and the forward wrappers; a window cut short is recorded first."""
         if self._sess is None:
             return
         try:

@@ -147,7 +147,11 @@ class SiteReport:
     abs_mean
         Per unit: mean of ``|h|`` over its post-activations ``h``.
     producer, consumers, escapes, producer_input
-        How the site is wired (see :class:`relukit.diagnose._core.TraceInfo`).
+        How the site is wired, as seen in the first traced pass: the module whose
+        output is the pre-activation, the modules that read the output (through
+        dropout, pooling, batch norm and a flatten), the other uses of the output that
+        :func:`recycle` cannot follow (residual sums, the model output), and the module
+        a batch-norm producer normalised.
     zero_count
         Per unit: how many of its output values were exactly 0 (``h == 0``, +0 and -0;
         NaN is not 0); at a gated site, of the gate's activation ``f(gate)``.

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from relukit.experiments._config import flag
+
 __all__ = [
     "changed_fields",
     "claim",
@@ -451,10 +453,6 @@ Rerun: <code>{e(rerun)}</code></p>
 """
 
 
-#: configuration fields whose command-line option has another name, per experiment
-_OPTION_NAMES = {"dying-relu": {"variants": "activations"}}
-
-
 def _value_text(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return " ".join(_value_text(x) for x in v)
@@ -463,24 +461,11 @@ def _value_text(v: Any) -> str:
     return str(v)
 
 
-def _options(experiment: str) -> dict[str, str]:
-    """``{dest: --option}`` of ``relukit experiment EXPERIMENT``."""
-    import argparse
-
-    from relukit.cli import build_parser
-
-    def sub(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                return action.choices[name]
-        raise LookupError(name)  # pragma: no cover - the parsers always have them
-
-    parser = sub(sub(build_parser(), "experiment"), experiment)
-    return {
-        a.dest: max(a.option_strings, key=len)
-        for a in parser._actions
-        if a.option_strings and a.dest not in ("help", "out", "json", "no_progress")
-    }
+def _option_text(v: Any) -> str:
+    """A value as the command line takes it back exactly (``0.0123456789``, ``1 2``)."""
+    if isinstance(v, (list, tuple)):
+        return " ".join(_option_text(x) for x in v)
+    return str(v)
 
 
 def changed_fields(cfg: Any) -> list[tuple[str, Any, Any]]:
@@ -488,41 +473,45 @@ def changed_fields(cfg: Any) -> list[tuple[str, Any, Any]]:
     whose value differs from its default, in the order of the fields."""
     import dataclasses
 
+    def same(a: Any, b: Any) -> bool:
+        as_tuple = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
+        return bool(as_tuple(a) == as_tuple(b))
+
     full = type(cfg)()
     out = []
     for f in dataclasses.fields(cfg):
         value, default = getattr(cfg, f.name), getattr(full, f.name)
-        if _value_text(value) != _value_text(default):
+        if not same(value, default):
             out.append((f.name, value, default))
     return out
 
 
 def rerun_command(experiment: str, cfg: Any) -> str:
     """The command that reruns ``cfg``: ``relukit experiment EXPERIMENT`` with an option for
-    every field that differs from the default (fields without an option are left out).
+    every field that differs from the default (each field is an option, named after it;
+    a field the command line does not offer is left out).
 
     >>> from relukit.experiments.kink_choice import KinkChoiceConfig
     >>> rerun_command("kink-choice", KinkChoiceConfig(models=("cnn",), lr=0.05))
     'relukit experiment kink-choice --models cnn --lr 0.05'
     """
-    options = _options(experiment)
-    names = _OPTION_NAMES.get(experiment, {})
+    import dataclasses
+
+    offered = {f.name for f in dataclasses.fields(cfg) if f.metadata.get("cli", True)}
     parts = [f"relukit experiment {experiment}"]
     for name, value, _ in changed_fields(cfg):
-        option = options.get(names.get(name, name))
-        if option is not None:
-            parts.append(f"{option} {_value_text(value)}")
+        if name in offered:
+            parts.append(f"{flag(name)} {_option_text(value)}")
     return " ".join(parts)
 
 
 def shortened(experiment: str, cfg: Any) -> dict[str, Any]:
     """What a short run (the demo's) changed from the full experiment: ``{"command": the
     full experiment's command, "changes": [[name, value, full value], ...]}``."""
-    names = _OPTION_NAMES.get(experiment, {})
     return {
         "command": f"relukit experiment {experiment}",
         "changes": [
-            [names.get(name, name).replace("_", " "), _value_text(v), _value_text(full)]
+            [name.replace("_", " "), _value_text(v), _value_text(full)]
             for name, v, full in changed_fields(cfg)
         ],
     }

@@ -31,9 +31,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-__all__ = ["RECORD_KEYS", "born_dead", "plot_born_dead", "theory_point"]
+from relukit.experiments._config import check_choice, check_int, check_ints, check_number, option
+
+__all__ = [
+    "RECORD_KEYS",
+    "BornDeadConfig",
+    "born_dead",
+    "plot_born_dead",
+    "run_born_dead",
+    "summary_table",
+    "theory_point",
+]
 
 RECORD_KEYS = (
     "activation",
@@ -44,6 +55,78 @@ RECORD_KEYS = (
     "p_constant_on_domain",
     "theory_point",
 )
+
+
+@dataclass
+class BornDeadConfig:
+    """Configuration of :func:`run_born_dead`; each field is an option of
+    ``relukit experiment born-dead`` (``--input-dim`` for ``input_dim``)."""
+
+    width: tuple[int, ...] = option((2, 3, 5), "hidden layer widths to try", metavar="N")
+    depth: tuple[int, ...] = option((1, 5, 20), "numbers of hidden layers to try", metavar="H")
+    trials: int = option(4000, "random networks per configuration")
+    seed: int = option(7, "seed of the random networks")
+    bias: Literal["zero", "normal"] = option("zero", "bias init")
+    input_dim: int = option(2, "input dimension")
+    domain_points: int = option(256, "points sampled from [-1, 1]^input_dim")
+    negative_slope: float = option(0.01, "leaky_relu: the slope for negative inputs")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (:class:`~relukit.experiments._config.ConfigError`)."""
+        self.width = check_ints("width", self.width)
+        self.depth = check_ints("depth", self.depth)
+        for name in ("trials", "input_dim", "domain_points"):
+            check_int(name, getattr(self, name))
+        check_int("seed", self.seed, 0)
+        check_choice("bias", self.bias, ("zero", "normal"))
+        check_number("negative_slope", self.negative_slope, 0, 1, open_low=True, open_high=True)
+
+
+def run_born_dead(cfg: BornDeadConfig) -> list[dict[str, Any]]:
+    """:func:`born_dead` for every width and depth of ``cfg``."""
+    cfg.validate()
+    return born_dead(
+        cfg.width,
+        cfg.depth,
+        trials=cfg.trials,
+        seed=cfg.seed,
+        bias=cfg.bias,
+        input_dim=cfg.input_dim,
+        domain_points=cfg.domain_points,
+        negative_slope=cfg.negative_slope,
+    )
+
+
+def summary_table(records: list[dict[str, Any]], cfg: BornDeadConfig) -> Any:
+    """The records as a ``rich`` table, one row per activation, width and depth."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"Born dead: {cfg.trials} random networks per row (He-normal, {cfg.bias} "
+        "bias); N units per hidden layer, H hidden layers"
+    )
+    for col in (
+        "activation",
+        "width N",
+        "depth H",
+        "P(dead at x)",
+        "P(constant)",
+        "1-(1-2^-N)^H",
+    ):
+        table.add_column(col, justify="left" if col == "activation" else "right", overflow="fold")
+    for r in records:
+        table.add_row(
+            r["activation"],
+            str(r["width"]),
+            str(r["depth"]),
+            f"{r['p_dead_at_point']:.4f}",
+            f"{r['p_constant_on_domain']:.4f}",
+            f"{r['theory_point']:.4f}",
+        )
+    return table
 
 
 def theory_point(width: int, depth: int) -> float:

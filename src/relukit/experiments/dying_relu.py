@@ -31,7 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from relukit.experiments._common import (
     band,
@@ -50,73 +50,80 @@ from relukit.experiments._common import (
     save_metrics,
     write_report_files,
 )
+from relukit.experiments._config import (
+    check_choice,
+    check_choices,
+    check_int,
+    check_ints,
+    check_number,
+    option,
+)
 
 __all__ = ["DATASETS", "VARIANTS", "DyingReluConfig", "run_dying_relu", "summary_table"]
 
-DATASETS = ("digits", "iris", "wine", "breast_cancer")
-VARIANTS = ("relu", "leaky_relu", "elu", "relu+recycle")
-OPTIMIZERS = ("adam", "sgd")
+Dataset = Literal["digits", "iris", "wine", "breast_cancer"]
+Variant = Literal["relu", "leaky_relu", "elu", "relu+recycle"]
+Optimizer = Literal["adam", "sgd"]
+DATASETS: tuple[Dataset, ...] = get_args(Dataset)
+VARIANTS: tuple[Variant, ...] = get_args(Variant)
+OPTIMIZERS: tuple[Optimizer, ...] = get_args(Optimizer)
 
 
 @dataclass
 class DyingReluConfig:
-    """Configuration of :func:`run_dying_relu` (the CLI options map one to one)."""
+    """Configuration of :func:`run_dying_relu`; each field is an option of
+    ``relukit experiment dying-relu`` (``--batch-size`` for ``batch_size``)."""
 
-    dataset: str = "digits"
-    hidden: tuple[int, ...] = (32, 32, 32, 32)
-    optimizer: str = "adam"
-    lr: float = 0.02
-    epochs: int = 20
-    batch_size: int = 64
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)
-    variants: tuple[str, ...] = VARIANTS
-    eval_every: int = 25
-    recycle_every: int = 25
-    recycle_which: Literal["dead", "dormant"] = "dead"
-    recycle_until: float = 0.5
-    tau: float = 0.1
-    negative_slope: float = 0.01
-    test_size: float = 0.25
-    split_seed: int = 0
+    dataset: Dataset = option(
+        "digits", "the scikit-learn data set to train on (shipped, no download)"
+    )
+    hidden: tuple[int, ...] = option((32, 32, 32, 32), "hidden layer widths", metavar="WIDTH")
+    optimizer: Optimizer = option("adam", "the optimizer")
+    lr: float = option(0.02, "learning rate")
+    epochs: int = option(20, "training epochs")
+    batch_size: int = option(64, "minibatch size")
+    seeds: tuple[int, ...] = option(
+        (0, 1, 2, 3, 4, 5, 6, 7),
+        "one run per seed; several give mean ± std and paired intervals",
+        metavar="SEED",
+    )
+    variants: tuple[Variant, ...] = option(
+        VARIANTS, "variants to train", metavar="VARIANT", aliases=("--activations",)
+    )
+    eval_every: int = option(
+        25, "measure dead units and test accuracy every STEPS steps", metavar="STEPS"
+    )
+    recycle_every: int = option(25, "relu+recycle: recycle every STEPS steps", metavar="STEPS")
+    recycle_which: Literal["dead", "dormant"] = option(
+        "dead", "relu+recycle: which units to recycle"
+    )
+    recycle_until: float = option(
+        0.5, "relu+recycle: recycle only during this fraction of training", metavar="FRACTION"
+    )
+    tau: float = option(0.1, "dormancy threshold")
+    negative_slope: float = option(0.01, "leaky_relu: the slope for negative inputs")
+    test_size: float = option(0.25, "fraction of the data set held out for testing")
+    split_seed: int = option(0, "seed of the train/test split")
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
-            )
-        for v in self.variants:
-            if v not in VARIANTS:
-                raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {v!r}")
-        if not self.variants:
-            raise ValueError("variants must not be empty")
-        if not self.seeds:
-            raise ValueError("seeds must not be empty")
+        """Check every field (:class:`~relukit.experiments._config.ConfigError`)."""
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        self.variants = check_choices("variants", self.variants, VARIANTS)
+        self.seeds = check_ints("seeds", self.seeds, 0, unique=True)
+        self.hidden = check_ints("hidden", self.hidden)
         for name in ("epochs", "batch_size", "eval_every", "recycle_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        for h in self.hidden:
-            if isinstance(h, bool) or not isinstance(h, int) or h < 1:
-                raise ValueError(f"hidden layer widths must be ints >= 1, got {h!r}")
-        if not self.hidden:
-            raise ValueError("hidden must list at least one layer width")
-        for s in self.seeds:
-            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-                raise ValueError(f"seeds must be ints >= 0, got {s!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
-        if not (self.tau >= 0):
-            raise ValueError(f"tau must be >= 0, got {self.tau!r}")
-        if self.recycle_which not in ("dormant", "dead"):
-            raise ValueError(
-                f"recycle_which must be 'dormant' or 'dead', got {self.recycle_which!r}"
-            )
-        if not (0 <= self.recycle_until <= 1):
-            raise ValueError(f"recycle_until must be in [0, 1], got {self.recycle_until!r}")
-        if not (0 < self.test_size < 1):
-            raise ValueError(f"test_size must be in (0, 1), got {self.test_size!r}")
+            check_int(name, getattr(self, name))
+        check_int("split_seed", self.split_seed, 0)
+        check_number("lr", self.lr, 0, open_low=True)
+        check_number("tau", self.tau, 0)
+        check_choice("recycle_which", self.recycle_which, ("dead", "dormant"))
+        check_number("recycle_until", self.recycle_until, 0, 1)
+        check_number("negative_slope", self.negative_slope)
+        check_number("test_size", self.test_size, 0, 1, open_low=True, open_high=True)
 
 
 # ---------------------------------------------------------------------------

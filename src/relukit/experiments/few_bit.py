@@ -37,43 +37,74 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-__all__ = ["FewBitConfig", "run_few_bit", "summarise", "summary_rows"]
+from relukit.experiments._config import (
+    ConfigError,
+    check_choices,
+    check_int,
+    check_ints,
+    option,
+)
+
+__all__ = ["FewBitConfig", "run_few_bit", "summarise", "summary_rows", "summary_table"]
 
 #: standard-library modules whose source is the transformer's text (train, validation)
 TRAIN_MODULES = ("argparse", "textwrap", "dataclasses", "functools", "configparser")
 VALID_MODULES = ("shlex", "fractions")
 
 
+Task = Literal["digits", "chars"]
+TASKS: tuple[Task, ...] = get_args(Task)
+
+
 @dataclass
 class FewBitConfig:
-    """Configuration of :func:`run_few_bit` (the CLI options map one to one)."""
+    """Configuration of :func:`run_few_bit`; each field is an option of
+    ``relukit experiment few-bit`` (``--digits-epochs`` for ``digits_epochs``)."""
 
-    bits: tuple[int, ...] = (1, 2, 3, 4)
-    seeds: tuple[int, ...] = (0, 1, 2, 3)
-    digits_epochs: int = 15
-    chars_steps: int = 100
-    chars_context: int = 48
-    chars_width: int = 48
-    chars_layers: int = 2
-    batch_size: int = 32
-    timing_blocks: int = 3
-    tasks: tuple[str, ...] = ("digits", "chars")
+    bits: tuple[int, ...] = option(
+        (1, 2, 3, 4), "few-bit widths to compare with the exact backward (1 to 4)", metavar="B"
+    )
+    seeds: tuple[int, ...] = option(
+        (0, 1, 2, 3),
+        "seeds (at least 2); each runs exact and every B from the same weights and batches",
+        metavar="SEED",
+    )
+    digits_epochs: int = option(15, "epochs of the digits MLP")
+    chars_steps: int = option(100, "training steps of the character-level transformer")
+    chars_context: int = option(48, "context length (characters) of the transformer")
+    chars_width: int = option(48, "model width of the transformer (a multiple of 4 heads)")
+    chars_layers: int = option(2, "transformer blocks")
+    batch_size: int = option(32, "minibatch size of both tasks and of the measured block")
+    timing_blocks: int = option(3, "paired blocks of steps timed per few-bit width")
+    tasks: tuple[Task, ...] = option(
+        TASKS, "which tasks to train: the digits MLP, the character-level transformer"
+    )
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
-        for b in self.bits:
-            if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 4:
-                raise ValueError(f"bits must be ints from 1 to 4, got {b!r}")
+        """Check every field (:class:`~relukit.experiments._config.ConfigError`)."""
+        self.bits = check_ints("bits", self.bits, 1, high=4, unique=True)
+        self.seeds = check_ints("seeds", self.seeds, 0, unique=True)
         if len(self.seeds) < 2:
-            raise ValueError("seeds: give at least 2 seeds (paired intervals need them)")
-        for name in ("digits_epochs", "chars_steps", "chars_context", "chars_width"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        for t in self.tasks:
-            if t not in ("digits", "chars"):
-                raise ValueError(f"tasks must be 'digits' and/or 'chars', got {t!r}")
+            raise ConfigError(
+                "seeds",
+                "must list at least 2 seeds (paired intervals need them), got "
+                + " ".join(map(str, self.seeds)),
+            )
+        for name in (
+            "digits_epochs", "chars_steps", "chars_context", "chars_width", "chars_layers",
+            "batch_size", "timing_blocks",
+        ):  # fmt: skip
+            check_int(name, getattr(self, name))
+        if self.chars_width % 4:
+            raise ConfigError(
+                "chars_width", f"must be a multiple of 4 (heads), got {self.chars_width}"
+            )
+        self.tasks = check_choices("tasks", self.tasks, TASKS)
 
 
 def _variants(cfg: FewBitConfig) -> list[int | None]:
@@ -589,129 +620,12 @@ def write_outputs(metrics: dict[str, Any], out: Path | None, json_path: Path | N
         json_path.write_text(text)
 
 
-# ---------------------------------------------------------------------------
-# command line (relukit experiment few-bit)
-# ---------------------------------------------------------------------------
-
-
-def add_arguments(esub: Any) -> Any:
-    """Add the ``few-bit`` subcommand to the ``relukit experiment`` sub-parsers."""
-    import argparse
-
-    d = FewBitConfig()
-
-    def bits(text: str) -> int:
-        try:
-            v = int(text.strip())
-        except ValueError:
-            v = 0
-        if not 1 <= v <= 4:
-            raise argparse.ArgumentTypeError(f"expected an integer from 1 to 4, got {text!r}")
-        return v
-
-    def count(text: str) -> int:
-        try:
-            v = int(text.strip())
-        except ValueError:
-            v = 0
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-        return v
-
-    def seed(text: str) -> int:
-        try:
-            v = int(text.strip())
-        except ValueError:
-            v = -1
-        if v < 0:
-            raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-        return v
-
-    p = esub.add_parser(
-        "few-bit",
-        help="train with exact vs few-bit GELU backward: quality, saved memory, step time",
-        description="Train an MLP on scikit-learn's digits and a small character-level "
-        "transformer on Python's standard-library sources with the exact GELU backward "
-        "and with bits=1..4; print final loss/accuracy with paired 95% intervals, and the "
-        "unique saved bytes, profiler peak and step time of a transformer block.",
-    )
-    p.add_argument(
-        "--bits",
-        type=bits,
-        nargs="+",
-        default=list(d.bits),
-        metavar="B",
-        help="few-bit widths to compare with the exact backward (1 to 4)",
-    )
-    p.add_argument(
-        "--seeds",
-        type=seed,
-        nargs="+",
-        default=list(d.seeds),
-        metavar="SEED",
-        help="seeds; each runs exact and every B from the same weights and batches",
-    )
-    p.add_argument(
-        "--digits-epochs", type=count, default=d.digits_epochs, help="epochs of the digits MLP"
-    )
-    p.add_argument(
-        "--chars-steps",
-        type=count,
-        default=d.chars_steps,
-        help="training steps of the character-level transformer",
-    )
-    p.add_argument(
-        "--tasks",
-        nargs="+",
-        choices=("digits", "chars"),
-        default=list(d.tasks),
-        help="which tasks to train: the digits MLP, the character-level transformer (both)",
-    )
-    p.add_argument("--json", type=Path, metavar="FILE", help="write the metrics as JSON")
-    p.add_argument(
-        "--out", type=Path, metavar="DIR", help="write report.html and metrics.json into DIR"
-    )
-    return p
-
-
-def _check_outputs(out: Path | None, json_path: Path | None) -> None:
-    """Create ``out`` and check that ``json_path`` can be written (ValueError otherwise)."""
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
-        if not os.access(out, os.W_OK):
-            raise ValueError(f"--out {out}: the folder is not writable")
-    if json_path is not None:
-        parent = json_path.parent
-        if json_path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise ValueError(f"--json {json_path}: cannot write a file there")
-
-
-def run_cmd(args: Any) -> int:
-    """``relukit experiment few-bit``: run, print both tables, write the outputs."""
-    import importlib.util
-
-    missing = [m for m in ("torch", "sklearn") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ValueError(
-            f"this experiment needs {', '.join(missing)}: pip install 'relukit[experiments]'"
-        )
-    from rich.console import Console
+def summary_table(metrics: dict[str, Any]) -> Any:
+    """The quality table and the memory/time table, as one ``rich`` renderable."""
+    from rich.console import Group
     from rich.table import Table
 
-    _check_outputs(args.out, args.json)  # fail before the work, not after
-    cfg = FewBitConfig(
-        bits=tuple(dict.fromkeys(args.bits)),
-        seeds=tuple(dict.fromkeys(args.seeds)),
-        digits_epochs=args.digits_epochs,
-        chars_steps=args.chars_steps,
-        tasks=tuple(dict.fromkeys(args.tasks)),
-    )
-    cfg.validate()
-    console = Console(width=max(130, Console().width))
-    metrics = run_few_bit(cfg, progress=lambda m: console.print(m, highlight=False))
+    tables = []
     for title, header, rows in (
         ("Few-bit GELU backward: final quality (Δ = few-bit − exact, paired 95% CI)",
          QUALITY_HEADER, summary_rows(metrics)),
@@ -722,9 +636,5 @@ def run_cmd(args: Any) -> int:
             table.add_column(h, justify="right")
         for r in rows:
             table.add_row(*r)
-        console.print(table)
-    from relukit.experiments._common import print_claims
-
-    print_claims(console, metrics["claims"])
-    write_outputs(metrics, args.out, args.json)
-    return 0
+        tables.append(table)
+    return Group(*tables)

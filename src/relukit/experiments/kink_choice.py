@@ -31,7 +31,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from relukit.experiments._common import (
     claim,
@@ -49,49 +49,53 @@ from relukit.experiments._common import (
     save_metrics,
     write_report_files,
 )
+from relukit.experiments._config import (
+    check_choices,
+    check_int,
+    check_ints,
+    check_number,
+    option,
+)
 
 __all__ = ["DTYPES", "MODELS", "KinkChoiceConfig", "run_kink_choice", "summary_table"]
 
-DTYPES = ("float16", "bfloat16", "float32", "float64")
-MODELS = ("mlp", "cnn")
+DType = Literal["float16", "bfloat16", "float32", "float64"]
+Model = Literal["mlp", "cnn"]
+DTYPES: tuple[DType, ...] = get_args(DType)
+MODELS: tuple[Model, ...] = get_args(Model)
 
 
 @dataclass
 class KinkChoiceConfig:
-    """Configuration of :func:`run_kink_choice` (the CLI options map one to one)."""
+    """Configuration of :func:`run_kink_choice`; each field is an option of
+    ``relukit experiment kink-choice`` (``--batch-size`` for ``batch_size``)."""
 
-    dtypes: tuple[str, ...] = DTYPES
-    models: tuple[str, ...] = MODELS
-    hidden: tuple[int, ...] = (64, 64)
-    channels: tuple[int, ...] = (4, 8)
-    lr: float = 0.1
-    epochs: int = 10
-    batch_size: int = 32
-    seeds: tuple[int, ...] = (0, 1, 2)
+    dtypes: tuple[DType, ...] = option(DTYPES, "floating-point precisions", metavar="DTYPE")
+    models: tuple[Model, ...] = option(MODELS, "networks", metavar="MODEL")
+    hidden: tuple[int, ...] = option((64, 64), "mlp: hidden layer widths", metavar="WIDTH")
+    channels: tuple[int, ...] = option(
+        (4, 8), "cnn: channels of the convolution layers", metavar="C"
+    )
+    lr: float = option(0.1, "SGD learning rate")
+    epochs: int = option(10, "training epochs")
+    batch_size: int = option(32, "minibatch size")
+    seeds: tuple[int, ...] = option(
+        (0, 1, 2), "one run per seed; several give mean ± std and paired intervals", metavar="SEED"
+    )
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
-        for name, allowed in (("dtypes", DTYPES), ("models", MODELS)):
-            values = getattr(self, name)
-            if not values:
-                raise ValueError(f"{name} must not be empty")
-            for v in values:
-                if v not in allowed:
-                    raise ValueError(f"{name} must be from {', '.join(allowed)}, got {v!r}")
-        if not self.seeds:
-            raise ValueError("seeds must not be empty")
-        for s in self.seeds:
-            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-                raise ValueError(f"seeds must be ints >= 0, got {s!r}")
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        for name in ("hidden", "channels"):
-            v = getattr(self, name)
-            if not v or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in v):
-                raise ValueError(f"{name} must list widths (ints >= 1), got {v!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        """Check every field (:class:`~relukit.experiments._config.ConfigError`)."""
+        self.dtypes = check_choices("dtypes", self.dtypes, DTYPES)
+        self.models = check_choices("models", self.models, MODELS)
+        self.seeds = check_ints("seeds", self.seeds, 0, unique=True)
+        self.hidden = check_ints("hidden", self.hidden)
+        self.channels = check_ints("channels", self.channels)
+        check_int("epochs", self.epochs)
+        check_int("batch_size", self.batch_size)
+        check_number("lr", self.lr, 0, open_low=True)
 
 
 def _act_module() -> Any:

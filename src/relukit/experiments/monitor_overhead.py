@@ -14,9 +14,67 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["measure_monitor_overhead"]
+from relukit.experiments._config import check_int, check_ints, option
+
+__all__ = [
+    "MonitorOverheadConfig",
+    "measure_monitor_overhead",
+    "run_monitor_overhead",
+    "summary_table",
+]
+
+
+@dataclass
+class MonitorOverheadConfig:
+    """Configuration of :func:`run_monitor_overhead`; each field is an option of
+    ``relukit experiment monitor-overhead`` (``--batch-size`` for ``batch_size``)."""
+
+    width: tuple[int, ...] = option((32, 128), "hidden widths to time", metavar="N")
+    depth: int = option(4, "hidden layers", metavar="H")
+    batch_size: int = option(64, "minibatch size")
+    repeats: int = option(10, "timed block pairs")
+    block: int = option(50, "steps per timed block")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (:class:`~relukit.experiments._config.ConfigError`)."""
+        self.width = check_ints("width", self.width)
+        for name in ("depth", "batch_size", "repeats", "block"):
+            check_int(name, getattr(self, name))
+
+
+def run_monitor_overhead(cfg: MonitorOverheadConfig) -> list[dict[str, Any]]:
+    """:func:`measure_monitor_overhead` for ``cfg.depth`` hidden layers of each width."""
+    cfg.validate()
+    return [
+        measure_monitor_overhead(
+            (w,) * cfg.depth, batch_size=cfg.batch_size, repeats=cfg.repeats, block=cfg.block
+        )
+        for w in cfg.width
+    ]
+
+
+def summary_table(rows: list[dict[str, Any]]) -> Any:
+    """The measured rows as a ``rich`` table."""
+    from rich.table import Table
+
+    table = Table(title="DeadUnitMonitor: slowdown of a training step (median of paired blocks)")
+    for col in ("hidden layers", "batch", "step (µs)", "monitor", "monitor + functional"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            " x ".join(map(str, r["hidden"])),
+            str(r["batch_size"]),
+            f"{r['step_us']:.0f}",
+            f"{100 * r['slowdown_modules']:+.1f}%",
+            f"{100 * r['slowdown_functional']:+.1f}%",
+        )
+    return table
 
 
 def measure_monitor_overhead(

@@ -38,7 +38,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from relukit.experiments._common import (
     band,
@@ -56,6 +56,14 @@ from relukit.experiments._common import (
     save_metrics,
     write_report_files,
 )
+from relukit.experiments._config import (
+    check_choice,
+    check_choices,
+    check_int,
+    check_ints,
+    check_number,
+    option,
+)
 
 __all__ = [
     "STREAMS",
@@ -66,63 +74,63 @@ __all__ = [
     "summary_table",
 ]
 
-VARIANTS = ("relu", "leaky_relu", "relu+redo", "relu+cbp", "relu+l2")
-STREAMS = ("labels", "pixels")
+Variant = Literal["relu", "leaky_relu", "relu+redo", "relu+cbp", "relu+l2"]
+Stream = Literal["labels", "pixels"]
+VARIANTS: tuple[Variant, ...] = get_args(Variant)
+STREAMS: tuple[Stream, ...] = get_args(Stream)
 #: per-task metrics recorded for each variant, ``[seed][task]``
 METRICS = ("task_accuracy", "dead_fraction", "effective_rank", "weight_magnitude")
 
 
 @dataclass
 class PlasticityConfig:
-    """Configuration of :func:`run_plasticity` (the CLI options map one to one)."""
+    """Configuration of :func:`run_plasticity`; each field is an option of
+    ``relukit experiment plasticity`` (``--steps-per-task`` for ``steps_per_task``)."""
 
-    stream: Literal["labels", "pixels"] = "labels"
-    tasks: int = 30
-    steps_per_task: int = 100
-    hidden: tuple[int, ...] = (64, 64)
-    lr: float = 0.01
-    batch_size: int = 32
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    variants: tuple[str, ...] = VARIANTS
-    redo_every: int = 50
-    tau: float = 0.1
-    cbp_replacement_rate: float = 3e-3
-    cbp_maturity: int = 100
-    cbp_decay: float = 0.99
-    l2: float = 1e-3
-    negative_slope: float = 0.01
+    stream: Stream = option("labels", "what changes between tasks: the labels or the pixels")
+    tasks: int = option(30, "number of tasks in the stream")
+    steps_per_task: int = option(100, "Adam steps per task", metavar="STEPS")
+    hidden: tuple[int, ...] = option((64, 64), "hidden layer widths", metavar="WIDTH")
+    lr: float = option(0.01, "Adam learning rate")
+    batch_size: int = option(32, "minibatch size")
+    seeds: tuple[int, ...] = option(
+        (0, 1, 2, 3, 4),
+        "one run per seed; several give mean ± std and paired intervals",
+        metavar="SEED",
+    )
+    variants: tuple[Variant, ...] = option(VARIANTS, "variants to train", metavar="VARIANT")
+    redo_every: int = option(
+        50, "relu+redo: recycle dormant units every STEPS steps", metavar="STEPS"
+    )
+    tau: float = option(0.1, "relu+redo: dormancy threshold")
+    cbp_replacement_rate: float = option(
+        3e-3, "relu+cbp: fraction of mature units replaced per step", metavar="RATE"
+    )
+    cbp_maturity: int = option(
+        100, "relu+cbp: steps before a unit may be replaced", metavar="STEPS"
+    )
+    cbp_decay: float = option(0.99, "relu+cbp: decay of the running unit utilities")
+    l2: float = option(1e-3, "relu+l2: L2 penalty (Adam weight_decay)", metavar="LAMBDA")
+    negative_slope: float = option(0.01, "leaky_relu: the slope for negative inputs")
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
-        if self.stream not in STREAMS:
-            raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {self.stream!r}")
-        if not self.variants:
-            raise ValueError("variants must not be empty")
-        for v in self.variants:
-            if v not in VARIANTS:
-                raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {v!r}")
-        if not self.seeds:
-            raise ValueError("seeds must not be empty")
-        for s in self.seeds:
-            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-                raise ValueError(f"seeds must be ints >= 0, got {s!r}")
+        """Check every field (:class:`~relukit.experiments._config.ConfigError`)."""
+        check_choice("stream", self.stream, STREAMS)
+        self.variants = check_choices("variants", self.variants, VARIANTS)
+        self.seeds = check_ints("seeds", self.seeds, 0, unique=True)
+        self.hidden = check_ints("hidden", self.hidden)
         for name in ("tasks", "steps_per_task", "batch_size", "redo_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        if not self.hidden or any(
-            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden
-        ):
-            raise ValueError(f"hidden must list layer widths (ints >= 1), got {self.hidden!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
-        if not (0 <= self.cbp_replacement_rate <= 1):
-            raise ValueError(
-                f"cbp_replacement_rate must be in [0, 1], got {self.cbp_replacement_rate!r}"
-            )
-        if not (self.tau >= 0):
-            raise ValueError(f"tau must be >= 0, got {self.tau!r}")
-        if not (math.isfinite(self.l2) and self.l2 >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
+            check_int(name, getattr(self, name))
+        check_int("cbp_maturity", self.cbp_maturity, 0)
+        check_number("lr", self.lr, 0, open_low=True)
+        check_number("cbp_replacement_rate", self.cbp_replacement_rate, 0, 1)
+        check_number("cbp_decay", self.cbp_decay, 0, 1, open_high=True)
+        check_number("tau", self.tau, 0)
+        check_number("l2", self.l2, 0)
+        check_number("negative_slope", self.negative_slope)
 
 
 def effective_rank(features: Any) -> float:

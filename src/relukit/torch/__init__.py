@@ -7,9 +7,9 @@ inplace=True)``, ...), each with one more keyword, ``at_kink``. ``rt.convert(mod
 swaps the torch.nn activations of any model for these.
 
 Backward saves only what the derivative needs: the output where the catalogue writes
-the derivative from the output (relu, leaky_relu, relu6, hardtanh, hardsigmoid and the
-ELU family; the next layer usually keeps that tensor anyway, where torch keeps the
-input as a second one), the input otherwise (see :mod:`relukit.torch._functions`).
+the derivative from the output (relu, leaky_relu, relu6, hardtanh and the ELU family;
+the next layer usually keeps that tensor anyway, where torch keeps the input as a second
+one), the input otherwise (see :mod:`relukit.torch._functions`).
 ``torch.func`` transforms, double backward, ``torch.compile``, ``torch.export``,
 ``torch.jit.trace`` and ``torch.jit.script`` work.
 
@@ -37,6 +37,7 @@ except ModuleNotFoundError as _exc:  # pragma: no cover - exercised without the 
     ) from _exc
 
 from relukit.torch import _functions as _fn
+from relukit.torch import _prelu
 from relukit.torch import modules as _modules
 
 # the functional forms with torch.nn.functional's signatures, named for type checkers
@@ -51,7 +52,6 @@ from relukit.torch._functions import (  # noqa: F401
     hardtanh,
     leaky_relu,
     mish,
-    prelu,
     relu,
     relu6,
     rrelu,
@@ -60,16 +60,18 @@ from relukit.torch._functions import (  # noqa: F401
     softplus,
 )
 from relukit.torch._levels import derivative_levels
+from relukit.torch._prelu import prelu  # noqa: F401
 from relukit.torch.convert import convert
 from relukit.torch.modules import make_module
 
 __all__ = ["convert", "derivative_levels", "function", "make_module"]
 
 # every catalogue entry's module class and functional form, derived from the catalogue
-# (a new entry needs no edit here): the hand-written form where _functions has one
+# (a new entry needs no edit here): the hand-written form where _functions (or _prelu)
+# has one
 for _name, _cls in _modules.MODULES.items():
     globals()[_cls.__name__] = _cls
-    globals()[_name] = getattr(_fn, _name, None) or function(_name)
+    globals()[_name] = getattr(_fn, _name, None) or getattr(_prelu, _name, None) or function(_name)
     __all__ += [_cls.__name__, _name]
 __all__.sort()
 del _name, _cls

@@ -15,9 +15,12 @@ minimise the derivative's L2 error weighted by the standard normal density):
 What is saved: ``bits`` bit-planes of the codes, each packed 8 elements per byte
 (:mod:`relukit.torch._bits`), ``bits * ceil(n / 8)`` bytes in one ``uint8`` tensor,
 nothing else: the ``2**bits`` levels are one cached tensor per device and dtype, looked
-up in the gradient's dtype. The forward output is the same as with ``bits=None``, bit
+up in the gradient's dtype (under ``FakeTensorMode`` and ``torch.export`` they are made
+in that mode on each call, and nothing made there is cached). The forward output is the same as with ``bits=None``, bit
 for bit, except on CUDA with Triton, whose fused kernel may differ in the last bit
-(:mod:`relukit.torch._triton`). ``torch.compile`` runs it eagerly (a graph break).
+(:mod:`relukit.torch._triton`). ``torch.compile`` runs it eagerly (a graph break);
+``torch.jit.trace`` records plain ops that give the same gradient
+(:func:`relukit.torch._trace.fewbit`, 0 at ±inf), without the memory saving.
 
 Transforms: ``torch.func.vmap`` (the rule is generated from the element-wise forward),
 forward-mode AD (``jvp``: the tangent times the same level as backward, so ``jacfwd``
@@ -53,6 +56,7 @@ import torch
 
 from relukit.torch import _bits
 from relukit.torch._levels import derivative_levels
+from relukit.torch._special import outside_tracing
 
 __all__ = ["FewBitFunction", "fewbit", "saved_nbytes"]
 
@@ -71,20 +75,64 @@ def saved_nbytes(n: int, bits: int) -> int:
     return bits * _bits.packed_nbytes(n)
 
 
+def _levels(name: str, pvals: tuple[Any, ...], bits: int) -> tuple[Any, Any]:
+    return derivative_levels(name, bits, **dict(zip(PARAMS[name], pvals, strict=True)))
+
+
 @functools.lru_cache(maxsize=256)
-def _constants(
+def rounded_levels(
+    name: str, pvals: tuple[Any, ...], bits: int, dtype: torch.dtype
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The boundaries and the levels as Python floats rounded to ``dtype`` (comparing
+    with them is comparing in ``dtype``); made outside every tracer and fake mode."""
+    bounds, levels = _levels(name, pvals, bits)
+    with outside_tracing():
+        rb = tuple(torch.tensor(bounds, dtype=dtype).tolist())
+        rl = tuple(torch.tensor(levels, dtype=dtype).tolist())
+    return rb, rl
+
+
+@functools.lru_cache(maxsize=256)
+def _tensors(
     name: str, pvals: tuple[Any, ...], bits: int, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[float, ...]]:
-    """Made once per key: boundaries and levels as tensors on ``device`` in ``dtype``, the
-    plane shifts (``uint8``, shape ``(bits, 1)``), and the boundaries as Python floats
-    rounded to ``dtype`` (so that comparing with them is comparing in ``dtype``)."""
-    bounds, levels = derivative_levels(name, bits, **dict(zip(PARAMS[name], pvals, strict=True)))
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Made once per key, as plain tensors outside every tracer and fake mode."""
+    bounds, levels = _levels(name, pvals, bits)
+    with outside_tracing():
+        return _make(bounds, levels, bits, device, dtype)
+
+
+def _make(
+    bounds: Any, levels: Any, bits: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     with torch.inference_mode(False), torch.no_grad():
         b = torch.tensor(bounds, dtype=dtype, device=device)
         lv = torch.tensor(levels, dtype=dtype, device=device)
         shifts = torch.arange(bits, dtype=torch.uint8, device=device).view(bits, 1)
-        rounded = tuple(torch.tensor(bounds, dtype=dtype).tolist())
-    return b, lv, shifts, rounded
+    return b, lv, shifts
+
+
+def _plain(t: torch.Tensor) -> bool:
+    """``t`` is an ordinary tensor in plain eager mode (``torch.func`` wrappers included)."""
+    if type(t) not in (torch.Tensor, torch.nn.Parameter) or torch.compiler.is_compiling():
+        return False
+    return not (torch._C._get_tracing_state() or torch._C._len_torch_dispatch_stack())
+
+
+def _constants(
+    name: str, pvals: tuple[Any, ...], bits: int, like: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[float, ...]]:
+    """Boundaries and levels as tensors on ``like``'s device in its dtype, the plane
+    shifts (``uint8``, shape ``(bits, 1)``), and the boundaries as rounded Python floats.
+
+    Cached for plain tensors. Fake, functional and traced tensors (``FakeTensorMode``,
+    ``torch.export``) get tensors made in their own mode on every call: a cache would
+    keep them, and the next eager call would be handed a fake tensor.
+    """
+    rounded = rounded_levels(name, pvals, bits, like.dtype)[0]
+    if _plain(like):
+        return (*_tensors(name, pvals, bits, like.device, like.dtype), rounded)
+    return (*_make(*_levels(name, pvals, bits), bits, like.device, like.dtype), rounded)
 
 
 def encode(x: torch.Tensor, bounds: tuple[float, ...], shifts: torch.Tensor) -> torch.Tensor:
@@ -126,9 +174,9 @@ def _use_numba(t: torch.Tensor) -> bool:
     """The fused CPU kernels take plain contiguous float32/float64 CPU tensors."""
     if t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
         return False
-    if type(t) not in (torch.Tensor, torch.nn.Parameter) or not t.is_contiguous():
-        return False  # fake, functional and other subclass tensors: the torch ops
-    if torch.compiler.is_compiling() or torch._C._functorch.is_functorch_wrapped_tensor(t):
+    if not _plain(t) or not t.is_contiguous():
+        return False  # fake, functional, traced and other subclass tensors: the torch ops
+    if torch._C._functorch.is_functorch_wrapped_tensor(t):
         return False
     return _numba_ok()
 
@@ -196,7 +244,7 @@ class FewBitFunction(torch.autograd.Function):
         inplace: bool,
         value: Value,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        bounds, _, shifts, rounded = _constants(name, pvals, bits, x.device, x.dtype)
+        bounds, _, shifts, rounded = _constants(name, pvals, bits, x)
         if _use_triton(x) and not inplace:
             from relukit.torch import _triton
 
@@ -225,8 +273,8 @@ class FewBitFunction(torch.autograd.Function):
         rest = (None,) * 5  # name, pvals, bits, inplace, value
         if g is None:
             return (None, *rest)
-        _, levels, shifts, _ = _constants(*ctx.key, g.device, g.dtype)
-        bits = ctx.key[2]
+        name, pvals, bits = ctx.key
+        _, levels, shifts, _ = _constants(name, pvals, bits, g)
         if _use_triton(g) and not torch.is_grad_enabled():
             from relukit.torch import _triton
 
@@ -240,7 +288,8 @@ class FewBitFunction(torch.autograd.Function):
         (packed,) = ctx.saved_tensors
         if xt is None:
             return None, None
-        levels, shifts = _constants(*ctx.key, xt.device, xt.dtype)[1:3]
+        name, pvals, bits = ctx.key
+        levels, shifts = _constants(name, pvals, bits, xt)[1:3]
         return decode_multiply(xt, packed, levels, shifts), None
 
 
@@ -273,5 +322,11 @@ def fewbit(
     """
     if not (x.is_floating_point() and _tracked(x)):
         return value(x, inplace)
+    if inplace and x._is_view():
+        # autograd refuses a Function that writes a view in place and returns more than one
+        # tensor (here: the codes): out of place (the codes are all it keeps), then written
+        # into the view
+        y, _ = FewBitFunction.apply(x, name, pvals, bits, False, value)
+        return x.copy_(y)
     y, _ = FewBitFunction.apply(x, name, pvals, bits, inplace, value)
     return y

@@ -13,25 +13,31 @@ What backward keeps (``ctx.save_for_backward``, visible to ``saved_tensors_hooks
 activation                        saved
 ================================  ================================================
 relu, leaky_relu (slope >= 0),    **the output** (the catalogue writes the derivative
-relu6, hardtanh, hardsigmoid,     from the output). The next layer (Linear, Conv)
+relu6, hardtanh,                  from the output). The next layer (Linear, Conv)
 elu, celu, selu (alpha > 0)       usually keeps the same tensor, so this costs no
                                   extra storage; torch keeps the *input* of all of
                                   these except relu, a second full tensor.
 gelu, silu, mish, softplus,       the input (the derivative needs it; as torch)
 hardswish, prelu, leaky_relu
-(slope < 0), elu/celu (alpha < 0)
+(slope < 0), elu/celu (alpha < 0),
+hardsigmoid (its output rounds to
+1.0 at the largest float below 3,
+where the derivative is 1/6)
 gelu, silu, mish, softplus,       ``bits`` bits per element (an approximate backward:
 hardswish with ``bits=1..4``      :mod:`relukit.torch._fewbit`)
 leaky_relu (slope < 0) on CUDA    a 1-bit packed mask ``x > 0`` instead of the input
 with Triton                       (:mod:`relukit.torch._triton`: one fused pass each way)
 any, with ``at_kink=`` given      plus a bool per element: "the input is AT a kink"
 prelu with a frozen weight        a bool per element (``x > 0``) instead of the input
+                                  (:mod:`relukit.torch._prelu`)
 ================================  ================================================
 
 Each Function has ``setup_context``, ``generate_vmap_rule`` and ``jvp``, and its backward
 is made of differentiable torch ops, so ``torch.func.grad``/``vmap``/``jacrev``/
 ``jacfwd``, per-sample gradients and double backward give ``torch.nn``'s numbers.
-Under ``torch.jit.trace`` the plain torch ops run instead (the trace is serialisable).
+Under ``torch.jit.trace`` the plain torch ops run instead (the trace is serialisable),
+with a few more that keep ``at_kink``, ``bits=`` and NaN gradients
+(:mod:`relukit.torch._trace`).
 
 Values and gradients equal ``torch.nn``'s bit for bit on finite inputs, with two
 documented exceptions: relu and relu6 give +0.0 for -0.0, and elu/celu/selu compute the
@@ -54,15 +60,20 @@ import torch.nn.functional as F
 
 from relukit import _dispatch
 from relukit.catalogue import Activation, catalogue, get
-from relukit.torch import _fewbit
+from relukit.torch import _fewbit, _trace
 from relukit.torch._levels import check_bits
 from relukit.torch._params import _check_at_kink, _concrete, bind
-from relukit.torch._special import apply_fixes, apply_grad_fixes, fixups
+from relukit.torch._special import (
+    apply_fixes,
+    apply_grad_fixes,
+    apply_nan_fix,
+    fixups,
+    grad_hides_nan,
+)
 from relukit.torch._table import TABLE, TorchOps
 
 __all__ = [
     "ActivationFunction",
-    "PReLUFunction",
     "apply",
     "celu",
     "elu",
@@ -74,7 +85,6 @@ __all__ = [
     "leaky_relu",
     "mish",
     "plan",
-    "prelu",
     "relu",
     "relu6",
     "rrelu",
@@ -92,9 +102,23 @@ _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 
 
 def _xp() -> Any:
+    """The Array API namespace of torch, for the catalogue's formulas (see :data:`_XP`)."""
+    return _XP
+
+
+def _torch_namespace() -> Any:
     import array_api_compat.torch as xp
 
+    from relukit._namespaces import kind
+
+    # the formulas ask which library xp is (cached per namespace); asked here, at import,
+    # because under torch.compile Dynamo would trace array_api_compat's lru_cache'd checks
+    # (and warn that it does)
+    kind(xp)
     return xp
+
+
+_XP = _torch_namespace()
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +142,9 @@ class Plan:
     fwd_fix, bwd_fix
         The special inputs where torch's kernel differs from the catalogue
         (:func:`relukit.torch._special.fixups`).
+    nan_fix
+        Torch's backward gives a number at a NaN input (relu'(nan) = 1): the gradient
+        is set to NaN there (:func:`relukit.torch._special.grad_hides_nan`).
     """
 
     act: Activation
@@ -127,6 +154,7 @@ class Plan:
     kinks: tuple[float, ...]
     fwd_fix: tuple[Any, ...]
     bwd_fix: tuple[Any, ...]
+    nan_fix: bool = False
 
     @property
     def inplace_ok(self) -> bool:
@@ -152,29 +180,44 @@ class Plan:
         return x.copy_(y) if inplace else y
 
     def grad(self, g: torch.Tensor, t: torch.Tensor, finite: bool = False) -> torch.Tensor:
-        """``g`` times the derivative, from ``t``: the saved output or input."""
+        """``g`` times the derivative, from ``t``: the saved output or input.
+
+        ``finite``: the input was found to hold no ±inf or NaN (no fix-ups needed). At a
+        NaN input the gradient is NaN (the saved output is NaN exactly there too).
+        """
         ops, p = self.ops, self.params
         if ops is None:
             which = "from_output" if self.save == "output" else "derivative"
             d = _dispatch.formula(self.act, which, t, p)
             return g * d.to(g.dtype)
         if self.save == "output":
-            return ops.from_output(g, t, p)  # type: ignore[misc]
-        gi = ops.from_input(g, t, p)  # type: ignore[misc]
-        if not self.bwd_fix or (finite and self.inf_only):
-            return gi
-        return apply_grad_fixes(t, g, gi, self.bwd_fix)
+            gi = ops.from_output(g, t, p)  # type: ignore[misc]
+        else:
+            gi = ops.from_input(g, t, p)  # type: ignore[misc]
+            if self.bwd_fix and not (finite and self.inf_only):
+                gi = apply_grad_fixes(t, g, gi, self.bwd_fix)
+        if self.nan_fix and not finite:
+            gi = apply_nan_fix(t, gi)
+        return gi
 
 
-def _finite(pl: Plan, x: torch.Tensor) -> bool:
-    """``x`` holds no ±inf or NaN, found by one reduction (``aminmax``, no copy).
+def _finite(pl: Plan, x: torch.Tensor, grad: bool = False) -> bool:
+    """``x`` holds no ±inf or NaN, found by one reduction (a ``sum``, no copy).
 
-    Only asked in plain eager mode on CPU, for plans with fix-ups at ±inf: there the
-    fix-ups (a comparison and a fill, each a full pass) would cost more than the
-    activation itself. Elsewhere (CUDA: no host sync; tracers, ``torch.func``, fake
-    tensors: no data-dependent branch) the fix-ups always run.
+    Only asked in plain eager mode on CPU, for plans with fix-ups at ±inf, and (``grad``:
+    autograd records the call) for plans whose torch backward gives a number at NaN
+    (:attr:`Plan.nan_fix`): there the fix-ups (a comparison and a fill, each a full
+    pass) would cost more than the activation itself, so one reduction decides, and a
+    finite input pays nothing else. Elsewhere (CUDA: no host sync; tracers,
+    ``torch.func``, fake tensors: no data-dependent branch) the fix-ups always run.
     """
-    if torch.compiler.is_compiling() or not pl.fwd_fix or not pl.inf_only:
+    need = (pl.fwd_fix and pl.inf_only) or (grad and pl.nan_fix)
+    return bool(need) and _all_finite(x)
+
+
+def _all_finite(x: torch.Tensor) -> bool:
+    """The reduction of :func:`_finite`, in plain eager mode on CPU only (else False)."""
+    if torch.compiler.is_compiling():
         return False
     if x.device.type != "cpu" or x.numel() == 0 or type(x) is not torch.Tensor:
         return False
@@ -182,8 +225,9 @@ def _finite(pl: Plan, x: torch.Tensor) -> bool:
         return False
     if torch._C._get_tracing_state() or torch._C._len_torch_dispatch_stack():
         return False
-    lo, hi = torch.aminmax(x.detach())
-    return math.isfinite(lo.item()) and math.isfinite(hi.item())
+    # a finite sum means no NaN and no ±inf (an overflow to inf only makes the fix-ups
+    # run); a sum reads x once, at about 1.5x the speed of aminmax
+    return math.isfinite(x.detach().sum().item())
 
 
 def _save_mode(act: Activation, ops: TorchOps | None, p: dict) -> Literal["output", "input"]:
@@ -201,7 +245,8 @@ def _plan(name: str, pvals: tuple[Any, ...]) -> Plan:
     ops = TABLE.get(name)
     kinks = tuple(k[0] for k in act.kink_points(**p))
     fwd, bwd = fixups(name, pvals)
-    return Plan(act, p, ops, _save_mode(act, ops, p), kinks, fwd, bwd)
+    save = _save_mode(act, ops, p)
+    return Plan(act, p, ops, save, kinks, fwd, bwd, grad_hides_nan(name, pvals, save))
 
 
 def plan(name: str, pvals: tuple[Any, ...] = ()) -> Plan:
@@ -213,6 +258,14 @@ def plan(name: str, pvals: tuple[Any, ...] = ()) -> Plan:
     >>> plan("gelu", ("none",)).save
     'input'
     """
+    return _get_plan(name, pvals)
+
+
+def _get_plan(name: str, pvals: tuple[Any, ...]) -> Plan:
+    """:func:`_plan`, cached; under ``torch.compile`` the function itself (Dynamo traces
+    the function under an lru_cache anyway, and warns that it does)."""
+    if torch.compiler.is_compiling():
+        return _plan.__wrapped__(name, pvals)
     return _plan(name, pvals)
 
 
@@ -416,7 +469,7 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
     pv = bind(name, pvals)
     if name in _DTYPE_CHECKS and x.is_floating_point():  # (before _plan runs torch's op)
         _check_dtype(name, pv, x.dtype)
-    pl = _plan(name, pv)
+    pl = _get_plan(name, pv)
     if inplace and not pl.inplace_ok:
         raise ValueError(f"relukit.torch.{name}: there is no in-place variant (as in torch)")
     if at_kink is not None:
@@ -430,14 +483,23 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         if pl.ops is not None:
             return pl.ops.value(x, pl.params, inplace)
         raise TypeError(f"relukit.torch.{name}: input must be a floating-point tensor")
-    if torch._C._get_tracing_state() and (at_kink is None or not pl.kinks):
-        # torch's own autograd on plain ops: a trace that can be saved and reloaded
-        return pl.value(x, inplace)
+    if torch._C._get_tracing_state():
+        # torch's own autograd on plain ops, a trace that can be saved and reloaded, with
+        # a few ops more where relukit's gradient differs from torch's (at_kink, NaN)
+        return _trace.value(pl, x, inplace, at_kink)
     if _differentiable(x):
         if inplace and x.requires_grad:
             _check_inplace(x)
         fn = _ActivationCore if torch.compiler.is_compiling() else ActivationFunction
-        return _call(fn, x, pl, at_kink, inplace, _finite(pl, x))[0]
+        finite = _finite(pl, x, grad=True)
+        if inplace and x._is_view() and (pl.save == "input" or (at_kink is not None and pl.kinks)):
+            # autograd refuses a Function that writes a view in place and returns more than
+            # one tensor (here: the copy of the input or the kink mask it keeps): compute out
+            # of place, from a copy when the input is kept (the copy is what a Function
+            # writing in place would keep), and write the result into the view
+            y = _call(fn, x.clone() if pl.save == "input" else x, pl, at_kink, False, finite)[0]
+            return x.copy_(y)
+        return _call(fn, x, pl, at_kink, inplace, finite)[0]
     return pl.value(x, inplace, _finite(pl, x))
 
 
@@ -459,6 +521,9 @@ def fewbit(
     if inplace and x.requires_grad and torch.is_grad_enabled():
         _check_inplace(x)
     value = functools.partial(_exact_value, name, pv)
+    if torch._C._get_tracing_state() and x.is_floating_point():  # plain ops (see apply)
+        rounded, levels = _fewbit.rounded_levels(name, pv, bits_, x.dtype)
+        return _trace.fewbit(x, rounded, levels, inplace, value)
     return _fewbit.fewbit(name, x, pv, bits_, inplace, value)
 
 
@@ -478,7 +543,7 @@ def function(name: str) -> Any:
     :mod:`relukit.torch` (a new catalogue entry) work through this one.
 
     >>> import torch
-    >>> from relukit.torch._functions import function
+    >>> from relukit.torch import function
     >>> function("relu6")(torch.tensor([-1.0, 3.0, 9.0]))
     tensor([0., 3., 6.])
     """
@@ -491,6 +556,11 @@ def function(name: str) -> Any:
         at_kink: float | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
+        if "bits" in kwargs:
+            raise TypeError(
+                f"relukit.torch.{act.name}: got bits={kwargs['bits']!r}, but only "
+                f"{', '.join(_fewbit.PARAMS)} take bits= (a few-bit backward)"
+            )
         if kwargs and torch.compiler.is_compiling():  # symbolic numbers: see _concrete
             kwargs = dict(zip(kwargs, _concrete(tuple(kwargs.values())), strict=True))
         pvals = tuple(act.bind(_concrete(args), kwargs).values()) if args or kwargs else ()
@@ -499,90 +569,6 @@ def function(name: str) -> Any:
     f.__name__ = f.__qualname__ = act.name
     f.__doc__ = f"{act.summary}\n\n    {act.formula}\n"
     return f
-
-
-# ---------------------------------------------------------------------------
-# prelu: a learnable weight, so its own Function
-# ---------------------------------------------------------------------------
-
-
-def _prelu_view(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """The weight shaped to broadcast along dimension 1 of ``x`` (as torch's prelu)."""
-    if w.numel() == 1:
-        return w.reshape(())
-    if x.dim() >= 2:
-        return w.reshape([w.numel()] + [1] * (x.dim() - 2))
-    return w
-
-
-class _PReLUCore(torch.autograd.Function):
-    """PReLU: saves the input and the weight (the weight's gradient needs the input).
-
-    With a frozen weight (``lean``), the mask ``x > 0`` (a bool per element) replaces the
-    input. The
-    weight is saved as given and shaped in backward, so second derivatives reach it.
-    """
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(
-        x: torch.Tensor, w: torch.Tensor, at_kink: float | None, lean: bool
-    ) -> tuple[torch.Tensor, ...]:
-        y = torch.ops.aten._prelu_kernel(x, _prelu_view(x, w))
-        extras = [x > 0] if lean else []
-        if at_kink is not None:
-            extras.append(_kink_mask(x, (0.0,)))
-        return (y, *extras)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        x, w, at_kink, lean = inputs
-        _, *extras = output
-        if extras:
-            ctx.mark_non_differentiable(*extras)
-        saved = (w, *extras) if lean else (x, w, *extras)
-        ctx.save_for_backward(*saved)
-        if _forward_ad():
-            ctx.save_for_forward(*saved)
-        ctx.set_materialize_grads(False)
-        ctx.lean, ctx.at_kink, ctx.n_extra = lean, at_kink, len(extras)
-
-    @staticmethod
-    def _grads(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
-        saved = ctx.saved_tensors
-        if ctx.lean:
-            w, bits, *rest = saved
-            gx = torch.where(bits, g, g * _prelu_view(g, w))
-            gw = None
-        else:
-            x, w, *rest = saved
-            wv = _prelu_view(x, w)
-            gx, gw = torch.ops.aten._prelu_kernel_backward(g, x, wv)
-            gw = gw.sum_to_size(wv.shape).reshape(w.shape)
-        if ctx.at_kink is not None:
-            gx = _at_kink(gx, g, rest[0], ctx.at_kink)
-        return gx, gw, saved
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
-        if g is None:
-            return None, None, None, None
-        gx, gw, _ = _PReLUCore._grads(ctx, g)
-        return gx, gw, None, None
-
-
-class PReLUFunction(_PReLUCore):
-    """:class:`_PReLUCore` with forward-mode AD (``jvp``); see :class:`ActivationFunction`."""
-
-    @staticmethod
-    def jvp(ctx: Any, tx: Any, tw: Any, *_: Any) -> tuple[Any, ...]:
-        ty = None if tx is None else _PReLUCore._grads(ctx, tx)[0]
-        if tw is not None:  # not lean: forward-mode AD keeps the input
-            x = ctx.saved_tensors[0]
-            tp = torch.where(x > 0, 0.0, x * _prelu_view(x, tw))
-            ty = tp if ty is None else ty + tp
-        return (ty, *([None] * ctx.n_extra))
 
 
 # the functional forms (signatures of torch.nn.functional, plus at_kink)
@@ -641,6 +627,8 @@ def _rrelu_bounds_cached(typed: tuple[tuple[type, Any], ...]) -> tuple[float, fl
 def _rrelu_bounds(lower: Any, upper: Any) -> tuple[float, float]:
     """rrelu's ``lower`` and ``upper``, validated by the catalogue (cached by value and type)."""
     lower, upper = _concrete((lower, upper))
+    if torch.compiler.is_compiling():  # no lru_cache under Dynamo (see _get_plan)
+        return _rrelu_bounds_cached.__wrapped__(((type(lower), lower), (type(upper), upper)))
     try:
         return _rrelu_bounds_cached(((type(lower), lower), (type(upper), upper)))
     except TypeError as exc:
@@ -777,7 +765,8 @@ def gelu(
 ) -> torch.Tensor:
     r"""GELU, :math:`x \Phi(x)` (``approximate='tanh'`` for the tanh form).
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.gelu(torch.tensor([0.0, float("-inf")]))  # the limit at -inf: -0.0
@@ -791,7 +780,8 @@ def gelu(
 def silu(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""SiLU (swish), :math:`x \sigma(x)`.
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.silu(torch.tensor([0.0]))
@@ -805,7 +795,8 @@ def silu(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None)
 def mish(input: torch.Tensor, inplace: bool = False, *, bits: int | None = None) -> torch.Tensor:
     r"""Mish, :math:`x \tanh(\mathrm{softplus}(x))`.
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.mish(torch.tensor([0.0]))
@@ -826,7 +817,8 @@ def softplus(
 ) -> torch.Tensor:
     r"""Softplus, :math:`\frac{1}{\beta}\log(1 + e^{\beta x})` (linear above ``threshold``).
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.softplus(torch.tensor([30.0]))
@@ -847,7 +839,8 @@ def hardswish(
 ) -> torch.Tensor:
     r"""Hardswish, :math:`x \cdot \mathrm{relu6}(x + 3) / 6`.
 
-    ``bits=1..4``: few-bit backward (:mod:`relukit.torch._fewbit`); ``None``: exact.
+    ``bits=1..4``: few-bit backward (``bits`` bits per element kept for backward, a
+    piecewise-constant derivative); ``None``: exact.
 
     >>> import torch, relukit.torch as rt
     >>> rt.hardswish(torch.tensor([-4.0, 4.0]))
@@ -857,34 +850,3 @@ def hardswish(
         _no_kink_with_bits("hardswish", at_kink)
         return fewbit("hardswish", input, (), bits, inplace)
     return apply("hardswish", input, (), inplace, at_kink)
-
-
-def prelu(
-    input: torch.Tensor, weight: torch.Tensor, *, at_kink: float | None = None
-) -> torch.Tensor:
-    r"""PReLU, :math:`x` if :math:`x > 0` else :math:`w x` with a learnable weight ``w``.
-
-    ``weight`` has one element, or one per channel (dimension 1 of ``input``).
-
-    >>> import torch, relukit.torch as rt
-    >>> rt.prelu(torch.tensor([-2.0, 2.0]), torch.tensor([0.25]))
-    tensor([-0.5000,  2.0000])
-    """
-    if not isinstance(input, torch.Tensor) or not isinstance(weight, torch.Tensor):
-        raise TypeError(
-            "relukit.torch.prelu: input and weight must be torch.Tensors, got "
-            f"{type(input).__name__} and {type(weight).__name__}"
-        )
-    at_kink = _check_at_kink("prelu", at_kink)
-    if torch._C._get_tracing_state() and at_kink is None:
-        return F.prelu(input, weight)
-    dev = input.device.type
-    if dev in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(dev):
-        dt = torch.get_autocast_dtype(dev)  # torch's autocast runs prelu in low precision
-        input, weight = input.to(dt), weight.to(dt)
-    if _differentiable(input, weight):
-        lean = not (weight.requires_grad or _is_wrapped(weight))
-        lean = lean and torch.autograd.forward_ad._current_level < 0
-        fn = _PReLUCore if torch.compiler.is_compiling() else PReLUFunction
-        return _call(fn, input, weight, at_kink, lean)[0]
-    return F.prelu(input, weight)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import numbers
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -225,17 +226,19 @@ def _levels(
 
 
 def check_bits(where: str, bits: Any) -> int | None:
-    """``None`` or an int in ``1..MAX_BITS``, else a TypeError/ValueError naming ``bits``."""
+    """``None`` or an integer in ``1..MAX_BITS`` (Python or NumPy, returned as a Python
+    int), else a TypeError/ValueError naming ``bits``."""
     if bits is None:
         return None
-    if isinstance(bits, bool) or not isinstance(bits, int):
+    # numbers.Integral: int and NumPy's integer scalars (np.int64(3)), not bool or np.bool_
+    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
         raise TypeError(
-            f"{where}: bits must be None (exact backward) or an int from 1 to {MAX_BITS}, "
+            f"{where}: bits must be None (exact backward) or an integer from 1 to {MAX_BITS}, "
             f"got {bits!r}"
         )
-    if not 1 <= bits <= MAX_BITS:
+    if not 1 <= int(bits) <= MAX_BITS:
         raise ValueError(
-            f"{where}: bits must be None (exact backward) or an int from 1 to {MAX_BITS}, "
+            f"{where}: bits must be None (exact backward) or an integer from 1 to {MAX_BITS}, "
             f"got {bits}"
         )
     return int(bits)

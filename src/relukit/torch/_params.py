@@ -46,8 +46,10 @@ def bind(name: str, pvals: tuple[Any, ...]) -> tuple[Any, ...]:
     and type (``True == 1 == 1.0`` must not share a validation). Symbolic numbers under
     ``torch.compile`` are specialised first (:func:`_concrete`).
     """
-    if torch.compiler.is_compiling():  # (checked here too: one call less in eager mode)
-        pvals = _concrete(pvals)
+    if torch.compiler.is_compiling():
+        # Dynamo traces the function under an lru_cache (and warns that it does): call it
+        # directly, the values are constants of the graph anyway
+        return _bind_cached.__wrapped__(name, tuple((type(v), v) for v in _concrete(pvals)))
     try:
         return _bind_cached(name, tuple((type(v), v) for v in pvals))
     except TypeError as exc:

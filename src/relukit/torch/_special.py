@@ -32,7 +32,7 @@ import torch
 from relukit.catalogue import get
 from relukit.torch._table import TABLE
 
-__all__ = ["apply_fixes", "fixups", "outside_tracing"]
+__all__ = ["apply_fixes", "apply_nan_fix", "fixups", "grad_hides_nan", "outside_tracing"]
 
 #: the special inputs, in this order
 SPECIALS = (-math.inf, math.inf, math.nan, -0.0, 0.0)
@@ -126,6 +126,44 @@ def _fixups(name: str, pvals: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[A
     return tuple(v for _, v in sorted(fwd.items())), tuple(v for _, v in sorted(bwd.items()))
 
 
+@torch.compiler.assume_constant_result  # a constant for torch.compile
+def grad_hides_nan(name: str, pvals: tuple[Any, ...], save: str) -> bool:
+    """Torch's backward for ``name`` gives a number, not NaN, at a NaN input.
+
+    ``save`` is what the backward reads (``"output"`` or ``"input"``; at a NaN input both
+    are NaN). True for the piecewise-linear kernels (relu'(nan) = 1, leaky_relu'(nan) =
+    negative_slope, hardsigmoid'(nan) = 1/6, ...), whose masks send NaN to one branch;
+    False for the smooth ones (gelu, silu, ...: NaN propagates through the formula) and
+    for entries computed with the catalogue's own formulas.
+    """
+    return _grad_hides_nan(name, pvals, save)
+
+
+@functools.lru_cache(maxsize=512)
+def _grad_hides_nan(name: str, pvals: tuple[Any, ...], save: str) -> bool:
+    ops = TABLE.get(name)
+    if ops is None:
+        return False
+    p = dict(zip(get(name).params, pvals, strict=True))
+    fn = ops.from_output if save == "output" else ops.from_input
+    hides = False
+    for dtype in (torch.float32, torch.float64):  # vectorised kernels differ by dtype
+        with outside_tracing():
+            nan = torch.full((3,), math.nan, dtype=dtype)
+            d = fn(torch.ones(3, dtype=dtype), nan, p).tolist()  # type: ignore[misc]
+        hides = hides or not all(math.isnan(v) for v in d)
+    return hides
+
+
+def apply_nan_fix(t: torch.Tensor, gi: torch.Tensor) -> torch.Tensor:
+    """``gi`` (a new tensor) with NaN where ``t`` (the saved input or output) is NaN.
+
+    In place when no autograd graph records ``gi`` (no second full-size tensor).
+    """
+    nan = t.isnan()
+    return gi.masked_fill_(nan, math.nan) if _fresh(gi) else gi.masked_fill(nan, math.nan)
+
+
 def _where(x: torch.Tensor, s: float) -> torch.Tensor:
     if math.isnan(s):
         return x.isnan()
@@ -151,6 +189,10 @@ def apply_fixes(x: torch.Tensor, y: torch.Tensor, fixes: tuple[Any, ...]) -> tor
     """
     inplace = _fresh(y)
     for s, v in fixes:
+        if v == 0 and math.copysign(1.0, v) < 0 and torch._C._get_tracing_state():
+            # a traced -0.0 is a graph constant, which TorchScript pools with 0.0: made
+            # from the input instead (a 0-d zero, negated), so it stays -0.0
+            v = x.new_zeros(()).neg()
         y = y.masked_fill_(_where(x, s), v) if inplace else y.masked_fill(_where(x, s), v)
     return y
 

@@ -130,8 +130,9 @@ TABLE: dict[str, TorchOps] = {
     ),
     "hardsigmoid": TorchOps(
         lambda x, p, ip: F.hardsigmoid(x, ip),
-        # -3 < x < 3 exactly when 0 < y < 1; ATen's float32 constant 1/6
-        from_output=lambda g, y, p: aten.hardtanh_backward(g * ONE_SIXTH, y, 0.0, 1.0),
+        # from the input (as torch), not the output: the largest float below 3 gives
+        # y = 1.0 (x + 3 rounds to 6), so 0 < y < 1 is not -3 < x < 3 there. ATen's
+        # float32 constant 1/6
         from_input=lambda g, x, p: aten.hardtanh_backward(g * ONE_SIXTH, x, -3.0, 3.0),
     ),
     "elu": _elu("elu", lambda x, p, ip: F.elu(x, p["alpha"], ip)),

@@ -3,10 +3,12 @@
 Each class is generated from a catalogue entry (:func:`make_module`): when ``torch.nn``
 has a module of the same name (``relu`` -> ``torch.nn.ReLU``, ``leaky_relu`` ->
 ``torch.nn.LeakyReLU``, ...), the class subclasses it, so the constructor, the
-attributes (``inplace``, ``negative_slope``, ...), the ``repr``, the state dict and
-``isinstance(m, torch.nn.ReLU)`` are torch's; only ``forward`` changes (to
+attributes (``inplace``, ``negative_slope``, ...), the state dict and
+``isinstance(m, torch.nn.ReLU)`` are torch's; ``forward`` changes (to
 :mod:`relukit.torch`'s autograd Functions), reading the parameters from the attributes
-that carry the catalogue's parameter names. Entries with kinks take one more keyword,
+that carry the catalogue's parameter names, and the ``repr`` is torch's with relukit's
+name (``relukit.torch.ReLU()``), so that ``print(model)`` shows which modules are
+relukit's. Entries with kinks take one more keyword,
 ``at_kink``: the derivative used exactly at a kink (``None``: torch's value). An entry
 with no ``torch.nn`` namesake gets a plain ``nn.Module`` whose constructor takes the
 catalogue's parameters (``inplace`` too). ``relukit_activation`` is the catalogue entry.
@@ -23,9 +25,9 @@ To add keywords to a generated class, subclass it::
 
 >>> import torch, relukit.torch as rt
 >>> rt.LeakyReLU(0.2, inplace=True)
-LeakyReLU(negative_slope=0.2, inplace=True)
+relukit.torch.LeakyReLU(negative_slope=0.2, inplace=True)
 >>> rt.ReLU(at_kink=1.0)
-ReLU(at_kink=1.0)
+relukit.torch.ReLU(at_kink=1.0)
 >>> isinstance(rt.ReLU(), torch.nn.ReLU), rt.ReLU.relukit_activation.name
 (True, 'relu')
 """
@@ -41,7 +43,7 @@ import torch
 from torch import nn
 
 from relukit.catalogue import Activation, catalogue, get
-from relukit.torch import _fewbit
+from relukit.torch import _fewbit, _prelu
 from relukit.torch import _functions as _f
 from relukit.torch._levels import check_bits
 
@@ -55,6 +57,17 @@ def torch_module(act: Activation) -> type[nn.Module] | None:
         if n.lower() == key and isinstance(obj, type) and issubclass(obj, nn.Module):
             return obj
     return None
+
+
+def _no_bits(where: str, kwargs: dict[str, Any]) -> None:
+    """A clear TypeError for ``bits=`` given to a module that has no few-bit backward."""
+    if "bits" in kwargs:
+        takes = ", ".join(torch_module(get(n)).__name__ for n in _fewbit.PARAMS)  # type: ignore[union-attr]
+        raise TypeError(
+            f"{where}: got bits={kwargs['bits']!r}, but only {takes} take bits= (a few-bit "
+            f"backward for a smooth activation); {where.rsplit('.', 1)[-1]} keeps its exact "
+            "backward"
+        )
 
 
 def _kink_repr(base: str, at_kink: float | None) -> str:
@@ -111,11 +124,16 @@ class _RelukitModule(nn.Module):
     def extra_repr(self) -> str:
         return _kink_repr(super().extra_repr(), self.at_kink)
 
+    def _get_name(self) -> str:
+        """The name in ``repr``/``print(model)``: ``relukit.torch.ReLU``, so that a printed
+        model shows which modules are relukit's."""
+        return f"relukit.torch.{type(self).__name__}"
+
 
 class _PReLUForward:
     @torch.jit.unused
     def _relukit_forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _f.prelu(input, self.weight, at_kink=self.at_kink)  # type: ignore[attr-defined]
+        return _prelu.prelu(input, self.weight, at_kink=self.at_kink)  # type: ignore[attr-defined]
 
     def _relukit_init(self, at_kink: Any) -> None:  # the weight is validated by torch
         self.at_kink = _f._check_at_kink("prelu", at_kink)
@@ -189,6 +207,7 @@ def _generic_init(act: Activation) -> Any:
     names = [p.name for p in act.params_list]
 
     def __init__(self: Any, *args: Any, inplace: bool = False, at_kink: Any = None, **kw: Any):
+        _no_bits(f"relukit.torch.{type(self).__name__}", kw)
         nn.Module.__init__(self)
         bound = act.bind(args, kw)
         for n in names:
@@ -233,6 +252,8 @@ def make_module(name: str) -> type[nn.Module]:
         fewbit = act.name in _fewbit.PARAMS
 
         def __init__(self: Any, *args: Any, at_kink: Any = None, **kwargs: Any) -> None:
+            if not fewbit:
+                _no_bits(f"relukit.torch.{cls_name}", kwargs)
             bits = kwargs.pop("bits", None) if fewbit else None
             base.__init__(self, *args, **kwargs)
             self._relukit_init(at_kink)

@@ -1,0 +1,115 @@
+"""relukit.torch under ``torch.jit.trace``: torch's ATen ops, with relukit's gradients.
+
+A trace records ATen ops, and only ATen ops can be saved (``torch.jit.save``): relukit's
+autograd Functions are Python and would make a trace that cannot be saved or checked.
+Under tracing each activation therefore runs torch's own kernels (with the ±inf fix-ups
+of :mod:`relukit.torch._special`), differentiated by torch's autograd, plus a few ops
+that make that autograd give relukit's numbers where torch's differ. Each addition
+leaves the value unchanged, bit for bit, and only adds to the gradient where it applies:
+
+* ``at_kink``: at a kink the value becomes ``y.detach() + t``, where ``t`` is exactly
+  ``-0.0`` (so ``y`` is unchanged, ``-0.0`` included) and its derivative is ``at_kink``
+  (:func:`kink_term`; for ``at_kink = 0`` simply ``y.detach()``);
+* a NaN input, where torch's piecewise-linear backward gives a number: the value (NaN
+  anyway) becomes ``n * n`` with ``n`` the NaN itself, whose derivative ``2n`` is NaN;
+* ``bits=``: the value becomes ``y.detach() + q * z``, with ``q`` the few-bit level of
+  each element (the same as the eager backward's) and ``z`` exactly ``∓0.0`` with
+  derivative 1, so that the gradient is ``g * q``. At ±inf the term is left out
+  (``inf - inf`` is NaN), so the traced gradient there is 0.
+
+The trace keeps what torch's autograd keeps for these ops (a few tensors per activation):
+it computes relukit's gradients, not its memory saving.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+if TYPE_CHECKING:  # pragma: no cover
+    from relukit.torch._functions import Plan
+
+__all__ = ["fewbit", "kink_term", "prelu", "value"]
+
+
+def kink_term(x: torch.Tensor, mask: torch.Tensor, at_kink: float) -> torch.Tensor:
+    """Exactly ``-0.0`` where ``mask`` (``x`` at a kink, finite), with derivative ``at_kink``.
+
+    ``u = x - x.detach()`` (or ``x.detach() - x``) is ``+0.0`` with derivative ``±1``;
+    the sign of ``u`` is chosen so that ``at_kink * u`` is ``-0.0``, and adding ``-0.0``
+    changes no number. An infinite ``at_kink`` times ``+0.0`` is NaN, so there
+    ``-sqrt(±u)`` gives the infinite derivative, and for a NaN ``at_kink``
+    ``-(sqrt(u) * sqrt(u))`` gives NaN (``0 * inf``). Elsewhere ``u`` is a constant
+    (``0`` or ``1``), so the unused branch has a zero, finite derivative.
+    """
+    c = x.detach()
+    if math.isnan(at_kink):
+        s = torch.where(mask, x - c, 1.0).sqrt()
+        return -(s * s)
+    if math.isinf(at_kink):
+        u = torch.where(mask, c - x, 1.0) if at_kink > 0 else torch.where(mask, x - c, 1.0)
+        return -u.sqrt()
+    if math.copysign(1.0, at_kink) > 0:
+        return -(torch.where(mask, c - x, 0.0) * at_kink)
+    return torch.where(mask, x - c, 0.0) * at_kink
+
+
+def _fix(
+    x: torch.Tensor, y: torch.Tensor, kinks: tuple[float, ...], at_kink: Any, nan: bool
+) -> torch.Tensor:
+    """``y = f(x)`` with the NaN and ``at_kink`` additions of the module doc."""
+    if nan:
+        isnan = x.isnan()
+        n = torch.where(isnan, x, 0.0)  # 0 elsewhere: a zero, finite derivative there
+        y = torch.where(isnan, n * n, y)
+    if kinks and at_kink is not None:
+        mask = x == kinks[0]
+        for loc in kinks[1:]:
+            mask = mask | (x == loc)
+        if at_kink == 0:  # no term: TorchScript pools the constants -0.0 and 0.0 into one
+            y = torch.where(mask, y.detach(), y)
+        else:
+            y = torch.where(mask, y.detach() + kink_term(x, mask, at_kink), y)
+    return y
+
+
+def value(pl: Plan, x: torch.Tensor, inplace: bool, at_kink: Any) -> torch.Tensor:
+    """Catalogue entry ``pl`` on ``x`` under tracing (see the module doc)."""
+    kinks = pl.kinks if at_kink is not None else ()
+    if not (kinks or pl.nan_fix):
+        return pl.value(x, inplace)
+    src = x.clone() if inplace else x  # in place: computed from a copy, written back
+    y = _fix(src, pl.value(src, False), kinks, at_kink, pl.nan_fix)
+    return x.copy_(y) if inplace else y
+
+
+def prelu(x: torch.Tensor, w: torch.Tensor, at_kink: Any) -> torch.Tensor:
+    """PReLU under tracing: torch's ``F.prelu`` (its own checks) with the additions."""
+    return _fix(x, F.prelu(x, w), (0.0,), at_kink, True)
+
+
+def fewbit(
+    x: torch.Tensor,
+    rounded: tuple[float, ...],
+    levels: tuple[float, ...],
+    inplace: bool,
+    value: Any,
+) -> torch.Tensor:
+    """The exact value with the few-bit gradient ``g * levels[k]`` under tracing.
+
+    ``rounded`` are the boundaries rounded to ``x``'s dtype: ``k`` counts the
+    boundaries strictly below ``x`` (NaN: all of them, as the eager codes).
+    """
+    src = x.clone() if inplace else x
+    y = value(src, False).detach()
+    q = torch.full_like(src, levels[-1])
+    for t, lv in zip(reversed(rounded), reversed(levels[:-1]), strict=True):
+        q = torch.where(src <= t, lv, q)
+    c = src.detach()
+    # z: ±0.0 with derivative 1, the sign making q * z = -0.0 (so y + q * z = y)
+    z = torch.where(torch.signbit(q), src - c, -(c - src))
+    out = torch.where(src.isinf(), y, y + q * z)  # inf - inf is NaN: no gradient at ±inf
+    return x.copy_(out) if inplace else out
