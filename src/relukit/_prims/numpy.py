@@ -268,6 +268,10 @@ class _MathNamespace:
 #: the namespace of the pure-Python scalar forms
 MATH = _MathNamespace()
 
+#: NumPy's namespace in float64, made on first use (the module's ``__getattr__``), so
+#: that importing this module does not import NumPy
+NP: ArrayNamespace
+
 _NAMESPACES: dict[tuple[int, bool, bool], tuple[Any, ArrayNamespace]] = {}
 
 
