@@ -10,9 +10,10 @@ out), beside torch's whole function, single-threaded, in ns per element:
 
 ``widen and round``  the float32 -> float64 -> float32 round trip alone (the floor of
                      computing in float64)
-``exp``              relukit's float64 ``exp`` for float32 results (``exp_f32``)
+``exp``              relukit's float64 ``exp`` for float32 results (the lean namespace's,
+                     ``relukit._prims.numba32.exp``)
 ``division``         one float64 division, ``1 / (1 + x*x)``
-``erfcx``            relukit's float64 ``erfcx`` for float32 gelu (``erfcx_f32``)
+``erfcx``            relukit's float64 ``erfcx`` for float32 gelu (``numba32.erfcx``)
 
 and then the whole call at ``--small`` elements on the default threads (2 here):
 numba's parallel region alone (on 256 elements), relukit's parallel relu loop called
@@ -74,12 +75,15 @@ def _in_turn(fns: dict[str, Callable[[], object]], repeat: int, rounds: int = 5)
 
 
 def _pieces() -> dict[str, Callable]:
-    """numba loops over float32 arrays, one per piece (compiled here, not cached)."""
+    """numba loops over float32 arrays, one per piece (compiled here, not cached), with
+    the kernels' own loop flags and the lean float32 primitives they inline."""
     from numba import njit
 
-    from relukit._kernels_math import LOOP, erfcx_f32, exp_f32
+    from relukit._kernels_build import SMOOTH_FLAGS
+    from relukit._prims import numba32
 
-    flags = {**LOOP, "cache": False}
+    exp_f32, erfcx_f32 = numba32.exp, numba32.erfcx
+    flags = {**SMOOTH_FLAGS, "cache": False}
 
     @njit(**flags)
     def widen(x, y):  # pragma: no cover - compiled
@@ -141,11 +145,11 @@ def call_costs(n: int, repeat: int, torch: Any) -> dict[str, tuple[float, float]
     rng = np.random.default_rng(1)
     x = rng.standard_normal(n).astype(np.float32)
     y = np.empty_like(x)
-    plan = _kernels.static_plan(rk.relu, "value", x, {}, None)
+    plan = _kernels.plan(rk.relu, "value", x.dtype, {}, None)
     if plan is None:
         print("no kernel for relu here (numba missing?)")
         return {}
-    kernel, P, Q = plan[0], plan[1], plan[2]
+    kernel, P, Q = plan.kernel, plan.args, plan.kinks
     par = _kernels_par.parallel(kernel, 2)
     k = _kernels_par.MAX_THREADS
     tiny_x, tiny_y = x[:256].copy(), y[:256].copy()
@@ -177,12 +181,18 @@ def main(argv: list[str] | None = None) -> int:
         import torch
     except ImportError:  # pragma: no cover - optional peer
         torch = None
+    from relukit import _kernels
+
     # the single-thread part: relukit's calls and torch on one thread
-    old = _set_threads(1, torch)
+    old = torch.get_num_threads() if torch is not None else 0
     try:
-        pieces = single_thread(args.size, args.repeat, torch)
+        if torch is not None:
+            torch.set_num_threads(1)
+        with _kernels.switched(threads=1):
+            pieces = single_thread(args.size, args.repeat, torch)
     finally:
-        _set_threads(old, torch)
+        if torch is not None:
+            torch.set_num_threads(old)
     calls = call_costs(args.small, 20 * args.repeat, torch)
     if args.json:
         doc = {
@@ -202,16 +212,6 @@ def _kernels_threads() -> int:
     from relukit import _kernels_par
 
     return int(_kernels_par.MAX_THREADS)
-
-
-def _set_threads(n: int, torch: Any) -> int:
-    from relukit import _kernels
-
-    old = _kernels.THREADS
-    _kernels.THREADS = n
-    if torch is not None:
-        torch.set_num_threads(n)
-    return old
 
 
 if __name__ == "__main__":

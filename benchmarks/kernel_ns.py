@@ -1,12 +1,13 @@
 """Single-thread ns per element of the kernels against torch, in one process.
 
-    RELUKIT_NUM_THREADS=1 PYTHONPATH=src python benchmarks/kernel_ns.py [--size 1000000]
+    PYTHONPATH=src python benchmarks/kernel_ns.py [--size 1000000]
 
 For each entry: relukit's value (``rk.<name>(x, out=y)``) and derivative
 (``<entry>.derivative(x, out=d)``) on float32 normal samples scaled by 3, against
 ``torch.nn.functional`` and torch's own backward kernel (``torch.ops.aten.*_backward``
 with a gradient of ones: the element-wise part of autograd's backward), with
-``torch.set_num_threads(1)``; squareplus and sparse_plus, which torch lacks, against
+``torch.set_num_threads(1)`` and relukit's kernels on one thread
+(``relukit._kernels.switched(threads=1)``); squareplus and sparse_plus, which torch lacks, against
 their formulas written with torch operations. Each figure is the minimum (and the median) of
 ``--repeat`` runs; the ratio is torch's time over relukit's (above 1: relukit faster).
 """
@@ -14,17 +15,15 @@ their formulas written with torch operations. Each figure is the minimum (and th
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from functools import partial
 
-os.environ.setdefault("RELUKIT_NUM_THREADS", "1")
-
 import numpy as np
 
 import relukit as rk
+from relukit import _kernels
 
 
 def _times(fn, repeat: int) -> list[float]:
@@ -94,6 +93,11 @@ def _cases(torch):
 
 
 def main(argv: list[str] | None = None) -> int:
+    with _kernels.switched(threads=1):
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20)

@@ -29,9 +29,9 @@ def _figures(line: str) -> list[float]:
 def test_floors_prints_every_piece_and_the_call_costs(capsys):
     from relukit import _kernels
 
-    threads = _kernels.THREADS
+    before = _kernels.settings()
     assert _load("floors").main(["--size", "4096", "--small", "8192", "--repeat", "2"]) == 0
-    assert threads == _kernels.THREADS  # the single-thread part puts the count back
+    assert _kernels.settings() == before  # the single-thread part puts the count back
     out = capsys.readouterr().out
     for row in (
         "widen and round",
@@ -49,8 +49,14 @@ def test_floors_prints_every_piece_and_the_call_costs(capsys):
         assert figures and all(f > 0 for f in figures[:2]), line
 
 
-def test_kernel_ns_prints_relu(capsys):
+def test_kernel_ns_prints_relu(capsys, monkeypatch):
+    from relukit import _kernels
+
+    seen = []
+    real = _kernels.settings
+    monkeypatch.setattr(_kernels, "settings", lambda: seen.append(real().threads) or real())
     assert _load("kernel_ns").main(["--size", "4096", "--repeat", "2", "--only", "relu"]) == 0
+    assert seen[1:] and set(seen[1:]) == {1}  # relukit's kernels on one thread
     out = capsys.readouterr().out
     assert "ns/element" in out
     rows = [v for v in out.splitlines() if v.startswith("relu ")]
@@ -78,3 +84,30 @@ def test_count_f32_ties_agrees_with_exact_fractions():
         ties += (Fraction(float(f)) + Fraction(float(g))) / 2 == q
     assert ties > 0
     assert mod._count(lo, lo + (1 << 16)) == ties
+
+
+def test_check_f32_sixth_finds_no_difference_on_a_slice():
+    # the full check runs every float32 in (-3, 3); here the subnormals, a block next to
+    # 0.5 and the last block below 3, of both signs
+    mod = _load("check_f32_sixth", "tools")
+    plans = mod._plans()
+    bad = {name: 0 for name, *_ in mod.CASES}
+    for lo, hi in ((0, 1 << 16), (0x007F0000, 0x00810000), (0x3F000000, 0x3F010000),
+                   (0x403F0000, 0x40400000)):  # fmt: skip
+        mod._chunk(lo, hi, bad, plans)
+        mod._chunk(lo | 0x80000000, hi | 0x80000000, bad, plans)
+    assert bad == {name: 0 for name, *_ in mod.CASES}
+
+
+def test_fit_f32_polys_fits_what_numba32_uses():
+    # the script's fits are the polynomials of the lean primitives (their first
+    # coefficients, and a worst error far below the 6e-14 budget)
+    pytest.importorskip("mpmath")
+    import inspect
+
+    from relukit._prims import numba32
+
+    mod = _load("fit_f32_polys", "tools")
+    coeffs, worst = mod.fit("exp")
+    assert worst < 1e-15
+    assert repr(coeffs[0]) in inspect.getsource(numba32._exp_poly32)

@@ -50,10 +50,10 @@ with warnings.catch_warnings(record=True) as caught:
     import relukit as rk
     y = rk.elu(np.full(1000, -1.0))
     z = rk.relu(np.linspace(-1.0, 1.0, 1000))
-    from relukit import _kernels_numba as kn
+    from relukit import _kernels
 out = {"file": rk.__file__, "elu": float(y[0]), "relu": float(z[-1])}
-for name in ("elu_value", "relu_value"):
-    k = getattr(kn, name)
+for name, act in (("elu_value", rk.elu), ("relu_value", rk.relu)):
+    k = _kernels.plan(act, "value", np.float64, act.bind(), None).kernel
     out[name] = {
         "signatures": len(k.signatures),
         "hits": sum(k.stats.cache_hits.values()),
@@ -66,14 +66,15 @@ print(json.dumps(out))
 
 # where the kernels of a process would be cached, without compiling any
 _WHERE = """
-import json
-from relukit import _kernels_numba as kn
-print(json.dumps(kn.relu_value.stats.cache_path))
+import json, numpy as np, relukit as rk
+from relukit import _kernels
+k = _kernels.plan(rk.relu, "value", np.float64, {}, None).kernel
+print(json.dumps(k.stats.cache_path))
 """
 
 _CLEARED = (
     "NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_DISABLE_JIT", "RELUKIT_DISABLE_KERNELS",
-    "RELUKIT_KERNEL_MIN_SIZE", "RELUKIT_THREADING", "PYTHONPATH",
+    "RELUKIT_THREADING", "PYTHONPATH",
 )  # fmt: skip
 
 
@@ -112,15 +113,15 @@ def _compiled_files(root: pathlib.Path) -> list[pathlib.Path]:
 def test_a_changed_primitive_is_used_by_the_next_process_and_its_revert_too(tmp_path):
     site = _install(tmp_path)
     env = _env(site, tmp_path / "home", NUMBA_CACHE_DIR=str(tmp_path / "numba"))
-    math_py = site / "relukit" / "_kernels_math.py"
+    math_py = site / "relukit" / "_prims" / "numba64.py"
     original = math_py.read_text(encoding="utf-8")
 
     first = _run(env)
     assert first["file"].startswith(str(site))
     assert first["elu_value"]["signatures"] == 1  # the kernel path
     assert first["elu"] == pytest.approx(math.expm1(-1.0), rel=1e-14, abs=0)
-    # a new version of a primitive (in another file than elu's element functions, its
-    # lines unchanged): expm1 on x <= 0 doubled, as a reinstall over the old one would
+    # a new version of a primitive (in another file than elu's formula, its lines
+    # unchanged): expm1 on x <= 0 doubled, as a reinstall over the old one would
     changed = (
         original + "\n\n_expm1_neg_old = expm1_neg\n\n\n@njit(**ELEM)\n"
         "def expm1_neg(x):  # pragma: no cover - compiled\n"
@@ -245,10 +246,11 @@ with warnings.catch_warnings(record=True) as caught:
     d.write_text("not a directory")  # (another program's file where the cache was)
     y = rk.elu(np.full(1000, -1.0))
     z = rk.relu(np.linspace(-1.0, 1.0, 1000))
-    from relukit import _kernels_numba as kn
+    from relukit import _kernels
+kernels = [_kernels.plan(a, "value", np.float64, a.bind(), None).kernel for a in (rk.elu, rk.relu)]
 print(json.dumps({
     "elu": float(y[0]), "relu": float(z[-1]),
-    "signatures": [len(kn.elu_value.signatures), len(kn.relu_value.signatures)],
+    "signatures": [len(k.signatures) for k in kernels],
     "warnings": [[w.category.__name__, str(w.message)] for w in caught],
 }))
 """
@@ -336,7 +338,10 @@ def test_the_key_covers_every_kernel_source_file():
     # every module that makes kernels is hashed, and so is every relukit module it
     # imports (the functions it compiles may come from there)
     makers = {p for p in PKG.rglob("*.py") if "relukit._kernel_cache" in _relukit_imports(p)}
-    assert {PKG / "_kernels_math.py", PKG / "torch" / "_fewbit_numba.py"} <= makers
+    assert {PKG / "_kernels_build.py", PKG / "_kernels_half.py", PKG / "_kernels_par.py"} <= makers
+    assert PKG / "torch" / "_fewbit_numba.py" in makers
+    # the primitives and formulas that the kernels compile are hashed too
+    assert {*(PKG / "_prims").glob("*.py"), PKG / "catalogue.py"} <= hashed
     assert makers <= hashed
     for maker in makers:
         for name in _relukit_imports(maker) - {"relukit._kernel_cache"}:

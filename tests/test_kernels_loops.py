@@ -1,16 +1,19 @@
-"""The kernel loops written once per kind (relukit._kernels_loops) and plugged per entry.
+"""The kernels compiled from the formulas (relukit._kernels_build, relukit._kernels_loops).
 
-* every entry covered by ``relukit._kernels.KERNELS`` finds its four kernels (value,
-  derivative, both, backward) for float32 and float64 (gelu(tanh): float32 only), and
-  they are plugged with that entry's own element functions (float32 ones where listed,
-  gelu's float64 ones for float64);
+* every catalogue entry, with every parameter set of test_family.py, gets a kernel of
+  every kind (value, derivative, both, backward, and backward from the output where the
+  entry allows it) for float32 and float64: its loop template plugged with element
+  functions made from the entry's own formulas (:class:`~relukit.catalogue.Math`),
+  lowered for the numba namespace of its working precision (``numba32``, the lean one,
+  for float32 where ``Math.lean`` accepts the parameters; ``numba64`` otherwise) and
+  named after the formula;
 * a plugged kernel is an ordinary function for the disk cache (relukit._kernel_cache,
   numba's cache classes): a second process loads it instead of compiling it, and editing
-  a kernel source file (the element functions of one family, say) makes the next process
-  compile every kernel again (tests/test_kernel_cache.py tests the cache itself).
+  a kernel source file (the loop templates, say) makes the next process compile every
+  kernel again (tests/test_kernel_cache.py tests the cache itself).
 
-The numerical results of the kernels are tested in test_kernels.py (bit for bit against
-the NumPy path) and test_kernels_smooth.py (against mpmath).
+The numbers the kernels compute: test_one_result.py, test_nan_rule.py,
+test_numpy_formulas.py, test_accuracy.py.
 """
 
 from __future__ import annotations
@@ -27,91 +30,107 @@ import pytest
 
 import relukit as rk
 from relukit import _kernels
+from test_family import PARAMS
 
 pytest.importorskip("numba")
 
-KINDS = ("value", "derivative", "both", "backward")
-#: the entries with float32 element functions ``_<name>_v32``/``_<name>_d32``
-F32 = {
-    "elu",
-    "selu",
-    "celu",
-    "softplus",
-    "silu",
-    "mish",
-    "squareplus",
-    "gelu",
-    "hardswish",
-    "hardsigmoid",
-}
+from relukit import _kernels_build as kb
+from relukit import _kernels_loops as kl
+from relukit._prims import lower, numba32, numba64
+
+CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
 
 
-def _plans(name: str, dtype: str):
+def _element_formula(element) -> tuple:
+    """(the lowered formula, the namespace) an element function was plugged with."""
+    g = element.py_func.__globals__
+    return g["_F"], g["_M"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name,p", CASES, ids=IDS)
+def test_every_entry_has_its_kernels_made_from_its_formulas(name, p, dtype):
     act = rk.get(name)
-    x = np.zeros(4, dtype)
-    variants = [act.bind()]
-    if name == "gelu":
-        variants.append(act.bind((), {"approximate": "tanh"}))
-    if name == "prelu":
-        variants.append({"weight": np.array([0.25, 0.5])})  # one weight per channel
-        x = np.zeros((2, 2, 3), dtype)
-    for params in variants:
-        for kind in KINDS:
-            yield params, kind, _kernels.static_plan(act, kind, x, params, None)
+    params = act.bind((), p)
+    formulas, args = act.math.resolve(params)
+    kinds = ["value", "derivative", "both", "backward"]
+    if formulas.can_use_output(args):
+        kinds.append("backward_y")
+    lean = dtype == np.float32 and not formulas.exact
+    if lean and formulas.lean is not None:
+        lean = formulas.lean(*args)
+    m = numba32 if lean else numba64
+    ns = "32" if lean else "64"
+    for kind in kinds:
+        plan = _kernels.plan(act, kind, dtype, params, None)
+        assert plan is not None, kind
+        py = plan.kernel.py_func
+        base = f"{formulas.value.__module__}.{formulas.value.__qualname__}"
+        assert py.__qualname__ == f"{base}_{kind}_{ns}"
+        assert py.__module__ == kb.__name__
+        assert py.__code__.co_filename == kl.__file__  # the loop template's own code
+        g = py.__globals__
+        value_fn = formulas.value
+        deriv_fn = formulas.from_output if kind == "backward_y" else formulas.derivative
+        assert _element_formula(g["_v"]) == (lower(value_fn, m), m)
+        assert _element_formula(g["_d"]) == (lower(deriv_fn, m), m)
+        assert g["_w"] is (kb._same if formulas.exact else kb._widen)
+        assert plan.kernel is kb.kernel(formulas, ns, kind, len(args))  # made once
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", sorted(_kernels.KERNELS))
-def test_every_entry_has_its_four_kernels(name, dtype):
-    from relukit import _kernels_numba, _kernels_smooth
+def test_per_channel_kernels():
+    x = np.zeros((2, 3, 4))
+    params = rk.prelu.bind((), {"weight": np.array([0.1, 0.2, 0.3])})
+    for kind in ("value", "derivative", "both", "backward"):
+        plan = _kernels.plan(rk.prelu, kind, np.float64, params, None, x)
+        assert plan.kernel.py_func.__qualname__.endswith(f"_prelu_ch_{kind}_64")
+        assert plan.channel.tolist() == [0.1, 0.2, 0.3]
+    with pytest.raises(KeyError):  # (no per-channel loop from the output: no such formula)
+        kl.CHANNEL["backward_y"]
 
-    spec = _kernels.KERNELS[name]
-    for params, kind, plan in _plans(name, dtype):
-        tanh = name == "gelu" and params["approximate"] == "tanh"
-        if tanh and dtype == "float64":  # the NumPy path's compensated tail
-            assert plan is None
-            continue
-        assert plan is not None, (name, dtype, kind, params)
-        kernel = plan[0]
-        suffix = "_tanh" if tanh else ""
-        if name == "prelu" and isinstance(params["weight"], np.ndarray):
-            suffix = "_channel"
-        if name == "prelu" and dtype == "float32":  # (the weights are float32 values)
-            suffix += "_narrow"
-        f32 = dtype == "float32" and name in F32 and not tanh
-        f64 = name == "gelu" and dtype == "float64"  # (gelu's are named for both dtypes)
-        expected = f"{spec.prefix}{suffix}{'_f32' if f32 else ''}_{kind}"
-        assert kernel.py_func.__qualname__ == expected
-        home = _kernels_numba if f"_{spec.prefix}_v" in vars(_kernels_numba) else _kernels_smooth
-        # plugged with this entry's element functions (the per-channel loops: prelu's)
-        element = f"_{spec.prefix}{suffix.replace('_channel', '')}"
-        funcs = kernel.py_func.__globals__
-        width = "32" if f32 else "64" if f64 else ""
-        assert funcs["_v"] is getattr(home, f"{element}_v{width}")
-        assert funcs["_d"] is getattr(home, f"{element}_d{width}")
-        assert kernel.py_func.__code__.co_filename == home.__file__
+
+def test_lowering_gives_the_formula_its_namespace():
+    # the formula's own code with new globals: helper formulas lowered too
+    from relukit.activations import curved
+
+    f64 = lower(curved._gelu_erf, numba64)
+    f32 = lower(curved._gelu_erf, numba32)
+    assert f64 is not f32 and f64 is lower(curved._gelu_erf, numba64)  # cached
+    assert f64.py_func.__code__ is curved._gelu_erf.__code__
+    assert f64.py_func.__globals__["_gelu_parts"] is lower(curved._gelu_parts, numba64)
+    from relukit._prims.numpy import NP
+
+    assert lower(curved._gelu_erf, NP) is curved._gelu_erf  # Python namespaces: as written
 
 
 def test_plug_rejects_a_name_the_templates_do_not_have():
-    from relukit import _kernels_loops as kl
-    from relukit import _kernels_numba as kn
+    from numba import njit
 
-    with pytest.raises(ValueError, match=r"no global \['_w'\]"):
-        kl.plug(kl._pl_value, "bad_value", vars(kn), kl.PIECEWISE_FLAGS, _w=kn._relu_v)
+    with pytest.raises(ValueError, match=r"no global \['_x'\]"):
+        kl.plug(kl._value, "bad_value", __name__, njit, _x=njit(lambda v: v))
+
+
+def test_at_most_three_formula_arguments():
+    from relukit.catalogue import Math
+
+    def f(m, x, a, b, c, d):  # pragma: no cover - never compiled
+        return x
+
+    with pytest.raises(ValueError, match="at most 3 formula arguments, got 4"):
+        kb.kernel(Math(f, f), "64", "value", 4)
 
 
 _PROBE = """
-import json, numpy as np
-from relukit import _kernels_numba as kn
+import json, numpy as np, relukit as rk
+from relukit import _kernels
 x = np.linspace(-3, 3, 64)
-y, d = np.empty_like(x), np.empty_like(x)
-P = np.array([0, 0, 0, 0, 0, 0, 1, 0], float)
-kn.relu_value(x, y, P, P)
-kn.silu_backward(x, y, d, P, P, 0)
+rk.relu(x); rk.silu.derivative(x)
 out = {}
-for name in ("relu_value", "silu_backward"):
-    s = getattr(kn, name).stats
-    out[name] = [sum(s.cache_hits.values()), sum(s.cache_misses.values())]
+for act, kind in ((rk.relu, "value"), (rk.silu, "derivative")):
+    k = _kernels.plan(act, kind, np.float64, act.bind(), None).kernel
+    s = k.stats
+    out[kind] = [sum(s.cache_hits.values()), sum(s.cache_misses.values()), k.py_func.__qualname__]
 print(json.dumps(out))
 """
 
@@ -126,22 +145,23 @@ def test_plugged_kernels_are_loaded_from_the_disk_cache(tmp_path):
     cache = tmp_path / "numba"  # (not the developer's cache)
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "NUMBA_CACHE_DIR": str(cache)}
     env.pop("NUMBA_DISABLE_JIT", None)
+    env.pop("RELUKIT_DISABLE_KERNELS", None)
 
     def run() -> dict:
         res = subprocess.run(
             [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True
         )
-        return json.loads(res.stdout)
+        return {k: v[:2] for k, v in json.loads(res.stdout).items()}
 
-    compiled = {"relu_value": [0, 1], "silu_backward": [0, 1]}  # [hits, misses]
-    loaded = {"relu_value": [1, 0], "silu_backward": [1, 0]}
+    compiled = {"value": [0, 1], "derivative": [0, 1]}  # [hits, misses]
+    loaded = {"value": [1, 0], "derivative": [1, 0]}
     assert run() == compiled
     assert run() == loaded
-    names = {p.name.split("-")[0] for p in cache.glob("relukit/kernels-*/*.nbi")}
-    assert {"relukit._kernels_numba.relu_value", "relukit._kernels_smooth.silu_backward"} <= names
+    names = " ".join(p.name for p in cache.glob("relukit/kernels-*/*.nbi"))
+    assert "_relu_value_64" in names and "_silu_derivative_64" in names
     assert not list(pkg.rglob("*.nbi"))  # nothing next to the sources
-    # editing the piecewise-linear element functions compiles every kernel again
-    with open(pkg / "_kernels_numba.py", "a", encoding="utf-8") as f:
+    # editing the loop templates compiles every kernel again
+    with open(pkg / "_kernels_loops.py", "a", encoding="utf-8") as f:
         f.write("# edited\n")
     assert run() == compiled
     assert run() == loaded

@@ -18,9 +18,10 @@ import pytest
 
 import relukit as rk
 from relukit import _dispatch, _kernels
+from relukit import _kernels_threads as th
 
 numba = pytest.importorskip("numba")
-if not _kernels._numba_threads():  # pragma: no cover - numba without OpenMP/TBB here
+if not th._numba_threads():  # pragma: no cover - numba without OpenMP/TBB here
     pytest.skip("numba's threading layer is neither OpenMP nor TBB", allow_module_level=True)
 
 UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
@@ -43,8 +44,7 @@ def serial(monkeypatch):
     """A function running a call with every kernel in the calling thread only."""
 
     def run(fn, *args, **kwargs):
-        with monkeypatch.context() as m:
-            m.setattr(_kernels, "THREADS", 1)
+        with _kernels.switched(threads=1):
             _dispatch._CALLS.clear()
             return fn(*args, **kwargs)
 
@@ -55,23 +55,20 @@ def serial(monkeypatch):
 def threads(monkeypatch):
     """Force numba's threads from 64 elements on, whatever the machine's load; count regions."""
     made = []
-    real = _kernels._par.parallel
+    real = th._par.parallel
 
     def parallel(kernel, arrays):
         made.append(kernel.py_func.__name__)
         return real(kernel, arrays)
 
-    monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
-    monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1)
-    monkeypatch.setattr(
-        _kernels, "GRAIN", {"memory": 64 * 8, "light": 64 * 8, "compute": 64 * 8, "heavy": 64 * 8}
-    )
-    monkeypatch.setattr(_kernels, "THREADS", 2)
-    monkeypatch.setattr(_kernels, "NUMBA_THREADS", True)
-    monkeypatch.setattr(_kernels, "_idle_cpus", lambda: 2)
-    monkeypatch.setattr(_kernels._par, "parallel", parallel)
-    _dispatch._CALLS.clear()
-    yield made
+    monkeypatch.setattr(th, "PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(th, "GRAIN", dict.fromkeys(th.GRAIN, 64 * 8))
+    monkeypatch.setattr(th, "NUMBA_THREADS", True)
+    monkeypatch.setattr(th, "_idle_cpus", lambda: 2)
+    monkeypatch.setattr(th._par, "parallel", parallel)
+    _dispatch._CALLS.clear()  # (a plan keeps the grain it was made with)
+    with _kernels.switched(threads=2):
+        yield made
     _dispatch._CALLS.clear()
 
 
@@ -147,7 +144,7 @@ def test_numba_thread_count_is_restored(threads):
 
 
 def test_no_parallel_region_when_another_process_uses_a_cpu(threads, monkeypatch, serial):
-    monkeypatch.setattr(_kernels, "_idle_cpus", lambda: 1)
+    monkeypatch.setattr(th, "_idle_cpus", lambda: 1)
     x = edge_array(np.float32, 4096)
     assert bits_equal(rk.relu(x), serial(rk.relu, x))
     assert threads == []
@@ -156,15 +153,16 @@ def test_no_parallel_region_when_another_process_uses_a_cpu(threads, monkeypatch
 def test_large_new_outputs_go_to_the_pool(threads, monkeypatch, serial):
     # outputs that glibc maps afresh (page faults in the OpenMP threads): relukit's pool
     woken = []
-    monkeypatch.setattr(_kernels, "FRESH_LIMIT", 4096 * 4 - 1)
-    monkeypatch.setattr(_kernels, "_free_cpus", lambda: 2)
-    monkeypatch.setattr(_kernels, "_wake", lambda n, job: woken.append(n))
+    monkeypatch.setattr(th, "FRESH_LIMIT", 4096 * 4 - 1)
+    monkeypatch.setattr(th, "_free_cpus", lambda: 2)
+    monkeypatch.setattr(th, "_wake", lambda n, job: woken.append(n))
     x = edge_array(np.float32, 4096)
     y = np.empty_like(x)
-    assert bits_equal(rk.relu(x, out=y), serial(rk.relu, x))  # out=: numba's threads
-    assert threads == ["relu_value"] and woken == []
-    assert bits_equal(rk.relu(x), serial(rk.relu, x))  # a new 16 KiB array: the pool
-    assert threads == ["relu_value"] and woken == [1]
+    want = serial(rk.relu, x)
+    assert bits_equal(rk.relu(x, out=y), want)  # out=: numba's threads
+    assert threads == ["_relu_value_64"] and woken == []
+    assert bits_equal(rk.relu(x), want)  # a new 16 KiB array: the pool
+    assert threads == ["_relu_value_64"] and woken == [1]
 
 
 def test_idle_cpus_allow_for_a_tenth_of_a_cpu(monkeypatch):
@@ -173,26 +171,26 @@ def test_idle_cpus_allow_for_a_tenth_of_a_cpu(monkeypatch):
     for others, free, idle in ((0.0, 2, 2), (0.05, 2, 2), (0.2, 2, 1), (0.9, 1, 1), (2.0, 1, 1)):
         ticks = 1000.0
         readings = iter([(0.0, 0.0, 0.0), (others / 2 * ticks, ticks, 0.0)])
-        monkeypatch.setattr(_kernels, "_cpu_counters", lambda r=readings: next(r))
-        monkeypatch.setattr(_kernels, "_load_seen", [-1.0, 1, None])
-        _kernels._free_cpus()  # the first look: counters kept
-        _kernels._load_seen[0] = -1.0  # the next look is due
-        assert (_kernels._free_cpus(), _kernels._idle_cpus()) == (free, idle), others
+        monkeypatch.setattr(th, "_cpu_counters", lambda r=readings: next(r))
+        monkeypatch.setattr(th, "_load_seen", [-1.0, 1, None])
+        th._free_cpus()  # the first look: counters kept
+        th._load_seen[0] = -1.0  # the next look is due
+        assert (th._free_cpus(), th._idle_cpus()) == (free, idle), others
 
 
 def test_first_look_counts_the_tasks_running_now(monkeypatch):
     # no interval measured yet: the load average, and the tasks running at this moment
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(_kernels, "_cpu_counters", lambda: None)
+    monkeypatch.setattr(th, "_cpu_counters", lambda: None)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
     for running, idle in ((1, 2), (2, 1), (5, 1)):  # (this process is one of them)
-        monkeypatch.setattr(_kernels, "_running_now", lambda r=running: r)
-        monkeypatch.setattr(_kernels, "_load_seen", [-1.0, 1, None])
-        assert _kernels._idle_cpus() == idle, running
+        monkeypatch.setattr(th, "_running_now", lambda r=running: r)
+        monkeypatch.setattr(th, "_load_seen", [-1.0, 1, None])
+        assert th._idle_cpus() == idle, running
 
 
 def test_running_now_reads_proc():
-    n = _kernels._running_now()
+    n = th._running_now()
     assert n >= 1  # at least this test (1 where /proc/loadavg does not exist)
 
 
@@ -208,16 +206,16 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, **env},
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("RELUKIT_")}, **env},
     )
 
 
 def test_pool_chosen_by_environment():
     code = (
         "import numpy as np, relukit as rk\n"
-        "from relukit import _kernels\n"
+        "from relukit import _kernels_threads as th\n"
         "rk.relu(np.ones(200_000, np.float32))\n"
-        "print(_kernels.NUMBA_THREADS, _kernels._par)\n"
+        "print(th.NUMBA_THREADS, th._par)\n"
     )
     r = _python(code, RELUKIT_THREADING="pool")
     assert r.returncode == 0, r.stderr
@@ -226,17 +224,17 @@ def test_pool_chosen_by_environment():
 
 _FORK = """
 import os, numpy as np, relukit as rk
-from relukit import _kernels
-_kernels._idle_cpus = lambda: 2
-_kernels.THREADS = 2
+from relukit import _kernels, _kernels_threads as th
+th._idle_cpus = lambda: 2
 x = np.linspace(-1, 1, 200_001, dtype=np.float32)
-parent = rk.relu(x)
-assert _kernels.NUMBA_THREADS and _kernels._par._made  # a parallel region ran
-pid = os.fork()
-if pid == 0:  # GNU OpenMP cannot start threads here: relukit's pool or one thread
-    ok = np.array_equal(rk.relu(x), parent) and not _kernels.NUMBA_THREADS
-    os._exit(0 if ok else 3)
-_, status = os.waitpid(pid, 0)
+with _kernels.switched(threads=2):
+    parent = rk.relu(x)
+    assert th.NUMBA_THREADS and th._par._made  # a parallel region ran
+    pid = os.fork()
+    if pid == 0:  # GNU OpenMP cannot start threads here: relukit's pool or one thread
+        ok = np.array_equal(rk.relu(x), parent) and not th.NUMBA_THREADS
+        os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
 print(os.waitstatus_to_exitcode(status))
 """
 

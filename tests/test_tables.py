@@ -8,7 +8,7 @@ from pathlib import Path
 
 import mpmath as mp
 
-from relukit import _tables
+from relukit._prims import tables as _tables
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +22,7 @@ def _script():
 
 def test_committed_tables_equal_the_generator_output():
     script = _script()
-    committed = (ROOT / "src/relukit/_tables.py").read_text(encoding="utf-8")
+    committed = (ROOT / "src/relukit/_prims/tables.py").read_text(encoding="utf-8")
     assert committed == script.render(), "run: python tools/build_tables.py"
 
 

@@ -1,4 +1,4 @@
-"""Generate ``src/relukit/_tables.py``: ``python tools/build_tables.py`` (needs mpmath).
+"""Generate ``src/relukit/_prims/tables.py``: ``python tools/build_tables.py`` (needs mpmath).
 
 Every number in that module is computed here with mpmath at 60 significant digits and
 rounded once to the float64 or float32 it is stored as:
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import mpmath as mp
 
-TARGET = Path(__file__).resolve().parents[1] / "src" / "relukit" / "_tables.py"
+TARGET = Path(__file__).resolve().parents[1] / "src" / "relukit" / "_prims" / "tables.py"
 DPS = 60
 #: half-width of the interval around a derivative's zero where the polynomial is used
 ROOT_WIDTH = 0.45

@@ -21,7 +21,7 @@ import time
 import numpy as np
 from numba import njit, prange
 
-from relukit._kernels_math import _fma
+from relukit._prims.numba64 import _fma
 
 # bit patterns of the float32 values in (-3, 3): +0 ... below 3, -0 ... above -3
 RANGES = ((0x00000000, 0x40400000), (0x80000000, 0xC0400000))

@@ -1,9 +1,9 @@
-"""Fit the polynomials of the lean float32 functions in ``_kernels_math`` (needs mpmath).
+"""Fit the polynomials of the lean float32 primitives in ``relukit._prims.numba32`` (needs mpmath).
 
     python tools/fit_f32_polys.py
 
 A float32 result rounded from a float64 value within 6e-14 relative of the true one is
-within 0.5 + 1e-6 ulp (``src/relukit/_kernels_math.py``), so the ``*_f32`` functions do
+within 0.5 + 1e-6 ulp (``src/relukit/_prims/numba32.py``), so the lean primitives do
 not need Taylor polynomials accurate to the last float64 bit: near-minimax (Chebyshev,
 mpmath's ``chebyfit`` at 40 digits) polynomials of lower degree keep them near 1e-15.
 Prints, for each, the coefficients (highest degree first, each rounded once to float64)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import struct
 from typing import TYPE_CHECKING, Any
 
 from relukit import _containers
@@ -93,7 +94,14 @@ def default_call(act: Activation, kind: str, x: Any, out: Any, at_kink: Any) -> 
         return _scalar(act, kind, x, act._defaults, None)
     if t is _ndarray and at_kink is None:
         call = _CALLS.get((act, kind, x.dtype))
-        if call is not None and call.plan is not None and (out is None or _out_plain(x, out)):
+        if (
+            call is not None
+            and call.plan is not None
+            # (out= for an integer x, whose result is float, and the pair of "both": the
+            # general path checks them)
+            and (out is None or (kind != "both" and x.dtype.kind == "f" and _out_plain(x, out)))
+            and _kernels_mod.settings().enabled  # (``switched(enabled=False)`` since planned)
+        ):
             res = call.plan.run(x, out)
             if res is not _kernels_mod.NOT_RUN:
                 return res
@@ -273,8 +281,9 @@ def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | N
 
         return math_.value(MATH, x, *fargs)  # (any int, also one beyond every float)
     xf = _real(act, x)
-    if xf != xf:  # NaN in, the same NaN out (value and derivative)
-        return (xf, xf) if kind == "both" else xf
+    if xf != xf:  # NaN in, the same NaN out (quieted, as the kernels give it back)
+        q = _quiet(xf)
+        return (q, q) if kind == "both" else q
     if fargs is None or not (math_.exact or not _kernels().available()):
         # a kernel on a one-element array: the bits of every array of this value
         arr = numpy().array([xf])
@@ -295,6 +304,13 @@ def _scalar(act: Activation, kind: str, x: Any, params: dict, at_kink: float | N
                     d = at_kink
         results.append(d)
     return tuple(results) if kind == "both" else results[0]
+
+
+def _quiet(v: float) -> float:
+    """The NaN ``v`` with its quiet bit set, its sign and payload kept (a signalling NaN
+    given as a Python float keeps its bits through Python's arithmetic)."""
+    bits = struct.unpack("<Q", struct.pack("<d", v))[0] | (1 << 51)
+    return float(struct.unpack("<d", struct.pack("<Q", bits))[0])
 
 
 # ---------------------------------------------------------------------------
@@ -435,17 +451,19 @@ def _numpy(
         else:
             _check_out(act, out, x.shape, vdtype if kind == "value" else ddtype)
     xa = x if isinstance(x, np.ndarray) else np.asarray(x)
-    if xa.dtype.kind == "f" or (xa.dtype.kind in "iu" and not (
-        kind == "value" and act.integer_preserving
-    )):
+    if xa.dtype.kind == "f" or (
+        xa.dtype.kind in "iu" and not (kind == "value" and act.integer_preserving)
+    ):
         if xa.dtype.kind in "iu":
             xa = xa.astype(np.float64)  # (integers become the default float: the same kernel)
+        kernels = _kernels()
+        enabled = kernels.settings().enabled  # (the plan is kept, the switch may change)
         p = None
         if call is not None and call.planned:
-            p = call.plan
+            p = call.plan if enabled else None
         else:
-            p = _kernels().plan(act, kind, xa.dtype, params, at_kink, xa)
-            if call is not None and act.math.channel is None:
+            p = kernels.plan(act, kind, xa.dtype, params, at_kink, xa)
+            if call is not None and act.math.channel is None and enabled:
                 call.plan, call.planned = p, True
         if p is not None:
             res = p.run(xa, out)
@@ -479,19 +497,25 @@ def _numpy_formula(
     """The formulas on NumPy arrays: exact formulas in the dtype (float16 in float64),
     the others in float64, each result rounded once to its dtype."""
     np = numpy()
-    from relukit._prims.numpy import NP
+    from relukit._prims.numpy import NP, namespace
 
-    m_, fargs = act.math.resolve(params)
+    channel = act.math.channel is not None
+    # (per-channel weights are resolved against the array below: a 1-D weight of several
+    # elements is no scalar)
+    m_, fargs = (act.math, ()) if channel else act.math.resolve(params)
     work = x
+    ns = NP
     if x.dtype.kind == "f" and (x.dtype.itemsize < 8 and not (m_.exact and x.dtype.itemsize == 4)):
         work = x.astype(np.float64)
-    if fargs is not None and act.math.channel is not None:
+        if x.dtype.itemsize == 4:  # float32 results from float64: float32's subnormal ties
+            ns = namespace(np, to32=True)
+    if fargs is not None and channel:
         m_, fargs = act.math.resolve(params, work, np)
     if fargs is None:  # rrelu in training: the random slopes
         v, d = act.math.train(np, work, params) if act.math.train is not None else (None, None)
     else:
-        v = m_.value(NP, work, *fargs) if kind != "derivative" else None
-        d = m_.derivative(NP, work, *fargs) if kind != "value" else None
+        v = m_.value(ns, work, *fargs) if kind != "derivative" else None
+        d = m_.derivative(ns, work, *fargs) if kind != "value" else None
     results = []
     nan = work != work
     if kind != "derivative":
@@ -527,7 +551,8 @@ def _array_api(
             f"{type(x).__module__.split('.')[0]} arrays use the returned array"
         )
     xp = array_api_compat.array_namespace(x)
-    from relukit._prims.numpy import astype, kind as lib, namespace
+    from relukit._prims.numpy import astype, namespace
+    from relukit._prims.numpy import kind as lib
 
     if lib(xp) == "dask":
         return _dask(act, kind, x, params, at_kink)
@@ -542,7 +567,7 @@ def _array_api(
         raise _bad_input(act, x)
     if act.check_dtype is not None:
         act.check_dtype(params, dx.dtype)
-    math_, fargs = act.math.resolve(params)
+    exact = _formulas(act, params).exact
     results = []
     for which, xi in (("value", vx), ("derivative", dx)):
         if kind not in (which, "both"):
@@ -551,18 +576,17 @@ def _array_api(
             m_, a_ = act.math.resolve(params, xi, xp)
             results.append(getattr(m_, which)(namespace(xp), xi, *a_))
             continue
-        work, f32 = _working(xp, xi, math_.exact)
+        work, f32 = _working(xp, xi, exact)
         w = xi if work == xi.dtype else astype(xp, xi, work)
         m_, a_ = act.math.resolve(params, w, xp)
         if a_ is None:
             r = act.math.train(xp, w, params)[0 if which == "value" else 1]
         else:
-            r = getattr(m_, which)(namespace(xp, f32), w, *a_)
+            r = getattr(m_, which)(namespace(xp, f32, to32=_to32(xp, xi, f32)), w, *a_)
         if which == "derivative" and at_kink is not None:
             for k in act.kinks:
                 r = xp.where(w == k.location(params), at_kink, r)
-        r = xp.where(w != w, w + 0, r)  # NaN in: the same NaN out
-        results.append(r if r.dtype == xi.dtype else astype(xp, r, xi.dtype))
+        results.append(_same_nan(xp, xi, r))
     return tuple(results) if kind == "both" else results[0]
 
 
@@ -576,16 +600,37 @@ def formula(act: Activation, which: str, x: Any, params: dict) -> Any:
     from relukit._prims.numpy import astype, namespace
 
     xp = array_api_compat.array_namespace(x)
-    work, f32 = _working(xp, x, act.math.resolve(params)[0].exact)
+    work, f32 = _working(xp, x, _formulas(act, params).exact)
     w = x if work == x.dtype else astype(xp, x, work)
     m_, a_ = act.math.resolve(params, w, xp)
     if a_ is None:
         r = act.math.train(xp, w, params)[0 if which == "value" else 1]
     else:
         fn = m_.from_output if which == "from_output" else getattr(m_, which)
-        r = fn(namespace(xp, f32), w, *a_)
-    r = xp.where(w != w, w + 0, r)
-    return r if r.dtype == x.dtype else astype(xp, r, x.dtype)
+        r = fn(namespace(xp, f32, to32=_to32(xp, x, f32)), w, *a_)
+    return _same_nan(xp, x, r)
+
+
+def _formulas(act: Activation, params: dict) -> Any:
+    """The entry's :class:`~relukit.catalogue.Math` for these parameters, before ``x`` is
+    known (per-channel weights are checked against ``x`` when the formula is applied)."""
+    return act.math if act.math.channel is not None else act.math.resolve(params)[0]
+
+
+def _to32(xp: Any, x: Any, f32: bool) -> bool:
+    """``x`` is float32 computed in float64 (on the CPU): results rounded to float32."""
+    return not f32 and x.dtype == xp.float32
+
+
+def _same_nan(xp: Any, x: Any, r: Any) -> Any:
+    """``r`` in ``x``'s dtype, with ``x``'s NaNs (quieted) where ``x`` is NaN: put back in
+    ``x``'s own dtype, since a conversion may lose a NaN's payload (torch's float16 ->
+    float32 gives 0x7fffffff for every NaN)."""
+    from relukit._prims.numpy import astype
+
+    if r.dtype != x.dtype:
+        r = astype(xp, r, x.dtype)
+    return xp.where(x != x, x + 0, r)
 
 
 def _working(xp: Any, x: Any, exact: bool) -> tuple[Any, bool]:
@@ -614,6 +659,10 @@ def _dask(act: Activation, kind: str, x: Any, params: dict, at_kink: float | Non
     """A Dask array: the NumPy path on each block (the kernels' bits), lazily."""
     np = numpy()
     meta = np.empty((0,) * x.ndim, dtype=x.dtype)
+    if act.math.channel is not None:
+        # the entry's checks of per-channel weights against the whole array, now (an
+        # array of x's shape that takes no memory); each block gets its channels' slice
+        act.math.resolve(params, np.broadcast_to(np.zeros((), x.dtype), x.shape), np)
     which = ("value", "derivative") if kind == "both" else (kind,)
     outs = []
     for w in which:
@@ -623,8 +672,19 @@ def _dask(act: Activation, kind: str, x: Any, params: dict, at_kink: float | Non
     return tuple(outs) if kind == "both" else outs[0]
 
 
-def _dask_block(act: Activation, kind: str, params: dict, at_kink: Any, block: Any) -> Any:
-    return _numpy(act, kind, numpy().asarray(block), params, None, at_kink)
+def _dask_block(
+    act: Activation, kind: str, params: dict, at_kink: Any, block: Any, block_info: Any = None
+) -> Any:
+    np = numpy()
+    block = np.asarray(block)
+    channel = act.math.channel
+    if channel is not None and block.ndim >= 2 and block_info is not None:
+        w = params[channel]
+        wa = None if isinstance(w, float) else np.asarray(w).reshape(-1)
+        if wa is not None and wa.size > 1:  # one weight per channel: this block's channels
+            lo, hi = block_info[0]["array-location"][1]
+            params = {**params, channel: wa[lo:hi]}
+    return _numpy(act, kind, block, params, None, at_kink)
 
 
 # ---------------------------------------------------------------------------
@@ -706,15 +766,17 @@ def backward(
     res = _kernels().backward_kernel(act, x, grad_out, bound, at_kink, out, from_output)
     if res is not _kernels_mod.NOT_RUN:
         return res
-    if from_output:
-        from relukit._prims.numpy import NP
-
-        m_, fargs = act.math.resolve(bound)
-        with np.errstate(all="ignore"):
-            d = np.asarray(m_.from_output(NP, x.astype(np.float64), *fargs)).astype(dtype)
-    else:
-        d = _numpy_formula(act, "derivative", x, bound, at_kink, dtype, dtype)[0]
+    # (overflow to ±inf is the intended limit; a signalling NaN is no error either)
     with np.errstate(all="ignore"):
+        if from_output:
+            from relukit._prims.numpy import NP
+
+            m_, fargs = act.math.resolve(bound)
+            y = x.astype(np.float64)
+            d = np.asarray(m_.from_output(NP, y, *fargs), dtype=np.float64)
+            d = np.where(y != y, y + 0, d).astype(dtype)  # NaN in: the same NaN out
+        else:
+            d = _numpy_formula(act, "derivative", x, bound, at_kink, dtype, dtype)[0]
         return np.multiply(grad_out, d, out=out)
 
 

@@ -3,7 +3,7 @@
 numba's own cache (``cache=True``) writes next to the source file (``__pycache__``) and
 stamps each function's entry with the content of the one file that holds it. A relukit
 kernel is compiled from several files (the loop templates, the element functions, the
-primitives of :mod:`relukit._kernels_math`), so an installed update of a primitive
+primitives of :mod:`relukit._prims`), so an installed update of a primitive
 would leave the old machine code running; and an install whose ``site-packages`` is
 read-only would cache nowhere. Every relukit dispatcher is therefore made by
 :func:`njit` (or given to :func:`enable`), which gives it numba's own cache classes

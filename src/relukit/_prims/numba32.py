@@ -27,8 +27,8 @@ from relukit._prims.numba64 import (  # noqa: F401  (the shared part of the name
     F32,
     JIT,
     _bits_to_float,
-    _fma,
     _float_to_bits,
+    _fma,
     clip,
     expm1,
     isinf,
@@ -103,7 +103,8 @@ def _exp_f32_times(x, a):  # pragma: no cover - compiled
 
 #: ``erfcx`` on [0, 15 / sqrt 2] as a polynomial in ``s = C1 t + C0``, ``t = 4 / (4 + a)``
 #: (``s`` in [-1, 1]): mpmath's ``chebyfit`` at 40 digits, degree 18, absolute error
-#: 1.1e-16 (erfcx >= 0.053 there: relative error < 2.1e-15)
+#: 1.1e-16 (erfcx >= 0.053 there: relative error < 2.1e-15; with the roundings of ``t``
+#: and ``s``, 4.3e-15 measured on 20,001 points, ``tests/test_prims.py``)
 _ERFCX_F32 = (  # highest degree first
     7.793340112198969e-11,
     3.849566117595199e-10,
@@ -132,7 +133,7 @@ _ERFCX_C0 = -1.7542472332656507  # -1 - 2 T0 / (1 - T0)
 
 @njit(**ELEM)
 def _erfcx_f32(a):  # pragma: no cover - compiled
-    """``erfcx(a) = exp(a**2) erfc(a)`` for 0 <= a <= 15 / sqrt 2, relative error < 3e-15."""
+    """``erfcx(a) = exp(a**2) erfc(a)`` for 0 <= a <= 15 / sqrt 2, relative error < 4.5e-15."""
     t = 4.0 / (4.0 + a)
     s = t * _ERFCX_C1 + _ERFCX_C0
     z = s * s
@@ -278,7 +279,9 @@ def erfcx(a):  # pragma: no cover - compiled
 @njit(**ELEM)
 def tiny_half(x, r):  # pragma: no cover - compiled
     """``r``, except where ``x / 2`` is subnormal in float32 (|x| < 2**-125): there
-    ``x / 2`` plus a bias far below the float32 spacing, so that a float32 tie rounds up,
-    as the true value of ``x/2 + c x**2`` (``c > 0``) does."""
+    ``x / 2`` plus ``|x| 2**-40``, far below half a float32 subnormal step (2**-150) and
+    far above a float64 ulp of ``x / 2``, so that a float32 tie rounds up (towards +inf),
+    as the true value of ``x/2 + c x**2`` (``c > 0``) does. (A constant bias is lost in
+    the float64 sum once ``|x / 2|`` exceeds about 2**-147.)"""
     tiny = x != 0.0 and -2.350988701644575e-38 < x < 2.350988701644575e-38
-    return 0.5 * x + 6.223015277861142e-61 if tiny else r
+    return 0.5 * x + abs(x) * 9.094947017729282e-13 if tiny else r

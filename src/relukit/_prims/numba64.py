@@ -52,7 +52,7 @@ ELEM = {"fastmath": {"contract"}, "nogil": True, "error_model": "numpy", "inline
 BACKEND = "numba"
 
 
-def JIT(fn):  # noqa: N802  (the namespace's compiler, as relukit._prims.lower calls it)
+def JIT(fn):
     """Compile a formula (or a helper) for this namespace: inlined into its callers."""
     return njit(**ELEM)(fn)
 
@@ -334,4 +334,7 @@ def tiny_half(x, r):  # pragma: no cover - compiled
     true value lies above it: ``(x + 2**-1074) / 2`` is then the correct rounding.
     """
     h = 0.5 * x
-    return 0.5 * (x + 5e-324) if h + h != x else r
+    up = 0.5 * (x + 5e-324)
+    if up == 0.0:
+        up = h  # -5e-324: -0.0 (the true value is negative), not +0.0
+    return up if h + h != x else r

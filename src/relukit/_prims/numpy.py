@@ -4,7 +4,9 @@
   NumPy arrays first). Runs the formulas on NumPy arrays when the compiled kernels are
   not available, and for the few calls they do not cover.
 * :func:`namespace`: any Array API namespace (PyTorch, JAX, CuPy, Dask through
-  ``array-api-compat``) in a given working precision (float32 or float64).
+  ``array-api-compat``) in a given working precision (float32 or float64), and for
+  float64 the precision its results are rounded to (``to32``: float32 arrays on the
+  CPU are computed in float64).
 * :data:`MATH`: Python floats, through :mod:`math` (the piecewise-linear entries'
   scalar path: their formulas are exact, so Python gives the kernels' bits).
 
@@ -45,22 +47,39 @@ class ArrayNamespace:
     BACKEND = "python"
     LEAN = False
 
-    def __init__(self, xp: Any, f32: bool = False) -> None:
+    def __init__(self, xp: Any, f32: bool = False, to32: bool = False) -> None:
         self.xp = xp
         self.F32 = f32
+        #: float64 working precision whose results are rounded to float32 afterwards:
+        #: ``tiny_half`` then breaks float32's subnormal ties (as numba32's does)
+        self.TO32 = to32 and not f32
         #: below it exp(x) is subnormal in the working precision
         self.EXP_TAIL = -80.0 if f32 else -700.0
         self._split = _SPLIT[f32]
         self._tiny = 1.401298464324817e-45 if f32 else 5e-324  # the smallest subnormal
         self._kind = kind(xp)
         self._erfcx: Callable[[Any], Any] | None = None
+        self._float = xp.float32 if f32 else xp.float64
 
     def __repr__(self) -> str:
-        return f"<relukit namespace {self._kind} {'float32' if self.F32 else 'float64'}>"
+        prec = "float32" if self.F32 else "float64 for float32" if self.TO32 else "float64"
+        return f"<relukit namespace {self._kind} {prec}>"
 
     # -- selections and elementary functions --------------------------------
     def where(self, c: Any, a: Any, b: Any) -> Any:
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            # two Python scalars (leaky_relu' = where(x > 0, 1, slope)): no array to take
+            # the dtype from, and torch and JAX would give their default float32
+            a = self.xp.asarray(a, dtype=self._float, **self._on(c))
         return self.xp.where(c, a, b)
+
+    def _on(self, c: Any) -> dict[str, Any]:
+        """``device=`` of the array ``c`` (for libraries that have devices)."""
+        if self._kind in ("numpy", "dask"):
+            return {}
+        import array_api_compat
+
+        return {"device": array_api_compat.device(c)}
 
     def clip(self, x: Any, lo: float, hi: float) -> Any:
         where = self.xp.where
@@ -70,6 +89,8 @@ class ArrayNamespace:
         return self.xp.isinf(x)
 
     def sqrt(self, x: Any) -> Any:
+        if isinstance(x, (int, float)):  # a parameter (squareplus' sqrt(b)), not an array
+            return math.sqrt(x) if x >= 0 else math.nan
         return self.xp.sqrt(x)
 
     def div(self, a: Any, b: Any) -> Any:
@@ -101,9 +122,17 @@ class ArrayNamespace:
         return self._erfcx(a)
 
     def tiny_half(self, x: Any, r: Any) -> Any:
-        # x / 2 is a tie only for an odd subnormal x: rounded up there (see numba64)
+        where = self.xp.where
+        if self.TO32:
+            # float32 results: x / 2 moved up by far less than half a float32 subnormal
+            # step and far more than a float64 ulp of it (see numba32)
+            tiny = (x != 0) & (x < 2.350988701644575e-38) & (x > -2.350988701644575e-38)
+            return where(tiny, 0.5 * x + self.xp.abs(x) * 9.094947017729282e-13, r)
+        # x / 2 is a tie only for an odd subnormal x: rounded up there (see numba64);
+        # -0.0 for the smallest negative one (its true half is negative)
         h = 0.5 * x
-        return self.xp.where(h + h != x, 0.5 * (x + self._tiny), r)
+        up = 0.5 * (x + self._tiny)
+        return where(h + h != x, where(up == 0, h, up), r)
 
     # -- exact errors (Dekker's splitting: no fused multiply-add needed) ---------
     def _halves(self, a: Any) -> tuple[Any, Any]:
@@ -173,8 +202,10 @@ class _MathNamespace:
         try:
             return a / b
         except ZeroDivisionError:
-            return math.nan if a == 0 or a != a else math.copysign(math.inf, a) * (
-                math.copysign(1.0, b)
+            return (
+                math.nan
+                if a == 0 or a != a
+                else math.copysign(math.inf, a) * (math.copysign(1.0, b))
             )
 
     @staticmethod
@@ -213,7 +244,10 @@ class _MathNamespace:
     @staticmethod
     def tiny_half(x: float, r: float) -> float:
         h = 0.5 * x
-        return 0.5 * (x + 5e-324) if h + h != x else r
+        if h + h == x:
+            return r
+        up = 0.5 * (x + 5e-324)
+        return up if up != 0 else h  # (-0.0 for -5e-324)
 
     @staticmethod
     def _halves(a: float) -> tuple[float, float]:
@@ -234,16 +268,22 @@ class _MathNamespace:
 #: the namespace of the pure-Python scalar forms
 MATH = _MathNamespace()
 
-_NAMESPACES: dict[tuple[int, bool], tuple[Any, ArrayNamespace]] = {}
+#: NumPy's namespace in float64, made on first use (the module's ``__getattr__``), so
+#: that importing this module does not import NumPy
+NP: ArrayNamespace
+
+_NAMESPACES: dict[tuple[int, bool, bool], tuple[Any, ArrayNamespace]] = {}
 
 
-def namespace(xp: Any, f32: bool = False) -> ArrayNamespace:
-    """The primitives over ``xp`` in float32 (``f32``) or float64 working precision."""
-    hit = _NAMESPACES.get((id(xp), f32))
+def namespace(xp: Any, f32: bool = False, to32: bool = False) -> ArrayNamespace:
+    """The primitives over ``xp`` in float32 (``f32``) or float64 working precision;
+    ``to32``: float64 whose results are rounded to float32 afterwards."""
+    key = (id(xp), f32, to32 and not f32)
+    hit = _NAMESPACES.get(key)
     if hit is not None and hit[0] is xp:
         return hit[1]
-    ns = ArrayNamespace(xp, f32)
-    _NAMESPACES[(id(xp), f32)] = (xp, ns)
+    ns = ArrayNamespace(xp, f32, to32)
+    _NAMESPACES[key] = (xp, ns)
     return ns
 
 

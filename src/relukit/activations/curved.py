@@ -534,16 +534,19 @@ _MISH_PATCH = Patch("mish", width=0.45, lean_terms=12, lean_width=0.1)
 
 @formula
 def _mish_t(m, xc):
-    """``(tanh(softplus(x)), e)`` via n = e (e + 2), e = exp(x): tanh(sp) = n / (n + 2).
+    """``(tanh(softplus(x)), e, far)`` via n = e (e + 2), e = exp(x): tanh(sp) = n / (n + 2).
 
     x > 0: 1 - 2 / (n + 2) (no cancellation: 2 / (n + 2) < 2/3); x <= 0: n / (n + 2)
     written as e (1 - q), q = (e/2)(1 + e) / (1 + e + e^2/2) <= 0.2, so q's rounding
-    hardly counts.
+    hardly counts. ``far`` (x < m.EXP_TAIL): exp(x) would be subnormal (few bits), so
+    ``e`` is h = exp(x/2) instead, for the callers' x e^x = (x h) h, rounded once (as
+    silu's far left).
     """
-    e = m.exp(xc)
+    far = xc < m.EXP_TAIL
+    e = m.exp(m.where(far, 0.5 * xc, xc))
     n = e * (e + 2.0)
     q = (0.5 * e) * (1.0 + e) / (1.0 + e + 0.5 * (e * e))
-    return m.where(xc > 0, 1.0 - 2.0 / (n + 2.0), e - e * q), e
+    return m.where(xc > 0, 1.0 - 2.0 / (n + 2.0), e - e * q), e, far
 
 
 def _mish(m, x):
@@ -554,8 +557,9 @@ def _mish(m, x):
         e = m.exp(xc)
         n = e * (e + 2.0)
         return xl * n / (n + 2.0)
-    t, e = _mish_t(m, xc)
-    return xl * t
+    t, e, far = _mish_t(m, xc)
+    # far left: tanh(softplus(x)) = e^x to relative 1e-300, so mish = (x h) h
+    return m.where(far, (xl * e) * e, xl * t)
 
 
 def _mish_d(m, x):
@@ -563,15 +567,18 @@ def _mish_d(m, x):
     xc = m.clip(x, _MISH_LO, _MISH_HI)
     if m.LEAN:
         # float32 results: (n m + x 4 e (e + 1)) / m**2, m = n + 2, over one division;
-        # +0.0 where exp(x) underflows in float64, as the float64 form gives
+        # -0.0 where exp(x) underflows in float64 (the true e^x (1 + x) is negative), as
+        # the float64 form gives
         e = m.exp(xc)
         n = e * (e + 2.0)
         mm = n + 2.0
         d = _MISH_PATCH(m, x, (n * mm + xc * ((4.0 * e) * (e + 1.0))) / (mm * mm))
-        return m.where(x < -745.1332191019412, 0.0, d)
-    t, e = _mish_t(m, xc)
+        return m.where(x < -745.1332191019412, -0.0, d)
+    t, e, far = _mish_t(m, xc)
     mm = e * e + 2.0 * e + 2.0
-    return _MISH_PATCH(m, x, t + xc * ((4.0 * e) * (e + 1.0) / (mm * mm)))
+    d = t + xc * ((4.0 * e) * (e + 1.0) / (mm * mm))
+    # far left: mish' = e^x (1 + x) to relative 1e-300: ((1 + x) h) h, rounded once
+    return _MISH_PATCH(m, x, m.where(far, ((1.0 + xc) * e) * e, d))
 
 
 mish = register(

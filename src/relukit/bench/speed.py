@@ -399,6 +399,8 @@ def run(args: argparse.Namespace) -> int:
     """``relukit bench speed``: with ``--threads``, relukit's kernels use that many."""
     from relukit import _kernels
 
+    if args.threads is not None and args.threads < 1:  # (named as the option, not switched's)
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
     with _kernels.switched(threads=args.threads):
         return _run(args)
 
