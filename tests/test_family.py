@@ -445,15 +445,17 @@ def test_derivative_from_output_matches(act):
 
 
 def test_derivative_from_output_is_declared_invalid_where_the_output_hides_the_branch():
-    for act, p in ((rk.leaky_relu, {"negative_slope": -0.1}), (rk.elu, {"alpha": -1.0}),
-                   (rk.celu, {"alpha": -1.0})):
+    for act, p in (
+        (rk.leaky_relu, {"negative_slope": -0.1}),
+        (rk.elu, {"alpha": -1.0}),
+        (rk.celu, {"alpha": -1.0}),
+    ):
         m, args = act.math.resolve(act.bind((), p))
         assert not m.can_use_output(args), act.name
     from relukit._dispatch import backward
 
     with pytest.raises(ValueError, match="no derivative from the output"):
-        backward(rk.leaky_relu, np.zeros(2), np.ones(2), {"negative_slope": -0.1},
-                 from_output=True)
+        backward(rk.leaky_relu, np.zeros(2), np.ones(2), {"negative_slope": -0.1}, from_output=True)
 
 
 # ---------------------------------------------------------------------------

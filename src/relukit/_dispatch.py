@@ -780,7 +780,6 @@ def backward(
         return np.multiply(grad_out, d, out=out)
 
 
-
 # ---------------------------------------------------------------------------
 # gated entries: f(gate) * up, two arrays or one split in halves
 # ---------------------------------------------------------------------------
@@ -872,12 +871,12 @@ def _gated_pair(
 
 def _gated_copy_out(act: Activation, kind: str, res: Any, out: Any) -> Any:
     np = numpy()
-    flat_res = [res] if kind == "value" else list(res) if kind == "derivative" else [
-        res[0], *res[1]
-    ]
-    flat_out = [out] if kind == "value" else list(out) if kind == "derivative" else [
-        out[0], *out[1]
-    ]
+    flat_res = (
+        [res] if kind == "value" else list(res) if kind == "derivative" else [res[0], *res[1]]
+    )
+    flat_out = (
+        [out] if kind == "value" else list(out) if kind == "derivative" else [out[0], *out[1]]
+    )
     if len(flat_out) != len(flat_res):
         raise TypeError(f"{act.name}: out must match the result's structure for {kind}")
     for o, r in zip(flat_out, flat_res, strict=True):

@@ -100,9 +100,11 @@ def _env_enabled() -> bool:
     return raw in ("", "0", "false", "no")
 
 
+# (Settings is a frozen dataclass: the default is shared, never changed)
+_DEFAULT_SETTINGS = Settings(enabled=_env_enabled(), threads=threads.default_threads())
 _SETTINGS: contextvars.ContextVar[Settings] = contextvars.ContextVar(
     "relukit_kernel_settings",
-    default=Settings(enabled=_env_enabled(), threads=threads.default_threads()),
+    default=_DEFAULT_SETTINGS,
 )
 
 
@@ -418,8 +420,9 @@ def _execute(plan: Plan, x: Any, out: Any) -> Any:
     # the outputs: written directly where they are plain arrays of the dtype that do not
     # overlap the input other than in place; else a new array, copied into ``out`` after
     direct = [
-        o if o is not None and _plain(np, o, dtype) and not _may_alias(np, o, xk) else
-        np.empty(x.shape, dtype)
+        o
+        if o is not None and _plain(np, o, dtype) and not _may_alias(np, o, xk)
+        else np.empty(x.shape, dtype)
         for o in outs
     ]
     if two and direct[0] is direct[1]:
@@ -451,7 +454,9 @@ def _execute_gated(plan: Plan, a: Any, b: Any, g: Any, outs: tuple[Any, ...]) ->
     ins = [a, b] if g is None else [a, b, g]
     ins = [v.astype(np.float64) if half else np.ascontiguousarray(v, plan.dtype) for v in ins]
     news = [
-        o if o is not None and not half and _plain(np, o, plan.dtype) else np.empty(a.shape, plan.dtype)
+        o
+        if o is not None and not half and _plain(np, o, plan.dtype)
+        else np.empty(a.shape, plan.dtype)
         for o in outs
     ]
     tail, align = _tail(plan, a)
@@ -573,8 +578,10 @@ def backward_kernel(
     xs = x if _plain(np, x, p.dtype) else np.ascontiguousarray(x, dtype=p.dtype)
     gs = grad_out if _plain(np, grad_out, p.dtype) else np.ascontiguousarray(grad_out, p.dtype)
     res = out
-    if res is None or not _plain(np, res, p.dtype) or (
-        _may_alias(np, res, xs) or _may_alias(np, res, gs)
+    if (
+        res is None
+        or not _plain(np, res, p.dtype)
+        or (_may_alias(np, res, xs) or _may_alias(np, res, gs))
     ):
         res = np.empty(x.shape, p.dtype)
     try:

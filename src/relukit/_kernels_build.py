@@ -76,9 +76,7 @@ def _same(v):  # pragma: no cover - compiled
 def _element(fn: Callable[..., Any], m: Any, arity: int, name: str) -> Any:
     if arity > len(_ELEMENTS) - 1:
         raise ValueError(f"{name}: the kernels take at most 3 formula arguments, got {arity}")
-    return loops.plug(
-        _ELEMENTS[arity], f"{name}.element", __name__, _inline, _F=lower(fn, m), _M=m
-    )
+    return loops.plug(_ELEMENTS[arity], f"{name}.element", __name__, _inline, _F=lower(fn, m), _M=m)
 
 
 def _jit(flags: dict[str, Any]) -> Callable[[Callable[..., Any]], Any]:

@@ -86,7 +86,9 @@ def parallel(kernel: Any, arrays: int) -> Any:
     if made is None:
         py = kernel.py_func
         name = f"{py.__qualname__}_parallel"
-        made = _made[kernel] = plug(_TEMPLATES[arrays], name, py.__module__, njit(**_PAR), _k=kernel)
+        made = _made[kernel] = plug(
+            _TEMPLATES[arrays], name, py.__module__, njit(**_PAR), _k=kernel
+        )
     return made
 
 

@@ -27,7 +27,6 @@ import math
 import numbers
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -267,7 +266,6 @@ class Kink:
         )
 
 
-
 # ---------------------------------------------------------------------------
 # the math of an entry
 # ---------------------------------------------------------------------------
@@ -363,6 +361,7 @@ class Math:
         if self.from_output is None or args is None:
             return False
         return self.output_ok is None or bool(self.output_ok(*args))
+
 
 # ---------------------------------------------------------------------------
 # the activation object
@@ -504,8 +503,7 @@ class Activation:
                 accepted = ", ".join(p.name for p in plist) or "no parameters"
                 if call is not None:
                     raise TypeError(
-                        f"{call}() got an unexpected keyword argument {k!r} "
-                        f"(it accepts {accepted})"
+                        f"{call}() got an unexpected keyword argument {k!r} (it accepts {accepted})"
                     )
                 raise TypeError(
                     f"{self.name}() got an unexpected parameter {k!r}; it accepts {accepted}"
@@ -563,10 +561,7 @@ class Activation:
             [
                 *first,
                 *params,
-                *(
-                    P(k, P.KEYWORD_ONLY, default=-1 if k == "dim" else None)
-                    for k in extra
-                ),
+                *(P(k, P.KEYWORD_ONLY, default=-1 if k == "dim" else None) for k in extra),
             ]
         )
 
@@ -657,14 +652,11 @@ class _Method:
         self._kind = kind
         self.__signature__ = act._signature(kind)
         name = "derivative" if kind == "derivative" else "value_and_derivative"
-        self.__doc__ = (
-            f"{act.call_signatures()[name]}\n\n"
-            + (
-                "The derivative; ``at_kink`` is the value used exactly at a kink (None: "
-                "PyTorch autograd's value, listed in the entry's docs)."
-                if kind == "derivative"
-                else "``(value, derivative)`` in one pass; ``out=`` takes a pair of arrays."
-            )
+        self.__doc__ = f"{act.call_signatures()[name]}\n\n" + (
+            "The derivative; ``at_kink`` is the value used exactly at a kink (None: "
+            "PyTorch autograd's value, listed in the entry's docs)."
+            if kind == "derivative"
+            else "``(value, derivative)`` in one pass; ``out=`` takes a pair of arrays."
         )
 
     def __call__(
@@ -682,8 +674,10 @@ class _Method:
         return f"<relukit {self._act.name}.{name}>"
 
     def __reduce__(self) -> tuple[Any, tuple[str, str]]:
-        return (getattr, (self._act, "derivative" if self._kind == "derivative" else
-                          "value_and_derivative"))
+        return (
+            getattr,
+            (self._act, "derivative" if self._kind == "derivative" else "value_and_derivative"),
+        )
 
 
 # ---------------------------------------------------------------------------

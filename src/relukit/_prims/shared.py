@@ -13,7 +13,6 @@ numba kernels) runs this one, so they all give its results.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from relukit._prims import Poly, formula
 

@@ -28,8 +28,8 @@ from relukit._prims.triton64 import (  # noqa: F401  (the namespace)
     sigmoid2,
     sqrt,
     square_err,
-    tiny_half,
     times_exp,
+    tiny_half,
     where,
 )
 

@@ -45,7 +45,7 @@ _TINY = tl.constexpr(5e-324)  # the smallest float64 subnormal
 _SPLIT_VALUE = 134217729.0  # 2**27 + 1: Dekker's splitter for float64
 
 
-def JIT(fn: Callable[..., Any]) -> Any:  # noqa: N802  (the namespace's compiler)
+def JIT(fn: Callable[..., Any]) -> Any:
     """Compile a lowered formula for Triton (``triton.jit``)."""
     return triton.jit(fn)
 
@@ -92,18 +92,18 @@ def _val(v: Any) -> Any:
 
 
 @_prim
-def where(c, a, b, _semantic=None):  # noqa: D103
+def where(c, a, b, _semantic=None):
     return tl.where(c, _val(a), _val(b), _semantic=_semantic)
 
 
 @_prim
-def clip(x, lo, hi, _semantic=None):  # noqa: D103
+def clip(x, lo, hi, _semantic=None):
     low = tl.where(x.__lt__(_val(lo), _semantic=_semantic), _val(lo), x, _semantic=_semantic)
     return tl.where(x.__gt__(_val(hi), _semantic=_semantic), _val(hi), low, _semantic=_semantic)
 
 
 @_prim
-def times_exp(a, x, _semantic=None):  # noqa: D103
+def times_exp(a, x, _semantic=None):
     return tl.core.mul(tl.exp(x, _semantic=_semantic), _val(a), _semantic=_semantic)
 
 
@@ -122,7 +122,7 @@ def _halves(v: Any, s: Any) -> tuple[Any, Any]:
 
 
 @_prim
-def prod_err(a, b, p, _semantic=None):  # noqa: D103
+def prod_err(a, b, p, _semantic=None):
     s = _semantic
     ah, al = _halves(a, s)
     bh, bl = _halves(b, s)
@@ -134,7 +134,7 @@ def prod_err(a, b, p, _semantic=None):  # noqa: D103
 
 
 @_prim
-def square_err(x, p, _semantic=None):  # noqa: D103
+def square_err(x, p, _semantic=None):
     return prod_err.__wrapped__(x, x, p, _semantic=_semantic)
 
 
@@ -164,8 +164,6 @@ def log1p01(e):
     # 1 + e is taken back to first order (accurate to about 1 ulp)
     w = 1.0 + e
     return tl.log(w) - ((w - 1.0) - e) / w
-
-
 
 
 @triton.jit

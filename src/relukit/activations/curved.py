@@ -10,7 +10,7 @@ Triton.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Literal
 
 from relukit._prims import Patch, Poly, formula
 from relukit._prims.numpy import MATH
@@ -78,9 +78,7 @@ elu = register(
         r"\end{cases}",
         derivative_latex=r"\mathrm{elu}'(x) = \begin{cases} 1 & x > 0 \\ \alpha e^{x} & "
         r"x \le 0 \end{cases}",
-        math=Math(
-            _elu, _elu_d, from_output=_elu_dy, output_ok=_alpha_positive, lean=_elu_lean
-        ),
+        math=Math(_elu, _elu_d, from_output=_elu_dy, output_ok=_alpha_positive, lean=_elu_lean),
         params_list=(Param("alpha", 1.0, "the negative saturation value is -alpha"),),
         kinks=(
             Kink(
@@ -208,9 +206,7 @@ celu = register(
         r"x \le 0 \end{cases}",
         derivative_latex=r"\mathrm{celu}'(x) = \begin{cases} 1 & x > 0 \\ e^{x/\alpha} & "
         r"x \le 0 \end{cases}",
-        math=Math(
-            _celu, _celu_d, from_output=_celu_dy, output_ok=_alpha_positive, lean=_celu_lean
-        ),
+        math=Math(_celu, _celu_d, from_output=_celu_dy, output_ok=_alpha_positive, lean=_celu_lean),
         check_params=_celu_check,
         params_list=(_CELU_ALPHA,),
         kinks=(),
@@ -349,9 +345,10 @@ def _gelu_tanh_parts(m, x):
     p3 = xc * p2
     e3 = m.prod_err(xc, p2, p3) + xc * e2  # x**3 = p3 + e3
     q = (_TANH_K32 if m.F32 else _TANH_K64) * p3
-    eq = m.prod_err(p3, _TANH_K32 if m.F32 else _TANH_K64, q) + (
-        _TANH_K32 if m.F32 else _TANH_K64
-    ) * e3  # k x**3 = q + eq
+    eq = (
+        m.prod_err(p3, _TANH_K32 if m.F32 else _TANH_K64, q)
+        + (_TANH_K32 if m.F32 else _TANH_K64) * e3
+    )  # k x**3 = q + eq
     v = xc + q
     bv = v - xc
     ev = ((xc - (v - bv)) + (q - bv)) + eq  # x + k x**3 = v + ev

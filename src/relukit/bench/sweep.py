@@ -267,7 +267,9 @@ def sweep(
         for n in sizes:
             x = (rng.standard_normal(n) * 3).astype(np.float32)
             med, best = _copy_time(x, repeat, budget)
-            rows.append({"entry": "np.copyto", "kind": "copy", "size": n, "copy": _ns(med, best, n)})
+            rows.append(
+                {"entry": "np.copyto", "kind": "copy", "size": n, "copy": _ns(med, best, n)}
+            )
             for label, name, params in variants:
                 for kind in kinds:
                     cases = _cases(label, name, params, kind, x, peers)

@@ -400,7 +400,6 @@ def apply(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: float | None) 
     return value(pl, x, inplace)
 
 
-
 # ---------------------------------------------------------------------------
 # gated entries: f(a) * b, keeping only a and b for backward
 # ---------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from relukit._prims import lower
 from relukit._prims import triton32 as _t32
 from relukit._prims import triton64 as _t64
 
-__all__ = ["BLOCK", "kernel", "codes_backward_kernel"]
+__all__ = ["BLOCK", "codes_backward_kernel", "kernel"]
 
 #: elements per program of the elementwise kernels
 BLOCK = 1024
@@ -104,7 +104,7 @@ def _k_value(X, Y, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
     tl.store(Y + i, r.to(Y.dtype.element_ty), mask=msk)
 
 
-def _k_backward(X, G, O, A, K, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
+def _k_backward(X, G, OUT, A, K, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
     # K: (at_kink given, at_kink, k0, k1); g * derivative, the derivative rounded to
     # the dtype first (as the CPU kernels and grad_out * derivative)
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -121,10 +121,10 @@ def _k_backward(X, G, O, A, K, N, BLOCK: tl.constexpr):  # pragma: no cover - co
     d = tl.where((xk == k0) | (xk == k1), kv, d)
     d = tl.where(x != x, x, d)
     g = tl.load(G + i, mask=msk)
-    tl.store(O + i, g * d.to(xin.dtype), mask=msk)
+    tl.store(OUT + i, g * d.to(xin.dtype), mask=msk)
 
 
-def _k_backward_y(Y, G, O, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
+def _k_backward_y(Y, G, OUT, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     msk = i < N
     yin = tl.load(Y + i, mask=msk)
@@ -132,7 +132,7 @@ def _k_backward_y(Y, G, O, A, N, BLOCK: tl.constexpr):  # pragma: no cover - com
     d = _E(_M, y, tl.load(A).to(_WT), tl.load(A + 1).to(_WT), tl.load(A + 2).to(_WT))
     d = tl.where(y != y, y, d)
     g = tl.load(G + i, mask=msk)
-    tl.store(O + i, g * d.to(yin.dtype), mask=msk)
+    tl.store(OUT + i, g * d.to(yin.dtype), mask=msk)
 
 
 def _k_value_codes(
@@ -192,7 +192,7 @@ def _k_gbackward(P, Q, G, GA, GB, A, K, N, BLOCK: tl.constexpr):  # pragma: no c
 
 
 @triton.jit
-def _k_codes_backward(G, P, LV, O, N, NB, BITS: tl.constexpr, BLOCK: tl.constexpr):
+def _k_codes_backward(G, P, LV, OUT, N, NB, BITS: tl.constexpr, BLOCK: tl.constexpr):
     rows = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     cols = tl.arange(0, 8)
     offs = rows[:, None] * 8 + cols[None, :]
@@ -203,7 +203,7 @@ def _k_codes_backward(G, P, LV, O, N, NB, BITS: tl.constexpr, BLOCK: tl.constexp
         code |= ((byte[:, None] >> cols[None, :]) & 1) << k
     g = tl.load(G + offs, mask=msk, other=0.0)
     lv = tl.load(LV + code)
-    tl.store(O + offs, g * lv, mask=msk)
+    tl.store(OUT + offs, g * lv, mask=msk)
 
 
 _TEMPLATES: dict[str, Callable[..., Any]] = {
@@ -237,8 +237,10 @@ def kernel(math: Any, dtype: torch.dtype, kind: str, arity: int) -> Any:
     """
     half = dtype in _HALF
     m = _t32 if half else _t64
-    fn = math.from_output if kind == "backward_y" else (
-        math.value if kind in ("value", "value_codes") else math.derivative
+    fn = (
+        math.from_output
+        if kind == "backward_y"
+        else (math.value if kind in ("value", "value_codes") else math.derivative)
     )
     base = f"{math.value.__module__}.{math.value.__qualname__}".replace(".", "_")
     if half:
@@ -264,9 +266,7 @@ def gated_kernel(math: Any, dtype: torch.dtype, kind: str, arity: int) -> Any:
     ed = _rebound(_ELEMENTS[arity], f"{base}_{kind}_{ns}_ed", _F=lower(math.derivative, m))
     kt = {torch.float64: tl.float64, torch.float32: tl.float32}.get(dtype, tl.float32)
     template = _k_gvalue if kind == "gvalue" else _k_gbackward
-    return _rebound(
-        template, f"{base}_{kind}_{ns}", _EV=ev, _ED=ed, _M=m, _WT=wt, _KT=kt
-    )
+    return _rebound(template, f"{base}_{kind}_{ns}", _EV=ev, _ED=ed, _M=m, _WT=wt, _KT=kt)
 
 
 def codes_backward_kernel() -> Any:
@@ -323,9 +323,7 @@ def backward(
         if from_output:
             kernel(math, t.dtype, "backward_y", arity)[_grid(n, BLOCK)](t, g, o, a, n, BLOCK=BLOCK)
         else:
-            kernel(math, t.dtype, "backward", arity)[_grid(n, BLOCK)](
-                t, g, o, a, k, n, BLOCK=BLOCK
-            )
+            kernel(math, t.dtype, "backward", arity)[_grid(n, BLOCK)](t, g, o, a, k, n, BLOCK=BLOCK)
     return o
 
 
