@@ -576,6 +576,15 @@ def _array_api(
             m_, a_ = act.math.resolve(params, xi, xp)
             results.append(getattr(m_, which)(namespace(xp), xi, *a_))
             continue
+        if which == "value" and lib(xp) == "torch" and _torch_value_ok(act):
+            # relukit.torch's Function: autograd (and torch.func) then give the entry's
+            # derivative formula, with its conventions, at every input; its values are
+            # this path's (the kernels' bits on the CPU)
+            from relukit.torch import _core
+
+            pl = _core.plan(act.name, tuple(params.values()))
+            results.append(_core.apply(pl, xi, False, None))
+            continue
         work, f32 = _working(xp, xi, exact)
         w = xi if work == xi.dtype else astype(xp, xi, work)
         m_, a_ = act.math.resolve(params, w, xp)
@@ -588,6 +597,13 @@ def _array_api(
                 r = xp.where(w == k.location(params), at_kink, r)
         results.append(_same_nan(xp, xi, r))
     return tuple(results) if kind == "both" else results[0]
+
+
+def _torch_value_ok(act: Activation) -> bool:
+    """The entry's value on torch tensors can run through relukit.torch's Function (every
+    entry but the gated ones, PReLU's weights and rrelu's random slopes, which keep the
+    formulas and torch's autograd)."""
+    return not (act.gated or act.math.channel is not None or act.math.train is not None)
 
 
 def formula(act: Activation, which: str, x: Any, params: dict) -> Any:

@@ -109,6 +109,9 @@ class Param:
     keyword_only
         Passed by keyword only (after ``*`` in the signature), as ``training`` and
         ``rng`` of rrelu.
+    learnable
+        For ``"real"``: relukit.torch's module learns it (an ``nn.Parameter`` of shape
+        ``(1,)``, StarReLU's scale and bias), unless made with ``learnable=False``.
     """
 
     name: str
@@ -122,6 +125,7 @@ class Param:
     high_inclusive: bool = True
     choices: tuple[Any, ...] = ()
     keyword_only: bool = False
+    learnable: bool = False
 
     def accepted(self) -> str:
         """Describe the accepted values, for error messages and docs."""

@@ -927,11 +927,13 @@ star_relu = register(
                 "scale",
                 0.8944271909999159,
                 "s; the paper's 1/sqrt(1.25) keeps unit variance for a normal input",
+                learnable=True,
             ),
             Param(
                 "bias",
                 -0.4472135954999579,
                 "b; the paper's -0.5/sqrt(1.25) keeps zero mean for a normal input",
+                learnable=True,
             ),
         ),
         kinks=(),

@@ -28,6 +28,7 @@ the inputs at a kink. NaN in gives NaN out on every route, for values and gradie
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,7 @@ class TorchPlan:
     args: tuple[Any, ...]
     save_output: bool
     kinks: tuple[float, ...]
+    inplace_ok: bool = True
 
     @functools.cached_property
     def _device_args(self) -> dict[Any, Any]:
@@ -100,17 +102,34 @@ def _plan(name: str, pvals: tuple[Any, ...]) -> TorchPlan:
     # float32 at x = -20, where elu' is 2e-9), and the gradient must be that of the input
     save_output = m.exact and m.can_use_output(args)
     kinks = tuple(k[0] for k in act.kink_points(**p)) if act.kinks else ()
-    return TorchPlan(act, p, m, tuple(args), save_output, kinks)
+    fn = torch_function(act)
+    try:  # torch's builtins (F.gelu, F.softplus) have no signature, and no inplace
+        inplace_ok = fn is None or "inplace" in inspect.signature(fn).parameters
+    except ValueError:
+        inplace_ok = False
+    return TorchPlan(act, p, m, tuple(args), save_output, kinks, inplace_ok)
+
+
+def torch_function(act: Activation) -> Any:
+    """``torch.nn.functional``'s function of the entry (``F.leaky_relu``), or None."""
+    prefix = "torch.nn.functional."
+    if act.torch_name is None or not act.torch_name.startswith(prefix):
+        return None
+    return getattr(torch.nn.functional, act.torch_name[len(prefix) :], None)
 
 
 def plan(name: str, pvals: tuple[Any, ...] = ()) -> TorchPlan:
-    """The :class:`TorchPlan` of catalogue entry ``name`` with (validated) parameter values.
+    """The :class:`TorchPlan` of catalogue entry ``name`` with (validated) parameter values
+    (cached; under ``torch.compile`` made afresh: Dynamo traces through an lru_cache
+    anyway, and warns that it does).
 
     >>> plan("leaky_relu", (0.1,)).save_output, plan("leaky_relu", (-0.5,)).save_output
     (True, False)
     >>> plan("gelu", ("none",)).save_output
     False
     """
+    if torch.compiler.is_compiling():
+        return _plan.__wrapped__(name, pvals)
     return _plan(name, pvals)
 
 
@@ -349,7 +368,7 @@ class _Core(torch.autograd.Function):
         if _forward_ad():
             ctx.save_for_forward(t, *extras)
         ctx.set_materialize_grads(False)
-        ctx.pl, ctx.at_kink, ctx.n_extra = pl, at_kink, len(output) - 1
+        ctx.pl, ctx.at_kink, ctx.n_extra, ctx.inplace = pl, at_kink, len(output) - 1, inplace
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
@@ -371,6 +390,8 @@ class _CoreJvp(_Core):
         t, *masks = ctx.saved_tensors
         pl = ctx.pl
         ty = grad(pl, tx, t, ctx.at_kink, pl.save_output, masks[0] if masks else None)
+        if ctx.inplace:  # an in-place op's tangent is updated in place too
+            ty = tx.copy_(ty)
         return (ty, *([None] * ctx.n_extra))
 
 
@@ -392,10 +413,40 @@ def _differentiable(*ts: torch.Tensor) -> bool:
     return torch.autograd.forward_ad._current_level >= 0 or any(_is_wrapped(t) for t in ts)
 
 
+def _check_inplace(x: torch.Tensor) -> None:
+    """Raise torch's own errors for in-place use autograd cannot support, BEFORE writing."""
+    if x.is_leaf:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    base = x._base
+    if base is not None and base.is_leaf and base.requires_grad:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+
+
 def apply(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: float | None) -> torch.Tensor:
-    """The entry of ``pl`` on the floating tensor ``x`` (with autograd when it records)."""
+    """The entry of ``pl`` on the floating tensor ``x`` (with autograd when it records).
+
+    Under ``torch.jit.trace``: plain torch operations whose autograd gives relukit's
+    gradient (:mod:`relukit.torch._trace`), so that the trace can be saved.
+    """
+    if torch._C._get_tracing_state():
+        from relukit.torch import _trace
+
+        return _trace.value(pl, x, inplace, at_kink)
     if _differentiable(x):
+        if inplace and x.requires_grad:
+            _check_inplace(x)
         fn = _Core if torch.compiler.is_compiling() else _CoreJvp
+        if inplace and x._is_view() and (not pl.save_output or (at_kink is not None and pl.kinks)):
+            # autograd refuses a Function that writes a view in place and returns more than
+            # one tensor (here: the copy of the input or the kink mask it keeps): compute out
+            # of place, from a copy when the input is kept (the copy is what a Function
+            # writing in place would keep), and write the result into the view
+            src = x if pl.save_output else x.clone()
+            return x.copy_(_call(fn, src, pl, at_kink, False)[0])
         return _call(fn, x, pl, at_kink, inplace)[0]
     return value(pl, x, inplace)
 
@@ -541,7 +592,97 @@ def apply_gated(
     if a.dtype != b.dtype:
         dt = torch.promote_types(a.dtype, b.dtype)
         a, b = a.to(dt), b.to(dt)
+    if torch._C._get_tracing_state():
+        from relukit.torch import _trace
+
+        return _trace.gated(pl, a, b, at_kink)
     if _differentiable(a, b):
         fn = _Gated if torch.compiler.is_compiling() else _GatedJvp
         return _call(fn, a, b, pl, at_kink)
     return gated_value(pl, a, b)
+
+
+# ---------------------------------------------------------------------------
+# entries with learned parameters (StarReLU's scale and bias): tensors, not numbers
+# ---------------------------------------------------------------------------
+
+
+def formula_with(act: Activation, which: str, x: torch.Tensor, ps: tuple[Any, ...]) -> Any:
+    """The entry's formula ``which`` at ``x`` with the parameter values ``ps`` given as
+    tensors (broadcast against ``x``), in the working precision of the NumPy API (float32
+    on the CPU in float64, rounded once), NaN in giving the same NaN out."""
+    from relukit._dispatch import _same_nan, _to32, _working
+    from relukit._prims.numpy import namespace
+
+    xp = _XP
+    work, f32 = _working(xp, x, act.math.exact)
+    w = x if work == x.dtype else x.to(work)
+    args = tuple(p.to(work) if isinstance(p, torch.Tensor) else p for p in ps)
+    r = getattr(act.math, which)(namespace(xp, f32, to32=_to32(xp, x, f32)), w, *args)
+    return _same_nan(xp, x, r)
+
+
+def _torch_namespace() -> Any:
+    import array_api_compat.torch as xp
+
+    from relukit._prims.numpy import kind
+
+    # the formulas ask which library xp is (cached per namespace); asked here, at import,
+    # because under torch.compile Dynamo would trace array_api_compat's cached checks
+    kind(xp)
+    return xp
+
+
+_XP = _torch_namespace()
+
+
+class _Learned(torch.autograd.Function):
+    """An entry whose parameters are tensors that learn: keeps ``x`` and the parameters
+    only; backward recomputes the formula with torch operations and differentiates it
+    (the parameters' gradients are sums over ``x``'s elements)."""
+
+    @staticmethod
+    def forward(x: torch.Tensor, act: Activation, *ps: torch.Tensor) -> torch.Tensor:
+        return formula_with(act, "value", x, ps)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        x, act, *ps = inputs
+        ctx.save_for_backward(x, *ps)
+        ctx.act = act
+        ctx.set_materialize_grads(False)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor | None) -> tuple[Any, ...]:
+        saved = ctx.saved_tensors
+        if g is None:
+            return (None, None, *([None] * (len(saved) - 1)))
+        act = ctx.act
+        if torch.is_grad_enabled():  # double backward: the saved tensors' own graph
+            ins = [t for t in saved if t.requires_grad]
+            with torch.enable_grad():
+                y = formula_with(act, "value", saved[0], tuple(saved[1:]))
+                got = iter(torch.autograd.grad(y, ins, g, create_graph=True))
+            grads = [next(got) if t.requires_grad else None for t in saved]
+        else:
+            with torch.enable_grad():
+                ins = [t.detach().requires_grad_() for t in saved]
+                y = formula_with(act, "value", ins[0], tuple(ins[1:]))
+                grads = list(torch.autograd.grad(y, ins, g))
+            # the derivative in x is the entry's own formula (its conventions, NaN rule)
+            grads[0] = g * formula_with(act, "derivative", saved[0], tuple(saved[1:]))
+        out = [grads[0], None]
+        for p, gp in zip(saved[1:], grads[1:], strict=True):
+            out.append(None if gp is None else gp.sum_to_size(p.shape))
+        return tuple(out)
+
+
+def apply_learned(act: Activation, x: torch.Tensor, ps: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Entry ``act`` at ``x`` with its parameters as tensors ``ps`` (learned parameters)."""
+    if torch._C._get_tracing_state() or torch._C._are_functorch_transforms_active():
+        return formula_with(act, "value", x, ps)  # plain ops: torch's autograd
+    if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in ps)):
+        y: torch.Tensor = _Learned.apply(x, act, *ps)
+        return y
+    with torch.no_grad():
+        return formula_with(act, "value", x, ps)

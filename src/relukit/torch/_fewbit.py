@@ -18,7 +18,7 @@ nothing else: the ``2**bits`` levels are one cached tensor per device and dtype,
 up in the gradient's dtype (under ``FakeTensorMode`` and ``torch.export`` they are made
 in that mode on each call, and nothing made there is cached). The forward output is the same as with ``bits=None``, bit
 for bit, except on CUDA with Triton, whose fused kernel may differ in the last bit
-(:mod:`relukit.torch._triton`). ``torch.compile`` runs it eagerly (a graph break);
+(:mod:`relukit.torch._triton_gen`). ``torch.compile`` runs it eagerly (a graph break);
 ``torch.jit.trace`` records plain ops that give the same gradient
 (:func:`relukit.torch._trace.fewbit`, 0 at ±inf), without the memory saving.
 
@@ -31,7 +31,8 @@ input the code is the last interval (NaN compares as above every boundary, as in
 are NaN.
 
 On CUDA tensors with Triton installed, one fused kernel computes the value and packs
-the codes, and one unpacks and multiplies (:mod:`relukit.torch._triton`); on CPU numba
+the codes, and one unpacks and multiplies (:mod:`relukit.torch._triton_gen`, from
+the entry's formula); on CPU numba
 kernels build and read the codes (:mod:`relukit.torch._fewbit_numba`); elsewhere
 (float16/bfloat16 on CPU, non-contiguous tensors, torch.func transforms) torch ops
 build the same bytes.
@@ -48,17 +49,43 @@ tensor([0.0908, 0.0908, 0.9092, 0.9092])
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
 from relukit.torch import _bits
 from relukit.torch._levels import derivative_levels
-from relukit.torch._special import outside_tracing
 
 __all__ = ["FewBitFunction", "fewbit", "saved_nbytes"]
+
+_K = torch._C.DispatchKey
+_EXCLUDED = torch._C.DispatchKeySet(_K.Functionalize) | torch._C.DispatchKeySet(_K.Python)
+_EXCLUDED = _EXCLUDED | torch._C.DispatchKeySet(_K.PreDispatch)
+
+
+@contextlib.contextmanager
+def outside_tracing() -> Iterator[None]:
+    """Run plain eager torch: no modes, functorch, Python dispatcher, functionalization, tracer."""
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    state = torch._C._get_tracing_state()
+    torch._C._set_tracing_state(None)  # type: ignore[attr-defined]
+    try:
+        with (
+            _disable_current_modes(),
+            torch._C.DisableTorchFunction(),
+            torch._C._DisableFuncTorch(),
+            torch._C._DisablePythonDispatcher(),
+            torch._C._ExcludeDispatchKeyGuard(_EXCLUDED),
+            torch.no_grad(),
+        ):
+            yield
+    finally:
+        torch._C._set_tracing_state(state)  # type: ignore[attr-defined]
+
 
 #: the entries with ``bits=`` and their parameter names (in the functional order)
 PARAMS: dict[str, tuple[str, ...]] = {
@@ -223,11 +250,11 @@ def _decode_numba(
 
 
 def _use_triton(x: torch.Tensor) -> bool:
-    if x.device.type != "cuda" or torch.compiler.is_compiling():
+    if x.device.type != "cuda" or torch.compiler.is_compiling() or not x.is_contiguous():
         return False
-    from relukit.torch import _triton
+    from relukit.torch import _core
 
-    return _triton.available() and _triton.supports(x)
+    return _core.route(x) == "triton" and 0 < x.numel() < 2**31
 
 
 class FewBitFunction(torch.autograd.Function):
@@ -246,9 +273,11 @@ class FewBitFunction(torch.autograd.Function):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         bounds, _, shifts, rounded = _constants(name, pvals, bits, x)
         if _use_triton(x) and not inplace:
-            from relukit.torch import _triton
+            from relukit.torch import _core, _triton_gen
 
-            return _triton.fewbit_forward(x, name, pvals, bounds, bits)
+            pl = _core.plan(name, pvals)
+            a = pl.triton_args(x.device)
+            return _triton_gen.value_codes(pl.math, len(pl.args), x, a, bounds, bits)
         if _use_numba(x):
             packed = _encode_numba(x, bounds, bits)
         else:
@@ -276,9 +305,9 @@ class FewBitFunction(torch.autograd.Function):
         name, pvals, bits = ctx.key
         _, levels, shifts, _ = _constants(name, pvals, bits, g)
         if _use_triton(g) and not torch.is_grad_enabled():
-            from relukit.torch import _triton
+            from relukit.torch import _triton_gen
 
-            return (_triton.fewbit_backward(g, packed, levels, bits), *rest)
+            return (_triton_gen.codes_backward(g, packed, levels, bits), *rest)
         if not torch.is_grad_enabled() and _use_numba(g):
             return (_decode_numba(g, packed, levels, bits), *rest)
         return (decode_multiply(g, packed, levels, shifts), *rest)

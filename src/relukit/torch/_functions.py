@@ -1,80 +1,63 @@
-"""Autograd Functions derived from the catalogue, and the functional forms.
+"""The functional forms of relukit.torch, derived from the catalogue.
 
-Every activation runs through one ``torch.autograd.Function``, built from its catalogue
-entry (:mod:`relukit.catalogue`) the way :mod:`relukit.jax` builds its ``custom_jvp``:
-the parameters, their defaults and validation, the kinks and whether the derivative can
-be written from the output all come from the entry. :mod:`relukit.torch._table` adds
-only which ATen kernel computes the value and its backward (bit for bit as
-``torch.nn``); an entry missing there runs the catalogue's own formulas with torch ops.
+Every entry runs through :mod:`relukit.torch._core`: one ``torch.autograd.Function`` that
+computes the entry's formulas (:attr:`relukit.catalogue.Activation.math`) on the route
+the tensor allows (numba kernels for CPU tensors, the bits of the NumPy API; generated
+Triton kernels on CUDA; the formulas in torch operations under ``torch.compile``,
+``torch.func``, tracers, fake tensors and other devices). This module validates the
+arguments (through the catalogue, with its messages), and holds the functional forms
+with ``torch.nn.functional``'s signatures.
 
 What backward keeps (``ctx.save_for_backward``, visible to ``saved_tensors_hooks``):
 
 ================================  ================================================
 activation                        saved
 ================================  ================================================
-relu, leaky_relu (slope >= 0),    **the output** (the catalogue writes the derivative
-relu6, hardtanh,                  from the output). The next layer (Linear, Conv)
-elu, celu, selu (alpha > 0)       usually keeps the same tensor, so this costs no
-                                  extra storage; torch keeps the *input* of all of
-                                  these except relu, a second full tensor.
-gelu, silu, mish, softplus,       the input (the derivative needs it; as torch)
-hardswish, prelu, leaky_relu
-(slope < 0), elu/celu (alpha < 0),
-hardsigmoid (its output rounds to
-1.0 at the largest float below 3,
-where the derivative is 1/6)
+relu, leaky_relu (slope >= 0),    **the output** (the derivative written from the
+relu6, hardtanh, threshold        output is exact). The next layer (Linear, Conv)
+                                  usually keeps the same tensor, so this costs no
+                                  extra storage.
+every other entry                 the input (as torch)
 gelu, silu, mish, softplus,       ``bits`` bits per element (an approximate backward:
 hardswish with ``bits=1..4``      :mod:`relukit.torch._fewbit`)
-leaky_relu (slope < 0) on CUDA    a 1-bit packed mask ``x > 0`` instead of the input
-with Triton                       (:mod:`relukit.torch._triton`: one fused pass each way)
 any, with ``at_kink=`` given      plus a bool per element: "the input is AT a kink"
+                                  (where the output is kept)
 prelu with a frozen weight        a bool per element (``x > 0``) instead of the input
                                   (:mod:`relukit.torch._prelu`)
+gated entries (swiglu, ...)       the two inputs (``f(gate)`` is recomputed)
 ================================  ================================================
 
-Each Function has ``setup_context``, ``generate_vmap_rule`` and ``jvp``, and its backward
-is made of differentiable torch ops, so ``torch.func.grad``/``vmap``/``jacrev``/
-``jacfwd``, per-sample gradients and double backward give ``torch.nn``'s numbers.
-Under ``torch.jit.trace`` the plain torch ops run instead (the trace is serialisable),
-with a few more that keep ``at_kink``, ``bits=`` and NaN gradients
-(:mod:`relukit.torch._trace`).
+The Function has ``setup_context``, ``generate_vmap_rule`` and ``jvp``, and its backward
+is differentiable (double backward runs the derivative's formula in torch operations),
+so ``torch.func.grad``/``vmap``/``jacrev``/``jacfwd``, per-sample gradients and double
+backward work. Under ``torch.jit.trace`` plain torch operations run instead, whose
+autograd gives relukit's gradients (:mod:`relukit.torch._trace`).
 
-Values and gradients equal ``torch.nn``'s bit for bit on finite inputs, with two
-documented exceptions: relu and relu6 give +0.0 for -0.0, and elu/celu/selu compute the
-gradient from the output (exactly torch's in-place ``ELU(inplace=True)`` gradient,
-within a few ulp of the out-of-place one for inputs ``<= 0``). At ±inf the value (and,
-for the input-saving activations, the gradient) follows the catalogue where torch
-differs (:mod:`relukit.torch._special`: torch gives ``gelu(-inf) = nan``, relukit
-``-0.0``).
+Values and gradients on CPU tensors equal the NumPy API's (``rk.gelu(t.numpy())``) bit
+for bit, float32 and float64; they differ from ``torch.nn``'s where torch's kernels are
+less accurate (GELU's left tail, where ATen's float32 GELU is off by 10^7 ulp) or give
+another value at ±inf, NaN or -0.0 (``gelu(-inf)`` is -0.0, not NaN; relu'(nan) is NaN).
 """
 
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from relukit import _dispatch
-from relukit.catalogue import Activation, catalogue, get
-from relukit.torch import _fewbit, _trace
+from relukit.catalogue import catalogue, get
+from relukit.torch import _core, _fewbit, _trace
+from relukit.torch._core import TorchPlan as Plan
+from relukit.torch._core import plan
 from relukit.torch._levels import check_bits
 from relukit.torch._params import _check_at_kink, _concrete, bind
-from relukit.torch._special import (
-    apply_fixes,
-    apply_grad_fixes,
-    apply_nan_fix,
-    fixups,
-    grad_hides_nan,
-)
-from relukit.torch._table import TABLE, TorchOps
 
 __all__ = [
-    "ActivationFunction",
+    "Plan",
     "apply",
+    "apply_gated",
     "celu",
     "elu",
     "function",
@@ -93,353 +76,6 @@ __all__ = [
     "softplus",
 ]
 
-_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
-
-
-# ---------------------------------------------------------------------------
-# the plan: one catalogue entry with bound parameters, as torch runs it
-# ---------------------------------------------------------------------------
-
-
-def _xp() -> Any:
-    """The Array API namespace of torch, for the catalogue's formulas (see :data:`_XP`)."""
-    return _XP
-
-
-def _torch_namespace() -> Any:
-    import array_api_compat.torch as xp
-
-    from relukit._namespaces import kind
-
-    # the formulas ask which library xp is (cached per namespace); asked here, at import,
-    # because under torch.compile Dynamo would trace array_api_compat's lru_cache'd checks
-    # (and warn that it does)
-    kind(xp)
-    return xp
-
-
-_XP = _torch_namespace()
-
-
-@dataclass(frozen=True, eq=False)
-class Plan:
-    """How one catalogue entry with bound parameters runs in torch (see :func:`plan`).
-
-    Attributes
-    ----------
-    act
-        The catalogue entry.
-    params
-        The validated parameters, ``{name: value}``.
-    ops
-        Torch's kernels for the entry (:mod:`relukit.torch._table`), or ``None``: the
-        catalogue's formulas run with torch ops.
-    save
-        ``"output"`` (the catalogue writes the derivative from the output, and accepts
-        these parameters) or ``"input"``.
-    kinks
-        The kink locations, for ``at_kink``.
-    fwd_fix, bwd_fix
-        The special inputs where torch's kernel differs from the catalogue
-        (:func:`relukit.torch._special.fixups`).
-    nan_fix
-        Torch's backward gives a number at a NaN input (relu'(nan) = 1): the gradient
-        is set to NaN there (:func:`relukit.torch._special.grad_hides_nan`).
-    """
-
-    act: Activation
-    params: dict[str, Any]
-    ops: TorchOps | None
-    save: Literal["output", "input"]
-    kinks: tuple[float, ...]
-    fwd_fix: tuple[Any, ...]
-    bwd_fix: tuple[Any, ...]
-    nan_fix: bool = False
-
-    @property
-    def inplace_ok(self) -> bool:
-        return self.ops is None or self.ops.inplace
-
-    @property
-    def inf_only(self) -> bool:
-        """Every fix-up is at ±inf (none at NaN or ±0.0)."""
-        return all(s in (-math.inf, math.inf) for s, _ in self.fwd_fix + self.bwd_fix)
-
-    def value(self, x: torch.Tensor, inplace: bool, finite: bool = False) -> torch.Tensor:
-        """The value, with torch's kernel (fixed at the special inputs) or the formula.
-
-        ``finite``: ``x`` is known to hold no ±inf or NaN (no fix-ups needed).
-        """
-        ops, p = self.ops, self.params
-        if ops is None:
-            y = _dispatch.formula(self.act, "value", x, p).to(x.dtype)
-            return x.copy_(y) if inplace else y
-        if not self.fwd_fix or (finite and self.inf_only):
-            return ops.value(x, p, inplace)
-        y = apply_fixes(x, ops.value(x, p, False), self.fwd_fix)
-        return x.copy_(y) if inplace else y
-
-    def grad(self, g: torch.Tensor, t: torch.Tensor, finite: bool = False) -> torch.Tensor:
-        """``g`` times the derivative, from ``t``: the saved output or input.
-
-        ``finite``: the input was found to hold no ±inf or NaN (no fix-ups needed). At a
-        NaN input the gradient is NaN (the saved output is NaN exactly there too).
-        """
-        ops, p = self.ops, self.params
-        if ops is None:
-            which = "from_output" if self.save == "output" else "derivative"
-            d = _dispatch.formula(self.act, which, t, p)
-            return g * d.to(g.dtype)
-        if self.save == "output":
-            gi = ops.from_output(g, t, p)  # type: ignore[misc]
-        else:
-            gi = ops.from_input(g, t, p)  # type: ignore[misc]
-            if self.bwd_fix and not (finite and self.inf_only):
-                gi = apply_grad_fixes(t, g, gi, self.bwd_fix)
-        if self.nan_fix and not finite:
-            gi = apply_nan_fix(t, gi)
-        return gi
-
-
-def _finite(pl: Plan, x: torch.Tensor, grad: bool = False) -> bool:
-    """``x`` holds no ±inf or NaN, found by one reduction (a ``sum``, no copy).
-
-    Only asked in plain eager mode on CPU, for plans with fix-ups at ±inf, and (``grad``:
-    autograd records the call) for plans whose torch backward gives a number at NaN
-    (:attr:`Plan.nan_fix`): there the fix-ups (a comparison and a fill, each a full
-    pass) would cost more than the activation itself, so one reduction decides, and a
-    finite input pays nothing else. Elsewhere (CUDA: no host sync; tracers,
-    ``torch.func``, fake tensors: no data-dependent branch) the fix-ups always run.
-    """
-    need = (pl.fwd_fix and pl.inf_only) or (grad and pl.nan_fix)
-    return bool(need) and _all_finite(x)
-
-
-def _all_finite(x: torch.Tensor) -> bool:
-    """The reduction of :func:`_finite`, in plain eager mode on CPU only (else False)."""
-    if torch.compiler.is_compiling():
-        return False
-    if x.device.type != "cpu" or x.numel() == 0 or type(x) is not torch.Tensor:
-        return False
-    if _is_wrapped(x):
-        return False
-    if torch._C._get_tracing_state() or torch._C._len_torch_dispatch_stack():
-        return False
-    # a finite sum means no NaN and no ±inf (an overflow to inf only makes the fix-ups
-    # run); a sum reads x once, at about 1.5x the speed of aminmax
-    return math.isfinite(x.detach().sum().item())
-
-
-def _save_mode(act: Activation, ops: TorchOps | None, p: dict) -> Literal["output", "input"]:
-    if ops is not None and ops.from_output is None:
-        return "input"
-    # e.g. leaky_relu with a negative slope: the output cannot tell the branch
-    m, args = act.math.resolve(p)
-    return "output" if m.can_use_output(args) else "input"
-
-
-@functools.lru_cache(maxsize=1024)
-def _plan(name: str, pvals: tuple[Any, ...]) -> Plan:
-    act = get(name)
-    p = dict(zip(act.params, pvals, strict=True))
-    ops = TABLE.get(name)
-    kinks = tuple(k[0] for k in act.kink_points(**p))
-    fwd, bwd = fixups(name, pvals)
-    save = _save_mode(act, ops, p)
-    return Plan(act, p, ops, save, kinks, fwd, bwd, grad_hides_nan(name, pvals, save))
-
-
-def plan(name: str, pvals: tuple[Any, ...] = ()) -> Plan:
-    """The :class:`Plan` of catalogue entry ``name`` with (validated) parameter values.
-
-    >>> from relukit.torch._functions import plan
-    >>> plan("leaky_relu", (0.1,)).save, plan("leaky_relu", (-0.5,)).save
-    ('output', 'input')
-    >>> plan("gelu", ("none",)).save
-    'input'
-    """
-    return _get_plan(name, pvals)
-
-
-def _get_plan(name: str, pvals: tuple[Any, ...]) -> Plan:
-    """:func:`_plan`, cached; under ``torch.compile`` the function itself (Dynamo traces
-    the function under an lru_cache anyway, and warns that it does)."""
-    if torch.compiler.is_compiling():
-        return _plan.__wrapped__(name, pvals)
-    return _plan(name, pvals)
-
-
-def _kink_mask(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
-    """``x`` is AT one of the kinks: a bool tensor (1 byte per element, 1 to 3 ops)."""
-    m = x == locs[0]
-    for loc in locs[1:]:
-        m = m | (x == loc)
-    return m
-
-
-def _at_kink(gi: torch.Tensor, g: torch.Tensor, mask: torch.Tensor, at_kink: float) -> torch.Tensor:
-    return torch.where(mask, g * at_kink, gi)
-
-
-def _triton_mask(pl: Plan, x: torch.Tensor, inplace: bool, at_kink: float | None) -> bool:
-    """relu/leaky_relu that would keep the input (leaky_relu with a negative slope: the
-    output cannot tell the branch) keep a 1-bit packed mask instead, written with the
-    value by one fused Triton kernel: only for plain CUDA tensors when ``triton`` imports
-    (never on CPU, under tracers, fake tensors, ``torch.func`` or ``torch.compile``)."""
-    if pl.act.name not in ("relu", "leaky_relu") or pl.save != "input" or inplace:
-        return False
-    if at_kink is not None or x.device.type != "cuda" or type(x) is not torch.Tensor:
-        return False
-    if torch.compiler.is_compiling() or _is_wrapped(x) or torch._C._get_tracing_state():
-        return False
-    if torch._C._len_torch_dispatch_stack():
-        return False
-    from relukit.torch import _triton
-
-    return _triton.available() and _triton.supports(x)
-
-
-def _mask_grad(pl: Plan, g: torch.Tensor, packed: torch.Tensor, shape: Any) -> torch.Tensor:
-    """The gradient from the packed mask of :func:`_triton_mask` (fused when possible;
-    differentiable torch ops for double backward and transforms)."""
-    slope = pl.params.get("negative_slope", 0.0)
-    if not torch.is_grad_enabled() and type(g) is torch.Tensor and not _is_wrapped(g):
-        from relukit.torch import _triton
-
-        if g.device.type == "cuda" and _triton.supports(g):
-            return _triton.mask_backward(pl.act.name, g, packed, slope)
-    from relukit.torch import _bits
-
-    return torch.where(_bits.unpack(packed, shape), g, g * slope)
-
-
-# ---------------------------------------------------------------------------
-# the autograd Function
-# ---------------------------------------------------------------------------
-
-
-class _ActivationCore(torch.autograd.Function):
-    """One Function for every catalogue entry; its :class:`Plan` selects the formulas.
-
-    ``forward(x, plan, at_kink, inplace, finite)`` returns ``(y, *extras)``: the extras are what
-    must be read from the input before an in-place op overwrites it (a copy of the input
-    when the plan saves it, the kink mask); they are marked non-differentiable.
-    """
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(
-        x: torch.Tensor, plan: Plan, at_kink: float | None, inplace: bool, finite: bool
-    ) -> tuple[torch.Tensor, ...]:
-        if _triton_mask(plan, x, inplace, at_kink):
-            from relukit.torch import _triton
-
-            return _triton.mask_forward(plan.act.name, x, plan.params.get("negative_slope", 0.0))
-        extras = []
-        if inplace and plan.save == "input":
-            extras.append(x.clone())
-        if at_kink is not None and plan.kinks:
-            extras.append(_kink_mask(x, plan.kinks))
-        return (plan.value(x, inplace, finite), *extras)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        x, plan, at_kink, inplace, finite = inputs
-        y, *extras = output
-        if inplace:
-            ctx.mark_dirty(x)
-        if extras:
-            ctx.mark_non_differentiable(*extras)
-        ctx.mask_shape = None
-        if extras and extras[0].dtype == torch.uint8:  # the packed mask (_triton_mask)
-            ctx.mask_shape = x.shape
-            t = extras.pop(0)
-        elif plan.save == "output":
-            t = y
-        elif inplace:
-            t = extras.pop(0)
-        else:
-            t = x
-        ctx.save_for_backward(t, *extras)
-        if _forward_ad():
-            ctx.save_for_forward(t, *extras)
-        ctx.set_materialize_grads(False)  # no zero gradients for the extras
-        ctx.plan, ctx.inplace, ctx.finite = plan, inplace, finite
-        ctx.at_kink = at_kink if extras else None
-        ctx.n_extra = len(output) - 1
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[Any, ...]:
-        if g is None:
-            return None, None, None, None, None
-        t, *masks = ctx.saved_tensors
-        if ctx.mask_shape is not None:
-            return _mask_grad(ctx.plan, g, t, ctx.mask_shape), None, None, None, None
-        gi = ctx.plan.grad(g, t, ctx.finite)
-        if ctx.at_kink is not None:
-            gi = _at_kink(gi, g, masks[0], ctx.at_kink)
-        return gi, None, None, None, None
-
-
-class ActivationFunction(_ActivationCore):
-    """:class:`_ActivationCore` with forward-mode AD (``jvp``).
-
-    ``torch.compile`` cannot trace a Function that defines ``jvp``, so compiled code
-    runs :class:`_ActivationCore`.
-    """
-
-    @staticmethod
-    def jvp(ctx: Any, tx: torch.Tensor, *_: Any) -> tuple[Any, ...]:
-        # an element-wise function: its Jacobian is diagonal, J t = J^T t
-        t, *masks = ctx.saved_tensors
-        if ctx.mask_shape is not None:
-            return _mask_grad(ctx.plan, tx, t, ctx.mask_shape), None
-        ty = ctx.plan.grad(tx, t, ctx.finite)
-        if ctx.at_kink is not None:
-            ty = _at_kink(ty, tx, masks[0], ctx.at_kink)
-        if ctx.inplace:
-            ty = tx.copy_(ty)
-        return (ty, *([None] * ctx.n_extra))
-
-
-def _check_inplace(x: torch.Tensor) -> None:
-    """Raise torch's own errors for in-place use autograd cannot support, BEFORE writing."""
-    if x.is_leaf:
-        raise RuntimeError(
-            "a leaf Variable that requires grad is being used in an in-place operation."
-        )
-    base = x._base
-    if base is not None and base.is_leaf and base.requires_grad:
-        raise RuntimeError(
-            "a view of a leaf Variable that requires grad is being used in an in-place operation."
-        )
-
-
-def _forward_ad() -> bool:
-    """Forward-mode AD (``torch.func.jvp``/``jacfwd``, dual tensors) may be active."""
-    return torch.autograd.forward_ad._current_level >= 0 or (
-        torch._C._are_functorch_transforms_active()
-    )
-
-
-def _call(fn: type[torch.autograd.Function], *args: Any) -> tuple[torch.Tensor, ...]:
-    """``fn.apply(*args)``; in plain eager mode without ``Function.apply``'s signature
-    binding (``inspect.signature`` on every call: most of the Python overhead per call).
-    All arguments are positional and given, so binding changes nothing."""
-    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
-        return fn.apply(*args)
-    return super(torch.autograd.Function, fn).apply(*args)  # type: ignore[misc]
-
-
-def _differentiable(*ts: torch.Tensor) -> bool:
-    """Would autograd (reverse or forward mode, or a torch.func transform) see this call?"""
-    if torch.compiler.is_compiling():
-        return torch.is_grad_enabled() and any(t.requires_grad for t in ts)
-    if torch.is_grad_enabled() and any(t.requires_grad or _is_wrapped(t) for t in ts):
-        return True
-    return torch.autograd.forward_ad._current_level >= 0 or any(_is_wrapped(t) for t in ts)
-
 
 #: the entries whose parameters are checked against x's dtype (leaky_relu's slope)
 _DTYPE_CHECKS = {a.name: a for a in catalogue() if a.check_dtype is not None}
@@ -457,50 +93,76 @@ def _check_dtype(name: str, pv: tuple[Any, ...], dtype: torch.dtype) -> None:
         _DTYPE_OK.add(key)
 
 
-def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any) -> torch.Tensor:
-    """Validate and run catalogue entry ``name`` on tensor ``x`` (the functional forms' body)."""
+def _tensor(name: str, x: Any, what: str = "input") -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(
-            f"relukit.torch.{name}: input must be a torch.Tensor, got {type(x).__name__} "
+            f"relukit.torch.{name}: {what} must be a torch.Tensor, got {type(x).__name__} "
             f"(use relukit.{name} for Python numbers, lists and NumPy arrays)"
         )
+
+
+def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any) -> torch.Tensor:
+    """Validate and run catalogue entry ``name`` on tensor ``x`` (the functional forms' body)."""
+    _tensor(name, x)
     if not isinstance(inplace, bool):
         raise TypeError(f"relukit.torch.{name}: inplace must be True or False, got {inplace!r}")
     pv = bind(name, pvals)
-    if name in _DTYPE_CHECKS and x.is_floating_point():  # (before _plan runs torch's op)
+    if name in _DTYPE_CHECKS and x.is_floating_point():
         _check_dtype(name, pv, x.dtype)
-    pl = _get_plan(name, pv)
+    pl = plan(name, pv)
     if inplace and not pl.inplace_ok:
         raise ValueError(f"relukit.torch.{name}: there is no in-place variant (as in torch)")
     if at_kink is not None:
         at_kink = _check_at_kink(name, at_kink)
     if not x.is_floating_point():
-        # integer tensors: torch's own op decides (relu keeps ints; others raise as torch)
-        if name == "relu":
-            return torch.relu_(x) if inplace else torch.relu(x)
-        if name == "relu6":
-            return F.relu6(x, inplace)
-        if pl.ops is not None:
-            return pl.ops.value(x, pl.params, inplace)
-        raise TypeError(f"relukit.torch.{name}: input must be a floating-point tensor")
-    if torch._C._get_tracing_state():
-        # torch's own autograd on plain ops, a trace that can be saved and reloaded, with
-        # a few ops more where relukit's gradient differs from torch's (at_kink, NaN)
-        return _trace.value(pl, x, inplace, at_kink)
-    if _differentiable(x):
-        if inplace and x.requires_grad:
-            _check_inplace(x)
-        fn = _ActivationCore if torch.compiler.is_compiling() else ActivationFunction
-        finite = _finite(pl, x, grad=True)
-        if inplace and x._is_view() and (pl.save == "input" or (at_kink is not None and pl.kinks)):
-            # autograd refuses a Function that writes a view in place and returns more than
-            # one tensor (here: the copy of the input or the kink mask it keeps): compute out
-            # of place, from a copy when the input is kept (the copy is what a Function
-            # writing in place would keep), and write the result into the view
-            y = _call(fn, x.clone() if pl.save == "input" else x, pl, at_kink, False, finite)[0]
-            return x.copy_(y)
-        return _call(fn, x, pl, at_kink, inplace, finite)[0]
-    return pl.value(x, inplace, _finite(pl, x))
+        # integer tensors: torch's own function decides (relu keeps integers, others
+        # raise torch's error); an entry torch lacks takes floating tensors only
+        fn = _core.torch_function(pl.act)
+        if fn is None:
+            raise TypeError(
+                f"relukit.torch.{name}: input must be a floating-point tensor, got {x.dtype}"
+            )
+        kw = {"inplace": True} if inplace else {}
+        return fn(x, **pl.params, **kw)  # type: ignore[no-any-return]
+    return _core.apply(pl, x, inplace, at_kink)
+
+
+def apply_gated(
+    name: str,
+    gate: Any,
+    up: Any,
+    pvals: tuple[Any, ...],
+    at_kink: Any,
+    dim: int = -1,
+) -> torch.Tensor:
+    """Validate and run the gated entry ``name``: ``f(gate) * up``, or with ``up=None``
+    ``gate`` split in halves along ``dim`` (the first half is ``up``, the second the gate,
+    as ``torch.nn.GLU``)."""
+    _tensor(name, gate)
+    if up is not None:
+        _tensor(name, up, "up")
+    pv = bind(name, pvals)
+    pl = plan(name, pv)
+    if at_kink is not None:
+        at_kink = _check_at_kink(name, at_kink)
+    if up is None:
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"relukit.torch.{name}: dim must be an int, got {dim!r}")
+        if gate.dim() == 0:
+            raise RuntimeError(f"relukit.torch.{name}: glu does not support scalars")
+        size = gate.shape[dim]
+        if size % 2:
+            raise RuntimeError(
+                f"relukit.torch.{name}: Halving dimension must be even, but dimension "
+                f"{dim % gate.dim()} is size {size}"
+            )
+        up, gate = gate.chunk(2, dim)
+    for t in (gate, up):
+        if not t.is_floating_point():
+            raise TypeError(
+                f"relukit.torch.{name}: input must be a floating-point tensor, got {t.dtype}"
+            )
+    return _core.apply_gated(pl, gate, up, at_kink)
 
 
 def fewbit(
@@ -519,7 +181,7 @@ def fewbit(
         )
     pv = bind(name, pvals)
     if inplace and x.requires_grad and torch.is_grad_enabled():
-        _check_inplace(x)
+        _core._check_inplace(x)
     value = functools.partial(_exact_value, name, pv)
     if torch._C._get_tracing_state() and x.is_floating_point():  # plain ops (see apply)
         rounded, levels = _fewbit.rounded_levels(name, pv, bits_, x.dtype)

@@ -1,7 +1,8 @@
 """PReLU's autograd Function and functional form: a learnable weight, so its own Function.
 
-Like :mod:`relukit.torch._functions` (whose helpers it shares): the value and backward
-are ATen's prelu kernels, the weight's gradient reaches double backward, ``at_kink``
+The value and backward are ATen's prelu kernels (one product, correctly rounded: the
+catalogue's formula to the bit; ATen's backward also reduces the weight's gradient per
+channel), the weight's gradient reaches double backward, ``at_kink``
 chooses the derivative at 0, and a NaN input gets a NaN gradient (ATen's mask ``x > 0``
 sends NaN to the weight's branch). With a frozen weight the mask ``x > 0`` (a bool per
 element) replaces the saved input.
@@ -16,19 +17,31 @@ import torch
 import torch.nn.functional as F
 
 from relukit.torch import _trace
-from relukit.torch._functions import (
-    _all_finite,
-    _at_kink,
-    _call,
-    _differentiable,
-    _forward_ad,
-    _is_wrapped,
-    _kink_mask,
-)
+from relukit.torch._core import _call, _differentiable, _forward_ad, _is_wrapped, _kink_mask
 from relukit.torch._params import _check_at_kink
-from relukit.torch._special import apply_nan_fix
 
 __all__ = ["PReLUFunction", "prelu"]
+
+
+def _all_finite(x: torch.Tensor) -> bool:
+    """``x`` holds no ±inf or NaN: one ``sum`` (no copy), in plain eager mode on the CPU
+    only (elsewhere False: no host sync, no data-dependent branch under tracers)."""
+    if torch.compiler.is_compiling() or x.device.type != "cpu" or x.numel() == 0:
+        return False
+    if type(x) is not torch.Tensor or _is_wrapped(x):
+        return False
+    if torch._C._get_tracing_state() or torch._C._len_torch_dispatch_stack():
+        return False
+    return math.isfinite(x.detach().sum().item())
+
+
+def _nan_fix(x: torch.Tensor, gi: torch.Tensor) -> torch.Tensor:
+    """NaN where ``x`` is NaN (ATen's mask ``x > 0`` sends NaN to the weight's branch)."""
+    return torch.where(x != x, x, gi)
+
+
+def _at_kink(gi: torch.Tensor, g: torch.Tensor, mask: torch.Tensor, at_kink: float) -> torch.Tensor:
+    return torch.where(mask, g * at_kink, gi)
 
 
 def _check_prelu(x: torch.Tensor, w: torch.Tensor) -> None:
@@ -113,7 +126,7 @@ class _PReLUCore(torch.autograd.Function):
             gx, gw = torch.ops.aten._prelu_kernel_backward(g, x, wv)
             gw = gw.sum_to_size(wv.shape).reshape(w.shape)
             if not ctx.finite:  # torch's mask x > 0 sends NaN to the weight's branch
-                gx = apply_nan_fix(x, gx)
+                gx = _nan_fix(x, gx)
         if ctx.at_kink is not None:
             gx = _at_kink(gx, g, rest[0], ctx.at_kink)
         return gx, gw, saved

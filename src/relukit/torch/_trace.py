@@ -1,24 +1,28 @@
-"""relukit.torch under ``torch.jit.trace``: torch's ATen ops, with relukit's gradients.
+"""relukit.torch under ``torch.jit.trace``: plain torch operations with relukit's gradients.
 
 A trace records ATen ops, and only ATen ops can be saved (``torch.jit.save``): relukit's
 autograd Functions are Python and would make a trace that cannot be saved or checked.
-Under tracing each activation therefore runs torch's own kernels (with the ±inf fix-ups
-of :mod:`relukit.torch._special`), differentiated by torch's autograd, plus a few ops
-that make that autograd give relukit's numbers where torch's differ. Each addition
-leaves the value unchanged, bit for bit, and only adds to the gradient where it applies:
+Under tracing each activation therefore computes its value with the catalogue's
+formula in torch operations, detached, plus terms that leave the value unchanged, bit
+for bit, and carry the gradient:
 
-* ``at_kink``: at a kink the value becomes ``y.detach() + t``, where ``t`` is exactly
-  ``-0.0`` (so ``y`` is unchanged, ``-0.0`` included) and its derivative is ``at_kink``
-  (:func:`kink_term`; for ``at_kink = 0`` simply ``y.detach()``);
-* a NaN input, where torch's piecewise-linear backward gives a number: the value (NaN
-  anyway) becomes ``n * n`` with ``n`` the NaN itself, whose derivative ``2n`` is NaN;
+* at a finite ``x``, a term that is exactly ``-0.0`` with derivative ``f'(x)`` (the
+  entry's derivative formula, :func:`gradient_term`); at ``x = ±inf`` where the value
+  is infinite, ``x * f'(x)`` (which is that value), elsewhere the constant value
+  (``f'`` is 0 there);
+* ``at_kink``: at a kink, a term that is exactly ``-0.0`` with derivative ``at_kink``
+  (:func:`kink_term`; for ``at_kink = 0`` none);
+* a NaN input: the value (NaN anyway) becomes ``n * n`` with ``n`` the NaN itself, whose
+  derivative ``2n`` is NaN;
 * ``bits=``: the value becomes ``y.detach() + q * z``, with ``q`` the few-bit level of
   each element (the same as the eager backward's) and ``z`` exactly ``∓0.0`` with
   derivative 1, so that the gradient is ``g * q``. At ±inf the term is left out
   (``inf - inf`` is NaN), so the traced gradient there is 0.
 
-The trace keeps what torch's autograd keeps for these ops (a few tensors per activation):
-it computes relukit's gradients, not its memory saving.
+A gated entry is traced as its formula, ``f(gate) * up`` in torch operations,
+differentiated by torch's autograd. The trace keeps what torch's autograd keeps for these
+ops (a few tensors per activation): it computes relukit's gradients, not its memory
+saving; its second derivatives are 0.
 """
 
 from __future__ import annotations
@@ -30,9 +34,19 @@ import torch
 import torch.nn.functional as F
 
 if TYPE_CHECKING:  # pragma: no cover
-    from relukit.torch._functions import Plan
+    from relukit.torch._core import TorchPlan
 
-__all__ = ["fewbit", "kink_term", "prelu", "value"]
+__all__ = ["fewbit", "gated", "gradient_term", "kink_term", "prelu", "value"]
+
+
+def gradient_term(x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """Exactly ``-0.0`` at finite ``x`` (so ``y + t`` is ``y``), with derivative ``d``.
+
+    ``x - x.detach()`` is ``+0.0`` with derivative 1, ``x.detach() - x`` is ``+0.0`` with
+    derivative -1; the product with ``d`` takes the sign that makes the term ``-0.0``.
+    """
+    c = x.detach()
+    return torch.where(torch.signbit(d), (x - c) * d, -((c - x) * d))
 
 
 def kink_term(x: torch.Tensor, mask: torch.Tensor, at_kink: float) -> torch.Tensor:
@@ -76,14 +90,32 @@ def _fix(
     return y
 
 
-def value(pl: Plan, x: torch.Tensor, inplace: bool, at_kink: Any) -> torch.Tensor:
+def value(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: Any) -> torch.Tensor:
     """Catalogue entry ``pl`` on ``x`` under tracing (see the module doc)."""
-    kinks = pl.kinks if at_kink is not None else ()
-    if not (kinks or pl.nan_fix):
-        return pl.value(x, inplace)
+    from relukit import _dispatch
+
     src = x.clone() if inplace else x  # in place: computed from a copy, written back
-    y = _fix(src, pl.value(src, False), kinks, at_kink, pl.nan_fix)
-    return x.copy_(y) if inplace else y
+    c = src.detach()
+    y = _dispatch.formula(pl.act, "value", c, pl.params)
+    d = _dispatch.formula(pl.act, "derivative", c, pl.params)
+    inf = torch.where(torch.isinf(y), src * d, y)  # at x = ±inf
+    out = torch.where(torch.isfinite(src), y + gradient_term(src, d), inf)
+    out = _fix(src, out, pl.kinks if at_kink is not None else (), at_kink, True)
+    return x.copy_(out) if inplace else out
+
+
+def gated(pl: TorchPlan, a: torch.Tensor, b: torch.Tensor, at_kink: Any) -> torch.Tensor:
+    """Gated entry ``pl`` on ``(a, b)`` under tracing: ``f(a) * b`` in torch operations."""
+    from relukit import _dispatch
+
+    f = _dispatch.formula(pl.act, "value", a, pl.params)
+    if at_kink is not None and pl.kinks:
+        mask = a == pl.kinks[0]
+        for loc in pl.kinks[1:]:
+            mask = mask | (a == loc)
+        f = torch.where(mask, f.detach() + kink_term(a, mask, at_kink), f)
+    r = f * b
+    return torch.where(a != a, a, torch.where(b != b, b, r))
 
 
 def prelu(x: torch.Tensor, w: torch.Tensor, at_kink: Any) -> torch.Tensor:

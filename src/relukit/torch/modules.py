@@ -13,10 +13,18 @@ relukit's. Entries with kinks take one more keyword,
 with no ``torch.nn`` namesake gets a plain ``nn.Module`` whose constructor takes the
 catalogue's parameters (``inplace`` too). ``relukit_activation`` is the catalogue entry.
 
-Under ``torch.jit.script`` the ``forward`` of the ``torch.nn`` namesake runs (same
-settings, same ``Parameter`` for PReLU): TorchScript cannot compile relukit's Python
-autograd Functions, so a scripted model computes with torch's kernels (and has no
-``at_kink``).
+Gated entries (``GLU``, ``SwiGLU``, ``GeGLU``, ``ReGLU``, ``Bilinear``) take two tensors,
+``forward(gate, up)``, or one split in halves along ``dim`` (``forward(x)``: the second
+half is the gate, as ``torch.nn.GLU``). Parameters the catalogue marks learnable
+(StarReLU's ``scale`` and ``bias``) are ``nn.Parameter`` objects of shape ``(1,)`` unless the
+module is made with ``learnable=False``.
+
+Under ``torch.jit.script`` TorchScript cannot compile relukit's Python autograd
+Functions: a module with a ``torch.nn`` namesake runs that module's own ``forward``
+(torch's kernels, the same settings and ``Parameter``), any other runs the entry's
+formula traced into torch operations when the model is scripted (its parameters are
+constants of the scripted model, learned ones included, and its gradients relukit's, as
+under ``torch.jit.trace``). ``at_kink`` and ``bits`` have no TorchScript form.
 
 To add keywords to a generated class, subclass it::
 
@@ -35,9 +43,8 @@ relukit.torch.ReLU(at_kink=1.0)
 from __future__ import annotations
 
 import inspect
-import linecache
-import textwrap
-from typing import Any
+import types
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -53,9 +60,9 @@ __all__ = ["MODULES", "make_module", "torch_module"]
 def torch_module(act: Activation) -> type[nn.Module] | None:
     """The ``torch.nn`` module named like ``act`` (``leaky_relu`` -> ``LeakyReLU``), or None."""
     key = act.name.replace("_", "")
-    for n, obj in vars(nn).items():
+    for n, obj in vars(nn.modules.activation).items():
         if n.lower() == key and isinstance(obj, type) and issubclass(obj, nn.Module):
-            return obj
+            return obj  # (an activation module: torch.nn.Bilinear is a layer)
     return None
 
 
@@ -88,7 +95,7 @@ class _RelukitModule(nn.Module):
         if at_kink is not None and not act.kinks:
             raise TypeError(f"{type(self).__name__}: has no kinks, so it takes no at_kink")
         # validate through the catalogue (its messages); keep torch's values for the repr
-        _f.bind(act.name, self._param_values())
+        _f.bind(act.name, self._script_values())
         self.at_kink = _f._check_at_kink(act.name, at_kink)  # type: ignore[assignment]
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
@@ -118,11 +125,25 @@ class _RelukitModule(nn.Module):
         return tuple([getattr(self, n) for n in names])
 
     @torch.jit.unused
+    def _script_values(self) -> tuple[Any, ...]:
+        """The parameter values as numbers (a learned parameter's current value)."""
+        return tuple(
+            float(v.detach().reshape(-1)[0]) if isinstance(v, torch.Tensor) else v
+            for v in self._param_values()
+        )
+
+    @torch.jit.unused
     def _torch_forward(self, input: torch.Tensor) -> torch.Tensor:  # replaced per class
         raise RuntimeError(f"{type(self).__name__} has no TorchScript form")
 
     def extra_repr(self) -> str:
         return _kink_repr(super().extra_repr(), self.at_kink)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the traced TorchScript form (made when the model is scripted) is not pickled
+        state = dict(nn.Module.__getstate__(self))
+        state.pop("_scripted", None)
+        return state
 
     def _get_name(self) -> str:
         """The name in ``repr``/``print(model)``: ``relukit.torch.ReLU``, so that a printed
@@ -180,47 +201,166 @@ class _FewBitForward:
         return f"{base}, bits={self.bits}" if base else f"bits={self.bits}"
 
 
+def _traced(act: Activation, pvals: tuple[Any, ...], arity: int) -> Any:
+    """The entry's formula with these parameters, traced into torch operations (what a
+    scripted model runs: :mod:`relukit.torch._trace`, relukit's gradients)."""
+    from relukit.torch import _core
+
+    pl = _core.plan(act.name, _f.bind(act.name, pvals))
+    example = tuple(torch.zeros(4, dtype=torch.float64) for _ in range(arity))
+
+    def one(x: torch.Tensor) -> torch.Tensor:
+        return _core.apply(pl, x, False, None)
+
+    def two(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+        return _core.apply_gated(pl, gate, up, None)
+
+    return torch.jit.trace(one if arity == 1 else two, example, check_trace=False)
+
+
+class _TracedScript:
+    """TorchScript form of an entry ``torch.nn`` lacks: its formula, traced when the model
+    is scripted (``torch.jit.script`` calls ``__prepare_scriptable__`` first)."""
+
+    def __prepare_scriptable__(self) -> Any:
+        s: Any = self
+        s._scripted = _traced(s._activation(), s._script_values(), 1)
+        return self
+
+    def _torch_forward(self, input: torch.Tensor) -> torch.Tensor:
+        return self._scripted(input)  # type: ignore[attr-defined, no-any-return]
+
+
+class _GatedForward:
+    """Gated entries: ``forward(gate, up)``, or ``forward(x)`` split in halves along
+    ``dim`` (the second half is the gate, as ``torch.nn.GLU``)."""
+
+    dim = -1
+
+    def forward(self, input: torch.Tensor, up: Optional[torch.Tensor] = None) -> torch.Tensor:  # noqa: UP045 (TorchScript)
+        s: Any = self
+        if torch.jit.is_scripting():
+            if s.at_kink is not None:
+                raise RuntimeError("relukit.torch: at_kink has no TorchScript form")
+            if up is None:
+                parts = input.chunk(2, s.dim)
+                return s._scripted(parts[1], parts[0])  # type: ignore[no-any-return]
+            return s._scripted(input, up)  # type: ignore[no-any-return]
+        return s._relukit_gated(input, up)
+
+    @torch.jit.unused
+    def _relukit_gated(self, input: torch.Tensor, up: Optional[torch.Tensor]) -> torch.Tensor:  # noqa: UP045
+        s: Any = self
+        name = s._activation().name
+        return _f.apply_gated(name, input, up, s._param_values(), s.at_kink, s.dim)
+
+    def __prepare_scriptable__(self) -> Any:
+        s: Any = self
+        s._scripted = _traced(s._activation(), s._script_values(), 2)
+        return self
+
+
+class _LearnedForward:
+    """Entries with learnable parameters (StarReLU's ``scale`` and ``bias``): with
+    ``learnable=True`` (the default) they are ``nn.Parameter`` objects, and forward runs
+    :func:`relukit.torch._core.apply_learned` (keeps the input and the parameters)."""
+
+    @torch.jit.unused
+    def _relukit_forward(self, input: torch.Tensor) -> torch.Tensor:
+        s: Any = self
+        act = s._activation()
+        values = [getattr(s, n) for n in s._pnames]
+        if not any(isinstance(v, torch.Tensor) for v in values):
+            return _RelukitModule._relukit_forward(s, input)
+        _f._tensor(act.name, input)
+        if not input.is_floating_point():
+            raise TypeError(
+                f"relukit.torch.{act.name}: input must be a floating-point tensor, got "
+                f"{input.dtype}"
+            )
+        if s.inplace:
+            return input.copy_(_core_apply_learned(act, input, values))
+        return _core_apply_learned(act, input, values)
+
+
+def _core_apply_learned(act: Activation, x: torch.Tensor, values: list[Any]) -> torch.Tensor:
+    from relukit.torch import _core
+
+    ps = tuple(v if isinstance(v, torch.Tensor) else torch.tensor(v) for v in values)
+    return _core.apply_learned(act, x, ps)
+
+
 #: the generated classes that need their own forward, by catalogue name
 _MIXINS: dict[str, type] = {"prelu": _PReLUForward, "rrelu": _RReLUForward}
 _MIXINS.update(dict.fromkeys(_fewbit.PARAMS, _FewBitForward))
 
 
 def _scriptable_twin(base: type[nn.Module]) -> Any:
-    """``base.forward`` as a function named ``_torch_forward``, for TorchScript.
+    """``base.forward`` under the name ``_torch_forward``, for TorchScript.
 
-    TorchScript compiles from source and allows one ``forward`` per class, so the source
-    of torch's ``forward`` is compiled again under another name (registered with
-    :mod:`linecache`, where ``inspect.getsource`` finds it).
+    TorchScript compiles a method from the source of its function and allows one
+    ``forward`` per class; a copy of torch's own function object whose code is renamed
+    (the same bytecode, globals and source lines) compiles as a second method.
     """
     fn = base.forward
-    src = textwrap.dedent(inspect.getsource(fn)).replace("def forward(", "def _torch_forward(", 1)
-    filename = f"<relukit.torch: TorchScript form of torch.nn.{base.__name__}.forward>"
-    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-    namespace: dict[str, Any] = {}
-    exec(compile(src, filename, "exec"), fn.__globals__, namespace)
-    twin = namespace["_torch_forward"]
-    twin.__qualname__ = f"{base.__name__}._torch_forward"
+    qualname = f"{base.__name__}._torch_forward"
+    code = fn.__code__.replace(co_name="_torch_forward", co_qualname=qualname)
+    twin = types.FunctionType(code, fn.__globals__, "_torch_forward", fn.__defaults__)
+    twin.__qualname__ = qualname
+    twin.__module__ = fn.__module__
+    twin.__annotations__ = dict(fn.__annotations__)
     return twin
 
 
 def _generic_init(act: Activation) -> Any:
     names = [p.name for p in act.params_list]
+    learned = [p.name for p in act.params_list if p.learnable]
 
-    def __init__(self: Any, *args: Any, inplace: bool = False, at_kink: Any = None, **kw: Any):
-        _no_bits(f"relukit.torch.{type(self).__name__}", kw)
+    def __init__(
+        self: Any,
+        *args: Any,
+        inplace: bool = False,
+        at_kink: Any = None,
+        dim: int = -1,
+        learnable: bool = True,
+        **kw: Any,
+    ) -> None:
+        where = f"relukit.torch.{type(self).__name__}"
+        _no_bits(where, kw)
         nn.Module.__init__(self)
         bound = act.bind(args, kw)
-        for n in names:
-            setattr(self, n, bound[n])
         if not isinstance(inplace, bool):
-            raise TypeError(f"{act.name}: inplace must be True or False, got {inplace!r}")
+            raise TypeError(f"{where}: inplace must be True or False, got {inplace!r}")
+        if not isinstance(learnable, bool):
+            raise TypeError(f"{where}: learnable must be True or False, got {learnable!r}")
+        if act.gated:
+            if inplace:
+                raise TypeError(f"{where}: a gated unit has no in-place form")
+            if isinstance(dim, bool) or not isinstance(dim, int):
+                raise TypeError(f"{where}: dim must be an int, got {dim!r}")
+            self.dim = dim
+        for n in names:
+            v = bound[n]
+            if n in learned and learnable:
+                v = nn.Parameter(torch.full((1,), float(v)))
+            setattr(self, n, v)
         self.inplace = inplace
         self._relukit_init(at_kink)
 
     def extra_repr(self: Any) -> str:
-        parts = [f"{n}={getattr(self, n)!r}" for n in names]
+        parts = []
+        for n in names:
+            v = getattr(self, n)
+            if isinstance(v, torch.Tensor):
+                parts.append(f"{n}={float(v.detach().reshape(-1)[0])!r}")
+            else:
+                parts.append(f"{n}={v!r}")
+        if act.gated and self.dim != -1:
+            parts.append(f"dim={self.dim}")
         if self.inplace:
             parts.append("inplace=True")
+        if learned and not any(isinstance(getattr(self, n), torch.Tensor) for n in learned):
+            parts.append("learnable=False")
         return _kink_repr(", ".join(parts), self.at_kink)
 
     return __init__, extra_repr
@@ -243,7 +383,10 @@ def make_module(name: str) -> type[nn.Module]:
         init, extra_repr = _generic_init(act)
         ns = {"__init__": init, "extra_repr": extra_repr}
         cls_name = act.title.replace(" ", "")
-        bases: tuple[type, ...] = (_RelukitModule,)
+        forms: tuple[type, ...] = (_GatedForward,) if act.gated else (_TracedScript,)
+        if any(p.learnable for p in act.params_list):
+            forms = (_LearnedForward, *forms)
+        bases: tuple[type, ...] = (*forms, _RelukitModule)
     else:
         cls_name = base.__name__
         doc = f"``torch.nn.{cls_name}`` running relukit's autograd Function.\n\n" + doc
@@ -272,7 +415,7 @@ def make_module(name: str) -> type[nn.Module]:
             params.append(inspect.Parameter("bits", kw_only, default=None))
         __init__.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         ns = {"__init__": __init__, "_torch_forward": _scriptable_twin(base)}
-        mixin = _MIXINS.get(act.name)
+        mixin = _GatedForward if act.gated else _MIXINS.get(act.name)
         bases = (mixin, _RelukitModule, base) if mixin else (_RelukitModule, base)
     ns.update(
         {
