@@ -69,6 +69,7 @@ _OPTIONAL = {
     "pandas": "pandas",
     "xarray": "xarray",
     "plotly": "plotly",
+    "transformers": "transformers",
 }
 
 #: what the browser tests drive: Selenium, and Debian's chromium and chromium-driver

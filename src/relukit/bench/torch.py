@@ -14,6 +14,10 @@ once after :func:`relukit.torch.convert` (same seed, same initial weights, same 
   images, batch 16);
 * ``transformer``: a transformer MLP block (LayerNorm, Linear 256 -> 1024, GELU,
   Linear 1024 -> 256, residual; 32 sequences of 64 tokens),
+* ``llama-mlp``, ``gemma-mlp``: the same with a gated feed-forward block as Llama's
+  (SwiGLU) or Gemma's (GeGLU, tanh form): ``down_proj(act_fn(gate_proj(x)) *
+  up_proj(x))``, 256 -> 688 -> 256 (Llama's 8/3 ratio), the Hugging Face layout that
+  :func:`relukit.torch.convert` patches into a :class:`relukit.torch.GatedMLP`,
 
 and reports
 
@@ -46,7 +50,17 @@ from typing import Any
 
 __all__ = ["MODELS", "add_arguments", "build", "run", "saved_bytes"]
 
-MODELS = ("mlp-leaky", "mlp-elu", "mlp-mixed", "mlp-dropout", "cnn", "resnet18", "transformer")
+MODELS = (
+    "mlp-leaky",
+    "mlp-elu",
+    "mlp-mixed",
+    "mlp-dropout",
+    "cnn",
+    "resnet18",
+    "transformer",
+    "llama-mlp",
+    "gemma-mlp",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,6 +80,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)"
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="time both models under torch.compile (Inductor; the first steps compile)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
 
@@ -156,6 +175,32 @@ def build(model: str, seed: int = 0) -> tuple[Any, Any, Any]:
                 return x + self.mlp(self.norm(x))
 
         net = nn.Sequential(MLPBlock(), nn.Flatten(), nn.Linear(64 * 256, 10))
+        x = torch.randn(32, 64, 256)
+        y = torch.randint(0, 10, (32,))
+    elif model in ("llama-mlp", "gemma-mlp"):
+        act = nn.SiLU if model == "llama-mlp" else lambda: nn.GELU(approximate="tanh")
+
+        class GatedMLP(nn.Module):  # the Hugging Face layout (LlamaMLP, GemmaMLP)
+            def __init__(self, d: int = 256, hidden: int = 688) -> None:
+                super().__init__()
+                self.gate_proj = nn.Linear(d, hidden, bias=False)
+                self.up_proj = nn.Linear(d, hidden, bias=False)
+                self.down_proj = nn.Linear(hidden, d, bias=False)
+                self.act_fn = act()
+
+            def forward(self, x: Any) -> Any:
+                return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+        class GatedBlock(nn.Module):
+            def __init__(self, d: int = 256) -> None:
+                super().__init__()
+                self.norm = nn.LayerNorm(d)
+                self.mlp = GatedMLP(d)
+
+            def forward(self, x: Any) -> Any:
+                return x + self.mlp(self.norm(x))
+
+        net = nn.Sequential(GatedBlock(), nn.Flatten(), nn.Linear(64 * 256, 10))
         x = torch.randn(32, 64, 256)
         y = torch.randint(0, 10, (32,))
     else:
@@ -280,6 +325,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"relukit bench torch: torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{os.cpu_count()} CPUs; {args.rounds} rounds x {args.steps} steps"
+        + ("; both under torch.compile" if getattr(args, "compile", False) else "")
     )
     head = (
         f"{'model':12} {'saved torch':>12} {'saved relukit':>14} {'ratio':>6}  "
@@ -293,7 +339,10 @@ def run(args: argparse.Namespace) -> int:
     for model in args.models:
         ref, mine, data = build(model)
         sb = (saved_bytes(ref, data[0]), saved_bytes(mine, data[0]))
-        t, c, med = _time([ref, mine], data, args.steps, args.rounds)
+        timed = [ref, mine]
+        if getattr(args, "compile", False):
+            timed = [torch.compile(ref), torch.compile(mine)]
+        t, c, med = _time(timed, data, args.steps, args.rounds)
         peak: tuple[int, int] | None = None
         if not args.no_memory:
             p0, p1 = peak_memory(ref, data), peak_memory(mine, data)

@@ -60,11 +60,12 @@ from relukit.torch._functions import (  # noqa: F401
     softplus,
 )
 from relukit.torch._levels import derivative_levels
+from relukit.torch._mlp import GatedMLP
 from relukit.torch._prelu import prelu  # noqa: F401
 from relukit.torch.convert import convert
 from relukit.torch.modules import make_module
 
-__all__ = ["convert", "derivative_levels", "function", "make_module"]
+__all__ = ["GatedMLP", "convert", "derivative_levels", "function", "make_module"]
 
 # every catalogue entry's module class and functional form, derived from the catalogue
 # (a new entry needs no edit here): the hand-written form where _functions (or _prelu)

@@ -5,6 +5,12 @@ The mapping is :data:`relukit.torch.modules.MODULES`: every catalogue entry whos
 relukit's class (same attributes, same ``Parameter`` objects, same hooks); a module that
 appears several times in the model (shared) is converted once and stays shared.
 
+Gated feed-forward blocks (Hugging Face's ``LlamaMLP``, ``MistralMLP``, ``Qwen2MLP``,
+``GemmaMLP``, ...: children ``gate_proj``, ``up_proj``, ``down_proj`` and ``act_fn``,
+computing ``down_proj(act_fn(gate_proj(x)) * up_proj(x))``) become a
+:class:`~relukit.torch.GatedMLP` on the same projections, whose SwiGLU, GeGLU, ReGLU or
+GLU keeps two tensors for backward where eager torch keeps three.
+
 What ``convert`` cannot reach: activations called as functions in a ``forward``
 (``F.relu(x)``, ``torch.relu(x)``, ``x.relu()``, ``F.gelu`` inside
 ``nn.TransformerEncoderLayer``, which stores its activation as a function), subclasses
@@ -33,6 +39,7 @@ from torch import nn
 
 from relukit.torch import _fewbit
 from relukit.torch._levels import check_bits
+from relukit.torch._mlp import GatedMLP, gated_mlp
 from relukit.torch._params import _check_at_kink
 from relukit.torch.modules import MODULES, torch_module
 
@@ -81,6 +88,12 @@ def convert(
     ``Parameter`` objects (a PReLU keeps its weight) and hooks are kept, so the state
     dict keys and values are unchanged and checkpoints load into either version. A module
     used at several places in the model is converted once and stays one module.
+
+    Gated feed-forward blocks (children ``gate_proj``, ``up_proj``, ``down_proj`` and
+    ``act_fn``, as Hugging Face's Llama, Mistral, Qwen2 and Gemma MLPs) become a
+    :class:`~relukit.torch.GatedMLP` with the same projections and relukit's SwiGLU,
+    GeGLU, ReGLU or GLU (:func:`relukit.torch._mlp.gate_of` lists the activations
+    recognised): the same outputs (within rounding) and state dict, less saved memory.
 
     A module whose settings torch accepts but relukit does not compute
     (``nn.Softplus(beta=-1.0)``, ``nn.ELU(alpha=inf)``, ``nn.LeakyReLU(True)``) is left as
@@ -159,7 +172,14 @@ def convert(
         done[key] = new
         return new
 
-    top = swap("", model)
+    gated = _gated_blocks(model, at_kink)
+    top = gated.get(id(model), model)
+    if top is model:
+        for parent in list(model.modules()):
+            for cname, child in list(parent._modules.items()):
+                if child is not None and id(child) in gated:
+                    setattr(parent, cname, gated[id(child)])
+        top = swap("", model)
     if top is model:
         for prefix, parent in list(model.named_modules()):
             for cname, child in list(parent._modules.items()):  # shared ones too
@@ -186,6 +206,16 @@ def convert(
             stacklevel=2,
         )
     return top
+
+
+def _gated_blocks(model: nn.Module, at_kink: float | None) -> dict[int, nn.Module]:
+    """id(block) -> its :class:`GatedMLP`, for every gated feed-forward block of ``model``
+    (a block used at several places becomes one GatedMLP)."""
+    found: dict[int, nn.Module] = {}
+    for m in model.modules():
+        if id(m) not in found and gated_mlp(m) is not None:
+            found[id(m)] = GatedMLP.from_module(m, at_kink)
+    return found
 
 
 def _configure(m: nn.Module, at_kink: float | None, bits: int | None) -> None:
