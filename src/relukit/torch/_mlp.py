@@ -58,9 +58,9 @@ def gate_of(act: nn.Module) -> tuple[str, dict[str, Any]] | None:
         return "glu", extra
     if name in ("GELUTanh", "PytorchGELUTanh"):
         fn = getattr(act, "act", None)
-        if isinstance(fn, functools.partial) and fn.func is F.gelu:
-            if dict(fn.keywords) == {"approximate": "tanh"} and not fn.args:
-                return "geglu", {"approximate": "tanh"}
+        partial = isinstance(fn, functools.partial) and fn.func is F.gelu and not fn.args
+        if partial and dict(fn.keywords) == {"approximate": "tanh"}:  # type: ignore[union-attr]
+            return "geglu", {"approximate": "tanh"}
         return None
     if name == "GELUActivation" and getattr(act, "act", None) is F.gelu:
         return "geglu", {"approximate": "none"}
