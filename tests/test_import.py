@@ -104,6 +104,11 @@ def test_display_names_and_kink_repr() -> None:
     assert titles["relu"] == "ReLU" and titles["leaky_relu"] == "Leaky ReLU"
     assert titles["gelu"] == "GELU" and titles["silu"] == "SiLU" and titles["prelu"] == "PReLU"
     assert titles["relu6"] == "ReLU6" and titles["elu"] == "ELU"
+    # the gated units as Shazeer (2020) writes them (the command line prints the titles)
+    assert [titles[n] for n in ("glu", "reglu", "geglu", "swiglu", "bilinear")] == [
+        "GLU", "ReGLU", "GeGLU", "SwiGLU", "Bilinear"
+    ]  # fmt: skip
+    assert titles["squared_relu"] == "Squared ReLU" and titles["quick_gelu"] == "Quick GELU"
     assert repr(rk.relu.kinks[0]) == "Kink(at='0', left=0.0, right=1.0, default=0.0)"
     r = repr(rk.leaky_relu.kinks[0])  # depends on negative_slope: the note says how
     assert r.startswith("Kink(at='0', note=") and "negative_slope" in r

@@ -370,7 +370,11 @@ class Math:
 
 #: how the words of a name are written in titles, as in the papers and torch.nn
 _DISPLAY_WORDS = {
-    w.lower(): w for w in ("ReLU", "ReLU6", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU")
+    w.lower(): w
+    for w in (
+        *("ReLU", "ReLU6", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU"),
+        *("GLU", "ReGLU", "GeGLU", "SwiGLU"),  # the gated units, as Shazeer (2020) writes them
+    )
 }
 
 
