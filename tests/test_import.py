@@ -52,11 +52,19 @@ def test_catalogue_and_metadata() -> None:
     assert rk.relu.kinks[0].at == "0" and rk.relu.formula.startswith("relu(x)")
     assert rk.leaky_relu.kink_points(negative_slope=0.3) == [(0.0, 0.3, 1.0, 0.3)]
     assert repr(rk.leaky_relu) == "<relukit activation leaky_relu(x, negative_slope=0.01)>"
+    # a gated entry: its second input and the split form's dim (inspect's signature too)
+    assert repr(rk.swiglu) == "<relukit activation swiglu(x, up=None, beta=1.0, *, dim=-1)>"
+    assert rk.glu.signature() == "glu(x, up=None, *, dim=-1)"
+    import inspect
+
+    assert str(inspect.signature(rk.swiglu)) == "(x, up=None, beta=1.0, *, dim=-1, out=None)"
     for act in rk.catalogue():
         assert act.__doc__ and act.formula and act.derivative_formula and act.latex
         for k in act.kinks:
             loc, left, right, default = k.resolve(act.bind())
-            assert act.derivative(loc) == default  # the declared convention is what we return
+            # the declared convention is what we return (a gated entry: d/d gate at up = 1)
+            got = act.derivative(loc, 1.0)[0] if act.gated else act.derivative(loc)
+            assert got == default
 
 
 def test_register_rejects_duplicates() -> None:
