@@ -68,6 +68,7 @@ _OPTIONAL = {
     "dask": "dask",
     "pandas": "pandas",
     "xarray": "xarray",
+    "transformers": "transformers",
 }
 
 

@@ -166,6 +166,26 @@ def test_demo_tables(capsys: pytest.CaptureFixture[str], tmp_path: object) -> No
     assert "The derivative of ReLU at (0.0) is 0.0   (with at_kink=1: 1.0)" in text
 
 
+def test_demo_measures_the_gated_conventions_table_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rich.console import Console
+
+    from relukit import conventions
+    from relukit.cli import demo
+
+    # the libraries that are installed are measured; here relukit and the paper only
+    monkeypatch.setattr(conventions, "LIBRARIES", ("relukit", "tutorials"))
+    monkeypatch.setattr(conventions, "GATED_LIBRARIES", ("relukit", "Shazeer 2020"))
+    console = Console(width=250, record=True)
+    demo.conventions(console)
+    text = console.export_text()
+    assert "relu'(0)" in text
+    assert "Gated linear units" in text and "glu of one array x = [1, 2]" in text
+    assert "1 * sigmoid(2), the gate is the 2nd half" in text
+    assert "Swish(xW) * xV: the activation on the 1st projection" in text
+
+
 def test_demo_section_without_an_optional_library_is_skipped(
     monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
