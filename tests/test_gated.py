@@ -601,3 +601,76 @@ def test_relukit_jax_reglu_at_kink_and_parameters():
         rkj.swiglu(1.0, 1.0, beta=0.0)
     with pytest.raises(TypeError, match="unexpected keyword argument 'alpha'"):
         rkj.glu(1.0, 1.0, alpha=1.0)
+
+
+# ---------------------------------------------------------------------------
+# other array libraries: a Python number as the other input, Dask's numbers
+# ---------------------------------------------------------------------------
+
+
+def test_a_python_number_takes_the_arrays_dtype():
+    """``rk.swiglu(x16, 2.0)`` is float16, as NumPy's ``x16 * 2.0`` (a Python number is
+    weak: NEP 50); two NumPy arrays meet in their result type."""
+    for dt in (np.float16, np.float32, np.float64):
+        x = np.array([1.0, -2.0, 0.5], dtype=dt)
+        for up in (2.0, 2):
+            assert rk.swiglu(x, up).dtype == (x * up).dtype == dt
+            assert all(d.dtype == dt for d in rk.swiglu.derivative(up, x))
+            np.testing.assert_array_equal(rk.swiglu(x, up), rk.swiglu(x, np.full(3, 2.0, dt)))
+    x16 = np.ones(3, np.float16)
+    assert rk.glu(x16, np.ones(3, np.float32)).dtype == np.float32
+    assert rk.glu(x16, np.float64(2.0)).dtype == np.float64  # a NumPy scalar is not weak
+    assert rk.glu(np.array([1, 2]), 2).dtype == np.float64  # integers: the default float
+
+
+@pytest.mark.torch
+def test_a_python_number_is_the_other_input_of_a_tensor():
+    """``rk.swiglu(t, 2.0)``, as ``F.silu(t) * 2.0``: the number takes the tensor's dtype
+    and device; arrays of two libraries are refused, naming both."""
+    import torch
+
+    t = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float32)
+    for up in (2.0, 2, np.float64(2.0)):
+        got = rk.swiglu(t, up)
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, rk.swiglu(t, torch.full_like(t, 2.0)), rtol=0, atol=0)
+        dg, du = rk.swiglu.derivative(up, t)
+        assert dg.dtype == du.dtype == torch.float32 and dg.shape == t.shape
+    with pytest.raises(TypeError, match=r"swiglu: gate and up must come from one array "
+                       r"library, got .*Tensor.* and .*ndarray"):  # fmt: skip
+        rk.swiglu(t, np.ones(3))
+    with pytest.raises(TypeError, match="swiglu: up must be"):
+        rk.swiglu(t, "2")
+
+
+@pytest.mark.jax
+def test_a_python_number_is_the_other_input_of_a_jax_array():
+    import jax.numpy as jnp
+
+    x = jnp.asarray([1.0, -2.0, 0.5], dtype=jnp.float16)
+    got = rk.glu(x, 3)
+    assert got.dtype == jnp.float16
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(rk.glu(x, jnp.full(3, 3.0, x.dtype))))
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("name", GATED)
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_dask_runs_the_numpy_kernels_on_each_block(name, dtype):
+    """Dask arrays get NumPy's numbers bit for bit (one input, one result), lazily."""
+    import dask.array as da
+
+    g, u = _inputs()
+    g, u = g.astype(dtype), u.astype(dtype)
+    act = rk.get(name)
+    dg_, du_ = da.from_array(g, chunks=50), da.from_array(u, chunks=(70,))
+    v, (d1, d2) = act.value_and_derivative(dg_, du_)
+    assert isinstance(v, da.Array) and v.dtype == np.dtype(dtype)
+    want_v, (want_1, want_2) = act.value_and_derivative(g, u)
+    for got, want in ((v, want_v), (d1, want_1), (d2, want_2), (act(dg_, 2.0), act(g, 2.0))):
+        np.testing.assert_array_equal(got.compute(), want)
+    # the split form: the same numbers as NumPy's
+    x = np.concatenate([u, g]).reshape(2, -1)
+    xs = da.from_array(x, chunks=(1, 100))
+    np.testing.assert_array_equal(act(xs, dim=0).compute(), act(x, dim=0))
+    np.testing.assert_array_equal(act.derivative(xs, dim=0).compute(), act.derivative(x, dim=0))

@@ -783,9 +783,11 @@ def _gated_pair(
     b = _gated_operand(act, "up", up)
     if a is None or b is None:
         return _gated_xp(act, kind, gate, up, params, at_kink, out)
+    # a Python number is weak, as in NumPy's own x16 * 2.0 (NEP 50): the array's dtype
+    weak = [v if type(v) in (int, float) else w.dtype for v, w in ((gate, a), (up, b))]
     if act.check_dtype is not None:
-        act.check_dtype(params, np.result_type(a.dtype, b.dtype, np.float16))
-    dtype = np.result_type(a.dtype, b.dtype)
+        act.check_dtype(params, np.result_type(*weak, np.float16))
+    dtype = np.result_type(*weak)
     if dtype.kind != "f":
         dtype = np.dtype(np.float64)  # integers: the default float
     dtype = dtype.newbyteorder("=")
@@ -926,17 +928,91 @@ def _xp_of(x: Any) -> Any:
     return array_api_compat.array_namespace(x)
 
 
+def _gated_one_library(act: Activation, gate: Any, up: Any) -> tuple[Any, Any]:
+    """``(gate, up)`` as arrays of one Array API library: a real number (Python, NumPy
+    scalar or 0-d array) next to an array of another library becomes an array of that
+    library, its dtype (a floating one) and device, as ``F.silu(t) * 2.0`` treats it."""
+    import array_api_compat as c
+
+    np = numpy()
+
+    def foreign(v: Any) -> bool:  # an array of another library than NumPy
+        return c.is_array_api_obj(v) and not isinstance(v, (np.ndarray, np.generic))
+
+    ref = gate if foreign(gate) else up
+    if foreign(gate) and foreign(up):
+        return gate, up
+    other = up if ref is gate else gate
+    if isinstance(other, np.ndarray) and other.ndim > 0:
+        raise TypeError(
+            f"{act.name}: gate and up must come from one array library, got "
+            f"{type(gate).__module__}.{type(gate).__name__} and "
+            f"{type(up).__module__}.{type(up).__name__}"
+        )
+    xp = c.array_namespace(ref)
+    dt = ref.dtype if xp.isdtype(ref.dtype, "real floating") else None
+    number = xp.asarray(_real(act, float(other)), dtype=dt, device=c.device(ref))
+    return (ref, number) if ref is gate else (number, ref)
+
+
+def _gated_dask(act: Activation, kind: str, gate: Any, up: Any, params: dict, at_kink: Any) -> Any:
+    """Dask arrays: the NumPy path (the kernels) on each pair of blocks, lazily, so that
+    the numbers are NumPy's (one input, one result)."""
+    import dask.array as da
+
+    np = numpy()
+    dt = np.result_type(gate.dtype, up.dtype)
+    dt = dt if dt.kind == "f" else np.dtype(np.float64)
+    try:  # one shape and the same blocks for both (the blocks meet pairwise)
+        gate, up = da.broadcast_arrays(gate, up)
+    except ValueError:
+        raise ValueError(
+            f"{act.name}: gate and up must have the same shape (or shapes that broadcast), "
+            f"got {gate.shape} and {up.shape}"
+        ) from None
+    ind = tuple(range(gate.ndim))
+    _, (gate, up) = da.core.unify_chunks(gate, ind, up, ind)
+    meta = np.empty((0,) * gate.ndim, dt)
+    which: tuple[Any, ...] = {"value": ("value",), "derivative": (0, 1)}.get(kind, ("value", 0, 1))
+    outs = [
+        da.map_blocks(
+            functools.partial(_gated_dask_block, act, w, params, at_kink),
+            gate,
+            up,
+            dtype=dt,
+            meta=meta,
+        )
+        for w in which
+    ]
+    if kind == "value":
+        return outs[0]
+    return (outs[0], outs[1]) if kind == "derivative" else (outs[0], (outs[1], outs[2]))
+
+
+def _gated_dask_block(
+    act: Activation, which: Any, params: dict, at_kink: Any, a: Any, b: Any
+) -> Any:
+    np = numpy()
+    a, b = np.asarray(a), np.asarray(b)
+    if which == "value":
+        return _gated_pair(act, "value", a, b, params, None, at_kink)
+    return _gated_pair(act, "derivative", a, b, params, None, at_kink)[which]
+
+
 def _gated_xp(
     act: Activation, kind: str, gate: Any, up: Any, params: dict, at_kink: Any, out: Any
 ) -> Any:
-    """A gated entry on Array API arrays (PyTorch, JAX, CuPy, Dask): the formulas."""
+    """A gated entry on Array API arrays (PyTorch, JAX, CuPy): the formulas; Dask: the
+    NumPy path on each block."""
     import array_api_compat
 
-    if not (array_api_compat.is_array_api_obj(gate) and array_api_compat.is_array_api_obj(up)):
-        bad = up if array_api_compat.is_array_api_obj(gate) else gate
-        raise TypeError(f"{act.name}: gate and up must be {ACCEPTED}; got {_describe(bad)}")
+    if not (array_api_compat.is_array_api_obj(gate) or array_api_compat.is_array_api_obj(up)):
+        raise TypeError(f"{act.name}: gate and up must be {ACCEPTED}; got {_describe(gate)}")
     if out is not None:
         raise TypeError(f"{act.name}: out= is supported for NumPy arrays only")
+    gate, up = _gated_one_library(act, gate, up)
+    if array_api_compat.is_dask_array(gate):
+        return _gated_dask(act, kind, gate, up, params, at_kink)
     xp = array_api_compat.array_namespace(gate, up)
     from relukit._prims.numpy import astype, namespace
 
