@@ -579,6 +579,10 @@ def test_relukit_jax_gated_edges_and_errors(name):
         f("a", 1.0)
     with pytest.raises(ValueError, match=f"relukit.jax.{name}: up = .* too large"):
         f(1.0, 10**400)
+    # a Python number is weak, as in JAX's x16 * 3.0: the array's dtype
+    x16 = jnp.ones(3, jnp.float16)
+    assert f(x16, 3).dtype == f(3.0, x16).dtype == (x16 * 3.0).dtype == jnp.float16
+    assert f(x16, jnp.ones(3, jnp.float32)).dtype == jnp.float32
 
 
 @pytest.mark.jax

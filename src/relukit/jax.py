@@ -168,12 +168,18 @@ def _make_gated(act: Activation) -> Callable[..., Any]:
             up = kwargs.pop("up", None)
         params = act.bind(args, kwargs, f"relukit.jax.{act.name}")
         at = _dispatch.check_at_kink(act, at_kink)
+        given = (x, up)
         x = _as_float(act, x, "x" if up is None else "gate")
         if up is None:
             gate, up = _split(act, x, dim)
         else:
             gate, up = x, _as_float(act, up, "up")
-            dt = jnp.result_type(gate.dtype, up.dtype)
+            # a Python number is weak, as in JAX's x16 * 3.0: the array's dtype
+            pairs = zip(given, (gate, up), strict=True)
+            weak = [v if type(v) in (int, float) else a for v, a in pairs]
+            dt = jnp.result_type(*weak)
+            if not jnp.issubdtype(dt, jnp.floating):
+                dt = jnp.result_type(float)
             try:
                 gate, up = jnp.broadcast_arrays(gate.astype(dt), up.astype(dt))
             except ValueError:
