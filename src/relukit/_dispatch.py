@@ -75,9 +75,10 @@ def check_at_kink(owner: Activation | str, at_kink: Any) -> float | None:
         )
     try:
         return float(at_kink)
-    except OverflowError:
+    except OverflowError:  # an int or Fraction beyond every float (10**400)
         raise ValueError(
-            f"{who}: at_kink must be a real number a float can hold, got {_describe(at_kink)}"
+            f"{who}: at_kink = {_describe(at_kink)} is too large to convert to a float; "
+            "it must be None or a real number such as 0, 1, 0.5 or nan"
         ) from None
 
 
@@ -255,12 +256,12 @@ def _out_plain(x: Any, out: Any) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def _real(act: Activation, x: Any) -> float:
+def _real(act: Activation, x: Any, what: str = "x") -> float:
     try:
         return float(x)
     except OverflowError:
         raise ValueError(
-            f"{act.name}: x = {_describe(x)} is too large to convert to a float"
+            f"{act.name}: {what} = {_describe(x)} is too large to convert to a float"
         ) from None
 
 
@@ -315,7 +316,9 @@ def _scalar_array(act: Activation, x: Any) -> Any:
     return np.asarray(_real(act, x))
 
 
-def _from_sequence(act: Activation, x: Any) -> Any:
+def _from_sequence(act: Activation, x: Any, what: str = "x") -> Any:
+    """A list/tuple/range as a NumPy array; ``what`` names the argument in the messages
+    (``x``, or a gated entry's ``gate`` and ``up``)."""
     np = numpy()
     if isinstance(x, range):
         return np.asarray(x)
@@ -323,18 +326,18 @@ def _from_sequence(act: Activation, x: Any) -> Any:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:
         raise TypeError(
-            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} that NumPy "
+            f"{act.name}: {what} must be {ACCEPTED}; got a {type(x).__name__} that NumPy "
             f"cannot turn into a numeric array ({exc})"
         ) from None
     if arr.dtype.kind not in "iuf":
         raise TypeError(
-            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} whose items "
+            f"{act.name}: {what} must be {ACCEPTED}; got a {type(x).__name__} whose items "
             f"make a NumPy array of dtype {arr.dtype} (only int and float items are accepted)"
         )
     if _holds_bool(x):  # NumPy turns [1, -2.5, True] into floats: refuse it as True itself
         raise TypeError(
-            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} holding a bool "
-            "(only int and float items are accepted; bool is not, as for x itself)"
+            f"{act.name}: {what} must be {ACCEPTED}; got a {type(x).__name__} holding a bool "
+            f"(only int and float items are accepted; bool is not, as for {what} itself)"
         )
     return arr
 
@@ -768,23 +771,36 @@ def _gated_operand(act: Activation, what: str, v: Any) -> Any:
             )
         return np.asarray(v)
     if isinstance(v, (list, tuple, range)):
-        return _from_sequence(act, v)
+        return _from_sequence(act, v, what)
     if isinstance(v, numbers.Real):
-        return np.asarray(_real(act, v))
+        return np.asarray(_real(act, v, what))
     return None
+
+
+def _py_number(v: Any) -> bool:
+    """A Python int or float (an int subclass such as an IntEnum member too), not a
+    NumPy scalar (np.float64 is a float subclass) and not a bool."""
+    np = numpy()
+    return isinstance(v, (int, float)) and not isinstance(v, (bool, np.generic))
 
 
 def _gated_pair(
     act: Activation, kind: str, gate: Any, up: Any, params: dict, out: Any, at_kink: Any
 ) -> Any:
     np = numpy()
-    scalars = type(gate) in (float, int) and type(up) in (float, int) and out is None
+    scalars = _py_number(gate) and _py_number(up) and out is None
+    # NumPy scalars (with Python numbers) give NumPy scalars, as NumPy's functions do
+    np_scalars = (
+        out is None
+        and all(isinstance(v, np.generic) or _py_number(v) for v in (gate, up))
+        and not scalars
+    )
     a = _gated_operand(act, "gate", gate)
     b = _gated_operand(act, "up", up)
     if a is None or b is None:
         return _gated_xp(act, kind, gate, up, params, at_kink, out)
     # a Python number is weak, as in NumPy's own x16 * 2.0 (NEP 50): the array's dtype
-    weak = [v if type(v) in (int, float) else w.dtype for v, w in ((gate, a), (up, b))]
+    weak = [float(v) if _py_number(v) else w.dtype for v, w in ((gate, a), (up, b))]
     if act.check_dtype is not None:
         act.check_dtype(params, np.result_type(*weak, np.float16))
     dtype = np.result_type(*weak)
@@ -799,12 +815,13 @@ def _gated_pair(
             f"got {np.shape(gate)} and {np.shape(up)}"
         ) from None
     res = _gated_numpy(act, kind, a, b, params, at_kink)
-    if scalars:
+    if scalars or np_scalars:
+        one = float if scalars else (lambda r: r[()])  # noqa: E731
         if kind == "value":
-            return float(res)
+            return one(res)
         if kind == "derivative":
-            return (float(res[0]), float(res[1]))
-        return (float(res[0]), (float(res[1][0]), float(res[1][1])))
+            return (one(res[0]), one(res[1]))
+        return (one(res[0]), (one(res[1][0]), one(res[1][1])))
     if out is None:
         return res
     return _gated_copy_out(act, kind, res, out)
@@ -951,7 +968,8 @@ def _gated_one_library(act: Activation, gate: Any, up: Any) -> tuple[Any, Any]:
         )
     xp = c.array_namespace(ref)
     dt = ref.dtype if xp.isdtype(ref.dtype, "real floating") else None
-    number = xp.asarray(_real(act, float(other)), dtype=dt, device=c.device(ref))
+    what = "gate" if other is gate else "up"
+    number = xp.asarray(_real(act, other, what), dtype=dt, device=c.device(ref))
     return (ref, number) if ref is gate else (number, ref)
 
 
