@@ -181,6 +181,10 @@ def test_demo_measures_the_gated_conventions_table_too(
     demo.conventions(console)
     text = console.export_text()
     assert "relu'(0)" in text
+    # on a narrow terminal every number is whole (wrapped, never cut with …)
+    narrow = Console(width=60, record=True)
+    demo.conventions(narrow)
+    assert "…" not in narrow.export_text()
     assert "Gated linear units" in text and "glu of one array x = [1, 2]" in text
     assert "1 * sigmoid(2), the gate is the 2nd half" in text
     assert "Swish(xW) * xV: the activation on the 1st projection" in text

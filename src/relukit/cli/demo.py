@@ -80,7 +80,7 @@ def conventions(console: Console) -> None:
     ):
         table = Table(title=title)
         for col in rows[0]:
-            table.add_column(col)
+            table.add_column(col, overflow="fold")  # a long number wraps, never cut with …
         for r in rows:
             table.add_row(*(Text(v) for v in r.values()))  # "[1, 2]" is text, not markup
         console.print(table)
