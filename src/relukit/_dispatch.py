@@ -816,7 +816,7 @@ def _gated_pair(
         ) from None
     res = _gated_numpy(act, kind, a, b, params, at_kink)
     if scalars or np_scalars:
-        one = float if scalars else (lambda r: r[()])  # noqa: E731
+        one = float if scalars else (lambda r: r[()])  # (a 0-d array: its NumPy scalar)
         if kind == "value":
             return one(res)
         if kind == "derivative":
