@@ -19,6 +19,37 @@ GALLERY = Path(__file__).resolve().parent / "gallery.md"
 TORCH = Path(__file__).resolve().parent / "reference" / "torch.md"
 
 
+def calls(a: object) -> list[str]:
+    """The calls of an activation with their full signatures, as Python lines.
+
+    A gated entry has two forms each: two arrays, ``rk.swiglu(gate, up, beta=1.0)``, and
+    one array split in halves along ``dim`` (the gate its second half), whose parameters
+    are then keywords (a second positional argument is ``up``).
+    """
+    sig = a.call_signatures()  # type: ignore[attr-defined]
+    if not a.gated:  # type: ignore[attr-defined]
+        return [f"rk.{sig[k]}" for k in ("value", "derivative", "value_and_derivative")]
+    name = a.name  # type: ignore[attr-defined]
+    ps = "".join(f", {p.name}={p.default!r}" for p in a.params_list)  # type: ignore[attr-defined]
+    kw = "".join(f"{p.name}={p.default!r}, " for p in a.params_list)  # type: ignore[attr-defined]
+    lines = []
+    for call, extra, two, one in (
+        (name, "", "f(gate) * up", "x split in halves along dim: f(2nd half) * 1st half"),
+        (f"{name}.derivative", "at_kink=None, ", "(d/d gate, d/d up)", "one array shaped like x"),
+        (
+            f"{name}.value_and_derivative",
+            "at_kink=None, ",
+            "(value, (d/d gate, d/d up))",
+            "(value, derivative shaped like x)",
+        ),
+    ):
+        lines += [
+            f"rk.{call}(gate, up{ps}, *, {extra}out=None)  # {two}",
+            f"rk.{call}(x, *, {kw}dim=-1, {extra}out=None)  # {one}",
+        ]
+    return lines
+
+
 def render() -> str:
     """The page as Markdown."""
     import relukit as rk
@@ -34,14 +65,16 @@ def render() -> str:
         "list, a NumPy array (dtype and shape kept; `out=` writes in place), a pandas",
         "Series/DataFrame, an xarray DataArray, a masked array, or any Array API array",
         "(PyTorch, JAX, CuPy, Dask). The rules are in [the design](../design.md#semantics).",
+        "The gated units (`glu`, `reglu`, `geglu`, `swiglu`, `bilinear`) take two inputs,",
+        "`f(gate) * up`: two arrays, or one array split in halves along `dim` whose second",
+        "half is the gate (as `torch.nn.GLU`); their derivative is the pair",
+        "`(d/d gate, d/d up)`.",
         "",
     ]
     names = {a.name: a for a in rk.catalogue()}
     aliases_as_names = [n for n in rk.__all__ if n not in names and n in dir(rk)]
     for a in rk.catalogue():
-        sig = a.call_signatures()
-        out += [f"## {a.name}", "", a.summary, "", "```python"]
-        out += [f"rk.{sig[k]}" for k in ("value", "derivative", "value_and_derivative")]
+        out += [f"## {a.name}", "", a.summary, "", "```python", *calls(a)]
         out += ["```", "", f"Formula: `{a.formula}`", ""]
         out += [f"Derivative: `{a.derivative_formula}`", ""]
         also = [n for n in aliases_as_names if getattr(rk, n, None) is a]
@@ -75,7 +108,9 @@ def render_gallery() -> str:
         "",
         "Each activation (solid) and its derivative (dashed), drawn by `rk.plot`: the",
         "derivative is broken at each kink, open circles mark the one-sided limits and a",
-        "filled dot the value relukit uses there.",
+        "filled dot the value relukit uses there. A gated unit (`f(gate) * up`) is drawn",
+        "against its gate with `up = 1` (`rk.plot(name, up=...)` for another), its",
+        "derivative with respect to the gate.",
         "",
         "![The catalogue: values (solid) and derivatives (dashed)](figures/gallery.png)",
     ]

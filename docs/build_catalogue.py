@@ -68,20 +68,36 @@ def render() -> str:
         f"In the table, PyTorch's functions are those of `{TORCH[:-1]}` and JAX's those of",
         f"`{JAX[:-1]}`.",
         "",
+        "The gated units (marked *gated*) take two inputs and compute `f(gate) * up`: two",
+        "arrays, `rk.swiglu(gate, up)`, or one array split in halves along `dim`,",
+        "`rk.swiglu(x, dim=-1)`, whose second half is the gate (as `torch.nn.GLU` and",
+        "`jax.nn.glu`). Their derivative is the pair `(d/d gate, d/d up)`, their figures",
+        "are drawn against the gate with `up = 1`, and their kinks are those of `f`.",
+        "",
         "| name | formula | parameters | kinks | PyTorch | JAX |",
         "|---|---|---|---|---|---|",
     ]
     for a in acts:
         params = ", ".join(f"`{p.name}={_default(p.default)}`" for p in a.params_list) or "—"
         kinks = ", ".join(k.at for k in a.kinks) or "none"
+        gated = " (*gated*: gate, up)" if a.gated else ""
         out.append(
-            f"| [{a.name}](#{a.name}) | {_cell(a.formula)} | {params} | {kinks} | "
+            f"| [{a.name}](#{a.name}){gated} | {_cell(a.formula)} | {params} | {kinks} | "
             f"{_short_name(a.torch_name, TORCH)} | {_short_name(a.jax_name, JAX)} |"
         )
     for a in acts:
         out += ["", f"## {a.name}", "", a.summary, ""]
         out += [f"![{a.name} and its derivative](figures/{a.name}.png)", ""]
-        out += [f"Signature: `rk.{a.signature()}`"]
+        if a.gated:  # the two calling forms (the split form's parameters are keywords)
+            ps = "".join(f", {p.name}={p.default!r}" for p in a.params_list)
+            out += [
+                f"Signatures: `rk.{a.name}(gate, up{ps})` (two arrays: f(gate) * up) and "
+                f"`rk.{a.name}(x, *{ps}, dim=-1)` (one array split in halves along `dim`, "
+                "the gate its second half); `.derivative` gives `(d/d gate, d/d up)`, one "
+                "array shaped like `x` in the split form."
+            ]
+        else:
+            out += [f"Signature: `rk.{a.signature()}`"]
         if a.aliases:
             out += ["", "Aliases: " + ", ".join(f"`{x}`" for x in a.aliases)]
         out += ["", "$$", a.latex, "$$", "", "$$", a.derivative_latex, "$$", ""]

@@ -5,6 +5,10 @@ float64, bfloat16 where the library has it). The oracle is the NumPy float64 res
 (itself checked against mpmath in test_family.py) rounded to the dtype, and each
 library's own activation (torch.nn.functional, jax.nn) away from the points where
 those libraries are documented to differ (±inf, kinks).
+
+A gated entry (``f(gate) * up``) takes the points as its gates and ``UPS`` as its second
+input, and both of its derivatives are checked; its one-array form (split in halves
+along the last axis, the gate the second half) must give the same numbers.
 """
 
 from __future__ import annotations
@@ -33,16 +37,54 @@ def _check_close(got: np.ndarray, want: np.ndarray, dtype: str, ulps: float = 4)
     assert ok.all(), (got[~ok], want[~ok])
 
 
-def _numpy_ref(name: str, dtype: str, **p):
-    x = np.array(POINTS, dtype=np.float64)
-    if dtype != "bfloat16":
-        x = x.astype(dtype).astype(np.float64)
-    else:
-        import torch
+#: the gated entries' second input, one per point: signs, zero, and exact in bfloat16
+UPS = list(np.resize([1.5, -0.75, 3.0, 0.0, -2.0, 0.5], len(POINTS)))
 
-        x = torch.tensor(POINTS, dtype=torch.bfloat16).double().numpy()
+
+def _in(values: list[float], dtype: str) -> np.ndarray:
+    """``values`` rounded to ``dtype``, as float64."""
+    x = np.array(values, dtype=np.float64)
+    if dtype != "bfloat16":
+        return x.astype(dtype).astype(np.float64)
+    import torch
+
+    return torch.tensor(values, dtype=torch.bfloat16).double().numpy()
+
+
+def _numpy_ref(name: str, dtype: str, **p):
+    x = _in(POINTS, dtype)
     v, d = rk.get(name).value_and_derivative(x, **p)
     return x, v, d
+
+
+def _gated_ref(name: str, dtype: str):
+    """``(gate, up, value, (d/d gate, d/d up))`` of a gated entry in NumPy float64."""
+    g, u = _in(POINTS, dtype), _in(UPS, dtype)
+    v, pair = rk.get(name).value_and_derivative(g, u)
+    return g, u, v, pair
+
+
+def _check_gated(name: str, dtype: str, to_numpy, make, ulps: float = 4) -> None:
+    """A gated entry on arrays made by ``make(values_float64)``: dtype kept, inputs
+    untouched, value and both derivatives close to NumPy's float64 rounded, and the
+    one-array form (``[up | gate]`` along the last axis) giving the same numbers."""
+    act = rk.get(name)
+    g64, u64, v_ref, (dg_ref, du_ref) = _gated_ref(name, dtype)
+    g, u = make(g64), make(u64)
+    v, (dg, du) = act.value_and_derivative(g, u)
+    assert v.dtype == g.dtype and dg.dtype == g.dtype and du.dtype == g.dtype
+    assert tuple(v.shape) == tuple(g.shape)
+    np.testing.assert_array_equal(to_numpy(g), g64)  # untouched
+    for got, want in ((v, v_ref), (dg, dg_ref), (du, du_ref)):
+        # (near a zero of d/d gate the dtype's eps times up's scale, absolute)
+        gotn = to_numpy(got)
+        near = np.abs(want) < 1e-2 * np.abs(u64).max()
+        _check_close(gotn[~near], want[~near], dtype, ulps)
+        np.testing.assert_allclose(gotn[near], want[near], atol=8 * EPS[dtype] * 3.0)
+    x = make(np.concatenate([u64, g64]))
+    vs, ds = act.value_and_derivative(x)
+    np.testing.assert_array_equal(to_numpy(vs), to_numpy(v))
+    np.testing.assert_array_equal(to_numpy(ds), np.concatenate([to_numpy(du), to_numpy(dg)]))
 
 
 # ---------------------------------------------------------------------------
@@ -56,6 +98,15 @@ def _numpy_ref(name: str, dtype: str, **p):
 def test_torch_tensors(name, dtype):
     import torch
 
+    if rk.get(name).gated:
+        tdt = getattr(torch, dtype)
+        _check_gated(
+            name,
+            dtype,
+            lambda t: t.double().numpy(),
+            lambda a: torch.tensor(a, dtype=tdt),
+        )
+        return
     x64, v_ref, d_ref = _numpy_ref(name, dtype)
     t = torch.tensor(x64, dtype=getattr(torch, dtype))
     before = t.clone()
@@ -74,7 +125,7 @@ def test_torch_agrees_with_torch_functional_at_finite_non_kink_points(name):
     import torch
     import torch.nn.functional as F
 
-    x = torch.linspace(-7.9, 7.7, 301, dtype=torch.float64)
+    x = torch.linspace(-7.9, 7.7, 302, dtype=torch.float64)  # (even: glu splits it)
     if name == "prelu":
         want = F.prelu(x, torch.tensor([0.25], dtype=x.dtype))
     else:  # the catalogue's defaults, which are PyTorch's (threshold has none there)
@@ -121,6 +172,16 @@ def test_jax_arrays(name, dtype):
     import jax
     import jax.numpy as jnp
 
+    if rk.get(name).gated:  # float32 computed in float32 in JAX: a few ulp
+        jdt = getattr(jnp, dtype)
+        _check_gated(
+            name,
+            dtype,
+            lambda a: np.asarray(a, dtype=np.float64),
+            lambda a: jnp.asarray(a.astype(np.float32), dtype=jdt),
+            ulps=8,
+        )
+        return
     x64, v_ref, d_ref = _numpy_ref(name, dtype)
     x = jnp.asarray(x64.astype(np.float32), dtype=getattr(jnp, dtype))
     v, d = rk.get(name).value_and_derivative(x)
@@ -143,6 +204,16 @@ def test_jax_float64_with_x64(name):
 
     if not hasattr(jax, "enable_x64"):
         pytest.skip("this JAX has no jax.enable_x64 context")
+    if rk.get(name).gated:
+        with jax.enable_x64(True):
+            _check_gated(
+                name,
+                "float64",
+                lambda a: np.asarray(a, dtype=np.float64),
+                lambda a: jnp.asarray(a, dtype=jnp.float64),
+                ulps=16,
+            )
+        return
     x64, v_ref, d_ref = _numpy_ref(name, "float64")
     with jax.enable_x64(True):
         x = jnp.asarray(x64, dtype=jnp.float64)
@@ -161,7 +232,7 @@ def test_jax_agrees_with_jax_nn_at_finite_points(name):
     import jax
     import jax.numpy as jnp
 
-    x = jnp.linspace(-7.9, 7.7, 301, dtype=jnp.float32)
+    x = jnp.linspace(-7.9, 7.7, 302, dtype=jnp.float32)  # (even: glu splits it)
     fn = getattr(jax.nn, rk.get(name).jax_name.rpartition(".")[2])
     kw = {"approximate": False} if name == "gelu" else {}
     want = np.asarray(fn(x, **kw), dtype=np.float64)
@@ -210,6 +281,9 @@ class _Counter:
 def test_dask_arrays_stay_lazy(name, dtype):
     import dask.array as da
 
+    if rk.get(name).gated:
+        _dask_gated(name, dtype)
+        return
     x64, v_ref, d_ref = _numpy_ref(name, dtype)
     x = da.from_array(x64.astype(dtype), chunks=5)
     counter = _Counter()
@@ -226,6 +300,26 @@ def test_dask_arrays_stay_lazy(name, dtype):
     v_np, d_np = rk.get(name).value_and_derivative(x64.astype(dtype))
     np.testing.assert_array_equal(vn, v_np)
     np.testing.assert_array_equal(dn, d_np)
+
+
+def _dask_gated(name: str, dtype: str) -> None:
+    """A gated entry on two Dask arrays: lazy, the chunks kept, NumPy's numbers."""
+    import dask.array as da
+
+    act = rk.get(name)
+    g64, u64, _, _ = _gated_ref(name, dtype)
+    g = da.from_array(g64.astype(dtype), chunks=5)
+    u = da.from_array(u64.astype(dtype), chunks=5)
+    counter = _Counter()
+    with counter.cb:
+        v, (dg, du) = act.value_and_derivative(g, u)
+        assert counter.n == 0, "relukit computed the dask graph"
+    assert isinstance(v, da.Array) and v.dtype == np.dtype(dtype) and v.chunks == g.chunks
+    got = da.compute(v, dg, du)
+    want = act.value_and_derivative(g64.astype(dtype), u64.astype(dtype))
+    for a, b in zip(got, (want[0], *want[1]), strict=True):
+        assert a.dtype == np.dtype(dtype)
+        np.testing.assert_array_max_ulp(a, b, maxulp=1)  # formulas vs kernels: see below
 
 
 @pytest.mark.dask

@@ -42,6 +42,14 @@ def _points(name: str, p: dict) -> tuple[np.ndarray, np.ndarray]:
     return np.array(FINITE, dtype=np.float64), kinks
 
 
+#: the second input of the gated entries (f(gate) * up): signs, sizes and zeros vary
+UPS = [1.5, -0.75, 3.0, 0.0, -2.0, 1.0, 1e-3]
+
+
+def _ups(n: int) -> np.ndarray:
+    return np.resize(np.array(UPS, dtype=np.float64), n)
+
+
 def _agree(grad: np.ndarray, d: np.ndarray, eps: float) -> None:
     assert not np.isnan(grad).any(), "NaN gradient at a finite input"
     # rounding of the chain rule: relative eps, plus absolute eps where terms cancel
@@ -65,6 +73,20 @@ def test_torch_autograd_equals_derivative(name, p, dtype):
     eps = float(torch.finfo(tdt).eps)
     lim = float(torch.finfo(tdt).max)
     t = torch.tensor(np.clip(x, -lim, lim), dtype=tdt, requires_grad=True)  # finite
+    if act.gated:  # both inputs: (d/d gate, d/d up) is the pair .derivative gives
+        u = torch.tensor(_ups(len(x)), dtype=tdt, requires_grad=True)
+        grads = torch.autograd.grad(act(t, u, **p).sum(), (t, u))
+        pair = act.derivative(t.detach(), u.detach(), **p)
+        for g, d in zip(grads, pair, strict=True):
+            _agree(g.double().numpy(), d.double().numpy(), eps)
+        if len(kinks):
+            tk = torch.tensor(kinks, dtype=tdt, requires_grad=True)
+            uk = torch.tensor(_ups(len(kinks)), dtype=tdt, requires_grad=True)
+            gk = torch.autograd.grad(act(tk, uk, **p).sum(), (tk, uk))
+            dk = act.derivative(tk.detach(), uk.detach(), **p)
+            for g, d in zip(gk, dk, strict=True):
+                np.testing.assert_array_equal(g.numpy(), d.numpy())
+        return
     (g,) = torch.autograd.grad(act(t, **p).sum(), t)
     d = act.derivative(t.detach(), **p)
     _agree(g.double().numpy(), d.double().numpy(), eps)
@@ -88,6 +110,14 @@ def test_torch_autograd_at_kinks_equals_torch_functional(name, p):
     _, kinks = _points(name, p)
     if name == "prelu":
         fn = lambda t: F.prelu(t, torch.tensor([p["weight"]], dtype=t.dtype))  # noqa: E731
+    elif name == "reglu":  # the composite written out in torch: F.relu(gate) * up
+        up = torch.tensor(_ups(len(kinks)), dtype=torch.float64)
+        a = torch.tensor(kinks, dtype=torch.float64, requires_grad=True)
+        b = torch.tensor(kinks, dtype=torch.float64, requires_grad=True)
+        (ga,) = torch.autograd.grad(act(a, up, **p).sum(), a)
+        (gb,) = torch.autograd.grad((F.relu(b) * up).sum(), b)
+        np.testing.assert_array_equal(ga.numpy(), gb.numpy())
+        return
     else:
         fn = lambda t: getattr(F, name)(t, **p)  # noqa: E731
     a = torch.tensor(kinks, dtype=torch.float64, requires_grad=True)
@@ -136,6 +166,17 @@ def test_jax_grad_through_formula_equals_derivative(name, p):
     act = rk.get(name)
     x, kinks = _points(name, p)
     x32 = jnp.asarray(np.clip(x, -3e38, 3e38), dtype=jnp.float32)
+    if act.gated:  # both inputs: (d/d gate, d/d up)
+        u32 = jnp.asarray(_ups(len(x)), dtype=jnp.float32)
+        grad2 = jax.vmap(jax.grad(lambda a, b: act(a, b, **p), argnums=(0, 1)))
+        for g, d in zip(grad2(x32, u32), act.derivative(x32, u32, **p), strict=True):
+            _agree(np.asarray(g, dtype=np.float64), np.asarray(d, dtype=np.float64), 2.0**-23)
+        if len(kinks):
+            xk = jnp.asarray(kinks, dtype=jnp.float32)
+            uk = jnp.asarray(_ups(len(kinks)), dtype=jnp.float32)
+            for g, d in zip(grad2(xk, uk), act.derivative(xk, uk, **p), strict=True):
+                np.testing.assert_array_equal(np.asarray(g), np.asarray(d))
+        return
     g = jax.vmap(jax.grad(lambda t: act(t, **p)))(x32)
     d = act.derivative(x32, **p)
     _agree(np.asarray(g, dtype=np.float64), np.asarray(d, dtype=np.float64), 2.0**-23)
@@ -157,6 +198,9 @@ def test_relukit_jax_is_exact_and_honours_at_kink(name, p):
     f = getattr(rkj, name)
     x, kinks = _points(name, p)
     xs = jnp.asarray(np.clip(np.concatenate([x, kinks]), -3e38, 3e38), dtype=jnp.float32)
+    if act.gated:
+        _relukit_jax_gated_exact(act, f, xs, kinks, p)
+        return
     np.testing.assert_array_equal(np.asarray(f(xs, **p)), np.asarray(act(xs, **p)))
     g = jax.vmap(jax.grad(lambda t: f(t, **p)))(xs)
     np.testing.assert_array_equal(np.asarray(g), np.asarray(act.derivative(xs, **p)))
@@ -168,6 +212,26 @@ def test_relukit_jax_is_exact_and_honours_at_kink(name, p):
         away = ~np.isin(np.asarray(xs), np.asarray(kinks, dtype=np.float32))
         ga = jax.vmap(jax.grad(lambda t: f(t, at_kink=7.0, **p)))(xs[away])
         np.testing.assert_array_equal(np.asarray(ga), np.asarray(g)[away])
+
+
+def _relukit_jax_gated_exact(act, f, xs, kinks, p):
+    """relukit.jax's gated entry: the values of relukit.<entry> and exactly its pair of
+    derivatives as gradients with respect to both inputs; at_kink scales with up."""
+    import jax
+    import jax.numpy as jnp
+
+    us = jnp.asarray(_ups(len(xs)), dtype=jnp.float32)
+    np.testing.assert_array_equal(np.asarray(f(xs, us, **p)), np.asarray(act(xs, us, **p)))
+    grad2 = jax.vmap(jax.grad(lambda a, b, **k: f(a, b, **p, **k), argnums=(0, 1)))
+    for g, d in zip(grad2(xs, us), act.derivative(xs, us, **p), strict=True):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(d))
+    if len(kinks):
+        xk = jnp.asarray(kinks, dtype=jnp.float32)
+        uk = jnp.asarray(_ups(len(kinks)), dtype=jnp.float32)
+        gk = jax.vmap(jax.grad(lambda a, b: f(a, b, at_kink=0.5, **p), argnums=0))(xk, uk)
+        np.testing.assert_array_equal(np.asarray(gk), 0.5 * np.asarray(uk))
+        dk = act.derivative(xk, uk, at_kink=0.5, **p)[0]
+        np.testing.assert_array_equal(np.asarray(gk), np.asarray(dk))
 
 
 @pytest.mark.jax

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +164,30 @@ def test_demo_tables(capsys: pytest.CaptureFixture[str], tmp_path: object) -> No
     assert "Applying ReLU on (-10.0) gives 0.0" in text
     assert "Applying Leaky ReLU on (-10.0) gives -0.1" in text
     assert "The derivative of ReLU at (0.0) is 0.0   (with at_kink=1: 1.0)" in text
+
+
+def test_demo_measures_the_gated_conventions_table_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rich.console import Console
+
+    from relukit import conventions
+    from relukit.cli import demo
+
+    # the libraries that are installed are measured; here relukit and the paper only
+    monkeypatch.setattr(conventions, "LIBRARIES", ("relukit", "tutorials"))
+    monkeypatch.setattr(conventions, "GATED_LIBRARIES", ("relukit", "Shazeer 2020"))
+    console = Console(width=250, record=True)
+    demo.conventions(console)
+    text = console.export_text()
+    assert "relu'(0)" in text
+    # on a narrow terminal every number is whole (wrapped, never cut with …)
+    narrow = Console(width=60, record=True)
+    demo.conventions(narrow)
+    assert "…" not in narrow.export_text()
+    assert "Gated linear units" in text and "glu of one array x = [1, 2]" in text
+    assert "1 * sigmoid(2), the gate is the 2nd half" in text
+    assert "Swish(xW) * xV: the activation on the 1st projection" in text
 
 
 def test_demo_section_without_an_optional_library_is_skipped(
@@ -779,3 +805,119 @@ def test_bad_standard_input_is_one_line(text: str, fragment: str) -> None:
     res = cli("eval", "relu", *argv, stdin=text)
     assert res.returncode == 2 and res.stdout == ""
     assert len(res.stderr.strip().splitlines()) == 1 and fragment in res.stderr, res.stderr
+
+
+# ---------------------------------------------------------------------------
+# gated entries: two inputs, the gates as numbers and --up
+# ---------------------------------------------------------------------------
+
+
+def _silu(g: float) -> float:
+    import math
+
+    return g / (1.0 + math.exp(-g))
+
+
+def test_eval_gated_takes_the_gates_and_up(capsys: pytest.CaptureFixture[str]) -> None:
+    """``relukit eval swiglu 1 -2 --up 3``; the oracle: silu(g) * up written out."""
+    code, out, err = run(capsys, "eval", "swiglu", "1", "-2", "--up", "3")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].startswith("Applying SwiGLU on (gate=1.0, up=3.0) gives ")
+    assert lines[1].startswith("Applying SwiGLU on (gate=-2.0, up=3.0) gives ")
+    for line, g in zip(lines, (1.0, -2.0), strict=True):
+        got = float(line.rsplit(" ", 1)[1])
+        assert got == pytest.approx(_silu(g) * 3.0, rel=1e-15)
+    # one up per number
+    code, out, _ = run(capsys, "eval", "reglu", "-1", "2", "3", "--up", "5", "-2", "0.5")
+    assert [float(line.rsplit(" ", 1)[1]) for line in out.splitlines()] == [0.0, -4.0, 1.5]
+    # parameters as for the other entries; JSON names both inputs
+    code, out, _ = run(capsys, "eval", "swiglu", "2", "--up", "-1", "--beta", "2", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["activation"] == "swiglu" and data["params"] == {"beta": 2.0}
+    (r,) = data["results"]
+    assert r["gate"] == 2.0 and r["up"] == -1.0 and "x" not in r
+    assert r["value"] == pytest.approx(-2.0 / (1.0 + math.exp(-4.0)), rel=1e-15)
+    code, out, _ = run(capsys, "eval", "glu", "nan", "1", "--up", "2", "inf", "--json")
+    assert [r["value"] for r in json.loads(out)["results"]] == ["nan", "inf"]
+
+
+def test_derivative_gated_prints_both_partials(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "derivative", "swiglu", "0", "1", "--up", "4")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    # silu'(0) = 1/2, silu(0) = 0; silu'(1) = s (1 + 1 - s), s = sigmoid(1)
+    assert lines[0] == (
+        "The derivatives of SwiGLU at (gate=0.0, up=4.0) are 2.0 (d/d gate) and 0.0 (d/d up)"
+    )
+    s = 1.0 / (1.0 + math.exp(-1.0))
+    d_gate, d_up = (float(w) for w in re.findall(r"are (\S+) \(d/d gate\) and (\S+)", lines[1])[0])
+    assert d_gate == pytest.approx(s * (2.0 - s) * 4.0, rel=1e-15)
+    assert d_up == pytest.approx(_silu(1.0), rel=1e-15)
+    # reglu's kink: relu'(0) = 0 unless --at-kink says otherwise; d/d gate = at_kink * up
+    code, out, _ = run(capsys, "derivative", "reglu", "0", "--up", "3", "--at-kink", "1")
+    assert out.strip().endswith("are 3.0 (d/d gate) and 0.0 (d/d up)")
+    code, out, _ = run(capsys, "derivative", "reglu", "0", "2", "--up", "3", "--json")
+    data = json.loads(out)
+    assert data["results"] == [
+        {"gate": 0.0, "up": 3.0, "derivative": {"gate": 0.0, "up": 0.0}},
+        {"gate": 2.0, "up": 3.0, "derivative": {"gate": 3.0, "up": 2.0}},
+    ]
+    # the gates from standard input
+    res = cli("derivative", "bilinear", "-", "--up", "2", stdin="3\n-1\n")
+    assert res.returncode == 0, res.stderr
+    assert [line.split(" are ")[1] for line in res.stdout.splitlines()] == [
+        "2.0 (d/d gate) and 3.0 (d/d up)",
+        "2.0 (d/d gate) and -1.0 (d/d up)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["eval", "swiglu", "1"], "swiglu takes two inputs, gate and up: give the gates as "
+         "numbers and --up U"),
+        (["derivative", "glu", "1"], "glu takes two inputs"),
+        (["eval", "relu", "1", "--up", "2"], "relu takes one input; --up is the second input "
+         "of the gated entries (glu, reglu, geglu, swiglu, bilinear)"),
+        (["eval", "swiglu", "1", "2", "3", "--up", "1", "2"], "--up has 2 values: give one "
+         "(for every number) or 3 (one per number)"),
+        (["eval", "swiglu", "1", "--up", "x"], "'x' is not a number"),
+        (["eval", "swiglu", "1", "--up", "1", "--beta", "0"], "beta must be a finite real "
+         "number > 0"),
+    ],
+)  # fmt: skip
+def test_gated_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert fragment in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_list_marks_the_gated_entries(capsys: pytest.CaptureFixture[str]) -> None:
+    import relukit as rk
+
+    code, out, _ = run(capsys, "list", "--json")
+    data = {e["name"]: e for e in json.loads(out)}
+    for act in rk.catalogue():
+        e = data[act.name]
+        assert e["gated"] is act.gated
+        assert e["inputs"] == (["gate", "up"] if act.gated else ["x"])
+        assert e["signature"] == act.call_signatures()["value"]
+        assert e["derivative"] == act.derivative_formula
+    assert data["swiglu"]["params"] == {"beta": 1.0}
+    assert data["star_relu"]["params"] == {
+        "scale": rk.star_relu.params["scale"].default,
+        "bias": rk.star_relu.params["bias"].default,
+    }
+    assert data["squared_relu"]["aliases"][0] == "relu2"
+    assert data["reglu"]["kinks"][0]["at"] == "0"
+    # the table (and the blocks of a narrow terminal) say which entries take two inputs
+    for columns in ("200", "60"):
+        res = cli("list", env={"COLUMNS": columns})
+        text = " ".join(res.stdout.split())
+        for act in rk.catalogue():
+            assert act.name in text
+        assert text.count("2 inputs: gate, up") == sum(a.gated for a in rk.catalogue())

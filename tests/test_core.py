@@ -670,3 +670,84 @@ def test_int_subclasses_are_their_int_value():
     assert rk.relu.value_and_derivative(Level.LOW) == (0, 0.0)
     assert type(rk.relu.value_and_derivative(Level.LOW)[0]) is int
     np.testing.assert_array_equal(rk.relu([Level.HIGH, Level.LOW]), [3, 0])
+
+
+# ---------------------------------------------------------------------------
+# gated entries (f(gate) * up): the same rules for each input
+# ---------------------------------------------------------------------------
+
+GATED = [a for a in rk.catalogue() if a.gated]
+
+
+def _silu(g: float) -> float:
+    return g / (1.0 + math.exp(-g))
+
+
+@pytest.mark.parametrize("act", GATED, ids=lambda a: a.name)
+def test_gated_kinds_in_kinds_out(act) -> None:
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    # Python numbers (an int subclass too): Python floats, the pair of derivatives too
+    for g, u in ((1.0, 2.0), (1, 2), (Level.HIGH, 2.0), (1.0, Level.HIGH)):
+        v = act(g, u)
+        dg, du = act.derivative(g, u)
+        assert type(v) is float and type(dg) is float and type(du) is float
+        assert v == act(float(g), float(u))
+    # NumPy scalars: NumPy scalars of the result dtype; 0-d arrays: 0-d arrays
+    v = act(np.float32(1.0), np.float32(2.0))
+    assert isinstance(v, np.float32), type(v)
+    dg, du = act.derivative(np.float32(1.0), 2.0)
+    assert isinstance(dg, np.float32) and isinstance(du, np.float32)
+    v0 = act(np.array(1.0), np.array(2.0))
+    assert isinstance(v0, np.ndarray) and v0.shape == ()
+    w, (dg, du) = act.value_and_derivative(np.float64(1.0), np.float64(2.0))
+    assert isinstance(w, np.float64) and isinstance(du, np.float64)
+
+
+def test_gated_python_numbers_against_the_formula() -> None:
+    assert rk.swiglu(1.0, 2.0) == pytest.approx(2 * _silu(1.0), rel=1e-15)
+    assert rk.bilinear(3, -2) == -6.0 and rk.reglu(-1.0, 5.0) == 0.0
+    assert rk.glu(0.0, 3.0) == 1.5 and rk.glu.derivative(0.0, 3.0) == (0.75, 0.5)
+
+
+@pytest.mark.parametrize("act", GATED, ids=lambda a: a.name)
+def test_gated_out_in_both_forms_and_bad_out_writes_nothing(act) -> None:
+    g, u = np.array([1.0, -2.0, 3.0]), np.array([0.5, 2.0, -1.0])
+    o = np.empty(3)
+    assert act(g, u, out=o) is o
+    np.testing.assert_array_equal(o, act(g, u))
+    pair = (np.empty(3), np.empty(3))
+    assert act.derivative(g, u, out=pair) is pair
+    for got, want in zip(pair, act.derivative(g, u), strict=True):
+        np.testing.assert_array_equal(got, want)
+    x = np.concatenate([u, g])
+    os_ = np.empty(3)
+    assert act(x, out=os_) is os_
+    np.testing.assert_array_equal(os_, o)
+    od = np.empty(6)
+    assert act.derivative(x, out=od) is od
+    np.testing.assert_array_equal(od, np.concatenate(pair[::-1]))
+    for bad, kw in ((np.zeros(3, np.float32), {}), (np.zeros(4), {}), (np.zeros(6), {})):
+        keep = bad.copy()
+        with pytest.raises(ValueError, match=f"{act.name}: out has"):
+            act(g, u, out=bad, **kw)
+        np.testing.assert_array_equal(bad, keep)  # nothing written
+    np.testing.assert_array_equal(g, [1.0, -2.0, 3.0])  # inputs untouched
+
+
+@pytest.mark.parametrize("act", GATED, ids=lambda a: a.name)
+def test_gated_sequences_name_the_input(act) -> None:
+    np.testing.assert_array_equal(act([1.0, -2.0], (3.0, 4.0)), act(np.array([1.0, -2.0]),
+                                                                      np.array([3.0, 4.0])))  # fmt: skip
+    for seq, what in (([1.0, True], "gate"), (["a", 1.0], "gate")):
+        with pytest.raises(TypeError, match=f"{act.name}: {what} must be"):
+            act(seq, [1.0, 2.0])
+        with pytest.raises(TypeError, match=f"{act.name}: up must be"):
+            act([1.0, 2.0], seq)
+    with pytest.raises(TypeError, match=f"{act.name}: x must be .*bool"):
+        act([1.0, True])
+    with pytest.raises(ValueError, match=f"{act.name}: up = .*too large"):
+        act(1.0, 10**400)

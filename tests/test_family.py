@@ -3,6 +3,10 @@
 Oracles are independent of relukit's formulas: mpmath (50 digits) definitions written
 here, PyTorch's functions and autograd (kink conventions), central finite differences.
 The array-library matrix is in test_array_api.py, autograd in test_autograd.py.
+
+The gated entries (``f(gate) * up``) run through the same tests as functions of the gate
+with ``up = UP`` fixed (value ``f(x) * UP``, derivative ``f'(x) * UP``); both inputs,
+both calling forms and the composite in torch and JAX are in test_gated.py.
 """
 
 from __future__ import annotations
@@ -59,6 +63,49 @@ def _gelu_tanh_d(x):
 def _mish_d(x):
     t = mp.tanh(mp.log1p(mp.exp(x)))
     return t + x * _sig(x) * (1 - t * t)
+
+
+#: the second input of the gated entries in the tests that iterate the catalogue:
+#: negative and not 1, so that a product left out or misplaced shows
+UP = -1.75
+
+
+def _v(act, x, p, **kw):
+    """The value at x (a gated entry: f(x) * UP)."""
+    return act(x, UP, **p, **kw) if act.gated else act(x, **p, **kw)
+
+
+def _d(act, x, p, **kw):
+    """The derivative at x (a gated entry: with respect to the gate, f'(x) * UP)."""
+    return act.derivative(x, UP, **p, **kw)[0] if act.gated else act.derivative(x, **p, **kw)
+
+
+def _vd(act, x, p):
+    if act.gated:
+        v, (d, _) = act.value_and_derivative(x, UP, **p)
+        return v, d
+    return act.value_and_derivative(x, **p)
+
+
+def _scale(name: str) -> float:
+    """What a gated entry's derivative and kink limits are multiplied by: UP."""
+    return UP if rk.get(name).gated else 1.0
+
+
+def _gate(name: str, x, p: dict):
+    """(f(x), f'(x)) of a gated entry's activation, in mpmath."""
+    if name == "glu":
+        return _sig(x), _sig(x) * _sig(-x)
+    if name == "reglu":
+        return max(x, 0), mp.mpf(x > 0)
+    if name == "geglu":
+        return oracle("gelu", x, p)
+    if name == "swiglu":
+        b = mp.mpf(p["beta"])
+        return x * _sig(b * x), _sig(b * x) * (1 + b * x * (1 - _sig(b * x)))
+    if name == "bilinear":
+        return x, mp.mpf(1)
+    raise KeyError(name)
 
 
 def oracle(name: str, x: float, p: dict) -> tuple[mp.mpf, mp.mpf]:
@@ -124,6 +171,18 @@ def oracle(name: str, x: float, p: dict) -> tuple[mp.mpf, mp.mpf]:
         if x >= 1:
             return x, mp.mpf(1)
         return (x + 1) ** 2 / 4, (x + 1) / 2
+    if name == "squared_relu":  # Hugging Face's relu2: torch.square(torch.relu(x))
+        r = max(x, 0)
+        return r * r, 2 * r
+    if name == "star_relu":  # Yu et al. 2022: s relu(x)^2 + b
+        s, b, r = mp.mpf(p["scale"]), mp.mpf(p["bias"]), max(x, 0)
+        return s * r * r + b, 2 * s * r
+    if name == "quick_gelu":  # CLIP: x sigmoid(1.702 x)
+        k = mp.mpf("1.702")
+        return x * _sig(k * x), _sig(k * x) * (1 + k * x * (1 - _sig(k * x)))
+    if rk.get(name).gated:  # f(x) * UP, d/d gate = f'(x) * UP
+        f, df = _gate(name, x, p)
+        return f * UP, df * UP
     raise KeyError(name)
 
 
@@ -155,6 +214,20 @@ PARAMS: dict[str, list[dict]] = {
         {"threshold": 1.0, "value": -5.0},
         {"threshold": -0.5, "value": 2.0},
     ],
+    "squared_relu": [{}],
+    "star_relu": [
+        {"scale": 0.8944271909999159, "bias": -0.4472135954999579},
+        {"scale": 1.0, "bias": 0.0},
+        {"scale": -0.5, "bias": 2.0},
+    ],
+    "quick_gelu": [{}],
+    # gated: functions of the gate with up = UP (both inputs: test_gated.py)
+    "glu": [{}],
+    "reglu": [{}],
+    "geglu": [{"approximate": "none"}, {"approximate": "tanh"}],
+    # beta = 2 and 0.5: beta * x is exact (beta = 1.702 rounds it: test_gated.py)
+    "swiglu": [{"beta": 1.0}, {"beta": 2.0}, {"beta": 0.5}],
+    "bilinear": [{}],
 }
 CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
@@ -180,7 +253,39 @@ LIMITS: dict[str, tuple[float, float, float, float]] = {
     "sparse_plus": (0.0, 0.0, inf, 1.0),
     "threshold": (0.0, 0.0, inf, 1.0),
     "rrelu": (-inf, (1 / 8 + 1 / 3) / 2, inf, 1.0),
+    "squared_relu": (0.0, 0.0, inf, inf),
+    "star_relu": (-0.4472135954999579, 0.0, inf, inf),
+    "quick_gelu": (0.0, 0.0, inf, 1.0),
+    # gated, up = UP: f(±inf) * UP and f'(±inf) * UP
+    "glu": (0.0, 0.0, UP, 0.0),
+    "reglu": (0.0, 0.0, -inf, UP),
+    "geglu": (0.0, 0.0, -inf, UP),
+    "swiglu": (0.0, 0.0, -inf, UP),
+    "bilinear": (inf, UP, -inf, UP),
 }
+
+
+def _torch_composite(name: str, p: dict):
+    """An entry without a peer in torch.nn.functional or jax.nn, written out in torch
+    (the gated ones with up = UP): the independent oracle its completeness asks for."""
+    import torch
+    import torch.nn.functional as F
+
+    composites = {
+        "squared_relu": lambda t: torch.square(F.relu(t)),  # Hugging Face's relu2
+        "star_relu": lambda t: p["scale"] * F.relu(t) ** 2 + p["bias"],
+        "quick_gelu": lambda t: t * torch.sigmoid(1.702 * t),  # open_clip's QuickGELU
+        "reglu": lambda t: F.relu(t) * UP,
+        "geglu": lambda t: F.gelu(t, approximate=p["approximate"]) * UP,
+        "swiglu": lambda t: t * torch.sigmoid(p["beta"] * t) * UP,
+        "bilinear": lambda t: t * UP,
+        "glu": lambda t: torch.sigmoid(t) * UP,
+    }
+    return composites[name]
+
+
+#: the entries whose oracle is the composite above (no torch.nn.functional/jax.nn peer)
+COMPOSITES = ("squared_relu", "star_relu", "quick_gelu", "reglu", "geglu", "swiglu", "bilinear")
 
 
 def test_the_whole_family_is_in_the_catalogue():
@@ -196,10 +301,13 @@ def test_the_whole_family_is_in_the_catalogue():
 def test_every_entry_is_complete(act):
     assert act.summary and act.formula and act.derivative_formula
     assert act.latex and act.derivative_latex
-    # a peer to compare with: PyTorch's functional form, else JAX's
-    assert (act.torch_name or "").startswith("torch.nn.functional.") or (
-        act.jax_name or ""
-    ).startswith("jax.nn.")
+    # a peer to compare with: PyTorch's functional form, else JAX's, else the composite
+    # written out in torch (test_entries_without_a_peer_match_their_torch_composite)
+    assert (
+        (act.torch_name or "").startswith("torch.nn.functional.")
+        or (act.jax_name or "").startswith("jax.nn.")
+        or act.name in COMPOSITES
+    )
     assert act.differences and ">>>" in act.examples
     assert act.name in PARAMS, "add the entry to the tests' oracle"
     for p in act.params_list:
@@ -243,18 +351,24 @@ def test_float64_values_and_derivatives_match_mpmath(name, p, x):
     with mp.workdps(50):
         v_ref, d_ref = oracle(name, x, p)
         xs = np.array([x])
-        v, d = act.value_and_derivative(xs, **p)
-        # value: a few ulp (gelu's far-left tail: up to 8, see the accuracy table)
-        assert _close(float(v[0]), v_ref, 8 if name == "gelu" else 4), (x, v[0], v_ref)
+        v, d = _vd(act, xs, p)
+        # value: a few ulp (gelu's far-left tail: up to 8, see the accuracy table); a
+        # gated entry rounds f, then f * UP (one more ulp), and where f underflows to a
+        # subnormal its product keeps its absolute error; quick_gelu rounds z = 1.702 x
+        # before sigmoid(z): |z| / 2 ulp more in its tails
+        ulps = 8 if name in ("gelu", "geglu") else 4
+        ulps += abs(1.702 * x) if name == "quick_gelu" else 0
+        tiny = 8 * 5e-324 * abs(UP) if act.gated else 0.0
+        assert _close(float(v[0]), v_ref, ulps + act.gated, tiny), (x, v[0], v_ref)
         # derivative: a few ulp, more where it crosses 0 (gelu', silu', mish')
-        assert _close(float(d[0]), d_ref, 16), (x, d[0], d_ref)
+        assert _close(float(d[0]), d_ref, 16 + 2 * (ulps - 4), tiny), (x, d[0], d_ref)
 
 
 @pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
 def test_limits_nan_and_signed_zero(name, p):
     act = rk.get(name)
     x = np.array([-inf, inf, nan, -0.0, 0.0])
-    v, d = act.value_and_derivative(x, **p)
+    v, d = _vd(act, x, p)
     assert np.isnan(v[2]) and np.isnan(d[2]), "NaN in gives NaN out"
     assert not np.isnan(v[[0, 1, 3, 4]]).any() and not np.isnan(d[[0, 1, 3, 4]]).any()
     if act.bind((), p) == act.bind():  # the limits table is for the default parameters
@@ -281,9 +395,12 @@ def test_dtype_kept_and_rounded_from_float64(name, p, dtype):
     act = rk.get(name)
     x64 = np.linspace(-8, 8, 161).astype(dtype).astype(np.float64)
     x = x64.astype(dtype)
-    v, d = act.value_and_derivative(x, **p)
+    if act.gated:  # up in the dtype too (UP is exact in float16)
+        v, (d, _) = act.value_and_derivative(x, np.full_like(x, UP), **p)
+    else:
+        v, d = act.value_and_derivative(x, **p)
     assert v.dtype == np.dtype(dtype) and d.dtype == np.dtype(dtype)
-    v64, d64 = act.value_and_derivative(x64, **p)
+    v64, d64 = _vd(act, x64, p)
     # computed in a wider type and rounded once: within one ulp of the rounded float64
     np.testing.assert_array_max_ulp(v, v64.astype(dtype), maxulp=1)
     np.testing.assert_array_max_ulp(d, d64.astype(dtype), maxulp=1)
@@ -293,21 +410,23 @@ def test_dtype_kept_and_rounded_from_float64(name, p, dtype):
 def test_subnormal_inputs(name, p):
     act = rk.get(name)
     tiny = np.array([5e-324, -5e-324, 2.2e-308, -2.2e-308])
-    v, d = act.value_and_derivative(tiny, **p)
-    v0, d0 = act.value_and_derivative(np.array([0.0]), **p)
+    v, d = _vd(act, tiny, p)
+    v0, d0 = _vd(act, np.array([0.0]), p)
     if v0[0] != 0:  # smooth at 0 with f(0) != 0 (softplus, squareplus): f(t) = f(0)
         np.testing.assert_allclose(v, v0[0], rtol=1e-15)
-        np.testing.assert_allclose(d, d0[0], rtol=1e-15)
+        # (+ f''(0) t: star_relu's derivative 2 scale relu(t) is a subnormal, not 0)
+        np.testing.assert_allclose(d, d0[0], rtol=1e-15, atol=2.5 * tiny.max())
         return
     # f(0) = 0 for every other entry, f'(0±) is the one-sided derivative: f(t) = f'(0±) t
-    left = act.kink_points(**p)[0][1] if 0.0 in _kinks(name, p) else d0[0]
-    right = act.kink_points(**p)[0][2] if 0.0 in _kinks(name, p) else d0[0]
-    if name in ("hardsigmoid",):
+    left = act.kink_points(**p)[0][1] * _scale(name) if 0.0 in _kinks(name, p) else d0[0]
+    right = act.kink_points(**p)[0][2] * _scale(name) if 0.0 in _kinks(name, p) else d0[0]
+    if name in ("hardsigmoid", "star_relu"):  # (star_relu(0) = bias, tested above if != 0)
         return
     expect = np.array([right, left, right, left]) * tiny
     # one subnormal ulp: e.g. celu(-5e-324, alpha=2) = 2 expm1(-2.5e-324) = 2 expm1(-0.0)
     np.testing.assert_allclose(v, expect, rtol=1e-15, atol=5e-324)
-    np.testing.assert_allclose(d, [right, left, right, left], rtol=1e-15)
+    # (+ f''(0) t: squared_relu's derivative 2 relu(t) is a subnormal there, not 0)
+    np.testing.assert_allclose(d, [right, left, right, left], rtol=1e-15, atol=2.5 * tiny.max())
 
 
 # ---------------------------------------------------------------------------
@@ -324,6 +443,8 @@ def _torch_fn(name: str, p: dict):
 
     if name == "prelu":
         return lambda t: F.prelu(t, torch.tensor([p["weight"]], dtype=t.dtype))
+    if name in COMPOSITES:
+        return _torch_composite(name, p)
     return lambda t: getattr(F, name)(t, **p)
 
 
@@ -333,12 +454,14 @@ def test_kink_default_is_pytorch_autograd(name, p):
     import torch
 
     fn = _torch_fn(name, p)
-    for loc, _, _, default in rk.get(name).kink_points(**p):
+    act = rk.get(name)
+    for loc, _, _, default in act.kink_points(**p):
+        default *= _scale(name)  # a gated entry: f'(kink) * UP
         t = torch.tensor([loc], dtype=torch.float64, requires_grad=True)
         (g,) = torch.autograd.grad(fn(t).sum(), t)
         assert float(g[0]) == default, (name, loc)
-        assert rk.get(name).derivative(loc, **p) == default
-        assert rk.get(name).derivative(np.array([loc]), **p)[0] == default
+        assert _d(act, loc, p) == default
+        assert _d(act, np.array([loc]), p)[0] == default
 
 
 @pytest.mark.parametrize(("name", "p"), KINK_CASES, ids=KINK_IDS)
@@ -346,12 +469,12 @@ def test_kink_one_sided_limits_by_finite_differences(name, p):
     act = rk.get(name)
     for loc, left, right, _ in act.kink_points(**p):
         h = 1e-6 * max(1.0, abs(loc))
-        for side, want in ((-1, left), (1, right)):
+        for side, want in ((-1, left * _scale(name)), (1, right * _scale(name))):
             a = loc + side * 4 * h
-            fd = (act(a + h, **p) - act(a - h, **p)) / (2 * h)
+            fd = (_v(act, a + h, p) - _v(act, a - h, p)) / (2 * h)
             # a is 4h from the kink: the one-sided derivative there is want + O(h)
             assert fd == pytest.approx(want, abs=1e-4), (name, loc, side)
-            assert act.derivative(a, **p) == pytest.approx(want, abs=1e-4)
+            assert _d(act, a, p) == pytest.approx(want, abs=1e-4)
 
 
 @pytest.mark.parametrize(("name", "p"), KINK_CASES, ids=KINK_IDS)
@@ -360,14 +483,15 @@ def test_at_kink_replaces_only_the_kink(name, p, at):
     act = rk.get(name)
     locs = [k[0] for k in act.kink_points(**p)]
     x = np.array([*locs, *(loc + 0.25 for loc in locs), -7.5])
-    d = act.derivative(x, **p, at_kink=at)
-    base = act.derivative(x, **p)
+    d = _d(act, x, p, at_kink=at)
+    base = _d(act, x, p)
     n = len(locs)
-    np.testing.assert_array_equal(d[:n], np.full(n, at))
+    want = at * _scale(name)  # a gated entry: at_kink replaces f'(kink), times UP
+    np.testing.assert_array_equal(d[:n], np.full(n, want))
     np.testing.assert_array_equal(d[n:], base[n:])
     for loc in locs:
-        got = act.derivative(loc, **p, at_kink=at)
-        assert got == at or (math.isnan(at) and math.isnan(got))
+        got = _d(act, loc, p, at_kink=at)
+        assert got == want or (math.isnan(at) and math.isnan(got))
 
 
 @pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
@@ -377,8 +501,9 @@ def test_central_differences_away_from_kinks(name, p):
     ks = _kinks(name, p)
     x = x[[all(abs(xi - k) > 1e-3 for k in ks) for xi in x]]
     h = 1e-6
-    fd = (act(x + h, **p) - act(x - h, **p)) / (2 * h)
-    np.testing.assert_allclose(act.derivative(x, **p), fd, rtol=1e-6, atol=1e-7)
+    fd = (_v(act, x + h, p) - _v(act, x - h, p)) / (2 * h)
+    # (squared_relu, star_relu: |f''| up to 2|scale| makes fd's rounding 1e-10 * f')
+    np.testing.assert_allclose(_d(act, x, p), fd, rtol=1e-6, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------
@@ -392,11 +517,13 @@ SPECIAL += [19.9, 20.0, 20.5, 700.0, inf, nan]
 @pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
 def test_scalar_path_equals_array_path(name, p):
     act = rk.get(name)
-    arr_v, arr_d = act.value_and_derivative(np.array(SPECIAL), **p)
+    arr_v, arr_d = _vd(act, np.array(SPECIAL), p)
     for i, x in enumerate(SPECIAL):
-        v = act(x, **p)
-        d = act.derivative(x, **p)
+        v = _v(act, x, p)
+        d = _d(act, x, p)
         assert type(v) is float and type(d) is float
+        if act.gated:  # the pair of Python floats
+            assert all(type(e) is float for e in act.derivative(x, UP, **p))
         for got, want in ((v, arr_v[i]), (d, arr_d[i])):
             if math.isnan(want):
                 assert math.isnan(got)
@@ -469,7 +596,7 @@ GRID = np.concatenate([GRID, [1e-300, 1e300, inf]])
 @pytest.mark.parametrize("act", rk.catalogue(), ids=lambda a: a.name)
 def test_declared_properties_hold_for_every_parameter_set(act):
     for p in PARAMS[act.name]:
-        v, d = act.value_and_derivative(GRID, **p)
+        v, d = _vd(act, GRID, p)
         if act.nonnegative_output:
             assert (v >= 0).all(), (p, GRID[v < 0])
         if act.zero_gradient_below:
@@ -482,7 +609,7 @@ def test_declared_properties_hold_for_every_parameter_set(act):
 def test_undeclared_properties_fail_somewhere(act):
     # a property not declared must really fail for some input and parameter set, so
     # the declarations are complete (the diagnostics treat undeclared kinds cautiously)
-    results = [(p, *act.value_and_derivative(GRID, **p)) for p in PARAMS[act.name]]
+    results = [(p, *_vd(act, GRID, p)) for p in PARAMS[act.name]]
     if not act.nonnegative_output:
         assert any((v < 0).any() for _, v, _ in results)
     if not act.zero_gradient_below:
@@ -497,9 +624,45 @@ def test_undeclared_properties_fail_somewhere(act):
 def test_value_and_derivative_is_both(name, p):
     act = rk.get(name)
     x = np.linspace(-5, 5, 41)
+    if act.gated:  # both derivatives, and up varying along x
+        u = np.linspace(3, -2, 41)
+        v, pair = act.value_and_derivative(x, u, **p)
+        np.testing.assert_array_equal(v, act(x, u, **p))
+        for got, want in zip(pair, act.derivative(x, u, **p), strict=True):
+            np.testing.assert_array_equal(got, want)
+        return
     v, d = act.value_and_derivative(x, **p)
     np.testing.assert_array_equal(v, act(x, **p))
     np.testing.assert_array_equal(d, act.derivative(x, **p))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("name", "p"), [(n, q) for n, q in CASES if n in COMPOSITES], ids=lambda v: str(v)
+)
+def test_entries_without_a_peer_match_their_torch_composite(name, p):
+    """squared_relu, star_relu, quick_gelu (and the gated entries at up = UP) against
+    the composite written out in torch, float64: values and autograd."""
+    import torch
+
+    act = rk.get(name)
+    x = np.concatenate([np.linspace(-9, 9, 361), [-40.0, -0.0, 0.0, 1e-300, 40.0]])
+    kinks = [k[0] for k in act.kink_points(**p)]
+    t = torch.from_numpy(x).requires_grad_(True)
+    y = _torch_fn(name, p)(t)
+    (g,) = torch.autograd.grad(y.sum(), t)
+    v, d = _vd(act, x, p)
+    if name in ("squared_relu", "reglu", "bilinear"):  # exact products: the same bits
+        np.testing.assert_array_equal(v, y.detach().numpy())
+    else:  # the composites round twice (and gelu cancels in its left tail): a few eps
+        scale = np.maximum(np.abs(v), 1.0) * (1e-15 if name != "geglu" else 4e-15)
+        np.testing.assert_array_less(np.abs(v - y.detach().numpy()), scale + 1e-300)
+    away = np.array([all(xi != k for k in kinks) for xi in x])
+    # (torch's gelu' cancels in its left tail as its gelu does: a few eps absolute)
+    atol = 4e-15 if name != "geglu" else 64 * 2.0**-52 * abs(UP)
+    np.testing.assert_allclose(d[away], g.numpy()[away], rtol=4e-15, atol=atol)
+    # at the kinks: exactly torch's autograd of the composite
+    np.testing.assert_array_equal(d[~away], g.numpy()[~away])
 
 
 # ---------------------------------------------------------------------------

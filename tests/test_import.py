@@ -52,11 +52,19 @@ def test_catalogue_and_metadata() -> None:
     assert rk.relu.kinks[0].at == "0" and rk.relu.formula.startswith("relu(x)")
     assert rk.leaky_relu.kink_points(negative_slope=0.3) == [(0.0, 0.3, 1.0, 0.3)]
     assert repr(rk.leaky_relu) == "<relukit activation leaky_relu(x, negative_slope=0.01)>"
+    # a gated entry: its second input and the split form's dim (inspect's signature too)
+    assert repr(rk.swiglu) == "<relukit activation swiglu(x, up=None, beta=1.0, *, dim=-1)>"
+    assert rk.glu.signature() == "glu(x, up=None, *, dim=-1)"
+    import inspect
+
+    assert str(inspect.signature(rk.swiglu)) == "(x, up=None, beta=1.0, *, dim=-1, out=None)"
     for act in rk.catalogue():
         assert act.__doc__ and act.formula and act.derivative_formula and act.latex
         for k in act.kinks:
             loc, left, right, default = k.resolve(act.bind())
-            assert act.derivative(loc) == default  # the declared convention is what we return
+            # the declared convention is what we return (a gated entry: d/d gate at up = 1)
+            got = act.derivative(loc, 1.0)[0] if act.gated else act.derivative(loc)
+            assert got == default
 
 
 def test_register_rejects_duplicates() -> None:
@@ -104,6 +112,11 @@ def test_display_names_and_kink_repr() -> None:
     assert titles["relu"] == "ReLU" and titles["leaky_relu"] == "Leaky ReLU"
     assert titles["gelu"] == "GELU" and titles["silu"] == "SiLU" and titles["prelu"] == "PReLU"
     assert titles["relu6"] == "ReLU6" and titles["elu"] == "ELU"
+    # the gated units as Shazeer (2020) writes them (the command line prints the titles)
+    assert [titles[n] for n in ("glu", "reglu", "geglu", "swiglu", "bilinear")] == [
+        "GLU", "ReGLU", "GeGLU", "SwiGLU", "Bilinear"
+    ]  # fmt: skip
+    assert titles["squared_relu"] == "Squared ReLU" and titles["quick_gelu"] == "Quick GELU"
     assert repr(rk.relu.kinks[0]) == "Kink(at='0', left=0.0, right=1.0, default=0.0)"
     r = repr(rk.leaky_relu.kinks[0])  # depends on negative_slope: the note says how
     assert r.startswith("Kink(at='0', note=") and "negative_slope" in r

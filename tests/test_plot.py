@@ -99,6 +99,28 @@ def fd(act, x, h=1e-6, **params):
     ) / (2 * h)
 
 
+#: the gates' activations of the gated entries, written out in NumPy float64 (the
+#: oracle of their figures: f(gate) * up and f'(gate) * up)
+def _sig(g):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-g))
+
+
+GATE_F = {
+    "glu": (_sig, lambda g: _sig(g) * (1 - _sig(g))),
+    "reglu": (lambda g: np.where(g > 0, g, 0.0), lambda g: (g > 0).astype(float)),
+    "swiglu": (lambda g: g * _sig(g), lambda g: _sig(g) * (1 + g * (1 - _sig(g)))),
+    "bilinear": (lambda g: g, lambda g: np.ones_like(g)),
+}
+
+
+def one_input(act, up=1.0):
+    """``act`` as a function of x alone: a gated entry with its second input fixed."""
+    if not act.gated:
+        return act
+    return lambda x, **p: act(x, up, **p)
+
+
 # ---------------------------------------------------------------------------
 # imports and backends
 # ---------------------------------------------------------------------------
@@ -213,6 +235,8 @@ def test_samples_hit_kinks_exactly_and_never_bridge_them(lo, width, num, low, sp
 
 @pytest.mark.parametrize("act", CATALOGUE, ids=IDS)
 def test_every_entry_value_derivative_and_kinks(act):
+    # a gated entry: a function of the gate, up fixed at 1 (the default)
+    f = one_input(act)
     fig = rk.plot(act.name, derivative=True, xlim=(-7.0, 7.0), num=801)
     ax_v, ax_d = fig.axes
     assert [ax_v.get_xlabel(), ax_v.get_ylabel(), ax_d.get_ylabel()] == ["x", "f(x)", "f'(x)"]
@@ -222,7 +246,7 @@ def test_every_entry_value_derivative_and_kinks(act):
     (value,) = ax_v.lines
     x, y = xy(value)
     assert x[0] == -7.0 and x[-1] == 7.0 and len(x) >= 801
-    np.testing.assert_array_equal(y, np.asarray(act(x), dtype=float))
+    np.testing.assert_array_equal(y, np.asarray(f(x), dtype=float))
 
     (deriv,) = lines(ax_d, "derivative")
     xd, yd = xy(deriv)
@@ -230,7 +254,7 @@ def test_every_entry_value_derivative_and_kinks(act):
     kinks = [k for k in act.kink_points() if -7 <= k[0] <= 7]
     away = finite & np.all([np.abs(xd - k[0]) > 1e-3 for k in kinks] or [finite], axis=0)
     # independent: the derivative line is the slope of the value (finite differences)
-    np.testing.assert_allclose(yd[away], fd(act, xd[away]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(yd[away], fd(f, xd[away]), rtol=1e-5, atol=1e-6)
 
     # a visible jump: limits or the value used differ by more than 1e-6 (softplus's
     # 2e-9 step at x = threshold is not marked)
@@ -245,12 +269,12 @@ def test_every_entry_value_derivative_and_kinks(act):
     h = 1e-6
     for kx, left, right, used in jumps:
         # independent: one-sided finite differences give the open circles' heights
-        left_fd = (act(kx - h) - act(kx - 2 * h)) / h
-        right_fd = (act(kx + 2 * h) - act(kx + h)) / h
+        left_fd = (f(kx - h) - f(kx - 2 * h)) / h
+        right_fd = (f(kx + 2 * h) - f(kx + h)) / h
         assert left == pytest.approx(left_fd, abs=1e-4)
         assert right == pytest.approx(right_fd, abs=1e-4)
-        # the filled dot is what .derivative returns at the kink
-        assert used == act.derivative(kx)
+        # the filled dot is what .derivative returns at the kink (d/d gate at up = 1)
+        assert used == (act.derivative(kx, 1.0)[0] if act.gated else act.derivative(kx))
     assert legend_texts(ax_d)[-2:] == [
         "one-sided limits",
         "derivative used at the kink (PyTorch's)",
@@ -311,6 +335,84 @@ def test_at_kink_moves_the_filled_dot_only():
 
 def lines_named(ax, kind, name):
     return [ln for ln in ax.lines if ln.get_gid() == f"{kind}:{name}"]
+
+
+# ---------------------------------------------------------------------------
+# gated entries: a function of the gate, with up fixed
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(GATE_F))
+@pytest.mark.parametrize("up", [1.0, -0.5, 2.5])
+def test_gated_entries_are_drawn_in_the_gate_with_up_fixed(name, up):
+    f, df = GATE_F[name]
+    fig = rk.plot(name, derivative=True, up=up, num=301)
+    ax_v, ax_d = fig.axes
+    x, y = xy(lines(ax_v, "value")[0])
+    # the composite written out in NumPy: f(gate) * up, and d/d gate = f'(gate) * up
+    np.testing.assert_allclose(y, f(x) * up, rtol=1e-14, atol=1e-300)
+    xd, yd = xy(lines(ax_d, "derivative")[0])
+    ok = ~np.isnan(xd)
+    np.testing.assert_allclose(yd[ok], df(xd[ok]) * up, rtol=1e-13, atol=1e-300)
+    assert legend_texts(ax_v)[0].endswith(f"up={up:g}")
+    assert legend_texts(ax_d)[0].startswith("d/d gate = ")  # the derivative that is drawn
+    assert "d/d up" not in " ".join(legend_texts(ax_d))
+    if name == "reglu":  # the kink of relu, scaled by up: limits 0 and up, used 0
+        assert points(lines(ax_d, "kink-limits")[0]) == sorted([(0.0, 0.0), (0.0, up)])
+        assert points(lines(ax_d, "kink-used")[0]) == [(0.0, 0.0)]
+        assert np.isnan(xd).sum() == 1  # broken at 0, as relu'
+    else:
+        assert not lines(ax_d, "kink-limits") and np.isnan(xd).sum() == 0
+
+
+def test_gated_up_sweeps_at_kink_and_labels():
+    fig = rk.plot("reglu", derivative=True, up=[1, -0.5, 2], at_kink=1.0)
+    ax_v, ax_d = fig.axes
+    assert [ln.get_label() for ln in lines(ax_v, "value")] == [
+        "reglu(x, up=1)", "reglu(x, up=-0.5)", "reglu(x, up=2)"
+    ]  # fmt: skip
+    assert [ln.get_label() for ln in lines(ax_d, "derivative")] == [
+        "d/dx reglu(x, up=1)", "d/dx reglu(x, up=-0.5)", "d/dx reglu(x, up=2)"
+    ]  # fmt: skip
+    # at_kink replaces relu'(0): d/d gate at 0 is at_kink * up, as reglu.derivative says
+    dots = [points(d) for d in lines(ax_d, "kink-used")]
+    assert dots == [[(0.0, 1.0)], [(0.0, -0.5)], [(0.0, 2.0)]]
+    assert [rk.reglu.derivative(0.0, u, at_kink=1.0)[0] for u in (1, -0.5, 2)] == [1, -0.5, 2]
+    # the panels' titles are the two-input formula and the derivative that is drawn
+    assert ax_v.get_title() == "reglu(gate, up) = max(0, gate) * up"
+    assert ax_d.get_title() == "d/d gate = (1 if gate > 0 else 0) * up"
+    # up = 0: no visible jump, no markers
+    fig = rk.plot("reglu", derivative="only", up=0.0)
+    assert not lines(fig.axes[0], "kink-limits")
+    # a gated entry next to a one-input entry; up applies to the gated one only
+    fig = rk.plot("relu", "swiglu", up=3.0)
+    x, y = xy(lines_named(fig.axes[0], "value", "relu")[0])
+    np.testing.assert_array_equal(y, np.maximum(x, 0.0))
+    x, y = xy(lines_named(fig.axes[0], "value", "swiglu")[0])
+    np.testing.assert_allclose(y, 3.0 * x * _sig(x), rtol=1e-14)
+    assert legend_texts(fig.axes[0])[1].endswith("beta=1, up=3")
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"up": 2.0}, TypeError, r"up= fixes the second input of a gated entry \(glu, reglu"),
+        ({"up": math.nan, "extra": "swiglu"}, ValueError, "up must be a finite real number"),
+        ({"up": math.inf, "extra": "swiglu"}, ValueError, "up must be a finite real number"),
+        ({"up": True, "extra": "swiglu"}, TypeError, r"up must be a finite.*True \(bool\)"),
+        ({"up": "1", "extra": "swiglu"}, TypeError, "up must be a finite real number"),
+        ({"up": [], "extra": "swiglu"}, ValueError, "up was given as an empty list"),
+        ({"up": [1.0, None], "extra": "swiglu"}, TypeError, "up must be a finite"),
+        ({"beta": 0.0, "extra": "swiglu"}, ValueError, "beta must be a finite real number > 0"),
+    ],
+)
+def test_gated_bad_up_is_a_clear_error(kwargs, exc, match):
+    kwargs = dict(kwargs)
+    acts = ["relu", *([kwargs.pop("extra")] if "extra" in kwargs else [])]
+    n = len(plt.get_fignums())
+    with pytest.raises(exc, match=match):
+        rk.plot(*acts, **kwargs)
+    assert len(plt.get_fignums()) == n
 
 
 def test_parameter_dependent_kinks_follow_the_parameters():
@@ -448,8 +550,11 @@ def test_grid_has_one_panel_per_activation():
         (v,) = lines(ax, "value")
         (d,) = lines(ax, "derivative")
         x, y = xy(v)
-        np.testing.assert_array_equal(y, np.asarray(act(x), dtype=float))
-        assert legend_texts(ax) == [f"{act.name}(x)", f"{act.name}'(x)"]
+        np.testing.assert_array_equal(y, np.asarray(one_input(act)(x), dtype=float))
+        if act.gated:  # drawn in the gate, up = 1
+            assert legend_texts(ax) == [f"{act.name}(x, up=1)", f"d/dx {act.name}(x, up=1)"]
+        else:
+            assert legend_texts(ax) == [f"{act.name}(x)", f"{act.name}'(x)"]
         assert d.get_linestyle() == "--"
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [
         "one-sided limits",
@@ -610,6 +715,14 @@ def test_cli_content(tmp_path, saved, capsys):
 
     assert main(["plot", "--all", "--dpi", "40", "--num", "101", "-o", out]) == 0
     assert len(saved[-1].axes) == len(CATALOGUE)
+    # a gated entry with its second input fixed (--up, several values: a sweep)
+    assert main(["plot", "swiglu", "-d", "--up", "2", "-0.5", "--beta", "1.5", "-o", out]) == 0
+    ax_v, ax_d = saved[-1].axes
+    assert [ln.get_label() for ln in lines(ax_v, "value")] == [
+        "swiglu(x, up=2), beta=1.5", "swiglu(x, up=-0.5), beta=1.5"
+    ]  # fmt: skip
+    x, y = xy(lines(ax_v, "value")[1])
+    np.testing.assert_allclose(y, -0.5 * x * _sig(1.5 * x), rtol=1e-14)
     assert main(["plot", "relu", "-d", "--title", "", "-o", out]) == 0
     assert saved[-1].get_suptitle() == ""
     assert plt.get_fignums() == []  # the command closes its figures
@@ -631,6 +744,8 @@ def test_cli_content(tmp_path, saved, capsys):
         (["plot", "relu", "--negative-slope", "0.1", "-o", "{tmp}/a.png"], "negative_slope"),
         (["plot", "relu", "--style", "neon", "-o", "{tmp}/a.png"], "unknown style"),
         (["plot", "relu", "--show"], "--show needs a window"),
+        (["plot", "relu", "--up", "2", "-o", "{tmp}/a.png"], "second input of a gated entry"),
+        (["plot", "glu", "--up", "nan", "-o", "{tmp}/a.png"], "up must be a finite real"),
     ],
 )
 def test_cli_errors_are_one_line_exit_2(tmp_path, capsys, argv, message):

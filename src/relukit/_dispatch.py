@@ -76,9 +76,10 @@ def check_at_kink(owner: Activation | str, at_kink: Any) -> float | None:
         )
     try:
         return float(at_kink)
-    except OverflowError:
+    except OverflowError:  # an int or Fraction beyond every float (10**400)
         raise ValueError(
-            f"{who}: at_kink must be a real number a float can hold, got {_describe(at_kink)}"
+            f"{who}: at_kink = {_describe(at_kink)} is too large to convert to a float; "
+            "it must be None or a real number such as 0, 1, 0.5 or nan"
         ) from None
 
 
@@ -263,12 +264,12 @@ def _out_plain(x: Any, out: Any) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def _real(act: Activation, x: Any) -> float:
+def _real(act: Activation, x: Any, what: str = "x") -> float:
     try:
         return float(x)
     except OverflowError:
         raise ValueError(
-            f"{act.name}: x = {_describe(x)} is too large to convert to a float"
+            f"{act.name}: {what} = {_describe(x)} is too large to convert to a float"
         ) from None
 
 
@@ -331,7 +332,9 @@ def _scalar_array(act: Activation, x: Any) -> Any:
     return np.asarray(_real(act, x))
 
 
-def _from_sequence(act: Activation, x: Any) -> Any:
+def _from_sequence(act: Activation, x: Any, what: str = "x") -> Any:
+    """A list/tuple/range as a NumPy array; ``what`` names the argument in the messages
+    (``x``, or a gated entry's ``gate`` and ``up``)."""
     np = numpy()
     if isinstance(x, range):
         return np.asarray(x)
@@ -339,18 +342,18 @@ def _from_sequence(act: Activation, x: Any) -> Any:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:
         raise TypeError(
-            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} that NumPy "
+            f"{act.name}: {what} must be {ACCEPTED}; got a {type(x).__name__} that NumPy "
             f"cannot turn into a numeric array ({exc})"
         ) from None
     if arr.dtype.kind not in "iuf":
         raise TypeError(
-            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} whose items "
+            f"{act.name}: {what} must be {ACCEPTED}; got a {type(x).__name__} whose items "
             f"make a NumPy array of dtype {arr.dtype} (only int and float items are accepted)"
         )
     if _holds_bool(x):  # NumPy turns [1, -2.5, True] into floats: refuse it as True itself
         raise TypeError(
-            f"{act.name}: x must be {ACCEPTED}; got a {type(x).__name__} holding a bool "
-            "(only int and float items are accepted; bool is not, as for x itself)"
+            f"{act.name}: {what} must be {ACCEPTED}; got a {type(x).__name__} holding a bool "
+            f"(only int and float items are accepted; bool is not, as for {what} itself)"
         )
     return arr
 
@@ -845,24 +848,39 @@ def _gated_operand(act: Activation, what: str, v: Any) -> Any:
             )
         return np.asarray(v)
     if isinstance(v, (list, tuple, range)):
-        return _from_sequence(act, v)
+        return _from_sequence(act, v, what)
     if isinstance(v, numbers.Real):
-        return np.asarray(_real(act, v))
+        return np.asarray(_real(act, v, what))
     return None
+
+
+def _py_number(v: Any) -> bool:
+    """A Python int or float (an int subclass such as an IntEnum member too), not a
+    NumPy scalar (np.float64 is a float subclass) and not a bool."""
+    np = numpy()
+    return isinstance(v, (int, float)) and not isinstance(v, (bool, np.generic))
 
 
 def _gated_pair(
     act: Activation, kind: str, gate: Any, up: Any, params: dict, out: Any, at_kink: Any
 ) -> Any:
     np = numpy()
-    scalars = type(gate) in (float, int) and type(up) in (float, int) and out is None
+    scalars = _py_number(gate) and _py_number(up) and out is None
+    # NumPy scalars (with Python numbers) give NumPy scalars, as NumPy's functions do
+    np_scalars = (
+        out is None
+        and all(isinstance(v, np.generic) or _py_number(v) for v in (gate, up))
+        and not scalars
+    )
     a = _gated_operand(act, "gate", gate)
     b = _gated_operand(act, "up", up)
     if a is None or b is None:
         return _gated_xp(act, kind, gate, up, params, at_kink, out)
+    # a Python number is weak, as in NumPy's own x16 * 2.0 (NEP 50): the array's dtype
+    weak = [float(v) if _py_number(v) else w.dtype for v, w in ((gate, a), (up, b))]
     if act.check_dtype is not None:
-        act.check_dtype(params, np.result_type(a.dtype, b.dtype, np.float16))
-    dtype = np.result_type(a.dtype, b.dtype)
+        act.check_dtype(params, np.result_type(*weak, np.float16))
+    dtype = np.result_type(*weak)
     if dtype.kind != "f":
         dtype = np.dtype(np.float64)  # integers: the default float
     dtype = dtype.newbyteorder("=")
@@ -874,12 +892,13 @@ def _gated_pair(
             f"got {np.shape(gate)} and {np.shape(up)}"
         ) from None
     res = _gated_numpy(act, kind, a, b, params, at_kink)
-    if scalars:
+    if scalars or np_scalars:
+        one = float if scalars else (lambda r: r[()])  # (a 0-d array: its NumPy scalar)
         if kind == "value":
-            return float(res)
+            return one(res)
         if kind == "derivative":
-            return (float(res[0]), float(res[1]))
-        return (float(res[0]), (float(res[1][0]), float(res[1][1])))
+            return (one(res[0]), one(res[1]))
+        return (one(res[0]), (one(res[1][0]), one(res[1][1])))
     if out is None:
         return res
     return _gated_copy_out(act, kind, res, out)
@@ -1003,17 +1022,92 @@ def _xp_of(x: Any) -> Any:
     return array_api_compat.array_namespace(x)
 
 
+def _gated_one_library(act: Activation, gate: Any, up: Any) -> tuple[Any, Any]:
+    """``(gate, up)`` as arrays of one Array API library: a real number (Python, NumPy
+    scalar or 0-d array) next to an array of another library becomes an array of that
+    library, its dtype (a floating one) and device, as ``F.silu(t) * 2.0`` treats it."""
+    import array_api_compat as c
+
+    np = numpy()
+
+    def foreign(v: Any) -> bool:  # an array of another library than NumPy
+        return c.is_array_api_obj(v) and not isinstance(v, (np.ndarray, np.generic))
+
+    ref = gate if foreign(gate) else up
+    if foreign(gate) and foreign(up):
+        return gate, up
+    other = up if ref is gate else gate
+    if isinstance(other, np.ndarray) and other.ndim > 0:
+        raise TypeError(
+            f"{act.name}: gate and up must come from one array library, got "
+            f"{type(gate).__module__}.{type(gate).__name__} and "
+            f"{type(up).__module__}.{type(up).__name__}"
+        )
+    xp = c.array_namespace(ref)
+    dt = ref.dtype if xp.isdtype(ref.dtype, "real floating") else None
+    what = "gate" if other is gate else "up"
+    number = xp.asarray(_real(act, other, what), dtype=dt, device=c.device(ref))
+    return (ref, number) if ref is gate else (number, ref)
+
+
+def _gated_dask(act: Activation, kind: str, gate: Any, up: Any, params: dict, at_kink: Any) -> Any:
+    """Dask arrays: the NumPy path (the kernels) on each pair of blocks, lazily, so that
+    the numbers are NumPy's (one input, one result)."""
+    import dask.array as da
+
+    np = numpy()
+    dt = np.result_type(gate.dtype, up.dtype)
+    dt = dt if dt.kind == "f" else np.dtype(np.float64)
+    try:  # one shape and the same blocks for both (the blocks meet pairwise)
+        gate, up = da.broadcast_arrays(gate, up)
+    except ValueError:
+        raise ValueError(
+            f"{act.name}: gate and up must have the same shape (or shapes that broadcast), "
+            f"got {gate.shape} and {up.shape}"
+        ) from None
+    ind = tuple(range(gate.ndim))
+    _, (gate, up) = da.core.unify_chunks(gate, ind, up, ind)
+    meta = np.empty((0,) * gate.ndim, dt)
+    which: tuple[Any, ...] = {"value": ("value",), "derivative": (0, 1)}.get(kind, ("value", 0, 1))
+    outs = [
+        da.map_blocks(
+            functools.partial(_gated_dask_block, act, w, params, at_kink),
+            gate,
+            up,
+            dtype=dt,
+            meta=meta,
+        )
+        for w in which
+    ]
+    if kind == "value":
+        return outs[0]
+    return (outs[0], outs[1]) if kind == "derivative" else (outs[0], (outs[1], outs[2]))
+
+
+def _gated_dask_block(
+    act: Activation, which: Any, params: dict, at_kink: Any, a: Any, b: Any
+) -> Any:
+    np = numpy()
+    a, b = np.asarray(a), np.asarray(b)
+    if which == "value":
+        return _gated_pair(act, "value", a, b, params, None, at_kink)
+    return _gated_pair(act, "derivative", a, b, params, None, at_kink)[which]
+
+
 def _gated_xp(
     act: Activation, kind: str, gate: Any, up: Any, params: dict, at_kink: Any, out: Any
 ) -> Any:
-    """A gated entry on Array API arrays (PyTorch, JAX, CuPy, Dask): the formulas."""
+    """A gated entry on Array API arrays (PyTorch, JAX, CuPy): the formulas; Dask: the
+    NumPy path on each block."""
     import array_api_compat
 
-    if not (array_api_compat.is_array_api_obj(gate) and array_api_compat.is_array_api_obj(up)):
-        bad = up if array_api_compat.is_array_api_obj(gate) else gate
-        raise TypeError(f"{act.name}: gate and up must be {ACCEPTED}; got {_describe(bad)}")
+    if not (array_api_compat.is_array_api_obj(gate) or array_api_compat.is_array_api_obj(up)):
+        raise TypeError(f"{act.name}: gate and up must be {ACCEPTED}; got {_describe(gate)}")
     if out is not None:
         raise TypeError(f"{act.name}: out= is supported for NumPy arrays only")
+    gate, up = _gated_one_library(act, gate, up)
+    if array_api_compat.is_dask_array(gate):
+        return _gated_dask(act, kind, gate, up, params, at_kink)
     xp = array_api_compat.array_namespace(gate, up)
     from relukit._prims.numpy import astype, namespace
 

@@ -373,7 +373,11 @@ class Math:
 
 #: how the words of a name are written in titles, as in the papers and torch.nn
 _DISPLAY_WORDS = {
-    w.lower(): w for w in ("ReLU", "ReLU6", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU")
+    w.lower(): w
+    for w in (
+        *("ReLU", "ReLU6", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU"),
+        *("GLU", "ReGLU", "GeGLU", "SwiGLU"),  # the gated units, as Shazeer (2020) writes them
+    )
 }
 
 
@@ -575,10 +579,14 @@ class Activation:
 
     # -- text -----------------------------------------------------------------
     def signature(self) -> str:
-        """``leaky_relu(x, negative_slope=0.01)``."""
+        """``leaky_relu(x, negative_slope=0.01)``; a gated entry's names its second input
+        and the split form's ``dim``: ``swiglu(x, up=None, beta=1.0, *, dim=-1)``."""
         ps = "".join(f", {p.name}={p.default!r}" for p in self.params_list if not p.keyword_only)
         kw = [f"{p.name}={p.default!r}" for p in self.params_list if p.keyword_only]
-        return f"{self.name}(x{ps}{', *, ' + ', '.join(kw) if kw else ''})"
+        if self.gated:
+            kw.append("dim=-1")
+        first = "x, up=None" if self.gated else "x"
+        return f"{self.name}({first}{ps}{', *, ' + ', '.join(kw) if kw else ''})"
 
     def __repr__(self) -> str:
         return f"<relukit activation {self.signature()}>"

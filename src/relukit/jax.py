@@ -12,7 +12,13 @@ through the formula, which is written so that ``jax.grad`` takes the declared br
 this module adds ``at_kink`` and exact derivatives (no rounding from the chain rule).
 
 Needs JAX (``pip install 'relukit[jax]'``). Derivatives are with respect to ``x`` only
-(PReLU's ``weight`` is a constant here).
+(PReLU's ``weight`` is a constant here), except for the gated entries (``glu``,
+``reglu``, ``geglu``, ``swiglu``, ``bilinear``), which take two inputs and differentiate
+with respect to both: ``relukit.jax.swiglu(gate, up)`` is ``f(gate) * up``, with the
+derivatives ``f'(gate) * up`` and ``f(gate)`` of ``relukit.swiglu.derivative`` (a custom
+JVP with two primals); ``relukit.jax.swiglu(x, dim=-1)`` splits ``x`` in halves along
+``dim``, the gate being the second half (as ``jax.nn.glu`` and ``torch.nn.GLU``), and its
+gradient with respect to ``x`` is ``relukit.swiglu.derivative(x)``.
 
 >>> import jax
 >>> import relukit.jax as rkj
@@ -20,11 +26,14 @@ Needs JAX (``pip install 'relukit[jax]'``). Derivatives are with respect to ``x`
 (0.0, 1.0)
 >>> float(jax.grad(rkj.leaky_relu)(0.0))  # float32's 0.01, printed as a Python float
 0.009999999776482582
+>>> [float(g) for g in jax.grad(rkj.swiglu, argnums=(0, 1))(0.0, 4.0)]  # (d/d gate, d/d up)
+[2.0, 0.0]
 """
 
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -38,20 +47,25 @@ from relukit.catalogue import Activation, catalogue
 __all__ = [a.name for a in catalogue()] + ["make", "swish"]
 
 
-def _as_float(act: Activation, x: Any) -> Any:
+def _as_float(act: Activation, x: Any, what: str = "x") -> Any:
     try:
         x = jnp.asarray(x)
     except OverflowError:  # a Python int beyond every float (10**400)
         raise ValueError(
-            f"relukit.jax.{act.name}: x = {_dispatch._describe(x)} is too large to convert "
-            "to a float"
+            f"relukit.jax.{act.name}: {what} = {_dispatch._describe(x)} is too large to "
+            "convert to a float"
+        ) from None
+    except TypeError:  # None, a str, an object
+        raise TypeError(
+            f"relukit.jax.{act.name}: {what} must be a real (integer or floating) JAX array "
+            f"or number, got {_dispatch._describe(x)}"
         ) from None
     if jnp.issubdtype(x.dtype, jnp.floating):
         return x
     if jnp.issubdtype(x.dtype, jnp.integer):
         return x.astype(jnp.result_type(float))
     raise TypeError(
-        f"relukit.jax.{act.name}: x must be a real (integer or floating) JAX array or "
+        f"relukit.jax.{act.name}: {what} must be a real (integer or floating) JAX array or "
         f"number, got dtype {x.dtype}"
     )
 
@@ -71,17 +85,142 @@ def _formula(act: Activation, which: str, x: Any, params: dict) -> Any:
     return r.astype(x.dtype)
 
 
+def _gated(act: Activation, gate: Any, up: Any, params: dict, at_kink: float | None) -> Any:
+    """``(f(gate) * up, f'(gate) * up, f(gate))`` of a gated entry on JAX arrays of one
+    floating dtype and shape, as ``relukit.<entry>`` computes them on JAX arrays: float32
+    and float64 in their own precision, float16 and bfloat16 in float32 and rounded
+    once; a NaN gate gives its NaN, else a NaN ``up`` its NaN (``d/d up``: the gate's)."""
+    dt = gate.dtype
+    work = dt if dt in (jnp.float32, jnp.float64) else jnp.float32
+    g, u = gate.astype(work), up.astype(work)
+    m, resolved = act.math.resolve(params, g, jnp)
+    args = resolved or ()  # (None only for rrelu in training; no gated entry draws)
+    ns = namespace(jnp, f32=work != jnp.float64)
+    f = m.value(ns, g, *args)
+    d = m.derivative(ns, g, *args)
+    if at_kink is not None:
+        for k in act.kinks:
+            d = jnp.where(g == k.location(params), at_kink, d)
+
+    def nan(r: Any) -> Any:
+        return jnp.where(g != g, g, jnp.where(u != u, u, r))
+
+    return (
+        nan(f * u).astype(dt),
+        nan(d * u).astype(dt),
+        jnp.where(g != g, g, f).astype(dt),
+    )
+
+
+def _split(act: Activation, x: Any, dim: Any) -> tuple[Any, Any]:
+    """``(gate, up)`` of the one-array form: ``x`` in halves along ``dim``, the gate the
+    second half (as ``jax.nn.glu`` and ``torch.nn.GLU``); the checks of ``relukit``'s."""
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(
+            f"relukit.jax.{act.name}: dim must be an int, got {_dispatch._describe(dim)}"
+        )
+    if x.ndim == 0:
+        raise ValueError(
+            f"relukit.jax.{act.name}: one argument is split in halves along dim; got a scalar "
+            f"(pass the gate and up as two arguments: {act.name}(gate, up))"
+        )
+    try:
+        axis = range(x.ndim)[int(dim)]
+    except IndexError:
+        raise ValueError(
+            f"relukit.jax.{act.name}: dim={int(dim)} is out of range for an input with "
+            f"{x.ndim} dimension(s)"
+        ) from None
+    if x.shape[axis] % 2:
+        raise ValueError(
+            f"relukit.jax.{act.name}: the size of x along dim ({axis}) must be even to split "
+            f"it in halves (up, gate), got {x.shape[axis]}"
+        )
+    up, gate = jnp.split(x, 2, axis=axis)
+    return gate, up
+
+
+def _make_gated(act: Activation) -> Callable[..., Any]:
+    """``f(gate, up, *params, at_kink=None)`` or ``f(x, *params, dim=-1, at_kink=None)``
+    for a gated entry: a ``jax.custom_jvp`` of the two inputs whose JVP is the
+    catalogue's pair of derivatives."""
+
+    @functools.lru_cache(maxsize=64)
+    def rule(key: tuple) -> Callable[[Any, Any], Any]:
+        params, at_kink = dict(key[0]), key[1]
+
+        @jax.custom_jvp
+        def f(gate: Any, up: Any) -> Any:
+            return _gated(act, gate, up, params, None)[0]
+
+        @f.defjvp
+        def f_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+            (gate, up), (t_gate, t_up) = primals, tangents
+            _, d_gate, d_up = _gated(act, gate, up, params, at_kink)
+            return f(gate, up), d_gate * t_gate + d_up * t_up
+
+        return f
+
+    def fn(x: Any, *args: Any, dim: Any = -1, at_kink: float | None = None, **kwargs: Any) -> Any:
+        if args:
+            up, args = args[0], args[1:]
+        else:
+            up = kwargs.pop("up", None)
+        params = act.bind(args, kwargs, f"relukit.jax.{act.name}")
+        at = _dispatch.check_at_kink(act, at_kink)
+        given = (x, up)
+        x = _as_float(act, x, "x" if up is None else "gate")
+        if up is None:
+            gate, up = _split(act, x, dim)
+        else:
+            gate, up = x, _as_float(act, up, "up")
+            # a Python number is weak, as in JAX's x16 * 3.0: the array's dtype
+            pairs = zip(given, (gate, up), strict=True)
+            weak = [v if type(v) in (int, float) else a for v, a in pairs]
+            dt = jnp.result_type(*weak)
+            if not jnp.issubdtype(dt, jnp.floating):
+                dt = jnp.result_type(float)
+            try:
+                gate, up = jnp.broadcast_arrays(gate.astype(dt), up.astype(dt))
+            except ValueError:
+                raise ValueError(
+                    f"relukit.jax.{act.name}: gate and up must have the same shape (or shapes "
+                    f"that broadcast), got {tuple(gate.shape)} and {tuple(up.shape)}"
+                ) from None
+        if act.check_dtype is not None:
+            act.check_dtype(params, gate.dtype)
+        return rule((tuple(params.items()), at))(gate, up)
+
+    fn.__name__ = act.name
+    fn.__qualname__ = act.name
+    fn.__doc__ = (
+        f"{act.summary}\n\n    {act.formula}\n\nJAX version of ``relukit.{act.name}``: "
+        f"``{act.name}(gate, up)`` or ``{act.name}(x, dim=-1)`` (x split in halves, the gate "
+        f"the second half, as jax.nn.glu); differentiates with respect to both inputs to "
+        f"``relukit.{act.name}.derivative`` (``at_kink`` is honoured).\n"
+    )
+    return fn
+
+
 def make(act: Activation | str) -> Callable[..., Any]:
     """Build ``f(x, *params, at_kink=None, **params)`` for one catalogue entry.
+
+    A gated entry gives ``f(gate, up, *params, at_kink=None)``, or with one array
+    ``f(x, *params, dim=-1, at_kink=None)`` (``x`` split in halves along ``dim``, the
+    gate the second half), differentiable with respect to both inputs.
 
     >>> import jax.numpy as jnp
     >>> f = make("relu6")
     >>> f(jnp.asarray([-1.0, 3.0, 9.0])).tolist()
     [0.0, 3.0, 6.0]
+    >>> make("reglu")(jnp.asarray([-1.0, 2.0]), jnp.asarray([5.0, 3.0])).tolist()
+    [0.0, 6.0]
     """
     from relukit.catalogue import get
 
     act = get(act)
+    if act.gated:
+        return _make_gated(act)
 
     @functools.lru_cache(maxsize=64)
     def rule(key: tuple) -> Callable[[Any], Any]:
@@ -109,7 +248,8 @@ def make(act: Activation | str) -> Callable[..., Any]:
         if act.check_dtype is not None:  # (leaky_relu's slope against x's dtype)
             act.check_dtype(params, x.dtype)
         try:
-            key = (tuple(sorted(params.items())), at)
+            # declaration order (bind's): the formulas take the parameters positionally
+            key = (tuple(params.items()), at)
             hash(key)
         except TypeError:  # an array parameter (PReLU's weight): no caching
             return rule.__wrapped__(((tuple(params.items())), at))(x)

@@ -13,6 +13,12 @@ into axes you give. The derivative is drawn honestly:
 * curves that coincide stay visible: each later curve of a panel is narrower and
   dashed, with smaller kink markers (relu shows under leaky_relu for x > 0).
 
+A gated entry (``glu``, ``reglu``, ``geglu``, ``swiglu``, ``bilinear``: ``f(gate) * up``)
+is drawn as a function of the gate with its second input ``up`` fixed (``up=1`` unless
+``up=`` says otherwise; a list of values draws one curve each): the value
+``f(gate) * up`` and the derivative with respect to the gate, ``f'(gate) * up``, with the
+kinks of ``f`` (reglu's at 0) marked as for relu.
+
 matplotlib is imported only when a figure is asked for (``import relukit`` never
 imports it; without matplotlib, :func:`plot` says to ``pip install 'relukit[plot]'``).
 New figures are made through pyplot (``plt.show()`` shows them) and are shown once in a
@@ -29,6 +35,9 @@ Examples
 >>> fig = rk.plot("leaky_relu", negative_slope=[0.01, 0.1, 0.3])
 >>> [line.get_label() for line in fig.axes[0].lines]
 ['leaky_relu(x), negative_slope=0.01', 'leaky_relu(x), negative_slope=0.1', 'leaky_relu(x), negative_slope=0.3']
+>>> fig = rk.plot("swiglu", up=[1, 2])          # a gated entry: up fixed, the gate on x
+>>> [line.get_label() for line in fig.axes[0].lines]
+['swiglu(x, up=1)', 'swiglu(x, up=2)']
 """
 
 from __future__ import annotations
@@ -164,14 +173,44 @@ def _style_context(style: str | None) -> Any:
 # ---------------------------------------------------------------------------
 
 
+#: the second input of a gated entry when ``up=`` is not given
+UP_DEFAULT = 1.0
+
+
 @dataclass(frozen=True)
 class Curve:
-    """One activation with one set of parameters (one line in each panel)."""
+    """One activation with one set of parameters (one line in each panel).
+
+    A gated entry is drawn as a function of its gate with ``up`` fixed: the value
+    ``f(gate) * up`` and the derivative with respect to the gate, ``f'(gate) * up``.
+    """
 
     act: Activation
     given: Mapping[str, Any]  # the parameters the user gave for this curve
     params: Mapping[str, Any]  # all parameters, validated (defaults filled in)
     swept: bool  # part of a sweep (several curves for this activation)
+    up: float | None = None  # a gated entry's second input (None for the others)
+
+    def value(self, x: Any) -> Any:
+        """The value at the NumPy array ``x`` (a gated entry's ``f(x) * up``)."""
+        if self.act.gated:
+            return self.act(x, self.up, **self.params)
+        return self.act(x, **self.params)
+
+    def derivative(self, x: Any) -> Any:
+        """The derivative at ``x`` (a gated entry's, with respect to the gate)."""
+        if self.act.gated:
+            return self.act.derivative(x, self.up, **self.params)[0]
+        return self.act.derivative(x, **self.params)
+
+    def kink_points(self) -> list[tuple[float, float, float, float]]:
+        """``(x, left, right, used)`` of each kink of the drawn derivative: a gated
+        entry's are its activation's, times ``up`` (d/d gate = f'(gate) * up)."""
+        points = self.act.kink_points(**self.params)
+        if not self.act.gated:
+            return points
+        u = float(self.up if self.up is not None else UP_DEFAULT)
+        return [(x, left * u, right * u, used * u) for x, left, right, used in points]
 
     def label(self, kind: str, long: bool) -> str:
         """Legend text: the formula (``long``) or ``name(x)``, then the parameter values.
@@ -179,18 +218,54 @@ class Curve:
         A long label lists every parameter (defaults included) after the formula,
         ``...; negative_slope=0.01``, and is wrapped to lines of at most 64 characters; a
         short label lists the parameters that were given, ``leaky_relu(x), negative_slope=0.1``.
+        A gated entry's label names its fixed ``up``: ``swiglu(x, up=1)`` and
+        ``d/dx swiglu(x, up=1)`` (x is the gate), or the formula of the two inputs and
+        that of the derivative with respect to the gate, then ``up=1``.
         """
+        gated = self.act.gated
         if long:
-            text = self.act.formula if kind == "value" else self.act.derivative_formula
-            values = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
+            text = _formula_text(self.act, kind)
+            shown = {**self.params, **({"up": self.up} if gated else {})}
+            values = ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items())
             text = f"{text}; {values}" if values else text
             return textwrap.fill(text, 64, subsequent_indent="    ", break_on_hyphens=False)
-        text = f"{self.act.name}(x)" if kind == "value" else f"{self.act.name}'(x)"
-        return ", ".join([text, *(f"{k}={_fmt(v)}" for k, v in self.given.items())])
+        if gated:
+            call = f"{self.act.name}(x, up={_fmt(self.up)})"
+            text = call if kind == "value" else f"d/dx {call}"
+        else:
+            text = f"{self.act.name}(x)" if kind == "value" else f"{self.act.name}'(x)"
+        given = {k: v for k, v in self.given.items() if k != "up"}
+        return ", ".join([text, *(f"{k}={_fmt(v)}" for k, v in given.items())])
+
+
+def _formula_text(act: Activation, kind: str) -> str:
+    """The formula of what is drawn: a gated entry's two-input form (``glu(gate, up) =
+    ...``, without its split form) and its derivative with respect to the gate only."""
+    if kind == "value":
+        return act.formula.split("; ")[0] if act.gated else act.formula
+    return act.derivative_formula.split(", d/d up")[0] if act.gated else act.derivative_formula
 
 
 def _fmt(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else repr(v)
+
+
+def _check_up(v: Any) -> float:
+    """A gated entry's fixed second input: a finite real number, as a float."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(
+            f"plot: up must be a finite real number (the gated entries' second input), "
+            f"or a list of them, got {v!r} ({type(v).__name__})"
+        )
+    try:
+        u = float(v)
+    except OverflowError:  # an int beyond every float
+        u = math.inf
+    if not math.isfinite(u):
+        raise ValueError(
+            f"plot: up must be a finite real number (the gated entries' second input), got {v!r}"
+        )
+    return u
 
 
 def _is_sweep(v: Any) -> bool:
@@ -200,7 +275,9 @@ def _is_sweep(v: Any) -> bool:
 
 
 #: keywords of :func:`plot` itself, for the hint after a misspelt one
-_KEYWORDS = ("derivative", "xlim", "ax", "layout", "style", "at_kink", "num", "title", "figsize")
+_KEYWORDS = (
+    "derivative", "xlim", "ax", "layout", "style", "at_kink", "num", "title", "figsize", "up"
+)  # fmt: skip
 
 
 def _hint(name: str) -> str:
@@ -216,8 +293,15 @@ def _hint(name: str) -> str:
     return f"; did you mean {close[0]}=?" if close else ""
 
 
-def _curves(acts: Sequence[Activation], params: Mapping[str, Any]) -> list[list[Curve]]:
-    """Split ``params`` over the activations that accept them; expand sweeps."""
+def _gated_names() -> str:
+    return ", ".join(a.name for a in catalogue() if a.gated)
+
+
+def _curves(
+    acts: Sequence[Activation], params: Mapping[str, Any], up: Any = None
+) -> list[list[Curve]]:
+    """Split ``params`` over the activations that accept them; expand sweeps (``up``, the
+    gated entries' second input, sweeps like a parameter of theirs)."""
     for name in params:
         if not any(name in a.params for a in acts):
             owners = "; ".join(
@@ -226,9 +310,23 @@ def _curves(acts: Sequence[Activation], params: Mapping[str, Any]) -> list[list[
             raise TypeError(
                 f"plot: no activation drawn accepts parameter {name!r} ({owners}){_hint(name)}"
             )
+    if up is not None:
+        if not any(a.gated for a in acts):
+            raise TypeError(
+                f"plot: up= fixes the second input of a gated entry ({_gated_names()}), "
+                f"and none is drawn ({', '.join(a.name for a in acts)})"
+            )
+        if _is_sweep(up):
+            if not len(up):
+                raise ValueError("plot: up was given as an empty list; give one value or more")
+            up = [_check_up(u) for u in up]
+        else:
+            up = _check_up(up)
     out = []
     for act in acts:
         mine = {k: v for k, v in params.items() if k in act.params}
+        if act.gated:
+            mine["up"] = UP_DEFAULT if up is None else up
         names = list(mine)
         choices = []
         for k in names:
@@ -246,9 +344,13 @@ def _curves(acts: Sequence[Activation], params: Mapping[str, Any]) -> list[list[
         swept = len(combos) > 1
         curves = []
         for combo in combos:
-            bound = act.bind((), dict(zip(names, combo, strict=True)))
-            given = {k: bound[k] for k in names}
-            curves.append(Curve(act, given, bound, swept))
+            chosen = dict(zip(names, combo, strict=True))
+            u = chosen.pop("up", None)
+            bound = act.bind((), chosen)
+            given = {k: bound[k] for k in names if k != "up"}
+            if up is not None and u is not None:
+                given["up"] = u  # given by the user: listed in a sweep's labels
+            curves.append(Curve(act, given, bound, swept, u))
         out.append(curves)
     return out
 
@@ -259,7 +361,7 @@ def _curves(acts: Sequence[Activation], params: Mapping[str, Any]) -> list[list[
 
 
 def _kinks_in(curve: Curve, lo: float, hi: float) -> list[tuple[float, float, float, float]]:
-    return [k for k in curve.act.kink_points(**curve.params) if lo <= k[0] <= hi]
+    return [k for k in curve.kink_points() if lo <= k[0] <= hi]
 
 
 def value_samples(curve: Curve, lo: float, hi: float, num: int) -> tuple[Any, Any]:
@@ -268,7 +370,7 @@ def value_samples(curve: Curve, lo: float, hi: float, num: int) -> tuple[Any, An
     kinks = [k[0] for k in _kinks_in(curve, lo, hi)]
     if kinks:
         x = np.unique(np.concatenate([x, np.asarray(kinks, dtype=np.float64)]))
-    return x, np.asarray(curve.act(x, **curve.params), dtype=np.float64)
+    return x, np.asarray(curve.value(x), dtype=np.float64)
 
 
 def derivative_samples(curve: Curve, lo: float, hi: float, num: int) -> tuple[Any, Any]:
@@ -295,7 +397,7 @@ def derivative_samples(curve: Curve, lo: float, hi: float, num: int) -> tuple[An
             xs.append(np.array([np.nan]))
             ys.append(np.array([np.nan]))
         xs.append(seg)
-        ys.append(np.asarray(curve.act.derivative(seg, **curve.params), dtype=np.float64))
+        ys.append(np.asarray(curve.derivative(seg), dtype=np.float64))
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -320,8 +422,10 @@ def kink_markers(
     the derivative jumps from ``sigmoid(20)`` to 1 (by 2e-9).
     """
     limits, used = [], []
+    scale = _up_scale(curve)
     for x, left, right, default in _kinks_in(curve, lo, hi):
-        value = default if at_kink is None else at_kink
+        # (a gated entry's at_kink replaces f'(kink): d/d gate there is at_kink * up)
+        value = default if at_kink is None else at_kink * scale
         if not _is_jump(left, right, value):
             continue
         limits += [(x, left), (x, right)]
@@ -503,6 +607,7 @@ def plot(
     num: int = 1001,
     title: str | None = None,
     figsize: tuple[float, float] | None = None,
+    up: float | Sequence[float] | None = None,
     **params: Any,
 ) -> Figure:
     """Plot activations and, on request, their derivatives; returns the ``Figure``.
@@ -544,6 +649,12 @@ def plot(
         ``""`` for none.
     figsize
         ``(width, height)`` in inches for a new figure.
+    up
+        The second input of the gated entries (``glu``, ``reglu``, ``geglu``,
+        ``swiglu``, ``bilinear``), which are drawn as functions of the gate: the value
+        ``f(gate) * up`` and the derivative with respect to the gate, ``f'(gate) * up``.
+        A finite number (default 1) or a list of them (one curve each); a ``TypeError``
+        when no gated entry is drawn.
     **params
         Activation parameters (``negative_slope=0.1``). A list, tuple or 1-d array is a
         sweep: one curve per value (the product of the values when several parameters
@@ -601,7 +712,7 @@ def plot(
         raise TypeError(f"plot: title must be a string or None, got {title!r}")
     if ax is not None and layout == "grid":
         raise ValueError("plot: ax= works with layout='overlay' only (a grid makes its own axes)")
-    groups = _curves(acts, params)
+    groups = _curves(acts, params, up)
     lim = _auto_xlim(groups, at_kink) if xlim is None else _check_xlim(xlim)
     if title is None:
         title = _default_title(acts, derivative)
@@ -629,13 +740,17 @@ def _auto_xlim(groups: list[list[Curve]], at_kink: float | None) -> tuple[float,
             abs(x)
             for g in groups
             for c in g
-            for x, left, right, used in c.act.kink_points(**c.params)
-            if _is_jump(left, right, used if at_kink is None else at_kink)
+            for x, left, right, used in c.kink_points()
+            if _is_jump(left, right, used if at_kink is None else at_kink * _up_scale(c))
         ),
         default=0.0,
     )
     half = 6.0 if not far < math.inf or far <= 5.0 else float(math.ceil(far) + 1)
     return -half, half
+
+
+def _up_scale(curve: Curve) -> float:
+    return float(curve.up) if curve.act.gated and curve.up is not None else 1.0
 
 
 def _check_xlim(xlim: Any) -> tuple[float, float]:
@@ -717,8 +832,10 @@ def _overlay(
         ax_v.legend(handles=handles_v, **legend_kw)
         ax_d.legend(handles=handles_d + (_marker_handles(at_kink) if marked else []), **legend_kw)
         if len(groups) == 1 and not long:  # a sweep of one activation: formulas on top
-            ax_v.set_title(textwrap.fill(curves[0].act.formula, 70), fontsize=9)
-            ax_d.set_title(textwrap.fill(curves[0].act.derivative_formula, 70), fontsize=9)
+            ax_v.set_title(textwrap.fill(_formula_text(curves[0].act, "value"), 70), fontsize=9)
+            ax_d.set_title(
+                textwrap.fill(_formula_text(curves[0].act, "derivative"), 70), fontsize=9
+            )
         else:
             ax_v.set_title("value", fontsize=10)
             ax_d.set_title("derivative", fontsize=10)

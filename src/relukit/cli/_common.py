@@ -21,11 +21,11 @@ def param_help(name: str) -> str:
 
     >>> param_help("threshold")
     'for threshold: inputs above it pass unchanged (default 0.0); for softplus: beta * x above which softplus(x) is x (default 20.0)'
-    >>> param_help("beta")
-    'sharpness (for softplus; default 1.0)'
+    >>> param_help("b")
+    'smoothness: squareplus(0) = sqrt(b)/2 (for squareplus; default 4.0)'
     """
     users = [(a, p) for a in catalogue() for p in a.params_list if p.name == name]
-    if len({repr(p.default) for _, p in users}) == 1:  # one default: one text
+    if len({(p.doc, repr(p.default)) for _, p in users}) == 1:  # one meaning: one text
         names = ", ".join(a.name for a, _ in users)
         return f"{users[0][1].doc} (for {names}; default {users[0][1].default!r})"
     return "; ".join(f"for {a.name}: {p.doc} (default {p.default!r})" for a, p in users)

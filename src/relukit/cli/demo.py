@@ -1,7 +1,8 @@
 """``relukit demo``: the main job (``make demo``).
 
 Prints the tutorials' tables for relu and leaky relu and their derivatives, the
-convention table measured live against PyTorch and JAX, and writes the figures and the
+convention tables measured live against PyTorch and JAX (and, for the gated units'
+calling conventions, Hugging Face's gated MLP), and writes the figures and the
 reports of short dying-relu, plasticity and kink-choice runs into ``--out`` (each section
 is provided by its own module).
 """
@@ -60,17 +61,29 @@ def tables(console: Console) -> None:
 
 
 def conventions(console: Console) -> None:
+    """The convention tables, measured now: the ReLU family's, and the gated units'
+    calling conventions (relukit, PyTorch, JAX, Hugging Face and the paper)."""
     from rich.table import Table
+    from rich.text import Text
 
-    from relukit.conventions import measure
+    from relukit import conventions as conv
 
-    rows = measure()
-    table = Table(title="Conventions, measured now (tutorials = max(0.0, x) and friends)")
-    for col in rows[0]:
-        table.add_column(col)
-    for r in rows:
-        table.add_row(*r.values())
-    console.print(table)
+    for title, rows in (
+        (
+            "Conventions, measured now (tutorials = max(0.0, x) and friends)",
+            conv.measure(conv.LIBRARIES),
+        ),
+        (
+            "Gated linear units f(gate) * up: which input is the gate, measured now",
+            conv.measure_gated(conv.GATED_LIBRARIES),
+        ),
+    ):
+        table = Table(title=title)
+        for col in rows[0]:
+            table.add_column(col, overflow="fold")  # a long number wraps, never cut with …
+        for r in rows:
+            table.add_row(*(Text(v) for v in r.values()))  # "[1, 2]" is text, not markup
+        console.print(table)
 
 
 #: optional libraries whose absence skips a demo section instead of failing the demo

@@ -1,4 +1,10 @@
-"""``relukit eval`` and ``relukit derivative``: the tutorials' printed tables."""
+"""``relukit eval`` and ``relukit derivative``: the tutorials' printed tables.
+
+A gated entry (``f(gate) * up``) takes the gates as the numbers and its second input from
+``--up`` (one value for every number, or one per number): ``relukit eval swiglu 1 -2
+--up 3``; ``derivative`` prints both partial derivatives, with respect to the gate and to
+``up``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import argparse
 import functools
 from typing import Any
 
-from relukit.catalogue import Activation, get
+from relukit.catalogue import Activation, catalogue, get
 from relukit.cli._common import (
     add_param_options,
     add_precision_option,
@@ -75,6 +81,16 @@ def _common(p: argparse.ArgumentParser) -> None:
         "input, separated by spaces, commas or new lines (seq -3 3 | relukit eval relu -)",
     )
     add_precision_option(p)
+    gated = ", ".join(a.name for a in catalogue() if a.gated)
+    p.add_argument(
+        "--up",
+        nargs="+",
+        type=_number,
+        default=None,
+        metavar="U",
+        help=f"the second input of a gated entry ({gated}: f(gate) * up, the numbers being "
+        "the gates): one value for every number, or one per number",
+    )
     p.add_argument(
         "--json",
         action="store_true",
@@ -89,7 +105,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="apply an activation to numbers",
         description="Apply an activation to numbers and print one line each: "
         "'Applying ReLU on (1.0) gives 1.0'. Numbers are printed exactly (Python's "
-        "shortest round-trip form) unless --precision is given.",
+        "shortest round-trip form) unless --precision is given. A gated entry takes the "
+        "gates as the numbers and its second input from --up: relukit eval swiglu 1 -2 "
+        "--up 3.",
     )
     _common(p)
     p.set_defaults(func=run_eval)
@@ -97,7 +115,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "derivative",
         help="the derivative at numbers",
         description="Print the derivative at each number; --at-kink sets the "
-        "value used exactly at a kink (default: the PyTorch convention).",
+        "value used exactly at a kink (default: the PyTorch convention). A gated entry "
+        "(the gates as the numbers, --up its second input) prints both partial derivatives, "
+        "with respect to the gate and to up.",
     )
     _common(d)
     d.add_argument(
@@ -131,6 +151,51 @@ def _evaluate(
     return [float(v) for v in res[0]]
 
 
+def _ups(act: Activation, args: argparse.Namespace) -> list[float] | None:
+    """The second inputs of a gated entry, one per number (``None`` for the others)."""
+    ups = args.up
+    if not act.gated:
+        if ups is not None:
+            gated = ", ".join(a.name for a in catalogue() if a.gated)
+            raise ValueError(
+                f"{act.name} takes one input; --up is the second input of the gated entries "
+                f"({gated})"
+            )
+        return None
+    if ups is None:
+        raise ValueError(
+            f"{act.name} takes two inputs, gate and up: give the gates as numbers and --up U "
+            f"(one value for every number, or one per number), e.g. relukit eval {act.name} "
+            "1 -2 --up 3"
+        )
+    if len(ups) not in (1, len(args.x)):
+        raise ValueError(
+            f"--up has {len(ups)} values: give one (for every number) or {len(args.x)} "
+            "(one per number)"
+        )
+    return list(ups) * len(args.x) if len(ups) == 1 else list(ups)
+
+
+def _gated(
+    act: Activation,
+    xs: list[float],
+    ups: list[float],
+    params: dict[str, Any],
+    kind: str,
+    at_kink: float | None,
+) -> list[Any]:
+    """A gated entry at each (gate, up): the value, or the pair (d/d gate, d/d up)."""
+    if kind == "value":
+        return [act(g, u, **params) for g, u in zip(xs, ups, strict=True)]
+    return [act.derivative(g, u, at_kink=at_kink, **params) for g, u in zip(xs, ups, strict=True)]
+
+
+def _inputs_text(x: float, up: float | None, precision: int | None) -> str:
+    if up is None:
+        return fmt(x, precision)
+    return f"gate={fmt(x, precision)}, up={fmt(up, precision)}"
+
+
 def _check_output_options(args: argparse.Namespace) -> None:
     check_precision(args.precision)
     if args.json and args.precision is not None:  # JSON numbers are exact, always
@@ -144,7 +209,15 @@ def run_eval(args: argparse.Namespace) -> int:
     params = params_from_args(act, args)
     _check_output_options(args)
     args.x = _inputs(args)
-    values = _evaluate(act, args.x, params, "value", None)
+    ups = _ups(act, args)
+    if ups is None:
+        values = _evaluate(act, args.x, params, "value", None)
+        inputs: list[dict[str, Any]] = [{"x": json_number(x)} for x in args.x]
+    else:
+        values = _gated(act, args.x, ups, params, "value", None)
+        inputs = [
+            {"gate": json_number(g), "up": json_number(u)} for g, u in zip(args.x, ups, strict=True)
+        ]
     if args.json:
         print(
             dump_json(
@@ -152,15 +225,15 @@ def run_eval(args: argparse.Namespace) -> int:
                     "activation": act.name,
                     "params": act.bind((), params),
                     "results": [
-                        {"x": json_number(x), "value": json_number(v)}
-                        for x, v in zip(args.x, values, strict=True)
+                        {**i, "value": json_number(v)} for i, v in zip(inputs, values, strict=True)
                     ],
                 }
             )
         )
         return 0
-    for x, v in zip(args.x, values, strict=True):
-        print(f"Applying {act.title} on ({fmt(x, args.precision)}) gives {fmt(v, args.precision)}")
+    for i, (x, v) in enumerate(zip(args.x, values, strict=True)):
+        on = _inputs_text(x, None if ups is None else ups[i], args.precision)
+        print(f"Applying {act.title} on ({on}) gives {fmt(v, args.precision)}")
     return 0
 
 
@@ -169,6 +242,9 @@ def run_derivative(args: argparse.Namespace) -> int:
     params = params_from_args(act, args)
     _check_output_options(args)
     args.x = _inputs(args)
+    ups = _ups(act, args)
+    if ups is not None:
+        return _print_gated_derivatives(act, args, ups, params)
     values = _evaluate(act, args.x, params, "derivative", args.at_kink)
     if args.json:
         print(
@@ -189,5 +265,38 @@ def run_derivative(args: argparse.Namespace) -> int:
         print(
             f"The derivative of {act.title} at ({fmt(x, args.precision)}) is "
             f"{fmt(v, args.precision)}"
+        )
+    return 0
+
+
+def _print_gated_derivatives(
+    act: Activation, args: argparse.Namespace, ups: list[float], params: dict[str, Any]
+) -> int:
+    """Both partial derivatives of a gated entry at each (gate, up)."""
+    pairs = _gated(act, args.x, ups, params, "derivative", args.at_kink)
+    if args.json:
+        print(
+            dump_json(
+                {
+                    "activation": act.name,
+                    "params": act.bind((), params),
+                    "at_kink": None if args.at_kink is None else json_number(args.at_kink),
+                    "results": [
+                        {
+                            "gate": json_number(g),
+                            "up": json_number(u),
+                            "derivative": {"gate": json_number(dg), "up": json_number(du)},
+                        }
+                        for g, u, (dg, du) in zip(args.x, ups, pairs, strict=True)
+                    ],
+                }
+            )
+        )
+        return 0
+    p = args.precision
+    for g, u, (dg, du) in zip(args.x, ups, pairs, strict=True):
+        print(
+            f"The derivatives of {act.title} at ({_inputs_text(g, u, p)}) are "
+            f"{fmt(dg, p)} (d/d gate) and {fmt(du, p)} (d/d up)"
         )
     return 0

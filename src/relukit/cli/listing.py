@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "list",
         help="show the catalogue",
         description="Show every activation: formula, parameters with defaults, kinks and "
-        "the derivative used there. A table where the terminal is wide enough for every "
+        "the derivative used there; the gated entries (f(gate) * up) are marked as taking "
+        "two inputs. A table where the terminal is wide enough for every "
         "name and number to stay whole (about 100 columns), else one block per activation; "
         "nothing is cut in two.",
     )
@@ -38,7 +39,15 @@ def describe(act: Activation) -> dict[str, Any]:
         "params": {p.name: p.default for p in act.params_list},
         "kinks": kinks,
         "integer_preserving": act.integer_preserving,
+        # a gated entry takes two inputs, f(gate) * up (or one x split in halves along dim)
+        "gated": act.gated,
+        "inputs": ["gate", "up"] if act.gated else ["x"],
+        "signature": act.call_signatures()["value"],
     }
+
+
+#: how the table and the blocks mark a gated entry
+_TWO_INPUTS = "2 inputs: gate, up"
 
 
 #: the four-column table's padding (a space each side of each cell) and five rules
@@ -47,7 +56,9 @@ _TABLE_CHROME = 4 * 2 + 5
 
 def _cells(e: dict[str, Any]) -> list[str]:
     """The table's four cells of one entry."""
-    name = "\n".join([e["name"], *(f"({a})" for a in e["aliases"])])
+    name = "\n".join(
+        [e["name"], *(f"({a})" for a in e["aliases"]), *([_TWO_INPUTS] if e["gated"] else [])]
+    )
     params = "\n".join(f"{k}={v!r}" for k, v in e["params"].items()) or "-"
     kinks = (
         "\n".join(
@@ -86,10 +97,16 @@ def _blocks(entries: list[dict[str, Any]], width: int) -> str:
             f"at x={k['at']}: {fmt(k['default'])} (left {fmt(k['left'])}, right {fmt(k['right'])})"
             for k in e["kinks"]
         ] or ["none"]
+        inputs = (
+            [field("inputs", f"{_TWO_INPUTS} (or one x split in halves, the gate second)")]
+            if e["gated"]
+            else []
+        )
         out += [
             textwrap.fill(
                 head, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
             ),
+            *inputs,
             field("formula", e["formula"]),
             field("parameters", params),
             *(field("kinks" if i == 0 else "", k) for i, k in enumerate(kinks)),

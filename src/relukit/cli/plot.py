@@ -6,6 +6,7 @@ Examples (shell)::
     relukit plot leaky_relu --negative-slope 0.01 0.1 0.3 -o sweep.svg   # a sweep
     relukit plot --all --derivative -o gallery.png                       # the catalogue
     relukit plot relu --derivative-only --at-kink 1 --style dark -o d.pdf
+    relukit plot swiglu reglu -d --up 1 -0.5 -o gated.png   # gated: the gate on x, up fixed
 
 The format comes from the extension of ``-o`` (.png, .svg, .pdf); ``--show`` opens a
 window instead of (or as well as) writing a file. matplotlib is imported only here,
@@ -64,6 +65,10 @@ def _param_options(p: argparse.ArgumentParser) -> list[str]:
                 continue
             names.append(prm.name)
     return names
+
+
+def _gated_names() -> str:
+    return ", ".join(a.name for a in catalogue() if a.gated)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -140,6 +145,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"resolution of a PNG in dots per inch, {DPI_RANGE[0]:g} to {DPI_RANGE[1]:g} "
         "(default 150)",
     )
+    p.add_argument(
+        "--up",
+        nargs="+",
+        type=_number,
+        default=None,
+        metavar="V",
+        help=f"the second input of the gated entries ({_gated_names()}), which are drawn "
+        "as functions of the gate: f(gate) * up and its derivative with respect to the gate "
+        "(default 1); several values draw one curve each",
+    )
     p.add_argument("--show", action="store_true", help="open a window (needs a display)")
     p.set_defaults(func=run, _plot_params=_param_options(p))
 
@@ -202,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
         at_kink=args.at_kink,
         num=args.num,
         title=args.title,
+        up=None if args.up is None else (args.up[0] if len(args.up) == 1 else list(args.up)),
         **params,
     )
     plt = _plot._pyplot()
