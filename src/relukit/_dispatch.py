@@ -579,14 +579,12 @@ def _array_api(
             m_, a_ = act.math.resolve(params, xi, xp)
             results.append(getattr(m_, which)(namespace(xp), xi, *a_))
             continue
-        if which == "value" and lib(xp) == "torch" and _torch_value_ok(act):
-            # relukit.torch's Function: autograd (and torch.func) then give the entry's
-            # derivative formula, with its conventions, at every input; its values are
-            # this path's (the kernels' bits on the CPU)
-            from relukit.torch import _core
-
-            pl = _core.plan(act.name, tuple(params.values()))
-            results.append(_core.apply(pl, xi, False, None))
+        if which == "value" and lib(xp) in ("torch", "jax") and _differentiable_front(act):
+            # relukit.torch's Function, relukit.jax's custom_jvp: autograd (torch.func,
+            # jax.grad) then gives the entry's derivative formula, with its conventions, at
+            # every input (autograd through the value's formula may not: inf * 0 in a
+            # tail); the values are this path's (on the CPU the kernels' bits)
+            results.append(_front_value(act, lib(xp), xi, params))
             continue
         work, f32 = _working(xp, xi, exact)
         w = xi if work == xi.dtype else astype(xp, xi, work)
@@ -602,11 +600,40 @@ def _array_api(
     return tuple(results) if kind == "both" else results[0]
 
 
-def _torch_value_ok(act: Activation) -> bool:
-    """The entry's value on torch tensors can run through relukit.torch's Function (every
-    entry but the gated ones, PReLU's weights and rrelu's random slopes, which keep the
-    formulas and torch's autograd)."""
+def _front_gated(act: Activation, library: str, a: Any, b: Any, params: dict) -> Any:
+    """The gated entry ``act`` at ``(a, b)`` by relukit.torch or relukit.jax."""
+    if library == "torch":
+        from relukit.torch import _core
+
+        return _core.apply_gated(_core.plan(act.name, tuple(params.values())), a, b, None)
+    import relukit.jax
+
+    fn = getattr(relukit.jax, act.name, None)
+    if getattr(fn, "__name__", None) != act.name:
+        fn = relukit.jax.make(act)
+    return fn(a, b, **params)
+
+
+def _differentiable_front(act: Activation) -> bool:
+    """The entry's value on torch tensors and JAX arrays runs through relukit.torch and
+    relukit.jax (every entry but the gated ones, PReLU's weights and rrelu's random
+    slopes, which keep the formulas and the library's autograd)."""
     return not (act.gated or act.math.channel is not None or act.math.train is not None)
+
+
+def _front_value(act: Activation, library: str, x: Any, params: dict) -> Any:
+    """The value of ``act`` at the torch tensor or JAX array ``x`` by relukit.torch or
+    relukit.jax (``params`` validated already)."""
+    if library == "torch":
+        from relukit.torch import _core
+
+        return _core.apply(_core.plan(act.name, tuple(params.values())), x, False, None)
+    import relukit.jax
+
+    fn = getattr(relukit.jax, act.name, None)
+    if getattr(fn, "__name__", None) != act.name:  # (an entry made outside the catalogue)
+        fn = relukit.jax.make(act)
+    return fn(x, **params)
 
 
 def formula(act: Activation, which: str, x: Any, params: dict) -> Any:
@@ -1119,6 +1146,12 @@ def _gated_xp(
     b = up if up.dtype == dt else astype(xp, up, dt)
     if act.check_dtype is not None:
         act.check_dtype(params, dt)
+    from relukit._prims.numpy import kind as lib
+
+    if kind == "value" and lib(xp) in ("torch", "jax"):
+        # relukit.torch's and relukit.jax's gated functions: autograd gives the catalogue's
+        # derivative pair (see _front_value)
+        return _front_gated(act, lib(xp), a, b, params)
     work, f32 = _working(xp, a, False)
     wa = a if work == a.dtype else astype(xp, a, work)
     wb = b if work == b.dtype else astype(xp, b, work)
