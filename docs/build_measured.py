@@ -54,8 +54,8 @@ F64_BOUND = 4.0
 #: relukit's three paths in accuracy.json, as the text names them
 PATHS = {
     "relukit": "NumPy arrays",
-    "relukit kernels": "its kernels",
-    "relukit-torch": "torch tensors",
+    "NumPy formulas": "its NumPy formulas",
+    "relukit-torch": "relukit.torch",
 }
 #: why a known exception is one (shown only while the exception is measured)
 WHY = {

@@ -36,6 +36,10 @@ What every namespace provides
     ``exp(a**2) erfc(a)`` for a >= 0.
 ``square_err(x, p)``, ``prod_err(a, b, p)``
     the rounding error ``x*x - p`` of ``p = fl(x*x)`` (``a*b - p``), exactly.
+``fma(a, b, c)``
+    ``a*b + c`` rounded once (the NumPy and Python namespaces, which have no fused
+    multiply-add: within an ulp of that, from the exact product's error); kernels that
+    may fuse a product into a sum (``contract``) cannot change it.
 ``tiny_half(x, r)``
     ``r``, except where ``x / 2`` is a subnormal tie in the result's precision: there
     ``x / 2`` rounded up, as the true value of ``x/2 + c x**2`` (``c > 0``: gelu, silu,
@@ -88,6 +92,7 @@ NAMES = (
     "erfcx",
     "square_err",
     "prod_err",
+    "fma",
     "tiny_half",
 )
 

@@ -31,6 +31,7 @@ from relukit._prims.numba64 import (  # noqa: F401  (the shared part of the name
     _fma,
     clip,
     expm1,
+    fma,
     isinf,
     prod_err,
     sqrt,

@@ -27,7 +27,7 @@ Methods
     ``s = C1 t + C0`` (``tools/fit_erfcx.py``; erfcx / t lies in [0.16, 1], so its Horner
     sums do not cancel), with the rounding error of ``4 + a`` put back into ``t`` and
     ``s``: within 4.5 ulp (about 1e-15 relative).
-``square_err``, ``prod_err``
+``square_err``, ``prod_err``, ``fma``
     the rounding error of a product, exactly, by one fused multiply-add.
 """
 
@@ -308,6 +308,12 @@ def square_err(x, p):  # pragma: no cover - compiled
 def prod_err(a, b, p):  # pragma: no cover - compiled
     """``a * b - p`` exactly, for ``p = fl(a * b)`` (no overflow or underflow)."""
     return _fma(a, b, -p)
+
+
+@njit(**ELEM)
+def fma(a, b, c):  # pragma: no cover - compiled
+    """``a * b + c`` rounded once."""
+    return _fma(a, b, c)
 
 
 # the shared formulas, compiled for this namespace (written once in relukit._prims.shared)

@@ -149,6 +149,15 @@ class ArrayNamespace:
         bh, bl = self._halves(b)
         return ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
+    def fma(self, a: Any, b: Any, c: Any) -> Any:
+        # the exact product p + e, then p + c with its exact error (Knuth's two-sum):
+        # within an ulp of the one rounding; where that overflows, a * b + c as it is
+        p = a * b
+        s = p + c
+        z = s - p
+        r = s + (((p - (s - z)) + (c - z)) + self.prod_err(a, b, p))
+        return self.xp.where(r - r == 0, r, s)
+
     # -- NumPy only: a polynomial patch on the few elements that need it ----------
     def patch_where(self, near: Any, poly: Callable[[Any], Any], u: Any, d: Any) -> Any:
         if self._kind == "numpy" and getattr(d, "ndim", 0) > 0 and d.shape == near.shape:
@@ -263,6 +272,13 @@ class _MathNamespace:
         ah, al = self._halves(a)
         bh, bl = self._halves(b)
         return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+    def fma(self, a: float, b: float, c: float) -> float:
+        p = a * b
+        s = p + c
+        z = s - p
+        r = s + (((p - (s - z)) + (c - z)) + self.prod_err(a, b, p))
+        return r if r - r == 0 else s
 
 
 #: the namespace of the pure-Python scalar forms

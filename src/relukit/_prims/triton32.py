@@ -18,6 +18,7 @@ from relukit._prims.triton64 import (  # noqa: F401  (the namespace)
     exp,
     expm1,
     expm1_neg,
+    fma,
     isinf,
     log1p01,
     lower_patch,

@@ -134,6 +134,11 @@ def prod_err(a, b, p, _semantic=None):
 
 
 @_prim
+def fma(a, b, c, _semantic=None):
+    return tl.fma(_val(a), _val(b), _val(c), _semantic=_semantic)
+
+
+@_prim
 def square_err(x, p, _semantic=None):
     return prod_err.__wrapped__(x, x, p, _semantic=_semantic)
 

@@ -906,7 +906,13 @@ relu2 = squared_relu  # the alias as a name (Hugging Face's ACT2FN spelling)
 
 def _star_relu(m, x, scale, bias):
     r = m.where(x <= 0, 0.0, x)
-    return scale * (r * r) + bias
+    p = r * r
+    # next to the zero of s r^2 + b the sum cancels: one fused s p + b, and r^2's exact
+    # rounding error (29 ulp off in float64 without them); none where p is too large to
+    # split exactly
+    fine = p < 1e300
+    e = scale * m.square_err(m.where(fine, r, 0.0), m.where(fine, p, 0.0))
+    return m.fma(scale, p, bias) + m.where(fine, e, 0.0)
 
 
 def _star_relu_d(m, x, scale, bias):
@@ -971,8 +977,22 @@ def _swish_beta(m, x, beta):
     zt = m.where(z < -_SILU_FLAT, -_SILU_FLAT, z)
     h = m.exp(0.5 * zt)
     xt = m.where(x < -_SILU_FLAT / beta, -_SILU_FLAT / beta, x)  # (h = 0: no -inf * 0)
-    r = m.where(far, ((xt * h) * h) / (1.0 + h * h), x * m.sigmoid(z))
+    s = m.sigmoid(z)
+    r = m.where(far, ((xt * h) * h) / (1.0 + h * h), x * s)
+    if not m.LEAN:
+        # z = beta x is rounded: sigmoid's relative error from it grows as |z| / 2 ulp
+        # (100 ulp at x = -60 for quick_gelu). With beta x = z + ez exactly,
+        # x sigmoid(z + ez) = x sigmoid(z) (1 + (1 - sigmoid(z)) ez) to first order
+        r = r + r * ((1.0 - s) * _swish_beta_err(m, x, beta, z))
     return m.tiny_half(x, m.where(x == -math.inf, -0.0, r))
+
+
+@formula
+def _swish_beta_err(m, x, beta, z):
+    """``beta x - z`` (``z = fl(beta x)``) exactly; 0 beyond |x| = 1e6, where sigmoid is
+    0 or 1 to far below an ulp (and the exact split would overflow)."""
+    xc = m.clip(x, -1e6, 1e6)
+    return m.where(x == xc, m.prod_err(beta, xc, z), 0.0)
 
 
 @formula
@@ -980,7 +1000,16 @@ def _swish_beta_d(m, x, beta):
     """d/dx [x sigmoid(beta x)] = silu'(beta x): silu's derivative, zero patch included."""
     if beta == 1.0:
         return _silu_d(m, x)
-    return _silu_d(m, beta * x)
+    z = beta * x
+    d = _silu_d(m, z)
+    if m.LEAN:
+        return d
+    # the rounding of z (see _swish_beta): silu'(z + ez) = silu'(z) + silu''(z) ez,
+    # silu''(z) = s (1 - s) (2 + z (1 - 2 s)), s = sigmoid(z)
+    s = m.sigmoid(z)
+    ez = _swish_beta_err(m, x, beta, z)
+    zc = m.clip(z, -_SILU_FLAT, _SILU_FLAT)  # (s (1 - s) = 0 beyond: no inf * 0)
+    return d + (s * (1.0 - s)) * (2.0 + zc * (1.0 - 2.0 * s)) * ez
 
 
 def _quick_args(p, x=None, xp=None):

@@ -5,10 +5,10 @@ every float dtype (float16, bfloat16, float32, float64), the values and the deri
 are evaluated on a dense grid that includes the tails, the neighbourhood of every kink,
 tiny and subnormal inputs and the overflow range, by
 
-* relukit on NumPy arrays (bfloat16, which NumPy lacks: on torch tensors),
-* the same with relukit's numba kernels forced on (what arrays above the kernels' size
-  threshold get: float32 and float64),
-* relukit on torch tensors (the Array API path: float32 is computed in float32 there),
+* relukit on NumPy arrays (the numba kernels; bfloat16, which NumPy lacks: on torch
+  tensors),
+* relukit's NumPy formulas (the kernels switched off: what runs without numba),
+* relukit.torch on CPU tensors, value and ``torch.autograd`` gradient,
 * PyTorch (``torch.nn.functional`` and ``torch.autograd``),
 
 and compared with a reference computed by mpmath at 60 significant digits from formulas
@@ -55,6 +55,8 @@ def _variants() -> list[tuple[str, str, dict[str, Any]]]:
 
     out: list[tuple[str, str, dict[str, Any]]] = []
     for act in rk.catalogue():
+        if act.gated:  # f(gate) * up: the accuracy of f, times up (tests/test_gated.py)
+            continue
         out.append((act.name, act.name, {}))
         if act.name == "gelu":
             out.append(("gelu(tanh)", "gelu", {"approximate": "tanh"}))
@@ -109,6 +111,9 @@ def _mp_functions() -> dict[str, tuple[Callable, Callable]]:
             r = mp.sqrt(x * x + 4)
             return +((x + r) / 2), +((1 + x / r) / 2)
 
+    star_s, star_b = mp.mpf(0.8944271909999159), mp.mpf(-0.4472135954999579)  # the doubles
+    quick = mp.mpf(1.702)  # the double nearest 1.702, as relukit and CLIP use it
+
     slope = mp.mpf(0.01)
     rrelu_slope = mp.mpf((1 / 8 + 1 / 3) / 2)  # the mean as PyTorch forms it, in double
     w = mp.mpf(0.25)
@@ -144,6 +149,15 @@ def _mp_functions() -> dict[str, tuple[Callable, Callable]]:
             lambda x: 1 if x > 0 else rrelu_slope,
         ),
         "squareplus": (lambda x: squareplus(x)[0], lambda x: squareplus(x)[1]),
+        "squared_relu": (lambda x: max(x, 0) ** 2, lambda x: 2 * max(x, 0)),
+        "star_relu": (
+            lambda x: star_s * max(x, 0) ** 2 + star_b,
+            lambda x: 2 * star_s * max(x, 0),
+        ),
+        "quick_gelu": (
+            lambda x: x * sig(quick * x),
+            lambda x: sig(quick * x) * (1 + quick * x * (1 - sig(quick * x))),
+        ),
         "sparse_plus": (
             lambda x: 0 if x <= -1 else (x if x >= 1 else (x + 1) ** 2 / 4),
             lambda x: 0 if x <= -1 else (1 if x >= 1 else (x + 1) / 2),
@@ -300,28 +314,34 @@ def _torch_dtype(dtype: str) -> Any:
     return getattr(torch, dtype)
 
 
-def _relukit_kernels(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any]:
-    """relukit on NumPy arrays with the numba kernels forced on, whatever the size.
-
-    The grid is smaller than the kernels' size threshold, so the ``relukit`` column
-    measures the NumPy path; this one measures the kernels that large float32/float64
-    arrays get (other dtypes, and gelu(tanh) in float64, have none: the NumPy path again).
-    """
+def _numpy_formulas(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any]:
+    """relukit on NumPy arrays with the numba kernels switched off: the NumPy formulas
+    (what runs where numba is missing)."""
     from relukit import _kernels
 
-    with _kernels.switched(enabled=True):
+    if dtype == "bfloat16":
+        return _relukit_torch(name, params, x, dtype)
+    with _kernels.switched(enabled=False):
         return _relukit_numpy(name, params, x, dtype)
 
 
 def _relukit_torch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any]:
+    """relukit.torch's functional form and its autograd gradient, on CPU tensors."""
     import torch
 
     import relukit as rk
+    import relukit.torch as rt
 
     act = rk.get(name)
-    t = torch.from_numpy(x).to(_torch_dtype(dtype))
-    v, d = act.value_and_derivative(t, **params)
-    return v.double().numpy(), d.double().numpy()
+    t = torch.from_numpy(x).to(_torch_dtype(dtype)).requires_grad_(True)
+    if name == "prelu":
+        v = rt.prelu(t, torch.tensor([0.25], dtype=t.dtype))
+    elif name == "rrelu":
+        v = rt.rrelu(t, **params)
+    else:
+        v = rt.function(name)(t, **params)
+    (g,) = torch.autograd.grad(v.sum(), t)
+    return v.detach().double().numpy(), g.double().numpy()
 
 
 def _pytorch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any] | None:
@@ -349,7 +369,7 @@ def _pytorch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, Any] | N
 
 CONTENDERS: dict[str, Callable[..., tuple[Any, Any] | None]] = {
     "relukit": _relukit_numpy,
-    "relukit kernels": _relukit_kernels,
+    "NumPy formulas": _numpy_formulas,
     "relukit-torch": _relukit_torch,
     "PyTorch": _pytorch,
 }
@@ -467,10 +487,10 @@ def run(args: argparse.Namespace) -> int:
     print("Worst error in ulp against mpmath (60 digits); values | derivatives.")
     print(render(rows, contenders))
     print(
-        "\nrelukit: NumPy arrays (bfloat16 via torch tensors); relukit kernels: the same with "
-        "the numba kernels forced on (large float32/float64 arrays); relukit-torch: torch tensors "
-        "(Array API path); PyTorch: torch.nn.functional + autograd (— where PyTorch has "
-        "no such function)."
+        "\nrelukit: NumPy arrays, the numba kernels (bfloat16 via relukit.torch); NumPy "
+        "formulas: the same with the kernels switched off (without numba); relukit-torch: "
+        "relukit.torch on CPU tensors, value and autograd gradient; PyTorch: "
+        "torch.nn.functional + autograd (— where PyTorch has no such function)."
     )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
