@@ -329,10 +329,8 @@ def _relukit_torch(name: str, params: dict, x: Any, dtype: str) -> tuple[Any, An
     """relukit.torch's functional form and its autograd gradient, on CPU tensors."""
     import torch
 
-    import relukit as rk
     import relukit.torch as rt
 
-    act = rk.get(name)
     t = torch.from_numpy(x).to(_torch_dtype(dtype)).requires_grad_(True)
     if name == "prelu":
         v = rt.prelu(t, torch.tensor([0.25], dtype=t.dtype))
