@@ -602,7 +602,10 @@ def test_declared_properties_hold_for_every_parameter_set(act):
         if act.zero_gradient_below:
             below = GRID <= 0
             assert (v[below] == 0).all() and (d[below] == 0).all(), p
-            assert (v[~below] > 0).all(), p
+            # > 0 above 0, except where the true value underflows (squared_relu's x**2
+            # below 1.5e-162), whose gradient is itself negligible
+            above_ok = (v[~below] > 0) | (np.abs(d[~below]) < 1e-150)
+            assert above_ok.all(), (p, GRID[~below][~above_ok])
 
 
 @pytest.mark.parametrize("act", rk.catalogue(), ids=lambda a: a.name)

@@ -425,7 +425,9 @@ class Activation:
         split form: ``d/d up`` in the first half, ``d/d gate`` in the second).
     zero_gradient_below : bool
         For every parameter value, the value and the derivative are 0 at every x <= 0
-        and the value is > 0 at every x > 0 (relu, relu6): a unit whose pre-activation
+        and the value is > 0 at every x > 0 (relu, relu6; squared_relu where x**2 does
+        not underflow, above 1.5e-162, below which its gradient 2x is negligible too): a
+        unit whose pre-activation
         never exceeds 0 gets no gradient and cannot recover (a dead unit), and the sum
         of the outputs alone tells whether it ever was > 0.
     """
