@@ -1,12 +1,15 @@
 """The definitions: one short block per activation, and nothing else.
 
 Each block gives, once: the formulas (text and LaTeX), the parameters with their
-accepted ranges, the kinks with the derivative used there, the value and derivative
-written against an array namespace ``xp`` (NumPy or any Array API namespace), and the
-pure-Python scalar form used for Python ``int``/``float`` inputs (tested equal to the
-array form for every entry). :mod:`~relukit.activations.rectifiers` holds the
-piecewise-linear members, :mod:`~relukit.activations.curved` the others; the catalogue
-order is the order of the blocks.
+accepted ranges, the kinks with the derivative used there, and the math
+(:class:`~relukit.catalogue.Math`): the value, the derivative and, where it exists, the
+derivative from the output, each a function ``f(m, x, *args)`` written against a math
+namespace ``m`` (:mod:`relukit._prims`), which every backend compiles or runs with its
+own primitives (numba, NumPy and the Array API, Python floats, Triton).
+:mod:`~relukit.activations.rectifiers` holds the piecewise-linear members,
+:mod:`~relukit.activations.curved` the other one-input ones,
+:mod:`~relukit.activations.gated` the gated linear units; the catalogue order is the
+order of the blocks.
 
 Conventions every block follows (the semantics table of docs/design.md):
 
@@ -17,10 +20,10 @@ Conventions every block follows (the semantics table of docs/design.md):
   ``slope`` at 0, where ``maximum(x, 0)`` would give 0.5.
 * Constants are Python scalars, so float16/float32 inputs keep their dtype.
 
-Adding an activation: write its block in one of the two modules (and its name in that
-module's ``__all__``), and export it from :mod:`relukit`. Everything else (dispatch, the
-JAX front end, plots, the command line, the docs, the parametrised tests) reads the
-catalogue.
+Adding an activation: write its block in one of these modules (and its name in that
+module's ``__all__``), and export it from :mod:`relukit`. Everything else (the kernels,
+the Triton kernels, relukit.torch's function and module, the JAX front end, plots, the
+command line, the docs, the parametrised tests) reads the catalogue.
 """
 
 from __future__ import annotations
