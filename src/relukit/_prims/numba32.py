@@ -18,6 +18,7 @@ Each function is tested against mpmath on its whole domain (``tests/test_prims.p
 from __future__ import annotations
 
 import math
+import sys
 
 from numba import njit
 
@@ -186,18 +187,6 @@ def log1p01(e):  # pragma: no cover - compiled
 
 
 @njit(**ELEM)
-def _sigmoid2_f32(z):  # pragma: no cover - compiled
-    """``numba64.sigmoid2`` with :func:`_exp_f32` for -708 <= z <= 708 (and NaN)."""
-    pos = z >= 0
-    e = _exp_f32(-z if pos else z)
-    other = e / (1.0 + e)
-    one = 1.0 - other
-    if pos:
-        return one, other
-    return other, one
-
-
-@njit(**ELEM)
 def sigmoid(z):  # pragma: no cover - compiled
     """``sigmoid(z)`` for float32 results, any z (NaN: NaN): ``r = 1 / (1 + e)``,
     ``e = exp(-|z|)`` (clipped at -700, where ``e r`` rounds to +0 in float32), ``r`` for
@@ -260,8 +249,9 @@ def times_exp(a, x):  # pragma: no cover - compiled
 
 @njit(**ELEM)
 def sigmoid2(z):  # pragma: no cover - compiled
-    """``(sigmoid(z), sigmoid(-z))``, z clipped to [-708, 708]."""
-    return _sigmoid2_f32(clip(z, -708.0, 708.0))
+    """``(sigmoid(z), sigmoid(-z))``: the shared formula with this namespace's ``exp``
+    (its argument -|z| clipped at -708)."""
+    return _sigmoid2(_THIS, z)
 
 
 @njit(**ELEM)
@@ -286,3 +276,11 @@ def tiny_half(x, r):  # pragma: no cover - compiled
     the float64 sum once ``|x / 2|`` exceeds about 2**-147.)"""
     tiny = x != 0.0 and -2.350988701644575e-38 < x < 2.350988701644575e-38
     return 0.5 * x + abs(x) * 9.094947017729282e-13 if tiny else r
+
+
+# the shared formulas, compiled for this namespace (written once in relukit._prims.shared)
+from relukit._prims import lower as _lower  # noqa: E402
+from relukit._prims import shared as _shared  # noqa: E402
+
+_THIS = sys.modules[__name__]
+_sigmoid2 = _lower(_shared.sigmoid2, _THIS)

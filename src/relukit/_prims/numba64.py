@@ -123,16 +123,9 @@ def _reduce(x):  # pragma: no cover - compiled
 
 
 @njit(**ELEM)
-def exp(x):  # pragma: no cover - compiled
-    """``exp(x)`` to about 1 ulp, subnormal results included; NaN, ±inf handled."""
-    xc = x
-    if xc > 709.8:
-        xc = 709.8
-    if xc < -746.0:
-        xc = -746.0
-    if x != x:
-        xc = 0.0
-    r, ki = _reduce(xc)
+def _taylor(r):  # pragma: no cover - compiled
+    """``(exp(r) - 1 - r) / r**2`` for |r| <= ln 2 / 2: Taylor's coefficients to 1/13!
+    (shared by :func:`exp` and :func:`expm1_neg`)."""
     p = 1.6059043836821613e-10  # 1/13!
     p = p * r + 2.08767569878681e-09
     p = p * r + 2.505210838544172e-08
@@ -145,7 +138,21 @@ def exp(x):  # pragma: no cover - compiled
     p = p * r + 0.041666666666666664
     p = p * r + 0.16666666666666666
     p = p * r + 0.5
-    p = p * r + 1.0
+    return p
+
+
+@njit(**ELEM)
+def exp(x):  # pragma: no cover - compiled
+    """``exp(x)`` to about 1 ulp, subnormal results included; NaN, ±inf handled."""
+    xc = x
+    if xc > 709.8:
+        xc = 709.8
+    if xc < -746.0:
+        xc = -746.0
+    if x != x:
+        xc = 0.0
+    r, ki = _reduce(xc)
+    p = _taylor(r) * r + 1.0
     p = p * r + 1.0
     k1 = ki >> 1
     k2 = ki - k1
@@ -171,19 +178,7 @@ def expm1_neg(x):  # pragma: no cover - compiled
     if x != x:
         xc = 0.0
     r, ki = _reduce(xc)
-    p = 1.6059043836821613e-10  # 1/13!
-    p = p * r + 2.08767569878681e-09
-    p = p * r + 2.505210838544172e-08
-    p = p * r + 2.755731922398589e-07
-    p = p * r + 2.7557319223985893e-06
-    p = p * r + 2.48015873015873e-05
-    p = p * r + 0.0001984126984126984
-    p = p * r + 0.001388888888888889
-    p = p * r + 0.008333333333333333
-    p = p * r + 0.041666666666666664
-    p = p * r + 0.16666666666666666
-    p = p * r + 0.5
-    q = (p * r + 1.0) * r
+    q = (_taylor(r) * r + 1.0) * r
     two_k = _bits_to_float((ki + 1023) << 52)
     res = two_k * q + (two_k - 1.0)
     if x == 0:
@@ -226,18 +221,6 @@ def log1p01(e):  # pragma: no cover - compiled
     R = R * z
     h = 0.5 * f * f
     return k * _LN2_HI - ((h - (s * (h + R) + (k * _LN2_LO + c))) - f)
-
-
-@njit(**ELEM)
-def sigmoid2(z):  # pragma: no cover - compiled
-    """``(sigmoid(z), sigmoid(-z))``, both to full relative accuracy (NaN: NaN, NaN)."""
-    pos = z >= 0
-    e = exp(-z if pos else z)
-    other = e / (1.0 + e)
-    one = 1.0 - other
-    if pos:
-        return one, other
-    return other, one
 
 
 # ---------------------------------------------------------------------------
@@ -322,6 +305,14 @@ from relukit._prims import shared as _shared  # noqa: E402
 
 _THIS = sys.modules[__name__]
 _erfcx = _lower(_shared.erfcx, _THIS)
+_sigmoid2 = _lower(_shared.sigmoid2, _THIS)
+
+
+@njit(**ELEM)
+def sigmoid2(z):  # pragma: no cover - compiled
+    """``(sigmoid(z), sigmoid(-z))``, both to full relative accuracy (NaN: NaN, NaN):
+    the shared formula of :mod:`relukit._prims.shared`."""
+    return _sigmoid2(_THIS, z)
 
 
 @njit(**ELEM)
