@@ -14,8 +14,15 @@ For every drop-in module it checks, on the GPU, in float32, float16 and bfloat16
 * that forward and backward can be captured in a CUDA graph and replayed with the same
   results as eager execution;
 
-then times forward + backward (median of CUDA-event timings, 2^24 float32 elements)
-against ``torch.nn``. Prints a table; exits 0 with a message when there is no GPU.
+then times forward + backward (median of CUDA-event timings, 2^24 elements, float32 and
+bfloat16) against ``torch.nn``, with the peak memory of one step.
+
+The gated units (SwiGLU, GeGLU with the tanh form) are compared with torch eager's
+composite (``F.silu(a) * b``) and, where ``liger-kernel`` is installed, with
+Liger-Kernel's fused ``LigerSiLUMulFunction`` / ``LigerGELUMulFunction``: time of forward
++ backward and peak memory at 2^24 elements per input.
+
+Prints the tables; exits 0 with a message when there is no GPU.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import statistics
 import sys
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import relukit.torch as rt
@@ -144,6 +152,92 @@ def time_ms(m: nn.Module, x: torch.Tensor, g: torch.Tensor, reps: int = 30) -> f
     return statistics.median(times)
 
 
+def peak_mb(fn, *args) -> float:
+    """Peak of torch's CUDA allocator during ``fn(*args)``, above what was held before (MB)."""
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    fn(*args)
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
+def gated_step(fn, a: torch.Tensor, b: torch.Tensor, g: torch.Tensor) -> None:
+    a = a.detach().requires_grad_(True)
+    b = b.detach().requires_grad_(True)
+    y = fn(a, b)
+    torch.autograd.grad(y, (a, b), g)
+
+
+def gated_contenders(entry: str) -> list[tuple[str, object]]:
+    mod = rt.modules.MODULES[entry]
+    if entry == "swiglu":
+        out = [("torch eager", lambda a, b: F.silu(a) * b), ("relukit", mod())]
+        liger = ("liger_kernel.ops.swiglu", "LigerSiLUMulFunction")
+    else:
+        out = [
+            ("torch eager", lambda a, b: F.gelu(a, approximate="tanh") * b),
+            ("relukit", mod(approximate="tanh")),
+        ]
+        liger = ("liger_kernel.ops.geglu", "LigerGELUMulFunction")
+    try:
+        import importlib
+
+        fn = getattr(importlib.import_module(liger[0]), liger[1])
+        out.append(("Liger-Kernel", fn.apply))
+    except Exception:  # not installed: the table says so
+        out.append(("Liger-Kernel", None))
+    return out
+
+
+def gated_table() -> int:
+    n = 2**24
+    print("\ngated units, forward + backward, 2^24 elements per input")
+    head = f"{'entry':8} {'dtype':9} {'contender':13} {'ms':>8} {'ratio':>6} {'peak MB':>8} {'value':>16}"
+    print(head)
+    print("-" * len(head))
+    bad = 0
+    for entry in ("swiglu", "geglu"):
+        for dt in (torch.float32, torch.bfloat16):
+            gen = torch.Generator(device="cuda").manual_seed(0)
+            a = torch.randn(n // 4096, 4096, device="cuda", generator=gen).to(dt)
+            b = torch.randn(n // 4096, 4096, device="cuda", generator=gen).to(dt)
+            g = torch.randn(n // 4096, 4096, device="cuda", generator=gen).to(dt)
+            base_t = None
+            ref = None
+            for label, fn in gated_contenders(entry):
+                if fn is None:
+                    print(f"{entry:8} {str(dt)[6:]:9} {label:13} {'(not installed)':>8}")
+                    continue
+                times = []
+                for _ in range(23):
+                    e0, e1 = (
+                        torch.cuda.Event(enable_timing=True),
+                        torch.cuda.Event(enable_timing=True),
+                    )
+                    e0.record()
+                    gated_step(fn, a, b, g)
+                    e1.record()
+                    e1.synchronize()
+                    times.append(e0.elapsed_time(e1))
+                t = statistics.median(times[3:])
+                base_t = base_t or t
+                mem = peak_mb(gated_step, fn, a, b, g)
+                y = fn(a, b).detach()
+                if ref is None:
+                    ref, err = y, "-"
+                else:
+                    e = rel_err(y, ref)
+                    err = f"{e:.1e}"
+                    bad += e > TOL[dt] * 10
+                print(
+                    f"{entry:8} {str(dt)[6:]:9} {label:13} {t:8.3f} {t / base_t:6.2f} "
+                    f"{mem:8.1f} {err:>16}"
+                )
+    print("ratio: against torch eager; value: relative L2 difference from torch eager")
+    return bad
+
+
 def main() -> int:
     if not torch.cuda.is_available():
         print("cuda_check: no CUDA device here; nothing to check")
@@ -151,7 +245,8 @@ def main() -> int:
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     head = (
         f"{'module':22} {'float32':>30} {'float16':>30} {'bfloat16':>30} "
-        f"{'no sync':>8} {'graph':>8} {'ms torch':>9} {'ms rk':>7} {'ratio':>6}"
+        f"{'no sync':>8} {'graph':>8} {'ms torch':>9} {'ms rk':>7} {'ratio':>6} "
+        f"{'bf16':>6} {'peak':>6}"
     )
     print(head)
     print("-" * len(head))
@@ -167,15 +262,21 @@ def main() -> int:
         g = torch.randn(shape, device="cuda")
         ref, mine = pair(name, args, "cuda", torch.float32)
         t0, t1 = time_ms(ref, x, g), time_ms(mine, x, g)
+        m0, m1 = peak_mb(fwd_bwd, ref, x, g), peak_mb(fwd_bwd, mine, x, g)
+        xb, gb = x.bfloat16(), g.bfloat16()
+        rb, mb = pair(name, args, "cuda", torch.bfloat16)
+        b0, b1 = time_ms(rb, xb, gb), time_ms(mb, xb, gb)
         bad += sum(not v.startswith("ok") for v in (*vals, sync, graph))
         print(
             f"{label:22} {vals[0]:>30} {vals[1]:>30} {vals[2]:>30} {sync:>8} {graph:>8} "
-            f"{t0:9.3f} {t1:7.3f} {t1 / t0:6.2f}"
+            f"{t0:9.3f} {t1:7.3f} {t1 / t0:6.2f} {b1 / b0:6.2f} {m1 / max(m0, 1e-9):6.2f}"
         )
     print(
         "\nvalues: relative L2 error of relukit against torch.nn (output and input "
-        "gradient); ms: forward + backward, median CUDA-event time, 2^24 float32 elements"
+        "gradient); ms: forward + backward, median CUDA-event time, 2^24 float32 elements; "
+        "bf16: the time ratio in bfloat16; peak: relukit's peak memory over torch.nn's"
     )
+    bad += gated_table()
     print(f"{bad} check(s) not ok")
     return 1 if bad else 0
 

@@ -38,9 +38,9 @@ def main() -> int:
     from torch.nn import functional as F
 
     import relukit.torch as rt
-    from relukit.torch import _triton
+    from relukit.torch import _core
 
-    have_triton = _triton.available()
+    have_triton = _core._triton_ok()
     dev = torch.device("cuda")
 
     def mlp_block(act_factory: Any, d: int = 1024) -> nn.Module:
@@ -107,11 +107,11 @@ def main() -> int:
         """Switch the Triton kernels off (relukit then builds the same bytes with torch ops)."""
 
         def __enter__(self) -> None:
-            self.orig = _triton.available
-            _triton.available = lambda: False  # type: ignore[assignment]
+            self.orig = _core._triton_ok
+            _core._triton_ok = lambda: False  # type: ignore[assignment]
 
         def __exit__(self, *exc: object) -> None:
-            _triton.available = self.orig  # type: ignore[assignment]
+            _core._triton_ok = self.orig  # type: ignore[assignment]
 
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
           f"triton {'available' if have_triton else 'NOT available'}\n")  # fmt: skip
