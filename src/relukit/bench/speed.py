@@ -611,7 +611,7 @@ def _run_under_load(args: argparse.Namespace) -> int:
             "size": x.size,
             "dtype": "float32",
             "calls": n,
-            "threads": _kernels.THREADS,
+            "threads": threads,
             "cpus": os.cpu_count(),
             "busy_processes": args.under_load,
             "idle_s": {"median": idle[0], "min": idle[1]},
