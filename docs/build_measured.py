@@ -13,6 +13,7 @@ speed.json          ``relukit bench speed --size 2^26``
 under_load.json     ``relukit bench speed --under-load 3``
 floors.json         ``python benchmarks/floors.py``
 torch.json          ``relukit bench torch``
+first_call.json     ``python benchmarks/first_call.py``
 machine.json        the machine, the library versions and the date of the run
 ==================  ================================================================
 
@@ -38,7 +39,7 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 MEASURED = DOCS / "measured"
 TARGETS = (ROOT / "README.md", DOCS / "benchmarks.md")
-FILES = ("accuracy", "sweep", "speed", "under_load", "floors", "torch", "machine")
+FILES = ("accuracy", "sweep", "speed", "under_load", "floors", "torch", "first_call", "machine")
 
 MARK = re.compile(
     r"<!-- measured:(?P<name>[\w-]+) -->(?P<body>.*?)<!-- /measured:(?P=name) -->", re.S
@@ -51,11 +52,19 @@ LOW = ("float16", "bfloat16", "float32")
 TIE = 1e-3
 #: relukit's claim in float64, in ulp
 F64_BOUND = 4.0
-#: relukit's three paths in accuracy.json, as the text names them
+#: relukit's three paths in accuracy.json, as the text names them: NumPy arrays (the
+#: kernels), the NumPy formulas (the kernels switched off) and relukit.torch
 PATHS = {
     "relukit": "NumPy arrays",
-    "NumPy formulas": "its NumPy formulas",
+    "NumPy formulas": "the NumPy formulas",
     "relukit-torch": "relukit.torch",
+}
+#: the paths of results stored before the kernels ran at every size (the kernels forced
+#: on, and relukit on torch tensors through the Array API); read as they were measured
+PATHS_BEFORE = {
+    "relukit": "NumPy arrays",
+    "relukit kernels": "its kernels",
+    "relukit-torch": "torch tensors",
 }
 #: why a known exception is one (shown only while the exception is measured)
 WHY = {
@@ -122,19 +131,26 @@ def pow10(n: int) -> str:
 # ---------------------------------------------------------------------------
 
 
+def paths(rows: list[dict]) -> dict[str, str]:
+    """relukit's paths in ``rows`` (:data:`PATHS`, or :data:`PATHS_BEFORE` for results
+    stored in the earlier format)."""
+    return PATHS if any("NumPy formulas value" in r for r in rows) else PATHS_BEFORE
+
+
 def _exceptions(rows: list[dict], dtypes: tuple[str, ...], bound: float) -> list[str]:
     """Each (entry, part, dtype) where some relukit path exceeds ``bound``, as text."""
+    named = paths(rows)
     out = []
     for r in rows:
         if r["dtype"] not in dtypes:
             continue
         for part in ("value", "derivative"):
-            got = {p: r[f"{p} {part}"] for p in PATHS if r.get(f"{p} {part}") is not None}
+            got = {p: r[f"{p} {part}"] for p in named if r.get(f"{p} {part}") is not None}
             if not got or max(got.values()) <= bound:
                 continue
             by_text: dict[str, list[str]] = {}
             for p, v in got.items():
-                by_text.setdefault(ulp(v), []).append(PATHS[p])
+                by_text.setdefault(ulp(v), []).append(named[p])
             if len(by_text) == 1:
                 figures = next(iter(by_text))
             else:
@@ -159,14 +175,22 @@ def accuracy_summary(data: dict[str, Any]) -> str:
         r[f"{p} {part}"]
         for r in rows
         if r["dtype"] == "float64"
-        for p in PATHS
+        for p in paths(rows)
         for part in ("value", "derivative")
         if r.get(f"{p} {part}") is not None and r[f"{p} {part}"] <= F64_BOUND
     )
-    text = (
-        "relukit, on NumPy arrays, with its numba kernels forced on and on torch tensors "
-        f"alike: at most 0.5 ulp (to within {TIE:g}) in float16, bfloat16 and float32 for "
-        "every entry"
+    if paths(rows) is PATHS:
+        text = (
+            "relukit on NumPy arrays (its numba kernels), its NumPy formulas (the kernels "
+            "switched off, as without numba) and relukit.torch (CPU tensors, values and "
+            "autograd gradients) alike"
+        )
+    else:
+        text = (
+            "relukit, on NumPy arrays, with its numba kernels forced on and on torch tensors alike"
+        )
+    text += (
+        f": at most 0.5 ulp (to within {TIE:g}) in float16, bfloat16 and float32 for every entry"
     )
     text += f" except {names(low)}" if low else ""
     text += f"; in float64 at most {F64_BOUND:g} ulp (largest {ulp(largest)})"
@@ -197,15 +221,18 @@ def accuracy_summary(data: dict[str, Any]) -> str:
 
 def accuracy_table(data: dict[str, Any]) -> str:
     """Every entry and dtype: relukit's three paths and PyTorch, values and derivatives."""
+    rows = data["accuracy"]
+    which = paths(rows)
+    heads = "kernels / formulas / relukit.torch" if which is PATHS else "NumPy / kernels / torch"
     out = [
-        "| entry | dtype | value: relukit (NumPy / kernels / torch) | value: PyTorch "
-        "| derivative: relukit (NumPy / kernels / torch) | derivative: PyTorch |",
+        f"| entry | dtype | value: relukit ({heads}) | value: PyTorch "
+        f"| derivative: relukit ({heads}) | derivative: PyTorch |",
         "|---|---|---|---|---|---|",
     ]
-    for r in data["accuracy"]:
+    for r in rows:
         cells = [r["entry"], r["dtype"]]
         for part in ("value", "derivative"):
-            cells.append(" / ".join(ulp(r.get(f"{p} {part}")) for p in PATHS))
+            cells.append(" / ".join(ulp(r.get(f"{p} {part}")) for p in which))
             cells.append(ulp(r.get(f"PyTorch {part}")))
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
@@ -362,31 +389,41 @@ def sweep_summary(data: dict[str, Any]) -> str:
         smooth = [
             r
             for e in _entries(data)
-            if e in SMOOTH and (r := ratio(data, e, "value", 1000)) is not None
+            if e not in EXACT and (r := ratio(data, e, "value", 1000)) is not None
         ]
         bullets.append(
             f"**10^3 elements:** a relu call takes {_us(data, 'relu', 'value', 1000):.1f} µs "
             f"against {_us(data, 'relu', 'value', 1000, 'NumPy'):.1f} µs for `np.maximum` and "
             f"{_us(data, 'relu', 'value', 1000, 'torch'):.1f} µs for torch; torch's time over "
-            f"relukit's is {span(smooth)} for the smooth entries."
+            f"relukit's is {span(smooth)} for the entries computed in float64."
         )
     if 10 in sizes:
         bullets.append(
-            f"**10 elements:** the sweep first calls every entry once on 1,024 elements, which "
-            f"loads numba as a session's first large call does; then relu takes "
-            f"{_us(data, 'relu', 'value', 10):.1f} µs a call (torch "
-            f"{_us(data, 'relu', 'value', 10, 'torch'):.1f} µs, `np.maximum` "
+            f"**10 elements:** relu takes {_us(data, 'relu', 'value', 10):.1f} µs a call "
+            f"(torch {_us(data, 'relu', 'value', 10, 'torch'):.1f} µs, `np.maximum` "
             f"{_us(data, 'relu', 'value', 10, 'NumPy'):.1f} µs), silu "
             f"{_us(data, 'silu', 'value', 10):.1f} µs and gelu "
-            f"{_us(data, 'gelu', 'value', 10):.1f} µs (below 256 elements only the entries "
-            "whose kernels are bit for bit the NumPy path use them; a process that never "
-            "makes a large call never imports numba and takes the NumPy path throughout)."
+            f"{_us(data, 'gelu', 'value', 10):.1f} µs: the kernels run at every size, and the "
+            "sweep calls every entry once on 1,024 elements before timing, so that the "
+            "first call's cost (importing numba, loading the kernels) is not in the table."
         )
     return "\n".join(_wrap("- " + b, indent="  ") for b in bullets)
 
 
-#: the entries computed in float64 for float32 results (the others are piecewise linear)
-SMOOTH = ("elu", "selu", "celu", "gelu", "gelu(tanh)", "silu", "mish", "softplus", "squareplus")
+#: the entries whose formulas are exact in every dtype (selections and a product by a
+#: parameter): they run in the input's dtype; every other entry computes float32 results
+#: in float64 and rounds them once
+EXACT = (
+    "relu",
+    "leaky_relu",
+    "relu6",
+    "hardtanh",
+    "prelu",
+    "threshold",
+    "rrelu",
+    "reglu",
+    "bilinear",
+)
 
 
 def _where(info: dict[str, Any]) -> str:
@@ -490,17 +527,29 @@ def scalar_sentence(data: dict[str, Any]) -> str:
 
 
 def import_time(data: dict[str, Any]) -> str:
-    """``import relukit`` in a fresh process (inline)."""
-    return f"{data['speed']['import_s'] * 1e3:.0f} ms"
+    """``import relukit`` in a fresh process, median (inline)."""
+    return f"{data['first_call']['import_s']['median'] * 1e3:.0f} ms"
+
+
+def _seconds(s: float) -> str:
+    """A duration as the first-call sentence prints it: ms below a second."""
+    return f"{s * 1e3:.0f} ms" if s < 1 else f"{s:.1f} s"
 
 
 def first_call(data: dict[str, Any]) -> str:
-    """The first kernel call of a process (inline)."""
-    fc = data["speed"]["first_call"]
+    """The first call of a process that needs the kernels, and the later ones (inline)."""
+    fc = data["first_call"]
+    numba = "importing numba " + _seconds(fc["numba_import_s"]["median"])
+    if fc.get("scipy_imported_by_numba"):
+        numba += " (numba imports parts of SciPy when SciPy is installed)"
     return (
-        f"the first large call of a process takes {fc['cache_load_s']:.2f} s (loading the "
-        f"compiled kernels from numba's cache; {fc['compile_s']:.1f} s when the cache is empty), "
-        f"the next one {fc['second_call_s'] * 1e3:.2f} ms"
+        f"`rk.{fc['entry']}(x)` on {pow10(fc['size'])} {fc['dtype']} elements takes "
+        f"{_seconds(fc['first_call_s']['median'])} the first time in a process: {numba}, "
+        f"then loading relukit's kernel modules and the compiled kernels the call uses "
+        f"from the disk cache {_seconds(fc['kernel_load_s']['median'])} (compiling them "
+        f"takes {_seconds(fc['compile_s'])}, once, when the cache is empty); later calls "
+        f"take {fc['later_call_s']['median'] * 1e3:.1f} ms (medians of {fc['runs']} fresh "
+        "processes)"
     )
 
 

@@ -111,3 +111,20 @@ def test_fit_f32_polys_fits_what_numba32_uses():
     coeffs, worst = mod.fit("exp")
     assert worst < 1e-15
     assert repr(coeffs[0]) in inspect.getsource(numba32._exp_poly32)
+
+
+def test_first_call_times_fresh_processes_and_splits_the_first_call(capsys, tmp_path):
+    import json
+
+    out = tmp_path / "first_call.json"
+    args = ["--runs", "1", "--entry", "relu", "--size", "1000", "--json", str(out)]
+    assert _load("first_call").main(args) == 0
+    r = json.loads(out.read_text())
+    assert (r["entry"], r["size"], r["dtype"], r["runs"]) == ("relu", 1000, "float32", 1)
+    for key in ("import_s", "first_call_s", "later_call_s", "numba_import_s", "kernel_load_s"):
+        assert 0 < r[key]["min"] <= r[key]["median"], key
+    # a later call pays neither numba's import nor the kernels' load (nor compiling)
+    assert r["later_call_s"]["median"] < r["first_call_s"]["median"] < r["compile_s"]
+    assert isinstance(r["scipy_imported_by_numba"], bool)
+    text = capsys.readouterr().out
+    assert "import numba" in text and "empty cache" in text

@@ -97,6 +97,24 @@ def test_docs_cite_only_files_in_the_repository() -> None:
         assert (ROOT / link).exists(), link
 
 
+def test_docs_name_only_settings_that_are_read() -> None:
+    """Every ``RELUKIT_*`` environment variable that the README, the docs or a docstring
+    names is one that relukit (or its test suite) reads: a removed setting (the kernels'
+    old size threshold) would send users to a variable that does nothing."""
+    texts = [ROOT / "README.md", *DOCS.rglob("*.md"), *(ROOT / "src").rglob("*.py")]
+    named = set()
+    for path in texts:
+        named |= set(re.findall(r"\bRELUKIT_[A-Z0-9_]+", path.read_text(encoding="utf-8")))
+    code = [*(ROOT / "src").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
+    read = set()
+    for path in code:
+        read |= set(
+            re.findall(r"environ\.get\(\s*[\"'](RELUKIT_[A-Z0-9_]+)", path.read_text("utf-8"))
+        )
+    assert {"RELUKIT_DISABLE_KERNELS", "RELUKIT_NUM_THREADS"} <= read  # the search works
+    assert named <= read, sorted(named - read)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site as ``make docs`` builds it (``mkdocs build --strict``), once per module."""

@@ -86,7 +86,10 @@ def test_readme_and_docs_show_the_stored_results(gen: dict) -> None:
 
 
 def _worst(row: dict, part: str) -> float:
-    return max(row[f"{p} {part}"] for p in ("relukit", "NumPy formulas", "relukit-torch"))
+    """relukit's worst path: NumPy arrays, the NumPy formulas and relukit.torch (results
+    stored earlier have the kernels forced on instead of the formulas)."""
+    middle = "NumPy formulas" if f"NumPy formulas {part}" in row else "relukit kernels"
+    return max(row[f"{p} {part}"] for p in ("relukit", middle, "relukit-torch"))
 
 
 def test_the_accuracy_text_lists_every_exception_to_its_claims() -> None:
@@ -121,6 +124,38 @@ def test_stored_accuracy_has_the_benchmarks_format() -> None:
     fresh = measure(points=40, dtypes=("float32",), entries=("relu",))
     assert set(fresh[0]) == set(stored[0])
     assert {r["entry"] for r in stored} >= {"relu", "gelu(tanh)", "rrelu", "mish"}
+
+
+def test_results_stored_in_the_earlier_format_still_render(gen: dict) -> None:
+    """accuracy.json written before the NumPy formulas had a column (the kernels forced on
+    instead) is shown with the columns it has, under their own names."""
+    old = {"entry": "gelu", "dtype": "float64", "n": 3}
+    for path, v in (("relukit", 5.17), ("relukit kernels", 5.17), ("relukit-torch", 5.47)):
+        old |= {f"{path} value": v, f"{path} derivative": 1.0}
+    old |= {"PyTorch value": 9e15, "PyTorch derivative": 1.0}
+    table = gen["accuracy_table"]({"accuracy": [old]})
+    assert "relukit (NumPy / kernels / torch)" in table
+    assert "| gelu | float64 | 5.17 / 5.17 / 5.47 | 9.0e15 |" in table
+    text = " ".join(gen["accuracy_summary"]({"accuracy": [old]}).split())
+    assert "gelu (5.17 on NumPy arrays and its kernels, 5.47 on torch tensors" in text
+    new = {k.replace("relukit kernels", "NumPy formulas"): v for k, v in old.items()}
+    assert "relukit (kernels / formulas / relukit.torch)" in gen["accuracy_table"](
+        {"accuracy": [new]}
+    )
+
+
+def test_the_exact_entries_are_the_catalogues() -> None:
+    """The speed text's "entries computed in float64" are all but the generator's EXACT,
+    which must be the catalogue's exact formulas (those that run in the input's dtype)."""
+    import relukit as rk
+
+    exact = set()
+    for act in rk.catalogue():
+        variants = act.math.choices[1].values() if act.math.choices else [act.math]
+        if all(m.exact for m in variants):
+            exact.add(act.name)
+    gen = runpy.run_path(str(DOCS / "build_measured.py"))
+    assert set(gen["EXACT"]) == exact
 
 
 def test_stored_sweep_covers_every_entry_and_the_table_sizes(gen: dict) -> None:

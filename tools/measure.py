@@ -47,6 +47,7 @@ STEPS: dict[str, list[list[str]]] = {
         ["relukit", "bench", "speed", "--under-load", "3", "--json", "{out}/under_load.json"]
     ],
     "floors": [["{root}/benchmarks/floors.py", "--json", "{out}/floors.json"]],
+    "first-call": [["{root}/benchmarks/first_call.py", "--json", "{out}/first_call.json"]],
     "torch": [["relukit", "bench", "torch", "--json", "{out}/torch.json"]],
     "experiments": [
         ["relukit", "experiment", name, "--out", "{out}/experiments/" + name, "--no-progress"]

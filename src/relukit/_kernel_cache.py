@@ -31,8 +31,9 @@ Old directories
     environment that runs now). Deleting is a rename and then a removal; a process
     whose directory goes away meanwhile compiles again and makes it again.
 No writable location
-    The kernels are compiled in memory, once per process (not the NumPy path), after one
-    ``RuntimeWarning`` that says to set ``NUMBA_CACHE_DIR`` to a writable directory.
+    The kernels are compiled in memory, once per process (never the NumPy formulas
+    instead), after one ``RuntimeWarning`` that says to set ``NUMBA_CACHE_DIR`` to a
+    writable directory.
 
 Clearing the cache is deleting the directory (:func:`root`).
 
@@ -75,8 +76,9 @@ from numba.core.dispatcher import Dispatcher
 __all__ = ["GRACE_S", "KEEP", "SOURCES", "claim", "digest", "directory", "enable", "njit", "root"]
 
 #: The package files compiled into the kernels, as globs relative to the package: every
-#: ``_kernels*`` module (primitives, element functions, loop templates, parallel and
-#: float16 loops), the activations whose formulas they mirror, and the few-bit loops. A
+#: ``_kernels*`` module (the generator, loop templates, parallel and float16 loops), the
+#: namespaces of ``_prims`` (the primitives), the activations' formulas and the
+#: catalogue's ``Math``, and the few-bit loops. A
 #: new module whose code a kernel compiles goes here (``tests/test_kernel_cache.py``
 #: checks that every module that makes kernels, and what it imports, is covered).
 SOURCES: tuple[str, ...] = (
@@ -287,7 +289,7 @@ def _warn_once(tag: str, message: str) -> None:
     """A RuntimeWarning, once per process for each ``tag``, shown at the caller's line.
 
     The caller is the first frame outside relukit and the import machinery (kernels are
-    made while a kernel module is imported by the first large call).
+    made while a kernel module is imported by the first call that needs a kernel).
     """
     with _lock:
         if tag in _warned:

@@ -1,7 +1,7 @@
 """float16 <-> float64 conversions for the kernels' float16 path, as numba loops (a leaf).
 
-The kernels compute a float16 array in float64, as the NumPy path does: widen, run the
-float64 loop, round once to float16. NumPy converts float16 one element at a time
+The kernels compute a float16 array in float64: widen, run the float64 loop, round once
+to float16. NumPy converts float16 one element at a time
 (about 2 ns an element from float64 on this project's machine, more than the kernel);
 these loops convert with integer operations on the bits, which LLVM vectorises, and
 give NumPy's results bit for bit: float16 -> float64 is exact (subnormals, ±inf, NaN

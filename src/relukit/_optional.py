@@ -9,9 +9,14 @@ package                 extra           used by
 ======================  ==============  ==========================================
 matplotlib              ``plot``        ``rk.plot``, ``report.plot()``, figures
 rich                    ``rich``        ``report.table()``, the command line's tables
-scipy                   ``scipy``       exact gelu (``erfc``) on small NumPy arrays
-                                        and Dask arrays
+scipy                   ``scipy``       the few-bit backward of ``relukit.torch``
+                                        for parameters whose levels are not
+                                        precomputed; the experiments' statistics
 ======================  ==============  ==========================================
+
+SciPy's users import it directly, so a missing SciPy is Python's own
+``ModuleNotFoundError`` (the command line turns it into the line naming the extra);
+nothing in ``import relukit`` or the NumPy API needs it.
 
 >>> require("math", "this example").pi > 3
 True
@@ -22,7 +27,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["EXTRAS", "install_hint", "require", "scipy_special"]
+__all__ = ["EXTRAS", "install_hint", "require"]
 
 #: the extra that installs each optional package
 EXTRAS = {"matplotlib": "plot", "rich": "rich", "scipy": "scipy"}
@@ -52,13 +57,3 @@ def require(module: str, feature: str, *, alternative: str = "") -> ModuleType:
             f"{feature} needs {top}, which is not installed: {install_hint(top)}{extra}",
             name=top,
         ) from None
-
-
-def scipy_special() -> ModuleType:
-    """``scipy.special`` (erfc and erfcx of gelu's NumPy path), or the line naming its extra."""
-    return require(
-        "scipy.special",
-        "gelu (approximate='none') on NumPy arrays that the numba kernels do not take "
-        "(fewer than 256 elements) and on Dask arrays",
-        alternative="approximate='tanh' needs no SciPy",
-    )

@@ -10,11 +10,12 @@ plain Python functions whose first argument is a namespace ``m``:
         return m.where(pos, x, alpha * m.expm1_neg(m.where(pos, -1.0, x)))
 
 Every backend runs that same function with its own ``m``: NumPy and the Array API
-(:mod:`relukit._prims.numpy`, an object per array library and working dtype), Python
-floats (the same module, ``MATH``), the numba kernels (the modules
+libraries, torch included (:mod:`relukit._prims.numpy`, an object per array library and
+working dtype), Python numbers of the exact entries (the same module, ``MATH``; other
+Python numbers run the one-element kernel), the numba kernels (the modules
 :mod:`relukit._prims.numba64` and :mod:`relukit._prims.numba32`, whose functions are
-inlined into the loops), torch (:mod:`relukit._prims.torch`) and Triton
-(:mod:`relukit._prims.triton`). Precision lives in the primitives, written once per
+inlined into the loops) and Triton (:mod:`relukit._prims.triton64` and
+:mod:`relukit._prims.triton32`). Precision lives in the primitives, written once per
 backend; a formula only says what to compute.
 
 What every namespace provides

@@ -1,7 +1,7 @@
 """Formulas shared by the namespaces: written once, run by each (NumPy, Python, numba, ...).
 
 ``erfcx`` is a polynomial whose coefficients were fitted once; each namespace that has
-no accurate ``erfcx`` of its own (Python's :mod:`math`, NumPy without SciPy, JAX, the
+no accurate ``erfcx`` of its own (Python's :mod:`math`, NumPy and Dask, JAX, the
 numba kernels) runs this one, so they all give its results.
 
 >>> import numpy as np

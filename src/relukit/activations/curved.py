@@ -436,8 +436,9 @@ gelu = register(
         "x/2 (1 + erf(x/sqrt 2)), which cancels to 0 for x < -8 or so; relukit uses "
         "erfc with the argument's rounding compensated, accurate in the tail. "
         "PyTorch gives nan for gelu(-inf) and nan derivatives at ±inf; relukit the limits. "
-        "erfc is not in the Array API: relukit uses scipy.special (NumPy, Dask), "
-        "torch.special, jax.scipy.special, cupyx.scipy.special.",
+        "erfc is not in the Array API: relukit computes erfc(a) = exp(-a^2) erfcx(a) with "
+        "its own erfcx polynomial (NumPy, Dask, JAX, Python numbers, the kernels; no "
+        "SciPy), torch.special.erfcx on torch tensors, cupyx.scipy.special.erfcx on CuPy.",
         examples="""
 >>> import relukit as rk
 >>> rk.gelu(1.0), rk.gelu(1.0, approximate="tanh")

@@ -19,7 +19,8 @@ per second, from the minimum) and the fraction of a one-thread ``np.copyto`` ban
 then measured ratios at the largest size, the scalar cost (``rk.relu(-3.0)`` against
 ``max(0.0, -3.0)``), the ``import relukit`` time and the cost of the first kernel call
 (compiling into an empty numba cache, then loading from it), each measured in a fresh
-subprocess. ``--threshold`` measures where the kernels start to beat the NumPy path.
+subprocess. ``--threshold`` times the kernels against the NumPy formulas (the kernels
+switched off, as without numba) from 2**10 to 2**22 elements.
 
 ``--sweep`` times every entry's value and derivative from 10 to 10**7 elements against
 NumPy, torch and JAX instead (:mod:`relukit.bench.sweep`); ``--under-load N`` times
@@ -481,7 +482,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.threshold:
         extra["threshold"] = _threshold(np, rk, dtype, args.repeat)
-        print("\nthreshold: rk.relu(x, out=y), kernel vs NumPy path")
+        print("\nthreshold: rk.relu(x, out=y), kernel vs NumPy formulas")
         for r in extra["threshold"]:
             print(
                 f"  2^{int(math.log2(r['size'])):<3d} kernel {r['kernel_s'] * 1e6:9.1f} us   "
@@ -611,7 +612,7 @@ def _run_under_load(args: argparse.Namespace) -> int:
             "size": x.size,
             "dtype": "float32",
             "calls": n,
-            "threads": _kernels.THREADS,
+            "threads": threads,
             "cpus": os.cpu_count(),
             "busy_processes": args.under_load,
             "idle_s": {"median": idle[0], "min": idle[1]},

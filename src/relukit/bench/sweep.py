@@ -13,11 +13,11 @@ derivative are timed on float32 arrays of each size (10 to 10**7 elements by def
 * JAX (CPU, ``jax.jit``): ``jax.nn`` for the value, ``jax.grad`` of the sum for the
   derivative (its forward included), with ``block_until_ready``.
 
-Before the first timing every entry is called once on 1,024 elements, which loads
-numba and its kernels, as the first large call of a session does: arrays below 256
-elements then run the kernels of the entries whose kernels are bit for bit the NumPy
-path (the others, and every entry in a process that never makes a large call, take the
-NumPy path: about 5 us for relu on 10 elements).
+Before the first timing every entry is called once on 1,024 elements, which imports
+numba and loads its kernels, as the first call of a process that needs them does
+(``benchmarks/first_call.py`` measures that cost); the kernels run at every size, so
+the table is the cost of later calls. A gated entry gets one array, split in halves
+along its last axis (``act(x)``, torch's ``F.glu`` for glu).
 
 torch runs with as many threads as relukit (``--threads``, default: relukit's
 ``RELUKIT_NUM_THREADS``); JAX uses XLA's own CPU threads. Each case is timed ``--repeat`` times (in a
