@@ -18,9 +18,12 @@ used nor changed):
 2. then ``--runs`` pairs of processes load them from the cache. In each pair, one
    process times ``import relukit`` and its first call ``rk.<entry>(x)`` on ``--size``
    elements (``import_s``, ``first_call_s``) and the median of five later calls
-   (``later_call_s``); the other imports numba by hand before its first call, which
-   splits that call into importing numba (``numba_import_s``) and loading the kernels
-   (``kernel_load_s``).
+   (``later_call_s``); the other imports numba and compiles a one-line function by hand
+   before its first call, which splits that call into importing numba
+   (``numba_import_s``), numba's start (``numba_start_s``: the first function of a
+   process makes numba load its NumPy support, which imports SciPy's BLAS bindings when
+   SciPy is installed; a trivial function compiles in a few ms) and relukit's own part,
+   loading the kernels the call uses (``kernel_load_s``).
 
 It prints the median and the minimum over the runs; ``--json F`` writes them (seconds)
 to ``F``, as ``tools/measure.py`` stores them in ``docs/measured/first_call.json``.
@@ -52,6 +55,9 @@ if {staged}:
     t0 = time.perf_counter()
     import numba
     out["numba_import_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    numba.njit(lambda v: v + 1.0)(1.0)  # numba's start: its first function loads its
+    out["numba_start_s"] = time.perf_counter() - t0  # NumPy support (and SciPy's BLAS)
     out["scipy_after_numba"] = "scipy" in sys.modules
 f = getattr(rk, "{entry}")
 t0 = time.perf_counter()
@@ -108,6 +114,7 @@ def measure(entry: str = "gelu", size: int = 10**6, dtype: str = "float32", runs
         "first_call_s": _stats([r["first_s"] for r in direct]),
         "later_call_s": _stats([r["later_s"] for r in direct]),
         "numba_import_s": _stats([r["numba_import_s"] for r in staged]),
+        "numba_start_s": _stats([r["numba_start_s"] for r in staged]),
         "kernel_load_s": _stats([r["first_s"] for r in staged]),
         "scipy_imported_by_numba": any(r["scipy_after_numba"] for r in staged),
     }
@@ -134,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         ("import relukit", r["import_s"]),
         ("first call, whole", r["first_call_s"]),
         ("  import numba", r["numba_import_s"]),
-        ("  then the call (loads the kernels)", r["kernel_load_s"]),
+        ("  numba's start (its first function)", r["numba_start_s"]),
+        ("  then the call (loads relukit's kernels)", r["kernel_load_s"]),
         ("later call (median of 5 in a process)", r["later_call_s"]),
     ]
     for label, s in rows:

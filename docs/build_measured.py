@@ -540,13 +540,19 @@ def first_call(data: dict[str, Any]) -> str:
     """The first call of a process that needs the kernels, and the later ones (inline)."""
     fc = data["first_call"]
     numba = "importing numba " + _seconds(fc["numba_import_s"]["median"])
-    if fc.get("scipy_imported_by_numba"):
+    if "numba_start_s" in fc:
+        numba += ", numba's start (its first function loads its NumPy support"
+        if fc.get("scipy_imported_by_numba"):
+            numba += ", and SciPy's BLAS bindings when SciPy is installed"
+        numba += ") " + _seconds(fc["numba_start_s"]["median"])
+    elif fc.get("scipy_imported_by_numba"):
         numba += " (numba imports parts of SciPy when SciPy is installed)"
     return (
         f"`rk.{fc['entry']}(x)` on {pow10(fc['size'])} {fc['dtype']} elements takes "
         f"{_seconds(fc['first_call_s']['median'])} the first time in a process: {numba}, "
-        f"then loading relukit's kernel modules and the compiled kernels the call uses "
-        f"from the disk cache {_seconds(fc['kernel_load_s']['median'])} (compiling them "
+        f"then relukit's own part, loading its kernel modules and the compiled kernels the "
+        f"call uses from the disk cache {_seconds(fc['kernel_load_s']['median'])} (compiling "
+        f"them "
         f"takes {_seconds(fc['compile_s'])}, once, when the cache is empty); later calls "
         f"take {fc['later_call_s']['median'] * 1e3:.1f} ms (medians of {fc['runs']} fresh "
         "processes)"
