@@ -9,7 +9,7 @@ swaps the torch.nn activations of any model for these.
 Backward saves only what the derivative needs: the output where the catalogue writes
 the derivative from the output (relu, leaky_relu, relu6, hardtanh and the ELU family;
 the next layer usually keeps that tensor anyway, where torch keeps the input as a second
-one), the input otherwise (see :mod:`relukit.torch._functions`).
+one), the input otherwise.
 ``torch.func`` transforms, double backward, ``torch.compile``, ``torch.export``,
 ``torch.jit.trace`` and ``torch.jit.script`` work.
 

@@ -92,8 +92,9 @@ def convert(
     Gated feed-forward blocks (children ``gate_proj``, ``up_proj``, ``down_proj`` and
     ``act_fn``, as Hugging Face's Llama, Mistral, Qwen2 and Gemma MLPs) become a
     :class:`~relukit.torch.GatedMLP` with the same projections and relukit's SwiGLU,
-    GeGLU, ReGLU or GLU (:func:`relukit.torch._mlp.gate_of` lists the activations
-    recognised): the same outputs (within rounding) and state dict, less saved memory.
+    GeGLU, ReGLU or GLU (for an ``act_fn`` that is torch.nn's ``SiLU``, ``GELU``,
+    ``ReLU`` or ``Sigmoid``, or Hugging Face's ``SiLUActivation``, ``GELUActivation``,
+    ``GELUTanh`` or ``PytorchGELUTanh``): the same outputs (within rounding) and state dict, less saved memory.
 
     A module whose settings torch accepts but relukit does not compute
     (``nn.Softplus(beta=-1.0)``, ``nn.ELU(alpha=inf)``, ``nn.LeakyReLU(True)``) is left as
@@ -115,7 +116,7 @@ def convert(
         ``RReLU`` (in training it runs torch's random-slope ``rrelu``, which has no
         ``at_kink``). ``None`` (default): torch's values.
     bits
-        A few-bit backward (1 to 4, :func:`relukit.torch.gelu`) for every converted
+        A few-bit backward (1 to 4, as ``relukit.torch.gelu(x, bits=...)``) for every converted
         ``GELU``, ``SiLU``, ``Mish``, ``Softplus`` and ``Hardswish``. The other converted
         modules keep their exact backward, named in one ``UserWarning``. Where a module
         takes both (``Hardswish``, ``Softplus``), ``bits`` applies and ``at_kink`` does
