@@ -94,7 +94,8 @@ def convert(
     :class:`~relukit.torch.GatedMLP` with the same projections and relukit's SwiGLU,
     GeGLU, ReGLU or GLU (for an ``act_fn`` that is torch.nn's ``SiLU``, ``GELU``,
     ``ReLU`` or ``Sigmoid``, or Hugging Face's ``SiLUActivation``, ``GELUActivation``,
-    ``GELUTanh`` or ``PytorchGELUTanh``): the same outputs (within rounding) and state dict, less saved memory.
+    ``GELUTanh`` or ``PytorchGELUTanh``): the same outputs (within rounding) and state
+    dict, less saved memory.
 
     A module whose settings torch accepts but relukit does not compute
     (``nn.Softplus(beta=-1.0)``, ``nn.ELU(alpha=inf)``, ``nn.LeakyReLU(True)``) is left as
