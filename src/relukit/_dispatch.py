@@ -1016,6 +1016,7 @@ def _gated_xp(
         raise TypeError(f"{act.name}: out= is supported for NumPy arrays only")
     xp = array_api_compat.array_namespace(gate, up)
     from relukit._prims.numpy import astype, namespace
+    from relukit._prims.numpy import kind as lib
 
     dt = xp.result_type(gate.dtype, up.dtype)
     if not xp.isdtype(dt, "real floating"):
@@ -1025,6 +1026,13 @@ def _gated_xp(
     b = up if up.dtype == dt else astype(xp, up, dt)
     if act.check_dtype is not None:
         act.check_dtype(params, dt)
+    if kind == "value" and lib(xp) == "torch":
+        # relukit.torch's Function, as for the other entries (see _array_api): autograd
+        # then gives the entry's derivative formulas (no chain rule through the formula,
+        # which makes 0 * inf in the tails)
+        from relukit.torch import _core
+
+        return _core.apply_gated(_core.plan(act.name, tuple(params.values())), a, b, None)
     work, f32 = _working(xp, a, False)
     wa = a if work == a.dtype else astype(xp, a, work)
     wb = b if work == b.dtype else astype(xp, b, work)
