@@ -85,11 +85,14 @@ _DTYPE_OK: set[tuple[Any, ...]] = set()  # (name, parameter values, dtype) that 
 def _check_dtype(name: str, pv: tuple[Any, ...], dtype: torch.dtype) -> None:
     """The catalogue's check of the parameters against ``dtype`` (remembered when passed)."""
     key = (name, pv, dtype)
-    if key in _DTYPE_OK:
+    compiling = torch.compiler.is_compiling()
+    # (under torch.compile the check runs on constants, uncached: a look-up in the cache
+    # would become a guard on its content, which this call changes: a recompile each time)
+    if not compiling and key in _DTYPE_OK:
         return
     act = _DTYPE_CHECKS[name]
     act.check_dtype(dict(zip(act.params, pv, strict=True)), dtype)  # type: ignore[misc]
-    if len(_DTYPE_OK) < 4096:
+    if not compiling and len(_DTYPE_OK) < 4096:
         _DTYPE_OK.add(key)
 
 
@@ -123,7 +126,7 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
                 f"relukit.torch.{name}: input must be a floating-point tensor, got {x.dtype}"
             )
         kw = {"inplace": True} if inplace else {}
-        return fn(x, **pl.params, **kw)  # type: ignore[no-any-return]
+        return fn(x, **pl.params, **kw)
     return _core.apply(pl, x, inplace, at_kink)
 
 
