@@ -17,7 +17,7 @@ compute the entry's :class:`~relukit.catalogue.Math` on one of three routes
     everything else: ``torch.compile`` (the formulas stay visible to Inductor, which
     fuses them with their neighbours), ``torch.func`` transforms, ``torch.jit.trace``,
     ``torch.export``, fake tensors, other devices, and double backward: the same
-    formulas with torch operations (:func:`relukit._dispatch.formula`).
+    formulas with torch operations (:func:`formula`).
 
 Backward keeps what the derivative needs: the output where the entry's derivative from
 the output is exact (the piecewise-linear entries: relu, leaky_relu with a slope >= 0,
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from relukit import _dispatch
-from relukit.catalogue import Activation, Math, get
+from relukit.catalogue import Activation, Math, catalogue, get
 
 __all__ = ["TorchPlan", "apply", "grad", "plan", "route", "value"]
 
@@ -102,11 +102,9 @@ def _plan(name: str, pvals: tuple[Any, ...]) -> TorchPlan:
     # float32 at x = -20, where elu' is 2e-9), and the gradient must be that of the input
     save_output = m.exact and m.can_use_output(args)
     kinks = tuple(k[0] for k in act.kink_points(**p)) if act.kinks else ()
-    fn = torch_function(act)
-    try:  # torch's builtins (F.gelu, F.softplus) have no signature, and no inplace
-        inplace_ok = fn is None or "inplace" in inspect.signature(fn).parameters
-    except ValueError:
-        inplace_ok = False
+    inplace_ok = _INPLACE_OK.get(act.name)
+    if inplace_ok is None:  # an entry registered after import
+        inplace_ok = _inplace_ok(act)
     return TorchPlan(act, p, m, tuple(args), save_output, kinks, inplace_ok)
 
 
@@ -116,6 +114,20 @@ def torch_function(act: Activation) -> Any:
     if act.torch_name is None or not act.torch_name.startswith(prefix):
         return None
     return getattr(torch.nn.functional, act.torch_name[len(prefix) :], None)
+
+
+def _inplace_ok(act: Activation) -> bool:
+    """The entry has an in-place form: torch's function takes ``inplace`` (or torch has none)."""
+    fn = torch_function(act)
+    try:  # torch's builtins (F.gelu, F.softplus) have no signature, and no inplace
+        return fn is None or "inplace" in inspect.signature(fn).parameters
+    except ValueError:
+        return False
+
+
+#: per entry, whether it has an in-place form; asked once here, as ``torch.compile``
+#: cannot trace ``inspect.signature`` (the plans are made afresh while compiling)
+_INPLACE_OK: dict[str, bool] = {a.name: _inplace_ok(a) for a in catalogue()}
 
 
 def plan(name: str, pvals: tuple[Any, ...] = ()) -> TorchPlan:
@@ -202,7 +214,9 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor
     if r == "cpu":
         y = _value_cpu(pl, x, inplace)
         if y is not None:
-            return y
+            # in place: ``x`` itself (the kernels wrote into a detached alias of it, and
+            # autograd's ``mark_dirty`` wants the input object back)
+            return x if inplace else y
     elif r == "triton":
         from relukit.torch import _triton_gen
 
@@ -210,7 +224,7 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor
         out = x if inplace and x.is_contiguous() else None
         y = _triton_gen.value(pl.math, len(pl.args), xc, pl.triton_args(x.device), out)
         return x.copy_(y) if inplace and y is not x else y
-    y = _dispatch.formula(pl.act, "value", x, pl.params)
+    y = formula(pl, "value", x)
     return x.copy_(y) if inplace else y
 
 
@@ -265,9 +279,10 @@ def grad(
         if at_kink is not None and not from_output and pl.kinks:
             gi = torch.where(_kink_mask(t, pl.kinks), g * at_kink, gi)
     elif r == "cpu":
-        gi = _grad_cpu(pl, g, t, None if from_output else at_kink, from_output)
-        if gi is None:
+        done = _grad_cpu(pl, g, t, None if from_output else at_kink, from_output)
+        if done is None:  # no kernel: the torch formulas
             return grad(pl, g.detach(), t.detach(), at_kink, from_output, kink_mask)
+        gi = done
     else:
         from relukit.torch import _triton_gen
 
@@ -286,7 +301,7 @@ def grad(
 
 def _derivative_torch(pl: TorchPlan, t: torch.Tensor, from_output: bool) -> torch.Tensor:
     which = "from_output" if from_output else "derivative"
-    return _dispatch.formula(pl.act, which, t, pl.params)
+    return formula(pl, which, t)
 
 
 def _grad_cpu(
@@ -395,7 +410,7 @@ class _CoreJvp(_Core):
         return (ty, *([None] * ctx.n_extra))
 
 
-def _call(fn: type[torch.autograd.Function], *args: Any) -> tuple[torch.Tensor, ...]:
+def _call(fn: type[torch.autograd.Function], *args: Any) -> Any:
     """``fn.apply(*args)``; in plain eager mode without ``Function.apply``'s signature
     binding (``inspect.signature`` on every call: most of the Python overhead per call).
     All arguments are positional and given, so binding changes nothing."""
@@ -469,7 +484,7 @@ def gated_value(pl: TorchPlan, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
         return _triton_gen.gated_value(
             pl.math, len(pl.args), a.contiguous(), b.contiguous(), pl.triton_args(a.device)
         )
-    f = _dispatch.formula(pl.act, "value", a, pl.params)
+    f = formula(pl, "value", a)
     return _gated_nan(a, b, f * b)
 
 
@@ -503,8 +518,8 @@ def gated_grad(
             pl.triton_args(a.device),
             k,
         )
-    f = _dispatch.formula(pl.act, "value", a, pl.params)
-    d = _dispatch.formula(pl.act, "derivative", a, pl.params)
+    f = formula(pl, "value", a)
+    d = formula(pl, "derivative", a)
     if at_kink is not None and pl.kinks:
         d = torch.where(_kink_mask(a, pl.kinks), at_kink, d)
     ga = _gated_nan(a, b, g * (d * b))
@@ -607,18 +622,34 @@ def apply_gated(
 # ---------------------------------------------------------------------------
 
 
+def formula(pl: TorchPlan, which: str, x: torch.Tensor) -> Any:
+    """The formula ``which`` (``"value"``, ``"derivative"``, ``"from_output"``) of ``pl``
+    at ``x`` (for ``"from_output"``, the output) in torch operations: what
+    :func:`relukit._dispatch.formula` computes, with the namespace made at import (under
+    ``torch.compile`` Dynamo would trace array_api_compat's cached look-ups, and warn)."""
+    return _run(pl.math, which, x, pl.args)
+
+
 def formula_with(act: Activation, which: str, x: torch.Tensor, ps: tuple[Any, ...]) -> Any:
     """The entry's formula ``which`` at ``x`` with the parameter values ``ps`` given as
-    tensors (broadcast against ``x``), in the working precision of the NumPy API (float32
-    on the CPU in float64, rounded once), NaN in giving the same NaN out."""
+    tensors (broadcast against ``x``)."""
+    return _run(act.math, which, x, ps)
+
+
+def _run(m: Math, which: str, x: torch.Tensor, ps: tuple[Any, ...]) -> Any:
+    """Formula ``which`` of ``m`` at ``x`` with arguments ``ps`` (numbers or tensors), in
+    the working precision of the NumPy API (float32 on the CPU in float64, rounded once),
+    NaN in giving the same NaN out."""
     from relukit._dispatch import _same_nan, _to32, _working
-    from relukit._prims.numpy import namespace
 
     xp = _XP
-    work, f32 = _working(xp, x, act.math.exact)
+    work, f32 = _working(xp, x, m.exact)
     w = x if work == x.dtype else x.to(work)
     args = tuple(p.to(work) if isinstance(p, torch.Tensor) else p for p in ps)
-    r = getattr(act.math, which)(namespace(xp, f32, to32=_to32(xp, x, f32)), w, *args)
+    fn = m.from_output if which == "from_output" else getattr(m, which)
+    assert fn is not None, "no derivative from the output (the plan keeps the input)"
+    tracing = torch._C._get_tracing_state() is not None
+    r = fn(_NS[tracing, f32, _to32(xp, x, f32)], w, *args)
     return _same_nan(xp, x, r)
 
 
@@ -634,6 +665,43 @@ def _torch_namespace() -> Any:
 
 
 _XP = _torch_namespace()
+
+
+def _torch_primitives() -> dict[tuple[bool, bool, bool], Any]:
+    """The primitives over torch, by ``(f32, to32)`` (:func:`relukit._prims.numpy.namespace`),
+    whose device look-up reads ``tensor.device``: array_api_compat's ``device()`` goes
+    through cached helpers that Dynamo traces (and warns about) under ``torch.compile``."""
+    from relukit._prims.numpy import ArrayNamespace
+
+    class TorchPrimitives(ArrayNamespace):
+        def _on(self, c: Any) -> dict[str, Any]:
+            return {"device": c.device}
+
+    class TracePrimitives(TorchPrimitives):
+        """Under ``torch.jit.trace``: a ``-0.0`` of a formula (``where(x <= -3, -0.0, ..)``)
+        is computed when the graph runs, not kept as a constant, since TorchScript pools
+        the constants ``-0.0`` and ``0.0`` into one (``0.0 == -0.0``)."""
+
+        def where(self, c: Any, a: Any, b: Any) -> Any:
+            if _is_minus_zero(a) and isinstance(b, torch.Tensor):
+                a = -c.new_zeros((), dtype=b.dtype)
+            elif _is_minus_zero(b) and isinstance(a, torch.Tensor):
+                b = -c.new_zeros((), dtype=a.dtype)
+            return super().where(c, a, b)
+
+    return {
+        (trace, f32, to32): (TracePrimitives if trace else TorchPrimitives)(_XP, f32, to32)
+        for trace in (False, True)
+        for f32 in (False, True)
+        for to32 in (False, True)
+    }
+
+
+def _is_minus_zero(v: Any) -> bool:
+    return isinstance(v, float) and v == 0.0 and math.copysign(1.0, v) < 0
+
+
+_NS = _torch_primitives()
 
 
 class _Learned(torch.autograd.Function):
