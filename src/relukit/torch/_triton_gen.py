@@ -170,13 +170,14 @@ def _k_gvalue(P, Q, Y, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compile
 
 
 def _k_gbackward(P, Q, G, GA, GB, A, K, N, BLOCK: tl.constexpr):  # pragma: no cover
-    # both input gradients in one pass: g f'(a) b and g f(a), each rounded once
+    # both input gradients in one pass: g times f'(a) b and f(a), each derivative rounded
+    # to the dtype first (as the CPU kernels and the NumPy API's derivative * g)
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     msk = i < N
     ain = tl.load(P + i, mask=msk)
     a = ain.to(_WT)
     b = tl.load(Q + i, mask=msk).to(_WT)
-    g = tl.load(G + i, mask=msk).to(_WT)
+    g = tl.load(G + i, mask=msk)
     a0 = tl.load(A).to(_WT)
     a1 = tl.load(A + 1).to(_WT)
     a2 = tl.load(A + 2).to(_WT)
@@ -185,10 +186,10 @@ def _k_gbackward(P, Q, G, GA, GB, A, K, N, BLOCK: tl.constexpr):  # pragma: no c
     ak = ain.to(_KT)
     kv = tl.where(tl.load(K) != 0.0, tl.load(K + 1).to(_WT), d)
     d = tl.where((ak == tl.load(K + 2).to(_KT)) | (ak == tl.load(K + 3).to(_KT)), kv, d)
-    ga = tl.where(a != a, a, tl.where(b != b, b, g * (d * b)))
-    gb = tl.where(a != a, a, g * f)
-    tl.store(GA + i, ga.to(GA.dtype.element_ty), mask=msk)
-    tl.store(GB + i, gb.to(GB.dtype.element_ty), mask=msk)
+    da = tl.where(a != a, a, tl.where(b != b, b, d * b)).to(GA.dtype.element_ty)
+    db = tl.where(a != a, a, f).to(GB.dtype.element_ty)
+    tl.store(GA + i, da * g, mask=msk)
+    tl.store(GB + i, db * g, mask=msk)
 
 
 @triton.jit
@@ -376,7 +377,7 @@ def gated_backward(
     args: torch.Tensor,
     k: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(g f'(a) b, g f(a))`` in one pass."""
+    """``(g f'(a) b, g f(a))`` in one pass (each derivative rounded to the dtype first)."""
     ga = torch.empty_like(a)
     gb = torch.empty_like(a)
     n = a.numel()
