@@ -311,9 +311,22 @@ def _grad_cpu(
     if td.dtype not in _NUMPY_DTYPES:  # bfloat16: in float32, rounded once more
         gi = _grad_cpu(pl, gd.float(), td.float(), at_kink, from_output)
         return None if gi is None else gi.to(td.dtype)
-    if td.dtype == torch.float16:  # (the kernels' backward takes float32/float64)
-        gi = _grad_cpu(pl, gd.double(), td.double(), at_kink, from_output)
-        return None if gi is None else gi.to(td.dtype)
+    if td.dtype == torch.float16:
+        # (the kernels' backward takes float32/float64) the derivative in float16, then
+        # times g in float16 (one product of float16 numbers, rounded once): the NumPy
+        # API's derivative * g. From the output (the exact entries: 1 or a slope), the
+        # formula; else the derivative's kernel.
+        if from_output:
+            return formula(pl, "from_output", td).mul_(gd)
+        kp = _kernel_plan(pl, "derivative", _numpy_dtype(td.dtype), at_kink)
+        if kp is None:
+            return None
+        from relukit import _kernels
+
+        d = torch.empty(td.shape, dtype=td.dtype)
+        if kp.run(_as_numpy(td), d.numpy()) is _kernels.NOT_RUN:
+            return None
+        return d.mul_(gd)
     from relukit import _kernels
 
     out = torch.empty(td.shape, dtype=td.dtype)
@@ -484,13 +497,27 @@ def gated_value(pl: TorchPlan, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
         return _triton_gen.gated_value(
             pl.math, len(pl.args), a.contiguous(), b.contiguous(), pl.triton_args(a.device)
         )
-    f = formula(pl, "value", a)
-    return _gated_nan(a, b, f * b)
+    wa, wb, ns = _gated_work(a, b)
+    f = pl.math.value(ns, wa, *pl.args)
+    return _gated_nan(wa, wb, f * wb).to(a.dtype)
+
+
+def _gated_work(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """``a``, ``b`` in the working precision of the gated kernels (float32 and below in
+    float64 on the CPU, as the kernels: products are rounded once, at the end) and the
+    primitives for it."""
+    from relukit._dispatch import _to32, _working
+
+    work, f32 = _working(_XP, a, False)
+    wa = a if work == a.dtype else a.to(work)
+    wb = b if work == b.dtype else b.to(work)
+    tracing = torch._C._get_tracing_state() is not None
+    return wa, wb, _NS[tracing, f32, _to32(_XP, a, f32)]
 
 
 def _gated_nan(a: torch.Tensor, b: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """The gated NaN rule: the gate's NaN, else the input's, else ``r``."""
-    return torch.where(a != a, a, torch.where(b != b, b, r))
+    """The gated NaN rule: the gate's NaN, else the input's (quieted), else ``r``."""
+    return torch.where(a != a, a + 0, torch.where(b != b, b + 0, r))
 
 
 def gated_grad(
@@ -502,9 +529,17 @@ def gated_grad(
     )
     r = "torch" if differentiable else route(a)
     if r == "cpu" and route(g) == "cpu" and route(b) == "cpu" and g.dtype == a.dtype:
-        out = _gated_cpu(pl, "backward", (a, b, g), 2, at_kink)
-        if out is not None:
-            return out[0], out[1]
+        if a.dtype == torch.float16:
+            # (float16's kernels run on float64 copies, where the backward kernel would
+            # round each derivative to float64) the derivatives in float16, then times g
+            # in float16: the NumPy API's derivative * g
+            out = _gated_cpu(pl, "derivative", (a, b), 2, at_kink)
+            if out is not None:
+                return out[0].mul_(g), out[1].mul_(g)
+        else:
+            out = _gated_cpu(pl, "backward", (a, b, g), 2, at_kink)
+            if out is not None:
+                return out[0], out[1]
     elif r == "triton" and g.dtype == a.dtype:
         from relukit.torch import _triton_gen
 
@@ -518,13 +553,16 @@ def gated_grad(
             pl.triton_args(a.device),
             k,
         )
-    f = formula(pl, "value", a)
-    d = formula(pl, "derivative", a)
+    # the derivatives f'(a) b and f(a) as the kernels give them (in the working
+    # precision, rounded once), then times g, as the NumPy API's derivative * g
+    wa, wb, ns = _gated_work(a, b)
+    f = pl.math.value(ns, wa, *pl.args)
+    d = pl.math.derivative(ns, wa, *pl.args)
     if at_kink is not None and pl.kinks:
         d = torch.where(_kink_mask(a, pl.kinks), at_kink, d)
-    ga = _gated_nan(a, b, g * (d * b))
-    gb = torch.where(a != a, a, g * f)
-    return ga, gb
+    da = _gated_nan(wa, wb, d * wb).to(a.dtype)
+    db = torch.where(wa != wa, wa + 0, f).to(a.dtype)
+    return da * g, db * g
 
 
 def _gated_cpu(
@@ -711,7 +749,8 @@ class _Learned(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, act: Activation, *ps: torch.Tensor) -> torch.Tensor:
-        return formula_with(act, "value", x, ps)
+        pl = _learned_plan(act, x, ps)
+        return formula_with(act, "value", x, ps) if pl is None else value(pl, x)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
@@ -737,12 +776,35 @@ class _Learned(torch.autograd.Function):
                 ins = [t.detach().requires_grad_() for t in saved]
                 y = formula_with(act, "value", ins[0], tuple(ins[1:]))
                 grads = list(torch.autograd.grad(y, ins, g))
-            # the derivative in x is the entry's own formula (its conventions, NaN rule)
-            grads[0] = g * formula_with(act, "derivative", saved[0], tuple(saved[1:]))
+            # the derivative in x is the entry's own formula (its conventions, NaN rule);
+            # on the CPU the kernels' (the NumPy API's bits)
+            pl = _learned_plan(act, saved[0], tuple(saved[1:]))
+            if pl is None:
+                grads[0] = formula_with(act, "derivative", saved[0], tuple(saved[1:])) * g
+            else:
+                grads[0] = grad(pl, g, saved[0])
         out = [grads[0], None]
         for p, gp in zip(saved[1:], grads[1:], strict=True):
             out.append(None if gp is None else gp.sum_to_size(p.shape))
         return tuple(out)
+
+
+def _learned_plan(act: Activation, x: torch.Tensor, ps: tuple[Any, ...]) -> TorchPlan | None:
+    """The plan with the parameters' current values where the CPU kernels run (an eager
+    CPU tensor ``x``, CPU parameters of one value each): the NumPy API's bits. ``None``
+    elsewhere (the formulas in torch operations)."""
+    if route(x) != "cpu":
+        return None
+    for p in ps:
+        if p.device.type != "cpu" or p.numel() != 1 or _is_wrapped(p):
+            return None
+    from relukit.torch._params import bind
+
+    try:  # (reading a CPU tensor's value: no device sync)
+        pv = bind(act.name, tuple(float(p.detach().reshape(())) for p in ps))
+    except (TypeError, ValueError):  # a parameter that went NaN: the formulas
+        return None
+    return plan(act.name, pv)
 
 
 def apply_learned(act: Activation, x: torch.Tensor, ps: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -753,4 +815,5 @@ def apply_learned(act: Activation, x: torch.Tensor, ps: tuple[torch.Tensor, ...]
         y: torch.Tensor = _Learned.apply(x, act, *ps)
         return y
     with torch.no_grad():
-        return formula_with(act, "value", x, ps)
+        pl = _learned_plan(act, x, ps)
+        return formula_with(act, "value", x, ps) if pl is None else value(pl, x)

@@ -205,14 +205,31 @@ def function(name: str) -> Any:
     """``f(input, *params, inplace=False, at_kink=None, **params)`` for any catalogue entry.
 
     The generic functional form: entries without a named function in
-    :mod:`relukit.torch` (a new catalogue entry) work through this one.
+    :mod:`relukit.torch` (a new catalogue entry) work through this one. A gated entry's
+    is ``f(gate, up=None, *params, dim=-1, at_kink=None, **params)``: ``f(gate) * up``,
+    or with ``up=None`` its one tensor split in halves along ``dim`` (the second half is
+    the gate, as ``torch.nn.functional.glu``, whose ``dim`` is a keyword here).
 
     >>> import torch
     >>> from relukit.torch import function
     >>> function("relu6")(torch.tensor([-1.0, 3.0, 9.0]))
     tensor([0., 3., 6.])
+    >>> function("reglu")(torch.tensor([-1.0, 2.0]), torch.tensor([3.0, 3.0]))
+    tensor([0., 6.])
     """
     act = get(name)
+
+    def no_bits(kwargs: dict[str, Any]) -> None:
+        if "bits" in kwargs:
+            raise TypeError(
+                f"relukit.torch.{act.name}: got bits={kwargs['bits']!r}, but only "
+                f"{', '.join(_fewbit.PARAMS)} take bits= (a few-bit backward)"
+            )
+
+    def values(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        if kwargs and torch.compiler.is_compiling():  # symbolic numbers: see _concrete
+            kwargs = dict(zip(kwargs, _concrete(tuple(kwargs.values())), strict=True))
+        return tuple(act.bind(_concrete(args), kwargs).values()) if args or kwargs else ()
 
     def f(
         input: torch.Tensor,
@@ -221,19 +238,38 @@ def function(name: str) -> Any:
         at_kink: float | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
-        if "bits" in kwargs:
-            raise TypeError(
-                f"relukit.torch.{act.name}: got bits={kwargs['bits']!r}, but only "
-                f"{', '.join(_fewbit.PARAMS)} take bits= (a few-bit backward)"
-            )
-        if kwargs and torch.compiler.is_compiling():  # symbolic numbers: see _concrete
-            kwargs = dict(zip(kwargs, _concrete(tuple(kwargs.values())), strict=True))
-        pvals = tuple(act.bind(_concrete(args), kwargs).values()) if args or kwargs else ()
-        return apply(act.name, input, pvals, inplace, at_kink)
+        no_bits(kwargs)
+        if act.name == "rrelu":  # random slopes in training: torch's own (see rrelu)
+            if "rng" in kwargs:
+                raise TypeError(
+                    f"relukit.torch.rrelu: got rng={kwargs['rng']!r}; in training torch's "
+                    "random generator draws the slopes (torch.manual_seed), rng is the NumPy "
+                    "API's"
+                )
+            p = act.bind(_concrete(args), kwargs)
+            return rrelu(input, p["lower"], p["upper"], p["training"], inplace, at_kink=at_kink)
+        return apply(act.name, input, values(args, kwargs), inplace, at_kink)
 
-    f.__name__ = f.__qualname__ = act.name
-    f.__doc__ = f"{act.summary}\n\n    {act.formula}\n"
-    return f
+    def gated(
+        input: torch.Tensor,
+        up: torch.Tensor | None = None,
+        *args: Any,
+        dim: int = -1,
+        at_kink: float | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        no_bits(kwargs)
+        if isinstance(up, int) and not isinstance(up, bool):
+            raise TypeError(
+                f"relukit.torch.{act.name}: up must be a torch.Tensor or None, got {up!r}; "
+                f"the split form takes the dimension as a keyword: dim={up!r}"
+            )
+        return apply_gated(act.name, input, up, values(args, kwargs), at_kink, dim)
+
+    fn: Any = gated if act.gated else f
+    fn.__name__ = fn.__qualname__ = act.name
+    fn.__doc__ = f"{act.summary}\n\n    {act.formula}\n"
+    return fn
 
 
 # the functional forms (signatures of torch.nn.functional, plus at_kink)
