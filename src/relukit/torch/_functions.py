@@ -14,7 +14,7 @@ What backward keeps (``ctx.save_for_backward``, visible to ``saved_tensors_hooks
 activation                        saved
 ================================  ================================================
 relu, leaky_relu (slope >= 0),    **the output** (the derivative written from the
-relu6, hardtanh, threshold        output is exact). The next layer (Linear, Conv)
+relu6, hardtanh                   output is exact). The next layer (Linear, Conv)
                                   usually keeps the same tensor, so this costs no
                                   extra storage.
 every other entry                 the input (as torch)
@@ -425,10 +425,12 @@ def hardsigmoid(
 def elu(
     input: torch.Tensor, alpha: float = 1.0, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""ELU, :math:`x` if :math:`x > 0` else :math:`\alpha (e^x - 1)`; saves only the output.
+    r"""ELU, :math:`x` if :math:`x > 0` else :math:`\alpha (e^x - 1)`; keeps the input.
 
-    The derivative is written from the output (:math:`y + \alpha` for :math:`x \le 0`),
-    as torch's in-place ELU does.
+    Backward keeps the input, as torch's out-of-place ELU: the derivative from the
+    output (:math:`y + \alpha` for :math:`x \le 0`, torch's in-place form) is not exact
+    (in float32 :math:`y + \alpha` is 0 at :math:`x = -20`, where the derivative is
+    :math:`2 \cdot 10^{-9}`). In place, a copy of the input is kept (any ``alpha``).
 
     >>> import torch, relukit.torch as rt
     >>> rt.elu(torch.tensor([0.0, 1.0]))
@@ -440,7 +442,7 @@ def elu(
 def celu(
     input: torch.Tensor, alpha: float = 1.0, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""CELU, :math:`\max(0, x) + \min(0, \alpha (e^{x/\alpha} - 1))`; saves only the output.
+    r"""CELU, :math:`\max(0, x) + \min(0, \alpha (e^{x/\alpha} - 1))`; keeps the input.
 
     >>> import torch, relukit.torch as rt
     >>> rt.celu(torch.tensor([0.0, 2.0]), alpha=0.5)
@@ -452,7 +454,7 @@ def celu(
 def selu(
     input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""SELU, :math:`\lambda x` if :math:`x > 0` else :math:`\lambda\alpha(e^x - 1)`; saves the output.
+    r"""SELU, :math:`\lambda x` if :math:`x > 0` else :math:`\lambda\alpha(e^x - 1)`; keeps the input.
 
     >>> import torch, relukit.torch as rt
     >>> rt.selu(torch.tensor([0.0]))
