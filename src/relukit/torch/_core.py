@@ -274,16 +274,12 @@ def grad(
     """
     differentiable = torch.is_grad_enabled() and (t.requires_grad or g.requires_grad)
     r = "torch" if differentiable else route(t)
-    if r == "torch" or g.dtype != t.dtype or g.shape != t.shape:
-        gi = g * _derivative_torch(pl, t, from_output)
-        if at_kink is not None and not from_output and pl.kinks:
-            gi = torch.where(_kink_mask(t, pl.kinks), g * at_kink, gi)
+    gi = None
+    if g.dtype != t.dtype or g.shape != t.shape:
+        pass  # (broadcast or promoted: the formulas)
     elif r == "cpu":
-        done = _grad_cpu(pl, g, t, None if from_output else at_kink, from_output)
-        if done is None:  # no kernel: the torch formulas
-            return grad(pl, g.detach(), t.detach(), at_kink, from_output, kink_mask)
-        gi = done
-    else:
+        gi = _grad_cpu(pl, g, t, None if from_output else at_kink, from_output)
+    elif r == "triton":
         from relukit.torch import _triton_gen
 
         gc = g if g.is_contiguous() else g.contiguous()
@@ -294,6 +290,11 @@ def grad(
         gi = _triton_gen.backward(
             pl.math, len(pl.args), tc, gc, pl.triton_args(t.device), k, from_output
         )
+    if gi is None:  # the formulas in torch operations: the derivative (at_kink at the
+        d = _derivative_torch(pl, t, from_output)  # kinks), times g as the NumPy API
+        if at_kink is not None and not from_output and pl.kinks:
+            d = torch.where(_kink_mask(t, pl.kinks), at_kink, d)
+        gi = d * g
     if at_kink is not None and from_output and kink_mask is not None:
         gi = torch.where(kink_mask, g * at_kink, gi)
     return gi
@@ -718,7 +719,8 @@ def _torch_primitives() -> dict[tuple[bool, bool, bool], Any]:
     class TracePrimitives(TorchPrimitives):
         """Under ``torch.jit.trace``: a ``-0.0`` of a formula (``where(x <= -3, -0.0, ..)``)
         is computed when the graph runs, not kept as a constant, since TorchScript pools
-        the constants ``-0.0`` and ``0.0`` into one (``0.0 == -0.0``)."""
+        the constants ``-0.0`` and ``0.0`` into one (``0.0 == -0.0``); so is the high half
+        of a number in an exact product (see ``prod_err``)."""
 
         def where(self, c: Any, a: Any, b: Any) -> Any:
             if _is_minus_zero(a) and isinstance(b, torch.Tensor):
@@ -726,6 +728,20 @@ def _torch_primitives() -> dict[tuple[bool, bool, bool], Any]:
             elif _is_minus_zero(b) and isinstance(a, torch.Tensor):
                 b = -c.new_zeros((), dtype=a.dtype)
             return super().where(c, a, b)
+
+        def prod_err(self, a: Any, b: Any, p: Any) -> Any:
+            # TorchScript also merges tensor constants less than about 1e-8 apart
+            # (relatively): a number b and its high half bh (Dekker's splitting), which
+            # would make the product's error term 0. bh = b - bl is computed when the
+            # graph runs (exactly: b = bh + bl), from the constants b and bl.
+            if not isinstance(b, float) or not isinstance(p, torch.Tensor):
+                return super().prod_err(a, b, p)
+            t = b * self._split
+            high = t - (t - b)
+            bl = b - high
+            bh = (p.new_zeros(()) + b) - bl
+            ah, al = self._halves(a)
+            return ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
     return {
         (trace, f32, to32): (TracePrimitives if trace else TorchPrimitives)(_XP, f32, to32)
