@@ -825,7 +825,12 @@ def _learned_plan(act: Activation, x: torch.Tensor, ps: tuple[Any, ...]) -> Torc
 
 def apply_learned(act: Activation, x: torch.Tensor, ps: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Entry ``act`` at ``x`` with its parameters as tensors ``ps`` (learned parameters)."""
-    if torch._C._get_tracing_state() or torch._C._are_functorch_transforms_active():
+    if (
+        torch._C._get_tracing_state()
+        or torch._C._are_functorch_transforms_active()
+        or torch.compiler.is_compiling()  # (Dynamo cannot trace autograd.grad in backward)
+        or torch.autograd.forward_ad._current_level >= 0  # (no jvp: forward-mode AD)
+    ):
         return formula_with(act, "value", x, ps)  # plain ops: torch's autograd
     if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in ps)):
         y: torch.Tensor = _Learned.apply(x, act, *ps)
