@@ -1049,3 +1049,25 @@ def test_prelu_gradient_at_nan_is_nan(frozen):
         nan = x.isnan()
         assert xx.grad[nan].isnan().all()
         assert torch.equal(xx.grad[~nan], want_finite[~nan])
+
+
+# ---------------------------------------------------------------------------
+# the formulas in a float32 working precision (CUDA float32 tensors on the formulas'
+# route; the bfloat16 and float16 Triton kernels): no overflow in the intermediates
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "kw"), [("squareplus", {"b": 4.0}), ("squareplus", {"b": 1e-6})])
+def test_formulas_in_float32_working_precision_do_not_overflow(name, kw):
+    import array_api_compat.torch as xp
+
+    from relukit._prims.numpy import ArrayNamespace
+
+    m32 = ArrayNamespace(xp, f32=True)  # what a CUDA float32 tensor gets (here on the CPU)
+    math_, args = rk.get(name).math.resolve(kw)
+    x = torch.tensor([1e30, -1e30, 3e38, -3e38, 1e19, -1e19, 2.0, -2.0], dtype=torch.float32)
+    want_v = np_value(name, x.double(), **kw).float()  # float64, rounded: no overflow
+    want_d = np_grad(name, x.double(), torch.ones_like(x.double()), **kw).float()
+    v = math_.value(m32, x, *args)
+    d = math_.derivative(m32, x, *args)
+    assert ulps(v, want_v) <= 2 and ulps(d, want_d) <= 2, (v, want_v, d, want_d)
