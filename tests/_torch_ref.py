@@ -11,9 +11,11 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
+import pytest
 
 import relukit as rk
+
+torch = pytest.importorskip("torch")  # (pytest imports this module for its doctests)
 
 #: the parameter sets of every catalogue entry (tests/test_family.py's, and the entries
 #: added since), the defaults first
