@@ -28,8 +28,12 @@ PARAMS = {
     "threshold": [{"threshold": 0.0, "value": 0.0}, {"threshold": 1.0, "value": -5.0}],
     "squareplus": [{}, {"b": 0.25}],
 }
-CASES = [(a.name, p) for a in rk.catalogue() for p in PARAMS.get(a.name, [{}])]
+ALL = [(a.name, p) for a in rk.catalogue() for p in PARAMS.get(a.name, [{}])]
+#: one-argument entries (the gated ones, f(gate) * up, have their own tests below)
+CASES = [(n, p) for n, p in ALL if not rk.get(n).gated]
 IDS = [f"{n}{p or ''}" for n, p in CASES]
+GATED = [(n, p) for n, p in ALL if rk.get(n).gated]
+GATED_IDS = [f"{n}{p or ''}" for n, p in GATED]
 
 #: finite inputs: tails, the overflow range of exp, tiny numbers, ±0
 FINITE = [-1e308, -1e30, -800.0, -710.0, -100.0, -40.0, -20.0, -7.0, -3.5, -1.3, -0.7]
@@ -125,6 +129,38 @@ def test_torch_autograd_at_kinks_equals_torch_functional(name, p):
     (ga,) = torch.autograd.grad(act(a, **p).sum(), a)
     (gb,) = torch.autograd.grad(fn(b).sum(), b)
     np.testing.assert_array_equal(ga.numpy(), gb.numpy())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("name", "p"), GATED, ids=GATED_IDS)
+def test_torch_autograd_gated_equals_derivative(name, p, dtype):
+    """``rk.<gated>(gate, up)`` on tensors: both gradients are ``.derivative``'s pair
+    (``f'(gate) up``, ``f(gate)``) at every pair of finite inputs (no NaN from the chain
+    rule through the formula, as ``0 * inf``); exactly at the kinks; the split form's
+    gradient is ``.derivative`` of the one array (the up half first, as torch's GLU)."""
+    import torch
+
+    act = rk.get(name)
+    x, kinks = _points(name, p)
+    tdt = getattr(torch, dtype)
+    eps = float(torch.finfo(tdt).eps)
+    lim = float(torch.finfo(tdt).max)
+    v = torch.tensor(np.clip(x, -lim, lim), dtype=tdt)
+    a = v.repeat_interleave(len(v)).requires_grad_()  # every gate with every up
+    b = v.repeat(len(v)).requires_grad_()
+    ga, gb = torch.autograd.grad(act(a, b, **p).sum(), (a, b))
+    da, db = act.derivative(a.detach(), b.detach(), **p)
+    _agree(ga.double().numpy(), da.double().numpy(), eps)
+    _agree(gb.double().numpy(), db.double().numpy(), eps)
+    t = torch.cat([b.detach(), a.detach()]).requires_grad_()  # (up, gate), split in halves
+    (gt,) = torch.autograd.grad(act(t, **p).sum(), t)
+    _agree(gt.double().numpy(), act.derivative(t.detach(), **p).double().numpy(), eps)
+    if len(kinks):
+        ak = torch.tensor(kinks, dtype=tdt).repeat_interleave(len(v)).requires_grad_()
+        bk = v.repeat(len(kinks))
+        (gk,) = torch.autograd.grad(act(ak, bk, **p).sum(), ak)
+        np.testing.assert_array_equal(gk.numpy(), act.derivative(ak.detach(), bk, **p)[0].numpy())
 
 
 @pytest.mark.torch

@@ -1137,6 +1137,7 @@ def _gated_xp(
         return _gated_dask(act, kind, gate, up, params, at_kink)
     xp = array_api_compat.array_namespace(gate, up)
     from relukit._prims.numpy import astype, namespace
+    from relukit._prims.numpy import kind as lib
 
     dt = xp.result_type(gate.dtype, up.dtype)
     if not xp.isdtype(dt, "real floating"):
@@ -1146,8 +1147,6 @@ def _gated_xp(
     b = up if up.dtype == dt else astype(xp, up, dt)
     if act.check_dtype is not None:
         act.check_dtype(params, dt)
-    from relukit._prims.numpy import kind as lib
-
     if kind == "value" and lib(xp) in ("torch", "jax"):
         # relukit.torch's and relukit.jax's gated functions: autograd gives the catalogue's
         # derivative pair (see _front_value)

@@ -294,19 +294,22 @@ def _g_both(a, b, y, da, db, A, P, kk):  # pragma: no cover - compiled
 
 
 def _g_backward(a, b, g, ga, gb, A, P, kk):  # pragma: no cover - compiled
-    # the two input gradients in one pass: g f'(a) b and g f(a), each rounded once;
-    # ga or gb may be g (each g[i] is read before it is written)
+    # the two input gradients in one pass: g times each derivative, the derivative
+    # (f'(a) b and f(a)) rounded to the dtype first, as NumPy's grad_out * derivative
+    # (and _backward); ga or gb may be g (each g[i] is read before it is written)
     a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(a.shape[0]):
         va = a[i]
         vb = b[i]
-        wg = _w(g[i])
+        gi = g[i]
         wa = _w(va)
         fv = _v(wa, a0, a1, a2)
         fd = _kink(va, _d(wa, a0, a1, a2), kk, kv, k0, k1)
-        ga[i] = _nan2(va, vb, wg * (fd * _w(vb)))
-        gb[i] = _quiet(va) if va != va else wg * fv
+        ga[i] = _nan2(va, vb, fd * _w(vb))
+        ga[i] = ga[i] * gi
+        gb[i] = _quiet(va) if va != va else fv
+        gb[i] = gb[i] * gi
 
 
 #: kind -> loop template, gated entries

@@ -743,14 +743,16 @@ array([-0.        ,  0.66666667,  4.        ])
 @formula
 def _squareplus_s(m, u, b):
     """``sqrt(u**2 + b)`` for u >= 0 without overflow: as written while the larger of u
-    and sqrt(b) is below 1e150, else scaled by it, big sqrt(1 + (small/big)**2)."""
+    and sqrt(b) is below 1e150 (1e18 in a float32 working precision, where u**2
+    overflows above 1.8e19: bfloat16 inputs on a GPU, JAX's float32), else scaled by
+    it, big sqrt(1 + (small/big)**2)."""
     if m.LEAN:  # u**2 cannot overflow for a float32 x
         return m.sqrt(u * u + b)
     sb = m.sqrt(b)
     big = m.where(u > sb, u, sb)
     small = m.where(u > sb, sb, u)
     r = small / big
-    return m.where(big < 1e150, m.sqrt(u * u + b), big * m.sqrt(1.0 + r * r))
+    return m.where(big < (1e18 if m.F32 else 1e150), m.sqrt(u * u + b), big * m.sqrt(1.0 + r * r))
 
 
 def _squareplus(m, x, b):

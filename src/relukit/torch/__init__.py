@@ -6,10 +6,11 @@ and ``nn.Module`` subclasses of torch's (``rt.ReLU()``, ``rt.LeakyReLU(0.1,
 inplace=True)``, ...), each with one more keyword, ``at_kink``. ``rt.convert(model)``
 swaps the torch.nn activations of any model for these.
 
-Backward saves only what the derivative needs: the output where the catalogue writes
-the derivative from the output (relu, leaky_relu, relu6, hardtanh and the ELU family;
-the next layer usually keeps that tensor anyway, where torch keeps the input as a second
-one), the input otherwise.
+Backward saves only what the derivative needs: the output where the derivative from it
+is exact (relu, leaky_relu with a slope >= 0, relu6, hardtanh; the next layer
+usually keeps that tensor anyway, where torch keeps the input as a second one), the
+input otherwise. On CPU tensors the values and gradients are the NumPy API's, bit for
+bit (``rt.gelu(t)`` is ``rk.gelu(t.numpy())``).
 ``torch.func`` transforms, double backward, ``torch.compile``, ``torch.export``,
 ``torch.jit.trace`` and ``torch.jit.script`` work.
 

@@ -17,7 +17,7 @@ compute the entry's :class:`~relukit.catalogue.Math` on one of three routes
     everything else: ``torch.compile`` (the formulas stay visible to Inductor, which
     fuses them with their neighbours), ``torch.func`` transforms, ``torch.jit.trace``,
     ``torch.export``, fake tensors, other devices, and double backward: the same
-    formulas with torch operations (:func:`relukit._dispatch.formula`).
+    formulas with torch operations (:func:`formula`).
 
 Backward keeps what the derivative needs: the output where the entry's derivative from
 the output is exact (the piecewise-linear entries: relu, leaky_relu with a slope >= 0,
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from relukit import _dispatch
-from relukit.catalogue import Activation, Math, get
+from relukit.catalogue import Activation, Math, catalogue, get
 
 __all__ = ["TorchPlan", "apply", "grad", "plan", "route", "value"]
 
@@ -102,11 +102,9 @@ def _plan(name: str, pvals: tuple[Any, ...]) -> TorchPlan:
     # float32 at x = -20, where elu' is 2e-9), and the gradient must be that of the input
     save_output = m.exact and m.can_use_output(args)
     kinks = tuple(k[0] for k in act.kink_points(**p)) if act.kinks else ()
-    fn = torch_function(act)
-    try:  # torch's builtins (F.gelu, F.softplus) have no signature, and no inplace
-        inplace_ok = fn is None or "inplace" in inspect.signature(fn).parameters
-    except ValueError:
-        inplace_ok = False
+    inplace_ok = _INPLACE_OK.get(act.name)
+    if inplace_ok is None:  # an entry registered after import
+        inplace_ok = _inplace_ok(act)
     return TorchPlan(act, p, m, tuple(args), save_output, kinks, inplace_ok)
 
 
@@ -116,6 +114,20 @@ def torch_function(act: Activation) -> Any:
     if act.torch_name is None or not act.torch_name.startswith(prefix):
         return None
     return getattr(torch.nn.functional, act.torch_name[len(prefix) :], None)
+
+
+def _inplace_ok(act: Activation) -> bool:
+    """The entry has an in-place form: torch's function takes ``inplace`` (or torch has none)."""
+    fn = torch_function(act)
+    try:  # torch's builtins (F.gelu, F.softplus) have no signature, and no inplace
+        return fn is None or "inplace" in inspect.signature(fn).parameters
+    except ValueError:
+        return False
+
+
+#: per entry, whether it has an in-place form; asked once here, as ``torch.compile``
+#: cannot trace ``inspect.signature`` (the plans are made afresh while compiling)
+_INPLACE_OK: dict[str, bool] = {a.name: _inplace_ok(a) for a in catalogue()}
 
 
 def plan(name: str, pvals: tuple[Any, ...] = ()) -> TorchPlan:
@@ -202,7 +214,9 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor
     if r == "cpu":
         y = _value_cpu(pl, x, inplace)
         if y is not None:
-            return y
+            # in place: ``x`` itself (the kernels wrote into a detached alias of it, and
+            # autograd's ``mark_dirty`` wants the input object back)
+            return x if inplace else y
     elif r == "triton":
         from relukit.torch import _triton_gen
 
@@ -210,7 +224,7 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor
         out = x if inplace and x.is_contiguous() else None
         y = _triton_gen.value(pl.math, len(pl.args), xc, pl.triton_args(x.device), out)
         return x.copy_(y) if inplace and y is not x else y
-    y = _dispatch.formula(pl.act, "value", x, pl.params)
+    y = formula(pl, "value", x)
     return x.copy_(y) if inplace else y
 
 
@@ -260,15 +274,12 @@ def grad(
     """
     differentiable = torch.is_grad_enabled() and (t.requires_grad or g.requires_grad)
     r = "torch" if differentiable else route(t)
-    if r == "torch" or g.dtype != t.dtype or g.shape != t.shape:
-        gi = g * _derivative_torch(pl, t, from_output)
-        if at_kink is not None and not from_output and pl.kinks:
-            gi = torch.where(_kink_mask(t, pl.kinks), g * at_kink, gi)
+    gi = None
+    if g.dtype != t.dtype or g.shape != t.shape:
+        pass  # (broadcast or promoted: the formulas)
     elif r == "cpu":
         gi = _grad_cpu(pl, g, t, None if from_output else at_kink, from_output)
-        if gi is None:
-            return grad(pl, g.detach(), t.detach(), at_kink, from_output, kink_mask)
-    else:
+    elif r == "triton":
         from relukit.torch import _triton_gen
 
         gc = g if g.is_contiguous() else g.contiguous()
@@ -279,6 +290,11 @@ def grad(
         gi = _triton_gen.backward(
             pl.math, len(pl.args), tc, gc, pl.triton_args(t.device), k, from_output
         )
+    if gi is None:  # the formulas in torch operations: the derivative (at_kink at the
+        d = _derivative_torch(pl, t, from_output)  # kinks), times g as the NumPy API
+        if at_kink is not None and not from_output and pl.kinks:
+            d = torch.where(_kink_mask(t, pl.kinks), at_kink, d)
+        gi = d * g
     if at_kink is not None and from_output and kink_mask is not None:
         gi = torch.where(kink_mask, g * at_kink, gi)
     return gi
@@ -286,7 +302,7 @@ def grad(
 
 def _derivative_torch(pl: TorchPlan, t: torch.Tensor, from_output: bool) -> torch.Tensor:
     which = "from_output" if from_output else "derivative"
-    return _dispatch.formula(pl.act, which, t, pl.params)
+    return formula(pl, which, t)
 
 
 def _grad_cpu(
@@ -296,9 +312,22 @@ def _grad_cpu(
     if td.dtype not in _NUMPY_DTYPES:  # bfloat16: in float32, rounded once more
         gi = _grad_cpu(pl, gd.float(), td.float(), at_kink, from_output)
         return None if gi is None else gi.to(td.dtype)
-    if td.dtype == torch.float16:  # (the kernels' backward takes float32/float64)
-        gi = _grad_cpu(pl, gd.double(), td.double(), at_kink, from_output)
-        return None if gi is None else gi.to(td.dtype)
+    if td.dtype == torch.float16:
+        # (the kernels' backward takes float32/float64) the derivative in float16, then
+        # times g in float16 (one product of float16 numbers, rounded once): the NumPy
+        # API's derivative * g. From the output (the exact entries: 1 or a slope), the
+        # formula; else the derivative's kernel.
+        if from_output:
+            return formula(pl, "from_output", td).mul_(gd)
+        kp = _kernel_plan(pl, "derivative", _numpy_dtype(td.dtype), at_kink)
+        if kp is None:
+            return None
+        from relukit import _kernels
+
+        d = torch.empty(td.shape, dtype=td.dtype)
+        if kp.run(_as_numpy(td), d.numpy()) is _kernels.NOT_RUN:
+            return None
+        return d.mul_(gd)
     from relukit import _kernels
 
     out = torch.empty(td.shape, dtype=td.dtype)
@@ -395,7 +424,7 @@ class _CoreJvp(_Core):
         return (ty, *([None] * ctx.n_extra))
 
 
-def _call(fn: type[torch.autograd.Function], *args: Any) -> tuple[torch.Tensor, ...]:
+def _call(fn: type[torch.autograd.Function], *args: Any) -> Any:
     """``fn.apply(*args)``; in plain eager mode without ``Function.apply``'s signature
     binding (``inspect.signature`` on every call: most of the Python overhead per call).
     All arguments are positional and given, so binding changes nothing."""
@@ -469,13 +498,27 @@ def gated_value(pl: TorchPlan, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
         return _triton_gen.gated_value(
             pl.math, len(pl.args), a.contiguous(), b.contiguous(), pl.triton_args(a.device)
         )
-    f = _dispatch.formula(pl.act, "value", a, pl.params)
-    return _gated_nan(a, b, f * b)
+    wa, wb, ns = _gated_work(a, b)
+    f = pl.math.value(ns, wa, *pl.args)
+    return _gated_nan(wa, wb, f * wb).to(a.dtype)
+
+
+def _gated_work(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """``a``, ``b`` in the working precision of the gated kernels (float32 and below in
+    float64 on the CPU, as the kernels: products are rounded once, at the end) and the
+    primitives for it."""
+    from relukit._dispatch import _to32, _working
+
+    work, f32 = _working(_XP, a, False)
+    wa = a if work == a.dtype else a.to(work)
+    wb = b if work == b.dtype else b.to(work)
+    tracing = torch._C._get_tracing_state() is not None
+    return wa, wb, _NS[tracing, f32, _to32(_XP, a, f32)]
 
 
 def _gated_nan(a: torch.Tensor, b: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """The gated NaN rule: the gate's NaN, else the input's, else ``r``."""
-    return torch.where(a != a, a, torch.where(b != b, b, r))
+    """The gated NaN rule: the gate's NaN, else the input's (quieted), else ``r``."""
+    return torch.where(a != a, a + 0, torch.where(b != b, b + 0, r))
 
 
 def gated_grad(
@@ -487,9 +530,17 @@ def gated_grad(
     )
     r = "torch" if differentiable else route(a)
     if r == "cpu" and route(g) == "cpu" and route(b) == "cpu" and g.dtype == a.dtype:
-        out = _gated_cpu(pl, "backward", (a, b, g), 2, at_kink)
-        if out is not None:
-            return out[0], out[1]
+        if a.dtype == torch.float16:
+            # (float16's kernels run on float64 copies, where the backward kernel would
+            # round each derivative to float64) the derivatives in float16, then times g
+            # in float16: the NumPy API's derivative * g
+            out = _gated_cpu(pl, "derivative", (a, b), 2, at_kink)
+            if out is not None:
+                return out[0].mul_(g), out[1].mul_(g)
+        else:
+            out = _gated_cpu(pl, "backward", (a, b, g), 2, at_kink)
+            if out is not None:
+                return out[0], out[1]
     elif r == "triton" and g.dtype == a.dtype:
         from relukit.torch import _triton_gen
 
@@ -503,13 +554,16 @@ def gated_grad(
             pl.triton_args(a.device),
             k,
         )
-    f = _dispatch.formula(pl.act, "value", a, pl.params)
-    d = _dispatch.formula(pl.act, "derivative", a, pl.params)
+    # the derivatives f'(a) b and f(a) as the kernels give them (in the working
+    # precision, rounded once), then times g, as the NumPy API's derivative * g
+    wa, wb, ns = _gated_work(a, b)
+    f = pl.math.value(ns, wa, *pl.args)
+    d = pl.math.derivative(ns, wa, *pl.args)
     if at_kink is not None and pl.kinks:
         d = torch.where(_kink_mask(a, pl.kinks), at_kink, d)
-    ga = _gated_nan(a, b, g * (d * b))
-    gb = torch.where(a != a, a, g * f)
-    return ga, gb
+    da = _gated_nan(wa, wb, d * wb).to(a.dtype)
+    db = torch.where(wa != wa, wa + 0, f).to(a.dtype)
+    return da * g, db * g
 
 
 def _gated_cpu(
@@ -607,18 +661,34 @@ def apply_gated(
 # ---------------------------------------------------------------------------
 
 
+def formula(pl: TorchPlan, which: str, x: torch.Tensor) -> Any:
+    """The formula ``which`` (``"value"``, ``"derivative"``, ``"from_output"``) of ``pl``
+    at ``x`` (for ``"from_output"``, the output) in torch operations: what
+    :func:`relukit._dispatch.formula` computes, with the namespace made at import (under
+    ``torch.compile`` Dynamo would trace array_api_compat's cached look-ups, and warn)."""
+    return _run(pl.math, which, x, pl.args)
+
+
 def formula_with(act: Activation, which: str, x: torch.Tensor, ps: tuple[Any, ...]) -> Any:
     """The entry's formula ``which`` at ``x`` with the parameter values ``ps`` given as
-    tensors (broadcast against ``x``), in the working precision of the NumPy API (float32
-    on the CPU in float64, rounded once), NaN in giving the same NaN out."""
+    tensors (broadcast against ``x``)."""
+    return _run(act.math, which, x, ps)
+
+
+def _run(m: Math, which: str, x: torch.Tensor, ps: tuple[Any, ...]) -> Any:
+    """Formula ``which`` of ``m`` at ``x`` with arguments ``ps`` (numbers or tensors), in
+    the working precision of the NumPy API (float32 on the CPU in float64, rounded once),
+    NaN in giving the same NaN out."""
     from relukit._dispatch import _same_nan, _to32, _working
-    from relukit._prims.numpy import namespace
 
     xp = _XP
-    work, f32 = _working(xp, x, act.math.exact)
+    work, f32 = _working(xp, x, m.exact)
     w = x if work == x.dtype else x.to(work)
     args = tuple(p.to(work) if isinstance(p, torch.Tensor) else p for p in ps)
-    r = getattr(act.math, which)(namespace(xp, f32, to32=_to32(xp, x, f32)), w, *args)
+    fn = m.from_output if which == "from_output" else getattr(m, which)
+    assert fn is not None, "no derivative from the output (the plan keeps the input)"
+    tracing = torch._C._get_tracing_state() is not None
+    r = fn(_NS[tracing, f32, _to32(xp, x, f32)], w, *args)
     return _same_nan(xp, x, r)
 
 
@@ -636,6 +706,58 @@ def _torch_namespace() -> Any:
 _XP = _torch_namespace()
 
 
+def _torch_primitives() -> dict[tuple[bool, bool, bool], Any]:
+    """The primitives over torch, by ``(f32, to32)`` (:func:`relukit._prims.numpy.namespace`),
+    whose device look-up reads ``tensor.device``: array_api_compat's ``device()`` goes
+    through cached helpers that Dynamo traces (and warns about) under ``torch.compile``."""
+    from relukit._prims.numpy import ArrayNamespace
+
+    class TorchPrimitives(ArrayNamespace):
+        def _on(self, c: Any) -> dict[str, Any]:
+            return {"device": c.device}
+
+    class TracePrimitives(TorchPrimitives):
+        """Under ``torch.jit.trace``: a ``-0.0`` of a formula (``where(x <= -3, -0.0, ..)``)
+        is computed when the graph runs, not kept as a constant, since TorchScript pools
+        the constants ``-0.0`` and ``0.0`` into one (``0.0 == -0.0``); so is the high half
+        of a number in an exact product (see ``prod_err``)."""
+
+        def where(self, c: Any, a: Any, b: Any) -> Any:
+            if _is_minus_zero(a) and isinstance(b, torch.Tensor):
+                a = -c.new_zeros((), dtype=b.dtype)
+            elif _is_minus_zero(b) and isinstance(a, torch.Tensor):
+                b = -c.new_zeros((), dtype=a.dtype)
+            return super().where(c, a, b)
+
+        def prod_err(self, a: Any, b: Any, p: Any) -> Any:
+            # TorchScript also merges tensor constants less than about 1e-8 apart
+            # (relatively): a number b and its high half bh (Dekker's splitting), which
+            # would make the product's error term 0. bh = b - bl is computed when the
+            # graph runs (exactly: b = bh + bl), from the constants b and bl.
+            if not isinstance(b, float) or not isinstance(p, torch.Tensor):
+                return super().prod_err(a, b, p)
+            t = b * self._split
+            high = t - (t - b)
+            bl = b - high
+            bh = (p.new_zeros(()) + b) - bl
+            ah, al = self._halves(a)
+            return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+    return {
+        (trace, f32, to32): (TracePrimitives if trace else TorchPrimitives)(_XP, f32, to32)
+        for trace in (False, True)
+        for f32 in (False, True)
+        for to32 in (False, True)
+    }
+
+
+def _is_minus_zero(v: Any) -> bool:
+    return isinstance(v, float) and v == 0.0 and math.copysign(1.0, v) < 0
+
+
+_NS = _torch_primitives()
+
+
 class _Learned(torch.autograd.Function):
     """An entry whose parameters are tensors that learn: keeps ``x`` and the parameters
     only; backward recomputes the formula with torch operations and differentiates it
@@ -643,7 +765,8 @@ class _Learned(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, act: Activation, *ps: torch.Tensor) -> torch.Tensor:
-        return formula_with(act, "value", x, ps)
+        pl = _learned_plan(act, x, ps)
+        return formula_with(act, "value", x, ps) if pl is None else value(pl, x)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
@@ -669,20 +792,49 @@ class _Learned(torch.autograd.Function):
                 ins = [t.detach().requires_grad_() for t in saved]
                 y = formula_with(act, "value", ins[0], tuple(ins[1:]))
                 grads = list(torch.autograd.grad(y, ins, g))
-            # the derivative in x is the entry's own formula (its conventions, NaN rule)
-            grads[0] = g * formula_with(act, "derivative", saved[0], tuple(saved[1:]))
+            # the derivative in x is the entry's own formula (its conventions, NaN rule);
+            # on the CPU the kernels' (the NumPy API's bits)
+            pl = _learned_plan(act, saved[0], tuple(saved[1:]))
+            if pl is None:
+                grads[0] = formula_with(act, "derivative", saved[0], tuple(saved[1:])) * g
+            else:
+                grads[0] = grad(pl, g, saved[0])
         out = [grads[0], None]
         for p, gp in zip(saved[1:], grads[1:], strict=True):
             out.append(None if gp is None else gp.sum_to_size(p.shape))
         return tuple(out)
 
 
+def _learned_plan(act: Activation, x: torch.Tensor, ps: tuple[Any, ...]) -> TorchPlan | None:
+    """The plan with the parameters' current values where the CPU kernels run (an eager
+    CPU tensor ``x``, CPU parameters of one value each): the NumPy API's bits. ``None``
+    elsewhere (the formulas in torch operations)."""
+    if route(x) != "cpu":
+        return None
+    for p in ps:
+        if p.device.type != "cpu" or p.numel() != 1 or _is_wrapped(p):
+            return None
+    from relukit.torch._params import bind
+
+    try:  # (reading a CPU tensor's value: no device sync)
+        pv = bind(act.name, tuple(float(p.detach().reshape(())) for p in ps))
+    except (TypeError, ValueError):  # a parameter that went NaN: the formulas
+        return None
+    return plan(act.name, pv)
+
+
 def apply_learned(act: Activation, x: torch.Tensor, ps: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Entry ``act`` at ``x`` with its parameters as tensors ``ps`` (learned parameters)."""
-    if torch._C._get_tracing_state() or torch._C._are_functorch_transforms_active():
+    if (
+        torch._C._get_tracing_state()
+        or torch._C._are_functorch_transforms_active()
+        or torch.compiler.is_compiling()  # (Dynamo cannot trace autograd.grad in backward)
+        or torch.autograd.forward_ad._current_level >= 0  # (no jvp: forward-mode AD)
+    ):
         return formula_with(act, "value", x, ps)  # plain ops: torch's autograd
     if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in ps)):
         y: torch.Tensor = _Learned.apply(x, act, *ps)
         return y
     with torch.no_grad():
-        return formula_with(act, "value", x, ps)
+        pl = _learned_plan(act, x, ps)
+        return formula_with(act, "value", x, ps) if pl is None else value(pl, x)

@@ -16,9 +16,9 @@ What is saved: ``bits`` bit-planes of the codes, each packed 8 elements per byte
 (:mod:`relukit.torch._bits`), ``bits * ceil(n / 8)`` bytes in one ``uint8`` tensor,
 nothing else: the ``2**bits`` levels are one cached tensor per device and dtype, looked
 up in the gradient's dtype (under ``FakeTensorMode`` and ``torch.export`` they are made
-in that mode on each call, and nothing made there is cached). The forward output is the same as with ``bits=None``, bit
-for bit, except on CUDA with Triton, whose fused kernel may differ in the last bit
-(:mod:`relukit.torch._triton_gen`). ``torch.compile`` runs it eagerly (a graph break);
+in that mode on each call, and nothing made there is cached). The forward output is
+the same as with ``bits=None``, bit for bit (on CUDA both come from kernels generated
+from the same formula: :mod:`relukit.torch._triton_gen`). ``torch.compile`` runs it eagerly (a graph break);
 ``torch.jit.trace`` records plain ops that give the same gradient
 (:func:`relukit.torch._trace.fewbit`, 0 at ±inf), without the memory saving.
 
@@ -40,7 +40,7 @@ build the same bytes.
 >>> import torch, relukit.torch as rt
 >>> x = torch.tensor([-2.0, -0.5, 0.5, 2.0], requires_grad=True)
 >>> y = rt.gelu(x, bits=1)
->>> torch.equal(y, torch.nn.functional.gelu(x))
+>>> torch.equal(y, rt.gelu(x))  # the exact value (on the CPU: the NumPy API's bits)
 True
 >>> y.sum().backward()
 >>> x.grad

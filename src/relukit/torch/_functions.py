@@ -14,7 +14,7 @@ What backward keeps (``ctx.save_for_backward``, visible to ``saved_tensors_hooks
 activation                        saved
 ================================  ================================================
 relu, leaky_relu (slope >= 0),    **the output** (the derivative written from the
-relu6, hardtanh, threshold        output is exact). The next layer (Linear, Conv)
+relu6, hardtanh                   output is exact). The next layer (Linear, Conv)
                                   usually keeps the same tensor, so this costs no
                                   extra storage.
 every other entry                 the input (as torch)
@@ -85,11 +85,14 @@ _DTYPE_OK: set[tuple[Any, ...]] = set()  # (name, parameter values, dtype) that 
 def _check_dtype(name: str, pv: tuple[Any, ...], dtype: torch.dtype) -> None:
     """The catalogue's check of the parameters against ``dtype`` (remembered when passed)."""
     key = (name, pv, dtype)
-    if key in _DTYPE_OK:
+    compiling = torch.compiler.is_compiling()
+    # (under torch.compile the check runs on constants, uncached: a look-up in the cache
+    # would become a guard on its content, which this call changes: a recompile each time)
+    if not compiling and key in _DTYPE_OK:
         return
     act = _DTYPE_CHECKS[name]
     act.check_dtype(dict(zip(act.params, pv, strict=True)), dtype)  # type: ignore[misc]
-    if len(_DTYPE_OK) < 4096:
+    if not compiling and len(_DTYPE_OK) < 4096:
         _DTYPE_OK.add(key)
 
 
@@ -123,7 +126,7 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
                 f"relukit.torch.{name}: input must be a floating-point tensor, got {x.dtype}"
             )
         kw = {"inplace": True} if inplace else {}
-        return fn(x, **pl.params, **kw)  # type: ignore[no-any-return]
+        return fn(x, **pl.params, **kw)
     return _core.apply(pl, x, inplace, at_kink)
 
 
@@ -202,14 +205,31 @@ def function(name: str) -> Any:
     """``f(input, *params, inplace=False, at_kink=None, **params)`` for any catalogue entry.
 
     The generic functional form: entries without a named function in
-    :mod:`relukit.torch` (a new catalogue entry) work through this one.
+    :mod:`relukit.torch` (a new catalogue entry) work through this one. A gated entry's
+    is ``f(gate, up=None, *params, dim=-1, at_kink=None, **params)``: ``f(gate) * up``,
+    or with ``up=None`` its one tensor split in halves along ``dim`` (the second half is
+    the gate, as ``torch.nn.functional.glu``, whose ``dim`` is a keyword here).
 
     >>> import torch
     >>> from relukit.torch import function
     >>> function("relu6")(torch.tensor([-1.0, 3.0, 9.0]))
     tensor([0., 3., 6.])
+    >>> function("reglu")(torch.tensor([-1.0, 2.0]), torch.tensor([3.0, 3.0]))
+    tensor([0., 6.])
     """
     act = get(name)
+
+    def no_bits(kwargs: dict[str, Any]) -> None:
+        if "bits" in kwargs:
+            raise TypeError(
+                f"relukit.torch.{act.name}: got bits={kwargs['bits']!r}, but only "
+                f"{', '.join(_fewbit.PARAMS)} take bits= (a few-bit backward)"
+            )
+
+    def values(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        if kwargs and torch.compiler.is_compiling():  # symbolic numbers: see _concrete
+            kwargs = dict(zip(kwargs, _concrete(tuple(kwargs.values())), strict=True))
+        return tuple(act.bind(_concrete(args), kwargs).values()) if args or kwargs else ()
 
     def f(
         input: torch.Tensor,
@@ -218,19 +238,38 @@ def function(name: str) -> Any:
         at_kink: float | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
-        if "bits" in kwargs:
-            raise TypeError(
-                f"relukit.torch.{act.name}: got bits={kwargs['bits']!r}, but only "
-                f"{', '.join(_fewbit.PARAMS)} take bits= (a few-bit backward)"
-            )
-        if kwargs and torch.compiler.is_compiling():  # symbolic numbers: see _concrete
-            kwargs = dict(zip(kwargs, _concrete(tuple(kwargs.values())), strict=True))
-        pvals = tuple(act.bind(_concrete(args), kwargs).values()) if args or kwargs else ()
-        return apply(act.name, input, pvals, inplace, at_kink)
+        no_bits(kwargs)
+        if act.name == "rrelu":  # random slopes in training: torch's own (see rrelu)
+            if "rng" in kwargs:
+                raise TypeError(
+                    f"relukit.torch.rrelu: got rng={kwargs['rng']!r}; in training torch's "
+                    "random generator draws the slopes (torch.manual_seed), rng is the NumPy "
+                    "API's"
+                )
+            p = act.bind(_concrete(args), kwargs)
+            return rrelu(input, p["lower"], p["upper"], p["training"], inplace, at_kink=at_kink)
+        return apply(act.name, input, values(args, kwargs), inplace, at_kink)
 
-    f.__name__ = f.__qualname__ = act.name
-    f.__doc__ = f"{act.summary}\n\n    {act.formula}\n"
-    return f
+    def gated(
+        input: torch.Tensor,
+        up: torch.Tensor | None = None,
+        *args: Any,
+        dim: int = -1,
+        at_kink: float | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        no_bits(kwargs)
+        if isinstance(up, int) and not isinstance(up, bool):
+            raise TypeError(
+                f"relukit.torch.{act.name}: up must be a torch.Tensor or None, got {up!r}; "
+                f"the split form takes the dimension as a keyword: dim={up!r}"
+            )
+        return apply_gated(act.name, input, up, values(args, kwargs), at_kink, dim)
+
+    fn: Any = gated if act.gated else f
+    fn.__name__ = fn.__qualname__ = act.name
+    fn.__doc__ = f"{act.summary}\n\n    {act.formula}\n"
+    return fn
 
 
 # the functional forms (signatures of torch.nn.functional, plus at_kink)
@@ -386,10 +425,12 @@ def hardsigmoid(
 def elu(
     input: torch.Tensor, alpha: float = 1.0, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""ELU, :math:`x` if :math:`x > 0` else :math:`\alpha (e^x - 1)`; saves only the output.
+    r"""ELU, :math:`x` if :math:`x > 0` else :math:`\alpha (e^x - 1)`; keeps the input.
 
-    The derivative is written from the output (:math:`y + \alpha` for :math:`x \le 0`),
-    as torch's in-place ELU does.
+    Backward keeps the input, as torch's out-of-place ELU: the derivative from the
+    output (:math:`y + \alpha` for :math:`x \le 0`, torch's in-place form) is not exact
+    (in float32 :math:`y + \alpha` is 0 at :math:`x = -20`, where the derivative is
+    :math:`2 \cdot 10^{-9}`). In place, a copy of the input is kept (any ``alpha``).
 
     >>> import torch, relukit.torch as rt
     >>> rt.elu(torch.tensor([0.0, 1.0]))
@@ -401,7 +442,7 @@ def elu(
 def celu(
     input: torch.Tensor, alpha: float = 1.0, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""CELU, :math:`\max(0, x) + \min(0, \alpha (e^{x/\alpha} - 1))`; saves only the output.
+    r"""CELU, :math:`\max(0, x) + \min(0, \alpha (e^{x/\alpha} - 1))`; keeps the input.
 
     >>> import torch, relukit.torch as rt
     >>> rt.celu(torch.tensor([0.0, 2.0]), alpha=0.5)
@@ -413,7 +454,7 @@ def celu(
 def selu(
     input: torch.Tensor, inplace: bool = False, *, at_kink: float | None = None
 ) -> torch.Tensor:
-    r"""SELU, :math:`\lambda x` if :math:`x > 0` else :math:`\lambda\alpha(e^x - 1)`; saves the output.
+    r"""SELU, :math:`\lambda x` if :math:`x > 0` else :math:`\lambda\alpha(e^x - 1)`; keeps the input.
 
     >>> import torch, relukit.torch as rt
     >>> rt.selu(torch.tensor([0.0]))

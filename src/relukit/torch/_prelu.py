@@ -23,21 +23,28 @@ from relukit.torch._params import _check_at_kink
 __all__ = ["PReLUFunction", "prelu"]
 
 
-def _all_finite(x: torch.Tensor) -> bool:
+def _all_finite(x: torch.Tensor) -> bool | None:
     """``x`` holds no ±inf or NaN: one ``sum`` (no copy), in plain eager mode on the CPU
-    only (elsewhere False: no host sync, no data-dependent branch under tracers)."""
-    if torch.compiler.is_compiling() or x.device.type != "cpu" or x.numel() == 0:
-        return False
+    only; ``None`` (unknown) elsewhere: no host sync, no data-dependent branch under
+    tracers."""
+    if torch.compiler.is_compiling() or x.device.type != "cpu":
+        return None
     if type(x) is not torch.Tensor or _is_wrapped(x):
-        return False
+        return None
     if torch._C._get_tracing_state() or torch._C._len_torch_dispatch_stack():
-        return False
-    return math.isfinite(x.detach().sum().item())
+        return None
+    return x.numel() == 0 or math.isfinite(x.detach().sum().item())
 
 
-def _nan_fix(x: torch.Tensor, gi: torch.Tensor) -> torch.Tensor:
-    """NaN where ``x`` is NaN (ATen's mask ``x > 0`` sends NaN to the weight's branch)."""
-    return torch.where(x != x, x, gi)
+def _value_fix(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The limit -0.0 where ATen's ``w * x`` is ``0 * -inf`` (NaN from a non-NaN ``x``)."""
+    return y.masked_fill((y != y) & (x == x), -0.0)
+
+
+def _nan_fix(x: torch.Tensor, g: torch.Tensor, gi: torch.Tensor) -> torch.Tensor:
+    """``x * g`` where ``x`` is NaN: the NumPy API's ``derivative * g`` there (the input's
+    NaN, quieted; ATen's mask ``x > 0`` sends NaN to the weight's branch)."""
+    return torch.where(x != x, x * g, gi)
 
 
 def _at_kink(gi: torch.Tensor, g: torch.Tensor, mask: torch.Tensor, at_kink: float) -> torch.Tensor:
@@ -91,6 +98,8 @@ class _PReLUCore(torch.autograd.Function):
         x: torch.Tensor, w: torch.Tensor, at_kink: float | None, lean: bool, finite: bool
     ) -> tuple[torch.Tensor, ...]:
         y = torch.ops.aten._prelu_kernel(x, _prelu_view(x, w))
+        if not finite:
+            y = _value_fix(x, y)
         extras = [x > 0] if lean else []
         if lean and not finite:  # NaN inputs, for a NaN gradient (x > 0 sends NaN to w)
             extras.append(x.isnan())
@@ -126,7 +135,7 @@ class _PReLUCore(torch.autograd.Function):
             gx, gw = torch.ops.aten._prelu_kernel_backward(g, x, wv)
             gw = gw.sum_to_size(wv.shape).reshape(w.shape)
             if not ctx.finite:  # torch's mask x > 0 sends NaN to the weight's branch
-                gx = _nan_fix(x, gx)
+                gx = _nan_fix(x, g, gx)
         if ctx.at_kink is not None:
             gx = _at_kink(gx, g, rest[0], ctx.at_kink)
         return gx, gw, saved
@@ -178,9 +187,14 @@ def prelu(
         dt = torch.get_autocast_dtype(dev)  # torch's autocast runs prelu in low precision
         input, weight = input.to(dt), weight.to(dt)
     _check_prelu(input, weight)  # (after autocast's cast, as torch's checks)
+    finite = _all_finite(input)
     if _differentiable(input, weight):
         lean = not (weight.requires_grad or _is_wrapped(weight))
         lean = lean and torch.autograd.forward_ad._current_level < 0
+        # a frozen weight keeps the mask x > 0 only; with ±inf or NaN in x known (eager
+        # CPU), the input, whose NaNs the gradient gives back as the NumPy API does
+        lean = lean and finite is not False
         fn = _PReLUCore if torch.compiler.is_compiling() else PReLUFunction
-        return _call(fn, input, weight, at_kink, lean, _all_finite(input))[0]
-    return F.prelu(input, weight)
+        return _call(fn, input, weight, at_kink, lean, bool(finite))[0]
+    y = F.prelu(input, weight)
+    return y if finite else _value_fix(input, y)

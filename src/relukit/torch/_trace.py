@@ -92,12 +92,12 @@ def _fix(
 
 def value(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: Any) -> torch.Tensor:
     """Catalogue entry ``pl`` on ``x`` under tracing (see the module doc)."""
-    from relukit import _dispatch
+    from relukit.torch._core import formula
 
     src = x.clone() if inplace else x  # in place: computed from a copy, written back
     c = src.detach()
-    y = _dispatch.formula(pl.act, "value", c, pl.params)
-    d = _dispatch.formula(pl.act, "derivative", c, pl.params)
+    y = formula(pl, "value", c)
+    d = formula(pl, "derivative", c)
     inf = torch.where(torch.isinf(y), src * d, y)  # at x = ±inf
     out = torch.where(torch.isfinite(src), y + gradient_term(src, d), inf)
     out = _fix(src, out, pl.kinks if at_kink is not None else (), at_kink, True)
@@ -106,9 +106,9 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: Any) -> torch.
 
 def gated(pl: TorchPlan, a: torch.Tensor, b: torch.Tensor, at_kink: Any) -> torch.Tensor:
     """Gated entry ``pl`` on ``(a, b)`` under tracing: ``f(a) * b`` in torch operations."""
-    from relukit import _dispatch
+    from relukit.torch._core import formula
 
-    f = _dispatch.formula(pl.act, "value", a, pl.params)
+    f = formula(pl, "value", a)
     if at_kink is not None and pl.kinks:
         mask = a == pl.kinks[0]
         for loc in pl.kinks[1:]:

@@ -95,6 +95,19 @@ _ELEMENTS = (_e0, _e1, _e2, _e3)
 # ---------------------------------------------------------------------------
 
 
+@triton.jit
+def _times(a, b, OUT):  # pragma: no cover - compiled
+    """``a * b`` rounded once to ``OUT``'s dtype: the product of two numbers of that dtype
+    formed exactly in a wider one (float64 for float32 and float64, float32 for float16
+    and bfloat16) and rounded once, the same bits as the dtype's own product (IEEE), and
+    what Triton's interpreter computes right for bfloat16 (which it stores as integers)."""
+    if OUT.dtype.element_ty.primitive_bitwidth > 16:  # (float32, float64)
+        r = a.to(tl.float64) * b.to(tl.float64)
+    else:  # (float16, bfloat16)
+        r = a.to(tl.float32) * b.to(tl.float32)
+    return r.to(OUT.dtype.element_ty)
+
+
 def _k_value(X, Y, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     msk = i < N
@@ -121,7 +134,7 @@ def _k_backward(X, G, OUT, A, K, N, BLOCK: tl.constexpr):  # pragma: no cover - 
     d = tl.where((xk == k0) | (xk == k1), kv, d)
     d = tl.where(x != x, x, d)
     g = tl.load(G + i, mask=msk)
-    tl.store(OUT + i, g * d.to(xin.dtype), mask=msk)
+    tl.store(OUT + i, _times(g, d.to(xin.dtype), OUT), mask=msk)
 
 
 def _k_backward_y(Y, G, OUT, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
@@ -132,7 +145,7 @@ def _k_backward_y(Y, G, OUT, A, N, BLOCK: tl.constexpr):  # pragma: no cover - c
     d = _E(_M, y, tl.load(A).to(_WT), tl.load(A + 1).to(_WT), tl.load(A + 2).to(_WT))
     d = tl.where(y != y, y, d)
     g = tl.load(G + i, mask=msk)
-    tl.store(OUT + i, g * d.to(yin.dtype), mask=msk)
+    tl.store(OUT + i, _times(g, d.to(yin.dtype), OUT), mask=msk)
 
 
 def _k_value_codes(
@@ -150,8 +163,10 @@ def _k_value_codes(
     tl.store(Y + offs, r.to(Y.dtype.element_ty), mask=msk)
     code = tl.zeros([BLOCK, 8], dtype=tl.int32)
     for j in tl.static_range(NBOUNDS):
-        t = tl.load(B + j)
-        code += tl.where(xin <= t, 0, 1)  # NaN: above every boundary, as torch.bucketize
+        # compared widened exactly to the working dtype (the same comparison as in the
+        # dtype; Triton's interpreter compares bfloat16 as the integers it stores)
+        t = tl.load(B + j).to(_WT)
+        code += tl.where(x <= t, 0, 1)  # NaN: above every boundary, as torch.bucketize
     code = tl.where(msk, code, 0)
     for k in tl.static_range(BITS):
         byte = tl.sum(((code >> k) & 1) << cols[None, :], axis=1)
@@ -170,13 +185,14 @@ def _k_gvalue(P, Q, Y, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compile
 
 
 def _k_gbackward(P, Q, G, GA, GB, A, K, N, BLOCK: tl.constexpr):  # pragma: no cover
-    # both input gradients in one pass: g f'(a) b and g f(a), each rounded once
+    # both input gradients in one pass: g times f'(a) b and f(a), each derivative rounded
+    # to the dtype first (as the CPU kernels and the NumPy API's derivative * g)
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     msk = i < N
     ain = tl.load(P + i, mask=msk)
     a = ain.to(_WT)
     b = tl.load(Q + i, mask=msk).to(_WT)
-    g = tl.load(G + i, mask=msk).to(_WT)
+    g = tl.load(G + i, mask=msk)
     a0 = tl.load(A).to(_WT)
     a1 = tl.load(A + 1).to(_WT)
     a2 = tl.load(A + 2).to(_WT)
@@ -185,10 +201,10 @@ def _k_gbackward(P, Q, G, GA, GB, A, K, N, BLOCK: tl.constexpr):  # pragma: no c
     ak = ain.to(_KT)
     kv = tl.where(tl.load(K) != 0.0, tl.load(K + 1).to(_WT), d)
     d = tl.where((ak == tl.load(K + 2).to(_KT)) | (ak == tl.load(K + 3).to(_KT)), kv, d)
-    ga = tl.where(a != a, a, tl.where(b != b, b, g * (d * b)))
-    gb = tl.where(a != a, a, g * f)
-    tl.store(GA + i, ga.to(GA.dtype.element_ty), mask=msk)
-    tl.store(GB + i, gb.to(GB.dtype.element_ty), mask=msk)
+    da = tl.where(a != a, a, tl.where(b != b, b, d * b)).to(GA.dtype.element_ty)
+    db = tl.where(a != a, a, f).to(GB.dtype.element_ty)
+    tl.store(GA + i, _times(da, g, GA), mask=msk)
+    tl.store(GB + i, _times(db, g, GB), mask=msk)
 
 
 @triton.jit
@@ -203,7 +219,7 @@ def _k_codes_backward(G, P, LV, OUT, N, NB, BITS: tl.constexpr, BLOCK: tl.conste
         code |= ((byte[:, None] >> cols[None, :]) & 1) << k
     g = tl.load(G + offs, mask=msk, other=0.0)
     lv = tl.load(LV + code)
-    tl.store(OUT + offs, g * lv, mask=msk)
+    tl.store(OUT + offs, _times(g, lv, OUT), mask=msk)
 
 
 _TEMPLATES: dict[str, Callable[..., Any]] = {
@@ -376,7 +392,7 @@ def gated_backward(
     args: torch.Tensor,
     k: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(g f'(a) b, g f(a))`` in one pass."""
+    """``(g f'(a) b, g f(a))`` in one pass (each derivative rounded to the dtype first)."""
     ga = torch.empty_like(a)
     gb = torch.empty_like(a)
     n = a.numel()

@@ -228,7 +228,7 @@ class _TracedScript:
         return self
 
     def _torch_forward(self, input: torch.Tensor) -> torch.Tensor:
-        return self._scripted(input)  # type: ignore[attr-defined, no-any-return]
+        return self._scripted(input)  # type: ignore[attr-defined]
 
 
 class _GatedForward:
@@ -244,8 +244,8 @@ class _GatedForward:
                 raise RuntimeError("relukit.torch: at_kink has no TorchScript form")
             if up is None:
                 parts = input.chunk(2, s.dim)
-                return s._scripted(parts[1], parts[0])  # type: ignore[no-any-return]
-            return s._scripted(input, up)  # type: ignore[no-any-return]
+                return s._scripted(parts[1], parts[0])
+            return s._scripted(input, up)
         return s._relukit_gated(input, up)
 
     @torch.jit.unused
@@ -304,7 +304,9 @@ def _scriptable_twin(base: type[nn.Module]) -> Any:
     """
     fn = base.forward
     qualname = f"{base.__name__}._torch_forward"
-    code = fn.__code__.replace(co_name="_torch_forward", co_qualname=qualname)
+    # (co_name only: code objects have co_qualname from Python 3.11; the function's
+    # __qualname__ below is what TorchScript and tracebacks read)
+    code = fn.__code__.replace(co_name="_torch_forward")
     twin = types.FunctionType(code, fn.__globals__, "_torch_forward", fn.__defaults__)
     twin.__qualname__ = qualname
     twin.__module__ = fn.__module__
