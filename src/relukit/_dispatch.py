@@ -789,6 +789,11 @@ def backward(
     array([5.])
     """
     np = numpy()
+    if act.gated:  # (the gated kernels take two inputs and give two gradients)
+        raise TypeError(
+            f"{act.name} backward: a gated entry has two inputs, gate and up, and backward "
+            f"takes one; use {act.name}.derivative(gate, up), the pair (d/d gate, d/d up)"
+        )
     bound = act.bind((), dict(params or {}))
     at_kink = check_at_kink(act, at_kink)
     for name, a in (("x", x), ("grad_out", grad_out)):

@@ -569,8 +569,8 @@ def backward_kernel(
     the output when ``from_output``. float16 gradients take the NumPy formula.
     """
     np = _np or __import__("numpy")
-    if x.dtype.char not in "fd":
-        return NOT_RUN
+    if x.dtype.char not in "fd" or getattr(act, "gated", False):
+        return NOT_RUN  # (a gated entry's backward takes two inputs: Plan.run_gated)
     kind = "backward_y" if from_output else "backward"
     p = plan(act, kind, x.dtype, params, at_kink, x)
     if p is None:
