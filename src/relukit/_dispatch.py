@@ -455,7 +455,9 @@ def _numpy(
             _check_out(act, out, x.shape, vdtype if kind == "value" else ddtype)
     xa = x if isinstance(x, np.ndarray) else np.asarray(x)
     if xa.dtype.kind == "f" or (
-        xa.dtype.kind in "iu" and not (kind == "value" and act.integer_preserving)
+        # (integers keep their dtype in the value of relu, relu6: the exact formula on
+        # the integers, for value_and_derivative's value too)
+        xa.dtype.kind in "iu" and not (kind != "derivative" and act.integer_preserving)
     ):
         if xa.dtype.kind in "iu":
             xa = xa.astype(np.float64)  # (integers become the default float: the same kernel)
