@@ -273,6 +273,17 @@ def test_integer_dtypes(dtype: type) -> None:
     assert z.dtype == np.float64  # fractions need a float: the default float
     np.testing.assert_allclose(z, [oracle_leaky(float(v), 0.01) for v in x.tolist()])
     assert rk.relu.derivative(x).dtype == np.float64
+    # value_and_derivative: the value's dtype is the value call's (it was float64 for
+    # relu and relu6, the value computed by the float kernel along with the derivative)
+    for act in (rk.relu, rk.relu6):
+        v, d = act.value_and_derivative(x)
+        assert v.dtype == x.dtype and d.dtype == np.float64, act.name
+        np.testing.assert_array_equal(v, act(x))
+        np.testing.assert_array_equal(d, act.derivative(x))
+        vo, do = np.empty_like(x), np.empty(x.shape)
+        assert act.value_and_derivative(x, at_kink=0.5, out=(vo, do)) == (vo, do)
+        np.testing.assert_array_equal(vo, act(x))
+        np.testing.assert_array_equal(do, act.derivative(x, at_kink=0.5))
 
 
 def test_empty_strided_bigendian_lists() -> None:

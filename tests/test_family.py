@@ -389,6 +389,37 @@ def test_limits_with_parameters():
     assert rk.gelu.derivative(-inf, approximate="tanh") == 0.0
 
 
+#: the far left, where most values and derivatives underflow to a signed zero
+FAR_LEFT = -np.geomspace(30.0, 1e300, 4001)
+
+
+@pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
+def test_an_underflowed_result_keeps_the_true_sign(name, p):
+    # a value or derivative that rounds to 0 is the zero of its true sign (mpmath's),
+    # on the kernels and the NumPy formulas: quick_gelu and swish-beta once added a
+    # correction term of either sign to a -0.0 (+0.0 at 104 of 19,921 such points)
+    from relukit import _kernels
+
+    act = rk.get(name)
+    want = {}
+    for path in (True, False):
+        with _kernels.switched(enabled=path):
+            v, d = _vd(act, FAR_LEFT, p)
+        for part, got in (("value", v), ("derivative", d)):
+            for i in np.flatnonzero(got == 0):
+                if (part, i) not in want:
+                    with mp.workdps(30):
+                        ref = oracle(name, float(FAR_LEFT[i]), p)[part == "derivative"]
+                    want[part, i] = None if ref == 0 else bool(ref < 0)
+                sign = want[part, i]
+                assert sign is None or np.signbit(got[i]) == sign, (
+                    path,
+                    part,
+                    float(FAR_LEFT[i]),
+                    float(got[i]),
+                )
+
+
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 @pytest.mark.parametrize(("name", "p"), CASES, ids=IDS)
 def test_dtype_kept_and_rounded_from_float64(name, p, dtype):

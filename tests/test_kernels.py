@@ -584,6 +584,25 @@ def test_backward_rejects_bad_input_and_leaves_inputs_alone():
     assert np.array_equal(x, [-1.0, 2.0]) and np.array_equal(g, [1.0, 1.0])
 
 
+@pytest.mark.parametrize("act", [a for a in rk.catalogue() if a.gated], ids=lambda a: a.name)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_backward_of_a_gated_entry_is_a_type_error_and_the_kernels_stay_on(act, dtype):
+    # backward is grad_out * f'(x) for one input; a gated entry has two (its derivative
+    # is the pair). It once ran the gated kernel with one input's arguments: numba's
+    # TypingError switched the kernels off for the whole process.
+    x = np.linspace(-2, 2, 300).astype(dtype)
+    g = np.ones_like(x)
+    before = x.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (the kernels' "unavailable" warning would raise)
+        with pytest.raises(
+            TypeError, match=rf"{act.name} backward: .*gated.*derivative\(gate, up\)"
+        ):
+            backward(act, x, g)
+        assert _kernels.plan(rk.silu, "value", dtype, {}, None) is not None
+        np.testing.assert_array_equal(x, before)
+
+
 # ---------------------------------------------------------------------------
 # independent oracles
 # ---------------------------------------------------------------------------

@@ -46,16 +46,13 @@ def rounded(q: Fraction, dtype: str) -> float:
 
 
 @pytest.fixture(params=["numpy", "kernels"])
-def path(request, monkeypatch):
-    """Both array paths: the NumPy formulas, and the kernels at any size."""
-    if request.param == "numpy":
-        monkeypatch.setattr(_kernels, "ENABLED", False)
-    else:
+def path(request):
+    """Both array paths: the NumPy formulas, and the kernels (which take every size)."""
+    if request.param == "kernels":
         pytest.importorskip("numba")
-        monkeypatch.setattr(_kernels, "ENABLED", True)
-        monkeypatch.setattr(_kernels, "MIN_SIZE", 1)
     _dispatch._CALLS.clear()
-    yield request.param
+    with _kernels.switched(enabled=request.param == "kernels"):
+        yield request.param
     _dispatch._CALLS.clear()
 
 

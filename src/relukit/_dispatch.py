@@ -455,7 +455,9 @@ def _numpy(
             _check_out(act, out, x.shape, vdtype if kind == "value" else ddtype)
     xa = x if isinstance(x, np.ndarray) else np.asarray(x)
     if xa.dtype.kind == "f" or (
-        xa.dtype.kind in "iu" and not (kind == "value" and act.integer_preserving)
+        # (integers keep their dtype in the value of relu, relu6: the exact formula on
+        # the integers, for value_and_derivative's value too)
+        xa.dtype.kind in "iu" and not (kind != "derivative" and act.integer_preserving)
     ):
         if xa.dtype.kind in "iu":
             xa = xa.astype(np.float64)  # (integers become the default float: the same kernel)
@@ -514,6 +516,9 @@ def _numpy_formula(
             ns = namespace(np, to32=True)
     if fargs is not None and channel:
         m_, fargs = act.math.resolve(params, work, np)
+    kinks = [k.location(params) for k in act.kinks]
+    if x.dtype == np.float16:
+        fargs, kinks = _opmath(np, fargs), list(_opmath(np, kinks) or ())
     if fargs is None:  # rrelu in training: the random slopes
         v, d = act.math.train(np, work, params) if act.math.train is not None else (None, None)
     else:
@@ -527,11 +532,21 @@ def _numpy_formula(
     if kind != "value":
         d = np.asarray(d, dtype=work.dtype)
         if at_kink is not None:
-            for k in act.kinks:
-                d = np.where(work == k.location(params), at_kink, d)
+            for k in kinks:
+                d = np.where(work == k, at_kink, d)
         d = np.where(nan, work + 0, d)
         results.append(d.astype(ddtype, copy=False))
     return results
+
+
+def _opmath(np: Any, args: Any) -> Any:
+    """float16 computes with its scalar parameters and kink locations rounded to float32,
+    as PyTorch's "opmath" and the kernels (:func:`relukit._kernels.plan`) do; arrays (one
+    weight per channel) are left as they are, as the kernels leave them."""
+    if args is None:
+        return None
+    with np.errstate(all="ignore"):  # (a parameter beyond float32 is its infinity there)
+        return tuple(float(np.float32(a)) if np.ndim(a) == 0 else a for a in args)
 
 
 # ---------------------------------------------------------------------------
@@ -789,6 +804,11 @@ def backward(
     array([5.])
     """
     np = numpy()
+    if act.gated:  # (the gated kernels take two inputs and give two gradients)
+        raise TypeError(
+            f"{act.name} backward: a gated entry has two inputs, gate and up, and backward "
+            f"takes one; use {act.name}.derivative(gate, up), the pair (d/d gate, d/d up)"
+        )
     bound = act.bind((), dict(params or {}))
     at_kink = check_at_kink(act, at_kink)
     for name, a in (("x", x), ("grad_out", grad_out)):
@@ -967,6 +987,9 @@ def _gated_numpy(
     from relukit._prims.numpy import NP
 
     m_, fargs = act.math.resolve(params)
+    kinks = [k.location(params) for k in act.kinks]
+    if a.dtype == np.float16:
+        fargs, kinks = _opmath(np, fargs), list(_opmath(np, kinks) or ())
     work = a.astype(np.float64)
     wb = b.astype(np.float64)
     with np.errstate(all="ignore"):
@@ -976,8 +999,8 @@ def _gated_numpy(
             return v.astype(a.dtype)
         d = np.asarray(m_.derivative(NP, work, *fargs), dtype=np.float64)
         if at_kink is not None:
-            for k in act.kinks:
-                d = np.where(work == k.location(params), at_kink, d)
+            for k in kinks:
+                d = np.where(work == k, at_kink, d)
         dg = _nan_of(np, work, wb, d * wb).astype(a.dtype)
         du = np.where(work != work, work + 0, f).astype(a.dtype)
     pair = (dg, du)

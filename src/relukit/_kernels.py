@@ -496,16 +496,27 @@ def _execute_half(plan: Plan, x: Any, out: Any) -> Any:
     outs = (out if two else (out,)) if out is not None else ((None, None) if two else (None,))
     xc = np.ascontiguousarray(x)  # (float16: a copy only when strided or unaligned)
     flat_x = xc.reshape(-1)
-    news = [np.empty(x.shape, np.float16) for o in outs]
+    # each result goes chunk by chunk straight into a C-contiguous out (either byte
+    # order) that is x itself (in place: a chunk of x is widened before its results are
+    # written) or does not overlap x; else into a new array, copied into out at the end
+    news = [
+        o
+        if o is not None and o.flags.c_contiguous and not _may_alias(np, o, xc)
+        else np.empty(x.shape, np.float16)
+        for o in outs
+    ]
     flat_out = [a.reshape(-1) for a in news]
     tail, align = _tail(plan, x)
     n = flat_x.size
     step = max(HALF_CHUNK // align, 1) * align
     s = settings()
+    # the float64 buffers, made once: a chunk's are not alive next to the last one's
+    wide_buf = np.empty(min(n, step), np.float64)
+    res_buf = [np.empty(min(n, step), np.float64) for _ in news]
     for start in range(0, n, step):
         stop = min(n, start + step)
-        wide = _widen_half(np, flat_x[start:stop])
-        res = [np.empty(wide.shape, np.float64) for _ in news]
+        wide = _widen_half(np, flat_x[start:stop], wide_buf[: stop - start])
+        res = [r[: stop - start] for r in res_buf]
         threads.run(
             plan.kernel,
             wide,
@@ -518,9 +529,15 @@ def _execute_half(plan: Plan, x: Any, out: Any) -> Any:
             threads=s.threads,
         )
         for r, f in zip(res, flat_out, strict=True):
-            _narrow_half(np, r, f[start:stop])
+            chunk = f[start:stop]
+            if chunk.dtype.isnative and chunk.flags.aligned:
+                _narrow_half(np, r, chunk)
+            else:  # (the bit loops write native float16: through one chunk)
+                native = np.empty(chunk.shape, np.float16)
+                _narrow_half(np, r, native)
+                chunk[...] = native
     for a, o in zip(news, outs, strict=True):
-        if o is not None:
+        if o is not None and a is not o:
             np.copyto(o, a)
     if out is not None:
         return out
@@ -539,11 +556,14 @@ def _half_mod() -> Any:
     return _half
 
 
-def _widen_half(np: Any, x: Any) -> Any:
-    """float16 -> float64, exactly (NumPy's bits), with a vectorised loop."""
+def _widen_half(np: Any, x: Any, wide: Any = None) -> Any:
+    """float16 -> float64, exactly (NumPy's bits), with a vectorised loop; into ``wide``
+    (a C-contiguous float64 array of x's size) when given."""
+    if wide is None:
+        wide = np.empty(x.shape, np.float64)
     if not (x.dtype.isnative and x.flags.aligned and x.flags.c_contiguous):
-        return x.astype(np.float64)
-    wide = np.empty(x.shape, np.float64)
+        wide.reshape(-1)[...] = x.reshape(-1)  # (NumPy's exact conversion)
+        return wide
     _half_mod().half_to_double(x.reshape(-1).view(np.uint16), wide.reshape(-1))
     return wide
 
@@ -569,8 +589,8 @@ def backward_kernel(
     the output when ``from_output``. float16 gradients take the NumPy formula.
     """
     np = _np or __import__("numpy")
-    if x.dtype.char not in "fd":
-        return NOT_RUN
+    if x.dtype.char not in "fd" or getattr(act, "gated", False):
+        return NOT_RUN  # (a gated entry's backward takes two inputs: Plan.run_gated)
     kind = "backward_y" if from_output else "backward"
     p = plan(act, kind, x.dtype, params, at_kink, x)
     if p is None:

@@ -985,8 +985,12 @@ def _swish_beta(m, x, beta):
     if not m.LEAN:
         # z = beta x is rounded: sigmoid's relative error from it grows as |z| / 2 ulp
         # (100 ulp at x = -60 for quick_gelu). With beta x = z + ez exactly,
-        # x sigmoid(z + ez) = x sigmoid(z) (1 + (1 - sigmoid(z)) ez) to first order
-        r = r + r * ((1.0 - s) * _swish_beta_err(m, x, beta, z))
+        # x sigmoid(z + ez) = x sigmoid(z) (1 + (1 - sigmoid(z)) ez) to first order;
+        # where the term is 0, r as it is: an underflowed r keeps its sign (-0.0 + 0.0
+        # would be +0.0), and r = inf at x = inf (k = 0 there: inf * 0)
+        k = (1.0 - s) * _swish_beta_err(m, x, beta, z)
+        c = r * k
+        r = m.where((k == 0.0) | (c == 0.0), r, r + c)
     return m.tiny_half(x, m.where(x == -math.inf, -0.0, r))
 
 
@@ -1012,7 +1016,8 @@ def _swish_beta_d(m, x, beta):
     s = m.sigmoid(z)
     ez = _swish_beta_err(m, x, beta, z)
     zc = m.clip(z, -_SILU_FLAT, _SILU_FLAT)  # (s (1 - s) = 0 beyond: no inf * 0)
-    return d + (s * (1.0 - s)) * (2.0 + zc * (1.0 - 2.0 * s)) * ez
+    c = (s * (1.0 - s)) * (2.0 + zc * (1.0 - 2.0 * s)) * ez
+    return m.where(c == 0.0, d, d + c)  # (an underflowed d keeps its sign, as above)
 
 
 def _quick_args(p, x=None, xp=None):
