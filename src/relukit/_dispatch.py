@@ -520,7 +520,7 @@ def _numpy_formula(
     if x.dtype == np.float16:
         fargs, kinks = _opmath(np, fargs), list(_opmath(np, kinks) or ())
     if fargs is None:  # rrelu in training: the random slopes
-        v, d = act.math.train(np, work, params) if act.math.train is not None else (None, None)
+        v, d = act.math.trained(np, work, params) if act.math.train is not None else (None, None)
     else:
         v = m_.value(ns, work, *fargs) if kind != "derivative" else None
         d = m_.derivative(ns, work, *fargs) if kind != "value" else None
@@ -592,7 +592,7 @@ def _array_api(
             continue
         if not xp.isdtype(xi.dtype, "real floating"):  # relu, relu6 on integers: exact
             m_, a_ = act.math.resolve(params, xi, xp)
-            results.append(getattr(m_, which)(namespace(xp), xi, *a_))
+            results.append(getattr(m_, which)(namespace(xp), xi, *(a_ or ())))
             continue
         if which == "value" and lib(xp) in ("torch", "jax") and _differentiable_front(act):
             # relukit.torch's Function, relukit.jax's custom_jvp: autograd (torch.func,
@@ -605,7 +605,7 @@ def _array_api(
         w = xi if work == xi.dtype else astype(xp, xi, work)
         m_, a_ = act.math.resolve(params, w, xp)
         if a_ is None:
-            r = act.math.train(xp, w, params)[0 if which == "value" else 1]
+            r = act.math.trained(xp, w, params)[0 if which == "value" else 1]
         else:
             r = getattr(m_, which)(namespace(xp, f32, to32=_to32(xp, xi, f32)), w, *a_)
         if which == "derivative" and at_kink is not None:
@@ -623,7 +623,7 @@ def _front_gated(act: Activation, library: str, a: Any, b: Any, params: dict) ->
         return _core.apply_gated(_core.plan(act.name, tuple(params.values())), a, b, None)
     import relukit.jax
 
-    fn = getattr(relukit.jax, act.name, None)
+    fn: Any = getattr(relukit.jax, act.name, None)
     if getattr(fn, "__name__", None) != act.name:
         fn = relukit.jax.make(act)
     return fn(a, b, **params)
@@ -645,7 +645,7 @@ def _front_value(act: Activation, library: str, x: Any, params: dict) -> Any:
         return _core.apply(_core.plan(act.name, tuple(params.values())), x, False, None)
     import relukit.jax
 
-    fn = getattr(relukit.jax, act.name, None)
+    fn: Any = getattr(relukit.jax, act.name, None)
     if getattr(fn, "__name__", None) != act.name:  # (an entry made outside the catalogue)
         fn = relukit.jax.make(act)
     return fn(x, **params)
@@ -665,9 +665,9 @@ def formula(act: Activation, which: str, x: Any, params: dict) -> Any:
     w = x if work == x.dtype else astype(xp, x, work)
     m_, a_ = act.math.resolve(params, w, xp)
     if a_ is None:
-        r = act.math.train(xp, w, params)[0 if which == "value" else 1]
+        r = act.math.trained(xp, w, params)[0 if which == "value" else 1]
     else:
-        fn = m_.from_output if which == "from_output" else getattr(m_, which)
+        fn: Any = m_.from_output if which == "from_output" else getattr(m_, which)
         r = fn(namespace(xp, f32, to32=_to32(xp, x, f32)), w, *a_)
     return _same_nan(xp, x, r)
 
@@ -987,6 +987,7 @@ def _gated_numpy(
     from relukit._prims.numpy import NP
 
     m_, fargs = act.math.resolve(params)
+    assert fargs is not None  # (no gated entry trains its arguments)
     kinks = [k.location(params) for k in act.kinks]
     if a.dtype == np.float16:
         fargs, kinks = _opmath(np, fargs), list(_opmath(np, kinks) or ())
@@ -1178,6 +1179,7 @@ def _gated_xp(
     wa = a if work == a.dtype else astype(xp, a, work)
     wb = b if work == b.dtype else astype(xp, b, work)
     m_, fargs = act.math.resolve(params, wa, xp)
+    assert fargs is not None  # (no gated entry trains its arguments)
     ns = namespace(xp, f32)
     f = m_.value(ns, wa, *fargs)
 

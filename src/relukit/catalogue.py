@@ -360,6 +360,13 @@ class Math:
             return self, self.args(params, x, xp)
         return self, tuple(params.values())
 
+    def trained(self, xp: Any, x: Any, params: Mapping[str, Any]) -> tuple[Any, Any]:
+        """``(value, derivative)`` by :attr:`train`, for the parameters that ``args``
+        declines."""
+        if self.train is None:
+            raise TypeError("these parameters need a train formula, and the entry has none")
+        return self.train(xp, x, params)
+
     def can_use_output(self, args: tuple[Any, ...] | None) -> bool:
         """Whether :attr:`from_output` gives the derivative for these arguments."""
         if self.from_output is None or args is None:
@@ -687,7 +694,7 @@ class _Method:
         name = "derivative" if self._kind == "derivative" else "value_and_derivative"
         return f"<relukit {self._act.name}.{name}>"
 
-    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+    def __reduce__(self) -> tuple[Any, tuple[Any, str]]:
         return (
             getattr,
             (self._act, "derivative" if self._kind == "derivative" else "value_and_derivative"),

@@ -77,7 +77,7 @@ def _formula(act: Activation, which: str, x: Any, params: dict) -> Any:
     work = x if x.dtype in (jnp.float32, jnp.float64) else x.astype(jnp.float32)
     m, args = act.math.resolve(params, work, jnp)
     if args is None:  # rrelu in training: its random slopes
-        r = act.math.train(jnp, work, params)[0 if which == "value" else 1]
+        r = act.math.trained(jnp, work, params)[0 if which == "value" else 1]
     else:
         ns = namespace(jnp, f32=work.dtype != jnp.float64)
         r = getattr(m, which)(ns, work, *args)

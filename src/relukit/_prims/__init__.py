@@ -70,7 +70,7 @@ from __future__ import annotations
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from relukit._prims.tables import ROOTS
 
@@ -107,7 +107,7 @@ def formula(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def is_formula(obj: Any) -> bool:
+def is_formula(obj: Any) -> TypeGuard[Callable[..., Any]]:
     return isinstance(obj, types.FunctionType) and getattr(obj, _MARK, False)
 
 

@@ -173,11 +173,11 @@ def _library_erfcx(k: Kind) -> Callable[[Any], Any] | None:
     if k == "torch":
         import torch
 
-        return torch.special.erfcx  # type: ignore[no-any-return]
+        return torch.special.erfcx
     if k == "cupy":  # pragma: no cover - CuPy is not installed in CI
         import cupyx.scipy.special
 
-        return cupyx.scipy.special.erfcx  # type: ignore[no-any-return]
+        return cupyx.scipy.special.erfcx
     return None  # NumPy, Dask, JAX: the shared polynomial (no SciPy needed)
 
 
@@ -242,13 +242,13 @@ class _MathNamespace:
         return math.log1p(e)
 
     def sigmoid2(self, z: float) -> tuple[float, float]:
-        return shared.sigmoid2(self, z)  # type: ignore[no-any-return]
+        return shared.sigmoid2(self, z)
 
     def sigmoid(self, z: float) -> float:
-        return shared.sigmoid2(self, z)[0]  # type: ignore[no-any-return]
+        return shared.sigmoid2(self, z)[0]
 
     def erfcx(self, a: float) -> float:
-        return shared.erfcx(self, a)  # type: ignore[no-any-return]
+        return shared.erfcx(self, a)
 
     @staticmethod
     def tiny_half(x: float, r: float) -> float:

@@ -135,7 +135,7 @@ class GatedMLP(nn.Module):
         new.train(m.training)
         for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks"):
             getattr(new, hooks).update(getattr(m, hooks))
-        new.relukit_replaces = type(m).__name__
+        setattr(new, "relukit_replaces", type(m).__name__)  # noqa: B010 (a plain attribute)
         return new
 
     def extra_repr(self) -> str:
