@@ -110,7 +110,14 @@ def _derivative(name: str, params: tuple[tuple[str, Any], ...]) -> Callable[[Any
 def _cells(name: str, params: tuple[tuple[str, Any], ...], n: int, limit: float) -> Any:
     """Per-cell normal mass ``w`` and phi-weighted mean derivative ``d`` (float64)."""
     import numpy as np
-    from scipy.special import ndtr
+
+    from relukit._optional import require
+
+    ndtr = require(
+        "scipy.special",
+        "few-bit levels for parameters without a stored table",
+        alternative="the default parameters' levels need no SciPy",
+    ).ndtr
 
     edges = np.linspace(-limit, limit, n + 1)
     mass = np.diff(np.concatenate([[0.0], ndtr(edges[1:-1]), [1.0]]))
