@@ -38,8 +38,18 @@ from relukit import _kernels_build as kb
 from relukit import _kernels_loops as kl
 from relukit._prims import lower, numba32, numba64
 
-CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
-IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
+ALL = [(name, p) for name, ps in PARAMS.items() for p in ps]
+
+
+def _ids(cases: list) -> list[str]:
+    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in cases]
+
+
+#: the one-input entries (the gated ones, two inputs, have loops of their own)
+CASES = [(name, p) for name, p in ALL if not rk.get(name).gated]
+IDS = _ids(CASES)
+GATED = [(name, p) for name, p in ALL if rk.get(name).gated]
+GATED_IDS = _ids(GATED)
 
 
 def _element_formula(element) -> tuple:
@@ -77,6 +87,39 @@ def test_every_entry_has_its_kernels_made_from_its_formulas(name, p, dtype):
         assert _element_formula(g["_d"]) == (lower(deriv_fn, m), m)
         assert g["_w"] is (kb._same if formulas.exact else kb._widen)
         assert plan.kernel is kb.kernel(formulas, ns, kind, len(args))  # made once
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name,p", GATED, ids=GATED_IDS)
+def test_every_gated_entry_has_its_gated_kernels_made_from_its_formulas(name, p, dtype):
+    """A gated entry, ``f(gate) * up``: the gated loop of each kind (two inputs, the two
+    derivatives) plugged with the gate's activation ``f`` and its derivative, lowered for
+    the float64 namespace for float32 as well (``f(gate)`` meets ``up`` in float64: the
+    lean namespace's clipped tails, values whose float32 rounding is the limit but not 0,
+    would turn ``0 * inf = nan`` into ``inf``), the inputs widened to float64 for the
+    exact entries too, and no loop from the output."""
+    act = rk.get(name)
+    params = act.bind((), p)
+    formulas, args = act.math.resolve(params)
+    assert set(kl.GATED) == {"value", "derivative", "both", "backward"}
+    assert not formulas.can_use_output(args)
+    with pytest.raises(ValueError, match="no derivative from the output"):
+        _kernels.plan(act, "backward_y", dtype, params, None)
+    base = f"{formulas.value.__module__}.{formulas.value.__qualname__}"
+    for kind, template in kl.GATED.items():
+        plan = _kernels.plan(act, kind, dtype, params, None)
+        assert plan is not None, kind
+        py = plan.kernel.py_func
+        assert py.__qualname__ == f"{base}_g_{kind}_64"
+        assert py.__module__ == kb.__name__
+        assert py.__code__.co_filename == kl.__file__
+        assert py.__code__.co_code == template.__code__.co_code  # the gated loop itself
+        g = py.__globals__
+        assert _element_formula(g["_v"]) == (lower(formulas.value, numba64), numba64)
+        assert _element_formula(g["_d"]) == (lower(formulas.derivative, numba64), numba64)
+        assert g["_w"] is kb._widen
+        assert plan.kernel is kb.kernel(formulas, "64", kind, len(args), gated=True)
+        assert plan.kernel is not kb.kernel(formulas, "64", kind, len(args))  # not the 1-input
 
 
 def test_per_channel_kernels():
