@@ -18,6 +18,8 @@ Both sides are pinned to mpmath in test_accuracy.py; here they are held to each 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -29,8 +31,18 @@ from test_family import PARAMS
 
 pytest.importorskip("numba")
 
-CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
-IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
+ALL = [(name, p) for name, ps in PARAMS.items() for p in ps]
+
+
+def _ids(cases: list) -> list[str]:
+    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in cases]
+
+
+#: the one-input entries; the gated ones (two inputs, gate and up) are tested below them
+CASES = [(name, p) for name, p in ALL if not rk.get(name).gated]
+IDS = _ids(CASES)
+GATED = [(name, p) for name, p in ALL if rk.get(name).gated]
+GATED_IDS = _ids(GATED)
 INT = {2: np.int16, 4: np.int32, 8: np.int64}
 
 #: float64: the most ulp between the kernels and the NumPy formulas, (value, derivative),
@@ -52,6 +64,11 @@ F64_ULPS: dict[str, tuple[int, int]] = {
     "hardsigmoid": (0, 0),
     "squareplus": (3, 5),
     "sparse_plus": (0, 0),
+    "squared_relu": (0, 0),
+    # 1 ulp where scale r^2 is subnormal (r^2's rounding error is no float there: the
+    # NumPy formula's error term is off by one subnormal ulp, the kernels' fused one not)
+    "star_relu": (1, 0),
+    "quick_gelu": (3, 5),
 }
 
 
@@ -182,6 +199,169 @@ def test_special_values_are_the_same(name, p, dtype):
             assert np.array_equal(bits(got), bits(np.full(len(kinks), at_kink, dtype)))
 
 
+# ---------------------------------------------------------------------------
+# gated entries: f(gate) * up, two inputs, the pair of derivatives
+# ---------------------------------------------------------------------------
+
+#: float64, gated: the most ulp between the kernels and the NumPy formulas, (value,
+#: d/d gate, d/d up). Measured on the pairs of :func:`gated_sample` and 450,000 more
+#: (normal, uniform and log-uniform gates; ups of the same kinds and log-uniform on
+#: [1e-10, 1e10]): d/d up is f(gate), as f's one-input entry (gelu for geglu, silu for
+#: swiglu with beta = 1); the products by up round once more. reglu and bilinear are
+#: exact: the same bits.
+GATED_F64_ULPS: dict[str, tuple[int, int, int]] = {
+    "glu": (4, 3, 2),
+    "geglu-approximate=none": (6, 5, 6),
+    "geglu-approximate=tanh": (4, 8, 4),
+    "swiglu-beta=1.0": (4, 6, 4),
+    "swiglu-beta=2.0": (4, 5, 3),
+    "swiglu-beta=0.5": (4, 7, 4),
+}
+
+
+def gated_bound(name: str, p: dict, dtype) -> tuple[int, int, int]:
+    if rk.get(name).math.resolve(rk.get(name).bind((), p))[0].exact:
+        return (0, 0, 0)
+    if dtype != np.float64:
+        return (1, 1, 1)  # (both round a float64 result once)
+    return GATED_F64_ULPS[_ids([(name, p)])[0].rstrip("-")]
+
+
+def gated_sample(dtype, act, p) -> tuple[np.ndarray, np.ndarray]:
+    """(gate, up): every pair of edge values (±0, ±inf, NaNs, subnormals, the tails, the
+    kinks: inf * 0 among them), then the samples of :func:`sample` against the same
+    samples in another order."""
+    edge = edge_values(dtype, act, p)
+    g_edge, u_edge = (a.reshape(-1) for a in np.meshgrid(edge, edge))
+    x = sample(dtype, act, p)
+    up = np.random.default_rng(6).permutation(x)
+    return np.concatenate([g_edge, x]), np.concatenate([u_edge, up])
+
+
+def gated_kinds(act, p, g, u) -> dict:
+    return {
+        "value": lambda: (act(g, u, **p),),
+        "derivative": lambda: act.derivative(g, u, **p),
+        "derivative at_kink": lambda: act.derivative(g, u, **p, at_kink=0.25),
+        "both": lambda: (lambda r: (r[0], *r[1]))(act.value_and_derivative(g, u, **p)),
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f16", "f32", "f64"])
+@pytest.mark.parametrize("name,p", GATED, ids=GATED_IDS)
+def test_gated_numpy_formulas_against_the_kernels(name, p, dtype):
+    act = rk.get(name)
+    g, u = gated_sample(dtype, act, p)
+    bv, bg, bu = gated_bound(name, p, dtype)
+    for kind, call in gated_kinds(act, p, g, u).items():
+        k, f = both_paths(call)
+        labels = {1: ("value",), 2: ("d/d gate", "d/d up"), 3: ("value", "d/d gate", "d/d up")}
+        bound = {"value": bv, "d/d gate": bg, "d/d up": bu}
+        assert len(k) == len(f)
+        for label, kk, ff in zip(labels[len(k)], k, f, strict=True):
+            if bound[label] == 0:
+                assert same_bits(kk, ff), f"{kind} {label}"
+            else:
+                assert_close(kk, ff, bound[label], f"{kind} {label}", g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name,p", GATED, ids=GATED_IDS)
+def test_gated_backward_kernel_is_grad_out_times_the_derivatives(name, p, dtype):
+    """The gated backward kernel (relukit.torch's on float32 and float64 CPU tensors; the
+    NumPy API has no gated backward) gives ``grad_out`` times each derivative of the NumPy
+    formulas, the derivative rounded to the dtype first: one rounding more than the
+    derivative. (float16: relukit.torch multiplies the derivatives' float16 arrays.)"""
+    act = rk.get(name)
+    g, u = gated_sample(dtype, act, p)
+    grad = gradient_for(g)
+    _, bg, bu = gated_bound(name, p, dtype)
+    for at_kink in (None, 0.25):
+        params = act.bind((), p)
+        plan = _kernels.plan(act, "backward", dtype, params, at_kink)
+        with np.errstate(all="ignore"):
+            ga, gb = plan.run_gated(g, u, (None, None), grad)
+            with _kernels.switched(enabled=False):
+                dg, du = act.derivative(g, u, **p, at_kink=at_kink)
+            want = (grad * dg, grad * du)
+        bounds = (2 * bg + 1, 2 * bu + 1)
+        for label, got, w, b in zip(("d/d gate", "d/d up"), (ga, gb), want, bounds, strict=True):
+            assert got.dtype == w.dtype, label
+            assert_close(got, w, b, f"backward {label} at_kink={at_kink}", g)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f16", "f32", "f64"])
+@pytest.mark.parametrize("name,p", GATED, ids=GATED_IDS)
+def test_gated_special_values_are_the_same(name, p, dtype):
+    # gates ±0, ±inf, ±max, NaN and the kinks, times ups of the same and a few numbers
+    # (inf * 0 among them), at_kink at the kinks: the same bits; d/d gate at a kink is
+    # at_kink * up (the IEEE product in float64, rounded once; up's NaN where up is NaN)
+    act = rk.get(name)
+    fi = np.finfo(dtype)
+    vals = [0.0, -0.0, np.inf, -np.inf, float(fi.max), -float(fi.max), np.nan]
+    with np.errstate(over="ignore"):
+        kinks = [np.asarray(k[0]).astype(dtype) for k in act.kink_points(**p)]
+    kinks = [float(k) for k in kinks if np.isfinite(k)]
+    gates = np.array(vals + kinks, dtype=dtype)
+    ups = np.array(vals + kinks + [1.0, -2.5, 3.0], dtype=dtype)
+    g, u = (a.reshape(-1) for a in np.meshgrid(gates, ups))
+    at = np.isin(g, np.array(kinks, dtype=dtype)) & ~np.isnan(g)
+    for at_kink in (None, 0.25, float("nan"), -0.0):
+        k, f = both_paths(act.value_and_derivative, g, u, **p, at_kink=at_kink)
+        assert same_bits(k, f), (at_kink, k, f)
+        if at_kink is not None and kinks:
+            got = k[1][0][at]
+            with np.errstate(invalid="ignore"):
+                ua = u[at].astype(np.float64)
+                want = np.where(np.isnan(ua), ua, np.float64(at_kink) * ua).astype(dtype)
+            assert np.array_equal(bits(got), bits(want)), (at_kink, got, want)
+
+
+def test_gated_float32_kernels_keep_inf_times_zero_nan():
+    """float32 gates whose f(gate) is 0 in float64 (an underflow) times an infinite up:
+    nan, as the NumPy formulas, the float64 kernels and the composite give. The float32
+    kernels once used the lean primitives, whose clipped tails are tiny but not 0 (their
+    float32 rounding is the limit), and gave ±inf."""
+    import math
+
+    # f(gate) in float64, written out: sigmoid(-800) <= exp(-800), -800 sigmoid(-800),
+    # -100 Phi(-100) = -50 erfc(100 / sqrt 2): all below the smallest subnormal
+    assert math.exp(-800.0) == 0.0 and math.erfc(100 / math.sqrt(2)) == 0.0
+    gates = {"glu": [-800.0], "swiglu": [-800.0], "geglu": [-800.0, -100.0]}
+    for name, more in gates.items():
+        g = np.array([-3.4e38, -1e30, *more], np.float32)
+        u = np.resize(np.array([np.inf, -np.inf], np.float32), g.size)
+        act = rk.get(name)
+        for enabled in (True, False):
+            with _kernels.switched(enabled=enabled), np.errstate(all="ignore"):
+                v, (dg, du) = act.value_and_derivative(g, u)
+            assert np.isnan(v).all() and np.isnan(dg).all(), (name, enabled, v, dg)
+            assert (du == 0).all(), (name, enabled, du)  # f(gate) rounded: ±0
+
+
+@pytest.mark.parametrize("path", ["kernels", "numpy formulas"])
+def test_gated_roundings_and_signalling_nans_do_not_warn(path):
+    """Under NumPy's default error handling: a float16 result that overflows to inf
+    (300 * 300) or underflows, and a signalling NaN gate, give their results with no
+    RuntimeWarning on either path (the float16 kernels' results were rounded with a
+    warning, the NumPy formulas widened a signalling NaN with one)."""
+    import warnings
+
+    h = np.array([300.0, 1e-4, 2.0], np.float16)
+    snan = np.array([0x7F800001], np.uint32).view(np.float32)
+    with _kernels.switched(enabled=path == "kernels"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v, (dg, du) = rk.reglu.value_and_derivative(h, h)
+        out = np.empty(3, np.float16)
+        rk.swiglu(h, h, out=out)
+        n = rk.swiglu(snan, np.ones(1, np.float32))
+        ns = rk.glu.derivative(snan, np.ones(1, np.float32))
+    assert v.tolist() == [np.inf, 0.0, 4.0] and same_bits(dg, h)  # (d/d gate = up)
+    assert np.isinf(out[0]) and out[1] == 0.0
+    assert int(n.view(np.uint32)[0]) == 0x7FC00001
+    assert [int(r.view(np.uint32)[0]) for r in ns] == [0x7FC00001, 0x7FC00001]
+
+
 #: parameters at the edges of what each entry accepts (negative, tiny and huge alphas,
 #: slopes, bounds, weights): the kernels must agree with the NumPy formulas (celu with
 #: alpha < 0 once returned wrong values in the kernels)
@@ -200,6 +380,33 @@ UNUSUAL = [
 ]
 
 
+#: the slopes that meet x in its dtype (README, Accuracy: "Slopes meet x in its dtype")
+SLOPES = {"leaky_relu": ("negative_slope",), "rrelu": ("lower", "upper")}
+
+
+def unfit_slope(name: str, p: dict, dtype) -> str | None:
+    """The first slope of ``p`` that is not 0 and does not round to a normal number of
+    ``dtype`` (NumPy's own rounding, independent of relukit), or None."""
+    fi = np.finfo(dtype)
+    for k in SLOPES.get(name, ()):
+        with np.errstate(over="ignore", under="ignore"):
+            r = abs(float(np.asarray(p[k]).astype(dtype)))
+        if p[k] != 0 and not (fi.tiny <= r <= fi.max):
+            return k
+    return None
+
+
+def test_unfit_slope_helper():
+    # the oracle of the rejected cases: 1e30 overflows float16 only, 1e-40 is subnormal
+    # in float32, 0 is always fine
+    assert unfit_slope("leaky_relu", {"negative_slope": 1e30}, np.float16) == "negative_slope"
+    assert unfit_slope("leaky_relu", {"negative_slope": 1e30}, np.float32) is None
+    assert unfit_slope("rrelu", {"lower": 0.0, "upper": 1e30}, np.float16) == "upper"
+    assert unfit_slope("rrelu", {"lower": 1e-40, "upper": 0.5}, np.float32) == "lower"
+    assert unfit_slope("leaky_relu", {"negative_slope": 0.0}, np.float16) is None
+    assert unfit_slope("prelu", {"weight": 1e30}, np.float16) is None
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f16", "f32", "f64"])
 @pytest.mark.parametrize(
     "name,p", UNUSUAL, ids=[n + "".join(f"-{v}" for v in p.values()) for n, p in UNUSUAL]
@@ -211,6 +418,20 @@ def test_unusual_parameters(name, p, dtype):
             [-np.geomspace(1e-40, 3e38, 150), np.geomspace(1e-40, 3e38, 150),
              np.linspace(-10, 10, 201), [np.nan, -np.inf, np.inf, 0.0, -0.0]]
         ).astype(dtype)  # fmt: skip
+    bad = unfit_slope(name, p, dtype)
+    if bad is not None:
+        # by design (README, Accuracy): a slope that is not 0 and does not round to a
+        # normal number of x's dtype is refused, on both paths, x left alone
+        before = bits(x).copy()
+        what = "overflows to inf" if abs(p[bad]) > 1 else "is below the normal numbers"
+        msg = re.escape(f"{name}: {bad} = {p[bad]!r} {what} in {np.dtype(dtype).name}, ")
+        msg += rf".*{bad} must be 0 or of magnitude between"  # (and the accepted range)
+        for fn in (act, act.derivative):
+            for enabled in (True, False):
+                with _kernels.switched(enabled=enabled), pytest.raises(ValueError, match=msg):
+                    fn(x, **p)
+        assert np.array_equal(bits(x), before)
+        return
     exact = act.math.resolve(act.bind((), p))[0].exact
     bound = 0 if exact else (1 if dtype != np.float64 else 4)
     for fn in (act, act.derivative):

@@ -991,9 +991,9 @@ def _gated_numpy(
     kinks = [k.location(params) for k in act.kinks]
     if a.dtype == np.float16:
         fargs, kinks = _opmath(np, fargs), list(_opmath(np, kinks) or ())
-    work = a.astype(np.float64)
-    wb = b.astype(np.float64)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # (a signalling NaN widened is no "invalid" error)
+        work = a.astype(np.float64)
+        wb = b.astype(np.float64)
         f = m_.value(NP, work, *fargs)
         v = _nan_of(np, work, wb, f * wb)
         if kind == "value":
@@ -1004,8 +1004,9 @@ def _gated_numpy(
                 d = np.where(work == k, at_kink, d)
         dg = _nan_of(np, work, wb, d * wb).astype(a.dtype)
         du = np.where(work != work, work + 0, f).astype(a.dtype)
+        v = v.astype(a.dtype)  # (overflow to ±inf is the rounding intended)
     pair = (dg, du)
-    return pair if kind == "derivative" else (v.astype(a.dtype), pair)
+    return pair if kind == "derivative" else (v, pair)
 
 
 def _nan_of(np: Any, a: Any, b: Any, r: Any) -> Any:

@@ -475,12 +475,14 @@ def _execute_gated(plan: Plan, a: Any, b: Any, g: Any, outs: tuple[Any, ...]) ->
         )
     results = []
     for n_, o in zip(news, outs, strict=True):
+        # (float16: overflow to ±inf and underflow are the rounding intended, no warning)
         if o is not None and n_ is not o:
-            with np.errstate(over="ignore"):
+            with np.errstate(all="ignore"):
                 np.copyto(o, n_, casting="same_kind")
             n_ = o
         elif half:
-            n_ = n_.astype(np.float16)
+            with np.errstate(all="ignore"):
+                n_ = n_.astype(np.float16)
         results.append(n_)
     return tuple(results)
 
