@@ -7,6 +7,14 @@ kernels, the NumPy formulas (the fallback: ``_kernels.switched(enabled=False)``)
 floats, and the Array API path (torch CPU tensors through ``rk.<entry>``). The expected
 bits are computed here from the input's bits (``bits | quiet bit``), independently of
 relukit. A NaN never comes out of a number: ±inf give limits (see test_family.py).
+
+The gated entries (``f(gate) * up``, two inputs) follow the same rule with the gate
+first: the value and ``d/d gate = f'(gate) * up`` give the gate's NaN where the gate is
+NaN (up a NaN too or not), else up's NaN where up is NaN; ``d/d up = f(gate)`` gives
+the gate's NaN and does not depend on up (a NaN up leaves it a number). Their own
+tests below: both calling forms, the gated backward kernel, Python floats, torch
+tensors. (A NaN from numbers is possible there, by design: ``inf * 0``, test_gated.py;
+the numbers here avoid it.)
 """
 
 from __future__ import annotations
@@ -22,8 +30,18 @@ from relukit import _dispatch, _kernels
 from relukit._dispatch import backward
 from test_family import PARAMS
 
-CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
-IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
+ALL = [(name, p) for name, ps in PARAMS.items() for p in ps]
+
+
+def _ids(cases: list) -> list[str]:
+    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in cases]
+
+
+#: the one-input entries; the gated ones (two inputs, gate and up) have tests of their own
+CASES = [(name, p) for name, p in ALL if not rk.get(name).gated]
+IDS = _ids(CASES)
+GATED = [(name, p) for name, p in ALL if rk.get(name).gated]
+GATED_IDS = _ids(GATED)
 PATHS = ["kernels", "numpy formulas"]
 
 
@@ -143,6 +161,154 @@ def test_torch_tensors_through_the_array_api(name, p, dtype):
             f"want 0x{int(want[bad][0]):x}"
         )
         assert not np.isnan(r[~is_nan]).any(), kind
+
+
+# ---------------------------------------------------------------------------
+# gated entries: NaN in the gate or in up; the gate's NaN first
+# ---------------------------------------------------------------------------
+
+
+def gated_mixed(dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(gate, up): a NaN gate with a number up, a number gate with a NaN up, two
+    different NaNs, and numbers (±0, ±inf and a subnormal among the gates; finite
+    nonzero ups, so that no ``inf * 0`` makes a NaN of numbers)."""
+    n = nans(dtype)
+    fi = np.finfo(dtype)
+    gates = np.array(
+        [0.0, -0.0, np.inf, -np.inf, 1.0, -1.0, -3.0, 6.0, float(fi.smallest_subnormal), -0.75],
+        dtype=dtype,
+    )
+    ups = np.array([2.0, -0.5, 3.0, -1.5, 0.25, 7.0, -2.0, 1.0, 4.0, -3.0], dtype=dtype)
+    k = n.size
+    g = np.concatenate([n, gates[:k], n, gates, gates])
+    u = np.concatenate([ups[:k], n, np.roll(n, 1), ups, np.roll(ups, 3)])
+    return np.tile(g, 20), np.tile(u, 20)  # 600+ elements: the kernels' loops too
+
+
+def gated_want(g: np.ndarray, u: np.ndarray, with_up: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(where the result must be a NaN, its bits there): the gate's NaN quieted, else (for
+    ``with_up``: the value and d/d gate) up's; independent of relukit."""
+    gn, un = np.isnan(g), np.isnan(u)
+    where = gn | un if with_up else gn
+    src = np.where(gn, g, u)
+    return where, bits(quieted(src[where]))
+
+
+def check_gated(kind: str, r: np.ndarray, g: np.ndarray, u: np.ndarray, with_up: bool) -> None:
+    assert r.dtype == g.dtype and r.shape == g.shape, kind
+    where, want = gated_want(g, u, with_up)
+    have = bits(r[where])
+    bad = have != want
+    assert not bad.any(), (
+        f"{kind}: gate 0x{int(bits(g[where][bad][0])):x}, up 0x{int(bits(u[where][bad][0])):x} "
+        f"gave 0x{int(have[bad][0]):x}, want 0x{int(want[bad][0]):x}"
+    )
+    assert not np.isnan(r[~where]).any(), f"{kind}: a NaN out of numbers"
+
+
+def gated_results(act, p: dict, g: np.ndarray, u: np.ndarray, path: str) -> dict:
+    """kind -> (the result, whether up's NaN comes through): both calling forms."""
+    v, (dg, du) = act.value_and_derivative(g, u, **p, at_kink=1.0)
+    d = act.derivative(g, u, **p)
+    dk = act.derivative(g, u, **p, at_kink=0.25)
+    x = np.stack([u, g], axis=-1)  # the split form: [up | gate] along dim=-1
+    xs = act(x, **p)
+    ds = act.derivative(x, **p, dim=1)
+    out = {
+        "value": (act(g, u, **p), True),
+        "d/d gate": (d[0], True),
+        "d/d up": (d[1], False),
+        "d/d gate at_kink": (dk[0], True),
+        "d/d up at_kink": (dk[1], False),
+        "both value": (v, True),
+        "both d/d gate": (dg, True),
+        "both d/d up": (du, False),
+        "split value": (xs[:, 0], True),
+        "split d/d up": (ds[:, 0], False),
+        "split d/d gate": (ds[:, 1], True),
+    }
+    if path == "kernels":
+        # the gated backward kernel (relukit.torch's on CPU tensors; the NumPy API has no
+        # gated backward): grad_out times each derivative, in one pass
+        grad = np.linspace(-2.5, 3.5, g.size).astype(g.dtype)
+        grad[grad == 0] = 1.0
+        for at_kink in (None, 2.0):
+            plan = _kernels.plan(act, "backward", g.dtype, act.bind((), p), at_kink)
+            ga, gb = plan.run_gated(g, u, (None, None), grad)
+            out[f"backward d/d gate at_kink={at_kink}"] = (ga, True)
+            out[f"backward d/d up at_kink={at_kink}"] = (gb, False)
+    return out
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f16", "f32", "f64"])
+@pytest.mark.parametrize("name,p", GATED, ids=GATED_IDS)
+def test_gated_nan_in_gives_the_same_nan_out(name, p, dtype, path):
+    act = rk.get(name)
+    g, u = gated_mixed(dtype)
+    before = (bits(g).copy(), bits(u).copy())
+    with _kernels.switched(enabled=path == "kernels"), np.errstate(all="raise"):
+        # (errstate: a signalling NaN must not raise FloatingPointError nor warn)
+        got = gated_results(act, p, g, u, path)
+    for kind, (r, with_up) in got.items():
+        check_gated(kind, r, g, u, with_up)
+    assert np.array_equal(bits(g), before[0]) and np.array_equal(bits(u), before[1])
+
+
+@pytest.mark.parametrize("name,p", GATED, ids=GATED_IDS)
+def test_gated_python_float_nans(name, p):
+    act = rk.get(name)
+    nan_bits = NAN_BITS[8]
+    for i, b in enumerate(nan_bits):
+        v = float(np.array([b], np.uint64).view(np.float64)[0])
+        other = nan_bits[(i + 1) % len(nan_bits)]
+        w = float(np.array([other], np.uint64).view(np.float64)[0])
+        gate_nan, up_nan = b | QUIET[8], other | QUIET[8]
+        for path in PATHS:
+            with _kernels.switched(enabled=path == "kernels"):
+                # (gate, up) -> the NaN of the value and d/d gate, of d/d up (None: a number)
+                for gate, up, want, want_du in (
+                    (v, 2.0, gate_nan, gate_nan),
+                    (-1.5, w, up_nan, None),
+                    (v, w, gate_nan, gate_nan),
+                ):
+                    value = act(gate, up, **p)
+                    dg, du = act.derivative(gate, up, **p)
+                    dgk, duk = act.derivative(gate, up, **p, at_kink=0.5)
+                    bv, (bdg, bdu) = act.value_and_derivative(gate, up, **p)
+                    where = (path, hex(b), gate, up)
+                    for r in (value, dg, dgk, bv, bdg):
+                        assert type(r) is float and float_bits(r) == want, where
+                    for r in (du, duk, bdu):
+                        assert type(r) is float, where
+                        if want_du is None:
+                            assert not math.isnan(r), where
+                        else:
+                            assert float_bits(r) == want_du, where
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("name,p", GATED, ids=GATED_IDS)
+def test_gated_torch_tensors_through_the_array_api(name, p, dtype):
+    import torch
+
+    act = rk.get(name)
+    g, u = gated_mixed(getattr(np, dtype))
+    tg, tu = torch.from_numpy(g.copy()), torch.from_numpy(u.copy())
+    v, (dg, du) = act.value_and_derivative(tg, tu, **p)
+    d = act.derivative(tg, tu, **p, at_kink=0.25)
+    got = {
+        "value": (act(tg, tu, **p), True),
+        "d/d gate at_kink": (d[0], True),
+        "d/d up at_kink": (d[1], False),
+        "both value": (v, True),
+        "both d/d gate": (dg, True),
+        "both d/d up": (du, False),
+    }
+    for kind, (r, with_up) in got.items():
+        assert isinstance(r, torch.Tensor) and r.dtype == tg.dtype, kind
+        check_gated(kind, r.numpy(), g, u, with_up)
 
 
 def test_quieted_helper():
