@@ -54,8 +54,18 @@ from test_family import PARAMS
 
 pytest.importorskip("numba")
 
-CASES = [(name, p) for name, ps in PARAMS.items() for p in ps]
-IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in CASES]
+ALL = [(name, p) for name, ps in PARAMS.items() for p in ps]
+
+
+def _ids(cases: list) -> list[str]:
+    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in cases]
+
+
+#: the one-input entries; the gated ones (two inputs, gate and up) are tested after them
+CASES = [(name, p) for name, p in ALL if not rk.get(name).gated]
+IDS = _ids(CASES)
+GATED = [(name, p) for name, p in ALL if rk.get(name).gated]
+GATED_IDS = _ids(GATED)
 DTYPE_IDS = ["f16", "f32", "f64"]
 
 
@@ -238,11 +248,15 @@ def check_threads(fn: Call, arrays: tuple, want: Any, monkeypatch, shared: bool)
 def check_outs(fn: Call, arrays: tuple, want: Any, kind: str) -> None:
     x = arrays[0]
     n = x.size
-    two = isinstance(want, tuple)
+    two = isinstance(want, tuple)  # (a tuple of results: "both", a gated entry's pair)
     dtype = (want[0] if two else want).dtype
 
     def fresh() -> np.ndarray:
         return np.full(n, 7.0, dtype)
+
+    def outs(first: np.ndarray) -> Any:
+        """``first`` as the out= of the first result, fresh arrays for the others."""
+        return (first, *(fresh() for _ in want[1:])) if two else first
 
     def run(out: Any, *ins: np.ndarray) -> Any:
         res = fn(*(ins or arrays), out=out)
@@ -250,9 +264,9 @@ def check_outs(fn: Call, arrays: tuple, want: Any, kind: str) -> None:
         return res
 
     variants: dict[str, Any] = {
-        "out= fresh": lambda: (fresh(), fresh()) if two else fresh(),
-        "out= strided": lambda: (strided(fresh()), fresh()) if two else strided(fresh()),
-        "out= byteswapped": lambda: (swapped(fresh()), fresh()) if two else swapped(fresh()),
+        "out= fresh": lambda: outs(fresh()),
+        "out= strided": lambda: outs(strided(fresh())),
+        "out= byteswapped": lambda: outs(swapped(fresh())),
     }
     for label, make in variants.items():
         out = make()
@@ -262,7 +276,7 @@ def check_outs(fn: Call, arrays: tuple, want: Any, kind: str) -> None:
         if dtype != arrays[j].dtype:
             continue
         ins = [a.copy() for a in arrays]
-        out = (ins[j], fresh()) if two else ins[j]
+        out = outs(ins[j])
         check(f"in place on input {j}", run(out, *ins), want, x)
     # an input and out= overlapping, shifted by one element, either way round
     for j in range(len(arrays)):
@@ -275,7 +289,7 @@ def check_outs(fn: Call, arrays: tuple, want: Any, kind: str) -> None:
             src[...] = arrays[j]
             ins = [a.copy() for a in arrays]
             ins[j] = src
-            out = (dst, fresh()) if two else dst
+            out = outs(dst)
             got = run(out, *ins)
             check(f"out= overlapping input {j} shifted by {shift}", got, want, x)
 
@@ -331,6 +345,100 @@ def test_one_input_one_result(name, p, dtype, monkeypatch):
                 check_python_numbers(fn, x, want, idx)
         except AssertionError as exc:
             raise AssertionError(f"{label}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------
+# gated entries: two inputs (gate, up), results as flat tuples
+# ---------------------------------------------------------------------------
+
+
+def gated_calls(act, p: dict) -> dict[str, Call]:
+    """kind -> call(gate, up, out=None): the value, or a flat tuple of results (the pair
+    of derivatives; "both": value, d/d gate, d/d up), out= flat likewise."""
+
+    def pair(at_kink: float | None) -> Call:
+        return lambda a, b, out=None: act.derivative(a, b, **p, at_kink=at_kink, out=out)
+
+    def both(a: np.ndarray, b: np.ndarray, out: Any = None) -> Any:
+        if out is None:
+            v, (dg, du) = act.value_and_derivative(a, b, **p)
+            return (v, dg, du)
+        r = act.value_and_derivative(a, b, **p, out=(out[0], (out[1], out[2])))
+        assert r[0] is out[0] and r[1][0] is out[1] and r[1][1] is out[2]
+        return out
+
+    out: dict[str, Call] = {
+        "value": lambda a, b, out=None: act(a, b, **p, out=out),
+        "derivative": pair(None),
+        "both": both,
+    }
+    if act.kinks:
+        out["derivative at_kink"] = pair(0.5)
+    return out
+
+
+def gated_inputs(dtype, act, p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(gate, up): the edge values and random ones as gates; the same values in another
+    order as ups (NaNs, ±inf, ±0 and subnormals meet numbers and each other)."""
+    g = inputs(dtype, act, p)
+    return g, np.ascontiguousarray(np.random.default_rng(3).permutation(g))
+
+
+def check_gated_python_numbers(fn: Call, a: np.ndarray, b: np.ndarray, want: Any, idx) -> None:
+    """float64 pairs as Python floats (Python floats back), NumPy scalars (NumPy scalars
+    back) and 0-d arrays (0-d arrays back)."""
+    two = isinstance(want, tuple)
+    for i in idx:
+        expect = tuple(int(bits(w[i])) for w in want) if two else int(bits(want[i]))
+        for label, args, kind in (
+            ("Python floats", (float(a[i]), float(b[i])), float),
+            ("NumPy scalars", (a[i], b[i]), np.float64),
+            ("0-d arrays", (np.array(a[i]), np.array(b[i])), np.ndarray),
+        ):
+            got = fn(*args)
+            got_all = got if two else (got,)
+            assert all(type(r) is kind for r in got_all), (label, got)
+            res = tuple(int(bits(r)) for r in got_all)
+            assert res == (expect if two else (expect,)), (label, a[i], b[i], got)
+
+
+def check_split_form(act, p: dict, a: np.ndarray, b: np.ndarray, want: dict) -> None:
+    """The one-array form, [up | gate] along an axis: the pair form's bits."""
+    for axis, x in ((-1, np.stack([b, a], axis=-1)), (0, np.concatenate([b, a]))):
+        v = act(x, **p, dim=axis)
+        d = act.derivative(x, **p, dim=axis)
+        n = a.size
+        if axis == -1:
+            v, du, dg = v[:, 0], d[:, 0], d[:, 1]
+        else:
+            du, dg = d[:n], d[n:]
+        check(f"split form dim={axis} value", v, want["value"], a)
+        check(f"split form dim={axis} derivative", (dg, du), want["derivative"], a)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name,p", GATED, ids=GATED_IDS)
+def test_gated_one_input_one_result(name, p, dtype, monkeypatch):
+    act = rk.get(name)
+    a, b = gated_inputs(dtype, act, p)
+    edges = edge_values(dtype, act, p).size
+    idx = np.r_[0:edges, edges : a.size : 7]
+    wants = {}
+    for kind, fn in gated_calls(act, p).items():
+        arrays = (a, b)
+        want = wants[kind] = reference(fn, arrays)
+        label = f"{name} {p} {np.dtype(dtype).name} {kind}"
+        try:
+            check_single_elements(fn, arrays, want, idx)
+            check_sizes(fn, arrays, want)
+            check_threads(fn, arrays, want, monkeypatch, shared=True)
+            check_layouts(fn, arrays, want)
+            check_outs(fn, arrays, want, kind)
+            if dtype == np.float64:
+                check_gated_python_numbers(fn, a, b, want, idx)
+        except AssertionError as exc:
+            raise AssertionError(f"{label}: {exc}") from None
+    check_split_form(act, p, a, b, wants)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -407,15 +515,21 @@ def value_arrays(draw, dtype) -> np.ndarray:
 
 @given(data=st.data())
 def test_hypothesis_values_one_result(data):
-    name, p = data.draw(st.sampled_from(CASES), label="entry")
+    name, p = data.draw(st.sampled_from(ALL), label="entry")
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
     act = rk.get(name)
     x = data.draw(value_arrays(dtype), label="x")
-    kinds = calls(act, p)
-    kind = data.draw(st.sampled_from(sorted(kinds)), label="kind")
+    if act.gated:  # (gate, up): x and as many drawn ups
+        gkinds = gated_calls(act, p)
+        kind = data.draw(st.sampled_from(sorted(gkinds)), label="kind")
+        up = np.resize(data.draw(value_arrays(dtype), label="up"), x.size)
+        kinds = {kind: (2, gkinds[kind])}
+    else:
+        kinds = calls(act, p)
+        kind = data.draw(st.sampled_from(sorted(kinds)), label="kind")
     arity, fn = kinds[kind]
     _dispatch._CALLS.clear()
-    arrays = arrays_for(kind, act, p, x)
+    arrays = (x, up) if act.gated else arrays_for(kind, act, p, x)
     want = reference(fn, arrays)
     idx = np.arange(x.size)
     check_single_elements(fn, arrays, want, idx)
@@ -424,6 +538,8 @@ def test_hypothesis_values_one_result(data):
     check_outs(fn, arrays, want, kind)
     if dtype == np.float64 and arity == 1:
         check_python_numbers(fn, x, want, idx)
+    if dtype == np.float64 and act.gated:
+        check_gated_python_numbers(fn, x, up, want, idx)
 
 
 # ---------------------------------------------------------------------------
