@@ -20,6 +20,7 @@ NumPy is imported lazily, so ``import relukit`` stays light.
 from __future__ import annotations
 
 import functools
+import importlib
 import numbers
 import struct
 from typing import TYPE_CHECKING, Any
@@ -615,17 +616,27 @@ def _array_api(
     return tuple(results) if kind == "both" else results[0]
 
 
+#: The front end that computes the value on each library's arrays (see _front_value),
+#: by module name. The front ends are built on the catalogue and on this module (at import
+#: time), so this module must not import them: it looks one up, by name, only when a torch
+#: tensor or a JAX array arrives, and uses only ``plan``/``apply``/``apply_gated``
+#: (relukit.torch) and the entries' functions or ``make`` (relukit.jax).
+FRONT_ENDS = {"torch": "relukit.torch._core", "jax": "relukit.jax"}
+
+
+def _front_end(library: str) -> Any:
+    """The front-end module for ``library`` (``"torch"`` or ``"jax"``), imported on first use."""
+    return importlib.import_module(FRONT_ENDS[library])
+
+
 def _front_gated(act: Activation, library: str, a: Any, b: Any, params: dict) -> Any:
     """The gated entry ``act`` at ``(a, b)`` by relukit.torch or relukit.jax."""
+    front = _front_end(library)
     if library == "torch":
-        from relukit.torch import _core
-
-        return _core.apply_gated(_core.plan(act.name, tuple(params.values())), a, b, None)
-    import relukit.jax
-
-    fn: Any = getattr(relukit.jax, act.name, None)
+        return front.apply_gated(front.plan(act.name, tuple(params.values())), a, b, None)
+    fn: Any = getattr(front, act.name, None)
     if getattr(fn, "__name__", None) != act.name:
-        fn = relukit.jax.make(act)
+        fn = front.make(act)
     return fn(a, b, **params)
 
 
@@ -639,15 +650,12 @@ def _differentiable_front(act: Activation) -> bool:
 def _front_value(act: Activation, library: str, x: Any, params: dict) -> Any:
     """The value of ``act`` at the torch tensor or JAX array ``x`` by relukit.torch or
     relukit.jax (``params`` validated already)."""
+    front = _front_end(library)
     if library == "torch":
-        from relukit.torch import _core
-
-        return _core.apply(_core.plan(act.name, tuple(params.values())), x, False, None)
-    import relukit.jax
-
-    fn: Any = getattr(relukit.jax, act.name, None)
+        return front.apply(front.plan(act.name, tuple(params.values())), x, False, None)
+    fn: Any = getattr(front, act.name, None)
     if getattr(fn, "__name__", None) != act.name:  # (an entry made outside the catalogue)
-        fn = relukit.jax.make(act)
+        fn = front.make(act)
     return fn(x, **params)
 
 

@@ -464,7 +464,7 @@ def apply(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: float | None) 
     if torch._C._get_tracing_state():
         from relukit.torch import _trace
 
-        return _trace.value(pl, x, inplace, at_kink)
+        return _trace.value(pl, x, inplace, at_kink, formula)
     if _differentiable(x):
         if inplace and x.requires_grad:
             _check_inplace(x)
@@ -649,7 +649,7 @@ def apply_gated(
     if torch._C._get_tracing_state():
         from relukit.torch import _trace
 
-        return _trace.gated(pl, a, b, at_kink)
+        return _trace.gated(pl, a, b, at_kink, formula)
     if _differentiable(a, b):
         fn = _Gated if torch.compiler.is_compiling() else _GatedJvp
         return _call(fn, a, b, pl, at_kink)
