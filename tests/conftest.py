@@ -7,6 +7,7 @@ import os
 import random
 import sys
 import zlib
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -42,6 +43,24 @@ elif PROFILE == "ci":
     SEED = 0
 else:
     SEED = random.SystemRandom().randrange(2**31)
+
+
+class _SeedToWorkers:
+    """pytest-xdist: each worker imports this file and would draw a seed of its own; the
+    controller hands its seed (the one the header prints) to every worker."""
+
+    @pytest.hookimpl
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["relukit_test_seed"] = SEED
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global SEED
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # an xdist worker: the controller's seed
+        SEED = int(workerinput["relukit_test_seed"])
+    elif config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_SeedToWorkers(), "relukit-seed-to-workers")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

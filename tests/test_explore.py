@@ -161,6 +161,43 @@ def test_page_numbers_against_independent_formulas(small_page: Any) -> None:
 
 
 @pytest.mark.plotly
+def test_gated_entries_are_drawn_against_the_gate_with_up_1() -> None:
+    """A gated entry ``f(gate) * up`` is drawn as ``rk.plot(name, up=1)`` draws it: the
+    value ``f(x)`` and the derivative with respect to the gate, ``f'(x)``, checked against
+    float64 formulas written here; its fixed ``up`` is listed on its card."""
+    pytest.importorskip("plotly")
+    names = ["glu", "reglu", "swiglu", "bilinear"]
+    meta, buf = page_data(rk.explore("glu", offer=names).html)
+    grid = ref(buf, meta["grid"])
+    entries = {e["name"]: e for e in meta["entries"]}
+    assert list(entries) == names
+    sig = 1.0 / (1.0 + np.exp(-grid))
+    # 1 - sigmoid(t) written as sigmoid(-t): no cancellation for large t
+    for beta in (0.5, 1.0, 2.0):
+        c = combo(entries["swiglu"], beta=beta)
+        sb = 1.0 / (1.0 + np.exp(-beta * grid))
+        np.testing.assert_allclose(ref(buf, c["rv"]), grid * sb, rtol=1e-14, atol=1e-300)
+        want = sb * (1.0 + beta * grid / (1.0 + np.exp(beta * grid)))
+        np.testing.assert_allclose(ref(buf, c["rd"]), want, rtol=1e-13, atol=1e-300)
+    c = combo(entries["glu"])
+    np.testing.assert_allclose(ref(buf, c["rv"]), sig, rtol=1e-14, atol=0)
+    want = sig / (1.0 + np.exp(grid))
+    np.testing.assert_allclose(ref(buf, c["rd"]), want, rtol=1e-13, atol=1e-300)
+    c = combo(entries["reglu"])
+    np.testing.assert_array_equal(ref(buf, c["rv"]), np.maximum(grid, 0.0))
+    np.testing.assert_array_equal(ref(buf, c["rd"]), (grid > 0).astype(float))
+    assert [(k["x"], k["left"], k["right"]) for k in c["kinks"]] == [(0.0, 0.0, 1.0)]
+    assert c["kinks"][0]["used"] == [0.0, 0.0, 1.0, 0.5]
+    assert c["zero"] == [[-20.0, 0.0]]
+    c = combo(entries["bilinear"])
+    np.testing.assert_array_equal(ref(buf, c["rv"]), grid)
+    np.testing.assert_array_equal(ref(buf, c["rd"]), np.ones_like(grid))
+    for e in entries.values():
+        up = [f for f in e["fixed"] if f["name"] == "up"]
+        assert [f["value"] for f in up] == ["1.0"], e["name"]
+
+
+@pytest.mark.plotly
 def test_no_gradient_regions(small_page: Any) -> None:
     """Shaded where f'(x) = 0 on an interval: relu below 0, leaky_relu only at slope 0,
     hardtanh outside its bounds, relu6 outside [0, 6], elu nowhere."""

@@ -186,6 +186,23 @@ def test_rk_plot_is_callable_after_importing_the_module():
     assert isinstance(mod.plot("relu"), matplotlib.figure.Figure)
 
 
+def test_monkeypatching_the_callable_module_is_undone_exactly():
+    # pytest's monkeypatch reads the target's __dict__ to know what to put back: the
+    # module facade must show the module's namespace there, or undo() deletes the
+    # patched function from the module (rk.plot.save was gone after one test)
+    mod = importlib.import_module("relukit.plot")
+    original = mod.save
+    assert vars(mod)["save"] is original
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(mod, "save", lambda *a, **k: None)
+        assert mod.save is not original
+    assert mod.save is original
+    from relukit.plot import save
+
+    assert save is original
+    assert rk.plot.__name__ == "relukit.plot" and callable(rk.plot)
+
+
 # ---------------------------------------------------------------------------
 # sampling (no figures): exact kinks, endpoints, breaks
 # ---------------------------------------------------------------------------

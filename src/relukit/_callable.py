@@ -46,6 +46,13 @@ class CallableModule(types.ModuleType):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._relukit_function(*args, **kwargs)
 
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        # the module's namespace, as every attribute read goes there: tools that read
+        # ``vars(module)`` see its functions (pytest's monkeypatch takes the value to put
+        # back from there, and would delete a patched function on undo otherwise)
+        return object.__getattribute__(self, "_relukit_module").__dict__
+
     def __getattr__(self, name: str) -> Any:
         return getattr(object.__getattribute__(self, "_relukit_module"), name)
 

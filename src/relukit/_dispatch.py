@@ -20,6 +20,7 @@ NumPy is imported lazily, so ``import relukit`` stays light.
 from __future__ import annotations
 
 import functools
+import importlib
 import numbers
 import struct
 from typing import TYPE_CHECKING, Any
@@ -615,17 +616,27 @@ def _array_api(
     return tuple(results) if kind == "both" else results[0]
 
 
+#: The front end that computes the value on each library's arrays (see _front_value),
+#: by module name. The front ends are built on the catalogue and on this module (at import
+#: time), so this module must not import them: it looks one up, by name, only when a torch
+#: tensor or a JAX array arrives, and uses only ``plan``/``apply``/``apply_gated``
+#: (relukit.torch) and the entries' functions or ``make`` (relukit.jax).
+FRONT_ENDS = {"torch": "relukit.torch._core", "jax": "relukit.jax"}
+
+
+def _front_end(library: str) -> Any:
+    """The front-end module for ``library`` (``"torch"`` or ``"jax"``), imported on first use."""
+    return importlib.import_module(FRONT_ENDS[library])
+
+
 def _front_gated(act: Activation, library: str, a: Any, b: Any, params: dict) -> Any:
     """The gated entry ``act`` at ``(a, b)`` by relukit.torch or relukit.jax."""
+    front = _front_end(library)
     if library == "torch":
-        from relukit.torch import _core
-
-        return _core.apply_gated(_core.plan(act.name, tuple(params.values())), a, b, None)
-    import relukit.jax
-
-    fn: Any = getattr(relukit.jax, act.name, None)
+        return front.apply_gated(front.plan(act.name, tuple(params.values())), a, b, None)
+    fn: Any = getattr(front, act.name, None)
     if getattr(fn, "__name__", None) != act.name:
-        fn = relukit.jax.make(act)
+        fn = front.make(act)
     return fn(a, b, **params)
 
 
@@ -639,15 +650,12 @@ def _differentiable_front(act: Activation) -> bool:
 def _front_value(act: Activation, library: str, x: Any, params: dict) -> Any:
     """The value of ``act`` at the torch tensor or JAX array ``x`` by relukit.torch or
     relukit.jax (``params`` validated already)."""
+    front = _front_end(library)
     if library == "torch":
-        from relukit.torch import _core
-
-        return _core.apply(_core.plan(act.name, tuple(params.values())), x, False, None)
-    import relukit.jax
-
-    fn: Any = getattr(relukit.jax, act.name, None)
+        return front.apply(front.plan(act.name, tuple(params.values())), x, False, None)
+    fn: Any = getattr(front, act.name, None)
     if getattr(fn, "__name__", None) != act.name:  # (an entry made outside the catalogue)
-        fn = relukit.jax.make(act)
+        fn = front.make(act)
     return fn(x, **params)
 
 
@@ -938,7 +946,7 @@ def _gated_pair(
             f"{act.name}: gate and up must have the same shape (or shapes that broadcast), "
             f"got {np.shape(gate)} and {np.shape(up)}"
         ) from None
-    res = _gated_numpy(act, kind, a, b, params, at_kink)
+    res = _gated_numpy(act, kind, a, b, params, at_kink, _gated_direct_outs(kind, out, a, b))
     if scalars or np_scalars:
         one = float if scalars else (lambda r: r[()])  # (a 0-d array: its NumPy scalar)
         if kind == "value":
@@ -949,6 +957,43 @@ def _gated_pair(
     if out is None:
         return res
     return _gated_copy_out(act, kind, res, out)
+
+
+def _flat_outs(kind: str, out: Any) -> list[Any]:
+    """``out`` of a gated call as a flat list: value, then (d/d gate, d/d up)."""
+    if kind == "value":
+        return [out]
+    if kind == "derivative":
+        return list(out) if isinstance(out, tuple) else [out]
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], tuple):
+        return [out[0], *out[1]]
+    return [out]
+
+
+def _gated_direct_outs(kind: str, out: Any, a: Any, b: Any) -> tuple[Any, ...] | None:
+    """The ``out`` arrays the kernel may write directly (so that ``out=`` allocates
+    nothing): those that share no memory with the inputs (the kernel reads an element
+    of each input after writing others); ``None`` where a new array is written and
+    then copied, or for all when ``out`` does not have the result's structure (then
+    :func:`_gated_copy_out` says so)."""
+    if out is None:
+        return None
+    np = numpy()
+    flat = _flat_outs(kind, out)
+    if len(flat) != {"value": 1, "derivative": 2, "both": 3}[kind]:
+        return None
+    direct = []
+    for o in flat:
+        ok = (
+            isinstance(o, np.ndarray)
+            and o.shape == a.shape
+            and o.dtype == a.dtype
+            and o.flags.writeable
+            and not np.may_share_memory(o, a)
+            and not np.may_share_memory(o, b)
+        )
+        direct.append(o if ok else None)
+    return tuple(direct)
 
 
 def _gated_copy_out(act: Activation, kind: str, res: Any, out: Any) -> Any:
@@ -964,20 +1009,29 @@ def _gated_copy_out(act: Activation, kind: str, res: Any, out: Any) -> Any:
     for o, r in zip(flat_out, flat_res, strict=True):
         _check_out(act, o, r.shape, r.dtype)
     for o, r in zip(flat_out, flat_res, strict=True):
-        np.copyto(o, r)
+        if o is not r:  # (else the kernel wrote it)
+            np.copyto(o, r)
     return out
 
 
 def _gated_numpy(
-    act: Activation, kind: str, a: Any, b: Any, params: dict, at_kink: float | None
+    act: Activation,
+    kind: str,
+    a: Any,
+    b: Any,
+    params: dict,
+    at_kink: float | None,
+    outs: tuple[Any, ...] | None = None,
 ) -> Any:
-    """``f(a) * b`` and its derivatives on NumPy arrays of one float dtype and shape."""
+    """``f(a) * b`` and its derivatives on NumPy arrays of one float dtype and shape;
+    ``outs`` (value, then d/d gate, d/d up; ``None`` entries for new arrays) are written
+    by the kernel where it runs."""
     np = numpy()
     kernel_kind = {"value": "value", "derivative": "derivative", "both": "both"}[kind]
     p = _kernels().plan(act, kernel_kind, a.dtype, params, at_kink)
     if p is not None:
         n_out = {"value": 1, "derivative": 2, "both": 3}[kind]
-        res = p.run_gated(a, b, (None,) * n_out)
+        res = p.run_gated(a, b, outs or (None,) * n_out)
         if res is not _kernels_mod.NOT_RUN:
             if kind == "value":
                 return res[0]
@@ -1047,7 +1101,12 @@ def _gated_split(
         xp = _xp_of(x)
         join = lambda pair: xp.concat([pair[1], pair[0]], axis=axis)  # noqa: E731
     else:
-        res = _gated_pair(act, kind, gate, up, params, None, at_kink)
+        if out is None and kind != "value":  # the result's array, its halves written
+            out = _split_result(kind, arr, index_gate)
+        direct = _split_outs(act, kind, arr, out, index_gate, index_up)
+        res = _gated_pair(act, kind, gate, up, params, direct, at_kink)
+        if direct is not None:
+            return out
         join = lambda pair: np.concatenate([pair[1], pair[0]], axis=axis)  # noqa: E731
     if kind == "value":
         r = res
@@ -1066,6 +1125,53 @@ def _gated_split(
     _gated_copy_out(act, "value", r[0], out[0])
     _gated_copy_out(act, "value", r[1], out[1])
     return out
+
+
+def _split_dtype(arr: Any) -> Any:
+    """The result dtype of the split form on the NumPy array ``arr``."""
+    np = numpy()
+    return arr.dtype.newbyteorder("=") if arr.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _split_result(kind: str, arr: Any, index_gate: tuple) -> Any:
+    """New arrays for the split form's derivative (shaped like ``arr``), and for the
+    value with it (``"both"``): written by halves, never joined from two."""
+    np = numpy()
+    dtype = _split_dtype(arr)
+    d = np.empty(arr.shape, dtype)
+    return d if kind == "derivative" else (np.empty(arr[index_gate].shape, dtype), d)
+
+
+def _split_outs(
+    act: Activation, kind: str, arr: Any, out: Any, index_gate: tuple, index_up: tuple
+) -> Any:
+    """``out`` of the split form as the two-array form's ``out`` (the derivative's array
+    as its halves), so that the results are written in place; ``None`` when there is
+    no ``out`` (or a malformed one: then the checks after the call say what is wrong)."""
+    np = numpy()
+    dtype = _split_dtype(arr)
+    half = arr[index_gate].shape
+
+    def fits(o: Any, shape: tuple) -> bool:
+        return (
+            isinstance(o, np.ndarray)
+            and o.shape == shape
+            and o.dtype == dtype
+            and o.flags.writeable
+        )
+
+    if out is None:
+        return None
+    if kind == "value":
+        return out if fits(out, half) else None
+    if kind == "derivative":
+        return (out[index_gate], out[index_up]) if fits(out, arr.shape) else None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        return None
+    v, d = out
+    if not (fits(v, half) and fits(d, arr.shape)) or np.shares_memory(v, d):
+        return None
+    return (v, (d[index_gate], d[index_up]))
 
 
 def _xp_of(x: Any) -> Any:

@@ -468,9 +468,17 @@ class Activation:
     #: numbers.
     check_dtype: Callable[[dict, Any], None] | None = None
     params: Mapping[str, Param] = field(init=False)
-    #: ``act.derivative(x, ...)`` and ``act.value_and_derivative(x, ...)`` (made per entry)
-    derivative: _Method = field(init=False, repr=False)
-    value_and_derivative: _Method = field(init=False, repr=False)
+    # made per entry in __post_init__ (a _Method with the entry's own signature); typed as
+    # a callable here: the API page shows the annotation, and the class is private
+    derivative: Callable[..., Any] = field(init=False, repr=False)
+    """``act.derivative(x, *params, at_kink=None, out=None)``: the derivative. ``at_kink``
+    is the value used exactly at a kink (None: PyTorch autograd's value, listed in
+    the entry's ``kinks``); a gated entry gives the pair ``(d/d gate, d/d up)``.
+    """
+    value_and_derivative: Callable[..., Any] = field(init=False, repr=False)
+    """``act.value_and_derivative(x, *params, at_kink=None, out=None)``: ``(value,
+    derivative)`` in one pass; ``out=`` takes a pair of arrays.
+    """
     #: set by :func:`register`; a copy made with ``dataclasses.replace`` is not registered
     #: (the fast kernels, keyed by name, then leave it to its own formulas)
     registered: bool = field(default=False, init=False, repr=False)

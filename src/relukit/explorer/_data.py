@@ -26,10 +26,11 @@ parameter sliders (the cartesian product of the slider grids):
 Parameter combinations that the catalogue rejects (``hardtanh`` with ``max_val <
 min_val``) carry the catalogue's own error message instead of numbers.
 
-An entry with a second input (the gated entries such as ``swiglu(gate, up)``) fits
-this scheme: its second input would be one more slider whose grid joins the parameter
-grids in the cartesian product, and the curves would be those of ``x -> f(x, up)`` at
-the slider's ``up`` (evaluated by the entry itself, as here).
+A gated entry, ``f(gate) * up`` (``swiglu(gate, up)``), is drawn as ``rk.plot(name)``
+draws it: against its gate ``x`` with ``up`` fixed at 1 (:data:`GATED_UP`, listed on its
+card), so its curves are the value ``f(x)`` and the derivative with respect to the gate
+(evaluated by the entry itself, as for the others). ``up`` scales both curves and moves
+no kink, so it gets no slider.
 """
 
 from __future__ import annotations
@@ -207,6 +208,25 @@ def _num(v: float) -> float | None:
 # ---------------------------------------------------------------------------
 
 
+#: a gated entry, ``f(gate) * up``, is drawn against its gate with ``up`` fixed at this
+#: value, as ``rk.plot(name)`` draws it: the value ``f(x)`` and the derivative with
+#: respect to the gate, ``f'(x)`` (its kinks are those of ``f``)
+GATED_UP = 1.0
+
+
+def _value(act: Activation, x: Any, p: Mapping[str, Any]) -> Any:
+    """``act(x, **p)``; for a gated entry, at the gate ``x`` with ``up = GATED_UP``."""
+    return act(x, GATED_UP, **p) if act.gated else act(x, **p)
+
+
+def _derivative(act: Activation, x: Any, p: Mapping[str, Any], at_kink: Any = None) -> Any:
+    """``act.derivative(x, **p, at_kink=...)``; for a gated entry, the derivative with
+    respect to the gate ``x`` at ``up = GATED_UP``."""
+    if act.gated:
+        return act.derivative(x, GATED_UP, **p, at_kink=at_kink)[0]
+    return act.derivative(x, **p, at_kink=at_kink)
+
+
 def _is_jump(left: float, right: float, value: float) -> bool:
     """Whether a kink is drawn: its one-sided limits or the value used differ (to 1e-6),
     the rule of the static plots (elu with alpha=1 at 0 and softplus at its threshold
@@ -240,7 +260,7 @@ def _derivative_trace(
     x = np.concatenate(xs)
     y = np.full_like(x, np.nan)
     ok = ~np.isnan(x)
-    y[ok] = act.derivative(x[ok], **p)
+    y[ok] = _derivative(act, x[ok], p)
     return x, y
 
 
@@ -259,7 +279,7 @@ def _zero_intervals(
     ks = [k for k in kinks if lo <= k[0] <= hi]
     if ks:
         g = np.unique(np.concatenate([g, [k[0] for k in ks]]))
-    zero = np.asarray(act.derivative(g, **p)) == 0
+    zero = np.asarray(_derivative(act, g, p)) == 0
     out: list[list[float]] = []
     i = 0
     n = len(g)
@@ -307,7 +327,7 @@ def dying_preactivations() -> np.ndarray:
 
 def _dying(act: Activation, p: Mapping[str, Any], z: np.ndarray) -> tuple[Any, Any]:
     """Per (mean, spread): the share of dead units and of pre-activations with f' = 0."""
-    no_grad = np.asarray(act.derivative(z, **p)) == 0
+    no_grad = np.asarray(_derivative(act, z, p)) == 0
     dead = no_grad.all(axis=-1).mean(axis=-1)  # every input of the unit: no gradient
     return dead.ravel(), no_grad.mean(axis=(-2, -1)).ravel()
 
@@ -322,11 +342,11 @@ def _kink_rows(
         if not math.isfinite(x) or not ZERO_SPAN[0] <= x <= ZERO_SPAN[1]:
             rows.append({"x": _num(x), "left": _num(left), "right": _num(right), "far": True})
             continue
-        used = [float(act.derivative(x, **p, at_kink=a)) for a in at_kink_choices]
+        used = [float(_derivative(act, x, p, a)) for a in at_kink_choices]
         rows.append(
             {
                 "x": x,
-                "value": _num(act(x, **p)),
+                "value": _num(_value(act, x, p)),
                 "left": _num(left),
                 "right": _num(right),
                 "default": _num(default),
@@ -356,10 +376,10 @@ def _combo(
     dx, dy = _derivative_trace(act, p, grid, cuts)
     dead, no_grad = _dying(act, p, z)
     return {
-        "rv": blob.add(act(grid, **p)),
-        "rd": blob.add(act.derivative(grid, **p)),
+        "rv": blob.add(_value(act, grid, p)),
+        "rd": blob.add(_derivative(act, grid, p)),
         "vx": blob.add(vx),
-        "vy": blob.add(act(vx, **p)),
+        "vy": blob.add(_value(act, vx, p)),
         "dx": blob.add(dx),
         "dy": blob.add(dy),
         "kinks": _kink_rows(act, p, at_kink_choices),
@@ -425,9 +445,16 @@ def entry_data(
             for p, vs in zip(sliders, values, strict=True)
         ],
         "fixed": [
-            {"name": p.name, "value": repr(p.default), "doc": p.doc}
-            for p in act.params_list
-            if not is_slider(p)
+            *(
+                [{"name": "up", "value": repr(GATED_UP), "doc": "the second input; x is the gate"}]
+                if act.gated
+                else []
+            ),
+            *(
+                {"name": p.name, "value": repr(p.default), "doc": p.doc}
+                for p in act.params_list
+                if not is_slider(p)
+            ),
         ],
         "combos": combos,
         "conventions": convention_rows(act, conventions),

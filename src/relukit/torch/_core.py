@@ -464,7 +464,7 @@ def apply(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: float | None) 
     if torch._C._get_tracing_state():
         from relukit.torch import _trace
 
-        return _trace.value(pl, x, inplace, at_kink)
+        return _trace.value(pl, x, inplace, at_kink, formula)
     if _differentiable(x):
         if inplace and x.requires_grad:
             _check_inplace(x)
@@ -649,7 +649,7 @@ def apply_gated(
     if torch._C._get_tracing_state():
         from relukit.torch import _trace
 
-        return _trace.gated(pl, a, b, at_kink)
+        return _trace.gated(pl, a, b, at_kink, formula)
     if _differentiable(a, b):
         fn = _Gated if torch.compiler.is_compiling() else _GatedJvp
         return _call(fn, a, b, pl, at_kink)
@@ -733,7 +733,11 @@ def _torch_primitives() -> dict[tuple[bool, bool, bool], Any]:
             # TorchScript also merges tensor constants less than about 1e-8 apart
             # (relatively): a number b and its high half bh (Dekker's splitting), which
             # would make the product's error term 0. bh = b - bl is computed when the
-            # graph runs (exactly: b = bh + bl), from the constants b and bl.
+            # graph runs (exactly: b = bh + bl), from the constants b and bl. A number
+            # given first (quick_gelu's 1.702 * x) is moved second: the error term is
+            # exact, so the order of the factors changes no bit.
+            if isinstance(a, float) and not isinstance(b, float):
+                a, b = b, a
             if not isinstance(b, float) or not isinstance(p, torch.Tensor):
                 return super().prod_err(a, b, p)
             t = b * self._split

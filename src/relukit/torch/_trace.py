@@ -34,7 +34,12 @@ import torch
 import torch.nn.functional as F
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     from relukit.torch._core import TorchPlan
+
+    #: relukit.torch._core.formula, passed in by its caller (that module imports this one)
+    Formula = Callable[[TorchPlan, str, torch.Tensor], Any]
 
 __all__ = ["fewbit", "gated", "gradient_term", "kink_term", "prelu", "value"]
 
@@ -90,10 +95,11 @@ def _fix(
     return y
 
 
-def value(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: Any) -> torch.Tensor:
-    """Catalogue entry ``pl`` on ``x`` under tracing (see the module doc)."""
-    from relukit.torch._core import formula
-
+def value(
+    pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: Any, formula: Formula
+) -> torch.Tensor:
+    """Catalogue entry ``pl`` on ``x`` under tracing (see the module doc); ``formula`` is
+    :func:`relukit.torch._core.formula`."""
     src = x.clone() if inplace else x  # in place: computed from a copy, written back
     c = src.detach()
     y = formula(pl, "value", c)
@@ -104,10 +110,11 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: Any) -> torch.
     return x.copy_(out) if inplace else out
 
 
-def gated(pl: TorchPlan, a: torch.Tensor, b: torch.Tensor, at_kink: Any) -> torch.Tensor:
-    """Gated entry ``pl`` on ``(a, b)`` under tracing: ``f(a) * b`` in torch operations."""
-    from relukit.torch._core import formula
-
+def gated(
+    pl: TorchPlan, a: torch.Tensor, b: torch.Tensor, at_kink: Any, formula: Formula
+) -> torch.Tensor:
+    """Gated entry ``pl`` on ``(a, b)`` under tracing: ``f(a) * b`` in torch operations;
+    ``formula`` is :func:`relukit.torch._core.formula`."""
     f = formula(pl, "value", a)
     if at_kink is not None and pl.kinks:
         mask = a == pl.kinks[0]
