@@ -1014,6 +1014,25 @@ def _gated_copy_out(act: Activation, kind: str, res: Any, out: Any) -> Any:
     return out
 
 
+#: the gated entries' kernel plans, by entry, kind, dtype, parameters and at_kink (a
+#: plan is frozen; making one costs about as much as the kernel on 10**4 elements)
+_GATED_PLANS: dict[tuple, Any] = {}
+
+
+def _gated_plan(act: Activation, kind: str, dtype: Any, params: dict, at_kink: float | None) -> Any:
+    """The kernel plan of a gated entry, made once per setting while the kernels are on."""
+    kernels = _kernels()
+    if not kernels.settings().enabled:
+        return kernels.plan(act, kind, dtype, params, at_kink)
+    key = (act.name, kind, dtype.str, tuple(params.items()), at_kink)
+    hit = _GATED_PLANS.get(key)
+    if hit is None:
+        hit = kernels.plan(act, kind, dtype, params, at_kink)
+        if hit is not None and len(_GATED_PLANS) < 512:
+            _GATED_PLANS[key] = hit
+    return hit
+
+
 def _gated_numpy(
     act: Activation,
     kind: str,
@@ -1028,7 +1047,7 @@ def _gated_numpy(
     by the kernel where it runs."""
     np = numpy()
     kernel_kind = {"value": "value", "derivative": "derivative", "both": "both"}[kind]
-    p = _kernels().plan(act, kernel_kind, a.dtype, params, at_kink)
+    p = _gated_plan(act, kernel_kind, a.dtype, params, at_kink)
     if p is not None:
         n_out = {"value": 1, "derivative": 2, "both": 3}[kind]
         res = p.run_gated(a, b, outs or (None,) * n_out)

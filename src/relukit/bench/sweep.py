@@ -110,8 +110,23 @@ def numpy_formulas() -> dict[str, tuple[Callable[[Any], Any], Callable[[Any], An
     }
 
 
+#: the gated units as a PyTorch user writes them, ``f(gate) * up`` (torch has no
+#: swiglu/geglu/reglu; its ``F.glu`` splits one tensor and ``F.bilinear`` is another
+#: operation): the sweep gives relukit and torch the same array as gate and up
+_TORCH_GATED = {
+    "glu": lambda torch: lambda g, u: torch.sigmoid(g) * u,
+    "reglu": lambda torch: lambda g, u: torch.relu(g) * u,
+    "geglu": lambda torch: lambda g, u: torch.nn.functional.gelu(g) * u,
+    "swiglu": lambda torch: lambda g, u: torch.nn.functional.silu(g) * u,
+    "bilinear": lambda torch: lambda g, u: g * u,
+}
+
+
 def _torch_fn(torch: Any, label: str, name: str) -> Callable[[Any], Any] | None:
     F = torch.nn.functional
+    if name in _TORCH_GATED:
+        gated = _TORCH_GATED[name](torch)
+        return lambda t: gated(t, t)
     if label == "gelu(tanh)":
         return lambda t: F.gelu(t, approximate="tanh")
     if name == "prelu":
@@ -153,10 +168,11 @@ def _cases(label: str, name: str, params: dict, kind: str, x: Any, peers: dict) 
 
     act = rk.get(name)
     cases: dict[str, Callable[[], Any]] = {}
+    ins = (x, x) if act.gated else (x,)  # a gated unit: the array as gate and as up
     if kind == "value":
-        cases["relukit"] = lambda: act(x, **params)
+        cases["relukit"] = lambda: act(*ins, **params)
     else:
-        cases["relukit"] = lambda: act.derivative(x, **params)
+        cases["relukit"] = lambda: act.derivative(*ins, **params)
     formula = numpy_formulas().get(label)
     if formula is not None:
         nf = formula[0] if kind == "value" else formula[1]
