@@ -180,7 +180,7 @@ class _Call:
         self.planned = False
 
 
-_CALLS: dict[tuple, _Call] = {}
+_CALLS: dict[tuple, Any] = {}  # (also the gated entries' plans: _gated_plan)
 
 
 def _value_key(v: Any) -> Any:
@@ -1014,22 +1014,21 @@ def _gated_copy_out(act: Activation, kind: str, res: Any, out: Any) -> Any:
     return out
 
 
-#: the gated entries' kernel plans, by entry, kind, dtype, parameters and at_kink (a
-#: plan is frozen; making one costs about as much as the kernel on 10**4 elements)
-_GATED_PLANS: dict[tuple, Any] = {}
-
-
 def _gated_plan(act: Activation, kind: str, dtype: Any, params: dict, at_kink: float | None) -> Any:
     """The kernel plan of a gated entry, made once per setting while the kernels are on."""
     kernels = _kernels()
     if not kernels.settings().enabled:
         return kernels.plan(act, kind, dtype, params, at_kink)
-    key = (act.name, kind, dtype.str, tuple(params.items()), at_kink)
-    hit = _GATED_PLANS.get(key)
+    # kept with the one-input calls (_CALLS: one cache to clear); a plan is frozen, and
+    # making one costs about as much as the kernel on 10**4 elements
+    key = ("gated", act.name, kind, dtype.str, tuple(params.items()), at_kink)
+    hit = _CALLS.get(key)
     if hit is None:
         hit = kernels.plan(act, kind, dtype, params, at_kink)
-        if hit is not None and len(_GATED_PLANS) < 512:
-            _GATED_PLANS[key] = hit
+        if hit is not None:
+            if len(_CALLS) >= 4096:
+                _CALLS.clear()
+            _CALLS[key] = hit
     return hit
 
 
