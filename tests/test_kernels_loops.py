@@ -29,27 +29,14 @@ import numpy as np
 import pytest
 
 import relukit as rk
+from _cases import CASES, GATED, GATED_IDS, IDS
 from relukit import _kernels
-from test_family import PARAMS
 
 pytest.importorskip("numba")
 
 from relukit import _kernels_build as kb
 from relukit import _kernels_loops as kl
 from relukit._prims import lower, numba32, numba64
-
-ALL = [(name, p) for name, ps in PARAMS.items() for p in ps]
-
-
-def _ids(cases: list) -> list[str]:
-    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in cases]
-
-
-#: the one-input entries (the gated ones, two inputs, have loops of their own)
-CASES = [(name, p) for name, p in ALL if not rk.get(name).gated]
-IDS = _ids(CASES)
-GATED = [(name, p) for name, p in ALL if rk.get(name).gated]
-GATED_IDS = _ids(GATED)
 
 
 def _element_formula(element) -> tuple:

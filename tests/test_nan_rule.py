@@ -25,23 +25,11 @@ import numpy as np
 import pytest
 
 import relukit as rk
+from _cases import CASES, GATED, GATED_IDS, IDS
 from _values import DTYPES, NAN_BITS, QUIET, UINT, bits, float_bits, nans, quieted
 from relukit import _dispatch, _kernels
 from relukit._dispatch import backward
-from test_family import PARAMS
 
-ALL = [(name, p) for name, ps in PARAMS.items() for p in ps]
-
-
-def _ids(cases: list) -> list[str]:
-    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in cases]
-
-
-#: the one-input entries; the gated ones (two inputs, gate and up) have tests of their own
-CASES = [(name, p) for name, p in ALL if not rk.get(name).gated]
-IDS = _ids(CASES)
-GATED = [(name, p) for name, p in ALL if rk.get(name).gated]
-GATED_IDS = _ids(GATED)
 PATHS = ["kernels", "numpy formulas"]
 
 

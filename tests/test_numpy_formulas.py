@@ -24,25 +24,14 @@ import numpy as np
 import pytest
 
 import relukit as rk
+from _cases import CASES, GATED, GATED_IDS, IDS
+from _cases import ids as _ids
 from _values import DTYPES, bits, edge_values, gradient_for, same_bits
 from relukit import _dispatch, _kernels
 from relukit._dispatch import backward
-from test_family import PARAMS
 
 pytest.importorskip("numba")
 
-ALL = [(name, p) for name, ps in PARAMS.items() for p in ps]
-
-
-def _ids(cases: list) -> list[str]:
-    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in cases]
-
-
-#: the one-input entries; the gated ones (two inputs, gate and up) are tested below them
-CASES = [(name, p) for name, p in ALL if not rk.get(name).gated]
-IDS = _ids(CASES)
-GATED = [(name, p) for name, p in ALL if rk.get(name).gated]
-GATED_IDS = _ids(GATED)
 INT = {2: np.int16, 4: np.int32, 8: np.int64}
 
 #: float64: the most ulp between the kernels and the NumPy formulas, (value, derivative),

@@ -34,6 +34,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import relukit as rk
+from _cases import ALL, CASES, GATED, GATED_IDS, IDS
 from _values import (
     DTYPES,
     NAN_BITS,
@@ -50,22 +51,9 @@ from _values import (
 from relukit import _dispatch, _kernels
 from relukit import _kernels_threads as th
 from relukit._dispatch import backward
-from test_family import PARAMS
 
 pytest.importorskip("numba")
 
-ALL = [(name, p) for name, ps in PARAMS.items() for p in ps]
-
-
-def _ids(cases: list) -> list[str]:
-    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in cases]
-
-
-#: the one-input entries; the gated ones (two inputs, gate and up) are tested after them
-CASES = [(name, p) for name, p in ALL if not rk.get(name).gated]
-IDS = _ids(CASES)
-GATED = [(name, p) for name, p in ALL if rk.get(name).gated]
-GATED_IDS = _ids(GATED)
 DTYPE_IDS = ["f16", "f32", "f64"]
 
 
