@@ -753,17 +753,19 @@ def _up_scale(curve: Curve) -> float:
     return float(curve.up) if curve.act.gated and curve.up is not None else 1.0
 
 
-def _check_xlim(xlim: Any) -> tuple[float, float]:
+def _check_xlim(xlim: Any, who: str = "plot") -> tuple[float, float]:
+    """``(low, high)`` as floats: a pair of finite real numbers, low < high (``who``
+    names the caller in the errors: ``rk.explore`` checks its ``xlim`` here too)."""
     try:
         lo, hi = xlim
         ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (lo, hi))
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise TypeError(f"plot: xlim must be a pair of numbers (low, high), got {xlim!r}")
+        raise TypeError(f"{who}: xlim must be a pair of numbers (low, high), got {xlim!r}")
     lo, hi = float(lo), float(hi)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"plot: xlim must be finite with low < high, got {xlim!r}")
+        raise ValueError(f"{who}: xlim must be finite with low < high, got {xlim!r}")
     return lo, hi
 
 

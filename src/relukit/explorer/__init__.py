@@ -108,16 +108,9 @@ def _names(acts: Sequence[str | Activation], what: str) -> list[Activation]:
 
 
 def _check_xlim(xlim: Any) -> tuple[float, float]:
-    try:
-        lo, hi = xlim
-        ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (lo, hi))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise TypeError(f"explore: xlim must be a pair of numbers (low, high), got {xlim!r}")
-    lo, hi = float(lo), float(hi)
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"explore: xlim must be finite with low < high, got {xlim!r}")
+    from relukit.plot import _check_xlim as pair  # (rk.plot's check: the same messages)
+
+    lo, hi = pair(xlim, "explore")
     if lo < SPAN[0] or hi > SPAN[1]:
         raise ValueError(
             f"explore: xlim must lie within [{SPAN[0]:g}, {SPAN[1]:g}] (the range the page "
