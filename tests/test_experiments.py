@@ -340,8 +340,9 @@ def test_configs_drop_repeats_and_make_tuples():
     assert (f.bits, f.seeds, f.tasks) == ((2, 1), (0, 1), ("chars",))
 
 
-@pytest.mark.torch
-def test_demo_writes_report(tmp_path, monkeypatch):
+def _tiny_demo(monkeypatch, kink_model: str, kink_dtype: str):
+    """``relukit.experiments`` with the demo's runs shrunk to a few steps, and rich's
+    Console (the demo's tests need sklearn, matplotlib and rich)."""
     pytest.importorskip("sklearn")
     import matplotlib
     from rich.console import Console
@@ -359,11 +360,14 @@ def test_demo_writes_report(tmp_path, monkeypatch):
         "PLASTICITY_DEMO_CONFIG",
         {"tasks": 2, "steps_per_task": 3, "hidden": (4,), "seeds": (0,), "variants": ("relu",)},
     )
-    monkeypatch.setattr(
-        ex,
-        "KINK_DEMO_CONFIG",
-        {"models": ("mlp",), "dtypes": ("float64",), "epochs": 1, "batch_size": 512, "seeds": (0,)},
-    )
+    kink = {"models": (kink_model,), "dtypes": (kink_dtype,), "epochs": 1, "batch_size": 512}
+    monkeypatch.setattr(ex, "KINK_DEMO_CONFIG", {**kink, "seeds": (0,)})
+    return ex, Console
+
+
+@pytest.mark.torch
+def test_demo_writes_report(tmp_path, monkeypatch):
+    ex, Console = _tiny_demo(monkeypatch, "mlp", "float64")
     console = Console(record=True, width=120)
     ex.demo(tmp_path, console)
     for name in ("dying-relu", "plasticity", "kink-choice"):
@@ -1080,28 +1084,7 @@ def test_rerun_command_names_every_option_that_differs_from_the_default():
 
 @pytest.mark.torch
 def test_demo_reports_say_what_was_shortened(tmp_path, monkeypatch):
-    pytest.importorskip("sklearn")
-    import matplotlib
-    from rich.console import Console
-
-    matplotlib.use("Agg")
-    import relukit.experiments as ex
-
-    monkeypatch.setattr(
-        ex,
-        "DEMO_CONFIG",
-        {"epochs": 1, "seeds": (0,), "hidden": (8,), "batch_size": 512, "eval_every": 2},
-    )
-    monkeypatch.setattr(
-        ex,
-        "PLASTICITY_DEMO_CONFIG",
-        {"tasks": 2, "steps_per_task": 3, "hidden": (4,), "seeds": (0,), "variants": ("relu",)},
-    )
-    monkeypatch.setattr(
-        ex,
-        "KINK_DEMO_CONFIG",
-        {"models": ("cnn",), "dtypes": ("float32",), "epochs": 1, "batch_size": 512, "seeds": (0,)},
-    )
+    ex, Console = _tiny_demo(monkeypatch, "cnn", "float32")
     console = Console(record=True, width=300)
     ex.demo(tmp_path, console)
     text = console.export_text()
