@@ -328,6 +328,36 @@ def test_gated_float32_kernels_keep_inf_times_zero_nan():
             assert (du == 0).all(), (name, enabled, du)  # f(gate) rounded: ±0
 
 
+@pytest.mark.parametrize("name,p", GATED, ids=GATED_IDS)
+def test_gated_float32_tails_times_a_large_up(name, p):
+    """float32 gates far in f's tails (f(gate) down to 1e-300) times ups up to float32's
+    largest, whose products are still float32 numbers: the float32 kernels (which use
+    the lean primitives where the entry's tails allow, ``Math.lean_tails``) within 1 ulp
+    of the NumPy formulas (float64, rounded once), values and both derivatives; the
+    same bits for the elements beside an infinite up as without it (an infinite up
+    takes the float64 primitives for its own element only)."""
+    act = rk.get(name)
+    g = np.concatenate([np.linspace(-40, -4, 3001), np.linspace(4, 40, 3001), [-700.0]])
+    g = g.astype(np.float32)
+    u = np.resize(np.array([3.4e38, -1e38, 1e30, -3e36, 7e20], np.float32), g.size)
+    calls = gated_kinds(act, p, g, u)
+    for kind, call in calls.items():
+        k, f = both_paths(call)
+        for i, (kk, ff) in enumerate(zip(k, f, strict=True)):
+            assert_close(kk, ff, 1, f"{kind} {i}", g)
+    u_inf = u.copy()
+    u_inf[::7] = np.inf
+    rest = np.ones(g.size, bool)
+    rest[::7] = False
+    for kind, call in gated_kinds(act, p, g, u).items():
+        with np.errstate(all="ignore"):
+            plain = call()
+        with np.errstate(all="ignore"):
+            mixed = gated_kinds(act, p, g, u_inf)[kind]()
+        for a, b in zip(plain, mixed, strict=True):
+            assert same_bits(a[rest], b[rest]), kind
+
+
 @pytest.mark.parametrize("path", ["kernels", "numpy formulas"])
 def test_gated_roundings_and_signalling_nans_do_not_warn(path):
     """Under NumPy's default error handling: a float16 result that overflows to inf

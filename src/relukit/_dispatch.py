@@ -1056,21 +1056,26 @@ def _gated_numpy(
             if kind == "derivative":
                 return (res[0], res[1])
             return (res[0], (res[1], res[2]))
-    from relukit._prims.numpy import NP
+    from relukit._prims.numpy import NP, namespace
 
     m_, fargs = act.math.resolve(params)
     assert fargs is not None  # (no gated entry trains its arguments)
     kinks = [k.location(params) for k in act.kinks]
     if a.dtype == np.float16:
         fargs, kinks = _opmath(np, fargs), list(_opmath(np, kinks) or ())
+    # float32, where the kernels use the lean primitives (relukit._kernels.plan): float64
+    # with float32's subnormal ties broken as they do (d/d up = f(gate) is then the
+    # one-input entry's float32 result)
+    lean = a.dtype == np.float32 and not m_.exact and m_.lean_tails
+    ns = namespace(np, to32=True) if lean else NP
     with np.errstate(all="ignore"):  # (a signalling NaN widened is no "invalid" error)
         work = a.astype(np.float64)
         wb = b.astype(np.float64)
-        f = m_.value(NP, work, *fargs)
+        f = m_.value(ns, work, *fargs)
         v = _nan_of(np, work, wb, f * wb)
         if kind == "value":
             return v.astype(a.dtype)
-        d = np.asarray(m_.derivative(NP, work, *fargs), dtype=np.float64)
+        d = np.asarray(m_.derivative(ns, work, *fargs), dtype=np.float64)
         if at_kink is not None:
             for k in kinks:
                 d = np.where(work == k, at_kink, d)

@@ -333,9 +333,9 @@ def plan(
     if len(kinks) > 2:
         return NO_PLAN
     gated = bool(getattr(act, "gated", False))
-    # (not for a gated entry: f(gate) meets up in float64, where the lean primitives'
-    # clipped tails, tiny but not 0, would turn f(gate) * inf = 0 * inf = nan into inf)
-    lean = dtype.char == "f" and not formulas.exact and not gated
+    # (a gated entry: where the lean tails reach far enough for f(gate) * up; an
+    # infinite up takes the float64 primitives: relukit._kernels_loops)
+    lean = dtype.char == "f" and not formulas.exact and (formulas.lean_tails or not gated)
     if lean and formulas.lean is not None and not formulas.lean(*args):
         lean = False
     arity = len(args) if channel is None else 1

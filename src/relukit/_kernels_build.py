@@ -108,13 +108,24 @@ def kernel(
     if derivative is None:
         raise ValueError(f"{base}: no derivative from the output")
     template = (loops.CHANNEL if channel else loops.GATED if gated else loops.KINDS)[kind]
+    v = _element(math.value, m, arity, f"{name}.v")
+    d = _element(derivative, m, arity, f"{name}.d")
+    extra: dict[str, Any] = {}
+    if gated:  # the float64 elements for the lean loops' tails (see _kernels_loops)
+        lean = m is numba32
+        extra = {
+            "_LEAN": lean,
+            "_v64": _element(math.value, numba64, arity, f"{name}.v64") if lean else v,
+            "_d64": _element(derivative, numba64, arity, f"{name}.d64") if lean else d,
+        }
     out = _KERNELS[key] = loops.plug(
         template,
         name,
         __name__,
         _jit(EXACT_FLAGS if math.exact else SMOOTH_FLAGS),
-        _v=_element(math.value, m, arity, f"{name}.v"),
-        _d=_element(derivative, m, arity, f"{name}.d"),
+        _v=v,
+        _d=d,
         _w=_same if math.exact and not gated else _widen,
+        **extra,
     )
     return out

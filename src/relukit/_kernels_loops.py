@@ -32,6 +32,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 from llvmlite import ir
 from numba import njit
 from numba.core import types as nbtypes
@@ -43,6 +44,10 @@ __all__ = ["CHANNEL", "GATED", "KINDS", "plug"]
 _v: Any = None
 _d: Any = None
 _w: Any = None
+#: the gated loops' float64 element functions, and whether ``_v``/``_d`` are lean ones
+_v64: Any = None
+_d64: Any = None
+_LEAN: bool = False
 
 
 @intrinsic
@@ -246,6 +251,44 @@ def plug(
 # product, as eager torch's F.silu(a) * b rounds it). NaN: a NaN gate gives the gate's
 # NaN, else a NaN input b gives b's NaN (quieted). The derivatives: with respect to the
 # gate f'(a) * b (at_kink at the gate's kinks), with respect to b f(a).
+#
+# float32 (``_LEAN``): f(a) and f'(a) come from the lean primitives, as in the one-input
+# float32 kernels, where the entry's formulas are accurate in their tails as far as a
+# product with any finite float32 b needs (``Math.lean_tails``: down to 1e-84). Beyond
+# the tails they clip to a tiny value where the float64 value is 0, which only shows
+# where b is infinite (tiny * inf = inf, 0 * inf = nan). So the elements whose b is not
+# finite take f(a) and f'(a) for their products with b from the float64 element
+# functions (``_v64``, ``_d64``): one loop (vectorised, as the one-input kernels) finds
+# whether there are any, and a second one redoes just those products (d/d b = f(a)
+# does not meet b: it stays the lean one, the one-input entry's float32 rounding).
+# Each element's result depends on its own inputs alone.
+# With ``_LEAN`` False (float64, float16, and the entries whose lean tails are short)
+# numba folds all of it away.
+
+_INF = float("inf")
+
+
+@intrinsic
+def _abs_bits32(typingctx, x):  # pragma: no cover - compiled
+    """The IEEE bits of the float32 ``|x|`` as an int32 (a bitcast and a mask)."""
+    if not isinstance(x, nbtypes.Float) or x.bitwidth != 32:
+        return None
+    sig = nbtypes.int32(x)
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        return builder.and_(builder.bitcast(args[0], i32), i32(0x7FFFFFFF))
+
+    return sig, codegen
+
+
+@njit(inline="always", fastmath=False, nogil=True)
+def _any_nonfinite(b):  # pragma: no cover - compiled
+    # an integer max over the bits (a float comparison would not vectorise)
+    hb = 0
+    for i in range(b.shape[0]):
+        hb = max(hb, _abs_bits32(b[i]))
+    return hb >= 0x7F800000
 
 
 @njit(inline="always", fastmath=False, nogil=True)
@@ -259,15 +302,23 @@ def _nan2(va, vb, r):  # pragma: no cover - compiled
 
 def _g_value(a, b, y, A, P):  # pragma: no cover - compiled
     a0, a1, a2 = A[0], A[1], A[2]
+    redo = _LEAN and _any_nonfinite(b)
     for i in range(a.shape[0]):
         va = a[i]
         vb = b[i]
         y[i] = _nan2(va, vb, _v(_w(va), a0, a1, a2) * _w(vb))
+    if _LEAN and redo:
+        for i in range(a.shape[0]):
+            va = a[i]
+            vb = b[i]
+            if not abs(vb) < _INF:
+                y[i] = _nan2(va, vb, _v64(_w(va), a0, a1, a2) * _w(vb))
 
 
 def _g_derivative(a, b, da, db, A, P, kk):  # pragma: no cover - compiled
     a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
+    redo = _LEAN and _any_nonfinite(b)
     for i in range(a.shape[0]):
         va = a[i]
         vb = b[i]
@@ -276,11 +327,19 @@ def _g_derivative(a, b, da, db, A, P, kk):  # pragma: no cover - compiled
         da[i] = _nan2(va, vb, fd * _w(vb))
         fv = _v(wa, a0, a1, a2)
         db[i] = _quiet(va) if va != va else fv
+    if _LEAN and redo:
+        for i in range(a.shape[0]):
+            va = a[i]
+            vb = b[i]
+            if not abs(vb) < _INF:
+                fd = _kink(va, _d64(_w(va), a0, a1, a2), kk, kv, k0, k1)
+                da[i] = _nan2(va, vb, fd * _w(vb))
 
 
 def _g_both(a, b, y, da, db, A, P, kk):  # pragma: no cover - compiled
     a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
+    redo = _LEAN and _any_nonfinite(b)
     for i in range(a.shape[0]):
         va = a[i]
         vb = b[i]
@@ -291,15 +350,32 @@ def _g_both(a, b, y, da, db, A, P, kk):  # pragma: no cover - compiled
         y[i] = _nan2(va, vb, fv * wb)
         da[i] = _nan2(va, vb, fd * wb)
         db[i] = _quiet(va) if va != va else fv
+    if _LEAN and redo:
+        for i in range(a.shape[0]):
+            va = a[i]
+            vb = b[i]
+            if not abs(vb) < _INF:
+                wa = _w(va)
+                wb = _w(vb)
+                fd = _kink(va, _d64(wa, a0, a1, a2), kk, kv, k0, k1)
+                y[i] = _nan2(va, vb, _v64(wa, a0, a1, a2) * wb)
+                da[i] = _nan2(va, vb, fd * wb)
 
 
 def _g_backward(a, b, g, ga, gb, A, P, kk):  # pragma: no cover - compiled
     # the two input gradients in one pass: g times each derivative, the derivative
     # (f'(a) b and f(a)) rounded to the dtype first, as NumPy's grad_out * derivative
-    # (and _backward); ga or gb may be g (each g[i] is read before it is written)
+    # (and _backward); ga or gb may be g (each g[i] is read before it is written; the
+    # g of the elements that are redone is kept in gs first)
     a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    for i in range(a.shape[0]):
+    n = a.shape[0]
+    redo = _LEAN and _any_nonfinite(b)
+    gs = np.empty(n if redo else 0, g.dtype)
+    if _LEAN and redo:
+        for i in range(n):
+            gs[i] = g[i]
+    for i in range(n):
         va = a[i]
         vb = b[i]
         gi = g[i]
@@ -310,6 +386,14 @@ def _g_backward(a, b, g, ga, gb, A, P, kk):  # pragma: no cover - compiled
         ga[i] = ga[i] * gi
         gb[i] = _quiet(va) if va != va else fv
         gb[i] = gb[i] * gi
+    if _LEAN and redo:
+        for i in range(n):
+            va = a[i]
+            vb = b[i]
+            if not abs(vb) < _INF:
+                fd = _kink(va, _d64(_w(va), a0, a1, a2), kk, kv, k0, k1)
+                ga[i] = _nan2(va, vb, fd * _w(vb))
+                ga[i] = ga[i] * gs[i]
 
 
 #: kind -> loop template, gated entries

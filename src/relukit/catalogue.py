@@ -309,6 +309,11 @@ class Math:
     lean
         ``lean(*args)``: whether the lean float32 namespace (``m.LEAN``) suits these
         arguments; ``None``: always.
+    lean_tails
+        The lean forms stay accurate (6e-14 relative) in the tails down to values of
+        1e-84, so that ``f(gate) * up`` with any finite float32 ``up`` is right too: a
+        gated entry's float32 kernels may use them. False where the lean forms clip
+        sooner (gelu's erf form clips x at -15, where gelu is 5e-50).
     choices
         ``(param, {value: Math})``: a choice parameter selects a whole formula (gelu's
         ``approximate``); the chosen Math's formulas take the other arguments.
@@ -331,6 +336,7 @@ class Math:
     args: Callable[..., tuple[Any, ...] | None] | None = None
     exact: bool = False
     lean: Callable[..., bool] | None = None
+    lean_tails: bool = True
     choices: tuple[str, Mapping[str, Math]] | None = None
     train: Callable[..., tuple[Any, Any]] | None = None
     channel: str | None = None

@@ -970,6 +970,12 @@ _QUICK = 1.702  # OpenAI CLIP's constant: sigmoid(1.702 x) approximates Phi(x)
 @formula
 def _swish_beta(m, x, beta):
     """x sigmoid(beta x): silu's formula for beta = 1, else as silu with z = beta x."""
+    if m.LEAN:
+        # x / (1 + e^-z), z = beta x, for every beta: silu's lean form (beta = 1) with no
+        # test of beta, which would keep the kernels' loop from being vectorised. Far
+        # left e^-z clips (a tiny result whose float32 rounding is -0; -inf gives -0)
+        r = x / (1.0 + m.exp(-(beta * x)))
+        return m.tiny_half(x, m.where(x == -math.inf, -0.0, r))
     if beta == 1.0:
         return _silu(m, x)
     # x sigmoid(z): sigmoid's full relative accuracy, one rounding more. Far left,
@@ -1005,12 +1011,14 @@ def _swish_beta_err(m, x, beta, z):
 @formula
 def _swish_beta_d(m, x, beta):
     """d/dx [x sigmoid(beta x)] = silu'(beta x): silu's derivative, zero patch included."""
+    if m.LEAN:
+        # (no test of beta: beta x is x for beta = 1, and a test in the kernels' loop
+        # would keep it from being vectorised)
+        return _silu_d(m, beta * x)
     if beta == 1.0:
         return _silu_d(m, x)
     z = beta * x
     d = _silu_d(m, z)
-    if m.LEAN:
-        return d
     # the rounding of z (see _swish_beta): silu'(z + ez) = silu'(z) + silu''(z) ez,
     # silu''(z) = s (1 - s) (2 + z (1 - 2 s)), s = sigmoid(z)
     s = m.sigmoid(z)

@@ -135,7 +135,8 @@ geglu = register(
         math=Math.choice(
             "approximate",
             {
-                "none": Math(_gelu_erf, _gelu_erf_d, cost="heavy"),
+                # (the lean erf form clips the gate at -15: float64 primitives)
+                "none": Math(_gelu_erf, _gelu_erf_d, cost="heavy", lean_tails=False),
                 "tanh": Math(_gelu_tanh, _gelu_tanh_d, cost="heavy"),
             },
         ),
