@@ -225,6 +225,9 @@ class Plan:
         Elements per chunk when the call is shared between threads.
     channel
         PReLU's per-channel weights in ``dtype`` (``None``: one weight).
+    inplace
+        For a value plan: the loop that writes the value over its input (``out=x``),
+        which, unlike the two-array loop run in place, is vectorised.
     """
 
     kernel: Any
@@ -235,6 +238,7 @@ class Plan:
     at_kink: int
     grain: int
     channel: Any = None
+    inplace: Any = None
 
     def run_gated(self, a: Any, b: Any, outs: tuple[Any, ...], g: Any = None) -> Any:
         """A gated entry's kernel on ``a`` (the gate) and ``b`` (and ``g``, the output's
@@ -243,6 +247,19 @@ class Plan:
         made where an entry is ``None``); returns them, or :data:`NOT_RUN`."""
         try:
             return _execute_gated(self, a, b, g, outs)
+        except Exception as exc:
+            if not _compile_error(exc):
+                raise
+            _broken(exc)
+            return NOT_RUN
+
+    def run_backward(self, x: Any, grad_out: Any, out: Any = None) -> Any:
+        """A backward plan (``"backward"``, ``"backward_y"``): ``grad_out`` times the
+        derivative at ``x`` (the output for ``"backward_y"``), arrays of this plan's
+        dtype and one shape; into ``out`` when given. Returns the result, or
+        :data:`NOT_RUN`."""
+        try:
+            return _execute_backward(self, x, grad_out, out)
         except Exception as exc:
             if not _compile_error(exc):
                 raise
@@ -356,6 +373,9 @@ def plan(
         with np.errstate(all="ignore"):
             values = tuple(float(np.float32(v)) for v in values)
             kinks = [float(np.float32(k)) for k in kinks]
+    inplace = None
+    if kind == "value" and channel is None and not gated:
+        inplace = build.kernel(formulas, "32" if lean else "64", "value_inplace", arity)
     return Plan(
         kernel,
         kind,
@@ -365,6 +385,7 @@ def plan(
         kk,
         grain,
         extra,
+        inplace,
     )
 
 
@@ -383,16 +404,20 @@ def _plain(np: Any, a: Any, dtype: Any) -> bool:
     )
 
 
-def _may_alias(np: Any, a: Any, b: Any) -> bool:
-    """``a`` may overlap ``b`` other than as the very same memory (in place)."""
-    if not np.may_share_memory(a, b):
-        return False
-    same = (
+def _same_memory(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are the very same elements (in place)."""
+    if a is b:
+        return True
+    return (
         a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
         and a.strides == b.strides
         and a.shape == b.shape
     )
-    return not same
+
+
+def _may_alias(np: Any, a: Any, b: Any) -> bool:
+    """``a`` may overlap ``b`` other than as the very same memory (in place)."""
+    return bool(np.may_share_memory(a, b)) and not _same_memory(a, b)
 
 
 def _tail(plan: Plan, x: Any) -> tuple[tuple, int]:
@@ -431,12 +456,15 @@ def _execute(plan: Plan, x: Any, out: Any) -> Any:
         direct[1] = np.empty(x.shape, dtype)
     tail, align = _tail(plan, x)
     fresh = sum(a.nbytes for a, o in zip(direct, outs, strict=True) if a is not o)
+    kernel, arrays = plan.kernel, (xk, *direct)
+    if plan.inplace is not None and _same_memory(direct[0], xk):
+        kernel, arrays = plan.inplace, (xk,)
     if xk.size:
         threads.run(
-            plan.kernel,
-            *(a.reshape(-1) for a in (xk, *direct)),
+            kernel,
+            *(a.reshape(-1) for a in arrays),
             *tail,
-            arrays=1 + len(direct),
+            arrays=len(arrays),
             grain=max(plan.grain // align, 1) * align,
             align=align,
             fresh=fresh,
@@ -592,13 +620,17 @@ def backward_kernel(
     Inputs are validated by the caller (:func:`relukit._dispatch.backward`); ``x`` is
     the output when ``from_output``. float16 gradients take the NumPy formula.
     """
-    np = _np or __import__("numpy")
     if x.dtype.char not in "fd" or getattr(act, "gated", False):
         return NOT_RUN  # (a gated entry's backward takes two inputs: Plan.run_gated)
     kind = "backward_y" if from_output else "backward"
     p = plan(act, kind, x.dtype, params, at_kink, x)
     if p is None:
         return NOT_RUN
+    return p.run_backward(x, grad_out, out)
+
+
+def _execute_backward(p: Plan, x: Any, grad_out: Any, out: Any) -> Any:
+    np = _np
     xs = x if _plain(np, x, p.dtype) else np.ascontiguousarray(x, dtype=p.dtype)
     gs = grad_out if _plain(np, grad_out, p.dtype) else np.ascontiguousarray(grad_out, p.dtype)
     res = out
@@ -608,26 +640,20 @@ def backward_kernel(
         or (_may_alias(np, res, xs) or _may_alias(np, res, gs))
     ):
         res = np.empty(x.shape, p.dtype)
-    try:
-        tail, align = _tail(p, x)
-        if x.size:
-            threads.run(
-                p.kernel,
-                xs.reshape(-1),
-                gs.reshape(-1),
-                res.reshape(-1),
-                *tail,
-                arrays=3,
-                grain=max(p.grain // align, 1) * align,
-                align=align,
-                fresh=res.nbytes if res is not out else 0,
-                threads=settings().threads,
-            )
-    except Exception as exc:
-        if not _compile_error(exc):
-            raise
-        _broken(exc)
-        return NOT_RUN
+    tail, align = _tail(p, x)
+    if x.size:
+        threads.run(
+            p.kernel,
+            xs.reshape(-1),
+            gs.reshape(-1),
+            res.reshape(-1),
+            *tail,
+            arrays=3,
+            grain=max(p.grain // align, 1) * align,
+            align=align,
+            fresh=res.nbytes if res is not out else 0,
+            threads=settings().threads,
+        )
     if out is not None and res is not out:
         np.copyto(out, res)
         return out

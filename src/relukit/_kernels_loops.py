@@ -88,6 +88,16 @@ def _value(x, y, A, P):  # pragma: no cover - compiled
         y[i] = _quiet(v) if v != v else r
 
 
+def _value_inplace(x, A, P):  # pragma: no cover - compiled
+    # _value with y = x: one array, so that the loop is vectorised (with two, the
+    # compiler checks at run time whether they overlap, and in place they do)
+    a0, a1, a2 = A[0], A[1], A[2]
+    for i in range(x.shape[0]):
+        v = x[i]
+        r = _v(_w(v), a0, a1, a2)
+        x[i] = _quiet(v) if v != v else r
+
+
 def _derivative(x, d, A, P, kk):  # pragma: no cover - compiled
     a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
@@ -186,6 +196,7 @@ def _ch_backward(x, g, o, A, P, kk, W, C, inner):  # pragma: no cover - compiled
 #: kind -> loop template
 KINDS: Mapping[str, Callable[..., None]] = {
     "value": _value,
+    "value_inplace": _value_inplace,
     "derivative": _derivative,
     "both": _both,
     "backward": _backward,

@@ -34,6 +34,15 @@ _PAR = {"cache": True, "nogil": True, "parallel": True}
 _k: Any = None
 
 
+def _split1(x, nthreads, align, *tail):  # pragma: no cover - compiled
+    n = x.shape[0]
+    step = -(-n // (nthreads * align)) * align
+    for c in prange(-(-n // step)):
+        s = c * step
+        e = min(n, s + step)
+        _k(x[s:e], *tail)
+
+
 def _split2(x, y, nthreads, align, *tail):  # pragma: no cover - compiled
     # kernel(x, y, *tail) on nthreads slices, each a multiple of align elements
     n = x.shape[0]
@@ -71,7 +80,13 @@ def _split5(a, b, c, d, f, nthreads, align, *tail):  # pragma: no cover - compil
         _k(a[s:e], b[s:e], c[s:e], d[s:e], f[s:e], *tail)
 
 
-_TEMPLATES: dict[int, Callable[..., None]] = {2: _split2, 3: _split3, 4: _split4, 5: _split5}
+_TEMPLATES: dict[int, Callable[..., None]] = {
+    1: _split1,
+    2: _split2,
+    3: _split3,
+    4: _split4,
+    5: _split5,
+}
 _made: dict[Any, Any] = {}
 
 

@@ -330,10 +330,12 @@ def _grad_cpu(
         return d.mul_(gd)
     from relukit import _kernels
 
+    kind = "backward_y" if from_output else "backward"
+    kp = _kernel_plan(pl, kind, _numpy_dtype(td.dtype), at_kink)
+    if kp is None:
+        return None
     out = torch.empty(td.shape, dtype=td.dtype)
-    res = _kernels.backward_kernel(
-        pl.act, _as_numpy(td), _as_numpy(gd), pl.params, at_kink, out.numpy(), from_output
-    )
+    res = kp.run_backward(_as_numpy(td), _as_numpy(gd), out.numpy())
     return None if res is _kernels.NOT_RUN else out
 
 
