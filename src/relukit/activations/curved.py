@@ -454,6 +454,7 @@ gelu = register(
 # ---------------------------------------------------------------------------
 
 _SILU_FLAT = 1500.0  # |x| beyond which silu and silu' are their limits in every precision
+_SILU_LEAN = 200.0  # the same for float32 results (and their products with a float32)
 # silu' next to its zero; lean: from 0.02 on (1 + x + e**x) / (1 + e**x) has no
 # cancellation but that of the exact 1 + x: 8 terms (the ninth is below 1e-17 relative)
 _SILU_PATCH = Patch("silu", width=0.45, lean_terms=8, lean_width=0.02)
@@ -475,6 +476,18 @@ def _silu_d(m, x):
     # sigmoid(x) (1 + x sigmoid(-x)), sigmoid(-x) formed directly (x clipped to ±1500,
     # where the result is its limit already: no inf * 0); far left
     # e^x (1 + x) / (1 + e^x) from h = e^(x/2), with no early underflow
+    if m.LEAN:
+        # x clipped to +-200, where silu' is 1 or -2.8e-85 (a float32 -0, also times any
+        # finite float32: a gated entry's product), so that +-inf need no test.
+        # x < 0: 1 + x sigmoid(-x) = ((1 + x) + e) / (1 + e), e = e^x, with 1 + x exact
+        # for a float32 x: the only cancellation left is within 0.02 of the zero
+        xc = m.clip(x, -_SILU_LEAN, _SILU_LEAN)
+        pos = xc >= 0
+        e = m.exp(m.where(pos, -xc, xc))
+        other = e / (1.0 + e)
+        one = 1.0 - other
+        q = m.where(pos, 1.0 + xc * other, ((1.0 + xc) + e) * one)
+        return _SILU_PATCH(m, x, m.where(pos, one, other) * q)
     xc = m.clip(x, -_SILU_FLAT, _SILU_FLAT)
     far = x < m.EXP_TAIL
     pos = xc >= 0
@@ -482,12 +495,7 @@ def _silu_d(m, x):
     other = e / (1.0 + e)
     one = 1.0 - other
     s = m.where(pos, one, other)
-    if m.LEAN:
-        # x < 0: 1 + x sigmoid(-x) = ((1 + x) + e) / (1 + e), e = e^x, with 1 + x exact
-        # for a float32 x: the only cancellation left is within 0.02 of the zero
-        q = m.where(pos, 1.0 + xc * other, ((1.0 + xc) + e) * one)
-    else:
-        q = 1.0 + xc * m.where(pos, other, one)
+    q = 1.0 + xc * m.where(pos, other, one)
     d = _SILU_PATCH(m, x, s * q)
     d = m.where(far, (e * (1.0 + xc)) * e / (1.0 + e * e), d)
     return m.where(x == -math.inf, -0.0, m.where(x == math.inf, 1.0, d))
