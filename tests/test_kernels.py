@@ -977,3 +977,30 @@ def test_first_calls_from_eight_threads_at_once(layer, monkeypatch):
     assert res.stdout.startswith("wrong [] numba threads"), res.stdout
     if layer == "workqueue":  # no spinning workers: relukit's own pool does the work
         assert res.stdout.strip().endswith("False"), res.stdout
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "gelu", "silu", "hardswish"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_in_place_runs_the_one_array_loop_with_the_same_bits(name, dtype, monkeypatch):
+    """``out=x`` runs the value loop over the one array (a two-array loop given the same
+    array twice is not vectorised: the compiler's overlap check fails): the same bits as
+    out of place, on one thread and shared between threads."""
+    ran: list[int] = []
+    real = th.run
+
+    def spy(kernel, *args, arrays=2, **kw):
+        ran.append(arrays)
+        return real(kernel, *args, arrays=arrays, **kw)
+
+    monkeypatch.setattr(th, "run", spy)
+    act = rk.get(name)
+    x = (np.random.default_rng(3).standard_normal(300_000) * 4).astype(dtype)
+    x[:6] = [np.nan, -np.inf, np.inf, -0.0, 0.0, 5e-45 if dtype == np.float32 else 5e-324]
+    want = act(x)
+    for threads in (1, 2):
+        with _kernels.switched(threads=threads):
+            ran.clear()
+            y = x.copy()
+            assert act(y, out=y) is y
+            assert ran == [1], ran
+            np.testing.assert_array_equal(y.view(np.uint8), want.view(np.uint8))
