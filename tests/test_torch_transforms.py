@@ -337,6 +337,33 @@ def test_compile_fullgraph_forward_and_backward():
         torch.testing.assert_close(p.grad, q.grad)
 
 
+@pytest.mark.parametrize(
+    "act",
+    [
+        lambda: nn.ReLU(inplace=True),
+        lambda: nn.LeakyReLU(0.1, inplace=True),
+        lambda: nn.SiLU(inplace=True),
+        lambda: nn.ELU(inplace=True),
+    ],
+    ids=["relu", "leaky_relu", "silu", "elu"],
+)
+def test_compile_fullgraph_in_place_modules(act):
+    """In-place modules after a layer (a ResNet's Conv-BN-ReLU) compile to one graph
+    (asking whether the input is a view once broke it at every activation) and give
+    torch.nn's values and gradients."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), act(), nn.Conv2d(4, 2, 3))
+    mine = rt.convert(copy.deepcopy(net))
+    x = torch.randn(2, 3, 8, 8)
+    net(x).sum().backward()
+    compiled = torch.compile(mine, backend="aot_eager", fullgraph=True)
+    out = compiled(x)
+    out.sum().backward()
+    torch.testing.assert_close(out, net(x))
+    for p, q in zip(mine.parameters(), net.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad)
+
+
 @pytest.fixture
 def fresh_dynamo():
     """An empty Dynamo cache before and after: relukit specialises each float parameter

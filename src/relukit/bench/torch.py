@@ -341,6 +341,10 @@ def run(args: argparse.Namespace) -> int:
         sb = (saved_bytes(ref, data[0]), saved_bytes(mine, data[0]))
         timed = [ref, mine]
         if getattr(args, "compile", False):
+            # a fresh Dynamo cache per model: the models share code objects (nn.Sequential's
+            # forward), whose recompile limit (8 graphs) would otherwise run the later
+            # models eager
+            torch._dynamo.reset()
             timed = [torch.compile(ref), torch.compile(mine)]
         t, c, med = _time(timed, data, args.steps, args.rounds)
         peak: tuple[int, int] | None = None

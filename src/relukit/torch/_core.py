@@ -470,12 +470,18 @@ def apply(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: float | None) 
     if _differentiable(x):
         if inplace and x.requires_grad:
             _check_inplace(x)
-        fn = _Core if torch.compiler.is_compiling() else _CoreJvp
-        if inplace and x._is_view() and (not pl.save_output or (at_kink is not None and pl.kinks)):
+        compiling = torch.compiler.is_compiling()
+        fn = _Core if compiling else _CoreJvp
+        if inplace and (
+            compiling
+            or (x._is_view() and (not pl.save_output or (at_kink is not None and pl.kinks)))
+        ):
             # autograd refuses a Function that writes a view in place and returns more than
             # one tensor (here: the copy of the input or the kink mask it keeps): compute out
             # of place, from a copy when the input is kept (the copy is what a Function
-            # writing in place would keep), and write the result into the view
+            # writing in place would keep), and write the result into the view. Under
+            # torch.compile always so (asking whether x is a view breaks the graph; Inductor
+            # writes the result in place again)
             src = x if pl.save_output else x.clone()
             return x.copy_(_call(fn, src, pl, at_kink, False)[0])
         return _call(fn, x, pl, at_kink, inplace)[0]
