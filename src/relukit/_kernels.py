@@ -457,7 +457,10 @@ def _execute(plan: Plan, x: Any, out: Any) -> Any:
     tail, align = _tail(plan, x)
     fresh = sum(a.nbytes for a, o in zip(direct, outs, strict=True) if a is not o)
     kernel, arrays = plan.kernel, (xk, *direct)
-    if plan.inplace is not None and _same_memory(direct[0], xk):
+    if out is not None and out is xk and plan.inplace is not None:
+        # (in place: the same array object; a view of the same memory made anew takes
+        # the two-array loop, with the same bits: a look at the views costs microseconds,
+        # as much as a small call)
         kernel, arrays = plan.inplace, (xk,)
     if xk.size:
         threads.run(
