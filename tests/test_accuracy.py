@@ -328,3 +328,28 @@ def test_float64_left_tail_where_exp_is_subnormal(label, path):
     limit_v, limit_d = (bv, bd) if path == "kernels" else (nv, nd)
     assert ev.max() <= limit_v, (float(ev.max()), TAIL[np.argmax(ev)], v[np.argmax(ev)])
     assert ed.max() <= limit_d, (float(ed.max()), TAIL[np.argmax(ed)], d[np.argmax(ed)])
+
+
+@pytest.mark.parametrize(
+    "name,scale",
+    [("silu", 1.0), ("swiglu", 1.0), ("quick_gelu", 1.702)],
+    ids=["silu", "swiglu", "quick_gelu"],
+)
+def test_float32_derivative_next_to_silus_zero_is_correctly_rounded(name, scale):
+    """Every float32 input whose ``beta x`` lies in [-1.35, -1.2] (silu' is 0 at -1.2785):
+    the lean float32 derivative is the float64 derivative rounded to float32 (float64
+    within 3 ulp of mpmath here, test_family.py), where the lean forms cancel most; for
+    swiglu with up = 1 (d/d gate)."""
+    z = np.arange(
+        np.float32(-1.35).view(np.int32), np.float32(-1.2).view(np.int32), -1, dtype=np.int32
+    ).view(np.float32)
+    x = (z / np.float32(scale)).astype(np.float32)
+    act = rk.get(name)
+    if act.gated:
+        one = np.ones_like(x)
+        got = act.derivative(x, one)[0]
+        want = act.derivative(x.astype(np.float64), one.astype(np.float64))[0]
+    else:
+        got, want = act.derivative(x), act.derivative(x.astype(np.float64))
+    bad = np.flatnonzero(got != want.astype(np.float32))
+    assert bad.size == 0, (bad.size, x[bad[:5]], got[bad[:5]], want[bad[:5]])
