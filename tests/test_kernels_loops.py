@@ -81,10 +81,11 @@ def test_every_entry_has_its_kernels_made_from_its_formulas(name, p, dtype):
 def test_every_gated_entry_has_its_gated_kernels_made_from_its_formulas(name, p, dtype):
     """A gated entry, ``f(gate) * up``: the gated loop of each kind (two inputs, the two
     derivatives) plugged with the gate's activation ``f`` and its derivative, lowered for
-    the float64 namespace for float32 as well (``f(gate)`` meets ``up`` in float64: the
-    lean namespace's clipped tails, values whose float32 rounding is the limit but not 0,
-    would turn ``0 * inf = nan`` into ``inf``), the inputs widened to float64 for the
-    exact entries too, and no loop from the output."""
+    the lean namespace for float32 where the entry's lean tails reach far enough
+    (``Math.lean_tails``; not geglu's erf form, not the exact entries), with the float64
+    ones beside them for an infinite ``up`` (``_v64``, ``_d64``: ``0 * inf = nan`` where
+    f(gate) is 0 in float64); the inputs widened to float64 for the exact entries too,
+    and no loop from the output."""
     act = rk.get(name)
     params = act.bind((), p)
     formulas, args = act.math.resolve(params)
@@ -93,20 +94,25 @@ def test_every_gated_entry_has_its_gated_kernels_made_from_its_formulas(name, p,
     with pytest.raises(ValueError, match="no derivative from the output"):
         _kernels.plan(act, "backward_y", dtype, params, None)
     base = f"{formulas.value.__module__}.{formulas.value.__qualname__}"
+    lean = np.dtype(dtype) == np.float32 and not formulas.exact and formulas.lean_tails
+    ns, m = ("32", numba32) if lean else ("64", numba64)
     for kind, template in kl.GATED.items():
         plan = _kernels.plan(act, kind, dtype, params, None)
         assert plan is not None, kind
         py = plan.kernel.py_func
-        assert py.__qualname__ == f"{base}_g_{kind}_64"
+        assert py.__qualname__ == f"{base}_g_{kind}_{ns}"
         assert py.__module__ == kb.__name__
         assert py.__code__.co_filename == kl.__file__
         assert py.__code__.co_code == template.__code__.co_code  # the gated loop itself
         g = py.__globals__
-        assert _element_formula(g["_v"]) == (lower(formulas.value, numba64), numba64)
-        assert _element_formula(g["_d"]) == (lower(formulas.derivative, numba64), numba64)
+        assert _element_formula(g["_v"]) == (lower(formulas.value, m), m)
+        assert _element_formula(g["_d"]) == (lower(formulas.derivative, m), m)
+        assert g["_LEAN"] is lean
+        assert _element_formula(g["_v64"]) == (lower(formulas.value, numba64), numba64)
+        assert _element_formula(g["_d64"]) == (lower(formulas.derivative, numba64), numba64)
         assert g["_w"] is kb._widen
-        assert plan.kernel is kb.kernel(formulas, "64", kind, len(args), gated=True)
-        assert plan.kernel is not kb.kernel(formulas, "64", kind, len(args))  # not the 1-input
+        assert plan.kernel is kb.kernel(formulas, ns, kind, len(args), gated=True)
+        assert plan.kernel is not kb.kernel(formulas, ns, kind, len(args))  # not the 1-input
 
 
 def test_per_channel_kernels():
