@@ -324,10 +324,10 @@ def test_export_in_a_fresh_process():
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
 
 
-def test_compile_fullgraph_forward_and_backward():
-    net = model()
+def _compiled_like_eager_torch(net, x) -> None:
+    """``net`` converted and compiled with ``fullgraph=True``: torch.nn's eager values and
+    parameter gradients."""
     mine = rt.convert(copy.deepcopy(net))
-    x = torch.randn(10, 4)
     net(x).sum().backward()
     compiled = torch.compile(mine, backend="aot_eager", fullgraph=True)
     out = compiled(x)
@@ -335,6 +335,10 @@ def test_compile_fullgraph_forward_and_backward():
     torch.testing.assert_close(out, net(x))
     for p, q in zip(mine.parameters(), net.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad)
+
+
+def test_compile_fullgraph_forward_and_backward():
+    _compiled_like_eager_torch(model(), torch.randn(10, 4))
 
 
 @pytest.mark.parametrize(
@@ -353,15 +357,7 @@ def test_compile_fullgraph_in_place_modules(act):
     torch.nn's values and gradients."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), act(), nn.Conv2d(4, 2, 3))
-    mine = rt.convert(copy.deepcopy(net))
-    x = torch.randn(2, 3, 8, 8)
-    net(x).sum().backward()
-    compiled = torch.compile(mine, backend="aot_eager", fullgraph=True)
-    out = compiled(x)
-    out.sum().backward()
-    torch.testing.assert_close(out, net(x))
-    for p, q in zip(mine.parameters(), net.parameters(), strict=True):
-        torch.testing.assert_close(p.grad, q.grad)
+    _compiled_like_eager_torch(net, torch.randn(2, 3, 8, 8))
 
 
 @pytest.fixture
