@@ -27,7 +27,7 @@ import pytest
 torch = pytest.importorskip("torch")
 rt = pytest.importorskip("relukit.torch")
 import relukit as rk  # noqa: E402
-from _torch_ref import close_to_torch, np_grad, np_value, ulps  # noqa: E402
+from _torch_ref import bits, close_to_torch, np_grad, np_value, ulps  # noqa: E402
 
 F = torch.nn.functional
 nn = torch.nn
@@ -453,6 +453,92 @@ def test_compile_fullgraph_modules_of_one_class_with_other_floats(fresh_dynamo):
     for slope in (0.1, 0.2, -0.3):
         got = torch.compile(rt.LeakyReLU(slope), backend="aot_eager", fullgraph=True)(x)
         torch.testing.assert_close(got, F.leaky_relu(x, slope), rtol=0, atol=0)
+
+
+# on the CPU, compiled smooth entries call the kernels (custom operators): eager's bits
+_EDGES = [-math.inf, math.inf, math.nan, 0.0, -0.0, 1e-45, -1e-45, -1.5, 3.0, -40.0, 40.0]
+
+
+def _recording_backend(targets: list[str]):
+    """aot_eager, writing down the operators of the forward and backward graphs."""
+    from torch._dynamo.backends.common import aot_autograd
+
+    def rec(gm, _inputs):
+        targets.extend(str(n.target) for n in gm.graph.nodes if n.op == "call_function")
+        return gm
+
+    return aot_autograd(fw_compiler=rec, bw_compiler=rec)
+
+
+def _edge_input(dtype, n=64):
+    torch.manual_seed(3)
+    x = torch.cat([torch.tensor(_EDGES, dtype=torch.float64), 4 * torch.randn(n).double()])
+    return x.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [("gelu", {}), ("gelu", {"approximate": "tanh"}), ("silu", {}), ("elu", {"alpha": 0.7}),
+     ("softplus", {"beta": 2.0, "threshold": 3.0}), ("mish", {})],
+)  # fmt: skip
+def test_compile_on_the_cpu_runs_the_kernels_with_eagers_bits(name, kw, dtype, fresh_dynamo):
+    """A smooth entry compiled for a CPU tensor calls relukit's kernels (the operators
+    ``relukit::value`` and ``relukit::grad``, forward and backward): values and
+    gradients bit for bit those of eager mode and of the NumPy API."""
+    x = _edge_input(dtype)
+    g = torch.linspace(-2, 2, x.numel(), dtype=dtype)
+    f = getattr(rt, name)
+    targets: list[str] = []
+    compiled = torch.compile(
+        lambda t: f(t, **kw), backend=_recording_backend(targets), fullgraph=True
+    )
+    xc = x.clone().requires_grad_()
+    y = compiled(xc)
+    y.backward(g)
+    xe = x.clone().requires_grad_()
+    ye = f(xe, **kw)
+    ye.backward(g)
+    assert "relukit.value.default" in targets and "relukit.grad.default" in targets, targets
+    assert torch.equal(bits(y), bits(ye)) and torch.equal(bits(y), bits(np_value(name, x, **kw)))
+    assert torch.equal(bits(xc.grad), bits(xe.grad))
+
+
+@pytest.mark.parametrize(("name", "kw"), [("swiglu", {}), ("geglu", {"approximate": "tanh"})])
+def test_compile_on_the_cpu_runs_the_gated_kernels_with_eagers_bits(name, kw, fresh_dynamo):
+    """The gated entries compiled for CPU tensors: the gated kernels as operators, both
+    input gradients in one call, eager mode's bits."""
+    a = _edge_input(torch.float32)
+    b = _edge_input(torch.float32).flip(0) * 0.5
+    g = torch.linspace(-2, 2, a.numel())
+    f = getattr(rt, name)
+    targets: list[str] = []
+    compiled = torch.compile(
+        lambda s, t: f(s, t, **kw), backend=_recording_backend(targets), fullgraph=True
+    )
+    outs = []
+    for fn in (compiled, lambda s, t: f(s, t, **kw)):
+        ac, bc = a.clone().requires_grad_(), b.clone().requires_grad_()
+        y = fn(ac, bc)
+        y.backward(g)
+        outs.append((y, ac.grad, bc.grad))
+    assert "relukit.gated_value.default" in targets, targets
+    assert "relukit.gated_grad.default" in targets, targets
+    for got, want in zip(*outs, strict=True):
+        assert torch.equal(bits(got), bits(want))
+
+
+def test_compile_keeps_exact_entries_and_export_in_torch_operations(fresh_dynamo):
+    """relu (exact: Inductor fuses it with its neighbours) compiles to torch operations,
+    and so does an exported program of a smooth entry (ATen operators only)."""
+    targets: list[str] = []
+    x = torch.randn(8, requires_grad=True)
+    torch.compile(rt.relu, backend=_recording_backend(targets), fullgraph=True)(x).sum().backward()
+    assert targets and not any("relukit" in t for t in targets), targets
+    ep = torch.export.export(rt.GELU(), (torch.randn(8),))
+    ops = [str(n.target) for n in ep.graph.nodes if n.op == "call_function"]
+    assert ops and not any("relukit" in t for t in ops), ops
+    assert torch.equal(ep.module()(x.detach()), rt.gelu(x.detach()))
 
 
 # ---------------------------------------------------------------------------

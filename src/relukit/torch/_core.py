@@ -14,10 +14,13 @@ compute the entry's :class:`~relukit.catalogue.Math` on one of three routes
     (:mod:`relukit.torch._triton_gen`), float32 computed in float64 and rounded once,
     float16/bfloat16 in float32.
 ``"torch"``
-    everything else: ``torch.compile`` (the formulas stay visible to Inductor, which
-    fuses them with their neighbours), ``torch.func`` transforms, ``torch.jit.trace``,
+    everything else: ``torch.compile``, ``torch.func`` transforms, ``torch.jit.trace``,
     ``torch.export``, fake tensors, other devices, and double backward: the same
-    formulas with torch operations (:func:`formula`).
+    formulas with torch operations (:func:`formula`). Except under ``torch.compile`` on
+    the CPU, where the smooth entries call route ``"cpu"``'s kernels as custom operators
+    (:mod:`relukit.torch._cpu_ops`: eager mode's bits; their formulas in float64 compile
+    to C++ several times slower than the kernels); the piecewise-linear ones stay torch
+    operations, which Inductor fuses with their neighbours.
 
 Backward keeps what the derivative needs: the output where the entry's derivative from
 the output is exact (the piecewise-linear entries: relu, leaky_relu with a slope >= 0,
@@ -36,6 +39,7 @@ from typing import Any
 import torch
 
 from relukit.catalogue import Activation, Math, catalogue, get
+from relukit.torch import _cpu_ops
 
 __all__ = ["TorchPlan", "apply", "grad", "plan", "route", "value"]
 
@@ -224,6 +228,9 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor
         out = x if inplace and x.is_contiguous() else None
         y = _triton_gen.value(pl.math, len(pl.args), xc, pl.triton_args(x.device), out)
         return x.copy_(y) if inplace and y is not x else y
+    elif _cpu_ops.used(pl, x):  # compiling, on the CPU: the kernel, as an operator
+        y = _cpu_ops.value(x, *_cpu_ops.key(pl))
+        return x.copy_(y) if inplace else y
     y = formula(pl, "value", x)
     return x.copy_(y) if inplace else y
 
@@ -290,6 +297,9 @@ def grad(
         gi = _triton_gen.backward(
             pl.math, len(pl.args), tc, gc, pl.triton_args(t.device), k, from_output
         )
+    elif not differentiable and _cpu_ops.used(pl, t):
+        kink = None if from_output else at_kink
+        gi = _cpu_ops.grad(g, t, *_cpu_ops.key(pl), kink, from_output)
     if gi is None:  # the formulas in torch operations: the derivative (at_kink at the
         d = _derivative_torch(pl, t, from_output)  # kinks), times g as the NumPy API
         if at_kink is not None and not from_output and pl.kinks:
@@ -506,6 +516,8 @@ def gated_value(pl: TorchPlan, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
         return _triton_gen.gated_value(
             pl.math, len(pl.args), a.contiguous(), b.contiguous(), pl.triton_args(a.device)
         )
+    elif _cpu_ops.used(pl, a) and b.device.type == "cpu":
+        return _cpu_ops.gated_value(a, b, *_cpu_ops.key(pl))
     wa, wb, ns = _gated_work(a, b)
     f = pl.math.value(ns, wa, *pl.args)
     return _gated_nan(wa, wb, f * wb).to(a.dtype)
@@ -562,6 +574,9 @@ def gated_grad(
             pl.triton_args(a.device),
             k,
         )
+    elif r == "torch" and not differentiable and _cpu_ops.used(pl, a) and g.dtype == a.dtype:
+        ga, gb = _cpu_ops.gated_grad(g, a, b, *_cpu_ops.key(pl), at_kink)
+        return ga, gb
     # the derivatives f'(a) b and f(a) as the kernels give them (in the working
     # precision, rounded once), then times g, as the NumPy API's derivative * g
     wa, wb, ns = _gated_work(a, b)
@@ -850,3 +865,6 @@ def apply_learned(act: Activation, x: torch.Tensor, ps: tuple[torch.Tensor, ...]
     with torch.no_grad():
         pl = _learned_plan(act, x, ps)
         return formula_with(act, "value", x, ps) if pl is None else value(pl, x)
+
+
+_cpu_ops.bind(plan=plan, value=value, grad=grad, gated_value=gated_value, gated_grad=gated_grad)
