@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 import warnings
 from collections.abc import Iterator, Mapping
@@ -265,6 +266,46 @@ class Plan:
                 raise
             _broken(exc)
             return NOT_RUN
+
+    @functools.cached_property
+    def _flat_tail(self) -> tuple[Any, ...]:
+        return (
+            (self.args, self.kinks)
+            if self.kind == "value"
+            else (self.args, self.kinks, self.at_kink)
+        )
+
+    def run_flat(self, *arrays: Any, fresh: int = 0) -> Any:
+        """The kernel on 1-D arrays that the caller has made plain: C-contiguous,
+        aligned, native, of this plan's dtype (not float16), one length, the output
+        overlapping no input. ``(x, out)`` for a value plan, ``(x,)`` to write the value
+        over ``x`` (the in-place loop), ``(x, grad_out, out)`` for a backward plan;
+        ``fresh``: the bytes of newly allocated output. For one weight only (no
+        ``channel``). relukit.torch's eager route, which makes its arrays so, calls this:
+        none of :meth:`run`'s checks, whose Python cost is a large share of a small
+        call. Returns None, or :data:`NOT_RUN` when numba failed."""
+        kernel = self.kernel
+        if len(arrays) == 1:
+            kernel = self.inplace
+            if kernel is None:
+                kernel, arrays = self.kernel, (arrays[0], arrays[0])
+        try:
+            if arrays[0].shape[0]:
+                threads.run(
+                    kernel,
+                    *arrays,
+                    *self._flat_tail,
+                    arrays=len(arrays),
+                    grain=self.grain,
+                    fresh=fresh,
+                    threads=_SETTINGS.get().threads,
+                )
+        except Exception as exc:
+            if not _compile_error(exc):
+                raise
+            _broken(exc)
+            return NOT_RUN
+        return None
 
     def run(self, x: Any, out: Any = None) -> Any:
         """Compute on the ndarray ``x`` (any layout, this plan's dtype or float16).

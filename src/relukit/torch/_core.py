@@ -38,6 +38,8 @@ from typing import Any
 
 import torch
 
+from relukit import _kernels
+from relukit._kernels import NOT_RUN as _NOT_RUN
 from relukit.catalogue import Activation, Math, catalogue, get
 from relukit.torch import _cpu_ops
 
@@ -166,8 +168,6 @@ def _triton_ok() -> bool:
 
 
 def _kernels_ok() -> bool:
-    from relukit import _kernels
-
     return _kernels.available()
 
 
@@ -235,8 +235,24 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor
     return x.copy_(y) if inplace else y
 
 
+#: float32 and float64: the kernels' own dtypes (no widening), where :func:`_value_cpu`
+#: and :func:`_grad_cpu` hand contiguous tensors' memory to the kernel directly
+_FLAT = {torch.float32: None, torch.float64: None}
+
+
 def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
     xd = x.detach()
+    if xd.dtype in _FLAT and xd.is_contiguous():
+        kp = _kernel_plan(pl, "value", _numpy_dtype(xd.dtype), None)
+        if kp is None:
+            return None
+        if kp.channel is None:
+            flat = xd.view(-1).numpy()
+            if inplace:
+                return None if kp.run_flat(flat) is _NOT_RUN else xd
+            new = torch.empty(xd.shape, dtype=xd.dtype)
+            res = kp.run_flat(flat, new.view(-1).numpy(), fresh=flat.nbytes)
+            return None if res is _NOT_RUN else new
     if xd.dtype not in _NUMPY_DTYPES:  # bfloat16: float32's kernel, rounded once more
         y = _value_cpu(pl, xd.float(), False)
         if y is None:
@@ -345,6 +361,10 @@ def _grad_cpu(
     if kp is None:
         return None
     out = torch.empty(td.shape, dtype=td.dtype)
+    if kp.channel is None and td.is_contiguous() and gd.is_contiguous():
+        flat = out.view(-1).numpy()
+        res = kp.run_flat(td.view(-1).numpy(), gd.view(-1).numpy(), flat, fresh=flat.nbytes)
+        return None if res is _NOT_RUN else out
     res = kp.run_backward(_as_numpy(td), _as_numpy(gd), out.numpy())
     return None if res is _kernels.NOT_RUN else out
 
