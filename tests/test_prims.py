@@ -636,6 +636,40 @@ def test_tiny_half_primitives_directly():
     assert np.array_equal(got[tiny].astype(np.float32), half_up_f32(x32[tiny]))
 
 
+def test_lean_tiny_nudge_gives_tiny_halfs_rounding():
+    # the lean forms of gelu, silu and hardswish round x h (h = 1/2 next to 0) from a
+    # nudged x: the float32 rounding of tiny_half for every |x| < 2**-124 (2**25 inputs of
+    # each sign), its float64 value where h is 1/2, x itself elsewhere, -0.0 kept
+    bits = np.arange(0, 0x01000000, dtype=np.uint32)
+    for sign in (0, 0x80000000):
+        x32 = (bits | np.uint32(sign)).view(np.float32)
+        x = x32.astype(np.float64)
+        got = 0.5 * run1(n32.tiny_nudge, x)
+        assert np.array_equal(
+            got.astype(np.float32).view(np.uint32), half_up_f32(x32).view(np.uint32)
+        )
+        nonzero = x != 0
+        half = run2(n32.tiny_half, x, np.zeros(x.size))
+        assert np.array_equal(got[nonzero], half[nonzero])
+    x = np.array([-0.0, 0.0, 2.0**-125, -(2.0**-125), 1.0, -3.0, np.inf, -np.inf])
+    got = run1(n32.tiny_nudge, x)
+    assert np.array_equal(got.view(np.uint64), x.view(np.uint64))
+    assert np.isnan(run1(n32.tiny_nudge, np.array([np.nan]))[0])
+
+
+def test_lean_unclipped_forms_are_the_clipped_ones_on_their_domain():
+    # exp_near and sigmoid2_near: exp and sigmoid2 without the clips, for lean forms whose
+    # argument is bounded already: the same bits on the domain, NaN and signed zeros included
+    x = np.concatenate(
+        [RNG.uniform(-708, 709, 2000), RNG.uniform(-3, 3, 500), [-708.0, 709.0, -0.0, 0.0, np.nan]]
+    )
+    assert np.array_equal(run1(n32.exp_near, x), run1(n32.exp, x), equal_nan=True)
+    z = np.concatenate([RNG.uniform(-708, 708, 2000), RNG.uniform(-3, 3, 500), [-708.0, 708.0]])
+    z = np.concatenate([z, [-0.0, 0.0, 1e-300, -1e-300, np.nan]])
+    for got, want in zip(run_pair(n32.sigmoid2_near, z), run_pair(n32.sigmoid2, z), strict=True):
+        assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
+
+
 @pytest.mark.parametrize("name", TINY_ENTRIES)
 def test_numpy_formulas_give_the_same_subnormal_results(name):
     # the fallback (no kernels) follows the same rule for float32 and float64

@@ -48,6 +48,10 @@ What every namespace provides
 ``LEAN``
     True only in the lean float32 namespace (float32 results computed in float64):
     a formula may then take a cheaper form that is exact only for a float32 input.
+    That namespace alone also has ``exp_near`` and ``sigmoid2_near`` (``exp`` and
+    ``sigmoid2`` without their clips, for bounded arguments) and ``tiny_nudge``
+    (``tiny_half``'s rounding for values ``x h`` with ``h`` next to 1/2, from a nudged
+    ``x``): its loops are bound by their vector operations, so each one saved counts.
 ``EXP_TAIL``
     Below it ``exp(x)`` is subnormal in the working precision; formulas switch to
     ``exp(x/2)**2`` there (-inf in the lean namespace: never needed).

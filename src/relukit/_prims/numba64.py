@@ -335,3 +335,17 @@ def tiny_half(x, r):  # pragma: no cover - compiled
     if up == 0.0:
         up = h  # -5e-324: -0.0 (the true value is negative), not +0.0
     return up if h + h != x else r
+
+
+# the lean namespace's own names (relukit._prims.numba32), here in their general forms:
+# numba types the whole of a formula compiled for this namespace, the `if m.LEAN:` block
+# that it never runs included, so the names that block uses must exist here too
+exp_near = exp
+sigmoid2_near = sigmoid2
+
+
+@njit(**ELEM)
+def tiny_nudge(x):  # pragma: no cover - compiled
+    """``x`` (float64 results round with :func:`tiny_half`; the lean namespace's nudge
+    is for float32 results, and only its lean blocks, never run here, name it)."""
+    return x

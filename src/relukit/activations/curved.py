@@ -184,7 +184,13 @@ def _celu(m, x, alpha):
 
 def _celu_d(m, x, alpha):
     pos = x > 0
-    return m.where(pos, 1.0, m.exp(m.div(m.where(pos, -1.0, x), alpha)))
+    z = m.div(m.where(pos, -1.0, x), alpha)
+    if m.LEAN:  # noqa: SIM102 (a test of the namespace alone: Triton decides it when compiling)
+        if alpha > 0:
+            # z <= 0: only the lower clip (times_exp's), the same exp(z) down to -600
+            # and a float32 +0 below, as exp's
+            return m.where(pos, 1.0, m.times_exp(1.0, z))
+    return m.where(pos, 1.0, m.exp(z))
 
 
 def _celu_dy(m, y, alpha):
@@ -294,9 +300,11 @@ def _gelu_erf(m, x):
         # float32 results: x clipped to [-15, 15] (beyond, they are those of the clip),
         # erfc(a) = H E, x**2 / 2 exact for a float32 x
         xc = m.clip(x, -15.0, 15.0)
-        he = m.erfcx(m.where(xc < 0, -xc, xc) * _SQRT1_2) * m.exp(-0.5 * (xc * xc))
-        v = (0.5 * m.where(x < -15.0, -15.0, x)) * m.where(xc > 0, 2.0 - he, he)
-        return m.tiny_half(x, v)
+        # (abs: one operation, where a select of -xc made LLVM widen x three times)
+        he = m.erfcx(abs(xc) * _SQRT1_2) * m.exp_near(-0.5 * (xc * xc))
+        # (tiny_half's rounding from a nudged x: 2 - he and he are within 1e-14 of 1)
+        xv = m.tiny_nudge(m.where(x < -15.0, -15.0, x))
+        return (0.5 * xv) * m.where(xc > 0, 2.0 - he, he)
     # x Phi(x): (x / 2) erfc(|x| / sqrt 2) for x < 0, x - that for x >= 0
     xc, h, g, g2 = _gelu_parts(m, x)
     t = (((0.5 * xc) * h) * g) * g2
@@ -310,8 +318,8 @@ def _gelu_erf_d(m, x):
     if m.LEAN:
         # Phi(x) + x phi(x); for x <= 0 as E (H/2 + x / sqrt(2 pi))
         xc = m.clip(x, -15.0, 15.0)
-        h = m.erfcx(m.where(xc < 0, -xc, xc) * _SQRT1_2)
-        e = m.exp(-0.5 * (xc * xc))
+        h = m.erfcx(abs(xc) * _SQRT1_2)  # (abs: one operation, no select of a -xc)
+        e = m.exp_near(-0.5 * (xc * xc))  # (in [-112.5, 0]: no clip)
         d = m.where(
             xc > 0,
             0.5 * (2.0 - h * e) + xc * (e * INV_SQRT_2PI),
@@ -376,8 +384,9 @@ def _gelu_tanh(m, x):
         # float32 results: x clipped to [-15, 15] (|w| <= 265); x sigmoid(2u)
         xc = m.clip(x, -15.0, 15.0)
         w = _TANH_C64 * (xc + _GELU_K * (xc * (xc * xc)))
-        s, t = m.sigmoid2(w)
-        return m.tiny_half(x, m.where(x < -15.0, -15.0, x) * s)
+        s, t = m.sigmoid2_near(w)  # (|w| <= 265: no clip)
+        # tiny_half's value from a nudged x (s is 1/2 exactly there)
+        return m.tiny_nudge(m.where(x < -15.0, -15.0, x)) * s
     # 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail
     xv = m.where(x < -_GELU_LIM, -_GELU_LIM, x)  # x * 0 below: never -inf * 0
     xc, s, t, w, ew = _gelu_tanh_parts(m, x)
@@ -389,7 +398,7 @@ def _gelu_tanh_d(m, x):
     if m.LEAN:
         xc = m.clip(x, -15.0, 15.0)
         w = _TANH_C64 * (xc + _GELU_K * (xc * (xc * xc)))
-        s, t = m.sigmoid2(w)
+        s, t = m.sigmoid2_near(w)  # (|w| <= 265: no clip)
         du = SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
         return _GELU_TANH_PATCH(m, x, s * (1.0 + 2.0 * xc * t * du))
     # d/dx [x sigmoid(2u)] = s + 2 x s (1 - s) u' = s (1 + 2 x t u')
@@ -462,6 +471,14 @@ _SILU_PATCH = Patch("silu", width=0.45, lean_terms=8, lean_width=0.02)
 
 @formula
 def _silu(m, x):
+    if m.LEAN:
+        # float32 results: x clipped to +-120 (a float32 clip; beyond, the results are
+        # those of the clip: -0.0 and x), so that exp needs no clip of its own; next to
+        # 0, tiny_half's rounding from a nudged x (1 + e^-x is 2 exactly there). The
+        # loop is bound by its vector operations: each one saved counts
+        xc = m.clip(x, -120.0, 120.0)
+        xv = m.tiny_nudge(m.where(x < -120.0, -120.0, x))
+        return xv / (1.0 + m.exp_near(-xc))
     # x / (1 + e^-x): 3 roundings. Far left, e^-x overflows and e^x is subnormal (few
     # bits): there x e^x = (x h) h with h = e^(x/2) normal, one rounding into the result.
     far = x < m.EXP_TAIL
@@ -481,9 +498,11 @@ def _silu_d(m, x):
         # finite float32: a gated entry's product), so that +-inf need no test.
         # x < 0: 1 + x sigmoid(-x) = ((1 + x) + e) / (1 + e), e = e^x, with 1 + x exact
         # for a float32 x: the only cancellation left is within 0.02 of the zero
-        xc = m.clip(x, -_SILU_LEAN, _SILU_LEAN)
-        pos = xc >= 0
-        e = m.exp(m.where(pos, -xc, xc))
+        # (the clip as a max and a min, the sign from x: fewer vector operations)
+        xc = m.where(x < -_SILU_LEAN, -_SILU_LEAN, x)
+        xc = m.where(xc > _SILU_LEAN, _SILU_LEAN, xc)
+        pos = x >= 0
+        e = m.exp_near(-abs(xc))  # (in [-200, 0]: no clip; abs, one operation)
         other = e / (1.0 + e)
         one = 1.0 - other
         q = m.where(pos, 1.0 + xc * other, ((1.0 + xc) + e) * one)
@@ -691,13 +710,24 @@ def _hardswish(m, x):
     # x >= 3 -> x. At -3 and 3 autograd takes the constant / identity branch: 0 and 1,
     # which is what PyTorch's backward gives there. The lean namespace multiplies by
     # 1/6: the same float32 results on every float32 input (tools/check_f32_sixth.py).
+    if m.LEAN:
+        # float32 results, in fewer vector operations (the loop is bound by them): the
+        # pieces as clamps, xm min(xm + 3, 6) / 6 with xm = max(x, -3) (x >= 3: 6x / 6
+        # rounds to x; x <= -3: -3 * 0 = -0.0, -inf included), and tiny_half's rounding
+        # from a nudged x (x (x + 3) / 6 is 3x / 6 there)
+        xm = m.where(x < -3.0, -3.0, x)
+        c = xm + 3.0
+        return (m.tiny_nudge(xm) * m.where(c > 6.0, 6.0, c)) * (1.0 / 6.0)
     xm = m.clip(x, -3.0, 3.0)  # no overflow in the branch not taken
     mid = m.tiny_half(x, m.div(xm * (xm + 3.0), 6.0))
     return m.where(x <= -3, -0.0, m.where(x >= 3, x, mid))
 
 
 def _hardswish_d(m, x):
-    xm = m.clip(x, -3.0, 3.0)
+    if m.LEAN:
+        xm = x  # (a float32 x cannot overflow in float64: no clip)
+    else:
+        xm = m.clip(x, -3.0, 3.0)
     return m.where(x <= -3, 0.0, m.where(x >= 3, 1.0, m.div(2.0 * xm + 3.0, 6.0)))
 
 
@@ -826,12 +856,18 @@ squareplus = register(
 def _sparse_plus(m, x):
     # `<=`/`>=` put -1 and 1 in the outer pieces, whose derivatives (0, 1) equal the middle
     # piece's there: the derivative is continuous, so there is no kink to choose at.
-    xm = m.clip(x, -1.0, 1.0)  # no overflow in the piece not taken
+    if m.LEAN:
+        xm = x  # (a float32 x cannot overflow in float64: no clip, one operation fewer)
+    else:
+        xm = m.clip(x, -1.0, 1.0)  # no overflow in the piece not taken
     return m.where(x <= -1, 0.0, m.where(x >= 1, x, (xm + 1.0) * (xm + 1.0) / 4.0))
 
 
 def _sparse_plus_d(m, x):
-    xm = m.clip(x, -1.0, 1.0)
+    if m.LEAN:
+        xm = x  # (as in the value)
+    else:
+        xm = m.clip(x, -1.0, 1.0)
     return m.where(x <= -1, 0.0, m.where(x >= 1, 1.0, (xm + 1.0) / 2.0))
 
 
