@@ -128,3 +128,12 @@ def test_first_call_times_fresh_processes_and_splits_the_first_call(capsys, tmp_
     assert isinstance(r["scipy_imported_by_numba"], bool)
     text = capsys.readouterr().out
     assert "import numba" in text and "empty cache" in text
+
+
+def test_torch_call_floor_prints_the_three_models_and_the_route_times(capsys):
+    pytest.importorskip("torch")
+    assert _load("torch_call_floor").main(["--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    for row in ("torch.nn ReLU", "relukit.torch ReLU", "minimal Function", "route check"):
+        line = next(s for s in out.splitlines() if row in s)
+        assert all(v > 0 for v in _figures(line)), line
