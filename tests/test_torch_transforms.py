@@ -528,6 +528,34 @@ def test_compile_on_the_cpu_runs_the_gated_kernels_with_eagers_bits(name, kw, fr
         assert torch.equal(bits(got), bits(want))
 
 
+@pytest.mark.parametrize(
+    ("case", "f", "x", "opts"),
+    [
+        ("bfloat16", lambda t: rt.silu(t), _edge_input(torch.bfloat16), {}),
+        ("float16", lambda t: rt.elu(t, 0.5), _edge_input(torch.float16), {}),
+        ("transposed", lambda t: rt.gelu(t.t()), _edge_input(torch.float32).reshape(5, 15), {}),
+        ("in place", lambda t: rt.SiLU(inplace=True)(t * 1.0), _edge_input(torch.float32), {}),
+        ("dynamic shapes", lambda t: rt.gelu(t), _edge_input(torch.float32), {"dynamic": True}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_compile_on_the_cpu_other_dtypes_layouts_and_shapes(case, f, x, opts, fresh_dynamo):
+    """The operators under compile take every CPU dtype, non-contiguous inputs, in-place
+    modules and symbolic shapes: eager mode's bits, values and gradients."""
+    compiled = torch.compile(f, backend="aot_eager", fullgraph=True, **opts)
+    g = None
+    for xs in (x, x[: x.shape[0] - 3]) if opts else (x,):
+        outs = []
+        for fn in (compiled, f):
+            t = xs.clone().requires_grad_()
+            y = fn(t)
+            g = torch.linspace(-2, 2, y.numel(), dtype=y.dtype).reshape(y.shape)
+            y.backward(g)
+            outs.append((y, t.grad))
+        for got, want in zip(*outs, strict=True):
+            assert torch.equal(bits(got), bits(want)), case
+
+
 def test_compile_keeps_exact_entries_and_export_in_torch_operations(fresh_dynamo):
     """relu (exact: Inductor fuses it with its neighbours) compiles to torch operations,
     and so does an exported program of a smooth entry (ATen operators only)."""
