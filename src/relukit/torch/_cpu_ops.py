@@ -95,8 +95,10 @@ def value(x: torch.Tensor, name: str, nums: list[float], choices: str) -> torch.
     return _IMPL["value"](_plan(name, nums, choices), x).contiguous()
 
 
+# the shapes, for tracing: each operator returns new contiguous tensors of its input's
+# shape (the other arguments do not change it)
 @value.register_fake
-def _(x: torch.Tensor, name: str, nums: list[float], choices: str) -> torch.Tensor:
+def _(x: torch.Tensor, *_: Any) -> torch.Tensor:
     return x.new_empty(x.shape)
 
 
@@ -116,15 +118,7 @@ def grad(
 
 
 @grad.register_fake
-def _(
-    g: torch.Tensor,
-    t: torch.Tensor,
-    name: str,
-    nums: list[float],
-    choices: str,
-    at_kink: float | None,
-    from_output: bool,
-) -> torch.Tensor:
+def _(g: torch.Tensor, t: torch.Tensor, *_: Any) -> torch.Tensor:
     return t.new_empty(t.shape)
 
 
@@ -140,7 +134,7 @@ def gated_value(
 
 
 @gated_value.register_fake
-def _(a: torch.Tensor, b: torch.Tensor, name: str, nums: list[float], choices: str) -> Any:
+def _(a: torch.Tensor, *_: Any) -> torch.Tensor:
     return a.new_empty(a.shape)
 
 
@@ -160,13 +154,5 @@ def gated_grad(
 
 
 @gated_grad.register_fake
-def _(
-    g: torch.Tensor,
-    a: torch.Tensor,
-    b: torch.Tensor,
-    name: str,
-    nums: list[float],
-    choices: str,
-    at_kink: float | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _(g: torch.Tensor, a: torch.Tensor, *_: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return a.new_empty(a.shape), a.new_empty(a.shape)
