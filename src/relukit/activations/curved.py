@@ -575,13 +575,16 @@ def _mish_t(m, xc):
 
 
 def _mish(m, x):
+    if m.LEAN:
+        # float32 results: x n / (n + 2) (n / (n + 2) is within 2 ulp of float64), x
+        # clipped to [-120, 40] (below, the result is -0.0 as at -120), so that exp needs
+        # no clip of its own (two operations fewer)
+        xc = m.clip(x, -120.0, _MISH_HI)
+        e = m.exp_near(xc)
+        n = e * (e + 2.0)
+        return m.where(x < -120.0, -120.0, x) * n / (n + 2.0)
     xc = m.clip(x, _MISH_LO, _MISH_HI)
     xl = m.where(x < _MISH_LO, _MISH_LO, x)  # -inf * 0 never formed
-    if m.LEAN:
-        # float32 results: x n / (n + 2) (n / (n + 2) is within 2 ulp of float64)
-        e = m.exp(xc)
-        n = e * (e + 2.0)
-        return xl * n / (n + 2.0)
     t, e, far = _mish_t(m, xc)
     # far left: tanh(softplus(x)) = e^x to relative 1e-300, so mish = (x h) h
     return m.where(far, (xl * e) * e, xl * t)
@@ -589,16 +592,17 @@ def _mish(m, x):
 
 def _mish_d(m, x):
     # mish' = t + x sech^2(sp) sigmoid(x) = t + x * 4 e (e + 1) / (n + 2)^2
-    xc = m.clip(x, _MISH_LO, _MISH_HI)
     if m.LEAN:
         # float32 results: (n m + x 4 e (e + 1)) / m**2, m = n + 2, over one division;
-        # -0.0 where exp(x) underflows in float64 (the true e^x (1 + x) is negative), as
-        # the float64 form gives
-        e = m.exp(xc)
+        # x clipped to [-120, 40]: below -120 the result is -0.0 (the true e^x (1 + x) is
+        # negative and rounds to -0.0), as the float64 form gives, where exp(x) underflows
+        # too; exp needs no clip of its own and -0.0 no selection (three operations fewer)
+        xc = m.clip(x, -120.0, _MISH_HI)
+        e = m.exp_near(xc)
         n = e * (e + 2.0)
         mm = n + 2.0
-        d = _MISH_PATCH(m, x, (n * mm + xc * ((4.0 * e) * (e + 1.0))) / (mm * mm))
-        return m.where(x < -745.1332191019412, -0.0, d)
+        return _MISH_PATCH(m, x, (n * mm + xc * ((4.0 * e) * (e + 1.0))) / (mm * mm))
+    xc = m.clip(x, _MISH_LO, _MISH_HI)
     t, e, far = _mish_t(m, xc)
     mm = e * e + 2.0 * e + 2.0
     d = t + xc * ((4.0 * e) * (e + 1.0) / (mm * mm))
