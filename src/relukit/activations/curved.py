@@ -643,6 +643,14 @@ mish = register(
 def _softplus(m, x, beta, threshold):
     # log(1 + e^z) = max(z, 0) + log1p(exp(-|z|)), z = beta x: no overflow, no cancellation
     z = x * beta
+    if m.LEAN:
+        # float32 results: -|z| (one operation: its sign bit set; exp(-0.0) = exp(0.0))
+        # clipped at -708 by one clamp, and exp with no clip of its own (-|z| <= 0: the
+        # upper one never acts). The loop is bound by its vector operations
+        nz = -abs(z)
+        e = m.exp_near(m.where(nz < -708.0, -708.0, nz))
+        sp = m.div(m.where(z > 0, z, 0.0) + m.log1p01(e), beta)
+        return m.where(z > threshold, x, sp)
     pos = z > 0
     sp = m.div(m.where(pos, z, 0.0) + m.log1p01(m.exp(m.where(pos, -z, z))), beta)
     return m.where(z > threshold, x, sp)
@@ -650,6 +658,14 @@ def _softplus(m, x, beta, threshold):
 
 def _softplus_d(m, x, beta, threshold):
     z = x * beta
+    if m.LEAN:
+        # the lean sigmoid written out with -|z| (one operation, where its z < 0 ? z : -z
+        # takes two; the same value, -0.0 at z = +-0): r = 1 / (1 + e), e = exp(-|z|)
+        # clipped at -700, r for z >= 0, e r below
+        nz = -abs(z)
+        e = m.exp_near(m.where(nz < -700.0, -700.0, nz))
+        r = 1.0 / (1.0 + e)
+        return m.where(z > threshold, 1.0, m.where(z >= 0, r, e * r))
     return m.where(z > threshold, 1.0, m.sigmoid(z))
 
 
