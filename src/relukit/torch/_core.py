@@ -39,7 +39,6 @@ from typing import Any
 import torch
 
 from relukit import _kernels
-from relukit._kernels import NOT_RUN as _NOT_RUN
 from relukit.catalogue import Activation, Math, catalogue, get
 from relukit.torch import _cpu_ops
 
@@ -203,8 +202,6 @@ def _kernel_plan(pl: TorchPlan, kind: str, dtype: Any, at_kink: float | None) ->
     key = (pl, kind, dtype, None if at_kink is None else float(at_kink).hex())
     hit = _KPLANS.get(key)
     if hit is None:
-        from relukit import _kernels
-
         hit = _kernels.plan(pl.act, kind, dtype, pl.params, at_kink)
         if len(_KPLANS) > 2048:
             _KPLANS.clear()
@@ -237,7 +234,7 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor
 
 #: float32 and float64: the kernels' own dtypes (no widening), where :func:`_value_cpu`
 #: and :func:`_grad_cpu` hand contiguous tensors' memory to the kernel directly
-_FLAT = {torch.float32: None, torch.float64: None}
+_FLAT = (torch.float32, torch.float64)
 
 
 def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
@@ -249,10 +246,10 @@ def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | 
         if kp.channel is None:
             flat = xd.view(-1).numpy()
             if inplace:
-                return None if kp.run_flat(flat) is _NOT_RUN else xd
+                return None if kp.run_flat(flat) is _kernels.NOT_RUN else xd
             new = torch.empty(xd.shape, dtype=xd.dtype)
             res = kp.run_flat(flat, new.view(-1).numpy(), fresh=flat.nbytes)
-            return None if res is _NOT_RUN else new
+            return None if res is _kernels.NOT_RUN else new
     if xd.dtype not in _NUMPY_DTYPES:  # bfloat16: float32's kernel, rounded once more
         y = _value_cpu(pl, xd.float(), False)
         if y is None:
@@ -262,8 +259,6 @@ def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | 
     kp = _kernel_plan(pl, "value", _numpy_dtype(xd.dtype), None)
     if kp is None:
         return None
-    from relukit import _kernels
-
     arr = _as_numpy(xd)
     if inplace and xd.is_contiguous():
         res = kp.run(arr, arr)
@@ -348,14 +343,10 @@ def _grad_cpu(
         kp = _kernel_plan(pl, "derivative", _numpy_dtype(td.dtype), at_kink)
         if kp is None:
             return None
-        from relukit import _kernels
-
         d = torch.empty(td.shape, dtype=td.dtype)
         if kp.run(_as_numpy(td), d.numpy()) is _kernels.NOT_RUN:
             return None
         return d.mul_(gd)
-    from relukit import _kernels
-
     kind = "backward_y" if from_output else "backward"
     kp = _kernel_plan(pl, kind, _numpy_dtype(td.dtype), at_kink)
     if kp is None:
@@ -364,7 +355,7 @@ def _grad_cpu(
     if kp.channel is None and td.is_contiguous() and gd.is_contiguous():
         flat = out.view(-1).numpy()
         res = kp.run_flat(td.view(-1).numpy(), gd.view(-1).numpy(), flat, fresh=flat.nbytes)
-        return None if res is _NOT_RUN else out
+        return None if res is _kernels.NOT_RUN else out
     res = kp.run_backward(_as_numpy(td), _as_numpy(gd), out.numpy())
     return None if res is _kernels.NOT_RUN else out
 
@@ -623,8 +614,6 @@ def _gated_cpu(
     kp = _kernel_plan(pl, kind, _numpy_dtype(dtype), at_kink)
     if kp is None:
         return None
-    from relukit import _kernels
-
     outs = tuple(torch.empty(ins[0].shape, dtype=dtype) for _ in range(n_out))
     arrs = [_as_numpy(t) for t in ins]
     res = kp.run_gated(
