@@ -293,6 +293,19 @@ def test_subnormal_gates_and_ups():
     assert rk.glu.derivative(0.0, 5e-324) == (0.25 * 5e-324, 0.5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_huge_beta_next_to_zero_is_not_half_the_gate(dtype):
+    """Next to 0, swish_beta(x) is x/2 only while beta x is small: for a tiny gate and a
+    huge beta, beta x is of order 1 (the rounding of x/2's ties must not take over)."""
+    g = dtype(1e-38 if dtype == np.float32 else 1e-310)
+    step = mp.ldexp(1, -149 if dtype == np.float32 else -1074)  # the subnormal step
+    for beta in (1e38, 3e38) if dtype == np.float32 else (1e308, 1.5e308):
+        exact = mp.mpf(float(g)) / (1 + mp.exp(-mp.mpf(beta) * mp.mpf(float(g))))
+        want = dtype(float(mp.nint(exact / step) * step))  # (a subnormal: exact)
+        got = rk.swiglu(np.array([g]), np.ones(1, dtype), beta=beta)[0]
+        assert got == want and got.dtype == dtype, (beta, got, want)
+
+
 # ---------------------------------------------------------------------------
 # the split form: shape errors with their messages, inputs untouched
 # ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 import relukit as rk
-from _cases import CASES, GATED, GATED_IDS, IDS
+from _cases import CASES, GATED, GATED_IDS, IDS, ids
 from relukit import _kernels
 
 pytest.importorskip("numba")
@@ -72,8 +72,26 @@ def test_every_entry_has_its_kernels_made_from_its_formulas(name, p, dtype):
         deriv_fn = formulas.from_output if kind == "backward_y" else formulas.derivative
         assert _element_formula(g["_v"]) == (lower(value_fn, m), m)
         assert _element_formula(g["_d"]) == (lower(deriv_fn, m), m)
+        _check_both_and_kinks(g, formulas, m, kind, at_kink=False)
         assert g["_w"] is (kb._same if formulas.exact else kb._widen)
         assert plan.kernel is kb.kernel(formulas, ns, kind, len(args))  # made once
+        if act.kinks and kind in ("derivative", "both", "backward"):
+            # with at_kink, the loop that tests for the kinks: its own kernel
+            kp = _kernels.plan(act, kind, dtype, params, 0.25)
+            assert kp.kernel.py_func.__qualname__ == f"{base}_{kind}_{ns}_at_kink"
+            _check_both_and_kinks(kp.kernel.py_func.__globals__, formulas, m, kind, True)
+
+
+def _check_both_and_kinks(g, formulas, m, kind, at_kink) -> None:
+    """``_vd``: the entry's ``Math.both`` lowered for ``m``, else ``_v`` and ``_d`` one
+    after the other; ``_kink``: the at_kink rule where the call gives ``at_kink`` (and
+    the entry has kinks), else nothing."""
+    if formulas.both is not None and kind != "backward_y":
+        assert _element_formula(g["_vd"]) == (lower(formulas.both, m), m)
+    else:
+        pair = g["_vd"].py_func.__globals__
+        assert (pair["_V"], pair["_D"]) == (g["_v"], g["_d"])
+    assert g["_kink"] is (kl._kink if at_kink else kl._no_kink)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -95,6 +113,7 @@ def test_every_gated_entry_has_its_gated_kernels_made_from_its_formulas(name, p,
         _kernels.plan(act, "backward_y", dtype, params, None)
     base = f"{formulas.value.__module__}.{formulas.value.__qualname__}"
     lean = np.dtype(dtype) == np.float32 and not formulas.exact and formulas.lean_tails
+    lean = lean and (formulas.lean is None or formulas.lean(*args))
     ns, m = ("32", numba32) if lean else ("64", numba64)
     for kind, template in kl.GATED.items():
         plan = _kernels.plan(act, kind, dtype, params, None)
@@ -107,6 +126,7 @@ def test_every_gated_entry_has_its_gated_kernels_made_from_its_formulas(name, p,
         g = py.__globals__
         assert _element_formula(g["_v"]) == (lower(formulas.value, m), m)
         assert _element_formula(g["_d"]) == (lower(formulas.derivative, m), m)
+        _check_both_and_kinks(g, formulas, m, kind, at_kink=False)
         assert g["_LEAN"] is lean
         assert _element_formula(g["_v64"]) == (lower(formulas.value, numba64), numba64)
         assert _element_formula(g["_d64"]) == (lower(formulas.derivative, numba64), numba64)
@@ -201,3 +221,65 @@ def test_plugged_kernels_are_loaded_from_the_disk_cache(tmp_path):
         f.write("# edited\n")
     assert run() == compiled
     assert run() == loaded
+
+
+def _with_both() -> list:
+    """The cases whose chosen formulas have a ``Math.both``."""
+    out = []
+    for name, p in CASES + GATED:
+        act = rk.get(name)
+        formulas, args = act.math.resolve(act.bind((), p))
+        if formulas.both is not None and args is not None:
+            out.append((name, p))
+    return out
+
+
+_BOTH = _with_both()
+
+
+def _inputs(dtype) -> np.ndarray:
+    """Edge values, the neighbourhoods of the derivatives' zeros, tiny and huge
+    magnitudes, and random bit patterns (NaN and inf among them)."""
+    rng = np.random.default_rng(7)
+    f32 = np.finfo(np.float32)
+    edges = [0.0, -0.0, np.inf, -np.inf, np.nan, f32.tiny, -f32.tiny, f32.smallest_subnormal]
+    edges += [-f32.smallest_subnormal, 3 * f32.smallest_subnormal, 2.0**-125, -(2.0**-126)]
+    edges += [f32.max, -f32.max, 1e-30, -1e-30, 15.0, -15.0, 120.0, -120.0, 200.0, -200.0]
+    near = np.concatenate([r + np.linspace(-0.6, 0.6, 4001) for r in (-1.2785, -0.7517, -2.0)])
+    wide = rng.standard_normal(20000) * 10.0 ** rng.uniform(-40, 3, 20000)
+    bits = rng.integers(0, 2**32, 20000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    with np.errstate(all="ignore"):  # (the float32 casts of huge and NaN values)
+        x = np.concatenate([edges, near, wide, bits.astype(np.float64)])
+        return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name,p", _BOTH, ids=ids(_BOTH))
+def test_math_both_gives_the_bits_of_the_value_and_the_derivative(name, p, dtype):
+    """``Math.both`` shares the costly parts of the value and the derivative: bit for bit
+    the two formulas', in both numba namespaces (the lean float32 one and float64), as
+    the one-input loops plugged with the value, the derivative and both compute them."""
+    act = rk.get(name)
+    formulas, args = act.math.resolve(act.bind((), p))
+    x = _inputs(dtype)
+    A = np.zeros(3)
+    A[: len(args)] = args
+    P = np.zeros(6, dtype)
+    for ns in ("32", "64") if dtype == np.float32 else ("64",):
+        v_k = kb.kernel(formulas, ns, "value", len(args))
+        d_k = kb.kernel(formulas, ns, "derivative", len(args))
+        b_k = kb.kernel(formulas, ns, "both", len(args))
+        v, d, bv, bd = (np.empty_like(x) for _ in range(4))
+        v_k(x, v, A, P)
+        d_k(x, d, A, P, 0)
+        b_k(x, bv, bd, A, P, 0)
+        uint = np.uint32 if dtype == np.float32 else np.uint64
+        for got, want, what in ((bv, v, "value"), (bd, d, "derivative")):
+            bad = np.flatnonzero(got.view(uint) != want.view(uint))
+            assert bad.size == 0, (ns, what, x[bad[:5]], got[bad[:5]], want[bad[:5]])
+
+
+def test_every_entry_with_a_shared_form_is_checked():
+    # the gated entries' activations and their one-input twins (quick_gelu, gelu tanh)
+    names = {name for name, _ in _BOTH}
+    assert {"swiglu", "geglu", "quick_gelu", "gelu"} <= names

@@ -397,10 +397,10 @@ def plan(
     if lean and formulas.lean is not None and not formulas.lean(*args):
         lean = False
     arity = len(args) if channel is None else 1
-    kernel = build.kernel(
-        formulas, "32" if lean else "64", kind, arity, channel is not None, gated=gated
-    )
     kk = 1 if (at_kink is not None and kinks and kind not in ("value", "backward_y")) else 0
+    kernel = build.kernel(
+        formulas, "32" if lean else "64", kind, arity, channel is not None, gated, kk == 1
+    )
     grain = threads.GRAIN[formulas.work]
     extra = None
     if channel is not None:

@@ -60,6 +60,17 @@ def _e3(x, a0, a1, a2):  # pragma: no cover - compiled
 
 _ELEMENTS = (_e0, _e1, _e2, _e3)
 
+
+# the value and the derivative at once where the entry has no ``Math.both``: its two
+# element functions (globals _V and _D), one after the other
+_V: Any = None
+_D: Any = None
+
+
+def _vd_pair(x, a0, a1, a2):  # pragma: no cover - compiled
+    return _V(x, a0, a1, a2), _D(x, a0, a1, a2)
+
+
 _inline = njit(inline="always", nogil=True, error_model="numpy")
 
 
@@ -87,29 +98,43 @@ _KERNELS: dict[tuple[Any, ...], Any] = {}
 
 
 def kernel(
-    math: Any, ns: Namespace, kind: str, arity: int, channel: bool = False, gated: bool = False
+    math: Any,
+    ns: Namespace,
+    kind: str,
+    arity: int,
+    channel: bool = False,
+    gated: bool = False,
+    at_kink: bool = False,
 ) -> Any:
     """The loop of ``kind`` for the formulas of ``math`` (a numba dispatcher).
 
     ``kind`` is ``value``, ``derivative``, ``both``, ``backward`` or ``backward_y``
     (the derivative from the output); ``arity`` the number of formula arguments;
     ``channel`` gives the per-channel loops (one argument per block, PReLU's weight),
-    ``gated`` the loops of a gated entry (``f(a) * b``: :data:`relukit._kernels_loops.GATED`).
+    ``gated`` the loops of a gated entry (``f(a) * b``: :data:`relukit._kernels_loops.GATED`),
+    ``at_kink`` whether ``at_kink`` replaces the derivative at the entry's kinks (the
+    loops test it on every element only then: ``_kink``, else ``_no_kink``).
     Kernels are shared by entries with the same formulas (rrelu and leaky_relu).
     """
-    key = (math.value, math.derivative, math.from_output, ns, kind, arity, channel, gated)
+    formulas = (math.value, math.derivative, math.from_output, math.both)
+    key = (*formulas, ns, kind, arity, channel, gated, at_kink)
     hit = _KERNELS.get(key)
     if hit is not None:
         return hit
     m = _NAMESPACES[ns]
     base = f"{math.value.__module__}.{math.value.__qualname__}"
-    name = f"{base}_{'ch_' if channel else 'g_' if gated else ''}{kind}_{ns}"
+    loop = "ch_" if channel else "g_" if gated else ""
+    name = f"{base}_{loop}{kind}_{ns}{'_at_kink' if at_kink else ''}"
     derivative = math.from_output if kind == "backward_y" else math.derivative
     if derivative is None:
         raise ValueError(f"{base}: no derivative from the output")
     template = (loops.CHANNEL if channel else loops.GATED if gated else loops.KINDS)[kind]
     v = _element(math.value, m, arity, f"{name}.v")
     d = _element(derivative, m, arity, f"{name}.d")
+    if math.both is not None and kind != "backward_y":
+        vd = _element(math.both, m, arity, f"{name}.vd")
+    else:
+        vd = loops.plug(_vd_pair, f"{name}.vd", __name__, _inline, _V=v, _D=d)
     extra: dict[str, Any] = {}
     if gated:  # the float64 elements for the lean loops' tails (see _kernels_loops)
         lean = m is numba32
@@ -125,6 +150,8 @@ def kernel(
         _jit(EXACT_FLAGS if math.exact else SMOOTH_FLAGS),
         _v=v,
         _d=d,
+        _vd=vd,
+        _kink=loops._kink if at_kink else loops._no_kink,
         _w=_same if math.exact and not gated else _widen,
         **extra,
     )

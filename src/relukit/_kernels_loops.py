@@ -4,8 +4,9 @@ Each kernel is a serial loop over 1-D C-contiguous arrays of one dtype that call
 element function made from an entry's formula (:mod:`relukit._kernels_build`): the
 loops of all entries differ only in that function. They are written here once per
 kind, as plain Python functions (templates) whose element functions are the global
-names ``_v`` (value), ``_d`` (derivative) and ``_w`` (the working precision: ``float64``
-for the smooth entries, the identity for the exact ones), and :func:`plug` makes one
+names ``_v`` (value), ``_d`` (derivative), ``_vd`` (both at once: the entry's
+``Math.both``, which computes the parts the two share once) and ``_w`` (the working
+precision: ``float64`` for the smooth entries, the identity for the exact ones), and :func:`plug` makes one
 numba kernel per formula and kind by giving a template's code new globals. numba
 resolves globals when it compiles, so each plugged kernel is compiled with its
 element function inlined, as if it had been written out. Nothing is executed from
@@ -15,7 +16,8 @@ Every loop applies the same two rules, whatever the formula:
 
 * NaN in gives the input's NaN out (its sign and payload, quieted): ``_quiet``;
 * ``at_kink`` (``P[3]``, when ``kk`` is 1) replaces the derivative exactly at the kinks
-  ``P[4]`` and ``P[5]``: ``_kink``.
+  ``P[4]`` and ``P[5]``: ``_kink`` (the kernels made for calls without ``at_kink`` are
+  plugged with ``_no_kink`` in its place).
 
 Arguments: ``A`` holds the formula's arguments (float64 for the smooth entries, the
 array's dtype for the exact ones: a parameter meets the array in its dtype, as in NumPy
@@ -43,6 +45,7 @@ __all__ = ["CHANNEL", "GATED", "KINDS", "plug"]
 #: the plugged globals (each kernel gets its own)
 _v: Any = None
 _d: Any = None
+_vd: Any = None
 _w: Any = None
 #: the gated loops' float64 element functions, and whether ``_v``/``_d`` are lean ones
 _v64: Any = None
@@ -80,6 +83,14 @@ def _kink(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
     return r
 
 
+@njit(inline="always", fastmath=False, nogil=True)
+def _no_kink(v, r, kk, kv, k0, k1):  # pragma: no cover - compiled
+    # _kink where kk is 0 (no at_kink, or an entry without kinks): plugged in as
+    # ``_kink``, so that the loop carries no test of kk, which LLVM keeps in the
+    # vectorised loop (up to a third of a smooth derivative's time)
+    return r
+
+
 def _value(x, y, A, P):  # pragma: no cover - compiled
     a0, a1, a2 = A[0], A[1], A[2]
     for i in range(x.shape[0]):
@@ -112,9 +123,8 @@ def _both(x, y, d, A, P, kk):  # pragma: no cover - compiled
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
-        w = _w(v)
-        r = _v(w, a0, a1, a2)
-        s = _kink(v, _d(w, a0, a1, a2), kk, kv, k0, k1)
+        r, s = _vd(_w(v), a0, a1, a2)
+        s = _kink(v, s, kk, kv, k0, k1)
         nan = v != v
         y[i] = _quiet(v) if nan else r
         d[i] = _quiet(v) if nan else s
@@ -296,10 +306,19 @@ def _abs_bits32(typingctx, x):  # pragma: no cover - compiled
 @njit(inline="always", fastmath=False, nogil=True)
 def _any_nonfinite(b):  # pragma: no cover - compiled
     # an integer max over the bits (a float comparison would not vectorise)
-    hb = 0
+    hb = np.int32(0)
     for i in range(b.shape[0]):
         hb = max(hb, _abs_bits32(b[i]))
-    return hb >= 0x7F800000
+    return hb >= _INF_BITS
+
+
+#: the bits of the float32 inf: ``|b|``'s bits at least this, b is not finite
+_INF_BITS = 0x7F800000
+
+
+@njit(inline="always", fastmath=False, nogil=True)
+def _same_data(x, y):  # pragma: no cover - compiled
+    return x.ctypes.data == y.ctypes.data
 
 
 @njit(inline="always", fastmath=False, nogil=True)
@@ -313,12 +332,14 @@ def _nan2(va, vb, r):  # pragma: no cover - compiled
 
 def _g_value(a, b, y, A, P):  # pragma: no cover - compiled
     a0, a1, a2 = A[0], A[1], A[2]
-    redo = _LEAN and _any_nonfinite(b)
+    hb = np.int32(0)  # the largest |b| seen, as bits (in the loop: no pass over b)
     for i in range(a.shape[0]):
         va = a[i]
         vb = b[i]
         y[i] = _nan2(va, vb, _v(_w(va), a0, a1, a2) * _w(vb))
-    if _LEAN and redo:
+        if _LEAN:
+            hb = max(hb, _abs_bits32(vb))
+    if _LEAN and hb >= _INF_BITS:
         for i in range(a.shape[0]):
             va = a[i]
             vb = b[i]
@@ -329,16 +350,17 @@ def _g_value(a, b, y, A, P):  # pragma: no cover - compiled
 def _g_derivative(a, b, da, db, A, P, kk):  # pragma: no cover - compiled
     a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    redo = _LEAN and _any_nonfinite(b)
+    hb = np.int32(0)
     for i in range(a.shape[0]):
         va = a[i]
         vb = b[i]
-        wa = _w(va)
-        fd = _kink(va, _d(wa, a0, a1, a2), kk, kv, k0, k1)
+        fv, fd = _vd(_w(va), a0, a1, a2)
+        fd = _kink(va, fd, kk, kv, k0, k1)
         da[i] = _nan2(va, vb, fd * _w(vb))
-        fv = _v(wa, a0, a1, a2)
         db[i] = _quiet(va) if va != va else fv
-    if _LEAN and redo:
+        if _LEAN:
+            hb = max(hb, _abs_bits32(vb))
+    if _LEAN and hb >= _INF_BITS:
         for i in range(a.shape[0]):
             va = a[i]
             vb = b[i]
@@ -350,18 +372,19 @@ def _g_derivative(a, b, da, db, A, P, kk):  # pragma: no cover - compiled
 def _g_both(a, b, y, da, db, A, P, kk):  # pragma: no cover - compiled
     a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
-    redo = _LEAN and _any_nonfinite(b)
+    hb = np.int32(0)
     for i in range(a.shape[0]):
         va = a[i]
         vb = b[i]
-        wa = _w(va)
         wb = _w(vb)
-        fv = _v(wa, a0, a1, a2)
-        fd = _kink(va, _d(wa, a0, a1, a2), kk, kv, k0, k1)
+        fv, fd = _vd(_w(va), a0, a1, a2)
+        fd = _kink(va, fd, kk, kv, k0, k1)
         y[i] = _nan2(va, vb, fv * wb)
         da[i] = _nan2(va, vb, fd * wb)
         db[i] = _quiet(va) if va != va else fv
-    if _LEAN and redo:
+        if _LEAN:
+            hb = max(hb, _abs_bits32(vb))
+    if _LEAN and hb >= _INF_BITS:
         for i in range(a.shape[0]):
             va = a[i]
             vb = b[i]
@@ -376,35 +399,38 @@ def _g_both(a, b, y, da, db, A, P, kk):  # pragma: no cover - compiled
 def _g_backward(a, b, g, ga, gb, A, P, kk):  # pragma: no cover - compiled
     # the two input gradients in one pass: g times each derivative, the derivative
     # (f'(a) b and f(a)) rounded to the dtype first, as NumPy's grad_out * derivative
-    # (and _backward); ga or gb may be g (each g[i] is read before it is written; the
-    # g of the elements that are redone is kept in gs first)
+    # (and _backward); ga or gb may be g (each g[i] is read before it is written; where
+    # one is, and b is not all finite, g is kept in gs first for the elements redone)
     a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
     n = a.shape[0]
-    redo = _LEAN and _any_nonfinite(b)
-    gs = np.empty(n if redo else 0, g.dtype)
-    if _LEAN and redo:
+    alias = _LEAN and (_same_data(ga, g) or _same_data(gb, g))
+    keep = alias and _any_nonfinite(b)
+    gs = np.empty(n if keep else 0, g.dtype)
+    if _LEAN and keep:
         for i in range(n):
             gs[i] = g[i]
+    hb = np.int32(0)
     for i in range(n):
         va = a[i]
         vb = b[i]
         gi = g[i]
-        wa = _w(va)
-        fv = _v(wa, a0, a1, a2)
-        fd = _kink(va, _d(wa, a0, a1, a2), kk, kv, k0, k1)
+        fv, fd = _vd(_w(va), a0, a1, a2)
+        fd = _kink(va, fd, kk, kv, k0, k1)
         ga[i] = _nan2(va, vb, fd * _w(vb))
         ga[i] = ga[i] * gi
         gb[i] = _quiet(va) if va != va else fv
         gb[i] = gb[i] * gi
-    if _LEAN and redo:
+        if _LEAN:
+            hb = max(hb, _abs_bits32(vb))
+    if _LEAN and hb >= _INF_BITS:
         for i in range(n):
             va = a[i]
             vb = b[i]
             if not abs(vb) < _INF:
                 fd = _kink(va, _d64(_w(va), a0, a1, a2), kk, kv, k0, k1)
                 ga[i] = _nan2(va, vb, fd * _w(vb))
-                ga[i] = ga[i] * gs[i]
+                ga[i] = ga[i] * (gs[i] if keep else g[i])
 
 
 #: kind -> loop template, gated entries

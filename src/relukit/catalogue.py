@@ -295,6 +295,14 @@ class Math:
     from_output
         The derivative written from the output ``y`` (NNlib style): backward then keeps
         the output instead of the input. Valid where ``output_ok(*args)`` holds.
+    both
+        ``both(m, x, *args) -> (value, derivative)``: the two at once, bit for bit
+        those of :attr:`value` and :attr:`derivative`, for the kernels that need both
+        (a gated entry's backward, ``both`` calls), where the formulas share their
+        costly parts (an ``exp``, a division): the compilers do not merge the two
+        calls' common work on their own. Written from the same helpers as the two
+        formulas (``tests/test_kernels.py`` pins it to them); ``None``: the two
+        formulas, called one after the other.
     args
         ``args(params, x=None, xp=None)``: the formula's arguments from the bound
         parameters (with ``x`` and its namespace where a parameter must be shaped to
@@ -332,6 +340,7 @@ class Math:
     value: Formula
     derivative: Formula
     from_output: Formula | None = None
+    both: Formula | None = None
     output_ok: Callable[..., bool] | None = None
     args: Callable[..., tuple[Any, ...] | None] | None = None
     exact: bool = False

@@ -380,13 +380,8 @@ def _gelu_tanh_far(m, w, ew, factor):
 
 @formula
 def _gelu_tanh(m, x):
-    if m.LEAN:
-        # float32 results: x clipped to [-15, 15] (|w| <= 265); x sigmoid(2u)
-        xc = m.clip(x, -15.0, 15.0)
-        w = _TANH_C64 * (xc + _GELU_K * (xc * (xc * xc)))
-        s, t = m.sigmoid2_near(w)  # (|w| <= 265: no clip)
-        # tiny_half's value from a nudged x (s is 1/2 exactly there)
-        return m.tiny_nudge(m.where(x < -15.0, -15.0, x)) * s
+    if m.LEAN:  # float32 results: x sigmoid(2u), from the derivative's parts too
+        return _gelu_tanh_lean_v(m, x, _gelu_tanh_lean(m, x)[1])
     # 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail
     xv = m.where(x < -_GELU_LIM, -_GELU_LIM, x)  # x * 0 below: never -inf * 0
     xc, s, t, w, ew = _gelu_tanh_parts(m, x)
@@ -396,17 +391,45 @@ def _gelu_tanh(m, x):
 @formula
 def _gelu_tanh_d(m, x):
     if m.LEAN:
-        xc = m.clip(x, -15.0, 15.0)
-        w = _TANH_C64 * (xc + _GELU_K * (xc * (xc * xc)))
-        s, t = m.sigmoid2_near(w)  # (|w| <= 265: no clip)
-        du = SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
-        return _GELU_TANH_PATCH(m, x, s * (1.0 + 2.0 * xc * t * du))
+        xc, s, t = _gelu_tanh_lean(m, x)
+        return _gelu_tanh_lean_d(m, x, xc, s, t)
     # d/dx [x sigmoid(2u)] = s + 2 x s (1 - s) u' = s (1 + 2 x t u')
     xc, s, t, w, ew = _gelu_tanh_parts(m, x)
     du = SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
     f = 1.0 + 2.0 * xc * t * du
     d = m.where(w < -600.0, _gelu_tanh_far(m, w, ew, f), s * f)
     return _GELU_TANH_PATCH(m, x, d)
+
+
+@formula
+def _gelu_tanh_lean(m, x):
+    """``(xc, s, t)`` of the lean forms: x clipped to [-15, 15] (|w| <= 265, w = 2u),
+    s, t = sigmoid(w), sigmoid(-w)."""
+    xc = m.clip(x, -15.0, 15.0)
+    w = _TANH_C64 * (xc + _GELU_K * (xc * (xc * xc)))
+    s, t = m.sigmoid2_near(w)  # (|w| <= 265: no clip)
+    return xc, s, t
+
+
+@formula
+def _gelu_tanh_lean_v(m, x, s):
+    # tiny_half's value from a nudged x (s is 1/2 exactly there)
+    return m.tiny_nudge(m.where(x < -15.0, -15.0, x)) * s
+
+
+@formula
+def _gelu_tanh_lean_d(m, x, xc, s, t):
+    du = SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_K) * (xc * xc))
+    return _GELU_TANH_PATCH(m, x, s * (1.0 + 2.0 * xc * t * du))
+
+
+@formula
+def _gelu_tanh_both(m, x):
+    """``(value, derivative)`` of gelu (tanh): the lean forms from one sigmoid pair."""
+    if m.LEAN:
+        xc, s, t = _gelu_tanh_lean(m, x)
+        return _gelu_tanh_lean_v(m, x, s), _gelu_tanh_lean_d(m, x, xc, s, t)
+    return _gelu_tanh(m, x), _gelu_tanh_d(m, x)
 
 
 gelu = register(
@@ -424,7 +447,7 @@ gelu = register(
             "approximate",
             {
                 "none": Math(_gelu_erf, _gelu_erf_d, cost="heavy"),
-                "tanh": Math(_gelu_tanh, _gelu_tanh_d, cost="heavy"),
+                "tanh": Math(_gelu_tanh, _gelu_tanh_d, cost="heavy", both=_gelu_tanh_both),
             },
         ),
         params_list=(
@@ -1035,11 +1058,10 @@ _QUICK = 1.702  # OpenAI CLIP's constant: sigmoid(1.702 x) approximates Phi(x)
 def _swish_beta(m, x, beta):
     """x sigmoid(beta x): silu's formula for beta = 1, else as silu with z = beta x."""
     if m.LEAN:
-        # x s, s = sigmoid(z) from the parts the lean derivative uses too (a kernel that
-        # computes both, a gated entry's backward, computes them once); for every beta,
-        # with no test of beta, which would keep the kernels' loop from being vectorised
-        s = _swish_lean_parts(m, x, beta)[2]
-        return m.tiny_half(x, m.where(x == -math.inf, -0.0, x * s))
+        # x s, s = sigmoid(z) from the parts the lean derivative uses too (_swish_both
+        # computes them once); for every beta, with no test of beta, which would keep
+        # the kernels' loop from being vectorised
+        return _swish_lean_v(m, x, _swish_lean_parts(m, x, beta)[2])
     if beta == 1.0:
         return _silu(m, x)
     # x sigmoid(z): sigmoid's full relative accuracy, one rounding more. Far left,
@@ -1061,7 +1083,10 @@ def _swish_beta(m, x, beta):
         k = (1.0 - s) * _swish_beta_err(m, x, beta, z)
         c = r * k
         r = m.where((k == 0.0) | (c == 0.0), r, r + c)
-    return m.tiny_half(x, m.where(x == -math.inf, -0.0, r))
+    # tiny_half next to 0 (silu's x/2 + x**2/4: the rounding of a tie), where z is tiny
+    # too, so that sigmoid(z) is 1/2 (not for a huge beta)
+    r = m.where(x == -math.inf, -0.0, r)
+    return m.where((z < 1e-20) & (z > -1e-20), m.tiny_half(x, r), r)
 
 
 @formula
@@ -1077,6 +1102,36 @@ def _swish_lean_parts(m, x, beta):
 
 
 @formula
+def _swish_lean_v(m, x, s):
+    # tiny_half's value from a nudged x (s is 1/2 exactly where it counts, |x| < 2**-125:
+    # _swish_lean_ok), in fewer operations
+    return m.where(x == -math.inf, -0.0, m.tiny_nudge(x) * s)
+
+
+def _swish_lean_ok(beta):
+    """The lean forms need sigmoid(beta x) = 1/2 exactly where |x| < 2**-125."""
+    return beta <= 2.0**60
+
+
+@formula
+def _swish_lean_d(m, x, beta, z, e, s):
+    # s (1 + z (1 - s)), 1 - s = e s. Its cancellation next to silu''s zero costs
+    # 4e-16 / |silu'(z)| relative, below float32's budget from 0.007 of the zero on:
+    # the patch covers 0.02
+    return _SILU_PATCH(m, beta * x, s * (1.0 + z * (e * s)))
+
+
+@formula
+def _swish_both(m, x, beta):
+    """``(value, derivative)`` of swish_beta: the lean forms from one set of parts (one
+    ``exp``, one division), for the kernels that need both (a gated entry's backward)."""
+    if m.LEAN:
+        z, e, s = _swish_lean_parts(m, x, beta)
+        return _swish_lean_v(m, x, s), _swish_lean_d(m, x, beta, z, e, s)
+    return _swish_beta(m, x, beta), _swish_beta_d(m, x, beta)
+
+
+@formula
 def _swish_beta_err(m, x, beta, z):
     """``beta x - z`` (``z = fl(beta x)``) exactly; 0 beyond |x| = 1e6, where sigmoid is
     0 or 1 to far below an ulp (and the exact split would overflow)."""
@@ -1087,12 +1142,9 @@ def _swish_beta_err(m, x, beta, z):
 @formula
 def _swish_beta_d(m, x, beta):
     """d/dx [x sigmoid(beta x)] = silu'(beta x): silu's derivative, zero patch included."""
-    if m.LEAN:
-        # s (1 + z (1 - s)), 1 - s = e s: from the value's parts (no test of beta, as
-        # there). Its cancellation next to silu''s zero costs 4e-16 / |silu'(z)| relative,
-        # below float32's budget from 0.007 of the zero on: the patch covers 0.02
+    if m.LEAN:  # from the value's parts (no test of beta, as there)
         z, e, s = _swish_lean_parts(m, x, beta)
-        return _SILU_PATCH(m, beta * x, s * (1.0 + z * (e * s)))
+        return _swish_lean_d(m, x, beta, z, e, s)
     if beta == 1.0:
         return _silu_d(m, x)
     z = beta * x
@@ -1119,7 +1171,9 @@ quick_gelu = register(
         latex=r"\mathrm{quick\_gelu}(x) = x\,\sigma(1.702\,x)",
         derivative_latex=r"\mathrm{quick\_gelu}'(x) = \sigma(1.702 x)\bigl(1 + 1.702\,x\,"
         r"(1 - \sigma(1.702 x))\bigr)",
-        math=Math(_swish_beta, _swish_beta_d, args=_quick_args),
+        math=Math(
+            _swish_beta, _swish_beta_d, args=_quick_args, both=_swish_both, lean=_swish_lean_ok
+        ),
         kinks=(),
         aliases=("quickgelu",),
         torch_name=None,

@@ -23,9 +23,12 @@ from relukit.activations.curved import (
     _gelu_erf,
     _gelu_erf_d,
     _gelu_tanh,
+    _gelu_tanh_both,
     _gelu_tanh_d,
     _swish_beta,
     _swish_beta_d,
+    _swish_both,
+    _swish_lean_ok,
 )
 from relukit.activations.rectifiers import _relu, _relu_d
 from relukit.catalogue import Activation, Kink, Math, Param, register
@@ -137,7 +140,7 @@ geglu = register(
             {
                 # (the lean erf form clips the gate at -15: float64 primitives)
                 "none": Math(_gelu_erf, _gelu_erf_d, cost="heavy", lean_tails=False),
-                "tanh": Math(_gelu_tanh, _gelu_tanh_d, cost="heavy"),
+                "tanh": Math(_gelu_tanh, _gelu_tanh_d, cost="heavy", both=_gelu_tanh_both),
             },
         ),
         gated=True,
@@ -176,7 +179,7 @@ swiglu = register(
         latex=r"\mathrm{swiglu}(g, u) = g\,\sigma(\beta g)\,u",
         derivative_latex=r"\frac{\partial}{\partial g} = \sigma(\beta g)\bigl(1 + \beta g\,"
         r"\sigma(-\beta g)\bigr)\,u,\quad \frac{\partial}{\partial u} = g\,\sigma(\beta g)",
-        math=Math(_swish_beta, _swish_beta_d),
+        math=Math(_swish_beta, _swish_beta_d, both=_swish_both, lean=_swish_lean_ok),
         gated=True,
         params_list=(
             Param(
