@@ -8,8 +8,13 @@ For each entry: relukit's value (``rk.<name>(x, out=y)``) and derivative
 with a gradient of ones: the element-wise part of autograd's backward), with
 ``torch.set_num_threads(1)`` and relukit's kernels on one thread
 (``relukit._kernels.switched(threads=1)``); squareplus and sparse_plus, which torch lacks, against
-their formulas written with torch operations. Each figure is the minimum (and the median) of
-``--repeat`` runs; the ratio is torch's time over relukit's (above 1: relukit faster).
+their formulas written with torch operations. The gated units swiglu and geglu (tanh) take
+a second input ``up`` (standard normal): the value against torch's composite
+``F.silu(gate) * up``, the derivative (both input gradients, in one pass) against the
+composite's backward (``aten.silu_backward(g * up, gate)`` and ``g * silu(gate)``, the
+activation kept from the forward pass as eager autograd keeps it). Each figure is the
+minimum (and the median) of ``--repeat`` runs; the ratio is torch's time over relukit's
+(above 1: relukit faster).
 """
 
 from __future__ import annotations
@@ -92,6 +97,29 @@ def _cases(torch):
     ]
 
 
+def _product(act_t, t, tu):
+    return act_t(t) * tu
+
+
+def _composite_backward(back_t, g, t, tu, kept):
+    return back_t(g * tu, t), g * kept
+
+
+def _gated_cases(torch):
+    F = torch.nn.functional
+    aten = torch.ops.aten
+    tanh = partial(F.gelu, approximate="tanh")
+    return [
+        ("swiglu", {}, F.silu, lambda g, t: aten.silu_backward(g, t)),
+        (
+            "geglu_tanh",
+            {"approximate": "tanh"},
+            tanh,
+            lambda g, t: aten.gelu_backward(g, t, approximate="tanh"),
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     with _kernels.switched(threads=1):
         return _main(argv)
@@ -126,6 +154,32 @@ def _main(argv: list[str] | None) -> int:
         runs = [
             ("value", partial(act, x, **params, out=y), partial(tv, t)),
             ("deriv", partial(act.derivative, x, **params, out=y), partial(tb, g, t)),
+        ]
+        for kind, ours, theirs in runs:
+            a = _times(ours, args.repeat)
+            b = _times(theirs, args.repeat)
+            am, bm = min(a) / n * 1e9, min(b) / n * 1e9
+            amed, bmed = statistics.median(a) / n * 1e9, statistics.median(b) / n * 1e9
+            print(
+                f"{name:<12} {kind:<6} {am:7.3f} ({amed:6.3f}) {bm:7.3f} ({bmed:6.3f})"
+                f" {bm / am:14.2f}"
+            )
+    if torch is None:
+        return 0
+    u = rng.standard_normal(args.size).astype(np.float32)
+    tu, d2 = torch.from_numpy(u), np.empty_like(x)
+    for name, params, act_t, back_t in _gated_cases(torch):
+        if args.only and name not in args.only:
+            continue
+        act = getattr(rk, "geglu" if name == "geglu_tanh" else name)
+        kept = act_t(t)  # (eager autograd keeps f(gate) for the product's backward)
+        runs = [
+            ("value", partial(act, x, u, **params, out=y), partial(_product, act_t, t, tu)),
+            (
+                "deriv",
+                partial(act.derivative, x, u, **params, out=(y, d2)),
+                partial(_composite_backward, back_t, g, t, tu, kept),
+            ),
         ]
         for kind, ours, theirs in runs:
             a = _times(ours, args.repeat)

@@ -65,6 +65,18 @@ def test_kernel_ns_prints_relu(capsys, monkeypatch):
     assert all(len(_figures(v)) == 5 for v in rows)
 
 
+def test_kernel_ns_prints_the_gated_units_against_the_composite(capsys):
+    pytest.importorskip("torch")
+    args = ["--size", "4096", "--repeat", "2", "--only", "swiglu", "geglu_tanh"]
+    assert _load("kernel_ns").main(args) == 0
+    out = capsys.readouterr().out
+    for name in ("swiglu", "geglu_tanh"):
+        rows = [v for v in out.splitlines() if v.startswith(name + " ")]
+        assert [v.split()[1] for v in rows] == ["value", "deriv"], out
+        assert all(len(_figures(v)) == 5 and min(_figures(v)) > 0 for v in rows)
+    assert "relu " not in out  # (--only)
+
+
 def test_count_f32_ties_agrees_with_exact_fractions():
     # 65,536 consecutive float32 values from 0.125 on: ties counted with Fractions
     from fractions import Fraction
