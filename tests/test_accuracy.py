@@ -140,6 +140,15 @@ F64_BOUNDS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
 }
 
 
+#: ulp added to the bounds of the NumPy formulas (kernels off) in float64: they call
+#: NumPy's own exp, expm1 and log1p, which are not the same on every CPU (NumPy's SVML
+#: versions on AVX-512 machines, where F64_BOUNDS was measured; the C library's
+#: elsewhere). On an AMD EPYC (AVX2): elu's and celu's values 0.69 ulp, softplus'
+#: derivative 2.25, quick_gelu's 3.07. The kernels' bounds stay as measured: their
+#: primitives are relukit's own, the same on every CPU.
+NUMPY_LIBM_SLACK = 0.5
+
+
 def test_measured_accuracy_goals(table):
     entries = {r["entry"] for r in table}
     # a gated entry is f(gate) * up: no row of its own (the benchmark says so; the
@@ -149,6 +158,8 @@ def test_measured_accuracy_goals(table):
         e, dt = r["entry"], r["dtype"]
         if dt == "float64":
             bounds = F64_BOUNDS.get(e, ((0.0, 0.0), (0.0, 0.0)))  # (exact: 0)
+            if e in F64_BOUNDS and max(bounds[1]) > 0:  # (the NumPy formulas: see below)
+                bounds = (bounds[0], tuple(b + NUMPY_LIBM_SLACK for b in bounds[1]))
             for c, (bv, bd) in zip(("relukit", "numpy formulas"), bounds, strict=True):
                 assert r[f"{c} value"] <= bv, (e, c, r[f"{c} value"], r[f"{c} worst value at"])
                 assert r[f"{c} derivative"] <= bd, (e, c, r[f"{c} derivative"])

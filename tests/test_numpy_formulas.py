@@ -61,9 +61,24 @@ F64_ULPS: dict[str, tuple[int, int]] = {
 }
 
 
+#: ulp added to every bound of an entry whose NumPy formula calls NumPy's float64 exp,
+#: expm1 or log1p: those are not the same on every CPU (NumPy's SVML versions on AVX-512
+#: machines, where F64_ULPS was measured; the C library's elsewhere). On an AMD EPYC
+#: (AVX2) elu's and celu's values were 2 ulp apart.
+NUMPY_LIBM_SLACK = 1
+
+
 def f64_bound(name: str, p: dict) -> tuple[int, int]:
     label = f"{name}-approximate={p['approximate']}" if name == "gelu" else name
-    return F64_ULPS[label]
+    v, d = F64_ULPS[label]
+    if name in _NO_LIBM:
+        return v, d
+    return v + NUMPY_LIBM_SLACK, d + NUMPY_LIBM_SLACK
+
+
+#: the entries whose formulas call no elementary function (sqrt is correctly rounded):
+#: the same operations on every CPU
+_NO_LIBM = {"hardswish", "hardsigmoid", "sparse_plus", "squared_relu", "star_relu", "squareplus"}
 
 
 @pytest.fixture(autouse=True)
