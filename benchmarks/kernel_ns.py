@@ -120,6 +120,15 @@ def _gated_cases(torch):
     ]
 
 
+def _row(name: str, kind: str, ours, theirs, repeat: int, n: int) -> None:
+    """Time both calls and print one row: min (median) ns per element, and the ratio."""
+    a = _times(ours, repeat)
+    b = _times(theirs, repeat)
+    am, bm = min(a) / n * 1e9, min(b) / n * 1e9
+    amed, bmed = statistics.median(a) / n * 1e9, statistics.median(b) / n * 1e9
+    print(f"{name:<12} {kind:<6} {am:7.3f} ({amed:6.3f}) {bm:7.3f} ({bmed:6.3f}) {bm / am:14.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     with _kernels.switched(threads=1):
         return _main(argv)
@@ -156,14 +165,7 @@ def _main(argv: list[str] | None) -> int:
             ("deriv", partial(act.derivative, x, **params, out=y), partial(tb, g, t)),
         ]
         for kind, ours, theirs in runs:
-            a = _times(ours, args.repeat)
-            b = _times(theirs, args.repeat)
-            am, bm = min(a) / n * 1e9, min(b) / n * 1e9
-            amed, bmed = statistics.median(a) / n * 1e9, statistics.median(b) / n * 1e9
-            print(
-                f"{name:<12} {kind:<6} {am:7.3f} ({amed:6.3f}) {bm:7.3f} ({bmed:6.3f})"
-                f" {bm / am:14.2f}"
-            )
+            _row(name, kind, ours, theirs, args.repeat, n)
     if torch is None:
         return 0
     u = rng.standard_normal(args.size).astype(np.float32)
@@ -182,14 +184,7 @@ def _main(argv: list[str] | None) -> int:
             ),
         ]
         for kind, ours, theirs in runs:
-            a = _times(ours, args.repeat)
-            b = _times(theirs, args.repeat)
-            am, bm = min(a) / n * 1e9, min(b) / n * 1e9
-            amed, bmed = statistics.median(a) / n * 1e9, statistics.median(b) / n * 1e9
-            print(
-                f"{name:<12} {kind:<6} {am:7.3f} ({amed:6.3f}) {bm:7.3f} ({bmed:6.3f})"
-                f" {bm / am:14.2f}"
-            )
+            _row(name, kind, ours, theirs, args.repeat, n)
     return 0
 
 
