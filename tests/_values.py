@@ -159,3 +159,22 @@ def gradient_for(x: np.ndarray, seed: int = 1) -> np.ndarray:
     if x.size > 20:
         g[[3, 7, 11, 13, 17]] = [0.0, -0.0, np.inf, -np.inf, np.nan]
     return g.reshape(x.shape)
+
+
+class SettingsSpy:
+    """Stands for ``relukit._kernels._SETTINGS`` (a ContextVar) in a test and records the
+    thread count of every read: what each kernel call was allowed."""
+
+    def __init__(self, var: Any, seen: list[int]) -> None:
+        self.var, self.seen = var, seen
+
+    def get(self) -> Any:
+        s = self.var.get()
+        self.seen.append(s.threads)
+        return s
+
+    def set(self, value: Any) -> Any:
+        return self.var.set(value)
+
+    def reset(self, token: Any) -> Any:
+        return self.var.reset(token)

@@ -50,11 +50,11 @@ def test_floors_prints_every_piece_and_the_call_costs(capsys):
 
 
 def test_kernel_ns_prints_relu(capsys, monkeypatch):
+    from _values import SettingsSpy
     from relukit import _kernels
 
-    seen = []
-    real = _kernels.settings
-    monkeypatch.setattr(_kernels, "settings", lambda: seen.append(real().threads) or real())
+    seen: list[int] = []
+    monkeypatch.setattr(_kernels, "_SETTINGS", SettingsSpy(_kernels._SETTINGS, seen))
     assert _load("kernel_ns").main(["--size", "4096", "--repeat", "2", "--only", "relu"]) == 0
     assert seen[1:] and set(seen[1:]) == {1}  # relukit's kernels on one thread
     out = capsys.readouterr().out

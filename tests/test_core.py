@@ -499,6 +499,103 @@ def test_bad_out_writes_nothing() -> None:
     np.testing.assert_array_equal(x, [-1.0, 2.0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "fn",
+    [rk.relu, rk.silu.derivative, lambda x, **k: rk.leaky_relu(x, 0.1, **k)],
+    ids=["relu", "silu'", "leaky_relu(0.1)"],
+)
+def test_the_repeated_call_checks_its_out_as_the_first_did(fn, dtype) -> None:
+    # the second call of a signature takes the short path (relukit._kernels.Plan.run_plain):
+    # the same results, the same errors, nothing written where it refuses
+    x = np.linspace(-3, 3, 24, dtype=dtype)
+    want = np.asarray(fn(np.repeat(x, 2)[::2]))  # (strided: the general path)
+    with _no_kernels():  # the NumPy formulas (float64: NumPy's exp may differ by an ulp)
+        np.testing.assert_allclose(fn(x), want, rtol=4e-16 if dtype == np.float64 else 0)
+    for _ in range(2):  # planned on the first call, the short path on the second
+        np.testing.assert_array_equal(fn(x), want)
+        out = np.full_like(x, 7)
+        assert fn(x, out=out) is out
+        np.testing.assert_array_equal(out, want)
+        grid = x.reshape(4, 6).copy()
+        np.testing.assert_array_equal(fn(grid), want.reshape(4, 6))
+        np.testing.assert_array_equal(fn(x[::2]), want[::2])  # strided: the general path
+        y = x.copy()
+        assert fn(y, out=y) is y  # in place
+        np.testing.assert_array_equal(y, want)
+        # out overlapping x other than in place: as if computed first, then written
+        buf = np.concatenate([x, x[-1:]])
+        res = fn(buf[:-1], out=buf[1:])
+        np.testing.assert_array_equal(res, want)
+        for bad, exc, frag in [
+            (np.zeros(25, dtype), ValueError, "shape"),
+            (np.zeros((24, 1), dtype), ValueError, "shape"),
+            (np.zeros(24, np.float16), ValueError, "dtype"),
+            ([0.0] * 24, TypeError, "out must be a NumPy array"),
+        ]:
+            keep = bad.copy() if isinstance(bad, np.ndarray) else list(bad)
+            with pytest.raises(exc, match=frag):
+                fn(x, out=bad)
+            if isinstance(bad, np.ndarray):
+                np.testing.assert_array_equal(bad, keep)
+        ro = np.full_like(x, 7)
+        ro.flags.writeable = False
+        with pytest.raises(ValueError, match="read-only"):
+            fn(x, out=ro)
+        np.testing.assert_array_equal(ro, 7)
+        xr = x.copy()
+        xr.flags.writeable = False
+        with pytest.raises(ValueError, match="read-only"):
+            fn(xr, out=xr)
+        np.testing.assert_array_equal(xr, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_repeated_gated_call_gives_what_the_first_gave(dtype) -> None:
+    # rk.swiglu(gate, up) with the defaults takes a short path from its second call on
+    # (relukit._kernels.Plan.run_gated_plain): the same bits and structure as the formulas
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((4, 6)) * 3).astype(dtype)
+    b = rng.standard_normal((4, 6)).astype(dtype)
+    a[0, :3] = [np.nan, np.inf, -np.inf]
+    b[1, :2] = [np.inf, np.nan]
+    # the general path (strided inputs) is the oracle: the same kernel, more checks
+    sa, sb = np.repeat(a, 2, axis=1)[:, ::2], np.repeat(b, 2, axis=1)[:, ::2]
+    want_v = rk.swiglu(sa, sb)
+    want_d = rk.swiglu.derivative(sa, sb)
+    want_b = rk.geglu.value_and_derivative(sa, sb)
+    with _no_kernels():  # and the NumPy formulas (float64: NumPy's exp may differ by an ulp)
+        np.testing.assert_allclose(
+            rk.swiglu(a, b), want_v, rtol=4e-16 if dtype == np.float64 else 0
+        )
+    for _ in range(3):
+        np.testing.assert_array_equal(rk.swiglu(a, b), want_v)
+        d = rk.swiglu.derivative(a, b)
+        assert isinstance(d, tuple) and len(d) == 2
+        for got, want in zip(d, want_d, strict=True):
+            np.testing.assert_array_equal(got, want)
+        v, (dg, du) = rk.geglu.value_and_derivative(a, b)
+        np.testing.assert_array_equal(v, want_b[0])
+        np.testing.assert_array_equal(dg, want_b[1][0])
+        np.testing.assert_array_equal(du, want_b[1][1])
+        # other layouts, dtypes and shapes take the general path
+        np.testing.assert_array_equal(rk.swiglu(a.T, b.T), want_v.T)
+        np.testing.assert_array_equal(rk.swiglu(a[:, ::2], b[:, ::2]), want_v[:, ::2])
+        np.testing.assert_array_equal(rk.swiglu(a, b[:1]), rk.swiglu(a, np.repeat(b[:1], 4, 0)))
+        assert rk.swiglu(a, b.astype(np.float16)).dtype == dtype
+        with pytest.raises(ValueError, match="same shape"):
+            rk.swiglu(a, b[:, :5])
+        keep = a.copy()
+        assert rk.swiglu(a, b).shape == a.shape
+        np.testing.assert_array_equal(a, keep)  # the inputs are not written
+
+
+def _no_kernels():
+    from relukit import _kernels
+
+    return _kernels.switched(enabled=False)
+
+
 def test_errors_do_not_modify_input() -> None:
     x = np.array([-1.0, 2.0])
     with pytest.raises(TypeError):

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import relukit as rk
-from _values import bits, gradient_for, inputs, same_bits
+from _values import SettingsSpy, bits, gradient_for, inputs, same_bits
 from relukit import _dispatch, _kernels
 from relukit import _kernels_threads as th
 from relukit._dispatch import backward
@@ -174,17 +174,21 @@ def test_switched_rejects_a_bad_thread_count(bad):
 
 def test_threads_in_a_switched_block_and_outside(monkeypatch):
     # calls of other Python threads keep their own thread count
-    counts: list[int] = []
-    real = th.run
-    monkeypatch.setattr(th, "run", lambda k, *a, threads, **kw: counts.append(threads)
-                        or real(k, *a, threads=threads, **kw))  # fmt: skip
-    x = np.ones(10, np.float32)
+    inside: list[int] = []
+    other: list[int] = []
+    x = np.ones(100_000, np.float32)
+    rk.relu(x)  # (planned: the calls below take the short path)
     default = _kernels.settings()
     with _kernels.switched(threads=1):
+        monkeypatch.setattr(_kernels, "_SETTINGS", SettingsSpy(_kernels._SETTINGS, inside))
         rk.relu(x)
+        spy = _kernels._SETTINGS
+        spy.seen = other
         with ThreadPoolExecutor(1) as ex:
             ex.submit(rk.relu, x).result()
-    assert counts == [1, default.threads]
+        monkeypatch.undo()
+    assert inside and set(inside) == {1}
+    assert other and set(other) == {default.threads}
 
 
 # ---------------------------------------------------------------------------
@@ -997,10 +1001,26 @@ def test_in_place_runs_the_one_array_loop_with_the_same_bits(name, dtype, monkey
     x = (np.random.default_rng(3).standard_normal(300_000) * 4).astype(dtype)
     x[:6] = [np.nan, -np.inf, np.inf, -0.0, 0.0, 5e-45 if dtype == np.float32 else 5e-324]
     want = act(x)
-    for threads in (1, 2):
-        with _kernels.switched(threads=threads):
-            ran.clear()
+    act(x.copy(), out=x.copy())  # (planned: the calls below take the short path)
+    plan = _dispatch._CALLS[(act, "value", x.dtype)].plan
+    ran.clear()
+    kernels = {"inplace": plan.inplace, "kernel": plan.kernel}
+    try:  # one thread: the loop is called directly (a Plan is frozen: set around that)
+        for name_, tag in (("inplace", 1), ("kernel", 2)):
+            k = kernels[name_]
+            object.__setattr__(plan, name_, lambda *a, _k=k, _t=tag: ran.append(_t) or _k(*a))
+        with _kernels.switched(threads=1):
             y = x.copy()
             assert act(y, out=y) is y
             assert ran == [1], ran
             np.testing.assert_array_equal(y.view(np.uint8), want.view(np.uint8))
+    finally:
+        for name_, k in kernels.items():
+            object.__setattr__(plan, name_, k)
+    monkeypatch.setattr(th, "run", spy)
+    with _kernels.switched(threads=2):  # shared between threads: th.run with one array
+        ran.clear()
+        y = x.copy()
+        assert act(y, out=y) is y
+        assert ran == [1], ran
+        np.testing.assert_array_equal(y.view(np.uint8), want.view(np.uint8))

@@ -96,17 +96,19 @@ def default_call(act: Activation, kind: str, x: Any, out: Any, at_kink: Any) -> 
         return _scalar(act, kind, x, act._defaults, None)
     if t is _ndarray and at_kink is None:
         call = _CALLS.get((act, kind, x.dtype))
-        if (
-            call is not None
-            and call.plan is not None
-            # (out= for an integer x, whose result is float, and the pair of "both": the
-            # general path checks them)
-            and (out is None or (kind != "both" and x.dtype.kind == "f" and _out_plain(x, out)))
-            and _kernels_mod.settings().enabled  # (``switched(enabled=False)`` since planned)
-        ):
-            res = call.plan.run(x, out)
-            if res is not _kernels_mod.NOT_RUN:
-                return res
+        if call is not None:
+            plan = call.plan
+            # (``switched(enabled=False)`` since planned: the NumPy formulas)
+            if plan is not None and _kernels_mod._SETTINGS.get().enabled:
+                res = plan.run_plain(x, out)  # (None: not the common case)
+                if res is None and (
+                    # (out= for an integer x, whose result is float, and the pair of
+                    # "both": the general path checks them)
+                    out is None or (kind != "both" and x.dtype.kind == "f" and _out_plain(x, out))
+                ):
+                    res = plan.run(x, out)
+                if res is not None and res is not _kernels_mod.NOT_RUN:
+                    return res
     return apply(act, kind, x, (), {}, out, at_kink)
 
 
@@ -124,6 +126,11 @@ def apply(
     if tx is _ndarray:
         call = _cached_call(act, kind, x.dtype, args, kwargs, at_kink)
         if call is not None:
+            plan = call.plan
+            if plan is not None and _kernels_mod._SETTINGS.get().enabled:
+                res = plan.run_plain(x, out)  # (None: not the common case)
+                if res is not None and res is not _kernels_mod.NOT_RUN:
+                    return res
             return _numpy(act, kind, x, call.params, out, call.at_kink, call=call)
     params = act.bind(args, kwargs, _call_name(act, kind))
     at_kink = check_at_kink(act, at_kink)
@@ -469,7 +476,9 @@ def _numpy(
             p = call.plan if enabled else None
         else:
             p = kernels.plan(act, kind, xa.dtype, params, at_kink, xa)
-            if call is not None and act.math.channel is None and enabled:
+            # (a cached call has scalar parameters only: PReLU's one weight too, whose
+            # plan does not depend on x; per-channel weights are never cached)
+            if call is not None and enabled and (p is None or p.channel is None):
                 call.plan, call.planned = p, True
         if p is not None:
             res = p.run(xa, out)
@@ -875,6 +884,56 @@ def apply_gated(
     derivative with respect to the first half, ``up``, then the second, the gate);
     ``"both"`` the value and that derivative.
     """
+    plain = (
+        out is None
+        and at_kink is None
+        and not kwargs
+        and len(args) == 1
+        and x.__class__ is _ndarray
+        and args[0].__class__ is _ndarray
+    )
+    if plain:
+        # ``act(gate, up)`` on two arrays with the defaults: the plan kept by the first
+        # such call (below), with the least Python around the kernel
+        plan = _CALLS.get((act, "gated", kind, x.dtype))
+        if plan is not None and _kernels_mod._SETTINGS.get().enabled:
+            res = plan.run_gated_plain(x, args[0])
+            if res is not None and res is not _kernels_mod.NOT_RUN:
+                return _gated_result(kind, res)
+    res = _apply_gated(act, kind, x, args, kwargs, out, at_kink)
+    if plain and x.dtype.char in "fd" and x.dtype == args[0].dtype:
+        _keep_gated_plan(act, kind, x.dtype)
+    return res
+
+
+def _gated_result(kind: str, res: tuple[Any, ...]) -> Any:
+    """A gated kernel's flat results as the call returns them."""
+    if kind == "value":
+        return res[0]
+    if kind == "derivative":
+        return (res[0], res[1])
+    return (res[0], (res[1], res[2]))
+
+
+def _keep_gated_plan(act: Activation, kind: str, dtype: Any) -> None:
+    """Keep the plan of ``act(gate, up)`` with the defaults for ``dtype`` (after such a
+    call succeeded) for :func:`apply_gated`'s short path."""
+    kernels = _kernels()
+    if kernels.settings().enabled and dtype.isnative:
+        p = _gated_plan(act, kind, dtype, dict(act._defaults), None)
+        if p is not None and p.dtype == dtype:
+            _CALLS[(act, "gated", kind, dtype)] = p
+
+
+def _apply_gated(
+    act: Activation,
+    kind: str,
+    x: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    out: Any,
+    at_kink: Any,
+) -> Any:
     kwargs = dict(kwargs)
     dim = kwargs.pop("dim", -1)
     if args:
@@ -1051,11 +1110,7 @@ def _gated_numpy(
         n_out = {"value": 1, "derivative": 2, "both": 3}[kind]
         res = p.run_gated(a, b, outs or (None,) * n_out)
         if res is not _kernels_mod.NOT_RUN:
-            if kind == "value":
-                return res[0]
-            if kind == "derivative":
-                return (res[0], res[1])
-            return (res[0], (res[1], res[2]))
+            return _gated_result(kind, res)
     from relukit._prims.numpy import NP, namespace
 
     m_, fargs = act.math.resolve(params)

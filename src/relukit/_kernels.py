@@ -289,8 +289,13 @@ class Plan:
             kernel = self.inplace
             if kernel is None:
                 kernel, arrays = self.kernel, (arrays[0], arrays[0])
+        n = arrays[0].shape[0]
+        ths = _SETTINGS.get().threads
         try:
-            if arrays[0].shape[0]:
+            if n < threads.PARALLEL_MIN_SIZE or n < self.grain >> 2 or ths < 2:
+                if n:
+                    kernel(*arrays, *self._flat_tail)  # (one thread: threads.run's own test)
+            else:
                 threads.run(
                     kernel,
                     *arrays,
@@ -298,7 +303,7 @@ class Plan:
                     arrays=len(arrays),
                     grain=self.grain,
                     fresh=fresh,
-                    threads=_SETTINGS.get().threads,
+                    threads=ths,
                 )
         except Exception as exc:
             if not _compile_error(exc):
@@ -306,6 +311,110 @@ class Plan:
             _broken(exc)
             return NOT_RUN
         return None
+
+    @functools.cached_property
+    def _plain_ok(self) -> bool:
+        return self.kind in ("value", "derivative") and self.channel is None
+
+    def run_plain(self, x: Any, out: Any = None) -> Any:
+        """The common call with the least Python around it, or ``None`` where it is not
+        one: ``x`` a C-contiguous, aligned ndarray of this plan's dtype; ``out`` None,
+        ``x`` itself, or a writeable C-contiguous aligned ndarray of ``x``'s shape and
+        dtype that does not overlap ``x``; a value or derivative plan with one weight.
+        Returns the result array (``out`` when given), ``None`` (take :meth:`run`), or
+        :data:`NOT_RUN` when numba failed. On small arrays the checks of :meth:`run`
+        cost more than the kernel: this is the path of ``rk.relu(x)``."""
+        if not self._plain_ok:
+            return None
+        f = x.flags
+        dt = self.dtype
+        xd = x.dtype
+        if not (f.c_contiguous and f.aligned) or (xd is not dt and xd != dt):
+            return None
+        np = _np
+        if out is None:
+            y = np.empty(x.shape, dt)
+        elif out is x:
+            if not f.writeable:
+                return None
+            y = x
+        else:
+            if out.__class__ is not np.ndarray:
+                return None
+            od = out.dtype
+            if out.shape != x.shape or (od is not dt and od != dt):
+                return None
+            g = out.flags
+            if not (g.writeable and g.c_contiguous and g.aligned) or np.may_share_memory(out, x):
+                return None
+            y = out
+        n = x.size
+        if not n:
+            return y
+        xf, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
+        kernel = self.kernel
+        arrays: tuple[Any, ...] = (xf, yf)
+        if y is x and self.inplace is not None:
+            kernel, arrays = self.inplace, (xf,)
+        grain = self.grain
+        ths = _SETTINGS.get().threads
+        try:
+            if n < threads.PARALLEL_MIN_SIZE or n < grain >> 2 or ths < 2:
+                kernel(*arrays, *self._flat_tail)  # (one thread: threads.run's own test)
+            else:
+                threads.run(
+                    kernel,
+                    *arrays,
+                    *self._flat_tail,
+                    arrays=len(arrays),
+                    grain=max(grain >> 6, 1) << 6,
+                    fresh=y.nbytes if out is None else 0,
+                    threads=ths,
+                )
+        except Exception as exc:
+            if not _compile_error(exc):
+                raise
+            _broken(exc)
+            return NOT_RUN
+        return y
+
+    def run_gated_plain(self, a: Any, b: Any) -> Any:
+        """:meth:`run_gated` into new arrays for the common call, with the least Python
+        around it: ``a`` and ``b`` C-contiguous, aligned ndarrays of this plan's dtype
+        and one shape. Returns the results (a tuple), ``None`` where the call is not
+        such a call (take :meth:`run_gated`), or :data:`NOT_RUN` when numba failed."""
+        dt = self.dtype
+        ad, bd = a.dtype, b.dtype
+        if (ad is not dt and ad != dt) or (bd is not dt and bd != dt) or a.shape != b.shape:
+            return None
+        f, g = a.flags, b.flags
+        if not (f.c_contiguous and f.aligned and g.c_contiguous and g.aligned):
+            return None
+        np = _np
+        outs = tuple(np.empty(a.shape, dt) for _ in range(_GATED_OUTS[self.kind]))
+        n = a.size
+        if n:
+            arrays = [v.reshape(-1) for v in (a, b, *outs)] if a.ndim != 1 else (a, b, *outs)
+            ths = _SETTINGS.get().threads
+            try:
+                if n < threads.PARALLEL_MIN_SIZE or n < self.grain >> 2 or ths < 2:
+                    self.kernel(*arrays, *self._flat_tail)
+                else:
+                    threads.run(
+                        self.kernel,
+                        *arrays,
+                        *self._flat_tail,
+                        arrays=len(arrays),
+                        grain=self.grain,
+                        fresh=0,
+                        threads=ths,
+                    )
+            except Exception as exc:
+                if not _compile_error(exc):
+                    raise
+                _broken(exc)
+                return NOT_RUN
+        return outs
 
     def run(self, x: Any, out: Any = None) -> Any:
         """Compute on the ndarray ``x`` (any layout, this plan's dtype or float16).
@@ -321,6 +430,10 @@ class Plan:
                 raise
             _broken(exc)
             return NOT_RUN
+
+
+#: the result arrays of a gated plan by kind (value; d/d gate, d/d up; all three)
+_GATED_OUTS = {"value": 1, "derivative": 2, "both": 3}
 
 
 def _pack(np: Any, dtype: Any, values: tuple, exact: bool) -> Any:
