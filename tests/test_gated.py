@@ -691,3 +691,95 @@ def test_dask_runs_the_numpy_kernels_on_each_block(name, dtype):
     xs = da.from_array(x, chunks=(1, 100))
     np.testing.assert_array_equal(act(xs, dim=0).compute(), act(x, dim=0))
     np.testing.assert_array_equal(act.derivative(xs, dim=0).compute(), act.derivative(x, dim=0))
+
+
+# ---------------------------------------------------------------------------
+# a new gated entry is one block
+# ---------------------------------------------------------------------------
+
+_NEW_GATED_ENTRY = r"""
+import math
+import numpy as np
+import relukit as rk
+from relukit import _kernels
+from relukit.catalogue import Activation, Math, register
+from relukit.activations.curved import _silu, _silu_d
+
+# the whole entry, as it would stand in relukit/activations/gated.py: SiLU's formulas
+# (written once, in silu's block) gating up
+silu_gate = register(
+    Activation(
+        name="silu_gate",
+        summary="A gated unit made for this test: silu(gate) * up.",
+        formula="silu_gate(gate, up) = gate * sigmoid(gate) * up",
+        derivative_formula="d/d gate = silu'(gate) * up, d/d up = silu(gate)",
+        latex=r"g\,\sigma(g)\,u",
+        derivative_latex=r"\mathrm{silu}'(g)\,u",
+        math=Math(_silu, _silu_d, cost="compute"),
+        gated=True,
+    )
+)
+assert rk.get("silu_gate") is silu_gate
+rng = np.random.default_rng(5)
+for dtype in (np.float32, np.float64):
+    a = (rng.standard_normal(3000) * 4).astype(dtype)
+    b = rng.standard_normal(3000).astype(dtype)
+    a[:4] = [np.nan, np.inf, -np.inf, 0.0]
+    b[4:6] = [np.inf, np.nan]
+    # the NumPy API: the kernels (planned from the block) and the NumPy formulas agree,
+    # float32 bit for bit, float64 within NumPy's own exp (which differs by CPU)
+    assert _kernels.plan(silu_gate, "value", np.dtype(dtype), {}, None) is not None
+    v = silu_gate(a, b)
+    dg, du = silu_gate.derivative(a, b)
+    with _kernels.switched(enabled=False):
+        formulas = (silu_gate(a, b), *silu_gate.derivative(a, b))
+    for got, want in zip((v, dg, du), formulas):
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+        ok = ~np.isnan(got)
+        ints = np.int32 if dtype == np.float32 else np.int64
+        ulps = np.abs(got[ok].view(ints).astype(np.int64) - want[ok].view(ints))
+        assert ulps.max() <= (0 if dtype == np.float32 else 4), ulps.max()
+    # against the composite written out in float64
+    a64, b64 = a[6:].astype(float), b[6:].astype(float)
+    s = a64 / (1 + np.exp(-a64))
+    sd = 1 / (1 + np.exp(-a64)) * (1 + a64 * (1 - 1 / (1 + np.exp(-a64))))
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    assert np.allclose(v[6:], s * b64, rtol=tol, atol=1e-300)
+    assert np.allclose(dg[6:], sd * b64, rtol=tol, atol=1e-300)
+    assert np.allclose(du[6:], s, rtol=tol, atol=1e-300)
+    # the split form: one array, the gate its second half
+    x = np.concatenate([b, a])
+    assert np.array_equal(silu_gate(x), v, equal_nan=True)
+# a Python float
+assert math.isclose(silu_gate(1.5, 2.0), 1.5 / (1 + math.exp(-1.5)) * 2.0, rel_tol=1e-15)
+
+# relukit.torch: the generic functional form, autograd's pair is the catalogue's
+import torch
+from relukit.torch import function
+
+f = function("silu_gate")
+for dtype in (torch.float32, torch.float64):
+    g = torch.linspace(-6, 6, 101, dtype=dtype, requires_grad=True)
+    u = torch.linspace(2, -1, 101, dtype=dtype, requires_grad=True)
+    y = f(g, u)
+    assert torch.equal(y.detach(), torch.from_numpy(silu_gate(g.detach().numpy(), u.detach().numpy())))
+    y.sum().backward()
+    dg, du = silu_gate.derivative(g.detach().numpy(), u.detach().numpy())
+    assert torch.equal(g.grad, torch.from_numpy(dg)) and torch.equal(u.grad, torch.from_numpy(du))
+print("ok")
+"""
+
+
+def test_a_new_gated_entry_is_one_block():
+    # one block registered (in a fresh process: the catalogue here stays as it is) gives
+    # the NumPy API with its kernels, the split form, Python floats and relukit.torch
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    pytest.importorskip("numba")
+    res = subprocess.run(
+        [sys.executable, "-c", _NEW_GATED_ENTRY], capture_output=True, text=True, timeout=600
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip().endswith("ok"), res.stdout
