@@ -360,7 +360,10 @@ class Plan:
         ths = _SETTINGS.get().threads
         try:
             if n < threads.PARALLEL_MIN_SIZE or n < grain >> 2 or ths < 2:
-                kernel(*arrays, *self._flat_tail)  # (one thread: threads.run's own test)
+                # (one thread: threads.run's own first test, written out here and in
+                # run_flat and run_gated_plain: a helper function for these few lines
+                # measured 0.1 us, 5% of a call on 10**3 elements)
+                kernel(*arrays, *self._flat_tail)
             else:
                 threads.run(
                     kernel,
