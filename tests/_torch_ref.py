@@ -88,10 +88,12 @@ def np_value(name: str, x: torch.Tensor, *args: Any, **p: Any) -> torch.Tensor:
 
 
 def np_grad(name: str, x: torch.Tensor, g: torch.Tensor, at_kink: Any = None, **p: Any) -> Any:
-    """``rk.<name>.derivative(x.numpy()) * g`` as a tensor (NumPy multiplies in x's dtype)."""
-    d = np.asarray(rk.get(name).derivative(as_numpy(x), at_kink=at_kink, **p))
+    """``rk.<name>.derivative(x.numpy()) * g`` as a tensor (NumPy multiplies in x's dtype),
+    and the derivative (x's NaN) where ``x`` is NaN, whatever ``g`` is there."""
+    xn = as_numpy(x)
+    d = np.asarray(rk.get(name).derivative(xn, at_kink=at_kink, **p))
     with np.errstate(all="ignore"):
-        return torch.from_numpy(d * as_numpy(g))
+        return torch.from_numpy(np.where(np.isnan(xn), d, d * as_numpy(g)))
 
 
 _INT = {2: torch.int16, 4: torch.int32, 8: torch.int64}

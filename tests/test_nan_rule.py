@@ -1,7 +1,8 @@
 """The NaN rule: NaN in gives the input's NaN out, its sign and payload kept, quiet bit set.
 
 For values, derivatives (with and without ``at_kink``), both at once, backward
-(``grad_out * derivative`` with a finite ``grad_out``) and backward from the output, for
+(``grad_out * derivative``, with a finite ``grad_out`` and with a NaN one: the input's
+NaN comes back whatever ``grad_out`` is) and backward from the output, for
 every entry and parameter set, float16, float32 and float64, on every path: the numba
 kernels, the NumPy formulas (the fallback: ``_kernels.switched(enabled=False)``), Python
 floats, and the Array API path (torch CPU tensors through ``rk.<entry>``). The expected
@@ -75,8 +76,18 @@ def results(act, p: dict, x: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarr
         "backward": (x, backward(act, x, g, p)),
         "backward at_kink": (x, backward(act, x, g, p, at_kink=2.0)),
     }
+    # grad_out NaN too where x is NaN (other payloads): x's NaN comes back, whatever
+    # grad_out is (a product of two NaNs alone could give either)
+    gn = g.copy()
+    gn[x != x] = np.resize(nans(x.dtype)[::-1], int((x != x).sum()))
+    out["backward, grad_out NaN"] = (x, backward(act, x, gn, p))
+    out["backward at_kink, grad_out NaN"] = (x, backward(act, x, gn, p, at_kink=2.0))
     if uses_output(act, p):
         out["backward from the output"] = (x, backward(act, x, g, p, from_output=True))
+        out["backward from the output, grad_out NaN"] = (
+            x,
+            backward(act, x, gn, p, from_output=True),
+        )
     return out
 
 
@@ -220,11 +231,21 @@ def gated_results(act, p: dict, g: np.ndarray, u: np.ndarray, path: str) -> dict
         # gated backward): grad_out times each derivative, in one pass
         grad = np.linspace(-2.5, 3.5, g.size).astype(g.dtype)
         grad[grad == 0] = 1.0
+        # and grad_out NaN (other payloads) where the gate or up is: the inputs' NaN
+        # comes back whatever grad_out is
+        gn = grad.copy()
+        where = (g != g) | (u != u)
+        gn[where] = np.resize(nans(g.dtype)[::-1], int(where.sum()))
         for at_kink in (None, 2.0):
             plan = _kernels.plan(act, "backward", g.dtype, act.bind((), p), at_kink)
-            ga, gb = plan.run_gated(g, u, (None, None), grad)
-            out[f"backward d/d gate at_kink={at_kink}"] = (ga, True)
-            out[f"backward d/d up at_kink={at_kink}"] = (gb, False)
+            for label, gr in (("", grad), (", grad_out NaN", gn)):
+                ga, gb = plan.run_gated(g, u, (None, None), gr)
+                out[f"backward d/d gate at_kink={at_kink}{label}"] = (ga, True)
+                if not label:  # (d/d up: f(gate) g, a NaN from g where up alone is NaN)
+                    out[f"backward d/d up at_kink={at_kink}"] = (gb, False)
+                else:
+                    nan_gate = g != g
+                    assert np.array_equal(bits(gb[nan_gate]), bits(quieted(g[nan_gate])))
     return out
 
 

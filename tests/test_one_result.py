@@ -18,7 +18,7 @@ The reference is the plain call: a C-contiguous aligned native array on one thre
 That reference is itself pinned to independent oracles elsewhere (mpmath in
 test_accuracy.py and test_family.py, PyTorch in test_family.py). ``backward`` is also
 ``grad_out * derivative`` computed by NumPy from the derivative's array, as its
-docstring states. Hypothesis draws further values; ±0, ±inf, NaN (with payloads,
+docstring states (and x's NaN where x is NaN, whatever ``grad_out`` is). Hypothesis draws further values; ±0, ±inf, NaN (with payloads,
 signalling ones too) and subnormals are always among them.
 """
 
@@ -318,11 +318,13 @@ def test_one_input_one_result(name, p, dtype, monkeypatch):
         label = f"{name} {p} {np.dtype(dtype).name} {kind}"
         try:
             if kind in ("backward", "backward at_kink"):
-                # grad_out * derivative, the derivative rounded to the dtype first (NumPy)
+                # grad_out * derivative, the derivative rounded to the dtype first (NumPy),
+                # and x's NaN where x is NaN (whatever grad_out is there)
                 at = -3.0 if kind == "backward at_kink" else None
                 with _kernels.switched(threads=1), np.errstate(all="ignore"):
                     d = act.derivative(x, **p, at_kink=at)
-                    check("backward = g * derivative", want, arrays[1] * d, x)
+                    prod = np.where(np.isnan(x), d, arrays[1] * d)
+                    check("backward = g * derivative", want, prod, x)
             check_single_elements(fn, arrays, want, idx)
             check_sizes(fn, arrays, want)
             shared = not (dtype == np.float16 and kind.startswith("backward"))

@@ -46,7 +46,8 @@ from _torch_ref import (  # noqa: E402
     same_bits,
     where_bits_differ,
 )
-from _values import gradient_for, inputs  # noqa: E402
+from _values import bits as nan_bits  # noqa: E402
+from _values import gradient_for, inputs, nans, quieted  # noqa: E402
 from relukit.torch.modules import MODULES  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -203,13 +204,21 @@ def test_in_place_gives_the_same_bits(name, p, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize(("name", "p"), ONE_CASES, ids=[case_id(*c) for c in ONE_CASES])
 def test_nan_in_nan_out_values_and_gradients(name, p, dtype):
-    x = torch.tensor([math.nan, -math.nan, 1.0, -1.0, 0.0], dtype=dtype)
+    # NaNs with payloads (quiet and signalling, both signs), and a gradient that is a NaN
+    # of another payload there: the input's NaN, quieted, whatever the gradient is
+    npdt = NUMPY[dtype]
+    n = nans(npdt)
+    x = torch.from_numpy(np.concatenate([n, np.array([1.0, -1.0, 0.0], npdt)]))
+    g = torch.from_numpy(np.concatenate([n[::-1], np.array([2.0, 2.0, 2.0], npdt)]))
     f = functional(name, p, dtype)
     xx = x.clone().requires_grad_()
     y = f(xx)
-    (gx,) = torch.autograd.grad(y, xx, torch.ones_like(x))
-    assert y[:2].isnan().all() and not y[2:].isnan().any(), y
-    assert gx[:2].isnan().all() and not gx[2:].isnan().any(), gx
+    (gx,) = torch.autograd.grad(y, xx, g)
+    want = nan_bits(quieted(n))
+    k = n.size
+    assert np.array_equal(nan_bits(y[:k].detach().numpy()), want), y
+    assert np.array_equal(nan_bits(gx[:k].numpy()), want), gx
+    assert not y[k:].isnan().any() and not gx[k:].isnan().any(), (y, gx)
 
 
 LIMITED = [(n, p) for n, p in ONE_CASES if inf_limits(n, p) is not None]
@@ -339,6 +348,26 @@ def test_gated_nan_rule(name, dtype):
     assert ga[:3].isnan().all() and not ga[3:].isnan().any()
     # f(gate): NaN where the gate is NaN, finite where only up is
     assert gb[0].isnan() and gb[2].isnan() and not gb[1].isnan() and not gb[3:].isnan().any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", GATED)
+def test_gated_nan_gradients_keep_the_inputs_nan_whatever_the_gradient(name, dtype):
+    # the gate's NaN, else up's (d/d gate); the gate's (d/d up), with payloads, where the
+    # incoming gradient is a NaN of another payload
+    npdt = NUMPY[dtype]
+    n = nans(npdt)
+    k = n.size
+    one = np.ones(k, npdt)
+    a = np.concatenate([n, one * 0.5])  # the gate NaN, then up NaN
+    b = np.concatenate([one * 2.0, n[::-1]])
+    g = np.concatenate([np.roll(n, 1), np.roll(n, 2)])
+    ta = torch.from_numpy(a).requires_grad_()
+    tb = torch.from_numpy(b).requires_grad_()
+    ga, gb = torch.autograd.grad(getattr(rt, name)(ta, tb), (ta, tb), torch.from_numpy(g))
+    assert np.array_equal(nan_bits(ga[:k].numpy()), nan_bits(quieted(n)))
+    assert np.array_equal(nan_bits(ga[k:].numpy()), nan_bits(quieted(n[::-1])))
+    assert np.array_equal(nan_bits(gb[:k].numpy()), nan_bits(quieted(n)))
 
 
 # ---------------------------------------------------------------------------

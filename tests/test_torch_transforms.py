@@ -670,8 +670,9 @@ def test_aten_ops_per_forward_backward_are_the_formulas_and_a_few_more(name, kw,
     with _Ops() as rec:  # the formulas themselves: the value and the derivative
         _core.formula(pl, "value", x)
         _core.formula(pl, "from_output" if pl.save_output else "derivative", x)
-    # and: the product with g, aliases; at_kink: a comparison per kink and a where
-    bound = len(rec.ops) + 4 + (3 * len(pl.kinks) if at_kink is not None else 0)
+    # and: the product with g, aliases, x's NaN where x is NaN whatever g is (a test and a
+    # where); at_kink: a comparison per kink and a where
+    bound = len(rec.ops) + 6 + (3 * len(pl.kinks) if at_kink is not None else 0)
     assert len(mine) <= bound, (mine, rec.ops)
     assert not [o for o in mine if o.split(".")[1] in FROM_PYTHON], mine
 
@@ -820,9 +821,24 @@ def test_hypothesis_every_entry_numpy_bits_and_torch_nn_on_finite_inputs():
             if name == "hardsigmoid":  # (torch: 1/6 rounded to float32, here exact)
                 assert torch.equal(a.grad, b.grad)
             else:
-                assert close_to_torch(a.grad, b.grad, scale=g).all(), (a.grad, b.grad)
+                near = close_to_torch(a.grad, b.grad, scale=g)
+                if kw.get("approximate") == "tanh":
+                    # torch's float32 gelu(tanh) gradient squares x: NaN once x * x
+                    # overflows, |x| >= 2**64 (the limits there are 1 and 0)
+                    near = near | (x.abs() >= 2.0**64)
+                assert near.all(), (a.grad, b.grad)
 
     check()
+
+
+def test_torch_gelu_tanh_gradient_is_nan_where_x_squared_overflows_and_relukits_is_not():
+    # the defect the comparison above leaves out, pinned so that it is known when fixed
+    x = torch.tensor([1.8e19, 2.0**64, 1e20, 3e38, -1e20, -3e38], requires_grad=True)
+    (theirs,) = torch.autograd.grad(F.gelu(x, approximate="tanh").sum(), x)
+    xx = x.detach().clone().requires_grad_()
+    (ours,) = torch.autograd.grad(rt.gelu(xx, approximate="tanh").sum(), xx)
+    assert not theirs[0].isnan() and theirs[2:].isnan().all(), theirs
+    assert torch.equal(ours, torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])), ours
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "relu6", "hardtanh", "elu", "hardswish"])

@@ -785,6 +785,9 @@ def backward(
     act.derivative(x, **params, at_kink=at_kink)`` computed by NumPy from the
     derivative's array, so IEEE rules apply: an infinite or NaN ``grad_out`` where the
     derivative is 0 gives NaN (PyTorch's ``threshold_backward`` would give 0 there).
+    Where ``x`` is NaN the result is ``x``'s NaN (quieted), whatever ``grad_out`` is:
+    where both are NaN, the product alone could give either, depending on how the CPU's
+    instruction is given its operands.
 
     Parameters
     ----------
@@ -860,7 +863,10 @@ def backward(
             d = np.where(y != y, y + 0, d).astype(dtype)  # NaN in: the same NaN out
         else:
             d = _numpy_formula(act, "derivative", x, bound, at_kink, dtype, dtype)[0]
-        return np.multiply(grad_out, d, out=out)
+        nan = np.isnan(x)  # (x's NaN, whatever grad_out is there: d holds it)
+        res = np.multiply(grad_out, d, out=out)
+        np.copyto(res, d, where=nan)
+        return res
 
 
 # ---------------------------------------------------------------------------

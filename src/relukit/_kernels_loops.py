@@ -14,7 +14,8 @@ source text.
 
 Every loop applies the same two rules, whatever the formula:
 
-* NaN in gives the input's NaN out (its sign and payload, quieted): ``_quiet``;
+* NaN in gives the input's NaN out (its sign and payload, quieted): ``_quiet``; in
+  the backward loops too, whatever the gradient ``g`` is there;
 * ``at_kink`` (``P[3]``, when ``kk`` is 1) replaces the derivative exactly at the kinks
   ``P[4]`` and ``P[5]``: ``_kink`` (the kernels made for calls without ``at_kink`` are
   plugged with ``_no_kink`` in its place).
@@ -132,15 +133,18 @@ def _both(x, y, d, A, P, kk):  # pragma: no cover - compiled
 
 def _backward(x, g, o, A, P, kk):  # pragma: no cover - compiled
     # g * derivative, the derivative rounded to the dtype first (as NumPy's
-    # grad_out * derivative); o may be g or x (each read before it is written)
+    # grad_out * derivative); o may be g or x (each read before it is written). Where x
+    # is NaN, x's NaN whatever g is: a product of two NaNs may give either, as the
+    # compiler orders the operands (the backward loops below do the same)
     a0, a1, a2 = A[0], A[1], A[2]
     kv, k0, k1 = P[3], P[4], P[5]
     for i in range(x.shape[0]):
         v = x[i]
         gi = g[i]
         r = _kink(v, _d(_w(v), a0, a1, a2), kk, kv, k0, k1)
-        o[i] = _quiet(v) if v != v else r
-        o[i] = gi * o[i]
+        nan = v != v
+        o[i] = _quiet(v) if nan else r
+        o[i] = _quiet(v) if nan else gi * o[i]
 
 
 def _backward_y(y, g, o, A, P, kk):  # pragma: no cover - compiled
@@ -150,8 +154,9 @@ def _backward_y(y, g, o, A, P, kk):  # pragma: no cover - compiled
         v = y[i]
         gi = g[i]
         r = _d(_w(v), a0, a1, a2)
-        o[i] = _quiet(v) if v != v else r
-        o[i] = gi * o[i]
+        nan = v != v
+        o[i] = _quiet(v) if nan else r
+        o[i] = _quiet(v) if nan else gi * o[i]
 
 
 # ---------------------------------------------------------------------------
@@ -199,8 +204,9 @@ def _ch_backward(x, g, o, A, P, kk, W, C, inner):  # pragma: no cover - compiled
             v = x[i]
             gi = g[i]
             r = _kink(v, _d(_w(v), w, w, w), kk, kv, k0, k1)
-            o[i] = _quiet(v) if v != v else r
-            o[i] = gi * o[i]
+            nan = v != v
+            o[i] = _quiet(v) if nan else r
+            o[i] = _quiet(v) if nan else gi * o[i]
 
 
 #: kind -> loop template
@@ -417,10 +423,12 @@ def _g_backward(a, b, g, ga, gb, A, P, kk):  # pragma: no cover - compiled
         gi = g[i]
         fv, fd = _vd(_w(va), a0, a1, a2)
         fd = _kink(va, fd, kk, kv, k0, k1)
+        nan_a = va != va
+        nan = nan_a or vb != vb
         ga[i] = _nan2(va, vb, fd * _w(vb))
-        ga[i] = ga[i] * gi
-        gb[i] = _quiet(va) if va != va else fv
-        gb[i] = gb[i] * gi
+        ga[i] = ga[i] if nan else ga[i] * gi
+        gb[i] = _quiet(va) if nan_a else fv
+        gb[i] = gb[i] if nan_a else gb[i] * gi
         if _LEAN:
             hb = max(hb, _abs_bits32(vb))
     if _LEAN and hb >= _INF_BITS:
@@ -430,7 +438,8 @@ def _g_backward(a, b, g, ga, gb, A, P, kk):  # pragma: no cover - compiled
             if not abs(vb) < _INF:
                 fd = _kink(va, _d64(_w(va), a0, a1, a2), kk, kv, k0, k1)
                 ga[i] = _nan2(va, vb, fd * _w(vb))
-                ga[i] = ga[i] * (gs[i] if keep else g[i])
+                if not (va != va or vb != vb):
+                    ga[i] = ga[i] * (gs[i] if keep else g[i])
 
 
 #: kind -> loop template, gated entries

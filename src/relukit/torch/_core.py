@@ -315,10 +315,19 @@ def grad(
         d = _derivative_torch(pl, t, from_output)  # kinks), times g as the NumPy API
         if at_kink is not None and not from_output and pl.kinks:
             d = torch.where(_kink_mask(t, pl.kinks), at_kink, d)
-        gi = d * g
+        gi = times_g(d, g, t != t)
     if at_kink is not None and from_output and kink_mask is not None:
         gi = torch.where(kink_mask, g * at_kink, gi)
     return gi
+
+
+def times_g(d: torch.Tensor, g: torch.Tensor, nan: torch.Tensor) -> torch.Tensor:
+    """``d * g``, and ``d`` where ``nan`` (where the input is NaN, ``d`` holds its NaN).
+
+    The input's NaN is the gradient there whatever ``g`` is: where both are NaN, the
+    product alone could give either NaN, as the CPU's instruction is given its operands
+    (the kernels and the NumPy API apply the same rule)."""
+    return torch.where(nan, d, d * g)
 
 
 def _derivative_torch(pl: TorchPlan, t: torch.Tensor, from_output: bool) -> torch.Tensor:
@@ -339,14 +348,14 @@ def _grad_cpu(
         # API's derivative * g. From the output (the exact entries: 1 or a slope), the
         # formula; else the derivative's kernel.
         if from_output:
-            return formula(pl, "from_output", td).mul_(gd)
+            return times_g(formula(pl, "from_output", td), gd, td != td)
         kp = _kernel_plan(pl, "derivative", _numpy_dtype(td.dtype), at_kink)
         if kp is None:
             return None
         d = torch.empty(td.shape, dtype=td.dtype)
         if kp.run(_as_numpy(td), d.numpy()) is _kernels.NOT_RUN:
             return None
-        return d.mul_(gd)
+        return times_g(d, gd, td != td)
     kind = "backward_y" if from_output else "backward"
     kp = _kernel_plan(pl, kind, _numpy_dtype(td.dtype), at_kink)
     if kp is None:
@@ -567,7 +576,8 @@ def gated_grad(
             # in float16: the NumPy API's derivative * g
             out = _gated_cpu(pl, "derivative", (a, b), 2, at_kink)
             if out is not None:
-                return out[0].mul_(g), out[1].mul_(g)
+                nan_a = a != a
+                return times_g(out[0], g, nan_a | (b != b)), times_g(out[1], g, nan_a)
         else:
             out = _gated_cpu(pl, "backward", (a, b, g), 2, at_kink)
             if out is not None:
@@ -597,7 +607,8 @@ def gated_grad(
         d = torch.where(_kink_mask(a, pl.kinks), at_kink, d)
     da = _gated_nan(wa, wb, d * wb).to(a.dtype)
     db = torch.where(wa != wa, wa + 0, f).to(a.dtype)
-    return da * g, db * g
+    nan_a = a != a
+    return times_g(da, g, nan_a | (b != b)), times_g(db, g, nan_a)
 
 
 def _gated_cpu(

@@ -42,9 +42,9 @@ def _value_fix(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _nan_fix(x: torch.Tensor, g: torch.Tensor, gi: torch.Tensor) -> torch.Tensor:
-    """``x * g`` where ``x`` is NaN: the NumPy API's ``derivative * g`` there (the input's
-    NaN, quieted; ATen's mask ``x > 0`` sends NaN to the weight's branch)."""
-    return torch.where(x != x, x * g, gi)
+    """``x``'s NaN (quieted) where ``x`` is NaN, whatever ``g`` is: the NumPy API's
+    gradient there (ATen's mask ``x > 0`` sends NaN to the weight's branch)."""
+    return torch.where(x != x, x + 0, gi)
 
 
 def _at_kink(gi: torch.Tensor, g: torch.Tensor, mask: torch.Tensor, at_kink: float) -> torch.Tensor:

@@ -132,9 +132,10 @@ def _k_backward(X, G, OUT, A, K, N, BLOCK: tl.constexpr):  # pragma: no cover - 
     k1 = tl.load(K + 3).to(_KT)
     kv = tl.where(tl.load(K) != 0.0, tl.load(K + 1).to(_WT), d)  # (at_kink, if given)
     d = tl.where((xk == k0) | (xk == k1), kv, d)
-    d = tl.where(x != x, x, d)
+    d = tl.where(x != x, x, d).to(xin.dtype)
     g = tl.load(G + i, mask=msk)
-    tl.store(OUT + i, _times(g, d.to(xin.dtype), OUT), mask=msk)
+    # (x's NaN whatever g is: a product of two NaNs may give either)
+    tl.store(OUT + i, tl.where(x != x, d, _times(g, d, OUT)), mask=msk)
 
 
 def _k_backward_y(Y, G, OUT, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
@@ -143,9 +144,9 @@ def _k_backward_y(Y, G, OUT, A, N, BLOCK: tl.constexpr):  # pragma: no cover - c
     yin = tl.load(Y + i, mask=msk)
     y = yin.to(_WT)
     d = _E(_M, y, tl.load(A).to(_WT), tl.load(A + 1).to(_WT), tl.load(A + 2).to(_WT))
-    d = tl.where(y != y, y, d)
+    d = tl.where(y != y, y, d).to(yin.dtype)
     g = tl.load(G + i, mask=msk)
-    tl.store(OUT + i, _times(g, d.to(yin.dtype), OUT), mask=msk)
+    tl.store(OUT + i, tl.where(y != y, d, _times(g, d, OUT)), mask=msk)
 
 
 def _k_value_codes(
@@ -203,8 +204,9 @@ def _k_gbackward(P, Q, G, GA, GB, A, K, N, BLOCK: tl.constexpr):  # pragma: no c
     d = tl.where((ak == tl.load(K + 2).to(_KT)) | (ak == tl.load(K + 3).to(_KT)), kv, d)
     da = tl.where(a != a, a, tl.where(b != b, b, d * b)).to(GA.dtype.element_ty)
     db = tl.where(a != a, a, f).to(GB.dtype.element_ty)
-    tl.store(GA + i, _times(da, g, GA), mask=msk)
-    tl.store(GB + i, _times(db, g, GB), mask=msk)
+    # (the inputs' NaN whatever g is: a product of two NaNs may give either)
+    tl.store(GA + i, tl.where((a != a) | (b != b), da, _times(da, g, GA)), mask=msk)
+    tl.store(GB + i, tl.where(a != a, db, _times(db, g, GB)), mask=msk)
 
 
 @triton.jit
