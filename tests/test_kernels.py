@@ -274,6 +274,62 @@ def test_a_look_alike_gets_kernels_from_its_own_formula():
     )
 
 
+#: the float32 formulas that nudge x next to 0 (``m.tiny_nudge``: f(x) = x/2 + c x**2 + ...
+#: with c > 0 there, whose float32 results from a float64 x/2 are ties)
+NUDGED = [
+    ("silu", {}),
+    ("gelu", {}),
+    ("gelu", {"approximate": "tanh"}),
+    ("quick_gelu", {}),
+    ("hardswish", {}),
+]
+
+
+def _half_rounded_up(x: np.ndarray) -> np.ndarray:
+    """f(x) in float32 for |x| < 2**-100 and f = x/2 + c x**2 (c > 0): x/2 where it is a
+    float32; else, a tie between two subnormals, the one above (x = m 2**-149, m odd:
+    (m + 1)/2 units), since c x**2 > 0 breaks the tie upward; x's sign (-2**-149 gives
+    -0.0). Integers only."""
+    m = np.rint(x.astype(np.float64) * 2.0**149).astype(np.int64)
+    units = -((-m) // 2)  # ceil(m / 2)
+    return np.copysign(units.astype(np.float64) * 2.0**-149, x).astype(np.float32)
+
+
+def test_float32_values_that_nudge_run_the_loop_without_it_and_redo_the_tiny_elements(pool):
+    from relukit import _kernels_loops as loops
+    from relukit._prims import used_names
+
+    # the entries whose formulas nudge are these, and their float32 value loop is the one
+    # that leaves the nudge to a second pass over the few tiny elements
+    nudging = {
+        (a.name, str(p))
+        for a in rk.catalogue()
+        if not a.gated
+        for p in ([{}, {"approximate": "tanh"}] if a.name == "gelu" else [{}])
+        if "tiny_nudge" in used_names(a.math.resolve(a.bind((), p))[0].value)
+    }
+    assert nudging == {(n, str(p)) for n, p in NUDGED}
+    rng = np.random.default_rng(7)
+    tiny = np.array([1e-45, -1e-45, 3e-45, -3e-45, 2.9e-39, -1.1754942e-38, 2.3509886e-38,
+                     -2.3509886e-38, 2.350989e-38, 1.1754944e-38], np.float32)  # fmt: skip
+    for name, p in NUDGED:
+        act = rk.get(name)
+        plan = _kernels.plan(act, "value", np.float32, act.bind((), p), None)
+        assert plan.kernel.py_func.__code__.co_code == loops._value_redo_tiny.__code__.co_code
+        assert plan.inplace.py_func.__code__.co_code == loops._value_inplace.__code__.co_code
+        for n, where in ((1, [0]), (64, [63]), (1000, [0, 64, 500, 999]), (1000, []),
+                         (257, [128, 256])):  # fmt: skip
+            x = (3.0 * rng.standard_normal(n)).astype(np.float32)
+            x[rng.integers(0, n, 5)] = 0.0  # zeros need no second pass
+            x[where] = np.resize(tiny, len(where))
+            got = act(x, **p)
+            inplace = x.copy()
+            act(inplace, **p, out=inplace)  # (the loop with the nudge on every element)
+            assert same_bits(got, inplace), (name, n, where)
+            assert same_bits(got[where], _half_rounded_up(x[where])), (name, n, where)
+        assert same_bits(act(tiny, **p), _half_rounded_up(tiny)), name
+
+
 # ---------------------------------------------------------------------------
 # the dispatcher's per-call-signature cache (validation, kernel plan)
 # ---------------------------------------------------------------------------

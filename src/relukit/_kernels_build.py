@@ -21,7 +21,7 @@ from numba import njit
 
 from relukit import _kernel_cache
 from relukit import _kernels_loops as loops
-from relukit._prims import lower, numba32, numba64
+from relukit._prims import lower, numba32, numba64, used_names
 
 __all__ = ["Namespace", "kernel"]
 
@@ -136,6 +136,10 @@ def kernel(
     else:
         vd = loops.plug(_vd_pair, f"{name}.vd", __name__, _inline, _V=v, _D=d)
     extra: dict[str, Any] = {}
+    if template is loops._value and m is numba32 and "tiny_nudge" in used_names(math.value):
+        # the bulk without the nudge, the few elements it changes redone afterwards
+        template = loops._value_redo_tiny
+        extra = {"_vb": _element(math.value, numba32.BULK, arity, f"{name}.vb")}
     if gated:  # the float64 elements for the lean loops' tails (see _kernels_loops)
         lean = m is numba32
         extra = {

@@ -52,6 +52,8 @@ _w: Any = None
 _v64: Any = None
 _d64: Any = None
 _LEAN: bool = False
+#: the value loop's element function without ``tiny_nudge`` (:func:`_value_redo_tiny`)
+_vb: Any = None
 
 
 @intrinsic
@@ -98,6 +100,26 @@ def _value(x, y, A, P):  # pragma: no cover - compiled
         v = x[i]
         r = _v(_w(v), a0, a1, a2)
         y[i] = _quiet(v) if v != v else r
+
+
+def _value_redo_tiny(x, y, A, P):  # pragma: no cover - compiled
+    # _value for float32 formulas that nudge x next to 0 (``m.tiny_nudge``): the loop
+    # with ``_vb``, the formula without the nudge, keeping the least ``|x|`` bits less
+    # one (0 wraps to the largest: a zero needs no nudge), then the elements with
+    # 0 < |x| < 2**-125, rare, again with ``_v``: the same results in fewer vector
+    # operations than the nudge on every element (y is not x: _value_inplace has the nudge)
+    a0, a1, a2 = A[0], A[1], A[2]
+    lo = np.int32(0x7FFFFFFF)
+    for i in range(x.shape[0]):
+        v = x[i]
+        r = _vb(_w(v), a0, a1, a2)
+        y[i] = _quiet(v) if v != v else r
+        lo = min(lo, _tiny_key32(v))
+    if lo < _TINY_BITS - 1:
+        for i in range(x.shape[0]):
+            v = x[i]
+            if v != 0 and abs(v) < _TINY:
+                y[i] = _v(_w(v), a0, a1, a2)
 
 
 def _value_inplace(x, A, P):  # pragma: no cover - compiled
@@ -296,6 +318,23 @@ _INF = float("inf")
 
 
 @intrinsic
+def _tiny_key32(typingctx, x):  # pragma: no cover - compiled
+    """``|x|``'s float32 bits less one, as an int32 (0 wraps to the largest, 0x7FFFFFFF):
+    below ``_TINY_BITS - 1`` exactly where ``0 < |x| < 2**-125``. In 32-bit integer
+    operations (numba's own arithmetic would widen them to 64 bits)."""
+    if not isinstance(x, nbtypes.Float) or x.bitwidth != 32:
+        return None
+    sig = nbtypes.int32(x)
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        a = builder.and_(builder.bitcast(args[0], i32), i32(0x7FFFFFFF))
+        return builder.and_(builder.sub(a, i32(1)), i32(0x7FFFFFFF))
+
+    return sig, codegen
+
+
+@intrinsic
 def _abs_bits32(typingctx, x):  # pragma: no cover - compiled
     """The IEEE bits of the float32 ``|x|`` as an int32 (a bitcast and a mask)."""
     if not isinstance(x, nbtypes.Float) or x.bitwidth != 32:
@@ -320,6 +359,9 @@ def _any_nonfinite(b):  # pragma: no cover - compiled
 
 #: the bits of the float32 inf: ``|b|``'s bits at least this, b is not finite
 _INF_BITS = 0x7F800000
+#: 2**-125 and its float32 bits: ``tiny_nudge`` changes only ``0 < |x|`` below it
+_TINY = 2.350988701644575e-38
+_TINY_BITS = 0x01000000
 
 
 @njit(inline="always", fastmath=False, nogil=True)

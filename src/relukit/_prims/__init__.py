@@ -78,7 +78,7 @@ from typing import Any, TypeGuard
 
 from relukit._prims.tables import ROOTS
 
-__all__ = ["NAMES", "Patch", "Poly", "formula", "is_formula", "lower"]
+__all__ = ["NAMES", "Patch", "Poly", "formula", "is_formula", "lower", "used_names"]
 
 #: the functions every namespace provides (``tests/test_prims.py`` checks each backend)
 NAMES = (
@@ -113,6 +113,22 @@ def formula(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def is_formula(obj: Any) -> TypeGuard[Callable[..., Any]]:
     return isinstance(obj, types.FunctionType) and getattr(obj, _MARK, False)
+
+
+def used_names(fn: Callable[..., Any]) -> set[str]:
+    """The global and attribute names used by the formula ``fn`` and by every formula it
+    calls (``"tiny_nudge"`` where it uses ``m.tiny_nudge``)."""
+    seen: set[Any] = set()
+    out: set[str] = set()
+    todo = [fn]
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        out.update(f.__code__.co_names)
+        todo.extend(v for n in f.__code__.co_names if is_formula(v := f.__globals__.get(n)))
+    return out
 
 
 def backend(m: Any) -> str:

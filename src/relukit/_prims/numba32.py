@@ -323,3 +323,18 @@ _NEAR.__dict__.update(BACKEND=BACKEND, JIT=JIT, where=where, exp=exp_near)
 
 
 _sigmoid2_near = _lower(_shared.sigmoid2, _NEAR)
+
+
+@njit(**ELEM)
+def _no_nudge(x):  # pragma: no cover - compiled
+    return x
+
+
+#: this namespace without :func:`tiny_nudge` (the identity in its place), for the bulk of
+#: a float32 value loop: the elements with ``0 < |x| < 2**-125``, the only ones the nudge
+#: changes, are computed again afterwards with this module itself
+#: (:func:`relukit._kernels_loops._value_redo_tiny`). Everything else is this module's.
+BULK = types.ModuleType(f"{__name__}.bulk")
+BULK.__dict__.update(
+    {k: v for k, v in _THIS.__dict__.items() if not k.startswith("__")}, tiny_nudge=_no_nudge
+)
