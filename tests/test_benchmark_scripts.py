@@ -149,3 +149,23 @@ def test_torch_call_floor_prints_the_three_models_and_the_route_times(capsys):
     for row in ("torch.nn ReLU", "relukit.torch ReLU", "minimal Function", "route check"):
         line = next(s for s in out.splitlines() if row in s)
         assert all(v > 0 for v in _figures(line)), line
+
+
+def test_idle_gap_prints_every_row_with_a_time_per_gap(capsys):
+    from relukit import _kernels
+
+    before = _kernels.settings()
+    assert _load("idle_gap").main(["--size", "8192", "--calls", "2"]) == 0
+    assert _kernels.settings() == before  # the one-thread rows put the count back
+    out = capsys.readouterr().out
+    rows = ["relukit, default threads", "relukit, 1 thread", "relukit, pool threads"]
+    try:
+        import torch  # noqa: F401
+
+        rows += ["torch, 2 threads", "torch, 1 thread"]
+    except ImportError:  # pragma: no cover - optional peer
+        pass
+    for row in rows:
+        line = next(v for v in out.splitlines() if v.startswith(row))
+        figures = [float(v) for v in re.findall(r"\d+", line[26:])]
+        assert len(figures) == 8 and all(f >= 0 for f in figures), line
