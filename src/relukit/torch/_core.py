@@ -311,11 +311,14 @@ def grad(
     elif not differentiable and _cpu_ops.used(pl, t):
         kink = None if from_output else at_kink
         gi = _cpu_ops.grad(g, t, *_cpu_ops.key(pl), kink, from_output)
-    if gi is None:  # the formulas in torch operations: the derivative (at_kink at the
-        d = _derivative_torch(pl, t, from_output)  # kinks), times g as the NumPy API
+    if gi is None:
+        # the formulas in torch operations: the derivative (at_kink at the kinks) times g,
+        # as the NumPy API, and t's NaN (quieted) where t is NaN, whatever g is (the rule
+        # of times_g; applied once, to the product, not to the derivative first)
+        d = _derivative_torch(pl, t, from_output)
         if at_kink is not None and not from_output and pl.kinks:
             d = torch.where(_kink_mask(t, pl.kinks), at_kink, d)
-        gi = times_g(d, g, t != t)
+        gi = torch.where(t != t, t + 0, d * g)
     if at_kink is not None and from_output and kink_mask is not None:
         gi = torch.where(kink_mask, g * at_kink, gi)
     return gi
@@ -331,8 +334,10 @@ def times_g(d: torch.Tensor, g: torch.Tensor, nan: torch.Tensor) -> torch.Tensor
 
 
 def _derivative_torch(pl: TorchPlan, t: torch.Tensor, from_output: bool) -> torch.Tensor:
+    # (NaN left to the caller, which puts t's NaN in the product: under torch.compile one
+    # test and select fewer in the fused backward)
     which = "from_output" if from_output else "derivative"
-    return formula(pl, which, t)
+    return _run(pl.math, which, t, pl.args, nan=False)
 
 
 def _grad_cpu(
@@ -718,11 +723,13 @@ def formula_with(act: Activation, which: str, x: torch.Tensor, ps: tuple[Any, ..
     return _run(act.math, which, x, ps)
 
 
-def _run(m: Math, which: str, x: torch.Tensor, ps: tuple[Any, ...]) -> Any:
+def _run(m: Math, which: str, x: torch.Tensor, ps: tuple[Any, ...], nan: bool = True) -> Any:
     """Formula ``which`` of ``m`` at ``x`` with arguments ``ps`` (numbers or tensors), in
     the working precision of the NumPy API (float32 on the CPU in float64, rounded once),
-    NaN in giving the same NaN out."""
+    NaN in giving the same NaN out (``nan=False``: in ``x``'s dtype, whatever the formula
+    gives where ``x`` is NaN)."""
     from relukit._dispatch import _same_nan, _to32, _working
+    from relukit._prims.numpy import astype
 
     xp = _XP
     work, f32 = _working(xp, x, m.exact)
@@ -732,6 +739,8 @@ def _run(m: Math, which: str, x: torch.Tensor, ps: tuple[Any, ...]) -> Any:
     assert fn is not None, "no derivative from the output (the plan keeps the input)"
     tracing = torch._C._get_tracing_state() is not None
     r = fn(_NS[tracing, f32, _to32(xp, x, f32)], w, *args)
+    if not nan:
+        return r if r.dtype == x.dtype else astype(xp, r, x.dtype)
     return _same_nan(xp, x, r)
 
 
