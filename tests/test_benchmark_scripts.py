@@ -135,8 +135,12 @@ def test_first_call_times_fresh_processes_and_splits_the_first_call(capsys, tmp_
     assert (r["entry"], r["size"], r["dtype"], r["runs"]) == ("relu", 1000, "float32", 1)
     for key in ("import_s", "first_call_s", "later_call_s", "numba_import_s", "kernel_load_s"):
         assert 0 < r[key]["min"] <= r[key]["median"], key
-    # a later call pays neither numba's import nor the kernels' load (nor compiling)
-    assert r["later_call_s"]["median"] < r["first_call_s"]["median"] < r["compile_s"]
+    # a later call pays neither numba's import nor the kernels' load (microseconds against
+    # a good part of a second). (Loading from the cache against compiling relu is not
+    # compared: both import numba, and relu compiles in about the time the kernels load,
+    # so which is first depends on the machine's load.)
+    assert r["later_call_s"]["median"] < r["first_call_s"]["median"]
+    assert r["compile_s"] > 0
     assert isinstance(r["scipy_imported_by_numba"], bool)
     text = capsys.readouterr().out
     assert "import numba" in text and "empty cache" in text
