@@ -8,7 +8,9 @@ compute the entry's :class:`~relukit.catalogue.Math` on one of three routes
     plain CPU tensors in eager mode: the numba kernels of the NumPy API on the tensor's
     memory (``t.numpy()``, no copy for contiguous tensors), so ``rt.gelu(t)`` and
     ``rk.gelu(t.numpy())`` are the same bits, values and gradients alike. bfloat16 (which
-    NumPy lacks) is computed in float32 and rounded once more.
+    NumPy lacks) is computed in float32 and rounded once more. A plain contiguous
+    float32/float64 tensor without ``at_kink`` takes the shortest path (:class:`_Lean`):
+    in a model the Python around a call costs many times the microbenchmark's.
 ``"triton"``
     CUDA tensors when Triton imports: one generated kernel per direction
     (:mod:`relukit.torch._triton_gen`), float32 computed in float64 and rounded once,
@@ -44,7 +46,17 @@ from relukit.torch import _cpu_ops
 
 __all__ = ["TorchPlan", "apply", "grad", "plan", "route", "value"]
 
-_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+_legacy_batched = torch._C._functorch.is_legacy_batchedtensor
+
+
+def _is_wrapped(t: torch.Tensor) -> bool:
+    """A tensor of a ``torch.func`` transform, or of the older vmap that
+    ``torch.autograd.functional.jacobian(vectorize=True)`` runs backward under: no
+    memory of its own to hand the kernels."""
+    return _functorch_wrapped(t) or _legacy_batched(t)
+
+
 _CPU_DTYPES = (torch.float16, torch.float32, torch.float64, torch.bfloat16)
 _NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
 
@@ -84,6 +96,10 @@ class TorchPlan:
     @functools.cached_property
     def _device_args(self) -> dict[Any, Any]:
         return {}
+
+    @functools.cached_property
+    def _lean(self) -> dict[Any, Any]:
+        return {}  # (see _lean_plans)
 
     def triton_args(self, device: Any) -> torch.Tensor:
         """The formula's arguments as the float64 tensor the Triton kernels read."""
@@ -292,6 +308,8 @@ def grad(
     """
     differentiable = torch.is_grad_enabled() and (t.requires_grad or g.requires_grad)
     r = "torch" if differentiable else route(t)
+    if r != "torch" and _is_wrapped(g):  # (after route: Dynamo cannot trace the test)
+        r = "torch"
     gi = None
     if g.dtype != t.dtype or g.shape != t.shape:
         pass  # (broadcast or promoted: the formulas)
@@ -492,12 +510,123 @@ def _check_inplace(x: torch.Tensor) -> None:
         )
 
 
+# ---------------------------------------------------------------------------
+# the eager CPU call, lean
+# ---------------------------------------------------------------------------
+#
+# In a model, an activation runs between large operators that stream megabytes through
+# the caches, so every Python step of the call costs several times what it costs in a
+# loop (benchmarks/torch_call_floor.py measures it): the common call, a plain contiguous
+# float32/float64 CPU tensor in eager mode, takes the shortest path there is to the same
+# kernels, and everything else takes :class:`_CoreJvp`.
+
+
+def _lean_plans(pl: TorchPlan, dtype: torch.dtype) -> tuple[Any, Any] | None:
+    """``(value, backward)`` kernel plans of ``pl`` for ``dtype`` (float32/float64), or
+    None where the lean call does not apply (one weight per channel, no kernels)."""
+    cache = pl._lean
+    hit = cache.get(dtype, False)
+    if hit is False:
+        npd = _numpy_dtype(dtype)
+        v = _kernel_plan(pl, "value", npd, None)
+        b = _kernel_plan(pl, "backward_y" if pl.save_output else "backward", npd, None)
+        ok = v is not None and b is not None and v.channel is None and b.channel is None
+        hit = cache[dtype] = (v, b) if ok else None
+    return hit
+
+
+def _lean_ok(x: torch.Tensor) -> bool:
+    """``x`` can take the lean call: a plain contiguous float32/float64 CPU tensor, in
+    eager mode (no compile, trace, dispatch mode, torch.func transform or forward AD)."""
+    return (
+        type(x) is torch.Tensor
+        and x.dtype in _FLAT
+        and x.is_cpu
+        and x.is_contiguous()
+        and not torch.compiler.is_compiling()
+        and not torch._C._get_tracing_state()
+        and not torch._C._len_torch_dispatch_stack()
+        and not torch._C._are_functorch_transforms_active()
+        and torch.autograd.forward_ad._current_level < 0
+        and not _is_wrapped(x)
+    )
+
+
+def _lean_value(kp: Any, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
+    """The value kernel on ``x`` (contiguous, detached), None when numba failed."""
+    flat = x.numpy().reshape(-1)
+    if inplace:
+        return None if kp.run_flat(flat) is _kernels.NOT_RUN else x
+    y = torch.empty_like(x)
+    res = kp.run_flat(flat, y.numpy().reshape(-1), fresh=flat.nbytes)
+    return None if res is _kernels.NOT_RUN else y
+
+
+class _Lean(torch.autograd.Function):
+    """The lean call's Function: :class:`_Core`'s forward and backward for a plain
+    contiguous CPU tensor without ``at_kink``, keeping one tensor (and in place only
+    where that is the output)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x: torch.Tensor, pl: TorchPlan, kps: tuple[Any, Any], inplace: bool
+    ) -> torch.Tensor:
+        y = _lean_value(kps[0], x.detach(), inplace)
+        if y is None:  # numba failed (one warning): the formulas
+            y = value(pl, x.detach(), inplace)
+        if inplace:
+            ctx.mark_dirty(x)
+            y = x
+        ctx.save_for_backward(y if pl.save_output else x)
+        ctx.pl, ctx.kp = pl, kps[1]
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
+        (t,) = ctx.saved_tensors
+        pl = ctx.pl
+        if (
+            type(g) is torch.Tensor
+            and g.dtype is t.dtype
+            and g.is_contiguous()
+            and g.shape == t.shape
+            and not torch.is_grad_enabled()  # (double backward: the torch formulas)
+            and not torch._C._are_functorch_transforms_active()
+            and not _is_wrapped(g)
+            and _kernels.available()
+        ):
+            td = t.detach()
+            out = torch.empty_like(td)
+            flat = out.numpy().reshape(-1)
+            res = ctx.kp.run_flat(
+                td.numpy().reshape(-1), g.numpy().reshape(-1), flat, fresh=flat.nbytes
+            )
+            if res is not _kernels.NOT_RUN:
+                return out, None, None, None
+        return grad(pl, g, t, None, pl.save_output, None), None, None, None
+
+
+#: ``_Lean.apply`` without ``Function.apply``'s signature binding (see :func:`_call`)
+_lean_apply = super(torch.autograd.Function, _Lean).apply  # type: ignore[misc]
+
+
 def apply(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: float | None) -> torch.Tensor:
     """The entry of ``pl`` on the floating tensor ``x`` (with autograd when it records).
 
     Under ``torch.jit.trace``: plain torch operations whose autograd gives relukit's
     gradient (:mod:`relukit.torch._trace`), so that the trace can be saved.
     """
+    if at_kink is None and _lean_ok(x) and _kernels.available():
+        kps = _lean_plans(pl, x.dtype)
+        if kps is not None:
+            if not (torch.is_grad_enabled() and x.requires_grad):
+                y = _lean_value(kps[0], x.detach(), inplace)
+                if y is not None:
+                    return x if inplace else y
+            elif not inplace or pl.save_output:
+                if inplace:
+                    _check_inplace(x)
+                return _lean_apply(x, pl, kps, inplace)
     if torch._C._get_tracing_state():
         from relukit.torch import _trace
 

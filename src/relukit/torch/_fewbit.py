@@ -205,6 +205,8 @@ def _use_numba(t: torch.Tensor) -> bool:
         return False  # fake, functional, traced and other subclass tensors: the torch ops
     if torch._C._functorch.is_functorch_wrapped_tensor(t):
         return False
+    if torch._C._functorch.is_legacy_batchedtensor(t):  # jacobian(vectorize=True)'s gradient
+        return False
     return _numba_ok()
 
 
