@@ -562,6 +562,15 @@ def _lean_value(kp: Any, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
     return None if res is _kernels.NOT_RUN else y
 
 
+def _lean_backward(kp: Any, t: torch.Tensor, g: torch.Tensor) -> torch.Tensor | None:
+    """The backward kernel on ``t`` and ``g`` (contiguous, detached, one dtype and shape),
+    None when numba failed."""
+    out = torch.empty_like(t)
+    flat = out.numpy().reshape(-1)
+    res = kp.run_flat(t.numpy().reshape(-1), g.numpy().reshape(-1), flat, fresh=flat.nbytes)
+    return None if res is _kernels.NOT_RUN else out
+
+
 class _Lean(torch.autograd.Function):
     """The lean call's Function: :class:`_Core`'s forward and backward for a plain
     contiguous CPU tensor without ``at_kink``, keeping one tensor (and in place only
@@ -595,13 +604,8 @@ class _Lean(torch.autograd.Function):
             and not _is_wrapped(g)
             and _kernels.available()
         ):
-            td = t.detach()
-            out = torch.empty_like(td)
-            flat = out.numpy().reshape(-1)
-            res = ctx.kp.run_flat(
-                td.numpy().reshape(-1), g.numpy().reshape(-1), flat, fresh=flat.nbytes
-            )
-            if res is not _kernels.NOT_RUN:
+            out = _lean_backward(ctx.kp, t.detach(), g)
+            if out is not None:
                 return out, None, None, None
         return grad(pl, g, t, None, pl.save_output, None), None, None, None
 
@@ -1025,4 +1029,40 @@ def apply_learned(act: Activation, x: torch.Tensor, ps: tuple[torch.Tensor, ...]
         return formula_with(act, "value", x, ps) if pl is None else value(pl, x)
 
 
-_cpu_ops.bind(plan=plan, value=value, grad=grad, gated_value=gated_value, gated_grad=gated_grad)
+def _op_value(pl: TorchPlan, x: torch.Tensor) -> torch.Tensor:
+    """:func:`value` for the compiled graphs' operators (:mod:`relukit.torch._cpu_ops`),
+    which hand over plain CPU tensors: the lean call's kernel where it applies."""
+    if x.dtype in _FLAT and x.is_contiguous() and _kernels.available():
+        kps = _lean_plans(pl, x.dtype)
+        if kps is not None:
+            y = _lean_value(kps[0], x, False)
+            if y is not None:
+                return y
+    return value(pl, x)
+
+
+def _op_grad(
+    pl: TorchPlan, g: torch.Tensor, t: torch.Tensor, at_kink: float | None, from_output: bool
+) -> torch.Tensor:
+    """:func:`grad` for the operators, likewise."""
+    if (
+        at_kink is None
+        and from_output == pl.save_output
+        and t.dtype in _FLAT
+        and g.dtype is t.dtype
+        and g.shape == t.shape
+        and t.is_contiguous()
+        and g.is_contiguous()
+        and _kernels.available()
+    ):
+        kps = _lean_plans(pl, t.dtype)
+        if kps is not None:
+            out = _lean_backward(kps[1], t, g)
+            if out is not None:
+                return out
+    return grad(pl, g, t, at_kink, from_output)
+
+
+_cpu_ops.bind(
+    plan=plan, value=_op_value, grad=_op_grad, gated_value=gated_value, gated_grad=gated_grad
+)
