@@ -165,3 +165,43 @@ def test_vectorized_jacobian_of_prelu_swiglu_and_a_few_bit_gelu():
     jac = torch.autograd.functional.jacobian(lambda t: rt.swiglu(t, up), x.detach(), vectorize=True)
     dg, _ = rk.swiglu.derivative(x.detach().numpy(), up.numpy())
     assert same_bits(torch.diagonal(jac).contiguous(), torch.from_numpy(np.asarray(dg)))
+
+
+def test_a_module_sees_its_settings_change_between_calls():
+    """Modules remember settings they validated (per class, dtype and values): a changed
+    slope, inplace flag or at_kink takes effect, and a bad value is still an error."""
+    x = torch.linspace(-2, 2, 101, dtype=torch.float32)
+    m = rt.LeakyReLU(0.1)
+    a = m(x)
+    m.negative_slope = 0.3
+    b = m(x)
+    want = torch.from_numpy(rk.leaky_relu(x.numpy(), negative_slope=0.3))
+    assert not same_bits(a, b) and same_bits(b, want)
+    m.negative_slope = "steep"
+    with pytest.raises(TypeError, match="negative_slope"):
+        m(x)
+    m.negative_slope = 0.3
+    m.inplace = 1
+    with pytest.raises(TypeError, match="inplace must be True or False"):
+        m(x)
+    m.inplace = True
+    h = x.clone()
+    assert m(h) is h and same_bits(h, want)
+    m.inplace = False
+    m.at_kink = 0.5
+    z = torch.zeros(3, requires_grad=True)
+    m(z).sum().backward()
+    assert same_bits(z.grad, torch.full((3,), 0.5))
+
+
+def test_a_module_checks_each_dtype_once_validated_for_another():
+    m = rt.ReLU()
+    m(torch.randn(4))
+    i = torch.tensor([-1, 2])
+    assert torch.equal(m(i), torch.tensor([0, 2]))  # torch's integer relu
+    h = torch.randn(6, dtype=torch.float64)
+    assert same_bits(m(h), torch.from_numpy(rk.relu(h.numpy())))
+    leaky = rt.LeakyReLU(1e39)  # a slope float64 holds and float32 overflows
+    leaky(h)
+    with pytest.raises(ValueError, match="overflows to inf in float32"):
+        leaky(h.float())
