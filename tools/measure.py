@@ -48,7 +48,7 @@ STEPS: dict[str, list[list[str]]] = {
     ],
     "floors": [["{root}/benchmarks/floors.py", "--json", "{out}/floors.json"]],
     "first-call": [["{root}/benchmarks/first_call.py", "--json", "{out}/first_call.json"]],
-    "torch": [["relukit", "bench", "torch", "--json", "{out}/torch.json"]],
+    "torch": [["relukit", "bench", "torch", "--rounds", "30", "--json", "{out}/torch.json"]],
     "experiments": [
         ["relukit", "experiment", name, "--out", "{out}/experiments/" + name, "--no-progress"]
         for name in ("dying-relu", "plasticity", "kink-choice")
