@@ -577,7 +577,7 @@ class _Lean(torch.autograd.Function):
     where that is the output)."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any, x: torch.Tensor, pl: TorchPlan, kps: tuple[Any, Any], inplace: bool
     ) -> torch.Tensor:
         y = _lean_value(kps[0], x.detach(), inplace)
@@ -611,7 +611,7 @@ class _Lean(torch.autograd.Function):
 
 
 #: ``_Lean.apply`` without ``Function.apply``'s signature binding (see :func:`_call`)
-_lean_apply = super(torch.autograd.Function, _Lean).apply  # type: ignore[misc]
+_lean_apply = super(torch.autograd.Function, _Lean).apply
 
 
 def apply(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: float | None) -> torch.Tensor:
