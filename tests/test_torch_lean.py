@@ -168,8 +168,9 @@ def test_vectorized_jacobian_of_prelu_swiglu_and_a_few_bit_gelu():
 
 
 def test_a_module_sees_its_settings_change_between_calls():
-    """Modules remember settings they validated (per class, dtype and values): a changed
-    slope, inplace flag or at_kink takes effect, and a bad value is still an error."""
+    """Settings validated once (per entry, dtype and values) are remembered: a module's
+    changed slope, inplace flag or at_kink takes effect, and a bad value is still an
+    error."""
     x = torch.linspace(-2, 2, 101, dtype=torch.float32)
     m = rt.LeakyReLU(0.1)
     a = m(x)
@@ -205,3 +206,15 @@ def test_a_module_checks_each_dtype_once_validated_for_another():
     leaky(h)
     with pytest.raises(ValueError, match="overflows to inf in float32"):
         leaky(h.float())
+
+
+def test_the_functional_forms_validate_what_they_have_not_seen():
+    x = torch.linspace(-2, 2, 11, dtype=torch.float32)
+    rt.leaky_relu(x, 0.1)
+    for bad in (True, "0.1", None):
+        with pytest.raises(TypeError):
+            rt.leaky_relu(x, bad)
+    with pytest.raises(TypeError, match="inplace must be True or False"):
+        rt.leaky_relu(x, 0.1, 1)
+    y = rt.leaky_relu(x, 0.1)
+    assert same_bits(y, torch.from_numpy(rk.leaky_relu(x.numpy(), negative_slope=0.1)))

@@ -104,8 +104,27 @@ def _tensor(name: str, x: Any, what: str = "input") -> None:
         )
 
 
+#: (entry, inplace, dtype, parameter values, their types) -> the plan, for the settings
+#: :func:`apply` accepted before: numbers and strings only (a tensor parameter may
+#: change in place). In a model every Python step of a call costs several times what
+#: it costs in a loop: settings seen before go straight to the plan.
+_VALIDATED: dict[tuple[Any, ...], _core.TorchPlan] = {}
+_PLAIN = (float, int, bool, str)
+
+
 def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any) -> torch.Tensor:
     """Validate and run catalogue entry ``name`` on tensor ``x`` (the functional forms' body)."""
+    key = None
+    if (
+        at_kink is None
+        and type(x) is torch.Tensor
+        and (inplace is True or inplace is False)
+        and not torch.compiler.is_compiling()
+    ):
+        key = (name, inplace, x.dtype, pvals, tuple(map(type, pvals)))
+        known = _VALIDATED.get(key)
+        if known is not None:
+            return _core.apply(known, x, inplace, None)
     _tensor(name, x)
     if not isinstance(inplace, bool):
         raise TypeError(f"relukit.torch.{name}: inplace must be True or False, got {inplace!r}")
@@ -127,6 +146,10 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
             )
         kw = {"inplace": True} if inplace else {}
         return fn(x, **pl.params, **kw)
+    if key is not None and all(type(v) in _PLAIN for v in pvals):
+        if len(_VALIDATED) > 1024:
+            _VALIDATED.clear()
+        _VALIDATED[key] = pl
     return _core.apply(pl, x, inplace, at_kink)
 
 

@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 from relukit.catalogue import Activation, catalogue, get
-from relukit.torch import _core, _fewbit, _prelu
+from relukit.torch import _fewbit, _prelu
 from relukit.torch import _functions as _f
 from relukit.torch._levels import check_bits
 
@@ -83,13 +83,6 @@ def _kink_repr(base: str, at_kink: float | None) -> str:
     return f"{base}, at_kink={at_kink!r}" if base else f"at_kink={at_kink!r}"
 
 
-#: (class, inplace, dtype, parameter values, their types) -> the plan, for settings
-#: that :func:`relukit.torch._functions.apply` accepted: numbers and strings only (a
-#: tensor parameter may change in place)
-_VALIDATED: dict[tuple[Any, ...], Any] = {}
-_PLAIN = (float, int, bool, str)
-
-
 class _RelukitModule(nn.Module):
     """What every generated module shares: ``at_kink``, validation, ``forward``."""
 
@@ -118,27 +111,7 @@ class _RelukitModule(nn.Module):
     @torch.jit.unused
     def _relukit_forward(self, input: torch.Tensor) -> torch.Tensor:
         inplace = getattr(self, "inplace", False)
-        pv = self._param_values()
-        key = None
-        if (
-            self.at_kink is None
-            and type(input) is torch.Tensor
-            and (inplace is True or inplace is False)
-            and not torch.compiler.is_compiling()
-        ):
-            # settings validated before for this class and input dtype: straight to the
-            # plan (in a model, every Python step costs several times a loop's)
-            key = (type(self), inplace, input.dtype, pv, tuple(map(type, pv)))
-            pl = _VALIDATED.get(key)
-            if pl is not None:
-                return _core.apply(pl, input, inplace, None)
-        name = self._activation().name
-        y = _f.apply(name, input, pv, inplace, self.at_kink)
-        if key is not None and input.is_floating_point() and all(type(v) in _PLAIN for v in pv):
-            if len(_VALIDATED) > 1024:
-                _VALIDATED.clear()
-            _VALIDATED[key] = _core.plan(name, _f.bind(name, pv))
-        return y
+        return _f.apply(self._activation().name, input, self._param_values(), inplace, self.at_kink)
 
     @torch.jit.unused
     def _activation(self) -> Activation:
