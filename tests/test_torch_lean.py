@@ -218,3 +218,16 @@ def test_the_functional_forms_validate_what_they_have_not_seen():
         rt.leaky_relu(x, 0.1, 1)
     y = rt.leaky_relu(x, 0.1)
     assert same_bits(y, torch.from_numpy(rk.leaky_relu(x.numpy(), negative_slope=0.1)))
+
+
+@pytest.mark.parametrize("backend", ["inductor", "aot_eager"])
+def test_compiled_on_a_leaf_that_requires_grad(backend):
+    """Compiled, the smooth entries run the kernels as operators, here on the leaf
+    itself (no layer before it): the NumPy API's bits, values and gradients."""
+    torch._dynamo.reset()
+    x = torch.linspace(-3, 3, 101, dtype=torch.float32, requires_grad=True)
+    y = torch.compile(lambda t: rt.gelu(t), backend=backend)(x)
+    y.sum().backward()
+    xn = x.detach().numpy()
+    assert same_bits(y.detach(), torch.from_numpy(rk.gelu(xn)))
+    assert same_bits(x.grad, torch.from_numpy(rk.gelu.derivative(xn)))

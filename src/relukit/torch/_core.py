@@ -1035,7 +1035,7 @@ def _op_value(pl: TorchPlan, x: torch.Tensor) -> torch.Tensor:
     if x.dtype in _FLAT and x.is_contiguous() and _kernels.available():
         kps = _lean_plans(pl, x.dtype)
         if kps is not None:
-            y = _lean_value(kps[0], x, False)
+            y = _lean_value(kps[0], x.detach(), False)
             if y is not None:
                 return y
     return value(pl, x)
@@ -1057,7 +1057,7 @@ def _op_grad(
     ):
         kps = _lean_plans(pl, t.dtype)
         if kps is not None:
-            out = _lean_backward(kps[1], t, g)
+            out = _lean_backward(kps[1], t.detach(), g.detach())
             if out is not None:
                 return out
     return grad(pl, g, t, at_kink, from_output)
