@@ -253,6 +253,25 @@ def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor
 _FLAT = (torch.float32, torch.float64)
 
 
+def _lean_value(kp: Any, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
+    """The value kernel on ``x`` (contiguous, detached), None when numba failed."""
+    flat = x.numpy().reshape(-1)
+    if inplace:
+        return None if kp.run_flat(flat) is _kernels.NOT_RUN else x
+    y = torch.empty_like(x)
+    res = kp.run_flat(flat, y.numpy().reshape(-1), fresh=flat.nbytes)
+    return None if res is _kernels.NOT_RUN else y
+
+
+def _lean_backward(kp: Any, t: torch.Tensor, g: torch.Tensor) -> torch.Tensor | None:
+    """The backward kernel on ``t`` and ``g`` (contiguous, detached, one dtype and shape),
+    None when numba failed."""
+    out = torch.empty_like(t)
+    flat = out.numpy().reshape(-1)
+    res = kp.run_flat(t.numpy().reshape(-1), g.numpy().reshape(-1), flat, fresh=flat.nbytes)
+    return None if res is _kernels.NOT_RUN else out
+
+
 def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
     xd = x.detach()
     if xd.dtype in _FLAT and xd.is_contiguous():
@@ -260,12 +279,7 @@ def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | 
         if kp is None:
             return None
         if kp.channel is None:
-            flat = xd.view(-1).numpy()
-            if inplace:
-                return None if kp.run_flat(flat) is _kernels.NOT_RUN else xd
-            new = torch.empty(xd.shape, dtype=xd.dtype)
-            res = kp.run_flat(flat, new.view(-1).numpy(), fresh=flat.nbytes)
-            return None if res is _kernels.NOT_RUN else new
+            return _lean_value(kp, xd, inplace)
     if xd.dtype not in _NUMPY_DTYPES:  # bfloat16: float32's kernel, rounded once more
         y = _value_cpu(pl, xd.float(), False)
         if y is None:
@@ -383,11 +397,9 @@ def _grad_cpu(
     kp = _kernel_plan(pl, kind, _numpy_dtype(td.dtype), at_kink)
     if kp is None:
         return None
-    out = torch.empty(td.shape, dtype=td.dtype)
     if kp.channel is None and td.is_contiguous() and gd.is_contiguous():
-        flat = out.view(-1).numpy()
-        res = kp.run_flat(td.view(-1).numpy(), gd.view(-1).numpy(), flat, fresh=flat.nbytes)
-        return None if res is _kernels.NOT_RUN else out
+        return _lean_backward(kp, td, gd)
+    out = torch.empty(td.shape, dtype=td.dtype)
     res = kp.run_backward(_as_numpy(td), _as_numpy(gd), out.numpy())
     return None if res is _kernels.NOT_RUN else out
 
@@ -550,25 +562,6 @@ def _lean_ok(x: torch.Tensor) -> bool:
         and torch.autograd.forward_ad._current_level < 0
         and not _is_wrapped(x)
     )
-
-
-def _lean_value(kp: Any, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
-    """The value kernel on ``x`` (contiguous, detached), None when numba failed."""
-    flat = x.numpy().reshape(-1)
-    if inplace:
-        return None if kp.run_flat(flat) is _kernels.NOT_RUN else x
-    y = torch.empty_like(x)
-    res = kp.run_flat(flat, y.numpy().reshape(-1), fresh=flat.nbytes)
-    return None if res is _kernels.NOT_RUN else y
-
-
-def _lean_backward(kp: Any, t: torch.Tensor, g: torch.Tensor) -> torch.Tensor | None:
-    """The backward kernel on ``t`` and ``g`` (contiguous, detached, one dtype and shape),
-    None when numba failed."""
-    out = torch.empty_like(t)
-    flat = out.numpy().reshape(-1)
-    res = kp.run_flat(t.numpy().reshape(-1), g.numpy().reshape(-1), flat, fresh=flat.nbytes)
-    return None if res is _kernels.NOT_RUN else out
 
 
 class _Lean(torch.autograd.Function):
