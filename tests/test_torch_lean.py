@@ -216,6 +216,10 @@ def test_the_functional_forms_validate_what_they_have_not_seen():
             rt.leaky_relu(x, bad)
     with pytest.raises(TypeError, match="inplace must be True or False"):
         rt.leaky_relu(x, 0.1, 1)
+    with pytest.raises(
+        TypeError, match=r"negative_slope must be a finite real number, got \[0.1\]"
+    ):
+        rt.leaky_relu(x, [0.1])  # unhashable: the catalogue's message
     y = rt.leaky_relu(x, 0.1)
     assert same_bits(y, torch.from_numpy(rk.leaky_relu(x.numpy(), negative_slope=0.1)))
 

@@ -122,7 +122,10 @@ def apply(name: str, x: Any, pvals: tuple[Any, ...], inplace: bool, at_kink: Any
         and not torch.compiler.is_compiling()
     ):
         key = (name, inplace, x.dtype, pvals, tuple(map(type, pvals)))
-        known = _VALIDATED.get(key)
+        try:
+            known = _VALIDATED.get(key)
+        except TypeError:  # an unhashable value: the catalogue's error below
+            known = key = None
         if known is not None:
             return _core.apply(known, x, inplace, None)
     _tensor(name, x)
