@@ -342,17 +342,25 @@ def test_float64_left_tail_where_exp_is_subnormal(label, path):
 
 
 @pytest.mark.parametrize(
-    "name,scale",
-    [("silu", 1.0), ("swiglu", 1.0), ("quick_gelu", 1.702)],
-    ids=["silu", "swiglu", "quick_gelu"],
+    "name,scale,lo,hi",
+    [
+        ("silu", 1.0, -1.35, -1.2),
+        ("swiglu", 1.0, -1.35, -1.2),
+        ("quick_gelu", 1.702, -1.35, -1.2),
+        ("gelu", 1.0, -0.85, -0.65),
+        ("geglu", 1.0, -0.85, -0.65),
+    ],
+    ids=["silu", "swiglu", "quick_gelu", "gelu", "geglu"],
 )
-def test_float32_derivative_next_to_silus_zero_is_correctly_rounded(name, scale):
-    """Every float32 input whose ``beta x`` lies in [-1.35, -1.2] (silu' is 0 at -1.2785):
-    the lean float32 derivative is the float64 derivative rounded to float32 (float64
-    within 3 ulp of mpmath here, test_family.py), where the lean forms cancel most; for
-    swiglu with up = 1 (d/d gate)."""
+def test_float32_derivative_next_to_its_zero_is_correctly_rounded(name, scale, lo, hi):
+    """Every float32 input whose ``beta x`` lies in [lo, hi] around the derivative's zero
+    (silu' is 0 at -1.2785, gelu' at -0.7518): the lean float32 derivative is the float64
+    derivative rounded to float32 (float64 within 4 ulp of mpmath here, test_family.py
+    and test_gelu_float64_dense_against_mpmath), where the lean forms cancel most (silu)
+    or fit the zero into a polynomial (gelu); for the gated entries with up = 1
+    (d/d gate)."""
     z = np.arange(
-        np.float32(-1.35).view(np.int32), np.float32(-1.2).view(np.int32), -1, dtype=np.int32
+        np.float32(hi).view(np.int32), np.float32(lo).view(np.int32), dtype=np.int32
     ).view(np.float32)
     x = (z / np.float32(scale)).astype(np.float32)
     act = rk.get(name)

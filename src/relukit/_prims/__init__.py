@@ -251,17 +251,20 @@ class Patch:
     is ``u P(u)``, ``u = x - r``. The coefficients are those of
     :data:`relukit._prims.tables.ROOTS`; the lean namespace uses the first
     ``lean_terms`` of them on ``lean_width`` (there the direct formula, in float64, is
-    accurate to 1e-14 from that distance on). Called as ``patch(m, x, d)``.
+    accurate to 1e-14 from that distance on); ``lean_terms`` 0 where the entry's lean form
+    needs no patch (gelu's fits its zero into its polynomial): the lean namespace then
+    gets the full patch, which only the formula's other branch names. Called as
+    ``patch(m, x, d)``.
     """
 
     key: str
     width: float
-    lean_terms: int
-    lean_width: float
+    lean_terms: int = 0
+    lean_width: float = 0.0
 
     def _parts(self, m: Any, f32: bool) -> tuple[float, float, float, Poly]:
         r64, r32, coeffs = ROOTS[self.key]
-        if getattr(m, "LEAN", False):
+        if getattr(m, "LEAN", False) and self.lean_terms:
             return (*r64, self.lean_width, Poly(coeffs[: self.lean_terms], lo=1))
         hi, lo = r32 if f32 else r64
         return hi, lo, self.width, Poly(coeffs, lo=1)

@@ -32,6 +32,7 @@ from relukit._prims.numba64 import (  # noqa: F401  (the shared part of the name
     _float_to_bits,
     _fma,
     clip,
+    erfcx_s,
     expm1,
     fma,
     isinf,
@@ -105,7 +106,7 @@ def _exp_f32_times(x, a):  # pragma: no cover - compiled
 
 
 #: ``erfcx`` on [0, 15 / sqrt 2] as a polynomial in ``s = C1 t + C0``, ``t = 4 / (4 + a)``
-#: (``s`` in [-1, 1]): mpmath's ``chebyfit`` at 40 digits, degree 18, absolute error
+#: (``s`` in [-1, 1]: :func:`erfcx_s`): mpmath's ``chebyfit`` at 40 digits, degree 18, absolute error
 #: 1.1e-16 (erfcx >= 0.053 there: relative error < 2.1e-15; with the roundings of ``t``
 #: and ``s``, 4.3e-15 measured on 20,001 points, ``tests/test_prims.py``)
 _ERFCX_F32 = (  # highest degree first
@@ -129,16 +130,12 @@ _ERFCX_F32 = (  # highest degree first
     0.30997335754632815,
     0.22844554970317513,
 )
-_ERFCX_T0 = 0.27384877586728346  # 4 / (4 + 15 / sqrt 2)
-_ERFCX_C1 = 2.7542472332656507  # 2 / (1 - T0)
-_ERFCX_C0 = -1.7542472332656507  # -1 - 2 T0 / (1 - T0)
 
 
 @njit(**ELEM)
 def _erfcx_f32(a):  # pragma: no cover - compiled
     """``erfcx(a) = exp(a**2) erfc(a)`` for 0 <= a <= 15 / sqrt 2, relative error < 4.5e-15."""
-    t = 4.0 / (4.0 + a)
-    s = t * _ERFCX_C1 + _ERFCX_C0
+    s = erfcx_s(a)  # (numba64: the map's constants)
     z = s * s
     # two independent Horner chains in s**2 (even and odd degrees): half the latency
     he = 7.793340112198969e-11

@@ -349,3 +349,20 @@ def tiny_nudge(x):  # pragma: no cover - compiled
     """``x`` (float64 results round with :func:`tiny_half`; the lean namespace's nudge
     is for float32 results, and only its lean blocks, never run here, name it)."""
     return x
+
+
+#: the map of the lean erfcx polynomial's variable (:func:`erfcx_s`), for
+#: 0 <= a <= 15 / sqrt 2: T0 = 4 / (4 + 15 / sqrt 2), C1 = 2 / (1 - T0),
+#: C0 = -1 - 2 T0 / (1 - T0)
+_ERFCX_T0 = 0.27384877586728346
+_ERFCX_C1 = 2.7542472332656507
+_ERFCX_C0 = -1.7542472332656507
+
+
+@njit(**ELEM)
+def erfcx_s(a):  # pragma: no cover - compiled
+    """``s = C1 t + C0`` with ``t = 4 / (4 + a)``: the variable of the lean namespace's
+    ``erfcx`` polynomial, in [-1, 1] for 0 <= a <= 15 / sqrt 2 (no clip: the caller
+    bounds ``a``). The lean namespace's name (gelu's lean derivative fits its own
+    polynomial in it), defined here once: that namespace imports it."""
+    return (4.0 / (4.0 + a)) * _ERFCX_C1 + _ERFCX_C0
