@@ -106,9 +106,9 @@ def _exp_f32_times(x, a):  # pragma: no cover - compiled
 
 
 #: ``erfcx`` on [0, 15 / sqrt 2] as a polynomial in ``s = C1 t + C0``, ``t = 4 / (4 + a)``
-#: (``s`` in [-1, 1]: :func:`erfcx_s`): mpmath's ``chebyfit`` at 40 digits, degree 18, absolute error
-#: 1.1e-16 (erfcx >= 0.053 there: relative error < 2.1e-15; with the roundings of ``t``
-#: and ``s``, 4.3e-15 measured on 20,001 points, ``tests/test_prims.py``)
+#: (``s`` in [-1, 1]: :func:`erfcx_s`): mpmath's ``chebyfit`` at 40 digits, degree 18,
+#: absolute error 1.1e-16 (erfcx >= 0.053 there: relative error < 2.1e-15; with the
+#: roundings of ``t`` and ``s``, 4.3e-15 measured on 20,001 points, ``tests/test_prims.py``)
 _ERFCX_F32 = (  # highest degree first
     7.793340112198969e-11,
     3.849566117595199e-10,
