@@ -64,6 +64,7 @@ from relukit import _kernels_threads as threads
 
 __all__ = [
     "NOT_RUN",
+    "NO_ADDR",
     "NO_PLAN",
     "Plan",
     "Settings",
@@ -203,6 +204,11 @@ NOT_RUN = object()
 #: "no kernel for this call": the NumPy formulas compute it
 NO_PLAN = None
 
+#: :meth:`Plan.run_addr`'s "take :meth:`Plan.run_flat`": relukit's pool shares this call
+NO_ADDR = object()
+
+_addr: Any = None  # relukit._kernels_addr, imported on the first call by addresses
+
 
 @dataclass(frozen=True, eq=False)
 class Plan:
@@ -305,6 +311,46 @@ class Plan:
                     fresh=fresh,
                     threads=ths,
                 )
+        except Exception as exc:
+            if not _compile_error(exc):
+                raise
+            _broken(exc)
+            return NOT_RUN
+        return None
+
+    @functools.cached_property
+    def _addr_dtype(self) -> str:
+        return _np.dtype(self.dtype).name
+
+    def run_addr(self, *addresses: int, n: int, fresh: int = 0) -> Any:
+        """:meth:`run_flat` by the arrays' data addresses (``int``) and their length
+        ``n``: no NumPy array is made (:mod:`relukit._kernels_addr`), which in a model
+        saves more than the small kernels take. The memory must be as
+        :meth:`run_flat` asks, and alive for the call. Returns None, :data:`NOT_RUN`
+        when numba failed, or :data:`NO_ADDR` where relukit's own pool would share the
+        call (the caller then passes arrays to :meth:`run_flat`)."""
+        kernel = self.kernel
+        if len(addresses) == 1:
+            kernel = self.inplace
+            if kernel is None:
+                kernel, addresses = self.kernel, (addresses[0], addresses[0])
+        if not n:
+            return None
+        global _addr
+        if _addr is None:
+            from relukit import _kernels_addr as _addr
+        arrays = len(addresses)
+        try:
+            k = threads.split(n, self.grain, 64, fresh, _SETTINGS.get().threads)
+            if k == 1:
+                _addr.entry(kernel, arrays, self._addr_dtype, False)(
+                    *addresses, n, *self._flat_tail
+                )
+            elif k:
+                par = _addr.entry(kernel, arrays, self._addr_dtype, True)
+                threads.call_parallel(par, k, *addresses, n, k, 64, *self._flat_tail)
+            else:
+                return NO_ADDR
         except Exception as exc:
             if not _compile_error(exc):
                 raise

@@ -30,7 +30,16 @@ import time
 import warnings
 from typing import Any
 
-__all__ = ["FRESH_LIMIT", "GRAIN", "NUMBA_THREADS", "PARALLEL_MIN_SIZE", "default_threads", "run"]
+__all__ = [
+    "FRESH_LIMIT",
+    "GRAIN",
+    "NUMBA_THREADS",
+    "PARALLEL_MIN_SIZE",
+    "call_parallel",
+    "default_threads",
+    "run",
+    "split",
+]
 
 #: Elements per chunk of relukit's pool, by the kernel's cost per element (a multiple of
 #: 64): about 25-35 us of one core's work each (single-thread float32, AMD Zen 4:
@@ -263,6 +272,38 @@ if hasattr(os, "register_at_fork"):
 FRESH_LIMIT = 1 << 25
 
 
+def split(n: int, grain: int, align: int, fresh: int, threads: int) -> int:
+    """How a call of ``n`` elements runs (:func:`run`'s choice): ``1``, in the calling
+    thread alone; ``k >= 2``, in ``k`` slices on numba's threads; ``0``, in chunks
+    shared with relukit's pool (numba's threads unusable, or more than
+    :data:`FRESH_LIMIT` bytes of new output, ``fresh``)."""
+    if n < PARALLEL_MIN_SIZE or n < grain >> 2 or threads < 2:
+        return 1
+    # (look at the machine first: the first look counts the tasks running now, and
+    # the OpenMP threads that _numba_threads starts would be among them)
+    idle = _idle_cpus()
+    if fresh <= FRESH_LIMIT and (NUMBA_THREADS or (NUMBA_THREADS is None and _numba_threads())):
+        k = threads if idle > threads else idle
+        slices = n // (grain >> 3 if grain >> 3 > align else align)
+        if slices < k:
+            k = slices
+        return k if k >= 2 else 1
+    return 0
+
+
+def call_parallel(par: Any, k: int, *args: Any) -> None:
+    """``par(*args)``, a parallel loop of :mod:`relukit._kernels_par` (or its entry by
+    addresses) told to make ``k`` slices (:func:`split`), on ``k`` of numba's threads."""
+    if k >= _par.MAX_THREADS:  # numba's threads as they are (fewer if asked so)
+        par(*args)
+        return
+    old = _par.set_threads(k)
+    try:
+        par(*args)
+    finally:
+        _par.set_threads(old)
+
+
 def run(
     kernel: Any,
     *args: Any,
@@ -282,32 +323,12 @@ def run(
     else up to ``threads`` threads of relukit's pool share chunks of ``grain``.
     """
     n = args[0].shape[0]
-    if n < PARALLEL_MIN_SIZE or n < grain >> 2 or threads < 2:
+    k = split(n, grain, align, fresh, threads)
+    if k == 1:
         kernel(*args)
         return
-    # (look at the machine first: the first look counts the tasks running now, and
-    # the OpenMP threads that _numba_threads starts would be among them)
-    idle = _idle_cpus()
-    if fresh <= FRESH_LIMIT and (NUMBA_THREADS or (NUMBA_THREADS is None and _numba_threads())):
-        k = threads if idle > threads else idle
-        slices = n // (grain >> 3 if grain >> 3 > align else align)
-        if slices < k:
-            k = slices
-        if k < 2:
-            kernel(*args)
-            return
-        par = _par.parallel(kernel, arrays)
-        if k >= _par.MAX_THREADS:  # numba's threads as they are (fewer if asked so)
-            if arrays == 2:
-                par(args[0], args[1], k, align, *args[2:])
-            else:
-                par(*args[:arrays], k, align, *args[arrays:])
-            return
-        old = _par.set_threads(k)
-        try:
-            par(*args[:arrays], k, align, *args[arrays:])
-        finally:
-            _par.set_threads(old)
+    if k:
+        call_parallel(_par.parallel(kernel, arrays), k, *args[:arrays], k, align, *args[arrays:])
         return
     if n <= grain:
         kernel(*args)

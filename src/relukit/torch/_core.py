@@ -254,21 +254,36 @@ _FLAT = (torch.float32, torch.float64)
 
 
 def _lean_value(kp: Any, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
-    """The value kernel on ``x`` (contiguous, detached), None when numba failed."""
-    flat = x.numpy().reshape(-1)
+    """The value kernel on ``x`` (contiguous, detached), None when numba failed.
+
+    The kernel gets the tensors' data addresses (:meth:`~relukit._kernels.Plan.run_addr`:
+    no NumPy arrays to make), or arrays where relukit's own pool shares the call."""
+    n = x.numel()
     if inplace:
-        return None if kp.run_flat(flat) is _kernels.NOT_RUN else x
+        res = kp.run_addr(x.data_ptr(), n=n)
+        if res is _kernels.NO_ADDR:
+            res = kp.run_flat(x.numpy().reshape(-1))
+        return None if res is _kernels.NOT_RUN else x
     y = torch.empty_like(x)
-    res = kp.run_flat(flat, y.numpy().reshape(-1), fresh=flat.nbytes)
+    fresh = n * x.element_size()
+    res = kp.run_addr(x.data_ptr(), y.data_ptr(), n=n, fresh=fresh)
+    if res is _kernels.NO_ADDR:
+        res = kp.run_flat(x.numpy().reshape(-1), y.numpy().reshape(-1), fresh=fresh)
     return None if res is _kernels.NOT_RUN else y
 
 
 def _lean_backward(kp: Any, t: torch.Tensor, g: torch.Tensor) -> torch.Tensor | None:
     """The backward kernel on ``t`` and ``g`` (contiguous, detached, one dtype and shape),
-    None when numba failed."""
+    None when numba failed (by addresses, as :func:`_lean_value`)."""
     out = torch.empty_like(t)
-    flat = out.numpy().reshape(-1)
-    res = kp.run_flat(t.numpy().reshape(-1), g.numpy().reshape(-1), flat, fresh=flat.nbytes)
+    n = t.numel()
+    fresh = n * t.element_size()
+    res = _kernels.NO_ADDR
+    if g.dtype is t.dtype and g.numel() == n:  # (addresses carry no dtype or length)
+        res = kp.run_addr(t.data_ptr(), g.data_ptr(), out.data_ptr(), n=n, fresh=fresh)
+    if res is _kernels.NO_ADDR:
+        flat = out.numpy().reshape(-1)
+        res = kp.run_flat(t.numpy().reshape(-1), g.numpy().reshape(-1), flat, fresh=fresh)
     return None if res is _kernels.NOT_RUN else out
 
 
