@@ -173,6 +173,15 @@ def _compile_error(exc: BaseException) -> bool:
     return isinstance(exc, (errors.NumbaError, errors.NumbaWarning, ImportError, OSError))
 
 
+def _failed(exc: Exception) -> Any:
+    """:data:`NOT_RUN` when ``exc`` is numba failing to compile or load a kernel (the
+    kernels are switched off, with one warning); anything else is raised again."""
+    if not _compile_error(exc):
+        raise exc
+    _broken(exc)
+    return NOT_RUN
+
+
 def _load() -> Any:
     global _build, _np
     if _build is None:
@@ -255,10 +264,7 @@ class Plan:
         try:
             return _execute_gated(self, a, b, g, outs)
         except Exception as exc:
-            if not _compile_error(exc):
-                raise
-            _broken(exc)
-            return NOT_RUN
+            return _failed(exc)
 
     def run_backward(self, x: Any, grad_out: Any, out: Any = None) -> Any:
         """A backward plan (``"backward"``, ``"backward_y"``): ``grad_out`` times the
@@ -268,10 +274,7 @@ class Plan:
         try:
             return _execute_backward(self, x, grad_out, out)
         except Exception as exc:
-            if not _compile_error(exc):
-                raise
-            _broken(exc)
-            return NOT_RUN
+            return _failed(exc)
 
     @functools.cached_property
     def _flat_tail(self) -> tuple[Any, ...]:
@@ -280,6 +283,16 @@ class Plan:
             if self.kind == "value"
             else (self.args, self.kinks, self.at_kink)
         )
+
+    def _flat_kernel(self, arrays: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
+        """The loop for :meth:`run_flat`'s (or :meth:`run_addr`'s) arrays and the arrays
+        to give it: for one array the in-place loop, or the two-array loop given it
+        twice."""
+        if len(arrays) != 1:
+            return self.kernel, arrays
+        if self.inplace is not None:
+            return self.inplace, arrays
+        return self.kernel, (arrays[0], arrays[0])
 
     def run_flat(self, *arrays: Any, fresh: int = 0) -> Any:
         """The kernel on 1-D arrays that the caller has made plain: C-contiguous,
@@ -290,11 +303,7 @@ class Plan:
         ``channel``). relukit.torch's eager route, which makes its arrays so, calls this:
         none of :meth:`run`'s checks, whose Python cost is a large share of a small
         call. Returns None, or :data:`NOT_RUN` when numba failed."""
-        kernel = self.kernel
-        if len(arrays) == 1:
-            kernel = self.inplace
-            if kernel is None:
-                kernel, arrays = self.kernel, (arrays[0], arrays[0])
+        kernel, arrays = self._flat_kernel(arrays)
         n = arrays[0].shape[0]
         ths = _SETTINGS.get().threads
         try:
@@ -312,10 +321,7 @@ class Plan:
                     threads=ths,
                 )
         except Exception as exc:
-            if not _compile_error(exc):
-                raise
-            _broken(exc)
-            return NOT_RUN
+            return _failed(exc)
         return None
 
     @functools.cached_property
@@ -329,11 +335,7 @@ class Plan:
         :meth:`run_flat` asks, and alive for the call. Returns None, :data:`NOT_RUN`
         when numba failed, or :data:`NO_ADDR` where relukit's own pool would share the
         call (the caller then passes arrays to :meth:`run_flat`)."""
-        kernel = self.kernel
-        if len(addresses) == 1:
-            kernel = self.inplace
-            if kernel is None:
-                kernel, addresses = self.kernel, (addresses[0], addresses[0])
+        kernel, addresses = self._flat_kernel(addresses)
         if not n:
             return None
         global _addr
@@ -352,10 +354,7 @@ class Plan:
             else:
                 return NO_ADDR
         except Exception as exc:
-            if not _compile_error(exc):
-                raise
-            _broken(exc)
-            return NOT_RUN
+            return _failed(exc)
         return None
 
     @functools.cached_property
@@ -421,10 +420,7 @@ class Plan:
                     threads=ths,
                 )
         except Exception as exc:
-            if not _compile_error(exc):
-                raise
-            _broken(exc)
-            return NOT_RUN
+            return _failed(exc)
         return y
 
     def run_gated_plain(self, a: Any, b: Any) -> Any:
@@ -459,10 +455,7 @@ class Plan:
                         threads=ths,
                     )
             except Exception as exc:
-                if not _compile_error(exc):
-                    raise
-                _broken(exc)
-                return NOT_RUN
+                return _failed(exc)
         return outs
 
     def run(self, x: Any, out: Any = None) -> Any:
@@ -475,10 +468,7 @@ class Plan:
         try:
             return _execute(self, x, out)
         except Exception as exc:
-            if not _compile_error(exc):
-                raise
-            _broken(exc)
-            return NOT_RUN
+            return _failed(exc)
 
 
 #: the result arrays of a gated plan by kind (value; d/d gate, d/d up; all three)
