@@ -6,7 +6,8 @@ compute the entry's :class:`~relukit.catalogue.Math` on one of three routes
 
 ``"cpu"``
     plain CPU tensors in eager mode: the numba kernels of the NumPy API on the tensor's
-    memory (``t.numpy()``, no copy for contiguous tensors), so ``rt.gelu(t)`` and
+    memory (its data address for contiguous float32/float64 tensors,
+    :meth:`relukit._kernels.Plan.run_addr`; else ``t.numpy()``), so ``rt.gelu(t)`` and
     ``rk.gelu(t.numpy())`` are the same bits, values and gradients alike. bfloat16 (which
     NumPy lacks) is computed in float32 and rounded once more. A plain contiguous
     float32/float64 tensor without ``at_kink`` takes the shortest path (:class:`_Lean`):
