@@ -109,7 +109,7 @@ def test_jax_namespace_has_every_primitive(f32):
 
 def test_the_lean_namespace_shares_the_exact_primitives():
     # the selections and exact errors are the float64 namespace's own (one definition)
-    for name in ("where", "clip", "isinf", "sqrt", "square_err", "prod_err", "expm1"):
+    for name in ("where", "clip", "pos", "isinf", "sqrt", "square_err", "prod_err", "expm1"):
         assert getattr(n32, name) is getattr(n64, name), name
     assert (n64.BACKEND, n32.BACKEND) == ("numba", "numba")
     assert n64.EXP_TAIL == -700.0 and -math.inf == n32.EXP_TAIL
@@ -296,6 +296,67 @@ def test_selections_and_simple_primitives():
     assert np.array_equal(clipped, [-1, -1, -0.0, 0, 0.5, 1, 1, np.nan], equal_nan=True)
     assert np.signbit(clipped[2])  # -0.0 passes: a selection, not max/min arithmetic
     assert np.array_equal(run2(_where_pos, x, -x), np.where(x > 0, x, -x), equal_nan=True)
+
+
+# pos: the positive part, +0.0 for x <= 0 (-0.0 included), NaN passing, in x's dtype
+_POS_IN = [-np.inf, -3.0, -1e-45, -0.0, 0.0, 1e-45, 2.5, 3e38, np.inf, np.nan]
+_POS_WANT = [0.0, 0.0, 0.0, 0.0, 0.0, 1e-45, 2.5, 3e38, np.inf, np.nan]
+
+
+def _check_pos(got, dtype):
+    got = np.asarray(got)
+    assert got.dtype == dtype
+    assert np.array_equal(got, np.array(_POS_WANT, dtype), equal_nan=True)
+    assert not np.signbit(got[:5]).any()  # +0.0, never -0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pos_in_the_numba_namespaces(dtype):
+    # in the array's own dtype (no float64 detour for the exact entries' float32 loops),
+    # through a loop as in the kernels, and on its own
+    x = np.array(_POS_IN, dtype)
+    _check_pos(_pos_loop(x), dtype)
+    _check_pos(np.array([_pos_one(v) for v in x], dtype), dtype)  # (returned as floats)
+    assert n32.pos is n64.pos
+
+
+@njit(error_model="numpy")
+def _pos_loop(x):  # pragma: no cover - compiled
+    y = np.empty_like(x)
+    for i in range(x.shape[0]):
+        y[i] = n64.pos(x[i])
+    return y
+
+
+@njit
+def _pos_one(v):  # pragma: no cover - compiled
+    return n64.pos(v)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pos_in_the_numpy_namespaces(dtype):
+    from relukit._prims.numpy import MATH, namespace
+
+    _check_pos(namespace(np, dtype is np.float32).pos(np.array(_POS_IN, dtype)), dtype)
+    got = [MATH.pos(float(v)) for v in _POS_IN]
+    assert np.array_equal(np.array(got, float), _POS_WANT, equal_nan=True)
+
+
+@pytest.mark.torch
+def test_pos_in_the_torch_namespace_and_its_gradient():
+    # autograd through pos gives 0 at 0 (x <= 0 takes the constant branch), as PyTorch
+    import array_api_compat
+    import torch
+
+    from relukit._prims.numpy import namespace
+
+    for dt in (torch.float32, torch.float64):
+        m = namespace(array_api_compat.array_namespace(torch.zeros(1)), dt is torch.float32)
+        x = torch.tensor(_POS_IN, dtype=dt, requires_grad=True)
+        y = m.pos(x)
+        _check_pos(y.detach().numpy(), np.float32 if dt is torch.float32 else np.float64)
+        (g,) = torch.autograd.grad(y.sum(), x)
+        assert g.tolist()[:8] == [0, 0, 0, 0, 0, 1, 1, 1]
 
 
 @njit(inline="always")

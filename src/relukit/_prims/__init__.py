@@ -26,6 +26,12 @@ What every namespace provides
     also keeps autograd away from ``0 * inf``.
 ``clip(x, lo, hi)``
     ``x`` limited to ``[lo, hi]`` by selections (NaN passes; no 0.5 gradient at the ends).
+``pos(x)``
+    the positive part ``max(0, x)``: ``+0.0`` for ``x <= 0`` (``-0.0`` included), NaN
+    passes, and autograd through it gives 0 at 0 (the constant branch). The numba
+    namespaces form it as ``(0 if x < 0 else x) + 0.0``, which LLVM turns into one
+    vector ``max`` and one add (the addition makes ``-0.0`` a ``+0.0``): a third fewer
+    vector operations than a comparison and a masked move, in relu's loops.
 ``isinf(x)``, ``sqrt(x)``, ``div(a, b)``
 ``exp(x)``, ``expm1(x)``, ``expm1_neg(x)`` (x <= 0), ``times_exp(a, x)`` (``a exp(x)``, x <= 0)
 ``log1p01(e)``
@@ -84,6 +90,7 @@ __all__ = ["NAMES", "Patch", "Poly", "formula", "is_formula", "lower", "used_nam
 NAMES = (
     "where",
     "clip",
+    "pos",
     "isinf",
     "sqrt",
     "div",

@@ -36,6 +36,7 @@ from relukit._prims.numba64 import (  # noqa: F401  (the shared part of the name
     expm1,
     fma,
     isinf,
+    pos,
     prod_err,
     sqrt,
     square_err,

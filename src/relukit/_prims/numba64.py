@@ -241,6 +241,22 @@ def clip(x, lo, hi):  # pragma: no cover - compiled
     return hi if x > hi else r
 
 
+@intrinsic
+def pos(typingctx, x):  # pragma: no cover - compiled
+    """``max(0, x)`` in x's own dtype: ``(0 if x < 0 else x) + 0.0``. LLVM makes the
+    selection one vector ``max`` (which passes NaN on); the addition turns ``-0.0`` into
+    ``+0.0`` (and cannot be folded away: the selection may give ``-0.0``)."""
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        v = args[0]
+        zero = ir.Constant(v.type, 0.0)
+        return builder.fadd(builder.select(builder.fcmp_ordered("<", v, zero), zero, v), zero)
+
+    return x(x), codegen
+
+
 @njit(**ELEM)
 def isinf(x):  # pragma: no cover - compiled
     """``x`` is +inf or -inf."""

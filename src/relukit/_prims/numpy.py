@@ -85,6 +85,10 @@ class ArrayNamespace:
         where = self.xp.where
         return where(x > hi, hi, where(x < lo, lo, x))
 
+    def pos(self, x: Any) -> Any:
+        # (0 in the branch that x <= 0 takes, so that autograd gives 0 at 0)
+        return self.where(x <= 0, 0, x)
+
     def isinf(self, x: Any) -> Any:
         return self.xp.isinf(x)
 
@@ -197,6 +201,10 @@ class _MathNamespace:
     @staticmethod
     def clip(x: float, lo: float, hi: float) -> float:
         return hi if x > hi else (lo if x < lo else x)
+
+    @staticmethod
+    def pos(x: float) -> float:
+        return 0 if x <= 0 else x
 
     @staticmethod
     def isinf(x: float) -> bool:

@@ -23,6 +23,7 @@ from relukit._prims.triton64 import (  # noqa: F401  (the namespace)
     log1p01,
     lower_patch,
     lower_poly,
+    pos,
     prepare_globals,
     prod_err,
     sigmoid,

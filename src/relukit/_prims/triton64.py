@@ -103,6 +103,12 @@ def clip(x, lo, hi, _semantic=None):
 
 
 @_prim
+def pos(x, _semantic=None):
+    # (x <= 0 gives the constant: +0.0 at -0.0; NaN passes)
+    return tl.where(x.__le__(0.0, _semantic=_semantic), 0.0, x, _semantic=_semantic)
+
+
+@_prim
 def times_exp(a, x, _semantic=None):
     return tl.core.mul(tl.exp(x, _semantic=_semantic), _val(a), _semantic=_semantic)
 

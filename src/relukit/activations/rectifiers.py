@@ -29,9 +29,9 @@ __all__ = [
 
 
 def _relu(m, x):
-    # `x <= 0`: -0.0 gives +0 (a rectified output carries no sign bit); the value
-    # branch at 0 is the constant one, so autograd gives 0 there, as PyTorch.
-    return m.where(x <= 0, 0, x)
+    # the positive part: -0.0 gives +0 (a rectified output carries no sign bit), and
+    # autograd through it gives 0 at 0, as PyTorch
+    return m.pos(x)
 
 
 def _relu_d(m, x):
