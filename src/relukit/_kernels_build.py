@@ -156,7 +156,8 @@ def kernel(
         _d=d,
         _vd=vd,
         _kink=loops._kink if at_kink else loops._no_kink,
-        _w=_same if math.exact and not gated else _widen,
+        # (the exact entries in the dtype, gated ones included: see _kernels_loops)
+        _w=_same if math.exact else _widen,
         **extra,
     )
     return out
