@@ -29,12 +29,11 @@ What every namespace provides
 ``pos(x)``
     the positive part ``max(0, x)``: ``+0.0`` for ``x <= 0`` (``-0.0`` included), NaN
     passes, and autograd through it gives 0 at 0 (the constant branch). The numba
-    namespaces form it as ``(0 if x < 0 else x) + 0.0``, which LLVM turns into one
-    vector ``max`` and one add (the addition makes ``-0.0`` a ``+0.0``), which run
-    faster than a comparison into a mask and a masked move: relu's loops 1.3x faster in
-    place on arrays in cache. (In a
-    formula computed in float64 from a float32 input, a selection is cheaper: LLVM makes
-    it in float32 and widens once, where pos's addition is a float64 one.)
+    namespaces form it as ``(0 if x < 0 else x) + 0.0``: a vector ``max`` and an add
+    (which makes ``-0.0`` a ``+0.0``) in place of a comparison into a mask and a masked
+    move, and relu's loops 1.3x faster in place on arrays in cache. In a formula
+    computed in float64 from a float32 input a selection is cheaper: LLVM makes it in
+    float32 and widens once, where pos's addition is a float64 one.
 ``isinf(x)``, ``sqrt(x)``, ``div(a, b)``
 ``exp(x)``, ``expm1(x)``, ``expm1_neg(x)`` (x <= 0), ``times_exp(a, x)`` (``a exp(x)``, x <= 0)
 ``log1p01(e)``
