@@ -321,6 +321,43 @@ def test_inplace_on_a_tensor_saved_by_another_op_fails_like_torch():
             s.sum().backward()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("grad_mode", ["no_grad", "detached"])
+@pytest.mark.parametrize("name", sorted(INPLACE))
+def test_inplace_without_autograd_still_invalidates_saved_tensors(name, dtype, grad_mode):
+    # the kernels write through the data pointer; the version counter must move on all
+    # the same, as for torch's own in-place operations, or a graph that saved the old
+    # values computes a wrong gradient silently
+    for mod in (getattr(nn, name)(inplace=True), getattr(rt, name)(inplace=True)):
+        a = torch.tensor([-1.0, 2.0, -3.0], dtype=dtype, requires_grad=True)
+        b = a * 1
+        d = b * b  # mul saves b
+        before = b._version
+        if grad_mode == "no_grad":
+            with torch.no_grad():
+                mod(b)
+        else:
+            mod(b.detach())  # (a detached alias shares the version counter)
+        assert b._version > before
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            d.sum().backward()
+
+
+def test_inplace_into_an_inference_tensor_outside_inference_mode_fails_like_torch():
+    with torch.inference_mode():
+        t = torch.tensor([-1.0, 2.0])
+        u = t.clone()
+    with pytest.raises(RuntimeError, match="Inplace update to inference tensor"):
+        torch.relu_(u)  # (torch writes, then raises)
+    for f in (lambda v: rt.relu(v, inplace=True), rt.ReLU(inplace=True)):
+        with pytest.raises(RuntimeError, match="Inplace update to inference tensor"):
+            f(t)
+        assert t.tolist() == [-1.0, 2.0]  # relukit raises before writing
+    with torch.inference_mode():  # inside inference mode it is allowed, as for torch
+        rt.relu(t, inplace=True)
+    assert t.tolist() == [0.0, 2.0]
+
+
 def test_inplace_leaky_relu_negative_slope_gives_the_right_gradient():
     # torch's leaky_relu_ refuses a negative slope in backward (#31938); relukit keeps
     # a copy of the input taken before the overwrite, so the gradient is right.

@@ -226,15 +226,35 @@ def _kernel_plan(pl: TorchPlan, kind: str, dtype: Any, at_kink: float | None) ->
     return hit
 
 
+def _inference_check(x: torch.Tensor) -> None:
+    """Raise torch's error for an in-place write into an inference tensor outside
+    ``torch.inference_mode`` (before anything is written)."""
+    if x.is_inference() and not torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "Inplace update to inference tensor outside InferenceMode is not allowed. "
+            "You can make a clone to get a normal tensor before doing inplace update."
+        )
+
+
+def _wrote(x: torch.Tensor) -> torch.Tensor:
+    """``x``, after a kernel wrote into its memory: its version counter is moved on, as
+    torch's own in-place operations do, so that autograd refuses a graph that saved the
+    old values (the kernels write through the data pointer, which torch cannot see)."""
+    torch.autograd.graph.increment_version(x)
+    return x
+
+
 def value(pl: TorchPlan, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """The entry's value at ``x`` (written into ``x`` when ``inplace``), on ``x``'s route."""
     r = route(x)
+    if inplace:
+        _inference_check(x)
     if r == "cpu":
         y = _value_cpu(pl, x, inplace)
         if y is not None:
             # in place: ``x`` itself (the kernels wrote into a detached alias of it, and
             # autograd's ``mark_dirty`` wants the input object back)
-            return x if inplace else y
+            return _wrote(x) if inplace else y
     elif r == "triton":
         from relukit.torch import _triton_gen
 
@@ -633,9 +653,11 @@ def apply(pl: TorchPlan, x: torch.Tensor, inplace: bool, at_kink: float | None) 
         kps = _lean_plans(pl, x.dtype)
         if kps is not None:
             if not (torch.is_grad_enabled() and x.requires_grad):
+                if inplace:
+                    _inference_check(x)
                 y = _lean_value(kps[0], x.detach(), inplace)
                 if y is not None:
-                    return x if inplace else y
+                    return _wrote(x) if inplace else y
             elif not inplace or pl.save_output:
                 if inplace:
                     _check_inplace(x)
