@@ -391,6 +391,26 @@ def test_limits_with_parameters():
     assert rk.gelu.derivative(-inf, approximate="tanh") == 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("kernels", [True, False])
+def test_star_relu_where_x_squared_overflows(dtype, kernels):
+    # s x^2 + b where x^2 overflows: scale 0 is the constant b (the limit at +inf too,
+    # not 0 * inf = NaN), and its derivative 0; a small scale keeps s x^2 finite
+    from relukit import _kernels
+
+    big = float(np.finfo(dtype).max)
+    with _kernels.switched(enabled=kernels):
+        x = np.array([inf, big, 2.0, -inf], dtype)
+        assert rk.star_relu(x, scale=0.0, bias=0.5).tolist() == [0.5] * 4
+        assert rk.star_relu.derivative(x, scale=0.0, bias=0.5).tolist() == [0.0] * 4
+        assert rk.star_relu(x, scale=-2.0, bias=0.5).tolist() == [-inf, -inf, -7.5, 0.5]
+        assert rk.star_relu.derivative(x, scale=-2.0, bias=0.5).tolist()[:3] == [-inf, -inf, -8.0]
+    # a float64 x beyond sqrt(max) with s x^2 finite (the float32 and float16 squares
+    # are computed in float64, where they cannot overflow)
+    assert rk.star_relu(1e200, scale=1e-300, bias=0.0) == pytest.approx(1e100, rel=1e-15)
+    assert rk.star_relu(1.7e308, scale=0.0, bias=0.0) == 0.0
+
+
 #: the far left, where most values and derivatives underflow to a signed zero
 FAR_LEFT = -np.geomspace(30.0, 1e300, 4001)
 
