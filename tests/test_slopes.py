@@ -11,6 +11,7 @@ float64 (exact for float32 operands) and rounded once.
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -196,3 +197,59 @@ def test_jax_front_end():
         rkj.leaky_relu(jnp.zeros(4, jnp.float16), 1e-5)
     with pytest.raises(ValueError, match=r"negative_slope = 1e\+39"):
         rk.leaky_relu(jnp.zeros(4, jnp.float32), 1e39)  # the Array API path
+
+
+#: (entry, parameter, value) that float16/bfloat16 input cannot take: rounded to float32
+#: (the precision such input is computed in) they become 0 or ±inf
+HALF_REJECTED = [
+    ("celu", "alpha", 1e-300),
+    ("celu", "alpha", 1e300),
+    ("elu", "alpha", -1e300),
+    ("softplus", "beta", 1e-300),
+    ("squareplus", "b", 1e300),
+    ("star_relu", "scale", 1e39),
+    ("star_relu", "bias", -1e-46),
+]
+
+
+@pytest.mark.parametrize(("name", "param", "bad"), HALF_REJECTED)
+def test_half_precision_input_refuses_parameters_that_float32_cannot_hold(name, param, bad, path):
+    act = rk.get(name)
+    x = np.array([-np.inf, -1.0, -0.0, 0.0, 1.0, np.inf] * 50, np.float16)
+    before = x.copy()
+    for call in (
+        lambda: act(x, **{param: bad}),
+        lambda: act.derivative(x, **{param: bad}),
+        lambda: act.value_and_derivative(x, **{param: bad}),
+    ):
+        with pytest.raises(
+            ValueError, match=re.escape(f"{param} = {bad!r} rounds to") + ".* float16 input"
+        ):
+            call()
+    np.testing.assert_array_equal(x, before)
+    # float32 and float64 input take the value as it is: no NaN where x is not NaN
+    for dt in (np.float32, np.float64):
+        v, d = act.value_and_derivative(x.astype(dt), **{param: bad})
+        assert not np.isnan(v).any() and not np.isnan(d).any()
+    # parameters that float32 holds are fine, subnormal ones included (rounded)
+    ok = math.copysign(1e-40, bad) if abs(bad) < 1 else math.copysign(3e38, bad)
+    v = act(x, **{param: ok})
+    assert v.dtype == np.float16 and not np.isnan(v).any()
+
+
+def test_half_precision_parameter_check_on_torch_and_jax():
+    torch = pytest.importorskip("torch")
+    import relukit.torch as rt
+
+    for dt in (torch.float16, torch.bfloat16):
+        t = torch.tensor([0.0, -1.0], dtype=dt)
+        with pytest.raises(ValueError, match="alpha = 1e-300 rounds to 0"):
+            rk.celu(t, alpha=1e-300)
+        with pytest.raises(ValueError, match="alpha = 1e-300 rounds to 0"):
+            rt.celu(t, alpha=1e-300)
+        with pytest.raises(ValueError, match="alpha = 1e-300 rounds to 0"):
+            rt.CELU(alpha=1e-300)(t)
+    assert rt.celu(torch.tensor([0.0, -1.0]), alpha=1e-300).tolist() == [0.0, -0.0]
+    jnp = pytest.importorskip("jax.numpy")
+    with pytest.raises(ValueError, match="beta = 1e-300 rounds to 0"):
+        rk.softplus(jnp.asarray([1.0], jnp.float16), beta=1e-300)

@@ -277,6 +277,55 @@ class Kink:
 Formula = Callable[..., Any]
 
 
+#: float32's largest finite number plus half its last ulp (at or above: rounds to inf),
+#: and half its smallest subnormal (at or below: rounds to 0)
+_F32_INF = 2.0**128 * (1 - 2.0**-25)
+_F32_ZERO = 2.0**-150
+#: whether a dtype (NumPy, torch or JAX dtype object, or name) is float16 or bfloat16
+_HALF_SEEN: dict[Any, bool] = {}
+
+
+def _is_half(dtype: Any) -> bool:
+    hit = _HALF_SEEN.get(dtype)
+    if hit is None:
+        name = getattr(dtype, "name", None)  # NumPy and JAX dtypes
+        if not isinstance(name, str):  # torch.float16, or a name already
+            name = str(dtype).rpartition(".")[2]
+        hit = name in ("float16", "bfloat16")
+        if len(_HALF_SEEN) < 64:  # (a few dtypes in practice)
+            _HALF_SEEN[dtype] = hit
+    return hit
+
+
+class _HalfParams:
+    """The default ``check_dtype`` of an entry with real parameters and inexact formulas:
+    float16 and bfloat16 inputs compute with the parameters rounded to float32 (PyTorch's
+    "opmath"), so a parameter that is not 0 there must not become 0 or ±inf, where the
+    formulas would give NaN (``x / 0``, ``0 * inf``) or a wrong limit; such a value is a
+    ValueError naming the parameter, rather than a silently wrong result."""
+
+    __slots__ = ("names", "owner")
+
+    def __init__(self, owner: str, names: tuple[str, ...]) -> None:
+        self.owner, self.names = owner, names
+
+    def __call__(self, params: Mapping[str, Any], dtype: Any) -> None:
+        if not _is_half(dtype):
+            return
+        for name in self.names:
+            v = params[name]
+            if not isinstance(v, (int, float)) or v == 0 or not math.isfinite(v):
+                continue
+            if abs(v) >= _F32_INF or abs(v) <= _F32_ZERO:
+                to = "inf" if abs(v) >= _F32_INF else "0"
+                dt = getattr(dtype, "name", None) or str(dtype).rpartition(".")[2]
+                raise ValueError(
+                    f"{self.owner}: {name} = {v!r} rounds to {to} in float32, the precision "
+                    f"{dt} input is computed in; give float32 or float64 input, or {name} "
+                    f"of magnitude between 1.4e-45 and 3.4e+38"
+                )
+
+
 @dataclass(frozen=True)
 class Math:
     """An activation's math, written once against a namespace ``m`` (:mod:`relukit._prims`).
@@ -500,6 +549,9 @@ class Activation:
 
     def __post_init__(self) -> None:
         self.params = MappingProxyType({p.name: p for p in self.params_list})
+        reals = tuple(p.name for p in self.params_list if p.kind == "real")
+        if self.check_dtype is None and reals and not self.math.exact:
+            self.check_dtype = _HalfParams(self.name, reals)
         if not self.title:
             self.title = display_name(self.name)
         self._defaults = {p.name: p.default for p in self.params_list}
