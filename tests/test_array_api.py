@@ -119,6 +119,42 @@ def test_torch_tensors(name, dtype):
     _check_close(d.double().numpy(), d_ref, dtype)
 
 
+def _bits(a) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.itemsize])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("name", ENTRIES)
+def test_torch_cpu_tensors_give_the_numpy_apis_bits(name, dtype):
+    # one input, one result: rk.<entry>(t) on a CPU tensor that autograd does not need
+    # is the NumPy API's result on t.numpy(), value and derivative (the derivative once
+    # ran torch operations: float64 gelu', silu', elu', ... 1 ulp apart); a strided
+    # view too, and rrelu's float16 product (once rounded twice)
+    import torch
+
+    act = rk.get(name)
+    rng = np.random.default_rng(7)
+    x = np.concatenate([_in(POINTS, dtype), rng.standard_normal(40) * 4, [-7.477, -1.596]])
+    x = x.astype(dtype)
+    params = {"lower": 0.1, "upper": 0.3} if name == "rrelu" else {}
+    if act.gated:
+        u = np.resize(np.array(UPS, dtype), x.shape)
+        want = act.value_and_derivative(x, u, **params)
+        got = act.value_and_derivative(torch.from_numpy(x), torch.from_numpy(u), **params)
+        pairs = [(want[0], got[0]), *zip(want[1], got[1], strict=True)]
+    else:
+        t = torch.from_numpy(np.stack([x, x]).T.copy()).T[0]  # (a strided view)
+        want = act.value_and_derivative(x, **params)
+        got = act.value_and_derivative(t, **params)
+        pairs = list(zip(want, got, strict=True))
+        assert torch.equal(torch.from_numpy(x), t.contiguous()) or np.isnan(x).any()
+    for w, g in pairs:
+        assert isinstance(g, torch.Tensor) and g.dtype == getattr(torch, dtype)
+        np.testing.assert_array_equal(_bits(g.numpy()), _bits(w))
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("name", [a.name for a in rk.catalogue() if a.torch_name])
 def test_torch_agrees_with_torch_functional_at_finite_non_kink_points(name):

@@ -584,6 +584,12 @@ def _array_api(
 
     if lib(xp) == "dask":
         return _dask(act, kind, x, params, at_kink)
+    if lib(xp) == "torch":
+        # a CPU tensor that autograd does not need: the NumPy path on its memory (one
+        # input, one result: the derivative's bits too, and rrelu's and PReLU's)
+        view = _front_end("torch").numpy_view(x)
+        if view is not None and (act.math.train is None or _formulas_args(act, params)):
+            return _to_torch(x, _numpy(act, kind, view, params, None, at_kink))
     if xp.isdtype(x.dtype, "real floating"):
         vx = dx = x
     elif xp.isdtype(x.dtype, "integral"):
@@ -631,6 +637,21 @@ def _array_api(
 #: tensor or a JAX array arrives, and uses only ``plan``/``apply``/``apply_gated``
 #: (relukit.torch) and the entries' functions or ``make`` (relukit.jax).
 FRONT_ENDS = {"torch": "relukit.torch._core", "jax": "relukit.jax"}
+
+
+def _formulas_args(act: Activation, params: dict) -> bool:
+    """The entry computes by its formulas with these parameters (not rrelu's random
+    slopes in training, which each library draws its own way)."""
+    return act.math.resolve(params)[1] is not None
+
+
+def _to_torch(like: Any, res: Any) -> Any:
+    """The NumPy path's result(s) ``res`` (arrays, or tuples of them) as CPU tensors."""
+    if isinstance(res, tuple):
+        return tuple(_to_torch(like, r) for r in res)
+    import torch
+
+    return torch.from_numpy(numpy().asarray(res))
 
 
 def _front_end(library: str) -> Any:
@@ -1350,6 +1371,11 @@ def _gated_xp(
     gate, up = _gated_one_library(act, gate, up)
     if array_api_compat.is_dask_array(gate):
         return _gated_dask(act, kind, gate, up, params, at_kink)
+    if array_api_compat.is_torch_array(gate):  # (as _array_api: the NumPy path)
+        front = _front_end("torch")
+        ga, ua = front.numpy_view(gate), front.numpy_view(up)
+        if ga is not None and ua is not None:
+            return _to_torch(gate, _gated_pair(act, kind, ga, ua, params, None, at_kink))
     xp = array_api_compat.array_namespace(gate, up)
     from relukit._prims.numpy import astype, namespace
     from relukit._prims.numpy import kind as lib

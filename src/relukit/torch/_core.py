@@ -206,6 +206,27 @@ def route(x: torch.Tensor) -> str:
 # ---------------------------------------------------------------------------
 
 
+def numpy_view(x: Any) -> Any:
+    """A NumPy view of ``x``'s memory where the NumPy API may compute on it in its place
+    (``rk.<entry>(t)`` on a CPU tensor: the NumPy API's own path, so its bits), or None:
+    a plain float16/32/64 CPU tensor that autograd does not need, outside compile,
+    tracing, dispatch modes and ``torch.func`` transforms."""
+    if (
+        type(x) is not torch.Tensor
+        or x.dtype not in _NUMPY_DTYPES
+        or x.device.type != "cpu"
+        or (x.requires_grad and torch.is_grad_enabled())
+        or x.is_neg()
+        or torch.compiler.is_compiling()
+        or torch._C._get_tracing_state()
+        or torch._C._len_torch_dispatch_stack()
+        or torch._C._are_functorch_transforms_active()
+        or _is_wrapped(x)
+    ):
+        return None
+    return x.detach().numpy()
+
+
 def _as_numpy(t: torch.Tensor) -> Any:
     """A NumPy view of a CPU tensor (a contiguous copy when it is not contiguous)."""
     t = t.detach()
