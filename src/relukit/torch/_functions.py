@@ -177,8 +177,14 @@ def apply_gated(
     if up is None:
         if isinstance(dim, bool) or not isinstance(dim, int):
             raise TypeError(f"relukit.torch.{name}: dim must be an int, got {dim!r}")
-        if gate.dim() == 0:
+        ndim = gate.dim()
+        if ndim == 0:
             raise RuntimeError(f"relukit.torch.{name}: glu does not support scalars")
+        if not -ndim <= dim < ndim:  # torch's IndexError, the NumPy API's wording
+            raise IndexError(
+                f"relukit.torch.{name}: dim={dim} is out of range for an input with {ndim} "
+                f"dimension(s) (expected to be in range of [{-ndim}, {ndim - 1}])"
+            )
         size = gate.shape[dim]
         if size % 2:
             raise RuntimeError(

@@ -15,16 +15,77 @@ state-dict keys), so :func:`relukit.torch.convert` can swap it in place.
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CHILDREN", "GatedMLP", "gate_of", "gated_mlp"]
+__all__ = ["CHILDREN", "HOOKS", "GatedMLP", "gate_of", "gated_mlp", "share_hooks"]
 
 #: the children that make a module a gated feed-forward block
 CHILDREN = ("gate_proj", "up_proj", "down_proj", "act_fn")
+
+#: ``nn.Module``'s per-module hook containers in torch 2.x (dicts; older torches lack
+#: some, newer ones may add more: :func:`share_hooks` takes any ``*hook*`` dict too)
+HOOKS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_state_dict_hooks",
+    "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+)
+
+
+def share_hooks(new: nn.Module, old: nn.Module) -> None:
+    """Make ``new`` use ``old``'s hook containers themselves (not copies).
+
+    The handles ``old.register_*_hook`` returned keep working on ``new``
+    (``handle.remove()`` removes the hook from the dict ``new`` calls), and so do the
+    flags torch keeps beside the hooks (``with_kwargs=``, ``always_call=``, full or
+    legacy backward hooks). Every container of :data:`HOOKS` that ``old`` has is shared,
+    and any other dict attribute whose name contains ``hook`` (a newer torch's); the
+    ones this torch lacks are skipped. ``_is_full_backward_hook`` (a flag, not a dict)
+    is copied. A hook torch calls with the module it was registered on
+    (``register_load_state_dict_pre_hook``: a wrapper holding a weak reference to
+    ``old``) is given ``new`` instead, as the forward and backward hooks are; else it
+    would fail once ``old`` is gone.
+
+    >>> calls = []
+    >>> old = nn.ReLU()
+    >>> handle = old.register_forward_hook(lambda *a: calls.append(1))
+    >>> new = nn.ReLU()
+    >>> share_hooks(new, old)
+    >>> _ = new(torch.ones(1))
+    >>> handle.remove()
+    >>> _ = new(torch.ones(1))
+    >>> calls
+    [1]
+    """
+    found = vars(old)
+    names = dict.fromkeys((*HOOKS, *(k for k in found if "hook" in k)))
+    for name in names:
+        hooks = getattr(old, name, None)
+        if isinstance(hooks, dict):
+            new.__dict__[name] = hooks
+            for hook in hooks.values():
+                _rebind(hook, old, new)
+    if "_is_full_backward_hook" in found:
+        new.__dict__["_is_full_backward_hook"] = found["_is_full_backward_hook"]
+
+
+def _rebind(hook: Any, old: nn.Module, new: nn.Module) -> None:
+    """Point torch's ``_WrappedHook`` ``hook`` at ``new`` where it calls ``old``."""
+    ref = getattr(hook, "module", None) if getattr(hook, "with_module", False) else None
+    if isinstance(ref, weakref.ref) and ref() is old:
+        hook.module = weakref.ref(new)
 
 
 def gate_of(act: nn.Module) -> tuple[str, dict[str, Any]] | None:
@@ -86,8 +147,10 @@ class GatedMLP(nn.Module):
 
     Made by :func:`relukit.torch.convert` from a Hugging Face-style block (or directly):
     the three projections are the block's own modules, so parameters, hooks and
-    state-dict keys stay as they were; ``act_fn`` is relukit's gated module (``SwiGLU``,
-    ``GeGLU``, ``ReGLU``, ``GLU``), called with the two projections. Other attributes
+    state-dict keys stay as they were; the block's own hooks of every kind are kept, in
+    the block's own containers (:func:`share_hooks`: handles taken on the block still
+    remove them). ``act_fn`` is relukit's gated module (``SwiGLU``, ``GeGLU``,
+    ``ReGLU``, ``GLU``), called with the two projections. Other attributes
     of the block (``config``, ``hidden_size``, ...) are kept.
 
     Backward keeps ``x`` (shared by both projections), the two projections and the
@@ -133,8 +196,7 @@ class GatedMLP(nn.Module):
             if not k.startswith("_") and k != "training" and k not in new.__dict__:
                 new.__dict__[k] = v
         new.train(m.training)
-        for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks"):
-            getattr(new, hooks).update(getattr(m, hooks))
+        share_hooks(new, m)  # the very dicts: handles taken on ``m`` still remove
         setattr(new, "relukit_replaces", type(m).__name__)  # noqa: B010 (a plain attribute)
         return new
 

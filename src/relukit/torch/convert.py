@@ -39,7 +39,7 @@ from torch import nn
 
 from relukit.torch import _fewbit
 from relukit.torch._levels import check_bits
-from relukit.torch._mlp import GatedMLP, gated_mlp
+from relukit.torch._mlp import GatedMLP, gated_mlp, share_hooks
 from relukit.torch._params import _check_at_kink
 from relukit.torch.modules import MODULES, torch_module
 
@@ -64,6 +64,7 @@ def _swap(m: nn.Module) -> nn.Module:
         return m
     new = cls.__new__(cls)
     new.__dict__ = {k: (v.copy() if isinstance(v, dict) else v) for k, v in m.__dict__.items()}
+    share_hooks(new, m)  # the very hook dicts: handles taken on ``m`` still remove
     new._relukit_init(None)  # validates the parameters through the catalogue
     return new
 
@@ -119,9 +120,11 @@ def convert(
     bits
         A few-bit backward (1 to 4, as ``relukit.torch.gelu(x, bits=...)``) for every converted
         ``GELU``, ``SiLU``, ``Mish``, ``Softplus`` and ``Hardswish``. The other converted
-        modules keep their exact backward, named in one ``UserWarning``. Where a module
-        takes both (``Hardswish``, ``Softplus``), ``bits`` applies and ``at_kink`` does
-        not (the few-bit derivative has its own value at the kinks).
+        modules keep their exact backward, named in one ``UserWarning``; so do the gated
+        units of the :class:`~relukit.torch.GatedMLP` blocks (``SwiGLU``, ``GeGLU``,
+        ``ReGLU``, ``GLU``: no few-bit backward), named there as ``'<block>.act_fn'``.
+        Where a module takes both (``Hardswish``, ``Softplus``), ``bits`` applies and
+        ``at_kink`` does not (the few-bit derivative has its own value at the kinks).
 
     Returns
     -------
@@ -176,12 +179,22 @@ def convert(
 
     gated = _gated_blocks(model, at_kink)
     top = gated.get(id(model), model)
-    if top is model:
-        for parent in list(model.modules()):
+    placed: dict[int, tuple[list[str], nn.Module]] = {}  # id(GatedMLP) -> (names, it)
+    if top is not model:
+        placed[id(top)] = ([""], top)
+    else:
+        for prefix, parent in list(model.named_modules()):
             for cname, child in list(parent._modules.items()):
                 if child is not None and id(child) in gated:
-                    setattr(parent, cname, gated[id(child)])
+                    block = gated[id(child)]
+                    setattr(parent, cname, block)
+                    name = f"{prefix}.{cname}" if prefix else cname
+                    placed.setdefault(id(block), ([], block))[0].append(name)
         top = swap("", model)
+    if bits is not None:  # gated units have no few-bit backward: named in the warning
+        for names, block in placed.values():
+            unit = block.get_submodule("act_fn")
+            exact[id(unit)] = ([f"{n}.act_fn" if n else "act_fn" for n in names], unit)
     if top is model:
         for prefix, parent in list(model.named_modules()):
             for cname, child in list(parent._modules.items()):  # shared ones too
