@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -162,11 +163,20 @@ def _unrecognized(parser: Any, extras: list[str]) -> None:
     raise SystemExit(2)
 
 
-def _protect_negative_numbers(argv: Sequence[str]) -> list[str]:
+#: a token that is meant as a negative number, even a wrong one: ``-0x1``, ``-e5``, ``-1,5``
+_NUMBER_LIKE = re.compile(r"-(?:\.?[0-9]|[eE][+-]?[0-9])")
+
+
+def _protect_negative_numbers(
+    argv: Sequence[str], options: frozenset[str] = frozenset()
+) -> list[str]:
     """Let ``-10``, ``-inf`` and ``-1e3`` be plain positional numbers.
 
     argparse takes any token starting with ``-`` that does not look like ``-10`` or
     ``-1.5`` for an option. A leading space keeps a number a number (``float`` ignores it).
+    A token that looks like a number but is none (``-0x1``, ``-e5``) is kept an argument
+    too, so that it is refused as "'-0x1' is not a number" rather than taken for an
+    unknown option; a token that starts like one of ``options`` is left alone.
     """
     fixed = []
     for tok in argv:
@@ -174,7 +184,8 @@ def _protect_negative_numbers(argv: Sequence[str]) -> list[str]:
             try:
                 float(tok)
             except ValueError:
-                pass
+                if _NUMBER_LIKE.match(tok) and not any(tok.startswith(o) for o in options):
+                    tok = " " + tok
             else:
                 tok = " " + tok
         fixed.append(tok)
@@ -220,7 +231,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args_in = _python_spelling(args_in, parser)
-    args, extras = parser.parse_known_args(_protect_negative_numbers(args_in))
+    short = frozenset(s for p in _walk(parser) for s in p._option_string_actions if s[1] != "-")
+    args, extras = parser.parse_known_args(_protect_negative_numbers(args_in, short))
     if extras:  # named by the sub-command that did not understand them
         _unrecognized(_chosen_parser(parser, args), [x.strip() for x in extras])
     try:
@@ -238,6 +250,12 @@ def _main(argv: Sequence[str] | None) -> int:
         if "pip install" not in text:
             text = f"needs {top}, which is not installed: {install_hint(top)}"
         sys.stderr.write(f"relukit {args.command}: error: {text}\n")
+        return 2
+    except MemoryError as exc:  # sizes too large for the machine (numpy: "Unable to ...")
+        text = " ".join(str(exc).split()) or "the run ran out of memory"
+        sys.stderr.write(
+            f"relukit {args.command}: error: not enough memory: {text}; give smaller sizes\n"
+        )
         return 2
     except BrokenPipeError:  # e.g. `relukit list | head`
         return 0

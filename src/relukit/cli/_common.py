@@ -6,8 +6,11 @@ Output paths are checked in :mod:`relukit.cli._paths`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 from relukit.catalogue import Activation, catalogue
@@ -150,3 +153,50 @@ def json_number(v: float) -> float | str:
 
 def dump_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, allow_nan=False)
+
+
+def memory_limit() -> int | None:
+    """The most memory, in bytes, this process can have: the machine's physical memory,
+    or a smaller container (cgroup) limit; None where neither can be read."""
+    limits = []
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # not a POSIX system
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # "max": no limit
+            limits.append(int(text))
+    limits = [n for n in limits if n > 0]
+    return min(limits) if limits else None
+
+
+def fmt_bytes(n: float) -> str:
+    """``n`` bytes as a short text: ``'512 B'``, ``'2.5 GB'``, ``'3.78e+04 EB'``.
+
+    >>> fmt_bytes(512), fmt_bytes(2.5e9), fmt_bytes(2**70 * 32)
+    ('512 B', '2.5 GB', '3.78e+04 EB')
+    """
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 999.5:  # (999.6 would print as 1e+03)
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} EB"
+
+
+def check_memory(needed: float, what: str, hint: str) -> None:
+    """Refuse, before any work, a run that needs more memory than the machine has.
+
+    ``needed`` is an estimate of the bytes the run holds at once; ``what`` names the
+    run (``"--size 1e13"``), ``hint`` says what to lower. Raises :class:`ValueError`
+    (one line); where the machine's memory cannot be read, nothing is checked (a
+    :class:`MemoryError` during the run is still reported as one line).
+    """
+    limit = memory_limit()
+    if limit is not None and needed > limit:
+        raise ValueError(
+            f"{what} needs about {fmt_bytes(needed)} of memory, more than the "
+            f"{fmt_bytes(limit)} this machine has; {hint}"
+        )

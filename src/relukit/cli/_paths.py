@@ -23,7 +23,14 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["PathProblem", "check_output_path", "check_outputs", "check_writable", "probe_file"]
+__all__ = [
+    "PathProblem",
+    "check_figure_format",
+    "check_output_path",
+    "check_outputs",
+    "check_writable",
+    "probe_file",
+]
 
 
 class PathProblem(OSError):
@@ -124,17 +131,31 @@ def check_outputs(args: object, json: str | None = "json", figure: str | None = 
             continue
         option = "--" + str(attr).replace("_", "-")
         if is_figure:
-            from matplotlib.backend_bases import FigureCanvasBase
-
-            formats = FigureCanvasBase.get_supported_filetypes()
-            ext = Path(value).suffix.lower().lstrip(".")
-            if ext not in formats:
-                raise ValueError(
-                    f"{option} {value}: the format comes from the extension, which must be "
-                    f"one of {', '.join('.' + f for f in sorted(formats))} "
-                    f"(got {Path(value).suffix or 'none'!r})"
-                )
+            check_figure_format(value, option)
         check_writable(value, option)
+
+
+def check_figure_format(path: str | os.PathLike[str], option: str = "--plot") -> None:
+    """Raise a one-line :class:`ValueError` unless matplotlib writes ``path``'s format.
+
+    The format comes from the extension; the accepted ones are matplotlib's own list,
+    read without importing its backends.
+
+    >>> check_figure_format("fig.txt")
+    Traceback (most recent call last):
+    ...
+    ValueError: --plot fig.txt: the format comes from the extension, which must be one of ...
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    ext = Path(path).suffix.lower().lstrip(".")
+    if ext not in formats:
+        raise ValueError(
+            f"{option} {path}: the format comes from the extension, which must be "
+            f"one of {', '.join('.' + f for f in sorted(formats))} "
+            f"(got {Path(path).suffix or 'none'!r})"
+        )
 
 
 def check_output_path(path: str | os.PathLike[str], *, folder: bool) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from relukit.cli._common import dump_json
 from relukit.cli._config_args import add_config_options, config_from_args
-from relukit.cli._paths import check_output_path
+from relukit.cli._paths import check_figure_format, check_output_path
 
 __all__ = ["EXPERIMENTS", "Experiment", "register"]
 
@@ -86,12 +86,23 @@ def _require(*modules: str) -> None:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Every output path of the command, checked before any work starts."""
+    """Every output path of the command, checked before any work starts: the figure's
+    format first (nothing is created for a run that is refused), then the paths."""
+    if getattr(args, "plot", None) is not None:
+        check_figure_format(args.plot, "--plot")
     if getattr(args, "out", None) is not None:
         check_output_path(args.out, folder=True)
     for name in ("json", "plot"):
         if getattr(args, name, None) is not None:
             check_output_path(getattr(args, name), folder=False)
+
+
+def _wrote(console: Any, paths: list[Path | str | None]) -> None:
+    """``Wrote a, b`` for the files written (those not None), as every experiment says;
+    one line however long (paths are copied from it)."""
+    wrote = [str(p) for p in paths if p is not None]
+    if wrote:
+        console.print("Wrote " + ", ".join(wrote), highlight=False, markup=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -132,28 +143,51 @@ def _report(module: str, run: str, args: argparse.Namespace, cfg: Any) -> int:
         )
     console.print(mod.summary_table(metrics))
     print_claims(console, metrics["claims"])
-    wrote = [str(args.out / "report.html"), str(args.out / "metrics.json")]
-    if args.json is not None:
-        wrote.append(str(args.json))
-    console.print("Wrote " + ", ".join(wrote), highlight=False)
+    _wrote(console, [args.out / "report.html", args.out / "metrics.json", args.json])
     return 0
+
+
+def _born_dead_bytes(cfg: Any) -> int:
+    """About the most memory ``run_born_dead(cfg)`` holds at once, in bytes.
+
+    Per (width, depth), as float64 per trial: the input and domain points (twice: drawn,
+    then joined), every layer's weights and biases, and about four arrays of
+    pre-activations/activations at once (measured: 2.3 GB for 1e5 trials of width 2).
+    """
+    points = cfg.domain_points + 1
+    worst = 0
+    for width in cfg.width:
+        for depth in cfg.depth:
+            weights = cfg.input_dim * width + (depth - 1) * width * width + depth * width
+            per_trial = 2 * points * cfg.input_dim + weights + 4 * points * max(width, 1)
+            worst = max(worst, 8 * cfg.trials * (per_trial + width + 1))
+    return worst
 
 
 def _born_dead(args: argparse.Namespace, cfg: Any) -> int:
     _require("numpy")
     _check_outputs(args)
+    from relukit.cli._common import check_memory
+
+    check_memory(
+        _born_dead_bytes(cfg),
+        f"born-dead with --trials {cfg.trials} and --domain-points {cfg.domain_points}",
+        "lower --trials, --domain-points or --width",
+    )
     from rich.console import Console
 
     from relukit.experiments.born_dead import plot_born_dead, run_born_dead, summary_table
 
     records = run_born_dead(cfg)
-    Console().print(summary_table(records, cfg))
+    console = Console()
+    console.print(summary_table(records, cfg))
 
     with _writing():
         if args.json is not None:
             args.json.write_text(dump_json(records) + "\n")
         if args.plot is not None:
             plot_born_dead(records).savefig(args.plot, dpi=110)
+    _wrote(console, [args.json, args.plot])
     return 0
 
 
@@ -165,13 +199,15 @@ def _monitor_overhead(args: argparse.Namespace, cfg: Any) -> int:
     from relukit.experiments.monitor_overhead import run_monitor_overhead, summary_table
 
     rows = run_monitor_overhead(cfg)
-    Console().print(summary_table(rows))
+    console = Console()
+    console.print(summary_table(rows))
 
     with _writing():
         if args.out is not None:
             (args.out / "metrics.json").write_text(dump_json(rows) + "\n")
         if args.json is not None:
             args.json.write_text(dump_json(rows) + "\n")
+    _wrote(console, [None if args.out is None else args.out / "metrics.json", args.json])
     return 0
 
 
@@ -189,6 +225,8 @@ def _few_bit(args: argparse.Namespace, cfg: Any) -> int:
     print_claims(console, metrics["claims"])
     with _writing():
         write_outputs(metrics, args.out, args.json)
+    out = [] if args.out is None else [args.out / "report.html", args.out / "metrics.json"]
+    _wrote(console, [*out, args.json])
     return 0
 
 

@@ -113,12 +113,10 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics is not None:
         from relukit.explorer import load_metrics
 
-        try:
-            metrics: Any = load_metrics(args.metrics)
+        try:  # checked now, before any work; explore() below reads the file itself
+            load_metrics(args.metrics)
         except ValueError as exc:
             raise ValueError(f"--metrics {exc}") from None
-    else:
-        metrics = None
     from relukit.catalogue import get
 
     shown = [get(a) for a in args.activations]  # an unknown name: one line, before the work
@@ -134,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             offer=shown if args.only else None,
             xlim=None if args.range is None else (args.range[0], args.range[1]),
             at_kink=args.at_kink,
-            metrics=metrics,
+            metrics=args.metrics,  # the file, not load_metrics' result: explore() loads it
             **kw,
         )
     except ModuleNotFoundError as exc:

@@ -26,6 +26,10 @@ from relukit.cli._common import param_help
 FORMATS = (".png", ".svg", ".pdf")
 #: accepted --dpi: matplotlib's pixel buffer is limited, and 2400 dpi is print quality
 DPI_RANGE = (10.0, 2400.0)
+#: --range lies within -RANGE_MAX RANGE_MAX: -1e308 1e308 overflows HIGH - LOW, and
+#: matplotlib's tick spacing overflows from a width of about 5e307
+RANGE_MAX = 1e300
+_RANGE_TEXT = f"{RANGE_MAX:g}".replace("e+", "e")  # 1e300, as the option is written
 
 
 def _number(text: str) -> float:
@@ -96,14 +100,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_number,
         default=None,
         metavar=("LOW", "HIGH"),
-        help="x range (default: -6 6, widened to show every kink, e.g. -7 7 for relu6)",
+        help="x range, within -1e300 1e300 (default: -6 6, widened to show every kink, "
+        "e.g. -7 7 for relu6)",
     )
     p.add_argument(
         "--at-kink",
         type=_number,
         default=None,
         metavar="V",
-        help="derivative shown AT a kink (the filled dot), e.g. 1 or 0.5; "
+        help="derivative shown AT a kink (the filled dot), a finite number, e.g. 1 or 0.5; "
         "default: relukit's convention (PyTorch's)",
     )
     p.add_argument(
@@ -179,6 +184,17 @@ def run(args: argparse.Namespace) -> int:
         lo, hi = args.range
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"--range must be two finite numbers LOW < HIGH, got {lo:g} {hi:g}")
+        if max(-lo, hi) > RANGE_MAX:  # beyond it, HIGH - LOW or matplotlib's ticks overflow
+            raise ValueError(
+                f"--range must lie within -{_RANGE_TEXT} {_RANGE_TEXT} (wider ranges overflow "
+                f"the floats that place the points and ticks), got {lo:g} {hi:g}"
+            )
+    if args.at_kink is not None and not math.isfinite(args.at_kink):
+        raise ValueError(
+            f"--at-kink must be a finite number for a plot (the filled dot at the kink "
+            f"cannot be drawn at {args.at_kink}), e.g. 0, 1 or 0.5; relukit derivative "
+            "takes nan and inf"
+        )
     from relukit.plot import NUM_MAX  # NumPy, not matplotlib
 
     if not 2 <= args.num <= NUM_MAX:
