@@ -755,3 +755,324 @@ def test_monitor_bad_arguments():
     with pytest.raises(RuntimeError, match="already attached"):
         mon.attach()
     mon.detach()
+
+
+# ---------------------------------------------------------------------------
+# relukit's own functional forms and F.threshold are functional sites
+# ---------------------------------------------------------------------------
+
+
+class OneCall(nn.Module):
+    """``o(f(l(x)))``: one functional activation call of ``f`` in ``forward``."""
+
+    def __init__(self, f, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.l = nn.Linear(4, 6)
+        self.o = nn.Linear(6, 1)
+        self.f = f
+
+    def forward(self, x):
+        return self.o(self.f(self.l(x)))
+
+
+def _relu(z):
+    return np.maximum(z, 0.0)
+
+
+# label -> (the call, its site kind, its output as a NumPy function of the pre-activation)
+FUNCTIONAL_FORMS = {
+    "F.threshold": (lambda rk, rt: lambda z: F.threshold(z, 0.0, 0.0), "threshold", _relu),
+    "F.threshold_inplace": (
+        lambda rk, rt: lambda z: F.threshold(z, 0.0, 0.0, inplace=True),
+        "threshold",
+        _relu,
+    ),
+    "rt.relu": (lambda rk, rt: rt.relu, "relu", _relu),
+    "rt.relu_at_kink": (lambda rk, rt: lambda z: rt.relu(z, at_kink=1.0), "relu", _relu),
+    "rt.relu_inplace": (lambda rk, rt: lambda z: rt.relu(z, inplace=True), "relu", _relu),
+    "rt.leaky_relu": (
+        lambda rk, rt: lambda z: rt.leaky_relu(z, 0.2),
+        "leaky_relu",
+        lambda z: np.where(z > 0, z, 0.2 * z),
+    ),
+    "rt.squared_relu": (lambda rk, rt: rt.squared_relu, "squared_relu", lambda z: _relu(z) ** 2),
+    "rt.function_relu6": (
+        lambda rk, rt: rt.function("relu6"),
+        "relu6",
+        lambda z: np.clip(z, 0.0, 6.0),
+    ),
+    "rk.relu": (lambda rk, rt: rk.relu, "relu", _relu),
+    "rk.squared_relu": (lambda rk, rt: rk.squared_relu, "squared_relu", lambda z: _relu(z) ** 2),
+}
+
+
+@pytest.mark.parametrize("label", sorted(FUNCTIONAL_FORMS))
+def test_relukit_functional_forms_and_threshold_are_functional_sites(label):
+    import relukit as rk
+
+    rt = pytest.importorskip("relukit.torch")
+    make, kind, act = FUNCTIONAL_FORMS[label]
+    model = OneCall(make(rk, rt))
+    plant_dead(model.l, [1, 5])
+    x = torch.randn(120, 4, generator=torch.Generator().manual_seed(1))
+    report = rk.diagnose(model, x, batch_size=50)
+
+    z = lin64(x.double().numpy(), model.l)
+    assert list(report) == [f"{kind}[0]"]
+    site = report[f"{kind}[0]"]
+    assert (site.kind, site.source) == (kind, "functional")
+    assert site.dead_units == dead_oracle(z, -1) == [1, 5]
+    np.testing.assert_allclose(site.activation_rate, (z > 0).mean(0))
+    np.testing.assert_allclose(site.abs_mean, np.abs(act(z)).mean(0), rtol=1e-5, atol=1e-7)
+    assert site.producer == "l"
+
+
+@pytest.mark.parametrize("label", ["rt.reglu", "rk.reglu", "rt.reglu_split"])
+def test_relukit_gated_functional_forms_are_gated_sites(label):
+    import relukit as rk
+
+    rt = pytest.importorskip("relukit.torch")
+
+    class Gated(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.g = nn.Linear(4, 6)
+            self.u = nn.Linear(4, 6)
+
+        def forward(self, x):
+            g, u = self.g(x), self.u(x)
+            if label == "rt.reglu":
+                return rt.reglu(g, u)
+            if label == "rk.reglu":
+                return rk.reglu(g, u)
+            return rt.reglu(torch.cat([u, g], -1))  # one tensor: the second half gates
+
+    model = Gated()
+    plant_dead(model.g, [0, 2])
+    plant_dead(model.u, [4], bias=0.0)  # up is 0 for unit 4: zeros of the output only
+    x = torch.randn(80, 4, generator=torch.Generator().manual_seed(2))
+    report = rk.diagnose(model, x)
+
+    g = lin64(x.double().numpy(), model.g)
+    u = lin64(x.double().numpy(), model.u)
+    assert list(report) == ["reglu[0]"]
+    site = report["reglu[0]"]
+    assert (site.kind, site.source, site.gated) == ("reglu", "functional", True)
+    assert site.dead_units == dead_oracle(g, -1)
+    assert {0, 2} <= set(site.dead_units)
+    assert site.sparsity == pytest.approx((_relu(g) == 0).mean())
+    assert site.output_sparsity == pytest.approx((_relu(g) * u == 0).mean())
+
+
+def test_relukit_torch_runs_untouched_outside_a_session():
+    """The functional forms are seen through wrappers that exist only while a watched
+    forward pass runs; relukit.torch modules stay module sites (not counted twice)."""
+    import relukit as rk
+
+    rt = pytest.importorskip("relukit.torch")
+    from relukit import _dispatch
+    from relukit.torch import _core as tc
+
+    def current():
+        return (tc.apply, tc.apply_gated, _dispatch.apply, _dispatch.apply_gated)
+
+    before = current()
+    seen: list[tuple] = []
+
+    class Spy(nn.Module):
+        def forward(self, x):
+            seen.append(tuple(a is b for a, b in zip(current(), before, strict=True)))
+            if x.shape[0] == 1:
+                raise RuntimeError("boom")
+            return rt.relu(x)
+
+    model = nn.Sequential(nn.Linear(3, 4), rt.ReLU(), nn.Linear(4, 4), Spy())
+    r = rk.diagnose(model, torch.randn(16, 3))
+    assert [(s, r[s].kind, r[s].source) for s in r] == [
+        ("1", "relu", "module"),
+        ("3.relu[0]", "relu", "functional"),
+    ]
+    assert seen == [(False,) * 4]  # wrapped while the pass runs
+    assert current() == before  # and only then
+    with pytest.raises(RuntimeError, match="boom"):
+        rk.diagnose(model, torch.randn(1, 3))
+    assert seen[-1] == (False,) * 4 and current() == before  # also when forward raises
+    with rk.DeadUnitMonitor(model, every=1, functional=False) as mon:
+        model(torch.randn(4, 3))
+    assert seen[-1] == (True,) * 4  # functional=False: nothing wrapped
+    assert list(mon.records[0]["sites"]) == ["1"]
+    assert current() == before
+
+
+def test_relukit_functional_calls_seen_by_nested_sessions_not_other_threads():
+    """Two sessions on one forward pass both see relukit's functional calls (as they
+    both see F.relu); a call made by another thread meanwhile is not counted."""
+    import threading
+
+    import relukit as rk
+
+    rt = pytest.importorskip("relukit.torch")
+    model = OneCall(rt.relu)
+    plant_dead(model.l, [1, 5])
+    with rk.DeadUnitMonitor(model, every=1) as a, rk.DeadUnitMonitor(model, every=1) as b:
+        model(torch.randn(8, 4))
+    for mon in (a, b):
+        assert mon.records[0]["sites"]["relu[0]"]["dead_fraction"] == pytest.approx(2 / 6)
+
+    started = threading.Event()
+    done: list[torch.Size] = []
+
+    def other() -> None:
+        started.wait()
+        done.append(rt.relu(torch.randn(3, 9)).shape)
+
+    thread = threading.Thread(target=other)
+
+    class WaitsForTheThread(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.l = nn.Linear(4, 6)
+
+        def forward(self, x):
+            started.set()
+            thread.join()  # its rt.relu runs while this pass is watched
+            return rt.relu(self.l(x))
+
+    thread.start()
+    report = rk.diagnose(WaitsForTheThread(), torch.randn(5, 4))
+    assert done == [torch.Size([3, 9])]
+    assert list(report) == ["relu[0]"] and report["relu[0]"].n_units == 6
+
+
+# ---------------------------------------------------------------------------
+# the monitor decides on the first counted pass (not an eval pass before training)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["F.relu", "rt.relu"])
+@pytest.mark.parametrize("first_eval", [False, True])
+def test_monitor_watches_functional_sites_after_an_eval_pass(first_eval, call):
+    import relukit as rk
+
+    rt = pytest.importorskip("relukit.torch")
+    model = OneCall(F.relu if call == "F.relu" else rt.relu)
+    plant_dead(model.l, [1, 5])
+    gen = torch.Generator().manual_seed(0)
+    batches = [torch.randn(8, 4, generator=gen) for _ in range(6)]
+    with rk.DeadUnitMonitor(model, every=3) as mon:
+        if first_eval:  # a validation pass before training: not counted, decides nothing
+            model.eval()
+            with torch.no_grad():
+                model(torch.randn(8, 4, generator=gen))
+            model.train()
+        for xb in batches:
+            model(xb)
+    assert [r["step"] for r in mon.records] == [3, 6]
+    for rec, window in zip(mon.records, (batches[:3], batches[3:]), strict=True):
+        z = lin64(torch.cat(window).double().numpy(), model.l)
+        assert list(rec["sites"]) == ["relu[0]"]
+        site = rec["sites"]["relu[0]"]
+        assert site["dead_fraction"] == pytest.approx(np.all(z <= 0, axis=0).mean())
+        assert site["sparsity"] == pytest.approx((z <= 0).mean())
+
+
+def test_monitor_conv1d_channels_after_an_eval_pass():
+    """The producer of a 3-D pre-activation (a Conv1d: units are channels) is traced in
+    the first counted pass, not lost in an eval pass before it."""
+    import relukit as rk
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(2, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 7, 1))
+    with torch.no_grad():
+        model[0].bias[2] = -1e6  # channel 2 never fires
+    with rk.DeadUnitMonitor(model, every=2) as mon:
+        model.eval()
+        model(torch.randn(3, 2, 9))
+        model.train()
+        for _ in range(2):
+            model(torch.randn(3, 2, 9))
+    site = mon.records[0]["sites"]["1"]
+    assert site["n_units"] == 4
+    assert site["dead_fraction"] == 0.25
+
+
+def test_continual_backprop_traces_the_first_training_pass_after_an_eval_pass():
+    """ContinualBackprop's session traces the wiring in the first *training* pass: an
+    eval pass before it neither hides the sites nor leaves them untraced."""
+    import relukit as rk
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    cbp = rk.ContinualBackprop(model, opt, replacement_rate=0.5, maturity_threshold=0)
+    try:
+        model.eval()
+        model(torch.randn(5, 3))
+        with pytest.raises(RuntimeError, match="no activation site was seen"):
+            cbp.step()
+        model.train()
+        model(torch.randn(5, 3))
+        replaced = cbp.step()  # age 1 > 0: all 4 units mature, 0.5 * 4 replaced
+        assert list(replaced) == ["1"] and len(replaced["1"]) == 2
+        assert cbp.n_replaced == {"1": 2} and cbp.skipped == {}
+    finally:
+        cbp.close()
+
+
+# ---------------------------------------------------------------------------
+# a NaN unit: dead and dormant itself, and leaves the other units' scores alone
+# ---------------------------------------------------------------------------
+
+
+def _nan_unit_model() -> nn.Sequential:
+    """``relu(x + b)`` per unit (identity weights), ``b = [0, nan, 0, 0]``."""
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(4))
+        model[0].bias.zero_()
+        model[0].bias[1] = float("nan")
+    return model
+
+
+def test_nan_unit_is_dormant_and_does_not_poison_the_layer_score():
+    import relukit as rk
+
+    model = _nan_unit_model()
+    x = torch.randn(200, 4, generator=torch.Generator().manual_seed(0)).abs() + 0.5
+    report = rk.diagnose(model, x)
+    s = report["1"]
+
+    h = x.double().numpy()  # units 0, 2, 3: h = x > 0; unit 1: NaN
+    healthy = [0, 2, 3]
+    means = h[:, healthy].mean(0)
+    np.testing.assert_allclose(s.score[healthy], means / means.mean(), rtol=1e-6)
+    assert np.isnan(s.score[1])
+    assert s.dead_units == [1]
+    assert s.dormant_units() == [1] and s.dormant_units(0.5) == [1]
+    assert s.dormant_fraction() == 0.25
+    d = json.loads(report.to_json(), parse_constant=lambda c: pytest.fail(f"JSON has {c}"))
+    assert d["sites"][0]["score"][1] is None
+    assert d["sites"][0]["dormant_units"] == [1]
+
+    w_before = model[0].weight.detach().clone()
+    result = rk.recycle(model, report)
+    assert result.sites["1"]["units"] == [1]  # only the broken unit is re-drawn
+    w_after = model[0].weight.detach()
+    assert torch.equal(w_after[healthy], w_before[healthy])
+    assert torch.isfinite(model[0].bias).all()
+    assert np.isfinite(rk.diagnose(model, x)["1"].score).all()  # no NaN unit left
+
+
+def test_monitor_nan_unit_is_dormant_alone():
+    import relukit as rk
+
+    model = _nan_unit_model()
+    gen = torch.Generator().manual_seed(0)
+    with rk.DeadUnitMonitor(model, every=2) as mon:
+        for _ in range(2):
+            model(torch.randn(50, 4, generator=gen).abs() + 0.5)
+    site = mon.records[0]["sites"]["1"]
+    assert site["dead_fraction"] == 0.25
+    assert site["dormant_fraction"] == 0.25

@@ -58,7 +58,8 @@ class ContinualBackprop:
     channel is reset too. Memory: two numbers per unit.
 
     The wiring (which layer feeds a site, which layers read it) is traced in the first
-    training forward pass after construction. Sites whose units flow elsewhere
+    training forward pass after construction (eval-mode passes before it are not
+    counted and trace nothing). Sites whose units flow elsewhere
     (residual sums, the model output) cannot be followed: ``strict=True`` raises a
     ValueError at the first :meth:`step`, ``strict=False`` leaves them alone and lists
     them in :attr:`skipped`.
@@ -214,13 +215,17 @@ class ContinualBackprop:
         if sess is None:
             raise RuntimeError("this ContinualBackprop is closed")
         if sess.tracing:  # no training forward pass yet: nothing is known
+            if sess.uncounted:
+                raise RuntimeError(
+                    "no activation site was seen: only eval-mode forward passes were made "
+                    "since ContinualBackprop was created; it counts training-mode passes"
+                )
             return {}
         if self._plans is None:
             if not sess.sites:
                 raise RuntimeError(
-                    "no activation site was seen: the first forward pass after creating "
-                    "ContinualBackprop must be a training-mode pass of a model with "
-                    "ReLU-family activations"
+                    "no activation site was seen: the first training-mode forward pass "
+                    "after creating ContinualBackprop met no ReLU-family activation"
                 )
             self._plans = self._make_plans(sess)
         self.steps += 1

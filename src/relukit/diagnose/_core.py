@@ -11,8 +11,13 @@ activation is applied:
   :class:`torch.overrides.TorchFunctionMode`; also any function named like a catalogue
   entry that torch has no function for (``squared_relu``, ``reglu``, ``swiglu``, ...)
   and that dispatches through ``__torch_function__`` (``handle_torch_function``), as
-  torch's own functions do. ``torch.clamp(x, min=0)``, ``torch.maximum(x, 0)`` and
-  ``x * (x > 0)`` are *not* recognised: they have many uses besides being an activation.
+  torch's own functions do; and relukit's own functional forms, ``relukit.torch.relu(x,
+  at_kink=1.0)``, ``relukit.torch.squared_relu``, ``relukit.torch.reglu(gate, up)``, and
+  the NumPy API's functions called on a torch tensor (``relukit.relu(x)``), which are
+  plain Python: while a watched forward pass runs, the two functions they all run
+  through are wrapped to dispatch through the mode (:func:`_watch_front`).
+  ``torch.clamp(x, min=0)``, ``torch.maximum(x, 0)`` and ``x * (x > 0)`` are *not*
+  recognised: they have many uses besides being an activation.
 
 A *gated* site (``glu``, ``reglu``, ``geglu``, ``swiglu``, ``bilinear``: ``f(gate) * up``)
 is called with two tensors ``(gate, up)`` or with one tensor split in halves along
@@ -39,7 +44,9 @@ sequence ``(N, T, F)`` whose units are the ``F`` features (the layout of
 from __future__ import annotations
 
 import functools
+import importlib
 import math
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,7 +54,7 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
+from torch.overrides import TorchFunctionMode, handle_torch_function
 
 from relukit.catalogue import Activation, catalogue, get
 
@@ -67,8 +74,10 @@ def _torch_tables() -> tuple[dict[type, str], dict[str, str]]:
     """``(MODULE_KINDS, FUNCTION_KINDS)`` from the catalogue entries' ``torch_name``.
 
     An entry whose ``torch_name`` is ``torch.nn.functional.<f>`` is recognised as the
-    functional ``<f>`` (and its in-place ``<f>_`` where torch has one) and as the
-    ``torch.nn`` module class spelled like ``<f>`` (``leaky_relu`` -> ``LeakyReLU``).
+    functional ``<f>`` (and its in-place ``<f>_`` where torch has one; also by the
+    ``__name__`` the mode sees when it is not ``<f>``: ``F.threshold`` is torch's
+    ``_threshold``, whose sites are named ``threshold``) and as the ``torch.nn`` module
+    class spelled like ``<f>`` (``leaky_relu`` -> ``LeakyReLU``).
     An entry torch has no function for is recognised by its own name (``squared_relu``,
     ``reglu``): a function of that ``__name__`` that dispatches through
     ``__torch_function__``. Names torch uses for something else are left out
@@ -90,6 +99,11 @@ def _torch_tables() -> tuple[dict[type, str], dict[str, str]]:
                 functions[act.name] = act.name
             continue
         functions[fname] = act.name
+        # the name the mode sees: F.threshold is torch's ``_threshold``
+        alias = getattr(getattr(F, fname, None), "__name__", fname)
+        if alias != fname:
+            functions[alias] = act.name
+            _PUBLIC_NAMES[alias] = fname
         if any(hasattr(m, fname + "_") for m in (F, torch, torch.Tensor)):
             functions[fname + "_"] = act.name
         cls = classes.get(fname.replace("_", ""))
@@ -97,6 +111,10 @@ def _torch_tables() -> tuple[dict[type, str], dict[str, str]]:
             modules[cls] = act.name
     return modules, functions
 
+
+#: ``__name__`` of a torch function -> the name it is called by, where they differ
+#: (``F.threshold`` is ``_threshold``): the name of its sites
+_PUBLIC_NAMES: dict[str, str] = {}
 
 #: how a site was found: a module's forward, or a functional call inside one
 SiteSource = Literal["module", "functional"]
@@ -613,23 +631,206 @@ class _Mode(TorchFunctionMode):
         if sess.internal:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
-        kind = FUNCTION_KINDS.get(name)
+        if type(func) is _FrontCall:  # relukit.torch.relu(x), rk.relu(x) on a tensor
+            kind: str | None = func.kind
+        else:
+            kind = FUNCTION_KINDS.get(name)
+            name = _PUBLIC_NAMES.get(name, name)
         top = sess.stack[-1] if sess.stack else None
         in_site_module = top is not None and top[1] is not None
         if kind is None or in_site_module or not args or not isinstance(args[0], torch.Tensor):
             out = func(*args, **kwargs)
-            if sess.tracing and not in_site_module and (top is None or not top[2]):
+            if (
+                sess.tracing
+                and sess.recording
+                and not in_site_module
+                and (top is None or not top[2])
+            ):
                 sess.trace_function(name, args, kwargs, out)
             return out
         parent = top[0] if top is not None else ""
         return sess.functional_site(parent, name, kind, func, args, kwargs)
 
 
+# ---------------------------------------------------------------------------
+# relukit's own functional forms: relukit.torch.relu(x), rk.relu(x) on a torch tensor
+# ---------------------------------------------------------------------------
+
+
+class _FrontCall:
+    """One call of a relukit function on torch tensors, as :class:`_Mode` sees it: a
+    function of the tensors alone (``run``), named like the catalogue entry ``kind``.
+
+    relukit.torch's functional forms (``rt.relu``, ``rt.leaky_relu(x, 0.1)``, the
+    generic ``rt.function(name)``, the gated ``rt.reglu(gate, up)``) and the NumPy
+    API's functions (``rk.relu(t)``) are plain Python: torch's ``__torch_function__``
+    never sees them. The wrappers of :func:`_watch_front` hand such a call to
+    ``handle_torch_function`` as one of these. Keywords given back by the mode (the
+    call's own, so that a gated site reads ``dim``, ``approximate``, ``beta``) are
+    ignored: ``run`` holds the call's arguments. ``run`` calls the wrapper again, as
+    torch's functions dispatch again inside a mode's handler: a session's mode further
+    down the stack sees the call next, and the original runs when none is left.
+    """
+
+    def __init__(self, kind: str, run: Callable[..., Any]) -> None:
+        self.kind = kind
+        self.__name__ = kind
+        self.run = run
+
+    def __call__(self, *tensors: torch.Tensor, **kwargs: Any) -> Any:
+        return self.run(*tensors)
+
+
+def _current_mode() -> Any:
+    """The innermost torch function mode of this thread (None if there is none)."""
+    get_mode = getattr(torch.overrides, "_get_current_function_mode", None)
+    if get_mode is not None:
+        return get_mode()
+    stack = torch.overrides._get_current_function_mode_stack()
+    return stack[-1] if stack else None
+
+
+def _watched() -> bool:
+    """A session's :class:`_Mode` is this thread's innermost torch function mode (inside
+    the mode's own handler it is not: the call there runs unwatched)."""
+    return torch._C._is_torch_function_mode_enabled() and type(_current_mode()) is _Mode
+
+
+def _front_apply(orig: Callable[..., Any]) -> Callable[..., Any]:
+    """``relukit.torch._core.apply(plan, x, inplace, at_kink)``, watched."""
+
+    def apply(plan: Any, x: torch.Tensor, inplace: bool, at_kink: Any) -> Any:
+        if _watched():
+            call = _FrontCall(plan.act.name, lambda t: apply(plan, t, inplace, at_kink))
+            return handle_torch_function(call, (x,), x, **plan.params)
+        return orig(plan, x, inplace, at_kink)
+
+    return apply
+
+
+def _front_apply_gated(orig: Callable[..., Any]) -> Callable[..., Any]:
+    """``relukit.torch._core.apply_gated(plan, gate, up, at_kink)``, watched."""
+
+    def apply_gated(plan: Any, a: torch.Tensor, b: torch.Tensor, at_kink: Any) -> Any:
+        if _watched():
+            call = _FrontCall(plan.act.name, lambda g, u: apply_gated(plan, g, u, at_kink))
+            return handle_torch_function(call, (a, b), a, b, **plan.params)
+        return orig(plan, a, b, at_kink)
+
+    return apply_gated
+
+
+def _api_apply(orig: Callable[..., Any]) -> Callable[..., Any]:
+    """``relukit._dispatch.apply(act, kind, x, args, kwargs, out, at_kink)`` (the NumPy
+    API's ``rk.relu(x, ...)``; ``default_call`` goes through it for tensors), watched
+    for the value on a torch tensor."""
+
+    def apply(
+        act: Any, kind: str, x: Any, args: tuple, kwargs: dict, out: Any, at_kink: Any
+    ) -> Any:
+        if kind == "value" and isinstance(x, torch.Tensor) and _watched():
+            call = _FrontCall(act.name, lambda t: apply(act, kind, t, args, kwargs, out, at_kink))
+            return handle_torch_function(call, (x,), x, **kwargs)
+        return orig(act, kind, x, args, kwargs, out, at_kink)
+
+    return apply
+
+
+def _api_apply_gated(orig: Callable[..., Any]) -> Callable[..., Any]:
+    """``relukit._dispatch.apply_gated`` (``rk.reglu(gate, up)``, ``rk.reglu(x, dim=-1)``),
+    watched for the value on torch tensors."""
+
+    def apply_gated(
+        act: Any, kind: str, x: Any, args: tuple, kwargs: dict, out: Any, at_kink: Any
+    ) -> Any:
+        if kind == "value" and isinstance(x, torch.Tensor) and _watched():
+            if args and isinstance(args[0], torch.Tensor):  # (gate, up)
+                rest = args[1:]
+                call = _FrontCall(
+                    act.name,
+                    lambda g, u: apply_gated(act, kind, g, (u, *rest), kwargs, out, at_kink),
+                )
+                return handle_torch_function(call, (x, args[0]), x, args[0], **kwargs)
+            call = _FrontCall(
+                act.name, lambda t: apply_gated(act, kind, t, args, kwargs, out, at_kink)
+            )
+            return handle_torch_function(call, (x,), x, **kwargs)
+        return orig(act, kind, x, args, kwargs, out, at_kink)
+
+    return apply_gated
+
+
+#: the functions every relukit call on torch tensors runs through, and their wrappers:
+#: relukit.torch's functional forms and modules call ``_core.apply``/``apply_gated``,
+#: the NumPy API's entries ``_dispatch.apply``/``apply_gated`` (all looked up as module
+#: attributes at call time, so replacing the attribute reaches every caller)
+_FRONT_WRAPPERS: dict[tuple[str, str], Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+    ("relukit.torch._core", "apply"): _front_apply,
+    ("relukit.torch._core", "apply_gated"): _front_apply_gated,
+    ("relukit._dispatch", "apply"): _api_apply,
+    ("relukit._dispatch", "apply_gated"): _api_apply_gated,
+}
+_front_lock = threading.Lock()
+_front_users = 0
+#: the modules of :data:`_FRONT_WRAPPERS`, imported once (None: not importable)
+_front_modules: dict[str, Any] = {}
+#: while watched: (module, name, the original, the wrapper put in its place)
+_front_installed: list[tuple[Any, str, Any, Any]] = []
+
+
+def _front_module(name: str) -> Any:
+    if name not in _front_modules:
+        try:
+            _front_modules[name] = importlib.import_module(name)
+        except Exception:  # pragma: no cover - relukit.torch unusable: nothing to watch
+            _front_modules[name] = None
+    return _front_modules[name]
+
+
+def _watch_front(on: bool) -> None:
+    """Make relukit's own functions on torch tensors visible to the sessions' modes
+    (``on``), or stop when no session watches any more.
+
+    While at least one session watches the functional calls of a forward pass, the
+    functions of :data:`_FRONT_WRAPPERS` are replaced by wrappers that hand a call on
+    torch tensors to ``handle_torch_function`` (as a :class:`_FrontCall`) when a
+    session's mode is the calling thread's innermost mode, and otherwise call the
+    original (other threads, other modes, NumPy arrays). Outside a watched forward
+    pass relukit runs untouched: nothing is added to its calls when no diagnostic
+    runs. (About 2 us per watched forward pass, against the tens of us the mode costs.)
+    """
+    global _front_users
+    with _front_lock:
+        if not on:
+            if _front_users == 0:
+                return
+            _front_users -= 1
+            if _front_users == 0:
+                for m, name, orig, wrapper in _front_installed:
+                    if getattr(m, name, None) is wrapper:  # (unless replaced since)
+                        setattr(m, name, orig)
+                _front_installed.clear()
+            return
+        _front_users += 1
+        if _front_users > 1:
+            return
+        for (mod, name), wrap in _FRONT_WRAPPERS.items():
+            m = _front_module(mod)
+            orig = getattr(m, name, None) if m is not None else None
+            if orig is None:  # pragma: no cover - renamed: not watched
+                continue
+            wrapper = wrap(orig)
+            setattr(m, name, wrapper)
+            _front_installed.append((m, name, orig, wrapper))
+
+
 class _Session:
     """Hooks recording every activation site of ``model``.
 
     ``record`` decides per forward pass whether to count (the monitor counts training
-    passes only); ``trace`` follows producers/consumers in the next forward pass.
+    passes only); ``trace`` follows producers/consumers in the next counted forward
+    pass (a pass not counted traces nothing, and with ``functional=None`` does not
+    decide whether functional calls are watched).
     """
 
     _pending_site: str | None = None
@@ -665,6 +866,7 @@ class _Session:
         self.origins: dict[int, _Origin] = {}
         self.module_inputs: dict[str, str] = {}  # traced: module -> module whose output it read
         self.recording = True
+        self.uncounted = 0  # forward passes not counted (``record`` said no)
         self.light = light
         self.zeros = zeros  # count the zeros of the outputs (the sparsity)
         self.handles: list[Any] = []
@@ -711,12 +913,16 @@ class _Session:
             self.mode = _Mode(self)
             self.mode.__enter__()
             self._mode_entered = True
+            _watch_front(True)
 
     def _exit_mode(self) -> None:
         if self._mode_entered and self.mode is not None:
             self._mode_entered = False
-            self.mode.__exit__(None, None, None)
-            self.mode = None
+            try:
+                self.mode.__exit__(None, None, None)
+            finally:
+                self.mode = None
+                _watch_front(False)
 
     def _push(self, name: str, kind: str | None, leaf: bool, root: bool):
         def hook(module: nn.Module, args: tuple) -> None:
@@ -732,13 +938,17 @@ class _Session:
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
             if self.stack:
                 self.stack.pop()
-            if self.tracing:
+            # a pass that is not counted (the monitor: eval mode) traces nothing: the
+            # first counted pass is the traced one
+            if self.tracing and self.recording:
                 self._trace_module(module, args, output)
                 if root and not self.stack:
                     self._trace_output(output)
             if root and not self.stack:
                 self._exit_mode()
-                if self.tracing:
+                if not self.recording:
+                    self.uncounted += 1
+                if self.tracing and self.recording:
                     self.tracing = False
                     self.origins.clear()
                     if self.auto_functional and not any(

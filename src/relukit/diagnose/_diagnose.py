@@ -75,6 +75,10 @@ def diagnose(
     * **τ-dormant** when its ReDo score ``s_i = mean|h_i| / ((1/K) Σ_k mean|h_k|)`` is
       ``<= tau`` (Sokar et al. 2023; all units of a silent layer have score 0).
 
+    A unit whose output held a NaN (a NaN weight or bias) is dead (NaN is not > 0) and
+    dormant, with score NaN; it is left out of the layer's mean, so the other units'
+    scores are what they would be without it.
+
     A site's **sparsity** is the fraction of its output values that are exactly 0
     (``h == 0``: +0 and -0; NaN is not 0), over all units and samples: the activation
     sparsity that ReLU-fication work on language models reports. A dead ReLU unit is 0
@@ -86,7 +90,9 @@ def diagnose(
 
     Sites are ``torch.nn`` activation modules, relukit's torch modules, and (with
     ``functional=True``) calls such as ``F.relu``, ``torch.relu``, ``x.relu()``,
-    ``F.leaky_relu`` inside ``forward``. A module site is named by its qualified name
+    ``F.leaky_relu``, ``F.threshold`` inside ``forward``, relukit's functional forms
+    (``relukit.torch.relu(x, at_kink=1.0)``, ``relukit.torch.squared_relu``) and the
+    NumPy API's functions on a torch tensor (``relukit.relu(x)``). A module site is named by its qualified name
     (``"features.2"``), a functional site by the module whose ``forward`` made the call,
     the function and a counter (``"block.relu[0]"``); a unit is a feature of an
     ``(N, F)`` or ``(N, T, F)`` output and a channel of a conv output ``(N, C, ...)``.

@@ -6,12 +6,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from relukit.diagnose._core import SessionHook, _Session
-from relukit.diagnose._report import _check_tau
+from relukit.diagnose._report import _check_tau, dormant_mask, redo_score
 
 __all__ = ["DeadUnitMonitor"]
 
@@ -27,7 +26,9 @@ class DeadUnitMonitor:
     ``train_only=False``). After every ``every`` steps one record is appended to
     :attr:`records`: per site, the fraction of units whose pre-activation was <= 0 for
     every value of those ``every`` batches (dead over the window), the fraction with
-    ReDo score <= ``tau`` over the window, and the *sparsity*: the fraction of the
+    ReDo score <= ``tau`` over the window (a unit whose output held a NaN counts as dead
+    and dormant, and is left out of the layer's mean: see
+    :attr:`relukit.diagnose.SiteReport.score`), and the *sparsity*: the fraction of the
     activation's output values that were exactly 0 over the window (at a gated site,
     ``f(gate) * up``, the zeros of ``f(gate)``, with the gated output's in
     ``output_sparsity``; see :attr:`relukit.diagnose.SiteReport.sparsity`). Counts stay
@@ -62,8 +63,10 @@ class DeadUnitMonitor:
     functional
         Watch functional calls (``F.relu`` in ``forward``) through a
         ``TorchFunctionMode`` active during the model's forward only. None (default):
-        watch them in the first forward pass and keep watching only if the model makes
-        such calls; module-only models then pay only for their module hooks (within a
+        watch them in the first counted forward pass (the first in training mode,
+        unless ``train_only=False``; eval-mode passes before it do not decide) and keep
+        watching only if the model makes such calls there; module-only models then pay
+        only for their module hooks (within a
         few percent per training step of a 4-layer MLP, against +14 to +38% with the
         mode on: ``relukit experiment monitor-overhead``).
     train_only
@@ -242,11 +245,10 @@ class DeadUnitMonitor:
             alive = alive_t.cpu().numpy()
             # (float64: NumPy has no bfloat16, and a bfloat16 model's sums are bfloat16)
             absm = acc.abs_sum.to(torch.float64).cpu().numpy() / max(acc.n_values, 1)
-            layer = float(absm.mean())
-            score = absm / layer if layer > 0 else np.zeros_like(absm)
+            score = redo_score(absm)  # (a NaN unit is left out of the layer's mean)
             site: dict[str, float] = {
                 "dead_fraction": float(1.0 - alive.mean()),
-                "dormant_fraction": float((score <= self.tau).mean()),
+                "dormant_fraction": float(dormant_mask(score, self.tau).mean()),
             }
             counted = _zeros(acc)
             if counted is not None:

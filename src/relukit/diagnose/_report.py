@@ -123,6 +123,39 @@ def _fraction(count: np.ndarray | None, values: int) -> float:
     return int(count.sum()) / values if values else 0.0
 
 
+def redo_score(abs_mean: np.ndarray) -> np.ndarray:
+    """ReDo scores ``s_i = mean|h_i| / mean_k mean|h_k|`` from each unit's mean ``|h|``.
+
+    The layer's mean runs over the units whose mean is finite: a unit whose output held
+    a NaN (a NaN weight or bias) has a NaN mean, one that overflowed +inf, and either
+    would make every other unit's score NaN or 0. Such a unit keeps its own NaN (+inf)
+    score, and the other units score against the rest of the layer. When the finite
+    means are all 0 (a silent layer) or there are none, those units score 0.
+
+    Parameters
+    ----------
+    abs_mean
+        Per unit: mean of ``|h|`` over its outputs.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per unit: the score (float64).
+    """
+    a = np.asarray(abs_mean, dtype=np.float64)
+    finite = np.isfinite(a)
+    layer = float(a[finite].mean()) if finite.any() else 0.0
+    if not layer > 0:
+        return np.where(finite, 0.0, a)
+    return a / layer
+
+
+def dormant_mask(score: np.ndarray, tau: float) -> np.ndarray:
+    """Per unit: ReDo score ``<= tau``, or NaN (a unit whose output held a NaN, which
+    counts as dormant as it counts as dead: NaN is not > 0)."""
+    return ~(np.asarray(score) > tau)
+
+
 def _check_tau(tau: Any) -> float:
     if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not (tau >= 0):
         raise ValueError(f"tau must be a real number >= 0, got {tau!r}")
@@ -238,15 +271,20 @@ class SiteReport:
 
     @property
     def score(self) -> np.ndarray:
-        """ReDo score ``s_i = mean|h_i| / mean_k mean|h_k|`` (0 for all if the layer is silent)."""
-        layer = float(self.abs_mean.mean()) if self.n_units else 0.0
-        if not layer > 0:
-            return np.zeros_like(self.abs_mean)
-        return self.abs_mean / layer
+        """ReDo score ``s_i = mean|h_i| / mean_k mean|h_k|`` (0 for all if the layer is silent).
+
+        A unit whose output held a NaN (a NaN weight or bias upstream) has score NaN
+        and is left out of the layer's mean ``mean_k``, as is a unit whose mean
+        overflowed to +inf (score +inf): one broken unit does not change the other
+        units' scores (see :func:`redo_score`).
+        """
+        return redo_score(self.abs_mean)
 
     def dormant(self, tau: float | None = None) -> np.ndarray:
-        """Per unit: ReDo score <= ``tau`` (default: the report's tau)."""
-        return self.score <= _check_tau(self.tau if tau is None else tau)
+        """Per unit: ReDo score <= ``tau`` (default: the report's tau). A unit with score
+        NaN (its output held a NaN) is dormant, as it is dead, and :func:`relukit.recycle`
+        re-initialises it."""
+        return dormant_mask(self.score, _check_tau(self.tau if tau is None else tau))
 
     def dormant_units(self, tau: float | None = None) -> list[int]:
         return [int(i) for i in np.flatnonzero(self.dormant(tau))]
@@ -271,7 +309,8 @@ class SiteReport:
             "sparsity": self.sparsity,
             "output_sparsity": self.output_sparsity,
             "activation_rate": [float(v) for v in self.activation_rate],
-            "score": [float(v) for v in self.score],
+            # (null for a score that is not a finite number: strict JSON has no NaN)
+            "score": [float(v) if np.isfinite(v) else None for v in self.score],
             "unit_sparsity": [float(v) for v in self.unit_sparsity],
             "producer": self.producer,
             "consumers": [list(c) for c in self.consumers],
