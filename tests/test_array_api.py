@@ -277,6 +277,27 @@ def test_jax_agrees_with_jax_nn_at_finite_points(name):
 
 
 @pytest.mark.jax
+def test_jax_jit_of_the_derivative_methods():
+    # jax.jit keeps a weak reference to the function it wraps: act.derivative and
+    # act.value_and_derivative (small callable objects) must allow one
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.asarray([-1.0, 0.0, 2.0], dtype=jnp.float32)
+    for name in ("gelu", "relu", "swiglu"):
+        act = rk.get(name)
+        args = (x, x) if act.gated else (x,)
+        want_d = act.derivative(*args)
+        got_d = jax.jit(act.derivative)(*args)
+        got_v, _ = jax.jit(act.value_and_derivative)(*args)
+        np.testing.assert_allclose(np.asarray(got_v), np.asarray(act(*args)), rtol=1e-6)
+        for w, g in zip(
+            want_d if act.gated else (want_d,), got_d if act.gated else (got_d,), strict=True
+        ):
+            np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6)
+
+
+@pytest.mark.jax
 def test_jax_jit_and_vmap():
     import jax
     import jax.numpy as jnp

@@ -279,6 +279,47 @@ def test_masked_array_int_derivative_and_no_mask() -> None:
         rk.relu(m, out=np.empty(3))
 
 
+def test_masked_constant_gives_itself_back_like_numpys_ufuncs() -> None:
+    assert np.maximum(np.ma.masked, 0) is np.ma.masked  # the oracle
+    assert rk.relu(np.ma.masked) is np.ma.masked
+    assert rk.gelu.derivative(np.ma.masked) is np.ma.masked
+    v, d = rk.elu.value_and_derivative(np.ma.masked)
+    assert v is np.ma.masked and d is np.ma.masked
+
+
+def test_gated_masked_arrays_mask_where_either_input_is_masked() -> None:
+    g = np.ma.masked_array([1.0, 2.0, -1.0], mask=[True, False, False])
+    u = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
+    g0, u0 = g.copy(), u.copy()
+    plain = rk.swiglu(g.data, u.data)
+    for r in (rk.swiglu(g, u), *rk.swiglu.derivative(g, u)):
+        assert isinstance(r, np.ma.MaskedArray)
+        assert r.mask.tolist() == [True, True, False]
+    assert rk.swiglu(g, u).data[2] == plain[2]
+    # one masked input, the other plain or a number
+    assert rk.swiglu(g, u.data).mask.tolist() == [True, False, False]
+    assert rk.swiglu(g, 2.0).mask.tolist() == [True, False, False]
+    assert rk.swiglu(g.data, u).mask.tolist() == [False, True, False]
+    # the split form: (up | gate) halves; the derivative is shaped like x
+    x = np.ma.masked_array([[1.0, 2.0, 3.0, 4.0]], mask=[[True, False, False, False]])
+    v, d = rk.swiglu.value_and_derivative(x)
+    assert v.mask.tolist() == [[True, False]]
+    assert d.mask.tolist() == [[True, False, True, False]]
+    assert v.data[0, 1] == rk.swiglu(4.0, 2.0)
+    for a, b in ((g, g0), (u, u0)):  # inputs untouched
+        assert a.mask.tolist() == b.mask.tolist() and a.data.tolist() == b.data.tolist()
+    with pytest.raises(TypeError, match="out= is supported for NumPy arrays only"):
+        rk.swiglu(g, u, out=np.empty(3))
+
+
+def test_gated_entries_refuse_pandas_and_xarray_clearly() -> None:
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(TypeError, match=r"swiglu: .*not a pandas\.DataFrame.*to_numpy"):
+        rk.swiglu(pd.DataFrame([[1.0, 2.0, 3.0, 4.0]]))
+    with pytest.raises(TypeError, match=r"not a pandas\.Series"):
+        rk.reglu(pd.Series([1.0, 2.0]), pd.Series([1.0, 2.0]))
+
+
 @pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_matrix_follows_numpys_rule() -> None:
     mt = np.matrix([[1.0, -2.0], [-0.5, 4.0]])

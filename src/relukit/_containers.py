@@ -238,8 +238,14 @@ def _frame(x: Any, run: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str,
     return tuple(frames) if kind == "both" else frames[0]
 
 
+#: what ``each`` maps for the masked constant (one item per result of a "both" call)
+_BOTH_MASKED = (None, None)
+
+
 def _masked(x: Any, run: Any, each: Any) -> Any:
     np = sys.modules["numpy"]
+    if x is np.ma.masked:  # the masked constant: itself back, as NumPy's ufuncs give it
+        return each(_BOTH_MASKED, lambda r: np.ma.masked)
     data = np.ma.getdata(x)
     mask = np.ma.getmask(x)
 

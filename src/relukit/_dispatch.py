@@ -971,9 +971,59 @@ def _apply_gated(
     at_kink = check_at_kink(act, at_kink)
     if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
         raise TypeError(f"{act.name}: dim must be an int, got {_describe(dim)}")
+    np = numpy()
+    if isinstance(x, np.ma.MaskedArray) or isinstance(up, np.ma.MaskedArray):
+        return _gated_masked(act, kind, x, up, params, out, at_kink, int(dim))
+    for v in (x, up):
+        if _containers.container_kind(type(v)) not in (None, "matrix"):
+            raise TypeError(
+                f"{act.name}: the gated entries take NumPy or Array API arrays, not a "
+                f"{_containers.describe(v)}; pass its values (.to_numpy(), .values)"
+            )
     if up is None:
         return _gated_split(act, kind, x, params, out, at_kink, int(dim))
     return _gated_pair(act, kind, x, up, params, out, at_kink)
+
+
+def _gated_masked(
+    act: Activation,
+    kind: str,
+    x: Any,
+    up: Any,
+    params: dict,
+    out: Any,
+    at_kink: Any,
+    dim: int,
+) -> Any:
+    """A gated entry on masked arrays: the results are masked wherever an input they
+    depend on is (``f(gate) * up`` and its derivatives depend on both), computed on the
+    arrays' data."""
+    np = numpy()
+    if out is not None:
+        raise TypeError(
+            f"{act.name}: out= is supported for NumPy arrays only, not for a masked array; "
+            "use the returned object"
+        )
+    data = np.ma.getdata(x)
+    mask = np.ma.getmaskarray(x)
+    if up is None:
+        res = _gated_split(act, kind, data, params, None, at_kink, dim)
+        axis = range(data.ndim)[dim]  # (checked by _gated_split)
+        h = data.shape[axis] // 2
+        both = np.take(mask, range(h), axis) | np.take(mask, range(h, 2 * h), axis)
+        full = np.concatenate([both, both], axis=axis)  # (d/d up, d/d gate) in one array
+    else:
+        res = _gated_pair(act, kind, data, np.ma.getdata(up), params, None, at_kink)
+        both = mask | np.ma.getmaskarray(up)
+        full = both
+
+    def wrap(r: Any) -> Any:
+        if isinstance(r, tuple):
+            return tuple(wrap(v) for v in r)
+        m = both if np.shape(r) == both.shape else full
+        return np.ma.masked_array(r, mask=np.broadcast_to(m, np.shape(r)).copy())
+
+    return wrap(res)
 
 
 def _gated_operand(act: Activation, what: str, v: Any) -> Any:

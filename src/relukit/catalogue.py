@@ -741,7 +741,7 @@ class _Method:
     :mod:`relukit._dispatch`.
     """
 
-    __slots__ = ("__dict__", "_act", "_kind")
+    __slots__ = ("__dict__", "__weakref__", "_act", "_kind")  # (weakref: jax.jit caches by it)
 
     def __init__(self, act: Activation, kind: str) -> None:
         self._act = act
