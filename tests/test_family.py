@@ -977,3 +977,24 @@ def test_rrelu_training_in_relukit_jax_uses_the_same_draw():
     d = rk.rrelu.derivative(np.asarray(x), training=True, rng=2)  # float32, same seed
     np.testing.assert_array_equal(np.asarray(g), d)
     assert ((d[:5] >= 1 / 8) & (d[:5] < 1 / 3)).all() and (d[5:] == 1).all()
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_a_kink_the_dtype_cannot_hold_is_at_no_input(kernels):
+    # softplus's kink is at threshold / beta, a float64 number (1/3 rounded): no float32
+    # number is there, so at_kink applies to none (the float32 neighbour 0.33333334 once
+    # took it on the kernels, not on the NumPy formulas nor in torch); in float64 the
+    # kink's own number takes it
+    from relukit import _kernels
+
+    with _kernels.switched(enabled=kernels):
+        x = np.full(300, 1 / 3, np.float32)
+        plain = rk.softplus.derivative(x, beta=3.0, threshold=1.0)
+        d = rk.softplus.derivative(x, beta=3.0, threshold=1.0, at_kink=0.375)
+        np.testing.assert_array_equal(d, plain)
+        assert d[0] != 0.375
+        x64 = np.full(300, 1 / 3)
+        assert (rk.softplus.derivative(x64, beta=3.0, threshold=1.0, at_kink=0.375) == 0.375).all()
+        # a kink the dtype holds still takes at_kink
+        x = np.full(300, 0.5, np.float32)
+        assert (rk.softplus.derivative(x, beta=2.0, threshold=1.0, at_kink=0.375) == 0.375).all()

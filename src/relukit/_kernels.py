@@ -499,6 +499,11 @@ def _kink_block(np: Any, dtype: Any, at_kink: float | None, kinks: list[float]) 
     kv = 0.0 if at_kink is None else at_kink
     with np.errstate(all="ignore"):
         block = np.array([0.0, 0.0, 0.0, kv, k0, k1], dtype=dtype)
+    # a kink that the dtype cannot hold (softplus's threshold / beta = 1/3 in float32)
+    # is at no input of it: NaN, equal to nothing (rounded, it would catch a neighbour)
+    for i, k in ((4, k0), (5, k1)):
+        if float(block[i]) != k:
+            block[i] = np.nan
     block.flags.writeable = False
     return block
 
