@@ -343,6 +343,28 @@ def test_inplace_without_autograd_still_invalidates_saved_tensors(name, dtype, g
             d.sum().backward()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", ["ReLU", "GELU", "SiLU", "LeakyReLU", "ELU", "Hardswish"])
+def test_the_output_keeps_the_inputs_layout_like_torch(name, dtype):
+    # torch's elementwise operations keep a dense input's strides (channels_last, a
+    # transpose); the values are those of the contiguous input
+    base = torch.randn(2, 3, 4, 5, dtype=torch.float64).to(dtype)
+    for x in (
+        base.contiguous(memory_format=torch.channels_last),
+        base.transpose(1, 3),
+        base[:, :, ::2],  # not dense: torch's result is contiguous
+    ):
+        mine, ref = getattr(rt, name)(), getattr(nn, name)()
+        y = mine(x)
+        assert y.stride() == ref(x).stride(), (x.stride(), y.stride())
+        assert torch.equal(y, mine(x.contiguous()))
+        if name in INPLACE:
+            xi = x.clone()  # (clone keeps a dense layout, and makes the others contiguous)
+            strides = xi.stride()
+            assert getattr(rt, name)(inplace=True)(xi) is xi and xi.stride() == strides
+            assert torch.equal(xi, y)
+
+
 def test_inplace_into_an_inference_tensor_outside_inference_mode_fails_like_torch():
     with torch.inference_mode():
         t = torch.tensor([-1.0, 2.0])

@@ -329,6 +329,20 @@ def _lean_backward(kp: Any, t: torch.Tensor, g: torch.Tensor) -> torch.Tensor | 
     return None if res is _kernels.NOT_RUN else out
 
 
+def _flat(t: torch.Tensor) -> torch.Tensor | None:
+    """A 1-D view of the memory of ``t`` if its elements fill it without gaps or overlap
+    in some order of the dimensions (contiguous, channels_last, transposed), else None.
+    An elementwise result written through such a view into ``empty_like(t)`` (the same
+    strides) is the result in ``t``'s layout."""
+    dims = sorted((st, sz) for st, sz in zip(t.stride(), t.shape, strict=True) if sz != 1)
+    expect = 1
+    for st, sz in dims:
+        if st != expect:
+            return None
+        expect *= sz
+    return t.as_strided((t.numel(),), (1,), t.storage_offset())
+
+
 def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
     xd = x.detach()
     if xd.dtype in _FLAT and xd.is_contiguous():
@@ -337,6 +351,21 @@ def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | 
             return None
         if kp.channel is None:
             return _lean_value(kp, xd, inplace)
+    elif xd.dtype in _FLAT and (xf := _flat(xd)) is not None:
+        # dense in another order (channels_last, a transpose): the flat kernel on the
+        # memory, the output in x's layout (as torch's elementwise operations keep it)
+        kp = _kernel_plan(pl, "value", _numpy_dtype(xd.dtype), None)
+        if kp is None:
+            return None
+        if kp.channel is None:
+            if inplace:
+                return None if _lean_value(kp, xf, True) is None else xd
+            y = torch.empty_like(xd)
+            yf = _flat(y)
+            if yf is not None and y.stride() == xd.stride():
+                fresh = y.numel() * y.element_size()
+                res = kp.run_flat(xf.numpy(), yf.numpy(), fresh=fresh)
+                return None if res is _kernels.NOT_RUN else y
     if xd.dtype not in _NUMPY_DTYPES:  # bfloat16: float32's kernel, rounded once more
         y = _value_cpu(pl, xd.float(), False)
         if y is None:
@@ -350,7 +379,7 @@ def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | 
     if inplace and xd.is_contiguous():
         res = kp.run(arr, arr)
         return None if res is _kernels.NOT_RUN else xd
-    y = torch.empty(xd.shape, dtype=xd.dtype)
+    y = torch.empty_like(xd)  # (x's layout where it is dense, else contiguous)
     res = kp.run(arr, y.numpy())
     if res is _kernels.NOT_RUN:
         return None
