@@ -1016,6 +1016,22 @@ def test_jit_trace_keeps_minus_zero_limits_beside_other_zeros():
         assert _same_bits(got.detach(), want), (got, want)
 
 
+@pytest.mark.parametrize("module", ["SquaredReLU", "StarReLU"])
+def test_jit_trace_and_script_where_the_derivative_overflows(module):
+    # squared_relu'(2e38) = 4e38 is inf in float32: the traced value once added
+    # 0 * inf = NaN, and at +inf the unused branch sent NaN into the gradient
+    make = (lambda: rt.StarReLU(learnable=False)) if module == "StarReLU" else rt.SquaredReLU
+    x = torch.tensor([math.inf, 2e38, 3.0, -1.0, -math.inf])
+    want_y, want_g = _grad_of(make(), x, torch.ones(5))
+    assert not want_y.isnan().any() and not want_g.isnan().any()
+    scripted = torch.jit.script(make())
+    assert _same_bits(scripted(x), want_y)
+    for g in _trace_round_trip(make(), torch.randn(5)):
+        got_y, got_g = _grad_of(g, x, torch.ones(5))
+        assert _same_bits(got_y.detach(), want_y), (got_y, want_y)
+        assert _same_bits(got_g, want_g), (got_g, want_g)
+
+
 def test_jit_trace_gradient_at_nan_is_nan():
     x = torch.tensor([-1.0, math.nan, 2.0, 0.0])
     for name in NAN_PIECEWISE:

@@ -49,9 +49,18 @@ def gradient_term(x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
 
     ``x - x.detach()`` is ``+0.0`` with derivative 1, ``x.detach() - x`` is ``+0.0`` with
     derivative -1; the product with ``d`` takes the sign that makes the term ``-0.0``.
+    Where ``d`` is infinite at a finite ``x`` (squared_relu' of 2e38 in float32) that
+    product would be ``0 * inf``, NaN: there ``-sqrt(±u)`` is ``-0.0`` with the infinite
+    derivative, as in :func:`kink_term`. At a non-finite ``x`` the term is not used (the
+    caller selects another value) and its derivative is 0, never NaN.
     """
     c = x.detach()
-    return torch.where(torch.signbit(d), (x - c) * d, -((c - x) * d))
+    fin = torch.isfinite(c)
+    big = torch.isinf(d) & fin
+    dd = torch.where(big | ~fin, 0.0, d)
+    t = torch.where(torch.signbit(dd), (x - c) * dd, -((c - x) * dd))
+    u = torch.where(big, torch.where(d > 0, c - x, x - c), 1.0)  # 1: sqrt' finite
+    return torch.where(big, -u.sqrt(), t)
 
 
 def kink_term(x: torch.Tensor, mask: torch.Tensor, at_kink: float) -> torch.Tensor:
@@ -104,8 +113,11 @@ def value(
     c = src.detach()
     y = formula(pl, "value", c)
     d = formula(pl, "derivative", c)
-    inf = torch.where(torch.isinf(y), src * d, y)  # at x = ±inf
-    out = torch.where(torch.isfinite(src), y + gradient_term(src, d), inf)
+    fin = torch.isfinite(c)
+    # at x = ±inf, where the value is infinite: x * f'(x), that value (d is 0 at finite
+    # x there: the branch is not used, and its derivative must not be 0 * inf)
+    inf = torch.where(torch.isinf(y) & ~fin, src * torch.where(fin, 0.0, d), y)
+    out = torch.where(fin, y + gradient_term(src, d), inf)
     out = _fix(src, out, pl.kinks if at_kink is not None else (), at_kink, True)
     return x.copy_(out) if inplace else out
 
