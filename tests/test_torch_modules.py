@@ -273,6 +273,21 @@ def test_prelu_frozen_weight_saves_one_byte_per_element():
     assert saved_bytes(ref, x.clone().requires_grad_()) == 4 * x.numel()  # torch: the input
 
 
+def test_prelu_a_nan_weight_is_never_hidden():
+    # the limit 0 * -inf = -0.0 (a zero weight at -inf) is the only NaN turned into a
+    # number; a NaN weight gives NaN where torch's does, with ±inf in the input too
+    x = torch.tensor([[-1.0, -math.inf], [math.inf, -math.inf], [0.0, -2.0]])
+    for w in ([math.nan], [0.0], [0.25], [0.0, math.nan]):
+        wt = torch.tensor(w)
+        got = rt.prelu(x, wt)
+        want = torch.nn.functional.prelu(x, wt)
+        zero_at_minus_inf = (x == -math.inf) & (wt.reshape(1, -1) == 0)
+        want = torch.where(zero_at_minus_inf, -0.0, want)
+        assert same(got, want), (w, got, want)
+        xr = x.clone().requires_grad_()
+        assert same(rt.prelu(xr, wt).detach(), want)
+
+
 def test_prelu_weight_gradient_equals_torch():
     torch.manual_seed(0)
     x = torch.randn(5, 3, 4, 4)

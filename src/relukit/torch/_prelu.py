@@ -36,9 +36,10 @@ def _all_finite(x: torch.Tensor) -> bool | None:
     return x.numel() == 0 or math.isfinite(x.detach().sum().item())
 
 
-def _value_fix(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The limit -0.0 where ATen's ``w * x`` is ``0 * -inf`` (NaN from a non-NaN ``x``)."""
-    return y.masked_fill((y != y) & (x == x), -0.0)
+def _value_fix(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """The limit -0.0 where ATen's ``w * x`` is ``0 * -inf`` (a zero weight at -inf); a
+    NaN weight's NaN stays (a NaN is never hidden)."""
+    return y.masked_fill((y != y) & (x == -math.inf) & (_prelu_view(x, w) == 0), -0.0)
 
 
 def _nan_fix(x: torch.Tensor, g: torch.Tensor, gi: torch.Tensor) -> torch.Tensor:
@@ -99,7 +100,7 @@ class _PReLUCore(torch.autograd.Function):
     ) -> tuple[torch.Tensor, ...]:
         y = torch.ops.aten._prelu_kernel(x, _prelu_view(x, w))
         if not finite:
-            y = _value_fix(x, y)
+            y = _value_fix(x, y, w)
         extras = [x > 0] if lean else []
         if lean and not finite:  # NaN inputs, for a NaN gradient (x > 0 sends NaN to w)
             extras.append(x.isnan())
@@ -197,4 +198,4 @@ def prelu(
         fn = _PReLUCore if torch.compiler.is_compiling() else PReLUFunction
         return _call(fn, input, weight, at_kink, lean, bool(finite))[0]
     y = F.prelu(input, weight)
-    return y if finite else _value_fix(input, y)
+    return y if finite else _value_fix(input, y, weight)
