@@ -246,6 +246,17 @@ def test_star_relu_learnable_parameters_gradients():
     close(m(x), star_relu_composite(x, m.scale.detach(), m.bias.detach()))
 
 
+def test_star_relu_parameter_gradients_with_a_nan_input_are_nan():
+    # a NaN in x is never hidden: the gradients of scale and bias are NaN (bias's sum
+    # once left the NaN element out); without NaN they are the sums
+    m = MODULES["star_relu"](scale=1.5, bias=-0.25)
+    m(torch.tensor([1.0, math.nan, -2.0])).sum().backward()
+    assert m.scale.grad.isnan().all() and m.bias.grad.isnan().all()
+    m.zero_grad()
+    m(torch.tensor([1.0, 3.0, -2.0])).sum().backward()
+    assert m.bias.grad.tolist() == [3.0] and m.scale.grad.tolist() == [10.0]
+
+
 def test_star_relu_per_sample_gradients_of_its_parameters():
     x, _ = pair((6, 5))
     m = MODULES["star_relu"](scale=1.5, bias=-0.25).double()

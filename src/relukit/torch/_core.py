@@ -1069,6 +1069,14 @@ class _Learned(torch.autograd.Function):
                 grads[0] = formula_with(act, "derivative", saved[0], tuple(saved[1:])) * g
             else:
                 grads[0] = grad(pl, g, saved[0])
+            # a NaN in x: the parameters' gradients are NaN (the formula's NaN rule
+            # selects x's NaN there, which sent those elements' share nowhere: StarReLU's
+            # bias gradient left them out of its sum)
+            xnan = saved[0].isnan().any()  # (a tensor: no host sync)
+            for i in range(1, len(grads)):
+                gp = grads[i]
+                if gp is not None:
+                    grads[i] = torch.where(xnan, gp.new_full((), math.nan), gp)
         out = [grads[0], None]
         for p, gp in zip(saved[1:], grads[1:], strict=True):
             out.append(None if gp is None else gp.sum_to_size(p.shape))
