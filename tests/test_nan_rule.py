@@ -331,3 +331,33 @@ def test_quieted_helper():
         assert np.array_equal(q.view(UINT[size]) & ~UINT[size](QUIET[size]),
                               n.view(UINT[size]) & ~UINT[size](QUIET[size]))  # fmt: skip
     assert math.isnan(float(quieted(nans(np.float64))[2]))
+
+
+#: bfloat16 NaNs: quiet and signalling (payload in the low bits), both signs
+BF16_NANS = [0x7FC0, 0xFFC0, 0x7F81, 0xFF85, 0x7FFF]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["relu", "gelu", "elu", "leaky_relu", "swiglu"])
+def test_relukit_torch_bfloat16_keeps_the_nans_sign_and_payload(name):
+    # bfloat16 is computed in float32 and rounded once; torch's float32 -> bfloat16 cast
+    # turns every NaN into 0xffff, so relukit puts the input's NaN (quieted) back
+    torch = pytest.importorskip("torch")
+    import relukit.torch as rt
+
+    raw = torch.tensor([b - (1 << 16) if b >= 1 << 15 else b for b in BF16_NANS], dtype=torch.int16)
+    x = torch.cat([raw.view(torch.bfloat16), torch.tensor([1.0, -2.0], dtype=torch.bfloat16)])
+    want = [(b | 0x0040) for b in BF16_NANS]  # the quiet bit of bfloat16
+    xr = x.clone().requires_grad_()
+    fn = getattr(rt, name)
+    # (the gated entry: x as the gate, a separate up: the gradient of a tensor used twice
+    # is summed by torch's autograd, in bfloat16, whose NaN is torch's own)
+    y = fn(xr, torch.ones_like(x)) if name == "swiglu" else fn(xr)
+    y.backward(torch.ones_like(y))
+
+    def top(t):
+        return [v & 0xFFFF for v in t.detach().view(torch.int16)[: len(BF16_NANS)].tolist()]
+
+    assert top(y) == want
+    assert top(xr.grad) == want
+    assert not y.detach()[len(BF16_NANS) :].isnan().any()

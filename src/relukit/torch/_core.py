@@ -343,6 +343,14 @@ def _flat(t: torch.Tensor) -> torch.Tensor | None:
     return t.as_strided((t.numel(),), (1,), t.storage_offset())
 
 
+def _bf16(r: torch.Tensor) -> torch.Tensor:
+    """The float32 result ``r`` rounded once to bfloat16, its NaNs with their sign and
+    payload (quieted already): torch's cast gives 0xffff for every NaN. A float32 NaN's
+    top 16 bits are that bfloat16 NaN."""
+    top = (r.view(torch.int32) >> 16).to(torch.int16).view(torch.bfloat16)
+    return torch.where(r != r, top, r.to(torch.bfloat16))
+
+
 def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
     xd = x.detach()
     if xd.dtype in _FLAT and xd.is_contiguous():
@@ -370,7 +378,7 @@ def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | 
         y = _value_cpu(pl, xd.float(), False)
         if y is None:
             return None
-        y = y.to(xd.dtype)
+        y = _bf16(y)
         return xd.copy_(y) if inplace else y
     kp = _kernel_plan(pl, "value", _numpy_dtype(xd.dtype), None)
     if kp is None:
@@ -464,7 +472,7 @@ def _grad_cpu(
     gd, td = g.detach(), t.detach()
     if td.dtype not in _NUMPY_DTYPES:  # bfloat16: in float32, rounded once more
         gi = _grad_cpu(pl, gd.float(), td.float(), at_kink, from_output)
-        return None if gi is None else gi.to(td.dtype)
+        return None if gi is None else _bf16(gi)
     if td.dtype == torch.float16:
         # (the kernels' backward takes float32/float64) the derivative in float16, then
         # times g in float16 (one product of float16 numbers, rounded once): the NumPy
@@ -840,7 +848,7 @@ def _gated_cpu(
     dtype = ins[0].dtype
     if dtype not in _NUMPY_DTYPES:  # bfloat16: float32's kernel, rounded once more
         out = _gated_cpu(pl, kind, tuple(t.float() for t in ins), n_out, at_kink)
-        return None if out is None else tuple(o.to(dtype) for o in out)
+        return None if out is None else tuple(_bf16(o) for o in out)
     kp = _kernel_plan(pl, kind, _numpy_dtype(dtype), at_kink)
     if kp is None:
         return None
