@@ -375,11 +375,11 @@ def _value_cpu(pl: TorchPlan, x: torch.Tensor, inplace: bool) -> torch.Tensor | 
                 res = kp.run_flat(xf.numpy(), yf.numpy(), fresh=fresh)
                 return None if res is _kernels.NOT_RUN else y
     if xd.dtype not in _NUMPY_DTYPES:  # bfloat16: float32's kernel, rounded once more
-        y = _value_cpu(pl, xd.float(), False)
-        if y is None:
+        y32 = _value_cpu(pl, xd.float(), False)
+        if y32 is None:
             return None
-        y = _bf16(y)
-        return xd.copy_(y) if inplace else y
+        yb = _bf16(y32)
+        return xd.copy_(yb) if inplace else yb
     kp = _kernel_plan(pl, "value", _numpy_dtype(xd.dtype), None)
     if kp is None:
         return None
