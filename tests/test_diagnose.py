@@ -1076,3 +1076,171 @@ def test_monitor_nan_unit_is_dormant_alone():
     site = mon.records[0]["sites"]["1"]
     assert site["dead_fraction"] == 0.25
     assert site["dormant_fraction"] == 0.25
+
+
+# ---------------------------------------------------------------------------
+# half-precision models: per-unit sums in float32 at least
+# ---------------------------------------------------------------------------
+
+# incoming weight of each unit (all 4 inputs alike, bias 0): with x in [0, 1), units
+# at about 50 (a float16 sum of a few hundred overflows), unit 2 at about 0.005
+# (dormant), unit 4 dead
+_HALF_SLOPES = [25.0, 30.0, 0.0025, 20.0, -1.0, 25.0, 28.0, 22.0]
+
+
+def _half_model(dtype) -> nn.Sequential:
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor(_HALF_SLOPES)[:, None].expand(8, 4))
+        model[0].bias.zero_()
+        model[2].weight.fill_(1.0)
+        model[2].weight[0, 6] = 0.01  # unit 6: the least useful live unit downstream
+    return model.to(dtype)
+
+
+def _half_batches(dtype) -> list:
+    gen = torch.Generator().manual_seed(0)
+    return [torch.rand(512, 4, generator=gen).to(dtype) for _ in range(4)]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_model_dormant_units_match_float64_oracle(dtype):
+    """The sums of |h| of a float16 model overflowed to inf in the monitor (a dormant
+    unit next to units at ~50 was reported as not dormant): they are float32 now."""
+    import relukit as rk
+
+    dt = getattr(torch, dtype)
+    model = _half_model(dt)
+    xs = _half_batches(dt)
+
+    # oracle: the pre-activations in float64 from the (half-precision) weights
+    z = np.concatenate([lin64(x.double().numpy(), model[0]) for x in xs])
+    means = _relu(z).mean(0)
+    score = means / means.mean()
+    dormant = [int(i) for i in np.flatnonzero(score <= 0.1)]
+    dead = dead_oracle(z, -1)
+    assert (dormant, dead) == ([2, 4], [4])  # (the model is what it is meant to be)
+
+    with rk.DeadUnitMonitor(model, every=4) as mon:
+        for x in xs:
+            model(x)
+    site = mon.records[0]["sites"]["1"]
+    assert site["dead_fraction"] == len(dead) / 8
+    assert site["dormant_fraction"] == len(dormant) / 8
+
+    report = rk.diagnose(model, torch.cat(xs), batch_size=512)
+    s = report["1"]
+    assert s.dead_units == dead
+    assert s.dormant_units() == dormant
+    np.testing.assert_allclose(s.score, score, rtol=2e-2, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_continual_backprop_half_precision_model_replaces_the_least_useful(dtype):
+    """Utilities of a float16 model were inf for every unit at ~50 (ties): the unit
+    whose outgoing weight is 0.01 was not told from the others."""
+    import relukit as rk
+
+    dt = getattr(torch, dtype)
+    model = _half_model(dt)
+    xs = _half_batches(dt)
+    z = np.concatenate([lin64(x.double().numpy(), model[0]) for x in xs])
+    util = _relu(z).mean(0) * np.abs(model[2].weight.detach().double().numpy()).sum(0)
+    lowest = sorted(int(i) for i in np.argsort(util)[:3])
+    assert lowest == [2, 4, 6]
+
+    cbp = rk.ContinualBackprop(model, None, replacement_rate=3 / 8, maturity_threshold=0)
+    try:
+        for x in xs:
+            model(x)
+        assert cbp.step() == {"1": lowest}
+    finally:
+        cbp.close()
+
+
+# ---------------------------------------------------------------------------
+# relukit.torch's rrelu: an rrelu site (it computes through leaky_relu in evaluation)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["rt.rrelu", "rt.function", "rt.RReLU", "rk.rrelu"])
+def test_relukit_rrelu_is_an_rrelu_site_in_training_and_evaluation(form):
+    import relukit as rk
+
+    rt = pytest.importorskip("relukit.torch")
+    lo, hi = 0.1, 0.3
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.l = nn.Linear(4, 6)
+            self.act = rt.RReLU(lo, hi)
+            self.o = nn.Linear(6, 1)
+
+        def forward(self, x):
+            z = self.l(x)
+            if form == "rt.rrelu":
+                h = rt.rrelu(z, lo, hi, self.training)
+            elif form == "rt.function":
+                h = rt.function("rrelu")(z, lo, hi, training=self.training)
+            elif form == "rk.rrelu":
+                h = rk.rrelu(z, lo, hi)
+            else:
+                h = self.act(z)
+            return self.o(h)
+
+    model = Net()
+    plant_dead(model.l, [3])
+    x = torch.randn(100, 4, generator=torch.Generator().manual_seed(1))
+    name = "act" if form == "rt.RReLU" else "rrelu[0]"
+    source = "module" if form == "rt.RReLU" else "functional"
+
+    report = rk.diagnose(model, x)  # evaluation: the slope is (lo + hi) / 2
+    assert list(report) == [name]
+    site = report[name]
+    assert (site.kind, site.source) == ("rrelu", source)
+    z = lin64(x.double().numpy(), model.l)
+    assert site.dead_units == dead_oracle(z, -1) == [3]
+    h = np.where(z > 0, z, (lo + hi) / 2 * z)
+    np.testing.assert_allclose(site.abs_mean, np.abs(h).mean(0), rtol=1e-5, atol=1e-7)
+
+    if form == "rk.rrelu":
+        return  # (the NumPy API's rrelu has no training mode)
+    model.train()  # training: torch's own random-slope rrelu runs
+    with rk.DeadUnitMonitor(model, every=2) as mon:
+        model(x)
+        model.eval()
+        model(x)  # (not counted)
+        model.train()
+        model(x)
+    assert list(mon.records[0]["sites"]) == [name]
+    assert mon.records[0]["sites"][name]["dead_fraction"] == pytest.approx(1 / 6)
+
+
+# ---------------------------------------------------------------------------
+# ContinualBackprop: a NaN unit is replaced first, the others rank as before
+# ---------------------------------------------------------------------------
+
+
+def test_continual_backprop_replaces_a_nan_unit_first():
+    import relukit as rk
+
+    model = _nan_unit_model()  # unit 1: NaN
+    with torch.no_grad():
+        model[2].weight.copy_(torch.tensor([[1.0, 1.0, 1.0, 0.01]]))  # unit 3: least useful
+        model[2].bias.zero_()
+    gen = torch.Generator().manual_seed(0)
+    xs = [torch.randn(50, 4, generator=gen).abs() + 0.5 for _ in range(2)]
+    cbp = rk.ContinualBackprop(model, None, replacement_rate=0.5, maturity_threshold=0)
+    try:
+        for x in xs:
+            model(x)
+        # 4 mature units x 0.5: the NaN unit, then the lowest finite utility
+        assert cbp.step() == {"1": [1, 3]}
+        assert torch.isfinite(model[0].bias).all() and torch.isfinite(model[0].weight).all()
+        for x in xs:
+            assert torch.isfinite(model(x)).all()
+        assert cbp.step() == {"1": [1, 3]}  # (outgoing weights 0: utility 0, finite)
+    finally:
+        cbp.close()

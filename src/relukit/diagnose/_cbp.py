@@ -26,11 +26,12 @@ def _out_magnitude(plan: SitePlan, n_units: int) -> torch.Tensor:
     """Per unit: sum of |outgoing weights| over every consumer (float64)."""
     total = torch.zeros(n_units, dtype=torch.float64, device=plan.layer.weight.device)
     for _, c, spatial in plan.consumers:
-        w = c.weight.detach().abs()
-        per_col = w.sum(0) if w.ndim == 2 else w.sum(dim=[d for d in range(w.ndim) if d != 1])
+        w = c.weight.detach().abs()  # (summed in float64: a float16 sum may overflow)
+        dims = [0] if w.ndim == 2 else [d for d in range(w.ndim) if d != 1]
+        per_col = w.sum(dim=dims, dtype=torch.float64)
         if spatial is not None:
             per_col = per_col.reshape(n_units, spatial).sum(1)
-        total += per_col.to(torch.float64)
+        total += per_col
     return total
 
 
@@ -56,6 +57,16 @@ class ContinualBackprop:
     weights (the network's function does not jump), zero optimizer state for exactly
     those weights (Adam moments, momentum), utility 0 and age 0; after a batch norm its
     channel is reset too. Memory: two numbers per unit.
+
+    A unit whose output held a NaN (a NaN incoming weight or bias), or whose
+    contribution is NaN otherwise (``inf × 0``: an overflowing output whose outgoing
+    weights are 0), is broken: its utility is NaN until it is replaced, every other
+    unit's utility is computed as usual (each unit's from its own output and weights),
+    and among the mature units it ranks below every finite utility, so it is among the
+    first replaced (several NaN units: in any order). This is the rule of
+    :attr:`relukit.diagnose.SiteReport.score`, where such a unit is dormant and
+    :func:`relukit.recycle` re-initialises it. Whatever the model's dtype (float16,
+    bfloat16), the sums behind the utilities are float32 or wider.
 
     The wiring (which layer feeds a site, which layers read it) is traced in the first
     training forward pass after construction (eval-mode passes before it are not
@@ -250,6 +261,8 @@ class ContinualBackprop:
                     continue
                 self._pending[name] -= k
                 corrected = util / (1 - eta ** age.to(torch.float64)) if eta > 0 else util
+                # a NaN utility (a broken unit) ranks below every number: replaced first
+                corrected = torch.where(corrected.isnan(), -torch.inf, corrected)
                 corrected = torch.where(mature, corrected, torch.inf)
                 idx = torch.topk(corrected, k, largest=False).indices.sort().values
                 reinit_units(plan, idx, self.optimizer)

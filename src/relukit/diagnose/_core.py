@@ -46,6 +46,7 @@ from __future__ import annotations
 import functools
 import importlib
 import math
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -216,6 +217,22 @@ INT32_COUNT_LIMIT = 2**31 - 1
 _SMALL_COUNT = 4096
 
 
+def sum_dtype(t: torch.Tensor) -> torch.dtype | None:
+    """The dtype to sum ``t`` into for a per-unit statistic: float32 for a floating dtype
+    narrower than float32 (float16, bfloat16, float8), else None (``t``'s own: float32
+    and float64 stay, integers sum into int64).
+
+    A float16 sum overflows to inf past 65504 (a few hundred values of 100), and a
+    bfloat16 running sum stops growing once it is 256 times the values added to it:
+    the sums of ``|h|`` of a half-precision model (or under autocast) must not be kept
+    in its dtype. float32 rather than float64: the per-step reductions run on the
+    model's device, where float64 is slow or absent (MPS).
+    """
+    if t.dtype.itemsize < 4 and t.is_floating_point():
+        return torch.float32
+    return None
+
+
 def count_nonzero(t: torch.Tensor, dims: tuple[int, ...] | None = None) -> torch.Tensor:
     """Values of ``t`` that are not 0 (NaN is not 0; +0 and -0 are), in one reduction.
 
@@ -363,7 +380,9 @@ class SiteAccumulator:
     full mode (:func:`relukit.diagnose`) and one number in light mode (the monitor);
     ``nonzero`` counts the activation's output, or ``f(gate)`` at a gated site, whose
     gated output is counted in ``out_nonzero``. ``zero_values``: values counted (the
-    whole tensor, all units).
+    whole tensor, all units). Whatever the model's dtype, the counts are int64 and the
+    sums of ``|post|`` float64 in full mode, float32 at least in light mode
+    (:func:`sum_dtype`): a float16 model's sums would overflow to inf.
     """
 
     __slots__ = (
@@ -404,7 +423,8 @@ class SiteAccumulator:
         self.n_units = n_units
         self.n_values = 0  # values seen per unit
         self.pos_count: torch.Tensor | None = None  # int64, on the model's device
-        self.abs_sum: torch.Tensor | None = None  # float64
+        # float64 (light mode: float32 at least, float64 for a float64 model)
+        self.abs_sum: torch.Tensor | None = None
         self.gate = gate  # gated sites: how a call gives the gate, and f
         self.zeros = zeros  # count zeros (the sparsity); ContinualBackprop does not
         self.nonzero: torch.Tensor | None = None  # of the output, or of f(gate)
@@ -435,11 +455,11 @@ class SiteAccumulator:
         if self._sum_tells_alive():
             # relu, relu6: h >= 0 and h > 0 exactly where z > 0, so the sum of h alone
             # tells alive (> 0) from dead, and gives the ReDo score
-            s = post.sum(d)
+            s = post.sum(d, dtype=sum_dtype(post))
         else:
             m = pre.amax(d)
             self.pre_max = m if self.pre_max is None else torch.maximum(self.pre_max, m)
-            s = post.abs().sum(d)
+            s = post.abs().sum(d, dtype=sum_dtype(post))
         self.abs_sum = s if self.abs_sum is None else self.abs_sum + s
         if self.zeros:
             self.add_gate(pre)
@@ -484,7 +504,7 @@ class SiteAccumulator:
         self._check(post)
         if self.light:
             a = post if self.kind in _NONNEGATIVE_KINDS else post.abs()
-            s = a.sum(dim=self._dims(post))
+            s = a.sum(dim=self._dims(post), dtype=sum_dtype(post))
         else:
             s = post.abs().sum(dim=self._dims(post), dtype=torch.float64)
         self.abs_sum = s if self.abs_sum is None else self.abs_sum + s
@@ -696,12 +716,44 @@ def _watched() -> bool:
     return torch._C._is_torch_function_mode_enabled() and type(_current_mode()) is _Mode
 
 
+@functools.cache
+def _rrelu_code() -> Any:
+    """The code of ``relukit.torch.rrelu`` (None if relukit.torch has none)."""
+    m = _front_module("relukit.torch._functions")
+    return getattr(getattr(m, "rrelu", None), "__code__", None)
+
+
+def _front_kind(plan: Any) -> str:
+    """The kind of a watched ``_core.apply`` call: its plan's entry, except that
+    ``relukit.torch.rrelu`` (and ``relukit.torch.function("rrelu")``) in evaluation
+    computes as ``leaky_relu`` with the mean slope: it is an ``rrelu`` site, as it is
+    in training (torch's ``F.rrelu``) and as torch's ``F.rrelu`` and ``nn.RReLU`` are.
+    (The module ``relukit.torch.RReLU`` is a module site of kind ``rrelu``: the calls
+    made inside a site module are not sites.)
+
+    The caller is found on the stack (``rrelu`` -> ``_functions.apply`` -> this
+    wrapper), whatever name ``rrelu`` was imported under; only for ``leaky_relu``.
+    """
+    kind: str = plan.act.name
+    if kind != "leaky_relu":
+        return kind
+    code = _rrelu_code()
+    f: Any = sys._getframe(2)  # (0: here, 1: the wrapper, 2: its caller)
+    for _ in range(3):
+        if f is None:
+            break
+        if f.f_code is code:
+            return "rrelu"
+        f = f.f_back
+    return kind
+
+
 def _front_apply(orig: Callable[..., Any]) -> Callable[..., Any]:
     """``relukit.torch._core.apply(plan, x, inplace, at_kink)``, watched."""
 
     def apply(plan: Any, x: torch.Tensor, inplace: bool, at_kink: Any) -> Any:
         if _watched():
-            call = _FrontCall(plan.act.name, lambda t: apply(plan, t, inplace, at_kink))
+            call = _FrontCall(_front_kind(plan), lambda t: apply(plan, t, inplace, at_kink))
             return handle_torch_function(call, (x,), x, **plan.params)
         return orig(plan, x, inplace, at_kink)
 

@@ -34,8 +34,10 @@ class DeadUnitMonitor:
     ``output_sparsity``; see :attr:`relukit.diagnose.SiteReport.sparsity`). Counts stay
     on the model's device and are read once per window, so the cost is a few
     reductions per site and step (the zeros: one), and the state kept between steps is
-    per unit (the largest pre-activation and the sum of ``|output|``) plus one count of
-    nonzero values per site: its size does not depend on the batch or image size.
+    per unit (the largest pre-activation and the sum of ``|output|``, in float32 or
+    wider whatever the model's dtype: a float16 model's sums would overflow) plus one
+    count of nonzero values per site: its size does not depend on the batch or image
+    size.
 
     A record is ``{"step": ..., "steps": ..., "sparsity": ..., "sites": {site: {
     "dead_fraction", "dormant_fraction", "sparsity", "n_units"}}}`` (and
@@ -243,7 +245,7 @@ class DeadUnitMonitor:
             if alive_t is None or acc.abs_sum is None:
                 continue
             alive = alive_t.cpu().numpy()
-            # (float64: NumPy has no bfloat16, and a bfloat16 model's sums are bfloat16)
+            # (the sums are float32 at least, whatever the model's dtype; float64 here)
             absm = acc.abs_sum.to(torch.float64).cpu().numpy() / max(acc.n_values, 1)
             score = redo_score(absm)  # (a NaN unit is left out of the layer's mean)
             site: dict[str, float] = {
