@@ -617,7 +617,12 @@ class Activation:
         [(0.0, 0.1, 1.0, 0.1)]
         """
         params = self.bind(args, kwargs)
-        return [k.resolve(params) for k in self.kinks]
+        points = [k.resolve(params) for k in self.kinks]
+        if self.gated or (self.math.train is not None and params.get("training")):
+            return points
+        # the derivative used at x is the entry's own derivative there, to the bit (a
+        # kink's ``default`` may round otherwise: softplus's sigmoid(threshold))
+        return [(x, lo, hi, float(self.derivative(x, **params))) for x, lo, hi, _ in points]
 
     # -- evaluation -----------------------------------------------------------
     # ``act(x, ...)`` is the value; ``act.derivative`` and ``act.value_and_derivative``

@@ -336,14 +336,15 @@ hardtanh = register(
                 "min_val",
                 location=lambda p: p["min_val"],
                 left=lambda p: 0.0,
-                right=lambda p: 1.0,
+                # (min_val = max_val: a constant, 0 on both sides)
+                right=lambda p: 1.0 if p["max_val"] > p["min_val"] else 0.0,
                 default=lambda p: 0.0,
                 note="hardtanh'(min_val) = 0, as PyTorch",
             ),
             Kink(
                 "max_val",
                 location=lambda p: p["max_val"],
-                left=lambda p: 1.0,
+                left=lambda p: 1.0 if p["max_val"] > p["min_val"] else 0.0,
                 right=lambda p: 0.0,
                 default=lambda p: 0.0,
                 note="hardtanh'(max_val) = 0, as PyTorch",
