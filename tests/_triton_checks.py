@@ -226,7 +226,7 @@ def check_one() -> int:
             c.ulps_within(f"{label} value", y, want_y, _bound(dtype), x)
             kinks = (None, 0.5) if pl.kinks else (None,)
             for at_kink in kinks:
-                k = G.kink_block(at_kink, pl.kinks, "cpu")
+                k = G.kink_block(at_kink, pl.kinks, "cpu", dtype)  # (as _core passes it)
                 gx = G.backward(pl.math, arity, x, g, a, k)
                 want = _reference(
                     lambda t, gg, pl=pl, ak=at_kink: core.grad(pl, gg, t, ak), dtype, x, g
@@ -242,7 +242,45 @@ def check_one() -> int:
                 c.ulps_within(
                     f"{label} backward from the output", gy, want, _bound(dtype, True), x, g
                 )
+    _check_bits(c)
     return c.done()
+
+
+def _check_bits(c: Any) -> None:
+    """Bit for bit with the CPU where the rule is exact: a signalling NaN comes back
+    quieted (sign and payload kept: a selection alone would keep it signalling) in
+    float32 and float64, exact and smooth entries, value and backward; a kink float32
+    cannot hold (threshold 0.1) is at no float32 input, so ``at_kink`` does not apply
+    there; gelu(-5e-324) in float64 is -0.0."""
+    torch, rk, _, _, _, _, _, core, G = _setup()
+    from _torch_ref import same_bits
+
+    nans = {
+        torch.float32: ([0x7F800001, 0xFF800123 - 2**32, 0x7FC00ABC], torch.int32),
+        torch.float64: ([0x7FF0000000000001, 0xFFF0000000000123 - 2**64], torch.int64),
+    }
+    for name in ("relu", "leaky_relu", "hardtanh", "gelu", "elu"):
+        pl = core.plan(name, tuple(rk.get(name).bind(()).values()))
+        a = G.packed_args(pl.args, "cpu")
+        for dtype, (raw, it) in nans.items():
+            x = torch.tensor(raw, dtype=it).view(dtype)
+            g = torch.ones_like(x)
+            k = G.kink_block(None, pl.kinks, "cpu", dtype)
+            c.equal(f"{name} {dtype} NaN value", same_bits(
+                G.value(pl.math, len(pl.args), x, a), core.value(pl, x)))  # fmt: skip
+            c.equal(f"{name} {dtype} NaN backward", same_bits(
+                G.backward(pl.math, len(pl.args), x, g, a, k), core.grad(pl, g, x)))  # fmt: skip
+    pl = core.plan("threshold", (0.1, -2.0))
+    x = torch.tensor([0.1, 0.2], dtype=torch.float32)
+    g = torch.ones_like(x)
+    k = G.kink_block(0.5, pl.kinks, "cpu", torch.float32)
+    got = G.backward(pl.math, len(pl.args), x, g, G.packed_args(pl.args, "cpu"), k)
+    c.equal("threshold(0.1) at float32's 0.1, at_kink=0.5", same_bits(
+        got, core.grad(pl, g, x, 0.5)) and got.tolist() == [0.0, 1.0])  # fmt: skip
+    pl = core.plan("gelu", tuple(rk.get("gelu").bind(()).values()))
+    x = torch.tensor([-5e-324], dtype=torch.float64)
+    got = G.value(pl.math, len(pl.args), x, G.packed_args(pl.args, "cpu"))
+    c.equal("gelu(-5e-324) is -0.0", bool(got[0] == 0 and got.signbit()[0]))
 
 
 def check_gated() -> int:

@@ -273,6 +273,26 @@ def test_prelu_frozen_weight_saves_one_byte_per_element():
     assert saved_bytes(ref, x.clone().requires_grad_()) == 4 * x.numel()  # torch: the input
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_at_kink_applies_at_the_kinks_own_number_only(dtype):
+    # hardtanh(min_val=-0.3): no float32 number is -0.3, so at_kink applies to none
+    # (torch's x == -0.3 rounds the kink to float32 and caught float32's -0.3); float16
+    # compares with the kink rounded to float32 (its opmath): the NumPy API's rule
+    import relukit as rk
+
+    npd = np.float32 if dtype == torch.float32 else np.float16
+    x = torch.tensor([-0.3, 0.7, 0.0, -1.0], dtype=dtype)
+    for name, kw in (
+        ("hardtanh", {"min_val": -0.3, "max_val": 0.7}),
+        ("threshold", {"threshold": 0.7, "value": -2.0}),
+    ):
+        xr = x.clone().requires_grad_()
+        getattr(rt, name)(xr, **kw, at_kink=0.5).backward(torch.ones_like(x))
+        want = getattr(rk, name).derivative(x.numpy().astype(npd), **kw, at_kink=0.5)
+        assert xr.grad.tolist() == want.tolist(), (name, xr.grad, want)
+        assert 0.5 not in xr.grad.tolist()
+
+
 def test_prelu_a_nan_weight_is_never_hidden():
     # the limit 0 * -inf = -0.0 (a zero weight at -inf) is the only NaN turned into a
     # number; a NaN weight gives NaN where torch's does, with ±inf in the input too

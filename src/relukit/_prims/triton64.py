@@ -180,7 +180,9 @@ def log1p01(e):
 @triton.jit
 def tiny_half(x, r):
     h = 0.5 * x
-    return tl.where(h + h != x, 0.5 * (x + _TINY), r)
+    up = 0.5 * (x + _TINY)
+    up = tl.where(up == 0.0, h, up)  # -5e-324: -0.0 (the true value is negative), not +0.0
+    return tl.where(h + h != x, up, r)
 
 
 # ---------------------------------------------------------------------------

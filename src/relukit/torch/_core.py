@@ -430,7 +430,7 @@ def grad(
         tc = t if t.is_contiguous() else t.contiguous()
         k = None
         if not from_output:
-            k = _triton_gen.kink_block(at_kink, pl.kinks, t.device)
+            k = _triton_gen.kink_block(at_kink, pl.kinks, t.device, t.dtype)
         gi = _triton_gen.backward(
             pl.math, len(pl.args), tc, gc, pl.triton_args(t.device), k, from_output
         )
@@ -498,11 +498,35 @@ def _grad_cpu(
     return None if res is _kernels.NOT_RUN else out
 
 
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def kink_locations(locs: tuple[float, ...], dtype: torch.dtype) -> tuple[float, ...]:
+    """The kinks as inputs of ``dtype`` meet them (the NumPy API's rule): float16 and
+    bfloat16 compute with them rounded to float32 (their "opmath"); a kink that float32
+    cannot hold is at no float32 input (NaN); float64 takes them as they are."""
+    if dtype in _HALF_DTYPES:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return tuple(float(np.float32(k)) for k in locs)
+    if dtype == torch.float32:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return tuple(k if float(np.float32(k)) == k else math.nan for k in locs)
+    return tuple(locs)
+
+
 def _kink_mask(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
-    """``x`` is AT one of the kinks: a bool tensor."""
-    m = x == locs[0]
-    for loc in locs[1:]:
-        m = m | (x == loc)
+    """``x`` is AT one of the kinks: a bool tensor. Exactly at the kink's number (see
+    :func:`kink_locations`): ``x == loc`` in x's dtype would round the kink first, and
+    catch a neighbour (hardtanh's min_val = -0.3 at float32's -0.3)."""
+    xc = x.float() if x.dtype in _HALF_DTYPES else x  # (exact: float32 holds them)
+    ks = kink_locations(locs, x.dtype)
+    m = xc == ks[0]
+    for loc in ks[1:]:
+        m = m | (xc == loc)
     return m
 
 
@@ -812,7 +836,7 @@ def gated_grad(
     elif r == "triton" and g.dtype == a.dtype:
         from relukit.torch import _triton_gen
 
-        k = _triton_gen.kink_block(at_kink, pl.kinks, a.device)
+        k = _triton_gen.kink_block(at_kink, pl.kinks, a.device, a.dtype)
         return _triton_gen.gated_backward(
             pl.math,
             len(pl.args),

@@ -108,12 +108,22 @@ def _times(a, b, OUT):  # pragma: no cover - compiled
     return r.to(OUT.dtype.element_ty)
 
 
+@triton.jit
+def _quiet(x):  # pragma: no cover - compiled
+    """``x`` with its quiet bit set, by integer operations (a NaN in: the same NaN out,
+    quieted, as the CPU kernels give it; a selection alone keeps a signalling NaN)."""
+    if x.dtype.primitive_bitwidth == 64:
+        return (x.to(tl.int64, bitcast=True) | 0x0008000000000000).to(tl.float64, bitcast=True)
+    else:  # (float32: the working dtype of float16, bfloat16 and the exact float32 entries)
+        return (x.to(tl.int32, bitcast=True) | 0x00400000).to(tl.float32, bitcast=True)
+
+
 def _k_value(X, Y, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compiled
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     msk = i < N
     x = tl.load(X + i, mask=msk).to(_WT)
     r = _E(_M, x, tl.load(A).to(_WT), tl.load(A + 1).to(_WT), tl.load(A + 2).to(_WT))
-    r = tl.where(x != x, x, r)  # NaN in: the same NaN out
+    r = tl.where(x != x, _quiet(x), r)  # NaN in: the same NaN out, quieted
     tl.store(Y + i, r.to(Y.dtype.element_ty), mask=msk)
 
 
@@ -132,7 +142,7 @@ def _k_backward(X, G, OUT, A, K, N, BLOCK: tl.constexpr):  # pragma: no cover - 
     k1 = tl.load(K + 3).to(_KT)
     kv = tl.where(tl.load(K) != 0.0, tl.load(K + 1).to(_WT), d)  # (at_kink, if given)
     d = tl.where((xk == k0) | (xk == k1), kv, d)
-    d = tl.where(x != x, x, d).to(xin.dtype)
+    d = tl.where(x != x, _quiet(x), d).to(xin.dtype)
     g = tl.load(G + i, mask=msk)
     # (x's NaN whatever g is: a product of two NaNs may give either)
     tl.store(OUT + i, tl.where(x != x, d, _times(g, d, OUT)), mask=msk)
@@ -144,7 +154,7 @@ def _k_backward_y(Y, G, OUT, A, N, BLOCK: tl.constexpr):  # pragma: no cover - c
     yin = tl.load(Y + i, mask=msk)
     y = yin.to(_WT)
     d = _E(_M, y, tl.load(A).to(_WT), tl.load(A + 1).to(_WT), tl.load(A + 2).to(_WT))
-    d = tl.where(y != y, y, d).to(yin.dtype)
+    d = tl.where(y != y, _quiet(y), d).to(yin.dtype)
     g = tl.load(G + i, mask=msk)
     tl.store(OUT + i, tl.where(y != y, d, _times(g, d, OUT)), mask=msk)
 
@@ -160,7 +170,7 @@ def _k_value_codes(
     xin = tl.load(X + offs, mask=msk, other=0.0)
     x = xin.to(_WT)
     r = _E(_M, x, tl.load(A).to(_WT), tl.load(A + 1).to(_WT), tl.load(A + 2).to(_WT))
-    r = tl.where(x != x, x, r)
+    r = tl.where(x != x, _quiet(x), r)
     tl.store(Y + offs, r.to(Y.dtype.element_ty), mask=msk)
     code = tl.zeros([BLOCK, 8], dtype=tl.int32)
     for j in tl.static_range(NBOUNDS):
@@ -181,7 +191,7 @@ def _k_gvalue(P, Q, Y, A, N, BLOCK: tl.constexpr):  # pragma: no cover - compile
     a = tl.load(P + i, mask=msk).to(_WT)
     b = tl.load(Q + i, mask=msk).to(_WT)
     f = _EV(_M, a, tl.load(A).to(_WT), tl.load(A + 1).to(_WT), tl.load(A + 2).to(_WT))
-    r = tl.where(a != a, a, tl.where(b != b, b, f * b))
+    r = tl.where(a != a, _quiet(a), tl.where(b != b, _quiet(b), f * b))
     tl.store(Y + i, r.to(Y.dtype.element_ty), mask=msk)
 
 
@@ -202,8 +212,8 @@ def _k_gbackward(P, Q, G, GA, GB, A, K, N, BLOCK: tl.constexpr):  # pragma: no c
     ak = ain.to(_KT)
     kv = tl.where(tl.load(K) != 0.0, tl.load(K + 1).to(_WT), d)
     d = tl.where((ak == tl.load(K + 2).to(_KT)) | (ak == tl.load(K + 3).to(_KT)), kv, d)
-    da = tl.where(a != a, a, tl.where(b != b, b, d * b)).to(GA.dtype.element_ty)
-    db = tl.where(a != a, a, f).to(GB.dtype.element_ty)
+    da = tl.where(a != a, _quiet(a), tl.where(b != b, _quiet(b), d * b)).to(GA.dtype.element_ty)
+    db = tl.where(a != a, _quiet(a), f).to(GB.dtype.element_ty)
     # (the inputs' NaN whatever g is: a product of two NaNs may give either)
     tl.store(GA + i, tl.where((a != a) | (b != b), da, _times(da, g, GA)), mask=msk)
     tl.store(GB + i, tl.where(a != a, db, _times(db, g, GB)), mask=msk)
@@ -307,10 +317,18 @@ def packed_args(args: tuple[float, ...], device: Any) -> torch.Tensor:
     return torch.tensor(vals, dtype=torch.float64, device=device)
 
 
-def kink_block(at_kink: float | None, kinks: tuple[float, ...], device: Any) -> torch.Tensor:
-    """``(at_kink given, at_kink, k0, k1)`` as the float64 tensor ``backward`` reads."""
-    k0 = kinks[0] if kinks else 0.0
-    k1 = kinks[-1] if kinks else 0.0
+def kink_block(
+    at_kink: float | None, kinks: tuple[float, ...], device: Any, dtype: Any = torch.float64
+) -> torch.Tensor:
+    """``(at_kink given, at_kink, k0, k1)`` as the float64 tensor ``backward`` reads, for
+    ``dtype`` tensors: a kink that float32 cannot hold is NaN (at no input) for float32,
+    as on the CPU; float16 and bfloat16 compare with the kinks rounded to float32 (their
+    "opmath", as the CPU kernels do)."""
+    from relukit.torch._core import kink_locations
+
+    locs = kink_locations(kinks, dtype)
+    k0 = locs[0] if locs else 0.0
+    k1 = locs[-1] if locs else 0.0
     kk = 0.0 if at_kink is None or not kinks else 1.0
     kv = 0.0 if at_kink is None else at_kink
     return torch.tensor([kk, kv, k0, k1], dtype=torch.float64, device=device)
