@@ -226,7 +226,7 @@ def check_one() -> int:
             c.ulps_within(f"{label} value", y, want_y, _bound(dtype), x)
             kinks = (None, 0.5) if pl.kinks else (None,)
             for at_kink in kinks:
-                k = G.kink_block(at_kink, pl.kinks, "cpu", dtype)  # (as _core passes it)
+                k = G.kink_block(at_kink, pl.kinks, "cpu", dtype, pl.math.exact)  # (as _core)
                 gx = G.backward(pl.math, arity, x, g, a, k)
                 want = _reference(
                     lambda t, gg, pl=pl, ak=at_kink: core.grad(pl, gg, t, ak), dtype, x, g
@@ -249,9 +249,10 @@ def check_one() -> int:
 def _check_bits(c: Any) -> None:
     """Bit for bit with the CPU where the rule is exact: a signalling NaN comes back
     quieted (sign and payload kept: a selection alone would keep it signalling) in
-    float32 and float64, exact and smooth entries, value and backward; a kink float32
-    cannot hold (threshold 0.1) is at no float32 input, so ``at_kink`` does not apply
-    there; gelu(-5e-324) in float64 is -0.0."""
+    float32 and float64, exact and smooth entries, value and backward; ``at_kink`` at a
+    kink's float32 neighbour as on the CPU (a smooth entry's kink that float32 cannot
+    hold is at no float32 input; an exact entry's is its float32 rounding);
+    gelu(-5e-324) in float64 is -0.0."""
     torch, rk, _, _, _, _, _, core, G = _setup()
     from _torch_ref import same_bits
 
@@ -270,13 +271,19 @@ def _check_bits(c: Any) -> None:
                 G.value(pl.math, len(pl.args), x, a), core.value(pl, x)))  # fmt: skip
             c.equal(f"{name} {dtype} NaN backward", same_bits(
                 G.backward(pl.math, len(pl.args), x, g, a, k), core.grad(pl, g, x)))  # fmt: skip
-    pl = core.plan("threshold", (0.1, -2.0))
-    x = torch.tensor([0.1, 0.2], dtype=torch.float32)
-    g = torch.ones_like(x)
-    k = G.kink_block(0.5, pl.kinks, "cpu", torch.float32)
-    got = G.backward(pl.math, len(pl.args), x, g, G.packed_args(pl.args, "cpu"), k)
-    c.equal("threshold(0.1) at float32's 0.1, at_kink=0.5", same_bits(
-        got, core.grad(pl, g, x, 0.5)) and got.tolist() == [0.0, 1.0])  # fmt: skip
+    for name, p, xs, want in (  # (softplus: float32 in float64, its kink 1/3 no float32;
+        # threshold: exact, in float32 with its parameters rounded: the kink float32's 0.1)
+        ("softplus", {"beta": 3.0, "threshold": 1.0}, [1 / 3, 2.0], None),
+        ("threshold", {"threshold": 0.1, "value": -2.0}, [0.1, 0.2], [0.5, 1.0]),
+    ):
+        pl = core.plan(name, tuple(rk.get(name).bind((), p).values()))
+        x = torch.tensor(xs, dtype=torch.float32)
+        g = torch.ones_like(x)
+        k = G.kink_block(0.5, pl.kinks, "cpu", torch.float32, pl.math.exact)
+        got = G.backward(pl.math, len(pl.args), x, g, G.packed_args(pl.args, "cpu"), k)
+        ok = same_bits(got, core.grad(pl, g, x, 0.5))
+        ok = ok and (0.5 not in got.tolist() if want is None else got.tolist() == want)
+        c.equal(f"{name}{p} at its kink's float32 neighbour, at_kink=0.5", ok)
     pl = core.plan("gelu", tuple(rk.get("gelu").bind(()).values()))
     x = torch.tensor([-5e-324], dtype=torch.float64)
     got = G.value(pl.math, len(pl.args), x, G.packed_args(pl.args, "cpu"))

@@ -274,23 +274,28 @@ def test_prelu_frozen_weight_saves_one_byte_per_element():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-def test_at_kink_applies_at_the_kinks_own_number_only(dtype):
-    # hardtanh(min_val=-0.3): no float32 number is -0.3, so at_kink applies to none
-    # (torch's x == -0.3 rounds the kink to float32 and caught float32's -0.3); float16
-    # compares with the kink rounded to float32 (its opmath): the NumPy API's rule
+def test_at_kink_applies_where_the_numpy_api_applies_it(dtype):
+    # the exact entries compute in the dtype with their parameters rounded to it: their
+    # kink is the rounded number (hardtanh's min_val = -0.3 at float32's -0.3); float16
+    # compares with the kinks rounded to float32 (its opmath); softplus computes float32
+    # in float64, where its kink threshold / beta = 1/3 is no float32 number: at_kink
+    # applies nowhere there. relukit.torch's autograd agrees with the NumPy API
     import relukit as rk
 
     npd = np.float32 if dtype == torch.float32 else np.float16
-    x = torch.tensor([-0.3, 0.7, 0.0, -1.0], dtype=dtype)
+    x = torch.tensor([-0.3, 0.7, 0.0, -1.0, 1 / 3], dtype=dtype)
     for name, kw in (
         ("hardtanh", {"min_val": -0.3, "max_val": 0.7}),
         ("threshold", {"threshold": 0.7, "value": -2.0}),
+        ("softplus", {"beta": 3.0, "threshold": 1.0}),
     ):
         xr = x.clone().requires_grad_()
         getattr(rt, name)(xr, **kw, at_kink=0.5).backward(torch.ones_like(x))
         want = getattr(rk, name).derivative(x.numpy().astype(npd), **kw, at_kink=0.5)
         assert xr.grad.tolist() == want.tolist(), (name, xr.grad, want)
-        assert 0.5 not in xr.grad.tolist()
+    if dtype == torch.float32:
+        assert want[-1] != 0.5  # softplus: no float32 input is at 1/3
+        assert rk.hardtanh.derivative(np.float32([-0.3]), -0.3, 0.7, at_kink=0.5)[0] == 0.5
 
 
 def test_prelu_a_nan_weight_is_never_hidden():

@@ -493,16 +493,20 @@ def _pack(np: Any, dtype: Any, values: tuple, exact: bool) -> Any:
 _PACKED: dict[tuple, Any] = {}
 
 
-def _kink_block(np: Any, dtype: Any, at_kink: float | None, kinks: list[float]) -> Any:
+def _kink_block(
+    np: Any, dtype: Any, at_kink: float | None, kinks: list[float], exact: bool = False
+) -> Any:
     k0 = kinks[0] if kinks else 0.0
     k1 = kinks[-1] if kinks else 0.0
     kv = 0.0 if at_kink is None else at_kink
     with np.errstate(all="ignore"):
         block = np.array([0.0, 0.0, 0.0, kv, k0, k1], dtype=dtype)
     # a kink that the dtype cannot hold (softplus's threshold / beta = 1/3 in float32)
-    # is at no input of it: NaN, equal to nothing (rounded, it would catch a neighbour)
+    # is at no input of it: NaN, equal to nothing (rounded, it would catch a neighbour).
+    # The exact entries compute in the dtype with their parameters rounded to it: their
+    # kink is that rounded number (hardtanh's min_val = -0.3 at float32's -0.3)
     for i, k in ((4, k0), (5, k1)):
-        if float(block[i]) != k:
+        if not exact and float(block[i]) != k:
             block[i] = np.nan
     block.flags.writeable = False
     return block
@@ -579,7 +583,7 @@ def plan(
         kind,
         dtype,
         _pack(np, dtype, values, formulas.exact and not gated),
-        _kink_block(np, dtype, at_kink, kinks),
+        _kink_block(np, dtype, at_kink, kinks, formulas.exact),
         kk,
         grain,
         extra,

@@ -430,7 +430,7 @@ def grad(
         tc = t if t.is_contiguous() else t.contiguous()
         k = None
         if not from_output:
-            k = _triton_gen.kink_block(at_kink, pl.kinks, t.device, t.dtype)
+            k = _triton_gen.kink_block(at_kink, pl.kinks, t.device, t.dtype, pl.math.exact)
         gi = _triton_gen.backward(
             pl.math, len(pl.args), tc, gc, pl.triton_args(t.device), k, from_output
         )
@@ -443,7 +443,7 @@ def grad(
         # of times_g; applied once, to the product, not to the derivative first)
         d = _derivative_torch(pl, t, from_output)
         if at_kink is not None and not from_output and pl.kinks:
-            d = torch.where(_kink_mask(t, pl.kinks), at_kink, d)
+            d = torch.where(_kink_mask(t, pl.kinks, pl.math.exact), at_kink, d)
         gi = torch.where(t != t, t + 0, d * g)
     if at_kink is not None and from_output and kink_mask is not None:
         gi = torch.where(kink_mask, g * at_kink, gi)
@@ -501,11 +501,15 @@ def _grad_cpu(
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
-def kink_locations(locs: tuple[float, ...], dtype: torch.dtype) -> tuple[float, ...]:
+def kink_locations(
+    locs: tuple[float, ...], dtype: torch.dtype, exact: bool = False
+) -> tuple[float, ...]:
     """The kinks as inputs of ``dtype`` meet them (the NumPy API's rule): float16 and
-    bfloat16 compute with them rounded to float32 (their "opmath"); a kink that float32
-    cannot hold is at no float32 input (NaN); float64 takes them as they are."""
-    if dtype in _HALF_DTYPES:
+    bfloat16 compute with them rounded to float32 (their "opmath"); float32 too for the
+    exact entries (computed in the dtype, their parameters rounded to it), while for the
+    others a kink that float32 cannot hold (softplus's threshold / beta = 1/3) is at no
+    float32 input (NaN); float64 takes them as they are."""
+    if dtype in _HALF_DTYPES or (exact and dtype == torch.float32):
         import numpy as np
 
         with np.errstate(all="ignore"):
@@ -518,12 +522,12 @@ def kink_locations(locs: tuple[float, ...], dtype: torch.dtype) -> tuple[float, 
     return tuple(locs)
 
 
-def _kink_mask(x: torch.Tensor, locs: tuple[float, ...]) -> torch.Tensor:
-    """``x`` is AT one of the kinks: a bool tensor. Exactly at the kink's number (see
-    :func:`kink_locations`): ``x == loc`` in x's dtype would round the kink first, and
-    catch a neighbour (hardtanh's min_val = -0.3 at float32's -0.3)."""
+def _kink_mask(x: torch.Tensor, locs: tuple[float, ...], exact: bool = False) -> torch.Tensor:
+    """``x`` is AT one of the kinks: a bool tensor, at the kink's number for ``x``'s
+    dtype (:func:`kink_locations`; ``exact``: the entry's formulas are exact). float16
+    and bfloat16 compare in float32: ``x == loc`` would round the kink to their dtype."""
     xc = x.float() if x.dtype in _HALF_DTYPES else x  # (exact: float32 holds them)
-    ks = kink_locations(locs, x.dtype)
+    ks = kink_locations(locs, x.dtype, exact)
     m = xc == ks[0]
     for loc in ks[1:]:
         m = m | (xc == loc)
@@ -561,7 +565,7 @@ class _Core(torch.autograd.Function):
         if inplace and not pl.save_output:
             extras.append(x.clone())
         if at_kink is not None and pl.kinks and pl.save_output:
-            extras.append(_kink_mask(x, pl.kinks))
+            extras.append(_kink_mask(x, pl.kinks, pl.math.exact))
         return (value(pl, x, inplace), *extras)
 
     @staticmethod
@@ -836,7 +840,7 @@ def gated_grad(
     elif r == "triton" and g.dtype == a.dtype:
         from relukit.torch import _triton_gen
 
-        k = _triton_gen.kink_block(at_kink, pl.kinks, a.device, a.dtype)
+        k = _triton_gen.kink_block(at_kink, pl.kinks, a.device, a.dtype, pl.math.exact)
         return _triton_gen.gated_backward(
             pl.math,
             len(pl.args),
@@ -855,7 +859,7 @@ def gated_grad(
     f = pl.math.value(ns, wa, *pl.args)
     d = pl.math.derivative(ns, wa, *pl.args)
     if at_kink is not None and pl.kinks:
-        d = torch.where(_kink_mask(a, pl.kinks), at_kink, d)
+        d = torch.where(_kink_mask(a, pl.kinks, pl.math.exact), at_kink, d)
     da = _gated_nan(wa, wb, d * wb).to(a.dtype)
     db = torch.where(wa != wa, wa + 0, f).to(a.dtype)
     nan_a = a != a

@@ -318,15 +318,18 @@ def packed_args(args: tuple[float, ...], device: Any) -> torch.Tensor:
 
 
 def kink_block(
-    at_kink: float | None, kinks: tuple[float, ...], device: Any, dtype: Any = torch.float64
+    at_kink: float | None,
+    kinks: tuple[float, ...],
+    device: Any,
+    dtype: Any = torch.float64,
+    exact: bool = False,
 ) -> torch.Tensor:
     """``(at_kink given, at_kink, k0, k1)`` as the float64 tensor ``backward`` reads, for
-    ``dtype`` tensors: a kink that float32 cannot hold is NaN (at no input) for float32,
-    as on the CPU; float16 and bfloat16 compare with the kinks rounded to float32 (their
-    "opmath", as the CPU kernels do)."""
+    ``dtype`` tensors, the kinks as the CPU meets them
+    (:func:`relukit.torch._core.kink_locations`; ``exact``: the entry's formulas are)."""
     from relukit.torch._core import kink_locations
 
-    locs = kink_locations(kinks, dtype)
+    locs = kink_locations(kinks, dtype, exact)
     k0 = locs[0] if locs else 0.0
     k1 = locs[-1] if locs else 0.0
     kk = 0.0 if at_kink is None or not kinks else 1.0
