@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 import numbers
 import struct
 from typing import TYPE_CHECKING, Any
@@ -637,6 +638,22 @@ def _array_api(
 #: tensor or a JAX array arrives, and uses only ``plan``/``apply``/``apply_gated``
 #: (relukit.torch) and the entries' functions or ``make`` (relukit.jax).
 FRONT_ENDS = {"torch": "relukit.torch._core", "jax": "relukit.jax"}
+
+
+def kink_at(loc: float, dtype: str, exact: bool) -> float:
+    """The number an input of ``dtype`` (a name) must equal to be AT the kink ``loc``, or
+    NaN where none is: float16 and bfloat16 compute with the kinks rounded to float32
+    (their "opmath"), and so does float32 for the exact entries (computed in the dtype,
+    their parameters rounded to it); the other entries compute float32 in float64, where
+    a kink that float32 cannot hold (softplus's threshold / beta = 1/3) is at no float32
+    input; float64 takes it as it is."""
+    if dtype in ("float16", "bfloat16") or dtype == "float32":
+        with numpy().errstate(all="ignore"):
+            r = float(numpy().float32(loc))
+        if dtype == "float32" and not exact and r != loc:
+            return math.nan
+        return r
+    return loc
 
 
 def _formulas_args(act: Activation, params: dict) -> bool:

@@ -310,8 +310,12 @@ class _HalfParams:
         self.owner, self.names = owner, names
 
     def __call__(self, params: Mapping[str, Any], dtype: Any) -> None:
-        if not _is_half(dtype):
-            return
+        if _is_half(dtype):
+            self.check(params, dtype)
+
+    def check(self, params: Mapping[str, Any], dtype: Any) -> None:
+        """The check for an input of ``dtype`` computed in float32 (relukit.jax computes
+        float32 input in float32)."""
         for name in self.names:
             v = params[name]
             if not isinstance(v, (int, float)) or v == 0 or not math.isfinite(v):

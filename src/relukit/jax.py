@@ -20,6 +20,16 @@ JVP with two primals); ``relukit.jax.swiglu(x, dim=-1)`` splits ``x`` in halves 
 ``dim``, the gate being the second half (as ``jax.nn.glu`` and ``torch.nn.GLU``), and its
 gradient with respect to ``x`` is ``relukit.swiglu.derivative(x)``.
 
+float32 is computed in float32 here (the NumPy API computes it in float64), float16 and
+bfloat16 in float32: a parameter that float32 cannot hold is a ValueError. The NaN rule
+holds for values (the input's NaN, sign and payload kept, quieted); gradients carry a
+NaN, which XLA may make its own. Limits of XLA that this module does not hide: on the
+CPU it flushes subnormals to zero (``jax.grad(rkj.relu)(1e-45)`` is 0, as
+``jax.nn.relu``'s; the NumPy API gives 1), its simplifier may reassociate sums under
+``jax.jit`` (squareplus of float32 inputs beyond about 1.8e38 gives inf there), and
+``rrelu(training=True)`` draws with NumPy at call time, so under ``jax.jit`` or
+``jax.vmap`` it needs a fixed ``rng=``.
+
 >>> import jax
 >>> import relukit.jax as rkj
 >>> float(jax.grad(rkj.relu)(0.0)), float(jax.grad(lambda x: rkj.relu(x, at_kink=1.0))(0.0))
@@ -39,16 +49,66 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 
 from relukit import _dispatch
 from relukit._prims.numpy import namespace
-from relukit.catalogue import Activation, catalogue
+from relukit.catalogue import Activation, _HalfParams, catalogue
 
-__all__ = [a.name for a in catalogue()] + ["make", "swish"]
+__all__ = [a.name for a in catalogue()] + ["make", "relu2", "swish"]
+
+#: per dtype: the unsigned integer of its width and its quiet-NaN bit
+_QUIET = {
+    jnp.dtype(jnp.float16): (jnp.uint16, 0x0200),
+    jnp.dtype(jnp.bfloat16): (jnp.uint16, 0x0040),
+    jnp.dtype(jnp.float32): (jnp.uint32, 0x00400000),
+    jnp.dtype(jnp.float64): (jnp.uint64, 0x0008000000000000),
+}
+
+
+def _same_nan(x: Any, r: Any) -> Any:
+    """``r`` (of x's dtype), with x's NaN where x is NaN: its sign and payload, the quiet
+    bit set by integer operations (XLA's conversions and selections may give another
+    NaN, or keep a signalling one)."""
+    it, q = _QUIET[jnp.dtype(x.dtype)]
+    xb = jax.lax.bitcast_convert_type(x, it)
+    rb = jax.lax.bitcast_convert_type(r, it)
+    # (selected as integers: XLA's bfloat16 selection goes through float32, whose
+    # conversion back gives one NaN for all)
+    return jax.lax.bitcast_convert_type(jnp.where(x != x, xb | it(q), rb), x.dtype)
+
+
+def _check(act: Activation, params: dict, dtype: Any) -> None:
+    """The entry's parameter checks against ``dtype``; float32 input is computed in
+    float32 here (not in float64, as the NumPy API does): its parameters too must not
+    round to 0 or ±inf there."""
+    if act.check_dtype is not None:
+        act.check_dtype(params, dtype)
+        if dtype == jnp.float32 and isinstance(act.check_dtype, _HalfParams):
+            act.check_dtype.check(params, "float32")
+
+
+def _at_kink(act: Activation, x: Any, params: dict, at_kink: float, d: Any) -> Any:
+    """``d`` with ``at_kink`` where ``x`` is AT a kink, by the NumPy API's rule
+    (:func:`relukit._dispatch.kink_at`): ``x == location`` in x's dtype would round the
+    location to it and catch a neighbour."""
+    name = jnp.dtype(x.dtype).name
+    xc = x.astype(jnp.float32) if name in ("float16", "bfloat16") else x
+    exact = act.math.resolve(params)[0].exact
+    for k in act.kinks:
+        d = jnp.where(xc == _dispatch.kink_at(k.location(params), name, exact), at_kink, d)
+    return d
 
 
 def _as_float(act: Activation, x: Any, what: str = "x") -> Any:
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(
+            f"relukit.jax.{act.name}: {what} must be a real (integer or floating) JAX array "
+            f"or number, got {_dispatch._describe(x)}"
+        )
     try:
+        if type(x) is int and not jax.config.jax_enable_x64:
+            x = float(x)  # (beyond int32, jnp.asarray would refuse it)
         x = jnp.asarray(x)
     except OverflowError:  # a Python int beyond every float (10**400)
         raise ValueError(
@@ -81,8 +141,7 @@ def _formula(act: Activation, which: str, x: Any, params: dict) -> Any:
     else:
         ns = namespace(jnp, f32=work.dtype != jnp.float64)
         r = getattr(m, which)(ns, work, *args)
-    r = jnp.where(work != work, work, r)
-    return r.astype(x.dtype)
+    return _same_nan(x, r.astype(x.dtype))
 
 
 def _gated(act: Activation, gate: Any, up: Any, params: dict, at_kink: float | None) -> Any:
@@ -99,17 +158,12 @@ def _gated(act: Activation, gate: Any, up: Any, params: dict, at_kink: float | N
     f = m.value(ns, g, *args)
     d = m.derivative(ns, g, *args)
     if at_kink is not None:
-        for k in act.kinks:
-            d = jnp.where(g == k.location(params), at_kink, d)
+        d = _at_kink(act, gate, params, at_kink, d)
 
     def nan(r: Any) -> Any:
-        return jnp.where(g != g, g, jnp.where(u != u, u, r))
+        return _same_nan(gate, _same_nan(up, r.astype(dt)))
 
-    return (
-        nan(f * u).astype(dt),
-        nan(d * u).astype(dt),
-        jnp.where(g != g, g, f).astype(dt),
-    )
+    return nan(f * u), nan(d * u), _same_nan(gate, f.astype(dt))
 
 
 def _split(act: Activation, x: Any, dim: Any) -> tuple[Any, Any]:
@@ -153,11 +207,20 @@ def _make_gated(act: Activation) -> Callable[..., Any]:
         def f(gate: Any, up: Any) -> Any:
             return _gated(act, gate, up, params, None)[0]
 
-        @f.defjvp
         def f_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
             (gate, up), (t_gate, t_up) = primals, tangents
             _, d_gate, d_up = _gated(act, gate, up, params, at_kink)
-            return f(gate, up), d_gate * t_gate + d_up * t_up
+            # an input not differentiated has a symbolic zero tangent: its term is left
+            # out (d * 0 would be NaN where d is ±inf or NaN: d/d gate at gate = inf)
+            terms = [
+                d * t
+                for d, t in ((d_gate, t_gate), (d_up, t_up))
+                if not isinstance(t, SymbolicZero)
+            ]
+            tangent = terms[0] + terms[1] if len(terms) == 2 else terms[0]
+            return f(gate, up), tangent
+
+        f.defjvp(f_jvp, symbolic_zeros=True)
 
         return f
 
@@ -187,8 +250,7 @@ def _make_gated(act: Activation) -> Callable[..., Any]:
                     f"relukit.jax.{act.name}: gate and up must have the same shape (or shapes "
                     f"that broadcast), got {tuple(gate.shape)} and {tuple(up.shape)}"
                 ) from None
-        if act.check_dtype is not None:
-            act.check_dtype(params, gate.dtype)
+        _check(act, params, gate.dtype)
         return rule((tuple(params.items()), at))(gate, up)
 
     fn.__name__ = act.name
@@ -235,18 +297,24 @@ def make(act: Activation | str) -> Callable[..., Any]:
             (x,), (t,) = primals, tangents
             d = _formula(act, "derivative", x, params)
             if at_kink is not None:
-                for k in act.kinks:
-                    d = jnp.where(x == k.location(params), at_kink, d)
+                d = _at_kink(act, x, params, at_kink, d)
             return f(x), d.astype(x.dtype) * t
 
         return f
 
     def fn(x: Any, *args: Any, at_kink: float | None = None, **kwargs: Any) -> Any:
+        fresh = kwargs.get("rng") is None  # (rrelu: fresh slopes asked for)
         params = act.bind(args, kwargs)
         at = _dispatch.check_at_kink(act, at_kink)
         x = _as_float(act, x)
-        if act.check_dtype is not None:  # (leaky_relu's slope against x's dtype)
-            act.check_dtype(params, x.dtype)
+        _check(act, params, x.dtype)  # (leaky_relu's slope against x's dtype, ...)
+        if params.get("training") and fresh and not jax.core.is_concrete(x):
+            raise ValueError(
+                f"relukit.jax.{act.name}: training=True draws its random slopes with NumPy "
+                "when called; under jax.jit or jax.vmap they would be drawn once, when "
+                "traced, and reused (the same slopes for every call, or every row): call it "
+                "outside the transform, or pass rng= for one fixed draw"
+            )
         try:
             # declaration order (bind's): the formulas take the parameters positionally
             key = (tuple(params.items()), at)
@@ -267,4 +335,5 @@ def make(act: Activation | str) -> Callable[..., Any]:
 for _act in catalogue():
     globals()[_act.name] = make(_act)
 swish = globals()["silu"]
+relu2 = globals()["squared_relu"]  # (the alias of relukit.relu2)
 del _act

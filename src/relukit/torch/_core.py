@@ -504,22 +504,12 @@ _HALF_DTYPES = (torch.float16, torch.bfloat16)
 def kink_locations(
     locs: tuple[float, ...], dtype: torch.dtype, exact: bool = False
 ) -> tuple[float, ...]:
-    """The kinks as inputs of ``dtype`` meet them (the NumPy API's rule): float16 and
-    bfloat16 compute with them rounded to float32 (their "opmath"); float32 too for the
-    exact entries (computed in the dtype, their parameters rounded to it), while for the
-    others a kink that float32 cannot hold (softplus's threshold / beta = 1/3) is at no
-    float32 input (NaN); float64 takes them as they are."""
-    if dtype in _HALF_DTYPES or (exact and dtype == torch.float32):
-        import numpy as np
+    """The kinks as inputs of ``dtype`` meet them (the NumPy API's rule,
+    :func:`relukit._dispatch.kink_at`; ``exact``: the entry's formulas are)."""
+    from relukit._dispatch import kink_at
 
-        with np.errstate(all="ignore"):
-            return tuple(float(np.float32(k)) for k in locs)
-    if dtype == torch.float32:
-        import numpy as np
-
-        with np.errstate(all="ignore"):
-            return tuple(k if float(np.float32(k)) == k else math.nan for k in locs)
-    return tuple(locs)
+    name = str(dtype).rpartition(".")[2]
+    return tuple(kink_at(k, name, exact) for k in locs)
 
 
 def _kink_mask(x: torch.Tensor, locs: tuple[float, ...], exact: bool = False) -> torch.Tensor:
