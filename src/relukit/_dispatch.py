@@ -648,12 +648,23 @@ def kink_at(loc: float, dtype: str, exact: bool) -> float:
     a kink that float32 cannot hold (softplus's threshold / beta = 1/3) is at no float32
     input; float64 takes it as it is."""
     if dtype in ("float16", "bfloat16") or dtype == "float32":
-        with numpy().errstate(all="ignore"):
-            r = float(numpy().float32(loc))
+        r = _round_f32(loc)
         if dtype == "float32" and not exact and r != loc:
             return math.nan
         return r
     return loc
+
+
+def _round_f32(v: float) -> float:
+    """``v`` rounded to float32 (nearest, ties to even), in plain Python arithmetic: no
+    NumPy, so that torch.compile traces it as constants."""
+    if v == 0 or not math.isfinite(v):
+        return v
+    if abs(v) < 2.0**-126:  # subnormal in float32: a multiple of 2**-149
+        return round(v * 2.0**149) * 2.0**-149
+    m, e = math.frexp(v)
+    r = math.ldexp(round(m * 2.0**24), e - 24)
+    return r if abs(r) < 2.0**128 else math.copysign(math.inf, v)
 
 
 def _formulas_args(act: Activation, params: dict) -> bool:

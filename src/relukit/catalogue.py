@@ -281,20 +281,15 @@ Formula = Callable[..., Any]
 #: and half its smallest subnormal (at or below: rounds to 0)
 _F32_INF = 2.0**128 * (1 - 2.0**-25)
 _F32_ZERO = 2.0**-150
-#: whether a dtype (NumPy, torch or JAX dtype object, or name) is float16 or bfloat16
-_HALF_SEEN: dict[Any, bool] = {}
 
 
 def _is_half(dtype: Any) -> bool:
-    hit = _HALF_SEEN.get(dtype)
-    if hit is None:
-        name = getattr(dtype, "name", None)  # NumPy and JAX dtypes
-        if not isinstance(name, str):  # torch.float16, or a name already
-            name = str(dtype).rpartition(".")[2]
-        hit = name in ("float16", "bfloat16")
-        if len(_HALF_SEEN) < 64:  # (a few dtypes in practice)
-            _HALF_SEEN[dtype] = hit
-    return hit
+    """Whether a dtype (NumPy, torch or JAX dtype object, or name) is float16 or
+    bfloat16. (No cache: a dict filled under torch.compile is a guard that recompiles.)"""
+    name = getattr(dtype, "name", None)  # NumPy and JAX dtypes
+    if not isinstance(name, str):  # torch.float16, or a name already
+        name = str(dtype).rpartition(".")[2]
+    return name in ("float16", "bfloat16")
 
 
 class _HalfParams:
@@ -621,12 +616,7 @@ class Activation:
         [(0.0, 0.1, 1.0, 0.1)]
         """
         params = self.bind(args, kwargs)
-        points = [k.resolve(params) for k in self.kinks]
-        if self.gated or (self.math.train is not None and params.get("training")):
-            return points
-        # the derivative used at x is the entry's own derivative there, to the bit (a
-        # kink's ``default`` may round otherwise: softplus's sigmoid(threshold))
-        return [(x, lo, hi, float(self.derivative(x, **params))) for x, lo, hi, _ in points]
+        return [k.resolve(params) for k in self.kinks]
 
     # -- evaluation -----------------------------------------------------------
     # ``act(x, ...)`` is the value; ``act.derivative`` and ``act.value_and_derivative``

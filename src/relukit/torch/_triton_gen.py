@@ -325,11 +325,12 @@ def kink_block(
     exact: bool = False,
 ) -> torch.Tensor:
     """``(at_kink given, at_kink, k0, k1)`` as the float64 tensor ``backward`` reads, for
-    ``dtype`` tensors, the kinks as the CPU meets them
-    (:func:`relukit.torch._core.kink_locations`; ``exact``: the entry's formulas are)."""
-    from relukit.torch._core import kink_locations
+    ``dtype`` tensors, the kinks as the CPU meets them (:func:`relukit._dispatch.kink_at`;
+    ``exact``: the entry's formulas are)."""
+    from relukit._dispatch import kink_at
 
-    locs = kink_locations(kinks, dtype, exact)
+    name = str(dtype).rpartition(".")[2]
+    locs = tuple(kink_at(k, name, exact) for k in kinks)
     k0 = locs[0] if locs else 0.0
     k1 = locs[-1] if locs else 0.0
     kk = 0.0 if at_kink is None or not kinks else 1.0
